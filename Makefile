@@ -1,0 +1,51 @@
+# One command to run, one to test. Everything installs into .venv from the repo alone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+.PHONY: run test lint bench bench-api bench-page docker-smoke golden clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# A stamp per install set, so a changed pyproject.toml reinstalls and an unchanged one is instant.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	@echo "BPTT Studio on http://$(HOST):$(PORT)/"
+	$(BIN)/bptt-studio serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check app engine tests bench tools
+
+test: $(VENV)/.installed-dev lint
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/bench_engine.py
+
+bench-api: $(VENV)/.installed-dev
+	$(BIN)/python bench/bench_api.py
+
+bench-page: $(VENV)/.installed-dev
+	$(BIN)/python bench/bench_page.py
+
+docker-smoke:
+	bash scripts/docker_smoke.sh
+
+# Regenerates tests/golden/*.json with PyTorch autograd (needs torch; the tests do not).
+golden: $(VENV)/.installed-dev
+	$(BIN)/python tools/make_golden.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

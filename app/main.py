@@ -1,0 +1,41 @@
+"""Wires the application: settings, middleware, static files, API and page routers."""
+
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+
+from app import __version__, api, pages
+from app.paths import STATIC_DIR
+from app.security import SecurityHeadersMiddleware
+from app.settings import get_settings
+
+
+def create_app() -> FastAPIOffline:
+    settings = get_settings()
+    # FastAPIOffline serves the Swagger UI assets from its package: /docs works offline.
+    # /redoc would still fetch a logo from a CDN, so it is off.
+    app = FastAPIOffline(
+        title="BPTT Studio API",
+        version=__version__,
+        description="Every number of Backpropagation Through Time for RNN, LSTM and GRU.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app
+
+
+app = create_app()

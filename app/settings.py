@@ -1,0 +1,31 @@
+"""Settings from the environment (prefix ``BPTT_``), with safe defaults.
+
+The limits are chosen so that a request at every limit at once still finishes within about
+2 s on a 2-core machine (see README, "Limits").
+"""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BPTT_", extra="ignore")
+
+    max_hidden_size: int = Field(64, ge=1, description="largest hidden size H")
+    max_seq_len: int = Field(200, ge=2, description="largest number of timesteps T")
+    max_input_size: int = Field(128, ge=1, description="largest input size D / output size K")
+    max_iterations: int = Field(2000, ge=1, description="largest number of training passes")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body")
+    max_response_bytes: int = Field(
+        8_000_000, ge=1024, description="largest trace response with full matrices"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="origins allowed by CORS; empty = CORS off"
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

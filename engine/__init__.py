@@ -1,0 +1,1 @@
+"""BPTT engine (placeholder until the engine issue lands)."""

@@ -1,0 +1,127 @@
+"""Shared fixtures: an in-process API client, a real uvicorn server, and the system Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
+# Without the background-networking flags Chromium keeps trying to reach the internet.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+NO_BROWSER_MESSAGE = (
+    "BROWSER TESTS SKIPPED: no Chromium on PATH. Install it with "
+    "`sudo apt-get install -y chromium` (Debian) and run `make test` again."
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    browser_items = [item for item in items if "browser" in item.keywords]
+    if CHROMIUM or not browser_items:
+        return
+    if REQUIRE_BROWSER:
+        # CI sets REQUIRE_BROWSER=1: a missing browser is a failure there, never a silent skip.
+        raise pytest.UsageError("REQUIRE_BROWSER=1 but no `chromium` on PATH. " + NO_BROWSER_MESSAGE)
+    sys.stderr.write("\n" + "!" * 8 + " " + NO_BROWSER_MESSAGE + "\n")
+    skip = pytest.mark.skip(reason=NO_BROWSER_MESSAGE)
+    for item in browser_items:
+        item.add_marker(skip)
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    """In-process client for the ASGI app; requests run the real middleware stack."""
+    from app.main import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the app as `make run` does (the bptt-studio console script) on a free port."""
+    port = _free_port()
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **(env_extra or {})}
+    exe = Path(sys.executable).parent / "bptt-studio"
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, cwd=ROOT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        try:
+            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    stop_server(proc)
+    raise RuntimeError("server did not answer /api/v1/health within 30 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[str]:
+    proc, base = start_server()
+    try:
+        yield base
+    finally:
+        stop_server(proc)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 800}}
+
+
+@pytest.fixture
+def console_errors(page) -> list[str]:  # noqa: ANN001 - pytest-playwright's Page
+    """Every console error and uncaught page error; a browser test asserts it stays empty."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

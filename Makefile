@@ -31,8 +31,11 @@ lint: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev lint
 	$(BIN)/python -m pytest
 
+# Engine speed against a minimal NumPy loop and, when BENCH_PYTHON has torch, PyTorch:
+# BENCH_PYTHON=/work/torchvenv/bin/python make bench  (that venv needs numpy too)
+BENCH_PYTHON ?= $(BIN)/python
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/bench_engine.py
+	$(BENCH_PYTHON) bench/bench_engine.py
 
 bench-api: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_api.py
@@ -43,9 +46,11 @@ bench-page: $(VENV)/.installed-dev
 docker-smoke:
 	bash scripts/docker_smoke.sh
 
-# Regenerates tests/golden/*.json with PyTorch autograd (needs torch; the tests do not).
+# Regenerates tests/golden/*.json with PyTorch autograd (needs torch==2.13.0; the tests do not).
+# Keep torch out of .venv: TORCH_PYTHON=/work/torchvenv/bin/python make golden
+TORCH_PYTHON ?= $(BIN)/python
 golden: $(VENV)/.installed-dev
-	$(BIN)/python tools/make_golden.py
+	$(TORCH_PYTHON) tools/make_golden.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -1,0 +1,415 @@
+"""Write tests/golden/*.json: BPTT numbers computed by PyTorch autograd, independently of engine/.
+
+This script alone needs torch (the CPU build installs with ``pip install torch==2.13.0``; keep
+it out of the project's venv):
+
+    python3 -m venv /work/torchvenv && /work/torchvenv/bin/pip install torch==2.13.0 numpy
+    TORCH_PYTHON=/work/torchvenv/bin/python make golden
+    # or: /work/torchvenv/bin/python tools/make_golden.py
+
+Each case is an engine request (CONTRACT.md) with explicit ``params``, ``h0``/``c0`` and data,
+so the engine and torch start from the same float64 numbers. The schedule is BPTT(k1, k2) of
+DESIGN.md, written here from the text and not from the engine:
+
+- forward step t uses the parameters current at that time (a snapshot: "version" v(t));
+- after step t, when t % k1 == 0 or t == T, the losses of the loss steps since the last update
+  are injected ("mean" divides by their number), the window max(1, t-k2+1)..t is replayed from
+  the detached state before it (a leaf, so dL/dh(first-1) is its .grad), every parameter
+  version the window's steps used is its own leaf, and the window's gradient is the sum of
+  their .grad;
+- then torch's own clip_grad_norm_ / clip_grad_value_ and one torch.optim optimizer instance
+  that lives across all windows of the pass.
+
+The cells are written by hand from DESIGN.md's equations (column vectors, a = W h + U x + b),
+not with nn.RNN/LSTM/GRU, whose layouts differ. Loss: cross-entropy -log softmax(o)[y];
+mse 1/2 ||o - y||^2 summed over K.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+try:
+    import torch
+except ImportError:  # the project's venv has no torch, on purpose
+    sys.exit(
+        "make_golden.py needs PyTorch, and this interpreter has none:\n"
+        f"  {sys.executable}\n"
+        "Run it with an interpreter that has torch==2.13.0 (the CPU build; any other version\n"
+        "downloads a multi-gigabyte CUDA build), for example:\n"
+        "  python3 -m venv /work/torchvenv && /work/torchvenv/bin/pip install torch==2.13.0 numpy\n"
+        "  /work/torchvenv/bin/python tools/make_golden.py\n"
+        "  (or: TORCH_PYTHON=/work/torchvenv/bin/python make golden)"
+    )
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden"
+TORCH_VERSION = "2.13.0"
+GATES = {"rnn": (), "lstm": ("f", "i", "g", "o"), "gru": ("z", "r", "h")}
+
+torch.set_default_dtype(torch.float64)
+torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building requests (plain JSON values, explicit everything).
+
+
+def param_shapes(cell: str, H: int, D: int, K: int) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    if cell == "rnn":
+        shapes.update({"W": (H, H), "U": (H, D), "b": (H,)})
+    else:
+        for gate in GATES[cell]:
+            shapes.update({f"W_{gate}": (H, H), f"U_{gate}": (H, D), f"b_{gate}": (H,)})
+    shapes.update({"V": (K, H), "b_y": (K,)})
+    return shapes
+
+
+def draw(array: np.ndarray) -> Any:
+    """Four decimals: short, readable requests; JSON gives both sides the same float."""
+    return np.round(array, 4).tolist()
+
+
+def make_request(name: str, *, cell: str = "rnn", H: int = 3, T: int = 5, D: int = 3,
+                 K: int = 3, activation: str = "tanh", loss: str = "cross_entropy",
+                 loss_at: str = "every", reduction: str = "sum",
+                 truncation: tuple[int, int] | None = None,
+                 optimizer: dict[str, Any] | None = None, clip: dict[str, Any] | None = None,
+                 text: str | None = None, h0: bool = True, c0: bool = True,
+                 scale: float = 0.9) -> dict[str, Any]:
+    """A request with explicit params, state and data from a Generator seeded by the name."""
+    rng = np.random.default_rng(sum(name.encode()) * 7919 + len(name))
+    if text is not None:
+        vocab = sorted(set(text))
+        D = K = len(vocab)
+        T = len(text) - 1
+        data: dict[str, Any] = {"text": text}
+    elif loss == "mse":
+        data = {"inputs": draw(rng.uniform(-1, 1, size=(T, D))),
+                "targets": draw(rng.normal(0, 1, size=(T, K)))}
+    else:
+        data = {"inputs": draw(rng.uniform(-1, 1, size=(T, D))),
+                "targets": rng.integers(0, K, size=T).tolist()}
+    params = {n: draw(rng.uniform(-scale, scale, size=s))
+              for n, s in param_shapes(cell, H, D, K).items()}
+    request: dict[str, Any] = {
+        "cell": cell, "hidden_size": H, "data": data, "loss": loss, "loss_at": loss_at,
+        "reduction": reduction, "optimizer": optimizer or {"name": "sgd", "lr": 0.1},
+        "clip": clip, "params": params, "diagnostics": False,
+    }
+    if cell == "rnn":
+        request["activation"] = activation
+    if "text" not in data:
+        request["output_size"] = K
+    if truncation is not None:
+        request["truncation"] = {"k1": truncation[0], "k2": truncation[1]}
+    request["h0"] = draw(rng.uniform(-0.5, 0.5, size=H)) if h0 else None
+    if cell == "lstm":
+        request["c0"] = draw(rng.uniform(-0.5, 0.5, size=H)) if c0 else None
+    # Through JSON and back, so torch reads exactly the floats the engine will read.
+    return json.loads(json.dumps(request))
+
+
+# ---------------------------------------------------------------------------------------------
+# The data, decoded here without the engine.
+
+
+def decode(request: dict[str, Any]) -> tuple[torch.Tensor, list[Any], int]:
+    data = request["data"]
+    if "text" in data:
+        text = data["text"]
+        vocab = sorted(set(text))
+        ids = [vocab.index(ch) for ch in text]
+        x = torch.zeros(len(ids) - 1, len(vocab))  # (T, D) one-hot
+        for t, i in enumerate(ids[:-1]):
+            x[t, i] = 1.0
+        targets: list[Any] = ids[1:]
+        if request["loss"] == "mse":
+            targets = [torch.nn.functional.one_hot(torch.tensor(i), len(vocab)).double()
+                       for i in targets]
+        return x, targets, len(vocab)
+    x = torch.tensor(data["inputs"])  # (T, D)
+    if request["loss"] == "mse":
+        targets = [torch.tensor(row) for row in data["targets"]]
+        return x, targets, len(data["targets"][0])
+    return x, list(data["targets"]), int(request["output_size"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The cells, by hand from DESIGN.md. State is (h,) or (h, c); vectors are 1-D of length H.
+
+PHI = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
+
+
+def cell_step(cell: str, activation: str, p: dict[str, torch.Tensor], x: torch.Tensor,
+              state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    h = state[0]
+    if cell == "rnn":
+        a = p["W"] @ h + p["U"] @ x + p["b"]
+        return (PHI[activation](a),)
+    if cell == "lstm":
+        c = state[1]
+        f = torch.sigmoid(p["W_f"] @ h + p["U_f"] @ x + p["b_f"])
+        i = torch.sigmoid(p["W_i"] @ h + p["U_i"] @ x + p["b_i"])
+        g = torch.tanh(p["W_g"] @ h + p["U_g"] @ x + p["b_g"])
+        o = torch.sigmoid(p["W_o"] @ h + p["U_o"] @ x + p["b_o"])
+        c_new = f * c + i * g
+        return (o * torch.tanh(c_new), c_new)
+    z = torch.sigmoid(p["W_z"] @ h + p["U_z"] @ x + p["b_z"])
+    r = torch.sigmoid(p["W_r"] @ h + p["U_r"] @ x + p["b_r"])
+    n = torch.tanh(p["W_h"] @ (r * h) + p["U_h"] @ x + p["b_h"])
+    return (z * h + (1 - z) * n,)
+
+
+def step_loss(kind: str, p: dict[str, torch.Tensor], h: torch.Tensor, target: Any) -> torch.Tensor:
+    o = p["V"] @ h + p["b_y"]
+    if kind == "cross_entropy":
+        return -torch.log_softmax(o, dim=0)[target]
+    return 0.5 * ((o - target) ** 2).sum()
+
+
+# ---------------------------------------------------------------------------------------------
+# One pass of BPTT(k1, k2) with torch autograd.
+
+
+def make_optimizer(spec: dict[str, Any], params: list[torch.Tensor]) -> torch.optim.Optimizer:
+    name, lr = spec["name"], spec["lr"]
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if name == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, eps=1e-10)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    raise ValueError(name)
+
+
+SIGNIFICANT = 12  # digits kept in the expected numbers: far below the tests' 1e-9 tolerance
+
+
+def rounded(value: float) -> float:
+    return float(f"{value:.{SIGNIFICANT}g}")
+
+
+def as_list(tensor: torch.Tensor) -> Any:
+    array = tensor.detach().cpu().numpy()
+    return np.vectorize(rounded, otypes=[float])(array).tolist()
+
+
+def run_pass(request: dict[str, Any]) -> dict[str, Any]:
+    cell, activation = request["cell"], request.get("activation", "tanh")
+    kind, reduction = request["loss"], request["reduction"]
+    x, targets, _ = decode(request)
+    T = x.shape[0]
+    trunc = request.get("truncation")
+    k1, k2 = (T, T) if trunc is None else (trunc["k1"], trunc["k2"])
+    loss_steps = set(range(1, T + 1)) if request["loss_at"] == "every" else {T}
+    H = request["hidden_size"]
+    names = list(request["params"])
+
+    live = {n: torch.tensor(v, requires_grad=True) for n, v in request["params"].items()}
+    optimizer = make_optimizer(request["optimizer"], [live[n] for n in names])
+    clip = request["clip"]
+
+    h0 = torch.tensor(request["h0"]) if request["h0"] is not None else torch.zeros(H)
+    states: dict[int, tuple[torch.Tensor, ...]] = {0: (h0,)}
+    if cell == "lstm":
+        c0 = torch.tensor(request["c0"]) if request.get("c0") is not None else torch.zeros(H)
+        states[0] = (h0, c0)
+
+    versions: list[dict[str, torch.Tensor]] = []  # parameter values after each update count
+    version_of: dict[int, int] = {}
+    step_losses: list[float] = []
+    updates: list[dict[str, Any]] = []
+    last_update = 0
+    total_loss = 0.0
+
+    for t in range(1, T + 1):
+        if len(versions) == len(updates):  # the first step after an update: a new version
+            versions.append({n: live[n].detach().clone() for n in names})
+        version_of[t] = len(updates)
+        with torch.no_grad():
+            p = versions[version_of[t]]
+            states[t] = cell_step(cell, activation, p, x[t - 1], states[t - 1])
+            step_losses.append(float(step_loss(kind, p, states[t][0], targets[t - 1])))
+        if t % k1 != 0 and t != T:
+            continue
+
+        # ---- the window's backward pass: replay first..t from a detached state -------------
+        first = max(1, t - k2 + 1)
+        injected = [s for s in range(last_update + 1, t + 1) if s in loss_steps]
+        leaves = {v: {n: versions[v][n].clone().requires_grad_(True) for n in names}
+                  for v in sorted({version_of[s] for s in range(first, t + 1)})}
+        start = tuple(s.clone().requires_grad_(True) for s in states[first - 1])
+        state = start
+        window_loss = torch.zeros(())
+        for s in range(first, t + 1):
+            p = leaves[version_of[s]]
+            state = cell_step(cell, activation, p, x[s - 1], state)
+            if s in injected:
+                window_loss = window_loss + step_loss(kind, p, state[0], targets[s - 1])
+        if reduction == "mean" and injected:
+            window_loss = window_loss / len(injected)
+        if injected:
+            window_loss.backward()
+        grads = {}
+        for n in names:
+            total = torch.zeros_like(live[n])
+            for v in leaves:  # the window's gradient: the sum over the versions it touched
+                if leaves[v][n].grad is not None:
+                    total = total + leaves[v][n].grad
+            grads[n] = total
+        dstart = [s.grad if s.grad is not None else torch.zeros(H) for s in start]
+
+        # ---- clip and step, with torch's own functions on the live parameters --------------
+        for n in names:
+            live[n].grad = grads[n].clone()
+        params_list = [live[n] for n in names]
+        grad_norm = float(torch.linalg.vector_norm(
+            torch.stack([torch.linalg.vector_norm(grads[n]) for n in names])))
+        clip_coef: float | None = 1.0
+        clipped = False
+        if clip is not None and clip["mode"] == "norm":
+            norm = float(torch.nn.utils.clip_grad_norm_(params_list, clip["max"]))
+            coef = clip["max"] / (norm + 1e-6)  # torch's own formula, clamped to 1
+            clip_coef, clipped = min(coef, 1.0), coef < 1.0
+        elif clip is not None:
+            clipped = any(bool((grads[n].abs() > clip["max"]).any()) for n in names)
+            torch.nn.utils.clip_grad_value_(params_list, clip["max"])
+            clip_coef = None  # no single coefficient: each entry is clamped on its own
+        clipped_grads = {n: live[n].grad.detach().clone() for n in names}
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        wl = float(window_loss.detach())
+        total_loss += wl
+        record = {
+            "t": t, "window": [first, t], "loss": rounded(wl),
+            "grads": {n: as_list(grads[n]) for n in names},
+            "grad_norm": rounded(grad_norm),
+            "clip_coef": None if clip_coef is None else rounded(clip_coef), "clipped": clipped,
+            "clipped_grads": {n: as_list(clipped_grads[n]) for n in names},
+            "params_after": {n: as_list(live[n]) for n in names},
+            "dh_start": as_list(dstart[0]),
+        }
+        if cell == "lstm":
+            record["dc_start"] = as_list(dstart[1])
+        updates.append(record)
+        last_update = t
+
+    return {"step_losses": [rounded(v) for v in step_losses], "loss": rounded(total_loss),
+            "updates": updates}
+
+
+# ---------------------------------------------------------------------------------------------
+# The cases: every cell, activation, loss, placement, reduction, truncation, optimizer, clip.
+
+SGD = {"name": "sgd", "lr": 0.1}
+MOMENTUM = {"name": "momentum", "lr": 0.1}
+ADAGRAD = {"name": "adagrad", "lr": 0.1}
+ADAM = {"name": "adam", "lr": 0.05}
+
+CASES: dict[str, dict[str, Any]] = {
+    # vanilla RNN: activations, losses, placement, reduction, full BPTT
+    "rnn_tanh_cross_entropy_full_bptt": {},
+    "rnn_relu_cross_entropy_full_bptt": {"activation": "relu"},
+    "rnn_sigmoid_mse_full_bptt": {"activation": "sigmoid", "loss": "mse", "K": 2},
+    "rnn_tanh_mse_loss_at_last": {"loss": "mse", "loss_at": "last", "K": 2},
+    "rnn_tanh_cross_entropy_mean_reduction": {"reduction": "mean", "T": 4},
+    "rnn_relu_mse_loss_at_last_mean": {"activation": "relu", "loss": "mse", "loss_at": "last",
+                                       "reduction": "mean", "K": 2, "D": 4},
+    "rnn_text_machine_zero_initial_state": {"text": "machine", "h0": False},
+    # vanilla RNN: truncation
+    "rnn_chunked_k2_last_chunk_shorter": {"truncation": (2, 2), "T": 5},
+    "rnn_chunked_mean_reduction_last_chunk_shorter": {"truncation": (2, 2), "T": 5,
+                                                      "reduction": "mean", "loss": "mse",
+                                                      "K": 2},
+    "rnn_online_bptt_h3": {"truncation": (1, 3), "T": 4, "activation": "relu"},
+    "rnn_k1_less_than_k2_sums_parameter_versions": {"truncation": (2, 3), "T": 6, "D": 4},
+    "rnn_chunked_loss_at_last_zero_gradient_windows": {"truncation": (2, 2), "T": 5,
+                                                       "loss_at": "last",
+                                                       "optimizer": MOMENTUM},
+    # vanilla RNN: optimizers and clipping
+    "rnn_momentum_chunked": {"truncation": (2, 2), "T": 6, "optimizer": MOMENTUM},
+    "rnn_adagrad_online_bptt": {"truncation": (1, 3), "T": 4, "optimizer": ADAGRAD},
+    "rnn_adam_k1_less_than_k2": {"truncation": (2, 3), "T": 6, "optimizer": ADAM,
+                                 "activation": "sigmoid"},
+    "rnn_clip_norm_chunked": {"truncation": (2, 2), "T": 5, "clip": {"mode": "norm",
+                                                                     "max": 0.5}},
+    "rnn_clip_value_full_bptt": {"clip": {"mode": "value", "max": 0.1}, "H": 4, "D": 5,
+                                 "K": 4},
+    # LSTM
+    "lstm_cross_entropy_full_bptt": {"cell": "lstm", "T": 4, "D": 2},
+    "lstm_mse_loss_at_last": {"cell": "lstm", "loss": "mse", "loss_at": "last", "K": 2,
+                              "T": 4, "D": 2},
+    "lstm_momentum_chunked": {"cell": "lstm", "truncation": (2, 2), "T": 5,
+                              "optimizer": MOMENTUM, "K": 2, "D": 2},
+    "lstm_adam_k1_less_than_k2": {"cell": "lstm", "truncation": (2, 3), "T": 5,
+                                  "optimizer": ADAM, "K": 2, "D": 2},
+    "lstm_adagrad_online_bptt_clip_norm": {"cell": "lstm", "truncation": (1, 2), "T": 3,
+                                           "optimizer": ADAGRAD, "K": 2, "D": 2,
+                                           "clip": {"mode": "norm", "max": 0.3}},
+    "lstm_text_machine_zero_initial_state": {"cell": "lstm", "text": "machine", "h0": False,
+                                             "c0": False, "H": 3},
+    # GRU
+    "gru_cross_entropy_full_bptt": {"cell": "gru", "T": 4, "D": 2},
+    "gru_mse_mean_reduction": {"cell": "gru", "loss": "mse", "reduction": "mean", "K": 2,
+                               "T": 4},
+    "gru_adam_chunked_clip_value": {"cell": "gru", "truncation": (2, 2), "T": 5,
+                                    "optimizer": ADAM, "K": 2, "D": 2,
+                                    "clip": {"mode": "value", "max": 0.05}},
+    "gru_momentum_k1_less_than_k2": {"cell": "gru", "truncation": (2, 3), "T": 4,
+                                     "optimizer": MOMENTUM, "K": 2, "D": 2},
+    "gru_online_bptt_clip_norm": {"cell": "gru", "truncation": (1, 3), "T": 4, "K": 2,
+                                  "D": 2, "clip": {"mode": "norm", "max": 0.2}},
+    "gru_text_machine_loss_at_last": {"cell": "gru", "text": "machine", "loss_at": "last",
+                                      "optimizer": ADAGRAD},
+}
+
+
+def check_case(name: str, request: dict[str, Any], expected: dict[str, Any]) -> None:
+    """The case tests what its name says: clipping clips, versions differ, and so on."""
+    clip = request["clip"]
+    if clip is not None and not any(u["clipped"] for u in expected["updates"]):
+        raise AssertionError(f"{name}: clipping never happened; lower clip.max")
+    trunc = request.get("truncation")
+    if trunc is not None and trunc["k2"] > trunc["k1"]:
+        spans = [u["window"] for u in expected["updates"]]
+        if not any(first <= prev_t for (first, _), prev_t in
+                   zip(spans[1:], [u["t"] for u in expected["updates"]], strict=False)):
+            raise AssertionError(f"{name}: no window reaches back past the previous update")
+
+
+def main() -> None:
+    if not torch.__version__.startswith(TORCH_VERSION):
+        print(f"warning: torch {torch.__version__}, the golden files were made with "
+              f"{TORCH_VERSION}", file=sys.stderr)
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    for old in GOLDEN.glob("*.json"):
+        old.unlink()
+    total = 0
+    for name, options in CASES.items():
+        options = dict(options)
+        truncation = options.pop("truncation", None)
+        request = make_request(name, truncation=truncation, **options)
+        expected = run_pass(request)
+        check_case(name, request, expected)
+        document = {"case": name, "request": request, "expected": expected,
+                    "generated_with": {"torch": torch.__version__, "numpy": np.__version__}}
+        path = GOLDEN / f"{name}.json"
+        path.write_text(json.dumps(document, separators=(",", ":")) + "\n")
+        size = path.stat().st_size
+        total += size
+        print(f"{path.relative_to(ROOT)}  {len(expected['updates'])} updates  {size / 1024:.1f} KB")
+    print(f"{len(CASES)} golden files, {total / 1024:.1f} KB, torch {torch.__version__}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Diagnostics that show how error travels back in time (read from a recorded pass).
+
+- error_flow[t][k] = ||dL(t)/dh(k)||_F for k <= t, as far as the run's truncation lets the
+  error of L(t) travel (0 beyond its window; rows of steps without a loss are 0; null above
+  the diagonal). Vanishing gradients are the fade away from the diagonal.
+- weight_flow[t][k] = ||dL(t)/dtheta through step k||: the norm of step k's contribution
+  to every gradient made by L(t) alone (its weight-side twin).
+- jacobian_norms[t][k] = ||dh(t)/dh(k)||_F with the cell state held fixed (k <= t).
+- step_grad_norms[t] = norm of step t's contribution to every gradient, over all windows.
+- full_vs_truncated: the sum of the truncated window gradients against the gradient of the
+  same injected losses flowing all the way back to t = 1 (same parameter versions).
+Rows and columns are 0-based lists: error_flow[0][0] is t = k = 1.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from engine.bptt import (
+    CELLS,
+    Forward,
+    Problem,
+    backward_window,
+    gate_rows,
+    lstm,
+    sum_factors,
+    window_factors,
+    windows,
+)
+
+
+def compute(problem: Problem, run: dict[str, Any]) -> dict[str, Any]:
+    cell = CELLS[problem.cell]
+    fwd: Forward = run["forward"]
+    error_flow, weight_flow = _error_flow(cell, problem, fwd, run["updates"])
+    result = {
+        "error_flow": _lower(error_flow),
+        "weight_flow": _lower(weight_flow),
+        "jacobian_norms": _lower(_jacobian_norms(cell, problem, fwd)),
+        "step_grad_norms": _step_grad_norms(cell, problem, fwd, run["backwards"]).tolist(),
+        "full_vs_truncated": None,
+    }
+    if problem.k1 < problem.T or problem.k2 < problem.T:
+        result["full_vs_truncated"] = _full_vs_truncated(cell, problem, fwd, run)
+    return result
+
+
+def _lower(matrix: np.ndarray) -> list[list[float | None]]:
+    """Rows t, columns k: values for k <= t, None above the diagonal (nothing flows forward)."""
+    return [[float(v) if k <= t else None for k, v in enumerate(row)]
+            for t, row in enumerate(matrix)]
+
+
+def _right_norms_sq(cell: ModuleType, fwd: Forward, problem: Problem, t: int) -> dict[str, float]:
+    cache = fwd.caches[t]
+    x = problem.inputs[t - 1]
+    norms = {"h_prev": float(cache["h_prev"] @ cache["h_prev"]), "x": float(x @ x)}
+    if "rh_prev" in cache:
+        norms["rh_prev"] = float(cache["rh_prev"] @ cache["rh_prev"])
+    return norms
+
+
+def _param_norm_sq(cell: ModuleType, deltas: dict[str, np.ndarray],
+                   right_sq: dict[str, float]) -> np.ndarray:
+    """Sum over parameters of ||delta_gate||^2 * (||right||^2 or 1), for rows of deltas."""
+    gate_sq = {gate: np.sum(d * d, axis=-1) for gate, d in deltas.items()}
+    total = 0.0
+    for key, right in cell.GRAD_FACTORS.values():
+        total = total + gate_sq[key] * (1.0 if right is None else right_sq[right])
+    return np.asarray(total)
+
+
+def _error_flow(cell: ModuleType, problem: Problem, fwd: Forward,
+                updates: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    T, H = problem.T, problem.H
+    flow = np.zeros((T, T))
+    weight = np.zeros((T, T))
+    gated = cell is lstm
+    done = 0
+    for index, (first, last) in enumerate(windows(T, problem.k1, problem.k2)):
+        losses = [t for t in range(done + 1, last + 1) if t in problem.loss_steps]
+        done = last
+        if not losses:
+            continue
+        V = updates[index]["params_before"]["V"]
+        rows = np.array(losses) - 1  # 0-based rows of the losses' steps
+        dh_next = np.zeros((len(losses), H))  # one row per loss L(t), t in `losses`
+        dc_next = np.zeros((len(losses), H))
+        for k in range(last, first - 1, -1):
+            dh = dh_next.copy()
+            own = [j for j, t in enumerate(losses) if t == k]
+            for j in own:  # L(k) enters at h(k) through this step's output
+                dh[j] += fwd.step_grad_o[k - 1] @ V
+            flow[rows, k - 1] = np.sqrt(np.sum(dh * dh, axis=1))
+            dstate = (dh, dc_next) if gated else (dh,)
+            dstate_prev, delta, _ = cell.step_backward(fwd.packs[fwd.version_of[k]], dstate,
+                                                       fwd.caches[k])
+            w_sq = _param_norm_sq(cell, gate_rows(cell, delta, H),
+                                  _right_norms_sq(cell, fwd, problem, k))
+            for j in own:  # the output layer's own contribution, V and b_y, at k = t
+                g = fwd.step_grad_o[k - 1]
+                h = fwd.caches[k]["h"]
+                w_sq[j] += float(g @ g) * (float(h @ h) + 1.0)
+            weight[rows, k - 1] = np.sqrt(w_sq)
+            dh_next = dstate_prev[0]
+            if gated:
+                dc_next = dstate_prev[1]
+    return flow, weight
+
+
+def _jacobian_norms(cell: ModuleType, problem: Problem, fwd: Forward) -> np.ndarray:
+    """Products J(t) ... J(k+1) for all k < t, batched over t, one GEMM per k."""
+    T, H = problem.T, problem.H
+    norms = np.zeros((T, T))
+    identity = np.eye(H)
+    np.fill_diagonal(norms, np.sqrt(H))  # dh(t)/dh(t) = I
+    zeros = np.zeros((H, H))
+    stack = np.zeros((0, H, H))  # stack[j] = dh(k+1+j)/dh(k+1) ... built as k decreases
+    for k in range(T - 1, 0, -1):  # columns: h(k), k = T-1..1; rows t = k+1..T
+        dstate = (identity, zeros) if cell is lstm else (identity,)
+        # step_backward maps a row dh(t) to dh(t) @ J(t): on the identity it returns J(t)
+        jac = cell.step_backward(fwd.packs[fwd.version_of[k + 1]], dstate,
+                                 fwd.caches[k + 1])[0][0]  # J(k+1) = dh(k+1)/dh(k), (H, H)
+        stack = np.concatenate([jac[None], stack @ jac]) if len(stack) else jac[None]
+        norms[k:, k - 1] = np.sqrt(np.sum(stack * stack, axis=(1, 2)))
+    return norms
+
+
+def _step_grad_norms(cell: ModuleType, problem: Problem, fwd: Forward,
+                     backwards: list[Any]) -> np.ndarray:
+    T, H = problem.T, problem.H
+    K = fwd.outputs.shape[1]
+    delta_sum = np.zeros((T, len(cell.DELTA_KEYS) * H))
+    g_o_sum = np.zeros((T, K))
+    for bwd in backwards:  # a step's contributions over all windows share their right factor
+        delta_sum[bwd.first - 1:bwd.last] += bwd.delta
+        g_o_sum[bwd.first - 1:bwd.last] += bwd.g_o
+    deltas = gate_rows(cell, delta_sum, H)
+    norms = np.zeros(T)
+    for t in range(1, T + 1):
+        row = {gate: d[t - 1] for gate, d in deltas.items()}
+        total = float(_param_norm_sq(cell, row, _right_norms_sq(cell, fwd, problem, t)))
+        h = fwd.caches[t]["h"]
+        total += float(g_o_sum[t - 1] @ g_o_sum[t - 1]) * (float(h @ h) + 1.0)
+        norms[t - 1] = np.sqrt(total)
+    return norms
+
+
+def _full_vs_truncated(cell: ModuleType, problem: Problem, fwd: Forward,
+                       run: dict[str, Any]) -> dict[str, float]:
+    truncated = []
+    full = []
+    for update, bwd in zip(run["updates"], run["backwards"], strict=True):
+        first, last = update["window"]
+        g_o = np.zeros((last, bwd.g_o.shape[1]))
+        g_o[first - 1:] = bwd.g_o  # the same injected losses, now free to reach t = 1
+        whole = backward_window(cell, fwd, update["params_before"]["V"], 1, last, g_o,
+                                problem.H)
+        full.append(sum_factors(window_factors(cell, fwd, whole, problem.inputs, problem.H)))
+        truncated.append(update["grads"])
+    names = list(truncated[0])
+    a = np.concatenate([sum(g[n] for g in truncated).ravel() for n in names])
+    b = np.concatenate([sum(g[n] for g in full).ravel() for n in names])
+    norm_a, norm_b = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    cosine = float(a @ b) / (norm_a * norm_b) if norm_a > 0 and norm_b > 0 else 1.0
+    rel = float(np.linalg.norm(a - b)) / norm_b if norm_b > 0 else 0.0
+    return {"cosine": cosine, "relative_error": rel}

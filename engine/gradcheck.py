@@ -1,0 +1,110 @@
+"""Gradient check: every analytic gradient against central finite differences.
+
+For each update window the check perturbs one parameter entry by +-eps in every parameter
+version the window's steps used (the window's gradient is the sum over those versions),
+replays the window's forward pass from its fixed starting state, and compares
+(L(+eps) - L(-eps)) / 2eps with the recorded gradient. The result is the largest relative
+error |analytic - numeric| / max(|analytic| + |numeric|, floor) of each parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine import losses
+from engine.bptt import CELLS, Problem, run_schedule, windows
+from engine.errors import RequestError
+from engine.params import Params
+from engine.run import prepare
+
+# a relative error below this is agreement for float64 central differences
+TOLERANCE = 1e-5
+FLOOR = 1e-7  # denominators below this are rounding noise of a zero gradient
+MAX_EVALUATIONS = 400_000  # step evaluations: entries x 2 x window length, summed
+
+
+def window_loss(problem: Problem, run: dict[str, Any], index: int,
+                versions: dict[int, Params], inputs: np.ndarray | None = None,
+                start: tuple[np.ndarray, ...] | None = None) -> float:
+    """The injected loss of window ``index`` replayed with the given parameter versions.
+
+    ``versions`` maps a version number to its (possibly perturbed) parameters; ``inputs`` and
+    ``start`` replace the inputs and the state before the window when given.
+    """
+    cell = CELLS[problem.cell]
+    fwd = run["forward"]
+    first, last = run["updates"][index]["window"]
+    prev_last = run["updates"][index - 1]["window"][1] if index else 0
+    xs = problem.inputs if inputs is None else inputs
+    if start is None:
+        cache = fwd.caches[first]
+        start = (cache["h_prev"], cache["c_prev"]) if problem.cell == "lstm" else (cache["h_prev"],)
+    state = start
+    injected = [t for t in range(prev_last + 1, last + 1) if t in problem.loss_steps]
+    weight = 1.0 / len(injected) if (problem.reduction == "mean" and injected) else 1.0
+    total = 0.0
+    for t in range(first, last + 1):
+        params = versions[fwd.version_of[t]]
+        packed = cell.pack(params, problem.activation)
+        ux = cell.input_projection(packed, xs[t - 1:t])[0]
+        state = cell.state_of(cell.step_forward(packed, ux, state))
+        if t in injected:
+            o = losses.outputs(params["V"], params["b_y"], state[0][None])
+            _, step_loss, _ = losses.evaluate(problem.loss, o, problem.targets[t - 1:t])
+            total += float(step_loss[0])
+    return weight * total
+
+
+def window_versions(run: dict[str, Any], index: int) -> dict[int, Params]:
+    fwd = run["forward"]
+    first, last = run["updates"][index]["window"]
+    used = sorted({fwd.version_of[t] for t in range(first, last + 1)})
+    return {v: (run["updates"][v]["params_before"]) for v in used}
+
+
+def numeric_param_grad(problem: Problem, run: dict[str, Any], index: int, name: str,
+                       eps: float) -> np.ndarray:
+    base = window_versions(run, index)
+    shape = base[next(iter(base))][name].shape
+    grad = np.zeros(shape)
+    for entry in np.ndindex(*shape):
+        values = []
+        for sign in (1.0, -1.0):
+            shifted = {}
+            for version, params in base.items():
+                moved = params[name].copy()
+                moved[entry] += sign * eps
+                shifted[version] = {**params, name: moved}
+            values.append(window_loss(problem, run, index, shifted))
+        grad[entry] = (values[0] - values[1]) / (2 * eps)
+    return grad
+
+
+def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
+    denom = np.maximum(np.abs(analytic) + np.abs(numeric), FLOOR)
+    return float(np.max(np.abs(analytic - numeric) / denom)) if analytic.size else 0.0
+
+
+def gradcheck(request: Any, eps: float = 1e-5) -> dict[str, Any]:
+    """Largest relative error of every parameter's gradient, over every update window."""
+    _, problem, _ = prepare(request)
+    cost = sum((last - first + 1) for first, last in windows(problem.T, problem.k1, problem.k2))
+    entries = sum(p.size for p in problem.params.values())
+    if 2 * entries * cost > MAX_EVALUATIONS:
+        raise RequestError(("hidden_size",), f"too large for a finite-difference check: "
+                                             f"{entries} parameter entries over {cost} window "
+                                             f"steps; use a smaller hidden_size or a shorter "
+                                             f"sequence (at most {MAX_EVALUATIONS} step "
+                                             f"evaluations)")
+    with np.errstate(all="ignore"):
+        run = run_schedule(problem)
+        worst = {name: 0.0 for name in problem.params}
+        for index, update in enumerate(run["updates"]):
+            for name in problem.params:
+                numeric = numeric_param_grad(problem, run, index, name, eps)
+                worst[name] = max(worst[name], relative_error(update["grads"][name], numeric))
+    finite = all(np.isfinite(v) for v in worst.values())
+    return {"max_rel_error": worst, "ok": finite and max(worst.values()) < TOLERANCE,
+            "tolerance": TOLERANCE, "eps": eps, "windows": len(run["updates"])}

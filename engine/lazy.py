@@ -1,0 +1,70 @@
+"""Per-step gradient contributions and running sums, formed when they are read.
+
+A window's gradient is one matrix product of stacked vectors (deltas and recorded states);
+each step's contribution is an outer product of two of those vectors and the running sum a
+cumulative sum of them. Holding the vectors and forming the T·H² numbers on access keeps the
+recorded trace as cheap as an unrecorded pass; nothing is lost, and reading gives the arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+# name -> (left rows (n, a), right rows (n, b) or None for a bias); rows in time order
+Factors = dict[str, tuple[np.ndarray, np.ndarray | None]]
+
+
+class WindowGradients:
+    """The per-step factors of one window's gradient, rows in time order first..last."""
+
+    def __init__(self, factors: Factors) -> None:
+        self.factors = factors
+        self._running: dict[str, np.ndarray] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.factors)
+
+    def contribution(self, name: str, row: int) -> np.ndarray:
+        left, right = self.factors[name]
+        if right is None:
+            return left[row].copy()
+        return np.outer(left[row], right[row])  # delta(t) r(t)^T
+
+    def running_sum(self, name: str, row: int) -> np.ndarray:
+        """Sum of the contributions of rows row..n-1: the backward pass runs last to first."""
+        if name not in self._running:
+            left, right = self.factors[name]
+            stack = left if right is None else np.einsum("ti,tj->tij", left, right)
+            self._running[name] = np.cumsum(stack[::-1], axis=0)[::-1]
+        return self._running[name][row]
+
+
+class StepGradients(Mapping[str, np.ndarray]):
+    """``contrib`` (running=False) or ``accum`` (running=True) of one backward event."""
+
+    __slots__ = ("_window", "_row", "_running")
+
+    def __init__(self, window: WindowGradients, row: int, running: bool) -> None:
+        self._window = window
+        self._row = row
+        self._running = running
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._window.factors:
+            raise KeyError(name)
+        if self._running:
+            return self._window.running_sum(name, self._row)
+        return self._window.contribution(name, self._row)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._window.factors)
+
+    def __len__(self) -> int:
+        return len(self._window.factors)
+
+    def __repr__(self) -> str:
+        kind = "accum" if self._running else "contrib"
+        return f"<{kind} of {', '.join(self._window.factors)}>"

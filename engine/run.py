@@ -1,0 +1,96 @@
+"""The engine's entry: a request in, the whole recorded pass out (CONTRACT.md's result)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine import diagnostics as diag
+from engine.bptt import Problem, run_schedule
+from engine.data import encode
+from engine.errors import RequestError
+from engine.params import check_params, check_state, init_params, rescale_recurrent
+from engine.request import TraceRequest, parse_request, to_dict
+
+
+def prepare(request: TraceRequest | dict[str, Any]) -> tuple[TraceRequest, Problem, Any]:
+    """Validate the request, encode its data, build the initial parameters and state."""
+    req = parse_request(request)
+    enc = encode(req.data, req.loss, req.output_size)
+    if req.loss is not None and req.loss != enc.loss:
+        raise RequestError(("loss",), f"loss {req.loss!r} does not fit this data")
+    T, D = enc.inputs.shape
+    H, K = req.hidden_size, enc.output_size
+    if req.params is not None:
+        params = check_params(req.params, req.cell, H, D, K)
+    else:
+        params = init_params(req.cell, H, D, K, req.seed, req.forget_bias)
+    if req.spectral_radius is not None:
+        params = rescale_recurrent(params, req.cell, req.spectral_radius)
+    state0: tuple[np.ndarray, ...] = (check_state(req.h0, H, "h0"),)
+    if req.cell == "lstm":
+        state0 = (*state0, check_state(req.c0, H, "c0"))
+    loss_steps = frozenset(range(1, T + 1)) if req.loss_at == "every" else frozenset({T})
+    k1 = req.truncation.k1 if req.truncation else T
+    k2 = (req.truncation.k2 or k1) if req.truncation else T
+    problem = Problem(
+        cell=req.cell, activation=req.activation, inputs=enc.inputs, targets=enc.targets,
+        loss=enc.loss, loss_steps=loss_steps, reduction=req.reduction, k1=min(k1, T),
+        k2=min(k2, T), optimizer=req.optimizer, clip=req.clip, params=params, state0=state0,
+    )
+    return req, problem, enc
+
+
+def run_trace(request: TraceRequest | dict[str, Any]) -> dict[str, Any]:
+    """One pass of BPTT(k1, k2) over the sequence, every intermediate recorded.
+
+    ``request`` is a dict shaped as in CONTRACT.md (or a ``TraceRequest``). Returns the
+    result of CONTRACT.md with NumPy arrays: config, vocab, inputs, targets, scale, params,
+    events, updates, loss, diagnostics, non_finite (see docs/trace-format.md). Raises
+    ``RequestError`` (with ``.loc`` and ``.msg``) for a bad request.
+    """
+    req, problem, enc = prepare(request)
+    with np.errstate(all="ignore"):  # overflow is reported through non_finite, never raised
+        run = run_schedule(problem)
+        diagnostics = diag.compute(problem, run) if req.diagnostics else None
+    fwd = run["forward"]
+    T, D = problem.inputs.shape
+    result = {
+        "config": _config(req, problem),
+        "vocab": enc.vocab,
+        "inputs": problem.inputs,
+        "targets": problem.targets,
+        "scale": enc.scale,
+        "params": problem.params,
+        "events": run["events"],
+        "updates": run["updates"],
+        "loss": run["loss"],
+        "step_losses": fwd.step_loss,
+        "loss_steps": sorted(problem.loss_steps),
+        "windows": [{"first": u["window"][0], "last": u["window"][1], "t_update": u["t"]}
+                    for u in run["updates"]],
+        "diagnostics": diagnostics,
+        "sizes": {"T": T, "D": D, "H": problem.H, "K": int(problem.params["V"].shape[0])},
+    }
+    result["non_finite"] = not _all_finite(run, fwd)
+    return result
+
+
+def _config(req: TraceRequest, problem: Problem) -> dict[str, Any]:
+    config = to_dict(req)
+    config["loss"] = problem.loss
+    if req.truncation is None:
+        config["truncation"] = None
+    return config
+
+
+def _all_finite(run: dict[str, Any], fwd: Any) -> bool:
+    """Every recorded number finite? Checks the stacks every event field is a view of."""
+    arrays = [fwd.outputs, fwd.yhat, fwd.step_loss,
+              np.array([c["h"] for c in fwd.caches[1:]])]
+    for bwd in run["backwards"]:
+        arrays += [bwd.dh, bwd.delta]
+    for update in run["updates"]:
+        arrays += list(update["grads"].values()) + list(update["params_after"].values())
+    return all(bool(np.isfinite(a).all()) for a in arrays) and bool(np.isfinite(run["loss"]))

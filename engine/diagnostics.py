@@ -124,7 +124,9 @@ def _jacobian_norms(cell: ModuleType, problem: Problem, fwd: Forward) -> np.ndar
         # step_backward maps a row dh(t) to dh(t) @ J(t): on the identity it returns J(t)
         jac = cell.step_backward(fwd.packs[fwd.version_of[k + 1]], dstate,
                                  fwd.caches[k + 1])[0][0]  # J(k+1) = dh(k+1)/dh(k), (H, H)
-        stack = np.concatenate([jac[None], stack @ jac]) if len(stack) else jac[None]
+        # one GEMM over all rows of the stack (a batched 3-D matmul would run B small ones)
+        moved = (stack.reshape(-1, H) @ jac).reshape(-1, H, H)
+        stack = np.concatenate([jac[None], moved])
         norms[k:, k - 1] = np.sqrt(np.sum(stack * stack, axis=(1, 2)))
     return norms
 

@@ -24,7 +24,7 @@ def _sine(n: int = 24, period: int = 12) -> list[float]:
     return [round(math.sin(2 * math.pi * t / period), 6) for t in range(n)]
 
 
-def _long_range(length: int = 12) -> dict[str, Any]:
+def _long_range(length: int = 20) -> dict[str, Any]:
     # Symbols: 0 = "A", 1 = "B", 2 = filler. The first symbol must be recalled at the last step.
     inputs = [[1.0, 0.0, 0.0]] + [[0.0, 0.0, 1.0]] * (length - 1)
     targets = [0] * length
@@ -48,7 +48,7 @@ PRESETS: dict[str, Preset] = {
                "Predict the next point of a sine wave, 24 steps (two periods).",
                {"data": {"series": _sine()}, "hidden_size": 6}),
         Preset("long_range", "Remember the first symbol",
-               "Recall the first symbol at the last of 12 steps (loss at the last step only): "
+               "Recall the first symbol at the last of 20 steps (loss at the last step only): "
                "the plain RNN's gradient vanishes, the LSTM's does not.",
                {"data": _long_range(), "hidden_size": 8, "loss_at": "last", "output_size": 2,
                 "forget_bias": 3.0}),

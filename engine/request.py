@@ -202,6 +202,8 @@ def _convert(value: Any, tp: Any, loc: tuple) -> Any:
         if not isinstance(value, list):
             raise RequestError(loc, f"expected a list, got {_describe(value)}")
         (item_type,) = typing.get_args(tp)
+        if item_type is float and _all_finite_numbers(value):  # fast path for long data
+            return [float(v) for v in value]
         return [_convert(item, item_type, (*loc, i)) for i, item in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
@@ -233,6 +235,10 @@ def _convert(value: Any, tp: Any, loc: tuple) -> Any:
             raise RequestError(loc, f"expected a string, got {_describe(value)}")
         return value
     raise TypeError(f"unsupported field type {tp!r}")  # a bug in the dataclasses above
+
+
+def _all_finite_numbers(values: list[Any]) -> bool:
+    return all((type(v) is float or type(v) is int) and math.isfinite(v) for v in values)
 
 
 def _describe(value: Any) -> str:
@@ -295,6 +301,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
+        if all(type(v) is float or type(v) is int for v in value):
+            return list(value)  # plain numbers: nothing to convert (fast path for long data)
         return [_plain(v) for v in value]
     if hasattr(value, "tolist"):  # NumPy arrays given from a notebook
         return value.tolist()

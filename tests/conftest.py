@@ -38,7 +38,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     if REQUIRE_BROWSER:
         # CI sets REQUIRE_BROWSER=1: a missing browser is a failure there, never a silent skip.
-        raise pytest.UsageError("REQUIRE_BROWSER=1 but no `chromium` on PATH. " + NO_BROWSER_MESSAGE)
+        message = f"REQUIRE_BROWSER=1 but no `chromium` on PATH. {NO_BROWSER_MESSAGE}"
+        raise pytest.UsageError(message)
     sys.stderr.write("\n" + "!" * 8 + " " + NO_BROWSER_MESSAGE + "\n")
     skip = pytest.mark.skip(reason=NO_BROWSER_MESSAGE)
     for item in browser_items:

@@ -39,7 +39,7 @@ def test_parameter_gradients_match_finite_differences_in_every_window(combo):
     for index, update in enumerate(run["updates"]):
         versions = window_versions(run, index)
         for name in problem.params:
-            def loss_of(value, name=name):
+            def loss_of(value, name=name, index=index, versions=versions):
                 moved = {v: {**p, name: p[name] + (value - versions[min(versions)][name])}
                          for v, p in versions.items()}
                 return window_loss(problem, run, index, moved)
@@ -57,7 +57,7 @@ def test_input_gradients_match_finite_differences(combo):
         versions = window_versions(run, index)
         first, last = update["window"]
         for t in range(first, last + 1):
-            def loss_of(x_t, t=t):
+            def loss_of(x_t, t=t, index=index, versions=versions):
                 inputs = problem.inputs.copy()
                 inputs[t - 1] = x_t
                 return window_loss(problem, run, index, versions, inputs=inputs)
@@ -77,13 +77,13 @@ def test_initial_state_gradients_match_finite_differences(combo):
         cache = fwd.caches[first]
         start = [cache["h_prev"]] + ([cache["c_prev"]] if problem.cell == "lstm" else [])
 
-        def loss_of_h(h, start=start):
+        def loss_of_h(h, start=start, index=index, versions=versions):
             return window_loss(problem, run, index, versions, start=(h, *start[1:]))
 
         numeric = central_difference(loss_of_h, start[0].copy())
         assert_gradients_close(update["dh_start"], numeric, f"dh({first - 1})")
         if problem.cell == "lstm":
-            def loss_of_c(c, start=start):
+            def loss_of_c(c, start=start, index=index, versions=versions):
                 return window_loss(problem, run, index, versions, start=(start[0], c))
 
             numeric_c = central_difference(loss_of_c, start[1].copy())

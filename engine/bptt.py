@@ -184,12 +184,13 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
         packed = fwd.packs[version]
         new_steps = range(done + 1, last + 1)
         ux = cell.input_projection(packed, problem.inputs[done:last])
+        caches, step_forward, state_of = fwd.caches, cell.step_forward, cell.state_of
         for row, t in enumerate(new_steps):
-            cache = cell.step_forward(packed, ux[row], state)
-            fwd.caches[t] = cache
-            fwd.version_of[t] = version
-            state = cell.state_of(cache)
-        hs = np.array([fwd.caches[t]["h"] for t in new_steps])
+            cache = step_forward(packed, ux[row], state)
+            caches[t] = cache
+            state = state_of(cache)
+        fwd.version_of[done + 1:last + 1] = [version] * len(new_steps)
+        hs = np.array([caches[t]["h"] for t in new_steps])
         o = losses.outputs(params["V"], params["b_y"], hs)
         yhat, step_loss, grad_o = losses.evaluate(problem.loss, o, problem.targets[done:last])
         fwd.outputs[done:last], fwd.yhat[done:last] = o, yhat
@@ -198,8 +199,7 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
         weight = 1.0 / len(injected) if (problem.reduction == "mean" and injected) else 1.0
         window_loss = weight * float(sum(fwd.step_loss[t - 1] for t in injected))
         total_loss += window_loss
-        for t in new_steps:
-            events.append(forward_event(problem, fwd, t, t in problem.loss_steps))
+        events.extend(forward_events(problem, fwd, new_steps))
 
         g_o = np.zeros((last - first + 1, K))
         for t in injected:
@@ -210,8 +210,7 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
         grads = sum_factors(factors)
         dx = input_grads(cell, fwd, bwd)
         grad_window = WindowGradients(factors)
-        for row in range(last - first, -1, -1):
-            events.append(backward_event(cell, bwd, grad_window, dx, row, index, H))
+        events.extend(backward_events(cell, bwd, grad_window, dx, index, H))
 
         clipped = optim.clip(grads, problem.clip)
         new_params, opt_state = optim.step(params, clipped.grads, problem.optimizer, opt_state)
@@ -244,50 +243,66 @@ def forward_only(problem: Problem, params: Params, inputs: np.ndarray,
     return losses.outputs(params["V"], params["b_y"], np.array(hs)), state
 
 
-def forward_event(problem: Problem, fwd: Forward, t: int, injected: bool) -> dict[str, Any]:
-    cache = fwd.caches[t]
+def forward_events(problem: Problem, fwd: Forward, steps: range) -> list[dict[str, Any]]:
+    """The forward events of consecutive steps; arrays are the caches' or rows of stacks."""
+    lo, hi = steps.start - 1, steps.stop - 1  # 0-based rows
     H = problem.H
-    if problem.cell == "rnn":
-        a: Any = cache["a"]
-        gates: Any = None
-    elif problem.cell == "lstm":
-        a = {g: cache["a"][j * H:(j + 1) * H] for j, g in enumerate(lstm.GATES)}
-        gates = {g: cache[g] for g in lstm.GATES}
-    else:
-        a = {"z": cache["a_z"], "r": cache["a_r"], "n": cache["a_n"]}
-        gates = {g: cache[g] for g in gru.GATES}
-    event = {
-        "kind": "forward", "t": t, "version": fwd.version_of[t], "x": problem.inputs[t - 1],
-        "h_prev": cache["h_prev"], "a": a, "gates": gates, "h": cache["h"],
-        "o": fwd.outputs[t - 1], "yhat": fwd.yhat[t - 1], "target": _target(problem, t),
-        "loss": float(fwd.step_loss[t - 1]), "loss_injected": injected,
-    }
-    if problem.cell == "lstm":
-        event["c_prev"], event["c"] = cache["c_prev"], cache["c"]
-    return event
+    xs, outputs, yhats = list(problem.inputs[lo:hi]), list(fwd.outputs[lo:hi]), list(
+        fwd.yhat[lo:hi])
+    step_losses = fwd.step_loss[lo:hi].tolist()
+    targets = (problem.targets[lo:hi].tolist() if problem.loss == "cross_entropy"
+               else list(problem.targets[lo:hi]))
+    events = []
+    for row, t in enumerate(steps):
+        cache = fwd.caches[t]
+        if problem.cell == "rnn":
+            a: Any = cache["a"]
+            gates: Any = None
+        elif problem.cell == "lstm":
+            a = {g: cache["a"][j * H:(j + 1) * H] for j, g in enumerate(lstm.GATES)}
+            gates = {g: cache[g] for g in lstm.GATES}
+        else:
+            a = {"z": cache["a_z"], "r": cache["a_r"], "n": cache["a_n"]}
+            gates = {g: cache[g] for g in gru.GATES}
+        event = {
+            "kind": "forward", "t": t, "version": fwd.version_of[t], "x": xs[row],
+            "h_prev": cache["h_prev"], "a": a, "gates": gates, "h": cache["h"],
+            "o": outputs[row], "yhat": yhats[row], "target": targets[row],
+            "loss": step_losses[row], "loss_injected": t in problem.loss_steps,
+        }
+        if problem.cell == "lstm":
+            event["c_prev"], event["c"] = cache["c_prev"], cache["c"]
+        events.append(event)
+    return events
 
 
-def _target(problem: Problem, t: int) -> Any:
-    target = problem.targets[t - 1]
-    return int(target) if problem.loss == "cross_entropy" else target
-
-
-def backward_event(cell: ModuleType, bwd: Backward, grad_window: WindowGradients,
-                   dx: np.ndarray, row: int, index: int, H: int) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "kind": "backward", "t": bwd.first + row, "update": index,
-        "window": [bwd.first, bwd.last], "g_o": bwd.g_o[row], "dh_out": bwd.dh_out[row],
-        "dh_next": bwd.dh_next[row], "dh": bwd.dh[row],
-    }
+def backward_events(cell: ModuleType, bwd: Backward, grad_window: WindowGradients,
+                    dx: np.ndarray, index: int, H: int) -> list[dict[str, Any]]:
+    """The window's backward events, t = last..first; every array a row view of a stack."""
+    n = bwd.last - bwd.first + 1
+    window = [bwd.first, bwd.last]
+    # list(stack) makes all row views in one call; the events then share the stacks' memory
+    columns: dict[str, list[Any]] = {
+        "g_o": list(bwd.g_o), "dh_out": list(bwd.dh_out), "dh_next": list(bwd.dh_next),
+        "dh": list(bwd.dh)}
     if cell is rnn:
-        event["delta"] = bwd.delta[row]
+        columns["delta"] = list(bwd.delta)
     else:
-        event["deltas"] = {gate: bwd.delta[row, j * H:(j + 1) * H]
-                           for j, gate in enumerate(cell.DELTA_KEYS)}
+        gates = gate_rows(cell, bwd.delta, H)
+        gate_lists = {gate: list(rows) for gate, rows in gates.items()}
+        columns["deltas"] = [{gate: rows[r] for gate, rows in gate_lists.items()}
+                             for r in range(n)]
     if cell is lstm:
-        event["dc"], event["dc_next"] = bwd.dc[row], bwd.dc_next[row]
-    event["dx"] = dx[row]
-    event["dh_prev"] = bwd.dh_prev[row]
-    event["contrib"] = StepGradients(grad_window, row, running=False)
-    event["accum"] = StepGradients(grad_window, row, running=True)
-    return event
+        columns["dc"], columns["dc_next"] = list(bwd.dc), list(bwd.dc_next)
+    columns["dx"], columns["dh_prev"] = list(dx), list(bwd.dh_prev)
+    names = list(columns)
+    events = []
+    for row in range(n - 1, -1, -1):
+        event: dict[str, Any] = {"kind": "backward", "t": bwd.first + row, "update": index,
+                                 "window": window}
+        for name in names:
+            event[name] = columns[name][row]
+        event["contrib"] = StepGradients(grad_window, row, running=False)
+        event["accum"] = StepGradients(grad_window, row, running=True)
+        events.append(event)
+    return events

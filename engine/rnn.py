@@ -66,7 +66,11 @@ def step_backward(packed: dict[str, Any], dstate: tuple[np.ndarray, ...],
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]:
     """(dh,) -> ((dh_prev,), delta, {})."""
     (dh,) = dstate
-    delta = derivative(packed["activation"], cache["a"], cache["h"]) * dh  # (H,)
+    if packed["activation"] == "tanh":  # the common case, without a call
+        h = cache["h"]
+        delta = (1.0 - h * h) * dh  # (H,)
+    else:
+        delta = derivative(packed["activation"], cache["a"], cache["h"]) * dh  # (H,)
     dh_prev = delta @ packed["W"]  # (H,)
     return (dh_prev,), delta, {}
 

@@ -5,7 +5,10 @@
   the diagonal). Vanishing gradients are the fade away from the diagonal.
 - weight_flow[t][k] = ||dL(t)/dtheta through step k||: the norm of step k's contribution
   to every gradient made by L(t) alone (its weight-side twin).
-- jacobian_norms[t][k] = ||dh(t)/dh(k)||_F with the cell state held fixed (k <= t).
+- jacobian_norms[t][k] = ||dh(t)/dh(k)||_F with the cell state held fixed (k <= t): the
+  product J(t) ... J(k+1) of one-step Jacobians J(s) = dh(s)/dh(s-1) taken with c(s-1)
+  constant, so for an LSTM it shows the path through h alone (the error_flow includes the
+  cell path); for RNN and GRU it is the whole Jacobian.
 - step_grad_norms[t] = norm of step t's contribution to every gradient, over all windows.
 - full_vs_truncated: the sum of the truncated window gradients against the gradient of the
   same injected losses flowing all the way back to t = 1 (same parameter versions).
@@ -112,22 +115,29 @@ def _error_flow(cell: ModuleType, problem: Problem, fwd: Forward,
 
 
 def _jacobian_norms(cell: ModuleType, problem: Problem, fwd: Forward) -> np.ndarray:
-    """Products J(t) ... J(k+1) for all k < t, batched over t, one GEMM per k."""
+    """Products J(t) ... J(k+1) for all k < t, batched over t: one GEMM per column k.
+
+    This is O(T^2 H^3) by nature (all pairs of steps): the one costly diagnostic.
+    """
     T, H = problem.T, problem.H
     norms = np.zeros((T, T))
-    identity = np.eye(H)
     np.fill_diagonal(norms, np.sqrt(H))  # dh(t)/dh(t) = I
-    zeros = np.zeros((H, H))
-    stack = np.zeros((0, H, H))  # stack[j] = dh(k+1+j)/dh(k+1) ... built as k decreases
-    for k in range(T - 1, 0, -1):  # columns: h(k), k = T-1..1; rows t = k+1..T
-        dstate = (identity, zeros) if cell is lstm else (identity,)
+    identity = np.eye(H)
+    dstate = (identity, np.zeros((H, H))) if cell is lstm else (identity,)
+    # products[j] = dh(j+1)/dh(k) for rows j = k..T-1, updated in place as k decreases
+    products = np.zeros((T, H, H))
+    scratch = np.zeros((T, H, H))
+    for k in range(T - 1, 0, -1):  # columns: h(k), k = T-1..1
         # step_backward maps a row dh(t) to dh(t) @ J(t): on the identity it returns J(t)
         jac = cell.step_backward(fwd.packs[fwd.version_of[k + 1]], dstate,
                                  fwd.caches[k + 1])[0][0]  # J(k+1) = dh(k+1)/dh(k), (H, H)
-        # one GEMM over all rows of the stack (a batched 3-D matmul would run B small ones)
-        moved = (stack.reshape(-1, H) @ jac).reshape(-1, H, H)
-        stack = np.concatenate([jac[None], moved])
-        norms[k:, k - 1] = np.sqrt(np.sum(stack * stack, axis=(1, 2)))
+        rows = T - k - 1  # products already held for t = k+2..T
+        if rows:
+            older = products[k + 1:].reshape(-1, H)
+            np.matmul(older, jac, out=scratch[:rows].reshape(-1, H))
+            products[k + 1:] = scratch[:rows]
+        products[k] = jac
+        norms[k:, k - 1] = np.sqrt(np.einsum("tij,tij->t", products[k:], products[k:]))
     return norms
 
 

@@ -1,0 +1,126 @@
+"""Diagnostics against finite differences and against their definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import losses, run_trace
+from engine.bptt import CELLS, run_schedule
+from engine.run import prepare
+from tests.engine_helpers import central_difference, small_request
+
+
+def _replay(problem, run, k, t, h_k):
+    """h(t) and L(t) when h(k) is replaced (the cell state c(k) kept as recorded)."""
+    cell = CELLS[problem.cell]
+    fwd = run["forward"]
+    state = (h_k, fwd.caches[k]["c"]) if problem.cell == "lstm" else (h_k,)
+    for s in range(k + 1, t + 1):
+        packed = fwd.packs[fwd.version_of[s]]
+        ux = cell.input_projection(packed, problem.inputs[s - 1:s])[0]
+        state = cell.state_of(cell.step_forward(packed, ux, state))
+    params = run["updates"][fwd.version_of[t]]["params_before"]
+    o = losses.outputs(params["V"], params["b_y"], state[0][None])
+    return state[0], float(losses.evaluate(problem.loss, o, problem.targets[t - 1:t])[1][0])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_error_flow_is_the_norm_of_dLt_dhk_by_finite_differences(cell):
+    request = small_request(cell)
+    result = run_trace(request)
+    _, problem, _ = prepare(request)
+    run = run_schedule(problem)
+    flow = result["diagnostics"]["error_flow"]
+    for t in range(1, problem.T + 1):
+        for k in range(1, t + 1):
+            h_k = run["forward"].caches[k]["h"]
+            numeric = central_difference(
+                lambda h, k=k, t=t: _replay(problem, run, k, t, h)[1], h_k.copy())
+            assert flow[t - 1][k - 1] == pytest.approx(np.linalg.norm(numeric), rel=1e-6,
+                                                       abs=1e-9)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_jacobian_norms_are_norms_of_dht_dhk_by_finite_differences(cell):
+    request = small_request(cell)
+    result = run_trace(request)
+    _, problem, _ = prepare(request)
+    run = run_schedule(problem)
+    jac = result["diagnostics"]["jacobian_norms"]
+    H = problem.H
+    for t in range(1, problem.T + 1):
+        for k in range(1, t):
+            h_k = run["forward"].caches[k]["h"]
+            columns = [central_difference(
+                lambda h, k=k, t=t, i=i: _replay(problem, run, k, t, h)[0][i], h_k.copy())
+                for i in range(H)]
+            assert jac[t - 1][k - 1] == pytest.approx(np.linalg.norm(np.array(columns)),
+                                                      rel=1e-6)
+        assert jac[t - 1][t - 1] == pytest.approx(np.sqrt(H))
+        assert all(v is None for v in jac[t - 1][t:])
+
+
+def test_lstm_jacobian_norms_hold_the_cell_state_fixed_at_every_step():
+    request = small_request("lstm")
+    result = run_trace(request)
+    _, problem, _ = prepare(request)
+    run = run_schedule(problem)
+    fwd = run["forward"]
+    cell = CELLS["lstm"]
+
+    def one_step(s, h_prev):  # h(s) from h(s-1) with c(s-1) as recorded
+        packed = fwd.packs[fwd.version_of[s]]
+        ux = cell.input_projection(packed, problem.inputs[s - 1:s])[0]
+        return cell.step_forward(packed, ux, (h_prev, fwd.caches[s]["c_prev"]))["h"]
+
+    steps = {s: np.array([central_difference(lambda h, s=s, i=i: one_step(s, h)[i],
+                                             fwd.caches[s]["h_prev"].copy())
+                          for i in range(problem.H)]) for s in range(2, problem.T + 1)}
+    product = steps[problem.T] @ steps[problem.T - 1] @ steps[problem.T - 2]
+    expected = np.linalg.norm(product)  # dh(T)/dh(T-3) along h only
+    got = result["diagnostics"]["jacobian_norms"][problem.T - 1][problem.T - 4]
+    assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_step_grad_norms_are_the_norms_of_each_steps_contributions_in_full_bptt():
+    result = run_trace(small_request("lstm"))
+    backward = {e["t"]: e for e in result["events"] if e["kind"] == "backward"}
+    for t, norm in enumerate(result["diagnostics"]["step_grad_norms"], start=1):
+        expected = np.sqrt(sum(np.sum(c ** 2) for c in backward[t]["contrib"].values()))
+        assert norm == pytest.approx(expected, rel=1e-10)
+
+
+def test_weight_flow_of_the_diagonal_counts_the_output_layer_too():
+    result = run_trace(small_request("rnn", loss_at="last"))
+    flow = result["diagnostics"]["weight_flow"]
+    T = len(flow)
+    last = [e for e in result["events"] if e["kind"] == "backward" and e["t"] == T][0]
+    expected = np.sqrt(sum(np.sum(c ** 2) for c in last["contrib"].values()))
+    assert flow[T - 1][T - 1] == pytest.approx(expected, rel=1e-10)
+
+
+def test_full_vs_truncated_is_absent_without_truncation_and_exact_when_nothing_is_cut():
+    assert run_trace(small_request("rnn"))["diagnostics"]["full_vs_truncated"] is None
+    same = run_trace({**small_request("rnn"), "truncation": {"k1": 5, "k2": 5}})
+    assert same["diagnostics"]["full_vs_truncated"] is None  # k1 = k2 = T is full BPTT
+    cut = run_trace({**small_request("gru"), "truncation": {"k1": 1, "k2": 1}})
+    comparison = cut["diagnostics"]["full_vs_truncated"]
+    assert comparison["relative_error"] > 0 and comparison["cosine"] < 1
+
+
+def test_full_vs_truncated_compares_with_the_same_losses_flowing_back_to_the_start():
+    request = {**small_request("rnn", schedule="chunked"), "optimizer": {"name": "sgd",
+                                                                         "lr": 1e-12}}
+    truncated = run_trace(request)
+    # With a negligible step every window sees the initial parameters, so the "full" side
+    # must be the full-BPTT gradient of the same total loss.
+    full = run_trace({**request, "truncation": None})
+    a = np.concatenate([sum(u["grads"][n] for u in truncated["updates"]).ravel()
+                        for n in full["params"]])
+    b = np.concatenate([full["updates"][0]["grads"][n].ravel() for n in full["params"]])
+    expected_rel = np.linalg.norm(a - b) / np.linalg.norm(b)
+    got = truncated["diagnostics"]["full_vs_truncated"]
+    assert got["relative_error"] == pytest.approx(expected_rel, rel=1e-6)
+    assert got["cosine"] == pytest.approx(a @ b / np.linalg.norm(a) / np.linalg.norm(b),
+                                          rel=1e-9)

@@ -1,0 +1,389 @@
+"""Engine speed: the recorded trace against a minimal NumPy loop and PyTorch (make bench).
+
+Batch 1, vocabulary 27 (D = K = 27, one-hot inputs, cross-entropy at every step), H = 64,
+T = 100, for rnn, lstm and gru. Each time is the median of many repeats (time.perf_counter,
+after warm-up), measured in interleaved rounds so that load from other processes hits every
+column alike:
+
+    minimal    a tight, unrecorded NumPy fp64 forward + loss + backward written here (buffers
+               reused, dW as one product of the stacked deltas after the loop)
+    torch      PyTorch fp64 per-step cells (nn.RNNCell / LSTMCell / GRUCell) with every h(t)'s
+               gradient retained (h.retain_grad()): what per-step numbers cost in torch; the
+               output layer and loss once over the stacked h(t), one thread. Skipped with a
+               message when torch is not importable.
+    trace      engine.run_trace(request, diagnostics=False): every event and update recorded
+    material.  the same plus reading every backward event's contrib and accum arrays (they
+               are formed on access)
+    T=1000     the trace at T = 1000
+    diag       the trace with diagnostics=True (error flow, Jacobian norms: O(T^2))
+
+The goals of the engine issue are printed as ratios with PASS/MISS. The project's venv has no
+torch, so `make bench` skips that column; BENCH_PYTHON=/path/to/python-with-torch make bench
+includes it (that interpreter needs numpy; the engine needs nothing else).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import string
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the engine, from any interpreter that has numpy
+
+from engine import run_trace  # noqa: E402
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+ALPHABET = string.ascii_lowercase + " "  # 27 symbols
+H = 64
+CELLS = ("rnn", "lstm", "gru")
+GOALS = {  # ratio name -> bound, from the engine issue
+    "trace/torch": 0.25,
+    "trace/minimal": 1.5,
+    "T1000/T100": 11.0,
+    "diag/trace": 5.0,
+}
+
+
+def text_of_length(T: int, seed: int = 0) -> str:
+    """T + 1 characters that use all 27 symbols, so D = K = 27."""
+    assert len(ALPHABET) <= T + 1, "T must be at least 26"
+    rng = np.random.default_rng(seed)
+    symbols = list(ALPHABET)
+    rng.shuffle(symbols)
+    rest = rng.choice(list(ALPHABET), size=T + 1 - len(symbols))
+    return "".join(symbols) + "".join(rest)
+
+
+def request(cell: str, T: int, diagnostics: bool = False) -> dict[str, Any]:
+    return {"cell": cell, "hidden_size": H, "data": {"text": text_of_length(T)},
+            "diagnostics": diagnostics}
+
+
+def median_times(fns: dict[str, Callable[[], Any]], budget: float, min_rounds: int = 9,
+                 max_rounds: int = 500) -> dict[str, float]:
+    """Median seconds of each fn, measured in interleaved rounds after warm-up.
+
+    One round calls every fn once, so a burst of load from another process on the machine
+    falls on all columns alike and the ratios stay meaningful.
+    """
+    for fn in fns.values():
+        fn()
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < max_rounds and (rounds < min_rounds or time.perf_counter() - start < budget):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+        rounds += 1
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def materialize(result: dict[str, Any]) -> None:
+    """Read every contrib and accum array of every backward event."""
+    for event in result["events"]:
+        if event["kind"] == "backward":
+            for name in event["contrib"]:
+                event["contrib"][name]
+                event["accum"][name]
+
+
+# ---------------------------------------------------------------------------------------------
+# A minimal, unrecorded NumPy forward + loss + backward: the floor the engine is measured on.
+
+
+def sigmoid(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    np.negative(a, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
+
+
+class Minimal:
+    """Full BPTT over one sequence with preallocated buffers; returns (loss, grads)."""
+
+    def __init__(self, cell: str, params: dict[str, np.ndarray], X: np.ndarray,
+                 y: np.ndarray) -> None:
+        self.cell = cell
+        self.X, self.y = X, y
+        T, _ = X.shape
+        self.rows = np.arange(T)
+        gates = {"rnn": [""], "lstm": ["_f", "_i", "_g", "_o"], "gru": ["_z", "_r", "_h"]}[cell]
+        self.W = np.ascontiguousarray(np.concatenate([params["W" + g] for g in gates]))
+        self.U = np.concatenate([params["U" + g] for g in gates])
+        self.b = np.concatenate([params["b" + g] for g in gates])
+        self.V, self.b_y = params["V"], params["b_y"]
+        G = len(gates) * H
+        self.WT = np.ascontiguousarray(self.W.T)
+        self.WzrT = np.ascontiguousarray(self.W[:2 * H].T)  # GRU: z and r gates
+        self.WnT = np.ascontiguousarray(self.W[2 * H:].T)  # GRU: candidate
+        self.drh = np.zeros(H)
+        self.hs = np.zeros((T + 1, H))  # h(0..T)
+        self.cs = np.zeros((T + 1, H))  # LSTM cell state
+        self.act = np.zeros((T, G))  # activated gates (or h for rnn)
+        self.aux = np.zeros((T, H))  # tanh c (lstm), r * h_prev (gru)
+        self.delta = np.zeros((T, G))
+        self.buf = np.zeros(G)
+        self.dh = np.zeros(H)
+        self.dc = np.zeros(H)
+        self.tmp = np.zeros(H)
+
+    def run(self) -> tuple[float, dict[str, np.ndarray]]:
+        X, hs, T = self.X, self.hs, len(self.X)
+        ux = X @ self.U.T + self.b  # (T, G)
+        getattr(self, "_forward_" + self.cell)(ux, T)
+        o = hs[1:] @ self.V.T + self.b_y  # (T, K)
+        o -= o.max(axis=1, keepdims=True)
+        np.exp(o, out=o)
+        o /= o.sum(axis=1, keepdims=True)  # yhat
+        loss = -float(np.log(o[self.rows, self.y]).sum())
+        o[self.rows, self.y] -= 1.0  # g_o
+        dh_out = o @ self.V  # (T, H)
+        getattr(self, "_backward_" + self.cell)(dh_out, T)
+        grads = {"W": self.delta.T @ hs[:-1], "U": self.delta.T @ X,
+                 "b": self.delta.sum(axis=0), "V": o.T @ hs[1:], "b_y": o.sum(axis=0)}
+        if self.cell == "gru":  # the candidate's W_h multiplies r * h_prev, not h_prev
+            grads["W"][2 * H:] = self.delta[:, 2 * H:].T @ self.aux
+        return loss, grads
+
+    def _forward_rnn(self, ux: np.ndarray, T: int) -> None:
+        W, hs, buf = self.W, self.hs, self.buf
+        for t in range(T):
+            np.dot(W, hs[t], out=buf)
+            buf += ux[t]
+            np.tanh(buf, out=hs[t + 1])
+
+    def _backward_rnn(self, dh_out: np.ndarray, T: int) -> None:
+        hs, delta, dh, WT = self.hs, self.delta, self.dh, self.WT
+        dh[:] = 0.0
+        for t in range(T - 1, -1, -1):
+            dh += dh_out[t]
+            h = hs[t + 1]
+            np.multiply(h, h, out=delta[t])
+            np.subtract(1.0, delta[t], out=delta[t])
+            delta[t] *= dh
+            np.dot(WT, delta[t], out=dh)
+
+    def _forward_lstm(self, ux: np.ndarray, T: int) -> None:
+        W, hs, cs, act, aux, buf = self.W, self.hs, self.cs, self.act, self.aux, self.buf
+        for t in range(T):
+            np.dot(W, hs[t], out=buf)
+            buf += ux[t]
+            a = act[t]
+            sigmoid(buf, a)
+            np.tanh(buf[2 * H:3 * H], out=a[2 * H:3 * H])
+            np.multiply(a[:H], cs[t], out=cs[t + 1])
+            cs[t + 1] += a[H:2 * H] * a[2 * H:3 * H]
+            np.tanh(cs[t + 1], out=aux[t])
+            np.multiply(a[3 * H:], aux[t], out=hs[t + 1])
+
+    def _backward_lstm(self, dh_out: np.ndarray, T: int) -> None:
+        cs, act, tc, delta, WT = self.cs, self.act, self.aux, self.delta, self.WT
+        dh, dc, tmp = self.dh, self.dc, self.tmp
+        f, i, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+        # Everything that does not depend on dh, for all steps at once (T, H) each:
+        dc_from_dh = o * (1.0 - tc * tc)  # dc(t) += dh(t) o (1 - tanh^2 c)
+        delta_o_from_dh = tc * o * (1.0 - o)
+        fig_from_dc = np.stack([cs[:-1] * f * (1.0 - f), g * i * (1.0 - i),
+                                i * (1.0 - g * g)], axis=1)  # (T, 3, H): f, i, g per dc
+        fig = delta[:, :3 * H].reshape(T, 3, H)  # views into delta
+        dh[:] = 0.0
+        dc[:] = 0.0
+        for t in range(T - 1, -1, -1):
+            dh += dh_out[t]
+            np.multiply(dh, dc_from_dh[t], out=tmp)
+            dc += tmp  # dc(t) = dh o (1 - tanh^2 c) + dc(t+1) f(t+1)
+            np.multiply(dh, delta_o_from_dh[t], out=delta[t, 3 * H:])
+            np.multiply(fig_from_dc[t], dc, out=fig[t])
+            dc *= f[t]
+            np.dot(WT, delta[t], out=dh)
+
+    def _forward_gru(self, ux: np.ndarray, T: int) -> None:
+        W, hs, act, aux, buf = self.W, self.hs, self.act, self.aux, self.buf
+        Wzr, Wn = W[:2 * H], W[2 * H:]
+        for t in range(T):
+            h_prev, a = hs[t], act[t]
+            np.dot(Wzr, h_prev, out=buf[:2 * H])
+            buf[:2 * H] += ux[t, :2 * H]
+            sigmoid(buf[:2 * H], a[:2 * H])
+            np.multiply(a[H:2 * H], h_prev, out=aux[t])  # r * h_prev
+            np.dot(Wn, aux[t], out=buf[2 * H:])
+            buf[2 * H:] += ux[t, 2 * H:]
+            np.tanh(buf[2 * H:], out=a[2 * H:])
+            z, n = a[:H], a[2 * H:]
+            np.subtract(h_prev, n, out=hs[t + 1])
+            hs[t + 1] *= z
+            hs[t + 1] += n  # z h_prev + (1 - z) n
+
+    def _backward_gru(self, dh_out: np.ndarray, T: int) -> None:
+        hs, act, delta, WzrT, WnT = self.hs, self.act, self.delta, self.WzrT, self.WnT
+        dh, tmp, drh = self.dh, self.tmp, self.drh
+        z, r, n = act[:, :H], act[:, H:2 * H], act[:, 2 * H:]
+        # Everything that does not depend on dh, for all steps at once (T, H) each:
+        z_from_dh = (hs[:-1] - n) * z * (1.0 - z)
+        n_from_dh = (1.0 - z) * (1.0 - n * n)
+        r_from_drh = r * (1.0 - r) * hs[:-1]
+        dh[:] = 0.0
+        for t in range(T - 1, -1, -1):
+            dh += dh_out[t]
+            d = delta[t]
+            np.multiply(dh, z_from_dh[t], out=d[:H])  # delta_z
+            np.multiply(dh, n_from_dh[t], out=d[2 * H:])  # delta_n
+            np.dot(WnT, d[2 * H:], out=drh)  # d(r * h_prev)
+            np.multiply(drh, r_from_drh[t], out=d[H:2 * H])  # delta_r
+            np.dot(WzrT, d[:2 * H], out=tmp)
+            dh *= z[t]
+            dh += tmp
+            drh *= r[t]
+            dh += drh
+
+
+def minimal_for(cell: str, T: int) -> tuple[Minimal, dict[str, Any]]:
+    result = run_trace(request(cell, T))
+    targets = np.asarray(result["targets"])
+    return Minimal(cell, result["params"], np.asarray(result["inputs"]), targets), result
+
+
+def check_minimal(cell: str, minimal: Minimal, result: dict[str, Any]) -> None:
+    """The minimal loop computes the same gradient as the engine (a fair comparison)."""
+    loss, grads = minimal.run()
+    engine_grads = result["updates"][0]["grads"]
+    gates = {"rnn": [""], "lstm": ["_f", "_i", "_g", "_o"], "gru": ["_z", "_r", "_h"]}[cell]
+    for base in ("W", "U", "b"):
+        expected = np.concatenate([engine_grads[base + g] for g in gates])
+        np.testing.assert_allclose(grads[base], expected, rtol=1e-8, atol=1e-10, err_msg=base)
+    for name in ("V", "b_y"):
+        np.testing.assert_allclose(grads[name], engine_grads[name], rtol=1e-8, atol=1e-10)
+    assert abs(loss - result["loss"]) < 1e-8 * abs(loss)
+
+
+# ---------------------------------------------------------------------------------------------
+# PyTorch: per-step cells, every h(t) gradient retained.
+
+
+def torch_runner(cell: str, T: int) -> Callable[[], Any]:
+    assert torch is not None
+    torch.manual_seed(0)
+    dtype = torch.float64
+    make = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[cell]
+    step = make(27, H, dtype=dtype)
+    out = torch.nn.Linear(H, 27, dtype=dtype)
+    ids = [ALPHABET.index(ch) for ch in text_of_length(T)]
+    X = torch.nn.functional.one_hot(torch.tensor(ids[:-1]), 27).to(dtype)  # (T, 27)
+    y = torch.tensor(ids[1:])
+    parameters = [*step.parameters(), *out.parameters()]
+
+    def run() -> None:
+        for p in parameters:
+            p.grad = None
+        h = torch.zeros(1, H, dtype=dtype)
+        c = torch.zeros(1, H, dtype=dtype)
+        states = []
+        for t in range(T):
+            if cell == "lstm":
+                h, c = step(X[t:t + 1], (h, c))
+            else:
+                h = step(X[t:t + 1], h)
+            h.retain_grad()  # dL/dh(t) kept for every step, as the trace shows it
+            states.append(h)
+        logits = out(torch.cat(states))  # (T, 27): the output layer once, as the engine does
+        torch.nn.functional.cross_entropy(logits, y, reduction="sum").backward()
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def verdict(name: str, value: float) -> str:
+    return "PASS" if value <= GOALS[name] else "MISS"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--budget", type=float, default=6.0,
+                        help="seconds of interleaved repeats per cell (default 6)")
+    parser.add_argument("--cells", default=",".join(CELLS), help="comma-separated cells")
+    args = parser.parse_args()
+    cells = [c for c in args.cells.split(",") if c]
+    budget = args.budget
+    if torch is None:
+        print(f"torch column skipped: torch is not importable from {sys.executable} "
+              f"(run BENCH_PYTHON=/path/to/python-with-torch==2.13.0 make bench)")
+    else:
+        # Batch 1, H = 64: every op is far below torch's intra-op grain size, so more threads
+        # only add idle spinning that would slow the NumPy measurements beside it.
+        torch.set_num_threads(1)
+        print(f"torch {torch.__version__}, 1 thread")
+    print(f"numpy {np.__version__}; batch 1, D = K = 27, H = {H}, T = 100, fp64; "
+          f"median of repeats, ms")
+    began = time.perf_counter()
+    rows = []
+    for cell in cells:
+        minimal, result = minimal_for(cell, 100)
+        check_minimal(cell, minimal, result)
+        r100 = request(cell, 100)
+        r1000 = request(cell, 1000)
+        rdiag = request(cell, 100, diagnostics=True)
+        fns: dict[str, Callable[[], Any]] = {
+            "minimal": minimal.run,
+            "trace": lambda r=r100: run_trace(r),
+            "material": lambda r=r100: materialize(run_trace(r)),
+            "T1000": lambda r=r1000: run_trace(r),
+            "diag": lambda r=rdiag: run_trace(r),
+        }
+        if torch is not None:
+            fns["torch"] = torch_runner(cell, 100)
+        row: dict[str, Any] = {"cell": cell, "torch": None, **median_times(fns, budget)}
+        rows.append(row)
+        print(f"  {cell} measured", flush=True)
+
+    def ms(value: float | None) -> str:
+        return "skipped" if value is None else f"{value * 1e3:.2f}"
+
+    header = ["cell", "minimal", "torch", "trace", "material.", "T=1000", "diag"]
+    print()
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        print(f"| {row['cell']} | {ms(row['minimal'])} | {ms(row['torch'])} | "
+              f"{ms(row['trace'])} | {ms(row['material'])} | {ms(row['T1000'])} | "
+              f"{ms(row['diag'])} |")
+    print()
+    header = ["cell", "trace/torch ≤ 0.25", "material./torch", "trace/minimal ≤ 1.5",
+              "T1000/T100 ≤ 11", "diag/trace ≤ 5"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        cells_out = [row["cell"]]
+        if row["torch"] is None:
+            cells_out += ["skipped (no torch)", "skipped"]
+        else:
+            ratio = row["trace"] / row["torch"]
+            cells_out += [f"{ratio:.3f} {verdict('trace/torch', ratio)}",
+                          f"{row['material'] / row['torch']:.3f}"]
+        for name, num, den in (("trace/minimal", "trace", "minimal"),
+                               ("T1000/T100", "T1000", "trace"),
+                               ("diag/trace", "diag", "trace")):
+            ratio = row[num] / row[den]
+            cells_out.append(f"{ratio:.2f} {verdict(name, ratio)}")
+        print("| " + " | ".join(cells_out) + " |")
+    print(f"\n(total {time.perf_counter() - began:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

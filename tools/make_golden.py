@@ -341,8 +341,8 @@ CASES: dict[str, dict[str, Any]] = {
     "rnn_adagrad_online_bptt": {"truncation": (1, 3), "T": 4, "optimizer": ADAGRAD},
     "rnn_adam_k1_less_than_k2": {"truncation": (2, 3), "T": 6, "optimizer": ADAM,
                                  "activation": "sigmoid"},
-    "rnn_clip_norm_chunked": {"truncation": (2, 2), "T": 5, "clip": {"mode": "norm",
-                                                                     "max": 0.5}},
+    "rnn_clip_norm_some_windows_chunked": {"truncation": (2, 2), "T": 5,
+                                           "clip": {"mode": "norm", "max": 2.0}},
     "rnn_clip_value_full_bptt": {"clip": {"mode": "value", "max": 0.1}, "H": 4, "D": 5,
                                  "K": 4},
     # LSTM
@@ -379,6 +379,8 @@ def check_case(name: str, request: dict[str, Any], expected: dict[str, Any]) -> 
     clip = request["clip"]
     if clip is not None and not any(u["clipped"] for u in expected["updates"]):
         raise AssertionError(f"{name}: clipping never happened; lower clip.max")
+    if "some_windows" in name and all(u["clipped"] for u in expected["updates"]):
+        raise AssertionError(f"{name}: every window clipped; raise clip.max")
     trunc = request.get("truncation")
     if trunc is not None and trunc["k2"] > trunc["k1"]:
         spans = [u["window"] for u in expected["updates"]]
@@ -391,23 +393,27 @@ def main() -> None:
     if not torch.__version__.startswith(TORCH_VERSION):
         print(f"warning: torch {torch.__version__}, the golden files were made with "
               f"{TORCH_VERSION}", file=sys.stderr)
-    GOLDEN.mkdir(parents=True, exist_ok=True)
-    for old in GOLDEN.glob("*.json"):
-        old.unlink()
-    total = 0
-    for name, options in CASES.items():
+    documents = {}
+    for name, options in CASES.items():  # every case first: a failing check writes nothing
         options = dict(options)
         truncation = options.pop("truncation", None)
         request = make_request(name, truncation=truncation, **options)
         expected = run_pass(request)
         check_case(name, request, expected)
-        document = {"case": name, "request": request, "expected": expected,
-                    "generated_with": {"torch": torch.__version__, "numpy": np.__version__}}
+        documents[name] = {"case": name, "request": request, "expected": expected,
+                           "generated_with": {"torch": torch.__version__,
+                                              "numpy": np.__version__}}
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    for old in GOLDEN.glob("*.json"):
+        old.unlink()
+    total = 0
+    for name, document in documents.items():
         path = GOLDEN / f"{name}.json"
         path.write_text(json.dumps(document, separators=(",", ":")) + "\n")
         size = path.stat().st_size
         total += size
-        print(f"{path.relative_to(ROOT)}  {len(expected['updates'])} updates  {size / 1024:.1f} KB")
+        print(f"{path.relative_to(ROOT)}  {len(document['expected']['updates'])} updates  "
+              f"{size / 1024:.1f} KB")
     print(f"{len(CASES)} golden files, {total / 1024:.1f} KB, torch {torch.__version__}")
 
 

@@ -27,6 +27,7 @@ run: $(VENV)/.installed-run
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check app engine tests bench tools
+	$(BIN)/mypy engine
 
 test: $(VENV)/.installed-dev lint
 	$(BIN)/python -m pytest

@@ -61,7 +61,7 @@ def windows(T: int, k1: int, k2: int) -> list[tuple[int, int]]:
 class Forward:
     """What the forward pass recorded, indexed by 1-based t (index 0 unused)."""
 
-    caches: list[dict[str, np.ndarray] | None]
+    caches: list[Any]  # caches[t]: the step's cache dict (index 0 unused)
     version_of: list[int]  # parameter version step t used
     packs: list[dict[str, Any]]  # packed parameters of each version
     outputs: np.ndarray  # (T, K) o(t) in row t-1
@@ -94,7 +94,10 @@ def backward_window(cell: ModuleType, fwd: Forward, V: np.ndarray, first: int, l
     dh_out = g_o @ V  # (n, H): V^T g_o(t) for every step (V is the same for all of them
     # whenever g_o is nonzero: only the steps new in this window carry a loss)
     gated = cell is lstm
-    dh_next_rows, dh_rows, delta_rows, dh_prev_rows = [None] * n, [None] * n, [None] * n, [None] * n
+    dh_next_rows: list[Any] = [None] * n
+    dh_rows: list[Any] = [None] * n
+    delta_rows: list[Any] = [None] * n
+    dh_prev_rows: list[Any] = [None] * n
     dc_rows: list[Any] = [None] * n
     dc_next_rows: list[Any] = [None] * n
     dh_next = np.zeros(H)
@@ -292,7 +295,7 @@ def backward_events(cell: ModuleType, bwd: Backward, grad_window: WindowGradient
         gate_lists = {gate: list(rows) for gate, rows in gates.items()}
         columns["deltas"] = [{gate: rows[r] for gate, rows in gate_lists.items()}
                              for r in range(n)]
-    if cell is lstm:
+    if bwd.dc is not None and bwd.dc_next is not None:  # lstm
         columns["dc"], columns["dc_next"] = list(bwd.dc), list(bwd.dc_next)
     columns["dx"], columns["dh_prev"] = list(dx), list(bwd.dh_prev)
     names = list(columns)

@@ -174,8 +174,8 @@ def _full_vs_truncated(cell: ModuleType, problem: Problem, fwd: Forward,
         full.append(sum_factors(window_factors(cell, fwd, whole, problem.inputs, problem.H)))
         truncated.append(update["grads"])
     names = list(truncated[0])
-    a = np.concatenate([sum(g[n] for g in truncated).ravel() for n in names])
-    b = np.concatenate([sum(g[n] for g in full).ravel() for n in names])
+    a = np.concatenate([np.sum([g[n] for g in truncated], axis=0).ravel() for n in names])
+    b = np.concatenate([np.sum([g[n] for g in full], axis=0).ravel() for n in names])
     norm_a, norm_b = float(np.linalg.norm(a)), float(np.linalg.norm(b))
     cosine = float(a @ b) / (norm_a * norm_b) if norm_a > 0 and norm_b > 0 else 1.0
     rel = float(np.linalg.norm(a - b)) / norm_b if norm_b > 0 else 0.0

@@ -13,6 +13,7 @@ import itertools
 import math
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from typing import Any, Literal, Union
 
@@ -158,7 +159,7 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _check_bounds(value: Any, meta: dict[str, Any], loc: tuple) -> None:
+def _check_bounds(value: Any, meta: Mapping[str, Any], loc: tuple) -> None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if "ge" in meta and value < meta["ge"]:
             raise RequestError(loc, f"must be >= {meta['ge']}, got {value}")
@@ -218,7 +219,7 @@ def _convert(value: Any, tp: Any, loc: tuple) -> Any:
             raise RequestError(loc, f"expected an object, got {_describe(value)}")
         _, value_type = typing.get_args(tp)
         return {str(k): _convert(v, value_type, (*loc, k)) for k, v in value.items()}
-    if is_dataclass(tp):
+    if isinstance(tp, type) and is_dataclass(tp):
         return _convert_dataclass(value, tp, loc)
     if tp is bool:
         if not isinstance(value, bool):

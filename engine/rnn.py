@@ -15,6 +15,7 @@ vectors (``GRAD_FACTORS``), summed for a window in one matrix product by the sch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,12 @@ DELTA_KEYS = ("delta",)
 
 
 
-ACTIVATIONS = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0.0), "sigmoid": sigmoid}
+def _relu(a: np.ndarray) -> np.ndarray:
+    return np.maximum(a, 0.0)
+
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "tanh": np.tanh, "relu": _relu, "sigmoid": sigmoid}
 
 
 def derivative(activation: str, a: np.ndarray, h: np.ndarray) -> np.ndarray:

@@ -71,24 +71,31 @@ def request(cell: str, T: int, diagnostics: bool = False) -> dict[str, Any]:
             "diagnostics": diagnostics}
 
 
-def median_times(fns: dict[str, Callable[[], Any]], budget: float, min_rounds: int = 9,
-                 max_rounds: int = 500) -> dict[str, float]:
+def median_times(fns: dict[str, Callable[[], Any]], budget: float, min_rounds: int = 7,
+                 block: float = 0.04) -> dict[str, float]:
     """Median seconds of each fn, measured in interleaved rounds after warm-up.
 
-    One round calls every fn once, so a burst of load from another process on the machine
-    falls on all columns alike and the ratios stay meaningful.
+    One round gives every fn a short block of consecutive calls (about ``block`` seconds, at
+    least two; the first call of a block only warms the caches up again and is not counted),
+    so a burst of load from another process on the machine falls on every column alike and
+    the ratios stay meaningful.
     """
-    for fn in fns.values():
+    calls = {}
+    for name, fn in fns.items():
         fn()
+        t0 = time.perf_counter()
         fn()
+        calls[name] = max(2, min(200, round(block / max(time.perf_counter() - t0, 1e-6))))
     times: dict[str, list[float]] = {name: [] for name in fns}
     start = time.perf_counter()
     rounds = 0
-    while rounds < max_rounds and (rounds < min_rounds or time.perf_counter() - start < budget):
+    while rounds < min_rounds or time.perf_counter() - start < budget:
         for name, fn in fns.items():
-            t0 = time.perf_counter()
             fn()
-            times[name].append(time.perf_counter() - t0)
+            for _ in range(calls[name] - 1):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
         rounds += 1
     return {name: statistics.median(values) for name, values in times.items()}
 

@@ -1,3 +1,50 @@
-// Wires the studio page; the views arrive with the studio page issue.
-const root = document.getElementById("studio");
-root.dataset.ready = "true";
+// Wires the studio page: state, views, controls and the public handle. Nothing else.
+import { applyCssVars } from "./config.js";
+import { ChartsView } from "./charts.js";
+import { Controls } from "./controls.js";
+import { EquationView } from "./equation.js";
+import { HeatmapsView } from "./heatmaps.js";
+import { NetworkView } from "./network.js";
+import { fromQuery, Store } from "./state.js";
+import { Studio } from "./studio.js";
+import { Timeline } from "./timeline.js";
+import { Tooltip } from "./tooltip.js";
+
+applyCssVars();
+const $ = (id) => document.getElementById(id);
+const store = new Store(fromQuery(window.location.search));
+const tooltip = new Tooltip({ container: document.body });
+const network = new NetworkView({ container: $("network"), tooltip });
+const equation = new EquationView({
+  container: $("equation"),
+  onTerm: (ids) => (ids.length ? network.highlight(ids) : network.clearHighlight()),
+});
+const heatmaps = new HeatmapsView({ container: $("heatmaps"), tooltip });
+let studio = null;
+const charts = new ChartsView({
+  containers: { gradNorms: $("chart-grad-norms"), errorFlow: $("chart-error-flow"),
+    accum: $("chart-accum"), loss: $("chart-loss"), flowMode: $("ctl-flow-mode") },
+  onNeedNorms: () => studio?.requestNorms(),
+});
+const timeline = new Timeline({
+  container: $("timeline"),
+  onSeek: (i) => store.update({ event: i }),
+});
+const controls = new Controls({
+  store,
+  onTrain: (n) => studio.train(n),
+  onUntrain: () => studio.untrain(),
+  onGradcheck: () => studio.gradcheck(),
+  onExportJson: () => studio.exportJson(),
+  onExportCsv: () => studio.exportCsv(),
+  onShare: () => studio.share(),
+});
+studio = new Studio({ store, views: { network, equation, heatmaps, charts }, controls, timeline });
+$("ctl-lang").addEventListener("change", (e) => store.update({ lang: e.target.value }));
+$("ctl-notation").addEventListener("change", (e) => store.update({ notation: e.target.value }));
+
+// The public handle for guided lessons and tests (see studio.js).
+window.bpttStudio = studio;
+studio.start().then(() => {
+  document.getElementById("studio").dataset.ready = "true";
+});

@@ -1,0 +1,93 @@
+// Every visual constant in one place, mirrored as CSS custom properties (applyCssVars).
+// Colours: a colour-blind-safe diverging scale (blue for negative, orange-red for positive,
+// after ColorBrewer's RdBu reversed and Okabe–Ito accents), never red against green.
+
+export const PALETTE = {
+  ink: "#1b1f24",
+  paper: "#ffffff",
+  panel: "#f5f7fa",
+  rule: "#d5dbe3",
+  muted: "#5b6673",
+  accent: "#1f4e79",
+  forward: "#0072b2", // Okabe–Ito blue: the forward pass
+  backward: "#d55e00", // Okabe–Ito vermillion: errors flowing back
+  update: "#009e73", // Okabe–Ito bluish green: the weight update
+  current: "#e69f00", // Okabe–Ito orange: the current event
+  window: "rgba(0, 114, 178, 0.07)",
+  cut: "#cc3311",
+  noLoss: "#b8c0ca",
+};
+
+// Diverging scale stops from -1 to +1 (RdBu, reversed so that positive is warm).
+export const DIVERGING = [
+  [-1.0, "#2166ac"],
+  [-0.5, "#67a9cf"],
+  [-0.15, "#d1e5f0"],
+  [0.0, "#f7f7f7"],
+  [0.15, "#fddbc7"],
+  [0.5, "#ef8a62"],
+  [1.0, "#b2182b"],
+];
+
+export const SIZES = {
+  colWidth: 64, // px per timestep column of the unrolled network
+  colMin: 46, // narrowest column before the network scrolls horizontally
+  margin: { left: 40, right: 16, top: 24, bottom: 18 },
+  row: 50, // vertical distance between rows of nodes
+  node: 15, // radius of a state node
+  gate: 7, // radius of a gate node
+  strandMax: 3.2, // widest error strand
+  strandMin: 0.6,
+  vecCell: 5, // height of one entry of a node's value strip
+  heatCellMax: 14, // largest heatmap cell
+  heatCellMin: 3,
+  heatWidth: 150, // widest heatmap drawing
+  maxVectorShown: 16, // entries of a vector written out in the equation panel
+};
+
+export const TIMING = {
+  playSpeeds: [0.5, 1, 2, 4, 8], // events per second multipliers
+  playBaseMs: 700, // one event at speed 1
+  urlDebounceMs: 250,
+  chartDebounceMs: 140,
+};
+
+const hexToRgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+const STOPS = DIVERGING.map(([at, hex]) => [at, hexToRgb(hex)]);
+
+/** Colour of a value in [-1, 1] on the diverging scale (values outside are clamped). */
+export function diverging(u) {
+  if (u === null || u === undefined || Number.isNaN(u)) return "#cccccc";
+  const v = Math.max(-1, Math.min(1, u));
+  for (let k = 1; k < STOPS.length; k += 1) {
+    const [a, ca] = STOPS[k - 1];
+    const [b, cb] = STOPS[k];
+    if (v <= b) {
+      const f = (v - a) / (b - a || 1);
+      const c = ca.map((x, j) => Math.round(x + f * (cb[j] - x)));
+      return `rgb(${c[0]},${c[1]},${c[2]})`;
+    }
+  }
+  return DIVERGING[DIVERGING.length - 1][1];
+}
+
+/** The diverging scale as plotly wants it: [[0..1, colour], ...]. */
+export function plotlyDiverging() {
+  return DIVERGING.map(([at, hex]) => [(at + 1) / 2, hex]);
+}
+
+export const SEQUENTIAL = [
+  [0, "#f7fbff"],
+  [0.3, "#c6dbef"],
+  [0.6, "#6baed6"],
+  [0.85, "#2171b5"],
+  [1, "#08306b"],
+];
+
+/** Write the palette and sizes as CSS custom properties on the document root. */
+export function applyCssVars(root = document.documentElement) {
+  for (const [name, value] of Object.entries(PALETTE)) {
+    root.style.setProperty(`--${name.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`, value);
+  }
+  root.style.setProperty("--node-r", `${SIZES.node}px`);
+}

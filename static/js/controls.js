@@ -1,0 +1,326 @@
+// The scenario controls: preset, own data, cell and sizes, loss, truncation, optimizer,
+// clipping, seed, spectral radius; training, gradient check, export and share. Controls only
+// write the scenario into the store; API errors come back here and are shown beside the
+// control that owns the field.
+import { num } from "./format.js";
+import { t as tr } from "./i18n.js";
+
+const $ = (id) => document.getElementById(id);
+
+// API error location (dotted, without "body") -> the error slot next to its control.
+const SLOTS = [
+  ["data", "data"], ["hidden_size", "hidden"], ["cell", "cell"], ["activation", "activation"],
+  ["loss_at", "loss-at"], ["loss", "loss"], ["reduction", "loss"], ["truncation.k1", "k1"],
+  ["truncation.k2", "k2"], ["truncation", "k1"], ["optimizer.lr", "lr"], ["optimizer", "opt"],
+  ["clip.max", "clip-max"], ["clip", "clip"], ["seed", "seed"], ["spectral_radius", "rho"],
+  ["forget_bias", "general"], ["output_size", "general"], ["iterations", "train"],
+  ["record_every", "train"], ["params", "general"], ["h0", "general"], ["c0", "general"],
+];
+
+export function slotFor(path) {
+  for (const [prefix, slot] of SLOTS) {
+    if (path === prefix || path.startsWith(`${prefix}.`)) return slot;
+  }
+  return "general";
+}
+
+// pydantic error types that have a message of our own; anything else shows the API's text.
+const KNOWN = new Set(["greater_than_equal", "less_than_equal", "greater_than", "less_than",
+  "int_parsing", "int_type", "float_parsing", "float_type", "missing", "literal_error",
+  "string_too_long", "string_too_short", "too_long", "too_short", "enum"]);
+
+export class Controls {
+  constructor({ store, onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onShare }) {
+    this.store = store;
+    this.presets = [];
+    this.config = null;
+    this.handlers = { onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onShare };
+    this.bind();
+  }
+
+  scenario() {
+    return structuredClone(this.store.get().scenario);
+  }
+
+  set(field, value) {
+    this.store.setScenarioField(field, value);
+  }
+
+  /** A number from an input, or a client-side error in the control's slot. */
+  number(input, slot, { integer = false, optional = false } = {}) {
+    const text = input.value.trim();
+    if (text === "" && optional) return null;
+    const value = Number(text.replace(",", "."));
+    if (text === "" || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+      this.showSlot(slot, tr(integer ? "error.integer" : "error.number"));
+      return undefined;
+    }
+    this.showSlot(slot, "");
+    return value;
+  }
+
+  bind() {
+    $("ctl-preset").addEventListener("change", (e) => {
+      const id = e.target.value;
+      const preset = this.presets.find((p) => p.id === id);
+      if (!preset) return;
+      this.clearErrors();
+      this.store.update({ scenario: structuredClone(preset.request) });
+    });
+    const applyData = () => {
+      const kind = $("ctl-data-kind").value;
+      const text = $("ctl-data").value;
+      if (!text.trim()) return;
+      let data;
+      if (kind === "series") {
+        const parts = text.split(/[\s,;]+/).filter(Boolean);
+        const values = parts.map((p) => Number(p));
+        if (!values.length || values.some((v) => !Number.isFinite(v))) {
+          this.showSlot("data", tr("error.series"));
+          return;
+        }
+        data = { series: values };
+      } else {
+        data = { [kind]: text };
+      }
+      this.showSlot("data", "");
+      const s = this.scenario();
+      s.data = data;
+      delete s.train;
+      this.store.update({ scenario: s });
+    };
+    $("ctl-data").addEventListener("change", applyData);
+    $("ctl-data").addEventListener("keydown", (e) => {
+      if (e.key === "Enter") applyData();
+    });
+    $("ctl-data-kind").addEventListener("change", applyData);
+    $("ctl-cell").addEventListener("change", (e) => this.set("cell", e.target.value));
+    $("ctl-activation").addEventListener("change", (e) => this.set("activation", e.target.value));
+    $("ctl-loss").addEventListener("change", (e) => this.set("loss", e.target.value || null));
+    $("ctl-loss-at").addEventListener("change", (e) => this.set("loss_at", e.target.value));
+    $("ctl-hidden").addEventListener("change", (e) => {
+      const v = this.number(e.target, "hidden", { integer: true });
+      if (v !== undefined) this.set("hidden_size", v);
+    });
+    $("ctl-seed").addEventListener("change", (e) => {
+      const v = this.number(e.target, "seed", { integer: true });
+      if (v !== undefined) this.set("seed", v);
+    });
+    $("ctl-rho").addEventListener("change", (e) => {
+      const v = this.number(e.target, "rho", { optional: true });
+      if (v !== undefined) this.set("spectral_radius", v);
+    });
+    const applyTrunc = () => {
+      if (!$("ctl-trunc").checked) {
+        this.showSlot("k1", "");
+        this.showSlot("k2", "");
+        this.set("truncation", null);
+        this.syncEnabled();
+        return;
+      }
+      this.syncEnabled();
+      const k1 = this.number($("ctl-k1"), "k1", { integer: true });
+      const k2 = this.number($("ctl-k2"), "k2", { integer: true, optional: true });
+      if (k1 === undefined || k2 === undefined) return;
+      this.set("truncation", k2 === null ? { k1 } : { k1, k2 });
+    };
+    $("ctl-trunc").addEventListener("change", applyTrunc);
+    $("ctl-k1").addEventListener("change", applyTrunc);
+    $("ctl-k2").addEventListener("change", applyTrunc);
+    const applyOpt = () => {
+      const lr = this.number($("ctl-lr"), "lr");
+      if (lr === undefined) return;
+      this.set("optimizer", { name: $("ctl-opt").value, lr });
+    };
+    $("ctl-opt").addEventListener("change", applyOpt);
+    $("ctl-lr").addEventListener("change", applyOpt);
+    const applyClip = () => {
+      const mode = $("ctl-clip").value;
+      this.syncEnabled();
+      if (!mode) {
+        this.showSlot("clip-max", "");
+        this.set("clip", null);
+        return;
+      }
+      const max = this.number($("ctl-clip-max"), "clip-max");
+      if (max === undefined) return;
+      this.set("clip", { mode, max });
+    };
+    $("ctl-clip").addEventListener("change", applyClip);
+    $("ctl-clip-max").addEventListener("change", applyClip);
+
+    $("btn-train").addEventListener("click", () => {
+      const n = this.number($("ctl-train-n"), "train", { integer: true });
+      if (n === undefined) return;
+      if (n < 1) {
+        this.showSlot("train", tr("error.greater_than_equal", { limit: 1 }));
+        return;
+      }
+      this.handlers.onTrain(n);
+    });
+    $("btn-untrain").addEventListener("click", () => this.handlers.onUntrain());
+    $("btn-gradcheck").addEventListener("click", () => this.handlers.onGradcheck());
+    $("btn-export-json").addEventListener("click", () => this.handlers.onExportJson());
+    $("btn-export-csv").addEventListener("click", () => this.handlers.onExportCsv());
+    $("btn-share").addEventListener("click", () => this.handlers.onShare());
+  }
+
+  setPresets(list) {
+    this.presets = Array.isArray(list) ? list : [];
+    this.relabel();
+    this.sync(this.config);
+  }
+
+  /** Texts of options built from data (preset titles). */
+  relabel() {
+    const sel = $("ctl-preset");
+    const value = sel.value;
+    sel.replaceChildren();
+    const custom = document.createElement("option");
+    custom.value = "";
+    custom.dataset.i18n = "ctl.preset.custom";
+    custom.textContent = tr("ctl.preset.custom");
+    sel.appendChild(custom);
+    for (const p of this.presets) {
+      const o = document.createElement("option");
+      o.value = p.id;
+      const key = `preset.${p.id}.title`;
+      o.textContent = tr(key);
+      o.dataset.i18n = key;
+      sel.appendChild(o);
+    }
+    sel.value = value;
+    this.describePreset();
+  }
+
+  describePreset() {
+    const id = $("ctl-preset").value;
+    const desc = $("preset-desc");
+    if (id && this.presets.some((p) => p.id === id)) {
+      desc.dataset.i18n = `preset.${id}.description`;
+      desc.textContent = tr(desc.dataset.i18n);
+    } else {
+      delete desc.dataset.i18n;
+      desc.textContent = "";
+    }
+  }
+
+  /** Show the scenario: what the user set, else what the API filled in (config). */
+  sync(config) {
+    if (config) this.config = config;
+    const s = this.store.get().scenario;
+    const c = { ...(this.config || {}), ...s };
+    const data = s.data || {};
+    $("ctl-preset").value = data.preset && this.presets.some((p) => p.id === data.preset) ? data.preset : "";
+    this.describePreset();
+    if (!data.preset) {
+      const kind = "text" in data ? "text" : "words" in data ? "words" : "series" in data ? "series" : null;
+      if (kind) {
+        $("ctl-data-kind").value = kind;
+        const v = data[kind];
+        const text = Array.isArray(v) ? v.join(", ") : String(v);
+        if (document.activeElement !== $("ctl-data")) $("ctl-data").value = text;
+      }
+    } else if (document.activeElement !== $("ctl-data")) {
+      $("ctl-data").value = "";
+    }
+    const setv = (id, v) => {
+      const el = $(id);
+      if (document.activeElement === el) return;
+      el.value = v === null || v === undefined ? "" : String(v);
+    };
+    setv("ctl-cell", c.cell || "rnn");
+    setv("ctl-hidden", c.hidden_size ?? 4);
+    setv("ctl-activation", c.activation || "tanh");
+    setv("ctl-loss", s.loss || "");
+    setv("ctl-loss-at", c.loss_at || "every");
+    $("ctl-trunc").checked = Boolean(c.truncation);
+    setv("ctl-k1", c.truncation?.k1 ?? "");
+    setv("ctl-k2", c.truncation?.k2 ?? "");
+    setv("ctl-opt", c.optimizer?.name || "sgd");
+    setv("ctl-lr", c.optimizer?.lr ?? 0.1);
+    setv("ctl-clip", c.clip?.mode || "");
+    setv("ctl-clip-max", c.clip?.max ?? "");
+    setv("ctl-seed", c.seed ?? 0);
+    setv("ctl-rho", c.spectral_radius ?? "");
+    const lossAuto = $("ctl-loss").querySelector('option[value=""]');
+    if (lossAuto && this.config?.loss) {
+      lossAuto.textContent = tr("ctl.loss.auto", { loss: tr(`ctl.loss.${this.config.loss}`) });
+    }
+    this.syncEnabled();
+    const trained = this.store.get().scenario.train;
+    $("btn-untrain").hidden = !trained;
+    $("train-status").textContent = trained ? tr("ctl.trained", { n: trained }) : "";
+  }
+
+  syncEnabled() {
+    const rnn = $("ctl-cell").value === "rnn";
+    $("ctl-activation").disabled = !rnn;
+    const trunc = $("ctl-trunc").checked;
+    $("ctl-k1").disabled = !trunc;
+    $("ctl-k2").disabled = !trunc;
+    if (trunc && !$("ctl-k1").value) $("ctl-k1").value = "3";
+    $("ctl-clip-max").disabled = !$("ctl-clip").value;
+    if ($("ctl-clip").value && !$("ctl-clip-max").value) $("ctl-clip-max").value = "1";
+  }
+
+  setBusy(busy) {
+    document.getElementById("controls").setAttribute("aria-busy", String(busy));
+    document.getElementById("busy").hidden = !busy;
+  }
+
+  showSlot(slot, text, detail = "") {
+    const el = $(`err-${slot}`) || $("err-general");
+    el.replaceChildren();
+    if (text) {
+      const main = document.createElement("span");
+      main.textContent = text;
+      el.appendChild(main);
+      if (detail) {
+        const d = document.createElement("span");
+        d.className = "err-detail";
+        d.dataset.raw = "";
+        d.textContent = detail;
+        el.appendChild(d);
+      }
+    }
+    el.hidden = !text;
+    const control = el.previousElementSibling?.matches?.("input, select")
+      ? el.previousElementSibling : null;
+    const owner = document.querySelector(`[aria-describedby~="err-${slot}"]`) || control;
+    if (owner) owner.setAttribute("aria-invalid", text ? "true" : "false");
+  }
+
+  clearErrors() {
+    for (const el of document.querySelectorAll(".field-error")) {
+      el.replaceChildren();
+      el.hidden = true;
+    }
+    for (const el of document.querySelectorAll("[aria-invalid=true]")) el.setAttribute("aria-invalid", "false");
+  }
+
+  /** Put an ApiError's messages beside the controls that own the fields. */
+  showApiError(err) {
+    if (err.kind === "network") {
+      this.showSlot("general", tr("error.network"));
+      return;
+    }
+    if (err.kind === "too_large") {
+      this.showSlot("hidden", tr("error.tooLarge"));
+      return;
+    }
+    if (err.kind === "server") {
+      this.showSlot("general", tr("error.server", { status: err.status }));
+      return;
+    }
+    const bySlot = new Map();
+    for (const f of err.fields.length ? err.fields : [{ path: "", msg: "", type: "" }]) {
+      const slot = slotFor(f.path);
+      const ctx = f.ctx || {};
+      const limit = ctx.ge ?? ctx.gt ?? ctx.le ?? ctx.lt ?? ctx.min_length ?? ctx.max_length ?? "";
+      const text = KNOWN.has(f.type) ? tr(`error.${f.type}`, { limit: num(limit) }) : tr("error.rejected");
+      if (!bySlot.has(slot)) bySlot.set(slot, { text, detail: f.msg });
+    }
+    for (const [slot, { text, detail }] of bySlot) this.showSlot(slot, text, detail);
+  }
+}

@@ -1,0 +1,375 @@
+// The equation of the current event in MathML (no library), with the API's numbers plugged in.
+// Every number is an <mn data-field data-index data-value> taken from the event; every term
+// that stands for a node is an <mrow class="term" data-nodes="node-h-2 ..."> that highlights
+// the node when hovered or focused.
+import { SIZES } from "./config.js";
+import { num, raw } from "./format.js";
+import { t as tr } from "./i18n.js";
+import { gateLabel, paramLabel, timeStyle, varLabel } from "./notation.js";
+
+const MATH = "http://www.w3.org/1998/Math/MathML";
+
+function m(tag, attrs, ...children) {
+  const node = document.createElementNS(MATH, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return node;
+}
+const mi = (text, attrs = {}) => m("mi", attrs, text);
+const mo = (text, attrs = {}) => m("mo", attrs, text);
+const mtext = (text) => m("mtext", {}, text);
+const row = (...c) => m("mrow", {}, ...c);
+const SPACE = () => m("mspace", { width: "0.25em" });
+
+const ACC = { hat: "^", tilde: "~" };
+const FN = { tanh: "tanh", relu: "ReLU", sigmoid: "σ" };
+
+export class EquationView {
+  constructor({ container, onTerm }) {
+    this.container = container;
+    this.onTerm = onTerm;
+    this.index = null;
+    this.notation = "goodfellow";
+    this.eventIndex = 0;
+    container.addEventListener("pointerover", (e) => this.hover(e));
+    container.addEventListener("focusin", (e) => this.hover(e));
+    container.addEventListener("pointerout", (e) => this.leave(e));
+    container.addEventListener("focusout", (e) => this.leave(e));
+  }
+
+  setTrace(index) {
+    this.index = index;
+  }
+
+  setNotation(n) {
+    this.notation = n;
+  }
+
+  setEvent(i) {
+    this.eventIndex = i;
+  }
+
+  hover(e) {
+    const term = e.target.closest?.(".term");
+    if (term) this.onTerm((term.getAttribute("data-nodes") || "").split(" ").filter(Boolean));
+  }
+
+  leave(e) {
+    if (e.target.closest?.(".term")) this.onTerm([]);
+  }
+
+  // ---- label helpers (notation-aware) ---------------------------------------------------
+
+  label(lab, t = null) {
+    let base = mi(lab.b);
+    if (lab.acc) base = m("mover", { accent: "true" }, base, mo(ACC[lab.acc]));
+    const style = timeStyle(this.notation);
+    let sub = lab.s || "";
+    let sup = null;
+    if (t !== null) {
+      if (style === "sub") sub = sub ? `${sub},${t}` : String(t);
+      else if (style === "paren") sup = `(${t})`;
+      else sup = `⟨${t}⟩`;
+    }
+    if (sub && sup) return m("msubsup", {}, base, mi(sub), m("mrow", {}, mtext(sup)));
+    if (sub) return m("msub", {}, base, mi(sub));
+    if (sup) return m("msup", {}, base, m("mrow", {}, mtext(sup)));
+    return base;
+  }
+
+  v(name, t = null) {
+    return this.label(varLabel(name, this.notation), t);
+  }
+
+  p(name) {
+    return this.label(paramLabel(name, this.index.cell, this.notation));
+  }
+
+  /** The generic gate-k parameter of a kind ("W", "U", "b") in the current notation. */
+  pk(kind) {
+    const n = this.notation;
+    if (kind === "b" || n === "goodfellow") return this.label({ b: kind, s: "k" });
+    if (n === "d2l") return this.label({ b: "W", s: kind === "W" ? "hk" : "xk" });
+    return this.label({ b: "W", s: kind === "W" ? "ka" : "kx" });
+  }
+
+  pT(name) {
+    return m("msup", {}, this.p(name), mi("T"));
+  }
+
+  gate(g, t = null) {
+    return this.label(gateLabel(g, this.notation), t);
+  }
+
+  delta(gate, t) {
+    const d = varLabel("delta", this.notation);
+    if (!gate) return this.label(d, t);
+    const gl = gateLabel(gate, this.notation);
+    const sub = gl.s ? `${gl.b}${gl.s}` : gl.b + (gl.acc === "tilde" ? "\u0303" : "");
+    return this.label({ b: d.b, s: sub, acc: null }, t);
+  }
+
+  /** A term that points at nodes of the network. */
+  term(nodes, ...children) {
+    return m("mrow", { class: "term", "data-nodes": nodes.join(" "), tabindex: "0" }, ...children);
+  }
+
+  /** A vector of API numbers written as a row vector [v1 v2 …]ᵀ. */
+  vec(values, field) {
+    if (!Array.isArray(values)) {
+      return m("mn", { "data-field": field, "data-value": raw(values), class: "num" }, num(values));
+    }
+    const shown = values.slice(0, SIZES.maxVectorShown);
+    const items = [];
+    shown.forEach((value, j) => {
+      if (j) items.push(SPACE());
+      items.push(m("mn", { "data-field": field, "data-index": j, "data-value": raw(value),
+        class: value === null ? "num exploded" : value < 0 ? "num neg" : "num pos" }, num(value)));
+    });
+    if (values.length > shown.length) items.push(SPACE(), mo("…"));
+    return m("msup", {}, row(mo("["), ...items, mo("]")), mi("T"));
+  }
+
+  scalar(value, field) {
+    return m("mn", { "data-field": field, "data-value": raw(value), class: "num" }, num(value, 4));
+  }
+
+  fn(name, ...arg) {
+    return row(mi(name), mo("("), ...arg, mo(")"));
+  }
+
+  // ---- drawing --------------------------------------------------------------------------
+
+  draw() {
+    const c = this.container;
+    if (!this.index) {
+      c.replaceChildren();
+      return;
+    }
+    const i = Math.min(this.eventIndex, this.index.events.length - 1);
+    const ev = this.index.event(i);
+    const lines = ev.kind === "forward" ? this.forward(ev)
+      : ev.kind === "backward" ? this.backward(ev) : this.update(ev);
+    const frag = document.createDocumentFragment();
+    const head = document.createElement("h3");
+    head.className = "eq-head";
+    head.textContent = tr(`eq.head.${ev.kind}`, { t: ev.t, u: (ev.update ?? 0) + 1 });
+    frag.appendChild(head);
+    for (const line of lines) {
+      const div = document.createElement("div");
+      div.className = "eq-line";
+      if (line.id) div.dataset.eq = line.id;
+      const math = m("math", { display: "block", "data-raw": "" }, row(...line.math));
+      div.appendChild(math);
+      if (line.note) {
+        const note = document.createElement("span");
+        note.className = "eq-note";
+        note.textContent = tr(line.note, line.noteParams);
+        div.appendChild(note);
+      }
+      frag.appendChild(div);
+    }
+    c.replaceChildren(frag);
+    c.dataset.eventIndex = i;
+    c.dataset.kind = ev.kind;
+    c.dataset.t = ev.t;
+  }
+
+  // Forward: pre-activations, gates, state, output, loss.
+  forward(ev) {
+    const { t } = ev;
+    const cell = this.index.cell;
+    const act = this.index.trace.config?.activation || "tanh";
+    const idx = this.index;
+    const hPrev = [`node-h-${t - 1}`];
+    const xNode = [`node-x-${t}`];
+    const xTerm = this.term(xNode, this.v("x", t));
+    const hTerm = this.term(hPrev, this.v("h", t - 1));
+    const lines = [];
+    const tok = idx.trace.vocab ? idx.tokens(t).x : null;
+    // the inputs of this step
+    const inputs = [this.term(hPrev, this.v("h", t - 1)), mo("="), this.vec(ev.h_prev, "h_prev")];
+    if (tok !== null) {
+      inputs.push(mo(","), SPACE(), this.term(xNode, this.v("x", t)), mo("="),
+        mi("onehot"), mo("("), m("ms", { "data-raw": "" }, tok), mo(")"));
+    } else {
+      inputs.push(mo(","), SPACE(), this.term(xNode, this.v("x", t)), mo("="), this.vec(ev.x, "x"));
+    }
+    lines.push({ id: "inputs", math: inputs });
+    if (cell === "rnn") {
+      lines.push({ id: "a", math: [this.term([`node-h-${t}`], this.v("a", t)), mo("="),
+        this.p("W"), hTerm, mo("+"), this.p("U"), xTerm, mo("+"), this.p("b"), mo("="),
+        this.vec(ev.a, "a")] });
+      lines.push({ id: "h", math: [this.term([`node-h-${t}`], this.v("h", t)), mo("="),
+        this.fn(FN[act], this.v("a", t)), mo("="), this.vec(ev.h, "h")] });
+    } else if (cell === "lstm") {
+      for (const g of ["f", "i", "g", "o"]) {
+        const f = g === "g" ? "tanh" : "σ";
+        lines.push({ id: `gate-${g}`, math: [this.term([`node-gate-${g}-${t}`], this.gate(g, t)), mo("="),
+          this.fn(f, this.p(`W_${g}`), this.term(hPrev, this.v("h", t - 1)), mo("+"), this.p(`U_${g}`),
+            this.term(xNode, this.v("x", t)), mo("+"), this.p(`b_${g}`)), mo("="),
+          this.vec(ev.gates?.[g], `gates.${g}`)] });
+      }
+      lines.push({ id: "c", math: [this.term([`node-c-${t}`], this.v("c", t)), mo("="),
+        this.gate("f", t), mo("⊙"), this.term([`node-c-${t - 1}`], this.v("c", t - 1)), mo("+"),
+        this.gate("i", t), mo("⊙"), this.gate("g", t), mo("="), this.vec(ev.c, "c")] });
+      lines.push({ id: "h", math: [this.term([`node-h-${t}`], this.v("h", t)), mo("="),
+        this.gate("o", t), mo("⊙"), this.fn("tanh", this.v("c", t)), mo("="), this.vec(ev.h, "h")] });
+    } else {
+      for (const g of ["z", "r"]) {
+        lines.push({ id: `gate-${g}`, math: [this.term([`node-gate-${g}-${t}`], this.gate(g, t)), mo("="),
+          this.fn("σ", this.p(`W_${g}`), this.term(hPrev, this.v("h", t - 1)), mo("+"), this.p(`U_${g}`),
+            this.term(xNode, this.v("x", t)), mo("+"), this.p(`b_${g}`)), mo("="),
+          this.vec(ev.gates?.[g], `gates.${g}`)] });
+      }
+      lines.push({ id: "gate-n", math: [this.term([`node-gate-n-${t}`], this.gate("n", t)), mo("="),
+        this.fn("tanh", this.p("W_h"), mo("("), this.gate("r", t), mo("⊙"),
+          this.term(hPrev, this.v("h", t - 1)), mo(")"), mo("+"), this.p("U_h"),
+          this.term(xNode, this.v("x", t)), mo("+"), this.p("b_h")), mo("="),
+        this.vec(ev.gates?.n, "gates.n")] });
+      lines.push({ id: "h", math: [this.term([`node-h-${t}`], this.v("h", t)), mo("="),
+        this.gate("z", t), mo("⊙"), this.term(hPrev, this.v("h", t - 1)), mo("+"), mo("("), m("mn", {}, "1"),
+        mo("−"), this.gate("z", t), mo(")"), mo("⊙"), this.gate("n", t), mo("="), this.vec(ev.h, "h")] });
+    }
+    const ce = idx.trace.config?.loss !== "mse";
+    const yhat = () => this.term([`node-yhat-${t}`], this.v("yhat", t));
+    if (ce) {
+      lines.push({ id: "yhat", math: [yhat(), mo("="), this.fn("softmax", this.p("V"), this.v("h", t),
+        mo("+"), this.p("b_y")), mo("="), this.vec(ev.yhat, "yhat")] });
+      lines.push({ id: "loss", math: [this.term([`node-L-${t}`], this.v("L", t)), mo("="), mo("−"),
+        mi("log"), yhat(), mo("["), this.v("y", t), mo("]"), mo("="), this.scalar(ev.loss, "loss")],
+      note: ev.loss_injected ? null : "eq.notInjected" });
+    } else {
+      lines.push({ id: "yhat", math: [yhat(), mo("="), this.v("o", t), mo("="), this.p("V"), this.v("h", t),
+        mo("+"), this.p("b_y"), mo("="), this.vec(ev.yhat, "yhat")] });
+      lines.push({ id: "loss", math: [this.term([`node-L-${t}`], this.v("L", t)), mo("="),
+        m("mfrac", {}, m("mn", {}, "1"), m("mn", {}, "2")), mo("‖"), this.v("yhat", t), mo("−"),
+        this.v("y", t), m("msup", {}, mo("‖"), m("mn", {}, "2")), mo("="), this.scalar(ev.loss, "loss")],
+      note: ev.loss_injected ? null : "eq.notInjected" });
+    }
+    return lines;
+  }
+
+  // Backward: where the error of h(t) comes from, then the local gradients.
+  backward(ev) {
+    const { t } = ev;
+    const cell = this.index.cell;
+    const act = this.index.trace.config?.activation || "tanh";
+    const ce = this.index.trace.config?.loss !== "mse";
+    const last = ev.window ? ev.window[1] : this.index.T;
+    const first = ev.window ? ev.window[0] : 1;
+    const lines = [];
+    const injected = this.index.forward(t)?.loss_injected;
+    const outTerm = this.term([`node-yhat-${t}`, `err-out@${t}`],
+      this.pT("V"), this.v("g_o", t));
+    // g_o(t)
+    lines.push({ id: "g_o", math: [this.term([`node-yhat-${t}`], this.v("g_o", t)), mo("="),
+      ...(ce ? [this.v("yhat", t), mo("−"), mi("onehot"), mo("("), this.v("y", t), mo(")")]
+        : [this.v("yhat", t), mo("−"), this.v("y", t)]),
+      mo("="), this.vec(ev.g_o, "g_o")], note: injected ? null : "eq.noLossHere" });
+    // dh(t) = V^T g_o(t) + (error from t+1)
+    const nextIds = [`node-h-${t + 1}`, `err-next@${t}`];
+    let fromNext;
+    if (cell === "rnn") fromNext = this.term(nextIds, this.pT("W"), this.delta(null, t + 1));
+    else if (cell === "lstm") {
+      fromNext = this.term(nextIds, m("munder", {}, mo("∑"), mi("k")),
+        m("msup", {}, this.pk("W"), mi("T")), this.delta("k", t + 1));
+    } else {
+      fromNext = this.term(nextIds, m("munder", {}, mo("∑"), mi("k")),
+        m("msup", {}, this.pk("W"), mi("T")), this.delta("k", t + 1), mo("+"), mi("…"));
+    }
+    const dhLine = [this.term([`node-h-${t}`], this.v("dh", t)), mo("="), outTerm, mo("+"), fromNext,
+      mo("="), this.term([`node-yhat-${t}`, `err-out@${t}`], this.vec(ev.dh_out, "dh_out")), mo("+"),
+      this.term(nextIds, this.vec(ev.dh_next, "dh_next")), mo("="), this.vec(ev.dh, "dh")];
+    lines.push({ id: "dh", math: dhLine,
+      note: t === last ? (last === this.index.T && first === 1 ? "eq.lastStep" : "eq.windowEnd") : null,
+      noteParams: { t } });
+    if (cell === "rnn") {
+      const prime = m("msup", {}, mi(FN[act]), mo("′"));
+      lines.push({ id: "delta", math: [this.term([`node-h-${t}`], this.delta(null, t)), mo("="),
+        prime, mo("("), this.v("a", t), mo(")"), mo("⊙"), mo("("), this.pT("V"), this.v("g_o", t), mo("+"),
+        this.pT("W"), this.delta(null, t + 1), mo(")"), mo("="), this.vec(ev.delta, "delta")] });
+      lines.push({ id: "contrib", math: this.contribLine(t, ["W", "U", "b"]) });
+    } else if (cell === "lstm") {
+      const g = (name) => this.term([`node-gate-${name}-${t}`], this.gate(name, t));
+      const sig = (name) => [g(name), mo("("), m("mn", {}, "1"), mo("−"), this.gate(name, t), mo(")")];
+      lines.push({ id: "delta-o", math: [this.delta("o", t), mo("="), this.v("dh", t), mo("⊙"),
+        this.fn("tanh", this.v("c", t)), mo("⊙"), ...sig("o"), mo("="), this.vec(ev.deltas?.o, "deltas.o")] });
+      lines.push({ id: "dc", math: [this.term([`node-c-${t}`], this.v("dc", t)), mo("="), this.v("dh", t),
+        mo("⊙"), this.gate("o", t), mo("⊙"), mo("("), m("mn", {}, "1"), mo("−"),
+        m("msup", {}, mi("tanh"), m("mn", {}, "2")), this.v("c", t), mo(")"), mo("+"),
+        this.term([`node-c-${t + 1}`, `err-c@${t}`], this.v("dc", t + 1), mo("⊙"), this.gate("f", t + 1)),
+        mo("="), mo("…"), mo("+"), this.term([`err-c@${t}`], this.vec(ev.dc_next, "dc_next")),
+        mo("="), this.vec(ev.dc, "dc")] });
+      lines.push({ id: "delta-f", math: [this.delta("f", t), mo("="), this.v("dc", t), mo("⊙"),
+        this.term([`node-c-${t - 1}`], this.v("c", t - 1)), mo("⊙"), ...sig("f"), mo("="),
+        this.vec(ev.deltas?.f, "deltas.f")] });
+      lines.push({ id: "delta-i", math: [this.delta("i", t), mo("="), this.v("dc", t), mo("⊙"),
+        this.gate("g", t), mo("⊙"), ...sig("i"), mo("="), this.vec(ev.deltas?.i, "deltas.i")] });
+      lines.push({ id: "delta-g", math: [this.delta("g", t), mo("="), this.v("dc", t), mo("⊙"),
+        this.gate("i", t), mo("⊙"), mo("("), m("mn", {}, "1"), mo("−"),
+        m("msup", {}, g("g"), m("mn", {}, "2")), mo(")"), mo("="), this.vec(ev.deltas?.g, "deltas.g")] });
+      lines.push({ id: "contrib", math: this.contribLine(t, ["W_k", "U_k", "b_k"]) });
+    } else {
+      const g = (name) => this.term([`node-gate-${name}-${t}`], this.gate(name, t));
+      lines.push({ id: "delta-n", math: [this.delta("n", t), mo("="), this.v("dh", t), mo("⊙"), mo("("),
+        m("mn", {}, "1"), mo("−"), g("z"), mo(")"), mo("⊙"), mo("("), m("mn", {}, "1"), mo("−"),
+        m("msup", {}, g("n"), m("mn", {}, "2")), mo(")"), mo("="), this.vec(ev.deltas?.n, "deltas.n")] });
+      lines.push({ id: "delta-z", math: [this.delta("z", t), mo("="), this.v("dh", t), mo("⊙"), mo("("),
+        this.term([`node-h-${t - 1}`], this.v("h", t - 1)), mo("−"), g("n"), mo(")"), mo("⊙"), g("z"),
+        mo("("), m("mn", {}, "1"), mo("−"), this.gate("z", t), mo(")"), mo("="),
+        this.vec(ev.deltas?.z, "deltas.z")] });
+      lines.push({ id: "delta-r", math: [this.delta("r", t), mo("="), mo("("), this.pT("W_h"),
+        this.delta("n", t), mo(")"), mo("⊙"), this.term([`node-h-${t - 1}`], this.v("h", t - 1)), mo("⊙"),
+        g("r"), mo("("), m("mn", {}, "1"), mo("−"), this.gate("r", t), mo(")"), mo("="),
+        this.vec(ev.deltas?.r, "deltas.r")] });
+      lines.push({ id: "contrib", math: this.contribLine(t, ["W_k", "U_k", "b_k"]) });
+    }
+    return lines;
+  }
+
+  contribLine(t, names) {
+    const gated = this.index.cell !== "rnn";
+    const d = () => (gated ? this.delta("k", t) : this.delta(null, t));
+    const grad = (name) => row(mi("d"), gated ? this.pk(name.split("_")[0]) : this.p(name));
+    const out = [grad(names[0]), mo("+="), d(), m("msup", {}, this.term([`node-h-${t - 1}`], this.v("h", t - 1)),
+      mi("T")), mo(","), SPACE(), grad(names[1]), mo("+="), d(),
+    m("msup", {}, this.term([`node-x-${t}`], this.v("x", t)), mi("T")), mo(","), SPACE(), grad(names[2]),
+    mo("+="), d(), mo(","), SPACE(), row(mi("d"), this.p("V")), mo("+="), this.v("g_o", t),
+    m("msup", {}, this.v("h", t), mi("T"))];
+    return out;
+  }
+
+  update(ev) {
+    const u = this.index.trace.updates?.[ev.update];
+    if (!u) return [];
+    const opt = this.index.trace.config?.optimizer || { name: "sgd", lr: 0.1 };
+    const lines = [];
+    const grad = m("mi", {}, "∇");
+    lines.push({ id: "window-loss", math: [mi("L"), mo("="), this.scalar(u.loss, "loss")],
+      note: "eq.windowLoss", noteParams: { first: u.window[0], last: u.window[1] } });
+    lines.push({ id: "grad-norm", math: [mo("‖"), grad, mo("‖"), mo("="), this.scalar(u.grad_norm, "grad_norm")] });
+    lines.push({ id: "clip", math: [grad, mo("←"), mi("c"), mo("·"), grad, mo(","), SPACE(), mi("c"), mo("="),
+      this.scalar(u.clip_coef, "clip_coef")], note: u.clipped ? "eq.clipped" : "eq.notClipped" });
+    const theta = mi("θ");
+    const eta = this.scalar(opt.lr, "lr");
+    let rule;
+    if (opt.name === "momentum") {
+      rule = [mi("v"), mo("←"), this.scalar(opt.momentum ?? 0.9, "momentum"), mi("v"), mo("+"), grad, mo(";"),
+        SPACE(), theta, mo("←"), theta, mo("−"), eta, mi("v")];
+    } else if (opt.name === "adagrad") {
+      rule = [mi("G"), mo("←"), mi("G"), mo("+"), m("msup", {}, grad, m("mn", {}, "2")), mo(";"), SPACE(),
+        theta, mo("←"), theta, mo("−"), eta, m("mfrac", {}, grad, m("msqrt", {}, mi("G"), mo("+"), mi("ε")))];
+    } else if (opt.name === "adam") {
+      rule = [theta, mo("←"), theta, mo("−"), eta, m("mfrac", {}, m("mover", { accent: "true" }, mi("m"), mo("^")),
+        row(m("msqrt", {}, m("mover", { accent: "true" }, mi("v"), mo("^"))), mo("+"), mi("ε")))];
+    } else {
+      rule = [theta, mo("←"), theta, mo("−"), eta, grad];
+    }
+    lines.push({ id: "rule", math: rule, note: `eq.opt.${opt.name}` });
+    return lines;
+  }
+}

@@ -1,0 +1,23 @@
+// Number formatting only (no mathematics): how a value from the API is written on screen.
+
+const MINUS = "\u2212";
+
+/** A number with `digits` significant digits; null (non-finite from the API) becomes "—". */
+export function num(value, digits = 3) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value !== "number") return String(value);
+  if (value === 0) return "0";
+  const abs = Math.abs(value);
+  let text;
+  if (abs >= 1e4 || abs < 1e-3) {
+    text = value.toExponential(Math.max(0, digits - 1)).replace(/e\+?/, "e");
+  } else {
+    text = String(Number(value.toPrecision(digits)));
+  }
+  return text.replace(/-/g, MINUS);
+}
+
+/** Machine form for data attributes and CSV: the exact float as JSON writes it. */
+export function raw(value) {
+  return value === null || value === undefined ? "null" : String(value);
+}

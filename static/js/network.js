@@ -1,0 +1,547 @@
+// The unrolled network as SVG: a column per timestep, forward edges, the error flowing back
+// (one strand per hidden unit, width and diverging colour from the API's values), the
+// truncation windows and their cut, and the current event highlighted.
+//
+// Stable hooks (for tests and lessons): every node is a <g class="node"> with id
+// "node-<name>-<t>" (name x, h, c, yhat, L, or gate-<f|i|g|o|z|r|n>) and data-node, data-t,
+// data-kind; error edges are <g class="err"> with data-edge (err-out, err-next, err-c) and
+// data-t; the cursor #net-cursor carries the current event's data-t and data-kind.
+import { diverging, SIZES } from "./config.js";
+import { num } from "./format.js";
+import {
+  bandX, curve, gateXs, networkLayout, scrollToShow, strandOffsets, strandWidth,
+} from "./geometry.js";
+import { t as tr } from "./i18n.js";
+import { gateLabel, gatesOf, labelText, varLabel } from "./notation.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function el(name, attrs = {}, parent = null) {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+/** Write a label (base + subscript) into an SVG <text>. */
+function setLabel(text, label) {
+  text.replaceChildren();
+  text.appendChild(document.createTextNode(label.b + (label.acc === "hat" ? "\u0302"
+    : label.acc === "tilde" ? "\u0303" : "")));
+  if (label.s) {
+    const sub = el("tspan", { class: "sub", dy: "0.3em" }, text);
+    sub.textContent = label.s;
+  }
+}
+
+export class NetworkView extends EventTarget {
+  constructor({ container, tooltip }) {
+    super();
+    this.container = container;
+    this.tooltip = tooltip;
+    this.index = null;
+    this.notation = "goodfellow";
+    this.eventIndex = 0;
+    this.built = false;
+    this.errGroups = new Map();
+    this.visibleErr = new Set();
+    this.highlighted = [];
+    this.lastWindow = -1;
+    this.container.addEventListener("pointerover", (e) => this.onHover(e));
+    this.container.addEventListener("pointerout", (e) => this.onLeave(e));
+    this.container.addEventListener("focusin", (e) => this.onHover(e));
+    this.container.addEventListener("focusout", (e) => this.onLeave(e));
+    this.container.addEventListener("keydown", (e) => this.onKey(e));
+  }
+
+  setTrace(index) {
+    this.index = index;
+    this.built = false;
+  }
+
+  setNotation(notation) {
+    if (notation !== this.notation) {
+      this.notation = notation;
+      this.labelsDirty = true;
+    }
+  }
+
+  setLanguage() {
+    this.labelsDirty = true;
+  }
+
+  setEvent(i) {
+    this.eventIndex = i;
+  }
+
+  draw() {
+    if (!this.index) return;
+    if (!this.built) this.build();
+    else if (this.labelsDirty) this.relabel();
+    this.labelsDirty = false;
+    this.drawEvent();
+  }
+
+  // ---- building (once per trace) -------------------------------------------------------
+
+  build() {
+    const idx = this.index;
+    const { T } = idx;
+    const cell = idx.cell;
+    const available = Math.max(600, this.container.clientWidth || 900);
+    const lay = networkLayout({ T, cell, available });
+    this.layout = lay;
+    this.errGroups.clear();
+    this.visibleErr.clear();
+    this.lastWindow = -1;
+    this.highlighted = [];
+
+    const svg = el("svg", {
+      id: "network-svg", width: lay.width, height: lay.height,
+      viewBox: `0 0 ${lay.width} ${lay.height}`, role: "group",
+      "data-cell": cell, "data-t-count": T,
+    });
+    this.svg = svg;
+    const defs = el("defs", {}, svg);
+    for (const [id, cls] of [["arrow-fwd", "arrow-fwd"], ["arrow-err", "arrow-err"]]) {
+      const marker = el("marker", { id, viewBox: "0 0 8 8", refX: 7, refY: 4, markerWidth: 6,
+        markerHeight: 6, orient: "auto-start-reverse" }, defs);
+      el("path", { d: "M0,0L8,4L0,8z", class: cls }, marker);
+    }
+    this.bandLayer = el("g", { class: "bands" }, svg);
+    this.colLayer = el("g", { class: "columns" }, svg);
+    this.errLayer = el("g", { class: "err-layer" }, svg);
+    this.cursor = el("rect", { id: "net-cursor", class: "cursor", rx: 8 }, svg);
+    this.buildBands();
+    this.columns = [];
+    for (let t = 0; t <= T; t += 1) this.columns.push(this.buildColumn(t));
+    this.buildRowLabels();
+    this.container.replaceChildren(svg);
+    this.container.setAttribute("tabindex", "0");
+    this.built = true;
+    this.relabel();
+  }
+
+  buildBands() {
+    const lay = this.layout;
+    this.bands = this.index.windows.map((w, k) => {
+      const [x0, x1] = bandX(lay, w.first, w.last);
+      const g = el("g", { class: "band", "data-window": k, "data-first": w.first,
+        "data-last": w.last }, this.bandLayer);
+      el("rect", { x: x0 + 1, y: 4, width: x1 - x0 - 2, height: lay.height - 8, rx: 6 }, g);
+      const y = 3;
+      el("path", { class: "bracket", d: `M${x0 + 3},${y + 4}V${y}H${x1 - 3}V${y + 4}` }, g);
+      if (w.first > 1) {
+        const xc = x0;
+        const cut = el("g", { class: "cut", "data-t": w.first }, g);
+        el("line", { x1: xc, x2: xc, y1: lay.rowY.L - 8, y2: lay.height - 6 }, cut);
+        const label = el("text", { x: xc + 3, y: lay.rowY.L - 12, class: "cut-label" }, cut);
+        label.dataset.i18n = "net.cut";
+      }
+      return g;
+    });
+  }
+
+  nodeGroup(parent, { name, t, kind, x, y, r, gate = null }) {
+    const id = gate ? `node-gate-${gate}-${t}` : `node-${name}-${t}`;
+    const g = el("g", { class: `node node-${kind}`, id, "data-node": gate ? "gate" : name,
+      "data-t": t, "data-kind": kind, tabindex: "-1", role: "img",
+      transform: `translate(${x},${y})` }, parent);
+    if (gate) g.setAttribute("data-gate", gate);
+    el("circle", { r }, g);
+    const text = el("text", { class: "node-label", "text-anchor": "middle", dy: "0.35em" }, g);
+    return { g, text };
+  }
+
+  buildColumn(t) {
+    const idx = this.index;
+    const lay = this.layout;
+    const cell = idx.cell;
+    const x = lay.colX(t);
+    const y = lay.rowY;
+    const col = el("g", { class: "col", "data-t": t, id: `col-${t}` }, this.colLayer);
+    const edges = el("g", { class: "fwd-edges" }, col);
+    const nodes = {};
+    const R = SIZES.node;
+    const add = (spec) => {
+      const n = this.nodeGroup(col, { t, x, r: R, ...spec });
+      nodes[spec.gate ? `gate-${spec.gate}` : spec.name] = n;
+      return n;
+    };
+    const edge = (name, d) => el("path", { class: "edge", d, "data-edge": name, "data-t": t,
+      id: `edge-${name}-${t}`, "marker-end": "url(#arrow-fwd)" }, edges);
+    const px = t > 0 ? lay.colX(t - 1) : null;
+
+    if (t === 0) {
+      add({ name: "h", kind: "state", y: y.h });
+      if (cell === "lstm") add({ name: "c", kind: "state", y: y.c });
+      return { col, nodes, t };
+    }
+    const fwd = idx.forward(t);
+    const xNode = add({ name: "x", kind: "input", y: y.x });
+    const tok = idx.tokens(t);
+    if (idx.trace.vocab) {
+      xNode.text.textContent = tok.x;
+      xNode.text.setAttribute("data-raw", "");
+      xNode.g.classList.add("token");
+    }
+    add({ name: "h", kind: "state", y: y.h });
+    add({ name: "yhat", kind: "output", y: y.yhat });
+    const lossNode = add({ name: "L", kind: "loss", y: y.L });
+    if (fwd && !fwd.loss_injected) lossNode.g.classList.add("no-loss");
+    // the target above the loss node
+    const target = el("text", { class: "target", x, y: y.L - R - 5, "text-anchor": "middle",
+      "data-raw": "" }, col);
+    target.textContent = tok.y === null || tok.y === undefined ? ""
+      : typeof tok.y === "number" ? num(tok.y, 2) : String(tok.y);
+    this.targetText = this.targetText || [];
+    this.targetText[t] = target;
+
+    edge("h-yhat", `M${x},${y.h - R}L${x},${y.yhat + R + 1}`);
+    edge("yhat-L", `M${x},${y.yhat - R}L${x},${y.L + R + 1}`);
+    if (cell === "rnn") {
+      edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
+      edge("x-h", `M${x},${y.x - R}L${x},${y.h + R + 1}`);
+    } else {
+      const gates = gatesOf(cell);
+      const gx = gateXs(lay, t, gates.length);
+      const gr = SIZES.gate;
+      const gmid = (gx[0] + gx[gx.length - 1]) / 2;
+      edge("h-gates", curve(px + R * 0.7, y.h + R * 0.7, gmid - gr * 2, y.gates - gr - 2));
+      gates.forEach((g, k) => {
+        edges.appendChild(el("path", { class: "edge thin", d: `M${x},${y.x - R}L${gx[k]},${y.gates + gr}`,
+          "data-edge": "x-gate", "data-t": t }));
+        const n = this.nodeGroup(col, { name: "gate", t, kind: "gate", x: gx[k], y: y.gates, r: gr,
+          gate: g });
+        nodes[`gate-${g}`] = n;
+      });
+      if (cell === "lstm") {
+        add({ name: "c", kind: "state", y: y.c });
+        edge("c-c", `M${px + R},${y.c}L${x - R - 1},${y.c}`);
+        edge("c-h", `M${x},${y.c - R}L${x},${y.h + R + 1}`);
+        ["f", "i", "g"].forEach((g, k) => {
+          edges.appendChild(el("path", { class: "edge thin", d: curve(gx[k], y.gates - gr, x, y.c + R),
+            "data-edge": "gate-c", "data-t": t }));
+        });
+        edges.appendChild(el("path", { class: "edge thin",
+          d: `M${gx[3]},${y.gates - gr}C${gx[3] + 14},${y.c} ${x + R + 6},${y.h + 6} ${x + R - 2},${y.h + 4}`,
+          "data-edge": "gate-h", "data-t": t }));
+      } else {
+        edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
+        gates.forEach((g, k) => {
+          edges.appendChild(el("path", { class: "edge thin", d: curve(gx[k], y.gates - gr, x, y.h + R),
+            "data-edge": "gate-h", "data-t": t }));
+        });
+      }
+    }
+    // value strips beside h (and c): one cell per hidden unit, coloured by the API's values
+    if (fwd) {
+      this.strip(col, x + R + 3, y.h, fwd.h, idx.scales.h);
+      if (cell === "lstm" && fwd.c) this.strip(col, x + R + 3, y.c, fwd.c, idx.scales.c);
+    }
+    return { col, nodes, t };
+  }
+
+  strip(parent, x, yc, values, scale) {
+    if (!Array.isArray(values)) return;
+    const n = values.length;
+    const total = Math.min(30, Math.max(8, n * 4));
+    const h = total / n;
+    const g = el("g", { class: "strip" }, parent);
+    values.forEach((v, j) => {
+      el("rect", { x, y: yc - total / 2 + j * h, width: 5, height: Math.max(0.5, h - (n > 12 ? 0 : 0.4)),
+        fill: diverging(v === null ? null : v / scale) }, g);
+    });
+  }
+
+  buildRowLabels() {
+    const lay = this.layout;
+    this.rowLabels = {};
+    const g = el("g", { class: "row-labels" }, this.svg);
+    for (const row of lay.rows) {
+      if (row === "gates") continue;
+      const text = el("text", { x: 6, y: lay.rowY[row], dy: "0.35em", class: "row-label" }, g);
+      this.rowLabels[row] = text;
+    }
+    this.stepLabels = [];
+    const tg = el("g", { class: "step-labels", "data-raw": "" }, this.svg);
+    for (let t = 0; t <= this.index.T; t += 1) {
+      const text = el("text", { x: lay.colX(t), y: lay.height - 5, "text-anchor": "middle",
+        class: "step-label" }, tg);
+      text.textContent = String(t);
+      this.stepLabels.push(text);
+    }
+  }
+
+  relabel() {
+    const n = this.notation;
+    for (const [row, text] of Object.entries(this.rowLabels)) {
+      setLabel(text, varLabel(row, n));
+      text.setAttribute("data-raw", "");
+    }
+    for (const { nodes, t } of this.columns) {
+      for (const [key, { g, text }] of Object.entries(nodes)) {
+        let label;
+        if (key.startsWith("gate-")) label = gateLabel(key.slice(5), n);
+        else label = varLabel(key, n);
+        if (!(key === "x" && this.index.trace.vocab)) {
+          setLabel(text, label);
+          text.setAttribute("data-raw", "");
+        }
+        g.setAttribute("aria-label", labelText(label, n, t));
+      }
+    }
+    this.svg.setAttribute("aria-label", tr("net.aria"));
+    this.container.setAttribute("aria-label", tr("net.aria"));
+    for (const label of this.svg.querySelectorAll("[data-i18n]")) {
+      label.textContent = tr(label.dataset.i18n);
+    }
+  }
+
+  // ---- per event ----------------------------------------------------------------------
+
+  drawEvent() {
+    const idx = this.index;
+    const i = Math.min(this.eventIndex, idx.events.length - 1);
+    const ev = idx.event(i);
+    if (!ev) return;
+    const svg = this.svg;
+    svg.setAttribute("data-event-index", i);
+    svg.setAttribute("data-event-kind", ev.kind);
+    svg.setAttribute("data-event-t", ev.t);
+
+    // columns: future (not computed yet), done, current
+    for (const { col, t } of this.columns) {
+      let state = idx.computed(t, i) ? "done" : "future";
+      if (t === ev.t) state = "current";
+      if (col.dataset.state !== state) col.dataset.state = state;
+    }
+    // the window band of this event
+    const w = idx.windowOfEvent[i];
+    if (w !== this.lastWindow) {
+      this.bands.forEach((b, k) => b.classList.toggle("is-current", k === w));
+      this.lastWindow = w;
+    }
+    this.bandLayer.dataset.phase = ev.kind;
+
+    // error strands of the backward steps reached in this window
+    const want = new Set(idx.backwardSoFar(i));
+    for (const k of this.visibleErr) {
+      if (!want.has(k)) this.errGroups.get(k).style.display = "none";
+    }
+    for (const k of want) {
+      let g = this.errGroups.get(k);
+      if (!g) {
+        g = this.buildErr(k);
+        this.errGroups.set(k, g);
+      }
+      g.style.display = "";
+      g.classList.toggle("is-current", k === i);
+    }
+    this.visibleErr = want;
+
+    // the current-node markers and the cursor
+    for (const node of this.currentNodes || []) node.removeAttribute("data-current");
+    const col = this.columns[ev.t];
+    const current = [];
+    if (ev.kind === "forward") current.push(...Object.values(col.nodes).map((n) => n.g));
+    else if (ev.kind === "backward") {
+      current.push(col.nodes.h.g);
+      if (col.nodes.c) current.push(col.nodes.c.g);
+      for (const [key, n] of Object.entries(col.nodes)) if (key.startsWith("gate-")) current.push(n.g);
+    } else current.push(col.nodes.h.g);
+    for (const node of current) node.setAttribute("data-current", "true");
+    this.currentNodes = current;
+
+    const lay = this.layout;
+    const cur = this.cursor;
+    cur.setAttribute("data-t", ev.t);
+    cur.setAttribute("data-kind", ev.kind);
+    cur.setAttribute("class", `cursor cursor-${ev.kind}`);
+    let x0;
+    let x1;
+    if (ev.kind === "update") {
+      const win = idx.trace.updates[ev.update]?.window || [ev.t, ev.t];
+      [x0, x1] = bandX(lay, win[0], win[1]);
+    } else {
+      x0 = lay.colX(ev.t) - lay.colW / 2;
+      x1 = lay.colX(ev.t) + lay.colW / 2;
+    }
+    cur.setAttribute("x", x0 + 2);
+    cur.setAttribute("width", x1 - x0 - 4);
+    cur.setAttribute("y", 14);
+    cur.setAttribute("height", lay.height - 30);
+
+    // keep the current column in view
+    const view = this.container.clientWidth;
+    if (lay.width > view) {
+      const left = scrollToShow(x0, x1, this.container.scrollLeft, view);
+      if (left !== this.container.scrollLeft) this.container.scrollLeft = left;
+    }
+    if (this.container.contains(document.activeElement) && document.activeElement !== this.container) {
+      this.focusCurrent();
+    }
+  }
+
+  buildErr(k) {
+    const idx = this.index;
+    const ev = idx.event(k);
+    const lay = this.layout;
+    const t = ev.t;
+    const x = lay.colX(t);
+    const y = lay.rowY;
+    const R = SIZES.node;
+    const scale = idx.scales.err;
+    const g = el("g", { class: "err-step", "data-event": k, "data-t": t }, this.errLayer);
+    const bundle = (name, values, path) => {
+      if (!Array.isArray(values) || values.every((v) => v === 0)) return;
+      const b = el("g", { class: "err", "data-edge": name, "data-t": t, "data-update": ev.update,
+        id: `${name}-${t}-u${ev.update}` }, g);
+      const offs = strandOffsets(values.length, 12);
+      values.forEach((v, j) => {
+        const u = v === null ? 1 : v / scale;
+        const p = el("path", { d: path(offs[j]), stroke: diverging(v === null ? null : u),
+          "stroke-width": strandWidth(u).toFixed(2) }, b);
+        if (j === Math.floor(values.length / 2)) p.setAttribute("marker-end", "url(#arrow-err)");
+      });
+      // a wide transparent path makes the bundle easy to hover
+      el("path", { class: "hit", d: path(0) }, b);
+    };
+    const xo = x + lay.colW * 0.3;
+    bundle("err-out", ev.dh_out, (o) => `M${xo + o},${y.L + R}L${xo + o},${y.h - R + 2}`);
+    const last = ev.window ? ev.window[1] : idx.T;
+    if (t < last) {
+      const nx = lay.colX(t + 1);
+      bundle("err-next", ev.dh_next, (o) => `M${nx - R},${y.h - R + 4 + o}L${x + R + 8},${y.h - R + 4 + o}`);
+      if (idx.cell === "lstm") {
+        bundle("err-c", ev.dc_next, (o) => `M${nx - R},${y.c - R + 4 + o}L${x + R + 8},${y.c - R + 4 + o}`);
+      }
+    }
+    return g;
+  }
+
+  // ---- interaction ----------------------------------------------------------------------
+
+  /** Mark elements (ids or elements) as highlighted; lessons and the equation use it. */
+  /**
+   * Mark elements as highlighted; lessons and the equation use it. A target is a node id
+   * ("node-h-3"), an edge token ("err-next@3", "err-out@3", "err-c@3": every bundle of that
+   * edge at step 3), a CSS selector starting with "#", "." or "[", or an element.
+   */
+  highlight(targets) {
+    this.clearHighlight();
+    if (!this.svg) return;
+    for (const target of targets) {
+      let nodes = [];
+      if (typeof target !== "string") nodes = [target];
+      else if (target.includes("@")) {
+        const [edge, t] = target.split("@");
+        nodes = this.svg.querySelectorAll(`.err[data-edge="${CSS.escape(edge)}"][data-t="${CSS.escape(t)}"]`);
+      } else if (/^[#.[]/.test(target)) nodes = document.querySelectorAll(target);
+      else {
+        const node = document.getElementById(target);
+        if (node) nodes = [node];
+      }
+      for (const node of nodes) {
+        node.classList.add("is-hl");
+        this.highlighted.push(node);
+      }
+    }
+  }
+
+  clearHighlight() {
+    for (const node of this.highlighted) node.classList.remove("is-hl");
+    this.highlighted = [];
+  }
+
+  focusCurrent() {
+    const node = this.currentNodes?.find((n) => n.dataset.node === "h") || this.currentNodes?.[0];
+    if (node && document.activeElement !== node) node.focus({ preventScroll: true });
+  }
+
+  onKey(e) {
+    if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
+    const active = document.activeElement;
+    const col = active?.closest?.(".col");
+    const nodes = [...(col || this.columns[this.index.event(this.eventIndex).t].col)
+      .querySelectorAll(".node")];
+    nodes.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
+    let k = nodes.indexOf(active);
+    if (k < 0) k = nodes.findIndex((n) => n.dataset.node === "h");
+    k = Math.max(0, Math.min(nodes.length - 1, k + (e.key === "ArrowUp" ? -1 : 1)));
+    nodes[k].focus();
+    e.preventDefault();
+    e.stopPropagation();
+  }
+
+  onHover(e) {
+    const node = e.target.closest?.(".node");
+    const err = e.target.closest?.(".err");
+    if (node) this.showNode(node);
+    else if (err) this.showErr(err);
+  }
+
+  onLeave(e) {
+    if (e.target.closest?.(".node, .err")) this.tooltip.hide();
+  }
+
+  showNode(node) {
+    const idx = this.index;
+    const n = this.notation;
+    const t = Number(node.dataset.t);
+    const name = node.dataset.node;
+    const gate = node.dataset.gate;
+    const i = this.eventIndex;
+    const fwd = idx.forward(t);
+    const bwd = idx.backwardReached(t, i);
+    const rows = [];
+    const lab = (v, tt = t) => labelText(varLabel(v, n), n, tt);
+    const title = gate ? labelText(gateLabel(gate, n), n, t) : lab(name);
+    if (t === 0) {
+      rows.push({ label: lab("h", 0), value: idx.forward(1)?.h_prev });
+      if (name === "c") rows.push({ label: lab("c", 0), value: idx.forward(1)?.c_prev });
+    } else if (!idx.computed(t, i)) {
+      rows.push({ label: "", value: tr("net.notYet") });
+    } else if (name === "x") {
+      rows.push({ label: lab("x"), value: fwd.x });
+    } else if (name === "h") {
+      rows.push({ label: lab("h"), value: fwd.h });
+      if (idx.cell === "rnn") rows.push({ label: lab("a"), value: fwd.a });
+      if (bwd) {
+        rows.push({ label: lab("dh"), value: bwd.dh });
+        if (bwd.delta) rows.push({ label: lab("delta"), value: bwd.delta });
+      }
+    } else if (name === "c") {
+      rows.push({ label: lab("c"), value: fwd.c });
+      if (bwd) rows.push({ label: lab("dc"), value: bwd.dc });
+    } else if (name === "gate") {
+      rows.push({ label: title, value: fwd.gates?.[gate] });
+      if (bwd?.deltas) {
+        rows.push({ label: `${labelText(varLabel("delta", n))}_${labelText(gateLabel(gate, n))}`,
+          value: bwd.deltas[gate] });
+      }
+    } else if (name === "yhat") {
+      rows.push({ label: lab("o"), value: fwd.o });
+      rows.push({ label: lab("yhat"), value: fwd.yhat });
+      rows.push({ label: lab("y"), value: Array.isArray(fwd.target) ? fwd.target : String(fwd.target) });
+      if (bwd) rows.push({ label: lab("g_o"), value: bwd.g_o });
+    } else if (name === "L") {
+      rows.push({ label: lab("L"), value: fwd.loss });
+      rows.push({ label: "", value: tr(fwd.loss_injected ? "net.lossInjected" : "net.lossNotInjected") });
+    }
+    this.tooltip.show(node, title, rows);
+  }
+
+  showErr(err) {
+    const idx = this.index;
+    const n = this.notation;
+    const t = Number(err.dataset.t);
+    const k = Number(err.parentNode.dataset.event);
+    const ev = idx.event(k);
+    const name = err.dataset.edge;
+    const field = name === "err-out" ? "dh_out" : name === "err-next" ? "dh_next" : "dc_next";
+    const title = tr(`net.${field}`, { t, next: t + 1 });
+    this.tooltip.show(err, title, [{ label: labelText(varLabel(field === "dc_next" ? "dc" : "dh", n), n, t),
+      value: ev[field] }]);
+  }
+}

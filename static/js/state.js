@@ -1,0 +1,155 @@
+// The one source of UI state: the scenario (a sparse trace request: only what the user set),
+// the current event index, the language and the notation. It round-trips through the URL so
+// that a link reproduces the view.
+import { TIMING } from "./config.js";
+
+export const DEFAULT_STATE = Object.freeze({
+  scenario: Object.freeze({ data: Object.freeze({ preset: "machine" }) }),
+  event: 0,
+  lang: "en",
+  notation: "goodfellow",
+});
+
+// URL parameter <-> scenario field. Each entry: [param, read(scenario), write(scenario, text)].
+const num = (text) => (text === "" || Number.isNaN(Number(text)) ? text : Number(text));
+const FIELDS = [
+  ["cell", (s) => s.cell, (s, v) => { s.cell = v; }],
+  ["H", (s) => s.hidden_size, (s, v) => { s.hidden_size = num(v); }],
+  ["act", (s) => s.activation, (s, v) => { s.activation = v; }],
+  ["loss", (s) => s.loss, (s, v) => { s.loss = v; }],
+  ["at", (s) => s.loss_at, (s, v) => { s.loss_at = v; }],
+  ["red", (s) => s.reduction, (s, v) => { s.reduction = v; }],
+  ["k1", (s) => s.truncation?.k1, (s, v) => { s.truncation = { ...s.truncation, k1: num(v) }; }],
+  ["k2", (s) => s.truncation?.k2, (s, v) => { s.truncation = { ...s.truncation, k2: num(v) }; }],
+  ["opt", (s) => s.optimizer?.name, (s, v) => { s.optimizer = { ...s.optimizer, name: v }; }],
+  ["lr", (s) => s.optimizer?.lr, (s, v) => { s.optimizer = { ...s.optimizer, lr: num(v) }; }],
+  ["clip", (s) => s.clip?.mode, (s, v) => { s.clip = { ...s.clip, mode: v }; }],
+  ["cmax", (s) => s.clip?.max, (s, v) => { s.clip = { ...s.clip, max: num(v) }; }],
+  ["seed", (s) => s.seed, (s, v) => { s.seed = num(v); }],
+  ["rho", (s) => s.spectral_radius, (s, v) => { s.spectral_radius = num(v); }],
+  ["fb", (s) => s.forget_bias, (s, v) => { s.forget_bias = num(v); }],
+  ["out", (s) => s.output_size, (s, v) => { s.output_size = num(v); }],
+  ["train", (s) => s.train, (s, v) => { s.train = num(v); }],
+];
+
+function dataToParams(data, params) {
+  if (!data) return;
+  if ("preset" in data) params.set("preset", data.preset);
+  else if ("text" in data) params.set("text", data.text);
+  else if ("words" in data) params.set("words", data.words);
+  else if ("series" in data) params.set("series", data.series.join(","));
+  else params.set("data", JSON.stringify(data));
+}
+
+function dataFromParams(params) {
+  if (params.has("preset")) return { preset: params.get("preset") };
+  if (params.has("text")) return { text: params.get("text") };
+  if (params.has("words")) return { words: params.get("words") };
+  if (params.has("series")) {
+    return { series: params.get("series").split(",").filter((v) => v.trim() !== "").map(num) };
+  }
+  if (params.has("data")) {
+    try {
+      const data = JSON.parse(params.get("data"));
+      if (data && typeof data === "object" && !Array.isArray(data)) return data;
+    } catch {
+      // An unreadable data parameter falls back to the default scenario.
+    }
+  }
+  return null;
+}
+
+/** The query string of a state: the scenario's fields, then event, language, notation. */
+export function toQuery(state) {
+  const params = new URLSearchParams();
+  const s = state.scenario || {};
+  dataToParams(s.data, params);
+  for (const [key, read] of FIELDS) {
+    const v = read(s);
+    if (v !== undefined && v !== null) params.set(key, String(v));
+  }
+  if (state.event) params.set("e", String(state.event));
+  if (state.lang && state.lang !== DEFAULT_STATE.lang) params.set("lang", state.lang);
+  if (state.notation && state.notation !== DEFAULT_STATE.notation) {
+    params.set("nota", state.notation);
+  }
+  return params.toString();
+}
+
+/** The state a query string describes (anything missing from the default state). */
+export function fromQuery(search) {
+  const params = new URLSearchParams(search);
+  const data = dataFromParams(params);
+  const scenario = { data: data || { ...DEFAULT_STATE.scenario.data } };
+  for (const [key, , write] of FIELDS) {
+    if (params.has(key) && params.get(key) !== "") write(scenario, params.get(key));
+  }
+  const event = Number.parseInt(params.get("e") || "0", 10);
+  return {
+    scenario,
+    event: Number.isFinite(event) && event >= 0 ? event : 0,
+    lang: params.get("lang") || DEFAULT_STATE.lang,
+    notation: params.get("nota") || DEFAULT_STATE.notation,
+  };
+}
+
+/** The trace request of a scenario: the scenario minus the page-only field "train". */
+export function requestOf(scenario) {
+  const { train, ...request } = scenario;
+  return structuredClone(request);
+}
+
+export class Store extends EventTarget {
+  constructor(initial = DEFAULT_STATE) {
+    super();
+    this.state = structuredClone(initial);
+    this.urlTimer = null;
+  }
+
+  get() {
+    return this.state;
+  }
+
+  /** Merge a patch; listeners get {changed: Set of keys}. Unchanged values are ignored. */
+  update(patch) {
+    const changed = new Set();
+    for (const [key, value] of Object.entries(patch)) {
+      if (JSON.stringify(this.state[key]) !== JSON.stringify(value)) {
+        this.state[key] = structuredClone(value);
+        changed.add(key);
+      }
+    }
+    if (changed.size) {
+      this.scheduleUrl();
+      this.dispatchEvent(new CustomEvent("change", { detail: { changed } }));
+    }
+    return changed;
+  }
+
+  /** Replace one scenario field (null or undefined removes it) and announce the change. */
+  setScenarioField(field, value) {
+    const scenario = structuredClone(this.state.scenario);
+    if (value === null || value === undefined) delete scenario[field];
+    else scenario[field] = value;
+    return this.update({ scenario });
+  }
+
+  url() {
+    const query = toQuery(this.state);
+    return `${window.location.origin}${window.location.pathname}${query ? `?${query}` : ""}`;
+  }
+
+  scheduleUrl() {
+    clearTimeout(this.urlTimer);
+    this.urlTimer = setTimeout(() => this.writeUrl(), TIMING.urlDebounceMs);
+  }
+
+  writeUrl() {
+    clearTimeout(this.urlTimer);
+    const query = toQuery(this.state);
+    const target = `${window.location.pathname}${query ? `?${query}` : ""}`;
+    if (target !== `${window.location.pathname}${window.location.search}`) {
+      window.history.replaceState(null, "", target);
+    }
+  }
+}

@@ -1,0 +1,421 @@
+// The studio: asks the API for the scenario in the store, hands the result to the views, and
+// redraws them from the store's event index. It is also the public handle that tests and the
+// guided lessons use (window.bpttStudio): loadScenario, goTo, highlight, clearHighlight.
+import { api, ApiError } from "./api.js";
+import { raw } from "./format.js";
+import { applyTranslations, setLanguage, t as tr } from "./i18n.js";
+import { NOTATIONS } from "./notation.js";
+import { requestOf } from "./state.js";
+import { TraceIndex } from "./trace.js";
+
+const FULL_DETAIL_MAX_H = 16;
+
+function download(name, text, type) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+const csvCell = (v) => {
+  const s = String(v);
+  if (s !== "" && !Number.isNaN(Number(s))) return s;
+  // quote text, and defuse cells a spreadsheet would read as a formula
+  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\n\r']/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+};
+
+export class Studio extends EventTarget {
+  constructor({ store, views, controls, timeline }) {
+    super();
+    this.store = store;
+    this.views = views; // {network, equation, heatmaps, charts}
+    this.controls = controls;
+    this.timeline = timeline;
+    this.trace = null;
+    this.index = null;
+    this.training = null;
+    this.loadSeq = 0;
+    this.abort = null;
+    store.addEventListener("change", (e) => this.onChange(e.detail.changed));
+    this.ready = new Promise((resolve) => {
+      this.resolveReady = resolve;
+    });
+  }
+
+  async start() {
+    const s = this.store.get();
+    setLanguage(s.lang);
+    if (!NOTATIONS.includes(s.notation)) this.store.update({ notation: "goodfellow" });
+    this.syncTopControls();
+    applyTranslations();
+    api.presets().then((list) => this.controls.setPresets(list)).catch(() => {
+      this.controls.showSlot("general", tr("error.presets"));
+    });
+    await this.load(s.event);
+    this.resolveReady();
+  }
+
+  syncTopControls() {
+    const s = this.store.get();
+    document.getElementById("ctl-lang").value = s.lang;
+    document.getElementById("ctl-notation").value = s.notation;
+    document.body.dataset.notation = s.notation;
+  }
+
+  onChange(changed) {
+    if (changed.has("lang")) {
+      setLanguage(this.store.get().lang);
+      applyTranslations();
+      this.controls.relabel();
+      this.controls.sync(null);
+      for (const v of Object.values(this.views)) v.setLanguage?.();
+    }
+    if (changed.has("notation")) {
+      for (const v of Object.values(this.views)) v.setNotation?.(this.store.get().notation);
+    }
+    if (changed.has("lang") || changed.has("notation")) {
+      this.syncTopControls();
+      this.views.charts.draw();
+    }
+    if (changed.has("scenario")) {
+      this.controls.sync(null);
+      this.load(this.store.get().event);
+      return;
+    }
+    if (changed.has("event") || changed.has("lang") || changed.has("notation")) this.drawEvent();
+  }
+
+  /** Ask the API for the scenario in the store; keep showing the old trace until it answers. */
+  async load(eventIndex = 0) {
+    const seq = ++this.loadSeq;
+    this.abort?.abort();
+    const abort = new AbortController();
+    this.abort = abort;
+    const scenario = this.store.get().scenario;
+    const request = requestOf(scenario);
+    const H = Number(request.hidden_size) || 8;
+    request.detail = H <= FULL_DETAIL_MAX_H ? "full" : "auto";
+    this.controls.setBusy(true);
+    document.body.dataset.loading = "true";
+    try {
+      let trace;
+      let training = null;
+      if (scenario.train) {
+        training = await api.train({ ...request, iterations: scenario.train,
+          record_every: Math.max(1, Math.floor(scenario.train / 200)), include_trace: true },
+        abort.signal);
+        trace = training.trace;
+      } else {
+        trace = await this.fetchTrace(request, abort.signal);
+      }
+      if (seq !== this.loadSeq) return;
+      this.controls.clearErrors();
+      this.setTrace(trace, training, eventIndex);
+    } catch (err) {
+      if (err?.name === "AbortError" || seq !== this.loadSeq) return;
+      if (err instanceof ApiError) this.controls.showApiError(err);
+      else {
+        console.warn(err);
+        this.controls.showSlot("general", tr("error.unexpected"));
+      }
+      this.dispatchEvent(new CustomEvent("error", { detail: err }));
+      if (!this.trace) this.showEmpty();
+    } finally {
+      if (seq === this.loadSeq) {
+        this.controls.setBusy(false);
+        delete document.body.dataset.loading;
+      }
+    }
+  }
+
+  async fetchTrace(request, signal) {
+    try {
+      return await api.trace(request, signal);
+    } catch (err) {
+      // too large with every matrix: ask for norms instead and say so
+      if (err instanceof ApiError && err.kind === "too_large" && request.detail !== "norms") {
+        const trace = await api.trace({ ...request, detail: "norms" }, signal);
+        this.controls.showSlot("general", tr("status.normsOnly"));
+        return trace;
+      }
+      throw err;
+    }
+  }
+
+  showEmpty() {
+    document.getElementById("network").dataset.empty = "true";
+  }
+
+  setTrace(trace, training, eventIndex) {
+    this.trace = trace;
+    this.training = training;
+    this.index = new TraceIndex(trace);
+    delete document.getElementById("network").dataset.empty;
+    const { network, equation, heatmaps, charts } = this.views;
+    for (const v of [network, equation, heatmaps, charts]) {
+      v.setTrace(this.index);
+      v.setNotation?.(this.store.get().notation);
+    }
+    charts.setTraining(training);
+    this.controls.sync(trace.config);
+    this.timeline.setEvents(this.index.events, this.index.windows);
+    const status = document.getElementById("status-exploded");
+    const exploded = Boolean(trace.non_finite || training?.non_finite);
+    status.hidden = !exploded;
+    document.body.dataset.exploded = String(exploded);
+    this.renderTraining();
+    const n = this.index.events.length;
+    const i = Math.max(0, Math.min(n - 1, eventIndex || 0));
+    if (i !== this.store.get().event) this.store.update({ event: i });
+    this.drawEvent();
+    this.normsRequested = false;
+    if (this.index.detail === "norms") charts.setNorms(this.index);
+    document.body.dataset.traceReady = "true";
+    this.dispatchEvent(new CustomEvent("trace", { detail: { trace } }));
+  }
+
+  /** Charts ask for the accumulators' norms: one more request with detail "norms". */
+  async requestNorms() {
+    if (this.normsRequested || !this.trace) return;
+    this.normsRequested = true;
+    const seq = this.loadSeq;
+    const scenario = this.store.get().scenario;
+    try {
+      let trace;
+      if (scenario.train) {
+        // the trained trace is what is shown; its norms come from the same train request
+        const res = await api.train({ ...requestOf(scenario), iterations: scenario.train,
+          record_every: Math.max(1, Math.floor(scenario.train / 200)), include_trace: true,
+          detail: "norms" });
+        trace = res.trace;
+      } else {
+        trace = await api.trace({ ...requestOf(scenario), detail: "norms" });
+      }
+      if (seq !== this.loadSeq) return;
+      this.views.charts.setNorms(new TraceIndex(trace));
+      this.views.charts.draw();
+    } catch {
+      // the chart keeps its "loading" text; the main view is unaffected
+    }
+  }
+
+  renderTraining() {
+    const box = document.getElementById("predictions");
+    const tr0 = this.training;
+    box.replaceChildren();
+    if (!tr0 || !Array.isArray(tr0.predictions) || !this.index) {
+      box.hidden = true;
+      return;
+    }
+    box.hidden = false;
+    const table = document.createElement("table");
+    table.className = "pred-table";
+    const cap = document.createElement("caption");
+    cap.textContent = tr("pred.caption", { n: this.store.get().scenario.train });
+    table.appendChild(cap);
+    const rows = [["pred.input", (t) => this.index.tokens(t).x], ["pred.target", (t) => this.index.tokens(t).y],
+      ["pred.predicted", (t) => tr0.predictions[t - 1]]];
+    for (const [key, get] of rows) {
+      const tr1 = document.createElement("tr");
+      const th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = tr(key);
+      tr1.appendChild(th);
+      for (let t = 1; t <= this.index.T; t += 1) {
+        const td = document.createElement("td");
+        td.dataset.raw = "";
+        const v = get(t);
+        td.textContent = typeof v === "number" ? raw(Number(v.toPrecision(3))) : String(v ?? "");
+        if (key === "pred.predicted" && String(v) === String(this.index.tokens(t).y)) td.className = "hit";
+        tr1.appendChild(td);
+      }
+      table.appendChild(tr1);
+    }
+    box.appendChild(table);
+    if (tr0.continuation) {
+      const p = document.createElement("p");
+      const label = document.createElement("span");
+      label.textContent = tr("pred.continuation");
+      const text = document.createElement("code");
+      text.dataset.raw = "";
+      text.textContent = tr0.continuation;
+      p.append(label, " ", text);
+      box.appendChild(p);
+    }
+  }
+
+  /** Redraw every view for the store's event. */
+  drawEvent() {
+    if (!this.index) return;
+    const i = Math.min(this.store.get().event, this.index.events.length - 1);
+    const { network, equation, heatmaps, charts } = this.views;
+    this.timeline.setIndex(i);
+    this.timeline.draw();
+    for (const v of [network, equation, heatmaps, charts]) v.setEvent(i);
+    network.draw();
+    equation.draw();
+    heatmaps.draw();
+    charts.draw();
+    document.body.dataset.eventIndex = String(i);
+    this.dispatchEvent(new CustomEvent("event", { detail: { index: i } }));
+  }
+
+  // ---- actions of the controls ---------------------------------------------------------
+
+  train(n) {
+    const s = structuredClone(this.store.get().scenario);
+    s.train = n;
+    this.store.update({ scenario: s, event: 0 });
+  }
+
+  untrain() {
+    const s = structuredClone(this.store.get().scenario);
+    delete s.train;
+    this.store.update({ scenario: s });
+  }
+
+  async gradcheck() {
+    const status = document.getElementById("gradcheck-status");
+    const btn = document.getElementById("btn-gradcheck");
+    btn.disabled = true;
+    status.textContent = tr("check.running");
+    status.dataset.state = "running";
+    try {
+      const result = await api.gradcheck(requestOf(this.store.get().scenario));
+      this.views.heatmaps.setGradcheck(result);
+      this.views.heatmaps.draw();
+      const worst = Math.max(...Object.values(result.max_rel_error).map((v) => (v === null ? Infinity : v)));
+      const fmt = Number.isFinite(worst) ? worst.toExponential(1) : "—";
+      status.textContent = tr(result.ok ? "check.ok" : "check.bad", { err: fmt, tol: result.tolerance });
+      status.dataset.state = result.ok ? "ok" : "bad";
+    } catch (err) {
+      if (err instanceof ApiError) this.controls.showApiError(err);
+      status.textContent = tr("check.failed");
+      status.dataset.state = "failed";
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  exportJson() {
+    if (!this.trace) return;
+    download("bptt-trace.json", JSON.stringify(this.trace), "application/json");
+  }
+
+  /** The numbers of the current event as CSV rows: field, row, column, value. */
+  currentCsv() {
+    const ev = this.index.event(this.store.get().event);
+    const lines = [["event", "kind", "t", "field", "row", "col", "value"].join(",")];
+    const i = this.store.get().event;
+    const put = (field, value) => {
+      if (Array.isArray(value)) {
+        value.forEach((v, r) => {
+          if (Array.isArray(v)) v.forEach((w, c) => lines.push([i, ev.kind, ev.t, field, r, c, raw(w)].map(csvCell).join(",")));
+          else lines.push([i, ev.kind, ev.t, field, r, "", raw(v)].map(csvCell).join(","));
+        });
+      } else if (typeof value === "number" || value === null) {
+        lines.push([i, ev.kind, ev.t, field, "", "", raw(value)].map(csvCell).join(","));
+      } else if (value && typeof value === "object") {
+        for (const [k, v] of Object.entries(value)) put(`${field}.${k}`, v);
+      }
+    };
+    if (ev.kind === "update") {
+      const u = this.trace.updates[ev.update];
+      for (const key of ["loss", "grad_norm", "clip_coef", "grads", "clipped_grads", "params_before",
+        "params_after"]) put(key, u[key]);
+    } else {
+      for (const [k, v] of Object.entries(ev)) {
+        if (["kind", "t", "update", "window", "version", "loss_injected"].includes(k)) continue;
+        put(k, v);
+      }
+    }
+    return `${lines.join("\n")}\n`;
+  }
+
+  exportCsv() {
+    if (!this.index) return;
+    const ev = this.index.event(this.store.get().event);
+    download(`bptt-event-${this.store.get().event + 1}-${ev.kind}-t${ev.t}.csv`, this.currentCsv(), "text/csv");
+  }
+
+  async share() {
+    this.store.writeUrl();
+    const url = this.store.url();
+    const box = document.getElementById("share-url");
+    box.value = url;
+    box.hidden = false;
+    const status = document.getElementById("share-status");
+    try {
+      await navigator.clipboard.writeText(url);
+      status.textContent = tr("share.copied");
+    } catch {
+      box.select();
+      status.textContent = tr("share.select");
+    }
+  }
+
+  // ---- public API for lessons and tests ------------------------------------------------
+
+  /** Load a scenario (a sparse trace request, optionally with "train") at an event. */
+  async loadScenario(scenario, { event = 0 } = {}) {
+    const done = new Promise((resolve) => {
+      const on = () => {
+        this.removeEventListener("trace", on);
+        this.removeEventListener("error", on);
+        resolve();
+      };
+      this.addEventListener("trace", on);
+      this.addEventListener("error", on);
+    });
+    const changed = this.store.update({ scenario, event });
+    if (!changed.has("scenario")) {
+      this.drawEvent();
+      return;
+    }
+    await done;
+  }
+
+  /** Move the timeline to an event index, or to {kind, t, update} (the first match). */
+  goTo(target) {
+    let i = target;
+    if (typeof target === "object" && target !== null) {
+      i = this.index.find(target.kind, target.t ?? null, target.update ?? null);
+    }
+    if (!Number.isInteger(i) || i < 0 || !this.index || i >= this.index.events.length) return false;
+    this.store.update({ event: i });
+    return true;
+  }
+
+  /** Highlight network nodes and edges, heatmap cards (#hm-W), equation lines or chart boxes. */
+  highlight(targets) {
+    this.clearHighlight();
+    const rest = [];
+    for (const target of targets) {
+      if (typeof target === "string" && /^(hm-|eq-|chart-)/.test(target)) {
+        const el = target.startsWith("eq-")
+          ? document.querySelector(`#equation [data-eq="${CSS.escape(target.slice(3))}"]`)
+          : document.getElementById(target);
+        if (el) {
+          el.classList.add("is-hl");
+          this.extraHighlights.push(el);
+        }
+      } else rest.push(target);
+    }
+    this.views.network.highlight(rest);
+  }
+
+  clearHighlight() {
+    for (const el of this.extraHighlights || []) el.classList.remove("is-hl");
+    this.extraHighlights = [];
+    this.views.network.clearHighlight();
+  }
+
+  get event() {
+    return this.index ? this.index.event(this.store.get().event) : null;
+  }
+}

@@ -348,26 +348,26 @@ export class EquationView {
     if (!u) return [];
     const opt = this.index.trace.config?.optimizer || { name: "sgd", lr: 0.1 };
     const lines = [];
-    const grad = m("mi", {}, "∇");
+    const grad = () => m("mi", {}, "∇");
     lines.push({ id: "window-loss", math: [mi("L"), mo("="), this.scalar(u.loss, "loss")],
       note: "eq.windowLoss", noteParams: { first: u.window[0], last: u.window[1] } });
-    lines.push({ id: "grad-norm", math: [mo("‖"), grad, mo("‖"), mo("="), this.scalar(u.grad_norm, "grad_norm")] });
-    lines.push({ id: "clip", math: [grad, mo("←"), mi("c"), mo("·"), grad, mo(","), SPACE(), mi("c"), mo("="),
+    lines.push({ id: "grad-norm", math: [mo("‖"), grad(), mo("‖"), mo("="), this.scalar(u.grad_norm, "grad_norm")] });
+    lines.push({ id: "clip", math: [grad(), mo("←"), mi("c"), mo("·"), grad(), mo(","), SPACE(), mi("c"), mo("="),
       this.scalar(u.clip_coef, "clip_coef")], note: u.clipped ? "eq.clipped" : "eq.notClipped" });
-    const theta = mi("θ");
-    const eta = this.scalar(opt.lr, "lr");
+    const theta = () => mi("θ");
+    const eta = () => this.scalar(opt.lr, "lr");
     let rule;
     if (opt.name === "momentum") {
-      rule = [mi("v"), mo("←"), this.scalar(opt.momentum ?? 0.9, "momentum"), mi("v"), mo("+"), grad, mo(";"),
-        SPACE(), theta, mo("←"), theta, mo("−"), eta, mi("v")];
+      rule = [mi("v"), mo("←"), this.scalar(opt.momentum ?? 0.9, "momentum"), mi("v"), mo("+"), grad(), mo(";"),
+        SPACE(), theta(), mo("←"), theta(), mo("−"), eta(), mi("v")];
     } else if (opt.name === "adagrad") {
-      rule = [mi("G"), mo("←"), mi("G"), mo("+"), m("msup", {}, grad, m("mn", {}, "2")), mo(";"), SPACE(),
-        theta, mo("←"), theta, mo("−"), eta, m("mfrac", {}, grad, m("msqrt", {}, mi("G"), mo("+"), mi("ε")))];
+      rule = [mi("G"), mo("←"), mi("G"), mo("+"), m("msup", {}, grad(), m("mn", {}, "2")), mo(";"), SPACE(),
+        theta(), mo("←"), theta(), mo("−"), eta(), m("mfrac", {}, grad(), m("msqrt", {}, mi("G"), mo("+"), mi("ε")))];
     } else if (opt.name === "adam") {
-      rule = [theta, mo("←"), theta, mo("−"), eta, m("mfrac", {}, m("mover", { accent: "true" }, mi("m"), mo("^")),
+      rule = [theta(), mo("←"), theta(), mo("−"), eta(), m("mfrac", {}, m("mover", { accent: "true" }, mi("m"), mo("^")),
         row(m("msqrt", {}, m("mover", { accent: "true" }, mi("v"), mo("^"))), mo("+"), mi("ε")))];
     } else {
-      rule = [theta, mo("←"), theta, mo("−"), eta, grad];
+      rule = [theta(), mo("←"), theta(), mo("−"), eta(), grad()];
     }
     lines.push({ id: "rule", math: rule, note: `eq.opt.${opt.name}` });
     return lines;

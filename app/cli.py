@@ -1,8 +1,23 @@
-"""The ``bptt-studio`` command: ``serve`` runs the app."""
+"""The ``bptt-studio`` command.
+
+    bptt-studio serve [--host H] [--port P] [--workers N]     the web app and the JSON API
+    bptt-studio trace --preset machine [--detail norms]        POST /api/v1/trace, offline
+    bptt-studio trace --request req.json   (or - for stdin)
+    bptt-studio train --preset machine --iterations 200        POST /api/v1/train, offline
+    bptt-studio gradcheck --request req.json                   POST /api/v1/gradcheck, offline
+
+``trace``, ``train`` and ``gradcheck`` print exactly the JSON the API would return for the same
+request (same validation, limits, serialiser); a bad request prints the API's error JSON on
+stderr and exits with status 2.
+"""
 
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
+
+EXIT_BAD_REQUEST = 2
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -19,8 +34,105 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_body(args: argparse.Namespace) -> Any:
+    from app import jsonio
+
+    if args.preset is not None:
+        return {"data": {"preset": args.preset}}
+    if args.request is None:
+        return {}
+    if args.request == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        with open(args.request, "rb") as handle:
+            raw = handle.read()
+    return jsonio.parse_body(raw)
+
+
+def _run(args: argparse.Namespace, overrides: dict[str, Any], model_of: Callable[[Any], Any],
+         work: Callable[[Any, Any], bytes]) -> int:
+    """Validate like the API (schema, then the engine), run, print the API's bytes."""
+    from pydantic import ValidationError
+
+    from app.errors import ApiError, engine_error, error_body, validation_errors
+    from app.schemas import build_schemas
+    from app.settings import get_settings
+    from engine import RequestError
+
+    settings = get_settings()
+    schemas = build_schemas(settings)
+    model = model_of(schemas)
+    try:
+        body = _read_body(args)
+        if isinstance(body, dict):
+            body = {**body, **{k: v for k, v in overrides.items() if v is not None}}
+        try:
+            validated = model.model_validate(body)
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            raise _CliError(error_body(validation_errors(errors, model, schemas.limits,
+                                                         schemas.tags))) from None
+        output = work(validated, settings)
+    except ApiError as exc:
+        return _fail(exc.body())
+    except RequestError as exc:
+        return _fail(error_body([engine_error(exc.loc, exc.msg)]))
+    except _CliError as exc:
+        return _fail(exc.body)
+    except OSError as exc:
+        sys.stderr.write(f"bptt-studio: cannot read the request: {exc}\n")
+        return EXIT_BAD_REQUEST
+    sys.stdout.buffer.write(output)
+    if sys.stdout.isatty():
+        sys.stdout.buffer.write(b"\n")
+    sys.stdout.flush()
+    return 0
+
+
+class _CliError(Exception):
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__("bad request")
+        self.body = body
+
+
+def _fail(body: dict[str, Any]) -> int:
+    from app import jsonio
+
+    sys.stderr.buffer.write(jsonio.dumps(body) + b"\n")
+    sys.stderr.flush()
+    return EXIT_BAD_REQUEST
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from app import service
+
+    return _run(args, {"detail": args.detail}, lambda s: s.trace_body, service.trace)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from app import service
+
+    overrides = {"iterations": args.iterations, "record_every": args.record_every,
+                 "include_trace": True if args.include_trace else None, "detail": args.detail}
+    return _run(args, overrides, lambda s: s.train_body, service.train)
+
+
+def _gradcheck(args: argparse.Namespace) -> int:
+    from app import service
+
+    return _run(args, {}, lambda s: s.trace_request, service.gradcheck)
+
+
+def _add_request_options(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--preset", help="a scenario id (see GET /api/v1/presets)")
+    source.add_argument("--request", metavar="FILE",
+                        help="a JSON request as for the API; - reads standard input")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bptt-studio", description=__doc__)
+    parser = argparse.ArgumentParser(prog="bptt-studio", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the web app and the JSON API")
@@ -32,6 +144,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info"))
     serve.set_defaults(func=_serve)
+
+    detail_help = 'full matrices, their norms, or "auto" (full while small), as the API'
+    trace = commands.add_parser("trace", help="print the JSON of POST /api/v1/trace")
+    _add_request_options(trace)
+    trace.add_argument("--detail", choices=["auto", "full", "norms"], help=detail_help)
+    trace.set_defaults(func=_trace)
+
+    train = commands.add_parser("train", help="print the JSON of POST /api/v1/train")
+    _add_request_options(train)
+    train.add_argument("--iterations", type=int, help="training passes (default 100)")
+    train.add_argument("--record-every", type=int, help="record the curves every N passes")
+    train.add_argument("--include-trace", action="store_true",
+                       help="also the trace of one more pass from the trained parameters")
+    train.add_argument("--detail", choices=["auto", "full", "norms"], help=detail_help)
+    train.set_defaults(func=_train)
+
+    gradcheck = commands.add_parser("gradcheck", help="print the JSON of POST /api/v1/gradcheck")
+    _add_request_options(gradcheck)
+    gradcheck.set_defaults(func=_gradcheck)
     return parser
 
 

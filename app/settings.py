@@ -5,9 +5,10 @@ The limits are chosen so that a request at every limit at once still finishes wi
 """
 
 from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -17,13 +18,30 @@ class Settings(BaseSettings):
     max_seq_len: int = Field(200, ge=2, description="largest number of timesteps T")
     max_input_size: int = Field(128, ge=1, description="largest input size D / output size K")
     max_iterations: int = Field(2000, ge=1, description="largest number of training passes")
+    max_train_steps: int = Field(
+        20_000, ge=1, description="largest iterations x T of one training request")
+    max_gradcheck_evaluations: int = Field(
+        30_000, ge=1, description="largest number of cell steps one gradient check replays")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body")
     max_response_bytes: int = Field(
         8_000_000, ge=1024, description="largest trace response with full matrices"
     )
-    cors_origins: list[str] = Field(
-        default_factory=list, description="origins allowed by CORS; empty = CORS off"
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="origins allowed by CORS, comma-separated (or a JSON list); empty = off",
     )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
 
 
 @lru_cache

@@ -1,0 +1,126 @@
+"""Every error the API returns has one shape, FastAPI's own:
+
+    {"detail": [{"loc": ["body", "truncation", "k2"], "msg": "...", "type": "..."}]}
+
+``loc`` names the field inside the request, ``msg`` says what was given and what would be
+accepted. Pydantic's validation errors, the engine's ``RequestError``, bodies that are not
+JSON (400) and bodies or responses over a limit (413) all come out this way, from the API and
+from the CLI alike.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+Loc = tuple[str | int, ...]
+
+
+class ApiError(Exception):
+    """An error with its HTTP status: 400 (not JSON), 413 (too large), 422 (invalid)."""
+
+    def __init__(self, status_code: int, loc: Loc, msg: str, type_: str) -> None:
+        super().__init__(msg)
+        self.status_code = status_code
+        self.loc = loc
+        self.msg = msg
+        self.type = type_
+
+    def body(self) -> dict[str, Any]:
+        return error_body([{"loc": list(self.loc), "msg": self.msg, "type": self.type}])
+
+
+def error_body(errors: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {"detail": list(errors)}
+
+
+def engine_error(loc: Sequence[str | int], msg: str) -> dict[str, Any]:
+    """An ``engine.RequestError`` as one error entry (its loc is inside the request body)."""
+    return {"loc": ["body", *loc], "msg": msg, "type": "value_error"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pydantic's errors, made to name the request's own fields and say what would be accepted.
+
+_PRIMITIVES = (str, int, float, bool)
+
+
+def validation_errors(errors: Sequence[Any], root: type[BaseModel] | None = None,
+                      limits: dict[tuple[str, ...], tuple[str, int]] | None = None,
+                      tags: dict[str, type[BaseModel]] | None = None) -> list[dict[str, Any]]:
+    """Pydantic error dicts as the API returns them: no echo of the input, clean locs.
+
+    ``limits`` maps a field path to the server limit that bounds it; ``tags`` are the loc
+    entries pydantic adds for the data shapes (tag -> model): they are dropped, with the
+    union members' type names, so the loc is the path a client wrote.
+    """
+    tags = tags or {}
+    out = []
+    for error in errors:
+        raw_loc = list(error.get("loc", ()))
+        loc = [part for i, part in enumerate(raw_loc)
+               if not (isinstance(part, str) and ("[" in part or (
+                   part in tags and i > 0 and raw_loc[i - 1] == "data")))]
+        msg = str(error.get("msg", "invalid value"))
+        kind = str(error.get("type", "value_error"))
+        fields_path = tuple(p if isinstance(p, str) else "*" for p in loc[1:])
+        if kind == "extra_forbidden" and root is not None:
+            accepted = _accepted_fields(root, raw_loc[1:-1], tags)
+            msg = f"unknown field {loc[-1]!r}"
+            if accepted:
+                msg += f"; accepted fields here: {', '.join(accepted)}"
+        elif kind == "data_shape" and isinstance(error.get("input"), dict):
+            msg += f"; got the keys {sorted(map(str, error['input']))}"
+        elif limits and fields_path in limits and kind in {
+                "less_than_equal", "too_long", "string_too_long"}:
+            setting, value = limits[fields_path]
+            msg += (f" (the server's limit {setting} = {value}; environment variable "
+                    f"BPTT_{setting.upper()})")
+        entry: dict[str, Any] = {"loc": loc, "msg": msg, "type": kind}
+        ctx = error.get("ctx")
+        if isinstance(ctx, dict):
+            clean = {k: v for k, v in ctx.items() if isinstance(v, _PRIMITIVES)}
+            if clean:
+                entry["ctx"] = clean
+        out.append(entry)
+    return out
+
+
+def _unwrap_models(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation may hold (through Optional, unions, Annotated)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap_models(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [m for arg in typing.get_args(annotation) for m in _unwrap_models(arg)]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return []
+
+
+def _accepted_fields(root: type[BaseModel], path: Sequence[str | int],
+                    tags: dict[str, type[BaseModel]]) -> list[str]:
+    """Field names of the model at ``path`` inside ``root`` (the parent of an unknown key)."""
+    candidates = [root]
+    for part in path:
+        if not isinstance(part, str):
+            continue
+        if part in tags:
+            candidates = [tags[part]]
+            continue
+        following: list[type[BaseModel]] = []
+        for model in candidates:
+            field = model.model_fields.get(part)
+            if field is not None:
+                following += _unwrap_models(field.annotation)
+        if not following:
+            break
+        candidates = following
+    names: list[str] = []
+    for model in candidates:
+        names += [n for n in model.model_fields if n not in names]
+    return names

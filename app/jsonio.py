@@ -1,0 +1,124 @@
+"""The one place where JSON is read and written: orjson, for the API and the CLI alike.
+
+Writing: NumPy arrays are serialised natively (OPT_SERIALIZE_NUMPY); the engine's lazy
+``contrib``/``accum`` mappings become dicts; NaN and ±Infinity, in Python floats and in NumPy
+arrays alike, are written as ``null`` (orjson does that, and the tests pin it). Keys keep the
+engine's order, so the same request always gives byte-identical JSON.
+
+Reading: orjson rejects what JSON does not allow, NaN, Infinity and numbers that overflow a
+double (1e400) included; ``parse_body`` turns each into an error that says where.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+from starlette.responses import Response
+
+from app.errors import ApiError
+
+MEDIA_TYPE = "application/json"
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Mapping):  # engine.lazy.StepGradients: forms its arrays when read
+        return dict(value)
+    if isinstance(value, np.ndarray):  # a non-contiguous view, or a dtype orjson skips
+        if value.dtype.kind in "fiub":
+            return np.ascontiguousarray(value, dtype=float if value.dtype.kind == "f"
+                                        else value.dtype)
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(value: Any) -> bytes:
+    """JSON bytes of any engine result; non-finite numbers become null."""
+    return orjson.dumps(value, default=_default, option=_OPTIONS)
+
+
+def response(value: Any, status_code: int = 200) -> Response:
+    body = value if isinstance(value, bytes) else dumps(value)
+    return Response(content=body, status_code=status_code, media_type=MEDIA_TYPE)
+
+
+def all_finite(value: Any) -> bool:
+    """True when every number inside ``value`` (arrays, mappings, lists, floats) is finite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind != "f" or bool(np.isfinite(value).all())
+    if isinstance(value, Mapping):
+        return all(all_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(all_finite(v) for v in value)
+    if isinstance(value, np.floating):
+        return bool(np.isfinite(value))
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading request bodies.
+
+def parse_body(body: bytes) -> Any:
+    """The JSON value of a request body, or an ``ApiError`` (400, or 422 naming the field)."""
+    if not body.strip():
+        raise ApiError(400, ("body",), "the body is empty; send a JSON object, e.g. {} for "
+                                       "every default", "json_invalid")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        located = _non_finite_location(body)
+        if located is not None:
+            loc, token = located
+            raise ApiError(422, ("body", *loc), f"{token} is not a JSON number; send a finite "
+                                                f"number (NaN and Infinity are not valid JSON)",
+                           "finite_number") from None
+        raise ApiError(400, ("body",), f"the body is not valid JSON: {exc.msg} at line "
+                                       f"{exc.lineno} column {exc.colno}; send a JSON object",
+                       "json_invalid") from None
+
+
+class _Constant:
+    """A NaN/Infinity token as Python's json module found it (so the error can name it)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+def _non_finite_location(body: bytes) -> tuple[tuple[str | int, ...], str] | None:
+    """Where the first NaN/Infinity (or a number too large for a double) sits, if that is
+    what made orjson refuse the body; Python's json module accepts those, so it can find it."""
+    try:
+        value = json.loads(body, parse_constant=_Constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return _first_non_finite(value, ())
+
+
+def _first_non_finite(value: Any, loc: tuple[str | int, ...],
+                      ) -> tuple[tuple[str | int, ...], str] | None:
+    if isinstance(value, _Constant):
+        return loc, value.token
+    if isinstance(value, float) and not math.isfinite(value):
+        return loc, "a number too large for a double"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            hit = _first_non_finite(item, (*loc, key))
+            if hit is not None:
+                return hit
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            hit = _first_non_finite(item, (*loc, index))
+            if hit is not None:
+                return hit
+    return None

@@ -1,0 +1,363 @@
+"""The API's request and response models.
+
+The request is defined once, as the engine's frozen dataclasses (engine/request.py): each
+field's type, default, description and bounds live there. ``build_schemas`` walks those
+dataclasses and generates the pydantic models (and so the OpenAPI document) from them:
+
+- bounds in the field metadata become ``Field`` constraints; ``limit`` names the Settings
+  field that bounds it (``hidden_size`` <= ``max_hidden_size``);
+- every model forbids unknown fields, so a typo is an error, never a silent default;
+- floats are strict (``false`` is not 0.0) and finite; integers take JSON integers (and 12.0)
+  but not strings or booleans; booleans are strict;
+- ``data`` is a union of the five shapes, told apart by their required keys exactly as
+  ``engine.parse_request`` does.
+
+The only things written here are the API's own: the ``detail`` option, the training fields,
+and the lengths the server's limits put on the data (the engine itself takes any length).
+Checks that need the data (parameter shapes, class ids, ...) stay in the engine, which the
+handlers call and whose ``RequestError`` becomes the same 422 body.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from dataclasses import MISSING, dataclass, fields, is_dataclass
+from functools import lru_cache
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+    create_model,
+)
+from pydantic_core import PydanticCustomError
+
+from app.settings import Settings
+from engine.request import (
+    ArrayData,
+    PresetData,
+    SeriesData,
+    TextData,
+    TraceRequest,
+    WordsData,
+)
+
+Detail = Literal["auto", "full", "norms"]
+
+# Tags of the data shapes, in the order engine.parse_request tries them.
+DATA_TAGS: dict[type, str] = {
+    TextData: "text", WordsData: "words", SeriesData: "series", ArrayData: "arrays",
+    PresetData: "preset",
+}
+DATA_SHAPES = ('{"text": "..."}, {"words": "..."}, {"series": [numbers]}, '
+               '{"inputs": [[numbers]], "targets": [...]}, {"preset": "id"}')
+
+_NUMERIC_BOUNDS = ("ge", "gt", "le", "lt")
+_LENGTH_BOUNDS = ("min_length", "max_length")
+
+
+def _api_lengths(settings: Settings) -> dict[tuple[str, ...], tuple[str, dict[str, int]]]:
+    """Lengths the server's limits put on the data: path -> (settings field, bounds).
+
+    T steps need T + 1 characters or values (inputs are tokens[:-1], targets tokens[1:]);
+    ``*`` is any item of a list. Words are counted after splitting, in app.limits.
+    """
+    seq, width = settings.max_seq_len, settings.max_input_size
+    return {
+        ("data", "text"): ("max_seq_len", {"max_length": seq + 1}),
+        ("data", "series"): ("max_seq_len", {"max_length": seq + 1}),
+        ("data", "inputs"): ("max_seq_len", {"max_length": seq}),
+        ("data", "inputs", "*"): ("max_input_size", {"max_length": width}),
+        ("data", "targets"): ("max_seq_len", {"max_length": seq}),
+    }
+
+
+def _json_integer(value: Any) -> Any:
+    """JSON integers (and integral numbers such as 12.0); never strings or booleans."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return copy.deepcopy(value)
+
+
+@dataclass
+class Schemas:
+    """The request models of one set of limits, and what the error messages need."""
+
+    trace_request: type[BaseModel]  # the engine's request (POST /gradcheck)
+    trace_body: type[BaseModel]  # + detail (POST /trace)
+    train_body: type[BaseModel]  # + iterations, record_every, include_trace, detail
+    limits: dict[tuple[str, ...], tuple[str, int]]  # path -> (settings field, value)
+    tags: dict[str, type[BaseModel]]  # data-shape tag -> its model
+
+
+class _Builder:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.models: dict[type, type[BaseModel]] = {}
+        self.limits: dict[tuple[str, ...], tuple[str, int]] = {}
+        self.tags: dict[str, type[BaseModel]] = {}
+        self.api_lengths = _api_lengths(settings)
+
+    # -- types ----------------------------------------------------------------------------
+    def annotation(self, tp: Any, path: tuple[str, ...]) -> Any:
+        origin = typing.get_origin(tp)
+        if tp is Any or tp is type(None) or origin is Literal:
+            return tp
+        if tp is bool:
+            return Annotated[bool, Strict()]
+        if tp is int:
+            return Annotated[int, BeforeValidator(_json_integer)]
+        if tp is float:
+            return Annotated[float, Field(strict=True, allow_inf_nan=False)]
+        if tp is str:
+            return Annotated[str, Strict()]
+        if origin is list:
+            (item,) = typing.get_args(tp)
+            return list[self.constrained(item, path + ("*",), {})]  # type: ignore[misc]
+        if origin is dict:
+            _, value = typing.get_args(tp)
+            return dict[str, self.annotation(value, path + ("*",))]  # type: ignore[misc]
+        if is_dataclass(tp):
+            return self.model(tp, path)
+        if origin in (Union, types.UnionType):
+            args = typing.get_args(tp)
+            if any(is_dataclass(a) for a in args if a is not type(None)) and len(args) > 2:
+                return self.data_union([a for a in args if a is not type(None)], path)
+            return Union[tuple(self.annotation(a, path) for a in args)]  # noqa: UP007
+        raise TypeError(f"no schema for {tp!r} at {'.'.join(path)}")
+
+    def constrained(self, tp: Any, path: tuple[str, ...], bounds: dict[str, Any]) -> Any:
+        """``tp`` with the bounds that fit it (numbers, lengths), pushed into union members."""
+        extra = self.api_lengths.get(path)
+        if extra is not None:
+            setting, lengths = extra
+            bounds = {**bounds, **lengths}
+            self.limits[path] = (setting, getattr(self.settings, setting))
+        origin = typing.get_origin(tp)
+        if origin in (Union, types.UnionType) and not any(
+                is_dataclass(a) for a in typing.get_args(tp)):
+            return Union[tuple(  # noqa: UP007
+                a if a is type(None) else self.constrained(a, path, bounds)
+                for a in typing.get_args(tp))]
+        if tp is int:  # the bounds on the integer itself, then the JSON-integer check around
+            keep = {k: v for k, v in bounds.items() if k in _NUMERIC_BOUNDS}
+            return Annotated[int, Field(**keep), BeforeValidator(_json_integer)]
+        base = self.annotation(tp, path)
+        if tp is float:
+            keep = {k: v for k, v in bounds.items() if k in _NUMERIC_BOUNDS}
+        elif tp is str or origin is list:
+            keep = {k: v for k, v in bounds.items() if k in _LENGTH_BOUNDS}
+        else:
+            keep = {}
+        return Annotated[base, Field(**keep)] if keep else base
+
+    # -- models ---------------------------------------------------------------------------
+    def model(self, cls: type, path: tuple[str, ...]) -> type[BaseModel]:
+        if cls in self.models:
+            return self.models[cls]
+        definitions: dict[str, Any] = {}
+        hints = typing.get_type_hints(cls)
+        for spec in fields(cls):
+            meta = dict(spec.metadata)
+            bounds = {k: meta[k] for k in (*_NUMERIC_BOUNDS, *_LENGTH_BOUNDS) if k in meta}
+            field_path = path + (spec.name,)
+            if "limit" in meta:
+                bounds["le"] = getattr(self.settings, meta["limit"])
+                self.limits[field_path] = (meta["limit"], bounds["le"])
+            annotation = self.constrained(hints[spec.name], field_path, bounds)
+            if spec.default is not MISSING:
+                default = _plain(spec.default)
+            elif spec.default_factory is not MISSING:
+                default = _plain(spec.default_factory())
+            else:
+                default = ...
+            definitions[spec.name] = (annotation, Field(default,
+                                                        description=meta.get("description")))
+        model = create_model(  # type: ignore[call-overload]
+            cls.__name__, __config__=ConfigDict(extra="forbid", title=cls.__name__),
+            **definitions,
+        )
+        self.models[cls] = model
+        return model
+
+    def data_union(self, options: list[type], path: tuple[str, ...]) -> Any:
+        members = []
+        for cls in options:
+            tag = DATA_TAGS[cls]
+            model = self.model(cls, path)
+            self.tags[tag] = model
+            members.append(Annotated[model, Tag(tag)])
+        by_model = {self.models[cls]: DATA_TAGS[cls] for cls in options}
+        required = [(DATA_TAGS[cls], {f.name for f in fields(cls) if f.default is MISSING
+                                      and f.default_factory is MISSING}) for cls in options]
+
+        def tag_of(value: Any) -> str | None:
+            if isinstance(value, BaseModel):
+                return by_model.get(type(value))
+            if not isinstance(value, dict):
+                return None
+            keys = set(value)
+            for tag, needed in required:  # the first shape whose required keys are present
+                if needed and needed <= keys:
+                    return tag
+            return None
+
+        return Annotated[
+            Union[tuple(members)],  # noqa: UP007
+            Discriminator(tag_of, custom_error_type="data_shape",
+                          custom_error_message=f"data must have one of the shapes {DATA_SHAPES}"),
+        ]
+
+
+def build_schemas(settings: Settings) -> Schemas:
+    """The request models under the given limits (cached: one set per distinct limits)."""
+    return _build_schemas(settings.model_dump_json())
+
+
+@lru_cache(maxsize=8)
+def _build_schemas(settings_json: str) -> Schemas:
+    settings = Settings.model_validate_json(settings_json)
+    builder = _Builder(settings)
+    trace_request = builder.model(TraceRequest, ())
+    detail_field = (Detail, Field(
+        "auto", description='"full": every per-step matrix; "norms": the Frobenius norm of '
+                            'each instead (contrib, accum, grads, clipped_grads, params); '
+                            '"auto": full while the response stays under the server\'s '
+                            'limit (BPTT_MAX_RESPONSE_BYTES), else norms'))
+    trace_body = create_model(  # type: ignore[call-overload]
+        "TraceApiRequest", __base__=trace_request, detail=detail_field)
+    most = settings.max_iterations
+    builder.limits[("iterations",)] = ("max_iterations", most)
+    train_body = create_model(  # type: ignore[call-overload]
+        "TrainApiRequest", __base__=trace_request,
+        iterations=(Annotated[int, BeforeValidator(_json_integer)], Field(
+            min(100, most), ge=1, le=most,
+            description="training passes over the sequence (each the request's BPTT "
+                        "schedule); iterations x T is bounded too (BPTT_MAX_TRAIN_STEPS)")),
+        record_every=(Annotated[int, BeforeValidator(_json_integer)], Field(
+            1, ge=1, le=most, description="record the loss and gradient-norm curves every "
+                                          "this many passes (and after the last)")),
+        include_trace=(Annotated[bool, Strict()], Field(
+            False, description="also return the trace of one more pass from the trained "
+                               "parameters")),
+        detail=detail_field,
+    )
+    return Schemas(trace_request=trace_request, trace_body=trace_body, train_body=train_body,
+                   limits=builder.limits, tags=builder.tags)
+
+
+# Fields the API adds to the engine's request; they are not passed to the engine.
+API_FIELDS = frozenset({"detail", "iterations", "record_every", "include_trace"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses. Numbers may be null where they overflowed (then ``non_finite`` is true).
+
+Number = float | None
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class Preset(BaseModel):
+    id: str
+    title: str
+    description: str
+    request: dict[str, Any] = Field(description="the request that reproduces the scenario")
+
+
+class Sizes(BaseModel):
+    T: int
+    D: int
+    H: int
+    K: int
+
+
+class Window(BaseModel):
+    first: int
+    last: int
+    t_update: int
+
+
+class Scale(BaseModel):
+    mean: Number
+    std: Number
+
+
+class TraceResult(BaseModel):
+    """The result of CONTRACT.md; events and updates as in docs/trace-format.md."""
+
+    config: dict[str, Any] = Field(description="the request with every default filled in")
+    vocab: list[str] | None
+    inputs: list[list[Number]]
+    targets: list[int] | list[list[Number]]
+    scale: Scale | None
+    params: dict[str, Any] = Field(description="initial parameters {name: array}, or "
+                                               "{name: Frobenius norm} with detail norms")
+    events: list[dict[str, Any]] = Field(description="forward, backward and update events")
+    updates: list[dict[str, Any]]
+    loss: Number
+    step_losses: list[Number]
+    loss_steps: list[int]
+    windows: list[Window]
+    diagnostics: dict[str, Any] | None
+    non_finite: bool = Field(description="true when a number overflowed; it is sent as null")
+    sizes: Sizes
+    detail: Literal["full", "norms"] = Field(description="what this response carries")
+
+
+class TrainResult(BaseModel):
+    iterations: list[int] = Field(description="the passes at which the curves were recorded")
+    losses: list[Number]
+    grad_norms: list[Number] = Field(description="mean gradient norm over a pass's updates")
+    final_params: dict[str, Any]
+    predictions: list[Any] = Field(description="next token at every step (text, words), "
+                                               "next value in the series' units, or outputs")
+    continuation: str | None
+    vocab: list[str] | None
+    trace: TraceResult | None
+    non_finite: bool
+
+
+class GradcheckResult(BaseModel):
+    max_rel_error: dict[str, Number] = Field(
+        description="largest |analytic - numeric| / (|analytic| + |numeric|) per parameter")
+    ok: bool
+    tolerance: float
+    eps: float
+    windows: int
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int] = Field(description='where: ["body", field, ...]')
+    msg: str = Field(description="what was wrong and what would be accepted")
+    type: str
+    ctx: dict[str, Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    detail: list[ErrorItem]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the body is not JSON"},
+    413: {"model": ErrorBody, "description": "the body, or the full-detail response, is "
+                                             "over the server's limit"},
+    422: {"model": ErrorBody, "description": "the request is not valid; loc names the field"},
+}

@@ -1,0 +1,163 @@
+"""The API's work, shared by the HTTP handlers and the CLI: a validated request in, JSON out.
+
+Each function takes the pydantic request model (already validated against the schema), checks
+the server's limits on what the schema cannot see, calls the engine, shapes the result (the
+``detail`` option) and returns the response bytes. Errors are raised, never returned:
+``engine.RequestError`` (422) and ``app.errors.ApiError`` (413, ...); the API's exception
+handlers and the CLI turn them into the same body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+import engine
+from app import limits
+from app.errors import ApiError
+from app.jsonio import all_finite, dumps
+from app.schemas import API_FIELDS
+from app.settings import Settings
+from engine.detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
+
+# Bytes per number of a full trace, measured on traces of every cell (orjson writes float64
+# in their shortest round-trip form, about 19 characters and a comma; zeros are shorter).
+BYTES_PER_NUMBER = 20
+
+
+def split(body: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the engine's request, the API's options) of a validated body.
+
+    The engine's request holds only the fields the client set, so a preset's own settings
+    fill the rest (as engine.parse_request does); the options come with their defaults.
+    """
+    request = body.model_dump(exclude_unset=True, exclude=set(API_FIELDS))
+    options = body.model_dump(include=set(API_FIELDS))
+    return request, options
+
+
+def trace(body: BaseModel, settings: Settings) -> bytes:
+    request, options = split(body)
+    limits.check_sizes(request, settings)
+    with np.errstate(all="ignore"):  # overflow is reported through non_finite, never raised
+        result = engine.run_trace(request)
+    return dumps(trace_payload(result, options.get("detail", "auto"), settings))
+
+
+def train(body: BaseModel, settings: Settings) -> bytes:
+    request, options = split(body)
+    limits.check_sizes(request, settings)
+    limits.check_train_work(request, options["iterations"], settings)
+    with np.errstate(all="ignore"):
+        result = engine.train(request, options["iterations"],
+                              record_every=options["record_every"],
+                              include_trace=options["include_trace"])
+    trace_result = result.get("trace")
+    result = {**result, "trace": None}
+    finite = not result["non_finite"] and all_finite(result)
+    if trace_result is not None:
+        result["trace"] = trace_payload(trace_result, options["detail"], settings)
+        finite = finite and not result["trace"]["non_finite"]
+    result["non_finite"] = not finite
+    return dumps(result)
+
+
+def gradcheck(body: BaseModel, settings: Settings) -> bytes:
+    request, _ = split(body)
+    limits.check_sizes(request, settings)
+    with np.errstate(all="ignore"):
+        _, problem, _ = engine.prepare(request)
+        T, D = problem.inputs.shape
+        K = int(problem.params["V"].shape[0])
+        limits.check_gradcheck_work(problem.cell, T, problem.k1, problem.k2, problem.H, D, K,
+                                    settings)
+        result = engine.gradcheck(request)
+    return dumps(result)
+
+
+def presets() -> bytes:
+    return dumps(engine.list_presets())
+
+
+# ---------------------------------------------------------------------------------------------
+# The detail option.
+
+
+def trace_payload(result: dict[str, Any], detail: str, settings: Settings) -> dict[str, Any]:
+    """The trace as the API sends it: full matrices or their norms, ``non_finite`` certain.
+
+    "auto" sends full matrices while the estimated response stays under
+    ``max_response_bytes``; an explicit "full" over it is a 413 that says to ask for norms.
+    """
+    chosen = detail
+    if detail in ("auto", "full"):
+        estimate = estimate_full_bytes(result)
+        if estimate <= settings.max_response_bytes:
+            chosen = "full"
+        elif detail == "auto":
+            chosen = "norms"
+        else:
+            raise ApiError(413, ("body", "detail"),
+                           f"the full trace would be about {estimate / 1e6:.1f} MB, over the "
+                           f"server's limit of {settings.max_response_bytes / 1e6:.1f} MB "
+                           f"(BPTT_MAX_RESPONSE_BYTES); ask for \"detail\": \"norms\" (every "
+                           f"per-step matrix replaced by its Frobenius norm), or a smaller "
+                           f"hidden_size or a shorter sequence", "response_too_large")
+    payload = with_norms(result) if chosen == "norms" else _materialised(result)
+    payload["non_finite"] = bool(result["non_finite"]) or not all_finite(payload)
+    payload["detail"] = chosen
+    return payload
+
+
+def _materialised(result: dict[str, Any]) -> dict[str, Any]:
+    """The result with the lazy contrib/accum mappings formed into dicts, once."""
+    events = []
+    for event in result["events"]:
+        if event.get("kind") == "backward":
+            event = {**event, **{key: dict(event[key]) for key in EVENT_MATRICES
+                                 if isinstance(event.get(key), Mapping)}}
+        events.append(event)
+    return {**result, "events": events}
+
+
+def estimate_full_bytes(result: dict[str, Any]) -> int:
+    """About how large the full trace's JSON is, from its shapes, without forming it.
+
+    Every parameter-shaped array holds P numbers (the sizes of the parameters): two per
+    backward event (contrib, accum), four per update, one for the initial params. The
+    vectors are counted on one event of each kind and multiplied by the count of that kind.
+    """
+    params = result["params"]
+    P = sum(int(np.size(a)) for a in params.values())
+    events = result["events"]
+    kinds: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        kinds.setdefault(event.get("kind", ""), []).append(event)
+    numbers = P
+    for kind, group in kinds.items():
+        sample = {k: v for k, v in group[0].items() if k not in EVENT_MATRICES}
+        numbers += len(group) * _count(sample)
+        if kind == "backward":
+            numbers += len(group) * 2 * P
+    for update in result["updates"][:1]:
+        sample = {k: v for k, v in update.items() if k not in UPDATE_MATRICES}
+        present = sum(1 for k in UPDATE_MATRICES if update.get(k) is not None)
+        numbers += len(result["updates"]) * (_count(sample) + present * P)
+    rest = {k: v for k, v in result.items() if k not in ("events", "updates", "params")}
+    numbers += _count(rest)
+    return numbers * BYTES_PER_NUMBER
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, np.ndarray):
+        return int(value.size)
+    if isinstance(value, Mapping):
+        return sum(_count(v) for v in value.values()) + len(value)
+    if isinstance(value, list | tuple):
+        if value and not isinstance(value[0], list | tuple | Mapping | np.ndarray):
+            return len(value)
+        return sum(_count(v) for v in value)
+    return 1

@@ -193,6 +193,7 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
             caches[t] = cache
             state = state_of(cache)
         fwd.version_of[done + 1:last + 1] = [version] * len(new_steps)
+        cell.finish_forward(packed, caches[done + 1:last + 1])
         hs = np.array([caches[t]["h"] for t in new_steps])
         o = losses.outputs(params["V"], params["b_y"], hs)
         yhat, step_loss, grad_o = losses.evaluate(problem.loss, o, problem.targets[done:last])

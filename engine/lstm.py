@@ -12,13 +12,14 @@ Backward, given dh(t) = V^T g_o(t) + dh_next(t) and dc_next(t) = dc(t+1) * f(t+1
     contributions: dW_* += delta_* h(t-1)^T,  dU_* += delta_* x(t)^T,  db_* += delta_*
 
 The four gates are stacked (f, i, g, o) into one (4H, H) matrix so a step is one product.
+
+Steps run forward one at a time; ``finish_forward`` then adds, for a block of steps at once,
+the factors the backward step multiplies the error by (they do not depend on the error).
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from engine.nonlinear import sigmoid
 
 GATES = ("f", "i", "g", "o")
 GRAD_FACTORS = {
@@ -33,9 +34,16 @@ DELTA_KEYS = GATES
 def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> dict[str, np.ndarray]:
     del activation  # only the vanilla RNN has a choice of phi
     W = np.concatenate([params[f"W_{k}"] for k in GATES])  # (4H, H)
+    H = W.shape[1]
+    # sigm(a) = 1/2 + 1/2 tanh(a/2): one tanh over the stacked pre-activations serves the
+    # three sigmoid gates (scale 1/2) and the tanh candidate g (scale 1) at once.
+    scale = np.full(4 * H, 0.5)
+    scale[2 * H:3 * H] = 1.0
+    shift = np.where(scale == 0.5, 0.5, 0.0)
     return {"W": W,
             "U": np.concatenate([params[f"U_{k}"] for k in GATES]),  # (4H, D)
-            "b": np.concatenate([params[f"b_{k}"] for k in GATES])}  # (4H,)
+            "b": np.concatenate([params[f"b_{k}"] for k in GATES]),  # (4H,)
+            "scale": scale, "shift": shift}
 
 
 def input_projection(packed: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
@@ -45,16 +53,40 @@ def input_projection(packed: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray
 def step_forward(packed: dict[str, np.ndarray], ux_t: np.ndarray,
                  state_prev: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
     h_prev, c_prev = state_prev
-    a = packed["W"] @ h_prev + ux_t  # (4H,) pre-activations of f, i, g, o
     H = h_prev.shape[0]
-    act = sigmoid(a)
-    act[2 * H:3 * H] = np.tanh(a[2 * H:3 * H])  # g is the tanh candidate
+    a = packed["W"] @ h_prev + ux_t  # (4H,) pre-activations of f, i, g, o
+    act = np.tanh(a * packed["scale"])
+    act *= packed["scale"]
+    act += packed["shift"]  # (4H,) values of f, i, g, o
     f, i, g, o = act[:H], act[H:2 * H], act[2 * H:3 * H], act[3 * H:]
     c = f * c_prev + i * g
     tanh_c = np.tanh(c)
     h = o * tanh_c
     return {"h_prev": h_prev, "c_prev": c_prev, "a": a, "act": act,
             "f": f, "i": i, "g": g, "o": o, "c": c, "tanh_c": tanh_c, "h": h}
+
+
+def finish_forward(packed: dict[str, np.ndarray], caches: list[dict[str, np.ndarray]]) -> None:
+    """Add to each cache what its backward step multiplies by, for a block of steps at once.
+
+    These factors do not depend on the error, so they are formed over stacked rows (a few
+    vector operations per block instead of per step): f(1-f), i(1-i), 1-g^2, o(1-o) times
+    the vector each gate's delta takes (c(t-1) for f, g for i, i for g, tanh c(t) for o),
+    and o (1 - tanh^2 c(t)).
+    """
+    act = np.array([cache["act"] for cache in caches])  # (n, 4H)
+    tanh_c = np.array([cache["tanh_c"] for cache in caches])  # (n, H)
+    c_prev = np.array([cache["c_prev"] for cache in caches])  # (n, H)
+    H = tanh_c.shape[1]
+    f, i, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+    dact = act * (1.0 - act)  # sigm' = s (1 - s) for f, i, o ...
+    dact[:, 2 * H:3 * H] = 1.0 - g * g  # ... tanh' = 1 - g^2 for g
+    delta_factor = np.concatenate((c_prev, g, i, tanh_c), axis=1) * dact  # (n, 4H)
+    o_dtanh_c = o * (1.0 - tanh_c * tanh_c)  # (n, H)
+    del f, i
+    for cache, factor, od in zip(caches, delta_factor, o_dtanh_c, strict=True):
+        cache["delta_factor"] = factor
+        cache["o_dtanh_c"] = od
 
 
 def state_of(cache: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -64,18 +96,18 @@ def state_of(cache: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
 def step_backward(packed: dict[str, np.ndarray], dstate: tuple[np.ndarray, ...],
                   cache: dict[str, np.ndarray]
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]:
-    """(dh, dc_next) -> ((dh_prev, dc_prev), deltas stacked (4H,) as f, i, g, o, {"dc"})."""
+    """(dh, dc_next) -> ((dh_prev, dc_prev), deltas stacked (4H,) as f, i, g, o, {"dc"}).
+
+    Reads the factors of ``finish_forward``. Rows of a batch (B, H) work too: every product
+    is elementwise or a right product by W.
+    """
     dh, dc_next = dstate
-    f, i, g, o, tanh_c = cache["f"], cache["i"], cache["g"], cache["o"], cache["tanh_c"]
-    dc = dh * o * (1.0 - tanh_c * tanh_c) + dc_next
-    delta = np.concatenate([
-        dc * cache["c_prev"] * f * (1.0 - f),  # delta_f
-        dc * g * i * (1.0 - i),  # delta_i
-        dc * i * (1.0 - g * g),  # delta_g
-        dh * tanh_c * o * (1.0 - o),  # delta_o
-    ], axis=-1)
+    dc = dh * cache["o_dtanh_c"] + dc_next  # dh * o * (1 - tanh^2 c) + dc(t+1) f(t+1)
+    # delta_f = dc c(t-1) f(1-f), delta_i = dc g i(1-i), delta_g = dc i (1-g^2),
+    # delta_o = dh tanh c(t) o(1-o): one product over the stacked gates
+    delta = np.concatenate((dc, dc, dc, dh), axis=-1) * cache["delta_factor"]
     dh_prev = delta @ packed["W"]  # (H,)
-    return (dh_prev, dc * f), delta, {"dc": dc}
+    return (dh_prev, dc * cache["f"]), delta, {"dc": dc}
 
 
 def input_grad(packed: dict[str, np.ndarray], stacked_delta: np.ndarray) -> np.ndarray:

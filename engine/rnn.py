@@ -11,6 +11,9 @@ Backward, given dh(t) = dh_out(t) + dh_next(t) (the whole error reaching h(t)):
 ``U x(t) + b`` does not depend on the recurrence, so ``input_projection`` forms it for all
 steps of a chunk in one product; the per-step contributions are outer products of recorded
 vectors (``GRAD_FACTORS``), summed for a window in one matrix product by the schedule.
+
+Steps run forward one at a time; ``finish_forward`` then adds, for a block of steps at once,
+the factors the backward step multiplies the error by (they do not depend on the error).
 """
 
 from __future__ import annotations
@@ -63,6 +66,15 @@ def step_forward(packed: dict[str, Any], ux_t: np.ndarray,
     return {"h_prev": h_prev, "a": a, "h": h}
 
 
+def finish_forward(packed: dict[str, Any], caches: list[dict[str, np.ndarray]]) -> None:
+    """Add phi'(a(t)) to each cache, over a block of steps at once (it does not depend on
+    the error, so the backward step is one product and one vector-matrix product)."""
+    a = np.array([cache["a"] for cache in caches])  # (n, H)
+    h = np.array([cache["h"] for cache in caches])  # (n, H)
+    for cache, dphi in zip(caches, derivative(packed["activation"], a, h), strict=True):
+        cache["dphi"] = dphi
+
+
 def state_of(cache: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     return (cache["h"],)
 
@@ -72,11 +84,7 @@ def step_backward(packed: dict[str, Any], dstate: tuple[np.ndarray, ...],
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]:
     """(dh,) -> ((dh_prev,), delta, {})."""
     (dh,) = dstate
-    if packed["activation"] == "tanh":  # the common case, without a call
-        h = cache["h"]
-        delta = (1.0 - h * h) * dh  # (H,)
-    else:
-        delta = derivative(packed["activation"], cache["a"], cache["h"]) * dh  # (H,)
+    delta = cache["dphi"] * dh  # (H,) phi'(a(t)) * dh(t), phi' from finish_forward
     dh_prev = delta @ packed["W"]  # (H,)
     return (dh_prev,), delta, {}
 

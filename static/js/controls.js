@@ -244,8 +244,9 @@ export class Controls {
     setv("ctl-seed", c.seed ?? 0);
     setv("ctl-rho", c.spectral_radius ?? "");
     const lossAuto = $("ctl-loss").querySelector('option[value=""]');
-    if (lossAuto && this.config?.loss) {
-      lossAuto.textContent = tr("ctl.loss.auto", { loss: tr(`ctl.loss.${this.config.loss}`) });
+    if (lossAuto) {
+      lossAuto.textContent = this.config?.loss
+        ? tr("ctl.loss.auto", { loss: tr(`ctl.loss.${this.config.loss}`) }) : tr("ctl.loss.fromData");
     }
     this.syncEnabled();
     const trained = this.store.get().scenario.train;
@@ -319,7 +320,8 @@ export class Controls {
       const ctx = f.ctx || {};
       const limit = ctx.ge ?? ctx.gt ?? ctx.le ?? ctx.lt ?? ctx.min_length ?? ctx.max_length ?? "";
       const text = KNOWN.has(f.type) ? tr(`error.${f.type}`, { limit: num(limit) }) : tr("error.rejected");
-      if (!bySlot.has(slot)) bySlot.set(slot, { text, detail: f.msg });
+      // the API's own (English) words only where we have no message of our own
+      if (!bySlot.has(slot)) bySlot.set(slot, { text, detail: KNOWN.has(f.type) ? "" : f.msg });
     }
     for (const [slot, { text, detail }] of bySlot) this.showSlot(slot, text, detail);
   }

@@ -147,8 +147,15 @@ export class Studio extends EventTarget {
     }
   }
 
+  /** The first scenario failed: say so where the network would be, never a blank page. */
   showEmpty() {
-    document.getElementById("network").dataset.empty = "true";
+    const net = document.getElementById("network");
+    net.dataset.empty = "true";
+    const p = document.createElement("p");
+    p.className = "empty";
+    p.dataset.i18n = "status.empty";
+    p.textContent = tr("status.empty");
+    net.replaceChildren(p);
   }
 
   setTrace(trace, training, eventIndex) {

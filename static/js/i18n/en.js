@@ -44,6 +44,7 @@ export default {
   "ctl.lossGroup": "Loss",
   "ctl.loss": "Loss",
   "ctl.loss.auto": "From the data ({loss})",
+  "ctl.loss.fromData": "From the data",
   "ctl.loss.cross_entropy": "cross-entropy",
   "ctl.loss.mse": "squared error",
   "ctl.lossAt": "Applied at",
@@ -81,6 +82,7 @@ export default {
   "check.failed": "The gradient check could not run.",
   "status.loading": "Computing…",
   "status.exploded": "Exploded: some numbers overflowed and are shown as —. Lower the spectral radius or the learning rate, or clip the gradient.",
+  "status.empty": "Nothing to show yet: correct the setting marked in red on the left.",
   "status.normsOnly": "This model is large: the accumulators are shown as norms instead of matrices.",
 
   "error.number": "Enter a number.",

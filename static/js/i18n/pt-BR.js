@@ -46,6 +46,7 @@ export default {
   "ctl.lossGroup": "Perda",
   "ctl.loss": "Perda",
   "ctl.loss.auto": "Pelos dados ({loss})",
+  "ctl.loss.fromData": "Pelos dados",
   "ctl.loss.cross_entropy": "entropia cruzada",
   "ctl.loss.mse": "erro quadrático",
   "ctl.lossAt": "Aplicada em",
@@ -83,6 +84,7 @@ export default {
   "check.failed": "Não foi possível conferir os gradientes.",
   "status.loading": "Calculando…",
   "status.exploded": "Explodiu: alguns números estouraram e aparecem como —. Diminua o raio espectral ou a taxa de aprendizado, ou recorte o gradiente.",
+  "status.empty": "Nada para mostrar ainda: corrija o ajuste marcado em vermelho à esquerda.",
   "status.normsOnly": "Este modelo é grande: os acumuladores aparecem como normas em vez de matrizes.",
 
   "error.number": "Digite um número.",

@@ -1,0 +1,86 @@
+"""The page's message catalogues: same keys in every language, every key the page uses exists.
+
+Browser-free; the browser tests check what is actually on screen (test_page_studio.py).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+I18N = ROOT / "static" / "js" / "i18n"
+LANGS = ["en", "pt-BR", "ru"]
+KEY_LINE = re.compile(r'^\s*"([^"]+)":\s*"((?:[^"\\]|\\.)*)",?\s*$')
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    entries: dict[str, str] = {}
+    for line in (I18N / f"{lang}.js").read_text(encoding="utf-8").splitlines():
+        match = KEY_LINE.match(line)
+        if match:
+            assert match.group(1) not in entries, f"{lang}: duplicate key {match.group(1)}"
+            entries[match.group(1)] = match.group(2)
+    return entries
+
+
+def keys_used() -> set[str]:
+    """Keys named literally in the template and in the modules (data-i18n*, tr("..."))."""
+    used: set[str] = set()
+    template = (ROOT / "templates" / "index.html").read_text(encoding="utf-8")
+    used |= set(re.findall(r'data-i18n(?:-aria|-title|-placeholder)?="([^"]+)"', template))
+    for path in (ROOT / "static" / "js").glob("*.js"):
+        text = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r'\btr\("([a-zA-Z0-9_.-]+)"', text))
+        used |= set(re.findall(r'i18n(?:Aria|Title)? = "([a-zA-Z0-9_.-]+)"', text))
+        used |= set(re.findall(r'"((?:timeline|net|eq|hm|charts|error|status|ctl|check|share|pred)'
+                               r'\.[a-zA-Z0-9_.]+)"', text))
+    return used
+
+
+def test_english_catalogue_is_not_empty():
+    assert len(catalogue("en")) > 150
+
+
+@pytest.mark.parametrize("lang", ["pt-BR", "ru"])
+def test_catalogue_has_exactly_the_english_keys(lang):
+    en, other = catalogue("en"), catalogue(lang)
+    assert sorted(set(en) - set(other)) == [], f"{lang} misses keys"
+    assert sorted(set(other) - set(en)) == [], f"{lang} has keys English lacks"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_catalogue_has_every_key_the_page_uses(lang):
+    entries = catalogue(lang)
+    # a key the code completes itself (`${key}.title`) must be the prefix of real keys
+    missing = sorted(k for k in keys_used()
+                     if k not in entries and not any(e.startswith(k + ".") for e in entries))
+    assert missing == []
+
+
+@pytest.mark.parametrize("lang", ["pt-BR", "ru"])
+def test_translations_keep_the_placeholders(lang):
+    en, other = catalogue("en"), catalogue(lang)
+    for key, text in en.items():
+        assert set(re.findall(r"\{\w+\}", text)) == set(re.findall(r"\{\w+\}", other[key])), key
+
+
+@pytest.mark.parametrize("lang", ["pt-BR", "ru"])
+def test_translations_are_translated(lang):
+    """Most texts differ from English (names, symbols and short labels may stay)."""
+    en, other = catalogue("en"), catalogue(lang)
+    symbolic = {"charts.jacobian.hover"}  # "t = %{y}, k = %{x}: %{text}" reads the same everywhere
+    same = [k for k, v in en.items() if other[k] == v and len(v) > 12 and k not in symbolic
+            and not k.startswith(("lang.", "nota.", "preset.", "ctl.opt.", "ctl.cell."))]
+    assert same == []
+
+
+def test_preset_keys_cover_the_engine_presets():
+    from engine import PRESETS
+
+    entries = catalogue("en")
+    for preset_id in PRESETS:
+        assert f"preset.{preset_id}.title" in entries
+        assert f"preset.{preset_id}.description" in entries

@@ -8,9 +8,10 @@ column alike:
     minimal    a tight, unrecorded NumPy fp64 forward + loss + backward written here (buffers
                reused, dW as one product of the stacked deltas after the loop)
     torch      PyTorch fp64 per-step cells (nn.RNNCell / LSTMCell / GRUCell) with every h(t)'s
-               gradient retained (h.retain_grad()): what per-step numbers cost in torch; the
-               output layer and loss once over the stacked h(t), one thread. Skipped with a
-               message when torch is not importable.
+               gradient retained (h.retain_grad()) and the output layer applied per step with
+               o(t)'s gradient retained too: what per-step numbers cost in torch, as the
+               engine issue measured it; one thread. Skipped with a message when torch is not
+               importable.
     trace      engine.run_trace(request, diagnostics=False): every event and update recorded
     material.  the same plus reading every backward event's contrib and accum arrays (they
                are formed on access)
@@ -299,16 +300,17 @@ def torch_runner(cell: str, T: int) -> Callable[[], Any]:
             p.grad = None
         h = torch.zeros(1, H, dtype=dtype)
         c = torch.zeros(1, H, dtype=dtype)
-        states = []
+        total = torch.zeros((), dtype=dtype)
         for t in range(T):
             if cell == "lstm":
                 h, c = step(X[t:t + 1], (h, c))
             else:
                 h = step(X[t:t + 1], h)
             h.retain_grad()  # dL/dh(t) kept for every step, as the trace shows it
-            states.append(h)
-        logits = out(torch.cat(states))  # (T, 27): the output layer once, as the engine does
-        torch.nn.functional.cross_entropy(logits, y, reduction="sum").backward()
+            o = out(h)  # the output layer per step, its error kept too: per-step numbers
+            o.retain_grad()
+            total = total + torch.nn.functional.cross_entropy(o, y[t:t + 1], reduction="sum")
+        total.backward()
 
     return run
 

@@ -10,15 +10,16 @@ from app.body import BodyLimitMiddleware
 from app.paths import STATIC_DIR
 from app.schemas import build_schemas
 from app.security import SecurityHeadersMiddleware
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 
 # gzip level: traces are digits; level 9 costs several times level 5's time for a few
 # percent (measured on a 3.5 MB trace, see README "Serving many users").
 GZIP_LEVEL = 5
 
 
-def create_app() -> FastAPIOffline:
-    settings = get_settings()
+def create_app(settings: Settings | None = None) -> FastAPIOffline:
+    """The app under the given limits (by default from the environment, BPTT_*)."""
+    settings = settings or get_settings()
     # FastAPIOffline serves the Swagger UI assets from its package: /docs works offline.
     # /redoc would still fetch a logo from a CDN, so it is off.
     app = FastAPIOffline(

@@ -42,9 +42,11 @@ def split(body: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
 def trace(body: BaseModel, settings: Settings) -> bytes:
     request, options = split(body)
     limits.check_sizes(request, settings)
-    with np.errstate(all="ignore"):  # overflow is reported through non_finite, never raised
+    # Overflow is reported through non_finite, never raised (nor warned about): the lazy
+    # contributions are formed while the payload is built, so that is inside too.
+    with np.errstate(all="ignore"):
         result = engine.run_trace(request)
-    return dumps(trace_payload(result, options.get("detail", "auto"), settings))
+        return dumps(trace_payload(result, options.get("detail", "auto"), settings))
 
 
 def train(body: BaseModel, settings: Settings) -> bytes:
@@ -53,16 +55,26 @@ def train(body: BaseModel, settings: Settings) -> bytes:
     limits.check_train_work(request, options["iterations"], settings)
     with np.errstate(all="ignore"):
         result = engine.train(request, options["iterations"],
-                              record_every=options["record_every"],
-                              include_trace=options["include_trace"])
-    trace_result = result.get("trace")
-    result = {**result, "trace": None}
-    finite = not result["non_finite"] and all_finite(result)
-    if trace_result is not None:
-        result["trace"] = trace_payload(trace_result, options["detail"], settings)
-        finite = finite and not result["trace"]["non_finite"]
-    result["non_finite"] = not finite
-    return dumps(result)
+                              record_every=options["record_every"], include_trace=False)
+        finite = not result["non_finite"] and all_finite(result)
+        if options["include_trace"]:
+            result["trace"] = None
+            params = result["final_params"]
+            if all(bool(np.isfinite(p).all()) for p in params.values()):
+                trace = engine.run_trace(trained_request(request, params))
+                result["trace"] = trace_payload(trace, options["detail"], settings)
+                finite = finite and not result["trace"]["non_finite"]
+            else:  # training diverged: there is no pass "from the trained parameters"
+                finite = False
+        result["non_finite"] = not finite
+        return dumps(result)
+
+
+def trained_request(request: dict[str, Any], params: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The request of one more pass from trained parameters: the same data and schedule,
+    the trained parameters as given ones (not rescaled to spectral_radius again)."""
+    return {**request, "params": {name: value.tolist() for name, value in params.items()},
+            "spectral_radius": None}
 
 
 def gradcheck(body: BaseModel, settings: Settings) -> bytes:
@@ -75,7 +87,7 @@ def gradcheck(body: BaseModel, settings: Settings) -> bytes:
         limits.check_gradcheck_work(problem.cell, T, problem.k1, problem.k2, problem.H, D, K,
                                     settings)
         result = engine.gradcheck(request)
-    return dumps(result)
+        return dumps(result)
 
 
 def presets() -> bytes:

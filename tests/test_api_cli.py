@@ -1,0 +1,100 @@
+"""The CLI prints exactly the JSON the API returns, and the API's error JSON for bad requests."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import EXIT_BAD_REQUEST, build_parser, main
+
+CLI = str(Path(sys.executable).parent / "bptt-studio")
+
+
+def api_bytes(client, path, body):
+    response = client.post(path, json=body, headers={"Accept-Encoding": "identity"})
+    return response.status_code, response.content
+
+
+def test_cli_trace_preset_prints_exactly_the_api_response(client, capsysbinary):
+    assert main(["trace", "--preset", "machine"]) == 0
+    status, expected = api_bytes(client, "/api/v1/trace", {"data": {"preset": "machine"}})
+    assert status == 200
+    assert capsysbinary.readouterr().out == expected
+
+
+def test_cli_trace_request_file_with_detail_prints_the_api_response(client, capsysbinary,
+                                                                    tmp_path):
+    request = {"cell": "gru", "hidden_size": 5, "data": {"words": "a b c a b"}}
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request))
+    assert main(["trace", "--request", str(path), "--detail", "norms"]) == 0
+    _, expected = api_bytes(client, "/api/v1/trace", {**request, "detail": "norms"})
+    assert capsysbinary.readouterr().out == expected
+
+
+def test_cli_train_prints_exactly_the_api_response(client, capsysbinary):
+    assert main(["train", "--preset", "series", "--iterations", "25", "--record-every",
+                 "5"]) == 0
+    _, expected = api_bytes(client, "/api/v1/train", {"data": {"preset": "series"},
+                                                      "iterations": 25, "record_every": 5})
+    assert capsysbinary.readouterr().out == expected
+
+
+def test_cli_gradcheck_prints_exactly_the_api_response(client, capsysbinary):
+    assert main(["gradcheck", "--preset", "series"]) == 0
+    _, expected = api_bytes(client, "/api/v1/gradcheck", {"data": {"preset": "series"}})
+    assert capsysbinary.readouterr().out == expected
+
+
+def test_cli_bad_request_exits_non_zero_with_the_api_error_on_stderr(client, capsysbinary,
+                                                                     tmp_path):
+    path = tmp_path / "request.json"
+    path.write_text('{"truncation": {"k1": 3, "k2": 2}}')
+    assert main(["trace", "--request", str(path)]) == EXIT_BAD_REQUEST
+    captured = capsysbinary.readouterr()
+    status, expected = api_bytes(client, "/api/v1/trace", {"truncation": {"k1": 3, "k2": 2}})
+    assert status == 422
+    assert captured.out == b""
+    assert captured.err.rstrip(b"\n") == expected
+
+
+def test_cli_schema_error_matches_the_api_error(client, capsysbinary, tmp_path):
+    path = tmp_path / "request.json"
+    path.write_text('{"hidden_size": 65, "cel": "lstm"}')
+    assert main(["trace", "--request", str(path)]) == EXIT_BAD_REQUEST
+    _, expected = api_bytes(client, "/api/v1/trace", {"hidden_size": 65, "cel": "lstm"})
+    assert capsysbinary.readouterr().err.rstrip(b"\n") == expected
+
+
+def test_cli_non_json_request_exits_non_zero_with_error_json(capsysbinary, tmp_path):
+    path = tmp_path / "request.json"
+    path.write_text("{not json")
+    assert main(["trace", "--request", str(path)]) == EXIT_BAD_REQUEST
+    error = json.loads(capsysbinary.readouterr().err)["detail"][0]
+    assert error["type"] == "json_invalid"
+
+
+def test_cli_missing_request_file_exits_non_zero(capsys, tmp_path):
+    assert main(["trace", "--request", str(tmp_path / "missing.json")]) == EXIT_BAD_REQUEST
+    assert "cannot read the request" in capsys.readouterr().err
+
+
+def test_cli_preset_and_request_are_mutually_exclusive():
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["trace", "--preset", "machine", "--request", "r.json"])
+
+
+def test_cli_serve_keeps_its_options():
+    args = build_parser().parse_args(["serve", "--port", "9001", "--workers", "2"])
+    assert (args.port, args.workers, args.host) == (9001, 2, "127.0.0.1")
+
+
+def test_console_script_reads_the_request_from_stdin(client):
+    request = {"data": {"text": "hello"}, "hidden_size": 3}
+    completed = subprocess.run([CLI, "trace", "--request", "-"], input=json.dumps(request),
+                               capture_output=True, text=True, timeout=60, check=False)
+    assert completed.returncode == 0, completed.stderr
+    _, expected = api_bytes(client, "/api/v1/trace", request)
+    assert completed.stdout.encode() == expected

@@ -1,0 +1,239 @@
+"""Every bad request is a 4xx JSON body naming the field and saying what would be accepted.
+
+The body is FastAPI's shape, {"detail": [{"loc": ["body", ...], "msg", "type"}]}, whether the
+schema, the engine or the body parser refused the request.
+"""
+
+import pytest
+
+
+def only_error(response):
+    detail = response.json()["detail"]
+    assert len(detail) == 1, detail
+    return detail[0]
+
+
+def test_post_trace_rejects_hidden_size_over_limit(client):
+    response = client.post("/api/v1/trace", json={"hidden_size": 65})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "hidden_size"]
+    assert "less than or equal to 64" in error["msg"]
+    assert "BPTT_MAX_HIDDEN_SIZE" in error["msg"]
+
+
+def test_post_trace_rejects_k2_less_than_k1(client):
+    response = client.post("/api/v1/trace", json={"truncation": {"k1": 3, "k2": 2}})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "truncation", "k2"]
+    assert "k2 must be >= k1" in error["msg"]
+
+
+def test_post_trace_rejects_wrong_param_shape_naming_name_expected_and_given(client):
+    params = {"W": [[0.0] * 3] * 3, "U": [[0.0] * 7] * 4, "b": [0.0] * 4,
+              "V": [[0.0] * 4] * 7, "b_y": [0.0] * 7}
+    response = client.post("/api/v1/trace", json={"params": params})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "params", "W"]
+    assert "expected [4, 4]" in error["msg"] and "given [3, 3]" in error["msg"]
+
+
+def test_post_trace_rejects_targets_shorter_than_inputs(client):
+    data = {"inputs": [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], "targets": [1, 0]}
+    response = client.post("/api/v1/trace", json={"data": data})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "data", "targets"]
+    assert "shorter than inputs" in error["msg"] and "T = 3" in error["msg"]
+
+
+def test_post_trace_rejects_class_id_outside_output_size(client):
+    data = {"inputs": [[1.0], [0.0]], "targets": [0, 3]}
+    response = client.post("/api/v1/trace", json={"data": data, "output_size": 2})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "data", "targets", 1]
+    assert "ids must be in 0..1" in error["msg"]
+
+
+def test_post_trace_rejects_class_id_over_the_server_limit_before_allocating(client):
+    data = {"inputs": [[1.0], [0.0]], "targets": [0, 10**12]}
+    response = client.post("/api/v1/trace", json={"data": data})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "data", "targets", 1]
+    assert "at most 128 classes" in error["msg"]
+
+
+def test_post_trace_rejects_text_of_fewer_than_two_characters(client):
+    response = client.post("/api/v1/trace", json={"data": {"text": "a"}})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "data", "text"]
+    assert "at least 2 characters" in error["msg"]
+
+
+def test_post_trace_rejects_text_longer_than_the_sequence_limit(client):
+    response = client.post("/api/v1/trace", json={"data": {"text": "ab" * 101}})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "data", "text"]
+    assert "BPTT_MAX_SEQ_LEN" in error["msg"]
+
+
+def test_post_trace_rejects_words_over_the_sequence_limit(client):
+    words = " ".join(["ab"] * 250)
+    response = client.post("/api/v1/trace", json={"data": {"words": words}})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "data", "words"]
+    assert "249 steps" in error["msg"] and "at most 200" in error["msg"]
+
+
+def test_post_trace_rejects_vocabulary_over_the_input_size_limit(client):
+    words = " ".join(f"w{i}" for i in range(150))
+    response = client.post("/api/v1/trace", json={"data": {"words": words}})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "data", "words"]
+    assert "150 distinct words" in error["msg"] and "BPTT_MAX_INPUT_SIZE" in error["msg"]
+
+
+@pytest.mark.parametrize("lr", [0, -0.1])
+def test_post_trace_rejects_non_positive_learning_rate(client, lr):
+    response = client.post("/api/v1/trace", json={"optimizer": {"name": "sgd", "lr": lr}})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "optimizer", "lr"]
+    assert "greater than 0" in error["msg"]
+
+
+def test_post_trace_rejects_boolean_for_a_number(client):
+    response = client.post("/api/v1/trace", json={"optimizer": {"lr": False}})
+    assert response.status_code == 422
+    assert only_error(response)["loc"] == ["body", "optimizer", "lr"]
+
+
+def test_post_trace_rejects_string_for_an_integer(client):
+    response = client.post("/api/v1/trace", json={"hidden_size": "4"})
+    assert response.status_code == 422
+    assert only_error(response)["loc"] == ["body", "hidden_size"]
+
+
+def test_post_trace_rejects_unknown_field_listing_the_accepted_ones(client):
+    response = client.post("/api/v1/trace", json={"hiden_size": 8})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "hiden_size"]
+    assert error["type"] == "extra_forbidden"
+    assert "hidden_size" in error["msg"]
+
+
+def test_post_trace_rejects_unknown_field_inside_nested_object(client):
+    response = client.post("/api/v1/trace", json={"optimizer": {"name": "adam", "beta1": 0.8}})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "optimizer", "beta1"]
+    assert "betas" in error["msg"]
+
+
+def test_post_trace_rejects_data_of_no_known_shape(client):
+    response = client.post("/api/v1/trace", json={"data": {"txt": "machine"}})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "data"]
+    assert '{"text": "..."}' in error["msg"] and "txt" in error["msg"]
+
+
+def test_post_trace_rejects_unknown_preset_naming_the_accepted_ones(client):
+    response = client.post("/api/v1/trace", json={"data": {"preset": "nope"}})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "data", "preset"]
+    assert "machine" in error["msg"]
+
+
+def test_post_trace_rejects_body_that_is_not_json_with_400(client):
+    response = client.post("/api/v1/trace", content=b"{cell: rnn}",
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    error = only_error(response)
+    assert error["loc"] == ["body"]
+    assert error["type"] == "json_invalid"
+    assert "line 1 column 2" in error["msg"]
+
+
+def test_post_trace_rejects_body_without_json_content_type_with_400(client):
+    response = client.post("/api/v1/trace", content=b"{}", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 400
+    assert "Content-Type: application/json" in only_error(response)["msg"]
+
+
+def test_post_trace_rejects_empty_body_with_400(client):
+    response = client.post("/api/v1/trace", content=b"",
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "{}" in only_error(response)["msg"]
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_post_trace_rejects_non_finite_number_in_json_naming_where(client, token):
+    body = b'{"data": {"series": [1, 2, ' + token.encode() + b", 4]}}"
+    response = client.post("/api/v1/trace", content=body,
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "data", "series", 2]
+    assert token in error["msg"]
+    assert error["type"] == "finite_number"
+
+
+def test_post_trace_rejects_number_too_large_for_a_double(client):
+    response = client.post("/api/v1/trace", content=b'{"optimizer": {"lr": 1e999}}',
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert only_error(response)["loc"] == ["body", "optimizer", "lr"]
+
+
+def test_post_trace_rejects_c0_for_a_cell_without_cell_state(client):
+    response = client.post("/api/v1/trace", json={"cell": "gru", "c0": [0.0] * 4})
+    assert response.status_code == 422
+    assert only_error(response)["loc"] == ["body", "c0"]
+
+
+def test_post_train_rejects_iterations_over_limit(client):
+    response = client.post("/api/v1/train", json={"iterations": 2001})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "iterations"]
+    assert "BPTT_MAX_ITERATIONS" in error["msg"]
+
+
+def test_post_train_rejects_too_much_work_saying_how_many_iterations_fit(client):
+    request = {"iterations": 2000, "data": {"series": list(range(101))}}
+    response = client.post("/api/v1/train", json=request)
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "iterations"]
+    assert "at most 200 iterations" in error["msg"]
+
+
+def test_post_gradcheck_rejects_model_too_large_to_check(client):
+    response = client.post("/api/v1/gradcheck", json={"hidden_size": 64})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "hidden_size"]
+    assert "smaller hidden_size" in error["msg"]
+
+
+def test_post_gradcheck_rejects_the_trace_only_detail_field(client):
+    response = client.post("/api/v1/gradcheck", json={"detail": "norms"})
+    assert response.status_code == 422
+    assert only_error(response)["type"] == "extra_forbidden"
+
+
+def test_error_response_does_not_echo_the_input(client):
+    response = client.post("/api/v1/trace", json={"data": {"text": "x"}})
+    assert "input" not in only_error(response)

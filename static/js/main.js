@@ -4,6 +4,7 @@ import { ChartsView } from "./charts.js";
 import { Controls } from "./controls.js";
 import { EquationView } from "./equation.js";
 import { HeatmapsView } from "./heatmaps.js";
+import { Lessons } from "./lessons.js";
 import { NetworkView } from "./network.js";
 import { fromQuery, Store } from "./state.js";
 import { Studio } from "./studio.js";
@@ -45,6 +46,9 @@ $("ctl-notation").addEventListener("change", (e) => store.update({ notation: e.t
 
 // The public handle for guided lessons and tests (see studio.js).
 window.bpttStudio = studio;
+const lessons = new Lessons({ studio, store, button: $("btn-lessons"), menu: $("lesson-menu"),
+  panel: $("lesson-panel") });
+studio.ready.then(() => lessons.start());
 studio.start().then(() => {
   document.getElementById("studio").dataset.ready = "true";
 });

@@ -8,6 +8,7 @@ export const DEFAULT_STATE = Object.freeze({
   event: 0,
   lang: "en",
   notation: "goodfellow",
+  lesson: null, // {id, step} of an open guided lesson (lessons.js), step 1-based
 });
 
 // URL parameter <-> scenario field. Each entry: [param, read(scenario), write(scenario, text)].
@@ -62,6 +63,10 @@ function dataFromParams(params) {
 /** The query string of a state: the scenario's fields, then event, language, notation. */
 export function toQuery(state) {
   const params = new URLSearchParams();
+  if (state.lesson) {
+    params.set("lesson", state.lesson.id);
+    params.set("step", String(state.lesson.step));
+  }
   const s = state.scenario || {};
   dataToParams(s.data, params);
   for (const [key, read] of FIELDS) {
@@ -85,11 +90,13 @@ export function fromQuery(search) {
     if (params.has(key) && params.get(key) !== "") write(scenario, params.get(key));
   }
   const event = Number.parseInt(params.get("e") || "0", 10);
+  const step = Number.parseInt(params.get("step") || "1", 10);
   return {
     scenario,
     event: Number.isFinite(event) && event >= 0 ? event : 0,
     lang: params.get("lang") || DEFAULT_STATE.lang,
     notation: params.get("nota") || DEFAULT_STATE.notation,
+    lesson: params.get("lesson") ? { id: params.get("lesson"), step: step >= 1 ? step : 1 } : null,
   };
 }
 

@@ -4,6 +4,7 @@ export default {
   "app.skip": "Skip to the network",
   "app.footer": "Every number on this page comes from the JSON API.",
   "app.apiDocs": "API documentation",
+  "lessons.menu": "Lessons",
   "lang.en": "English",
   "lang.pt-BR": "Português (Brasil)",
   "lang.ru": "Русский",

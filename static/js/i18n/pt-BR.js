@@ -6,6 +6,7 @@ export default {
   "app.skip": "Ir para a rede",
   "app.footer": "Todos os números desta página vêm da API JSON.",
   "app.apiDocs": "Documentação da API",
+  "lessons.menu": "Lições",
   "lang.en": "English",
   "lang.pt-BR": "Português (Brasil)",
   "lang.ru": "Русский",

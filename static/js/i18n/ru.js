@@ -6,6 +6,7 @@ export default {
   "app.skip": "Перейти к сети",
   "app.footer": "Все числа на этой странице приходят из JSON API.",
   "app.apiDocs": "Документация API",
+  "lessons.menu": "Уроки",
   "lang.en": "English",
   "lang.pt-BR": "Português (Brasil)",
   "lang.ru": "Русский",

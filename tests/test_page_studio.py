@@ -203,6 +203,7 @@ def test_url_round_trip_reproduces_the_view(page, live_server, console_errors, c
     page.wait_for_function("() => document.querySelectorAll('.band').length > 1")
     page.select_option("#ctl-notation", "d2l")
     page.select_option("#ctl-lang", "ru")
+    page.wait_for_selector('body[data-lang="ru"]')
     page.locator("body").click(position={"x": 5, "y": 790})
     for _ in range(7):
         page.keyboard.press("ArrowRight")
@@ -259,6 +260,7 @@ def test_every_visible_string_comes_from_the_catalogue(page, live_server, consol
     open_studio(page, live_server, SMALL_LSTM_QUERY + "&e=9")
     if lang != "en":
         page.select_option("#ctl-lang", lang)
+        page.wait_for_selector(f'body[data-lang="{lang}"]')
     assert page.evaluate("document.documentElement.lang") == lang
     page.wait_for_selector("#charts[data-ready=true]")
     assert page.evaluate(UNCATALOGUED_TEXT, lang) == []

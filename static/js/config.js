@@ -71,9 +71,22 @@ export function diverging(u) {
   return DIVERGING[DIVERGING.length - 1][1];
 }
 
-/** The diverging scale as plotly wants it: [[0..1, colour], ...]. */
-export function plotlyDiverging() {
-  return DIVERGING.map(([at, hex]) => [(at + 1) / 2, hex]);
+// The same scale as a table of 257 RGB triples for painting canvases pixel by pixel.
+const LUT_SIZE = 256;
+export const DIVERGING_LUT = (() => {
+  const lut = new Uint8ClampedArray((LUT_SIZE + 1) * 3);
+  for (let k = 0; k <= LUT_SIZE; k += 1) {
+    const rgb = diverging((2 * k) / LUT_SIZE - 1).match(/\d+/g).map(Number);
+    lut.set(rgb, k * 3);
+  }
+  return lut;
+})();
+
+/** Index into DIVERGING_LUT of a value in [-1, 1] (clamped); -1 for a missing value. */
+export function lutIndex(u) {
+  if (u === null || u === undefined || Number.isNaN(u)) return -1;
+  const v = u < -1 ? -1 : u > 1 ? 1 : u;
+  return Math.round(((v + 1) / 2) * LUT_SIZE);
 }
 
 export const SEQUENTIAL = [

@@ -3,7 +3,7 @@
 // write the scenario into the store; API errors come back here and are shown beside the
 // control that owns the field.
 import { num } from "./format.js";
-import { t as tr } from "./i18n.js";
+import { has, t as tr } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -185,8 +185,13 @@ export class Controls {
       const o = document.createElement("option");
       o.value = p.id;
       const key = `preset.${p.id}.title`;
-      o.textContent = tr(key);
-      o.dataset.i18n = key;
+      if (has(key)) {
+        o.textContent = tr(key);
+        o.dataset.i18n = key;
+      } else {
+        o.textContent = p.title; // a preset newer than the catalogues: the API's own title
+        o.dataset.raw = "";
+      }
       sel.appendChild(o);
     }
     sel.value = value;
@@ -196,11 +201,18 @@ export class Controls {
   describePreset() {
     const id = $("ctl-preset").value;
     const desc = $("preset-desc");
-    if (id && this.presets.some((p) => p.id === id)) {
+    const preset = this.presets.find((p) => p.id === id);
+    if (preset && !has(`preset.${id}.description`)) {
+      delete desc.dataset.i18n;
+      desc.dataset.raw = "";
+      desc.textContent = preset.description;
+    } else if (preset) {
+      delete desc.dataset.raw;
       desc.dataset.i18n = `preset.${id}.description`;
       desc.textContent = tr(desc.dataset.i18n);
     } else {
       delete desc.dataset.i18n;
+      delete desc.dataset.raw;
       desc.textContent = "";
     }
   }

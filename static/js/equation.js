@@ -19,7 +19,8 @@ function m(tag, attrs, ...children) {
   return node;
 }
 const mi = (text, attrs = {}) => m("mi", attrs, text);
-const mo = (text, attrs = {}) => m("mo", attrs, text);
+// Operators never stretch here: stretching costs layout time and the vectors are one line.
+const mo = (text, attrs = {}) => m("mo", { stretchy: "false", ...attrs }, text);
 const mtext = (text) => m("mtext", {}, text);
 const row = (...c) => m("mrow", {}, ...c);
 const SPACE = () => m("mspace", { width: "0.25em" });
@@ -125,7 +126,6 @@ export class EquationView {
     const shown = values.slice(0, SIZES.maxVectorShown);
     const items = [];
     shown.forEach((value, j) => {
-      if (j) items.push(SPACE());
       items.push(m("mn", { "data-field": field, "data-index": j, "data-value": raw(value),
         class: value === null ? "num exploded" : value < 0 ? "num neg" : "num pos" }, num(value)));
     });

@@ -3,10 +3,10 @@
 // product of its two factors (the column on the left, the row on top, both from the trace),
 // entering the running sum; in an update event, the raw and clipped gradient and the
 // parameters before and after. Hooks: each card is #hm-<name> with data-param.
-import { diverging } from "./config.js";
+import { DIVERGING_LUT, lutIndex } from "./config.js";
 import { num } from "./format.js";
 import { heatCell } from "./geometry.js";
-import { t as tr } from "./i18n.js";
+import { language, t as tr } from "./i18n.js";
 import { gradText, labelText, paramNames, varLabel } from "./notation.js";
 
 function div(cls, parent, tag = "div") {
@@ -16,7 +16,10 @@ function div(cls, parent, tag = "div") {
   return d;
 }
 
-/** Draw a matrix (or a vector as one column, or as one row when asRow) on a canvas. */
+/**
+ * Draw a matrix (or a vector as one column, or as one row when asRow) on a canvas: one pixel
+ * per entry from the colour table, scaled up by CSS (image-rendering: pixelated).
+ */
 function paint(canvas, values, scale, cell, asRow = false) {
   let rows;
   if (!Array.isArray(values)) rows = [[values]];
@@ -24,35 +27,53 @@ function paint(canvas, values, scale, cell, asRow = false) {
   else rows = asRow ? [values] : values.map((v) => [v]);
   const nr = rows.length;
   const nc = rows[0]?.length || 1;
-  const dpr = window.devicePixelRatio || 1;
-  const w = nc * cell;
-  const h = nr * cell;
-  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
-    canvas.width = Math.round(w * dpr);
-    canvas.height = Math.round(h * dpr);
-    canvas.style.width = `${w}px`;
-    canvas.style.height = `${h}px`;
+  if (canvas.width !== nc || canvas.height !== nr) {
+    canvas.width = nc;
+    canvas.height = nr;
+  }
+  const w = `${nc * cell}px`;
+  if (canvas.style.width !== w) {
+    canvas.style.width = w;
+    canvas.style.height = `${nr * cell}px`;
   }
   const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  let image = canvas._image;
+  if (!image || image.width !== nc || image.height !== nr) {
+    image = ctx.createImageData(nc, nr);
+    canvas._image = image;
+  }
+  const data = image.data;
+  const inv = 1 / (scale || 1);
+  let p = 0;
   for (let r = 0; r < nr; r += 1) {
     const line = rows[r];
     for (let c = 0; c < nc; c += 1) {
       const v = line[c];
-      ctx.fillStyle = diverging(v === null ? null : v / (scale || 1));
-      ctx.fillRect(c * cell, r * cell, cell, cell);
+      const k = lutIndex(v === null ? null : v * inv);
+      if (k < 0) {
+        data[p] = 204;
+        data[p + 1] = 204;
+        data[p + 2] = 204;
+      } else {
+        data[p] = DIVERGING_LUT[k * 3];
+        data[p + 1] = DIVERGING_LUT[k * 3 + 1];
+        data[p + 2] = DIVERGING_LUT[k * 3 + 2];
+      }
+      data[p + 3] = 255;
+      p += 4;
     }
   }
-  if (cell >= 6) {
-    ctx.strokeStyle = "rgba(0,0,0,0.08)";
-    ctx.lineWidth = 1 / dpr;
-    ctx.strokeRect(0, 0, w, h);
-  }
-  canvas.dataset.rows = nr;
-  canvas.dataset.cols = nc;
+  ctx.putImageData(image, 0, 0);
   canvas.dataset.cell = cell;
   canvas._values = rows;
 }
+
+const setText = (el, text) => {
+  if (el.textContent !== text) el.textContent = text;
+};
+const setHidden = (el, hidden) => {
+  if (el.hidden !== hidden) el.hidden = hidden;
+};
 
 export class HeatmapsView {
   constructor({ container, tooltip }) {
@@ -63,6 +84,19 @@ export class HeatmapsView {
     this.eventIndex = 0;
     this.cards = new Map();
     this.gradcheck = null;
+    this.visible = new Set();
+    // Cards off screen are not painted; they are painted when they scroll into view.
+    this.observer = new IntersectionObserver((entries) => {
+      let newlyVisible = false;
+      for (const entry of entries) {
+        const name = entry.target.dataset.param;
+        if (entry.isIntersecting) {
+          if (!this.visible.has(name)) newlyVisible = true;
+          this.visible.add(name);
+        } else this.visible.delete(name);
+      }
+      if (newlyVisible && this.built) this.draw();
+    }, { rootMargin: "200px 0px" });
     container.addEventListener("pointermove", (e) => this.hover(e));
     container.addEventListener("pointerleave", () => this.tooltip.hide());
   }
@@ -89,6 +123,12 @@ export class HeatmapsView {
   setGradcheck(result) {
     this.gradcheck = result;
     this.labelsDirty = true;
+  }
+
+  /** Paint every card now, visible or not (screenshots, tests). */
+  drawAll() {
+    for (const name of this.cards.keys()) this.visible.add(name);
+    this.draw();
   }
 
   build() {
@@ -139,7 +179,10 @@ export class HeatmapsView {
       const scale = div("hm-scale", card);
       this.cards.set(name, { card, title, formula, check, panes, scale });
     }
+    this.observer.disconnect();
+    this.visible.clear();
     this.container.replaceChildren(grid);
+    for (const { card } of this.cards.values()) this.observer.observe(card);
     this.built = true;
     this.labelsDirty = true;
   }
@@ -210,27 +253,31 @@ export class HeatmapsView {
     this.container.dataset.detail = idx.detail;
     const update = mode === "update" ? idx.trace.updates?.[ev.update] : null;
     const fwd = mode === "backward" ? idx.forward(ev.t) : null;
+    const key = `${i}|${this.notation}|${language()}`;
     for (const [name, c] of this.cards) {
+      // paint what is on screen; the rest when it scrolls into view
+      if (!this.visible.has(name) || c.drawn === key) continue;
+      c.drawn = key;
       const [p0, p1, p2, p3] = c.panes;
       const W = Array.isArray(idx.trace.params[name]?.[0]) ? idx.trace.params[name][0].length : 1;
       const cell = heatCell(W);
       const show = (pane, on) => {
-        pane.pane.hidden = !on;
-        if (pane.op) pane.op.hidden = !on;
+        setHidden(pane.pane, !on);
+        if (pane.op) setHidden(pane.op, !on);
       };
       if (mode === "backward") {
         const scale = idx.scales.accum[name] || 1;
         const [left, top] = this.factors(name, ev, fwd);
         this.fill(p0, ev.contrib?.[name], scale, cell, "hm.contrib", { t: ev.t }, left, top,
           idx.scales.delta);
-        p0.op.textContent = "→";
+        setText(p0.op, "→");
         this.fill(p1, ev.accum?.[name], scale, cell, "hm.accum", { t: ev.t });
         show(p0, true);
         show(p1, true);
-        p1.op.hidden = true;
+        setHidden(p1.op, true);
         show(p2, false);
         show(p3, false);
-        c.scale.textContent = tr("hm.scale", { v: num(scale, 2) });
+        setText(c.scale, tr("hm.scale", { v: num(scale, 2) }));
       } else if (mode === "update" && update) {
         const gs = idx.scales.params[`grad:${name}`] || 1;
         const ps = idx.scales.params[`param:${name}`] || 1;
@@ -238,23 +285,19 @@ export class HeatmapsView {
         this.fill(p1, update.clipped_grads?.[name], gs, cell, "hm.clipped");
         this.fill(p2, update.params_before?.[name], ps, cell, "hm.before");
         this.fill(p3, update.params_after?.[name], ps, cell, "hm.after");
-        p0.op.textContent = "→";
-        p1.op.textContent = "·";
-        p2.op.textContent = "→";
         for (const p of c.panes) show(p, true);
-        p1.op.textContent = "";
-        c.scale.textContent = tr("hm.scale2", { g: num(gs, 2), p: num(ps, 2) });
+        setText(c.scale, tr("hm.scale2", { g: num(gs, 2), p: num(ps, 2) }));
       } else {
         // forward: the window's accumulators start from zero; show the parameters in use
         const params = this.paramsAt(i);
         const ps = idx.scales.params[`param:${name}`] || 1;
         this.fill(p0, params?.[name], ps, cell, "hm.params");
         show(p0, true);
-        p0.op.hidden = true;
+        setHidden(p0.op, true);
         show(p1, false);
         show(p2, false);
         show(p3, false);
-        c.scale.textContent = tr("hm.scale", { v: num(ps, 2) });
+        setText(c.scale, tr("hm.scale", { v: num(ps, 2) }));
       }
     }
   }
@@ -269,33 +312,34 @@ export class HeatmapsView {
   }
 
   fill(pane, values, scale, cell, capKey, capParams = null, left = null, top = null, fscale = 1) {
-    pane.cap.textContent = tr(capKey, capParams);
+    setText(pane.cap, tr(capKey, capParams));
     if (values === undefined) {
-      pane.main.hidden = true;
-      pane.norm.textContent = "";
+      setHidden(pane.main, true);
+      setText(pane.norm, "");
       return;
     }
     if (typeof values === "number" || values === null) {
       // detail "norms": the API sent the Frobenius norm instead of the matrix
-      pane.main.hidden = true;
-      pane.left.hidden = true;
-      pane.topRow.hidden = true;
-      pane.norm.textContent = `‖·‖ = ${num(values, 3)}`;
+      setHidden(pane.main, true);
+      setHidden(pane.left, true);
+      setHidden(pane.topRow, true);
+      setText(pane.norm, `‖·‖ = ${num(values, 3)}`);
       pane.norm.dataset.value = String(values);
       return;
     }
-    pane.main.hidden = false;
-    pane.norm.textContent = "";
+    setHidden(pane.main, false);
+    setText(pane.norm, "");
     paint(pane.main, values, scale, cell);
     if (Array.isArray(left)) {
-      pane.left.hidden = false;
+      setHidden(pane.left, false);
       paint(pane.left, left, fscale, cell);
-    } else pane.left.hidden = true;
+    } else setHidden(pane.left, true);
     if (Array.isArray(top)) {
-      pane.topRow.hidden = false;
-      pane.topRow.firstChild.style.width = `${Array.isArray(left) ? cell : 0}px`;
+      setHidden(pane.topRow, false);
+      const w = `${Array.isArray(left) ? cell : 0}px`;
+      if (pane.topRow.firstChild.style.width !== w) pane.topRow.firstChild.style.width = w;
       paint(pane.top, top, 1, cell, true);
-    } else pane.topRow.hidden = true;
+    } else setHidden(pane.topRow, true);
   }
 
   hover(e) {

@@ -1,15 +1,15 @@
-// Message catalogues: every visible string comes from here, keyed by id.
-import en from "./i18n/en.js";
-import ptBR from "./i18n/pt-BR.js";
-import ru from "./i18n/ru.js";
+// Message catalogues: every visible string comes from here, keyed by id. Only the language in
+// use is loaded (i18n/<lang>.js, one module per language).
 
-export const CATALOGUES = { en, "pt-BR": ptBR, ru };
-export const LANGUAGES = Object.keys(CATALOGUES);
-
+export const LANGUAGES = ["en", "pt-BR", "ru"];
+const CATALOGUES = {};
 let current = "en";
 
-export function setLanguage(lang) {
-  current = CATALOGUES[lang] ? lang : "en";
+/** Load a language's catalogue (once) and make it current; unknown languages give English. */
+export async function setLanguage(lang) {
+  const wanted = LANGUAGES.includes(lang) ? lang : "en";
+  if (!CATALOGUES[wanted]) CATALOGUES[wanted] = (await import(`./i18n/${wanted}.js`)).default;
+  current = wanted;
   document.documentElement.lang = current;
   return current;
 }

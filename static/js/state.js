@@ -133,10 +133,13 @@ export class Store extends EventTarget {
     return changed;
   }
 
-  /** Replace one scenario field (null or undefined removes it) and announce the change. */
+  /**
+   * Replace one scenario field and announce the change. null is kept (an explicit "off" that
+   * overrides a preset's setting); undefined removes the field.
+   */
   setScenarioField(field, value) {
     const scenario = structuredClone(this.state.scenario);
-    if (value === null || value === undefined) delete scenario[field];
+    if (value === undefined) delete scenario[field];
     else scenario[field] = value;
     return this.update({ scenario });
   }

@@ -49,7 +49,9 @@ export class Studio extends EventTarget {
 
   async start() {
     const s = this.store.get();
-    setLanguage(s.lang);
+    const lang = await setLanguage(s.lang);
+    if (lang !== s.lang) this.store.update({ lang });
+    document.body.dataset.lang = lang;
     if (!NOTATIONS.includes(s.notation)) this.store.update({ notation: "goodfellow" });
     this.syncTopControls();
     applyTranslations();
@@ -67,13 +69,19 @@ export class Studio extends EventTarget {
     document.body.dataset.notation = s.notation;
   }
 
-  onChange(changed) {
+  async onChange(changed) {
     if (changed.has("lang")) {
-      setLanguage(this.store.get().lang);
+      const lang = this.store.get().lang;
+      const got = await setLanguage(lang);
+      if (got !== this.store.get().lang) {
+        this.store.update({ lang: got });
+        return;
+      }
       applyTranslations();
       this.controls.relabel();
       this.controls.sync(null);
       for (const v of Object.values(this.views)) v.setLanguage?.();
+      document.body.dataset.lang = got;
     }
     if (changed.has("notation")) {
       for (const v of Object.values(this.views)) v.setNotation?.(this.store.get().notation);

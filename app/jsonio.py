@@ -52,18 +52,48 @@ def response(value: Any, status_code: int = 200) -> Response:
 
 
 def all_finite(value: Any) -> bool:
-    """True when every number inside ``value`` (arrays, mappings, lists, floats) is finite."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, np.ndarray):
-        return value.dtype.kind != "f" or bool(np.isfinite(value).all())
-    if isinstance(value, Mapping):
-        return all(all_finite(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return all(all_finite(v) for v in value)
-    if isinstance(value, np.floating):
-        return bool(np.isfinite(value))
-    return True
+    """True when every number inside ``value`` (arrays, mappings, lists, floats) is finite.
+
+    Collects the float arrays and floats in one walk, then checks them in two NumPy calls:
+    a trace holds thousands of small arrays, and one isfinite per array would cost more.
+    """
+    arrays: list[np.ndarray] = []
+    floats: list[float] = []
+    _collect(value, arrays, floats)
+    if floats and not bool(np.isfinite(np.array(floats, dtype=float)).all()):
+        return False
+    return not arrays or bool(np.isfinite(np.concatenate(arrays)).all())
+
+
+_LEAVES = (int, str, bool, type(None))
+
+
+def _collect(value: Any, arrays: list[np.ndarray], floats: list[float]) -> None:
+    kind = type(value)
+    if kind is np.ndarray:
+        if value.dtype.kind == "f":
+            arrays.append(value.ravel())
+        return
+    if kind is float:
+        floats.append(value)
+        return
+    if kind is dict or isinstance(value, Mapping):
+        items: Any = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        if isinstance(value, np.floating):
+            floats.append(float(value))
+        return
+    for item in items:  # the common leaves inline: this loop visits every number's holder
+        item_kind = type(item)
+        if item_kind is float:
+            floats.append(item)
+        elif item_kind is np.ndarray:
+            if item.dtype.kind == "f":
+                arrays.append(item.ravel())
+        elif item_kind not in _LEAVES:
+            _collect(item, arrays, floats)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -89,18 +89,56 @@ def check_sizes(request: dict[str, Any], settings: Settings) -> Sizes | None:
     return sizes
 
 
-def check_train_work(request: dict[str, Any], iterations: int, settings: Settings) -> None:
-    """iterations x T within max_train_steps: training time grows with both."""
+def backward_steps(request: dict[str, Any], steps: int) -> tuple[int, tuple[int, int] | None]:
+    """The backward steps of one pass (the sum of its windows' lengths) and (k1, k2)."""
+    truncation = request.get("truncation")
+    data = request.get("data")
+    if "truncation" not in request and isinstance(data, dict) and set(data) == {"preset"}:
+        preset = PRESETS.get(data["preset"])
+        truncation = preset.settings.get("truncation") if preset else None
+    if not isinstance(truncation, dict) or not isinstance(truncation.get("k1"), int):
+        return steps, None
+    k1 = truncation["k1"]
+    k2 = truncation.get("k2") or k1
+    if k1 < 1 or k2 < k1:
+        return steps, None  # the engine names the field
+    total = sum(last - first + 1 for first, last in windows(steps, min(k1, steps),
+                                                              min(k2, steps)))
+    return total, (k1, k2)
+
+
+def check_schedule_work(request: dict[str, Any], settings: Settings) -> int | None:
+    """The backward steps of one pass within max_backward_steps; returns them.
+
+    Overlapping truncation windows (k2 > k1) replay steps: BPTT(1, 200) over 200 steps runs
+    20,100 backward steps, and each is an event of the trace."""
     sizes = data_sizes(request)
     if sizes is None:
+        return None
+    total, ks = backward_steps(request, sizes.steps)
+    if total > settings.max_backward_steps and ks is not None:
+        raise RequestError(("truncation", "k2"), f"BPTT({ks[0]}, {ks[1]}) over {sizes.steps} "
+                                                 f"steps runs {total} backward steps; the "
+                                                 f"server runs at most "
+                                                 f"{settings.max_backward_steps} per pass "
+                                                 f"(max_backward_steps, environment variable "
+                                                 f"BPTT_MAX_BACKWARD_STEPS): use a smaller k2, "
+                                                 f"a larger k1 or a shorter sequence")
+    return total
+
+
+def check_train_work(request: dict[str, Any], iterations: int, settings: Settings) -> None:
+    """iterations x backward steps within max_train_steps: training time grows with both."""
+    per_pass = check_schedule_work(request, settings)
+    if per_pass is None:
         return
-    steps = iterations * max(sizes.steps, 1)
+    steps = iterations * max(per_pass, 1)
     if steps > settings.max_train_steps:
-        most = max(settings.max_train_steps // max(sizes.steps, 1), 1)
-        raise RequestError(("iterations",), f"{iterations} passes over {sizes.steps} steps is "
-                                            f"{steps} steps of training; the server runs at "
-                                            f"most {settings.max_train_steps} per request "
-                                            f"(max_train_steps, environment variable "
+        most = max(settings.max_train_steps // max(per_pass, 1), 1)
+        raise RequestError(("iterations",), f"{iterations} passes of {per_pass} backward "
+                                            f"steps is {steps} steps of training; the server "
+                                            f"runs at most {settings.max_train_steps} per "
+                                            f"request (max_train_steps, environment variable "
                                             f"BPTT_MAX_TRAIN_STEPS): ask for at most {most} "
                                             f"iterations, or a shorter sequence")
 

@@ -42,6 +42,7 @@ def split(body: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
 def trace(body: BaseModel, settings: Settings) -> bytes:
     request, options = split(body)
     limits.check_sizes(request, settings)
+    limits.check_schedule_work(request, settings)
     # Overflow is reported through non_finite, never raised (nor warned about): the lazy
     # contributions are formed while the payload is built, so that is inside too.
     with np.errstate(all="ignore"):
@@ -80,6 +81,7 @@ def trained_request(request: dict[str, Any], params: dict[str, np.ndarray]) -> d
 def gradcheck(body: BaseModel, settings: Settings) -> bytes:
     request, _ = split(body)
     limits.check_sizes(request, settings)
+    limits.check_schedule_work(request, settings)
     with np.errstate(all="ignore"):
         _, problem, _ = engine.prepare(request)
         T, D = problem.inputs.shape

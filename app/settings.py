@@ -18,8 +18,11 @@ class Settings(BaseSettings):
     max_seq_len: int = Field(200, ge=2, description="largest number of timesteps T")
     max_input_size: int = Field(128, ge=1, description="largest input size D / output size K")
     max_iterations: int = Field(2000, ge=1, description="largest number of training passes")
+    max_backward_steps: int = Field(
+        600, ge=2, description="largest number of backward steps of one pass (T for full "
+                               "BPTT; more when truncation windows overlap, k2 > k1)")
     max_train_steps: int = Field(
-        20_000, ge=1, description="largest iterations x T of one training request")
+        20_000, ge=1, description="largest iterations x backward steps of one training request")
     max_gradcheck_evaluations: int = Field(
         30_000, ge=1, description="largest number of cell steps one gradient check replays")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body")

@@ -237,3 +237,12 @@ def test_post_gradcheck_rejects_the_trace_only_detail_field(client):
 def test_error_response_does_not_echo_the_input(client):
     response = client.post("/api/v1/trace", json={"data": {"text": "x"}})
     assert "input" not in only_error(response)
+
+
+def test_post_trace_rejects_overlapping_windows_over_the_backward_step_limit(client):
+    request = {"data": {"series": list(range(201))}, "truncation": {"k1": 1, "k2": 200}}
+    response = client.post("/api/v1/trace", json=request)
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "truncation", "k2"]
+    assert "20100 backward steps" in error["msg"] and "BPTT_MAX_BACKWARD_STEPS" in error["msg"]

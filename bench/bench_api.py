@@ -1,0 +1,415 @@
+"""Load benchmark of the JSON API (`make bench-api`), on loopback only, bounded in time.
+
+Starts the server with the production command (`bptt-studio serve`) on a free loopback port,
+then for each scenario:
+  - the response size, raw and gzipped;
+  - one client, one request at a time: the latency of a request on an idle server;
+  - 16 concurrent clients for at most DURATION seconds and MAX_REQUESTS requests: p50/p99
+    latency, throughput and errors. Clients accept gzip, as browsers do.
+Scenarios: (a) the default preset trace; (b) an LSTM with H = 64 over T = 100 steps (a
+101-character text over a 27-symbol vocabulary) with detail "norms". Every figure is printed
+next to its goal with PASS or MISS. The load client is a small asyncio HTTP/1.1 client with
+keep-alive connections (it shares the 2 cores with the server, so it is kept lean).
+
+Each scenario is measured three ways: one client; 16 users each sending a request every
+second (a class clicking through the studio); 16 clients in a closed loop (saturation).
+
+Then, on an idle server, the time of single requests at the server's limits (goal: about 2 s
+each), and an in-process breakdown of scenario (b): where the time goes.
+
+    .venv/bin/python bench/bench_api.py [--workers 1,2] [--duration 8] [--skip-limits]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gzip
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HOST = "127.0.0.1"
+CLIENTS = 16
+DURATION_S = 8.0
+MAX_REQUESTS = 20_000
+IDLE_REQUESTS = 30
+IDLE_SECONDS = 6.0
+
+GOAL_PRESET_P50_MS = 10.0
+GOAL_LSTM_MS = 60.0
+GOAL_LSTM_BYTES = 3_000_000
+GOAL_LSTM_GZIP_BYTES = 1_000_000
+GOAL_LIMIT_S = 2.0
+
+
+def lstm_request() -> dict:
+    alphabet = "abcdefghijklmnopqrstuvwxyz "
+    rng = np.random.default_rng(0)
+    text = "".join(alphabet[i] for i in rng.permutation(np.arange(101) % 27))
+    assert len(set(text)) == 27 and len(text) == 101
+    return {"cell": "lstm", "hidden_size": 64, "data": {"text": text}, "detail": "norms"}
+
+
+SCENARIOS = {
+    "(a) default preset trace": {},
+    "(b) LSTM H=64 T=100 trace, detail norms": lstm_request(),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# A lean HTTP/1.1 client: one keep-alive connection per simulated client.
+
+
+class Connection:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+
+    async def post(self, path: str, body: bytes, gzip_ok: bool) -> tuple[int, bytes, dict]:
+        assert self.reader is not None and self.writer is not None
+        head = (f"POST {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                f"Accept-Encoding: {'gzip' if gzip_ok else 'identity'}\r\n\r\n")
+        self.writer.write(head.encode() + body)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        headers: dict[str, str] = {}
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            key, _, value = line.decode("latin-1").partition(":")
+            headers[key.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            payload = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding") == "chunked":
+            parts = []
+            while True:
+                size = int((await self.reader.readline()).strip(), 16)
+                if size == 0:
+                    await self.reader.readline()
+                    break
+                parts.append(await self.reader.readexactly(size))
+                await self.reader.readline()
+            payload = b"".join(parts)
+        else:
+            payload = await self.reader.read()
+        return status, payload, headers
+
+
+async def sizes(port: int, body: bytes) -> tuple[int, int]:
+    conn = Connection(port)
+    await conn.open()
+    _, raw, _ = await conn.post("/api/v1/trace", body, gzip_ok=False)
+    _, packed, headers = await conn.post("/api/v1/trace", body, gzip_ok=True)
+    await conn.close()
+    assert headers.get("content-encoding") == "gzip", headers
+    assert gzip.decompress(packed) == raw
+    return len(raw), len(packed)
+
+
+async def idle_latencies(port: int, body: bytes) -> list[float]:
+    conn = Connection(port)
+    await conn.open()
+    times = []
+    deadline = time.perf_counter() + IDLE_SECONDS
+    await conn.post("/api/v1/trace", body, gzip_ok=True)  # warm-up
+    while len(times) < IDLE_REQUESTS and time.perf_counter() < deadline:
+        start = time.perf_counter()
+        await conn.post("/api/v1/trace", body, gzip_ok=True)
+        times.append(time.perf_counter() - start)
+    await conn.close()
+    return times
+
+
+async def load(port: int, body: bytes, duration: float,
+               interval: float | None) -> tuple[list[float], int, float]:
+    """16 clients for ``duration`` seconds (at most MAX_REQUESTS requests in all).
+
+    ``interval`` None: closed loop, each client sends its next request as soon as the last is
+    answered (saturation). Otherwise each client starts a request every ``interval`` seconds
+    (a user clicking once a second), the clients' starts spread over the first interval; a
+    request that takes longer than the interval delays the next one.
+    """
+    latencies: list[float] = []
+    errors = 0
+    started = time.perf_counter()
+    deadline = started + duration
+
+    async def client(index: int) -> None:
+        nonlocal errors
+        conn = Connection(port)
+        await conn.open()
+        next_start = started + (interval * index / CLIENTS if interval else 0.0)
+        try:
+            while len(latencies) + errors < MAX_REQUESTS:
+                if interval:
+                    await asyncio.sleep(max(0.0, next_start - time.perf_counter()))
+                    next_start += interval
+                if time.perf_counter() >= deadline:
+                    break
+                start = time.perf_counter()
+                try:
+                    status, _, _ = await conn.post("/api/v1/trace", body, gzip_ok=True)
+                except (OSError, asyncio.IncompleteReadError, ValueError):
+                    errors += 1
+                    await conn.close()
+                    conn = Connection(port)
+                    await conn.open()
+                    continue
+                if status == 200:
+                    latencies.append(time.perf_counter() - start)
+                else:
+                    errors += 1
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
+    return latencies, errors, time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------------------------------
+# The server, started as in production.
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(workers: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    exe = Path(sys.executable).parent / "bptt-studio"
+    env = {**os.environ, "WEB_CONCURRENCY": str(workers)}
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--host", HOST, "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode}")
+        try:
+            with socket.create_connection((HOST, port), timeout=1) as sock:
+                sock.sendall(f"GET /api/v1/health HTTP/1.1\r\nHost: {HOST}\r\n"
+                             f"Connection: close\r\n\r\n".encode())
+                if b" 200 " in sock.recv(200):
+                    # workers start one by one: give the others a moment too
+                    time.sleep(1.0 if workers > 1 else 0.2)
+                    return proc, port
+        except OSError:
+            time.sleep(0.1)
+    stop_server(proc)
+    raise RuntimeError("server did not answer /api/v1/health within 60 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting.
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def run_scenarios(workers: int, duration: float) -> None:
+    proc, port = start_server(workers)
+    try:
+        print(f"\n== {workers} worker(s): bptt-studio serve --port {port} "
+              f"(WEB_CONCURRENCY={workers}), {CLIENTS} concurrent clients, "
+              f"{duration:.0f} s per load ==")
+        for name, request in SCENARIOS.items():
+            body = orjson.dumps(request)
+            raw, packed = asyncio.run(sizes(port, body))
+            idle = asyncio.run(idle_latencies(port, body))
+            idle50 = statistics.median(idle) * 1e3
+            goal = GOAL_PRESET_P50_MS if name.startswith("(a)") else GOAL_LSTM_MS
+            print(f"\n{name}")
+            print(f"  response: {raw:,} bytes raw, {packed:,} gzipped")
+            print(f"  1 client, one request at a time:     p50 {idle50:7.1f} ms "
+                  f"({len(idle)} requests)   goal p50 <= {goal:.0f} ms {verdict(idle50 <= goal)}")
+            for label, interval in ((f"{CLIENTS} users, 1 request/s each:", 1.0),
+                                    (f"{CLIENTS} clients, closed loop:", None)):
+                latencies, errors, elapsed = asyncio.run(load(port, body, duration, interval))
+                p50 = percentile(latencies, 50) * 1e3
+                p99 = percentile(latencies, 99) * 1e3
+                rate = len(latencies) / elapsed
+                print(f"  {label:37s} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  {rate:6.1f} req/s"
+                      f"  {errors} errors   goal p50 <= {goal:.0f} ms {verdict(p50 <= goal)}, "
+                      f"zero errors {verdict(errors == 0)}")
+            if not name.startswith("(a)"):
+                print(f"  goal <= 3 MB raw:     {verdict(raw <= GOAL_LSTM_BYTES)} "
+                      f"({raw / 1e6:.2f} MB)")
+                print(f"  goal <= 1 MB gzipped: {verdict(packed <= GOAL_LSTM_GZIP_BYTES)} "
+                      f"({packed / 1e6:.2f} MB)")
+    finally:
+        stop_server(proc)
+
+
+def limit_requests() -> dict[str, tuple[str, dict]]:
+    """One request at every limit of the default settings, per endpoint and cell."""
+    from app.settings import Settings
+
+    s = Settings()
+    rng = np.random.default_rng(0)
+    T, D, H = s.max_seq_len, s.max_input_size, s.max_hidden_size
+    ids = rng.integers(0, D, T + 1)
+    arrays = {"inputs": np.eye(D)[ids[:-1]].tolist(), "targets": ids[1:].tolist()}
+    # the most backward steps the limit allows: BPTT(k1, k2) with overlapping windows
+    k1 = 1
+    k2 = max(k for k in range(1, T + 1)
+             if sum(min(t, k) for t in range(1, T + 1)) <= s.max_backward_steps)
+    requests: dict[str, tuple[str, dict]] = {}
+    for cell in ("rnn", "lstm", "gru"):
+        base = {"cell": cell, "hidden_size": H, "data": arrays}
+        requests[f"trace {cell} H={H} T={T} D=K={D}"] = ("/api/v1/trace", base)
+        requests[f"trace {cell} H={H} T={T} BPTT({k1},{k2})"] = (
+            "/api/v1/trace", {**base, "truncation": {"k1": k1, "k2": k2}})
+    passes = s.max_train_steps // T
+    requests[f"train lstm H={H} T={T} x {passes} passes + trace"] = (
+        "/api/v1/train", {"cell": "lstm", "hidden_size": H, "data": arrays,
+                          "iterations": passes, "include_trace": True})
+    requests[f"train rnn H=4 T=6 x {min(s.max_iterations, s.max_train_steps // 6)}"] = (
+        "/api/v1/train", {"iterations": min(s.max_iterations, s.max_train_steps // 6)})
+    # the largest gradient check the limit allows: LSTM over a 12-character text
+    for hidden in range(H, 0, -1):
+        shapes = 4 * (hidden * hidden + hidden * 9 + hidden) + 9 * hidden + 9
+        if 2 * shapes * 11 <= s.max_gradcheck_evaluations:
+            break
+    requests[f"gradcheck lstm H={hidden} T=11"] = (
+        "/api/v1/gradcheck", {"cell": "lstm", "hidden_size": hidden,
+                              "data": {"text": "abcdefghiab"[:11] + "c"}})
+    # the largest full-detail trace under max_response_bytes
+    requests["trace lstm H=20 T=60 detail full (near the response limit)"] = (
+        "/api/v1/trace", {"cell": "lstm", "hidden_size": 20,
+                          "data": {"text": ("abcdefghij" * 7)[:61]}, "detail": "full"})
+    return requests
+
+
+def run_limits() -> None:
+    proc, port = start_server(1)
+    try:
+        print("\n== requests at the limits: one at a time on an idle server, gzip accepted ==")
+
+        async def one(path: str, body: bytes) -> tuple[int, int, float]:
+            conn = Connection(port)
+            await conn.open()
+            start = time.perf_counter()
+            status, payload, _ = await conn.post(path, body, gzip_ok=True)
+            elapsed = time.perf_counter() - start
+            await conn.close()
+            return status, len(payload), elapsed
+
+        for name, (path, request) in limit_requests().items():
+            status, size, elapsed = asyncio.run(one(path, orjson.dumps(request)))
+            print(f"  {name:52s} {status}  {elapsed:5.2f} s  {size / 1e6:6.2f} MB gzipped  "
+                  f"goal <= {GOAL_LIMIT_S:.0f} s {verdict(status == 200 and elapsed <= 2.0)}")
+    finally:
+        stop_server(proc)
+
+
+def breakdown() -> None:
+    """Where the time of scenario (b) goes, measured in-process (median of 5)."""
+    import engine
+    from app.jsonio import all_finite, dumps
+    from app.service import trace_payload
+    from app.settings import Settings
+    from engine.detail import with_norms
+
+    request = {k: v for k, v in lstm_request().items() if k != "detail"}
+    settings = Settings()
+
+    def timed(fn, n=5):
+        fn()
+        runs = []
+        for _ in range(n):
+            start = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - start)
+        return statistics.median(runs) * 1e3
+
+    result = engine.run_trace(request)
+    payload = trace_payload(result, "norms", settings)
+    body = dumps(payload)
+    rows = [
+        ("engine.run_trace, diagnostics off", timed(
+            lambda: engine.run_trace({**request, "diagnostics": False}))),
+        ("engine.run_trace, diagnostics on (default)", timed(lambda: engine.run_trace(request))),
+        ("engine.detail.with_norms", timed(lambda: with_norms(result))),
+        ("non_finite scan (app.jsonio.all_finite)", timed(lambda: all_finite(payload))),
+        ("orjson serialisation", timed(lambda: dumps(payload))),
+        ("gzip level 1 (the server's)", timed(lambda: gzip.compress(body, 1), 3)),
+    ]
+    print("\n== where the time of (b) goes, in-process, one request ==")
+    for label, ms in rows:
+        print(f"  {label:45s} {ms:8.1f} ms")
+    sections = {key: len(dumps(payload[key])) for key in payload}
+    events = payload["events"]
+    forward = len(dumps([e for e in events if e["kind"] == "forward"]))
+    backward = len(dumps([e for e in events if e["kind"] == "backward"]))
+    print("  response bytes by field: " + ", ".join(
+        f"{k} {v / 1e6:.2f} MB" for k, v in sorted(sections.items(), key=lambda kv: -kv[1])
+        if v > 20_000) + f" (forward events {forward / 1e6:.2f} MB, backward events "
+                         f"{backward / 1e6:.2f} MB)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", default="1,2",
+                        help="comma-separated worker counts to measure (default 1,2)")
+    parser.add_argument("--duration", type=float, default=DURATION_S,
+                        help="seconds of load per scenario (at most 60)")
+    parser.add_argument("--skip-limits", action="store_true")
+    args = parser.parse_args()
+    duration = min(max(args.duration, 1.0), 60.0)
+    load1, load5, _ = os.getloadavg()
+    print(f"bench-api: {os.cpu_count()} CPUs, loopback {HOST}; load average before: "
+          f"{load1:.2f} (1 min), {load5:.2f} (5 min) -- other work on the machine skews "
+          f"every figure below")
+    for workers in (int(w) for w in args.workers.split(",")):
+        run_scenarios(workers, duration)
+    if not args.skip_limits:
+        run_limits()
+    breakdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

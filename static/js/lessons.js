@@ -140,7 +140,8 @@ function formula(src, ctx) {
 
 /** Text with {name} values filled in and {{…}} formulas rendered, as DOM nodes (never HTML). */
 export function rich(text, values, ctx) {
-  const filled = text.replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m));
+  const filled = text.split(/(\{\{.*?\}\})/).map((part) => (part.startsWith("{{") ? part
+    : part.replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m)))).join("");
   const frag = document.createDocumentFragment();
   filled.split(/\{\{(.*?)\}\}/).forEach((part, i) => {
     if (i % 2) frag.append(formula(part, ctx));
@@ -163,6 +164,11 @@ export class Lessons {
     this.current = null; // {lesson, index}
     this.seq = 0;
     this.concealed = [];
+    // the panel holds the step (redrawn) and a live region (kept) that announces each new step
+    this.content = h("div", "lesson-content");
+    this.live = h("p", "visually-hidden");
+    this.live.setAttribute("aria-live", "polite");
+    panel.replaceChildren(this.content, this.live);
     button.addEventListener("click", () => this.toggleMenu());
     menu.addEventListener("keydown", (e) => {
       if (e.key === "Escape") this.toggleMenu(false, true);
@@ -197,7 +203,8 @@ export class Lessons {
   }
 
   ctx(step) {
-    return { cell: step?.scenario?.cell || "rnn", notation: this.store.get().notation };
+    // formulaCell: the cell whose parameter names a step's formulas use, when not the scenario's
+    return { cell: step?.formulaCell || step?.scenario?.cell || "rnn", notation: this.store.get().notation };
   }
 
   // ---- menu ----
@@ -229,7 +236,7 @@ export class Lessons {
       a.addEventListener("click", (e) => {
         e.preventDefault();
         this.toggleMenu(false);
-        this.open(lesson.id, 1);
+        this.open(lesson.id, 1, { focus: true });
       });
       const li = h("li");
       li.append(a);
@@ -241,7 +248,7 @@ export class Lessons {
 
   // ---- opening, moving, leaving ----
 
-  async open(id, stepNumber = 1) {
+  async open(id, stepNumber = 1, { focus = false } = {}) {
     try {
       await this.load();
     } catch {
@@ -257,7 +264,7 @@ export class Lessons {
     this.current = { lesson, index };
     this.panel.hidden = false;
     document.body.classList.add("lesson-open");
-    await this.go(index, { focus: false });
+    await this.go(index, { focus });
   }
 
   leave() {
@@ -267,14 +274,15 @@ export class Lessons {
     this.studio.clearHighlight();
     this.current = null;
     this.panel.hidden = true;
-    this.panel.replaceChildren();
+    this.content.replaceChildren();
+    this.live.textContent = "";
     delete this.panel.dataset.state;
     document.body.classList.remove("lesson-open");
     this.store.update({ lesson: null });
     this.button.focus();
   }
 
-  async go(index, { focus = true } = {}) {
+  async go(index, { focus = false } = {}) {
     const seq = ++this.seq;
     const { lesson } = this.current;
     const step = lesson.steps[index];
@@ -302,6 +310,8 @@ export class Lessons {
     this.values = this.readValues(step.values, step);
     this.panel.dataset.state = "ready";
     this.render({ focus: false });
+    const text = this.content.querySelector(".lesson-text")?.textContent || "";
+    this.live.textContent = `${this.ui("stepOf", { i: index + 1, n: lesson.steps.length })}. ${text}`;
   }
 
   /** Load a scenario (if it differs) and move the timeline to an event; false on an API error. */
@@ -463,9 +473,19 @@ export class Lessons {
     linkBox.setAttribute("aria-label", this.ui("link"));
     tools.append(linkBox);
 
-    p.replaceChildren(head, body, nav, tools);
+    // keep the keyboard where it was across redraws (Next stays focused while stepping)
+    const active = document.activeElement;
+    let keep = null;
+    if (active && this.content.contains(active)) {
+      if (active.id) keep = `#${active.id}`;
+      else if (active.matches(".lesson-option input")) keep = `.lesson-option input[value="${active.value}"]`;
+      else if (active.matches(".lesson-title, .lesson-result")) keep = `.${active.classList[0]}`;
+    }
+    this.content.replaceChildren(head, body, nav, tools);
     if (this.reveal && this.compare) this.drawCompare();
-    if (focus) title.focus();
+    const target = focus ? title : keep && this.content.querySelector(keep);
+    if (target && !target.disabled) target.focus();
+    else if (keep) next.focus();
   }
 
   navButton(id, label, onClick, cls = "") {

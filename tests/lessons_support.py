@@ -1,0 +1,138 @@
+"""What the lesson tests need from the lesson files and from the engine.
+
+The lessons' questions are answered in the browser by readers in static/js/lessons.js. Here the
+same questions are answered independently, straight from the engine's Python result, so a test
+can check that what the page reveals is what the engine computed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS_DIR = ROOT / "static" / "lessons"
+LANGS = ["en", "pt-BR", "ru"]
+PLACEHOLDER = re.compile(r"(?<!\{)\{(\w+)\}(?!\})")
+FORMULA = re.compile(r"\{\{(.*?)\}\}")
+
+
+@cache
+def structure() -> dict[str, Any]:
+    return json.loads((LESSONS_DIR / "lessons.json").read_text(encoding="utf-8"))
+
+
+@cache
+def texts(lang: str) -> dict[str, Any]:
+    return json.loads((LESSONS_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+
+
+def lessons() -> list[dict[str, Any]]:
+    return structure()["lessons"]
+
+
+def request_of(scenario: dict[str, Any]) -> dict[str, Any]:
+    """The trace request of a lesson scenario (the page-only field "train" removed)."""
+    return {k: v for k, v in scenario.items() if k != "train"}
+
+
+@cache
+def _trace(key: str) -> dict[str, Any]:
+    from engine import run_trace
+
+    return run_trace(json.loads(key))
+
+
+@cache
+def _train(key: str, iterations: int) -> dict[str, Any]:
+    from engine import train
+
+    return train(json.loads(key), iterations, include_trace=True)
+
+
+def trace(scenario: dict[str, Any]) -> dict[str, Any]:
+    """The engine's result for a scenario, trained first when it names "train"."""
+    key = json.dumps(request_of(scenario), sort_keys=True)
+    if scenario.get("train"):
+        return _train(key, scenario["train"])["trace"]
+    return _trace(key)
+
+
+def training(scenario: dict[str, Any]) -> dict[str, Any] | None:
+    key = json.dumps(request_of(scenario), sort_keys=True)
+    return _train(key, scenario["train"]) if scenario.get("train") else None
+
+
+def event_index(result: dict[str, Any], target: dict[str, Any]) -> int:
+    for i, ev in enumerate(result["events"]):
+        if (ev["kind"] == target["kind"] and target.get("t", ev["t"]) == ev["t"]
+                and target.get("update", ev.get("update")) == ev.get("update")):
+            return i
+    raise LookupError(f"no event {target}")
+
+
+def event_t(result: dict[str, Any], target: dict[str, Any]) -> int:
+    return int(result["events"][event_index(result, target)]["t"])
+
+
+def _last_row(result: dict[str, Any]) -> list[float]:
+    return result["diagnostics"]["error_flow"][-1]
+
+
+def answer(step: dict[str, Any]) -> Any:
+    """The engine's answer to a step's question, computed here without the browser."""
+    reader = step["question"]["reader"]
+    shown = step["reveal"].get("scenario", step["scenario"])
+    result = trace(shown)
+    fn = reader["fn"]
+    if fn == "updates":
+        return len(result["updates"])
+    if fn == "nonzero":
+        ev = result["events"][event_index(result, reader["event"])]
+        value = ev
+        for part in reader["field"].split("."):
+            value = value[part]
+        return bool(np.any(np.asarray(value) != 0))
+    if fn == "flowArgmax":
+        k = reader["k"] - 1
+        column = {t: result["diagnostics"]["error_flow"][t - 1][k]
+                  for t in range(reader["from"], len(result["diagnostics"]["error_flow"]) + 1)}
+        return max(column, key=lambda t: (column[t], -t))
+    if fn == "flowTrend":
+        row = _last_row(result)
+        return "fades" if row[0] < row[-1] else "grows"
+    if fn == "truncation":
+        d = result["diagnostics"]["full_vs_truncated"]
+        if d["relative_error"] < 1e-9:
+            return "same"
+        return "close" if d["cosine"] >= 0.5 else "far"
+    if fn == "contribCount":
+        return sum(1 for ev in result["events"] if ev["kind"] == "backward"
+                   and np.any(np.asarray(ev["contrib"][reader["param"]]) != 0))
+    if fn == "hits":
+        trained = training(shown)
+        assert trained is not None
+        vocab, targets = result["vocab"], result["targets"]
+        return sum(1 for p, y in zip(trained["predictions"], targets, strict=True)
+                   if p == vocab[int(y)])
+    if fn == "compareArgmax":
+        vary = step["reveal"]["compare"]["vary"]
+        flows = {v: _last_row(trace({**shown, vary: v}))[reader["k"] - 1]
+                 for v in step["reveal"]["compare"]["values"]}
+        return max(flows, key=flows.__getitem__)
+    raise AssertionError(f"no Python mirror for reader {fn}")
+
+
+def correct_option(step: dict[str, Any]) -> int:
+    value = answer(step)
+    for k, option in enumerate(step["question"]["options"]):
+        if "value" in option and str(option["value"]).lower() == str(value).lower():
+            return k
+        if "min" in option and option["min"] <= value <= option["max"]:
+            return k
+    raise AssertionError(f"no option matches the engine's answer {value!r}")

@@ -1,0 +1,241 @@
+"""Guided lessons in a real browser: every lesson walked to its end in each language.
+
+Each step must move the timeline to its event (read from the page's data attributes), highlight
+elements that exist and are shown, leave no placeholder or missing text, and each question must
+reveal the answer the engine computed (lessons_support answers it from the engine, in Python).
+One page per language keeps the suite fast.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from lessons_support import correct_option, event_index, event_t, lessons, texts, trace
+
+pytestmark = pytest.mark.browser
+
+READY = "#lesson-panel[data-state=ready]"
+
+# Resolve a highlight target the way the page's highlight() does; report what exists and what
+# is both highlighted and shown.
+RESOLVE = """(targets) => targets.map((target) => {
+    let els = [];
+    if (target.includes('@')) {
+        const [edge, t] = target.split('@');
+        els = [...document.querySelectorAll(`#network .err[data-edge="${edge}"][data-t="${t}"]`)];
+    } else if (target.startsWith('eq-')) {
+        els = [...document.querySelectorAll(`#equation [data-eq="${target.slice(3)}"]`)];
+    } else if (/^[#.[]/.test(target)) {
+        els = [...document.querySelectorAll(target)];
+    } else {
+        const el = document.getElementById(target);
+        if (el) els = [el];
+    }
+    const shown = els.filter((e) => e.classList.contains('is-hl') && e.checkVisibility());
+    return {target, found: els.length, shown: shown.length};
+})"""
+
+SHOWN = """() => {
+    const cursor = document.getElementById('net-cursor');
+    const panel = document.getElementById('lesson-panel');
+    return {index: Number(document.body.dataset.eventIndex), t: Number(cursor.dataset.t),
+            kind: cursor.dataset.kind, lesson: panel.dataset.lesson,
+            step: Number(panel.dataset.step), lang: panel.dataset.lang,
+            text: panel.textContent, url: location.search};
+}"""
+
+
+def wait_step(page, lesson_id: str, number: int) -> dict:
+    page.wait_for_selector(f"#lesson-panel[data-lesson='{lesson_id}'][data-step='{number}']"
+                           f"[data-state=ready]", timeout=30_000)
+    return page.evaluate(SHOWN)
+
+
+def check_shown(page, scenario: dict, event: dict, highlight: list[str], where) -> None:
+    shown = page.evaluate(SHOWN)
+    result = trace(scenario)
+    assert shown["index"] == event_index(result, event), where
+    assert (shown["kind"], shown["t"]) == (event["kind"], event_t(result, event)), where
+    for item in page.evaluate(RESOLVE, highlight):
+        assert item["found"] and item["shown"], (where, item)
+    text = shown["text"]
+    assert not re.search(r"\{\{|\}\}|\{\w+\}", text), (where, text)
+    assert "undefined" not in text and "NaN" not in text, (where, text)
+
+
+def answer_question(page, step: dict, lang: str, where, pick_right: bool) -> None:
+    right = correct_option(step)
+    options = page.locator(".lesson-option input")
+    assert options.count() == len(step["question"]["options"])
+    # revealing without a choice only asks for one
+    page.click("#lesson-reveal")
+    assert page.locator(".lesson-result").count() == 0
+    assert page.text_content(".lesson-status") == texts(lang)["ui"]["chooseFirst"]
+    chosen = right if pick_right else (right + 1) % options.count()
+    options.nth(chosen).check()
+    page.click("#lesson-reveal")
+    page.wait_for_selector(".lesson-result", timeout=30_000)
+    page.wait_for_selector(READY)
+    result = page.locator(".lesson-result")
+    assert int(result.get_attribute("data-correct")) == right, where
+    assert result.get_attribute("data-right") == str(chosen == right).lower(), where
+    assert page.locator(".lesson-option.is-correct").count() == 1
+    assert page.locator(".lesson-option").nth(right).get_attribute("class").endswith("is-correct")
+    verdict = page.text_content(".lesson-verdict")
+    assert (verdict == texts(lang)["ui"]["right"]) == (chosen == right), where
+    rv = step["reveal"]
+    check_shown(page, rv.get("scenario", step["scenario"]), rv["event"], rv["highlight"], where)
+    if "compare" in rv:
+        page.wait_for_selector("#lesson-compare[data-ready=true]")
+        assert page.locator("#lesson-compare .scatterlayer .trace").count() == 3
+
+
+@pytest.mark.parametrize("lang", ["en", "pt-BR", "ru"])
+def test_walk_every_lesson_to_its_end(page, live_server, console_errors, artifacts_dir, lang):
+    warnings: list[str] = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.goto(f"{live_server}/?lang={lang}")
+    page.wait_for_selector("#studio[data-ready=true]", timeout=20_000)
+    cat = texts(lang)
+    for n, lesson in enumerate(lessons(), start=1):
+        # open from the menu
+        page.click("#btn-lessons")
+        page.wait_for_selector("#lesson-menu a")
+        assert page.get_attribute("#btn-lessons", "aria-expanded") == "true"
+        links = page.locator("#lesson-menu a")
+        assert links.count() == len(lessons())
+        links.nth(n - 1).click()
+        assert page.locator("#lesson-menu").is_hidden()
+        steps = lesson["steps"]
+        for i, step in enumerate(steps):
+            where = (lang, lesson["id"], i + 1)
+            shown = wait_step(page, lesson["id"], i + 1)
+            assert shown["lang"] == lang
+            assert cat["ui"]["stepOf"].format(i=i + 1, n=len(steps)) in shown["text"]
+            check_shown(page, step["scenario"], step["event"], step["highlight"], where)
+            if "conceal" in step:
+                assert page.locator(".lesson-concealed").count() >= 1
+            if "question" in step:
+                answer_question(page, step, lang, where, pick_right=(n + i) % 2 == 0)
+                assert page.locator(".lesson-concealed").count() == 0
+            if lang == "en" and i == len(steps) - 1:
+                page.screenshot(path=str(artifacts_dir / f"lesson-{n}-{lesson['id']}-en.png"))
+            elif lang != "en" and lesson["id"] in ("vanishing", "lstm") and i == len(steps) - 2:
+                page.screenshot(path=str(artifacts_dir / f"lesson-{n}-{lesson['id']}-{lang}.png"))
+            if i < len(steps) - 1:
+                page.click("#lesson-next")
+        # the last step's button finishes the lesson, keeping the view
+        assert page.text_content("#lesson-next") == cat["ui"]["finish"]
+        page.click("#lesson-next")
+        assert page.locator("#lesson-panel").is_hidden()
+        assert page.locator("#controls").is_visible()
+    assert console_errors == []
+    assert [w for w in warnings if "i18n" in w] == []
+
+
+def test_lesson_link_opens_a_step_in_a_language_and_round_trips(page, live_server,
+                                                                console_errors, browser):
+    lesson = next(x for x in lessons() if x["id"] == "vanishing")
+    page.goto(f"{live_server}/?lesson=vanishing&step=3&lang=pt-BR&nota=d2l")
+    page.wait_for_selector("#studio[data-ready=true]", timeout=20_000)
+    shown = wait_step(page, "vanishing", 3)
+    assert shown["lang"] == "pt-BR"
+    assert page.evaluate("document.documentElement.lang") == "pt-BR"
+    check_shown(page, lesson["steps"][2]["scenario"], lesson["steps"][2]["event"],
+                lesson["steps"][2]["highlight"], "link")
+    # the notation switch reaches the lesson's formulas: h_20 in d2l, a⟨20⟩ in Coursera
+    assert "h20" in page.inner_text(".lesson-text")
+    page.select_option("#ctl-notation", "coursera")
+    assert "a⟨20⟩" in page.inner_text(".lesson-text")
+    page.click("#lesson-back")
+    wait_step(page, "vanishing", 2)
+    page.click("#lesson-next")
+    wait_step(page, "vanishing", 3)
+    page.click("#lesson-next")
+    wait_step(page, "vanishing", 4)
+    page.click("#lesson-link")
+    link = page.input_value(".lesson-link-box")
+    assert "lesson=vanishing" in link and "step=4" in link and "lang=pt-BR" in link
+    assert "nota=coursera" in link
+    page.wait_for_function("() => location.search.includes('step=4')")
+
+    # the same link in a fresh page shows the same step, language and notation
+    other = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    other.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    other.on("pageerror", lambda e: errors.append(str(e)))
+    other.goto(link)
+    other.wait_for_selector("#studio[data-ready=true]", timeout=20_000)
+    again = wait_step(other, "vanishing", 4)
+    assert again["lang"] == "pt-BR"
+    assert (again["index"], again["kind"], again["t"]) == (
+        page.evaluate(SHOWN)["index"], page.evaluate(SHOWN)["kind"], page.evaluate(SHOWN)["t"])
+    assert other.inner_text(".lesson-text") == page.inner_text(".lesson-text")
+    other.close()
+    assert errors == []
+
+    # switching language mid-lesson re-renders the panel in that language
+    page.select_option("#ctl-lang", "ru")
+    page.wait_for_selector("#lesson-panel[data-lang=ru]")
+    assert texts("ru")["ui"]["stepOf"].format(i=4, n=6) in page.text_content("#lesson-panel")
+
+    # leave at any step: the scenario and the event stay, the lesson leaves the URL
+    before = page.evaluate(SHOWN)
+    page.click("#lesson-leave")
+    assert page.locator("#lesson-panel").is_hidden()
+    assert page.locator("#controls").is_visible()
+    assert page.locator(".is-hl").count() == 0
+    page.wait_for_function("() => !location.search.includes('lesson=')")
+    after = page.evaluate(SHOWN)
+    assert (after["index"], after["kind"], after["t"]) == (before["index"], before["kind"],
+                                                           before["t"])
+    assert "rho=3" in after["url"] and "act=relu" in after["url"]
+    assert page.eval_on_selector("#ctl-clip", "e => e.value") == "norm"
+    assert console_errors == []
+
+
+def test_lessons_work_with_the_keyboard_alone(page, live_server, console_errors):
+    page.goto(live_server)
+    page.wait_for_selector("#studio[data-ready=true]", timeout=20_000)
+    page.focus("#btn-lessons")
+    page.keyboard.press("Enter")
+    in_menu = "() => document.activeElement.closest('#lesson-menu') !== null"
+    page.wait_for_function(in_menu)
+    page.keyboard.press("Escape")
+    assert page.locator("#lesson-menu").is_hidden()
+    assert page.evaluate("document.activeElement.id") == "btn-lessons"
+    page.keyboard.press("Enter")
+    page.wait_for_function(in_menu)
+    for _ in range(3):  # to the fourth lesson
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    wait_step(page, "lstm", 1)
+    assert page.get_attribute("#lesson-panel", "aria-label")
+    # opened from the menu, focus is on the lesson's title; Tab reaches the buttons
+    assert page.evaluate("document.activeElement.classList.contains('lesson-title')")
+    page.focus("#lesson-next")
+    # Enter steps on and Next keeps the focus; a live region announces the new step
+    for number in (2, 3, 4, 5):
+        page.keyboard.press("Enter")
+        wait_step(page, "lstm", number)
+        assert page.evaluate("document.activeElement.id") == "lesson-next"
+        live = page.text_content("#lesson-panel [aria-live=polite]")
+        assert live.startswith(texts("en")["ui"]["stepOf"].format(i=number, n=6))
+    # a question answered with the keyboard: focus the first option, arrows pick another
+    page.focus(".lesson-option input >> nth=0")
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowDown")
+    page.focus("#lesson-reveal")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".lesson-result")
+    assert page.evaluate("document.activeElement.classList.contains('lesson-result')")
+    assert page.locator(".lesson-option input:checked").get_attribute("value") == "1"
+    # every control of the panel has a name a screen reader can say
+    names = page.eval_on_selector_all(
+        "#lesson-panel button, #lesson-panel input",
+        "els => els.map((e) => e.getAttribute('aria-label') || e.labels?.[0]?.innerText"
+        " || e.innerText)")
+    assert all(name and name.strip() for name in names)
+    assert page.get_attribute(".lesson-status", "role") == "status"
+    assert console_errors == []

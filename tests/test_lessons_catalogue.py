@@ -1,0 +1,230 @@
+"""The guided lessons as data: every language has every text, the texts keep their placeholders
+and formulas, every formula uses known symbols, every scenario runs in the engine, every event
+exists, every highlight names a kind of element the page has, and every question's answer,
+read from the engine, is one of its options. Browser-free; test_lessons_browser.py walks them.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from lessons_support import (
+    FORMULA,
+    LANGS,
+    PLACEHOLDER,
+    ROOT,
+    answer,
+    correct_option,
+    event_index,
+    lessons,
+    structure,
+    texts,
+    trace,
+)
+
+READER_NAMES = set(re.findall(r"^  (\w+): \(", (ROOT / "static/js/lessons.js").read_text(),
+                              re.MULTILINE))
+PARAMS = {
+    "rnn": {"W", "U", "b", "V", "b_y"},
+    "lstm": {f"{k}_{g}" for k in "WUb" for g in "figo"} | {"V", "b_y", "W_k", "U_k", "b_k"},
+    "gru": {f"{k}_{g}" for k in "WUb" for g in "zrh"} | {"V", "b_y", "W_k", "U_k", "b_k"},
+}
+SIGNALS = {"x", "h", "c", "a", "o", "yhat", "y", "L", "delta", "g_o", "dh", "dc"}
+GATES = set("figozrnk")
+TOKEN = re.compile(r"@([A-Za-z]\w*)|%([A-Za-z][\w.]*)(?:\(([^()]*)\))?")
+EQ_IDS = {"inputs", "a", "h", "c", "yhat", "loss", "g_o", "dh", "delta", "contrib", "dc",
+          "window-loss", "grad-norm", "clip", "rule"} | {f"gate-{g}" for g in "figozrn"} | {
+          f"delta-{g}" for g in "figozrn"}
+PAGE_IDS = {"#box-error-flow", "#box-grad-norms", "#box-accum", "#box-loss", "#predictions",
+            "#tl-scrubber", "#lesson-compare"}
+
+
+def all_steps():
+    for lesson in lessons():
+        for i, step in enumerate(lesson["steps"]):
+            yield pytest.param(lesson, i, step, id=f"{lesson['id']}-{i + 1}")
+
+
+def text_fields(step: dict, lang: str, lesson_id: str, i: int) -> dict[str, str]:
+    entry = texts(lang)["lessons"][lesson_id]["steps"][i]
+    fields = {"text": entry["text"]}
+    if "question" in step:
+        fields["question"] = entry["question"]
+        fields["reveal"] = entry["reveal"]
+        fields.update({f"option{k}": o for k, o in enumerate(entry["options"])})
+    return fields
+
+
+def test_six_lessons_of_four_to_seven_steps_each_ending_with_questions():
+    ids = [lesson["id"] for lesson in lessons()]
+    assert ids == ["recursion", "last-step", "when-update", "lstm", "vanishing", "train-machine"]
+    for lesson in lessons():
+        steps = lesson["steps"]
+        assert 4 <= len(steps) <= 7, lesson["id"]
+        asked = [i for i, s in enumerate(steps) if "question" in s]
+        assert 1 <= len(asked) <= 2, lesson["id"]
+        assert asked[-1] == len(steps) - 1, f"{lesson['id']} must end with a question"
+        assert asked == list(range(len(steps) - len(asked), len(steps))), lesson["id"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_language_has_every_text_aligned_with_the_structure(lang):
+    cat = texts(lang)
+    assert set(cat["ui"]) == set(texts("en")["ui"])
+    assert set(cat["lessons"]) == {lesson["id"] for lesson in lessons()}
+    for lesson in lessons():
+        entry = cat["lessons"][lesson["id"]]
+        assert entry["title"].strip()
+        assert len(entry["steps"]) == len(lesson["steps"]), lesson["id"]
+        for step, text in zip(lesson["steps"], entry["steps"], strict=True):
+            assert text["text"].strip()
+            if "question" in step:
+                assert set(text) == {"text", "question", "options", "reveal"}
+                assert len(text["options"]) == len(step["question"]["options"])
+                assert all(o.strip() for o in text["options"])
+            else:
+                assert set(text) == {"text"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_placeholders_are_filled_by_readers_of_the_engine(lang):
+    for lesson in lessons():
+        for i, step in enumerate(lesson["steps"]):
+            fields = text_fields(step, lang, lesson["id"], i)
+            mine = set(step.get("values", {}))
+            for name, text in fields.items():
+                used = set(PLACEHOLDER.findall(FORMULA.sub("", text)))
+                allowed = mine | (set(step["reveal"].get("values", {})) | {"answer"}
+                                  if name == "reveal" else set())
+                assert used <= allowed, (lesson["id"], i + 1, name, used - allowed)
+            assert text.count("{{") == text.count("}}")
+    for key, text in texts(lang)["ui"].items():
+        assert set(PLACEHOLDER.findall(text)) == set(PLACEHOLDER.findall(texts("en")["ui"][key]))
+
+
+@pytest.mark.parametrize("lang", ["pt-BR", "ru"])
+def test_translations_keep_every_formula_and_placeholder_and_are_translated(lang):
+    for lesson in lessons():
+        for i, step in enumerate(lesson["steps"]):
+            en = text_fields(step, "en", lesson["id"], i)
+            other = text_fields(step, lang, lesson["id"], i)
+            for name, text in en.items():
+                where = (lesson["id"], i + 1, name)
+                assert sorted(FORMULA.findall(other[name])) == sorted(FORMULA.findall(text)), where
+                assert set(PLACEHOLDER.findall(other[name])) == set(
+                    PLACEHOLDER.findall(text)), where
+                if len(FORMULA.sub("", text)) > 12:
+                    assert other[name] != text, where
+        assert texts(lang)["lessons"][lesson["id"]]["title"] != texts("en")["lessons"][
+            lesson["id"]]["title"]
+
+
+def test_formulas_use_only_the_notation_symbols():
+    for lesson in lessons():
+        for i, step in enumerate(lesson["steps"]):
+            cell = step.get("formulaCell", step["scenario"].get("cell", "rnn"))
+            for lang in LANGS:
+                entry = texts(lang)["lessons"][lesson["id"]]
+                for text in [*text_fields(step, lang, lesson["id"], i).values(), entry["title"]]:
+                    for formula in FORMULA.findall(text):
+                        for param, signal, _ in TOKEN.findall(formula):
+                            if param:
+                                assert param in PARAMS[cell], (lesson["id"], i + 1, param)
+                            else:
+                                base, _, gate = signal.partition(".")
+                                assert (base in SIGNALS and (not gate or base == "delta")) or (
+                                    base == "gate" and gate in GATES), (lesson["id"], signal)
+                                assert gate in GATES or not gate
+                    # symbols outside formulas would not follow the notation switch
+                    plain = FORMULA.sub("", text)
+                    assert not re.search(r"\b[hxcL]\([t0-9]", plain), (lesson["id"], i + 1, plain)
+
+
+def test_every_reader_named_by_a_lesson_exists_in_the_runner():
+    def readers(obj):
+        if isinstance(obj, dict):
+            if "fn" in obj:
+                yield obj["fn"]
+            for v in obj.values():
+                yield from readers(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                yield from readers(v)
+
+    used = set(readers(structure()))
+    assert used <= READER_NAMES, used - READER_NAMES
+
+
+@pytest.mark.parametrize("lesson,i,step", list(all_steps()))
+def test_step_scenario_runs_and_targets_exist_in_its_trace(lesson, i, step):
+    stages = [(step["scenario"], step["event"], step.get("highlight", []))]
+    if "reveal" in step:
+        rv = step["reveal"]
+        stages.append((rv.get("scenario", step["scenario"]), rv["event"], rv.get("highlight", [])))
+    for scenario, event, highlight in stages:
+        result = trace(scenario)
+        assert not result["non_finite"]
+        index = event_index(result, event)
+        T = result["sizes"]["T"]
+        cell = result["config"]["cell"]
+        ev = result["events"][index]
+        assert highlight, (lesson["id"], i + 1)
+        for target in highlight:
+            if target.startswith("node-"):
+                name, t = target[5:].rsplit("-", 1)
+                assert 0 <= int(t) <= T
+                assert name in {"x", "h", "yhat", "L"} or (name == "c" and cell == "lstm") or (
+                    name.startswith("gate-") and cell != "rnn"), target
+            elif "@" in target:
+                edge, t = target.split("@")
+                field = {"err-out": "dh_out", "err-next": "dh_next", "err-c": "dc_next"}[edge]
+                assert ev["kind"] == "backward"
+                # the bundle is drawn only when this event's window carries a non-zero error there
+                window = [e for e in result["events"][: index + 1] if e["kind"] == "backward"
+                          and e["update"] == ev["update"] and e["t"] == int(t)]
+                assert window and any(v != 0 for v in window[0][field]), target
+            elif target.startswith("eq-"):
+                assert target[3:] in EQ_IDS, target
+            elif target.startswith("hm-"):
+                assert target[3:] in result["params"], target
+            elif target.startswith("[data-window="):
+                assert int(re.findall(r"\d+", target)[0]) < len(result["windows"])
+            else:
+                assert target in PAGE_IDS, target
+
+
+@pytest.mark.parametrize("lesson,i,step", [p for p in all_steps() if "question" in p.values[2]])
+def test_question_answer_read_from_the_engine_is_an_option(lesson, i, step):
+    k = correct_option(step)
+    assert 0 <= k < len(step["question"]["options"])
+    # the texts were written against these numbers: keep them true
+    expected = {
+        ("recursion", 5): 2, ("last-step", 5): True, ("when-update", 4): 3,
+        ("when-update", 5): "close", ("lstm", 4): 5, ("lstm", 5): True,
+        ("vanishing", 4): "gru", ("vanishing", 5): "fades", ("train-machine", 4): 6,
+    }
+    assert answer(step) == expected[(lesson["id"], i)]
+
+
+def test_the_scenarios_show_what_the_texts_say():
+    """Claims the texts make in words, checked against the engine."""
+    by_id = {lesson["id"]: lesson for lesson in lessons()}
+    vanish = trace(by_id["vanishing"]["steps"][1]["scenario"])["diagnostics"]["error_flow"][-1]
+    explode = trace(by_id["vanishing"]["steps"][2]["scenario"])
+    assert vanish[0] < 1e-4 * vanish[-1]  # faded away
+    assert explode["diagnostics"]["error_flow"][-1][0] > 10 * explode["diagnostics"][
+        "error_flow"][-1][-1]  # grew back in time
+    assert explode["updates"][0]["grad_norm"] > 100
+    clipped = trace(by_id["vanishing"]["steps"][3]["scenario"])["updates"][0]
+    assert clipped["clipped"] and clipped["clip_coef"] < 1e-2
+    flows = {c: trace({"data": {"preset": "long_range"}, "cell": c})["diagnostics"][
+        "error_flow"][-1][0] for c in ("rnn", "lstm", "gru")}
+    assert flows["rnn"] < flows["lstm"] / 10  # both gated cells keep far more than the RNN
+    haykin = trace(by_id["when-update"]["steps"][1]["scenario"])
+    assert [u["t"] for u in haykin["updates"]] == [1, 2, 3, 4, 5, 6]
+    assert trace(by_id["when-update"]["steps"][0]["scenario"])["updates"][0]["t"] == 6
+    last = trace(by_id["last-step"]["steps"][3]["scenario"])
+    assert last["loss_steps"] == [6]
+    assert not any(ev["dh_out"].any() for ev in last["events"]
+                   if ev["kind"] == "backward" and ev["t"] < 6)

@@ -74,7 +74,7 @@ def _run(args: argparse.Namespace, overrides: dict[str, Any], model_of: Callable
         if isinstance(body, dict):
             body = {**body, **{k: v for k, v in overrides.items() if v is not None}}
         try:
-            validated = model.model_validate(body)
+            validated = model.model_validate(body, from_attributes=True)  # as FastAPI does
         except ValidationError as exc:
             errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
             raise _CliError(error_body(validation_errors(errors, model, schemas.limits,

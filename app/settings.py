@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     max_input_size: int = Field(128, ge=1, description="largest input size D / output size K")
     max_iterations: int = Field(2000, ge=1, description="largest number of training passes")
     max_backward_steps: int = Field(
-        600, ge=2, description="largest number of backward steps of one pass (T for full "
+        400, ge=2, description="largest number of backward steps of one pass (T for full "
                                "BPTT; more when truncation windows overlap, k2 > k1)")
     max_train_steps: int = Field(
         20_000, ge=1, description="largest iterations x backward steps of one training request")

@@ -98,3 +98,11 @@ def test_console_script_reads_the_request_from_stdin(client):
     assert completed.returncode == 0, completed.stderr
     _, expected = api_bytes(client, "/api/v1/trace", request)
     assert completed.stdout.encode() == expected
+
+
+def test_cli_request_that_is_not_an_object_gives_the_api_error(client, capsysbinary, tmp_path):
+    path = tmp_path / "request.json"
+    path.write_text("[1, 2]")
+    assert main(["trace", "--request", str(path)]) == EXIT_BAD_REQUEST
+    _, expected = api_bytes(client, "/api/v1/trace", [1, 2])
+    assert capsysbinary.readouterr().err.rstrip(b"\n") == expected

@@ -139,6 +139,7 @@ def test_formulas_use_only_the_notation_symbols():
                     # symbols outside formulas would not follow the notation switch
                     plain = FORMULA.sub("", text)
                     assert not re.search(r"\b[hxcL]\([t0-9]", plain), (lesson["id"], i + 1, plain)
+                    assert not re.search(r"(?<![\w@%])[WUV](?![\w·])", plain), (lesson["id"], plain)
 
 
 def test_every_reader_named_by_a_lesson_exists_in_the_runner():

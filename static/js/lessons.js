@@ -342,18 +342,24 @@ export class Lessons {
     return out;
   }
 
-  /** Highlight the step's targets; scroll the first one into view when asked. */
+  /** Highlight the step's targets; scroll the first one (the one the text is about) into view. */
   applyHighlight(scroll = false) {
     if (!this.target) return;
-    this.studio.highlight(this.target.highlight);
-    if (!scroll) return;
-    const first = document.querySelector(".is-hl");
-    if (first) {
-      const r = first.getBoundingClientRect();
-      if (r.top < 0 || r.bottom > window.innerHeight) {
-        const motion = window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
-        first.scrollIntoView({ block: "center", behavior: motion });
-      }
+    const targets = this.target.highlight;
+    this.studio.highlight(targets);
+    if (!scroll || !targets.length) return;
+    // the first target inside the panel is scrolled to within the panel; the first one outside
+    // it (the one the text is about) into the page's view
+    const behavior = window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
+    const elements = targets.map((t) => (t.includes("@") || t.startsWith("eq-") ? null
+      : document.querySelector(/^[#.[]/.test(t) ? t : `#${CSS.escape(t)}`)));
+    const inPanel = elements.find((el) => el && this.panel.contains(el));
+    if (inPanel) this.panel.scrollTo({ top: inPanel.offsetTop - 80, behavior });
+    const onPage = elements.find((el) => el && !this.panel.contains(el))
+      || [...document.querySelectorAll(".is-hl")].find((el) => !this.panel.contains(el));
+    if (onPage) {
+      const r = onPage.getBoundingClientRect();
+      if (r.top < 0 || r.bottom > window.innerHeight) onPage.scrollIntoView({ block: "center", behavior });
     }
   }
 
@@ -412,7 +418,7 @@ export class Lessons {
     this.panel.dataset.state = "ready";
     this.render({ focus: false });
     this.applyHighlight(true);
-    this.panel.querySelector(".lesson-result")?.focus();
+    this.panel.querySelector(".lesson-result")?.focus({ preventScroll: true });
   }
 
   // ---- drawing the panel ----
@@ -484,8 +490,8 @@ export class Lessons {
     this.content.replaceChildren(head, body, nav, tools);
     if (this.reveal && this.compare) this.drawCompare();
     const target = focus ? title : keep && this.content.querySelector(keep);
-    if (target && !target.disabled) target.focus();
-    else if (keep) next.focus();
+    if (target && !target.disabled) target.focus({ preventScroll: true });
+    else if (keep) next.focus({ preventScroll: true });
   }
 
   navButton(id, label, onClick, cls = "") {
@@ -542,6 +548,7 @@ export class Lessons {
     explain.append(rich(stepText.reveal, { ...this.reveal.values, answer: answerText }, ctx));
     result.append(verdict, explain);
     if (this.compare) {
+      result.append(h("p", "lesson-compare-title", this.ui("compareTitle")));
       const chart = h("div", "lesson-compare");
       chart.id = "lesson-compare";
       chart.setAttribute("role", "img");
@@ -571,14 +578,13 @@ export class Lessons {
       name: this.ui(`cell.${cell}`), line: { color: COMPARE_COLOURS[cell], width: 2 }, marker: { size: 4 },
     }));
     const layout = {
-      title: { text: this.ui("compareTitle"), font: { size: 12 }, x: 0.02, xanchor: "left" },
-      font: { family: "system-ui, sans-serif", size: 10 }, margin: { l: 48, r: 8, t: 30, b: 36 },
+      font: { family: "system-ui, sans-serif", size: 10 }, margin: { l: 50, r: 8, t: 26, b: 34 },
       xaxis: { title: { text: this.ui("compareX") }, dtick: 2 },
       yaxis: { type: "log", title: { text: this.ui("compareY") }, exponentformat: "power" },
-      legend: { orientation: "h", y: -0.28, x: 0 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff",
+      legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom" }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff",
       shapes: this.compareMarker(),
     };
-    await Plotly.react(el, data, { ...layout, height: 250 }, { displayModeBar: false, responsive: true });
+    await Plotly.react(el, data, { ...layout, height: 240 }, { displayModeBar: false, responsive: true });
     el.dataset.ready = "true";
   }
 

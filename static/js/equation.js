@@ -8,6 +8,7 @@ import { t as tr } from "./i18n.js";
 import { gateLabel, paramLabel, timeStyle, varLabel } from "./notation.js";
 
 const MATH = "http://www.w3.org/1998/Math/MathML";
+const HTML = "http://www.w3.org/1999/xhtml";
 
 function m(tag, attrs, ...children) {
   const node = document.createElementNS(MATH, tag);
@@ -113,24 +114,49 @@ export class EquationView {
     return this.label({ b: d.b, s: sub, acc: null }, t);
   }
 
-  /** A term that points at nodes of the network. */
+  /** A term that points at nodes of the network (HTML when it holds a vector of numbers). */
   term(nodes, ...children) {
+    if (children.some((c) => c.namespaceURI === HTML)) {
+      const span = document.createElement("span");
+      span.className = "term";
+      span.dataset.nodes = nodes.join(" ");
+      span.tabIndex = 0;
+      span.append(...children);
+      return span;
+    }
     return m("mrow", { class: "term", "data-nodes": nodes.join(" "), tabindex: "0" }, ...children);
   }
 
-  /** A vector of API numbers written as a row vector [v1 v2 …]ᵀ. */
+  /**
+   * A vector of API numbers written as a row vector [v1 v2 …]ᵀ. The numbers are HTML beside
+   * the MathML of the symbols: the same look, a fraction of MathML's layout time per step.
+   */
   vec(values, field) {
     if (!Array.isArray(values)) {
       return m("mn", { "data-field": field, "data-value": raw(values), class: "num" }, num(values));
     }
-    const shown = values.slice(0, SIZES.maxVectorShown);
-    const items = [];
-    shown.forEach((value, j) => {
-      items.push(m("mn", { "data-field": field, "data-index": j, "data-value": raw(value),
-        class: value === null ? "num exploded" : value < 0 ? "num neg" : "num pos" }, num(value)));
+    const span = document.createElement("span");
+    span.className = "vec";
+    const open = document.createElement("span");
+    open.className = "br";
+    open.textContent = "[";
+    span.appendChild(open);
+    values.slice(0, SIZES.maxVectorShown).forEach((value, j) => {
+      const n = document.createElement("span");
+      n.className = value === null ? "num exploded" : value < 0 ? "num neg" : "num pos";
+      n.dataset.field = field;
+      n.dataset.index = j;
+      n.dataset.value = raw(value);
+      n.textContent = num(value);
+      span.appendChild(n);
     });
-    if (values.length > shown.length) items.push(SPACE(), mo("…"));
-    return m("msup", {}, row(mo("["), ...items, mo("]")), mi("T"));
+    const close = document.createElement("span");
+    close.className = "br";
+    close.textContent = values.length > SIZES.maxVectorShown ? "…]" : "]";
+    const sup = document.createElement("sup");
+    sup.textContent = "T";
+    span.append(close, sup);
+    return span;
   }
 
   scalar(value, field) {
@@ -162,8 +188,23 @@ export class EquationView {
       const div = document.createElement("div");
       div.className = "eq-line";
       if (line.id) div.dataset.eq = line.id;
-      const math = m("math", { display: "block", "data-raw": "" }, row(...line.math));
-      div.appendChild(math);
+      // runs of MathML become one <math> each; vectors of numbers sit between them as HTML
+      const body = document.createElement("span");
+      body.className = "eq-body";
+      body.dataset.raw = "";
+      let run = [];
+      const flush = () => {
+        if (run.length) body.appendChild(m("math", {}, row(...run)));
+        run = [];
+      };
+      for (const item of line.math) {
+        if (item.namespaceURI === HTML) {
+          flush();
+          body.appendChild(item);
+        } else run.push(item);
+      }
+      flush();
+      div.appendChild(body);
       if (line.note) {
         const note = document.createElement("span");
         note.className = "eq-note";

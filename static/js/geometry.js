@@ -74,10 +74,12 @@ export function scrubPercent(i, n) {
   return n <= 1 ? 0 : (100 * i) / (n - 1);
 }
 
-/** Horizontal scroll that brings [x0, x1] into a viewport of width `view` at `scroll`. */
+/**
+ * Horizontal scroll for a viewport of width `view` at `scroll`: unchanged while [x0, x1] sits
+ * in the middle 70 % of the view, else the scroll that centres it (never below 0).
+ */
 export function scrollToShow(x0, x1, scroll, view) {
-  const pad = 24;
-  if (x0 - pad < scroll) return Math.max(0, x0 - pad);
-  if (x1 + pad > scroll + view) return x1 + pad - view;
-  return scroll;
+  const margin = view * 0.15;
+  if (x0 >= scroll + margin && x1 <= scroll + view - margin) return scroll;
+  return Math.max(0, Math.round((x0 + x1) / 2 - view / 2));
 }

@@ -13,6 +13,7 @@ import {
 } from "./geometry.js";
 import { t as tr } from "./i18n.js";
 import { gateLabel, gatesOf, labelText, varLabel } from "./notation.js";
+import { TraceIndex } from "./trace.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -181,7 +182,7 @@ export class NetworkView extends EventTarget {
     const xNode = add({ name: "x", kind: "input", y: y.x });
     const tok = idx.tokens(t);
     if (idx.trace.vocab) {
-      xNode.text.textContent = tok.x;
+      xNode.text.textContent = TraceIndex.shown(tok.x);
       xNode.text.setAttribute("data-raw", "");
       xNode.g.classList.add("token");
     }
@@ -193,7 +194,7 @@ export class NetworkView extends EventTarget {
     const target = el("text", { class: "target", x, y: y.L - R - 5, "text-anchor": "middle",
       "data-raw": "" }, col);
     target.textContent = tok.y === null || tok.y === undefined ? ""
-      : typeof tok.y === "number" ? num(tok.y, 2) : String(tok.y);
+      : typeof tok.y === "number" ? num(tok.y, 2) : TraceIndex.shown(tok.y);
     this.targetText = this.targetText || [];
     this.targetText[t] = target;
 

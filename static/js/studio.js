@@ -2,7 +2,7 @@
 // redraws them from the store's event index. It is also the public handle that tests and the
 // guided lessons use (window.bpttStudio): loadScenario, goTo, highlight, clearHighlight.
 import { api, ApiError } from "./api.js";
-import { raw } from "./format.js";
+import { num, raw } from "./format.js";
 import { applyTranslations, setLanguage, t as tr } from "./i18n.js";
 import { NOTATIONS } from "./notation.js";
 import { requestOf } from "./state.js";
@@ -245,7 +245,7 @@ export class Studio extends EventTarget {
         const td = document.createElement("td");
         td.dataset.raw = "";
         const v = get(t);
-        td.textContent = typeof v === "number" ? raw(Number(v.toPrecision(3))) : String(v ?? "");
+        td.textContent = typeof v === "number" ? num(v, 3) : TraceIndex.shown(v);
         if (key === "pred.predicted" && String(v) === String(this.index.tokens(t).y)) td.className = "hit";
         tr1.appendChild(td);
       }

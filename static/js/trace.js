@@ -140,6 +140,11 @@ export class TraceIndex {
       && (update === null || e.update === update));
   }
 
+  /** A token as drawn: white space made visible (␣ for a space, ↵ for a new line). */
+  static shown(token) {
+    return String(token ?? "").replace(/ /g, "␣").replace(/\n/g, "↵").replace(/\t/g, "⇥");
+  }
+
   /** The token or value of x(t) and of the target y(t), as the API encoded them. */
   tokens(t) {
     const { vocab, inputs, targets, scale } = this.trace;

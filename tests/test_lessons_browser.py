@@ -200,12 +200,18 @@ def test_lesson_link_opens_a_step_in_a_language_and_round_trips(page, live_serve
 
 
 def test_lessons_work_with_the_keyboard_alone(page, live_server, console_errors):
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
     page.goto(live_server)
     page.wait_for_selector("#studio[data-ready=true]", timeout=20_000)
+    # the lessons stay out of the default view: runner, stylesheet and texts load on demand
+    assert not [u for u in requested if "lesson" in u]
     page.focus("#btn-lessons")
     page.keyboard.press("Enter")
     in_menu = "() => document.activeElement.closest('#lesson-menu') !== null"
     page.wait_for_function(in_menu)
+    assert [u for u in requested if u.endswith("/static/js/lessons.js")]
+    assert [u for u in requested if u.endswith("/static/css/lessons.css")]
     page.keyboard.press("Escape")
     assert page.locator("#lesson-menu").is_hidden()
     assert page.evaluate("document.activeElement.id") == "btn-lessons"

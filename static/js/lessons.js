@@ -2,8 +2,9 @@
 // public handle (loadScenario, goTo, highlight, clearHighlight; events "trace" and "event") and
 // the store (lang, notation, lesson). Lessons are data: /static/lessons/lessons.json holds the
 // scenarios, events, highlights and questions; <lang>.json the texts, aligned step by step.
-// Both are fetched when a lesson opens. Every number a text shows, and every answer a question
-// checks, is read from the engine's result by a reader below: nothing is computed here.
+// Both are fetched when a lesson opens; main.js imports this module (and attach() its CSS) only
+// when the Lessons button is used or the URL names a lesson. Every number a text shows, and
+// every answer a question checks, is read from the engine's result by a reader below.
 import { api } from "./api.js";
 import { loadPlotly } from "./charts.js";
 import { gateLabel, paramLabel, timeStyle, varLabel } from "./notation.js";
@@ -152,6 +153,25 @@ export function rich(text, values, ctx) {
 
 // ---- the runner ------------------------------------------------------------------------------
 
+let instance = null;
+
+/** The one runner of the page, created on first use with its stylesheet loaded. */
+export async function attach(hooks) {
+  if (!document.querySelector("link[data-lessons]")) {
+    await new Promise((resolve) => {
+      const link = document.createElement("link");
+      link.rel = "stylesheet";
+      link.href = "/static/css/lessons.css";
+      link.dataset.lessons = "";
+      link.addEventListener("load", resolve);
+      link.addEventListener("error", resolve);
+      document.head.append(link);
+    });
+  }
+  instance ??= new Lessons(hooks);
+  return instance;
+}
+
 export class Lessons {
   constructor({ studio, store, button, menu, panel }) {
     this.studio = studio;
@@ -169,7 +189,6 @@ export class Lessons {
     this.live = h("p", "visually-hidden");
     this.live.setAttribute("aria-live", "polite");
     panel.replaceChildren(this.content, this.live);
-    button.addEventListener("click", () => this.toggleMenu());
     menu.addEventListener("keydown", (e) => {
       if (e.key === "Escape") this.toggleMenu(false, true);
     });

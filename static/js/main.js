@@ -4,7 +4,6 @@ import { ChartsView } from "./charts.js";
 import { Controls } from "./controls.js";
 import { EquationView } from "./equation.js";
 import { HeatmapsView } from "./heatmaps.js";
-import { Lessons } from "./lessons.js";
 import { NetworkView } from "./network.js";
 import { fromQuery, Store } from "./state.js";
 import { Studio } from "./studio.js";
@@ -46,9 +45,11 @@ $("ctl-notation").addEventListener("change", (e) => store.update({ notation: e.t
 
 // The public handle for guided lessons and tests (see studio.js).
 window.bpttStudio = studio;
-const lessons = new Lessons({ studio, store, button: $("btn-lessons"), menu: $("lesson-menu"),
-  panel: $("lesson-panel") });
-studio.ready.then(() => lessons.start());
+// Guided lessons load on demand (first click on Lessons, or a lesson link): not in the default view.
+const lessons = () => import("./lessons.js").then((m) => m.attach({ studio, store,
+  button: $("btn-lessons"), menu: $("lesson-menu"), panel: $("lesson-panel") }));
+$("btn-lessons").addEventListener("click", () => lessons().then((l) => l.toggleMenu()));
+studio.ready.then(() => store.get().lesson && lessons().then((l) => l.start()));
 studio.start().then(() => {
   document.getElementById("studio").dataset.ready = "true";
 });

@@ -229,3 +229,10 @@ def test_the_scenarios_show_what_the_texts_say():
     assert last["loss_steps"] == [6]
     assert not any(ev["dh_out"].any() for ev in last["events"]
                    if ev["kind"] == "backward" and ev["t"] < 6)
+
+
+def test_every_ui_label_the_runner_uses_is_in_the_catalogue():
+    runner = (ROOT / "static/js/lessons.js").read_text(encoding="utf-8")
+    used = set(re.findall(r'this\.ui\("([\w.]+)"', runner))
+    used |= {f"cell.{c}" for c in ("rnn", "lstm", "gru")}  # ui(`cell.${cell}`)
+    assert used and used <= set(texts("en")["ui"]), used - set(texts("en")["ui"])

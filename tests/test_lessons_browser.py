@@ -249,3 +249,24 @@ def test_lessons_work_with_the_keyboard_alone(page, live_server, console_errors)
     assert all(name and name.strip() for name in names)
     assert page.get_attribute(".lesson-status", "role") == "status"
     assert console_errors == []
+
+
+def test_a_step_whose_scenario_fails_says_so_and_the_lesson_goes_on(page, live_server,
+                                                                    console_errors):
+    page.goto(f"{live_server}/?lesson=last-step&step=3")
+    wait_step(page, "last-step", 3)
+    # the next step changes the scenario; let the API fail once
+    page.route("**/api/v1/trace", lambda route: route.fulfill(
+        status=500, content_type="application/json", body='{"detail": "boom"}'))
+    page.click("#lesson-next")
+    page.wait_for_selector("#lesson-panel[data-state=failed]")
+    assert page.text_content(".lesson-status") == texts("en")["ui"]["failed"]
+    assert page.locator("#lesson-next").is_enabled() and page.locator("#lesson-leave").is_enabled()
+    page.unroute("**/api/v1/trace")
+    page.click("#lesson-back")
+    page.click("#lesson-next")
+    wait_step(page, "last-step", 4)
+    step = lessons()[1]["steps"][3]
+    check_shown(page, step["scenario"], step["event"], step["highlight"], "after failure")
+    unexpected = [e for e in console_errors if "status of 500" not in e]
+    assert unexpected == []

@@ -40,8 +40,9 @@ export const SIZES = {
   strandMin: 0.6,
   vecCell: 5, // height of one entry of a node's value strip
   heatCellMax: 14, // largest heatmap cell
-  heatCellMin: 3,
+  heatCellMin: 2,
   heatWidth: 150, // widest heatmap drawing
+  heatHeight: 112, // tallest heatmap drawing
   maxVectorShown: 16, // entries of a vector written out in the equation panel
 };
 

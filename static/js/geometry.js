@@ -63,9 +63,9 @@ export function curve(x1, y1, x2, y2) {
   return `M${x1},${y1}C${x1},${my} ${x2},${my} ${x2},${y2}`;
 }
 
-/** Cell size of a heatmap with `cols` columns that fits in maxWidth. */
-export function heatCell(cols, maxWidth = SIZES.heatWidth) {
-  const size = Math.floor(maxWidth / Math.max(1, cols));
+/** Cell size of a heatmap of rows×cols that fits in maxWidth × maxHeight. */
+export function heatCell(rows, cols, maxWidth = SIZES.heatWidth, maxHeight = SIZES.heatHeight) {
+  const size = Math.floor(Math.min(maxWidth / Math.max(1, cols), maxHeight / Math.max(1, rows)));
   return Math.max(SIZES.heatCellMin, Math.min(SIZES.heatCellMax, size));
 }
 

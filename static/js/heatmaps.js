@@ -259,8 +259,10 @@ export class HeatmapsView {
       if (!this.visible.has(name) || c.drawn === key) continue;
       c.drawn = key;
       const [p0, p1, p2, p3] = c.panes;
-      const W = Array.isArray(idx.trace.params[name]?.[0]) ? idx.trace.params[name][0].length : 1;
-      const cell = heatCell(W);
+      const shape = idx.trace.params[name];
+      const rows = Array.isArray(shape) ? shape.length : 1;
+      const cols = Array.isArray(shape?.[0]) ? shape[0].length : 1;
+      const cell = heatCell(rows, cols);
       const show = (pane, on) => {
         setHidden(pane.pane, !on);
         if (pane.op) setHidden(pane.op, !on);

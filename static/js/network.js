@@ -370,8 +370,9 @@ export class NetworkView extends EventTarget {
     }
     cur.setAttribute("x", x0 + 2);
     cur.setAttribute("width", x1 - x0 - 4);
-    cur.setAttribute("y", 14);
-    cur.setAttribute("height", lay.height - 30);
+    const top = lay.rowY.L - SIZES.node - 4;
+    cur.setAttribute("y", top);
+    cur.setAttribute("height", lay.height - top - 16);
 
     // keep the current column in view
     const view = this.container.clientWidth;

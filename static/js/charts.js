@@ -25,6 +25,21 @@ export function loadPlotly() {
 }
 
 const CONFIG = { displayModeBar: false, responsive: true };
+
+/** A chart box that shows a message instead of a plot (kept translated by data-i18n). */
+function message(Plotly, el, key) {
+  Plotly?.purge(el);
+  el.dataset.i18n = key;
+  el.textContent = tr(key);
+}
+
+/** A chart box about to hold a plot: drop any message first. */
+function clearMessage(el) {
+  if (el.dataset.i18n) {
+    delete el.dataset.i18n;
+    el.textContent = "";
+  }
+}
 const FONT = { family: "system-ui, sans-serif", size: 11, color: PALETTE.ink };
 const LINE_COLOURS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#7f7f7f",
   "#000000", "#f0e442"];
@@ -99,7 +114,7 @@ export class ChartsView {
     } catch {
       for (const el of [this.c.gradNorms, this.c.errorFlow, this.c.accum, this.c.loss]) {
         el.dataset.error = "true";
-        el.textContent = tr("charts.unavailable");
+        message(null, el, "charts.unavailable");
       }
       return;
     }
@@ -118,11 +133,10 @@ export class ChartsView {
     const d = this.index.trace.diagnostics;
     const el = this.c.gradNorms;
     if (!d || !d.step_grad_norms) {
-      Plotly.purge(el);
-      el.textContent = tr("charts.noDiagnostics");
+      message(Plotly, el, "charts.noDiagnostics");
       return null;
     }
-    if (el.textContent && !el.classList.contains("js-plotly-plot")) el.textContent = "";
+    clearMessage(el);
     const T = d.step_grad_norms.length;
     const ts = Array.from({ length: T }, (_, k) => k + 1);
     const cur = this.currentT();
@@ -142,11 +156,10 @@ export class ChartsView {
     const field = this.flowMode === "jacobian_norms" ? "jacobian_norms" : "error_flow";
     const matrix = d?.[field];
     if (!matrix) {
-      Plotly.purge(el);
-      el.textContent = tr("charts.noDiagnostics");
+      message(Plotly, el, "charts.noDiagnostics");
       return null;
     }
-    if (el.textContent && !el.classList.contains("js-plotly-plot")) el.textContent = "";
+    clearMessage(el);
     const T = matrix.length;
     const ts = Array.from({ length: T }, (_, k) => k + 1);
     // colour on a log scale so that the fade away from the diagonal stays visible; the
@@ -194,12 +207,11 @@ export class ChartsView {
     const el = this.c.accum;
     const norms = this.norms;
     if (!norms) {
-      Plotly.purge(el);
-      el.textContent = tr("charts.accum.loading");
+      message(Plotly, el, "charts.accum.loading");
       this.onNeedNorms?.();
       return null;
     }
-    if (el.textContent && !el.classList.contains("js-plotly-plot")) el.textContent = "";
+    clearMessage(el);
     const names = paramNames(norms.cell).filter((n) => n in (norms.trace.params || {}));
     const xs = [];
     const series = Object.fromEntries(names.map((n) => [n, []]));
@@ -228,11 +240,10 @@ export class ChartsView {
     const el = this.c.loss;
     const tr0 = this.training;
     if (!tr0 || !Array.isArray(tr0.losses)) {
-      Plotly.purge(el);
-      el.textContent = tr("charts.loss.empty");
+      message(Plotly, el, "charts.loss.empty");
       return null;
     }
-    if (el.textContent && !el.classList.contains("js-plotly-plot")) el.textContent = "";
+    clearMessage(el);
     const layout = baseLayout(tr("charts.loss.title"), tr("charts.loss.x"), tr("charts.loss.y"));
     return Plotly.react(el, [{
       type: "scatter", mode: "lines", x: tr0.iterations, y: tr0.losses,

@@ -376,10 +376,16 @@ export class Lessons {
     if (inPanel) this.panel.scrollTo({ top: inPanel.offsetTop - 80, behavior });
     const onPage = elements.find((el) => el && !this.panel.contains(el))
       || [...document.querySelectorAll(".is-hl")].find((el) => !this.panel.contains(el));
-    if (onPage) {
+    if (!onPage) return;
+    const reveal = (how) => {
       const r = onPage.getBoundingClientRect();
-      if (r.top < 0 || r.bottom > window.innerHeight) onPage.scrollIntoView({ block: "center", behavior });
-    }
+      if (r.top < 0 || r.bottom > window.innerHeight) onPage.scrollIntoView({ block: "center", behavior: how });
+    };
+    reveal(behavior);
+    // the page's views may still change height (charts drawn a little later): look again
+    const seq = this.seq;
+    clearTimeout(this.scrollTimer);
+    this.scrollTimer = setTimeout(() => seq === this.seq && onPage.isConnected && reveal("auto"), 700);
   }
 
   conceal(selectors) {

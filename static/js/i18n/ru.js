@@ -35,7 +35,7 @@ export default {
   "ctl.cell.rnn": "Простая RNN",
   "ctl.cell.lstm": "LSTM",
   "ctl.cell.gru": "GRU",
-  "ctl.hidden": "Размер скрытого слоя H",
+  "ctl.hidden": "Скрытых нейронов H",
   "ctl.activation": "Активация φ",
   "ctl.act.tanh": "tanh",
   "ctl.act.relu": "ReLU",

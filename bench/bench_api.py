@@ -275,6 +275,10 @@ def run_scenarios(workers: int, duration: float) -> None:
                       f"  {errors} errors   goal p50 <= {goal:.0f} ms {verdict(p50 <= goal)}, "
                       f"zero errors {verdict(errors == 0)}")
             if not name.startswith("(a)"):
+                reference = orjson.dumps({**request, "diagnostics": False})
+                plain = statistics.median(asyncio.run(idle_latencies(port, reference))) * 1e3
+                print(f"  for reference, the same with \"diagnostics\": false, 1 client: "
+                      f"p50 {plain:.1f} ms")
                 print(f"  goal <= 3 MB raw:     {verdict(raw <= GOAL_LSTM_BYTES)} "
                       f"({raw / 1e6:.2f} MB)")
                 print(f"  goal <= 1 MB gzipped: {verdict(packed <= GOAL_LSTM_GZIP_BYTES)} "

@@ -262,6 +262,7 @@ def test_every_visible_string_comes_from_the_catalogue(page, live_server, consol
         page.select_option("#ctl-lang", lang)
         page.wait_for_selector(f'body[data-lang="{lang}"]')
     assert page.evaluate("document.documentElement.lang") == lang
+    page.locator("#charts").scroll_into_view_if_needed()  # charts load when they come into view
     page.wait_for_selector("#charts[data-ready=true]")
     assert page.evaluate(UNCATALOGUED_TEXT, lang) == []
     page.screenshot(path=str(artifacts_dir / f"page-lstm-backward-{lang}-1280.png"))
@@ -367,6 +368,7 @@ def test_train_check_and_export(page, live_server, console_errors, artifacts_dir
     page.click("#btn-train")
     page.wait_for_selector("#predictions table")
     page.wait_for_function("() => location.search.includes('train=40')")
+    page.locator("#charts").scroll_into_view_if_needed()
     page.wait_for_selector("#chart-loss.js-plotly-plot")
     rows = page.eval_on_selector_all(".pred-table tr", "rs => rs.map((r) => r.cells.length)")
     assert rows and all(n == rows[0] for n in rows)
@@ -381,8 +383,23 @@ def test_train_check_and_export(page, live_server, console_errors, artifacts_dir
         page.click("#btn-export-json")
     assert json_download.value.suggested_filename == "bptt-trace.json"
     page.wait_for_selector("#charts[data-ready=true]")
-    page.locator("#charts").scroll_into_view_if_needed()
+    page.wait_for_selector("#chart-accum.js-plotly-plot")
     page.screenshot(path=str(artifacts_dir / "page-trained-charts-1280.png"))
+    assert console_errors == []
+
+
+def test_charts_load_only_when_they_come_into_view(page, live_server, console_errors):
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    open_studio(page, live_server)
+    page.wait_for_timeout(400)
+    assert not any("plotly" in u or "plots.js" in u for u in requested)
+    assert page.evaluate("window.Plotly === undefined")
+    page.locator("#charts").scroll_into_view_if_needed()
+    page.wait_for_selector("#charts[data-ready=true]")
+    page.wait_for_selector("#chart-accum.js-plotly-plot")  # after one more request for norms
+    assert page.locator("#charts .js-plotly-plot").count() == 3
+    assert page.get_attribute("#chart-loss", "data-i18n") == "charts.loss.empty"  # not trained
     assert console_errors == []
 
 

@@ -174,6 +174,7 @@ export default {
   "hm.checkBad": "✗ rel. error {err}",
 
   "charts.title": "Diagnostics",
+  "charts.drawing": "Drawing the chart…",
   "charts.unavailable": "The charts could not be loaded.",
   "charts.noDiagnostics": "No diagnostics for this trace.",
   "charts.logScale": "log scale",

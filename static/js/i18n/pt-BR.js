@@ -176,6 +176,7 @@ export default {
   "hm.checkBad": "✗ erro rel. {err}",
 
   "charts.title": "Diagnósticos",
+  "charts.drawing": "Desenhando o gráfico…",
   "charts.unavailable": "Não foi possível carregar os gráficos.",
   "charts.noDiagnostics": "Sem diagnósticos para este traço.",
   "charts.logScale": "escala log",

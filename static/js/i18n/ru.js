@@ -176,6 +176,7 @@ export default {
   "hm.checkBad": "✗ отн. ошибка {err}",
 
   "charts.title": "Диагностика",
+  "charts.drawing": "Рисуем график…",
   "charts.unavailable": "Не удалось загрузить графики.",
   "charts.noDiagnostics": "Для этой трассы диагностики нет.",
   "charts.logScale": "лог. шкала",

@@ -22,8 +22,9 @@ const equation = new EquationView({
 const heatmaps = new HeatmapsView({ container: $("heatmaps"), tooltip });
 let studio = null;
 const charts = new ChartsView({
-  containers: { section: $("charts"), gradNorms: $("chart-grad-norms"), errorFlow: $("chart-error-flow"),
-    accum: $("chart-accum"), loss: $("chart-loss"), flowMode: $("ctl-flow-mode") },
+  containers: { section: $("charts"), gradNorms: $("chart-grad-norms"),
+    errorFlow: $("chart-error-flow"), accum: $("chart-accum"), loss: $("chart-loss"),
+    flowMode: $("ctl-flow-mode") },
   onNeedNorms: () => studio?.requestNorms(),
 });
 const timeline = new Timeline({

@@ -16,13 +16,17 @@ LANGS = ["en", "pt-BR", "ru"]
 KEY_LINE = re.compile(r'^\s*"([^"]+)":\s*"((?:[^"\\]|\\.)*)",?\s*$')
 
 
+PARTS = ["", ".article"]  # i18n/<lang>.js and the part loaded later, i18n/<lang>.article.js
+
+
 def catalogue(lang: str) -> dict[str, str]:
     entries: dict[str, str] = {}
-    for line in (I18N / f"{lang}.js").read_text(encoding="utf-8").splitlines():
-        match = KEY_LINE.match(line)
-        if match:
-            assert match.group(1) not in entries, f"{lang}: duplicate key {match.group(1)}"
-            entries[match.group(1)] = match.group(2)
+    for part in PARTS:
+        for line in (I18N / f"{lang}{part}.js").read_text(encoding="utf-8").splitlines():
+            match = KEY_LINE.match(line)
+            if match:
+                assert match.group(1) not in entries, f"{lang}: duplicate key {match.group(1)}"
+                entries[match.group(1)] = match.group(2)
     return entries
 
 
@@ -42,6 +46,13 @@ def keys_used() -> set[str]:
 
 def test_english_catalogue_is_not_empty():
     assert len(catalogue("en")) > 150
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_article_texts_live_in_the_article_part(lang):
+    text = (I18N / f"{lang}.article.js").read_text(encoding="utf-8")
+    assert '"article.p1"' in text
+    assert '"article.' not in (I18N / f"{lang}.js").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("lang", ["pt-BR", "ru"])

@@ -164,8 +164,7 @@ def test_keyboard_reaches_nodes_and_shows_their_values(page, live_server, consol
     page.keyboard.press("ArrowDown")
     focused = page.evaluate("document.activeElement.id")
     assert focused.startswith("node-") and focused.endswith(f"-{trace['events'][2]['t']}")
-    tooltip = page.locator("#tooltip")
-    assert tooltip.is_visible()
+    page.locator("#tooltip").wait_for(state="visible")  # inspect.js loads on the first focus
     page.keyboard.press("ArrowRight")  # the timeline moves and focus follows the new column
     assert current(page)["index"] == 3
     assert page.evaluate("document.activeElement.dataset.t") == str(trace["events"][3]["t"])
@@ -235,7 +234,8 @@ def test_url_round_trip_reproduces_the_view(page, live_server, console_errors, c
 
 
 UNCATALOGUED_TEXT = """async (lang) => {
-    const cat = (await import(`/static/js/i18n/${lang}.js`)).default;
+    const cat = {...(await import(`/static/js/i18n/${lang}.js`)).default,
+                 ...(await import(`/static/js/i18n/${lang}.article.js`)).default};
     const patterns = Object.values(cat).map((v) => new RegExp('^' + v.replace(
         /[.*+?^${}()|[\\]\\\\]/g, '\\\\$&').replace(/\\\\\\{\\w+\\\\\\}/g, '.+?') + '$', 's'));
     const allowed = new Set(['BPTT Studio']);
@@ -400,6 +400,19 @@ def test_charts_load_only_when_they_come_into_view(page, live_server, console_er
     page.wait_for_selector("#chart-accum.js-plotly-plot")  # after one more request for norms
     assert page.locator("#charts .js-plotly-plot").count() == 3
     assert page.get_attribute("#chart-loss", "data-i18n") == "charts.loss.empty"  # not trained
+    assert console_errors == []
+
+
+@pytest.mark.parametrize("lang", ["pt-BR", "ru"])
+def test_article_loads_in_the_language_in_use(page, live_server, console_errors, lang):
+    open_studio(page, live_server, f"lang={lang}")
+    assert page.text_content("#article h2") == ""  # not loaded in the default view
+    page.locator("#article").scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('#article h2').textContent !== ''")
+    assert page.evaluate(UNCATALOGUED_TEXT, lang) == []
+    page.select_option("#ctl-lang", "en")
+    page.wait_for_function("() => document.querySelector('#article h2').textContent"
+                           " === 'What you are looking at'")
     assert console_errors == []
 
 

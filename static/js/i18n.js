@@ -1,17 +1,41 @@
 // Message catalogues: every visible string comes from here, keyed by id. Only the language in
-// use is loaded (i18n/<lang>.js, one module per language).
+// use is loaded (i18n/<lang>.js), and a part of the page far below the tool (the article,
+// i18n/<lang>.article.js) only once it is wanted: elements inside [data-i18n-part="article"]
+// are translated when that part has been loaded.
 
 export const LANGUAGES = ["en", "pt-BR", "ru"];
 const CATALOGUES = {};
+const PARTS = new Set(); // parts wanted so far, loaded for every language switched to
+const loaded = new Set(); // "<lang>:<part>"
 let current = "en";
+
+async function ensure(lang) {
+  if (!CATALOGUES[lang]) CATALOGUES[lang] = { ...(await import(`./i18n/${lang}.js`)).default };
+  for (const part of PARTS) {
+    if (!loaded.has(`${lang}:${part}`)) {
+      Object.assign(CATALOGUES[lang], (await import(`./i18n/${lang}.${part}.js`)).default);
+      loaded.add(`${lang}:${part}`);
+    }
+  }
+}
 
 /** Load a language's catalogue (once) and make it current; unknown languages give English. */
 export async function setLanguage(lang) {
   const wanted = LANGUAGES.includes(lang) ? lang : "en";
-  if (!CATALOGUES[wanted]) CATALOGUES[wanted] = (await import(`./i18n/${wanted}.js`)).default;
+  await ensure(wanted);
   current = wanted;
   document.documentElement.lang = current;
   return current;
+}
+
+/** Load a part of the catalogue (now and for later languages), then translate its elements. */
+export async function loadPart(part) {
+  PARTS.add(part);
+  await ensure(current);
+  for (const el of document.querySelectorAll(`[data-i18n-part="${part}"]`)) {
+    el.dataset.i18nLoaded = "true";
+    applyTranslations(el);
+  }
 }
 
 export function language() {
@@ -36,9 +60,13 @@ export function has(key) {
   return key in CATALOGUES[current];
 }
 
+const waiting = (el) => el.closest("[data-i18n-part]:not([data-i18n-loaded])") !== null;
+
 /** Fill every element marked with data-i18n (text), -aria, -title or -placeholder under root. */
 export function applyTranslations(root = document) {
-  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n]")) {
+    if (!waiting(el)) el.textContent = t(el.dataset.i18n);
+  }
   for (const el of root.querySelectorAll("[data-i18n-aria]")) {
     el.setAttribute("aria-label", t(el.dataset.i18nAria));
   }

@@ -476,74 +476,22 @@ export class NetworkView extends EventTarget {
     e.stopPropagation();
   }
 
+  /** Hover or focus: the values of a node or an error bundle (inspect.js, loaded on first use). */
   onHover(e) {
-    const node = e.target.closest?.(".node");
-    const err = e.target.closest?.(".err");
-    if (node) this.showNode(node);
-    else if (err) this.showErr(err);
+    const target = e.target.closest?.(".node, .err");
+    this.hovered = target;
+    if (!target) return;
+    import("./inspect.js").then((m) => {
+      if (this.hovered !== target) return; // the pointer has moved on meanwhile
+      if (target.classList.contains("node")) m.showNode(this, target);
+      else m.showErr(this, target);
+    });
   }
 
   onLeave(e) {
-    if (e.target.closest?.(".node, .err")) this.tooltip.hide();
-  }
-
-  showNode(node) {
-    const idx = this.index;
-    const n = this.notation;
-    const t = Number(node.dataset.t);
-    const name = node.dataset.node;
-    const gate = node.dataset.gate;
-    const i = this.eventIndex;
-    const fwd = idx.forward(t);
-    const bwd = idx.backwardReached(t, i);
-    const rows = [];
-    const lab = (v, tt = t) => labelText(varLabel(v, n), n, tt);
-    const title = gate ? labelText(gateLabel(gate, n), n, t) : lab(name);
-    if (t === 0) {
-      rows.push({ label: lab("h", 0), value: idx.forward(1)?.h_prev });
-      if (name === "c") rows.push({ label: lab("c", 0), value: idx.forward(1)?.c_prev });
-    } else if (!idx.computed(t, i)) {
-      rows.push({ label: "", value: tr("net.notYet") });
-    } else if (name === "x") {
-      rows.push({ label: lab("x"), value: fwd.x });
-    } else if (name === "h") {
-      rows.push({ label: lab("h"), value: fwd.h });
-      if (idx.cell === "rnn") rows.push({ label: lab("a"), value: fwd.a });
-      if (bwd) {
-        rows.push({ label: lab("dh"), value: bwd.dh });
-        if (bwd.delta) rows.push({ label: lab("delta"), value: bwd.delta });
-      }
-    } else if (name === "c") {
-      rows.push({ label: lab("c"), value: fwd.c });
-      if (bwd) rows.push({ label: lab("dc"), value: bwd.dc });
-    } else if (name === "gate") {
-      rows.push({ label: title, value: fwd.gates?.[gate] });
-      if (bwd?.deltas) {
-        rows.push({ label: `${labelText(varLabel("delta", n))}_${labelText(gateLabel(gate, n))}`,
-          value: bwd.deltas[gate] });
-      }
-    } else if (name === "yhat") {
-      rows.push({ label: lab("o"), value: fwd.o });
-      rows.push({ label: lab("yhat"), value: fwd.yhat });
-      rows.push({ label: lab("y"), value: Array.isArray(fwd.target) ? fwd.target : String(fwd.target) });
-      if (bwd) rows.push({ label: lab("g_o"), value: bwd.g_o });
-    } else if (name === "L") {
-      rows.push({ label: lab("L"), value: fwd.loss });
-      rows.push({ label: "", value: tr(fwd.loss_injected ? "net.lossInjected" : "net.lossNotInjected") });
+    if (e.target.closest?.(".node, .err")) {
+      this.hovered = null;
+      this.tooltip.hide();
     }
-    this.tooltip.show(node, title, rows);
-  }
-
-  showErr(err) {
-    const idx = this.index;
-    const n = this.notation;
-    const t = Number(err.dataset.t);
-    const k = Number(err.parentNode.dataset.event);
-    const ev = idx.event(k);
-    const name = err.dataset.edge;
-    const field = name === "err-out" ? "dh_out" : name === "err-next" ? "dh_next" : "dc_next";
-    const title = tr(`net.${field}`, { t, next: t + 1 });
-    this.tooltip.show(err, title, [{ label: labelText(varLabel(field === "dc_next" ? "dc" : "dh", n), n, t),
-      value: ev[field] }]);
   }
 }

@@ -2,32 +2,13 @@
 // redraws them from the store's event index. It is also the public handle that tests and the
 // guided lessons use (window.bpttStudio): loadScenario, goTo, highlight, clearHighlight.
 import { api, ApiError } from "./api.js";
-import { num, raw } from "./format.js";
-import { applyTranslations, setLanguage, t as tr } from "./i18n.js";
+import { num } from "./format.js";
+import { applyTranslations, loadPart, setLanguage, t as tr } from "./i18n.js";
 import { NOTATIONS } from "./notation.js";
 import { requestOf } from "./state.js";
 import { TraceIndex } from "./trace.js";
 
 const FULL_DETAIL_MAX_H = 16;
-
-function download(name, text, type) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
-const csvCell = (v) => {
-  const s = String(v);
-  if (s !== "" && !Number.isNaN(Number(s))) return s;
-  // quote text, and defuse cells a spreadsheet would read as a formula
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-  return /[",\n\r']/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-};
 
 export class Studio extends EventTarget {
   constructor({ store, views, controls, timeline }) {
@@ -59,6 +40,15 @@ export class Studio extends EventTarget {
       this.controls.showSlot("general", tr("error.presets"));
     });
     await this.load(s.event);
+    // the article under the tool: its texts load when it comes near the view (observed once
+    // the first trace is drawn, so that the page has its full height)
+    const seen = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        seen.disconnect();
+        loadPart("article");
+      }
+    }, { rootMargin: "300px 0px" });
+    seen.observe(document.getElementById("article"));
     this.resolveReady();
   }
 
@@ -293,85 +283,21 @@ export class Studio extends EventTarget {
     delete s.train;
     this.store.update({ scenario: s });
   }
-
+  // The rarer actions (gradient check, exports, share) live in actions.js, loaded on first use.
   async gradcheck() {
-    const status = document.getElementById("gradcheck-status");
-    const btn = document.getElementById("btn-gradcheck");
-    btn.disabled = true;
-    status.textContent = tr("check.running");
-    status.dataset.state = "running";
-    try {
-      const result = await api.gradcheck(requestOf(this.store.get().scenario));
-      this.views.heatmaps.setGradcheck(result);
-      this.views.heatmaps.draw();
-      const worst = Math.max(...Object.values(result.max_rel_error).map((v) => (v === null ? Infinity : v)));
-      const fmt = Number.isFinite(worst) ? worst.toExponential(1) : "—";
-      status.textContent = tr(result.ok ? "check.ok" : "check.bad", { err: fmt, tol: result.tolerance });
-      status.dataset.state = result.ok ? "ok" : "bad";
-    } catch (err) {
-      if (err instanceof ApiError) this.controls.showApiError(err);
-      status.textContent = tr("check.failed");
-      status.dataset.state = "failed";
-    } finally {
-      btn.disabled = false;
-    }
+    (await import("./actions.js")).gradcheck(this);
   }
 
-  exportJson() {
-    if (!this.trace) return;
-    download("bptt-trace.json", JSON.stringify(this.trace), "application/json");
+  async exportJson() {
+    (await import("./actions.js")).exportJson(this);
   }
 
-  /** The numbers of the current event as CSV rows: field, row, column, value. */
-  currentCsv() {
-    const ev = this.index.event(this.store.get().event);
-    const lines = [["event", "kind", "t", "field", "row", "col", "value"].join(",")];
-    const i = this.store.get().event;
-    const put = (field, value) => {
-      if (Array.isArray(value)) {
-        value.forEach((v, r) => {
-          if (Array.isArray(v)) v.forEach((w, c) => lines.push([i, ev.kind, ev.t, field, r, c, raw(w)].map(csvCell).join(",")));
-          else lines.push([i, ev.kind, ev.t, field, r, "", raw(v)].map(csvCell).join(","));
-        });
-      } else if (typeof value === "number" || value === null) {
-        lines.push([i, ev.kind, ev.t, field, "", "", raw(value)].map(csvCell).join(","));
-      } else if (value && typeof value === "object") {
-        for (const [k, v] of Object.entries(value)) put(`${field}.${k}`, v);
-      }
-    };
-    if (ev.kind === "update") {
-      const u = this.trace.updates[ev.update];
-      for (const key of ["loss", "grad_norm", "clip_coef", "grads", "clipped_grads", "params_before",
-        "params_after"]) put(key, u[key]);
-    } else {
-      for (const [k, v] of Object.entries(ev)) {
-        if (["kind", "t", "update", "window", "version", "loss_injected"].includes(k)) continue;
-        put(k, v);
-      }
-    }
-    return `${lines.join("\n")}\n`;
-  }
-
-  exportCsv() {
-    if (!this.index) return;
-    const ev = this.index.event(this.store.get().event);
-    download(`bptt-event-${this.store.get().event + 1}-${ev.kind}-t${ev.t}.csv`, this.currentCsv(), "text/csv");
+  async exportCsv() {
+    (await import("./actions.js")).exportCsv(this);
   }
 
   async share() {
-    this.store.writeUrl();
-    const url = this.store.url();
-    const box = document.getElementById("share-url");
-    box.value = url;
-    box.hidden = false;
-    const status = document.getElementById("share-status");
-    try {
-      await navigator.clipboard.writeText(url);
-      status.textContent = tr("share.copied");
-    } catch {
-      box.select();
-      status.textContent = tr("share.select");
-    }
+    (await import("./actions.js")).share(this);
   }
 
   // ---- public API for lessons and tests ------------------------------------------------

@@ -1,0 +1,20 @@
+// English: the article under the tool, loaded when it scrolls into view (i18n.js parts).
+export default {
+  "article.title": "What you are looking at",
+  "article.h1": "A recurrent network is one network, unrolled",
+  "article.p1": "A recurrent network reads a sequence one step at a time and keeps a hidden state h(t) that carries what it has seen. Drawn unrolled in time, it looks like a deep network with one column per step, but every column uses the same weights W, U and V. That sharing is the whole story of backpropagation through time (BPTT).",
+  "article.p2": "Press → to step through the trace. The forward pass fills the columns from left to right; the backward pass walks back from the last step; the update changes the weights once the window is done.",
+  "article.h2": "Is BPTT just gradients added over time?",
+  "article.p3": "Partly. Because the weights are shared, dW is a sum of one contribution per step, δ(t)·h(t−1)ᵀ — watch the heatmaps fill up. But it is not a plain sum of independent terms as in full-batch backprop of a feed-forward network: each δ(t) already contains the error coming back from every later step, through dh(t) = Vᵀg_o(t) + Wᵀδ(t+1). BPTT is a recursion plus a sum.",
+  "article.p4": "Is the error computed only at the last step? It depends on the task. With a loss at every step (many-to-many, like the character model) every step injects its own error, drawn as the strands coming down from L(t). With the loss at the last step only (many-to-one) only the last step does, and the earlier steps receive error only from the future.",
+  "article.h3": "When are the weights updated?",
+  "article.p5": "In epochwise BPTT, once, after the whole sequence: the update is its own event at the end. Truncated BPTT(k1, k2) updates every k1 steps and sends the error back only k2 steps; the shaded band is that window and the dashed line is the cut where the backward flow stops. The hidden state still flows forward across the cut.",
+  "article.p6": "A pass over the sequence is what some texts call an \"epoch\" of BPTT; here it is called a pass, to keep \"epoch\" for a pass over a whole data set.",
+  "article.h4": "Vanishing and exploding gradients",
+  "article.p7": "The error reaching step k from the loss at step t passes through t − k factors of Wᵀ and φ′. Set the spectral radius of W below 1 and the error-flow matrix fades away from its diagonal; set it above 1 and it blows up. Clipping rescales the gradient before the update; LSTM and GRU gates give the error an additive path (the cell state c) that fades far less.",
+  "article.h5": "Notation",
+  "article.p8": "The same numbers under three names. Goodfellow et al.: a = W h(t−1) + U x(t) + b, o = V h + b_y. d2l.ai: W_hh, W_xh, W_hq — d2l multiplies row vectors on the right, so its W_xh is this page's U transposed. Coursera: the state is a, and W_f·[a, x] stacks both matrices; here they are shown as W_fa and W_fx. In Coursera's GRU, Γ_u is 1 − z of this page.",
+  "article.p9": "For LSTM, dW_o is a sum over t of δ_o(t)·[h(t−1); x(t)]ᵀ. There is no separate o(t−1) term because dh(t−1) already holds the error coming back from step t: every gate gradient is a BPTT sum.",
+  "article.h6": "Can I trust these numbers?",
+  "article.p10": "Press \"Is this right?\": the server compares every gradient with central finite differences and writes the relative error beside each accumulator. The engine is also tested against PyTorch's autograd.",
+};

@@ -1,0 +1,20 @@
+// Português (Brasil): o artigo sob a ferramenta, carregado quando entra na tela.
+export default {
+  "article.title": "O que você está vendo",
+  "article.h1": "Uma rede recorrente é uma rede só, desdobrada",
+  "article.p1": "Uma rede recorrente lê a sequência um passo de cada vez e guarda um estado oculto h(t) com o que já viu. Desdobrada no tempo, parece uma rede profunda com uma coluna por passo, mas todas as colunas usam os mesmos pesos W, U e V. Esse compartilhamento é toda a história da retropropagação através do tempo (BPTT).",
+  "article.p2": "Tecle → para avançar pelo traço. A passagem direta preenche as colunas da esquerda para a direita; a retropropagação volta a partir do último passo; a atualização muda os pesos quando a janela termina.",
+  "article.h2": "BPTT é só somar gradientes ao longo do tempo?",
+  "article.p3": "Em parte. Como os pesos são compartilhados, dW é uma soma de uma contribuição por passo, δ(t)·h(t−1)ᵀ — veja os mapas de calor se encherem. Mas não é uma soma simples de termos independentes, como no backprop em lote de uma rede sem recorrência: cada δ(t) já contém o erro que volta de todos os passos seguintes, por dh(t) = Vᵀg_o(t) + Wᵀδ(t+1). BPTT é uma recursão mais uma soma.",
+  "article.p4": "O erro é calculado só no último passo? Depende da tarefa. Com perda em todo passo (muitos-para-muitos, como o modelo de caracteres) cada passo injeta o seu próprio erro, desenhado como os fios que descem de L(t). Com perda só no último passo (muitos-para-um) só o último injeta, e os passos anteriores recebem erro apenas do futuro.",
+  "article.h3": "Quando os pesos são atualizados?",
+  "article.p5": "No BPTT por época, uma vez, depois da sequência inteira: a atualização é um evento próprio no fim. O BPTT truncado BPTT(k1, k2) atualiza a cada k1 passos e manda o erro de volta só k2 passos; a faixa sombreada é essa janela e a linha tracejada é o corte onde o fluxo de volta para. O estado oculto continua fluindo para a frente através do corte.",
+  "article.p6": "Uma passada pela sequência é o que alguns textos chamam de \"época\" do BPTT; aqui ela se chama passada, para reservar \"época\" a uma passada pelo conjunto de dados inteiro.",
+  "article.h4": "Desaparecimento e explosão do gradiente",
+  "article.p7": "O erro que chega ao passo k vindo da perda do passo t atravessa t − k fatores de Wᵀ e φ′. Com o raio espectral de W abaixo de 1 a matriz de fluxo do erro desbota longe da diagonal; acima de 1 ela explode. O recorte do gradiente reescala o gradiente antes da atualização; as portas da LSTM e da GRU dão ao erro um caminho aditivo (a célula de memória c) que se apaga bem menos.",
+  "article.h5": "Notação",
+  "article.p8": "Os mesmos números com três nomes. Goodfellow et al.: a = W h(t−1) + U x(t) + b, o = V h + b_y. d2l.ai: W_hh, W_xh, W_hq — o d2l multiplica vetores-linha pela direita, então o seu W_xh é o U desta página transposto. Coursera: o estado se chama a, e W_f·[a, x] empilha as duas matrizes; aqui elas aparecem como W_fa e W_fx. Na GRU do Coursera, Γ_u é o 1 − z desta página.",
+  "article.p9": "Na LSTM, dW_o é uma soma sobre t de δ_o(t)·[h(t−1); x(t)]ᵀ. Não há um termo separado em o(t−1) porque dh(t−1) já contém o erro que volta do passo t: todo gradiente de porta é uma soma de BPTT.",
+  "article.h6": "Posso confiar nestes números?",
+  "article.p10": "Clique em \"Está certo?\": o servidor compara cada gradiente com diferenças finitas centrais e escreve o erro relativo ao lado de cada acumulador. O motor também é testado contra o autograd do PyTorch.",
+};

@@ -53,6 +53,15 @@ export class NetworkView extends EventTarget {
     this.container.addEventListener("focusin", (e) => this.onHover(e));
     this.container.addEventListener("focusout", (e) => this.onLeave(e));
     this.container.addEventListener("keydown", (e) => this.onKey(e));
+    // the viewport's width and scroll, kept here so that a step never forces a layout to read them
+    this.viewWidth = container.clientWidth;
+    this.scrollX = 0;
+    new ResizeObserver(() => {
+      this.viewWidth = container.clientWidth;
+    }).observe(container);
+    container.addEventListener("scroll", () => {
+      this.scrollX = container.scrollLeft;
+    }, { passive: true });
   }
 
   setTrace(index) {
@@ -375,10 +384,13 @@ export class NetworkView extends EventTarget {
     cur.setAttribute("height", lay.height - top - 16);
 
     // keep the current column in view
-    const view = this.container.clientWidth;
+    const view = this.viewWidth;
     if (lay.width > view) {
-      const left = scrollToShow(x0, x1, this.container.scrollLeft, view);
-      if (left !== this.container.scrollLeft) this.container.scrollLeft = left;
+      const left = scrollToShow(x0, x1, this.scrollX, view);
+      if (left !== this.scrollX) {
+        this.container.scrollLeft = left;
+        this.scrollX = left;
+      }
     }
     if (this.container.contains(document.activeElement) && document.activeElement !== this.container) {
       this.focusCurrent();

@@ -15,7 +15,7 @@ from typing import Any
 from app.settings import Settings
 from engine import RequestError
 from engine.bptt import windows
-from engine.params import param_shapes
+from engine.gradcheck import evaluations_needed
 from engine.presets import PRESETS
 
 
@@ -143,19 +143,14 @@ def check_train_work(request: dict[str, Any], iterations: int, settings: Setting
                                             f"iterations, or a shorter sequence")
 
 
-def check_gradcheck_work(cell: str, T: int, k1: int, k2: int, H: int, D: int, K: int,
-                         settings: Settings) -> None:
-    """The finite-difference check evaluates 2 x (parameter entries) x (window steps) cell
+def check_gradcheck_work(problem: Any, settings: Settings) -> None:
+    """The finite-difference check replays 2 x (parameter entries) x (window steps) cell
     steps (engine.gradcheck); bound that by max_gradcheck_evaluations."""
-    entries = sum(_size(shape) for shape in param_shapes(cell, H, D, K).values())
-    cost = sum(last - first + 1 for first, last in windows(T, k1, k2))
-    evaluations = 2 * entries * cost
+    evaluations = evaluations_needed(problem)
     if evaluations > settings.max_gradcheck_evaluations:
         raise RequestError(("hidden_size",), f"too large for a finite-difference check here: "
-                                             f"{entries} parameter entries over {cost} window "
-                                             f"steps is {evaluations} cell evaluations; the "
-                                             f"server runs at most "
-                                             f"{settings.max_gradcheck_evaluations} "
+                                             f"{evaluations} cell evaluations; the server runs "
+                                             f"at most {settings.max_gradcheck_evaluations} "
                                              f"(BPTT_MAX_GRADCHECK_EVALUATIONS): use a smaller "
                                              f"hidden_size or a shorter sequence")
 

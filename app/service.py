@@ -56,26 +56,15 @@ def train(body: BaseModel, settings: Settings) -> bytes:
     limits.check_train_work(request, options["iterations"], settings)
     with np.errstate(all="ignore"):
         result = engine.train(request, options["iterations"],
-                              record_every=options["record_every"], include_trace=False)
-        finite = not result["non_finite"] and all_finite(result)
-        if options["include_trace"]:
-            result["trace"] = None
-            params = result["final_params"]
-            if all(bool(np.isfinite(p).all()) for p in params.values()):
-                trace = engine.run_trace(trained_request(request, params))
-                result["trace"] = trace_payload(trace, options["detail"], settings)
-                finite = finite and not result["trace"]["non_finite"]
-            else:  # training diverged: there is no pass "from the trained parameters"
-                finite = False
+                              record_every=options["record_every"],
+                              include_trace=options["include_trace"])
+        finite = not result["non_finite"] and all_finite(
+            {k: v for k, v in result.items() if k != "trace"})
+        if result["trace"] is not None:
+            result["trace"] = trace_payload(result["trace"], options["detail"], settings)
+            finite = finite and not result["trace"]["non_finite"]
         result["non_finite"] = not finite
         return dumps(result)
-
-
-def trained_request(request: dict[str, Any], params: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The request of one more pass from trained parameters: the same data and schedule,
-    the trained parameters as given ones (not rescaled to spectral_radius again)."""
-    return {**request, "params": {name: value.tolist() for name, value in params.items()},
-            "spectral_radius": None}
 
 
 def gradcheck(body: BaseModel, settings: Settings) -> bytes:
@@ -84,11 +73,8 @@ def gradcheck(body: BaseModel, settings: Settings) -> bytes:
     limits.check_schedule_work(request, settings)
     with np.errstate(all="ignore"):
         _, problem, _ = engine.prepare(request)
-        T, D = problem.inputs.shape
-        K = int(problem.params["V"].shape[0])
-        limits.check_gradcheck_work(problem.cell, T, problem.k1, problem.k2, problem.H, D, K,
-                                    settings)
-        result = engine.gradcheck(request)
+        limits.check_gradcheck_work(problem, settings)
+        result = engine.gradcheck(request, max_evaluations=settings.max_gradcheck_evaluations)
         return dumps(result)
 
 

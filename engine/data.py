@@ -62,7 +62,12 @@ def encode(data: Data, loss: str | None, output_size: int | None) -> Encoded:
                        joiner=" ")
     if isinstance(data, SeriesData):
         values = np.asarray(data.series, dtype=float)
-        mean, std = float(values.mean()), float(values.std())
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, std = float(values.mean()), float(values.std())
+        if not (np.isfinite(mean) and np.isfinite(std)):
+            raise RequestError(("data", "series"), "values too large to z-score in float64 "
+                                                   "(their mean or spread overflows); rescale "
+                                                   "the series, e.g. to thousands")
         if std == 0.0:
             raise RequestError(("data", "series"), "the series is constant (standard deviation "
                                                    "0), so it cannot be z-scored; give at least "

@@ -151,7 +151,7 @@ def _event_norms(value: Mapping[str, Any], running: bool,
                  cache: dict[int, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
                  ) -> dict[str, float]:
     if isinstance(value, StepGradients):  # the engine's lazy rows: one pass per window
-        window, row = value._window, value._row
+        window, row = value.window, value.row
         if id(window) not in cache:
             cache[id(window)] = window_norms(window)
         table = cache[id(window)][1 if running else 0]

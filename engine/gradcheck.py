@@ -87,17 +87,25 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return float(np.max(np.abs(analytic - numeric) / denom)) if analytic.size else 0.0
 
 
-def gradcheck(request: Any, eps: float = 1e-5) -> dict[str, Any]:
-    """Largest relative error of every parameter's gradient, over every update window."""
+def evaluations_needed(problem: Problem) -> int:
+    """Cell steps a check replays: 2 x parameter entries x the steps of every window."""
+    steps = sum((last - first + 1) for first, last in windows(problem.T, problem.k1, problem.k2))
+    return 2 * sum(int(p.size) for p in problem.params.values()) * steps
+
+
+def gradcheck(request: Any, eps: float = 1e-5,
+              max_evaluations: int = MAX_EVALUATIONS) -> dict[str, Any]:
+    """Largest relative error of every parameter's gradient, over every update window.
+
+    Refuses (RequestError) a check that would replay more than ``max_evaluations`` steps.
+    """
     _, problem, _ = prepare(request)
-    cost = sum((last - first + 1) for first, last in windows(problem.T, problem.k1, problem.k2))
-    entries = sum(p.size for p in problem.params.values())
-    if 2 * entries * cost > MAX_EVALUATIONS:
+    needed = evaluations_needed(problem)
+    if needed > max_evaluations:
         raise RequestError(("hidden_size",), f"too large for a finite-difference check: "
-                                             f"{entries} parameter entries over {cost} window "
-                                             f"steps; use a smaller hidden_size or a shorter "
-                                             f"sequence (at most {MAX_EVALUATIONS} step "
-                                             f"evaluations)")
+                                             f"{needed} cell-step evaluations, at most "
+                                             f"{max_evaluations}; use a smaller hidden_size "
+                                             f"or a shorter sequence")
     with np.errstate(all="ignore"):
         run = run_schedule(problem)
         worst = {name: 0.0 for name in problem.params}

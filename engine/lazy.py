@@ -52,6 +52,15 @@ class StepGradients(Mapping[str, np.ndarray]):
         self._row = row
         self._running = running
 
+    @property
+    def window(self) -> WindowGradients:
+        return self._window
+
+    @property
+    def row(self) -> int:
+        """The step's row in its window (0 = the window's first step)."""
+        return self._row
+
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._window.factors:
             raise KeyError(name)

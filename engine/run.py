@@ -73,7 +73,7 @@ def run_trace(request: TraceRequest | dict[str, Any]) -> dict[str, Any]:
         "diagnostics": diagnostics,
         "sizes": {"T": T, "D": D, "H": problem.H, "K": int(problem.params["V"].shape[0])},
     }
-    result["non_finite"] = not _all_finite(run, fwd)
+    result["non_finite"] = not _all_finite(run, fwd, diagnostics)
     return result
 
 
@@ -85,12 +85,23 @@ def _config(req: TraceRequest, problem: Problem) -> dict[str, Any]:
     return config
 
 
-def _all_finite(run: dict[str, Any], fwd: Any) -> bool:
-    """Every recorded number finite? Checks the stacks every event field is a view of."""
-    arrays = [fwd.outputs, fwd.yhat, fwd.step_loss,
-              np.array([c["h"] for c in fwd.caches[1:]])]
+def _all_finite(run: dict[str, Any], fwd: Any, diagnostics: dict[str, Any] | None) -> bool:
+    """Every recorded number finite? Checks the stacks and caches the event fields view,
+    pre-activations included (a saturated tanh can hide an overflowed a(t))."""
+    caches = fwd.caches[1:]
+    pre_activations = ("a_z", "a_r", "a_n") if "a_n" in caches[0] else ("a",)
+    arrays = [fwd.outputs, fwd.yhat, fwd.step_loss, np.array([c["h"] for c in caches])]
+    arrays += [np.array([c[key] for c in caches]) for key in pre_activations]
+    if "c" in caches[0]:
+        arrays.append(np.array([c["c"] for c in caches]))
     for bwd in run["backwards"]:
-        arrays += [bwd.dh, bwd.delta]
+        arrays += [bwd.dh, bwd.delta, bwd.dh_prev]
+        if bwd.dc is not None:
+            arrays.append(bwd.dc)
     for update in run["updates"]:
         arrays += list(update["grads"].values()) + list(update["params_after"].values())
+    if diagnostics is not None:
+        for key in ("error_flow", "weight_flow", "jacobian_norms"):
+            arrays.append(np.array([v for row in diagnostics[key] for v in row if v is not None]))
+        arrays.append(np.asarray(diagnostics["step_grad_norms"]))
     return all(bool(np.isfinite(a).all()) for a in arrays) and bool(np.isfinite(run["loss"]))

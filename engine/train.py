@@ -9,6 +9,7 @@ import numpy as np
 
 from engine.bptt import forward_only, run_schedule
 from engine.errors import RequestError
+from engine.request import parse_request, to_dict
 from engine.run import prepare, run_trace
 
 
@@ -48,18 +49,21 @@ def train(request: Any, iterations: int, record_every: int = 1,
         "final_params": params, "predictions": predictions, "continuation": continuation,
         "vocab": enc.vocab, "trace": None,
     }
-    if include_trace:
-        config = {**_as_dict(req), "params": {k: v.tolist() for k, v in params.items()}}
-        result["trace"] = run_trace(config)
-        finite = finite and not result["trace"]["non_finite"]
+    # when training diverged there is no pass "from the trained parameters" to show
+    if include_trace and finite:
+        result["trace"] = run_trace(trained_request(req, params))
+        finite = not result["trace"]["non_finite"]
     result["non_finite"] = not finite
     return result
 
 
-def _as_dict(req: Any) -> dict[str, Any]:
-    from engine.request import to_dict
-
-    return to_dict(req)
+def trained_request(req: Any, params: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The request of one more pass from trained parameters: the same data and schedule, the
+    trained parameters given explicitly (so neither drawn from the seed nor rescaled to the
+    spectral radius again)."""
+    return {**to_dict(parse_request(req)),
+            "params": {name: value.tolist() for name, value in params.items()},
+            "spectral_radius": None, "forget_bias": None}
 
 
 def _predictions(enc: Any, outputs: np.ndarray, problem: Any, params: dict[str, np.ndarray],

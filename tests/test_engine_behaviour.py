@@ -313,6 +313,21 @@ def test_exploding_gradients_are_flagged_never_raised():
     assert not np.isfinite(result["loss"])
 
 
+def test_overflowed_pre_activation_is_flagged_even_when_tanh_saturates():
+    params = {k: v.tolist() for k, v in run_trace({})["params"].items()}
+    params["U"] = [[1e308] * 7] * 4  # a(1) = U x(1) + b overflows; h(1) = tanh(a) stays 1
+    params["b"] = [1e308] * 4
+    result = run_trace({"params": params})
+    assert not np.all(np.isfinite(result["events"][0]["a"]))
+    assert result["non_finite"] is True
+
+
+def test_series_too_large_to_scale_is_rejected():
+    with pytest.raises(RequestError) as error:
+        run_trace({"data": {"series": [1e308, -1e308, 1e308]}})
+    assert error.value.loc == ("data", "series")
+
+
 def test_finite_run_is_not_flagged():
     assert run_trace({})["non_finite"] is False
 
@@ -335,6 +350,20 @@ def test_training_machine_reaches_achine_with_the_preset_defaults():
     assert result["losses"][-1] < result["losses"][0]
     assert result["iterations"] == [50, 100, 150, 200, 250, 300]
     assert result["continuation"].startswith("a")
+
+
+def test_trace_after_training_is_not_rescaled_to_the_spectral_radius_again():
+    result = train({"spectral_radius": 0.5}, iterations=20, include_trace=True)
+    np.testing.assert_array_equal(result["trace"]["params"]["W"], result["final_params"]["W"])
+    assert spectral_radius(result["final_params"]["W"]) != pytest.approx(0.5)
+
+
+def test_diverged_training_flags_non_finite_and_returns_no_trace():
+    result = train({"activation": "relu", "spectral_radius": 50.0, "hidden_size": 8,
+                    "data": {"series": list(np.sin(np.arange(150)).round(3))},
+                    "optimizer": {"name": "sgd", "lr": 10.0}}, iterations=3,
+                   include_trace=True)
+    assert result["non_finite"] is True and result["trace"] is None
 
 
 def test_training_can_return_the_trace_of_the_trained_parameters():

@@ -265,6 +265,7 @@ def test_every_visible_string_comes_from_the_catalogue(page, live_server, consol
     page.locator("#charts").scroll_into_view_if_needed()  # charts load when they come into view
     page.wait_for_selector("#charts[data-ready=true]")
     assert page.evaluate(UNCATALOGUED_TEXT, lang) == []
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(artifacts_dir / f"page-lstm-backward-{lang}-1280.png"))
     page.click("#tl-last")
     page.click("#btn-gradcheck")

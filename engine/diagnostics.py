@@ -124,19 +124,17 @@ def _jacobian_norms(cell: ModuleType, problem: Problem, fwd: Forward) -> np.ndar
     np.fill_diagonal(norms, np.sqrt(H))  # dh(t)/dh(t) = I
     identity = np.eye(H)
     dstate = (identity, np.zeros((H, H))) if cell is lstm else (identity,)
-    # products[j] = dh(j+1)/dh(k) for rows j = k..T-1, updated in place as k decreases
-    products = np.zeros((T, H, H))
-    scratch = np.zeros((T, H, H))
+    # products[j] = dh(j+1)/dh(k) for rows j = k..T-1; two buffers take turns holding them,
+    # so each column costs one GEMM and no copy
+    products, spare = np.zeros((T, H, H)), np.zeros((T, H, H))
     for k in range(T - 1, 0, -1):  # columns: h(k), k = T-1..1
         # step_backward maps a row dh(t) to dh(t) @ J(t): on the identity it returns J(t)
         jac = cell.step_backward(fwd.packs[fwd.version_of[k + 1]], dstate,
                                  fwd.caches[k + 1])[0][0]  # J(k+1) = dh(k+1)/dh(k), (H, H)
-        rows = T - k - 1  # products already held for t = k+2..T
-        if rows:
-            older = products[k + 1:].reshape(-1, H)
-            np.matmul(older, jac, out=scratch[:rows].reshape(-1, H))
-            products[k + 1:] = scratch[:rows]
-        products[k] = jac
+        if k + 1 < T:  # products held for t = k+2..T move one step further back
+            np.matmul(products[k + 1:].reshape(-1, H), jac, out=spare[k + 1:].reshape(-1, H))
+        spare[k] = jac
+        products, spare = spare, products
         norms[k:, k - 1] = np.sqrt(np.einsum("tij,tij->t", products[k:], products[k:]))
     return norms
 

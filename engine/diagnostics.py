@@ -17,6 +17,7 @@ Rows and columns are 0-based lists: error_flow[0][0] is t = k = 1.
 
 from __future__ import annotations
 
+import bisect
 from types import ModuleType
 from typing import Any
 
@@ -93,24 +94,28 @@ def _error_flow(cell: ModuleType, problem: Problem, fwd: Forward,
         dh_next = np.zeros((len(losses), H))  # one row per loss L(t), t in `losses`
         dc_next = np.zeros((len(losses), H))
         for k in range(last, first - 1, -1):
-            dh = dh_next.copy()
-            own = [j for j, t in enumerate(losses) if t == k]
-            for j in own:  # L(k) enters at h(k) through this step's output
-                dh[j] += fwd.step_grad_o[k - 1] @ V
-            flow[rows, k - 1] = np.sqrt(np.sum(dh * dh, axis=1))
-            dstate = (dh, dc_next) if gated else (dh,)
+            # rows of losses L(t) with t >= k carry error at h(k); the others are still zero
+            start = bisect.bisect_left(losses, k)
+            if start == len(losses):  # no loss at or after k in this window
+                continue
+            dh = dh_next[start:].copy()
+            if losses[start] == k:  # L(k) enters at h(k) through this step's output
+                dh[0] += fwd.step_grad_o[k - 1] @ V
+            active = rows[start:]
+            flow[active, k - 1] = np.sqrt(np.sum(dh * dh, axis=1))
+            dstate = (dh, dc_next[start:]) if gated else (dh,)
             dstate_prev, delta, _ = cell.step_backward(fwd.packs[fwd.version_of[k]], dstate,
                                                        fwd.caches[k])
             w_sq = _param_norm_sq(cell, gate_rows(cell, delta, H),
                                   _right_norms_sq(cell, fwd, problem, k))
-            for j in own:  # the output layer's own contribution, V and b_y, at k = t
+            if losses[start] == k:  # the output layer's own contribution, V and b_y, at k = t
                 g = fwd.step_grad_o[k - 1]
                 h = fwd.caches[k]["h"]
-                w_sq[j] += float(g @ g) * (float(h @ h) + 1.0)
-            weight[rows, k - 1] = np.sqrt(w_sq)
-            dh_next = dstate_prev[0]
+                w_sq[0] += float(g @ g) * (float(h @ h) + 1.0)
+            weight[active, k - 1] = np.sqrt(w_sq)
+            dh_next[start:] = dstate_prev[0]
             if gated:
-                dc_next = dstate_prev[1]
+                dc_next[start:] = dstate_prev[1]
     return flow, weight
 
 

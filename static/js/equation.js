@@ -303,7 +303,8 @@ export class EquationView {
     const last = ev.window ? ev.window[1] : this.index.T;
     const first = ev.window ? ev.window[0] : 1;
     const lines = [];
-    const injected = this.index.forward(t)?.loss_injected;
+    // no error from this step's own output: no loss here, or its loss went in an earlier window
+    const injected = !(Array.isArray(ev.g_o) && ev.g_o.every((v) => v === 0));
     const outTerm = this.term([`node-yhat-${t}`, `err-out@${t}`],
       this.pT("V"), this.v("g_o", t));
     // g_o(t)

@@ -147,7 +147,7 @@ export default {
   "eq.head.backward": "Backward pass at t = {t}: where the error of this step comes from",
   "eq.head.update": "Weight update {u}",
   "eq.notInjected": "This step's loss is not part of the objective (loss at the last step only).",
-  "eq.noLossHere": "No loss at this step: g_o is zero, the only error is the one coming back from the future.",
+  "eq.noLossHere": "No loss of this step in this window (none at this step, or it went into an earlier update): g_o is zero, the only error comes back from the future.",
   "eq.lastStep": "The last step: nothing comes back from the future yet.",
   "eq.windowEnd": "The window ends at step {t}: no error comes back from later steps in this window.",
   "eq.windowLoss": "Loss of the window, steps {first}–{last}",

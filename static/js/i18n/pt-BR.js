@@ -149,7 +149,7 @@ export default {
   "eq.head.backward": "Retropropagação em t = {t}: de onde vem o erro deste passo",
   "eq.head.update": "Atualização dos pesos {u}",
   "eq.notInjected": "A perda deste passo não entra no objetivo (perda só no último passo).",
-  "eq.noLossHere": "Sem perda neste passo: g_o é zero; o único erro é o que volta do futuro.",
+  "eq.noLossHere": "Nenhuma perda deste passo nesta janela (não há, ou já entrou numa atualização anterior): g_o é zero; o único erro é o que volta do futuro.",
   "eq.lastStep": "O último passo: nada voltou do futuro ainda.",
   "eq.windowEnd": "A janela termina no passo {t}: nenhum erro volta de passos posteriores nesta janela.",
   "eq.windowLoss": "Perda da janela, passos {first}–{last}",

@@ -276,6 +276,8 @@ def forward_events(problem: Problem, fwd: Forward, steps: range) -> list[dict[st
         }
         if problem.cell == "lstm":
             event["c_prev"], event["c"] = cache["c_prev"], cache["c"]
+        elif problem.cell == "gru":  # what W_h multiplies, the right factor of dW_h
+            event["rh_prev"] = cache["rh_prev"]
         events.append(event)
     return events
 

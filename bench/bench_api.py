@@ -27,8 +27,6 @@ import asyncio
 import contextlib
 import gzip
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +35,10 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from conftest import start_server as start_live_server  # noqa: E402
+from conftest import stop_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -196,45 +198,12 @@ async def load(port: int, body: bytes, duration: float,
 # The server, started as in production.
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    exe = Path(sys.executable).parent / "bptt-studio"
-    env = {**os.environ, "WEB_CONCURRENCY": str(workers)}
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--host", HOST, "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with code {proc.returncode}")
-        try:
-            with socket.create_connection((HOST, port), timeout=1) as sock:
-                sock.sendall(f"GET /api/v1/health HTTP/1.1\r\nHost: {HOST}\r\n"
-                             f"Connection: close\r\n\r\n".encode())
-                if b" 200 " in sock.recv(200):
-                    # workers start one by one: give the others a moment too
-                    time.sleep(1.0 if workers > 1 else 0.2)
-                    return proc, port
-        except OSError:
-            time.sleep(0.1)
-    stop_server(proc)
-    raise RuntimeError("server did not answer /api/v1/health within 60 s")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    """The production command (bptt-studio serve) with WEB_CONCURRENCY workers, as the test
+    suite starts it; once it answers, the other workers get a moment to start too."""
+    proc, base = start_live_server({"WEB_CONCURRENCY": str(workers)})
+    time.sleep(1.0 if workers > 1 else 0.2)
+    return proc, int(base.rsplit(":", 1)[1])
 
 
 # ---------------------------------------------------------------------------------------------

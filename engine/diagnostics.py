@@ -36,7 +36,11 @@ from engine.bptt import (
 )
 
 
-def compute(problem: Problem, run: dict[str, Any]) -> dict[str, Any]:
+def compute(problem: Problem, run: dict[str, Any], truncated: bool | None = None
+            ) -> dict[str, Any]:
+    """All diagnostics of a recorded pass. ``truncated``: whether the request asked for
+    truncation (then full_vs_truncated is given, even when k1 = k2 = T cuts nothing);
+    None decides from the schedule."""
     cell = CELLS[problem.cell]
     fwd: Forward = run["forward"]
     error_flow, weight_flow = _error_flow(cell, problem, fwd, run["updates"])
@@ -47,7 +51,9 @@ def compute(problem: Problem, run: dict[str, Any]) -> dict[str, Any]:
         "step_grad_norms": _step_grad_norms(cell, problem, fwd, run["backwards"]).tolist(),
         "full_vs_truncated": None,
     }
-    if problem.k1 < problem.T or problem.k2 < problem.T:
+    if truncated is None:
+        truncated = problem.k1 < problem.T or problem.k2 < problem.T
+    if truncated:
         result["full_vs_truncated"] = _full_vs_truncated(cell, problem, fwd, run)
     return result
 

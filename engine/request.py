@@ -123,7 +123,7 @@ class TraceRequest:
     seed: int = field(default=0, metadata=_meta(
         "seed of the initial parameters when params is null", ge=0, le=2**63 - 1))
     spectral_radius: float | None = field(default=None, metadata=_meta(
-        "rescale the recurrent matrices to this spectral radius", gt=0, le=100))
+        "rescale the recurrent matrices to this spectral radius", gt=0))
     params: dict[str, list[Any]] | None = field(default=None, metadata=_meta(
         "explicit initial parameters {name: array}, every name of the cell"))
     h0: list[float] | None = field(default=None, metadata=_meta("initial hidden state, H values"))

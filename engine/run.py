@@ -53,7 +53,8 @@ def run_trace(request: TraceRequest | dict[str, Any]) -> dict[str, Any]:
     req, problem, enc = prepare(request)
     with np.errstate(all="ignore"):  # overflow is reported through non_finite, never raised
         run = run_schedule(problem)
-        diagnostics = diag.compute(problem, run) if req.diagnostics else None
+        diagnostics = (diag.compute(problem, run, truncated=req.truncation is not None)
+                       if req.diagnostics else None)
     fwd = run["forward"]
     T, D = problem.inputs.shape
     result = {

@@ -103,7 +103,9 @@ def test_weight_flow_of_the_diagonal_counts_the_output_layer_too():
 def test_full_vs_truncated_is_absent_without_truncation_and_exact_when_nothing_is_cut():
     assert run_trace(small_request("rnn"))["diagnostics"]["full_vs_truncated"] is None
     same = run_trace({**small_request("rnn"), "truncation": {"k1": 5, "k2": 5}})
-    assert same["diagnostics"]["full_vs_truncated"] is None  # k1 = k2 = T is full BPTT
+    # truncation asked for, though k1 = k2 = T cuts nothing: the comparison says so
+    assert same["diagnostics"]["full_vs_truncated"]["cosine"] == pytest.approx(1.0)
+    assert same["diagnostics"]["full_vs_truncated"]["relative_error"] == pytest.approx(0.0)
     cut = run_trace({**small_request("gru"), "truncation": {"k1": 1, "k2": 1}})
     comparison = cut["diagnostics"]["full_vs_truncated"]
     assert comparison["relative_error"] > 0 and comparison["cosine"] < 1

@@ -183,7 +183,9 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
     total_loss = 0.0
     done = 0  # last step already run forward
     for index, (first, last) in enumerate(windows(T, problem.k1, problem.k2)):
-        version = len(fwd.packs) - 1
+        version = index  # one update per window: window i runs on the i-th parameters
+        if len(fwd.packs) == version:
+            fwd.packs.append(cell.pack(params, problem.activation))
         packed = fwd.packs[version]
         new_steps = range(done + 1, last + 1)
         ux = cell.input_projection(packed, problem.inputs[done:last])
@@ -227,8 +229,7 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
             **({"dc_start": bwd.dstate_start[1]} if cell is lstm else {}),
         })
         events.append({"kind": "update", "t": last, "update": index})
-        params = new_params
-        fwd.packs.append(cell.pack(params, problem.activation))
+        params = new_params  # packed when the next window starts
         done = last
     return {"events": events, "updates": updates, "loss": total_loss, "forward": fwd,
             "backwards": backwards, "final_params": params, "opt_state": opt_state}
@@ -256,6 +257,10 @@ def forward_events(problem: Problem, fwd: Forward, steps: range) -> list[dict[st
     step_losses = fwd.step_loss[lo:hi].tolist()
     targets = (problem.targets[lo:hi].tolist() if problem.loss == "cross_entropy"
                else list(problem.targets[lo:hi]))
+    if problem.cell == "lstm":  # per-gate rows of the stacked pre-activations, in bulk
+        stacked = np.array([fwd.caches[t]["a"] for t in steps])  # (n, 4H)
+        columns = [list(stacked[:, j * H:(j + 1) * H]) for j in range(len(lstm.GATES))]
+        lstm_a = [dict(zip(lstm.GATES, rows, strict=True)) for rows in zip(*columns, strict=True)]
     events = []
     for row, t in enumerate(steps):
         cache = fwd.caches[t]
@@ -263,8 +268,8 @@ def forward_events(problem: Problem, fwd: Forward, steps: range) -> list[dict[st
             a: Any = cache["a"]
             gates: Any = None
         elif problem.cell == "lstm":
-            a = {g: cache["a"][j * H:(j + 1) * H] for j, g in enumerate(lstm.GATES)}
-            gates = {g: cache[g] for g in lstm.GATES}
+            a = lstm_a[row]
+            gates = {"f": cache["f"], "i": cache["i"], "g": cache["g"], "o": cache["o"]}
         else:
             a = {"z": cache["a_z"], "r": cache["a_r"], "n": cache["a_n"]}
             gates = {g: cache[g] for g in gru.GATES}

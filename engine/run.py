@@ -80,7 +80,8 @@ def run_trace(request: TraceRequest | dict[str, Any]) -> dict[str, Any]:
 
 def _config(req: TraceRequest, problem: Problem) -> dict[str, Any]:
     config = to_dict(req)
-    config["loss"] = problem.loss
+    config["loss"] = problem.loss  # "from data" filled in, like the output size
+    config["output_size"] = int(problem.params["V"].shape[0])
     if req.truncation is None:
         config["truncation"] = None
     return config

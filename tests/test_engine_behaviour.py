@@ -193,6 +193,7 @@ def test_config_is_the_request_with_every_default_filled_in():
     assert config["truncation"] is None and config["clip"] is None
     assert config["optimizer"]["name"] == "sgd" and config["optimizer"]["lr"] == 0.1
     assert config["data"] == {"preset": "machine"} and config["seed"] == 0
+    assert config["output_size"] == 7  # the vocabulary of "machine"
 
 
 # --- data and presets ----------------------------------------------------------------------

@@ -153,6 +153,9 @@ def sum_factors(factors: dict[str, tuple[np.ndarray, np.ndarray | None]]) -> dic
 
 def input_grads(cell: ModuleType, fwd: Forward, bwd: Backward) -> np.ndarray:
     """dL/dx(t) for the window's rows, each with the U of the version its step used."""
+    first_version = fwd.version_of[bwd.first]
+    if first_version == fwd.version_of[bwd.last]:  # one version (versions only grow in t)
+        return cell.input_grad(fwd.packs[first_version], bwd.delta)
     versions = np.array([fwd.version_of[t] for t in range(bwd.first, bwd.last + 1)])
     dx = np.empty((len(versions), fwd.packs[0]["U"].shape[1]))
     for version in np.unique(versions):

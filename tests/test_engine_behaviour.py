@@ -339,6 +339,18 @@ def test_gradcheck_reports_agreement_for_every_parameter():
     assert report["ok"] is True and max(report["max_rel_error"].values()) < 1e-5
 
 
+def test_gradcheck_error_is_measured_against_the_gradients_own_scale():
+    from engine.gradcheck import relative_error
+
+    analytic = np.array([[0.5, -0.2], [1e-9, 0.0]])
+    assert relative_error(analytic, analytic + 1e-11) < 1e-10  # rounding noise: agreement
+    wrong = analytic.copy()
+    wrong[0, 1] = -0.19  # one entry 5 % off
+    assert relative_error(analytic, wrong) == pytest.approx(0.02)
+    tiny = np.full(3, 1e-7)  # a gradient that is tiny everywhere is judged on absolute error
+    assert relative_error(tiny, 2 * tiny) == pytest.approx(1e-3)
+
+
 def test_gradcheck_refuses_models_too_large_to_check():
     with pytest.raises(RequestError) as error:
         gradcheck({"hidden_size": 64, "data": {"text": "abcdefghij" * 8}})

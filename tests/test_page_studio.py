@@ -386,6 +386,10 @@ def test_train_check_and_export(page, live_server, console_errors, artifacts_dir
     page.wait_for_selector("#charts[data-ready=true]")
     page.wait_for_selector("#chart-accum.js-plotly-plot")
     page.screenshot(path=str(artifacts_dir / "page-trained-charts-1280.png"))
+    # the check's verdict is a catalogue message too: it follows a language switch
+    page.select_option("#ctl-lang", "pt-BR")
+    page.wait_for_function("() => document.getElementById('gradcheck-status').textContent"
+                           ".startsWith('Todos os gradientes')")
     assert console_errors == []
 
 

@@ -27,8 +27,16 @@ const csvCell = (v) => {
 export async function gradcheck(s) {
   const status = document.getElementById("gradcheck-status");
   const btn = document.getElementById("btn-gradcheck");
+  // the message is kept as a catalogue key (and its arguments), so a language switch
+  // re-translates it with the rest of the page
+  const say = (key, args = null) => {
+    status.dataset.i18n = key;
+    if (args) status.dataset.i18nArgs = JSON.stringify(args);
+    else delete status.dataset.i18nArgs;
+    status.textContent = tr(key, args);
+  };
   btn.disabled = true;
-  status.textContent = tr("check.running");
+  say("check.running");
   status.dataset.state = "running";
   try {
     const result = await api.gradcheck(requestOf(s.store.get().scenario));
@@ -36,11 +44,11 @@ export async function gradcheck(s) {
     s.views.heatmaps.draw();
     const worst = Math.max(...Object.values(result.max_rel_error).map((v) => (v === null ? Infinity : v)));
     const fmt = Number.isFinite(worst) ? worst.toExponential(1) : "—";
-    status.textContent = tr(result.ok ? "check.ok" : "check.bad", { err: fmt, tol: result.tolerance });
+    say(result.ok ? "check.ok" : "check.bad", { err: fmt, tol: result.tolerance });
     status.dataset.state = result.ok ? "ok" : "bad";
   } catch (err) {
     if (err instanceof ApiError) s.controls.showApiError(err);
-    status.textContent = tr("check.failed");
+    say("check.failed");
     status.dataset.state = "failed";
   } finally {
     btn.disabled = false;

@@ -5,9 +5,10 @@
   the diagonal). Vanishing gradients are the fade away from the diagonal.
 - weight_flow[t][k] = ||dL(t)/dtheta through step k||: the norm of step k's contribution
   to every gradient made by L(t) alone (its weight-side twin).
-- jacobian_norms[t][k] = ||dh(t)/dh(k)||_F (k <= t), for an LSTM with the cell state c(k)
-  held fixed: the partial derivative along the whole dynamics, through h and through c, the
-  same derivative the error flow applies (dL(t)/dh(k) = (dh(t)/dh(k))^T dL(t)/dh(t)).
+- jacobian_norms[t][k] = ||dh(t)/dh(k)||_F with the cell state held fixed (k <= t): the
+  product J(t) ... J(k+1) of one-step Jacobians J(s) = dh(s)/dh(s-1) taken with c(s-1)
+  constant, so for an LSTM it shows the path through h alone (the error_flow includes the
+  cell path); for RNN and GRU it is the whole Jacobian.
 - step_grad_norms[t] = norm of step t's contribution to every gradient, over all windows.
 - full_vs_truncated: the sum of the truncated window gradients against the gradient of the
   same injected losses flowing all the way back to t = 1 (same parameter versions).
@@ -125,36 +126,27 @@ def _error_flow(cell: ModuleType, problem: Problem, fwd: Forward,
 
 
 def _jacobian_norms(cell: ModuleType, problem: Problem, fwd: Forward) -> np.ndarray:
-    """||dh(t)/dh(k)||_F for all k < t, batched over t: one GEMM per column k.
+    """Products J(t) ... J(k+1) for all k < t, batched over t: one GEMM per column k.
 
-    The whole state moves: for an LSTM the state is (h, c), one step's Jacobian M(s) is
-    2H x 2H, and dh(t)/dh(k) is the h-block of M(t) ... M(k+1) taken from h(k) with c(k)
-    held fixed. This is O(T^2 S^3) by nature (all pairs of steps, S the state size): the
-    one costly diagnostic.
+    This is O(T^2 H^3) by nature (all pairs of steps): the one costly diagnostic.
     """
     T, H = problem.T, problem.H
-    S = 2 * H if cell is lstm else H  # size of the recurrent state
     norms = np.zeros((T, T))
     np.fill_diagonal(norms, np.sqrt(H))  # dh(t)/dh(t) = I
-    units = np.eye(S)
-    # one unit row of the state error per row: (dh, dc) rows for an LSTM, dh rows otherwise
-    dstate = (units[:, :H], units[:, H:]) if cell is lstm else (units,)
-    # rows[j] = d h(j+1) / d state(k), (H, S), for j = k..T-1; two buffers take turns holding
-    # them, so each column costs one GEMM and no copy
-    rows, spare = np.zeros((T, H, S)), np.zeros((T, H, S))
+    identity = np.eye(H)
+    dstate = (identity, np.zeros((H, H))) if cell is lstm else (identity,)
+    # products[j] = dh(j+1)/dh(k) for rows j = k..T-1; two buffers take turns holding them,
+    # so each column costs one GEMM and no copy
+    products, spare = np.zeros((T, H, H)), np.zeros((T, H, H))
     for k in range(T - 1, 0, -1):  # columns: h(k), k = T-1..1
-        # step_backward maps a row of state error at step k+1 to the row it sends to step k:
-        # on the unit rows it returns the step's Jacobian M(k+1), row by row
-        sent = cell.step_backward(fwd.packs[fwd.version_of[k + 1]], dstate,
-                                  fwd.caches[k + 1])[0]
-        step_jacobian = np.concatenate(sent, axis=1)  # (S, S): d state(k+1) / d state(k)
-        if k + 1 < T:  # rows held for t = k+2..T move one step further back
-            np.matmul(rows[k + 1:].reshape(-1, S), step_jacobian,
-                      out=spare[k + 1:].reshape(-1, S))
-        spare[k] = step_jacobian[:H]  # d h(k+1) / d state(k)
-        rows, spare = spare, rows
-        h_block = rows[k:, :, :H]  # d h(t) / d h(k), c(k) held fixed
-        norms[k:, k - 1] = np.sqrt(np.einsum("tij,tij->t", h_block, h_block))
+        # step_backward maps a row dh(t) to dh(t) @ J(t): on the identity it returns J(t)
+        jac = cell.step_backward(fwd.packs[fwd.version_of[k + 1]], dstate,
+                                 fwd.caches[k + 1])[0][0]  # J(k+1) = dh(k+1)/dh(k), (H, H)
+        if k + 1 < T:  # products held for t = k+2..T move one step further back
+            np.matmul(products[k + 1:].reshape(-1, H), jac, out=spare[k + 1:].reshape(-1, H))
+        spare[k] = jac
+        products, spare = spare, products
+        norms[k:, k - 1] = np.sqrt(np.einsum("tij,tij->t", products[k:], products[k:]))
     return norms
 
 

@@ -11,13 +11,14 @@ gradient sums over the versions it touched. Time is 1-based: caches[t] is step t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from engine import gru, losses, lstm, optim, rnn
+from engine import events, gru, losses, lstm, optim, rnn
 from engine.lazy import StepGradients, WindowGradients
 from engine.params import Params
 from engine.request import Clip, Optimizer
@@ -151,6 +152,31 @@ def sum_factors(factors: dict[str, tuple[np.ndarray, np.ndarray | None]]) -> dic
             for name, (left, right) in factors.items()}
 
 
+def window_gradient(cell: ModuleType, bwd: Backward,
+                    factors: dict[str, tuple[np.ndarray, np.ndarray | None]], H: int
+                    ) -> dict[str, np.ndarray]:
+    """``sum_factors`` with the gates that share a right factor (h(t-1), x(t), none) summed
+    as one product of the stacked deltas, then split by rows: an LSTM window is three
+    products instead of twelve. Gradients are row blocks of those products (views)."""
+    gate_index = {gate: j for j, gate in enumerate(cell.DELTA_KEYS)}
+    groups: dict[str | None, list[tuple[str, int]]] = {}
+    for name, (gate, right) in cell.GRAD_FACTORS.items():
+        groups.setdefault(right, []).append((name, gate_index[gate]))
+    grads: dict[str, np.ndarray] = {}
+    for members in groups.values():
+        lo = members[0][1]
+        if [j for _, j in members] != list(range(lo, lo + len(members))):  # not adjacent
+            grads.update(sum_factors({name: factors[name] for name, _ in members}))
+            continue
+        left = bwd.delta[:, lo * H:(lo + len(members)) * H]  # (n, m*H)
+        right_rows = factors[members[0][0]][1]
+        total = left.sum(axis=0) if right_rows is None else left.T @ right_rows
+        for name, j in members:
+            grads[name] = total[(j - lo) * H:(j - lo + 1) * H]
+    grads.update(sum_factors({name: factors[name] for name in ("V", "b_y")}))
+    return {name: grads[name] for name in factors}  # the order of the parameters
+
+
 def input_grads(cell: ModuleType, fwd: Forward, bwd: Backward) -> np.ndarray:
     """dL/dx(t) for the window's rows, each with the U of the version its step used."""
     first_version = fwd.version_of[bwd.first]
@@ -180,7 +206,7 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
     if opt_state is None:
         opt_state = optim.init_state(problem.optimizer)
     state = problem.state0
-    events: list[dict[str, Any]] = []
+    trace_events: list[Mapping[str, Any]] = []
     updates: list[dict[str, Any]] = []
     backwards: list[Backward] = []
     total_loss = 0.0
@@ -204,22 +230,22 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
         yhat, step_loss, grad_o = losses.evaluate(problem.loss, o, problem.targets[done:last])
         fwd.outputs[done:last], fwd.yhat[done:last] = o, yhat
         fwd.step_loss[done:last], fwd.step_grad_o[done:last] = step_loss, grad_o
-        injected = [t for t in new_steps if t in problem.loss_steps]
-        weight = 1.0 / len(injected) if (problem.reduction == "mean" and injected) else 1.0
-        window_loss = weight * float(sum(fwd.step_loss[t - 1] for t in injected))
+        injected = np.array([t in problem.loss_steps for t in new_steps], dtype=bool)
+        count = int(injected.sum())
+        weight = 1.0 / count if (problem.reduction == "mean" and count) else 1.0
+        window_loss = weight * float(step_loss[injected].sum())
         total_loss += window_loss
-        events.extend(forward_events(problem, fwd, new_steps))
+        trace_events.extend(forward_events(problem, fwd, new_steps))
 
-        g_o = np.zeros((last - first + 1, K))
-        for t in injected:
-            g_o[t - first] = weight * fwd.step_grad_o[t - 1]
+        g_o = np.zeros((last - first + 1, K))  # error enters only at the new, injected steps
+        g_o[done + 1 - first:][injected] = weight * grad_o[injected]
         bwd = backward_window(cell, fwd, params["V"], first, last, g_o, H)
         backwards.append(bwd)
         factors = window_factors(cell, fwd, bwd, problem.inputs, H)
-        grads = sum_factors(factors)
+        grads = window_gradient(cell, bwd, factors, H)
         dx = input_grads(cell, fwd, bwd)
         grad_window = WindowGradients(factors)
-        events.extend(backward_events(cell, bwd, grad_window, dx, index, H))
+        trace_events.extend(backward_events(cell, bwd, grad_window, dx, index, H))
 
         clipped = optim.clip(grads, problem.clip)
         new_params, opt_state = optim.step(params, clipped.grads, problem.optimizer, opt_state)
@@ -231,10 +257,10 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
             "dh_start": bwd.dstate_start[0],
             **({"dc_start": bwd.dstate_start[1]} if cell is lstm else {}),
         })
-        events.append({"kind": "update", "t": last, "update": index})
+        trace_events.append({"kind": "update", "t": last, "update": index})
         params = new_params  # packed when the next window starts
         done = last
-    return {"events": events, "updates": updates, "loss": total_loss, "forward": fwd,
+    return {"events": trace_events, "updates": updates, "loss": total_loss, "forward": fwd,
             "backwards": backwards, "final_params": params, "opt_state": opt_state}
 
 
@@ -251,72 +277,65 @@ def forward_only(problem: Problem, params: Params, inputs: np.ndarray,
     return losses.outputs(params["V"], params["b_y"], np.array(hs)), state
 
 
-def forward_events(problem: Problem, fwd: Forward, steps: range) -> list[dict[str, Any]]:
-    """The forward events of consecutive steps; arrays are the caches' or rows of stacks."""
-    lo, hi = steps.start - 1, steps.stop - 1  # 0-based rows
-    H = problem.H
-    xs, outputs, yhats = list(problem.inputs[lo:hi]), list(fwd.outputs[lo:hi]), list(
-        fwd.yhat[lo:hi])
-    step_losses = fwd.step_loss[lo:hi].tolist()
-    targets = (problem.targets[lo:hi].tolist() if problem.loss == "cross_entropy"
-               else list(problem.targets[lo:hi]))
-    if problem.cell == "lstm":  # per-gate rows of the stacked pre-activations, in bulk
-        stacked = np.array([fwd.caches[t]["a"] for t in steps])  # (n, 4H)
-        columns = [list(stacked[:, j * H:(j + 1) * H]) for j in range(len(lstm.GATES))]
-        lstm_a = [dict(zip(lstm.GATES, rows, strict=True)) for rows in zip(*columns, strict=True)]
-    events = []
-    for row, t in enumerate(steps):
-        cache = fwd.caches[t]
-        if problem.cell == "rnn":
-            a: Any = cache["a"]
-            gates: Any = None
-        elif problem.cell == "lstm":
-            a = lstm_a[row]
-            gates = {"f": cache["f"], "i": cache["i"], "g": cache["g"], "o": cache["o"]}
-        else:
-            a = {"z": cache["a_z"], "r": cache["a_r"], "n": cache["a_n"]}
-            gates = {g: cache[g] for g in gru.GATES}
-        event = {
-            "kind": "forward", "t": t, "version": fwd.version_of[t], "x": xs[row],
-            "h_prev": cache["h_prev"], "a": a, "gates": gates, "h": cache["h"],
-            "o": outputs[row], "yhat": yhats[row], "target": targets[row],
-            "loss": step_losses[row], "loss_injected": t in problem.loss_steps,
-        }
-        if problem.cell == "lstm":
-            event["c_prev"], event["c"] = cache["c_prev"], cache["c"]
-        elif problem.cell == "gru":  # what W_h multiplies, the right factor of dW_h
-            event["rh_prev"] = cache["rh_prev"]
-        events.append(event)
-    return events
+def forward_events(problem: Problem, fwd: Forward, steps: range) -> list[Mapping[str, Any]]:
+    """The forward events of consecutive steps, each a view of the caches and stacks."""
+    first, lo = steps.start, steps.start - 1  # 1-based t of row 0, and its 0-based index
+    H, caches, targets = problem.H, fwd.caches, problem.targets
+    fields: events.Fields = {
+        "kind": events.constant("forward"),
+        "t": lambda row: first + row,
+        "version": lambda row: fwd.version_of[first + row],
+        "x": events.rows_of(problem.inputs, lo),
+        "h_prev": events.cache_field(caches, "h_prev", first),
+    }
+    if problem.cell == "rnn":
+        fields["a"] = events.cache_field(caches, "a", first)
+        fields["gates"] = events.constant(None)
+    elif problem.cell == "lstm":  # the stacked pre-activations (4H,) split per gate
+        fields["a"] = lambda row: {gate: caches[first + row]["a"][j * H:(j + 1) * H]
+                                   for j, gate in enumerate(lstm.GATES)}
+        fields["gates"] = events.cache_gates(caches, {gate: gate for gate in lstm.GATES}, first)
+    else:
+        fields["a"] = events.cache_gates(caches, {"z": "a_z", "r": "a_r", "n": "a_n"}, first)
+        fields["gates"] = events.cache_gates(caches, {gate: gate for gate in gru.GATES}, first)
+    fields["h"] = events.cache_field(caches, "h", first)
+    fields["o"] = events.rows_of(fwd.outputs, lo)
+    fields["yhat"] = events.rows_of(fwd.yhat, lo)
+    fields["target"] = ((lambda row: int(targets[lo + row])) if problem.loss == "cross_entropy"
+                        else events.rows_of(targets, lo))
+    fields["loss"] = lambda row: float(fwd.step_loss[lo + row])
+    fields["loss_injected"] = lambda row: first + row in problem.loss_steps
+    if problem.cell == "lstm":
+        fields["c_prev"] = events.cache_field(caches, "c_prev", first)
+        fields["c"] = events.cache_field(caches, "c", first)
+    elif problem.cell == "gru":  # what W_h multiplies, the right factor of dW_h
+        fields["rh_prev"] = events.cache_field(caches, "rh_prev", first)
+    return events.block_events(fields, len(steps))
 
 
 def backward_events(cell: ModuleType, bwd: Backward, grad_window: WindowGradients,
-                    dx: np.ndarray, index: int, H: int) -> list[dict[str, Any]]:
+                    dx: np.ndarray, index: int, H: int) -> list[Mapping[str, Any]]:
     """The window's backward events, t = last..first; every array a row view of a stack."""
-    n = bwd.last - bwd.first + 1
-    window = [bwd.first, bwd.last]
-    # list(stack) makes all row views in one call; the events then share the stacks' memory
-    columns: dict[str, list[Any]] = {
-        "g_o": list(bwd.g_o), "dh_out": list(bwd.dh_out), "dh_next": list(bwd.dh_next),
-        "dh": list(bwd.dh)}
+    first, last = bwd.first, bwd.last
+    fields: events.Fields = {
+        "kind": events.constant("backward"),
+        "t": lambda row: first + row,
+        "update": events.constant(index),
+        "window": lambda row: [first, last],
+        "g_o": events.rows_of(bwd.g_o),
+        "dh_out": events.rows_of(bwd.dh_out),
+        "dh_next": events.rows_of(bwd.dh_next),
+        "dh": events.rows_of(bwd.dh),
+    }
     if cell is rnn:
-        columns["delta"] = list(bwd.delta)
+        fields["delta"] = events.rows_of(bwd.delta)
     else:
-        gates = gate_rows(cell, bwd.delta, H)
-        gate_lists = {gate: list(rows) for gate, rows in gates.items()}
-        columns["deltas"] = [{gate: rows[r] for gate, rows in gate_lists.items()}
-                             for r in range(n)]
+        fields["deltas"] = events.gate_rows_of(gate_rows(cell, bwd.delta, H))
     if bwd.dc is not None and bwd.dc_next is not None:  # lstm
-        columns["dc"], columns["dc_next"] = list(bwd.dc), list(bwd.dc_next)
-    columns["dx"], columns["dh_prev"] = list(dx), list(bwd.dh_prev)
-    names = list(columns)
-    events = []
-    for row in range(n - 1, -1, -1):
-        event: dict[str, Any] = {"kind": "backward", "t": bwd.first + row, "update": index,
-                                 "window": window}
-        for name in names:
-            event[name] = columns[name][row]
-        event["contrib"] = StepGradients(grad_window, row, running=False)
-        event["accum"] = StepGradients(grad_window, row, running=True)
-        events.append(event)
-    return events
+        fields["dc"] = events.rows_of(bwd.dc)
+        fields["dc_next"] = events.rows_of(bwd.dc_next)
+    fields["dx"] = events.rows_of(dx)
+    fields["dh_prev"] = events.rows_of(bwd.dh_prev)
+    fields["contrib"] = lambda row: StepGradients(grad_window, row, running=False)
+    fields["accum"] = lambda row: StepGradients(grad_window, row, running=True)
+    return events.block_events(fields, last - first + 1, reverse=True)

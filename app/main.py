@@ -7,6 +7,7 @@ from fastapi_offline import FastAPIOffline
 
 from app import __version__, api, pages
 from app.body import BodyLimitMiddleware
+from app.cache import ResponseCacheMiddleware
 from app.paths import STATIC_DIR
 from app.schemas import build_schemas
 from app.security import SecurityHeadersMiddleware
@@ -30,7 +31,11 @@ def create_app(settings: Settings | None = None) -> FastAPIOffline:
         docs_url="/docs",
         redoc_url=None,
     )
-    # Middleware runs outermost-last-added: security headers, CORS, body limit, gzip.
+    # Middleware runs outermost-last-added: security headers, CORS, body limit, gzip, response
+    # cache. The cache is innermost: bodies reach it already bounded, and what it replays gets
+    # gzip and the security headers exactly as a fresh response does.
+    if settings.response_cache_bytes:
+        app.add_middleware(ResponseCacheMiddleware, max_bytes=settings.response_cache_bytes)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:

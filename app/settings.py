@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     max_response_bytes: int = Field(
         8_000_000, ge=1024, description="largest trace response with full matrices"
     )
+    response_cache_bytes: int = Field(
+        64_000_000, ge=0, description="bytes of responses each worker keeps to replay identical "
+                                      "compute requests (LRU); 0 = no cache")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="origins allowed by CORS, comma-separated (or a JSON list); empty = off",

@@ -14,10 +14,16 @@ keep-alive connections (it shares the 2 cores with the server, so it is kept lea
 Each scenario is measured three ways: one client; 16 users each sending a request every
 second (a class clicking through the studio); 16 clients in a closed loop (saturation).
 
+Each worker count is measured twice: with the response cache on (the default, production:
+every client sends the same body, so after the first request every figure is a cache hit, as
+when a class opens the same shared link) and with it off (BPTT_RESPONSE_CACHE_BYTES=0: every
+request is computed). Each line says how many of its responses were cache hits (X-Cache).
+
 Then, on an idle server, the time of single requests at the server's limits (goal: about 2 s
 each), and an in-process breakdown of scenario (b): where the time goes.
 
-    .venv/bin/python bench/bench_api.py [--workers 1,2] [--duration 8] [--skip-limits]
+    .venv/bin/python bench/bench_api.py [--workers 1,2] [--cache on,off] [--duration 8]
+                                        [--skip-limits]
 """
 
 from __future__ import annotations
@@ -134,22 +140,29 @@ async def sizes(port: int, body: bytes) -> tuple[int, int]:
     return len(raw), len(packed)
 
 
-async def idle_latencies(port: int, body: bytes) -> list[float]:
+def is_hit(headers: dict) -> bool:
+    return headers.get("x-cache") == "hit"
+
+
+async def idle_latencies(port: int, body: bytes) -> tuple[list[float], int]:
+    """Latencies of one client's requests, one at a time, and how many were cache hits."""
     conn = Connection(port)
     await conn.open()
     times = []
+    hits = 0
     deadline = time.perf_counter() + IDLE_SECONDS
     await conn.post("/api/v1/trace", body, gzip_ok=True)  # warm-up
     while len(times) < IDLE_REQUESTS and time.perf_counter() < deadline:
         start = time.perf_counter()
-        await conn.post("/api/v1/trace", body, gzip_ok=True)
+        _, _, headers = await conn.post("/api/v1/trace", body, gzip_ok=True)
         times.append(time.perf_counter() - start)
+        hits += is_hit(headers)
     await conn.close()
-    return times
+    return times, hits
 
 
 async def load(port: int, body: bytes, duration: float,
-               interval: float | None) -> tuple[list[float], int, float]:
+               interval: float | None) -> tuple[list[float], int, int, float]:
     """16 clients for ``duration`` seconds (at most MAX_REQUESTS requests in all).
 
     ``interval`` None: closed loop, each client sends its next request as soon as the last is
@@ -159,11 +172,12 @@ async def load(port: int, body: bytes, duration: float,
     """
     latencies: list[float] = []
     errors = 0
+    hits = 0
     started = time.perf_counter()
     deadline = started + duration
 
     async def client(index: int) -> None:
-        nonlocal errors
+        nonlocal errors, hits
         conn = Connection(port)
         await conn.open()
         next_start = started + (interval * index / CLIENTS if interval else 0.0)
@@ -176,7 +190,7 @@ async def load(port: int, body: bytes, duration: float,
                     break
                 start = time.perf_counter()
                 try:
-                    status, _, _ = await conn.post("/api/v1/trace", body, gzip_ok=True)
+                    status, _, headers = await conn.post("/api/v1/trace", body, gzip_ok=True)
                 except (OSError, asyncio.IncompleteReadError, ValueError):
                     errors += 1
                     await conn.close()
@@ -185,23 +199,28 @@ async def load(port: int, body: bytes, duration: float,
                     continue
                 if status == 200:
                     latencies.append(time.perf_counter() - start)
+                    hits += is_hit(headers)
                 else:
                     errors += 1
         finally:
             await conn.close()
 
     await asyncio.gather(*(client(i) for i in range(CLIENTS)))
-    return latencies, errors, time.perf_counter() - started
+    return latencies, errors, hits, time.perf_counter() - started
 
 
 # ---------------------------------------------------------------------------------------------
 # The server, started as in production.
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(workers: int, cache: bool = True) -> tuple[subprocess.Popen[bytes], int]:
     """The production command (bptt-studio serve) with WEB_CONCURRENCY workers, as the test
-    suite starts it; once it answers, the other workers get a moment to start too."""
-    proc, base = start_live_server({"WEB_CONCURRENCY": str(workers)})
+    suite starts it; once it answers, the other workers get a moment to start too. ``cache``
+    False sets BPTT_RESPONSE_CACHE_BYTES=0; True leaves the environment's setting."""
+    env = {"WEB_CONCURRENCY": str(workers)}
+    if not cache:
+        env["BPTT_RESPONSE_CACHE_BYTES"] = "0"
+    proc, base = start_live_server(env)
     time.sleep(1.0 if workers > 1 else 0.2)
     return proc, int(base.rsplit(":", 1)[1])
 
@@ -218,36 +237,48 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def run_scenarios(workers: int, duration: float) -> None:
-    proc, port = start_server(workers)
+def hit_note(hits: int, count: int) -> str:
+    if hits == count:
+        return "all cache hits"
+    return "no cache hits" if hits == 0 else f"{hits} of {count} cache hits"
+
+
+def run_scenarios(workers: int, duration: float, cache: bool) -> None:
+    proc, port = start_server(workers, cache)
+    setting = ("on (default; every request after the first is a hit)" if cache
+               else "off (BPTT_RESPONSE_CACHE_BYTES=0)")
     try:
         print(f"\n== {workers} worker(s): bptt-studio serve --port {port} "
               f"(WEB_CONCURRENCY={workers}), {CLIENTS} concurrent clients, "
-              f"{duration:.0f} s per load ==")
+              f"{duration:.0f} s per load, response cache {setting} ==")
         for name, request in SCENARIOS.items():
             body = orjson.dumps(request)
             raw, packed = asyncio.run(sizes(port, body))
-            idle = asyncio.run(idle_latencies(port, body))
+            idle, idle_hits = asyncio.run(idle_latencies(port, body))
             idle50 = statistics.median(idle) * 1e3
             goal = GOAL_PRESET_P50_MS if name.startswith("(a)") else GOAL_LSTM_MS
-            print(f"\n{name}")
+            print(f"\n{name}, cache {'on' if cache else 'off'}")
             print(f"  response: {raw:,} bytes raw, {packed:,} gzipped")
             print(f"  1 client, one request at a time:     p50 {idle50:7.1f} ms "
-                  f"({len(idle)} requests)   goal p50 <= {goal:.0f} ms {verdict(idle50 <= goal)}")
+                  f"({len(idle)} requests, {hit_note(idle_hits, len(idle))})   "
+                  f"goal p50 <= {goal:.0f} ms {verdict(idle50 <= goal)}")
             for label, interval in ((f"{CLIENTS} users, 1 request/s each:", 1.0),
                                     (f"{CLIENTS} clients, closed loop:", None)):
-                latencies, errors, elapsed = asyncio.run(load(port, body, duration, interval))
+                latencies, errors, hits, elapsed = asyncio.run(
+                    load(port, body, duration, interval))
                 p50 = percentile(latencies, 50) * 1e3
                 p99 = percentile(latencies, 99) * 1e3
                 rate = len(latencies) / elapsed
                 print(f"  {label:37s} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  {rate:6.1f} req/s"
-                      f"  {errors} errors   goal p50 <= {goal:.0f} ms {verdict(p50 <= goal)}, "
+                      f"  {errors} errors, {hit_note(hits, len(latencies))}   "
+                      f"goal p50 <= {goal:.0f} ms {verdict(p50 <= goal)}, "
                       f"zero errors {verdict(errors == 0)}")
             if not name.startswith("(a)"):
                 reference = orjson.dumps({**request, "diagnostics": False})
-                plain = statistics.median(asyncio.run(idle_latencies(port, reference))) * 1e3
+                plain, plain_hits = asyncio.run(idle_latencies(port, reference))
                 print(f"  for reference, the same with \"diagnostics\": false, 1 client: "
-                      f"p50 {plain:.1f} ms")
+                      f"p50 {statistics.median(plain) * 1e3:.1f} ms "
+                      f"({hit_note(plain_hits, len(plain))})")
                 print(f"  goal <= 3 MB raw:     {verdict(raw <= GOAL_LSTM_BYTES)} "
                       f"({raw / 1e6:.2f} MB)")
                 print(f"  goal <= 1 MB gzipped: {verdict(packed <= GOAL_LSTM_GZIP_BYTES)} "
@@ -299,7 +330,8 @@ def limit_requests() -> dict[str, tuple[str, dict]]:
 def run_limits() -> None:
     proc, port = start_server(1)
     try:
-        print("\n== requests at the limits: one at a time on an idle server, gzip accepted ==")
+        print("\n== requests at the limits: one at a time on an idle server, gzip accepted, "
+              "each sent once (cache misses) ==")
 
         async def one(path: str, body: bytes) -> tuple[int, int, float]:
             conn = Connection(port)
@@ -367,6 +399,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", default="1,2",
                         help="comma-separated worker counts to measure (default 1,2)")
+    parser.add_argument("--cache", default="on,off",
+                        help="response cache settings to measure each worker count with: on "
+                             "(the default setting), off (BPTT_RESPONSE_CACHE_BYTES=0); "
+                             "default on,off")
     parser.add_argument("--duration", type=float, default=DURATION_S,
                         help="seconds of load per scenario (at most 60)")
     parser.add_argument("--skip-limits", action="store_true")
@@ -376,8 +412,12 @@ def main() -> int:
     print(f"bench-api: {os.cpu_count()} CPUs, loopback {HOST}; load average before: "
           f"{load1:.2f} (1 min), {load5:.2f} (5 min) -- other work on the machine skews "
           f"every figure below")
+    caches = [c.strip() for c in args.cache.split(",")]
+    if not set(caches) <= {"on", "off"}:
+        parser.error("--cache takes on, off or on,off")
     for workers in (int(w) for w in args.workers.split(",")):
-        run_scenarios(workers, duration)
+        for cache in caches:
+            run_scenarios(workers, duration, cache == "on")
     if not args.skip_limits:
         run_limits()
     breakdown()

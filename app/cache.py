@@ -1,0 +1,147 @@
+"""A bounded in-memory cache of the compute endpoints' responses, one per worker process.
+
+The API is deterministic and keeps no per-user state: the same request body always gives
+byte-identical response bytes (tests/test_api_http.py pins it). So a response, once computed,
+can be replayed for the same request without validating it, running the engine or
+serialising the result again -- what a class opening the same shared link needs.
+
+What is cached: POST to /api/v1/trace, /api/v1/train and /api/v1/gradcheck answered 200 with
+a JSON body. Errors (400, 413, 422, 500) are never stored. The key is the path, the query
+string, the request's Content-Type (a non-JSON Content-Type is answered 400, so it must not
+share an entry with a JSON one) and the exact body bytes (their length and BLAKE2b digest).
+
+Where it sits: innermost, inside the body-size limit (so the body buffered here is already
+bounded) and inside gzip, security headers and CORS (so a replayed response goes through them
+exactly as a fresh one does). What is stored is the app's own status, headers and body.
+
+Bounded by ``BPTT_RESPONSE_CACHE_BYTES`` (the stored bodies plus ``ENTRY_OVERHEAD`` per
+entry), least recently used evicted first; a response larger than a quarter of the budget is
+not stored. Every response of a cacheable request carries ``X-Cache: hit`` or ``X-Cache: miss``
+(the only header in which a replay differs from a fresh response).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import NamedTuple
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CACHED_PATHS = frozenset({"/api/v1/trace", "/api/v1/train", "/api/v1/gradcheck"})
+# Counted per entry besides its body: the key, the header list, the OrderedDict node.
+ENTRY_OVERHEAD = 512
+HIT = (b"x-cache", b"hit")
+MISS = (b"x-cache", b"miss")
+
+Key = tuple[str, bytes, bytes, int, bytes]
+
+
+class Entry(NamedTuple):
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + ENTRY_OVERHEAD
+
+
+class ResponseCacheMiddleware:
+    """Pure ASGI: replays stored 200 JSON responses of the compute endpoints.
+
+    No lock: the middleware runs on the event loop's one thread, and every read or change of
+    ``entries``/``stored`` happens between two awaits, so no other request can interleave with
+    it. (The endpoint handlers run in the thread pool, but they never touch the cache.) Two
+    identical requests that arrive together both compute; the second store replaces the
+    first's entry with the same bytes.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_bytes // 4
+        self.entries: OrderedDict[Key, Entry] = OrderedDict()
+        self.stored = 0  # sum of the entries' sizes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope.get("method") != "POST"
+                or scope.get("path") not in CACHED_PATHS):
+            await self.app(scope, receive, send)
+            return
+        # The body-limit middleware outside this one has bounded (and already buffered) it.
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left: nothing to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        key = _key(scope, body)
+
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.entries.move_to_end(key)
+            # Fresh header list and messages: the middleware outside (gzip) edits them in place.
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [*entry.headers, HIT]})
+            await send({"type": "http.response.body", "body": entry.body})
+            return
+
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def replay() -> Message:
+            if pending:
+                return pending.pop()
+            return await receive()  # after the body: http.disconnect when the client leaves
+
+        headers: tuple[tuple[bytes, bytes], ...] | None = None
+        parts: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal headers
+            kind = message["type"]
+            if kind == "http.response.start":
+                raw = list(message.get("headers", []))
+                if message["status"] == 200 and _is_json(raw):
+                    headers = tuple(raw)  # copied before gzip outside can change the list
+                message["headers"] = [*raw, MISS]
+            elif kind == "http.response.body" and headers is not None:
+                parts.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    self._store(key, Entry(headers, b"".join(parts)))
+            else:
+                headers = None  # anything unusual (trailers, pathsend): not stored
+            await send(message)
+
+        await self.app(scope, replay, capture)
+
+    def _store(self, key: Key, entry: Entry) -> None:
+        if entry.size > self.max_entry_bytes:
+            return
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.stored -= old.size
+        self.entries[key] = entry
+        self.stored += entry.size
+        while self.stored > self.max_bytes:
+            _, evicted = self.entries.popitem(last=False)
+            self.stored -= evicted.size
+
+
+def _key(scope: Scope, body: bytes) -> Key:
+    content_type = b""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            content_type = value
+            break
+    digest = hashlib.blake2b(body, digest_size=32).digest()
+    return scope["path"], scope.get("query_string", b""), content_type, len(body), digest
+
+
+def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return value.split(b";")[0].strip().lower() == b"application/json"
+    return False

@@ -1,0 +1,165 @@
+"""The response cache (app/cache.py): identical compute requests replay the same bytes."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.cache import ENTRY_OVERHEAD
+from app.main import create_app
+from app.settings import Settings
+
+TRACE = "/api/v1/trace"
+JSON = {"Content-Type": "application/json"}
+# Five small traces (about 2.5 KB each) that differ only in the last value of the series.
+SMALL = [{"hidden_size": 2, "data": {"series": [0, 1, 2, v]}} for v in range(1, 6)]
+
+
+def raw_post(client, path, body, encoding):
+    """Status, headers and the body bytes exactly as sent (not decompressed)."""
+    headers = {**JSON, "Accept-Encoding": encoding}
+    with client.stream("POST", path, content=body, headers=headers) as response:
+        return response.status_code, dict(response.headers), b"".join(response.iter_raw())
+
+
+def without_x_cache(headers):
+    return {k: v for k, v in headers.items() if k != "x-cache"}
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_a_cached_response_is_byte_identical_to_a_fresh_one(encoding):
+    body = b'{"cell": "gru", "hidden_size": 5}'
+    with TestClient(create_app(Settings(response_cache_bytes=0))) as uncached:
+        fresh = raw_post(uncached, TRACE, body, encoding)
+    with TestClient(create_app(Settings())) as client:
+        miss = raw_post(client, TRACE, body, encoding)
+        hit = raw_post(client, TRACE, body, encoding)
+    assert (miss[1]["x-cache"], hit[1]["x-cache"]) == ("miss", "hit")
+    assert fresh[0] == miss[0] == hit[0] == 200
+    assert fresh[1] == without_x_cache(miss[1]) == without_x_cache(hit[1])
+    assert fresh[2] == miss[2] == hit[2]
+    assert ("content-encoding" in hit[1]) == (encoding == "gzip")
+
+
+def test_second_identical_request_is_a_hit_with_identical_bytes(client):
+    first = client.post(TRACE, json={})
+    second = client.post(TRACE, json={})
+    assert first.headers["x-cache"] == "miss"
+    assert second.headers["x-cache"] == "hit"
+    assert first.content == second.content
+
+
+@pytest.mark.parametrize("path", ["/api/v1/train", "/api/v1/gradcheck"])
+def test_train_and_gradcheck_are_cached_too(client, path):
+    body = {"hidden_size": 2, "data": {"series": [0, 1, 2, 3]}}
+    first = client.post(path, json=body)
+    second = client.post(path, json=body)
+    assert (first.status_code, second.headers["x-cache"]) == (200, "hit")
+    assert first.content == second.content
+
+
+def test_a_different_body_is_a_miss(client):
+    client.post(TRACE, json={})
+    assert client.post(TRACE, json={"cell": "gru"}).headers["x-cache"] == "miss"
+
+
+def test_the_same_json_in_other_bytes_is_a_miss(client):
+    client.post(TRACE, content=b"{}", headers=JSON)
+    assert client.post(TRACE, content=b"{ }", headers=JSON).headers["x-cache"] == "miss"
+
+
+def test_a_body_streamed_in_chunks_hits_the_same_body_sent_whole(client):
+    def chunks():
+        yield b'{"data": '
+        yield b'{"text": "hello"}}'
+
+    streamed = client.post(TRACE, content=chunks(), headers=JSON)
+    whole = client.post(TRACE, content=b'{"data": {"text": "hello"}}', headers=JSON)
+    assert whole.headers["x-cache"] == "hit"
+    assert streamed.content == whole.content
+
+
+def test_the_same_body_without_json_content_type_is_still_refused(client):
+    client.post(TRACE, content=b"{}", headers=JSON)
+    response = client.post(TRACE, content=b"{}", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 400
+    assert response.headers["x-cache"] == "miss"
+
+
+def test_error_responses_are_not_cached(client):
+    first = client.post(TRACE, json={"hidden_size": 0})
+    second = client.post(TRACE, json={"hidden_size": 0})
+    assert first.status_code == second.status_code == 422
+    assert first.headers["x-cache"] == second.headers["x-cache"] == "miss"
+    assert first.content == second.content
+
+
+def test_get_requests_are_not_cached(client):
+    client.get("/api/v1/health")
+    assert "x-cache" not in client.get("/api/v1/health").headers
+
+
+def test_a_hit_is_gzipped_and_carries_the_security_headers(client):
+    client.post(TRACE, json={}, headers={"Accept-Encoding": "gzip"})
+    hit = client.post(TRACE, json={}, headers={"Accept-Encoding": "gzip"})
+    assert hit.headers["x-cache"] == "hit"
+    assert hit.headers["content-encoding"] == "gzip"
+    assert hit.headers["vary"] == "Accept-Encoding"
+    assert "frame-ancestors 'none'" in hit.headers["content-security-policy"]
+    assert hit.headers["x-content-type-options"] == "nosniff"
+    assert hit.headers["x-frame-options"] == "DENY"
+
+
+def test_budget_zero_turns_the_cache_off():
+    with TestClient(create_app(Settings(response_cache_bytes=0))) as client:
+        first = client.post(TRACE, json={})
+        second = client.post(TRACE, json={})
+    assert "x-cache" not in first.headers and "x-cache" not in second.headers
+    assert first.content == second.content
+
+
+def test_the_budget_is_read_from_bptt_response_cache_bytes(monkeypatch):
+    monkeypatch.setenv("BPTT_RESPONSE_CACHE_BYTES", "0")
+    assert Settings().response_cache_bytes == 0
+
+
+def small_budget():
+    """A budget that holds four of the SMALL responses but not five."""
+    with TestClient(create_app(Settings(response_cache_bytes=0))) as client:
+        sizes = [len(client.post(TRACE, json=body).content) + ENTRY_OVERHEAD for body in SMALL]
+    budget = 4 * max(sizes)
+    assert sum(sizes) > budget
+    return budget
+
+
+def test_the_oldest_response_is_evicted_when_the_budget_is_full():
+    with TestClient(create_app(Settings(response_cache_bytes=small_budget()))) as client:
+        for body in SMALL:
+            assert client.post(TRACE, json=body).headers["x-cache"] == "miss"
+        assert client.post(TRACE, json=SMALL[-1]).headers["x-cache"] == "hit"
+        assert client.post(TRACE, json=SMALL[0]).headers["x-cache"] == "miss"
+
+
+def test_a_recently_used_response_outlives_older_ones():
+    with TestClient(create_app(Settings(response_cache_bytes=small_budget()))) as client:
+        for body in SMALL[:4]:
+            client.post(TRACE, json=body)
+        assert client.post(TRACE, json=SMALL[0]).headers["x-cache"] == "hit"
+        client.post(TRACE, json=SMALL[4])  # evicts SMALL[1], now the least recently used
+        assert client.post(TRACE, json=SMALL[0]).headers["x-cache"] == "hit"
+        assert client.post(TRACE, json=SMALL[1]).headers["x-cache"] == "miss"
+
+
+def test_a_response_over_a_quarter_of_the_budget_is_not_stored():
+    # the default preset's trace is about 38 KB: over a quarter of 100 KB
+    with TestClient(create_app(Settings(response_cache_bytes=100_000))) as client:
+        first = client.post(TRACE, json={})
+        second = client.post(TRACE, json={})
+    assert len(first.content) + ENTRY_OVERHEAD > 100_000 // 4
+    assert first.headers["x-cache"] == second.headers["x-cache"] == "miss"
+
+
+def test_a_body_over_the_limit_is_still_refused_with_413(client):
+    body = b'{"data": {"text": "' + b"a" * 1_000_001 + b'"}}'
+    for _ in range(2):
+        response = client.post(TRACE, content=body, headers=JSON)
+        assert response.status_code == 413
+        assert "x-cache" not in response.headers  # answered before the cache saw it

@@ -7,11 +7,14 @@ max(1, t-k2+1)..t only (the state before it is a constant), and one update is ap
 Full epochwise BPTT is k1 = k2 = T; Haykin's online BPTT(h) is k1 = 1, k2 = h. Within a
 window each step uses the parameter version its own forward pass used, so the window's
 gradient sums over the versions it touched. Time is 1-based: caches[t] is step t.
+Each window's new steps run forward as one block (``cell.forward_steps``) into stacks, and
+each window's backward pass is one ``cell.backward_steps`` over the window's rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import bisect
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -58,17 +61,90 @@ def windows(T: int, k1: int, k2: int) -> list[tuple[int, int]]:
     return [(max(1, t - k2 + 1), t) for t in range(1, T + 1) if t % k1 == 0 or t == T]
 
 
+class StepRecord(Mapping[str, np.ndarray]):
+    """What step t recorded, under the names of its cell's ``step_forward`` cache (plus the
+    backward factors): row views of its forward block's stacks."""
+
+    __slots__ = ("_stacks", "_row")
+
+    def __init__(self, stacks: dict[str, np.ndarray], row: int) -> None:
+        self._stacks = stacks
+        self._row = row
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self._stacks[key][self._row]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stacks)
+
+    def __len__(self) -> int:
+        return len(self._stacks)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._stacks
+
+
 @dataclass
 class Forward:
-    """What the forward pass recorded, indexed by 1-based t (index 0 unused)."""
+    """What the forward pass recorded. Steps run in blocks (the new steps of each window);
+    ``blocks`` holds each block's first step t and its stacks (rows in time order)."""
 
-    caches: list[Any]  # caches[t]: the step's cache dict (index 0 unused)
-    version_of: list[int]  # parameter version step t used
+    version_of: list[int]  # parameter version step t used (index 0 unused)
     packs: list[dict[str, Any]]  # packed parameters of each version
     outputs: np.ndarray  # (T, K) o(t) in row t-1
     yhat: np.ndarray  # (T, K)
     step_loss: np.ndarray  # (T,)
     step_grad_o: np.ndarray  # (T, K) dL(t)/do(t) of each step's own loss, unweighted
+    blocks: list[tuple[int, dict[str, np.ndarray]]] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)  # first step of each block
+
+    def add_block(self, first: int, stacks: dict[str, np.ndarray]) -> None:
+        self.blocks.append((first, stacks))
+        self.starts.append(first)
+
+    @property
+    def caches(self) -> StepCaches:
+        """caches[t]: step t's record as a mapping (1-based; caches[0] is None)."""
+        return StepCaches(self.blocks, self.starts)
+
+    def rows(self, key: str, first: int, last: int) -> np.ndarray:
+        """Rows first..last (1-based t, inclusive) of a recorded quantity: a view when they lie
+        in one block, else the blocks' rows joined."""
+        index = bisect.bisect_right(self.starts, first) - 1
+        parts = []
+        while index < len(self.blocks) and self.blocks[index][0] <= last:
+            start, stacks = self.blocks[index]
+            stack = stacks[key]
+            parts.append(stack[max(first, start) - start:last - start + 1])
+            index += 1
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+class StepCaches(Sequence[Any]):
+    """The per-step view of the forward blocks: ``caches[t]`` is a StepRecord."""
+
+    def __init__(self, blocks: list[tuple[int, dict[str, np.ndarray]]], starts: list[int]
+                 ) -> None:
+        self._blocks = blocks
+        self._starts = starts
+
+    def __len__(self) -> int:
+        if not self._blocks:
+            return 1
+        start, stacks = self._blocks[-1]
+        return start + len(stacks["h"])
+
+    def __getitem__(self, t: Any) -> Any:
+        if isinstance(t, slice):
+            return [self[i] for i in range(*t.indices(len(self)))]
+        if t < 0:
+            t += len(self)
+        if t == 0:
+            return None
+        if not 0 < t < len(self):
+            raise IndexError(t)
+        start, stacks = self._blocks[bisect.bisect_right(self._starts, t) - 1]
+        return StepRecord(stacks, t - start)
 
 
 @dataclass
@@ -91,37 +167,25 @@ class Backward:
 def backward_window(cell: ModuleType, fwd: Forward, V: np.ndarray, first: int, last: int,
                     g_o: np.ndarray, H: int) -> Backward:
     """Deltas for t = last..first, error entering only through g_o (rows first..last)."""
-    n = last - first + 1
     dh_out = g_o @ V  # (n, H): V^T g_o(t) for every step (V is the same for all of them
     # whenever g_o is nonzero: only the steps new in this window carry a loss)
-    gated = cell is lstm
-    dh_next_rows: list[Any] = [None] * n
-    dh_rows: list[Any] = [None] * n
-    delta_rows: list[Any] = [None] * n
-    dh_prev_rows: list[Any] = [None] * n
-    dc_rows: list[Any] = [None] * n
-    dc_next_rows: list[Any] = [None] * n
-    dh_next = np.zeros(H)
-    dc_next = np.zeros(H)
-    dstate_prev: tuple[np.ndarray, ...] = ()
-    for row in range(n - 1, -1, -1):
-        t = first + row
-        dh = dh_out[row] + dh_next
-        dstate = (dh, dc_next) if gated else (dh,)
-        dstate_prev, delta, extra = cell.step_backward(fwd.packs[fwd.version_of[t]], dstate,
-                                                       fwd.caches[t])
-        dh_next_rows[row], dh_rows[row], delta_rows[row] = dh_next, dh, delta
-        dh_prev_rows[row] = dstate_prev[0]
-        if gated:
-            dc_rows[row], dc_next_rows[row] = extra["dc"], dc_next
-            dc_next = dstate_prev[1]
-        dh_next = dstate_prev[0]
-    return Backward(
-        first=first, last=last, g_o=g_o, dh_out=dh_out, dh_next=np.array(dh_next_rows),
-        dh=np.array(dh_rows), delta=np.array(delta_rows), dh_prev=np.array(dh_prev_rows),
-        dc=np.array(dc_rows) if gated else None,
-        dc_next=np.array(dc_next_rows) if gated else None, dstate_start=dstate_prev,
-    )
+    stacks = {key: fwd.rows(key, first, last) for key in cell.BACKWARD_KEYS}
+    per_version = [cell.recurrent(packed) for packed in fwd.packs]
+    Ws = [per_version[version] for version in fwd.version_of[first:last + 1]]
+    out = cell.backward_steps(Ws, stacks, dh_out)
+    dh_prev = out["dh_prev"]
+    dh_next = np.zeros_like(dh_prev)  # dh_next(t) = dh_prev(t+1); none after the window
+    dh_next[:-1] = dh_prev[1:]
+    dc, dc_next = None, None
+    dstate_start: tuple[np.ndarray, ...] = (dh_prev[0],)
+    if "dc" in out:
+        dc, dc_prev = out["dc"], out["dc_prev"]
+        dc_next = np.zeros_like(dc_prev)
+        dc_next[:-1] = dc_prev[1:]
+        dstate_start = (dh_prev[0], dc_prev[0])
+    return Backward(first=first, last=last, g_o=g_o, dh_out=dh_out, dh_next=dh_next,
+                    dh=out["dh"], delta=out["delta"], dh_prev=dh_prev, dc=dc, dc_next=dc_next,
+                    dstate_start=dstate_start)
 
 
 def gate_rows(cell: ModuleType, stacked: np.ndarray, H: int) -> dict[str, np.ndarray]:
@@ -132,16 +196,14 @@ def gate_rows(cell: ModuleType, stacked: np.ndarray, H: int) -> dict[str, np.nda
 def window_factors(cell: ModuleType, fwd: Forward, bwd: Backward, inputs: np.ndarray,
                    H: int) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """Left and right factors of every parameter's per-step contributions in this window."""
-    steps = range(bwd.first, bwd.last + 1)
-    recorded = {"h_prev": np.array([fwd.caches[t]["h_prev"] for t in steps]),
+    recorded = {"h_prev": fwd.rows("h_prev", bwd.first, bwd.last),
                 "x": inputs[bwd.first - 1:bwd.last]}
     if cell is gru:
-        recorded["rh_prev"] = np.array([fwd.caches[t]["rh_prev"] for t in steps])
+        recorded["rh_prev"] = fwd.rows("rh_prev", bwd.first, bwd.last)
     deltas = gate_rows(cell, bwd.delta, H)
     factors = {name: (deltas[key], None if right is None else recorded[right])
                for name, (key, right) in cell.GRAD_FACTORS.items()}
-    hs = np.array([fwd.caches[t]["h"] for t in steps])
-    factors["V"] = (bwd.g_o, hs)
+    factors["V"] = (bwd.g_o, fwd.rows("h", bwd.first, bwd.last))
     factors["b_y"] = (bwd.g_o, None)
     return factors
 
@@ -199,7 +261,7 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
     T, H = problem.T, problem.H
     K = problem.params["V"].shape[0]
     params = problem.params
-    fwd = Forward(caches=[None] * (T + 1), version_of=[0] * (T + 1),
+    fwd = Forward(version_of=[0] * (T + 1),
                   packs=[cell.pack(params, problem.activation)],
                   outputs=np.zeros((T, K)), yhat=np.zeros((T, K)), step_loss=np.zeros(T),
                   step_grad_o=np.zeros((T, K)))
@@ -218,14 +280,11 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
         packed = fwd.packs[version]
         new_steps = range(done + 1, last + 1)
         ux = cell.input_projection(packed, problem.inputs[done:last])
-        caches, step_forward, state_of = fwd.caches, cell.step_forward, cell.state_of
-        for row, t in enumerate(new_steps):
-            cache = step_forward(packed, ux[row], state)
-            caches[t] = cache
-            state = state_of(cache)
+        stacks = cell.forward_steps(packed, ux, state)
+        fwd.add_block(done + 1, stacks)
+        state = cell.state_of(StepRecord(stacks, len(new_steps) - 1))
         fwd.version_of[done + 1:last + 1] = [version] * len(new_steps)
-        cell.finish_forward(packed, caches[done + 1:last + 1])
-        hs = np.array([caches[t]["h"] for t in new_steps])
+        hs = stacks["h"]
         o = losses.outputs(params["V"], params["b_y"], hs)
         yhat, step_loss, grad_o = losses.evaluate(problem.loss, o, problem.targets[done:last])
         fwd.outputs[done:last], fwd.yhat[done:last] = o, yhat
@@ -235,7 +294,7 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
         weight = 1.0 / count if (problem.reduction == "mean" and count) else 1.0
         window_loss = weight * float(step_loss[injected].sum())
         total_loss += window_loss
-        trace_events.extend(forward_events(problem, fwd, new_steps))
+        trace_events.extend(forward_events(problem, fwd, new_steps, stacks))
 
         g_o = np.zeros((last - first + 1, K))  # error enters only at the new, injected steps
         g_o[done + 1 - first:][injected] = weight * grad_o[injected]
@@ -277,28 +336,30 @@ def forward_only(problem: Problem, params: Params, inputs: np.ndarray,
     return losses.outputs(params["V"], params["b_y"], np.array(hs)), state
 
 
-def forward_events(problem: Problem, fwd: Forward, steps: range) -> list[Mapping[str, Any]]:
-    """The forward events of consecutive steps, each a view of the caches and stacks."""
+def forward_events(problem: Problem, fwd: Forward, steps: range,
+                   stacks: dict[str, np.ndarray]) -> list[Mapping[str, Any]]:
+    """The forward events of a block of steps, each a view of the block's stacks."""
     first, lo = steps.start, steps.start - 1  # 1-based t of row 0, and its 0-based index
-    H, caches, targets = problem.H, fwd.caches, problem.targets
+    H, targets = problem.H, problem.targets
     fields: events.Fields = {
         "kind": events.constant("forward"),
         "t": lambda row: first + row,
         "version": lambda row: fwd.version_of[first + row],
         "x": events.rows_of(problem.inputs, lo),
-        "h_prev": events.cache_field(caches, "h_prev", first),
+        "h_prev": events.rows_of(stacks["h_prev"]),
     }
     if problem.cell == "rnn":
-        fields["a"] = events.cache_field(caches, "a", first)
+        fields["a"] = events.rows_of(stacks["a"])
         fields["gates"] = events.constant(None)
     elif problem.cell == "lstm":  # the stacked pre-activations (4H,) split per gate
-        fields["a"] = lambda row: {gate: caches[first + row]["a"][j * H:(j + 1) * H]
-                                   for j, gate in enumerate(lstm.GATES)}
-        fields["gates"] = events.cache_gates(caches, {gate: gate for gate in lstm.GATES}, first)
+        fields["a"] = events.gate_rows_of({gate: stacks["a"][:, j * H:(j + 1) * H]
+                                           for j, gate in enumerate(lstm.GATES)})
+        fields["gates"] = events.gate_rows_of({gate: stacks[gate] for gate in lstm.GATES})
     else:
-        fields["a"] = events.cache_gates(caches, {"z": "a_z", "r": "a_r", "n": "a_n"}, first)
-        fields["gates"] = events.cache_gates(caches, {gate: gate for gate in gru.GATES}, first)
-    fields["h"] = events.cache_field(caches, "h", first)
+        fields["a"] = events.gate_rows_of({"z": stacks["a_z"], "r": stacks["a_r"],
+                                           "n": stacks["a_n"]})
+        fields["gates"] = events.gate_rows_of({gate: stacks[gate] for gate in gru.GATES})
+    fields["h"] = events.rows_of(stacks["h"])
     fields["o"] = events.rows_of(fwd.outputs, lo)
     fields["yhat"] = events.rows_of(fwd.yhat, lo)
     fields["target"] = ((lambda row: int(targets[lo + row])) if problem.loss == "cross_entropy"
@@ -306,10 +367,10 @@ def forward_events(problem: Problem, fwd: Forward, steps: range) -> list[Mapping
     fields["loss"] = lambda row: float(fwd.step_loss[lo + row])
     fields["loss_injected"] = lambda row: first + row in problem.loss_steps
     if problem.cell == "lstm":
-        fields["c_prev"] = events.cache_field(caches, "c_prev", first)
-        fields["c"] = events.cache_field(caches, "c", first)
+        fields["c_prev"] = events.rows_of(stacks["c_prev"])
+        fields["c"] = events.rows_of(stacks["c"])
     elif problem.cell == "gru":  # what W_h multiplies, the right factor of dW_h
-        fields["rh_prev"] = events.cache_field(caches, "rh_prev", first)
+        fields["rh_prev"] = events.rows_of(stacks["rh_prev"])
     return events.block_events(fields, len(steps))
 
 

@@ -1,6 +1,6 @@
 """Trace events as read-only mappings over the recorded stacks of one block of steps.
 
-A pass records its numbers once, as the forward caches and as one stack per quantity and
+A pass records its numbers once, as one stack per quantity and forward block or backward
 window (rows in time order). An event is the view of one row of those records under the
 names of CONTRACT.md: ``event["h"]`` is h(t), ``event["deltas"]["f"]`` delta_f(t). Building
 one dict of row views per step would cost more than the step's arithmetic (about a dozen
@@ -55,17 +55,6 @@ def rows_of(stack: Any, offset: int = 0) -> Callable[[int], Any]:
 def gate_rows_of(stacks: Mapping[str, Any], offset: int = 0) -> Callable[[int], Any]:
     """{gate: stacks[gate][offset + row]}: the per-gate vectors of one step."""
     return lambda row: {gate: stack[offset + row] for gate, stack in stacks.items()}
-
-
-def cache_field(caches: list[Any], key: str, first: int) -> Callable[[int], Any]:
-    """caches[first + row][key]: a vector the forward step recorded in its cache."""
-    return lambda row: caches[first + row][key]
-
-
-def cache_gates(caches: list[Any], keys: Mapping[str, str], first: int
-                ) -> Callable[[int], Any]:
-    """{name: caches[first + row][key]} for each name -> key."""
-    return lambda row: {name: caches[first + row][key] for name, key in keys.items()}
 
 
 def block_events(fields: Fields, n: int, reverse: bool = False) -> list[Mapping[str, Any]]:

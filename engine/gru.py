@@ -15,11 +15,16 @@ Backward, given dh(t) = V^T g_o(t) + dh_next(t):
                    dW_h += delta_n (r * h(t-1))^T,  dU_* += delta_* x(t)^T,  db_* += delta_*
 The parameters of the candidate are named W_h, U_h, b_h; its delta and values are keyed "n".
 
-Steps run forward one at a time; ``finish_forward`` then adds, for a block of steps at once,
-the factors the backward step multiplies the error by (they do not depend on the error).
+``step_forward`` / ``step_backward`` are one step each (replays, diagnostics and the tests
+use them); ``forward_steps`` / ``backward_steps`` run the same operations in the same order
+over a block of steps into preallocated stacks, which is how the schedule records a pass; the
+tests hold the two forms to the same bits. ``backward_factors`` forms, once per block, what the
+backward step multiplies the error by (it does not depend on the error).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +36,7 @@ GRAD_FACTORS = {
     "W_h": ("n", "rh_prev"), "U_h": ("n", "x"), "b_h": ("n", None),
 }
 DELTA_KEYS = GATES
+BACKWARD_KEYS = ("dn_factor", "dz_factor", "dr_factor", "z", "r")  # the stacks backward_steps reads
 
 
 
@@ -40,6 +46,11 @@ def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> dict[str, n
     return {"W_zr": W_zr, "W_h": params["W_h"],
             "U": np.concatenate([params["U_z"], params["U_r"], params["U_h"]]),  # (3H, D)
             "b": np.concatenate([params["b_z"], params["b_r"], params["b_h"]])}  # (3H,)
+
+
+def recurrent(packed: dict[str, Any]) -> Any:
+    """What backward_steps multiplies the deltas by: the version's recurrent weights."""
+    return (packed["W_zr"], packed["W_h"])
 
 
 def input_projection(packed: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
@@ -63,20 +74,49 @@ def step_forward(packed: dict[str, np.ndarray], ux_t: np.ndarray,
             "z": z, "r": r, "n": n, "rh_prev": rh_prev, "h": h}
 
 
-def finish_forward(packed: dict[str, np.ndarray], caches: list[dict[str, np.ndarray]]) -> None:
-    """Add to each cache what its backward step multiplies by, over a block of steps at once:
-    (1 - z)(1 - n^2) for delta_n, (h(t-1) - n) z(1-z) for delta_z, h(t-1) r(1-r) for delta_r."""
-    zr = np.array([cache["zr"] for cache in caches])  # (n, 2H)
-    n = np.array([cache["n"] for cache in caches])  # (n, H)
-    h_prev = np.array([cache["h_prev"] for cache in caches])  # (n, H)
+def backward_factors(stacks: dict[str, np.ndarray]) -> None:
+    """Add, for every step of a block (rows), what its backward step multiplies by:
+    (1 - z)(1 - n^2) for delta_n, (h(t-1) - n) z(1-z) for delta_z, h(t-1) r(1-r) for
+    delta_r."""
+    zr, n, h_prev = stacks["zr"], stacks["n"], stacks["h_prev"]
     H = n.shape[1]
     z = zr[:, :H]
     dzr = zr * (1.0 - zr)
-    dn_factor = (1.0 - z) * (1.0 - n * n)
-    dz_factor = (h_prev - n) * dzr[:, :H]
-    dr_factor = h_prev * dzr[:, H:]
-    for cache, dn, dz, dr in zip(caches, dn_factor, dz_factor, dr_factor, strict=True):
-        cache["dn_factor"], cache["dz_factor"], cache["dr_factor"] = dn, dz, dr
+    stacks["dn_factor"] = (1.0 - z) * (1.0 - n * n)
+    stacks["dz_factor"] = (h_prev - n) * dzr[:, :H]
+    stacks["dr_factor"] = h_prev * dzr[:, H:]
+
+
+def forward_steps(packed: dict[str, np.ndarray], ux: np.ndarray,
+                  state0: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+    """step_forward for each row of ``ux`` (n, 3H), into stacks of rows (see step_forward's
+    cache for the names), plus the factors of ``backward_factors``."""
+    n, H = ux.shape[0], ux.shape[1] // 3
+    a_zr, zr = np.empty((n, 2 * H)), np.empty((n, 2 * H))
+    rh_prev, a_n, cand = np.empty((n, H)), np.empty((n, H)), np.empty((n, H))
+    h = np.empty((n + 1, H))  # row 0: the state before the block
+    h[0] = state0[0]
+    W_zr, W_h = packed["W_zr"], packed["W_h"]
+    for t in range(n):
+        a_t, zr_t, n_t, h_t = a_zr[t], zr[t], cand[t], h[t + 1]
+        np.dot(W_zr, h[t], out=a_t)
+        a_t += ux[t, :2 * H]
+        np.multiply(a_t, 0.5, out=zr_t)
+        np.tanh(zr_t, out=zr_t)
+        zr_t *= 0.5
+        zr_t += 0.5  # sigm(a) = 1/2 + 1/2 tanh(a/2)
+        np.multiply(zr_t[H:], h[t], out=rh_prev[t])  # r * h(t-1)
+        np.dot(W_h, rh_prev[t], out=a_n[t])
+        a_n[t] += ux[t, 2 * H:]
+        np.tanh(a_n[t], out=n_t)
+        np.subtract(h[t], n_t, out=h_t)
+        h_t *= zr_t[:H]
+        h_t += n_t  # n + z * (h(t-1) - n)
+    stacks = {"h_prev": h[:-1], "a_z": a_zr[:, :H], "a_r": a_zr[:, H:], "a_n": a_n,
+              "zr": zr, "z": zr[:, :H], "r": zr[:, H:], "n": cand, "rh_prev": rh_prev,
+              "h": h[1:]}
+    backward_factors(stacks)
+    return stacks
 
 
 def state_of(cache: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -88,7 +128,7 @@ def step_backward(packed: dict[str, np.ndarray], dstate: tuple[np.ndarray, ...],
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]:
     """(dh,) -> ((dh_prev,), deltas stacked (3H,) as z, r, n, {}). Batches of rows work too.
 
-    Reads the factors of ``finish_forward``.
+    Reads the factors of ``backward_factors``.
     """
     (dh,) = dstate
     delta_n = dh * cache["dn_factor"]
@@ -98,6 +138,34 @@ def step_backward(packed: dict[str, np.ndarray], dstate: tuple[np.ndarray, ...],
     delta_zr = np.concatenate((delta_z, delta_r), axis=-1)
     dh_prev = dh * cache["z"] + drh * cache["r"] + delta_zr @ packed["W_zr"]
     return (dh_prev,), np.concatenate((delta_zr, delta_n), axis=-1), {}
+
+
+def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+    """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
+
+    ``Ws[row]`` is the (W_zr, W_h) pair the row's step used; ``stacks`` the window's rows of
+    forward_steps. Returns stacks of dh (n, H), the deltas (n, 3H) and dh_prev (n, H).
+    """
+    n, H = dh_out.shape
+    dn, dz, dr = stacks["dn_factor"], stacks["dz_factor"], stacks["dr_factor"]
+    z, r = stacks["z"], stacks["r"]
+    dh, dh_prev, delta = np.empty((n, H)), np.empty((n, H)), np.empty((n, 3 * H))
+    dh_next = np.zeros(H)
+    for t in range(n - 1, -1, -1):
+        W_zr, W_h = Ws[t]
+        dh_t, delta_t = dh[t], delta[t]
+        np.add(dh_out[t], dh_next, out=dh_t)
+        delta_n = delta_t[2 * H:]
+        np.multiply(dh_t, dn[t], out=delta_n)
+        np.multiply(dh_t, dz[t], out=delta_t[:H])
+        drh = delta_n @ W_h  # error reaching r * h(t-1)
+        np.multiply(drh, dr[t], out=delta_t[H:2 * H])
+        dh_next = dh_prev[t]
+        np.multiply(dh_t, z[t], out=dh_next)
+        dh_next += drh * r[t]
+        dh_next += delta_t[:2 * H] @ W_zr
+    return {"dh": dh, "delta": delta, "dh_prev": dh_prev}
 
 
 def input_grad(packed: dict[str, np.ndarray], stacked_delta: np.ndarray) -> np.ndarray:

@@ -13,11 +13,16 @@ Backward, given dh(t) = V^T g_o(t) + dh_next(t) and dc_next(t) = dc(t+1) * f(t+1
 
 The four gates are stacked (f, i, g, o) into one (4H, H) matrix so a step is one product.
 
-Steps run forward one at a time; ``finish_forward`` then adds, for a block of steps at once,
-the factors the backward step multiplies the error by (they do not depend on the error).
+``step_forward`` / ``step_backward`` are one step each (replays, diagnostics and the tests
+use them); ``forward_steps`` / ``backward_steps`` run the same operations in the same order
+over a block of steps into preallocated stacks, which is how the schedule records a pass; the
+tests hold the two forms to the same bits. ``backward_factors`` forms, once per block, what the
+backward step multiplies the error by (it does not depend on the error).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +33,7 @@ GRAD_FACTORS = {
     **{f"b_{k}": (k, None) for k in GATES},
 }
 DELTA_KEYS = GATES
+BACKWARD_KEYS = ("delta_factor", "o_dtanh_c", "f")  # the stacks backward_steps reads
 
 
 
@@ -44,6 +50,11 @@ def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> dict[str, n
             "U": np.concatenate([params[f"U_{k}"] for k in GATES]),  # (4H, D)
             "b": np.concatenate([params[f"b_{k}"] for k in GATES]),  # (4H,)
             "scale": scale, "shift": shift}
+
+
+def recurrent(packed: dict[str, Any]) -> Any:
+    """What backward_steps multiplies the deltas by: the version's recurrent weights."""
+    return packed["W"]
 
 
 def input_projection(packed: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
@@ -66,27 +77,49 @@ def step_forward(packed: dict[str, np.ndarray], ux_t: np.ndarray,
             "f": f, "i": i, "g": g, "o": o, "c": c, "tanh_c": tanh_c, "h": h}
 
 
-def finish_forward(packed: dict[str, np.ndarray], caches: list[dict[str, np.ndarray]]) -> None:
-    """Add to each cache what its backward step multiplies by, for a block of steps at once.
+def backward_factors(stacks: dict[str, np.ndarray]) -> None:
+    """Add, for every step of a block (rows), what its backward step multiplies by.
 
-    These factors do not depend on the error, so they are formed over stacked rows (a few
-    vector operations per block instead of per step): f(1-f), i(1-i), 1-g^2, o(1-o) times
-    the vector each gate's delta takes (c(t-1) for f, g for i, i for g, tanh c(t) for o),
-    and o (1 - tanh^2 c(t)).
+    f(1-f), i(1-i), 1-g^2, o(1-o) times the vector each gate's delta takes (c(t-1) for f, g
+    for i, i for g, tanh c(t) for o), stacked as ``delta_factor`` (n, 4H), and
+    ``o_dtanh_c`` = o (1 - tanh^2 c(t)).
     """
-    act = np.array([cache["act"] for cache in caches])  # (n, 4H)
-    tanh_c = np.array([cache["tanh_c"] for cache in caches])  # (n, H)
-    c_prev = np.array([cache["c_prev"] for cache in caches])  # (n, H)
+    act, tanh_c, c_prev = stacks["act"], stacks["tanh_c"], stacks["c_prev"]
     H = tanh_c.shape[1]
-    f, i, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+    g, i, o = act[:, 2 * H:3 * H], act[:, H:2 * H], act[:, 3 * H:]
     dact = act * (1.0 - act)  # sigm' = s (1 - s) for f, i, o ...
     dact[:, 2 * H:3 * H] = 1.0 - g * g  # ... tanh' = 1 - g^2 for g
-    delta_factor = np.concatenate((c_prev, g, i, tanh_c), axis=1) * dact  # (n, 4H)
-    o_dtanh_c = o * (1.0 - tanh_c * tanh_c)  # (n, H)
-    del f, i
-    for cache, factor, od in zip(caches, delta_factor, o_dtanh_c, strict=True):
-        cache["delta_factor"] = factor
-        cache["o_dtanh_c"] = od
+    stacks["delta_factor"] = np.concatenate((c_prev, g, i, tanh_c), axis=1) * dact
+    stacks["o_dtanh_c"] = o * (1.0 - tanh_c * tanh_c)
+
+
+def forward_steps(packed: dict[str, np.ndarray], ux: np.ndarray,
+                  state0: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+    """step_forward for each row of ``ux`` (n, 4H), into stacks of rows (see step_forward's
+    cache for the names), plus the factors of ``backward_factors``."""
+    n, H = ux.shape[0], ux.shape[1] // 4
+    a, act = np.empty((n, 4 * H)), np.empty((n, 4 * H))
+    h, c = np.empty((n + 1, H)), np.empty((n + 1, H))  # row 0: the state before the block
+    tanh_c = np.empty((n, H))
+    h[0], c[0] = state0
+    W, scale, shift = packed["W"], packed["scale"], packed["shift"]
+    for t in range(n):
+        a_t, act_t, c_t = a[t], act[t], c[t + 1]
+        np.dot(W, h[t], out=a_t)
+        a_t += ux[t]
+        np.multiply(a_t, scale, out=act_t)
+        np.tanh(act_t, out=act_t)
+        act_t *= scale
+        act_t += shift  # f, i, g, o
+        np.multiply(act_t[:H], c[t], out=c_t)
+        c_t += act_t[H:2 * H] * act_t[2 * H:3 * H]  # c = f * c_prev + i * g
+        np.tanh(c_t, out=tanh_c[t])
+        np.multiply(act_t[3 * H:], tanh_c[t], out=h[t + 1])
+    stacks = {"h_prev": h[:-1], "c_prev": c[:-1], "a": a, "act": act,
+              "f": act[:, :H], "i": act[:, H:2 * H], "g": act[:, 2 * H:3 * H],
+              "o": act[:, 3 * H:], "c": c[1:], "tanh_c": tanh_c, "h": h[1:]}
+    backward_factors(stacks)
+    return stacks
 
 
 def state_of(cache: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -98,7 +131,7 @@ def step_backward(packed: dict[str, np.ndarray], dstate: tuple[np.ndarray, ...],
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]:
     """(dh, dc_next) -> ((dh_prev, dc_prev), deltas stacked (4H,) as f, i, g, o, {"dc"}).
 
-    Reads the factors of ``finish_forward``. Rows of a batch (B, H) work too: every product
+    Reads the factors of ``backward_factors``. Rows of a batch (B, H) work too: every product
     is elementwise or a right product by W.
     """
     dh, dc_next = dstate
@@ -108,6 +141,33 @@ def step_backward(packed: dict[str, np.ndarray], dstate: tuple[np.ndarray, ...],
     delta = np.concatenate((dc, dc, dc, dh), axis=-1) * cache["delta_factor"]
     dh_prev = delta @ packed["W"]  # (H,)
     return (dh_prev, dc * cache["f"]), delta, {"dc": dc}
+
+
+def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+    """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
+
+    ``Ws[row]`` is the stacked W the row's step used; ``stacks`` the window's rows of
+    forward_steps. Returns stacks of dh, dc (n, H), the deltas (n, 4H) and dh_prev, dc_prev
+    (n, H); dh_next and dc_next are dh_prev and dc_prev one row later.
+    """
+    n, H = dh_out.shape
+    factor, o_dtanh_c, f = stacks["delta_factor"], stacks["o_dtanh_c"], stacks["f"]
+    dh, dc, dh_prev, dc_prev = (np.empty((n, H)) for _ in range(4))
+    delta = np.empty((n, 4 * H))
+    fig, fig_factor = delta[:, :3 * H].reshape(n, 3, H), factor[:, :3 * H].reshape(n, 3, H)
+    dh_next, dc_next = np.zeros(H), np.zeros(H)
+    for t in range(n - 1, -1, -1):
+        dh_t, dc_t = dh[t], dc[t]
+        np.add(dh_out[t], dh_next, out=dh_t)
+        np.multiply(dh_t, o_dtanh_c[t], out=dc_t)
+        dc_t += dc_next
+        np.multiply(fig_factor[t], dc_t, out=fig[t])  # delta_f, delta_i, delta_g
+        np.multiply(factor[t, 3 * H:], dh_t, out=delta[t, 3 * H:])  # delta_o
+        dh_next, dc_next = dh_prev[t], dc_prev[t]
+        np.dot(delta[t], Ws[t], out=dh_next)
+        np.multiply(dc_t, f[t], out=dc_next)
+    return {"dh": dh, "dc": dc, "delta": delta, "dh_prev": dh_prev, "dc_prev": dc_prev}
 
 
 def input_grad(packed: dict[str, np.ndarray], stacked_delta: np.ndarray) -> np.ndarray:

@@ -12,8 +12,12 @@ Backward, given dh(t) = dh_out(t) + dh_next(t) (the whole error reaching h(t)):
 steps of a chunk in one product; the per-step contributions are outer products of recorded
 vectors (``GRAD_FACTORS``), summed for a window in one matrix product by the schedule.
 
-Steps run forward one at a time; ``finish_forward`` then adds, for a block of steps at once,
-the factors the backward step multiplies the error by (they do not depend on the error).
+``step_forward`` / ``step_backward`` are one step each, the equations as written (replays,
+diagnostics and the tests use them). ``forward_steps`` / ``backward_steps`` run the same
+operations, in the same order, over a block of steps into preallocated stacks (n, ...): the
+schedule records a pass that way, as cheaply as an unrecorded loop; the tests hold the two
+forms to the same bits. The factors the backward step multiplies the error by (phi'(a(t)))
+do not depend on the error and are formed once per block by ``backward_factors``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from engine.nonlinear import sigmoid
 # parameter -> (the delta it takes, the recorded vector it multiplies; None for a bias)
 GRAD_FACTORS = {"W": ("delta", "h_prev"), "U": ("delta", "x"), "b": ("delta", None)}
 DELTA_KEYS = ("delta",)
+BACKWARD_KEYS = ("dphi",)  # the stacks backward_steps reads
 
 
 
@@ -37,6 +42,20 @@ def _relu(a: np.ndarray) -> np.ndarray:
 
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tanh": np.tanh, "relu": _relu, "sigmoid": sigmoid}
+
+
+def _sigmoid_into(a: np.ndarray, out: np.ndarray) -> None:
+    np.multiply(a, 0.5, out=out)  # the same operations as nonlinear.sigmoid, in place
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+
+
+# phi(a) written into ``out``: the same numbers as ACTIVATIONS, without a new array per step
+ACTIVATIONS_INTO: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
+    "tanh": lambda a, out: np.tanh(a, out=out),
+    "relu": lambda a, out: np.maximum(a, 0.0, out=out),
+    "sigmoid": _sigmoid_into}
 
 
 def derivative(activation: str, a: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -54,6 +73,11 @@ def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> dict[str, A
             "U": params["U"], "b": params["b"], "activation": activation}
 
 
+def recurrent(packed: dict[str, Any]) -> Any:
+    """What backward_steps multiplies the deltas by: the version's recurrent weights."""
+    return packed["W"]
+
+
 def input_projection(packed: dict[str, Any], X: np.ndarray) -> np.ndarray:
     return X @ packed["U"].T + packed["b"]  # (n, H): U x(t) + b for every step
 
@@ -66,13 +90,27 @@ def step_forward(packed: dict[str, Any], ux_t: np.ndarray,
     return {"h_prev": h_prev, "a": a, "h": h}
 
 
-def finish_forward(packed: dict[str, Any], caches: list[dict[str, np.ndarray]]) -> None:
-    """Add phi'(a(t)) to each cache, over a block of steps at once (it does not depend on
-    the error, so the backward step is one product and one vector-matrix product)."""
-    a = np.array([cache["a"] for cache in caches])  # (n, H)
-    h = np.array([cache["h"] for cache in caches])  # (n, H)
-    for cache, dphi in zip(caches, derivative(packed["activation"], a, h), strict=True):
-        cache["dphi"] = dphi
+def backward_factors(stacks: dict[str, np.ndarray], activation: str) -> None:
+    """Add phi'(a(t)) for every step of a block (stacks of (n, H) rows)."""
+    stacks["dphi"] = derivative(activation, stacks["a"], stacks["h"])
+
+
+def forward_steps(packed: dict[str, Any], ux: np.ndarray, state0: tuple[np.ndarray, ...]
+                  ) -> dict[str, np.ndarray]:
+    """step_forward for each row of ``ux`` (n, H), into stacks (n, H) of h_prev, a, h, dphi."""
+    n, H = ux.shape
+    a = np.empty((n, H))
+    h = np.empty((n + 1, H))  # h[0] = h(0) of the block, h[t] after step t
+    h[0] = state0[0]
+    W, phi_into = packed["W"], ACTIVATIONS_INTO[packed["activation"]]
+    for t in range(n):
+        a_t = a[t]
+        np.dot(W, h[t], out=a_t)
+        a_t += ux[t]
+        phi_into(a_t, h[t + 1])
+    stacks = {"h_prev": h[:-1], "a": a, "h": h[1:]}
+    backward_factors(stacks, packed["activation"])
+    return stacks
 
 
 def state_of(cache: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -84,9 +122,29 @@ def step_backward(packed: dict[str, Any], dstate: tuple[np.ndarray, ...],
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]:
     """(dh,) -> ((dh_prev,), delta, {})."""
     (dh,) = dstate
-    delta = cache["dphi"] * dh  # (H,) phi'(a(t)) * dh(t), phi' from finish_forward
+    delta = cache["dphi"] * dh  # (H,) phi'(a(t)) * dh(t), phi' from backward_factors
     dh_prev = delta @ packed["W"]  # (H,)
     return (dh_prev,), delta, {}
+
+
+def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+    """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
+
+    ``Ws[row]`` is the W the row's step used; ``stacks`` the window's rows of forward_steps.
+    Returns stacks (n, H) of dh, delta, dh_prev (dh_next is dh_prev one row later).
+    """
+    n, H = dh_out.shape
+    dphi = stacks["dphi"]
+    dh, delta, dh_prev = np.empty((n, H)), np.empty((n, H)), np.empty((n, H))
+    dh_next = np.zeros(H)
+    for t in range(n - 1, -1, -1):
+        dh_t, delta_t = dh[t], delta[t]
+        np.add(dh_out[t], dh_next, out=dh_t)
+        np.multiply(dphi[t], dh_t, out=delta_t)
+        dh_next = dh_prev[t]
+        np.dot(delta_t, Ws[t], out=dh_next)
+    return {"dh": dh, "delta": delta, "dh_prev": dh_prev}
 
 
 def input_grad(packed: dict[str, Any], stacked_delta: np.ndarray) -> np.ndarray:

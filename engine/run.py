@@ -88,14 +88,12 @@ def _config(req: TraceRequest, problem: Problem) -> dict[str, Any]:
 
 
 def _all_finite(run: dict[str, Any], fwd: Any, diagnostics: dict[str, Any] | None) -> bool:
-    """Every recorded number finite? Checks the stacks and caches the event fields view,
-    pre-activations included (a saturated tanh can hide an overflowed a(t))."""
-    caches = fwd.caches[1:]
-    pre_activations = ("a_z", "a_r", "a_n") if "a_n" in caches[0] else ("a",)
-    arrays = [fwd.outputs, fwd.yhat, fwd.step_loss, np.array([c["h"] for c in caches])]
-    arrays += [np.array([c[key] for c in caches]) for key in pre_activations]
-    if "c" in caches[0]:
-        arrays.append(np.array([c["c"] for c in caches]))
+    """Every recorded number finite? Checks the stacks the event fields view, pre-activations
+    included (a saturated tanh can hide an overflowed a(t))."""
+    arrays = [fwd.outputs, fwd.yhat, fwd.step_loss]
+    for _, stacks in fwd.blocks:
+        arrays += [stacks[key] for key in ("h", "a", "a_z", "a_r", "a_n", "c")
+                   if key in stacks]
     for bwd in run["backwards"]:
         arrays += [bwd.dh, bwd.delta, bwd.dh_prev]
         if bwd.dc is not None:

@@ -174,18 +174,12 @@ def backward_window(cell: ModuleType, fwd: Forward, V: np.ndarray, first: int, l
     Ws = [per_version[version] for version in fwd.version_of[first:last + 1]]
     out = cell.backward_steps(Ws, stacks, dh_out)
     dh_prev = out["dh_prev"]
-    dh_next = np.zeros_like(dh_prev)  # dh_next(t) = dh_prev(t+1); none after the window
-    dh_next[:-1] = dh_prev[1:]
-    dc, dc_next = None, None
     dstate_start: tuple[np.ndarray, ...] = (dh_prev[0],)
     if "dc" in out:
-        dc, dc_prev = out["dc"], out["dc_prev"]
-        dc_next = np.zeros_like(dc_prev)
-        dc_next[:-1] = dc_prev[1:]
-        dstate_start = (dh_prev[0], dc_prev[0])
-    return Backward(first=first, last=last, g_o=g_o, dh_out=dh_out, dh_next=dh_next,
-                    dh=out["dh"], delta=out["delta"], dh_prev=dh_prev, dc=dc, dc_next=dc_next,
-                    dstate_start=dstate_start)
+        dstate_start = (dh_prev[0], out["dc_prev"][0])
+    return Backward(first=first, last=last, g_o=g_o, dh_out=dh_out, dh_next=out["dh_next"],
+                    dh=out["dh"], delta=out["delta"], dh_prev=dh_prev, dc=out.get("dc"),
+                    dc_next=out.get("dc_next"), dstate_start=dstate_start)
 
 
 def gate_rows(cell: ModuleType, stacked: np.ndarray, H: int) -> dict[str, np.ndarray]:

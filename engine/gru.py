@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.memory import empty_stacks, shift_rows
+
 GATES = ("z", "r", "n")
 PARAM_SUFFIX = {"z": "z", "r": "r", "n": "h"}
 GRAD_FACTORS = {
@@ -54,7 +56,9 @@ def recurrent(packed: dict[str, Any]) -> Any:
 
 
 def input_projection(packed: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-    return X @ packed["U"].T + packed["b"]  # (n, 3H): U_* x(t) + b_* for z, r, n
+    ux = X @ packed["U"].T  # (n, 3H): U_* x(t) + b_* for z, r, n
+    ux += packed["b"]  # in place: one array of n rows, not two
+    return ux
 
 
 def step_forward(packed: dict[str, np.ndarray], ux_t: np.ndarray,
@@ -74,17 +78,28 @@ def step_forward(packed: dict[str, np.ndarray], ux_t: np.ndarray,
             "z": z, "r": r, "n": n, "rh_prev": rh_prev, "h": h}
 
 
-def backward_factors(stacks: dict[str, np.ndarray]) -> None:
-    """Add, for every step of a block (rows), what its backward step multiplies by:
+def backward_factors(stacks: dict[str, np.ndarray], scratch: np.ndarray | None = None) -> None:
+    """Fill, for every step of a block (rows), what its backward step multiplies by:
     (1 - z)(1 - n^2) for delta_n, (h(t-1) - n) z(1-z) for delta_z, h(t-1) r(1-r) for
-    delta_r."""
+    delta_r. ``scratch``: an (n, H) array to work in, if the caller has one."""
     zr, n, h_prev = stacks["zr"], stacks["n"], stacks["h_prev"]
     H = n.shape[1]
     z = zr[:, :H]
-    dzr = zr * (1.0 - zr)
-    stacks["dn_factor"] = (1.0 - z) * (1.0 - n * n)
-    stacks["dz_factor"] = (h_prev - n) * dzr[:, :H]
-    stacks["dr_factor"] = h_prev * dzr[:, H:]
+    if scratch is None:
+        scratch = np.empty_like(n)
+    # formed in place in the block's arrays (no (n, H) temporaries: see engine.memory)
+    dz, dr, dn = stacks["dz_factor"], stacks["dr_factor"], stacks["dn_factor"]
+    np.subtract(1.0, z, out=dz)
+    dz *= z  # z (1 - z)
+    np.subtract(1.0, z, out=dn)  # 1 - z, times 1 - n^2 below
+    np.subtract(1.0, zr[:, H:], out=dr)
+    dr *= zr[:, H:]  # r (1 - r)
+    dr *= h_prev
+    scratch = np.multiply(n, n, out=scratch)
+    np.subtract(1.0, scratch, out=scratch)
+    dn *= scratch  # (1 - z)(1 - n^2)
+    np.subtract(h_prev, n, out=scratch)
+    dz *= scratch  # (h(t-1) - n) z (1 - z)
 
 
 def forward_steps(packed: dict[str, np.ndarray], ux: np.ndarray,
@@ -92,10 +107,12 @@ def forward_steps(packed: dict[str, np.ndarray], ux: np.ndarray,
     """step_forward for each row of ``ux`` (n, 3H), into stacks of rows (see step_forward's
     cache for the names), plus the factors of ``backward_factors``."""
     n, H = ux.shape[0], ux.shape[1] // 3
-    a_zr, zr = np.empty((n, 2 * H)), np.empty((n, 2 * H))
-    rh_prev, a_n, cand = np.empty((n, H)), np.empty((n, H)), np.empty((n, H))
-    h = np.empty((n + 1, H))  # row 0: the state before the block
-    h[0] = state0[0]
+    block = empty_stacks({"a_zr": (n, 2 * H), "zr": (n, 2 * H), "rh_prev": (n, H),
+                          "a_n": (n, H), "n": (n, H), "h": (n + 1, H), "dz_factor": (n, H),
+                          "dr_factor": (n, H), "dn_factor": (n, H), "scratch": (n, H)})
+    a_zr, zr, rh_prev, a_n = block["a_zr"], block["zr"], block["rh_prev"], block["a_n"]
+    cand, h = block["n"], block["h"]
+    h[0] = state0[0]  # row 0: the state before the block
     W_zr, W_h = packed["W_zr"], packed["W_h"]
     for t in range(n):
         a_t, zr_t, n_t, h_t = a_zr[t], zr[t], cand[t], h[t + 1]
@@ -114,8 +131,8 @@ def forward_steps(packed: dict[str, np.ndarray], ux: np.ndarray,
         h_t += n_t  # n + z * (h(t-1) - n)
     stacks = {"h_prev": h[:-1], "a_z": a_zr[:, :H], "a_r": a_zr[:, H:], "a_n": a_n,
               "zr": zr, "z": zr[:, :H], "r": zr[:, H:], "n": cand, "rh_prev": rh_prev,
-              "h": h[1:]}
-    backward_factors(stacks)
+              "h": h[1:], **{key: block[key] for key in ("dz_factor", "dr_factor", "dn_factor")}}
+    backward_factors(stacks, block["scratch"])
     return stacks
 
 
@@ -145,12 +162,15 @@ def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: 
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
     ``Ws[row]`` is the (W_zr, W_h) pair the row's step used; ``stacks`` the window's rows of
-    forward_steps. Returns stacks of dh (n, H), the deltas (n, 3H) and dh_prev (n, H).
+    forward_steps. Returns stacks of dh (n, H), the deltas (n, 3H), dh_prev and dh_next
+    (n, H; dh_prev one row later).
     """
     n, H = dh_out.shape
     dn, dz, dr = stacks["dn_factor"], stacks["dz_factor"], stacks["dr_factor"]
     z, r = stacks["z"], stacks["r"]
-    dh, dh_prev, delta = np.empty((n, H)), np.empty((n, H)), np.empty((n, 3 * H))
+    out = empty_stacks({"dh": (n, H), "delta": (n, 3 * H), "dh_prev": (n, H),
+                        "dh_next": (n, H)})
+    dh, dh_prev, delta = out["dh"], out["dh_prev"], out["delta"]
     dh_next = np.zeros(H)
     for t in range(n - 1, -1, -1):
         W_zr, W_h = Ws[t]
@@ -165,7 +185,8 @@ def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: 
         np.multiply(dh_t, z[t], out=dh_next)
         dh_next += drh * r[t]
         dh_next += delta_t[:2 * H] @ W_zr
-    return {"dh": dh, "delta": delta, "dh_prev": dh_prev}
+    shift_rows(dh_prev, out["dh_next"])
+    return out
 
 
 def input_grad(packed: dict[str, np.ndarray], stacked_delta: np.ndarray) -> np.ndarray:

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.memory import empty_stacks, shift_rows
+
 GATES = ("f", "i", "g", "o")
 GRAD_FACTORS = {
     **{f"W_{k}": (k, "h_prev") for k in GATES},
@@ -58,7 +60,9 @@ def recurrent(packed: dict[str, Any]) -> Any:
 
 
 def input_projection(packed: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-    return X @ packed["U"].T + packed["b"]  # (n, 4H)
+    ux = X @ packed["U"].T  # (n, 4H)
+    ux += packed["b"]  # in place: one array of n rows, not two
+    return ux
 
 
 def step_forward(packed: dict[str, np.ndarray], ux_t: np.ndarray,
@@ -78,7 +82,7 @@ def step_forward(packed: dict[str, np.ndarray], ux_t: np.ndarray,
 
 
 def backward_factors(stacks: dict[str, np.ndarray]) -> None:
-    """Add, for every step of a block (rows), what its backward step multiplies by.
+    """Fill, for every step of a block (rows), what its backward step multiplies by.
 
     f(1-f), i(1-i), 1-g^2, o(1-o) times the vector each gate's delta takes (c(t-1) for f, g
     for i, i for g, tanh c(t) for o), stacked as ``delta_factor`` (n, 4H), and
@@ -87,10 +91,19 @@ def backward_factors(stacks: dict[str, np.ndarray]) -> None:
     act, tanh_c, c_prev = stacks["act"], stacks["tanh_c"], stacks["c_prev"]
     H = tanh_c.shape[1]
     g, i, o = act[:, 2 * H:3 * H], act[:, H:2 * H], act[:, 3 * H:]
-    dact = act * (1.0 - act)  # sigm' = s (1 - s) for f, i, o ...
-    dact[:, 2 * H:3 * H] = 1.0 - g * g  # ... tanh' = 1 - g^2 for g
-    stacks["delta_factor"] = np.concatenate((c_prev, g, i, tanh_c), axis=1) * dact
-    stacks["o_dtanh_c"] = o * (1.0 - tanh_c * tanh_c)
+    # formed in place in the block's arrays (no (n, 4H) temporaries: see engine.memory)
+    factor = np.subtract(1.0, act, out=stacks["delta_factor"])
+    factor *= act  # sigm' = s (1 - s) for f, i, o ...
+    dg = factor[:, 2 * H:3 * H]
+    np.multiply(g, g, out=dg)
+    np.subtract(1.0, dg, out=dg)  # ... tanh' = 1 - g^2 for g
+    factor[:, :H] *= c_prev
+    factor[:, H:2 * H] *= g
+    factor[:, 2 * H:3 * H] *= i
+    factor[:, 3 * H:] *= tanh_c
+    o_dtanh_c = np.multiply(tanh_c, tanh_c, out=stacks["o_dtanh_c"])
+    np.subtract(1.0, o_dtanh_c, out=o_dtanh_c)
+    o_dtanh_c *= o
 
 
 def forward_steps(packed: dict[str, np.ndarray], ux: np.ndarray,
@@ -98,10 +111,11 @@ def forward_steps(packed: dict[str, np.ndarray], ux: np.ndarray,
     """step_forward for each row of ``ux`` (n, 4H), into stacks of rows (see step_forward's
     cache for the names), plus the factors of ``backward_factors``."""
     n, H = ux.shape[0], ux.shape[1] // 4
-    a, act = np.empty((n, 4 * H)), np.empty((n, 4 * H))
-    h, c = np.empty((n + 1, H)), np.empty((n + 1, H))  # row 0: the state before the block
-    tanh_c = np.empty((n, H))
-    h[0], c[0] = state0
+    block = empty_stacks({"a": (n, 4 * H), "act": (n, 4 * H), "h": (n + 1, H),
+                          "c": (n + 1, H), "tanh_c": (n, H), "delta_factor": (n, 4 * H),
+                          "o_dtanh_c": (n, H)})
+    a, act, h, c, tanh_c = block["a"], block["act"], block["h"], block["c"], block["tanh_c"]
+    h[0], c[0] = state0  # row 0: the state before the block
     W, scale, shift = packed["W"], packed["scale"], packed["shift"]
     for t in range(n):
         a_t, act_t, c_t = a[t], act[t], c[t + 1]
@@ -117,7 +131,8 @@ def forward_steps(packed: dict[str, np.ndarray], ux: np.ndarray,
         np.multiply(act_t[3 * H:], tanh_c[t], out=h[t + 1])
     stacks = {"h_prev": h[:-1], "c_prev": c[:-1], "a": a, "act": act,
               "f": act[:, :H], "i": act[:, H:2 * H], "g": act[:, 2 * H:3 * H],
-              "o": act[:, 3 * H:], "c": c[1:], "tanh_c": tanh_c, "h": h[1:]}
+              "o": act[:, 3 * H:], "c": c[1:], "tanh_c": tanh_c, "h": h[1:],
+              "delta_factor": block["delta_factor"], "o_dtanh_c": block["o_dtanh_c"]}
     backward_factors(stacks)
     return stacks
 
@@ -148,13 +163,15 @@ def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: 
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
     ``Ws[row]`` is the stacked W the row's step used; ``stacks`` the window's rows of
-    forward_steps. Returns stacks of dh, dc (n, H), the deltas (n, 4H) and dh_prev, dc_prev
-    (n, H); dh_next and dc_next are dh_prev and dc_prev one row later.
+    forward_steps. Returns stacks of dh, dc (n, H), the deltas (n, 4H), dh_prev, dc_prev
+    (n, H), and dh_next, dc_next (dh_prev and dc_prev one row later).
     """
     n, H = dh_out.shape
     factor, o_dtanh_c, f = stacks["delta_factor"], stacks["o_dtanh_c"], stacks["f"]
-    dh, dc, dh_prev, dc_prev = (np.empty((n, H)) for _ in range(4))
-    delta = np.empty((n, 4 * H))
+    out = empty_stacks({"dh": (n, H), "dc": (n, H), "delta": (n, 4 * H), "dh_prev": (n, H),
+                        "dc_prev": (n, H), "dh_next": (n, H), "dc_next": (n, H)})
+    dh, dc, dh_prev, dc_prev = out["dh"], out["dc"], out["dh_prev"], out["dc_prev"]
+    delta = out["delta"]
     fig, fig_factor = delta[:, :3 * H].reshape(n, 3, H), factor[:, :3 * H].reshape(n, 3, H)
     dh_next, dc_next = np.zeros(H), np.zeros(H)
     for t in range(n - 1, -1, -1):
@@ -167,7 +184,9 @@ def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: 
         dh_next, dc_next = dh_prev[t], dc_prev[t]
         np.dot(delta[t], Ws[t], out=dh_next)
         np.multiply(dc_t, f[t], out=dc_next)
-    return {"dh": dh, "dc": dc, "delta": delta, "dh_prev": dh_prev, "dc_prev": dc_prev}
+    shift_rows(dh_prev, out["dh_next"])
+    shift_rows(dc_prev, out["dc_next"])
+    return out
 
 
 def input_grad(packed: dict[str, np.ndarray], stacked_delta: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.memory import empty_stacks, shift_rows
 from engine.nonlinear import sigmoid
 
 # parameter -> (the delta it takes, the recorded vector it multiplies; None for a bias)
@@ -58,13 +59,15 @@ ACTIVATIONS_INTO: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
     "sigmoid": _sigmoid_into}
 
 
-def derivative(activation: str, a: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """phi'(a) from saved values: 1 - h^2, h (1 - h), or [a > 0]."""
+def derivative(activation: str, a: np.ndarray, h: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """phi'(a) from saved values, into ``out``: 1 - h^2, h (1 - h), or [a > 0]."""
     if activation == "tanh":
-        return 1.0 - h * h
+        np.multiply(h, h, out=out)
+        return np.subtract(1.0, out, out=out)
     if activation == "sigmoid":
-        return h * (1.0 - h)
-    return (a > 0.0).astype(float)
+        np.subtract(1.0, h, out=out)
+        return np.multiply(h, out, out=out)
+    return np.greater(a, 0.0, out=out, casting="unsafe")
 
 
 def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> dict[str, Any]:
@@ -79,7 +82,9 @@ def recurrent(packed: dict[str, Any]) -> Any:
 
 
 def input_projection(packed: dict[str, Any], X: np.ndarray) -> np.ndarray:
-    return X @ packed["U"].T + packed["b"]  # (n, H): U x(t) + b for every step
+    ux = X @ packed["U"].T  # (n, H): U x(t) + b for every step
+    ux += packed["b"]  # in place: one array of n rows, not two
+    return ux
 
 
 def step_forward(packed: dict[str, Any], ux_t: np.ndarray,
@@ -91,16 +96,17 @@ def step_forward(packed: dict[str, Any], ux_t: np.ndarray,
 
 
 def backward_factors(stacks: dict[str, np.ndarray], activation: str) -> None:
-    """Add phi'(a(t)) for every step of a block (stacks of (n, H) rows)."""
-    stacks["dphi"] = derivative(activation, stacks["a"], stacks["h"])
+    """Fill ``dphi`` with phi'(a(t)) for every step of a block (stacks of (n, H) rows)."""
+    derivative(activation, stacks["a"], stacks["h"], out=stacks["dphi"])
 
 
 def forward_steps(packed: dict[str, Any], ux: np.ndarray, state0: tuple[np.ndarray, ...]
                   ) -> dict[str, np.ndarray]:
     """step_forward for each row of ``ux`` (n, H), into stacks (n, H) of h_prev, a, h, dphi."""
     n, H = ux.shape
-    a = np.empty((n, H))
-    h = np.empty((n + 1, H))  # h[0] = h(0) of the block, h[t] after step t
+    # h[0] = h(0) of the block, h[t] after step t
+    block = empty_stacks({"a": (n, H), "h": (n + 1, H), "dphi": (n, H)})
+    a, h = block["a"], block["h"]
     h[0] = state0[0]
     W, phi_into = packed["W"], ACTIVATIONS_INTO[packed["activation"]]
     for t in range(n):
@@ -108,7 +114,7 @@ def forward_steps(packed: dict[str, Any], ux: np.ndarray, state0: tuple[np.ndarr
         np.dot(W, h[t], out=a_t)
         a_t += ux[t]
         phi_into(a_t, h[t + 1])
-    stacks = {"h_prev": h[:-1], "a": a, "h": h[1:]}
+    stacks = {"h_prev": h[:-1], "a": a, "h": h[1:], "dphi": block["dphi"]}
     backward_factors(stacks, packed["activation"])
     return stacks
 
@@ -132,11 +138,12 @@ def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: 
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
     ``Ws[row]`` is the W the row's step used; ``stacks`` the window's rows of forward_steps.
-    Returns stacks (n, H) of dh, delta, dh_prev (dh_next is dh_prev one row later).
+    Returns stacks (n, H) of dh, delta, dh_prev and dh_next (dh_prev one row later).
     """
     n, H = dh_out.shape
     dphi = stacks["dphi"]
-    dh, delta, dh_prev = np.empty((n, H)), np.empty((n, H)), np.empty((n, H))
+    out = empty_stacks({"dh": (n, H), "delta": (n, H), "dh_prev": (n, H), "dh_next": (n, H)})
+    dh, delta, dh_prev = out["dh"], out["delta"], out["dh_prev"]
     dh_next = np.zeros(H)
     for t in range(n - 1, -1, -1):
         dh_t, delta_t = dh[t], delta[t]
@@ -144,7 +151,8 @@ def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: 
         np.multiply(dphi[t], dh_t, out=delta_t)
         dh_next = dh_prev[t]
         np.dot(delta_t, Ws[t], out=dh_next)
-    return {"dh": dh, "delta": delta, "dh_prev": dh_prev}
+    shift_rows(dh_prev, out["dh_next"])
+    return out
 
 
 def input_grad(packed: dict[str, Any], stacked_delta: np.ndarray) -> np.ndarray:

@@ -31,12 +31,13 @@ def create_app(settings: Settings | None = None) -> FastAPIOffline:
         docs_url="/docs",
         redoc_url=None,
     )
-    # Middleware runs outermost-last-added: security headers, CORS, body limit, gzip, response
-    # cache. The cache is innermost: bodies reach it already bounded, and what it replays gets
-    # gzip and the security headers exactly as a fresh response does.
+    # Middleware runs outermost-last-added: security headers, CORS, body limit, response cache,
+    # gzip. Bodies reach the cache already bounded; what it replays gets the security headers
+    # exactly as a fresh response does; it stores responses already compressed by gzip (for
+    # clients that accept it), so a hit does not compress again.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
     if settings.response_cache_bytes:
         app.add_middleware(ResponseCacheMiddleware, max_bytes=settings.response_cache_bytes)
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -1,5 +1,7 @@
 """The response cache (app/cache.py): identical compute requests replay the same bytes."""
 
+import gzip
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -9,6 +11,8 @@ from app.settings import Settings
 
 TRACE = "/api/v1/trace"
 JSON = {"Content-Type": "application/json"}
+# uncompressed responses: the sizes the budget tests count are then the bodies they read
+IDENTITY = {"Accept-Encoding": "identity"}
 # Five small traces (about 2.5 KB each) that differ only in the last value of the series.
 SMALL = [{"hidden_size": 2, "data": {"series": [0, 1, 2, v]}} for v in range(1, 6)]
 
@@ -108,6 +112,19 @@ def test_a_hit_is_gzipped_and_carries_the_security_headers(client):
     assert hit.headers["x-frame-options"] == "DENY"
 
 
+def test_a_gzip_client_and_an_identity_client_each_get_their_own_encoding(client):
+    body = b'{"hidden_size": 3}'
+    gzip_miss = raw_post(client, TRACE, body, "gzip")
+    plain_miss = raw_post(client, TRACE, body, "identity")
+    gzip_hit = raw_post(client, TRACE, body, "gzip")
+    plain_hit = raw_post(client, TRACE, body, "identity")
+    assert [r[1]["x-cache"] for r in (gzip_miss, plain_miss, gzip_hit, plain_hit)] == [
+        "miss", "miss", "hit", "hit"]
+    assert gzip_hit[1]["content-encoding"] == "gzip" and gzip_hit[2] == gzip_miss[2]
+    assert "content-encoding" not in plain_hit[1] and plain_hit[2] == plain_miss[2]
+    assert gzip.decompress(gzip_hit[2]) == plain_hit[2]
+
+
 def test_budget_zero_turns_the_cache_off():
     with TestClient(create_app(Settings(response_cache_bytes=0))) as client:
         first = client.post(TRACE, json={})
@@ -124,7 +141,8 @@ def test_the_budget_is_read_from_bptt_response_cache_bytes(monkeypatch):
 def small_budget():
     """A budget that holds four of the SMALL responses but not five."""
     with TestClient(create_app(Settings(response_cache_bytes=0))) as client:
-        sizes = [len(client.post(TRACE, json=body).content) + ENTRY_OVERHEAD for body in SMALL]
+        sizes = [len(client.post(TRACE, json=body, headers=IDENTITY).content) + ENTRY_OVERHEAD
+                 for body in SMALL]
     budget = 4 * max(sizes)
     assert sum(sizes) > budget
     return budget
@@ -133,26 +151,27 @@ def small_budget():
 def test_the_oldest_response_is_evicted_when_the_budget_is_full():
     with TestClient(create_app(Settings(response_cache_bytes=small_budget()))) as client:
         for body in SMALL:
-            assert client.post(TRACE, json=body).headers["x-cache"] == "miss"
-        assert client.post(TRACE, json=SMALL[-1]).headers["x-cache"] == "hit"
-        assert client.post(TRACE, json=SMALL[0]).headers["x-cache"] == "miss"
+            assert client.post(TRACE, json=body, headers=IDENTITY).headers["x-cache"] == "miss"
+        assert client.post(TRACE, json=SMALL[-1], headers=IDENTITY).headers["x-cache"] == "hit"
+        assert client.post(TRACE, json=SMALL[0], headers=IDENTITY).headers["x-cache"] == "miss"
 
 
 def test_a_recently_used_response_outlives_older_ones():
     with TestClient(create_app(Settings(response_cache_bytes=small_budget()))) as client:
         for body in SMALL[:4]:
-            client.post(TRACE, json=body)
-        assert client.post(TRACE, json=SMALL[0]).headers["x-cache"] == "hit"
-        client.post(TRACE, json=SMALL[4])  # evicts SMALL[1], now the least recently used
-        assert client.post(TRACE, json=SMALL[0]).headers["x-cache"] == "hit"
-        assert client.post(TRACE, json=SMALL[1]).headers["x-cache"] == "miss"
+            client.post(TRACE, json=body, headers=IDENTITY)
+        assert client.post(TRACE, json=SMALL[0], headers=IDENTITY).headers["x-cache"] == "hit"
+        # evicts SMALL[1], now the least recently used
+        client.post(TRACE, json=SMALL[4], headers=IDENTITY)
+        assert client.post(TRACE, json=SMALL[0], headers=IDENTITY).headers["x-cache"] == "hit"
+        assert client.post(TRACE, json=SMALL[1], headers=IDENTITY).headers["x-cache"] == "miss"
 
 
 def test_a_response_over_a_quarter_of_the_budget_is_not_stored():
     # the default preset's trace is about 38 KB: over a quarter of 100 KB
     with TestClient(create_app(Settings(response_cache_bytes=100_000))) as client:
-        first = client.post(TRACE, json={})
-        second = client.post(TRACE, json={})
+        first = client.post(TRACE, json={}, headers=IDENTITY)
+        second = client.post(TRACE, json={}, headers=IDENTITY)
     assert len(first.content) + ENTRY_OVERHEAD > 100_000 // 4
     assert first.headers["x-cache"] == second.headers["x-cache"] == "miss"
 

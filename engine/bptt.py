@@ -273,8 +273,7 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> d
             fwd.packs.append(cell.pack(params, problem.activation))
         packed = fwd.packs[version]
         new_steps = range(done + 1, last + 1)
-        ux = cell.input_projection(packed, problem.inputs[done:last])
-        stacks = cell.forward_steps(packed, ux, state)
+        stacks = cell.forward_steps(packed, problem.inputs[done:last], state)
         fwd.add_block(done + 1, stacks)
         state = cell.state_of(StepRecord(stacks, len(new_steps) - 1))
         fwd.version_of[done + 1:last + 1] = [version] * len(new_steps)

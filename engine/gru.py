@@ -55,8 +55,9 @@ def recurrent(packed: dict[str, Any]) -> Any:
     return (packed["W_zr"], packed["W_h"])
 
 
-def input_projection(packed: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-    ux = X @ packed["U"].T  # (n, 3H): U_* x(t) + b_* for z, r, n
+def input_projection(packed: dict[str, Any], X: np.ndarray,
+                     out: np.ndarray | None = None) -> np.ndarray:
+    ux = np.matmul(X, packed["U"].T, out=out)  # (n, 3H): U_* x(t) + b_* for z, r, n
     ux += packed["b"]  # in place: one array of n rows, not two
     return ux
 
@@ -102,17 +103,20 @@ def backward_factors(stacks: dict[str, np.ndarray], scratch: np.ndarray | None =
     dz *= scratch  # (h(t-1) - n) z (1 - z)
 
 
-def forward_steps(packed: dict[str, np.ndarray], ux: np.ndarray,
+def forward_steps(packed: dict[str, np.ndarray], X: np.ndarray,
                   state0: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
-    """step_forward for each row of ``ux`` (n, 3H), into stacks of rows (see step_forward's
-    cache for the names), plus the factors of ``backward_factors``."""
-    n, H = ux.shape[0], ux.shape[1] // 3
-    block = empty_stacks({"a_zr": (n, 2 * H), "zr": (n, 2 * H), "rh_prev": (n, H),
+    """input_projection and step_forward for each row of the inputs ``X`` (n, D), into stacks
+    of rows (see step_forward's cache for the names), plus the factors of
+    ``backward_factors``."""
+    n, H = X.shape[0], packed["W_h"].shape[0]
+    block = empty_stacks({"ux": (n, 3 * H), "a_zr": (n, 2 * H), "zr": (n, 2 * H),
+                          "rh_prev": (n, H),
                           "a_n": (n, H), "n": (n, H), "h": (n + 1, H), "dz_factor": (n, H),
                           "dr_factor": (n, H), "dn_factor": (n, H), "scratch": (n, H)})
     a_zr, zr, rh_prev, a_n = block["a_zr"], block["zr"], block["rh_prev"], block["a_n"]
     cand, h = block["n"], block["h"]
     h[0] = state0[0]  # row 0: the state before the block
+    ux = input_projection(packed, X, out=block["ux"])
     W_zr, W_h = packed["W_zr"], packed["W_h"]
     for t in range(n):
         a_t, zr_t, n_t, h_t = a_zr[t], zr[t], cand[t], h[t + 1]

@@ -59,8 +59,9 @@ def recurrent(packed: dict[str, Any]) -> Any:
     return packed["W"]
 
 
-def input_projection(packed: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-    ux = X @ packed["U"].T  # (n, 4H)
+def input_projection(packed: dict[str, Any], X: np.ndarray,
+                     out: np.ndarray | None = None) -> np.ndarray:
+    ux = np.matmul(X, packed["U"].T, out=out)  # (n, 4H)
     ux += packed["b"]  # in place: one array of n rows, not two
     return ux
 
@@ -106,16 +107,18 @@ def backward_factors(stacks: dict[str, np.ndarray]) -> None:
     o_dtanh_c *= o
 
 
-def forward_steps(packed: dict[str, np.ndarray], ux: np.ndarray,
+def forward_steps(packed: dict[str, np.ndarray], X: np.ndarray,
                   state0: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
-    """step_forward for each row of ``ux`` (n, 4H), into stacks of rows (see step_forward's
-    cache for the names), plus the factors of ``backward_factors``."""
-    n, H = ux.shape[0], ux.shape[1] // 4
-    block = empty_stacks({"a": (n, 4 * H), "act": (n, 4 * H), "h": (n + 1, H),
+    """input_projection and step_forward for each row of the inputs ``X`` (n, D), into stacks
+    of rows (see step_forward's cache for the names), plus the factors of
+    ``backward_factors``."""
+    n, H = X.shape[0], packed["W"].shape[1]
+    block = empty_stacks({"ux": (n, 4 * H), "a": (n, 4 * H), "act": (n, 4 * H), "h": (n + 1, H),
                           "c": (n + 1, H), "tanh_c": (n, H), "delta_factor": (n, 4 * H),
                           "o_dtanh_c": (n, H)})
     a, act, h, c, tanh_c = block["a"], block["act"], block["h"], block["c"], block["tanh_c"]
     h[0], c[0] = state0  # row 0: the state before the block
+    ux = input_projection(packed, X, out=block["ux"])
     W, scale, shift = packed["W"], packed["scale"], packed["shift"]
     for t in range(n):
         a_t, act_t, c_t = a[t], act[t], c[t + 1]

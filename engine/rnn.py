@@ -81,8 +81,9 @@ def recurrent(packed: dict[str, Any]) -> Any:
     return packed["W"]
 
 
-def input_projection(packed: dict[str, Any], X: np.ndarray) -> np.ndarray:
-    ux = X @ packed["U"].T  # (n, H): U x(t) + b for every step
+def input_projection(packed: dict[str, Any], X: np.ndarray,
+                     out: np.ndarray | None = None) -> np.ndarray:
+    ux = np.matmul(X, packed["U"].T, out=out)  # (n, H): U x(t) + b for every step
     ux += packed["b"]  # in place: one array of n rows, not two
     return ux
 
@@ -100,13 +101,14 @@ def backward_factors(stacks: dict[str, np.ndarray], activation: str) -> None:
     derivative(activation, stacks["a"], stacks["h"], out=stacks["dphi"])
 
 
-def forward_steps(packed: dict[str, Any], ux: np.ndarray, state0: tuple[np.ndarray, ...]
+def forward_steps(packed: dict[str, Any], X: np.ndarray, state0: tuple[np.ndarray, ...]
                   ) -> dict[str, np.ndarray]:
-    """step_forward for each row of ``ux`` (n, H), into stacks (n, H) of h_prev, a, h, dphi."""
-    n, H = ux.shape
+    """input_projection and step_forward for each row of the inputs ``X`` (n, D), into stacks
+    (n, H) of h_prev, a, h and dphi."""
+    n, H = X.shape[0], packed["W"].shape[0]
     # h[0] = h(0) of the block, h[t] after step t
-    block = empty_stacks({"a": (n, H), "h": (n + 1, H), "dphi": (n, H)})
-    a, h = block["a"], block["h"]
+    block = empty_stacks({"ux": (n, H), "a": (n, H), "h": (n + 1, H), "dphi": (n, H)})
+    a, h, ux = block["a"], block["h"], input_projection(packed, X, out=block["ux"])
     h[0] = state0[0]
     W, phi_into = packed["W"], ACTIVATIONS_INTO[packed["activation"]]
     for t in range(n):

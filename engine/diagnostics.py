@@ -28,7 +28,7 @@ from engine.bptt import (
     Forward,
     Problem,
     backward_window,
-    gate_rows,
+    gru,
     lstm,
     sum_factors,
     window_factors,
@@ -47,7 +47,7 @@ def compute(problem: Problem, run: dict[str, Any], truncated: bool | None = None
     result = {
         "error_flow": _lower(error_flow),
         "weight_flow": _lower(weight_flow),
-        "jacobian_norms": _lower(_jacobian_norms(cell, problem, fwd)),
+        "jacobian_norms": _lower(jacobian_norms(cell, problem, fwd)),
         "step_grad_norms": _step_grad_norms(cell, problem, fwd, run["backwards"]).tolist(),
         "full_vs_truncated": None,
     }
@@ -60,27 +60,34 @@ def compute(problem: Problem, run: dict[str, Any], truncated: bool | None = None
 
 def _lower(matrix: np.ndarray) -> list[list[float | None]]:
     """Rows t, columns k: values for k <= t, None above the diagonal (nothing flows forward)."""
-    return [[float(v) if k <= t else None for k, v in enumerate(row)]
-            for t, row in enumerate(matrix)]
+    rows: list[list[float | None]] = matrix.tolist()
+    for t, row in enumerate(rows):
+        row[t + 1:] = [None] * (len(row) - t - 1)
+    return rows
 
 
-def _right_norms_sq(cell: ModuleType, fwd: Forward, problem: Problem, t: int) -> dict[str, float]:
-    cache = fwd.caches[t]
-    x = problem.inputs[t - 1]
-    norms = {"h_prev": float(cache["h_prev"] @ cache["h_prev"]), "x": float(x @ x)}
-    if "rh_prev" in cache:
-        norms["rh_prev"] = float(cache["rh_prev"] @ cache["rh_prev"])
-    return norms
-
-
-def _param_norm_sq(cell: ModuleType, deltas: dict[str, np.ndarray],
-                   right_sq: dict[str, float]) -> np.ndarray:
-    """Sum over parameters of ||delta_gate||^2 * (||right||^2 or 1), for rows of deltas."""
-    gate_sq = {gate: np.sum(d * d, axis=-1) for gate, d in deltas.items()}
-    total = 0.0
+def _gate_weights(cell: ModuleType, problem: Problem, fwd: Forward) -> np.ndarray:
+    """(T, G): for step t (row t-1) and each gate, the sum over the parameters that gate's
+    delta feeds (W_*, U_*, b_*) of their right factor's squared norm (1 for a bias), so that
+    ||contributions of step t||^2 = sum over gates of ||delta_gate(t)||^2 * weight."""
+    T = problem.T
+    right_sq = {"h_prev": fwd.rows("h_prev", 1, T), "x": problem.inputs}
+    if cell is gru:
+        right_sq["rh_prev"] = fwd.rows("rh_prev", 1, T)
+    norms_sq = {name: np.einsum("ti,ti->t", rows, rows) for name, rows in right_sq.items()}
+    gates = cell.DELTA_KEYS
+    weights = np.zeros((T, len(gates)))
     for key, right in cell.GRAD_FACTORS.values():
-        total = total + gate_sq[key] * (1.0 if right is None else right_sq[right])
-    return np.asarray(total)
+        weights[:, gates.index(key)] += 1.0 if right is None else norms_sq[right]
+    return weights
+
+
+def _param_norm_sq(cell: ModuleType, delta: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sum over parameters of ||delta_gate||^2 * ||right||^2 for rows of stacked deltas
+    (..., G*H), with the gate weights of ``_gate_weights`` (rows of them, or one for all)."""
+    squares = delta * delta
+    per_gate = squares.reshape(*squares.shape[:-1], len(cell.DELTA_KEYS), -1).sum(axis=-1)
+    return np.asarray((per_gate * weights).sum(axis=-1))
 
 
 def _error_flow(cell: ModuleType, problem: Problem, fwd: Forward,
@@ -89,6 +96,7 @@ def _error_flow(cell: ModuleType, problem: Problem, fwd: Forward,
     flow = np.zeros((T, T))
     weight = np.zeros((T, T))
     gated = cell is lstm
+    weights = _gate_weights(cell, problem, fwd)
     done = 0
     for index, (first, last) in enumerate(windows(T, problem.k1, problem.k2)):
         losses = [t for t in range(done + 1, last + 1) if t in problem.loss_steps]
@@ -112,8 +120,7 @@ def _error_flow(cell: ModuleType, problem: Problem, fwd: Forward,
             dstate = (dh, dc_next[start:]) if gated else (dh,)
             dstate_prev, delta, _ = cell.step_backward(fwd.packs[fwd.version_of[k]], dstate,
                                                        fwd.caches[k])
-            w_sq = _param_norm_sq(cell, gate_rows(cell, delta, H),
-                                  _right_norms_sq(cell, fwd, problem, k))
+            w_sq = _param_norm_sq(cell, delta, weights[k - 1])
             if losses[start] == k:  # the output layer's own contribution, V and b_y, at k = t
                 g = fwd.step_grad_o[k - 1]
                 h = fwd.caches[k]["h"]
@@ -125,7 +132,7 @@ def _error_flow(cell: ModuleType, problem: Problem, fwd: Forward,
     return flow, weight
 
 
-def _jacobian_norms(cell: ModuleType, problem: Problem, fwd: Forward) -> np.ndarray:
+def jacobian_norms(cell: ModuleType, problem: Problem, fwd: Forward) -> np.ndarray:
     """Products J(t) ... J(k+1) for all k < t, batched over t: one GEMM per column k.
 
     This is O(T^2 H^3) by nature (all pairs of steps): the one costly diagnostic.
@@ -159,15 +166,10 @@ def _step_grad_norms(cell: ModuleType, problem: Problem, fwd: Forward,
     for bwd in backwards:  # a step's contributions over all windows share their right factor
         delta_sum[bwd.first - 1:bwd.last] += bwd.delta
         g_o_sum[bwd.first - 1:bwd.last] += bwd.g_o
-    deltas = gate_rows(cell, delta_sum, H)
-    norms = np.zeros(T)
-    for t in range(1, T + 1):
-        row = {gate: d[t - 1] for gate, d in deltas.items()}
-        total = float(_param_norm_sq(cell, row, _right_norms_sq(cell, fwd, problem, t)))
-        h = fwd.caches[t]["h"]
-        total += float(g_o_sum[t - 1] @ g_o_sum[t - 1]) * (float(h @ h) + 1.0)
-        norms[t - 1] = np.sqrt(total)
-    return norms
+    hs = fwd.rows("h", 1, T)
+    total = _param_norm_sq(cell, delta_sum, _gate_weights(cell, problem, fwd))
+    total += np.einsum("tk,tk->t", g_o_sum, g_o_sum) * (np.einsum("ti,ti->t", hs, hs) + 1.0)
+    return np.sqrt(total)
 
 
 def _full_vs_truncated(cell: ModuleType, problem: Problem, fwd: Forward,

@@ -83,21 +83,26 @@ def test_lstm_jacobian_norms_hold_the_cell_state_fixed_at_every_step():
     assert got == pytest.approx(expected, rel=1e-6)
 
 
-def test_step_grad_norms_are_the_norms_of_each_steps_contributions_in_full_bptt():
-    result = run_trace(small_request("lstm"))
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_step_grad_norms_are_the_norms_of_each_steps_contributions_in_full_bptt(cell):
+    result = run_trace(small_request(cell))
     backward = {e["t"]: e for e in result["events"] if e["kind"] == "backward"}
     for t, norm in enumerate(result["diagnostics"]["step_grad_norms"], start=1):
         expected = np.sqrt(sum(np.sum(c ** 2) for c in backward[t]["contrib"].values()))
         assert norm == pytest.approx(expected, rel=1e-10)
 
 
-def test_weight_flow_of_the_diagonal_counts_the_output_layer_too():
-    result = run_trace(small_request("rnn", loss_at="last"))
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_weight_flow_of_the_only_loss_is_each_steps_contribution(cell):
+    # with the loss at the last step only, step k's contribution is L(T)'s alone; at k = T it
+    # counts the output layer (V, b_y) too
+    result = run_trace(small_request(cell, loss_at="last"))
     flow = result["diagnostics"]["weight_flow"]
     T = len(flow)
-    last = [e for e in result["events"] if e["kind"] == "backward" and e["t"] == T][0]
-    expected = np.sqrt(sum(np.sum(c ** 2) for c in last["contrib"].values()))
-    assert flow[T - 1][T - 1] == pytest.approx(expected, rel=1e-10)
+    backward = {e["t"]: e for e in result["events"] if e["kind"] == "backward"}
+    for k in range(1, T + 1):
+        expected = np.sqrt(sum(np.sum(c ** 2) for c in backward[k]["contrib"].values()))
+        assert flow[T - 1][k - 1] == pytest.approx(expected, rel=1e-10)
 
 
 def test_full_vs_truncated_is_absent_without_truncation_and_exact_when_nothing_is_cut():

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint bench bench-api bench-page docker-smoke golden clean
+.PHONY: run test lint bench bench-api bench-page docker-smoke golden fuzz-torch clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ docker-smoke:
 TORCH_PYTHON ?= $(BIN)/python
 golden: $(VENV)/.installed-dev
 	$(TORCH_PYTHON) tools/make_golden.py
+
+# Random requests against the same PyTorch reference (needs torch too, like golden).
+fuzz-torch:
+	$(TORCH_PYTHON) tools/fuzz_against_torch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

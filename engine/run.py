@@ -102,6 +102,7 @@ def _all_finite(run: dict[str, Any], fwd: Any, diagnostics: dict[str, Any] | Non
         arrays += list(update["grads"].values()) + list(update["params_after"].values())
     if diagnostics is not None:
         for key in ("error_flow", "weight_flow", "jacobian_norms"):
-            arrays.append(np.array([v for row in diagnostics[key] for v in row if v is not None]))
+            matrix = np.array(diagnostics[key], dtype=float)  # the nulls above become NaN
+            arrays.append(matrix[np.tril_indices(len(matrix))])
         arrays.append(np.asarray(diagnostics["step_grad_norms"]))
     return all(bool(np.isfinite(a).all()) for a in arrays) and bool(np.isfinite(run["loss"]))

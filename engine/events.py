@@ -42,6 +42,11 @@ class Event(Mapping[str, Any]):
     def __repr__(self) -> str:
         return f"<{self['kind']} event t={self['t']}: {', '.join(self._fields)}>"
 
+    def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:
+        """Pickled (and deep-copied) as the plain dict of its fields: the field table holds
+        closures, which do not pickle; the numbers are the same."""
+        return dict, (dict(self),)
+
 
 def constant(value: Any) -> Callable[[int], Any]:
     return lambda row: value

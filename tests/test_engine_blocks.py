@@ -4,12 +4,13 @@ equations as written), step by step, for every cell and activation."""
 
 from __future__ import annotations
 
+import pickle
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-from engine import gru, lstm, rnn
+from engine import gru, lstm, rnn, run_trace
 
 H, D, N = 5, 4, 7
 CASES = [(rnn, "tanh"), (rnn, "relu"), (rnn, "sigmoid"), (lstm, "tanh"), (gru, "tanh")]
@@ -87,3 +88,17 @@ def test_forward_steps_continues_from_the_state_it_is_given(cell, activation):
     first = cell.forward_steps(packed, X[:3], state)
     rest = cell.forward_steps(packed, X[3:], cell.state_of({k: v[-1] for k, v in first.items()}))
     np.testing.assert_array_equal(whole["h"], np.concatenate([first["h"], rest["h"]]))
+
+
+def test_a_recorded_pass_pickles_with_every_number():
+    result = run_trace({"cell": "lstm", "hidden_size": 3, "truncation": {"k1": 2, "k2": 3}})
+    copy = pickle.loads(pickle.dumps(result))
+    assert len(copy["events"]) == len(result["events"])
+    for mine, theirs in zip(result["events"], copy["events"], strict=True):
+        assert list(mine) == list(theirs)
+        if mine["kind"] == "backward":
+            np.testing.assert_array_equal(theirs["dh"], mine["dh"])
+            np.testing.assert_array_equal(theirs["contrib"]["W_f"], mine["contrib"]["W_f"])
+            np.testing.assert_array_equal(theirs["accum"]["b_o"], mine["accum"]["b_o"])
+        if mine["kind"] == "forward":
+            np.testing.assert_array_equal(theirs["gates"]["f"], mine["gates"]["f"])

@@ -170,8 +170,7 @@ def backward_window(cell: ModuleType, fwd: Forward, V: np.ndarray, first: int, l
     dh_out = g_o @ V  # (n, H): V^T g_o(t) for every step (V is the same for all of them
     # whenever g_o is nonzero: only the steps new in this window carry a loss)
     stacks = {key: fwd.rows(key, first, last) for key in cell.BACKWARD_KEYS}
-    per_version = [cell.recurrent(packed) for packed in fwd.packs]
-    Ws = [per_version[version] for version in fwd.version_of[first:last + 1]]
+    Ws = [cell.recurrent(fwd.packs[version]) for version in fwd.version_of[first:last + 1]]
     out = cell.backward_steps(Ws, stacks, dh_out)
     dh_prev = out["dh_prev"]
     dstate_start: tuple[np.ndarray, ...] = (dh_prev[0],)
@@ -220,10 +219,7 @@ def window_gradient(cell: ModuleType, bwd: Backward,
         groups.setdefault(right, []).append((name, gate_index[gate]))
     grads: dict[str, np.ndarray] = {}
     for members in groups.values():
-        lo = members[0][1]
-        if [j for _, j in members] != list(range(lo, lo + len(members))):  # not adjacent
-            grads.update(sum_factors({name: factors[name] for name, _ in members}))
-            continue
+        lo = members[0][1]  # every cell lists a right factor's gates adjacent, in stack order
         left = bwd.delta[:, lo * H:(lo + len(members)) * H]  # (n, m*H)
         right_rows = factors[members[0][0]][1]
         total = left.sum(axis=0) if right_rows is None else left.T @ right_rows

@@ -57,9 +57,9 @@ def rows_of(stack: Any, offset: int = 0) -> Callable[[int], Any]:
     return lambda row: stack[offset + row]
 
 
-def gate_rows_of(stacks: Mapping[str, Any], offset: int = 0) -> Callable[[int], Any]:
-    """{gate: stacks[gate][offset + row]}: the per-gate vectors of one step."""
-    return lambda row: {gate: stack[offset + row] for gate, stack in stacks.items()}
+def gate_rows_of(stacks: Mapping[str, Any]) -> Callable[[int], Any]:
+    """{gate: stacks[gate][row]}: the per-gate vectors of one step."""
+    return lambda row: {gate: stack[row] for gate, stack in stacks.items()}
 
 
 def block_events(fields: Fields, n: int, reverse: bool = False) -> list[Mapping[str, Any]]:

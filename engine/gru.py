@@ -79,15 +79,13 @@ def step_forward(packed: dict[str, np.ndarray], ux_t: np.ndarray,
             "z": z, "r": r, "n": n, "rh_prev": rh_prev, "h": h}
 
 
-def backward_factors(stacks: dict[str, np.ndarray], scratch: np.ndarray | None = None) -> None:
+def backward_factors(stacks: dict[str, np.ndarray], scratch: np.ndarray) -> None:
     """Fill, for every step of a block (rows), what its backward step multiplies by:
     (1 - z)(1 - n^2) for delta_n, (h(t-1) - n) z(1-z) for delta_z, h(t-1) r(1-r) for
-    delta_r. ``scratch``: an (n, H) array to work in, if the caller has one."""
+    delta_r. ``scratch``: an (n, H) array to work in."""
     zr, n, h_prev = stacks["zr"], stacks["n"], stacks["h_prev"]
     H = n.shape[1]
     z = zr[:, :H]
-    if scratch is None:
-        scratch = np.empty_like(n)
     # formed in place in the block's arrays (no (n, H) temporaries: see engine.memory)
     dz, dr, dn = stacks["dz_factor"], stacks["dr_factor"], stacks["dn_factor"]
     np.subtract(1.0, z, out=dz)
@@ -96,7 +94,7 @@ def backward_factors(stacks: dict[str, np.ndarray], scratch: np.ndarray | None =
     np.subtract(1.0, zr[:, H:], out=dr)
     dr *= zr[:, H:]  # r (1 - r)
     dr *= h_prev
-    scratch = np.multiply(n, n, out=scratch)
+    np.multiply(n, n, out=scratch)
     np.subtract(1.0, scratch, out=scratch)
     dn *= scratch  # (1 - z)(1 - n^2)
     np.subtract(h_prev, n, out=scratch)

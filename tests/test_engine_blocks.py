@@ -33,6 +33,14 @@ def initial_state(cell: ModuleType, rng: np.random.Generator) -> tuple[np.ndarra
     return (rng.normal(size=H),)
 
 
+def block_inputs(cell: ModuleType, activation: str, seed: int
+                 ) -> tuple[dict, np.ndarray, tuple[np.ndarray, ...]]:
+    """Packed random parameters, N random input rows and a random initial state."""
+    rng = np.random.default_rng(seed)
+    packed = cell.pack(random_params(cell, rng), activation)
+    return packed, rng.normal(size=(N, D)), initial_state(cell, rng)
+
+
 def step_by_step(cell: ModuleType, packed: dict, ux: np.ndarray,
                  state: tuple[np.ndarray, ...]) -> list[dict[str, np.ndarray]]:
     caches = []
@@ -45,10 +53,7 @@ def step_by_step(cell: ModuleType, packed: dict, ux: np.ndarray,
 
 @pytest.mark.parametrize(("cell", "activation"), CASES, ids=IDS)
 def test_forward_steps_records_the_same_bits_as_step_forward(cell, activation):
-    rng = np.random.default_rng(0)
-    packed = cell.pack(random_params(cell, rng), activation)
-    X = rng.normal(size=(N, D))
-    state = initial_state(cell, rng)
+    packed, X, state = block_inputs(cell, activation, seed=0)
     stacks = cell.forward_steps(packed, X, state)
     caches = step_by_step(cell, packed, cell.input_projection(packed, X), state)
     for key in caches[0]:
@@ -80,10 +85,7 @@ def test_backward_steps_gives_the_same_bits_as_step_backward(cell, activation):
 
 @pytest.mark.parametrize(("cell", "activation"), CASES, ids=IDS)
 def test_forward_steps_continues_from_the_state_it_is_given(cell, activation):
-    rng = np.random.default_rng(2)
-    packed = cell.pack(random_params(cell, rng), activation)
-    X = rng.normal(size=(N, D))
-    state = initial_state(cell, rng)
+    packed, X, state = block_inputs(cell, activation, seed=2)
     whole = cell.forward_steps(packed, X, state)
     first = cell.forward_steps(packed, X[:3], state)
     rest = cell.forward_steps(packed, X[3:], cell.state_of({k: v[-1] for k, v in first.items()}))

@@ -25,9 +25,14 @@ run: $(VENV)/.installed-run
 	@echo "BPTT Studio on http://$(HOST):$(PORT)/"
 	$(BIN)/bptt-studio serve --host $(HOST) --port $(PORT)
 
+# mypy reads the package as it is installed (app/ is bptt_studio, engine/ bptt_studio.engine):
+# a tree of links in build/typecheck gives it that layout without an install.
+TYPECHECK := build/typecheck/bptt_studio
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check app engine tests bench tools
-	$(BIN)/mypy engine
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
+	ln -s $(CURDIR)/app/*.py $(TYPECHECK)/ && ln -s $(CURDIR)/engine $(TYPECHECK)/engine
+	MYPYPATH=build/typecheck $(BIN)/mypy -p bptt_studio
 
 test: $(VENV)/.installed-dev lint
 	$(BIN)/python -m pytest
@@ -58,4 +63,4 @@ fuzz-torch:
 	$(TORCH_PYTHON) tools/fuzz_against_torch.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts build

@@ -11,10 +11,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from app import __version__, jsonio, service
-from app.body import JSONBodyRoute
-from app.errors import ApiError, engine_error, error_body, validation_errors
-from app.schemas import (
+from bptt_studio import __version__, jsonio, service
+from bptt_studio.body import JSONBodyRoute
+from bptt_studio.engine import RequestError
+from bptt_studio.errors import ApiError, engine_error, error_body, validation_errors
+from bptt_studio.schemas import (
     ERROR_RESPONSES,
     GradcheckResult,
     Health,
@@ -24,8 +25,7 @@ from app.schemas import (
     TrainResult,
     build_schemas,
 )
-from app.settings import Settings
-from engine import RequestError
+from bptt_studio.settings import Settings
 
 PREFIX = "/api/v1"
 

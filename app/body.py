@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import jsonio
-from app.errors import ApiError
+from bptt_studio import jsonio
+from bptt_studio.errors import ApiError
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 

@@ -34,7 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         return _serve_workers(args)
     uvicorn.run(
-        "app.main:app",
+        "bptt_studio.main:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -58,14 +58,15 @@ def _serve_workers(args: argparse.Namespace) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config("app.main:app", host=args.host, port=args.port,
+    config = uvicorn.Config("bptt_studio.main:app", host=args.host, port=args.port,
                             workers=args.workers, log_level=args.log_level, proxy_headers=True)
     sock = config.bind_socket()
     if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto != socket.IPPROTO_TCP:
         sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
         sock.set_inheritable(True)
     if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn before 0.36
-        supervisor = Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock])
+        supervisor = Multiprocess(  # type: ignore[call-arg]
+            config, target=uvicorn.Server(config).run, sockets=[sock])
     else:
         supervisor = Multiprocess(config, sockets=[sock])
     with contextlib.suppress(KeyboardInterrupt):
@@ -74,7 +75,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
 
 
 def _read_body(args: argparse.Namespace) -> Any:
-    from app import jsonio
+    from bptt_studio import jsonio
 
     if args.preset is not None:
         return {"data": {"preset": args.preset}}
@@ -93,10 +94,10 @@ def _run(args: argparse.Namespace, overrides: dict[str, Any], model_of: Callable
     """Validate like the API (schema, then the engine), run, print the API's bytes."""
     from pydantic import ValidationError
 
-    from app.errors import ApiError, engine_error, error_body, validation_errors
-    from app.schemas import build_schemas
-    from app.settings import get_settings
-    from engine import RequestError
+    from bptt_studio.engine import RequestError
+    from bptt_studio.errors import ApiError, engine_error, error_body, validation_errors
+    from bptt_studio.schemas import build_schemas
+    from bptt_studio.settings import get_settings
 
     settings = get_settings()
     schemas = build_schemas(settings)
@@ -135,7 +136,7 @@ class _CliError(Exception):
 
 
 def _fail(body: dict[str, Any]) -> int:
-    from app import jsonio
+    from bptt_studio import jsonio
 
     sys.stderr.buffer.write(jsonio.dumps(body) + b"\n")
     sys.stderr.flush()
@@ -143,13 +144,13 @@ def _fail(body: dict[str, Any]) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    from app import service
+    from bptt_studio import service
 
     return _run(args, {"detail": args.detail}, lambda s: s.trace_body, service.trace)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from app import service
+    from bptt_studio import service
 
     overrides = {"iterations": args.iterations, "record_every": args.record_every,
                  "include_trace": True if args.include_trace else None, "detail": args.detail}
@@ -157,7 +158,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
-    from app import service
+    from bptt_studio import service
 
     return _run(args, {}, lambda s: s.trace_request, service.gradcheck)
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.settings import Settings
-from engine import RequestError
-from engine.bptt import windows
-from engine.gradcheck import evaluations_needed
-from engine.presets import PRESETS
+from bptt_studio.engine import RequestError
+from bptt_studio.engine.bptt import windows
+from bptt_studio.engine.gradcheck import evaluations_needed
+from bptt_studio.engine.presets import PRESETS
+from bptt_studio.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,25 @@
 """Wires the application: settings, middleware, static files, API and page routers."""
 
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from app import __version__, api, pages
-from app.body import BodyLimitMiddleware
-from app.cache import ResponseCacheMiddleware
-from app.paths import STATIC_DIR
-from app.schemas import build_schemas
-from app.security import SecurityHeadersMiddleware
-from app.settings import Settings, get_settings
+from bptt_studio import __version__, api, pages
+from bptt_studio.body import BodyLimitMiddleware
+from bptt_studio.cache import ResponseCacheMiddleware
+from bptt_studio.paths import STATIC_DIR
+from bptt_studio.schemas import build_schemas
+from bptt_studio.security import SecurityHeadersMiddleware
+from bptt_studio.settings import Settings, get_settings
 
 # gzip level: traces are mostly digits, which compress about 2.4x at any level; on a 3.7 MB
 # trace level 1 took 25 ms for 1.57 MB, level 5 120 ms for 1.44 MB, level 9 290 ms for 1.42 MB.
 GZIP_LEVEL = 1
 
 
-def create_app(settings: Settings | None = None) -> FastAPIOffline:
+def create_app(settings: Settings | None = None) -> FastAPI:
     """The app under the given limits (by default from the environment, BPTT_*)."""
     settings = settings or get_settings()
     # FastAPIOffline serves the Swagger UI assets from its package: /docs works offline.

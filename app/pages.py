@@ -4,8 +4,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from app import __version__
-from app.paths import STATIC_DIR, TEMPLATES_DIR, plotly_js_path
+from bptt_studio import __version__
+from bptt_studio.paths import STATIC_DIR, TEMPLATES_DIR, plotly_js_path
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))

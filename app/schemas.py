@@ -40,8 +40,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from app.settings import Settings
-from engine.request import (
+from bptt_studio.engine.request import (
     ArrayData,
     PresetData,
     SeriesData,
@@ -49,6 +48,7 @@ from engine.request import (
     TraceRequest,
     WordsData,
 )
+from bptt_studio.settings import Settings
 
 Detail = Literal["auto", "full", "norms"]
 
@@ -131,7 +131,7 @@ class _Builder:
         if origin is dict:
             _, value = typing.get_args(tp)
             return dict[str, self.annotation(value, path + ("*",))]  # type: ignore[misc]
-        if is_dataclass(tp):
+        if isinstance(tp, type) and is_dataclass(tp):
             return self.model(tp, path)
         if origin in (Union, types.UnionType):
             args = typing.get_args(tp)
@@ -187,7 +187,7 @@ class _Builder:
                 default = ...
             definitions[spec.name] = (annotation, Field(default,
                                                         description=meta.get("description")))
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             cls.__name__, __config__=ConfigDict(extra="forbid", title=cls.__name__),
             **definitions,
         )
@@ -233,16 +233,16 @@ def _build_schemas(settings_json: str) -> Schemas:
     settings = Settings.model_validate_json(settings_json)
     builder = _Builder(settings)
     trace_request = builder.model(TraceRequest, ())
-    detail_field = (Detail, Field(
+    detail_field: Any = (Detail, Field(
         "auto", description='"full": every per-step matrix; "norms": the Frobenius norm of '
                             'each instead (contrib, accum, grads, clipped_grads, params); '
                             '"auto": full while the response stays under the server\'s '
                             'limit (BPTT_MAX_RESPONSE_BYTES), else norms'))
-    trace_body = create_model(  # type: ignore[call-overload]
+    trace_body = create_model(
         "TraceApiRequest", __base__=trace_request, detail=detail_field)
     most = settings.max_iterations
     builder.limits[("iterations",)] = ("max_iterations", most)
-    train_body = create_model(  # type: ignore[call-overload]
+    train_body = create_model(
         "TrainApiRequest", __base__=trace_request,
         iterations=(Annotated[int, BeforeValidator(_json_integer)], Field(
             min(100, most), ge=1, le=most,

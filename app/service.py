@@ -15,13 +15,12 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-import engine
-from app import limits
-from app.errors import ApiError
-from app.jsonio import all_finite, dumps
-from app.schemas import API_FIELDS
-from app.settings import Settings
-from engine.detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
+from bptt_studio import engine, limits
+from bptt_studio.engine.detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
+from bptt_studio.errors import ApiError
+from bptt_studio.jsonio import all_finite, dumps
+from bptt_studio.schemas import API_FIELDS
+from bptt_studio.settings import Settings
 
 # Bytes per number of a full trace, measured on traces of every cell (orjson writes float64
 # in their shortest round-trip form, about 19 characters and a comma; zeros are shorter).

@@ -289,7 +289,7 @@ def run_scenarios(workers: int, duration: float, cache: bool) -> None:
 
 def limit_requests() -> dict[str, tuple[str, dict]]:
     """One request at every limit of the default settings, per endpoint and cell."""
-    from app.settings import Settings
+    from bptt_studio.settings import Settings
 
     s = Settings()
     rng = np.random.default_rng(0)
@@ -352,11 +352,11 @@ def run_limits() -> None:
 
 def breakdown() -> None:
     """Where the time of scenario (b) goes, measured in-process (median of 5)."""
-    import engine
-    from app.jsonio import all_finite, dumps
-    from app.service import trace_payload
-    from app.settings import Settings
-    from engine.detail import with_norms
+    from bptt_studio import engine
+    from bptt_studio.engine.detail import with_norms
+    from bptt_studio.jsonio import all_finite, dumps
+    from bptt_studio.service import trace_payload
+    from bptt_studio.settings import Settings
 
     request = {k: v for k, v in lstm_request().items() if k != "detail"}
     settings = Settings()

@@ -40,7 +40,9 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the engine, from any interpreter that has numpy
+# The engine (engine/ imports itself relatively) from any interpreter that has numpy, the
+# package installed or not: the PyTorch peer runs in a venv of its own.
+sys.path.insert(0, str(ROOT))
 
 from engine import prepare, run_trace  # noqa: E402
 from engine.bptt import CELLS as CELL_MODULES  # noqa: E402

@@ -1,6 +1,6 @@
 """BPTT Studio's engine: exact, fully recorded Backpropagation Through Time in NumPy.
 
-    from engine import run_trace
+    from . import run_trace
     result = run_trace({"cell": "lstm", "data": {"text": "machine"}, "hidden_size": 4})
     result["events"][0]["h"]           # h(1)
     result["updates"][0]["grads"]["W_f"]
@@ -8,12 +8,12 @@
 Everything takes a request shaped as in CONTRACT.md (a dict or a ``TraceRequest``).
 """
 
-from engine.errors import RequestError
-from engine.gradcheck import gradcheck
-from engine.presets import PRESETS, list_presets
-from engine.request import TraceRequest, parse_request
-from engine.run import prepare, run_trace
-from engine.train import train
+from .errors import RequestError
+from .gradcheck import gradcheck
+from .presets import PRESETS, list_presets
+from .request import TraceRequest, parse_request
+from .run import prepare, run_trace
+from .train import train
 
 __all__ = [
     "PRESETS",

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from engine import events, gru, losses, lstm, optim, rnn
-from engine.lazy import StepGradients, WindowGradients
-from engine.params import Params
-from engine.request import Clip, Optimizer
+from . import events, gru, losses, lstm, optim, rnn
+from .lazy import StepGradients, WindowGradients
+from .params import Params
+from .request import Clip, Optimizer
 
 CELLS: dict[str, ModuleType] = {"rnn": rnn, "lstm": lstm, "gru": gru}
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.errors import RequestError
-from engine.presets import PRESETS
-from engine.request import (
+from .errors import RequestError
+from .presets import PRESETS
+from .request import (
     ArrayData,
     Data,
     PresetData,

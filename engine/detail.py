@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.lazy import StepGradients, WindowGradients
+from .lazy import StepGradients, WindowGradients
 
 # Sums of squares inside (TINY, HUGE) are exact enough as they are; outside, rescale first.
 _TINY = 1e-290

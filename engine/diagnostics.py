@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.bptt import (
+from .bptt import (
     CELLS,
     Forward,
     Problem,

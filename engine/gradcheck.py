@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from engine import losses
-from engine.bptt import CELLS, Problem, run_schedule, windows
-from engine.errors import RequestError
-from engine.params import Params
-from engine.run import prepare
+from . import losses
+from .bptt import CELLS, Problem, run_schedule, windows
+from .errors import RequestError
+from .params import Params
+from .run import prepare
 
 # a relative error below this is agreement for float64 central differences
 TOLERANCE = 1e-5

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.memory import empty_stacks, shift_rows
+from .memory import empty_stacks, shift_rows
 
 GATES = ("z", "r", "n")
 PARAM_SUFFIX = {"z": "z", "r": "r", "n": "h"}

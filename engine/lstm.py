@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.memory import empty_stacks, shift_rows
+from .memory import empty_stacks, shift_rows
 
 GATES = ("f", "i", "g", "o")
 GRAD_FACTORS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.errors import RequestError
+from .errors import RequestError
 
 GATES = {"rnn": (), "lstm": ("f", "i", "g", "o"), "gru": ("z", "r", "h")}
 # The gate whose bias decides how much of the old state is kept (request.forget_bias).

@@ -19,7 +19,7 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
-from engine.errors import RequestError
+from .errors import RequestError
 
 CellName = Literal["rnn", "lstm", "gru"]
 ActivationName = Literal["tanh", "relu", "sigmoid"]
@@ -351,7 +351,7 @@ def parse_request(request: TraceRequest | dict[str, Any]) -> TraceRequest:
     Raises ``RequestError`` naming the field. Checks that need the data (shapes of ``params``,
     class ids, lengths) happen when the data is encoded (``engine.data.prepare``).
     """
-    from engine.presets import PRESETS  # presets are requests too; import late to avoid a cycle
+    from .presets import PRESETS  # presets are requests too; import late to avoid a cycle
 
     raw = _plain(request)
     if not isinstance(raw, dict):

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.memory import empty_stacks, shift_rows
-from engine.nonlinear import sigmoid
+from .memory import empty_stacks, shift_rows
+from .nonlinear import sigmoid
 
 # parameter -> (the delta it takes, the recorded vector it multiplies; None for a bias)
 GRAD_FACTORS = {"W": ("delta", "h_prev"), "U": ("delta", "x"), "b": ("delta", None)}

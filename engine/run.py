@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from engine import diagnostics as diag
-from engine.bptt import Problem, run_schedule
-from engine.data import encode
-from engine.errors import RequestError
-from engine.params import check_params, check_state, init_params, rescale_recurrent
-from engine.request import TraceRequest, parse_request, to_dict
+from . import diagnostics as diag
+from .bptt import Problem, run_schedule
+from .data import encode
+from .errors import RequestError
+from .params import check_params, check_state, init_params, rescale_recurrent
+from .request import TraceRequest, parse_request, to_dict
 
 
 def prepare(request: TraceRequest | dict[str, Any]) -> tuple[TraceRequest, Problem, Any]:

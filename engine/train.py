@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.bptt import forward_only, run_schedule
-from engine.errors import RequestError
-from engine.request import parse_request, to_dict
-from engine.run import prepare, run_trace
+from .bptt import forward_only, run_schedule
+from .errors import RequestError
+from .request import parse_request, to_dict
+from .run import prepare, run_trace
 
 
 def train(request: Any, iterations: int, record_every: int = 1,

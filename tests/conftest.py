@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def client() -> Iterator[TestClient]:
     """In-process client for the ASGI app; requests run the real middleware stack."""
-    from app.main import create_app
+    from bptt_studio.main import create_app
 
     with TestClient(create_app()) as test_client:
         yield test_client

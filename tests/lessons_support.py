@@ -43,14 +43,14 @@ def request_of(scenario: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def _trace(key: str) -> dict[str, Any]:
-    from engine import run_trace
+    from bptt_studio.engine import run_trace
 
     return run_trace(json.loads(key))
 
 
 @cache
 def _train(key: str, iterations: int) -> dict[str, Any]:
-    from engine import train
+    from bptt_studio.engine import train
 
     return train(json.loads(key), iterations, include_trace=True)
 

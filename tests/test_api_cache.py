@@ -5,9 +5,9 @@ import gzip
 import pytest
 from fastapi.testclient import TestClient
 
-from app.cache import ENTRY_OVERHEAD
-from app.main import create_app
-from app.settings import Settings
+from bptt_studio.cache import ENTRY_OVERHEAD
+from bptt_studio.main import create_app
+from bptt_studio.settings import Settings
 
 TRACE = "/api/v1/trace"
 JSON = {"Content-Type": "application/json"}

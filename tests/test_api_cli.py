@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import EXIT_BAD_REQUEST, build_parser, main
+from bptt_studio.cli import EXIT_BAD_REQUEST, build_parser, main
 
 CLI = str(Path(sys.executable).parent / "bptt-studio")
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
-from app.settings import Settings
-from engine import run_trace
-from engine.detail import frobenius, with_norms
+from bptt_studio.engine import run_trace
+from bptt_studio.engine.detail import frobenius, with_norms
+from bptt_studio.main import create_app
+from bptt_studio.settings import Settings
 
 SMALL = {"cell": "lstm", "hidden_size": 3, "data": {"text": "hello"}}
 LARGE = {"cell": "lstm", "hidden_size": 64, "data": {"text": "abcdefghijklmnopqrstuvwxyz" * 2}}
@@ -114,7 +114,7 @@ def test_post_train_applies_detail_to_the_included_trace(client):
 
 
 def test_full_response_size_estimate_is_close_to_the_real_size(client):
-    from app.service import estimate_full_bytes
+    from bptt_studio.service import estimate_full_bytes
 
     for request in (SMALL, {"cell": "gru", "hidden_size": 8, "truncation": {"k1": 2}},
                     {"hidden_size": 16, "data": {"series": list(range(40))}}):

@@ -1,6 +1,6 @@
 """The endpoints under /api/v1, read like the contract: status first, then fields and shapes."""
 
-from engine import list_presets
+from bptt_studio.engine import list_presets
 
 TRACE_FIELDS = {"config", "vocab", "inputs", "targets", "scale", "params", "events", "updates",
                 "loss", "step_losses", "loss_steps", "windows", "diagnostics", "non_finite",
@@ -133,7 +133,7 @@ def test_openapi_request_schema_carries_the_server_limits(client):
 def test_openapi_request_schema_is_generated_from_the_engine_dataclasses(client):
     from dataclasses import fields
 
-    from engine.request import TraceRequest
+    from bptt_studio.engine.request import TraceRequest
 
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     properties = schemas["TraceRequest"]["properties"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import (
+from bptt_studio.engine import (
     PRESETS,
     RequestError,
     gradcheck,
@@ -15,7 +15,7 @@ from engine import (
     run_trace,
     train,
 )
-from engine.params import spectral_radius
+from bptt_studio.engine.params import spectral_radius
 from tests.engine_helpers import small_request
 
 
@@ -340,7 +340,7 @@ def test_gradcheck_reports_agreement_for_every_parameter():
 
 
 def test_gradcheck_error_is_measured_against_the_gradients_own_scale():
-    from engine.gradcheck import relative_error
+    from bptt_studio.engine.gradcheck import relative_error
 
     analytic = np.array([[0.5, -0.2], [1e-9, 0.0]])
     assert relative_error(analytic, analytic + 1e-11) < 1e-10  # rounding noise: agreement

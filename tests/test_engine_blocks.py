@@ -10,7 +10,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from engine import gru, lstm, rnn, run_trace
+from bptt_studio.engine import gru, lstm, rnn, run_trace
 
 H, D, N = 5, 4, 7
 CASES = [(rnn, "tanh"), (rnn, "relu"), (rnn, "sigmoid"), (lstm, "tanh"), (gru, "tanh")]

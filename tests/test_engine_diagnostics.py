@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import losses, run_trace
-from engine.bptt import CELLS, run_schedule
-from engine.run import prepare
+from bptt_studio.engine import losses, run_trace
+from bptt_studio.engine.bptt import CELLS, run_schedule
+from bptt_studio.engine.run import prepare
 from tests.engine_helpers import central_difference, small_request
 
 

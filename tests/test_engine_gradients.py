@@ -8,9 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
-from engine.bptt import run_schedule
-from engine.gradcheck import window_loss, window_versions
-from engine.run import prepare
+from bptt_studio.engine.bptt import run_schedule
+from bptt_studio.engine.gradcheck import window_loss, window_versions
+from bptt_studio.engine.run import prepare
 from tests.engine_helpers import (
     SCHEDULES,
     assert_gradients_close,
@@ -95,7 +95,7 @@ def _events(problem, run):
 
 
 def test_full_bptt_gradient_of_h0_matches_finite_differences_through_the_public_entry():
-    from engine import run_trace
+    from bptt_studio.engine import run_trace
 
     request = small_request("gru", schedule="full")
     result = run_trace(request)

@@ -89,7 +89,7 @@ def test_translations_are_translated(lang):
 
 
 def test_preset_keys_cover_the_engine_presets():
-    from engine import PRESETS
+    from bptt_studio.engine import PRESETS
 
     entries = catalogue("en")
     for preset_id in PRESETS:

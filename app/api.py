@@ -50,18 +50,18 @@ def build_router(settings: Settings) -> APIRouter:
     @router.post("/trace", response_model=TraceResult, responses=ERROR_RESPONSES,
                  summary="One recorded pass of BPTT: every forward, backward and update step")
     def trace(body: TraceBody) -> Response:  # type: ignore[valid-type]
-        return jsonio.response(service.trace(body, settings))
+        return jsonio.response(service.compute("trace", *service.split(body), settings))
 
     @router.post("/train", response_model=TrainResult, responses=ERROR_RESPONSES,
                  summary="Train for some passes: loss and gradient-norm curves, final "
                          "parameters, predictions, optionally the last pass's trace")
     def train(body: TrainBody) -> Response:  # type: ignore[valid-type]
-        return jsonio.response(service.train(body, settings))
+        return jsonio.response(service.compute("train", *service.split(body), settings))
 
     @router.post("/gradcheck", response_model=GradcheckResult, responses=ERROR_RESPONSES,
                  summary="Every analytic gradient against central finite differences")
     def gradcheck(body: GradcheckBody) -> Response:  # type: ignore[valid-type]
-        return jsonio.response(service.gradcheck(body, settings))
+        return jsonio.response(service.compute("gradcheck", *service.split(body), settings))
 
     return router
 

@@ -90,10 +90,11 @@ def _read_body(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace, overrides: dict[str, Any], model_of: Callable[[Any], Any],
-         work: Callable[[Any, Any], bytes]) -> int:
+         endpoint: str) -> int:
     """Validate like the API (schema, then the engine), run, print the API's bytes."""
     from pydantic import ValidationError
 
+    from bptt_studio import service
     from bptt_studio.engine import RequestError
     from bptt_studio.errors import ApiError, engine_error, error_body, validation_errors
     from bptt_studio.schemas import build_schemas
@@ -112,7 +113,7 @@ def _run(args: argparse.Namespace, overrides: dict[str, Any], model_of: Callable
             errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
             raise _CliError(error_body(validation_errors(errors, model, schemas.limits,
                                                          schemas.tags))) from None
-        output = work(validated, settings)
+        output = service.compute(endpoint, *service.split(validated), settings)
     except ApiError as exc:
         return _fail(exc.body())
     except RequestError as exc:
@@ -144,23 +145,17 @@ def _fail(body: dict[str, Any]) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    from bptt_studio import service
-
-    return _run(args, {"detail": args.detail}, lambda s: s.trace_body, service.trace)
+    return _run(args, {"detail": args.detail}, lambda s: s.trace_body, "trace")
 
 
 def _train(args: argparse.Namespace) -> int:
-    from bptt_studio import service
-
     overrides = {"iterations": args.iterations, "record_every": args.record_every,
                  "include_trace": True if args.include_trace else None, "detail": args.detail}
-    return _run(args, overrides, lambda s: s.train_body, service.train)
+    return _run(args, overrides, lambda s: s.train_body, "train")
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
-    from bptt_studio import service
-
-    return _run(args, {}, lambda s: s.trace_request, service.gradcheck)
+    return _run(args, {}, lambda s: s.trace_request, "gradcheck")
 
 
 def _add_request_options(parser: argparse.ArgumentParser) -> None:

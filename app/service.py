@@ -1,7 +1,9 @@
 """The API's work, shared by the HTTP handlers and the CLI: a validated request in, JSON out.
 
-Each function takes the pydantic request model (already validated against the schema), checks
-the server's limits on what the schema cannot see, calls the engine, shapes the result (the
+``compute(endpoint, request, options, settings)`` is the one entry: plain, picklable values in
+(the engine's request as the client set it, the API's options with their defaults), response
+bytes out, so the work can run in another thread or process. Each endpoint checks the
+server's limits on what the schema cannot see, calls the engine, shapes the result (the
 ``detail`` option) and returns the response bytes. Errors are raised, never returned:
 ``engine.RequestError`` (422) and ``app.errors.ApiError`` (413, ...); the API's exception
 handlers and the CLI turn them into the same body.
@@ -38,8 +40,13 @@ def split(body: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
     return request, options
 
 
-def trace(body: BaseModel, settings: Settings) -> bytes:
-    request, options = split(body)
+def compute(endpoint: str, request: dict[str, Any], options: dict[str, Any],
+            settings: Settings) -> bytes:
+    """The response bytes of ``endpoint`` ("trace", "train" or "gradcheck")."""
+    return ENDPOINTS[endpoint](request, options, settings)
+
+
+def trace(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> bytes:
     limits.check_sizes(request, settings)
     limits.check_schedule_work(request, settings)
     # Overflow is reported through non_finite, never raised (nor warned about): the lazy
@@ -49,8 +56,7 @@ def trace(body: BaseModel, settings: Settings) -> bytes:
         return dumps(trace_payload(result, options.get("detail", "auto"), settings))
 
 
-def train(body: BaseModel, settings: Settings) -> bytes:
-    request, options = split(body)
+def train(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> bytes:
     limits.check_sizes(request, settings)
     limits.check_train_work(request, options["iterations"], settings)
     with np.errstate(all="ignore"):
@@ -66,8 +72,7 @@ def train(body: BaseModel, settings: Settings) -> bytes:
         return dumps(result)
 
 
-def gradcheck(body: BaseModel, settings: Settings) -> bytes:
-    request, _ = split(body)
+def gradcheck(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> bytes:
     limits.check_sizes(request, settings)
     limits.check_schedule_work(request, settings)
     with np.errstate(all="ignore"):
@@ -75,6 +80,9 @@ def gradcheck(body: BaseModel, settings: Settings) -> bytes:
         limits.check_gradcheck_work(problem, settings)
         result = engine.gradcheck(request, max_evaluations=settings.max_gradcheck_evaluations)
         return dumps(result)
+
+
+ENDPOINTS = {"trace": trace, "train": train, "gradcheck": gradcheck}
 
 
 def presets() -> bytes:

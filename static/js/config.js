@@ -51,6 +51,8 @@ export const TIMING = {
   playBaseMs: 700, // one event at speed 1
   urlDebounceMs: 250,
   chartDebounceMs: 140,
+  quietMs: 1500, // plotly.js loads and charts draw only after this long without input
+  idleTimeoutMs: 500, // longest wait for an idle period once the page is quiet
 };
 
 const hexToRgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));

@@ -73,6 +73,13 @@ export class ChartsView {
     this.norms = index.detail === "norms" ? index : null;
   }
 
+  /** No trace to chart (the first scenario failed): say so, not "Drawing the chart…". */
+  showEmpty() {
+    for (const el of [this.c.gradNorms, this.c.errorFlow, this.c.accum, this.c.loss]) {
+      message(null, el, "charts.empty");
+    }
+  }
+
   setNorms(normsIndex) {
     this.norms = normsIndex;
   }

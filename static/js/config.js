@@ -30,14 +30,24 @@ export const DIVERGING = [
 ];
 
 export const SIZES = {
-  colWidth: 64, // px per timestep column of the unrolled network
+  // The unrolled network, at scale 1; it is drawn at a scale of minScale..maxScale that fills
+  // its panel (geometry.js networkLayout).
+  colWidth: 64, // px per timestep column
   colMin: 46, // narrowest column before the network scrolls horizontally
   margin: { left: 40, right: 16, top: 24, bottom: 18 },
   row: 50, // vertical distance between rows of nodes
   node: 15, // radius of a state node
-  gate: 7, // radius of a gate node
-  strandMax: 3.2, // widest error strand
-  strandMin: 0.6,
+  gate: 8, // radius of a gate node
+  gateGap: 3, // space between gate nodes
+  minScale: 0.85,
+  maxScale: 2.4,
+  netHeight: 0.5, // share of the window's height the network may take
+  netHeightMin: 200, // ... but at least this many px
+  strandMax: 4.2, // widest error strand
+  strandMin: 1,
+  strandSpread: 14, // px across which a bundle's H strands spread
+  strandStep: 3.2, // largest distance between two strands
+  errDrawMs: 450, // the error running along its strands when a backward event is shown
   vecCell: 5, // height of one entry of a node's value strip
   heatCellMax: 14, // largest heatmap cell
   heatCellMin: 2,

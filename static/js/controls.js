@@ -2,10 +2,19 @@
 // clipping, seed, spectral radius; training, gradient check, export and share. Controls only
 // write the scenario into the store; API errors come back here and are shown beside the
 // control that owns the field.
+import { api } from "./api.js";
 import { num } from "./format.js";
-import { has, t as tr } from "./i18n.js";
+import { has, t as tr, tp } from "./i18n.js";
 
+// The controls own the sidebar and the few top-bar items of their actions (share): every id
+// looked up here is one of theirs.
 const $ = (id) => document.getElementById(id);
+
+/** The kind of a scenario's data: "text", "words", "series", or null (explicit arrays). */
+export function dataKind(data) {
+  if (!data) return null;
+  return ["text", "words", "series"].find((k) => k in data) ?? null;
+}
 
 // API error location (dotted, without "body") -> the error slot next to its control.
 const SLOTS = [
@@ -30,8 +39,10 @@ const KNOWN = new Set(["greater_than_equal", "less_than_equal", "greater_than", 
   "string_too_long", "string_too_short", "too_long", "too_short", "enum"]);
 
 export class Controls {
-  constructor({ store, onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onShare }) {
+  constructor({ store, container, onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv,
+    onShare }) {
     this.store = store;
+    this.container = container;
     this.presets = [];
     this.config = null;
     this.handlers = { onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onShare };
@@ -165,6 +176,13 @@ export class Controls {
     $("btn-share").addEventListener("click", () => this.handlers.onShare());
   }
 
+  /** Ask the API for the examples once; say so when they cannot be had. */
+  loadPresets() {
+    api.presets().then((list) => this.setPresets(list)).catch(() => {
+      this.showSlot("general", tr("error.presets"));
+    });
+  }
+
   setPresets(list) {
     this.presets = Array.isArray(list) ? list : [];
     this.relabel();
@@ -223,10 +241,14 @@ export class Controls {
     const s = this.store.get().scenario;
     const c = { ...(this.config || {}), ...s };
     const data = s.data || {};
-    $("ctl-preset").value = data.preset && this.presets.some((p) => p.id === data.preset) ? data.preset : "";
+    const preset = data.preset ? this.presets.find((p) => p.id === data.preset) : null;
+    $("ctl-preset").value = preset ? data.preset : "";
     this.describePreset();
+    // the kind of data shown is the scenario's own, a preset's included
+    const presetKind = dataKind(preset?.request?.data);
+    if (presetKind) $("ctl-data-kind").value = presetKind;
     if (!data.preset) {
-      const kind = "text" in data ? "text" : "words" in data ? "words" : "series" in data ? "series" : null;
+      const kind = dataKind(data);
       if (kind) {
         $("ctl-data-kind").value = kind;
         const v = data[kind];
@@ -263,7 +285,7 @@ export class Controls {
     this.syncEnabled();
     const trained = this.store.get().scenario.train;
     $("btn-untrain").hidden = !trained;
-    $("train-status").textContent = trained ? tr("ctl.trained", { n: trained }) : "";
+    $("train-status").textContent = trained ? tp("ctl.trained", trained) : "";
   }
 
   syncEnabled() {
@@ -272,14 +294,44 @@ export class Controls {
     const trunc = $("ctl-trunc").checked;
     $("ctl-k1").disabled = !trunc;
     $("ctl-k2").disabled = !trunc;
+    // ticking Truncate starts from k1 = 3, written in the field and said in the hint below
     if (trunc && !$("ctl-k1").value) $("ctl-k1").value = "3";
+    const hint = $("trunc-hint");
+    const k1 = $("ctl-k1").value;
+    const k2 = $("ctl-k2").value || k1;
+    hint.dataset.i18n = trunc ? "ctl.trunc.on" : "ctl.trunc.hint";
+    hint.dataset.i18nArgs = JSON.stringify({ k1, k2 });
+    hint.textContent = tr(hint.dataset.i18n, { k1, k2 });
     $("ctl-clip-max").disabled = !$("ctl-clip").value;
     if ($("ctl-clip").value && !$("ctl-clip-max").value) $("ctl-clip-max").value = "1";
   }
 
   setBusy(busy) {
-    document.getElementById("controls").setAttribute("aria-busy", String(busy));
-    document.getElementById("busy").hidden = !busy;
+    this.container.setAttribute("aria-busy", String(busy));
+    $("busy").hidden = !busy;
+  }
+
+  /**
+   * The gradient check's status line, kept as a catalogue key (and its arguments) so that a
+   * language switch re-translates it; state: "running", "ok", "bad" or "failed".
+   */
+  setCheck(key, args, state) {
+    const status = $("gradcheck-status");
+    status.dataset.i18n = key;
+    if (args) status.dataset.i18nArgs = JSON.stringify(args);
+    else delete status.dataset.i18nArgs;
+    status.textContent = tr(key, args);
+    status.dataset.state = state;
+    $("btn-gradcheck").disabled = state === "running";
+  }
+
+  /** The link to share, selected in its box; copied says whether the clipboard took it. */
+  showShare(url, copied) {
+    const box = $("share-url");
+    box.value = url;
+    box.hidden = false;
+    if (!copied) box.select();
+    $("share-status").textContent = tr(copied ? "share.copied" : "share.select");
   }
 
   showSlot(slot, text, detail = "") {
@@ -300,16 +352,18 @@ export class Controls {
     el.hidden = !text;
     const control = el.previousElementSibling?.matches?.("input, select")
       ? el.previousElementSibling : null;
-    const owner = document.querySelector(`[aria-describedby~="err-${slot}"]`) || control;
+    const owner = this.container.querySelector(`[aria-describedby~="err-${slot}"]`) || control;
     if (owner) owner.setAttribute("aria-invalid", text ? "true" : "false");
   }
 
   clearErrors() {
-    for (const el of document.querySelectorAll(".field-error")) {
+    for (const el of this.container.querySelectorAll(".field-error")) {
       el.replaceChildren();
       el.hidden = true;
     }
-    for (const el of document.querySelectorAll("[aria-invalid=true]")) el.setAttribute("aria-invalid", "false");
+    for (const el of this.container.querySelectorAll("[aria-invalid=true]")) {
+      el.setAttribute("aria-invalid", "false");
+    }
   }
 
   /** Put an ApiError's messages beside the controls that own the fields. */

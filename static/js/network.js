@@ -6,34 +6,23 @@
 // "node-<name>-<t>" (name x, h, c, yhat, L, or gate-<f|i|g|o|z|r|n>) and data-node, data-t,
 // data-kind; error edges are <g class="err"> with data-edge (err-out, err-next, err-c) and
 // data-t; the cursor #net-cursor carries the current event's data-t and data-kind.
+//
+// The drawing fills its panel (geometry.js networkLayout) and is rebuilt when the panel's width
+// changes; each error bundle is labelled with the length of its error vector, and the error of
+// a new backward event runs along its strands (not under prefers-reduced-motion; see CSS).
 import { diverging, SIZES } from "./config.js";
 import { num } from "./format.js";
 import {
-  bandX, curve, gateXs, networkLayout, scrollToShow, strandOffsets, strandWidth,
+  bandX, curve, gateSlots, networkLayout, scrollToShow, strandOffsets, strandWidth,
 } from "./geometry.js";
 import { t as tr } from "./i18n.js";
+import { svgEl as el, svgLabel } from "./labels.js";
 import { gateLabel, gatesOf, labelText, varLabel } from "./notation.js";
 import { TraceIndex } from "./trace.js";
+import { inSeriesUnits, vectorNorm } from "./units.js";
 
-const SVG = "http://www.w3.org/2000/svg";
-
-function el(name, attrs = {}, parent = null) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (parent) parent.appendChild(node);
-  return node;
-}
-
-/** Write a label (base + subscript) into an SVG <text>. */
-function setLabel(text, label) {
-  text.replaceChildren();
-  text.appendChild(document.createTextNode(label.b + (label.acc === "hat" ? "\u0302"
-    : label.acc === "tilde" ? "\u0303" : "")));
-  if (label.s) {
-    const sub = el("tspan", { class: "sub", dy: "0.3em" }, text);
-    sub.textContent = label.s;
-  }
-}
+// A column narrower than this (at scale 1) writes the norms of its strands only while current.
+const DENSE_COLUMN = 72;
 
 export class NetworkView extends EventTarget {
   constructor({ container, tooltip }) {
@@ -46,7 +35,6 @@ export class NetworkView extends EventTarget {
     this.built = false;
     this.errGroups = new Map();
     this.visibleErr = new Set();
-    this.highlighted = [];
     this.lastWindow = -1;
     this.container.addEventListener("pointerover", (e) => this.onHover(e));
     this.container.addEventListener("pointerout", (e) => this.onLeave(e));
@@ -58,6 +46,11 @@ export class NetworkView extends EventTarget {
     this.scrollX = 0;
     new ResizeObserver(() => {
       this.viewWidth = container.clientWidth;
+      // a panel that changed width gets a drawing of its own size, in the next frame
+      if (this.built && Math.abs(this.viewWidth - this.builtWidth) > 24) {
+        this.built = false;
+        requestAnimationFrame(() => this.draw());
+      }
     }).observe(container);
     container.addEventListener("scroll", () => {
       this.scrollX = container.scrollLeft;
@@ -67,6 +60,26 @@ export class NetworkView extends EventTarget {
   setTrace(index) {
     this.index = index;
     this.built = false;
+    delete this.container.dataset.empty;
+  }
+
+  /** Nothing to draw (the first scenario failed): say so in the panel, never leave it blank. */
+  showEmpty() {
+    this.index = null;
+    this.built = false;
+    this.container.dataset.empty = "true";
+    const p = document.createElement("p");
+    p.className = "empty";
+    p.dataset.i18n = "status.empty";
+    p.textContent = tr("status.empty");
+    this.container.replaceChildren(p);
+  }
+
+  /** The height the drawing may take: a share of the window that the page's CSS sets. */
+  maxHeight() {
+    const share = Number.parseFloat(getComputedStyle(this.container)
+      .getPropertyValue("--net-height")) || SIZES.netHeight;
+    return Math.max(SIZES.netHeightMin, window.innerHeight * share);
   }
 
   setNotation(notation) {
@@ -98,19 +111,21 @@ export class NetworkView extends EventTarget {
     const idx = this.index;
     const { T } = idx;
     const cell = idx.cell;
-    const available = Math.max(600, this.container.clientWidth || 900);
-    const lay = networkLayout({ T, cell, available });
+    this.builtWidth = this.container.clientWidth;
+    const lay = networkLayout({ T, cell, available: this.builtWidth || 900,
+      maxHeight: this.maxHeight(), gates: gatesOf(cell).length });
     this.layout = lay;
     this.errGroups.clear();
     this.visibleErr.clear();
     this.lastWindow = -1;
-    this.highlighted = [];
+    this.arriving = null;
 
     const svg = el("svg", {
       id: "network-svg", width: lay.width, height: lay.height,
       viewBox: `0 0 ${lay.width} ${lay.height}`, role: "group",
-      "data-cell": cell, "data-t-count": T,
+      "data-cell": cell, "data-t-count": T, style: `--net-scale: ${lay.scale.toFixed(3)}`,
     });
+    if (lay.colW / lay.scale < DENSE_COLUMN) svg.dataset.dense = "true";
     this.svg = svg;
     const defs = el("defs", {}, svg);
     for (const [id, cls] of [["arrow-fwd", "arrow-fwd"], ["arrow-err", "arrow-err"]]) {
@@ -138,14 +153,16 @@ export class NetworkView extends EventTarget {
       const [x0, x1] = bandX(lay, w.first, w.last);
       const g = el("g", { class: "band", "data-window": k, "data-first": w.first,
         "data-last": w.last }, this.bandLayer);
-      el("rect", { x: x0 + 1, y: 4, width: x1 - x0 - 2, height: lay.height - 8, rx: 6 }, g);
+      const s = lay.scale;
+      el("rect", { x: x0 + 1, y: 4, width: x1 - x0 - 2, height: lay.height - 8, rx: 6 * s }, g);
       const y = 3;
-      el("path", { class: "bracket", d: `M${x0 + 3},${y + 4}V${y}H${x1 - 3}V${y + 4}` }, g);
+      el("path", { class: "bracket", d: `M${x0 + 3},${y + 4 * s}V${y}H${x1 - 3}V${y + 4 * s}` }, g);
       if (w.first > 1) {
         const xc = x0;
         const cut = el("g", { class: "cut", "data-t": w.first }, g);
-        el("line", { x1: xc, x2: xc, y1: lay.rowY.L - 8, y2: lay.height - 6 }, cut);
-        const label = el("text", { x: xc + 3, y: lay.rowY.L - 12, class: "cut-label" }, cut);
+        el("line", { x1: xc, x2: xc, y1: lay.rowY.L - 8 * s, y2: lay.height - 6 }, cut);
+        const label = el("text", { x: xc + 3 * s, y: lay.rowY.L - 12 * s, class: "cut-label" },
+          cut);
         label.dataset.i18n = "net.cut";
       }
       return g;
@@ -172,7 +189,8 @@ export class NetworkView extends EventTarget {
     const col = el("g", { class: "col", "data-t": t, id: `col-${t}` }, this.colLayer);
     const edges = el("g", { class: "fwd-edges" }, col);
     const nodes = {};
-    const R = SIZES.node;
+    const R = lay.node;
+    const s = lay.scale;
     const add = (spec) => {
       const n = this.nodeGroup(col, { t, x, r: R, ...spec });
       nodes[spec.gate ? `gate-${spec.gate}` : spec.name] = n;
@@ -194,16 +212,22 @@ export class NetworkView extends EventTarget {
       xNode.text.textContent = TraceIndex.shown(tok.x);
       xNode.text.setAttribute("data-raw", "");
       xNode.g.classList.add("token");
+    } else if (tok.scaled) {
+      // a series: the input in the series' own units, as the student typed it
+      xNode.text.textContent = num(inSeriesUnits(tok.x, idx.trace.scale), 3);
+      xNode.text.setAttribute("data-raw", "");
+      xNode.g.classList.add("value");
     }
     add({ name: "h", kind: "state", y: y.h });
     add({ name: "yhat", kind: "output", y: y.yhat });
     const lossNode = add({ name: "L", kind: "loss", y: y.L });
     if (fwd && !fwd.loss_injected) lossNode.g.classList.add("no-loss");
     // the target above the loss node
-    const target = el("text", { class: "target", x, y: y.L - R - 5, "text-anchor": "middle",
+    const target = el("text", { class: "target", x, y: y.L - R - 5 * s, "text-anchor": "middle",
       "data-raw": "" }, col);
-    target.textContent = tok.y === null || tok.y === undefined ? ""
-      : typeof tok.y === "number" ? num(tok.y, 2) : TraceIndex.shown(tok.y);
+    const yShown = tok.scaled ? inSeriesUnits(tok.y, idx.trace.scale) : tok.y;
+    target.textContent = yShown === null || yShown === undefined ? ""
+      : typeof yShown === "number" ? num(yShown, 3) : TraceIndex.shown(yShown);
     this.targetText = this.targetText || [];
     this.targetText[t] = target;
 
@@ -214,52 +238,48 @@ export class NetworkView extends EventTarget {
       edge("x-h", `M${x},${y.x - R}L${x},${y.h + R + 1}`);
     } else {
       const gates = gatesOf(cell);
-      const gx = gateXs(lay, t, gates.length);
-      const gr = SIZES.gate;
-      const gmid = (gx[0] + gx[gx.length - 1]) / 2;
-      edge("h-gates", curve(px + R * 0.7, y.h + R * 0.7, gmid - gr * 2, y.gates - gr - 2));
+      const slots = gateSlots(lay, t);
+      const gr = lay.gate;
+      const top = Math.min(...slots.map((p) => p.y)) - gr;
+      const thin = (name, d) => el("path", { class: "edge thin", d, "data-edge": name, "data-t": t },
+        edges);
+      edge("h-gates", curve(px + R * 0.7, y.h + R * 0.7, slots[0].x - gr, top - 2 * s));
       gates.forEach((g, k) => {
-        edges.appendChild(el("path", { class: "edge thin", d: `M${x},${y.x - R}L${gx[k]},${y.gates + gr}`,
-          "data-edge": "x-gate", "data-t": t }));
-        const n = this.nodeGroup(col, { name: "gate", t, kind: "gate", x: gx[k], y: y.gates, r: gr,
-          gate: g });
-        nodes[`gate-${g}`] = n;
+        thin("x-gate", `M${x},${y.x - R}L${slots[k].x},${slots[k].y + gr}`);
+        nodes[`gate-${g}`] = this.nodeGroup(col, { name: "gate", t, kind: "gate", x: slots[k].x,
+          y: slots[k].y, r: gr, gate: g });
       });
       if (cell === "lstm") {
         add({ name: "c", kind: "state", y: y.c });
         edge("c-c", `M${px + R},${y.c}L${x - R - 1},${y.c}`);
         edge("c-h", `M${x},${y.c - R}L${x},${y.h + R + 1}`);
-        ["f", "i", "g"].forEach((g, k) => {
-          edges.appendChild(el("path", { class: "edge thin", d: curve(gx[k], y.gates - gr, x, y.c + R),
-            "data-edge": "gate-c", "data-t": t }));
-        });
-        edges.appendChild(el("path", { class: "edge thin",
-          d: `M${gx[3]},${y.gates - gr}C${gx[3] + 14},${y.c} ${x + R + 6},${y.h + 6} ${x + R - 2},${y.h + 4}`,
-          "data-edge": "gate-h", "data-t": t }));
+        for (const k of [0, 1, 2]) thin("gate-c", curve(slots[k].x, slots[k].y - gr, x, y.c + R));
+        const o = slots[3];
+        thin("gate-h", `M${o.x},${o.y - gr}C${o.x + 14 * s},${y.c} ${x + R + 6 * s},${y.h + 6 * s} `
+          + `${x + R - 2 * s},${y.h + 4 * s}`);
       } else {
         edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
-        gates.forEach((g, k) => {
-          edges.appendChild(el("path", { class: "edge thin", d: curve(gx[k], y.gates - gr, x, y.h + R),
-            "data-edge": "gate-h", "data-t": t }));
-        });
+        for (const p of slots) thin("gate-h", curve(p.x, p.y - gr, x, y.h + R));
       }
     }
     // value strips beside h (and c): one cell per hidden unit, coloured by the API's values
     if (fwd) {
-      this.strip(col, x + R + 3, y.h, fwd.h, idx.scales.h);
-      if (cell === "lstm" && fwd.c) this.strip(col, x + R + 3, y.c, fwd.c, idx.scales.c);
+      this.strip(col, x + R + 3 * s, y.h, fwd.h, idx.scales.h);
+      if (cell === "lstm" && fwd.c) this.strip(col, x + R + 3 * s, y.c, fwd.c, idx.scales.c);
     }
     return { col, nodes, t };
   }
 
   strip(parent, x, yc, values, scale) {
     if (!Array.isArray(values)) return;
+    const s = this.layout.scale;
     const n = values.length;
-    const total = Math.min(30, Math.max(8, n * 4));
+    const total = Math.min(30, Math.max(8, n * 4)) * s;
     const h = total / n;
     const g = el("g", { class: "strip" }, parent);
     values.forEach((v, j) => {
-      el("rect", { x, y: yc - total / 2 + j * h, width: 5, height: Math.max(0.5, h - (n > 12 ? 0 : 0.4)),
+      el("rect", { x, y: yc - total / 2 + j * h, width: 5 * s,
+        height: Math.max(0.5, h - (n > 12 ? 0 : 0.4)),
         fill: diverging(v === null ? null : v / scale) }, g);
     });
   }
@@ -270,13 +290,14 @@ export class NetworkView extends EventTarget {
     const g = el("g", { class: "row-labels" }, this.svg);
     for (const row of lay.rows) {
       if (row === "gates") continue;
-      const text = el("text", { x: 6, y: lay.rowY[row], dy: "0.35em", class: "row-label" }, g);
+      const text = el("text", { x: 6 * lay.scale, y: lay.rowY[row], dy: "0.35em",
+        class: "row-label" }, g);
       this.rowLabels[row] = text;
     }
     this.stepLabels = [];
     const tg = el("g", { class: "step-labels", "data-raw": "" }, this.svg);
     for (let t = 0; t <= this.index.T; t += 1) {
-      const text = el("text", { x: lay.colX(t), y: lay.height - 5, "text-anchor": "middle",
+      const text = el("text", { x: lay.colX(t), y: lay.height - 5 * lay.scale, "text-anchor": "middle",
         class: "step-label" }, tg);
       text.textContent = String(t);
       this.stepLabels.push(text);
@@ -286,7 +307,7 @@ export class NetworkView extends EventTarget {
   relabel() {
     const n = this.notation;
     for (const [row, text] of Object.entries(this.rowLabels)) {
-      setLabel(text, varLabel(row, n));
+      svgLabel(text, varLabel(row, n));
       text.setAttribute("data-raw", "");
     }
     for (const { nodes, t } of this.columns) {
@@ -294,8 +315,8 @@ export class NetworkView extends EventTarget {
         let label;
         if (key.startsWith("gate-")) label = gateLabel(key.slice(5), n);
         else label = varLabel(key, n);
-        if (!(key === "x" && this.index.trace.vocab)) {
-          setLabel(text, label);
+        if (!(key === "x" && (this.index.trace.vocab || this.index.trace.scale))) {
+          svgLabel(text, label);
           text.setAttribute("data-raw", "");
         }
         g.setAttribute("aria-label", labelText(label, n, t));
@@ -349,6 +370,14 @@ export class NetworkView extends EventTarget {
       g.classList.toggle("is-current", k === i);
     }
     this.visibleErr = want;
+    // the error of a new backward event runs along its strands (CSS .is-arriving, skipped
+    // under prefers-reduced-motion); the class stays until another event arrives
+    const arriving = want.has(i) ? this.errGroups.get(i) : null;
+    if (arriving !== this.arriving) {
+      this.arriving?.classList.remove("is-arriving");
+      arriving?.classList.add("is-arriving");
+      this.arriving = arriving;
+    }
 
     // the current-node markers and the cursor
     for (const node of this.currentNodes || []) node.removeAttribute("data-current");
@@ -379,7 +408,7 @@ export class NetworkView extends EventTarget {
     }
     cur.setAttribute("x", x0 + 2);
     cur.setAttribute("width", x1 - x0 - 4);
-    const top = lay.rowY.L - SIZES.node - 4;
+    const top = lay.rowY.L - lay.node - 4 * lay.scale;
     cur.setAttribute("y", top);
     cur.setAttribute("height", lay.height - top - 16);
 
@@ -404,69 +433,50 @@ export class NetworkView extends EventTarget {
     const t = ev.t;
     const x = lay.colX(t);
     const y = lay.rowY;
-    const R = SIZES.node;
+    const R = lay.node;
+    const s = lay.scale;
     const scale = idx.scales.err;
+    const spread = SIZES.strandSpread * s;
     const g = el("g", { class: "err-step", "data-event": k, "data-t": t }, this.errLayer);
-    const bundle = (name, values, path) => {
+    // one bundle: a strand per hidden unit, and the length of the error vector written beside it
+    const bundle = (name, values, path, [lx, ly, anchor]) => {
       if (!Array.isArray(values) || values.every((v) => v === 0)) return;
       const b = el("g", { class: "err", "data-edge": name, "data-t": t, "data-update": ev.update,
         id: `${name}-${t}-u${ev.update}` }, g);
-      const offs = strandOffsets(values.length, 12);
+      const offs = strandOffsets(values.length, spread, SIZES.strandStep * s);
       values.forEach((v, j) => {
         const u = v === null ? 1 : v / scale;
         const p = el("path", { d: path(offs[j]), stroke: diverging(v === null ? null : u),
-          "stroke-width": strandWidth(u).toFixed(2) }, b);
+          "stroke-width": (strandWidth(u) * s).toFixed(2), pathLength: 1 }, b);
         if (j === Math.floor(values.length / 2)) p.setAttribute("marker-end", "url(#arrow-err)");
       });
       // a wide transparent path makes the bundle easy to hover
       el("path", { class: "hit", d: path(0) }, b);
+      const norm = el("text", { class: "err-norm", x: lx, y: ly, "text-anchor": anchor,
+        "data-raw": "" }, b);
+      norm.textContent = num(vectorNorm(values), 2);
     };
     const xo = x + lay.colW * 0.3;
-    bundle("err-out", ev.dh_out, (o) => `M${xo + o},${y.L + R}L${xo + o},${y.h - R + 2}`);
+    const pad = spread / 2 + 4 * s;
+    bundle("err-out", ev.dh_out, (o) => `M${xo + o},${y.L + R}L${xo + o},${y.h - R + 2}`,
+      [xo + pad, (y.yhat + y.h) / 2, "start"]);
     const last = ev.window ? ev.window[1] : idx.T;
     if (t < last) {
       const nx = lay.colX(t + 1);
-      bundle("err-next", ev.dh_next, (o) => `M${nx - R},${y.h - R + 4 + o}L${x + R + 8},${y.h - R + 4 + o}`);
+      const across = (row) => [(nx + x) / 2, row - R + 4 * s - pad + 2 * s, "middle"];
+      bundle("err-next", ev.dh_next,
+        (o) => `M${nx - R},${y.h - R + 4 * s + o}L${x + R + 8 * s},${y.h - R + 4 * s + o}`,
+        across(y.h));
       if (idx.cell === "lstm") {
-        bundle("err-c", ev.dc_next, (o) => `M${nx - R},${y.c - R + 4 + o}L${x + R + 8},${y.c - R + 4 + o}`);
+        bundle("err-c", ev.dc_next,
+          (o) => `M${nx - R},${y.c - R + 4 * s + o}L${x + R + 8 * s},${y.c - R + 4 * s + o}`,
+          across(y.c));
       }
     }
     return g;
   }
 
   // ---- interaction ----------------------------------------------------------------------
-
-  /** Mark elements (ids or elements) as highlighted; lessons and the equation use it. */
-  /**
-   * Mark elements as highlighted; lessons and the equation use it. A target is a node id
-   * ("node-h-3"), an edge token ("err-next@3", "err-out@3", "err-c@3": every bundle of that
-   * edge at step 3), a CSS selector starting with "#", "." or "[", or an element.
-   */
-  highlight(targets) {
-    this.clearHighlight();
-    if (!this.svg) return;
-    for (const target of targets) {
-      let nodes = [];
-      if (typeof target !== "string") nodes = [target];
-      else if (target.includes("@")) {
-        const [edge, t] = target.split("@");
-        nodes = this.svg.querySelectorAll(`.err[data-edge="${CSS.escape(edge)}"][data-t="${CSS.escape(t)}"]`);
-      } else if (/^[#.[]/.test(target)) nodes = document.querySelectorAll(target);
-      else {
-        const node = document.getElementById(target);
-        if (node) nodes = [node];
-      }
-      for (const node of nodes) {
-        node.classList.add("is-hl");
-        this.highlighted.push(node);
-      }
-    }
-  }
-
-  clearHighlight() {
-    for (const node of this.highlighted) node.classList.remove("is-hl");
-    this.highlighted = [];
-  }
 
   focusCurrent() {
     const node = this.currentNodes?.find((n) => n.dataset.node === "h") || this.currentNodes?.[0];

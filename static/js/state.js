@@ -1,6 +1,7 @@
 // The one source of UI state: the scenario (a sparse trace request: only what the user set),
-// the current event index, the language and the notation. It round-trips through the URL so
-// that a link reproduces the view.
+// the current event index, the language, the notation and the view (null, or "projector").
+// It round-trips through the URL so that a link reproduces the view; the URL holds the last
+// scenario the API accepted, never one it rejected.
 import { TIMING } from "./config.js";
 
 export const DEFAULT_STATE = Object.freeze({
@@ -9,7 +10,10 @@ export const DEFAULT_STATE = Object.freeze({
   lang: "en",
   notation: "goodfellow",
   lesson: null, // {id, step} of an open guided lesson (lessons.js), step 1-based
+  view: null, // "projector": large type, the controls folded away
 });
+
+export const VIEWS = ["projector"];
 
 // URL parameter <-> scenario field. Each entry: [param, read(scenario), write(scenario, text)].
 const num = (text) => (text === "" || Number.isNaN(Number(text)) ? text : Number(text));
@@ -78,6 +82,7 @@ export function toQuery(state) {
   if (state.notation && state.notation !== DEFAULT_STATE.notation) {
     params.set("nota", state.notation);
   }
+  if (state.view) params.set("view", state.view);
   return params.toString();
 }
 
@@ -97,6 +102,7 @@ export function fromQuery(search) {
     lang: params.get("lang") || DEFAULT_STATE.lang,
     notation: params.get("nota") || DEFAULT_STATE.notation,
     lesson: params.get("lesson") ? { id: params.get("lesson"), step: step >= 1 ? step : 1 } : null,
+    view: VIEWS.includes(params.get("view")) ? params.get("view") : null,
   };
 }
 
@@ -110,7 +116,19 @@ export class Store extends EventTarget {
   constructor(initial = DEFAULT_STATE) {
     super();
     this.state = structuredClone(initial);
+    this.accepted = structuredClone(this.state.scenario); // what the URL shows
     this.urlTimer = null;
+  }
+
+  /** The API answered this scenario: from now on the URL (and a shared link) holds it. */
+  accept(scenario) {
+    this.accepted = structuredClone(scenario);
+    this.scheduleUrl();
+  }
+
+  /** The query of the view: the state, with the last accepted scenario. */
+  query() {
+    return toQuery({ ...this.state, scenario: this.accepted });
   }
 
   get() {
@@ -145,7 +163,7 @@ export class Store extends EventTarget {
   }
 
   url() {
-    const query = toQuery(this.state);
+    const query = this.query();
     return `${window.location.origin}${window.location.pathname}${query ? `?${query}` : ""}`;
   }
 
@@ -156,7 +174,7 @@ export class Store extends EventTarget {
 
   writeUrl() {
     clearTimeout(this.urlTimer);
-    const query = toQuery(this.state);
+    const query = this.query();
     const target = `${window.location.pathname}${query ? `?${query}` : ""}`;
     if (target !== `${window.location.pathname}${window.location.search}`) {
       window.history.replaceState(null, "", target);

@@ -127,7 +127,12 @@ export class Timeline {
     this.status.className = "tl-status";
     this.status.id = "tl-status";
     this.status.setAttribute("aria-live", "polite");
-    c.appendChild(this.status);
+    // the keys, said on screen where the stepping happens
+    const keys = document.createElement("p");
+    keys.className = "tl-keys";
+    keys.id = "tl-keys";
+    keys.dataset.i18n = "timeline.keys";
+    c.append(this.status, keys);
 
     this.first.addEventListener("click", () => this.go(0));
     this.back.addEventListener("click", () => this.go(this.index - 1));

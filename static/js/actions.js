@@ -33,8 +33,11 @@ export async function gradcheck(s) {
     const errors = Object.values(result.max_rel_error).map((v) => (v === null ? Infinity : v));
     const worst = Math.max(...errors);
     const fmt = Number.isFinite(worst) ? worst.toExponential(1) : "—";
-    s.controls.setCheck(result.ok ? "check.ok" : "check.bad", { err: fmt, tol: result.tolerance },
-      result.ok ? "ok" : "bad");
+    s.controls.setCheck(
+      result.ok ? "check.ok" : "check.bad",
+      { err: fmt, tol: result.tolerance },
+      result.ok ? "ok" : "bad",
+    );
   } catch (err) {
     if (err instanceof ApiError) s.controls.showApiError(err);
     s.controls.setCheck("check.failed", null, "failed");
@@ -61,8 +64,12 @@ export function currentCsv(s) {
   const put = (field, value) => {
     if (Array.isArray(value)) {
       value.forEach((v, r) => {
-        if (Array.isArray(v)) v.forEach((w, c) => line(field, r, c, w));
-        else line(field, r, "", v);
+        if (!Array.isArray(v)) line(field, r, "", v);
+        else {
+          v.forEach((w, c) => {
+            line(field, r, c, w);
+          });
+        }
       });
     } else if (typeof value === "number" || value === null) {
       line(field, "", "", value);
@@ -72,8 +79,15 @@ export function currentCsv(s) {
   };
   if (ev.kind === "update") {
     const u = s.trace.updates[ev.update];
-    for (const key of ["loss", "grad_norm", "clip_coef", "grads", "clipped_grads",
-      "params_before", "params_after"]) {
+    for (const key of [
+      "loss",
+      "grad_norm",
+      "clip_coef",
+      "grads",
+      "clipped_grads",
+      "params_before",
+      "params_after",
+    ]) {
       put(key, u[key]);
     }
   } else {

@@ -89,7 +89,9 @@ const LUT_SIZE = 256;
 export const DIVERGING_LUT = (() => {
   const lut = new Uint8ClampedArray((LUT_SIZE + 1) * 3);
   for (let k = 0; k <= LUT_SIZE; k += 1) {
-    const rgb = diverging((2 * k) / LUT_SIZE - 1).match(/\d+/g).map(Number);
+    const rgb = diverging((2 * k) / LUT_SIZE - 1)
+      .match(/\d+/g)
+      .map(Number);
     lut.set(rgb, k * 3);
   }
   return lut;
@@ -98,7 +100,7 @@ export const DIVERGING_LUT = (() => {
 /** Index into DIVERGING_LUT of a value in [-1, 1] (clamped); -1 for a missing value. */
 export function lutIndex(u) {
   if (u === null || u === undefined || Number.isNaN(u)) return -1;
-  const v = u < -1 ? -1 : u > 1 ? 1 : u;
+  const v = Math.max(-1, Math.min(1, u));
   return Math.round(((v + 1) / 2) * LUT_SIZE);
 }
 

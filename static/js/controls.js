@@ -18,12 +18,29 @@ export function dataKind(data) {
 
 // API error location (dotted, without "body") -> the error slot next to its control.
 const SLOTS = [
-  ["data", "data"], ["hidden_size", "hidden"], ["cell", "cell"], ["activation", "activation"],
-  ["loss_at", "loss-at"], ["loss", "loss"], ["reduction", "loss"], ["truncation.k1", "k1"],
-  ["truncation.k2", "k2"], ["truncation", "k1"], ["optimizer.lr", "lr"], ["optimizer", "opt"],
-  ["clip.max", "clip-max"], ["clip", "clip"], ["seed", "seed"], ["spectral_radius", "rho"],
-  ["forget_bias", "general"], ["output_size", "general"], ["iterations", "train"],
-  ["record_every", "train"], ["params", "general"], ["h0", "general"], ["c0", "general"],
+  ["data", "data"],
+  ["hidden_size", "hidden"],
+  ["cell", "cell"],
+  ["activation", "activation"],
+  ["loss_at", "loss-at"],
+  ["loss", "loss"],
+  ["reduction", "loss"],
+  ["truncation.k1", "k1"],
+  ["truncation.k2", "k2"],
+  ["truncation", "k1"],
+  ["optimizer.lr", "lr"],
+  ["optimizer", "opt"],
+  ["clip.max", "clip-max"],
+  ["clip", "clip"],
+  ["seed", "seed"],
+  ["spectral_radius", "rho"],
+  ["forget_bias", "general"],
+  ["output_size", "general"],
+  ["iterations", "train"],
+  ["record_every", "train"],
+  ["params", "general"],
+  ["h0", "general"],
+  ["c0", "general"],
 ];
 
 export function slotFor(path) {
@@ -34,13 +51,35 @@ export function slotFor(path) {
 }
 
 // pydantic error types that have a message of our own; anything else shows the API's text.
-const KNOWN = new Set(["greater_than_equal", "less_than_equal", "greater_than", "less_than",
-  "int_parsing", "int_type", "float_parsing", "float_type", "missing", "literal_error",
-  "string_too_long", "string_too_short", "too_long", "too_short", "enum"]);
+const KNOWN = new Set([
+  "greater_than_equal",
+  "less_than_equal",
+  "greater_than",
+  "less_than",
+  "int_parsing",
+  "int_type",
+  "float_parsing",
+  "float_type",
+  "missing",
+  "literal_error",
+  "string_too_long",
+  "string_too_short",
+  "too_long",
+  "too_short",
+  "enum",
+]);
 
 export class Controls {
-  constructor({ store, container, onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv,
-    onShare }) {
+  constructor({
+    store,
+    container,
+    onTrain,
+    onUntrain,
+    onGradcheck,
+    onExportJson,
+    onExportCsv,
+    onShare,
+  }) {
     this.store = store;
     this.container = container;
     this.presets = [];
@@ -178,9 +217,12 @@ export class Controls {
 
   /** Ask the API for the examples once; say so when they cannot be had. */
   loadPresets() {
-    api.presets().then((list) => this.setPresets(list)).catch(() => {
-      this.showSlot("general", tr("error.presets"));
-    });
+    api
+      .presets()
+      .then((list) => this.setPresets(list))
+      .catch(() => {
+        this.showSlot("general", tr("error.presets"));
+      });
   }
 
   setPresets(list) {
@@ -280,7 +322,8 @@ export class Controls {
     const lossAuto = $("ctl-loss").querySelector('option[value=""]');
     if (lossAuto) {
       lossAuto.textContent = this.config?.loss
-        ? tr("ctl.loss.auto", { loss: tr(`ctl.loss.${this.config.loss}`) }) : tr("ctl.loss.fromData");
+        ? tr("ctl.loss.auto", { loss: tr(`ctl.loss.${this.config.loss}`) })
+        : tr("ctl.loss.fromData");
     }
     this.syncEnabled();
     const trained = this.store.get().scenario.train;
@@ -351,7 +394,8 @@ export class Controls {
     }
     el.hidden = !text;
     const control = el.previousElementSibling?.matches?.("input, select")
-      ? el.previousElementSibling : null;
+      ? el.previousElementSibling
+      : null;
     const owner = this.container.querySelector(`[aria-describedby~="err-${slot}"]`) || control;
     if (owner) owner.setAttribute("aria-invalid", text ? "true" : "false");
   }
@@ -385,7 +429,9 @@ export class Controls {
       const slot = slotFor(f.path);
       const ctx = f.ctx || {};
       const limit = ctx.ge ?? ctx.gt ?? ctx.le ?? ctx.lt ?? ctx.min_length ?? ctx.max_length ?? "";
-      const text = KNOWN.has(f.type) ? tr(`error.${f.type}`, { limit: num(limit) }) : tr("error.rejected");
+      const text = KNOWN.has(f.type)
+        ? tr(`error.${f.type}`, { limit: num(limit) })
+        : tr("error.rejected");
       // the API's own (English) words only where we have no message of our own
       if (!bySlot.has(slot)) bySlot.set(slot, { text, detail: KNOWN.has(f.type) ? "" : f.msg });
     }

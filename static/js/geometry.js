@@ -21,10 +21,14 @@ export function networkLayout({ T, cell, available, maxHeight = Infinity, gates 
   const firstCol = 0.6; // column 0 is narrower: it holds only the initial state
   const m0 = SIZES.margin;
   const fitAt = (k) => (available - (m0.left + m0.right) * k) / (T + firstCol);
-  const scale = Math.max(SIZES.minScale,
-    Math.min(SIZES.maxScale, fitAt(1) / SIZES.colWidth, maxHeight / baseHeight(rows.length)));
+  const scale = Math.max(
+    SIZES.minScale,
+    Math.min(SIZES.maxScale, fitAt(1) / SIZES.colWidth, maxHeight / baseHeight(rows.length)),
+  );
   const m = {
-    left: m0.left * scale, right: m0.right * scale, top: m0.top * scale,
+    left: m0.left * scale,
+    right: m0.right * scale,
+    top: m0.top * scale,
     bottom: m0.bottom * scale,
   };
   const node = SIZES.node * scale;
@@ -37,13 +41,27 @@ export function networkLayout({ T, cell, available, maxHeight = Infinity, gates 
     rowY[name] = m.top + node + k * row;
   });
   const height = Math.round(rowY[rows[rows.length - 1]] + node + m.bottom);
-  const colX = (t) => m.left + colW * (firstCol / 2)
-    + (t === 0 ? 0 : colW * (t - 0.5 + firstCol / 2));
+  const colX = (t) =>
+    m.left + colW * (firstCol / 2) + (t === 0 ? 0 : colW * (t - 0.5 + firstCol / 2));
   // gates side by side while they fit in a column, else in two rows
   const gateRows = gates && gates * (2 * gate + SIZES.gateGap * scale) > colW * 0.86 ? 2 : 1;
   return {
-    T, cell, rows, rowY, colW, width, height, colX, left: m.left, top: m.top, scale, node,
-    gate, row, gates, gateRows,
+    T,
+    cell,
+    rows,
+    rowY,
+    colW,
+    width,
+    height,
+    colX,
+    left: m.left,
+    top: m.top,
+    scale,
+    node,
+    gate,
+    row,
+    gates,
+    gateRows,
   };
 }
 

@@ -14,8 +14,7 @@ export function resolve(target, root = document) {
   if (typeof target !== "string") return target ? [target] : [];
   const edge = EDGE.exec(target);
   if (edge) {
-    return [...root.querySelectorAll(
-      `#network .err[data-edge="${edge[1]}"][data-t="${edge[2]}"]`)];
+    return [...root.querySelectorAll(`#network .err[data-edge="${edge[1]}"][data-t="${edge[2]}"]`)];
   }
   if (target.startsWith("eq-")) {
     return [...root.querySelectorAll(`#equation [data-eq="${CSS.escape(target.slice(3))}"]`)];

@@ -87,7 +87,10 @@ const waiting = (el) => el.closest("[data-i18n-part]:not([data-i18n-loaded])") !
 export function applyTranslations(root = document) {
   for (const el of root.querySelectorAll("[data-i18n]")) {
     if (waiting(el)) continue;
-    el.textContent = t(el.dataset.i18n, el.dataset.i18nArgs ? JSON.parse(el.dataset.i18nArgs) : null);
+    el.textContent = t(
+      el.dataset.i18n,
+      el.dataset.i18nArgs ? JSON.parse(el.dataset.i18nArgs) : null,
+    );
   }
   for (const el of root.querySelectorAll("[data-i18n-aria]")) {
     el.setAttribute("aria-label", t(el.dataset.i18nAria));

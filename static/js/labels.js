@@ -41,7 +41,10 @@ export function htmlLabel(label, notation = "goodfellow", time = null) {
   const i = document.createElement("i");
   i.textContent = base;
   span.append(i);
-  for (const [tag, text] of [["sub", sub], ["sup", sup]]) {
+  for (const [tag, text] of [
+    ["sub", sub],
+    ["sup", sup],
+  ]) {
     if (!text) continue;
     const node = document.createElement(tag);
     node.textContent = text;

@@ -16,13 +16,16 @@ const h = (tag, cls = "", text = null) => {
 // Inside {{…}}: @W, @U_o, @W_k (parameters, engine names), %h(t-1), %delta.o(t), %gate.f(t+1)
 // (signals, with a time index written in the notation's style), ^T, ^{…}, _{…}; the rest as is.
 
-const TOKEN = new RegExp([
-  /@([A-Za-z]\w*)/.source, // a parameter
-  /%([A-Za-z][\w.]*)(?:\(([^()]*)\))?/.source, // a signal, with its time
-  /\^T(?!\w)/.source, // transpose
-  /\^\{([^}]*)\}/.source, // a superscript
-  /_\{([^}]*)\}/.source, // a subscript
-].join("|"), "g");
+const TOKEN = new RegExp(
+  [
+    /@([A-Za-z]\w*)/.source, // a parameter
+    /%([A-Za-z][\w.]*)(?:\(([^()]*)\))?/.source, // a signal, with its time
+    /\^T(?!\w)/.source, // transpose
+    /\^\{([^}]*)\}/.source, // a superscript
+    /_\{([^}]*)\}/.source, // a subscript
+  ].join("|"),
+  "g",
+);
 
 function signalLabel(name, notation) {
   const [base, gate] = name.split(".");
@@ -53,8 +56,10 @@ export function formula(src, ctx) {
 
 /** Text with {name} values filled in and {{…}} formulas rendered, as DOM nodes (never HTML). */
 export function rich(text, values, ctx) {
-  const filled = text.split(/(\{\{.*?\}\})/)
-    .map((part) => (part.startsWith("{{") ? part : fill(part, values))).join("");
+  const filled = text
+    .split(/(\{\{.*?\}\})/)
+    .map((part) => (part.startsWith("{{") ? part : fill(part, values)))
+    .join("");
   const frag = document.createDocumentFragment();
   filled.split(/\{\{(.*?)\}\}/).forEach((part, i) => {
     if (i % 2) frag.append(formula(part, ctx));
@@ -62,4 +67,3 @@ export function rich(text, values, ctx) {
   });
   return frag;
 }
-

@@ -53,7 +53,6 @@ export class LessonPanel {
     this.r.menu.setAttribute("aria-label", this.r.ui("menu"));
   }
 
-
   clear() {
     this.content.replaceChildren();
     this.live.textContent = "";
@@ -76,14 +75,21 @@ export class LessonPanel {
 
     const head = h("header", "lesson-head");
     const number = this.r.defs.lessons.indexOf(lesson) + 1;
-    head.append(h("p", "lesson-kicker", `${this.r.ui("lesson", { n: number })} · ${this.r.ui("stepOf", { i: index + 1, n })}`));
+    head.append(
+      h(
+        "p",
+        "lesson-kicker",
+        `${this.r.ui("lesson", { n: number })} · ${this.r.ui("stepOf", { i: index + 1, n })}`,
+      ),
+    );
     const title = h("h2", "lesson-title");
     title.append(rich(text.title, {}, this.r.ctx(lesson.steps[0])));
     title.tabIndex = -1;
     head.append(title);
     const dots = h("ol", "lesson-dots");
     dots.setAttribute("aria-hidden", "true");
-    for (let k = 0; k < n; k += 1) dots.append(h("li", k === index ? "is-current" : k < index ? "is-done" : ""));
+    for (let k = 0; k < n; k += 1)
+      dots.append(h("li", k === index ? "is-current" : k < index ? "is-done" : ""));
     head.append(dots);
 
     const body = h("div", "lesson-body");
@@ -95,19 +101,25 @@ export class LessonPanel {
     status.setAttribute("role", "status");
     if (this.panel.dataset.state === "loading") status.textContent = this.r.ui("loading");
     body.append(status);
-    if (index === n - 1 && (!step.question || this.r.reveal)) body.append(h("p", "lesson-done", this.r.ui("done")));
+    if (index === n - 1 && (!step.question || this.r.reveal))
+      body.append(h("p", "lesson-done", this.r.ui("done")));
 
     const nav = h("nav", "lesson-nav");
     nav.setAttribute("aria-label", this.r.ui("panel"));
     const back = this.navButton("lesson-back", this.r.ui("back"), () => this.r.go(index - 1));
     back.disabled = index === 0;
-    const next = this.navButton("lesson-next", index === n - 1 ? this.r.ui("finish") : this.r.ui("next"),
-      () => (index === n - 1 ? this.r.leave() : this.r.go(index + 1)));
+    const next = this.navButton(
+      "lesson-next",
+      index === n - 1 ? this.r.ui("finish") : this.r.ui("next"),
+      () => (index === n - 1 ? this.r.leave() : this.r.go(index + 1)),
+    );
     next.classList.add("primary");
     nav.append(back, next);
     const tools = h("div", "lesson-tools");
-    tools.append(this.navButton("lesson-leave", this.r.ui("leave"), () => this.r.leave(), "link"),
-      this.navButton("lesson-link", this.r.ui("link"), () => this.copyLink(), "link"));
+    tools.append(
+      this.navButton("lesson-leave", this.r.ui("leave"), () => this.r.leave(), "link"),
+      this.navButton("lesson-link", this.r.ui("link"), () => this.copyLink(), "link"),
+    );
     const linkBox = h("input", "lesson-link-box");
     linkBox.type = "text";
     linkBox.readOnly = true;
@@ -120,7 +132,8 @@ export class LessonPanel {
     let keep = null;
     if (active && this.content.contains(active)) {
       if (active.id) keep = `#${active.id}`;
-      else if (active.matches(".lesson-option input")) keep = `.lesson-option input[value="${active.value}"]`;
+      else if (active.matches(".lesson-option input"))
+        keep = `.lesson-option input[value="${active.value}"]`;
       else if (active.matches(".lesson-title, .lesson-result")) keep = `.${active.classList[0]}`;
     }
     this.content.replaceChildren(head, body, nav, tools);
@@ -147,7 +160,7 @@ export class LessonPanel {
     legend.append(rich(stepText.question, this.r.values, ctx));
     box.append(legend);
     const name = `lq-${this.r.current.lesson.id}-${this.r.current.index}`;
-    q.options.forEach((o, k) => {
+    q.options.forEach((_o, k) => {
       const label = h("label", "lesson-option");
       const input = h("input");
       input.type = "radio";
@@ -177,9 +190,19 @@ export class LessonPanel {
     result.dataset.answer = String(this.r.answer);
     result.dataset.correct = String(this.r.reveal.correct);
     result.dataset.right = String(this.r.chosen === this.r.reveal.correct);
-    const verdict = h("p", `lesson-verdict ${this.r.chosen === this.r.reveal.correct ? "right" : "wrong"}`);
-    verdict.append(rich(this.r.chosen === this.r.reveal.correct ? this.r.ui("right")
-      : this.r.ui("wrong", { answer: answerText }), {}, ctx));
+    const verdict = h(
+      "p",
+      `lesson-verdict ${this.r.chosen === this.r.reveal.correct ? "right" : "wrong"}`,
+    );
+    verdict.append(
+      rich(
+        this.r.chosen === this.r.reveal.correct
+          ? this.r.ui("right")
+          : this.r.ui("wrong", { answer: answerText }),
+        {},
+        ctx,
+      ),
+    );
     const explain = h("p", "lesson-reveal-text");
     explain.append(rich(stepText.reveal, { ...this.r.reveal.values, answer: answerText }, ctx));
     result.append(verdict, explain);
@@ -210,17 +233,30 @@ export class LessonPanel {
       return;
     }
     const data = Object.entries(this.r.compare).map(([cell, trace]) => ({
-      x: lastRow(trace).map((_, k) => k + 1), y: lastRow(trace), type: "scatter", mode: "lines+markers",
-      name: this.r.ui(`cell.${cell}`), line: { color: COMPARE_COLOURS[cell], width: 2 }, marker: { size: 4 },
+      x: lastRow(trace).map((_, k) => k + 1),
+      y: lastRow(trace),
+      type: "scatter",
+      mode: "lines+markers",
+      name: this.r.ui(`cell.${cell}`),
+      line: { color: COMPARE_COLOURS[cell], width: 2 },
+      marker: { size: 4 },
     }));
     const layout = {
-      font: { family: "system-ui, sans-serif", size: 10 }, margin: { l: 50, r: 8, t: 26, b: 34 },
+      font: { family: "system-ui, sans-serif", size: 10 },
+      margin: { l: 50, r: 8, t: 26, b: 34 },
       xaxis: { title: { text: this.r.ui("compareX") }, dtick: 2 },
       yaxis: { type: "log", title: { text: this.r.ui("compareY") }, exponentformat: "power" },
-      legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom" }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff",
+      legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom" },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "#fff",
       shapes: this.compareMarker(),
     };
-    await Plotly.react(el, data, { ...layout, height: 240 }, { displayModeBar: false, responsive: true });
+    await Plotly.react(
+      el,
+      data,
+      { ...layout, height: 240 },
+      { displayModeBar: false, responsive: true },
+    );
     el.dataset.ready = "true";
   }
 
@@ -228,8 +264,17 @@ export class LessonPanel {
   compareMarker() {
     const ev = this.r.studio.event;
     if (!ev) return [];
-    return [{ type: "line", x0: ev.t, x1: ev.t, yref: "paper", y0: 0, y1: 1,
-      line: { color: "#e69f00", width: 2, dash: "dash" } }];
+    return [
+      {
+        type: "line",
+        x0: ev.t,
+        x1: ev.t,
+        yref: "paper",
+        y0: 0,
+        y1: 1,
+        line: { color: "#e69f00", width: 2, dash: "dash" },
+      },
+    ];
   }
 
   async copyLink() {

@@ -82,7 +82,8 @@ export class Lessons {
   async load() {
     if (!this.defs) this.defs = await getJson("lessons.json");
     const lang = this.lang();
-    if (!this.texts[lang]) this.texts[lang] = await getJson(`${lang}.json`).catch(() => getJson("en.json"));
+    if (!this.texts[lang])
+      this.texts[lang] = await getJson(`${lang}.json`).catch(() => getJson("en.json"));
     return this.texts[lang];
   }
 
@@ -92,7 +93,10 @@ export class Lessons {
 
   ctx(step) {
     // formulaCell: the cell whose parameter names a step's formulas use, when not the scenario's
-    return { cell: step?.formulaCell || step?.scenario?.cell || "rnn", notation: this.store.get().notation };
+    return {
+      cell: step?.formulaCell || step?.scenario?.cell || "rnn",
+      notation: this.store.get().notation,
+    };
   }
 
   // ---- menu ----
@@ -197,14 +201,20 @@ export class Lessons {
   }
 
   context(step) {
-    return { trace: this.studio.trace, training: this.studio.training, scenario: this.store.get().scenario,
-      step, compare: this.compare || {} };
+    return {
+      trace: this.studio.trace,
+      training: this.studio.training,
+      scenario: this.store.get().scenario,
+      step,
+      compare: this.compare || {},
+    };
   }
 
   readValues(spec, step) {
     const out = {};
     const ctx = this.context(step);
-    for (const [name, reader] of Object.entries(spec || {})) out[name] = format(read(reader, ctx), reader.format, this.lang());
+    for (const [name, reader] of Object.entries(spec || {}))
+      out[name] = format(read(reader, ctx), reader.format, this.lang());
     return out;
   }
 
@@ -216,22 +226,29 @@ export class Lessons {
     if (!scroll || !targets.length) return;
     // the first target inside the panel is scrolled to within the panel; the first one outside
     // it (the one the text is about) into the page's view
-    const behavior = window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
+    const behavior = window.matchMedia("(prefers-reduced-motion: reduce)").matches
+      ? "auto"
+      : "smooth";
     const elements = targets.map((t) => resolve(t)[0] ?? null);
     const inPanel = elements.find((el) => el && this.panel.contains(el));
     if (inPanel) this.panel.scrollTo({ top: inPanel.offsetTop - 80, behavior });
-    const onPage = elements.find((el) => el && !this.panel.contains(el))
-      || resolveAll([".is-hl"]).find((el) => !this.panel.contains(el));
+    const onPage =
+      elements.find((el) => el && !this.panel.contains(el)) ||
+      resolveAll([".is-hl"]).find((el) => !this.panel.contains(el));
     if (!onPage) return;
     const reveal = (how) => {
       const r = onPage.getBoundingClientRect();
-      if (r.top < 0 || r.bottom > window.innerHeight) onPage.scrollIntoView({ block: "center", behavior: how });
+      if (r.top < 0 || r.bottom > window.innerHeight)
+        onPage.scrollIntoView({ block: "center", behavior: how });
     };
     reveal(behavior);
     // the page's views may still change height (charts drawn a little later): look again
     const seq = this.seq;
     clearTimeout(this.scrollTimer);
-    this.scrollTimer = setTimeout(() => seq === this.seq && onPage.isConnected && reveal("auto"), 700);
+    this.scrollTimer = setTimeout(
+      () => seq === this.seq && onPage.isConnected && reveal("auto"),
+      700,
+    );
   }
 
   conceal(selectors) {
@@ -263,8 +280,11 @@ export class Lessons {
     this.compare = null;
     if (rv.compare) {
       const base = rv.scenario || step.scenario;
-      const traces = await Promise.all(rv.compare.values.map((v) => api.trace(
-        { ...base, [rv.compare.vary]: v, detail: "norms" }).catch(() => null)));
+      const traces = await Promise.all(
+        rv.compare.values.map((v) =>
+          api.trace({ ...base, [rv.compare.vary]: v, detail: "norms" }).catch(() => null),
+        ),
+      );
       if (seq !== this.seq) return;
       if (traces.some((tr) => !tr)) {
         this.panel.dataset.state = "failed";
@@ -282,8 +302,11 @@ export class Lessons {
     }
     this.unconceal();
     this.answer = read(step.question.reader, this.context(step));
-    const correct = step.question.options.findIndex((o) => ("value" in o ? String(o.value) === String(this.answer)
-      : this.answer >= o.min && this.answer <= o.max));
+    const correct = step.question.options.findIndex((o) =>
+      "value" in o
+        ? String(o.value) === String(this.answer)
+        : this.answer >= o.min && this.answer <= o.max,
+    );
     this.reveal = { correct, values: this.readValues(rv.values, step) };
     this.target = { event: rv.event, highlight: rv.highlight || [] };
     this.panel.dataset.state = "ready";
@@ -313,8 +336,14 @@ export class Lessons {
   onEvent(index) {
     if (!this.current || !this.target) return;
     // The page redraws its equation (and may rebuild views) on each event: restore our marks.
-    if (this.studio.index?.find(this.target.event.kind, this.target.event.t ?? null,
-      this.target.event.update ?? null) === index) this.applyHighlight();
+    if (
+      this.studio.index?.find(
+        this.target.event.kind,
+        this.target.event.t ?? null,
+        this.target.event.update ?? null,
+      ) === index
+    )
+      this.applyHighlight();
     const el = this.panel.querySelector("#lesson-compare");
     if (el?.dataset.ready && window.Plotly) {
       window.Plotly.relayout(el, { shapes: this.view.compareMarker() });

@@ -28,8 +28,12 @@ const views = {
   heatmaps: new HeatmapsView({ container: $("heatmaps"), tooltip }),
   charts: new ChartsView({
     containers: {
-      section: $("charts"), gradNorms: $("chart-grad-norms"), errorFlow: $("chart-error-flow"),
-      accum: $("chart-accum"), loss: $("chart-loss"), flowMode: $("ctl-flow-mode"),
+      section: $("charts"),
+      gradNorms: $("chart-grad-norms"),
+      errorFlow: $("chart-error-flow"),
+      accum: $("chart-accum"),
+      loss: $("chart-loss"),
+      flowMode: $("ctl-flow-mode"),
     },
     onNeedNorms: () => studio?.requestNorms(),
   }),
@@ -51,7 +55,10 @@ const controls = new Controls({
   onShare: act("share"),
 });
 const topbar = new TopBar({
-  store, lang: $("ctl-lang"), notation: $("ctl-notation"), projector: $("btn-projector"),
+  store,
+  lang: $("ctl-lang"),
+  notation: $("ctl-notation"),
+  projector: $("btn-projector"),
   controlsToggle: $("btn-controls"),
 });
 studio = new Studio({ store, views, controls, timeline, topbar, banner: $("status-exploded") });
@@ -61,19 +68,30 @@ const handle = new StudioHandle({ studio, store });
 window.bpttStudio = handle;
 
 // Guided lessons load on demand (first click on Lessons, or a lesson link).
-const lessons = () => import("./lessons.js").then((m) => m.attach({ studio: handle, store,
-  button: $("btn-lessons"), menu: $("lesson-menu"), panel: $("lesson-panel") }));
+const lessons = () =>
+  import("./lessons.js").then((m) =>
+    m.attach({
+      studio: handle,
+      store,
+      button: $("btn-lessons"),
+      menu: $("lesson-menu"),
+      panel: $("lesson-panel"),
+    }),
+  );
 $("btn-lessons").addEventListener("click", () => lessons().then((l) => l.toggleMenu()));
 
 // The article under the tool: its texts load when it comes near the view (observed once the
 // first trace is drawn, so that the page has its full height).
 function loadArticleWhenNear(article) {
-  const seen = new IntersectionObserver((entries) => {
-    if (entries.some((e) => e.isIntersecting)) {
-      seen.disconnect();
-      loadPart("article");
-    }
-  }, { rootMargin: "300px 0px" });
+  const seen = new IntersectionObserver(
+    (entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        seen.disconnect();
+        loadPart("article");
+      }
+    },
+    { rootMargin: "300px 0px" },
+  );
   seen.observe(article);
 }
 

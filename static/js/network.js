@@ -13,7 +13,13 @@
 import { diverging, SIZES } from "./config.js";
 import { num } from "./format.js";
 import {
-  bandX, curve, gateSlots, networkLayout, scrollToShow, strandOffsets, strandWidth,
+  bandX,
+  curve,
+  gateSlots,
+  networkLayout,
+  scrollToShow,
+  strandOffsets,
+  strandWidth,
 } from "./geometry.js";
 import { t as tr } from "./i18n.js";
 import { svgEl as el, svgLabel } from "./labels.js";
@@ -52,9 +58,13 @@ export class NetworkView extends EventTarget {
         requestAnimationFrame(() => this.draw());
       }
     }).observe(container);
-    container.addEventListener("scroll", () => {
-      this.scrollX = container.scrollLeft;
-    }, { passive: true });
+    container.addEventListener(
+      "scroll",
+      () => {
+        this.scrollX = container.scrollLeft;
+      },
+      { passive: true },
+    );
   }
 
   setTrace(index) {
@@ -77,8 +87,9 @@ export class NetworkView extends EventTarget {
 
   /** The height the drawing may take: a share of the window that the page's CSS sets. */
   maxHeight() {
-    const share = Number.parseFloat(getComputedStyle(this.container)
-      .getPropertyValue("--net-height")) || SIZES.netHeight;
+    const share =
+      Number.parseFloat(getComputedStyle(this.container).getPropertyValue("--net-height")) ||
+      SIZES.netHeight;
     return Math.max(SIZES.netHeightMin, window.innerHeight * share);
   }
 
@@ -112,8 +123,13 @@ export class NetworkView extends EventTarget {
     const { T } = idx;
     const cell = idx.cell;
     this.builtWidth = this.container.clientWidth;
-    const lay = networkLayout({ T, cell, available: this.builtWidth || 900,
-      maxHeight: this.maxHeight(), gates: gatesOf(cell).length });
+    const lay = networkLayout({
+      T,
+      cell,
+      available: this.builtWidth || 900,
+      maxHeight: this.maxHeight(),
+      gates: gatesOf(cell).length,
+    });
     this.layout = lay;
     this.errGroups.clear();
     this.visibleErr.clear();
@@ -121,16 +137,35 @@ export class NetworkView extends EventTarget {
     this.arriving = null;
 
     const svg = el("svg", {
-      id: "network-svg", width: lay.width, height: lay.height,
-      viewBox: `0 0 ${lay.width} ${lay.height}`, role: "group",
-      "data-cell": cell, "data-t-count": T, style: `--net-scale: ${lay.scale.toFixed(3)}`,
+      id: "network-svg",
+      width: lay.width,
+      height: lay.height,
+      viewBox: `0 0 ${lay.width} ${lay.height}`,
+      role: "group",
+      "data-cell": cell,
+      "data-t-count": T,
+      style: `--net-scale: ${lay.scale.toFixed(3)}`,
     });
     if (lay.colW / lay.scale < DENSE_COLUMN) svg.dataset.dense = "true";
     this.svg = svg;
     const defs = el("defs", {}, svg);
-    for (const [id, cls] of [["arrow-fwd", "arrow-fwd"], ["arrow-err", "arrow-err"]]) {
-      const marker = el("marker", { id, viewBox: "0 0 8 8", refX: 7, refY: 4, markerWidth: 6,
-        markerHeight: 6, orient: "auto-start-reverse" }, defs);
+    for (const [id, cls] of [
+      ["arrow-fwd", "arrow-fwd"],
+      ["arrow-err", "arrow-err"],
+    ]) {
+      const marker = el(
+        "marker",
+        {
+          id,
+          viewBox: "0 0 8 8",
+          refX: 7,
+          refY: 4,
+          markerWidth: 6,
+          markerHeight: 6,
+          orient: "auto-start-reverse",
+        },
+        defs,
+      );
       el("path", { d: "M0,0L8,4L0,8z", class: cls }, marker);
     }
     this.bandLayer = el("g", { class: "bands" }, svg);
@@ -151,8 +186,11 @@ export class NetworkView extends EventTarget {
     const lay = this.layout;
     this.bands = this.index.windows.map((w, k) => {
       const [x0, x1] = bandX(lay, w.first, w.last);
-      const g = el("g", { class: "band", "data-window": k, "data-first": w.first,
-        "data-last": w.last }, this.bandLayer);
+      const g = el(
+        "g",
+        { class: "band", "data-window": k, "data-first": w.first, "data-last": w.last },
+        this.bandLayer,
+      );
       const s = lay.scale;
       el("rect", { x: x0 + 1, y: 4, width: x1 - x0 - 2, height: lay.height - 8, rx: 6 * s }, g);
       const y = 3;
@@ -161,8 +199,11 @@ export class NetworkView extends EventTarget {
         const xc = x0;
         const cut = el("g", { class: "cut", "data-t": w.first }, g);
         el("line", { x1: xc, x2: xc, y1: lay.rowY.L - 8 * s, y2: lay.height - 6 }, cut);
-        const label = el("text", { x: xc + 3 * s, y: lay.rowY.L - 12 * s, class: "cut-label" },
-          cut);
+        const label = el(
+          "text",
+          { x: xc + 3 * s, y: lay.rowY.L - 12 * s, class: "cut-label" },
+          cut,
+        );
         label.dataset.i18n = "net.cut";
       }
       return g;
@@ -171,9 +212,20 @@ export class NetworkView extends EventTarget {
 
   nodeGroup(parent, { name, t, kind, x, y, r, gate = null }) {
     const id = gate ? `node-gate-${gate}-${t}` : `node-${name}-${t}`;
-    const g = el("g", { class: `node node-${kind}`, id, "data-node": gate ? "gate" : name,
-      "data-t": t, "data-kind": kind, tabindex: "-1", role: "img",
-      transform: `translate(${x},${y})` }, parent);
+    const g = el(
+      "g",
+      {
+        class: `node node-${kind}`,
+        id,
+        "data-node": gate ? "gate" : name,
+        "data-t": t,
+        "data-kind": kind,
+        tabindex: "-1",
+        role: "img",
+        transform: `translate(${x},${y})`,
+      },
+      parent,
+    );
     if (gate) g.setAttribute("data-gate", gate);
     el("circle", { r }, g);
     const text = el("text", { class: "node-label", "text-anchor": "middle", dy: "0.35em" }, g);
@@ -196,8 +248,19 @@ export class NetworkView extends EventTarget {
       nodes[spec.gate ? `gate-${spec.gate}` : spec.name] = n;
       return n;
     };
-    const edge = (name, d) => el("path", { class: "edge", d, "data-edge": name, "data-t": t,
-      id: `edge-${name}-${t}`, "marker-end": "url(#arrow-fwd)" }, edges);
+    const edge = (name, d) =>
+      el(
+        "path",
+        {
+          class: "edge",
+          d,
+          "data-edge": name,
+          "data-t": t,
+          id: `edge-${name}-${t}`,
+          "marker-end": "url(#arrow-fwd)",
+        },
+        edges,
+      );
     const px = t > 0 ? lay.colX(t - 1) : null;
 
     if (t === 0) {
@@ -223,11 +286,18 @@ export class NetworkView extends EventTarget {
     const lossNode = add({ name: "L", kind: "loss", y: y.L });
     if (fwd && !fwd.loss_injected) lossNode.g.classList.add("no-loss");
     // the target above the loss node
-    const target = el("text", { class: "target", x, y: y.L - R - 5 * s, "text-anchor": "middle",
-      "data-raw": "" }, col);
+    const target = el(
+      "text",
+      { class: "target", x, y: y.L - R - 5 * s, "text-anchor": "middle", "data-raw": "" },
+      col,
+    );
     const yShown = tok.scaled ? inSeriesUnits(tok.y, idx.trace.scale) : tok.y;
-    target.textContent = yShown === null || yShown === undefined ? ""
-      : typeof yShown === "number" ? num(yShown, 3) : TraceIndex.shown(yShown);
+    target.textContent =
+      yShown === null || yShown === undefined
+        ? ""
+        : typeof yShown === "number"
+          ? num(yShown, 3)
+          : TraceIndex.shown(yShown);
     this.targetText = this.targetText || [];
     this.targetText[t] = target;
 
@@ -241,13 +311,20 @@ export class NetworkView extends EventTarget {
       const slots = gateSlots(lay, t);
       const gr = lay.gate;
       const top = Math.min(...slots.map((p) => p.y)) - gr;
-      const thin = (name, d) => el("path", { class: "edge thin", d, "data-edge": name, "data-t": t },
-        edges);
+      const thin = (name, d) =>
+        el("path", { class: "edge thin", d, "data-edge": name, "data-t": t }, edges);
       edge("h-gates", curve(px + R * 0.7, y.h + R * 0.7, slots[0].x - gr, top - 2 * s));
       gates.forEach((g, k) => {
         thin("x-gate", `M${x},${y.x - R}L${slots[k].x},${slots[k].y + gr}`);
-        nodes[`gate-${g}`] = this.nodeGroup(col, { name: "gate", t, kind: "gate", x: slots[k].x,
-          y: slots[k].y, r: gr, gate: g });
+        nodes[`gate-${g}`] = this.nodeGroup(col, {
+          name: "gate",
+          t,
+          kind: "gate",
+          x: slots[k].x,
+          y: slots[k].y,
+          r: gr,
+          gate: g,
+        });
       });
       if (cell === "lstm") {
         add({ name: "c", kind: "state", y: y.c });
@@ -255,8 +332,11 @@ export class NetworkView extends EventTarget {
         edge("c-h", `M${x},${y.c - R}L${x},${y.h + R + 1}`);
         for (const k of [0, 1, 2]) thin("gate-c", curve(slots[k].x, slots[k].y - gr, x, y.c + R));
         const o = slots[3];
-        thin("gate-h", `M${o.x},${o.y - gr}C${o.x + 14 * s},${y.c} ${x + R + 6 * s},${y.h + 6 * s} `
-          + `${x + R - 2 * s},${y.h + 4 * s}`);
+        thin(
+          "gate-h",
+          `M${o.x},${o.y - gr}C${o.x + 14 * s},${y.c} ${x + R + 6 * s},${y.h + 6 * s} ` +
+            `${x + R - 2 * s},${y.h + 4 * s}`,
+        );
       } else {
         edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
         for (const p of slots) thin("gate-h", curve(p.x, p.y - gr, x, y.h + R));
@@ -278,9 +358,17 @@ export class NetworkView extends EventTarget {
     const h = total / n;
     const g = el("g", { class: "strip" }, parent);
     values.forEach((v, j) => {
-      el("rect", { x, y: yc - total / 2 + j * h, width: 5 * s,
-        height: Math.max(0.5, h - (n > 12 ? 0 : 0.4)),
-        fill: diverging(v === null ? null : v / scale) }, g);
+      el(
+        "rect",
+        {
+          x,
+          y: yc - total / 2 + j * h,
+          width: 5 * s,
+          height: Math.max(0.5, h - (n > 12 ? 0 : 0.4)),
+          fill: diverging(v === null ? null : v / scale),
+        },
+        g,
+      );
     });
   }
 
@@ -290,15 +378,26 @@ export class NetworkView extends EventTarget {
     const g = el("g", { class: "row-labels" }, this.svg);
     for (const row of lay.rows) {
       if (row === "gates") continue;
-      const text = el("text", { x: 6 * lay.scale, y: lay.rowY[row], dy: "0.35em",
-        class: "row-label" }, g);
+      const text = el(
+        "text",
+        { x: 6 * lay.scale, y: lay.rowY[row], dy: "0.35em", class: "row-label" },
+        g,
+      );
       this.rowLabels[row] = text;
     }
     this.stepLabels = [];
     const tg = el("g", { class: "step-labels", "data-raw": "" }, this.svg);
     for (let t = 0; t <= this.index.T; t += 1) {
-      const text = el("text", { x: lay.colX(t), y: lay.height - 5 * lay.scale, "text-anchor": "middle",
-        class: "step-label" }, tg);
+      const text = el(
+        "text",
+        {
+          x: lay.colX(t),
+          y: lay.height - 5 * lay.scale,
+          "text-anchor": "middle",
+          class: "step-label",
+        },
+        tg,
+      );
       text.textContent = String(t);
       this.stepLabels.push(text);
     }
@@ -350,7 +449,9 @@ export class NetworkView extends EventTarget {
     // the window band of this event
     const w = idx.windowOfEvent[i];
     if (w !== this.lastWindow) {
-      this.bands.forEach((b, k) => b.classList.toggle("is-current", k === w));
+      this.bands.forEach((b, k) => {
+        b.classList.toggle("is-current", k === w);
+      });
       this.lastWindow = w;
     }
     this.bandLayer.dataset.phase = ev.kind;
@@ -387,7 +488,8 @@ export class NetworkView extends EventTarget {
     else if (ev.kind === "backward") {
       current.push(col.nodes.h.g);
       if (col.nodes.c) current.push(col.nodes.c.g);
-      for (const [key, n] of Object.entries(col.nodes)) if (key.startsWith("gate-")) current.push(n.g);
+      for (const [key, n] of Object.entries(col.nodes))
+        if (key.startsWith("gate-")) current.push(n.g);
     } else current.push(col.nodes.h.g);
     for (const node of current) node.setAttribute("data-current", "true");
     this.currentNodes = current;
@@ -421,7 +523,10 @@ export class NetworkView extends EventTarget {
         this.scrollX = left;
       }
     }
-    if (this.container.contains(document.activeElement) && document.activeElement !== this.container) {
+    if (
+      this.container.contains(document.activeElement) &&
+      document.activeElement !== this.container
+    ) {
       this.focusCurrent();
     }
   }
@@ -441,36 +546,67 @@ export class NetworkView extends EventTarget {
     // one bundle: a strand per hidden unit, and the length of the error vector written beside it
     const bundle = (name, values, path, [lx, ly, anchor]) => {
       if (!Array.isArray(values) || values.every((v) => v === 0)) return;
-      const b = el("g", { class: "err", "data-edge": name, "data-t": t, "data-update": ev.update,
-        id: `${name}-${t}-u${ev.update}` }, g);
+      const b = el(
+        "g",
+        {
+          class: "err",
+          "data-edge": name,
+          "data-t": t,
+          "data-update": ev.update,
+          id: `${name}-${t}-u${ev.update}`,
+        },
+        g,
+      );
       const offs = strandOffsets(values.length, spread, SIZES.strandStep * s);
       values.forEach((v, j) => {
         const u = v === null ? 1 : v / scale;
-        const p = el("path", { d: path(offs[j]), stroke: diverging(v === null ? null : u),
-          "stroke-width": (strandWidth(u) * s).toFixed(2), pathLength: 1 }, b);
+        const p = el(
+          "path",
+          {
+            d: path(offs[j]),
+            stroke: diverging(v === null ? null : u),
+            "stroke-width": (strandWidth(u) * s).toFixed(2),
+            pathLength: 1,
+          },
+          b,
+        );
         if (j === Math.floor(values.length / 2)) p.setAttribute("marker-end", "url(#arrow-err)");
       });
       // a wide transparent path makes the bundle easy to hover
       el("path", { class: "hit", d: path(0) }, b);
-      const norm = el("text", { class: "err-norm", x: lx, y: ly, "text-anchor": anchor,
-        "data-raw": "" }, b);
+      const norm = el(
+        "text",
+        { class: "err-norm", x: lx, y: ly, "text-anchor": anchor, "data-raw": "" },
+        b,
+      );
       norm.textContent = num(vectorNorm(values), 2);
     };
     const xo = x + lay.colW * 0.3;
     const pad = spread / 2 + 4 * s;
-    bundle("err-out", ev.dh_out, (o) => `M${xo + o},${y.L + R}L${xo + o},${y.h - R + 2}`,
-      [xo + pad, (y.yhat + y.h) / 2, "start"]);
+    bundle(
+      "err-out",
+      ev.dh_out,
+      (o) => `M${xo + o},${y.L + R}L${xo + o},${y.h - R + 2}`,
+      // beside the bundle, inside the drawing (the last column writes it on the bundle's left)
+      t < idx.T ? [xo + pad, (y.L + y.yhat) / 2, "start"] : [xo - pad, (y.L + y.yhat) / 2, "end"],
+    );
     const last = ev.window ? ev.window[1] : idx.T;
     if (t < last) {
       const nx = lay.colX(t + 1);
       const across = (row) => [(nx + x) / 2, row - R + 4 * s - pad + 2 * s, "middle"];
-      bundle("err-next", ev.dh_next,
+      bundle(
+        "err-next",
+        ev.dh_next,
         (o) => `M${nx - R},${y.h - R + 4 * s + o}L${x + R + 8 * s},${y.h - R + 4 * s + o}`,
-        across(y.h));
+        across(y.h),
+      );
       if (idx.cell === "lstm") {
-        bundle("err-c", ev.dc_next,
+        bundle(
+          "err-c",
+          ev.dc_next,
           (o) => `M${nx - R},${y.c - R + 4 * s + o}L${x + R + 8 * s},${y.c - R + 4 * s + o}`,
-          across(y.c));
+          across(y.c),
+        );
       }
     }
     return g;
@@ -487,8 +623,9 @@ export class NetworkView extends EventTarget {
     if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
     const active = document.activeElement;
     const col = active?.closest?.(".col");
-    const nodes = [...(col || this.columns[this.index.event(this.eventIndex).t].col)
-      .querySelectorAll(".node")];
+    const nodes = [
+      ...(col || this.columns[this.index.event(this.eventIndex).t].col).querySelectorAll(".node"),
+    ];
     nodes.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
     let k = nodes.indexOf(active);
     if (k < 0) k = nodes.findIndex((n) => n.dataset.node === "h");

@@ -46,9 +46,11 @@ export class PredictionsView {
     const shown = (v) => (typeof v === "number" ? num(v, 3) : TraceIndex.shown(v));
     // inputs and targets come standardised; the API predicts in the series' units already
     const scale = idx.trace.scale;
-    const rows = [["pred.input", (t) => inSeriesUnits(idx.tokens(t).x, scale)],
+    const rows = [
+      ["pred.input", (t) => inSeriesUnits(idx.tokens(t).x, scale)],
       ["pred.target", (t) => inSeriesUnits(idx.tokens(t).y, scale)],
-      ["pred.predicted", (t) => training.predictions[t - 1]]];
+      ["pred.predicted", (t) => training.predictions[t - 1]],
+    ];
     for (const [key, get] of rows) {
       const tr1 = document.createElement("tr");
       const th = document.createElement("th");

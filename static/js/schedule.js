@@ -6,14 +6,19 @@ import { TIMING } from "./config.js";
 
 let lastInput = performance.now();
 for (const type of ["keydown", "pointerdown", "wheel", "touchstart"]) {
-  window.addEventListener(type, () => {
-    lastInput = performance.now();
-  }, { capture: true, passive: true });
+  window.addEventListener(
+    type,
+    () => {
+      lastInput = performance.now();
+    },
+    { capture: true, passive: true },
+  );
 }
 
-const sleep = (ms) => new Promise((resolve) => {
-  setTimeout(resolve, ms);
-});
+const sleep = (ms) =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
 
 /** The next task (a message, which the browser runs before timers and after pending input). */
 export function nextTask() {

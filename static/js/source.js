@@ -15,8 +15,12 @@ export function bodyOf(scenario, detail = null) {
   if (!scenario.train) return { endpoint: "trace", request };
   return {
     endpoint: "train",
-    request: { ...request, iterations: scenario.train,
-      record_every: Math.max(1, Math.floor(scenario.train / TRAIN_RECORDS)), include_trace: true },
+    request: {
+      ...request,
+      iterations: scenario.train,
+      record_every: Math.max(1, Math.floor(scenario.train / TRAIN_RECORDS)),
+      include_trace: true,
+    },
   };
 }
 

@@ -18,23 +18,125 @@ export const VIEWS = ["projector"];
 // URL parameter <-> scenario field. Each entry: [param, read(scenario), write(scenario, text)].
 const num = (text) => (text === "" || Number.isNaN(Number(text)) ? text : Number(text));
 const FIELDS = [
-  ["cell", (s) => s.cell, (s, v) => { s.cell = v; }],
-  ["H", (s) => s.hidden_size, (s, v) => { s.hidden_size = num(v); }],
-  ["act", (s) => s.activation, (s, v) => { s.activation = v; }],
-  ["loss", (s) => s.loss, (s, v) => { s.loss = v; }],
-  ["at", (s) => s.loss_at, (s, v) => { s.loss_at = v; }],
-  ["red", (s) => s.reduction, (s, v) => { s.reduction = v; }],
-  ["k1", (s) => s.truncation?.k1, (s, v) => { s.truncation = { ...s.truncation, k1: num(v) }; }],
-  ["k2", (s) => s.truncation?.k2, (s, v) => { s.truncation = { ...s.truncation, k2: num(v) }; }],
-  ["opt", (s) => s.optimizer?.name, (s, v) => { s.optimizer = { ...s.optimizer, name: v }; }],
-  ["lr", (s) => s.optimizer?.lr, (s, v) => { s.optimizer = { ...s.optimizer, lr: num(v) }; }],
-  ["clip", (s) => s.clip?.mode, (s, v) => { s.clip = { ...s.clip, mode: v }; }],
-  ["cmax", (s) => s.clip?.max, (s, v) => { s.clip = { ...s.clip, max: num(v) }; }],
-  ["seed", (s) => s.seed, (s, v) => { s.seed = num(v); }],
-  ["rho", (s) => s.spectral_radius, (s, v) => { s.spectral_radius = num(v); }],
-  ["fb", (s) => s.forget_bias, (s, v) => { s.forget_bias = num(v); }],
-  ["out", (s) => s.output_size, (s, v) => { s.output_size = num(v); }],
-  ["train", (s) => s.train, (s, v) => { s.train = num(v); }],
+  [
+    "cell",
+    (s) => s.cell,
+    (s, v) => {
+      s.cell = v;
+    },
+  ],
+  [
+    "H",
+    (s) => s.hidden_size,
+    (s, v) => {
+      s.hidden_size = num(v);
+    },
+  ],
+  [
+    "act",
+    (s) => s.activation,
+    (s, v) => {
+      s.activation = v;
+    },
+  ],
+  [
+    "loss",
+    (s) => s.loss,
+    (s, v) => {
+      s.loss = v;
+    },
+  ],
+  [
+    "at",
+    (s) => s.loss_at,
+    (s, v) => {
+      s.loss_at = v;
+    },
+  ],
+  [
+    "red",
+    (s) => s.reduction,
+    (s, v) => {
+      s.reduction = v;
+    },
+  ],
+  [
+    "k1",
+    (s) => s.truncation?.k1,
+    (s, v) => {
+      s.truncation = { ...s.truncation, k1: num(v) };
+    },
+  ],
+  [
+    "k2",
+    (s) => s.truncation?.k2,
+    (s, v) => {
+      s.truncation = { ...s.truncation, k2: num(v) };
+    },
+  ],
+  [
+    "opt",
+    (s) => s.optimizer?.name,
+    (s, v) => {
+      s.optimizer = { ...s.optimizer, name: v };
+    },
+  ],
+  [
+    "lr",
+    (s) => s.optimizer?.lr,
+    (s, v) => {
+      s.optimizer = { ...s.optimizer, lr: num(v) };
+    },
+  ],
+  [
+    "clip",
+    (s) => s.clip?.mode,
+    (s, v) => {
+      s.clip = { ...s.clip, mode: v };
+    },
+  ],
+  [
+    "cmax",
+    (s) => s.clip?.max,
+    (s, v) => {
+      s.clip = { ...s.clip, max: num(v) };
+    },
+  ],
+  [
+    "seed",
+    (s) => s.seed,
+    (s, v) => {
+      s.seed = num(v);
+    },
+  ],
+  [
+    "rho",
+    (s) => s.spectral_radius,
+    (s, v) => {
+      s.spectral_radius = num(v);
+    },
+  ],
+  [
+    "fb",
+    (s) => s.forget_bias,
+    (s, v) => {
+      s.forget_bias = num(v);
+    },
+  ],
+  [
+    "out",
+    (s) => s.output_size,
+    (s, v) => {
+      s.output_size = num(v);
+    },
+  ],
+  [
+    "train",
+    (s) => s.train,
+    (s, v) => {
+      s.train = num(v);
+    },
+  ],
 ];
 
 function dataToParams(data, params) {
@@ -51,7 +153,13 @@ function dataFromParams(params) {
   if (params.has("text")) return { text: params.get("text") };
   if (params.has("words")) return { words: params.get("words") };
   if (params.has("series")) {
-    return { series: params.get("series").split(",").filter((v) => v.trim() !== "").map(num) };
+    return {
+      series: params
+        .get("series")
+        .split(",")
+        .filter((v) => v.trim() !== "")
+        .map(num),
+    };
   }
   if (params.has("data")) {
     try {
@@ -101,7 +209,9 @@ export function fromQuery(search) {
     event: Number.isFinite(event) && event >= 0 ? event : 0,
     lang: params.get("lang") || DEFAULT_STATE.lang,
     notation: params.get("nota") || DEFAULT_STATE.notation,
-    lesson: params.get("lesson") ? { id: params.get("lesson"), step: step >= 1 ? step : 1 } : null,
+    lesson: params.get("lesson")
+      ? { id: params.get("lesson"), step: Number.isInteger(step) && step > 0 ? step : 1 }
+      : null,
     view: VIEWS.includes(params.get("view")) ? params.get("view") : null,
   };
 }

@@ -201,8 +201,14 @@ export class Timeline {
 
   onKey(e) {
     if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.isComposing) return;
-    const keys = { ArrowRight: 1, ArrowLeft: -1, Home: "first", End: "last", " ": "play",
-      Spacebar: "play" };
+    const keys = {
+      ArrowRight: 1,
+      ArrowLeft: -1,
+      Home: "first",
+      End: "last",
+      " ": "play",
+      Spacebar: "play",
+    };
     const action = keys[e.key];
     if (action === undefined || keyRole(e.key, e.target) !== "step") return;
     if (action === "first") this.go(0);
@@ -225,11 +231,17 @@ export class Timeline {
       this.status.textContent = "";
       return;
     }
-    const win = ev.window || this.windows[ev.update]
-      ? (ev.window || [this.windows[ev.update].first, this.windows[ev.update].last]) : null;
+    const win =
+      ev.window || this.windows[ev.update]
+        ? ev.window || [this.windows[ev.update].first, this.windows[ev.update].last]
+        : null;
     const text = tr(`timeline.status.${ev.kind}`, {
-      i: i + 1, n, t: ev.t, u: (ev.update ?? 0) + 1,
-      first: win ? win[0] : "", last: win ? win[1] : "",
+      i: i + 1,
+      n,
+      t: ev.t,
+      u: (ev.update ?? 0) + 1,
+      first: win ? win[0] : "",
+      last: win ? win[1] : "",
     });
     this.status.textContent = text;
     this.status.dataset.kind = ev.kind;

@@ -34,7 +34,7 @@ export const SIZES = {
   // its panel (geometry.js networkLayout).
   colWidth: 64, // px per timestep column
   colMin: 46, // narrowest column before the network scrolls horizontally
-  margin: { left: 40, right: 16, top: 24, bottom: 18 },
+  margin: { left: 40, right: 44, top: 24, bottom: 18 }, // right: room for a strand's norm
   row: 50, // vertical distance between rows of nodes
   node: 15, // radius of a state node
   gate: 8, // radius of a gate node

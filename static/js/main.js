@@ -61,7 +61,16 @@ const topbar = new TopBar({
   projector: $("btn-projector"),
   controlsToggle: $("btn-controls"),
 });
-studio = new Studio({ store, views, controls, timeline, topbar, banner: $("status-exploded") });
+studio = new Studio({
+  store,
+  views,
+  controls,
+  timeline,
+  topbar,
+  banner: $("status-exploded"),
+  // a step leaves these alone while they are off screen (redrawn when they come near)
+  placed: { equation: $("equation"), heatmaps: $("heatmaps"), charts: $("charts") },
+});
 
 // The public handle for guided lessons and tests (handle.js).
 const handle = new StudioHandle({ studio, store });

@@ -10,7 +10,7 @@
 // The drawing fills its panel (geometry.js networkLayout) and is rebuilt when the panel's width
 // changes; each error bundle is labelled with the length of its error vector, and the error of
 // a new backward event runs along its strands (not under prefers-reduced-motion; see CSS).
-import { diverging, SIZES } from "./config.js";
+import { DIVERGING_LUT, diverging, lutIndex, SIZES } from "./config.js";
 import { num } from "./format.js";
 import {
   bandX,
@@ -62,9 +62,49 @@ export class NetworkView extends EventTarget {
       "scroll",
       () => {
         this.scrollX = container.scrollLeft;
+        if (!this.rangeFrame) {
+          this.rangeFrame = requestAnimationFrame(() => {
+            this.rangeFrame = 0;
+            if (this.built) this.showRange();
+          });
+        }
       },
       { passive: true },
     );
+  }
+
+  /**
+   * Long sequences (a drawing more than twice the panel's width) keep only the columns within
+   * one panel's width of the view displayed: what is not displayed costs no style, layout or
+   * paint when a step changes the drawing (T = 200 is 200 columns of nodes and strands).
+   */
+  showRange() {
+    const lay = this.layout;
+    const view = this.viewWidth || lay.width;
+    let first = 0;
+    let last = lay.T;
+    if (lay.width > 2 * view) {
+      first = Math.max(0, Math.floor((this.scrollX - view - lay.left) / lay.colW));
+      last = Math.min(lay.T, Math.ceil((this.scrollX + 2 * view - lay.left) / lay.colW));
+    }
+    const [was0, was1] = this.range || [0, lay.T];
+    if (this.range && was0 === first && was1 === last) return;
+    this.range = [first, last];
+    for (const { col, t } of this.columns) {
+      const shown = t >= first && t <= last;
+      if (shown !== (t >= was0 && t <= was1) || !this.rangeSet)
+        col.style.display = shown ? "" : "none";
+    }
+    this.rangeSet = true;
+    for (const k of this.visibleErr) this.showErr(this.errGroups.get(k));
+  }
+
+  inRange(t) {
+    return !this.range || (t >= this.range[0] && t <= this.range[1]);
+  }
+
+  showErr(g) {
+    g.style.display = this.inRange(Number(g.dataset.t)) ? "" : "none";
   }
 
   setTrace(index) {
@@ -135,6 +175,8 @@ export class NetworkView extends EventTarget {
     this.visibleErr.clear();
     this.lastWindow = -1;
     this.arriving = null;
+    this.range = null;
+    this.rangeSet = false;
 
     const svg = el("svg", {
       id: "network-svg",
@@ -350,26 +392,41 @@ export class NetworkView extends EventTarget {
     return { col, nodes, t };
   }
 
+  /**
+   * A value strip: one cell per hidden unit, coloured on the diverging scale, drawn as one
+   * image (a 1×H canvas scaled up without smoothing): 200 columns of H = 64 units are 400
+   * images, not 25,600 rectangles to style and paint.
+   */
   strip(parent, x, yc, values, scale) {
-    if (!Array.isArray(values)) return;
+    if (!Array.isArray(values) || !values.length) return;
     const s = this.layout.scale;
     const n = values.length;
     const total = Math.min(30, Math.max(8, n * 4)) * s;
-    const h = total / n;
-    const g = el("g", { class: "strip" }, parent);
+    this.stripCanvas ??= document.createElement("canvas");
+    const canvas = this.stripCanvas;
+    canvas.width = 1;
+    canvas.height = n;
+    const ctx = canvas.getContext("2d");
+    const image = ctx.createImageData(1, n);
     values.forEach((v, j) => {
-      el(
-        "rect",
-        {
-          x,
-          y: yc - total / 2 + j * h,
-          width: 5 * s,
-          height: Math.max(0.5, h - (n > 12 ? 0 : 0.4)),
-          fill: diverging(v === null ? null : v / scale),
-        },
-        g,
-      );
+      const k = lutIndex(v === null ? null : v / scale);
+      const rgb = k < 0 ? [204, 204, 204] : DIVERGING_LUT.subarray(k * 3, k * 3 + 3);
+      image.data.set([...rgb, 255], j * 4);
     });
+    ctx.putImageData(image, 0, 0);
+    el(
+      "image",
+      {
+        class: "strip",
+        href: canvas.toDataURL(),
+        x,
+        y: yc - total / 2,
+        width: 5 * s,
+        height: total,
+        preserveAspectRatio: "none",
+      },
+      parent,
+    );
   }
 
   buildRowLabels() {
@@ -467,7 +524,7 @@ export class NetworkView extends EventTarget {
         g = this.buildErr(k);
         this.errGroups.set(k, g);
       }
-      g.style.display = "";
+      this.showErr(g);
       g.classList.toggle("is-current", k === i);
     }
     this.visibleErr = want;
@@ -523,6 +580,7 @@ export class NetworkView extends EventTarget {
         this.scrollX = left;
       }
     }
+    this.showRange();
     if (
       this.container.contains(document.activeElement) &&
       document.activeElement !== this.container
@@ -587,8 +645,7 @@ export class NetworkView extends EventTarget {
       "err-out",
       ev.dh_out,
       (o) => `M${xo + o},${y.L + R}L${xo + o},${y.h - R + 2}`,
-      // beside the bundle, inside the drawing (the last column writes it on the bundle's left)
-      t < idx.T ? [xo + pad, (y.L + y.yhat) / 2, "start"] : [xo - pad, (y.L + y.yhat) / 2, "end"],
+      [xo + pad, (y.L + y.yhat) / 2, "start"], // beside the bundle (the margin has room)
     );
     const last = ev.window ? ev.window[1] : idx.T;
     if (t < last) {

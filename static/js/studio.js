@@ -11,9 +11,11 @@ import { TraceIndex } from "./trace.js";
 export class Studio extends EventTarget {
   /**
    * views: {network, equation, heatmaps, charts, predictions} (each setTrace, setEvent, draw;
-   * optional setNotation, setLanguage); controls, timeline, topbar, banner (the overflow note).
+   * optional setNotation, setLanguage); controls, timeline, topbar, banner (the overflow note);
+   * placed: {view name: its element} for views that a step need not redraw while off screen
+   * (they are redrawn when they come near the view).
    */
-  constructor({ store, views, controls, timeline, topbar, banner }) {
+  constructor({ store, views, controls, timeline, topbar, banner, placed = {} }) {
     super();
     this.store = store;
     this.views = views;
@@ -26,7 +28,28 @@ export class Studio extends EventTarget {
     this.index = null;
     this.training = null;
     this.loadSeq = 0;
+    this.offScreen = new Set(); // views a step leaves alone (not near the view)
+    this.stale = new Set(); // views left alone since their last draw
+    this.watch(placed);
     store.addEventListener("change", (e) => this.onChange(e.detail.changed));
+  }
+
+  /** Follow which placed views are near the view; draw a stale one when it comes near. */
+  watch(placed) {
+    const names = new Map(Object.entries(placed).map(([name, el]) => [el, name]));
+    if (!names.size) return;
+    const seen = new IntersectionObserver(
+      (entries) => {
+        for (const e of entries) {
+          const name = names.get(e.target);
+          if (e.isIntersecting) this.offScreen.delete(name);
+          else this.offScreen.add(name);
+          if (e.isIntersecting && this.stale.delete(name)) this.views[name].draw();
+        }
+      },
+      { rootMargin: "200px 0px" },
+    );
+    for (const el of names.keys()) seen.observe(el);
   }
 
   async start() {
@@ -64,7 +87,8 @@ export class Studio extends EventTarget {
       this.load(state.event);
       return;
     }
-    if (["event", "lang", "notation"].some((k) => changed.has(k))) this.drawEvent();
+    if (changed.has("lang") || changed.has("notation")) this.drawEvent({ all: true });
+    else if (changed.has("event")) this.drawEvent();
   }
 
   /** Ask for the scenario in the store; keep showing the old trace until the answer comes. */
@@ -122,7 +146,9 @@ export class Studio extends EventTarget {
     // one draw per trace: moving the store's event draws through onChange, else draw here
     const n = this.index.events.length;
     const i = Math.max(0, Math.min(n - 1, eventIndex || 0));
+    this.drawAll = true; // a new trace: every view draws, on screen or not
     if (!this.store.update({ event: i }).has("event")) this.drawEvent();
+    this.drawAll = false;
     document.body.dataset.traceReady = "true";
     this.dispatchEvent(new CustomEvent("trace", { detail: { trace } }));
   }
@@ -138,8 +164,11 @@ export class Studio extends EventTarget {
     this.views.charts.draw();
   }
 
-  /** Redraw every view for the store's event. */
-  drawEvent() {
+  /**
+   * Redraw the views for the store's event: every view when `all` (or for a new trace), else
+   * the views near the view; the others draw when they come near (watch).
+   */
+  drawEvent({ all = false } = {}) {
     if (!this.index) return;
     const i = Math.min(this.store.get().event, this.index.events.length - 1);
     this.timeline.setIndex(i);
@@ -147,7 +176,10 @@ export class Studio extends EventTarget {
     for (const [name, v] of Object.entries(this.views)) {
       if (name === "predictions") continue; // it shows the training, not the event
       v.setEvent(i);
-      v.draw();
+      if (all || this.drawAll || !this.offScreen.has(name)) {
+        v.draw();
+        this.stale.delete(name);
+      } else this.stale.add(name);
     }
     document.body.dataset.eventIndex = String(i);
     this.dispatchEvent(new CustomEvent("event", { detail: { index: i } }));

@@ -1,6 +1,6 @@
 // The studio's public handle (window.bpttStudio), what guided lessons and tests use:
 // loadScenario, goTo, highlight, clearHighlight, the current trace, index, training and event,
-// and the studio's events "trace", "event" and "error". It drives the page only through the
+// and the studio's events "trace", "event", "redraw" and "error". It drives the page only through the
 // store and the studio, and marks elements only through highlight.js.
 import { Highlighter } from "./highlight.js";
 
@@ -9,6 +9,8 @@ export class StudioHandle {
     this.studio = studio;
     this.store = store;
     this.marks = new Highlighter();
+    // a view redrawn when it came into view has new elements: mark them again
+    studio.addEventListener("redraw", () => this.marks.refresh());
   }
 
   get trace() {
@@ -69,6 +71,7 @@ export class StudioHandle {
 
   /** Mark network nodes and strands, heatmap cards, equation lines or chart boxes. */
   highlight(targets) {
+    this.studio.drawStale(); // the targets' views show the current event, on screen or not
     return this.marks.set(targets);
   }
 

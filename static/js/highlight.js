@@ -29,22 +29,32 @@ export function resolveAll(targets, root = document) {
   return [...new Set(targets.flatMap((t) => resolve(t, root)))];
 }
 
-/** One set of marked elements (class is-hl): set() replaces it, clear() empties it. */
+/**
+ * One set of marked elements (class is-hl): set() replaces it, clear() empties it, refresh()
+ * marks the same targets again after a view has redrawn its elements.
+ */
 export class Highlighter {
   constructor(className = "is-hl") {
     this.className = className;
+    this.targets = [];
     this.marked = [];
   }
 
   set(targets) {
     this.clear();
+    this.targets = [...targets];
     this.marked = resolveAll(targets);
     for (const el of this.marked) el.classList.add(this.className);
     return this.marked;
   }
 
+  refresh() {
+    if (this.targets.length) this.set(this.targets);
+  }
+
   clear() {
     for (const el of this.marked) el.classList.remove(this.className);
     this.marked = [];
+    this.targets = [];
   }
 }

@@ -44,7 +44,10 @@ export class Studio extends EventTarget {
           const name = names.get(e.target);
           if (e.isIntersecting) this.offScreen.delete(name);
           else this.offScreen.add(name);
-          if (e.isIntersecting && this.stale.delete(name)) this.views[name].draw();
+          if (e.isIntersecting && this.stale.delete(name)) {
+            this.views[name].draw();
+            this.dispatchEvent(new CustomEvent("redraw", { detail: { view: name } }));
+          }
         }
       },
       { rootMargin: "200px 0px" },
@@ -183,6 +186,12 @@ export class Studio extends EventTarget {
     }
     document.body.dataset.eventIndex = String(i);
     this.dispatchEvent(new CustomEvent("event", { detail: { index: i } }));
+  }
+
+  /** Draw the views a step left alone (something is about to point at their elements). */
+  drawStale() {
+    for (const name of this.stale) this.views[name].draw();
+    this.stale.clear();
   }
 
   // ---- actions of the controls ---------------------------------------------------------

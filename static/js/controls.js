@@ -10,10 +10,21 @@ import { has, t as tr, tp } from "./i18n.js";
 // looked up here is one of theirs.
 const $ = (id) => document.getElementById(id);
 
-/** The kind of a scenario's data: "text", "words", "series", or null (explicit arrays). */
+/** The kind of a scenario's data: "text", "words", "series", or null (a preset, arrays). */
 export function dataKind(data) {
   if (!data) return null;
   return ["text", "words", "series"].find((k) => k in data) ?? null;
+}
+
+/**
+ * The kind of data a trace was made from, for a preset (whose request names only the preset):
+ * series report their scale, words have tokens longer than one character. (A preset's own
+ * description of its data would say it directly; the API does not send one yet.)
+ */
+export function traceDataKind(trace) {
+  if (trace?.scale) return "series";
+  if (!Array.isArray(trace?.vocab)) return null;
+  return trace.vocab.some((token) => [...token].length > 1) ? "words" : "text";
 }
 
 // API error location (dotted, without "body") -> the error slot next to its control.
@@ -277,9 +288,13 @@ export class Controls {
     }
   }
 
-  /** Show the scenario: what the user set, else what the API filled in (config). */
-  sync(config) {
+  /**
+   * Show the scenario: what the user set, else what the API filled in (config); kind is the
+   * kind of data the trace was made from (traceDataKind), shown for a preset.
+   */
+  sync(config, kind = undefined) {
     if (config) this.config = config;
+    if (kind !== undefined) this.kind = kind;
     const s = this.store.get().scenario;
     const c = { ...(this.config || {}), ...s };
     const data = s.data || {};
@@ -287,8 +302,7 @@ export class Controls {
     $("ctl-preset").value = preset ? data.preset : "";
     this.describePreset();
     // the kind of data shown is the scenario's own, a preset's included
-    const presetKind = dataKind(preset?.request?.data);
-    if (presetKind) $("ctl-data-kind").value = presetKind;
+    if (data.preset && this.kind) $("ctl-data-kind").value = this.kind;
     if (!data.preset) {
       const kind = dataKind(data);
       if (kind) {

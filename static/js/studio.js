@@ -3,6 +3,7 @@
 // view's DOM: each view draws its own container, and highlight targets are resolved by
 // highlight.js. The public handle for lessons and tests is handle.js (window.bpttStudio).
 import { ApiError } from "./api.js";
+import { traceDataKind } from "./controls.js";
 import { applyTranslations, setLanguage, t as tr } from "./i18n.js";
 import { NOTATIONS } from "./notation.js";
 import { TraceSource } from "./source.js";
@@ -139,7 +140,7 @@ export class Studio extends EventTarget {
     this.views.charts.setTraining(training);
     this.views.predictions.setTraining(training, this.store.get().scenario.train);
     this.views.predictions.draw();
-    this.controls.sync(trace.config);
+    this.controls.sync(trace.config, traceDataKind(trace));
     this.timeline.setEvents(this.index.events, this.index.windows);
     const exploded = Boolean(trace.non_finite || training?.non_finite);
     this.banner.hidden = !exploded;

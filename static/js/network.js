@@ -202,8 +202,10 @@ export class NetworkView extends EventTarget {
           viewBox: "0 0 8 8",
           refX: 7,
           refY: 4,
-          markerWidth: 6,
-          markerHeight: 6,
+          // in the drawing's units: an arrowhead as large as the scale, however wide its stroke
+          markerUnits: "userSpaceOnUse",
+          markerWidth: (id === "arrow-err" ? 11 : 8) * lay.scale,
+          markerHeight: (id === "arrow-err" ? 11 : 8) * lay.scale,
           orient: "auto-start-reverse",
         },
         defs,

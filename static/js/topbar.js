@@ -35,8 +35,11 @@ export class TopBar {
     body.dataset.lang = state.lang;
     body.dataset.notation = state.notation;
     const projector = state.view === "projector";
-    if (projector) body.dataset.view = "projector";
-    else delete body.dataset.view;
+    // on the root too: the page's sizes are in rem
+    for (const el of [body, document.documentElement]) {
+      if (projector) el.dataset.view = "projector";
+      else delete el.dataset.view;
+    }
     this.projector.setAttribute("aria-pressed", String(projector));
     this.controlsToggle.hidden = !projector;
     if (!projector) this.foldControls(false);

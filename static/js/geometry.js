@@ -137,3 +137,13 @@ export function scrollToShow(x0, x1, scroll, view) {
   if (x0 >= scroll + margin && x1 <= scroll + view - margin) return scroll;
   return Math.max(0, Math.round((x0 + x1) / 2 - view / 2));
 }
+
+/**
+ * A label that fits `width` px in a monospace font of `fontPx` (a character is about 0.62 em
+ * wide): the text itself, or its beginning and "…" (words as tokens in narrow columns).
+ */
+export function fitText(text, width, fontPx) {
+  const chars = [...String(text)];
+  const room = Math.max(2, Math.floor(width / (0.62 * fontPx)));
+  return chars.length <= room ? chars.join("") : `${chars.slice(0, room - 1).join("")}…`;
+}

@@ -3,6 +3,7 @@
 // Loaded on the first hover or focus.
 import { t as tr } from "./i18n.js";
 import { gateLabel, labelText, varLabel } from "./notation.js";
+import { TraceIndex } from "./trace.js";
 
 export function showNode(view, node) {
   const idx = view.index;
@@ -22,6 +23,8 @@ export function showNode(view, node) {
   } else if (!idx.computed(t, i)) {
     rows.push({ label: "", value: tr("net.notYet") });
   } else if (name === "x") {
+    // the token itself (a word may be cut short on the node), then its encoding
+    if (idx.trace.vocab) rows.push({ label: "", value: TraceIndex.shown(idx.tokens(t).x) });
     rows.push({ label: lab("x"), value: fwd.x });
   } else if (name === "h") {
     rows.push({ label: lab("h"), value: fwd.h });

@@ -15,6 +15,7 @@ import { num } from "./format.js";
 import {
   bandX,
   curve,
+  fitText,
   gateSlots,
   networkLayout,
   scrollToShow,
@@ -316,7 +317,8 @@ export class NetworkView extends EventTarget {
     const xNode = add({ name: "x", kind: "input", y: y.x });
     const tok = idx.tokens(t);
     if (idx.trace.vocab) {
-      xNode.text.textContent = TraceIndex.shown(tok.x);
+      // a word longer than its column is cut short (the whole word is in the node's tooltip)
+      xNode.text.textContent = fitText(TraceIndex.shown(tok.x), lay.colW - 4 * s, 13 * s);
       xNode.text.setAttribute("data-raw", "");
       xNode.g.classList.add("token");
     } else if (tok.scaled) {
@@ -341,7 +343,7 @@ export class NetworkView extends EventTarget {
         ? ""
         : typeof yShown === "number"
           ? num(yShown, 3)
-          : TraceIndex.shown(yShown);
+          : fitText(TraceIndex.shown(yShown), lay.colW - 4 * s, 11 * s);
     this.targetText = this.targetText || [];
     this.targetText[t] = target;
 

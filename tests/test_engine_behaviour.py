@@ -11,7 +11,7 @@ from bptt_studio.engine import (
     RequestError,
     gradcheck,
     list_presets,
-    parse_request,
+    plan,
     run_trace,
     train,
 )
@@ -53,8 +53,8 @@ def test_chunking_with_a_shorter_last_chunk_still_looks_back_k2():
 
 
 def test_k2_defaults_to_k1():
-    request = parse_request({"truncation": {"k1": 3}})
-    assert request.truncation.k2 == 3
+    planned = plan({"truncation": {"k1": 3}})
+    assert planned.request.truncation.k2 == 3 and planned.k2 == 3
 
 
 def test_k2_smaller_than_k1_is_rejected_naming_k2():

@@ -41,7 +41,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bptt_studio.engine.request import (
+    RULES,
     ArrayData,
+    OnlyWhen,
     PresetData,
     SeriesData,
     TextData,
@@ -62,6 +64,8 @@ DATA_SHAPES = ('{"text": "..."}, {"words": "..."}, {"series": [numbers]}, '
 
 _NUMERIC_BOUNDS = ("ge", "gt", "le", "lt")
 _LENGTH_BOUNDS = ("min_length", "max_length")
+_FITTING: dict[Any, tuple[str, ...]] = {  # which constraints a type takes
+    int: _NUMERIC_BOUNDS, float: _NUMERIC_BOUNDS, str: _LENGTH_BOUNDS, list: _LENGTH_BOUNDS}
 
 
 def _api_lengths(settings: Settings) -> dict[tuple[str, ...], tuple[str, dict[str, int]]]:
@@ -93,6 +97,37 @@ def _plain(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+def _default(spec: dataclasses.Field[Any]) -> Any:
+    """A dataclass field's default as a pydantic default (``...``: required)."""
+    if spec.default is not MISSING:
+        return _plain(spec.default)
+    if spec.default_factory is not MISSING:
+        return _plain(spec.default_factory())
+    return ...
+
+
+def _rule_schema(rule: OnlyWhen) -> dict[str, Any]:
+    """``rule.field`` other than its default only when ``rule.other`` is one of the values:
+    {"if": field given and not its default, "then": other one of the values}."""
+    field_default = _default(TraceRequest.__dataclass_fields__[rule.field])
+    other_default = _default(TraceRequest.__dataclass_fields__[rule.other])
+    then: dict[str, Any] = {"properties": {rule.other: {"enum": list(rule.values)}}}
+    if other_default not in rule.values:  # left out, the other field is its default
+        then["required"] = [rule.other]
+    # (null as a type: the OpenAPI document drops a "const": null)
+    given = {"not": {"type": "null"}} if field_default is None else {
+        "not": {"const": field_default}}
+    return {"if": {"required": [rule.field], "properties": {rule.field: given}}, "then": then}
+
+
+_SCALARS: dict[Any, Any] = {
+    bool: Annotated[bool, Strict()],
+    int: Annotated[int, BeforeValidator(_json_integer)],
+    float: Annotated[float, Field(strict=True, allow_inf_nan=False)],
+    str: Annotated[str, Strict()],
+}
+
+
 @dataclass
 class Schemas:
     """The request models of one set of limits, and what the error messages need."""
@@ -114,20 +149,14 @@ class _Builder:
 
     # -- types ----------------------------------------------------------------------------
     def annotation(self, tp: Any, path: tuple[str, ...]) -> Any:
+        """The pydantic annotation of a field type, without the field's own constraints."""
         origin = typing.get_origin(tp)
         if tp is Any or tp is type(None) or origin is Literal:
             return tp
-        if tp is bool:
-            return Annotated[bool, Strict()]
-        if tp is int:
-            return Annotated[int, BeforeValidator(_json_integer)]
-        if tp is float:
-            return Annotated[float, Field(strict=True, allow_inf_nan=False)]
-        if tp is str:
-            return Annotated[str, Strict()]
+        if tp in _SCALARS:
+            return _SCALARS[tp]
         if origin is list:
-            (item,) = typing.get_args(tp)
-            return list[self.constrained(item, path + ("*",), {})]  # type: ignore[misc]
+            return self.constrained(tp, path, {})
         if origin is dict:
             _, value = typing.get_args(tp)
             return dict[str, self.annotation(value, path + ("*",))]  # type: ignore[misc]
@@ -140,30 +169,39 @@ class _Builder:
             return Union[tuple(self.annotation(a, path) for a in args)]  # noqa: UP007
         raise TypeError(f"no schema for {tp!r} at {'.'.join(path)}")
 
-    def constrained(self, tp: Any, path: tuple[str, ...], bounds: dict[str, Any]) -> Any:
-        """``tp`` with the bounds that fit it (numbers, lengths), pushed into union members."""
-        extra = self.api_lengths.get(path)
-        if extra is not None:
-            setting, lengths = extra
-            bounds = {**bounds, **lengths}
-            self.limits[path] = (setting, getattr(self.settings, setting))
+    def constrained(self, tp: Any, path: tuple[str, ...], meta: dict[str, Any]) -> Any:
+        """``tp`` with the constraints of the engine's field metadata that fit it (number
+        bounds, lengths, ``one_of`` as an enum, ``items`` on each item) and the server's
+        lengths at ``path``, pushed into union members."""
+        meta = {**meta, **self.api_length(path)}
         origin = typing.get_origin(tp)
         if origin in (Union, types.UnionType) and not any(
                 is_dataclass(a) for a in typing.get_args(tp)):
             return Union[tuple(  # noqa: UP007
-                a if a is type(None) else self.constrained(a, path, bounds)
+                a if a is type(None) else self.constrained(a, path, meta)
                 for a in typing.get_args(tp))]
-        if tp is int:  # the bounds on the integer itself, then the JSON-integer check around
-            keep = {k: v for k, v in bounds.items() if k in _NUMERIC_BOUNDS}
-            return Annotated[int, Field(**keep), BeforeValidator(_json_integer)]
-        base = self.annotation(tp, path)
-        if tp is float:
-            keep = {k: v for k, v in bounds.items() if k in _NUMERIC_BOUNDS}
-        elif tp is str or origin is list:
-            keep = {k: v for k, v in bounds.items() if k in _LENGTH_BOUNDS}
+        if tp is str and "one_of" in meta:
+            return Literal[tuple(meta["one_of"])]  # an enum, as the engine checks
+        if origin is list:
+            (item,) = typing.get_args(tp)
+            base = list[self.constrained(item, path + ("*",),  # type: ignore[misc]
+                                         meta.get("items", {}))]
         else:
-            keep = {}
+            base = self.annotation(tp, path)
+        keep = {k: v for k, v in meta.items() if k in _FITTING.get(
+            tp if origin is None else origin, ())}
+        if tp is int:  # the bounds on the integer itself, then the JSON-integer check around
+            return Annotated[int, Field(**keep), BeforeValidator(_json_integer)]
         return Annotated[base, Field(**keep)] if keep else base
+
+    def api_length(self, path: tuple[str, ...]) -> dict[str, int]:
+        """The lengths the server's limits put at ``path`` (recorded for the messages)."""
+        extra = self.api_lengths.get(path)
+        if extra is None:
+            return {}
+        setting, lengths = extra
+        self.limits[path] = (setting, getattr(self.settings, setting))
+        return lengths
 
     # -- models ---------------------------------------------------------------------------
     def model(self, cls: type, path: tuple[str, ...]) -> type[BaseModel]:
@@ -172,25 +210,19 @@ class _Builder:
         definitions: dict[str, Any] = {}
         hints = typing.get_type_hints(cls)
         for spec in fields(cls):
-            meta = dict(spec.metadata)
-            bounds = {k: meta[k] for k in (*_NUMERIC_BOUNDS, *_LENGTH_BOUNDS) if k in meta}
+            meta = {k: v for k, v in spec.metadata.items() if k not in ("description", "limit")}
             field_path = path + (spec.name,)
-            if "limit" in meta:
-                bounds["le"] = getattr(self.settings, meta["limit"])
-                self.limits[field_path] = (meta["limit"], bounds["le"])
-            annotation = self.constrained(hints[spec.name], field_path, bounds)
-            if spec.default is not MISSING:
-                default = _plain(spec.default)
-            elif spec.default_factory is not MISSING:
-                default = _plain(spec.default_factory())
-            else:
-                default = ...
-            definitions[spec.name] = (annotation, Field(default,
-                                                        description=meta.get("description")))
-        model = create_model(
-            cls.__name__, __config__=ConfigDict(extra="forbid", title=cls.__name__),
-            **definitions,
-        )
+            if "limit" in spec.metadata:
+                setting = spec.metadata["limit"]
+                meta["le"] = getattr(self.settings, setting)
+                self.limits[field_path] = (setting, meta["le"])
+            annotation = self.constrained(hints[spec.name], field_path, meta)
+            definitions[spec.name] = (annotation, Field(
+                _default(spec), description=spec.metadata.get("description")))
+        config = ConfigDict(extra="forbid", title=cls.__name__)
+        if cls is TraceRequest:  # the rules between fields, as JSON Schema states them
+            config["json_schema_extra"] = {"allOf": [_rule_schema(r) for r in RULES]}
+        model = create_model(cls.__name__, __config__=config, **definitions)
         self.models[cls] = model
         return model
 
@@ -329,7 +361,12 @@ class TrainResult(BaseModel):
     final_params: dict[str, Any]
     predictions: list[Any] = Field(description="next token at every step (text, words), "
                                                "next value in the series' units, or outputs")
-    continuation: str | None
+    continuation: str | None = Field(description="text and words: the next 20 tokens the "
+                                                   "trained network writes after the text, "
+                                                   "each fed back in (greedy); else null")
+    forecast: list[Number] | None = Field(
+        description="series: the next 20 values in the series' units, each predicted value "
+                    "fed back as the next input; else null")
     vocab: list[str] | None
     trace: TraceResult | None
     non_finite: bool
@@ -337,7 +374,9 @@ class TrainResult(BaseModel):
 
 class GradcheckResult(BaseModel):
     max_rel_error: dict[str, Number] = Field(
-        description="largest |analytic - numeric| / (|analytic| + |numeric|) per parameter")
+        description="per parameter, over every window: max |analytic - numeric| / "
+                    "max(max |analytic|, max |numeric|, 1e-4), numeric by central "
+                    "differences")
     ok: bool
     tolerance: float
     eps: float

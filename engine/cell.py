@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -87,6 +87,7 @@ def gate_params(gate: str, suffix: str, delta: str, recurrent_right: str = "h_pr
             f"b_{suffix}": ParamSpec(("H",), delta, None)}
 
 
+@runtime_checkable
 class Cell(Protocol):
     """A cell module. See the module docstring for what each name means."""
 

@@ -10,7 +10,8 @@ The constraints a field's metadata may carry (each checked here, each stated in 
 
 - ``ge``, ``gt``, ``le``, ``lt``: bounds of a number;
 - ``min_length``, ``max_length``: bounds of a string's or a list's length;
-- ``one_of``: the accepted values of a string (an enum in OpenAPI);
+- ``one_of``: the accepted values of a string (an enum in OpenAPI), a live view of the
+  registry they name (the cells, the presets);
 - ``items``: constraints on every item of a list (e.g. each beta in [0, 1));
 - ``limit``: the name of the server setting that bounds the field (the API adds ``le``).
 
@@ -48,7 +49,9 @@ ClipMode = Literal["norm", "value"]
 
 # torch.optim defaults, so any result can be cross-checked with PyTorch.
 DEFAULT_EPS = {"adagrad": 1e-10, "adam": 1e-8}
-SEED_MAX = 2**63 - 1  # numpy's Generator takes any non-negative int; JSON tools take int64
+# numpy's Generator takes any non-negative int; 2^53 - 1 is the largest integer a double, so
+# JSON in JavaScript and the OpenAPI document (which writes bounds as doubles), hold exactly.
+SEED_MAX = 2**53 - 1
 
 
 def _meta(description: str, **constraints: Any) -> dict[str, Any]:
@@ -85,7 +88,7 @@ class ArrayData:
 @dataclass(frozen=True)
 class PresetData:
     preset: str = field(metadata=_meta("a scenario id from GET /api/v1/presets",
-                                       one_of=tuple(PRESETS)))
+                                       one_of=PRESETS.keys()))
 
 
 Data = Union[TextData, WordsData, SeriesData, ArrayData, PresetData]  # noqa: UP007
@@ -122,7 +125,8 @@ class Clip:
 
 @dataclass(frozen=True)
 class TraceRequest:
-    cell: str = field(default="rnn", metadata=_meta("the recurrent cell", one_of=tuple(CELLS)))
+    cell: str = field(default="rnn", metadata=_meta("the recurrent cell",
+                                                    one_of=CELLS.keys()))
     hidden_size: int = field(default=4, metadata=_meta(
         "H, the size of the hidden state", ge=1, limit="max_hidden_size"))
     activation: ActivationName = field(default="tanh", metadata=_meta(

@@ -182,10 +182,11 @@ class _Builder:
                 for a in typing.get_args(tp))]
         if tp is str and "one_of" in meta:
             return Literal[tuple(meta["one_of"])]  # an enum, as the engine checks
+        base: Any
         if origin is list:
             (item,) = typing.get_args(tp)
-            base = list[self.constrained(item, path + ("*",),  # type: ignore[misc]
-                                         meta.get("items", {}))]
+            item_type = self.constrained(item, path + ("*",), meta.get("items", {}))
+            base = list[item_type]  # type: ignore[valid-type]
         else:
             base = self.annotation(tp, path)
         keep = {k: v for k, v in meta.items() if k in _FITTING.get(

@@ -163,11 +163,15 @@ class _Builder:
         if isinstance(tp, type) and is_dataclass(tp):
             return self.model(tp, path)
         if origin in (Union, types.UnionType):
-            args = typing.get_args(tp)
-            if any(is_dataclass(a) for a in args if a is not type(None)) and len(args) > 2:
-                return self.data_union([a for a in args if a is not type(None)], path)
-            return Union[tuple(self.annotation(a, path) for a in args)]  # noqa: UP007
+            return self.union(typing.get_args(tp), path)
         raise TypeError(f"no schema for {tp!r} at {'.'.join(path)}")
+
+    def union(self, args: tuple[Any, ...], path: tuple[str, ...]) -> Any:
+        """``data``'s shapes as a tagged union; any other union member by member."""
+        options = [a for a in args if a is not type(None)]
+        if any(is_dataclass(a) for a in options) and len(options) > 1:
+            return self.data_union(options, path)
+        return Union[tuple(self.annotation(a, path) for a in args)]  # noqa: UP007
 
     def constrained(self, tp: Any, path: tuple[str, ...], meta: dict[str, Any]) -> Any:
         """``tp`` with the constraints of the engine's field metadata that fit it (number

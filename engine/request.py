@@ -369,20 +369,27 @@ _LENGTH_BOUNDS = {"min_length": (operator.ge, "needs at least"),
 def check_constraints(value: Any, meta: Mapping[str, Any], loc: Loc) -> None:
     """The field's own constraints (see the module docstring) on a converted value."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        for key, (holds, sign) in _NUMBER_BOUNDS.items():
-            if key in meta and not holds(value, meta[key]):
-                raise RequestError(loc, f"must be {sign} {meta[key]}, got {value}")
+        _check_number(value, meta, loc)
     if isinstance(value, str | list):
-        what = "characters" if isinstance(value, str) else "items"
-        for key, (holds, words) in _LENGTH_BOUNDS.items():
-            if key in meta and not holds(len(value), meta[key]):
-                raise RequestError(loc, f"{words} {meta[key]} {what}, got {len(value)}")
+        _check_length(value, meta, loc)
     if "one_of" in meta and value not in meta["one_of"]:
         raise RequestError(loc, f"must be one of {', '.join(map(repr, meta['one_of']))}; got "
                                 f"{_describe(value)}")
-    if "items" in meta:
-        for i, item in enumerate(value):
-            check_constraints(item, meta["items"], (*loc, i))
+    for i, item in enumerate(value if "items" in meta else ()):
+        check_constraints(item, meta["items"], (*loc, i))
+
+
+def _check_number(value: float, meta: Mapping[str, Any], loc: Loc) -> None:
+    for key, (holds, sign) in _NUMBER_BOUNDS.items():
+        if key in meta and not holds(value, meta[key]):
+            raise RequestError(loc, f"must be {sign} {meta[key]}, got {value}")
+
+
+def _check_length(value: str | list[Any], meta: Mapping[str, Any], loc: Loc) -> None:
+    what = "characters" if isinstance(value, str) else "items"
+    for key, (holds, words) in _LENGTH_BOUNDS.items():
+        if key in meta and not holds(len(value), meta[key]):
+            raise RequestError(loc, f"{words} {meta[key]} {what}, got {len(value)}")
 
 
 # -- small helpers ------------------------------------------------------------------------------

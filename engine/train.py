@@ -49,19 +49,12 @@ def train(request: Plan | TraceRequest | dict[str, Any], iterations: int | None 
                 curve_loss.append(run.loss)
                 curve_norm.append(float(np.mean([u["grad_norm"] for u in run.updates])))
         trained = replace(problem, params=params)
-        outputs, state = forward_only(trained, params, problem.inputs, problem.state0)
-        predictions = _predictions(job.data, outputs)
-        continuation = forecast = None
-        if job.data.vocab is not None:
-            continuation = _continue_text(job.data, trained, state, continuation_length)
-        elif job.data.scale is not None:
-            forecast = _forecast(job.data, trained, state, continuation_length)
+        said = what_it_says(job.data, trained, continuation_length)
     finite = bool(np.isfinite(curve_loss).all()) and all(
         bool(np.isfinite(p).all()) for p in params.values())
     result: dict[str, Any] = {
         "iterations": curve_iter, "losses": curve_loss, "grad_norms": curve_norm,
-        "final_params": params, "predictions": predictions, "continuation": continuation,
-        "forecast": forecast, "vocab": job.data.vocab, "trace": None,
+        "final_params": params, **said, "vocab": job.data.vocab, "trace": None,
     }
     # when training diverged there is no pass "from the trained parameters" to show
     if job.include_trace and finite:
@@ -69,6 +62,18 @@ def train(request: Plan | TraceRequest | dict[str, Any], iterations: int | None 
         finite = not result["trace"]["non_finite"]
     result["non_finite"] = not finite
     return result
+
+
+def what_it_says(enc: Encoded, trained: Problem, length: int) -> dict[str, Any]:
+    """The trained network's ``predictions`` at every step, and what it says comes after the
+    data: a ``continuation`` of text and words, a ``forecast`` of a series (else null)."""
+    outputs, state = forward_only(trained, trained.params, trained.inputs, trained.state0)
+    return {
+        "predictions": _predictions(enc, outputs),
+        "continuation": (_continue_text(enc, trained, state, length)
+                         if enc.vocab is not None else None),
+        "forecast": _forecast(enc, trained, state, length) if enc.scale is not None else None,
+    }
 
 
 def _predictions(enc: Encoded, outputs: np.ndarray) -> list[Any]:

@@ -1,16 +1,21 @@
 """The API's request and response models.
 
 The request is defined once, as the engine's frozen dataclasses (engine/request.py): each
-field's type, default, description and bounds live there. ``build_schemas`` walks those
-dataclasses and generates the pydantic models (and so the OpenAPI document) from them:
+field's type, default, description and constraints live there, and the rules between fields
+in ``engine.request.RULES``. ``build_schemas`` walks those dataclasses and generates the
+pydantic models (and so the OpenAPI document) from them, so the document states every check
+the engine's walker makes (tests/test_api_schema.py holds the two to each other):
 
 - bounds in the field metadata become ``Field`` constraints; ``limit`` names the Settings
-  field that bounds it (``hidden_size`` <= ``max_hidden_size``);
+  field that bounds it (``hidden_size`` <= ``max_hidden_size``); ``one_of`` (the cells, the
+  preset ids) becomes an enum; ``items`` constrains every item of a list (each beta);
+- ``RULES`` (c0 only for the LSTM, jacobian_norms only with diagnostics) become ``if``/``then``
+  in the request's schema; the engine's walker checks them, naming the field;
 - every model forbids unknown fields, so a typo is an error, never a silent default;
 - floats are strict (``false`` is not 0.0) and finite; integers take JSON integers (and 12.0)
   but not strings or booleans; booleans are strict;
 - ``data`` is a union of the five shapes, told apart by their required keys exactly as
-  ``engine.parse_request`` does.
+  the engine's walker (engine.request) does.
 
 The only things written here are the API's own: the ``detail`` option, the training fields,
 and the lengths the server's limits put on the data (the engine itself takes any length).
@@ -54,7 +59,7 @@ from bptt_studio.settings import Settings
 
 Detail = Literal["auto", "full", "norms"]
 
-# Tags of the data shapes, in the order engine.parse_request tries them.
+# Tags of the data shapes, in the order the engine's walker tries them.
 DATA_TAGS: dict[type, str] = {
     TextData: "text", WordsData: "words", SeriesData: "series", ArrayData: "arrays",
     PresetData: "preset",

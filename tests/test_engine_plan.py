@@ -4,6 +4,8 @@ the one way in of the API (request -> schema -> plan -> limits -> engine -> JSON
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -212,3 +214,16 @@ def test_text_fixes_K_to_its_vocabulary_whatever_the_parameters_say():
         run_trace({"data": {"text": "machine"}, "params": params})
     assert error.value.loc == ("params", "V")
     assert "expected [7, 4]" in error.value.msg and "given [5, 4]" in error.value.msg
+
+
+def test_the_engine_plans_and_runs_without_pydantic_or_the_web_app():
+    # numpy and the standard library only: a notebook needs nothing of the API
+    code = ("import sys\n"
+            "for name in ('pydantic', 'pydantic_core', 'fastapi', 'starlette'):\n"
+            "    sys.modules[name] = None  # importing it now fails\n"
+            "from bptt_studio.engine import plan, run_trace\n"
+            "print(run_trace(plan({'cell': 'gru'}))['sizes']['K'])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "7"

@@ -22,7 +22,7 @@ Loc = tuple[str | int, ...]
 MAX_CLASS_ID = 2**62
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself
 class Encoded:
     loss: str  # "cross_entropy" | "mse"
     T: int

@@ -77,7 +77,7 @@ class Work:
     jacobian_norms: bool  # the exact all-pairs Jacobian norms: O(T^2 H^3)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself
 class Plan:
     """A validated request with everything derived from it, each quantity once."""
 
@@ -152,10 +152,7 @@ def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    raw = plain(request)
-    if not isinstance(raw, dict):
-        raise RequestError((), "the request must be an object")
-    raw, preset_data = resolve_preset(raw)
+    raw, preset_data = resolve_preset(plain(request))
     req = _fill_defaults(parse_request(raw))
     data = convert_data(preset_data) if preset_data is not None else req.data
     enc = encode(data, req.loss, req.output_size, _rows_of_v(req.params))
@@ -217,12 +214,12 @@ def config_of(job: Plan) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def resolve_preset(raw: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+def resolve_preset(raw: Any) -> tuple[Any, Any]:
     """The request with its preset's settings filling what the caller left out (the preset
     named, the default one when ``data`` is absent), and the preset's own data to encode
     (None when the data is not a known preset: the request's data is encoded, or the
     validation names what is wrong with it). The one place a preset is read."""
-    data = raw.get("data", _DEFAULT_DATA)
+    data = raw.get("data", _DEFAULT_DATA) if isinstance(raw, dict) else None
     if not (isinstance(data, dict) and set(data) == {"preset"} and isinstance(
             data["preset"], str) and data["preset"] in PRESETS):
         return raw, None

@@ -14,6 +14,7 @@ from .neuron import neuron, neuron_view
 from .presets import PRESETS, list_presets
 from .request import TraceRequest, parse_request
 from .run import prepare, run_trace
+from .tidy import to_csv, write_csv
 from .train import train
 
 __all__ = [
@@ -27,5 +28,7 @@ __all__ = [
     "parse_request",
     "prepare",
     "run_trace",
+    "to_csv",
     "train",
+    "write_csv",
 ]

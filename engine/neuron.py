@@ -212,6 +212,7 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
     sizes = result["sizes"]
     windows = [(w["first"], w["last"]) for w in result["windows"]]
     index = find_update(windows, t, unit, update, sizes["T"], sizes["H"])
+    t, unit = int(t), int(unit)  # plain ints from here on (a NumPy integer was accepted)
     reader = _Reader(result, index, -1.0 if convention == "haykin" else 1.0)
     here = reader.step(t)
     assert here is not None  # find_update checked that t is in the window

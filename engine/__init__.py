@@ -14,10 +14,12 @@ from .cell import Cell, ParamSpec
 from .cells import CELLS
 from .errors import RequestError
 from .gradcheck import gradcheck
+from .neuron import neuron, neuron_view
 from .plan import Plan, Work, plan, problem_of
 from .presets import PRESETS, list_presets
 from .request import TraceRequest
 from .run import run_trace
+from .tidy import to_csv, write_csv
 from .train import train
 
 __all__ = [
@@ -31,8 +33,12 @@ __all__ = [
     "Work",
     "gradcheck",
     "list_presets",
+    "neuron",
+    "neuron_view",
     "plan",
     "problem_of",
     "run_trace",
+    "to_csv",
     "train",
+    "write_csv",
 ]

@@ -2,10 +2,12 @@
 // predict-then-reveal question, the navigation — and the comparison chart of a reveal. It
 // reads the runner's state (this.r) and calls back its moves (go, leave, doReveal).
 import { loadPlotly } from "./charts.js";
+import { PALETTE } from "./config.js";
 import { rich } from "./lesson-formula.js";
 import { lastRow } from "./lesson-readers.js";
 
-const COMPARE_COLOURS = { rnn: "#d55e00", lstm: "#0072b2", gru: "#009e73" };
+// the cells compared, in the palette's colours (config.js)
+const COMPARE_COLOURS = { rnn: PALETTE.backward, lstm: PALETTE.forward, gru: PALETTE.update };
 
 export const h = (tag, cls = "", text = null) => {
   const node = document.createElement(tag);
@@ -248,7 +250,7 @@ export class LessonPanel {
       yaxis: { type: "log", title: { text: this.r.ui("compareY") }, exponentformat: "power" },
       legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom" },
       paper_bgcolor: "rgba(0,0,0,0)",
-      plot_bgcolor: "#fff",
+      plot_bgcolor: PALETTE.paper,
       shapes: this.compareMarker(),
     };
     await Plotly.react(
@@ -272,7 +274,7 @@ export class LessonPanel {
         yref: "paper",
         y0: 0,
         y1: 1,
-        line: { color: "#e69f00", width: 2, dash: "dash" },
+        line: { color: PALETTE.current, width: 2, dash: "dash" },
       },
     ];
   }

@@ -121,6 +121,14 @@ export class Controls {
   }
 
   bind() {
+    this.bindScenario();
+    this.bindModel();
+    this.bindSchedule();
+    this.bindActions();
+  }
+
+  /** The example and the student's own data. */
+  bindScenario() {
     $("ctl-preset").addEventListener("change", (e) => {
       const id = e.target.value;
       const preset = this.presets.find((p) => p.id === id);
@@ -155,6 +163,10 @@ export class Controls {
       if (e.key === "Enter") applyData();
     });
     $("ctl-data-kind").addEventListener("change", applyData);
+  }
+
+  /** The network: cell, sizes, activation, loss, seed and spectral radius. */
+  bindModel() {
     $("ctl-cell").addEventListener("change", (e) => this.set("cell", e.target.value));
     $("ctl-activation").addEventListener("change", (e) => this.set("activation", e.target.value));
     $("ctl-loss").addEventListener("change", (e) => this.set("loss", e.target.value || null));
@@ -171,6 +183,10 @@ export class Controls {
       const v = this.number(e.target, "rho", { optional: true });
       if (v !== undefined) this.set("spectral_radius", v);
     });
+  }
+
+  /** Truncation BPTT(k1, k2), the optimizer and clipping. */
+  bindSchedule() {
     const applyTrunc = () => {
       if (!$("ctl-trunc").checked) {
         this.showSlot("k1", "");
@@ -209,7 +225,10 @@ export class Controls {
     };
     $("ctl-clip").addEventListener("change", applyClip);
     $("ctl-clip-max").addEventListener("change", applyClip);
+  }
 
+  /** Training, the gradient check, the exports and sharing: handed to the studio. */
+  bindActions() {
     $("btn-train").addEventListener("click", () => {
       const n = this.number($("ctl-train-n"), "train", { integer: true });
       if (n === undefined) return;

@@ -315,6 +315,34 @@ export class NetworkView extends EventTarget {
     }
     const fwd = idx.forward(t);
     const xNode = add({ name: "x", kind: "input", y: y.x });
+    add({ name: "h", kind: "state", y: y.h });
+    add({ name: "yhat", kind: "output", y: y.yhat });
+    const lossNode = add({ name: "L", kind: "loss", y: y.L });
+    if (fwd && !fwd.loss_injected) lossNode.g.classList.add("no-loss");
+    this.writeTokens(col, xNode, t);
+
+    edge("h-yhat", `M${x},${y.h - R}L${x},${y.yhat + R + 1}`);
+    edge("yhat-L", `M${x},${y.yhat - R}L${x},${y.L + R + 1}`);
+    if (cell === "rnn") {
+      edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
+      edge("x-h", `M${x},${y.x - R}L${x},${y.h + R + 1}`);
+    } else this.buildGates({ col, edges, nodes, t, x, px, add, edge });
+    // value strips beside h (and c): one cell per hidden unit, coloured by the API's values
+    if (fwd) {
+      this.strip(col, x + R + 3 * s, y.h, fwd.h, idx.scales.h);
+      if (cell === "lstm" && fwd.c) this.strip(col, x + R + 3 * s, y.c, fwd.c, idx.scales.c);
+    }
+    return { col, nodes, t };
+  }
+
+  /** The input token (or series value) on x(t), and the target above L(t). */
+  writeTokens(col, xNode, t) {
+    const idx = this.index;
+    const lay = this.layout;
+    const x = lay.colX(t);
+    const y = lay.rowY;
+    const R = lay.node;
+    const s = lay.scale;
     const tok = idx.tokens(t);
     if (idx.trace.vocab) {
       // a word longer than its column is cut short (the whole word is in the node's tooltip)
@@ -327,10 +355,6 @@ export class NetworkView extends EventTarget {
       xNode.text.setAttribute("data-raw", "");
       xNode.g.classList.add("value");
     }
-    add({ name: "h", kind: "state", y: y.h });
-    add({ name: "yhat", kind: "output", y: y.yhat });
-    const lossNode = add({ name: "L", kind: "loss", y: y.L });
-    if (fwd && !fwd.loss_injected) lossNode.g.classList.add("no-loss");
     // the target above the loss node
     const target = el(
       "text",
@@ -344,56 +368,49 @@ export class NetworkView extends EventTarget {
         : typeof yShown === "number"
           ? num(yShown, 3)
           : fitText(TraceIndex.shown(yShown), lay.colW - 4 * s, 11 * s);
-    this.targetText = this.targetText || [];
-    this.targetText[t] = target;
+  }
 
-    edge("h-yhat", `M${x},${y.h - R}L${x},${y.yhat + R + 1}`);
-    edge("yhat-L", `M${x},${y.yhat - R}L${x},${y.L + R + 1}`);
-    if (cell === "rnn") {
-      edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
-      edge("x-h", `M${x},${y.x - R}L${x},${y.h + R + 1}`);
-    } else {
-      const gates = gatesOf(cell);
-      const slots = gateSlots(lay, t);
-      const gr = lay.gate;
-      const top = Math.min(...slots.map((p) => p.y)) - gr;
-      const thin = (name, d) =>
-        el("path", { class: "edge thin", d, "data-edge": name, "data-t": t }, edges);
-      edge("h-gates", curve(px + R * 0.7, y.h + R * 0.7, slots[0].x - gr, top - 2 * s));
-      gates.forEach((g, k) => {
-        thin("x-gate", `M${x},${y.x - R}L${slots[k].x},${slots[k].y + gr}`);
-        nodes[`gate-${g}`] = this.nodeGroup(col, {
-          name: "gate",
-          t,
-          kind: "gate",
-          x: slots[k].x,
-          y: slots[k].y,
-          r: gr,
-          gate: g,
-        });
+  /** The gates of an LSTM or GRU column, their edges, and the LSTM's cell state. */
+  buildGates({ col, edges, nodes, t, x, px, add, edge }) {
+    const lay = this.layout;
+    const cell = this.index.cell;
+    const y = lay.rowY;
+    const R = lay.node;
+    const s = lay.scale;
+    const gates = gatesOf(cell);
+    const slots = gateSlots(lay, t);
+    const gr = lay.gate;
+    const top = Math.min(...slots.map((p) => p.y)) - gr;
+    const thin = (name, d) =>
+      el("path", { class: "edge thin", d, "data-edge": name, "data-t": t }, edges);
+    edge("h-gates", curve(px + R * 0.7, y.h + R * 0.7, slots[0].x - gr, top - 2 * s));
+    gates.forEach((g, k) => {
+      thin("x-gate", `M${x},${y.x - R}L${slots[k].x},${slots[k].y + gr}`);
+      nodes[`gate-${g}`] = this.nodeGroup(col, {
+        name: "gate",
+        t,
+        kind: "gate",
+        x: slots[k].x,
+        y: slots[k].y,
+        r: gr,
+        gate: g,
       });
-      if (cell === "lstm") {
-        add({ name: "c", kind: "state", y: y.c });
-        edge("c-c", `M${px + R},${y.c}L${x - R - 1},${y.c}`);
-        edge("c-h", `M${x},${y.c - R}L${x},${y.h + R + 1}`);
-        for (const k of [0, 1, 2]) thin("gate-c", curve(slots[k].x, slots[k].y - gr, x, y.c + R));
-        const o = slots[3];
-        thin(
-          "gate-h",
-          `M${o.x},${o.y - gr}C${o.x + 14 * s},${y.c} ${x + R + 6 * s},${y.h + 6 * s} ` +
-            `${x + R - 2 * s},${y.h + 4 * s}`,
-        );
-      } else {
-        edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
-        for (const p of slots) thin("gate-h", curve(p.x, p.y - gr, x, y.h + R));
-      }
+    });
+    if (cell === "lstm") {
+      add({ name: "c", kind: "state", y: y.c });
+      edge("c-c", `M${px + R},${y.c}L${x - R - 1},${y.c}`);
+      edge("c-h", `M${x},${y.c - R}L${x},${y.h + R + 1}`);
+      for (const k of [0, 1, 2]) thin("gate-c", curve(slots[k].x, slots[k].y - gr, x, y.c + R));
+      const o = slots[3];
+      thin(
+        "gate-h",
+        `M${o.x},${o.y - gr}C${o.x + 14 * s},${y.c} ${x + R + 6 * s},${y.h + 6 * s} ` +
+          `${x + R - 2 * s},${y.h + 4 * s}`,
+      );
+    } else {
+      edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
+      for (const p of slots) thin("gate-h", curve(p.x, p.y - gr, x, y.h + R));
     }
-    // value strips beside h (and c): one cell per hidden unit, coloured by the API's values
-    if (fwd) {
-      this.strip(col, x + R + 3 * s, y.h, fwd.h, idx.scales.h);
-      if (cell === "lstm" && fwd.c) this.strip(col, x + R + 3 * s, y.c, fwd.c, idx.scales.c);
-    }
-    return { col, nodes, t };
   }
 
   /**
@@ -500,14 +517,32 @@ export class NetworkView extends EventTarget {
     svg.setAttribute("data-event-index", i);
     svg.setAttribute("data-event-kind", ev.kind);
     svg.setAttribute("data-event-t", ev.t);
+    this.drawColumns(i, ev);
+    this.drawErrors(i);
+    this.markCurrent(ev);
+    const [x0, x1] = this.drawCursor(ev);
+    // keep the current column in view
+    const view = this.viewWidth;
+    if (this.layout.width > view) {
+      const left = scrollToShow(x0, x1, this.scrollX, view);
+      if (left !== this.scrollX) {
+        this.container.scrollLeft = left;
+        this.scrollX = left;
+      }
+    }
+    this.showRange();
+    const active = document.activeElement;
+    if (this.container.contains(active) && active !== this.container) this.focusCurrent();
+  }
 
-    // columns: future (not computed yet), done, current
+  /** Columns future (not computed yet), done or current; the window band of the event. */
+  drawColumns(i, ev) {
+    const idx = this.index;
     for (const { col, t } of this.columns) {
       let state = idx.computed(t, i) ? "done" : "future";
       if (t === ev.t) state = "current";
       if (col.dataset.state !== state) col.dataset.state = state;
     }
-    // the window band of this event
     const w = idx.windowOfEvent[i];
     if (w !== this.lastWindow) {
       this.bands.forEach((b, k) => {
@@ -516,9 +551,11 @@ export class NetworkView extends EventTarget {
       this.lastWindow = w;
     }
     this.bandLayer.dataset.phase = ev.kind;
+  }
 
-    // error strands of the backward steps reached in this window
-    const want = new Set(idx.backwardSoFar(i));
+  /** The error strands of the backward steps reached in this window (built when first shown). */
+  drawErrors(i) {
+    const want = new Set(this.index.backwardSoFar(i));
     for (const k of this.visibleErr) {
       if (!want.has(k)) this.errGroups.get(k).style.display = "none";
     }
@@ -540,57 +577,38 @@ export class NetworkView extends EventTarget {
       arriving?.classList.add("is-arriving");
       this.arriving = arriving;
     }
+  }
 
-    // the current-node markers and the cursor
+  /** The nodes the event computes: all of a forward step, the states and gates of a backward. */
+  markCurrent(ev) {
     for (const node of this.currentNodes || []) node.removeAttribute("data-current");
-    const col = this.columns[ev.t];
+    const nodes = this.columns[ev.t].nodes;
     const current = [];
-    if (ev.kind === "forward") current.push(...Object.values(col.nodes).map((n) => n.g));
+    if (ev.kind === "forward") current.push(...Object.values(nodes).map((n) => n.g));
     else if (ev.kind === "backward") {
-      current.push(col.nodes.h.g);
-      if (col.nodes.c) current.push(col.nodes.c.g);
-      for (const [key, n] of Object.entries(col.nodes))
-        if (key.startsWith("gate-")) current.push(n.g);
-    } else current.push(col.nodes.h.g);
+      for (const [key, n] of Object.entries(nodes)) {
+        if (key === "h" || key === "c" || key.startsWith("gate-")) current.push(n.g);
+      }
+    } else current.push(nodes.h.g);
     for (const node of current) node.setAttribute("data-current", "true");
     this.currentNodes = current;
+  }
 
+  /** The cursor around the event's column (an update's: its whole window); its x range. */
+  drawCursor(ev) {
     const lay = this.layout;
     const cur = this.cursor;
     cur.setAttribute("data-t", ev.t);
     cur.setAttribute("data-kind", ev.kind);
     cur.setAttribute("class", `cursor cursor-${ev.kind}`);
-    let x0;
-    let x1;
-    if (ev.kind === "update") {
-      const win = idx.trace.updates[ev.update]?.window || [ev.t, ev.t];
-      [x0, x1] = bandX(lay, win[0], win[1]);
-    } else {
-      x0 = lay.colX(ev.t) - lay.colW / 2;
-      x1 = lay.colX(ev.t) + lay.colW / 2;
-    }
+    const win = ev.kind === "update" ? this.index.trace.updates[ev.update]?.window : null;
+    const [x0, x1] = bandX(lay, win ? win[0] : ev.t, win ? win[1] : ev.t);
     cur.setAttribute("x", x0 + 2);
     cur.setAttribute("width", x1 - x0 - 4);
     const top = lay.rowY.L - lay.node - 4 * lay.scale;
     cur.setAttribute("y", top);
     cur.setAttribute("height", lay.height - top - 16);
-
-    // keep the current column in view
-    const view = this.viewWidth;
-    if (lay.width > view) {
-      const left = scrollToShow(x0, x1, this.scrollX, view);
-      if (left !== this.scrollX) {
-        this.container.scrollLeft = left;
-        this.scrollX = left;
-      }
-    }
-    this.showRange();
-    if (
-      this.container.contains(document.activeElement) &&
-      document.activeElement !== this.container
-    ) {
-      this.focusCurrent();
-    }
+    return [x0, x1];
   }
 
   buildErr(k) {

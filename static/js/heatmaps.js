@@ -2,7 +2,8 @@
 // every gate matrix). In a backward event a card shows this step's contribution as the outer
 // product of its two factors (the column on the left, the row on top, both from the trace),
 // entering the running sum; in an update event, the raw and clipped gradient and the
-// parameters before and after. Hooks: each card is #hm-<name> with data-param.
+// parameters before and after. Hooks: each card is #hm-<name> (after the view's idPrefix) with
+// data-param.
 import { DIVERGING_LUT, lutIndex } from "./config.js";
 import { num } from "./format.js";
 import { heatCell } from "./geometry.js";
@@ -76,8 +77,9 @@ const setHidden = (el, hidden) => {
 };
 
 export class HeatmapsView {
-  constructor({ container, tooltip }) {
+  constructor({ container, tooltip, idPrefix = "" }) {
     this.container = container;
+    this.idPrefix = idPrefix; // before every id: views side by side never share one
     this.tooltip = tooltip;
     this.index = null;
     this.notation = "goodfellow";
@@ -138,7 +140,7 @@ export class HeatmapsView {
     const names = paramNames(idx.cell).filter((n) => n in (idx.trace.params || {}));
     for (const name of names) {
       const card = div("hm-card", grid, "section");
-      card.id = `hm-${name}`;
+      card.id = `${this.idPrefix}hm-${name}`;
       card.dataset.param = name;
       card.tabIndex = 0;
       const head = div("hm-head", card);

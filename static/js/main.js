@@ -1,6 +1,7 @@
 // Wires the studio page: state, views, controls and the public handle. Nothing else: each
 // component gets its own container here and never looks up another's.
 import { ChartsView } from "./charts.js";
+import { CompareView } from "./compare.js";
 import { applyCssVars } from "./config.js";
 import { Controls } from "./controls.js";
 import { EquationView } from "./equation.js";
@@ -39,6 +40,8 @@ const views = {
   }),
   predictions: new PredictionsView({ container: $("predictions") }),
 };
+// the comparison's columns (compare=…), each with views of its own
+const compare = new CompareView({ container: $("compare-view"), tooltip });
 const timeline = new Timeline({
   container: $("timeline"),
   onSeek: (i) => store.update({ event: i }),
@@ -58,6 +61,7 @@ const topbar = new TopBar({
   store,
   lang: $("ctl-lang"),
   notation: $("ctl-notation"),
+  compare: $("ctl-compare"),
   projector: $("btn-projector"),
   controlsToggle: $("btn-controls"),
 });
@@ -70,6 +74,7 @@ studio = new Studio({
   banner: $("status-exploded"),
   // a step leaves these alone while they are off screen (redrawn when they come near)
   placed: { equation: $("equation"), heatmaps: $("heatmaps"), charts: $("charts") },
+  compare,
 });
 
 // The public handle for guided lessons and tests (handle.js).

@@ -1,5 +1,6 @@
 // The one source of UI state: the scenario (a sparse trace request: only what the user set),
-// the current event index, the language, the notation and the view (null, or "projector").
+// the current event index, the language, the notation, the view (null, or "projector") and
+// the comparison (null, or one of COMPARES: the compare view, compare-plan.js).
 // It round-trips through the URL so that a link reproduces the view; the URL holds the last
 // scenario the API accepted, never one it rejected.
 import { TIMING } from "./config.js";
@@ -11,9 +12,11 @@ export const DEFAULT_STATE = Object.freeze({
   notation: "goodfellow",
   lesson: null, // {id, step} of an open guided lesson (lessons.js), step 1-based
   view: null, // "projector": large type, the controls folded away
+  compare: null, // "cell", "loss_at" or "truncation": set-ups side by side (compare-plan.js)
 });
 
 export const VIEWS = ["projector"];
+export const COMPARES = ["cell", "loss_at", "truncation"];
 
 // URL parameter <-> scenario field. Each entry: [param, read(scenario), write(scenario, text)].
 const num = (text) => (text === "" || Number.isNaN(Number(text)) ? text : Number(text));
@@ -172,7 +175,7 @@ function dataFromParams(params) {
   return null;
 }
 
-/** The query string of a state: the scenario's fields, then event, language, notation. */
+/** The query string of a state: the scenario's fields, then event, language, notation, view. */
 export function toQuery(state) {
   const params = new URLSearchParams();
   if (state.lesson) {
@@ -191,6 +194,7 @@ export function toQuery(state) {
     params.set("nota", state.notation);
   }
   if (state.view) params.set("view", state.view);
+  if (state.compare) params.set("compare", state.compare);
   return params.toString();
 }
 
@@ -213,6 +217,7 @@ export function fromQuery(search) {
       ? { id: params.get("lesson"), step: Number.isInteger(step) && step > 0 ? step : 1 }
       : null,
     view: VIEWS.includes(params.get("view")) ? params.get("view") : null,
+    compare: COMPARES.includes(params.get("compare")) ? params.get("compare") : null,
   };
 }
 

@@ -22,7 +22,6 @@ import { t as tr, tp } from "./i18n.js";
 import { svgEl } from "./labels.js";
 import { NetworkView } from "./network.js";
 import { labelText, varLabel } from "./notation.js";
-import { TraceSource } from "./source.js";
 import { TraceIndex } from "./trace.js";
 
 const h = (tag, cls = "", parent = null) => {
@@ -31,40 +30,6 @@ const h = (tag, cls = "", parent = null) => {
   if (parent) parent.appendChild(node);
   return node;
 };
-
-/**
- * The traces of a comparison, one request per set-up, all at once, each with the page's fetch
- * policy (source.js: full matrices while small, norms when too large, training when asked).
- * A newer load abandons the older one's requests; a failure abandons its siblings and is
- * thrown with the id of the set-up that failed (err.setup).
- */
-export class CompareSource {
-  constructor() {
-    this.sources = [];
-  }
-
-  async load(setups) {
-    while (this.sources.length < setups.length) this.sources.push(new TraceSource());
-    const jobs = setups.map((s, k) =>
-      this.sources[k].load(s.scenario).catch((err) => {
-        if (err && typeof err === "object") err.setup ??= s.id;
-        throw err;
-      }),
-    );
-    // this load's requests (a newer load replaces the sources' own, and must keep them)
-    const mine = this.sources.slice(0, setups.length).map((s) => s.abort);
-    try {
-      return await Promise.all(jobs);
-    } catch (err) {
-      for (const c of mine) c?.abort();
-      throw err;
-    }
-  }
-
-  abort() {
-    for (const s of this.sources) s.abort?.abort();
-  }
-}
 
 export class CompareView {
   constructor({ container, tooltip }) {
@@ -146,8 +111,8 @@ export class CompareView {
     const dropped = h("p", "cmp-note cmp-dropped", head);
     dropped.hidden = true;
     const numbers = h("div", "cmp-numbers", head);
-    const now = h("dl", "cmp-now", numbers);
-    const pass = h("dl", "cmp-pass", numbers);
+    const now = h("div", "cmp-now", numbers);
+    const pass = h("div", "cmp-pass", numbers);
     const strip = h("figure", "cmp-strip", head);
 
     const netBox = h("div", "network cmp-network", el);
@@ -181,7 +146,12 @@ export class CompareView {
     col.views = {
       network: new NetworkView({ container: netBox, tooltip: this.tooltip, idPrefix: prefix }),
       equation: new EquationView({ container: eqBox, onTerm: (ids) => col.marks.set(ids) }),
-      heatmaps: new HeatmapsView({ container: hmBox, tooltip: this.tooltip, idPrefix: prefix }),
+      heatmaps: new HeatmapsView({
+        container: hmBox,
+        tooltip: this.tooltip,
+        idPrefix: prefix,
+        setupName: () => tr(col.setup.label.key, col.setup.label.args),
+      }),
     };
     for (const box of Object.values(col.boxes)) this.watcher.observe(box);
     return col;
@@ -308,13 +278,14 @@ export class CompareView {
     this.drawStrip(col, shown.t);
   }
 
-  /** A list of labelled numbers, each value with its exact float in data-value. */
-  fillNumbers(dl, title, rows) {
+  /** A titled list of labelled numbers, each value with its exact float in data-value. */
+  fillNumbers(box, title, rows) {
     const frag = document.createDocumentFragment();
-    const caption = h("div", "cmp-numbers-title", frag);
+    const caption = h("p", "cmp-numbers-title", frag);
     caption.textContent = title;
+    const dl = h("dl", "", frag);
     for (const row of rows) {
-      const line = h("div", "cmp-num", frag);
+      const line = h("div", "cmp-num", dl);
       if (row.id) line.dataset.num = row.id;
       const dt = h("dt", "", line);
       dt.textContent = tr(row.key, this.labelArgs(row.args));
@@ -323,7 +294,7 @@ export class CompareView {
       dd.dataset.raw = "";
       dd.textContent = row.count ? String(row.value) : num(row.value, 3);
     }
-    dl.replaceChildren(frag);
+    box.replaceChildren(frag);
   }
 
   /** A row's placeholders, with the symbols written in the notation in use. */

@@ -77,9 +77,10 @@ const setHidden = (el, hidden) => {
 };
 
 export class HeatmapsView {
-  constructor({ container, tooltip, idPrefix = "" }) {
+  constructor({ container, tooltip, idPrefix = "", setupName = null }) {
     this.container = container;
     this.idPrefix = idPrefix; // before every id: views side by side never share one
+    this.setupName = setupName; // side by side: the column's name, in each card's label
     this.tooltip = tooltip;
     this.index = null;
     this.notation = "goodfellow";
@@ -194,7 +195,13 @@ export class HeatmapsView {
     for (const [name, c] of this.cards) {
       c.title.textContent = gradText(name, cell, this.notation);
       c.formula.textContent = this.formulaText(name);
-      c.card.setAttribute("aria-label", tr("hm.aria", { name: gradText(name, cell, this.notation) }));
+      const gname = gradText(name, cell, this.notation);
+      c.card.setAttribute(
+        "aria-label",
+        this.setupName
+          ? tr("hm.ariaIn", { name: gname, setup: this.setupName() })
+          : tr("hm.aria", { name: gname }),
+      );
       const err = this.gradcheck?.max_rel_error?.[name];
       if (err === undefined) {
         c.check.textContent = "";

@@ -1,7 +1,6 @@
 // Wires the studio page: state, views, controls and the public handle. Nothing else: each
 // component gets its own container here and never looks up another's.
 import { ChartsView } from "./charts.js";
-import { CompareView } from "./compare.js";
 import { applyCssVars } from "./config.js";
 import { Controls } from "./controls.js";
 import { EquationView } from "./equation.js";
@@ -40,8 +39,9 @@ const views = {
   }),
   predictions: new PredictionsView({ container: $("predictions") }),
 };
-// the comparison's columns (compare=…), each with views of its own
-const compare = new CompareView({ container: $("compare-view"), tooltip });
+// the comparison's columns (compare=…), each with views of its own: loaded with the first one
+const compare = () =>
+  import("./compare.js").then((m) => new m.CompareView({ container: $("compare-view"), tooltip }));
 const timeline = new Timeline({
   container: $("timeline"),
   onSeek: (i) => store.update({ event: i }),

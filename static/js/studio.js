@@ -5,13 +5,12 @@
 // With a comparison in the store it shows the compare view instead (compare.js): one trace
 // per set-up, the timeline walking the leading set-up's events (compare-plan.js).
 import { ApiError } from "./api.js";
-import { CompareSource } from "./compare.js";
 import { matchEvent, ordinalOf, setupsOf } from "./compare-plan.js";
 import { traceDataKind } from "./controls.js";
 import { PAGE_SCOPE } from "./highlight.js";
 import { applyTranslations, setLanguage, t as tr } from "./i18n.js";
 import { NOTATIONS } from "./notation.js";
-import { TraceSource } from "./source.js";
+import { CompareSource, TraceSource } from "./source.js";
 import { TraceIndex } from "./trace.js";
 
 export class Studio extends EventTarget {
@@ -19,7 +18,9 @@ export class Studio extends EventTarget {
    * views: {network, equation, heatmaps, charts, predictions} (each setTrace, setEvent, draw;
    * optional setNotation, setLanguage); controls, timeline, topbar, banner (the overflow note);
    * placed: {view name: its element} for views that a step need not redraw while off screen
-   * (they are redrawn when they come near the view); compare: the compare view (CompareView).
+   * (they are redrawn when they come near the view); compare: a function that makes the
+   * compare view (CompareView, loaded with the first comparison: the single view never waits
+   * for it).
    */
   constructor({ store, views, controls, timeline, topbar, banner, placed = {}, compare }) {
     super();
@@ -29,7 +30,8 @@ export class Studio extends EventTarget {
     this.timeline = timeline;
     this.topbar = topbar;
     this.banner = banner;
-    this.compare = compare;
+    this.makeCompare = compare;
+    this.compare = null; // the compare view, once a comparison has been asked for
     this.comparing = null; // the mode of the comparison on screen, null for the single view
     this.source = new TraceSource();
     this.compareSource = new CompareSource();
@@ -87,11 +89,11 @@ export class Studio extends EventTarget {
       this.controls.relabel();
       this.controls.sync(null);
       for (const v of Object.values(this.views)) v.setLanguage?.();
-      this.compare.setLanguage();
+      this.compare?.setLanguage();
     }
     if (changed.has("notation")) {
       for (const v of Object.values(this.views)) v.setNotation?.(state.notation);
-      this.compare.setNotation(state.notation);
+      this.compare?.setNotation(state.notation);
     }
     if (["lang", "notation", "view", "compare"].some((k) => changed.has(k))) {
       this.topbar.sync(this.store.get());
@@ -130,7 +132,7 @@ export class Studio extends EventTarget {
       if (mode) {
         this.source.abort?.abort();
         const setups = setupsOf(mode, scenario);
-        const results = await this.compareSource.load(setups);
+        const [results] = await Promise.all([this.compareSource.load(setups), this.compareView()]);
         if (seq !== this.loadSeq) return;
         const keep = keepEvent && this.index ? this.eventAt(this.store.get().event) : null;
         this.store.accept(scenario);
@@ -210,6 +212,15 @@ export class Studio extends EventTarget {
     this.drawAll = false;
     document.body.dataset.traceReady = "true";
     this.dispatchEvent(new CustomEvent("trace", { detail: { trace } }));
+  }
+
+  /** The compare view, made (and its module loaded) the first time a comparison is asked for. */
+  compareView() {
+    this.compareMade ??= Promise.resolve(this.makeCompare()).then((view) => {
+      this.compare = view;
+      return view;
+    });
+    return this.compareMade;
   }
 
   /** The compare view (a mode) or the single view (null) on screen; the page's CSS reads it. */

@@ -277,6 +277,7 @@ export default {
   "cmp.point.now.forward": "At this event, the loss {L}: {values}.",
   "cmp.point.now.backward": "At this event, the error reaching {h}: {values}.",
   "cmp.point.now.update": "At this event, the gradient norm of the update: {values}.",
+  "hm.ariaIn": "Gradient accumulator {name}, {setup}",
   "cmp.failed": "The column “{setup}” could not be computed:",
   "cmp.controlled": "Set by the comparison: each column has its own.",
 };

@@ -279,6 +279,7 @@ export default {
   "cmp.point.now.forward": "Neste evento, a perda {L}: {values}.",
   "cmp.point.now.backward": "Neste evento, o erro que chega a {h}: {values}.",
   "cmp.point.now.update": "Neste evento, a norma do gradiente da atualização: {values}.",
+  "hm.ariaIn": "Acumulador de gradiente {name}, {setup}",
   "cmp.failed": "A coluna “{setup}” não pôde ser calculada:",
   "cmp.controlled": "Definido pela comparação: cada coluna tem o seu.",
 };

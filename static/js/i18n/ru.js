@@ -287,6 +287,7 @@ export default {
   "cmp.point.now.forward": "В этом событии потеря {L}: {values}.",
   "cmp.point.now.backward": "В этом событии ошибка, дошедшая до {h}: {values}.",
   "cmp.point.now.update": "В этом событии норма градиента обновления: {values}.",
+  "hm.ariaIn": "Накопитель градиента {name}, {setup}",
   "cmp.failed": "Столбец «{setup}» не удалось вычислить:",
   "cmp.controlled": "Задаётся сравнением: у каждого столбца своё значение.",
 };

@@ -81,9 +81,9 @@ def test_cli_missing_request_file_exits_non_zero(capsys, tmp_path):
     assert "cannot read the request" in capsys.readouterr().err
 
 
-def test_cli_preset_and_request_are_mutually_exclusive():
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["trace", "--preset", "machine", "--request", "r.json"])
+def test_cli_preset_and_request_are_mutually_exclusive(capsys):
+    assert main(["trace", "--preset", "machine", "--request", "r.json"]) == EXIT_BAD_REQUEST
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_cli_serve_keeps_its_options():

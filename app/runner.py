@@ -72,10 +72,11 @@ logger = logging.getLogger("bptt_studio.runner")
 
 # Frames on the socket between a worker and a child. Worker to child: a length, then the
 # pickled settings (the first frame) or task (endpoint, request, options). Child to worker:
-# kind, retiring, the child's RSS after the task, a length, then the response bytes (kind OK)
-# or an error as JSON (kind ERROR).
+# the reply (kind, a length, then the response bytes (kind OK) or an error as JSON (kind
+# ERROR)), and once it has tidied its heap, its state (retiring or not, its RSS).
 FRAME = struct.Struct("!Q")
-REPLY = struct.Struct("!BBQQ")
+REPLY = struct.Struct("!BQ")
+STATE = struct.Struct("!BQ")
 PID = struct.Struct("!q")
 OK, ERROR = 0, 1
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -84,6 +85,8 @@ PR_SET_PDEATHSIG = 1
 # One BLAS thread per process (the fork server imports NumPy with this environment): the
 # parallelism comes from processes, and a fixed count keeps results byte-identical anywhere.
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# Longest a child may take to tidy its heap after a reply (malloc_trim took 0.1 s at most).
+SETTLE_TIMEOUT_S = 10.0
 # Errors after which a child is replaced rather than reused: its heap may be in any state.
 RETIRING_ERRORS = frozenset({"memory_limit", "internal_error"})
 
@@ -199,14 +202,19 @@ def child_main(sock: socket.socket) -> None:
             return  # the worker closed the socket
         kind, payload, retire = _run_one(task, settings)
         del task
+        sock.sendall(REPLY.pack(kind, len(payload)))
+        sock.sendall(payload)
+        del payload
+        # After the reply, so the client does not wait for it: glibc keeps the heap a large
+        # computation grew (467 MB after the costly BPTT(1, 2) trace); malloc_trim gives it
+        # back (70 MB, in 0.1 s). A child still over the bound after that is replaced.
         done += 1
         rss = rss_bytes()
         if rss > recycle:
             _trim_heap()
             rss = rss_bytes()
         retire = retire or rss > recycle or done >= settings.compute_max_tasks
-        sock.sendall(REPLY.pack(kind, retire, rss, len(payload)))
-        sock.sendall(payload)
+        sock.sendall(STATE.pack(retire, rss))
         if retire:
             return
 
@@ -348,11 +356,13 @@ class _Child:
     async def run(self, task: bytes) -> tuple[int, bytes]:
         self.writer.write(_frame(task))
         await self.writer.drain()
-        kind, retiring, rss, length = REPLY.unpack(await self.reader.readexactly(REPLY.size))
-        payload = await self.reader.readexactly(length)
+        kind, length = REPLY.unpack(await self.reader.readexactly(REPLY.size))
+        return kind, await self.reader.readexactly(length)
+
+    async def settle(self) -> None:
+        """Wait for the child's state after a reply: retiring or not, and its RSS."""
+        retiring, self.rss = STATE.unpack(await self.reader.readexactly(STATE.size))
         self.retiring = bool(retiring)
-        self.rss = rss
-        return kind, payload
 
     def end(self, kill: bool) -> None:
         """Close the socket (an idle child exits at EOF); with ``kill``, SIGKILL it first."""
@@ -536,11 +546,24 @@ class ComputePool:
         finally:
             self._running -= 1
             self._task_seconds = 0.8 * self._task_seconds + 0.2 * (time.monotonic() - started)
-            if answered and not child.retiring:
-                self._release(child)
+            if answered:
+                self._in_background(self._settle(child))
             else:
                 running.cancel()
-                self._replace(child, kill=not answered)
+                self._replace(child, kill=True)
+
+    async def _settle(self, child: _Child) -> None:
+        """After its reply, the child tidies its heap; then it is free again, or replaced."""
+        try:
+            async with asyncio.timeout(SETTLE_TIMEOUT_S):
+                await child.settle()
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, struct.error):
+            self._replace(child, kill=True)
+            return
+        if child.retiring:
+            self._replace(child, kill=False)
+        else:
+            self._release(child)
 
     def _release(self, child: _Child) -> None:
         """Hand a free child to the first in the queue, or keep it idle."""

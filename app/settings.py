@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         5.0, gt=0, le=3600, description="longest computation; its process is then ended "
                                         "(the CPU work stops) and the answer is 504")
     compute_memory_mb: int = Field(
-        400, ge=32, le=1_000_000, description="memory one computation may add to its "
+        256, ge=32, le=1_000_000, description="memory one computation may add to its "
                                               "process (its address space limit); beyond it "
                                               "the answer is 422")
     compute_max_tasks: int = Field(

@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from bptt_studio.cli import EXIT_BAD_REQUEST, build_parser, main
 
 CLI = str(Path(sys.executable).parent / "bptt-studio")

@@ -85,10 +85,36 @@ PR_SET_PDEATHSIG = 1
 # One BLAS thread per process (the fork server imports NumPy with this environment): the
 # parallelism comes from processes, and a fixed count keeps results byte-identical anywhere.
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# The requests waiting in the queue hold at most this much (their pickled tasks; as parsed and
+# validated objects in the worker, about ten times as much): a queue of bodies at the 1 MB
+# limit is refused well before it holds the queue's count.
+QUEUE_BYTES = 8 * MB
 # Longest a child may take to tidy its heap after a reply (malloc_trim took 0.1 s at most).
 SETTLE_TIMEOUT_S = 10.0
 # Errors after which a child is replaced rather than reused: its heap may be in any state.
 RETIRING_ERRORS = frozenset({"memory_limit", "internal_error"})
+
+
+# A worker's memory, measured on these machines (README, "Serving a class"), in MiB:
+WORKER_IDLE_MB = 70  # the worker process, idle (65 measured)
+FORK_SERVER_MB = 55  # the fork server (51 measured)
+CHILD_IDLE_MB = 130  # a computation process's address space before it computes (125 measured)
+# A response passing through the worker (the socket's buffer, its bytes, gzip's output): about
+# three times the largest response at today's limits (13 MB, a BPTT(1, 2) trace in norms).
+RESPONSE_IN_FLIGHT_MB = 40
+# Parsed and validated request objects per byte of their pickled task (measured about 10x).
+OBJECTS_PER_TASK_BYTE = 10
+
+
+def memory_bound_mb(settings: Settings) -> float:
+    """The resident memory (MiB) a worker stays under, whatever the load: the worker with its
+    cache full, the requests waiting and the responses in flight; its fork server; and every
+    computation process at its address-space limit."""
+    worker = (WORKER_IDLE_MB + 1.2 * settings.response_cache_bytes / MB
+              + OBJECTS_PER_TASK_BYTE * QUEUE_BYTES / MB
+              + settings.compute_processes * RESPONSE_IN_FLIGHT_MB)
+    children = settings.compute_processes * (CHILD_IDLE_MB + settings.compute_memory_mb)
+    return worker + FORK_SERVER_MB + children
 
 
 class ClientGone(Exception):  # noqa: N818 - an event, not an error of ours
@@ -400,6 +426,7 @@ class ComputePool:
         self._settings_frame = _frame(pickle.dumps(settings, protocol=pickle.HIGHEST_PROTOCOL))
         self._idle: list[_Child] = []
         self._waiters: deque[asyncio.Future[_Child]] = deque()
+        self._queued_bytes = 0  # the pickled tasks of the requests waiting
         self._children: set[_Child] = set()  # every child alive, idle or running
         self._alive = 0  # children alive or starting
         self._running = 0
@@ -438,7 +465,7 @@ class ComputePool:
         task = pickle.dumps((endpoint, request, options), protocol=pickle.HIGHEST_PROTOCOL)
         watcher = asyncio.ensure_future(disconnected())
         try:
-            child = await self._acquire(watcher)
+            child = await self._acquire(watcher, len(task))
             return await self._run(child, task, watcher)
         finally:
             watcher.cancel()
@@ -476,10 +503,10 @@ class ComputePool:
         _end_all(self._children)
         self._idle.clear()
         self._waiters.clear()
-        self._alive = self._running = 0
+        self._alive = self._running = self._queued_bytes = 0
         self._loop = loop
 
-    async def _acquire(self, watcher: asyncio.Future[None]) -> _Child:
+    async def _acquire(self, watcher: asyncio.Future[None], size: int) -> _Child:
         self.start()
         if self._idle and not self._waiters:
             return self._idle.pop()
@@ -487,8 +514,12 @@ class ComputePool:
             raise self._busy(f"the server is busy: {self._running} computations are running "
                              f"and {len(self._waiters)} more are waiting, the most it queues "
                              f"(BPTT_COMPUTE_QUEUE)")
+        if self._queued_bytes + size > QUEUE_BYTES and self._waiters:
+            raise self._busy(f"the server is busy: the requests waiting hold "
+                             f"{self._queued_bytes / MB:.1f} MB, the most it queues")
         waiter: asyncio.Future[_Child] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        self._queued_bytes += size
         try:
             done, _ = await asyncio.wait({waiter, watcher},
                                          timeout=self.settings.queue_timeout_s,
@@ -496,6 +527,8 @@ class ComputePool:
         except asyncio.CancelledError:
             self._abandon(waiter)
             raise
+        finally:
+            self._queued_bytes -= size
         if waiter in done:
             return waiter.result()
         self._abandon(waiter)

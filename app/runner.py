@@ -91,6 +91,8 @@ BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 QUEUE_BYTES = 8 * MB
 # Longest a child may take to tidy its heap after a reply (malloc_trim took 0.1 s at most).
 SETTLE_TIMEOUT_S = 10.0
+# Scheduling priority of the fork server and the computation processes, below the worker's.
+CHILD_NICENESS = 10
 # Errors after which a child is replaced rather than reused: its heap may be in any state.
 RETIRING_ERRORS = frozenset({"memory_limit", "internal_error"})
 
@@ -259,6 +261,10 @@ def zygote_main(control_fd: int) -> None:
     """
     control = socket.socket(fileno=control_fd)
     _leave_signals_to_the_worker()
+    # The computations yield the CPU to the worker (children inherit this): its event loop
+    # answers health, validation errors and cache hits at once even when every core computes.
+    with contextlib.suppress(OSError):
+        os.nice(CHILD_NICENESS)
     from bptt_studio import service  # noqa: F401 - imported once, here, for every child
 
     gc.collect()

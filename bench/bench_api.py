@@ -22,11 +22,13 @@ request is computed). Each line says how many of its responses were cache hits (
 Then, on an idle server, the time of single requests at the server's limits (goal: about 2 s
 each), and an in-process breakdown of scenario (b): where the time goes.
 
-Then the abuse scenarios (one worker, production settings): the costliest request a client
-can send, alone (its status, wall time and the server's CPU seconds: the deadline must stop
-it), and 24 costly clients at once for ABUSE_SECONDS (half sending the costly /train, half
-the costly BPTT(1, 2) /trace, every request different so none is a cache hit) while a probe
-opens a new connection to GET /api/v1/health every 100 ms as a load balancer would: health
+Then the abuse scenarios (one worker, production settings): the costliest requests a client
+can send, alone (their status, wall time, the server's CPU seconds and peak memory: the
+memory bound or the deadline must stop them), and 24 costly clients at once for
+ABUSE_SECONDS (a third sending the costly /train, a third the costly BPTT(1, 2) /trace, a
+third a /train small in memory but long; every request different so none is a cache hit)
+while a probe opens a new connection to GET /api/v1/health every 100 ms as a load balancer
+would: health
 p50/p99, the costly requests' status counts, the server's peak resident memory (the worker and
 its computation processes) and, 5 s after the clients stopped, its memory and CPU use (work
 nobody waits for any more must have stopped). A guard kills the server if its memory passes
@@ -53,6 +55,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -471,6 +474,15 @@ def costly_train(seed: int = 0) -> dict:
             "seed": seed}
 
 
+def long_train(seed: int = 0) -> dict:
+    """Small in memory (under 50 MB) but about 11 CPU-seconds: an LSTM H=16 updated after
+    every step over 200 characters, 100 passes. Only a deadline bounds it."""
+    text = ("the quick brown fox jumps over the lazy dog " * 5)[:201]
+    return {"cell": "lstm", "hidden_size": 16, "data": {"text": text},
+            "truncation": {"k1": 1}, "optimizer": {"name": "adam"}, "iterations": 100,
+            "seed": seed}
+
+
 def costly_trace(seed: int = 0) -> dict:
     """390-670 MB before the server bounded memory: the same sizes in BPTT(1, 2)."""
     return {"cell": "lstm", "hidden_size": 64, "data": {"text": costly_text()},
@@ -478,13 +490,18 @@ def costly_trace(seed: int = 0) -> dict:
 
 
 class Guard:
-    """Samples the server's memory (its whole process tree) and kills it past ``cap``."""
+    """Samples the server's memory (its whole process tree) and kills it past ``cap``.
+
+    In a thread of its own: listing /proc takes tens of milliseconds on a busy machine, and
+    on the event loop it would delay the health probes it sits beside."""
 
     def __init__(self, proc: subprocess.Popen[bytes], cap_bytes: int) -> None:
         self.proc = proc
         self.cap = cap_bytes
         self.peak = 0
         self.killed_at = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def sample(self) -> int:
         rss = tree_rss_bytes(self.proc.pid)
@@ -495,10 +512,20 @@ class Guard:
                 os.killpg(self.proc.pid, signal.SIGKILL)
         return rss
 
-    async def watch(self, every: float = 0.2) -> None:
-        while True:
-            self.sample()
-            await asyncio.sleep(every)
+    def start(self, every: float = 0.2) -> None:
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(every):
+                self.sample()
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 async def probe_health(port: int) -> float | None:
@@ -539,9 +566,9 @@ async def alone(proc: subprocess.Popen[bytes], port: int, path: str, request: di
                 guard: Guard) -> None:
     cpu = tree_cpu_seconds(proc.pid)
     guard.peak = 0
-    watcher = asyncio.ensure_future(guard.watch(0.1))
+    guard.start(0.1)
     status, elapsed, _ = await one_request(port, path, orjson.dumps(request), 150.0)
-    watcher.cancel()
+    guard.stop()
     used = tree_cpu_seconds(proc.pid) - cpu
     print(f"  {path} alone: {status}, {elapsed:5.1f} s, {used:5.1f} CPU-s of the server, "
           f"peak memory {guard.peak / 1e6:6.0f} MB")
@@ -555,8 +582,8 @@ async def flood(proc: subprocess.Popen[bytes], port: int, duration: float,
     stop = time.perf_counter() + duration
 
     async def client(index: int) -> None:
-        path, make = (("/api/v1/train", costly_train) if index % 2 == 0
-                      else ("/api/v1/trace", costly_trace))
+        path, make = (("/api/v1/train", costly_train), ("/api/v1/trace", costly_trace),
+                      ("/api/v1/train", long_train))[index % 3]
         while time.perf_counter() < stop and not guard.killed_at:
             status, _, headers = await one_request(port, path, orjson.dumps(make(next(seeds))),
                                                    CLIENT_TIMEOUT_S)
@@ -575,7 +602,7 @@ async def flood(proc: subprocess.Popen[bytes], port: int, duration: float,
 
     idle = guard.sample()
     guard.peak = 0
-    watcher = asyncio.ensure_future(guard.watch())
+    guard.start()
     clients = [asyncio.ensure_future(client(i)) for i in range(ABUSE_CLIENTS)]
     await asyncio.gather(prober(), asyncio.sleep(duration))
     for task in clients:  # the clients leave, whatever they were waiting for
@@ -585,14 +612,15 @@ async def flood(proc: subprocess.Popen[bytes], port: int, duration: float,
     cpu = tree_cpu_seconds(proc.pid)
     await asyncio.sleep(SETTLE_S)
     settle_cpu = (tree_cpu_seconds(proc.pid) - cpu) / (time.perf_counter() - left)
-    watcher.cancel()
+    guard.stop()
     after = guard.sample() if not guard.killed_at else 0
     answered = [p for p in probes if p is not None]
     p50 = percentile(answered, 50) * 1e3
     p99 = percentile(answered, 99) * 1e3
     lost = len(probes) - len(answered)
-    print(f"  {ABUSE_CLIENTS} costly clients for {duration:.0f} s (12 /train, 12 BPTT(1, 2) "
-          f"/trace, every request different): {sum(statuses.values())} answers")
+    print(f"  {ABUSE_CLIENTS} costly clients for {duration:.0f} s (8 costly /train, 8 BPTT(1, 2) "
+          f"/trace, 8 long small /train; every request different): "
+          f"{sum(statuses.values())} answers")
     print("    status counts: " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
     print(f"    GET /api/v1/health, a new connection every {PROBE_EVERY_S * 1e3:.0f} ms: "
           f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(answered, default=0) * 1e3:.0f} ms, "
@@ -620,6 +648,7 @@ def run_abuse(duration: float, rss_cap: int) -> None:
               f"memory guard {rss_cap / 1e6:.0f} MB ==")
         asyncio.run(alone(proc, port, "/api/v1/train", costly_train(), guard))
         asyncio.run(alone(proc, port, "/api/v1/trace", costly_trace(), guard))
+        asyncio.run(alone(proc, port, "/api/v1/train", long_train(), guard))
         asyncio.run(flood(proc, port, duration, guard))
     finally:
         stop_server(proc)

@@ -21,6 +21,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from bptt_studio import derived_cli
+
 EXIT_BAD_REQUEST = 2
 EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a filter ended by SIGPIPE
 EXIT_INTERRUPTED = 128 + 2
@@ -87,11 +89,14 @@ class UsageError(Exception):
     """A bad invocation: one line on stderr, exit status 2."""
 
 
-def _read_body(args: argparse.Namespace, max_bytes: int) -> Any:
+def _read_body(args: argparse.Namespace, max_bytes: int | None = None) -> Any:
     """The request as JSON, read up to the API's body limit (the file may be endless)."""
     from bptt_studio import jsonio
     from bptt_studio.body import too_large
+    from bptt_studio.settings import get_settings
 
+    if max_bytes is None:
+        max_bytes = get_settings().max_body_bytes
     if args.preset is not None:
         return {"data": {"preset": args.preset}}
     if args.request is None:
@@ -306,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     gradcheck = commands.add_parser("gradcheck", help="print the JSON of POST /api/v1/gradcheck")
     _add_request_options(gradcheck)
     gradcheck.set_defaults(func=_gradcheck)
+    derived_cli.add_commands(commands)  # neuron, export-csv
     return parser
 
 

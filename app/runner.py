@@ -2,7 +2,8 @@
 the CPU work itself, not just the waiting for it.
 
 Each worker process of the server keeps a ``ComputePool``: ``compute_processes`` child
-processes, each running ``service.compute`` for one request at a time. The worker's event loop
+processes, each running ``service.compute`` (or ``derived.compute``, for /neuron and
+/export/csv) for one request at a time. The worker's event loop
 only validates requests, sends them to a child over a socket and awaits the answer, so
 ``/api/v1/health`` and cache hits never wait behind a computation.
 
@@ -91,8 +92,6 @@ BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 QUEUE_BYTES = 8 * MB
 # Longest a child may take to tidy its heap after a reply (malloc_trim took 0.1 s at most).
 SETTLE_TIMEOUT_S = 10.0
-# Scheduling priority of the fork server and the computation processes, below the worker's.
-CHILD_NICENESS = 10
 # Errors after which a child is replaced rather than reused: its heap may be in any state.
 RETIRING_ERRORS = frozenset({"memory_limit", "internal_error"})
 
@@ -186,13 +185,14 @@ def _memory_message(settings: Settings) -> str:
 
 def _run_one(task: bytes, settings: Settings) -> tuple[int, bytes, bool]:
     """(kind, payload, retire) of one task; every exception becomes an error payload."""
-    from bptt_studio import service
+    from bptt_studio import derived, service
     from bptt_studio.engine import RequestError
 
     endpoint, request, options = pickle.loads(task)
+    entry = derived.compute if endpoint in derived.ENDPOINTS else service.compute
     failure: tuple[int, tuple[Any, ...], str, str]
     try:
-        return OK, service.compute(endpoint, request, options, settings), False
+        return OK, entry(endpoint, request, options, settings), False
     except RequestError as exc:
         failure = (422, ("body", *exc.loc), exc.msg, "value_error")
     except ApiError as exc:
@@ -261,14 +261,11 @@ def zygote_main(control_fd: int) -> None:
     """
     control = socket.socket(fileno=control_fd)
     _leave_signals_to_the_worker()
-    # The computations yield the CPU to the worker (children inherit this): its event loop
-    # answers health, validation errors and cache hits at once even when every core computes.
-    with contextlib.suppress(OSError):
-        os.nice(CHILD_NICENESS)
-    from bptt_studio import service  # noqa: F401 - imported once, here, for every child
+    from bptt_studio import derived, service  # noqa: F401 - imported once, for every child
 
+    _warm_up(service)
     gc.collect()
-    gc.freeze()  # what is imported stays shared with the children (no refcount writes)
+    gc.freeze()  # what is imported stays shared with the children (the collector skips it)
 
     def reap(signum: int, frame: Any) -> None:
         with contextlib.suppress(ChildProcessError):
@@ -297,6 +294,19 @@ def zygote_main(control_fd: int) -> None:
                 os._exit(code)
         os.close(fds[0])
         control.sendall(PID.pack(pid))
+
+
+def _warm_up(service: Any) -> None:
+    """One small computation, so what NumPy and the engine set up on first use is set up
+    here, once, and every child starts ready (a fresh child's first request took 45-75 ms
+    where the next took 5)."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            service.compute("train", {}, {"iterations": 2, "record_every": 1,
+                                          "include_trace": True, "detail": "auto"},
+                            Settings())
+    except Exception:  # a warm-up only: the first request would meet the same error
+        logger.exception("the fork server's warm-up computation failed")
 
 
 class ForkServer:
@@ -527,8 +537,8 @@ class ComputePool:
         self._waiters.append(waiter)
         self._queued_bytes += size
         try:
-            done, _ = await asyncio.wait({waiter, watcher},
-                                         timeout=self.settings.queue_timeout_s,
+            pending: set[asyncio.Future[Any]] = {waiter, watcher}
+            done, _ = await asyncio.wait(pending, timeout=self.settings.queue_timeout_s,
                                          return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             self._abandon(waiter)
@@ -558,8 +568,8 @@ class ComputePool:
         running = asyncio.ensure_future(child.run(task))
         answered = False
         try:
-            done, _ = await asyncio.wait({running, watcher},
-                                         timeout=self.settings.compute_deadline_s,
+            pending: set[asyncio.Future[Any]] = {running, watcher}
+            done, _ = await asyncio.wait(pending, timeout=self.settings.compute_deadline_s,
                                          return_when=asyncio.FIRST_COMPLETED)
             if running in done:
                 try:

@@ -79,23 +79,21 @@ def probe_health(base: str) -> float:
 def test_a_client_that_disconnects_stops_its_computation(server):
     proc, _ = server
     # the control: a client that stays keeps its computation running, then gets its answer
-    staying = start_computing(server, seed=1)
-    assert cpu_during(proc.pid, 0.8) > 0.3
-    status, _, _ = read_response(staying)
-    staying.close()
+    with contextlib.closing(start_computing(server, seed=1)) as staying:
+        computing = cpu_during(proc.pid, 1.0)
+        status, _, _ = read_response(staying)
     assert status == 200
+    assert computing > 0.1  # a share of a core, however busy the machine
     # a client that leaves: its computation process is killed, the CPU falls to nothing
-    leaving = start_computing(server, seed=2)
-    leaving.close()  # the client leaves
+    start_computing(server, seed=2).close()  # the client leaves
     time.sleep(0.3)
-    assert cpu_during(proc.pid, 0.8) < 0.1
+    assert cpu_during(proc.pid, 1.0) < 0.05
 
 
 def test_a_computation_past_the_deadline_is_stopped_and_answered_504():
-    with TestClient(create_app(Settings(compute_deadline_s=0.3))) as client:
-        assert client.post(TRAIN, json={"iterations": 2}).status_code == 200  # warm
+    with TestClient(create_app(Settings(compute_deadline_s=1.0))) as client:
         start = time.monotonic()
-        response = client.post(TRAIN, json=slow_train(15, seed=3))
+        response = client.post(TRAIN, json=slow_train(15, seed=3))  # 1.5 CPU-s, or more
         elapsed = time.monotonic() - start
         fork_server = runner.fork_server_pid()
         assert fork_server is not None
@@ -103,7 +101,7 @@ def test_a_computation_past_the_deadline_is_stopped_and_answered_504():
         idle_cpu = cpu_during(fork_server, 0.8)
         after = client.post(TRAIN, json={"iterations": 2, "seed": 4})
     assert response.status_code == 504
-    assert elapsed < 2.0
+    assert elapsed < 3.0  # the deadline, after the computation processes started
     error = response.json()["detail"][0]
     assert error["type"] == "deadline_exceeded"
     assert "BPTT_COMPUTE_DEADLINE_S" in error["msg"]

@@ -177,3 +177,14 @@ def test_cli_output_into_a_closed_pipe_ends_quietly():
         os.close(write_end)
     assert completed.returncode == EXIT_CLOSED_PIPE
     assert completed.stderr == b""
+
+
+def test_cli_deeply_nested_request_is_the_api_error_not_a_traceback(client, capsysbinary,
+                                                                   tmp_path):
+    path = tmp_path / "request.json"
+    body = '{"params": {"W": ' + "[" * 500 + "]" * 500 + "}}"
+    path.write_text(body)
+    assert main(["trace", "--request", str(path)]) == EXIT_BAD_REQUEST
+    expected = client.post("/api/v1/trace", content=body,
+                           headers={"Content-Type": "application/json"}).content
+    assert capsysbinary.readouterr().err.rstrip(b"\n") == expected

@@ -49,7 +49,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.pool = pool
     # Middleware runs outermost-last-added: HEAD as GET, security headers, the last-resort JSON
     # 500, CORS, body limit, response cache, gzip. Bodies reach the cache already bounded; what
     # it replays gets the security headers exactly as a fresh response does; it stores

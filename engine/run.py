@@ -8,6 +8,7 @@ import numpy as np
 
 from . import diagnostics as diag
 from .bptt import Problem, run_schedule
+from .cell_spec import cell_spec
 from .data import encode
 from .errors import RequestError
 from .params import check_params, check_state, init_params, rescale_recurrent
@@ -73,6 +74,7 @@ def run_trace(request: TraceRequest | dict[str, Any]) -> dict[str, Any]:
                     for u in run["updates"]],
         "diagnostics": diagnostics,
         "sizes": {"T": T, "D": D, "H": problem.H, "K": int(problem.params["V"].shape[0])},
+        "cell_spec": cell_spec(problem.cell, problem.params),
     }
     result["non_finite"] = not _all_finite(run, fwd, diagnostics)
     return result

@@ -217,5 +217,7 @@ export default {
   "preset.sine.title": "Sine wave",
   "preset.sine.description": "Predict the next point of a sine wave, 24 steps (two periods).",
   "preset.long_range.title": "Remember the first symbol",
-  "preset.long_range.description": "Recall the first symbol at the last of 12 steps (loss at the last step only): the plain RNN's gradient vanishes, the LSTM's does not.",
+  "preset.long_range.description": "The first symbol, A, must be recalled at the last of 20 steps, after 19 distractors (loss at the last step only). One sequence cannot prove memory, but it shows whether the error of that loss reaches step 1, where the answer came in: the plain RNN's vanishes, the LSTM's arrives.",
+  "preset.exploding.title": "Exploding gradient (ReLU)",
+  "preset.exploding.description": "ReLU with W at spectral radius 2: the error grows at every step back and the update's gradient is huge. Switch the activation to tanh: it saturates, and the error fades instead.",
 };

@@ -219,5 +219,7 @@ export default {
   "preset.sine.title": "Onda senoidal",
   "preset.sine.description": "Prever o próximo ponto de uma senoide, 24 passos (dois períodos).",
   "preset.long_range.title": "Lembrar o primeiro símbolo",
-  "preset.long_range.description": "Recuperar o primeiro símbolo no último de 12 passos (perda só no último passo): o gradiente da RNN simples desaparece, o da LSTM não.",
+  "preset.long_range.description": "O primeiro símbolo, A, precisa ser lembrado no último de 20 passos, depois de 19 distratores (perda só no último passo). Uma única sequência não prova memória, mas mostra se o erro dessa perda chega ao passo 1, onde a resposta entrou: o da RNN simples desaparece, o da LSTM chega.",
+  "preset.exploding.title": "Explosão do gradiente (ReLU)",
+  "preset.exploding.description": "ReLU com W em raio espectral 2: o erro cresce a cada passo para trás e o gradiente da atualização é enorme. Troque a ativação para tanh: ela satura, e o erro se apaga em vez de explodir.",
 };

@@ -41,7 +41,7 @@ export default {
   "ctl.seed": "Seed",
   "ctl.rho": "Spectral radius of W",
   "ctl.rho.placeholder": "as drawn",
-  "ctl.rho.hint": "Below 1 the error fades as it flows back; above 1 it can explode.",
+  "ctl.rho.hint": "Below 1 the error fades as it flows back. Above 1 it grows only where φ′ lets it: with ReLU it explodes; tanh saturates (tanh′ near 0), which keeps it in check.",
   "ctl.lossGroup": "Loss",
   "ctl.loss": "Loss",
   "ctl.loss.auto": "From the data ({loss})",

@@ -43,7 +43,7 @@ export default {
   "ctl.seed": "Semente",
   "ctl.rho": "Raio espectral de W",
   "ctl.rho.placeholder": "como sorteado",
-  "ctl.rho.hint": "Abaixo de 1 o erro se apaga ao voltar no tempo; acima de 1 ele pode explodir.",
+  "ctl.rho.hint": "Abaixo de 1 o erro se apaga ao voltar no tempo. Acima de 1 ele só cresce onde φ′ deixa: com ReLU explode; a tanh satura (tanh′ perto de 0), o que o mantém sob controle.",
   "ctl.lossGroup": "Perda",
   "ctl.loss": "Perda",
   "ctl.loss.auto": "Pelos dados ({loss})",

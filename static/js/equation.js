@@ -29,6 +29,7 @@ const row = (...c) => m("mrow", {}, ...c);
 const SPACE = () => m("mspace", { width: "0.25em" });
 
 const ACC = { hat: "^", tilde: "~" };
+const BREAK_AFTER = new Set(["=", "+", ",", "+="]);
 const FN = { tanh: "tanh", relu: "ReLU", sigmoid: "σ" };
 
 export class EquationView {
@@ -235,7 +236,11 @@ export class EquationView {
         if (item.namespaceURI === HTML) {
           flush();
           body.appendChild(item);
-        } else run.push(item);
+        } else {
+          run.push(item);
+          // a long line may wrap after a top-level =, + or comma: each piece its own <math>
+          if (item.localName === "mo" && BREAK_AFTER.has(item.textContent)) flush();
+        }
       }
       flush();
       div.appendChild(body);

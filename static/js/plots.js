@@ -18,18 +18,47 @@ const LOG_RATIO = 100;
 const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸",
   9: "⁹" };
 
-function baseLayout(title, x, y) {
+/** Break a text into lines of at most `chars` characters, at spaces: plotly does not wrap. */
+function wrap(text, chars) {
+  if (text.length <= chars) return { text, lines: 1 };
+  const lines = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && `${line} ${word}`.length > chars) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return { text: lines.join("<br>"), lines: lines.length };
+}
+
+// about how wide a character of the charts' fonts is, to wrap titles before they are cut off
+const CHAR_PX = { title: 7.2, axis: 6.6 };
+
+/** The layout every chart starts from, its titles wrapped to the chart's size. */
+function baseLayout(el, title, x, y) {
+  const width = el.clientWidth || 400;
+  const height = el.clientHeight || 280;
+  const t = wrap(title, Math.max(16, Math.floor((width - 30) / CHAR_PX.title)));
+  const yt = wrap(y, Math.max(10, Math.floor((height - 90) / CHAR_PX.axis)));
   return {
-    title: { text: title, font: { size: 13 }, x: 0.02, xanchor: "left" },
+    title: { text: t.text, font: { size: 13 }, x: 0.02, xanchor: "left" },
     font: FONT,
-    margin: { l: 56, r: 14, t: 34, b: 40 },
+    margin: { l: 44 + 14 * yt.lines, r: 14, t: 16 + 18 * t.lines, b: 40 },
     xaxis: { title: { text: x }, zeroline: false },
-    yaxis: { title: { text: y }, zeroline: false },
+    yaxis: { title: { text: yt.text }, zeroline: false },
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "#fff",
     showlegend: false,
     hoverlabel: { font: { size: 11 } },
   };
+}
+
+/** A tick step for T steps along `length` pixels: every step while there is room, else 2, 5… */
+function stepTick(length, T, room = 22) {
+  const px = length / Math.max(1, T);
+  return [1, 2, 5, 10, 20, 50, 100].find((d) => d * px >= room) ?? 200;
 }
 
 /** A chart box that shows a message instead of a plot (kept translated by data-i18n). */
@@ -133,8 +162,8 @@ function gradNorms(Plotly, v) {
   const log = positive.length >= 2 && Math.max(...positive) > LOG_RATIO * Math.min(...positive);
   el.dataset.scale = log ? "log" : "linear";
   const yTitle = tr(log ? "charts.gradNorms.yLog" : "charts.gradNorms.y");
-  const layout = baseLayout(tr("charts.gradNorms.title"), "t", yTitle);
-  layout.xaxis.dtick = T > 30 ? undefined : 1;
+  const layout = baseLayout(el, tr("charts.gradNorms.title"), "t", yTitle);
+  layout.xaxis.dtick = stepTick((el.clientWidth || 400) - 90, T);
   layout.xaxis.range = [0.4, T + 0.6];
   const hover = `t = %{x}<br>${tr("charts.gradNorms.y")} = %{customdata}<extra></extra>`;
   const text = values.map((x) => num(x, 3));
@@ -231,12 +260,12 @@ function errorFlow(Plotly, v) {
   const hi = logs.length ? Math.max(...logs) : 1;
   const ticks = logTicks(lo, hi > lo ? hi : lo + 1);
   const key = jacobian ? "charts.jacobian" : "charts.errorFlow";
-  const layout = baseLayout(tr(`${key}.title`), tr(`${key}.x`), tr(`${key}.y`));
+  const layout = baseLayout(el, tr(`${key}.title`), tr(`${key}.x`), tr(`${key}.y`));
   layout.yaxis.autorange = "reversed";
-  layout.xaxis.dtick = T > 30 ? undefined : T > 15 ? 2 : 1;
-  layout.yaxis.dtick = layout.xaxis.dtick;
+  layout.xaxis.dtick = stepTick((el.clientWidth || 400) - 150, T);
+  layout.yaxis.dtick = stepTick((el.clientHeight || 262) - 90, T, 16);
   layout.margin.r = 10;
-  layout.margin.t = 44;
+  layout.margin.t += 10; // room for the mode switch above the plot
   const shapes = [];
   const windows = v.index.trace.windows || [];
   const cut = windows.some((w) => w.first > 1);
@@ -303,7 +332,8 @@ function accum(Plotly, v) {
     line: { color: LINE_COLOURS[k % LINE_COLOURS.length], width: 1.6 }, marker: { size: 3 },
     hovertemplate: "%{fullData.name}: %{y:.3g}<extra></extra>",
   }));
-  const layout = baseLayout(tr("charts.accum.title"), tr("charts.accum.x"), tr("charts.accum.y"));
+  const layout = baseLayout(el, tr("charts.accum.title"), tr("charts.accum.x"),
+    tr("charts.accum.y"));
   layout.showlegend = true;
   layout.legend = { font: { size: 10 }, orientation: "v", x: 1.01, y: 1 };
   layout.margin.r = 84;
@@ -331,7 +361,7 @@ function loss(Plotly, v) {
     return null;
   }
   clearMessage(el);
-  const layout = baseLayout(tr("charts.loss.title"), tr("charts.loss.x"), tr("charts.loss.y"));
+  const layout = baseLayout(el, tr("charts.loss.title"), tr("charts.loss.x"), tr("charts.loss.y"));
   const traces = [{
     type: "scatter", mode: "lines", x: run.iterations, y: run.losses,
     line: { color: PALETTE.forward, width: 2 },
@@ -351,8 +381,10 @@ function loss(Plotly, v) {
   const next = Array.isArray(run.continuation) ? run.continuation : [];
   const stacked = el.clientWidth < 560;
   el.style.height = stacked ? "480px" : "";
-  const title = (text, x, y) => ({ text, x, y, xref: "paper", yref: "paper", xanchor: "left",
-    yanchor: "bottom", showarrow: false, font: { size: 13 } });
+  const room = Math.floor(((el.clientWidth || 400) * (stacked ? 0.92 : 0.44)) / CHAR_PX.title);
+  const title = (text, x, y) => ({ text: wrap(text, room).text, x, y, xref: "paper",
+    yref: "paper", xanchor: "left", yanchor: "bottom", showarrow: false, font: { size: 13 },
+    align: "left" });
   layout.title = { text: "" };
   layout.margin = { l: 52, r: 14, t: 30, b: 40 };
   layout.showlegend = true;
@@ -360,6 +392,7 @@ function loss(Plotly, v) {
     font: { size: 10 } };
   if (stacked) {
     layout.yaxis.domain = [0.7, 1];
+    layout.xaxis.title.standoff = 2;
     layout.xaxis2 = { anchor: "y2", title: { text: tr("charts.forecast.x"), standoff: 4 } };
     layout.yaxis2 = { anchor: "x2", domain: [0.14, 0.48], title: { text: tr("charts.forecast.y") } };
     layout.annotations = [title(tr("charts.loss.title"), 0, 1.0),

@@ -10,9 +10,11 @@ Everything takes a request shaped as in CONTRACT.md (a dict or a ``TraceRequest`
 
 from .errors import RequestError
 from .gradcheck import gradcheck
+from .neuron import neuron, neuron_view
 from .presets import PRESETS, list_presets
 from .request import TraceRequest, parse_request
 from .run import prepare, run_trace
+from .tidy import to_csv, write_csv
 from .train import train
 
 __all__ = [
@@ -21,8 +23,12 @@ __all__ = [
     "TraceRequest",
     "gradcheck",
     "list_presets",
+    "neuron",
+    "neuron_view",
     "parse_request",
     "prepare",
     "run_trace",
+    "to_csv",
     "train",
+    "write_csv",
 ]

@@ -62,7 +62,8 @@ def test_spec_names_every_parameter_with_its_shape_in_the_parameters_order(cell)
 
 
 @pytest.mark.parametrize(("cell", "state", "gates"), [
-    ("rnn", ["h"], []), ("lstm", ["h", "c"], ["f", "i", "g", "o"]), ("gru", ["h"], ["z", "r", "n"])])
+    ("rnn", ["h"], []), ("lstm", ["h", "c"], ["f", "i", "g", "o"]),
+    ("gru", ["h"], ["z", "r", "n"])])
 def test_state_and_gates_are_the_fields_the_forward_events_carry(cell, state, gates):
     result = run_trace({"cell": cell})
     spec = result["cell_spec"]

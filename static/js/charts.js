@@ -88,10 +88,18 @@ export class ChartsView {
 
   /** What the plots show; a change of it means drawing them again. */
   dataKey() {
-    const jac = this.flowMode === "jacobian_norms" && this.jacobian?.index === this.index
-      ? idOf(this.jacobian) : 0;
-    return [idOf(this.index), idOf(this.training), this.notation, this.lang, this.flowMode,
-      jac].join("|");
+    const jac =
+      this.flowMode === "jacobian_norms" && this.jacobian?.index === this.index
+        ? idOf(this.jacobian)
+        : 0;
+    return [
+      idOf(this.index),
+      idOf(this.training),
+      this.notation,
+      this.lang,
+      this.flowMode,
+      jac,
+    ].join("|");
   }
 
   /** The Jacobian norms the mode shows: from the trace when it has them, else asked for once. */
@@ -138,8 +146,11 @@ export class ChartsView {
     if (this.pendingKey !== key) return;
     const box = this.c.section.getBoundingClientRect();
     if (box.top >= window.innerHeight || box.bottom <= 0) {
+      // not in view after all: observe afresh, so that its next report (now or when the charts
+      // scroll into view) comes even if the observer last saw them visible
       this.pendingKey = null;
-      this.visible = false;
+      this.observer.unobserve(this.c.section);
+      this.observer.observe(this.c.section);
       return;
     }
     let Plotly;

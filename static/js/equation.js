@@ -6,8 +6,18 @@
 import { SIZES } from "./config.js";
 import { inSeriesUnits, num, raw } from "./format.js";
 import { t as tr } from "./i18n.js";
-import { COURSERA_UPDATE, deltaLabel, gateLabel, gradLabel, groupLabel, paramGroups, paramLabel,
-  splitSign, timeStyle, varLabel } from "./notation.js";
+import {
+  COURSERA_UPDATE,
+  deltaLabel,
+  gateLabel,
+  gradLabel,
+  groupLabel,
+  paramGroups,
+  paramLabel,
+  splitSign,
+  timeStyle,
+  varLabel,
+} from "./notation.js";
 
 const MATH = "http://www.w3.org/1998/Math/MathML";
 const HTML = "http://www.w3.org/1999/xhtml";
@@ -135,8 +145,7 @@ export class EquationView {
     const [bSign] = splitSign(b);
     const bias = [bSign ? mo("−") : mo("+"), this.label({ ...b, b: splitSign(b)[1] })];
     if (this.coursera) {
-      const w = groupLabel({ names: [`W_${param}`, `U_${param}`] }, null, this.notation,
-        this.index.cell);
+      const w = groupLabel({ names: [`W_${param}`, `U_${param}`] }, this.notation, this.index.cell);
       return [this.label(w), mo("["), hTerm, mo(","), xTerm, mo("]"), ...bias];
     }
     return [this.p(`W_${param}`), hTerm, mo("+"), this.p(`U_${param}`), xTerm, ...bias];
@@ -212,8 +221,12 @@ export class EquationView {
     }
     const i = Math.min(this.eventIndex, this.index.events.length - 1);
     const ev = this.index.event(i);
-    const lines = ev.kind === "forward" ? this.forward(ev)
-      : ev.kind === "backward" ? this.backward(ev) : this.update(ev);
+    const lines =
+      ev.kind === "forward"
+        ? this.forward(ev)
+        : ev.kind === "backward"
+          ? this.backward(ev)
+          : this.update(ev);
     const frag = document.createDocumentFragment();
     const head = document.createElement("h3");
     head.className = "eq-head";
@@ -274,83 +287,255 @@ export class EquationView {
     // the inputs of this step
     const inputs = [hTerm(), mo("="), this.vec(ev.h_prev, "h_prev")];
     if (tok !== null) {
-      inputs.push(mo(","), SPACE(), xTerm(), mo("="),
-        mi("onehot"), mo("("), m("ms", { "data-raw": "" }, tok), mo(")"));
+      inputs.push(
+        mo(","),
+        SPACE(),
+        xTerm(),
+        mo("="),
+        mi("onehot"),
+        mo("("),
+        m("ms", { "data-raw": "" }, tok),
+        mo(")"),
+      );
       lines.push({ id: "inputs", math: inputs });
     } else if (scale) {
       // a series: the network reads z-scores, x(t) = (s(t) − μ) / σ; said once, here
       inputs.push(mo(","), SPACE(), xTerm(), mo("="), ...this.standardised(ev.x?.[0], "x"));
-      lines.push({ id: "inputs", math: inputs, note: "eq.standardised",
-        noteParams: { mean: num(scale.mean, 4), std: num(scale.std, 4) } });
+      lines.push({
+        id: "inputs",
+        math: inputs,
+        note: "eq.standardised",
+        noteParams: { mean: num(scale.mean, 4), std: num(scale.std, 4) },
+      });
     } else {
       inputs.push(mo(","), SPACE(), xTerm(), mo("="), this.vec(ev.x, "x"));
       lines.push({ id: "inputs", math: inputs });
     }
     if (cell === "rnn") {
-      lines.push({ id: "a", math: [this.term([`node-h-${t}`], this.v("a", t)), mo("="),
-        this.p("W"), hTerm(), mo("+"), this.p("U"), xTerm(), mo("+"), this.p("b"), mo("="),
-        this.vec(ev.a, "a")] });
-      lines.push({ id: "h", math: [this.term([`node-h-${t}`], this.v("h", t)), mo("="),
-        this.fn(FN[act], this.v("a", t)), mo("="), this.vec(ev.h, "h")] });
+      lines.push({
+        id: "a",
+        math: [
+          this.term([`node-h-${t}`], this.v("a", t)),
+          mo("="),
+          this.p("W"),
+          hTerm(),
+          mo("+"),
+          this.p("U"),
+          xTerm(),
+          mo("+"),
+          this.p("b"),
+          mo("="),
+          this.vec(ev.a, "a"),
+        ],
+      });
+      lines.push({
+        id: "h",
+        math: [
+          this.term([`node-h-${t}`], this.v("h", t)),
+          mo("="),
+          this.fn(FN[act], this.v("a", t)),
+          mo("="),
+          this.vec(ev.h, "h"),
+        ],
+      });
     } else if (cell === "lstm") {
       for (const g of ["f", "i", "g", "o"]) {
         const f = g === "g" ? "tanh" : "σ";
-        lines.push({ id: `gate-${g}`, math: [this.term([`node-gate-${g}-${t}`], this.gate(g, t)), mo("="),
-          this.fn(f, ...this.affine(g, hTerm(), xTerm())), ...this.overflowed(g, f, ev), mo("="),
-          this.vec(ev.gates?.[g], `gates.${g}`)] });
+        lines.push({
+          id: `gate-${g}`,
+          math: [
+            this.term([`node-gate-${g}-${t}`], this.gate(g, t)),
+            mo("="),
+            this.fn(f, ...this.affine(g, hTerm(), xTerm())),
+            ...this.overflowed(g, f, ev),
+            mo("="),
+            this.vec(ev.gates?.[g], `gates.${g}`),
+          ],
+        });
       }
-      lines.push({ id: "c", math: [this.term([`node-c-${t}`], this.v("c", t)), mo("="),
-        this.gate("f", t), mo("⊙"), this.term([`node-c-${t - 1}`], this.v("c", t - 1)), mo("+"),
-        this.gate("i", t), mo("⊙"), this.gate("g", t), mo("="), this.vec(ev.c, "c")] });
-      lines.push({ id: "h", math: [this.term([`node-h-${t}`], this.v("h", t)), mo("="),
-        this.gate("o", t), mo("⊙"), this.fn("tanh", this.v("c", t)), mo("="), this.vec(ev.h, "h")] });
+      lines.push({
+        id: "c",
+        math: [
+          this.term([`node-c-${t}`], this.v("c", t)),
+          mo("="),
+          this.gate("f", t),
+          mo("⊙"),
+          this.term([`node-c-${t - 1}`], this.v("c", t - 1)),
+          mo("+"),
+          this.gate("i", t),
+          mo("⊙"),
+          this.gate("g", t),
+          mo("="),
+          this.vec(ev.c, "c"),
+        ],
+      });
+      lines.push({
+        id: "h",
+        math: [
+          this.term([`node-h-${t}`], this.v("h", t)),
+          mo("="),
+          this.gate("o", t),
+          mo("⊙"),
+          this.fn("tanh", this.v("c", t)),
+          mo("="),
+          this.vec(ev.h, "h"),
+        ],
+      });
     } else {
       for (const g of ["z", "r"]) {
-        lines.push({ id: `gate-${g}`, math: [this.term([`node-gate-${g}-${t}`], this.gate(g, t)), mo("="),
-          this.fn("σ", ...this.affine(g, hTerm(), xTerm())), ...this.overflowed(g, "σ", ev), mo("="),
-          this.vec(ev.gates?.[g], `gates.${g}`)] });
+        lines.push({
+          id: `gate-${g}`,
+          math: [
+            this.term([`node-gate-${g}-${t}`], this.gate(g, t)),
+            mo("="),
+            this.fn("σ", ...this.affine(g, hTerm(), xTerm())),
+            ...this.overflowed(g, "σ", ev),
+            mo("="),
+            this.vec(ev.gates?.[g], `gates.${g}`),
+          ],
+        });
       }
       const reset = this.term(hPrev, row(this.gate("r", t), mo("⊙"), this.v("h", t - 1)));
       const candidate = this.coursera
         ? this.affine("n", reset, xTerm(), "h")
-        : [this.p("W_h"), mo("("), reset, mo(")"), mo("+"), this.p("U_h"), xTerm(),
-          ...this.affine("n", null, null, "h").slice(-2)];
-      lines.push({ id: "gate-n", math: [this.term([`node-gate-n-${t}`], this.gate("n", t)), mo("="),
-        this.fn("tanh", ...candidate), ...this.overflowed("n", "tanh", ev), mo("="),
-        this.vec(ev.gates?.n, "gates.n")] });
+        : [
+            this.p("W_h"),
+            mo("("),
+            reset,
+            mo(")"),
+            mo("+"),
+            this.p("U_h"),
+            xTerm(),
+            ...this.affine("n", null, null, "h").slice(-2),
+          ];
+      lines.push({
+        id: "gate-n",
+        math: [
+          this.term([`node-gate-n-${t}`], this.gate("n", t)),
+          mo("="),
+          this.fn("tanh", ...candidate),
+          ...this.overflowed("n", "tanh", ev),
+          mo("="),
+          this.vec(ev.gates?.n, "gates.n"),
+        ],
+      });
       const hNew = [this.term([`node-h-${t}`], this.v("h", t)), mo("=")];
       if (this.coursera) {
         // Coursera's own form: the update gate Γ_u = 1 − z weighs the candidate
         const gu = () => this.label(COURSERA_UPDATE, t);
-        hNew.push(gu(), mo("⊙"), this.gate("n", t), mo("+"), mo("("), m("mn", {}, "1"), mo("−"), gu(),
-          mo(")"), mo("⊙"), hTerm());
+        hNew.push(
+          gu(),
+          mo("⊙"),
+          this.gate("n", t),
+          mo("+"),
+          mo("("),
+          m("mn", {}, "1"),
+          mo("−"),
+          gu(),
+          mo(")"),
+          mo("⊙"),
+          hTerm(),
+        );
       } else {
-        hNew.push(this.gate("z", t), mo("⊙"), hTerm(), mo("+"), mo("("), m("mn", {}, "1"), mo("−"),
-          this.gate("z", t), mo(")"), mo("⊙"), this.gate("n", t));
+        hNew.push(
+          this.gate("z", t),
+          mo("⊙"),
+          hTerm(),
+          mo("+"),
+          mo("("),
+          m("mn", {}, "1"),
+          mo("−"),
+          this.gate("z", t),
+          mo(")"),
+          mo("⊙"),
+          this.gate("n", t),
+        );
       }
       lines.push({ id: "h", math: [...hNew, mo("="), this.vec(ev.h, "h")] });
     }
     const ce = idx.trace.config?.loss !== "mse";
     const yhat = () => this.term([`node-yhat-${t}`], this.v("yhat", t));
     if (ce) {
-      lines.push({ id: "yhat", math: [yhat(), mo("="), this.fn("softmax", this.p("V"), this.v("h", t),
-        mo("+"), this.p("b_y")), mo("="), this.vec(ev.yhat, "yhat")] });
-      lines.push({ id: "loss", math: [this.term([`node-L-${t}`], this.v("L", t)), mo("="), mo("−"),
-        mi("log"), yhat(), mo("["), this.v("y", t), mo("]"), mo("="), this.scalar(ev.loss, "loss")],
-      note: ev.loss_injected ? null : "eq.notInjected" });
+      lines.push({
+        id: "yhat",
+        math: [
+          yhat(),
+          mo("="),
+          this.fn("softmax", this.p("V"), this.v("h", t), mo("+"), this.p("b_y")),
+          mo("="),
+          this.vec(ev.yhat, "yhat"),
+        ],
+      });
+      lines.push({
+        id: "loss",
+        math: [
+          this.term([`node-L-${t}`], this.v("L", t)),
+          mo("="),
+          mo("−"),
+          mi("log"),
+          yhat(),
+          mo("["),
+          this.v("y", t),
+          mo("]"),
+          mo("="),
+          this.scalar(ev.loss, "loss"),
+        ],
+        note: ev.loss_injected ? null : "eq.notInjected",
+      });
     } else {
-      lines.push({ id: "yhat", math: [yhat(), mo("="), this.v("o", t), mo("="), this.p("V"), this.v("h", t),
-        mo("+"), this.p("b_y"), mo("="), this.vec(ev.yhat, "yhat")] });
+      lines.push({
+        id: "yhat",
+        math: [
+          yhat(),
+          mo("="),
+          this.v("o", t),
+          mo("="),
+          this.p("V"),
+          this.v("h", t),
+          mo("+"),
+          this.p("b_y"),
+          mo("="),
+          this.vec(ev.yhat, "yhat"),
+        ],
+      });
       if (scale) {
         // the prediction and the target back in the series' units: s = μ + σ·z
-        lines.push({ id: "units", math: [yhat(), mo("↦"), mi("μ"), mo("+"), mi("σ"), yhat(), mo("="),
-          this.inUnits(ev.yhat?.[0]), mo(","), SPACE(), this.v("y", t), mo("↦"),
-          this.inUnits(ev.target?.[0])], note: "eq.units" });
+        lines.push({
+          id: "units",
+          math: [
+            yhat(),
+            mo("↦"),
+            mi("μ"),
+            mo("+"),
+            mi("σ"),
+            yhat(),
+            mo("="),
+            this.inUnits(ev.yhat?.[0]),
+            mo(","),
+            SPACE(),
+            this.v("y", t),
+            mo("↦"),
+            this.inUnits(ev.target?.[0]),
+          ],
+          note: "eq.units",
+        });
       }
-      lines.push({ id: "loss", math: [this.term([`node-L-${t}`], this.v("L", t)), mo("="),
-        m("mfrac", {}, m("mn", {}, "1"), m("mn", {}, "2")), mo("‖"), this.v("yhat", t), mo("−"),
-        this.v("y", t), m("msup", {}, mo("‖"), m("mn", {}, "2")), mo("="), this.scalar(ev.loss, "loss")],
-      note: ev.loss_injected ? null : "eq.notInjected" });
+      lines.push({
+        id: "loss",
+        math: [
+          this.term([`node-L-${t}`], this.v("L", t)),
+          mo("="),
+          m("mfrac", {}, m("mn", {}, "1"), m("mn", {}, "2")),
+          mo("‖"),
+          this.v("yhat", t),
+          mo("−"),
+          this.v("y", t),
+          m("msup", {}, mo("‖"), m("mn", {}, "2")),
+          mo("="),
+          this.scalar(ev.loss, "loss"),
+        ],
+        note: ev.loss_injected ? null : "eq.notInjected",
+      });
     }
     return lines;
   }
@@ -364,9 +549,16 @@ export class EquationView {
   /** (s − μ) / σ = z for an input of a series: the standardisation with its numbers. */
   standardised(z, field) {
     const scale = this.index.trace.scale;
-    return [m("mfrac", {}, row(this.inUnits(z), mo("−"), m("mn", { class: "num units" },
-      num(scale.mean, 4))), m("mn", { class: "num units" }, num(scale.std, 4))), mo("="),
-    this.vec([z], field)];
+    return [
+      m(
+        "mfrac",
+        {},
+        row(this.inUnits(z), mo("−"), m("mn", { class: "num units" }, num(scale.mean, 4))),
+        m("mn", { class: "num units" }, num(scale.std, 4)),
+      ),
+      mo("="),
+      this.vec([z], field),
+    ];
   }
 
   // Backward: where the error of h(t) comes from, then the local gradients.
@@ -380,75 +572,246 @@ export class EquationView {
     const lines = [];
     // no error from this step's own output: no loss here, or its loss went in an earlier window
     const injected = !(Array.isArray(ev.g_o) && ev.g_o.every((v) => v === 0));
-    const outTerm = this.term([`node-yhat-${t}`, `err-out@${t}`],
-      this.pT("V"), this.v("g_o", t));
+    const outTerm = this.term([`node-yhat-${t}`, `err-out@${t}`], this.pT("V"), this.v("g_o", t));
     // g_o(t)
-    lines.push({ id: "g_o", math: [this.term([`node-yhat-${t}`], this.v("g_o", t)), mo("="),
-      ...(ce ? [this.v("yhat", t), mo("−"), mi("onehot"), mo("("), this.v("y", t), mo(")")]
-        : [this.v("yhat", t), mo("−"), this.v("y", t)]),
-      mo("="), this.vec(ev.g_o, "g_o")], note: injected ? null : "eq.noLossHere" });
+    lines.push({
+      id: "g_o",
+      math: [
+        this.term([`node-yhat-${t}`], this.v("g_o", t)),
+        mo("="),
+        ...(ce
+          ? [this.v("yhat", t), mo("−"), mi("onehot"), mo("("), this.v("y", t), mo(")")]
+          : [this.v("yhat", t), mo("−"), this.v("y", t)]),
+        mo("="),
+        this.vec(ev.g_o, "g_o"),
+      ],
+      note: injected ? null : "eq.noLossHere",
+    });
     // dh(t) = V^T g_o(t) + (error from t+1)
     const nextIds = [`node-h-${t + 1}`, `err-next@${t}`];
     let fromNext;
     if (cell === "rnn") fromNext = this.term(nextIds, this.pT("W"), this.delta(null, t + 1));
     else if (cell === "lstm") {
-      fromNext = this.term(nextIds, m("munder", {}, mo("∑"), mi("k")),
-        m("msup", {}, this.pk("W"), mi("T")), this.delta("k", t + 1));
+      fromNext = this.term(
+        nextIds,
+        m("munder", {}, mo("∑"), mi("k")),
+        m("msup", {}, this.pk("W"), mi("T")),
+        this.delta("k", t + 1),
+      );
     } else {
-      fromNext = this.term(nextIds, m("munder", {}, mo("∑"), mi("k")),
-        m("msup", {}, this.pk("W"), mi("T")), this.delta("k", t + 1), mo("+"), mi("…"));
+      fromNext = this.term(
+        nextIds,
+        m("munder", {}, mo("∑"), mi("k")),
+        m("msup", {}, this.pk("W"), mi("T")),
+        this.delta("k", t + 1),
+        mo("+"),
+        mi("…"),
+      );
     }
-    const dhLine = [this.term([`node-h-${t}`], this.v("dh", t)), mo("="), outTerm, mo("+"), fromNext,
-      mo("="), this.term([`node-yhat-${t}`, `err-out@${t}`], this.vec(ev.dh_out, "dh_out")), mo("+"),
-      this.term(nextIds, this.vec(ev.dh_next, "dh_next")), mo("="), this.vec(ev.dh, "dh")];
-    lines.push({ id: "dh", math: dhLine,
-      note: t === last ? (last === this.index.T && first === 1 ? "eq.lastStep" : "eq.windowEnd") : null,
-      noteParams: { t } });
+    const dhLine = [
+      this.term([`node-h-${t}`], this.v("dh", t)),
+      mo("="),
+      outTerm,
+      mo("+"),
+      fromNext,
+      mo("="),
+      this.term([`node-yhat-${t}`, `err-out@${t}`], this.vec(ev.dh_out, "dh_out")),
+      mo("+"),
+      this.term(nextIds, this.vec(ev.dh_next, "dh_next")),
+      mo("="),
+      this.vec(ev.dh, "dh"),
+    ];
+    lines.push({
+      id: "dh",
+      math: dhLine,
+      note:
+        t === last ? (last === this.index.T && first === 1 ? "eq.lastStep" : "eq.windowEnd") : null,
+      noteParams: { t },
+    });
     const one = () => m("mn", {}, "1");
     if (cell === "rnn") {
       const prime = m("msup", {}, mi(FN[act]), mo("′"));
-      lines.push({ id: "delta", math: [this.term([`node-h-${t}`], this.delta(null, t)), mo("="),
-        prime, mo("("), this.v("a", t), mo(")"), mo("⊙"), mo("("), this.pT("V"), this.v("g_o", t), mo("+"),
-        this.pT("W"), this.delta(null, t + 1), mo(")"), mo("="), this.vec(ev.delta, "delta")] });
+      lines.push({
+        id: "delta",
+        math: [
+          this.term([`node-h-${t}`], this.delta(null, t)),
+          mo("="),
+          prime,
+          mo("("),
+          this.v("a", t),
+          mo(")"),
+          mo("⊙"),
+          mo("("),
+          this.pT("V"),
+          this.v("g_o", t),
+          mo("+"),
+          this.pT("W"),
+          this.delta(null, t + 1),
+          mo(")"),
+          mo("="),
+          this.vec(ev.delta, "delta"),
+        ],
+      });
     } else if (cell === "lstm") {
       const g = (name) => this.term([`node-gate-${name}-${t}`], this.gate(name, t));
       const sig = (name) => [g(name), mo("("), one(), mo("−"), this.gate(name, t), mo(")")];
-      lines.push({ id: "delta-o", math: [this.delta("o", t), mo("="), this.v("dh", t), mo("⊙"),
-        this.fn("tanh", this.v("c", t)), mo("⊙"), ...sig("o"), mo("="), this.vec(ev.deltas?.o, "deltas.o")] });
-      lines.push({ id: "dc", math: [this.term([`node-c-${t}`], this.v("dc", t)), mo("="), this.v("dh", t),
-        mo("⊙"), this.gate("o", t), mo("⊙"), mo("("), one(), mo("−"),
-        m("msup", {}, mi("tanh"), m("mn", {}, "2")), this.v("c", t), mo(")"), mo("+"),
-        this.term([`node-c-${t + 1}`, `err-c@${t}`], this.v("dc", t + 1), mo("⊙"), this.gate("f", t + 1)),
-        mo("="), mo("…"), mo("+"), this.term([`err-c@${t}`], this.vec(ev.dc_next, "dc_next")),
-        mo("="), this.vec(ev.dc, "dc")] });
-      lines.push({ id: "delta-f", math: [this.delta("f", t), mo("="), this.v("dc", t), mo("⊙"),
-        this.term([`node-c-${t - 1}`], this.v("c", t - 1)), mo("⊙"), ...sig("f"), mo("="),
-        this.vec(ev.deltas?.f, "deltas.f")] });
-      lines.push({ id: "delta-i", math: [this.delta("i", t), mo("="), this.v("dc", t), mo("⊙"),
-        this.gate("g", t), mo("⊙"), ...sig("i"), mo("="), this.vec(ev.deltas?.i, "deltas.i")] });
-      lines.push({ id: "delta-g", math: [this.delta("g", t), mo("="), this.v("dc", t), mo("⊙"),
-        this.gate("i", t), mo("⊙"), mo("("), one(), mo("−"),
-        m("msup", {}, g("g"), m("mn", {}, "2")), mo(")"), mo("="), this.vec(ev.deltas?.g, "deltas.g")] });
+      lines.push({
+        id: "delta-o",
+        math: [
+          this.delta("o", t),
+          mo("="),
+          this.v("dh", t),
+          mo("⊙"),
+          this.fn("tanh", this.v("c", t)),
+          mo("⊙"),
+          ...sig("o"),
+          mo("="),
+          this.vec(ev.deltas?.o, "deltas.o"),
+        ],
+      });
+      lines.push({
+        id: "dc",
+        math: [
+          this.term([`node-c-${t}`], this.v("dc", t)),
+          mo("="),
+          this.v("dh", t),
+          mo("⊙"),
+          this.gate("o", t),
+          mo("⊙"),
+          mo("("),
+          one(),
+          mo("−"),
+          m("msup", {}, mi("tanh"), m("mn", {}, "2")),
+          this.v("c", t),
+          mo(")"),
+          mo("+"),
+          this.term(
+            [`node-c-${t + 1}`, `err-c@${t}`],
+            this.v("dc", t + 1),
+            mo("⊙"),
+            this.gate("f", t + 1),
+          ),
+          mo("="),
+          mo("…"),
+          mo("+"),
+          this.term([`err-c@${t}`], this.vec(ev.dc_next, "dc_next")),
+          mo("="),
+          this.vec(ev.dc, "dc"),
+        ],
+      });
+      lines.push({
+        id: "delta-f",
+        math: [
+          this.delta("f", t),
+          mo("="),
+          this.v("dc", t),
+          mo("⊙"),
+          this.term([`node-c-${t - 1}`], this.v("c", t - 1)),
+          mo("⊙"),
+          ...sig("f"),
+          mo("="),
+          this.vec(ev.deltas?.f, "deltas.f"),
+        ],
+      });
+      lines.push({
+        id: "delta-i",
+        math: [
+          this.delta("i", t),
+          mo("="),
+          this.v("dc", t),
+          mo("⊙"),
+          this.gate("g", t),
+          mo("⊙"),
+          ...sig("i"),
+          mo("="),
+          this.vec(ev.deltas?.i, "deltas.i"),
+        ],
+      });
+      lines.push({
+        id: "delta-g",
+        math: [
+          this.delta("g", t),
+          mo("="),
+          this.v("dc", t),
+          mo("⊙"),
+          this.gate("i", t),
+          mo("⊙"),
+          mo("("),
+          one(),
+          mo("−"),
+          m("msup", {}, g("g"), m("mn", {}, "2")),
+          mo(")"),
+          mo("="),
+          this.vec(ev.deltas?.g, "deltas.g"),
+        ],
+      });
     } else {
       const g = (name) => this.term([`node-gate-${name}-${t}`], this.gate(name, t));
       const hPrevTerm = () => this.term([`node-h-${t - 1}`], this.v("h", t - 1));
       // 1 − z and z(1 − z); in Coursera's notation Γ_u and Γ_u(1 − Γ_u), since Γ_u = 1 − z
       const gu = () => this.term([`node-gate-z-${t}`], this.label(COURSERA_UPDATE, t));
-      const keep = this.coursera ? [gu()]
-        : [mo("("), one(), mo("−"), g("z"), mo(")")];
+      const keep = this.coursera ? [gu()] : [mo("("), one(), mo("−"), g("z"), mo(")")];
       const zSlope = this.coursera
         ? [gu(), mo("("), one(), mo("−"), this.label(COURSERA_UPDATE, t), mo(")")]
         : [g("z"), mo("("), one(), mo("−"), this.gate("z", t), mo(")")];
-      lines.push({ id: "delta-n", math: [this.delta("n", t), mo("="), this.v("dh", t), mo("⊙"), ...keep,
-        mo("⊙"), mo("("), one(), mo("−"), m("msup", {}, g("n"), m("mn", {}, "2")), mo(")"), mo("="),
-        this.vec(ev.deltas?.n, "deltas.n")] });
-      lines.push({ id: "delta-z", math: [this.delta("z", t), mo("="), this.v("dh", t), mo("⊙"), mo("("),
-        hPrevTerm(), mo("−"), g("n"), mo(")"), mo("⊙"), ...zSlope, mo("="),
-        this.vec(ev.deltas?.z, "deltas.z")] });
-      lines.push({ id: "delta-r", math: [this.delta("r", t), mo("="), mo("("), this.pT("W_h"),
-        this.delta("n", t), mo(")"), mo("⊙"), hPrevTerm(), mo("⊙"),
-        g("r"), mo("("), one(), mo("−"), this.gate("r", t), mo(")"), mo("="),
-        this.vec(ev.deltas?.r, "deltas.r")] });
+      lines.push({
+        id: "delta-n",
+        math: [
+          this.delta("n", t),
+          mo("="),
+          this.v("dh", t),
+          mo("⊙"),
+          ...keep,
+          mo("⊙"),
+          mo("("),
+          one(),
+          mo("−"),
+          m("msup", {}, g("n"), m("mn", {}, "2")),
+          mo(")"),
+          mo("="),
+          this.vec(ev.deltas?.n, "deltas.n"),
+        ],
+      });
+      lines.push({
+        id: "delta-z",
+        math: [
+          this.delta("z", t),
+          mo("="),
+          this.v("dh", t),
+          mo("⊙"),
+          mo("("),
+          hPrevTerm(),
+          mo("−"),
+          g("n"),
+          mo(")"),
+          mo("⊙"),
+          ...zSlope,
+          mo("="),
+          this.vec(ev.deltas?.z, "deltas.z"),
+        ],
+      });
+      lines.push({
+        id: "delta-r",
+        math: [
+          this.delta("r", t),
+          mo("="),
+          mo("("),
+          this.pT("W_h"),
+          this.delta("n", t),
+          mo(")"),
+          mo("⊙"),
+          hPrevTerm(),
+          mo("⊙"),
+          g("r"),
+          mo("("),
+          one(),
+          mo("−"),
+          this.gate("r", t),
+          mo(")"),
+          mo("="),
+          this.vec(ev.deltas?.r, "deltas.r"),
+        ],
+      });
     }
     lines.push({ id: "contrib", math: this.contribLine(t) });
     return lines;
@@ -460,8 +823,13 @@ export class EquationView {
     if (path === "x") return this.term([`node-x-${t}`], this.v("x", t));
     if (path === "h") return this.v("h", t);
     if (path === "rh_prev") {
-      return row(mo("("), this.gate("r", t), mo("⊙"), this.term([`node-h-${t - 1}`], this.v("h", t - 1)),
-        mo(")"));
+      return row(
+        mo("("),
+        this.gate("r", t),
+        mo("⊙"),
+        this.term([`node-h-${t - 1}`], this.v("h", t - 1)),
+        mo(")"),
+      );
     }
     return mi(path);
   }
@@ -480,8 +848,7 @@ export class EquationView {
       const rights = gr.rights.filter((r) => r !== null);
       if (!rights.length) return [];
       if (rights.length === 1) return [m("msup", {}, this.rightFactor(rights[0], t), mi("T"))];
-      const stack = [];
-      rights.forEach((r, k) => stack.push(...(k ? [mo(";")] : []), this.rightFactor(r, t)));
+      const stack = rights.flatMap((r, k) => [...(k ? [mo(";")] : []), this.rightFactor(r, t)]);
       return [m("msup", {}, row(mo("["), ...stack, mo("]")), mi("T"))];
     };
     const kind = (gr) => `${gr.names.map((n) => n.split("_")[0]).join("+")}|${gr.rights.join(",")}`;
@@ -493,7 +860,8 @@ export class EquationView {
       families.get(key).push(gr);
     }
     const items = []; // [order, math]: the W's, then U's, then biases, then the output layer
-    const order = (gr) => (gr.left === "g_o" ? 3 : { W: 0, U: 1, b: 2 }[gr.names[0].split("_")[0]] ?? 3);
+    const order = (gr) =>
+      gr.left === "g_o" ? 3 : ({ W: 0, U: 1, b: 2 }[gr.names[0].split("_")[0]] ?? 3);
     const done = new Set();
     for (const gr of groups) {
       if (done.has(gr)) continue;
@@ -502,14 +870,20 @@ export class EquationView {
         // every gate alike: once, with the generic gate k
         for (const member of family) done.add(member);
         const w = gr.names[0].split("_")[0];
-        const generic = this.coursera && gr.names.length > 1 ? this.label({ b: "W", s: "k" }) : this.pk(w);
-        items.push([order(gr), [row(mi("d"), generic), mo("+="), this.delta("k", t), ...rightOf(gr)]]);
+        const generic =
+          this.coursera && gr.names.length > 1 ? this.label({ b: "W", s: "k" }) : this.pk(w);
+        items.push([
+          order(gr),
+          [row(mi("d"), generic), mo("+="), this.delta("k", t), ...rightOf(gr)],
+        ]);
         continue;
       }
       done.add(gr);
-      const label = gradLabel(groupLabel(gr, spec, this.notation, cell));
-      const left = gr.left === "g_o" ? this.v("g_o", t) : this.delta(gr.left.startsWith("deltas.")
-        ? gr.left.slice(7) : null, t);
+      const label = gradLabel(groupLabel(gr, this.notation, cell));
+      const left =
+        gr.left === "g_o"
+          ? this.v("g_o", t)
+          : this.delta(gr.left.startsWith("deltas.") ? gr.left.slice(7) : null, t);
       items.push([order(gr), [this.label(label), mo("+="), left, ...rightOf(gr)]]);
     }
     items.sort((a, b) => a[0] - b[0]);
@@ -522,23 +896,82 @@ export class EquationView {
     const opt = this.index.trace.config?.optimizer || { name: "sgd", lr: 0.1 };
     const lines = [];
     const grad = () => m("mi", {}, "∇");
-    lines.push({ id: "window-loss", math: [mi("L"), mo("="), this.scalar(u.loss, "loss")],
-      note: "eq.windowLoss", noteParams: { first: u.window[0], last: u.window[1] } });
-    lines.push({ id: "grad-norm", math: [mo("‖"), grad(), mo("‖"), mo("="), this.scalar(u.grad_norm, "grad_norm")] });
-    lines.push({ id: "clip", math: [grad(), mo("←"), mi("c"), mo("·"), grad(), mo(","), SPACE(), mi("c"), mo("="),
-      this.scalar(u.clip_coef, "clip_coef")], note: u.clipped ? "eq.clipped" : "eq.notClipped" });
+    lines.push({
+      id: "window-loss",
+      math: [mi("L"), mo("="), this.scalar(u.loss, "loss")],
+      note: "eq.windowLoss",
+      noteParams: { first: u.window[0], last: u.window[1] },
+    });
+    lines.push({
+      id: "grad-norm",
+      math: [mo("‖"), grad(), mo("‖"), mo("="), this.scalar(u.grad_norm, "grad_norm")],
+    });
+    lines.push({
+      id: "clip",
+      math: [
+        grad(),
+        mo("←"),
+        mi("c"),
+        mo("·"),
+        grad(),
+        mo(","),
+        SPACE(),
+        mi("c"),
+        mo("="),
+        this.scalar(u.clip_coef, "clip_coef"),
+      ],
+      note: u.clipped ? "eq.clipped" : "eq.notClipped",
+    });
     const theta = () => mi("θ");
     const eta = () => this.scalar(opt.lr, "lr");
     let rule;
     if (opt.name === "momentum") {
-      rule = [mi("v"), mo("←"), this.scalar(opt.momentum ?? 0.9, "momentum"), mi("v"), mo("+"), grad(), mo(";"),
-        SPACE(), theta(), mo("←"), theta(), mo("−"), eta(), mi("v")];
+      rule = [
+        mi("v"),
+        mo("←"),
+        this.scalar(opt.momentum ?? 0.9, "momentum"),
+        mi("v"),
+        mo("+"),
+        grad(),
+        mo(";"),
+        SPACE(),
+        theta(),
+        mo("←"),
+        theta(),
+        mo("−"),
+        eta(),
+        mi("v"),
+      ];
     } else if (opt.name === "adagrad") {
-      rule = [mi("G"), mo("←"), mi("G"), mo("+"), m("msup", {}, grad(), m("mn", {}, "2")), mo(";"), SPACE(),
-        theta(), mo("←"), theta(), mo("−"), eta(), m("mfrac", {}, grad(), m("msqrt", {}, mi("G"), mo("+"), mi("ε")))];
+      rule = [
+        mi("G"),
+        mo("←"),
+        mi("G"),
+        mo("+"),
+        m("msup", {}, grad(), m("mn", {}, "2")),
+        mo(";"),
+        SPACE(),
+        theta(),
+        mo("←"),
+        theta(),
+        mo("−"),
+        eta(),
+        m("mfrac", {}, grad(), m("msqrt", {}, mi("G"), mo("+"), mi("ε"))),
+      ];
     } else if (opt.name === "adam") {
-      rule = [theta(), mo("←"), theta(), mo("−"), eta(), m("mfrac", {}, m("mover", { accent: "true" }, mi("m"), mo("^")),
-        row(m("msqrt", {}, m("mover", { accent: "true" }, mi("v"), mo("^"))), mo("+"), mi("ε")))];
+      rule = [
+        theta(),
+        mo("←"),
+        theta(),
+        mo("−"),
+        eta(),
+        m(
+          "mfrac",
+          {},
+          m("mover", { accent: "true" }, mi("m"), mo("^")),
+          row(m("msqrt", {}, m("mover", { accent: "true" }, mi("v"), mo("^"))), mo("+"), mi("ε")),
+        ),
+      ];
     } else {
       rule = [theta(), mo("←"), theta(), mo("−"), eta(), grad()];
     }

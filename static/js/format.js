@@ -31,12 +31,3 @@ export function inSeriesUnits(value, scale) {
   if (value === null || value === undefined || !scale) return value ?? null;
   return scale.mean + scale.std * value;
 }
-
-/**
- * How an input or target value of a trace is written on screen: in the series' own units for
- * series data (2, 4, 6 rather than −1.41, −0.71, 0), else the number as it is. For the
- * network's nodes: formatDataValue(trace, event.x[0]) or formatDataValue(trace, event.target[0]).
- */
-export function formatDataValue(trace, value, digits = 3) {
-  return num(inSeriesUnits(value, trace?.scale), digits);
-}

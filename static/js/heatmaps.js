@@ -10,8 +10,15 @@ import { DIVERGING, DIVERGING_LUT, lutIndex } from "./config.js";
 import { num } from "./format.js";
 import { heatCell } from "./geometry.js";
 import { language, t as tr } from "./i18n.js";
-import { contribText, gradLabel, gradText, groupLabel, labelText, paramGroups, readPath }
-  from "./notation.js";
+import {
+  contribText,
+  gradLabel,
+  gradText,
+  groupLabel,
+  labelText,
+  paramGroups,
+  readPath,
+} from "./notation.js";
 import { maxAbs } from "./trace.js";
 
 function div(cls, parent, tag = "div") {
@@ -74,8 +81,9 @@ function paint(canvas, values, scale, cell, asRow = false) {
 }
 
 /** The diverging scale as a CSS gradient from −1 to +1 (the same stops the canvases use). */
-const GRADIENT = `linear-gradient(to right, ${DIVERGING.map(([at, c]) => `${c} ${((at + 1) / 2) * 100}%`)
-  .join(", ")})`;
+const GRADIENT = `linear-gradient(to right, ${DIVERGING.map(
+  ([at, c]) => `${c} ${((at + 1) / 2) * 100}%`,
+).join(", ")})`;
 
 /**
  * Values of a group's members side by side: one matrix [A | B] for matrices (Coursera's
@@ -109,17 +117,20 @@ export class HeatmapsView {
     this.visible = new Set();
     this.factorScales = new Map();
     // Cards off screen are not painted; they are painted when they scroll into view.
-    this.observer = new IntersectionObserver((entries) => {
-      let newlyVisible = false;
-      for (const entry of entries) {
-        const name = entry.target.dataset.param;
-        if (entry.isIntersecting) {
-          if (!this.visible.has(name)) newlyVisible = true;
-          this.visible.add(name);
-        } else this.visible.delete(name);
-      }
-      if (newlyVisible && this.built) this.draw();
-    }, { rootMargin: "200px 0px" });
+    this.observer = new IntersectionObserver(
+      (entries) => {
+        let newlyVisible = false;
+        for (const entry of entries) {
+          const name = entry.target.dataset.param;
+          if (entry.isIntersecting) {
+            if (!this.visible.has(name)) newlyVisible = true;
+            this.visible.add(name);
+          } else this.visible.delete(name);
+        }
+        if (newlyVisible && this.built) this.draw();
+      },
+      { rootMargin: "200px 0px" },
+    );
     container.addEventListener("pointermove", (e) => this.hover(e));
     container.addEventListener("pointerleave", () => this.tooltip.hide());
   }
@@ -171,23 +182,35 @@ export class HeatmapsView {
       card.dataset.params = group.names.join(" ");
       card.tabIndex = 0;
       const head = div("hm-head", card);
-      const title = div("hm-title", head, "h4");
+      const title = div("hm-title", head, "h3");
       title.dataset.raw = "";
       const formula = div("hm-formula", head);
       formula.dataset.raw = "";
       const check = div("hm-check", head);
       const body = div("hm-body", card);
       const panes = [];
+      // Canvases get their drawn size now, before they are painted: an unpainted canvas is
+      // 300 × 150 px, and a page of those would shrink by thousands of pixels as the cards
+      // scroll into view and are painted, moving whatever the reader scrolled to.
+      const [rows, cols] = this.shapeOf(group);
+      const cell = heatCell(rows, cols);
+      const sized = (cls, w, h) => {
+        const canvas = document.createElement("canvas");
+        canvas.className = cls;
+        canvas.width = 1;
+        canvas.height = 1;
+        canvas.style.width = `${w * cell}px`;
+        canvas.style.height = `${h * cell}px`;
+        return canvas;
+      };
       // four panes: [contribution or raw grad] [sum or clipped] [before] [after]
       for (let k = 0; k < 4; k += 1) {
         const pane = div("hm-pane", body);
+        pane.hidden = k > 1; // the update's panes, shown in update events
         const fig = div("hm-fig", pane);
-        const left = document.createElement("canvas");
-        left.className = "hm-left";
-        const top = document.createElement("canvas");
-        top.className = "hm-top";
-        const main = document.createElement("canvas");
-        main.className = "hm-main";
+        const left = sized("hm-left", 1, rows);
+        const top = sized("hm-top", cols, 1);
+        const main = sized("hm-main", cols, rows);
         main.dataset.param = group.id;
         const topRow = div("hm-toprow", fig);
         div("hm-corner", topRow);
@@ -202,12 +225,21 @@ export class HeatmapsView {
           const op = div("hm-op", body);
           op.setAttribute("aria-hidden", "true");
           op.dataset.raw = "";
+          op.hidden = k > 0;
           panes[k].op = op;
         }
       }
       const scale = div("hm-scales", card);
-      this.cards.set(group.id, { group, card, title, formula, check, panes, scale,
-        legends: [this.legend(scale), this.legend(scale)] });
+      this.cards.set(group.id, {
+        group,
+        card,
+        title,
+        formula,
+        check,
+        panes,
+        scale,
+        legends: [this.legend(scale), this.legend(scale)],
+      });
     }
     this.observer.disconnect();
     this.visible.clear();
@@ -243,7 +275,8 @@ export class HeatmapsView {
       tick.style.position = "absolute";
       tick.style.top = "0.5rem";
       tick.style.left = `${((at + 1) / 2) * 100}%`;
-      tick.style.transform = at === -1 ? "none" : at === 1 ? "translateX(-100%)" : "translateX(-50%)";
+      tick.style.transform =
+        at === -1 ? "none" : at === 1 ? "translateX(-100%)" : "translateX(-50%)";
       tick.style.whiteSpace = "nowrap";
       tick.style.fontSize = "0.65rem";
       tick.style.fontVariantNumeric = "tabular-nums";
@@ -265,7 +298,7 @@ export class HeatmapsView {
     const cell = this.index.cell;
     const n = this.notation;
     for (const c of this.cards.values()) {
-      const name = labelText(gradLabel(groupLabel(c.group, this.spec, n, cell)), n);
+      const name = labelText(gradLabel(groupLabel(c.group, n, cell)), n);
       c.title.textContent = name;
       c.formula.textContent = contribText(c.group, n);
       c.card.setAttribute("aria-label", tr("hm.aria", { name }));
@@ -275,8 +308,7 @@ export class HeatmapsView {
         c.check.removeAttribute("data-state");
       } else {
         // a card of several parameters shows the largest of their errors
-        const err = errors.some((e) => e === null || e === undefined) ? null
-          : Math.max(...errors);
+        const err = errors.some((e) => e === null || e === undefined) ? null : Math.max(...errors);
         const ok = err !== null && err < (this.gradcheck.tolerance ?? 1e-5);
         c.check.textContent = tr(ok ? "hm.checkOk" : "hm.checkBad", { err: num(err, 2) });
         c.check.dataset.state = ok ? "ok" : "bad";
@@ -325,8 +357,8 @@ export class HeatmapsView {
       const { group } = c;
       const names = group.names;
       const of = (source) => sideBySide(names.map((p) => source?.[p]));
-      const widest = (prefix) => Math.max(...names.map((p) => idx.scales.params[`${prefix}:${p}`]
-        || 0)) || 1;
+      const widest = (prefix) =>
+        Math.max(...names.map((p) => idx.scales.params[`${prefix}:${p}`] || 0)) || 1;
       const [p0, p1, p2, p3] = c.panes;
       const [rows, cols] = this.shapeOf(group);
       const cell = heatCell(rows, cols);
@@ -341,8 +373,19 @@ export class HeatmapsView {
         const rights = group.rights.filter((r) => r !== null);
         const top = rights.length ? sideBySide(rights.map((r) => readPath(fwd, r))) : null;
         const topScale = Math.max(...rights.map((r) => this.factorScale(r, "forward")), 0) || 1;
-        this.fill(p0, of(ev.contrib), scale, cell, "hm.contrib", { t: ev.t }, names, left, top,
-          this.factorScale(group.left, "backward"), topScale);
+        this.fill(
+          p0,
+          of(ev.contrib),
+          scale,
+          cell,
+          "hm.contrib",
+          { t: ev.t },
+          names,
+          left,
+          top,
+          this.factorScale(group.left, "backward"),
+          topScale,
+        );
         setText(p0.op, "→");
         this.fill(p1, of(ev.accum), scale, cell, "hm.accum", { t: ev.t }, names);
         show(p0, true);
@@ -386,8 +429,19 @@ export class HeatmapsView {
     return idx.trace.updates?.[version - 1]?.params_after || idx.trace.params;
   }
 
-  fill(pane, values, scale, cell, capKey, capParams, names, left = null, top = null, lscale = 1,
-    tscale = 1) {
+  fill(
+    pane,
+    values,
+    scale,
+    cell,
+    capKey,
+    capParams,
+    names,
+    left = null,
+    top = null,
+    lscale = 1,
+    tscale = 1,
+  ) {
     setText(pane.cap, tr(capKey, capParams));
     if (values === undefined) {
       setHidden(pane.main, true);
@@ -401,9 +455,16 @@ export class HeatmapsView {
       setHidden(pane.left, true);
       setHidden(pane.topRow, true);
       const list = names.length > 1 ? values : [values];
-      setText(pane.norm, list.map((v, k) => (names.length > 1
-        ? `‖${gradText(names[k], this.index.cell, this.notation)}‖ = ${num(v, 3)}`
-        : `‖·‖ = ${num(v, 3)}`)).join(", "));
+      setText(
+        pane.norm,
+        list
+          .map((v, k) =>
+            names.length > 1
+              ? `‖${gradText(names[k], this.index.cell, this.notation)}‖ = ${num(v, 3)}`
+              : `‖·‖ = ${num(v, 3)}`,
+          )
+          .join(", "),
+      );
       pane.norm.dataset.value = list.map(String).join(" ");
       return;
     }
@@ -424,7 +485,7 @@ export class HeatmapsView {
 
   hover(e) {
     const canvas = e.target.closest?.("canvas");
-    if (!canvas || !canvas._values) {
+    if (!canvas?._values) {
       this.tooltip.hide();
       return;
     }

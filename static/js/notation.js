@@ -59,10 +59,24 @@ export function paramLabel(name, cell, notation) {
 // Gate labels: LSTM f, i, g, o; GRU z, r, n.
 const GATES = {
   goodfellow: { f: L("f"), i: L("i"), g: L("g"), o: L("o"), z: L("z"), r: L("r"), n: L("n") },
-  d2l: { f: L("f"), i: L("i"), g: L("c", "", "tilde"), o: L("o"), z: L("z"), r: L("r"),
-    n: L("h", "", "tilde") },
-  coursera: { f: L("Γ", "f"), i: L("Γ", "u"), g: L("c", "", "tilde"), o: L("Γ", "o"),
-    z: L("1−Γ", "u"), r: L("Γ", "r"), n: L("c", "", "tilde") },
+  d2l: {
+    f: L("f"),
+    i: L("i"),
+    g: L("c", "", "tilde"),
+    o: L("o"),
+    z: L("z"),
+    r: L("r"),
+    n: L("h", "", "tilde"),
+  },
+  coursera: {
+    f: L("Γ", "f"),
+    i: L("Γ", "u"),
+    g: L("c", "", "tilde"),
+    o: L("Γ", "o"),
+    z: L("1−Γ", "u"),
+    r: L("Γ", "r"),
+    n: L("c", "", "tilde"),
+  },
 };
 
 export function gateLabel(gate, notation) {
@@ -75,12 +89,48 @@ export const COURSERA_UPDATE = L("Γ", "u");
 // State and signal labels. In Coursera's notation the hidden state is a and the
 // pre-activation, which that course leaves unnamed, is written z.
 const VARS = {
-  goodfellow: { x: L("x"), h: L("h"), c: L("c"), a: L("a"), o: L("o"), yhat: L("y", "", "hat"),
-    y: L("y"), L: L("L"), delta: L("δ"), g_o: L("g", "o"), dh: L("dh"), dc: L("dc") },
-  d2l: { x: L("x"), h: L("h"), c: L("c"), a: L("a"), o: L("o"), yhat: L("y", "", "hat"),
-    y: L("y"), L: L("L"), delta: L("δ"), g_o: L("g", "o"), dh: L("dh"), dc: L("dc") },
-  coursera: { x: L("x"), h: L("a"), c: L("c"), a: L("z"), o: L("o"), yhat: L("y", "", "hat"),
-    y: L("y"), L: L("L"), delta: L("dz"), g_o: L("g", "o"), dh: L("da"), dc: L("dc") },
+  goodfellow: {
+    x: L("x"),
+    h: L("h"),
+    c: L("c"),
+    a: L("a"),
+    o: L("o"),
+    yhat: L("y", "", "hat"),
+    y: L("y"),
+    L: L("L"),
+    delta: L("δ"),
+    g_o: L("g", "o"),
+    dh: L("dh"),
+    dc: L("dc"),
+  },
+  d2l: {
+    x: L("x"),
+    h: L("h"),
+    c: L("c"),
+    a: L("a"),
+    o: L("o"),
+    yhat: L("y", "", "hat"),
+    y: L("y"),
+    L: L("L"),
+    delta: L("δ"),
+    g_o: L("g", "o"),
+    dh: L("dh"),
+    dc: L("dc"),
+  },
+  coursera: {
+    x: L("x"),
+    h: L("a"),
+    c: L("c"),
+    a: L("z"),
+    o: L("o"),
+    yhat: L("y", "", "hat"),
+    y: L("y"),
+    L: L("L"),
+    delta: L("dz"),
+    g_o: L("g", "o"),
+    dh: L("da"),
+    dc: L("dc"),
+  },
 };
 
 export function varLabel(name, notation) {
@@ -199,7 +249,7 @@ export function paramGroups(spec, notation) {
 }
 
 /** Label of a group: the parameter's own, or Coursera's W_k for a merged W_k·[a, x]. */
-export function groupLabel(group, spec, notation, cell) {
+export function groupLabel(group, notation, cell) {
   const label = paramLabel(group.names[0], cell, notation);
   return group.names.length > 1 ? { ...label, post: "" } : label;
 }
@@ -211,7 +261,8 @@ export function rightText(path, notation, t = "t") {
   if (path === "x") return labelText(varLabel("x", notation), notation, t);
   if (path === "h") return labelText(varLabel("h", notation), notation, t);
   if (path === "rh_prev") {
-    return `${labelText(gateLabel("r", notation), notation, t)} ⊙ ${labelText(varLabel("h", notation), notation, prev)}`;
+    const r = labelText(gateLabel("r", notation), notation, t);
+    return `${r} ⊙ ${labelText(varLabel("h", notation), notation, prev)}`;
   }
   return path;
 }
@@ -222,7 +273,7 @@ export function leftText(path, notation, t = "t") {
   return labelText(deltaLabel(gateOfPath(path), notation), notation, t);
 }
 
-/** The outer product that makes a group's contribution: "δ_f(t) h(t−1)ᵀ", "dΓ_f⟨t⟩ [a⟨t−1⟩; x⟨t⟩]ᵀ". */
+/** A group's contribution as an outer product: "δ_f(t) h(t−1)ᵀ", "dΓ_f⟨t⟩ [a⟨t−1⟩; x⟨t⟩]ᵀ". */
 export function contribText(group, notation, t = "t") {
   const left = leftText(group.left, notation, t);
   const rights = group.rights.filter((r) => r !== null);
@@ -248,8 +299,22 @@ function legacyGateOfParam(name, cell) {
 export function paramNames(specOrCell) {
   if (typeof specOrCell === "object" && specOrCell) return specParams(specOrCell);
   if (specOrCell === "lstm") {
-    return ["W_f", "U_f", "b_f", "W_i", "U_i", "b_i", "W_g", "U_g", "b_g", "W_o", "U_o", "b_o",
-      "V", "b_y"];
+    return [
+      "W_f",
+      "U_f",
+      "b_f",
+      "W_i",
+      "U_i",
+      "b_i",
+      "W_g",
+      "U_g",
+      "b_g",
+      "W_o",
+      "U_o",
+      "b_o",
+      "V",
+      "b_y",
+    ];
   }
   if (specOrCell === "gru") {
     return ["W_z", "U_z", "b_z", "W_r", "U_r", "b_r", "W_h", "U_h", "b_h", "V", "b_y"];

@@ -10,13 +10,33 @@ import { gradText, specParams } from "./notation.js";
 
 const CONFIG = { displayModeBar: false, responsive: true };
 const FONT = { family: "system-ui, sans-serif", size: 11, color: PALETTE.ink };
-const LINE_COLOURS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#7f7f7f",
-  "#000000", "#f0e442"];
+const LINE_COLOURS = [
+  "#0072b2",
+  "#d55e00",
+  "#009e73",
+  "#cc79a7",
+  "#e69f00",
+  "#56b4e9",
+  "#7f7f7f",
+  "#000000",
+  "#f0e442",
+];
 // Above this ratio between the largest and the smallest norm, bars in proportion would show
 // the small ones as nothing: the chart switches to points on a logarithmic axis.
 const LOG_RATIO = 100;
-const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸",
-  9: "⁹" };
+const SUPERSCRIPT = {
+  "-": "⁻",
+  0: "⁰",
+  1: "¹",
+  2: "²",
+  3: "³",
+  4: "⁴",
+  5: "⁵",
+  6: "⁶",
+  7: "⁷",
+  8: "⁸",
+  9: "⁹",
+};
 
 /** Break a text into lines of at most `chars` characters, at spaces: plotly does not wrap. */
 function wrap(text, chars) {
@@ -106,7 +126,11 @@ function currentEvent(v) {
   return { i, ev: v.index.event(i) };
 }
 
-const power = (k) => `10${String(k).split("").map((c) => SUPERSCRIPT[c]).join("")}`;
+const power = (k) =>
+  `10${String(k)
+    .split("")
+    .map((c) => SUPERSCRIPT[c])
+    .join("")}`;
 
 /** A tick label: 0.002, 50, 1000 written out; smaller or larger as m·10ᵏ (5·10⁻⁴). */
 export function tickText(x) {
@@ -129,7 +153,10 @@ export function logTicks(lo, hi) {
     const step = Math.ceil((hi - lo) / 6);
     for (let k = Math.ceil(lo - 1e-9); k <= Math.floor(hi + 1e-9); k += step) tickvals.push(k);
   } else {
-    for (const mantissas of [[1, 2, 5], [1, 2, 3, 5]]) {
+    for (const mantissas of [
+      [1, 2, 5],
+      [1, 2, 3, 5],
+    ]) {
       tickvals.length = 0;
       for (let k = Math.floor(lo) - 1; k <= Math.ceil(hi); k += 1) {
         for (const m of mantissas) {
@@ -170,26 +197,49 @@ function gradNorms(Plotly, v) {
   const traces = [];
   if (log) {
     // points on a logarithmic axis with one labelled tick per power of ten (no minor labels)
-    Object.assign(layout.yaxis, { type: "log", dtick: 1, exponentformat: "power",
-      showexponent: "all", minor: { ticks: "", showgrid: false } });
-    traces.push({ type: "scatter", mode: "lines+markers", x: ts,
-      y: values.map((x) => (x !== null && x > 0 ? x : null)), customdata: text,
+    Object.assign(layout.yaxis, {
+      type: "log",
+      dtick: 1,
+      exponentformat: "power",
+      showexponent: "all",
+      minor: { ticks: "", showgrid: false },
+    });
+    traces.push({
+      type: "scatter",
+      mode: "lines+markers",
+      x: ts,
+      y: values.map((x) => (x !== null && x > 0 ? x : null)),
+      customdata: text,
       line: { color: PALETTE.backward, width: 1, dash: "dot" },
-      marker: { color: PALETTE.backward, size: 8 }, hovertemplate: hover });
+      marker: { color: PALETTE.backward, size: 8 },
+      hovertemplate: hover,
+    });
   } else {
     // bars from zero: heights in proportion to the values
     Object.assign(layout.yaxis, { rangemode: "tozero" });
-    traces.push({ type: "bar", x: ts, y: values, customdata: text,
-      marker: { color: PALETTE.backward }, hovertemplate: hover });
+    traces.push({
+      type: "bar",
+      x: ts,
+      y: values,
+      customdata: text,
+      marker: { color: PALETTE.backward },
+      hovertemplate: hover,
+    });
   }
   // values that cannot be drawn on this axis get their own mark: overflow (null) at the top,
   // exact zeros at the bottom of a log axis
   const edge = (pick, y, symbol, colour, key) => {
     const at = ts.filter((t) => pick(values[t - 1]));
     if (at.length) {
-      traces.push({ type: "scatter", mode: "markers", x: at, y: at.map(() => y), yaxis: "y2",
+      traces.push({
+        type: "scatter",
+        mode: "markers",
+        x: at,
+        y: at.map(() => y),
+        yaxis: "y2",
         marker: { symbol, size: 10, color: colour, line: { width: 2, color: colour } },
-        hovertemplate: `t = %{x}: ${tr(key)}<extra></extra>` });
+        hovertemplate: `t = %{x}: ${tr(key)}<extra></extra>`,
+      });
     }
   };
   edge((x) => x === null, 0.96, "x-thin", PALETTE.cut, "charts.overflow");
@@ -275,24 +325,47 @@ function errorFlow(Plotly, v) {
     }
   }
   layout.shapes = shapes;
-  const traces = [{
-    type: "heatmap", x: ts, y: ts, z, text, colorscale: SEQUENTIAL.map(([a, c]) => [a, c]),
-    zmin: lo, zmax: hi > lo ? hi : lo + 1, hoverongaps: false,
-    colorbar: { thickness: 10, tickvals: ticks.tickvals, ticktext: ticks.ticktext,
-      tickfont: { size: 10 }, outlinewidth: 0,
-      title: { text: tr("charts.logScale"), side: "right", font: { size: 10 } } },
-    hovertemplate: `${tr(`${key}.hover`)}<extra></extra>`,
-  }];
+  const traces = [
+    {
+      type: "heatmap",
+      x: ts,
+      y: ts,
+      z,
+      text,
+      colorscale: SEQUENTIAL.map(([a, c]) => [a, c]),
+      zmin: lo,
+      zmax: hi > lo ? hi : lo + 1,
+      hoverongaps: false,
+      colorbar: {
+        thickness: 10,
+        tickvals: ticks.tickvals,
+        ticktext: ticks.ticktext,
+        tickfont: { size: 10 },
+        outlinewidth: 0,
+        title: { text: tr("charts.logScale"), side: "right", font: { size: 10 } },
+      },
+      hovertemplate: `${tr(`${key}.hover`)}<extra></extra>`,
+    },
+  ];
   // a norm that overflowed (null below the diagonal) is marked, never left blank
   const over = [];
-  matrix.forEach((r, t) => r.forEach((x, k) => {
-    if (k <= t && x === null) over.push([k + 1, t + 1]);
-  }));
+  for (const [t, r] of matrix.entries()) {
+    for (const [k, x] of r.entries()) if (k <= t && x === null) over.push([k + 1, t + 1]);
+  }
   if (over.length) {
-    traces.push({ type: "scatter", mode: "markers", x: over.map((p) => p[0]),
-      y: over.map((p) => p[1]), marker: { symbol: "x-thin", size: 8, color: PALETTE.cut,
-        line: { width: 2, color: PALETTE.cut } },
-      hovertemplate: `t = %{y}, k = %{x}: ${tr("charts.overflow")}<extra></extra>` });
+    traces.push({
+      type: "scatter",
+      mode: "markers",
+      x: over.map((p) => p[0]),
+      y: over.map((p) => p[1]),
+      marker: {
+        symbol: "x-thin",
+        size: 8,
+        color: PALETTE.cut,
+        line: { width: 2, color: PALETTE.cut },
+      },
+      hovertemplate: `t = %{y}, k = %{x}: ${tr("charts.overflow")}<extra></extra>`,
+    });
   }
   return Plotly.react(el, traces, layout, CONFIG);
 }
@@ -327,13 +400,21 @@ function accum(Plotly, v) {
     for (const n of names) series[n].push(normOf(ev.accum?.[n]));
   });
   const traces = names.map((n, k) => ({
-    type: "scatter", mode: "lines+markers", x: xs, y: series[n],
+    type: "scatter",
+    mode: "lines+markers",
+    x: xs,
+    y: series[n],
     name: gradText(n, idx.cell, v.notation),
-    line: { color: LINE_COLOURS[k % LINE_COLOURS.length], width: 1.6 }, marker: { size: 3 },
+    line: { color: LINE_COLOURS[k % LINE_COLOURS.length], width: 1.6 },
+    marker: { size: 3 },
     hovertemplate: "%{fullData.name}: %{y:.3g}<extra></extra>",
   }));
-  const layout = baseLayout(el, tr("charts.accum.title"), tr("charts.accum.x"),
-    tr("charts.accum.y"));
+  const layout = baseLayout(
+    el,
+    tr("charts.accum.title"),
+    tr("charts.accum.x"),
+    tr("charts.accum.y"),
+  );
   layout.showlegend = true;
   layout.legend = { font: { size: 10 }, orientation: "v", x: 1.01, y: 1 };
   layout.margin.r = 84;
@@ -362,11 +443,16 @@ function loss(Plotly, v) {
   }
   clearMessage(el);
   const layout = baseLayout(el, tr("charts.loss.title"), tr("charts.loss.x"), tr("charts.loss.y"));
-  const traces = [{
-    type: "scatter", mode: "lines", x: run.iterations, y: run.losses,
-    line: { color: PALETTE.forward, width: 2 },
-    hovertemplate: `${tr("charts.loss.x")} %{x}: %{y:.4g}<extra></extra>`,
-  }];
+  const traces = [
+    {
+      type: "scatter",
+      mode: "lines",
+      x: run.iterations,
+      y: run.losses,
+      line: { color: PALETTE.forward, width: 2 },
+      hovertemplate: `${tr("charts.loss.x")} %{x}: %{y:.4g}<extra></extra>`,
+    },
+  ];
   const trace = v.index.trace;
   const series = trace.scale && Array.isArray(run.predictions);
   el.dataset.forecast = String(Boolean(series));
@@ -382,59 +468,106 @@ function loss(Plotly, v) {
   const stacked = el.clientWidth < 560;
   el.style.height = stacked ? "480px" : "";
   const room = Math.floor(((el.clientWidth || 400) * (stacked ? 0.92 : 0.44)) / CHAR_PX.title);
-  const title = (text, x, y) => ({ text: wrap(text, room).text, x, y, xref: "paper",
-    yref: "paper", xanchor: "left", yanchor: "bottom", showarrow: false, font: { size: 13 },
-    align: "left" });
+  const title = (text, x, y) => ({
+    text: wrap(text, room).text,
+    x,
+    y,
+    xref: "paper",
+    yref: "paper",
+    xanchor: "left",
+    yanchor: "bottom",
+    showarrow: false,
+    font: { size: 13 },
+    align: "left",
+  });
   layout.title = { text: "" };
   layout.margin = { l: 52, r: 14, t: 30, b: 40 };
   layout.showlegend = true;
-  layout.legend = { orientation: "h", x: stacked ? 0 : 0.56, y: stacked ? -0.12 : -0.2,
-    font: { size: 10 } };
+  layout.legend = {
+    orientation: "h",
+    x: stacked ? 0 : 0.56,
+    y: stacked ? -0.12 : -0.2,
+    font: { size: 10 },
+  };
   if (stacked) {
     layout.yaxis.domain = [0.7, 1];
     layout.xaxis.title.standoff = 2;
     layout.xaxis2 = { anchor: "y2", title: { text: tr("charts.forecast.x"), standoff: 4 } };
-    layout.yaxis2 = { anchor: "x2", domain: [0.14, 0.48], title: { text: tr("charts.forecast.y") } };
-    layout.annotations = [title(tr("charts.loss.title"), 0, 1.0),
-      title(tr("charts.forecast.title"), 0, 0.5)];
+    layout.yaxis2 = {
+      anchor: "x2",
+      domain: [0.14, 0.48],
+      title: { text: tr("charts.forecast.y") },
+    };
+    layout.annotations = [
+      title(tr("charts.loss.title"), 0, 1.0),
+      title(tr("charts.forecast.title"), 0, 0.5),
+    ];
     layout.legend = { orientation: "h", x: 0, y: 0, yanchor: "top", font: { size: 10 } };
     layout.margin.b = 56;
   } else {
     layout.xaxis.domain = [0, 0.42];
     layout.xaxis2 = { anchor: "y2", domain: [0.56, 1], title: { text: tr("charts.forecast.x") } };
     layout.yaxis2 = { anchor: "x2", title: { text: tr("charts.forecast.y") } };
-    layout.annotations = [title(tr("charts.loss.title"), 0, 1.0),
-      title(tr("charts.forecast.title"), 0.5, 1.0)];
+    layout.annotations = [
+      title(tr("charts.loss.title"), 0, 1.0),
+      title(tr("charts.forecast.title"), 0.5, 1.0),
+    ];
     layout.margin.b = 70;
   }
   traces[0].showlegend = false;
   const hover = (key) => `${tr(key)} %{x}: %{customdata}<extra></extra>`;
   traces.push({
-    type: "scatter", mode: "lines+markers", x: range(n), y: observed, xaxis: "x2", yaxis: "y2",
-    name: tr("charts.forecast.observed"), customdata: observed.map((x) => num(x, 4)),
-    line: { color: PALETTE.ink, width: 1.5 }, marker: { size: 6, color: PALETTE.ink },
+    type: "scatter",
+    mode: "lines+markers",
+    x: range(n),
+    y: observed,
+    xaxis: "x2",
+    yaxis: "y2",
+    name: tr("charts.forecast.observed"),
+    customdata: observed.map((x) => num(x, 4)),
+    line: { color: PALETTE.ink, width: 1.5 },
+    marker: { size: 6, color: PALETTE.ink },
     hovertemplate: hover("charts.forecast.observed"),
   });
   traces.push({
-    type: "scatter", mode: "markers", x: range(run.predictions.length).map((k) => k + 1),
-    y: run.predictions, xaxis: "x2", yaxis: "y2", name: tr("charts.forecast.predicted"),
+    type: "scatter",
+    mode: "markers",
+    x: range(run.predictions.length).map((k) => k + 1),
+    y: run.predictions,
+    xaxis: "x2",
+    yaxis: "y2",
+    name: tr("charts.forecast.predicted"),
     customdata: run.predictions.map((x) => num(x, 4)),
     marker: { size: 8, symbol: "circle-open", color: PALETTE.backward, line: { width: 2 } },
     hovertemplate: hover("charts.forecast.predicted"),
   });
   if (next.length) {
     traces.push({
-      type: "scatter", mode: "lines+markers", x: [n, ...range(next.length).map((k) => n + k)],
-      y: [observed[n - 1], ...next], xaxis: "x2", yaxis: "y2",
+      type: "scatter",
+      mode: "lines+markers",
+      x: [n, ...range(next.length).map((k) => n + k)],
+      y: [observed[n - 1], ...next],
+      xaxis: "x2",
+      yaxis: "y2",
       name: tr("charts.forecast.continued"),
       customdata: [num(observed[n - 1], 4), ...next.map((x) => num(x, 4))],
       line: { color: PALETTE.update, width: 2, dash: "dash" },
       marker: { size: 7, symbol: "diamond", color: PALETTE.update },
       hovertemplate: hover("charts.forecast.continued"),
     });
-    layout.shapes = [{ type: "rect", xref: "x2", yref: "paper", x0: n + 0.5,
-      x1: n + next.length + 0.5, y0: stacked ? 0.14 : 0, y1: stacked ? 0.48 : 1,
-      fillcolor: "rgba(0, 158, 115, 0.07)", line: { width: 0 } }];
+    layout.shapes = [
+      {
+        type: "rect",
+        xref: "x2",
+        yref: "paper",
+        x0: n + 0.5,
+        x1: n + next.length + 0.5,
+        y0: stacked ? 0.14 : 0,
+        y1: stacked ? 0.48 : 1,
+        fillcolor: "rgba(0, 158, 115, 0.07)",
+        line: { width: 0 },
+      },
+    ];
   }
   return Plotly.react(el, traces, layout, CONFIG);
 }
@@ -450,8 +583,13 @@ function markOf(el) {
     mark = document.createElement("div");
     mark.className = "chart-mark";
     mark.setAttribute("aria-hidden", "true");
-    Object.assign(mark.style, { position: "absolute", pointerEvents: "none",
-      boxSizing: "border-box", border: `2px solid ${PALETTE.current}`, borderRadius: "2px" });
+    Object.assign(mark.style, {
+      position: "absolute",
+      pointerEvents: "none",
+      boxSizing: "border-box",
+      border: `2px solid ${PALETTE.current}`,
+      borderRadius: "2px",
+    });
     host.appendChild(mark);
     el._bpttMark = mark;
   }
@@ -464,12 +602,21 @@ function place(el, mark, x0, x1, y0, y1) {
   const ya = el._fullLayout.yaxis;
   const px = (x) => xa._offset + xa.l2p(x);
   const py = (y) => ya._offset + ya.l2p(y);
-  const [left, right] = x0 === null ? [xa._offset, xa._offset + xa._length]
-    : [Math.min(px(x0), px(x1)), Math.max(px(x0), px(x1))];
-  const [top, bottom] = y0 === null ? [ya._offset, ya._offset + ya._length]
-    : [Math.min(py(y0), py(y1)), Math.max(py(y0), py(y1))];
-  const style = { display: "block", left: `${left}px`, top: `${top}px`,
-    width: `${Math.max(2, right - left)}px`, height: `${Math.max(2, bottom - top)}px` };
+  const [left, right] =
+    x0 === null
+      ? [xa._offset, xa._offset + xa._length]
+      : [Math.min(px(x0), px(x1)), Math.max(px(x0), px(x1))];
+  const [top, bottom] =
+    y0 === null
+      ? [ya._offset, ya._offset + ya._length]
+      : [Math.min(py(y0), py(y1)), Math.max(py(y0), py(y1))];
+  const style = {
+    display: "block",
+    left: `${left}px`,
+    top: `${top}px`,
+    width: `${Math.max(2, right - left)}px`,
+    height: `${Math.max(2, bottom - top)}px`,
+  };
   for (const [k, val] of Object.entries(style)) if (mark.style[k] !== val) mark.style[k] = val;
   mark.dataset.x0 = String(x0);
   mark.dataset.y0 = String(y0);
@@ -498,7 +645,6 @@ export function marks(v) {
       const first = Math.max(ev.t, w && ev.update > 0 ? windows[ev.update - 1].t_update + 1 : 1);
       place(f, fm, ev.t - 0.5, ev.t + 0.5, first - 0.5, last + 0.5);
     } else if (ev.kind === "forward") place(f, fm, 0.5, ev.t + 0.5, ev.t - 0.5, ev.t + 0.5);
-    else if (ev.kind === "forward") place(f, fm, 0.5, ev.t + 0.5, ev.t - 0.5, ev.t + 0.5);
     else hide(fm);
   }
   const a = v.c.accum;

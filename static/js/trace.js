@@ -1,7 +1,6 @@
 // Reading a trace: indexes from (window, t) to events, and the display scales of the views.
 // No mathematics: it only picks fields of the API's result and finds the largest magnitude
 // of the values a view draws, to scale its colours.
-import { inSeriesUnits } from "./format.js";
 
 function maxAbs(values, acc = 0) {
   let m = acc;
@@ -146,11 +145,7 @@ export class TraceIndex {
     return String(token ?? "").replace(/ /g, "␣").replace(/\n/g, "↵").replace(/\t/g, "⇥");
   }
 
-  /**
-   * The token or value of x(t) and of the target y(t): tokens for text and words, values in
-   * the series' own units for series data (the API encodes them as z-scores; `scale` holds
-   * their mean and std), else the target as the API encoded it.
-   */
+  /** The token or value of x(t) and of the target y(t), as the API encoded them. */
   tokens(t) {
     const { vocab, inputs, targets, scale } = this.trace;
     if (vocab) {
@@ -158,10 +153,7 @@ export class TraceIndex {
       const id = row.indexOf(1);
       return { x: id >= 0 ? vocab[id] : "", y: vocab[targets[t - 1]] ?? "" };
     }
-    if (scale) {
-      return { x: inSeriesUnits(inputs[t - 1]?.[0], scale),
-        y: inSeriesUnits(targets[t - 1]?.[0], scale), units: true };
-    }
+    if (scale) return { x: inputs[t - 1]?.[0], y: targets[t - 1]?.[0], scaled: true };
     return { x: null, y: targets[t - 1] };
   }
 }

@@ -215,7 +215,7 @@ export default {
   "charts.forecast.observed": "series",
   "charts.forecast.predicted": "predicted next value",
   "charts.forecast.continued": "forecast",
-  "pred.caption": "After {n} passes: what the network predicts next at each step",
+  "pred.caption": "After {n} passes: the predicted next token at each step",
   "pred.input": "input",
   "pred.target": "target",
   "pred.predicted": "predicted",

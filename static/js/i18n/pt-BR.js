@@ -217,7 +217,7 @@ export default {
   "charts.forecast.observed": "série",
   "charts.forecast.predicted": "próximo valor previsto",
   "charts.forecast.continued": "previsão",
-  "pred.caption": "Depois de {n} passadas: o que a rede prevê como próximo em cada passo",
+  "pred.caption": "Depois de {n} passadas: o próximo símbolo previsto em cada passo",
   "pred.input": "entrada",
   "pred.target": "alvo",
   "pred.predicted": "previsto",

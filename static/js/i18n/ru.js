@@ -217,7 +217,7 @@ export default {
   "charts.forecast.observed": "ряд",
   "charts.forecast.predicted": "предсказанное следующее значение",
   "charts.forecast.continued": "прогноз",
-  "pred.caption": "После {n} проходов: что сеть предсказывает следующим на каждом шаге",
+  "pred.caption": "После {n} проходов: предсказанный следующий токен на каждом шаге",
   "pred.input": "вход",
   "pred.target": "цель",
   "pred.predicted": "предсказано",

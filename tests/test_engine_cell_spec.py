@@ -86,10 +86,11 @@ def test_output_layer_factors_are_the_output_error_and_the_state():
     assert spec["b_y"]["factors"] == ["g_o", None]
 
 
-def test_state_names_are_read_from_what_the_cell_takes_as_its_state():
-    from bptt_studio.engine import lstm
+def test_description_is_read_from_the_cell_declarations():
+    from bptt_studio.engine import gru, lstm
 
     assert declarations(lstm).state == ("h", "c")
+    assert declarations(gru).factors["W_h"] == ("deltas.n", "rh_prev")
 
 
 def test_a_parameter_without_declared_factors_is_an_error():

@@ -10,7 +10,6 @@ honest overflow banner.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -271,39 +270,28 @@ def test_truncation_band_holds_exactly_the_cells_the_windows_reach(page, live_se
 @browser
 def test_jacobian_norms_are_asked_for_only_when_their_mode_is_chosen(page, live_server,
                                                                      console_errors):
+    assert api(live_server, "trace", {})["diagnostics"]["jacobian_norms"] is None  # default
     sent: list[dict] = []
-
-    def handle(route, request):
-        body = request.post_data_json
-        sent.append(body)
-        if body.get("jacobian_norms"):
-            response = route.fetch()
-            if response.status == 422:  # a server from before the request field existed
-                response = route.fetch(post_data=json.dumps(
-                    {k: v for k, v in body.items() if k != "jacobian_norms"}))
-            route.fulfill(response=response)
-            return
-        response = route.fetch()
-        data = response.json()
-        data["diagnostics"].pop("jacobian_norms", None)  # the default: not computed
-        route.fulfill(response=response, json=data)
-
-    page.route("**/api/v1/trace", handle)
+    page.on("request", lambda r: sent.append(r.post_data_json)
+            if r.url.endswith("/api/v1/trace") else None)
     open_studio(page, live_server)
     show_charts(page)
-    assert not any(body.get("jacobian_norms") for body in sent)
+    assert sent and not any(body.get("jacobian_norms") for body in sent)
     page.select_option("#ctl-flow-mode", "jacobian_norms")
     page.wait_for_selector("#chart-error-flow[data-mode=jacobian_norms]")
     asked = [body for body in sent if body.get("jacobian_norms")]
-    assert len(asked) == 1
-    assert asked[0]["data"] == {"preset": "machine"}
-    expected = api(live_server, "trace", {})["diagnostics"].get("jacobian_norms")
+    assert len(asked) == 1 and asked[0]["data"] == {"preset": "machine"}
+    expected = api(live_server, "trace", {"jacobian_norms": True})["diagnostics"][
+        "jacobian_norms"]
     shown = page.evaluate("document.getElementById('chart-error-flow').data[0].text")
-    if expected is not None:  # the server computes them (today by default, later on request)
-        assert float(shown[-1][0].replace("\u2212", "-")) == pytest.approx(
-            expected[-1][0], rel=5e-3)
+    for t, row in enumerate(expected):
+        for k in range(t + 1):
+            assert float(shown[t][k].replace("\u2212", "-")) == pytest.approx(row[k], rel=5e-3)
+    # back and forth: the norms of this trace are asked for once
     page.select_option("#ctl-flow-mode", "error_flow")
     page.wait_for_selector("#chart-error-flow[data-mode=error_flow]")
+    page.select_option("#ctl-flow-mode", "jacobian_norms")
+    page.wait_for_selector("#chart-error-flow[data-mode=jacobian_norms]")
     assert len([body for body in sent if body.get("jacobian_norms")]) == 1
     assert console_errors == []
 
@@ -313,16 +301,6 @@ def test_jacobian_norms_are_asked_for_only_when_their_mode_is_chosen(page, live_
 @browser
 def test_series_is_shown_in_its_own_units_with_the_forecast_of_the_next_values(
         page, live_server, console_errors):
-    def add_forecast(route, request):
-        response = route.fetch()
-        data = response.json()
-        # the page draws `continuation` when /train sends it for series (a list of values in
-        # the series' units); where the server does not yet, this test supplies one
-        if not isinstance(data.get("continuation"), list):
-            data["continuation"] = [12.5, 14.25, 15.75]
-        route.fulfill(response=response, json=data)
-
-    page.route("**/api/v1/train", add_forecast)
     open_studio(page, live_server, "preset=series&train=50&e=2")
     # the equation: the input in units, standardised once, and the prediction in units
     units = page.eval_on_selector_all("#equation [data-units]",
@@ -338,9 +316,10 @@ def test_series_is_shown_in_its_own_units_with_the_forecast_of_the_next_values(
     series = next(d for d in drawn if d["name"] == "series")
     assert series["y"] == pytest.approx([2, 4, 6, 8, 10])
     forecast = next(d for d in drawn if d["name"] == "forecast")
-    continuation = page.evaluate("window.bpttStudio.training.continuation")
-    assert forecast["x"][1:] == [6, 7, 8][:len(continuation)]
-    assert forecast["y"][1:] == continuation
+    said = api(live_server, "train", {"data": {"preset": "series"}, "iterations": 50})["forecast"]
+    assert len(said) >= 3
+    assert forecast["x"][1:] == list(range(6, 6 + len(said)))  # after s(5) = 10
+    assert forecast["y"][1:] == said
     assert console_errors == []
 
 

@@ -461,10 +461,10 @@ function loss(Plotly, v) {
     return Plotly.react(el, traces, layout, CONFIG);
   }
   // the series in its own units, the prediction made at each step for the next value, and
-  // the forecast after the end (the network fed its own predictions back: `continuation`)
+  // the forecast after the end (/train's `forecast`: each prediction fed back as the next input)
   const observed = seriesValues(trace);
   const n = observed.length;
-  const next = Array.isArray(run.continuation) ? run.continuation : [];
+  const next = Array.isArray(run.forecast) ? run.forecast : [];
   const stacked = el.clientWidth < 560;
   el.style.height = stacked ? "480px" : "";
   const room = Math.floor(((el.clientWidth || 400) * (stacked ? 0.92 : 0.44)) / CHAR_PX.title);

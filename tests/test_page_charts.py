@@ -38,6 +38,15 @@ def show_charts(page) -> None:
     page.wait_for_selector("#charts[data-ready=true]", timeout=20_000)
 
 
+def paint_heatmaps(page) -> None:
+    """Bring every heatmap card into view once: a card is painted when it comes near."""
+    for card in page.locator(".hm-card").all():
+        card.scroll_into_view_if_needed()
+    page.wait_for_function("""() => [...document.querySelectorAll('.hm-card')].every(
+        (c) => c.querySelector('.hm-main')._values !== undefined
+            || c.querySelector('.hm-norm').textContent !== '')""")
+
+
 def event_index(trace: dict, kind: str, t: int) -> int:
     return next(i for i, ev in enumerate(trace["events"]) if ev["kind"] == kind and ev["t"] == t)
 
@@ -69,7 +78,7 @@ def test_gru_dw_h_card_shows_r_times_h_prev_as_its_right_factor(page, live_serve
     trace = api(live_server, "trace", request)
     i = event_index(trace, "backward", 4)
     open_studio(page, live_server, f"cell=gru&H=3&e={i}")
-    page.evaluate("window.bpttStudio.views.heatmaps.drawAll()")
+    paint_heatmaps(page)
     top = page.evaluate("document.querySelector('#hm-W_h .hm-top')._values")
     forward = trace["events"][event_index(trace, "forward", 4)]
     assert top == [forward["rh_prev"]]
@@ -85,7 +94,7 @@ def test_every_card_shows_a_contribution_that_is_its_left_column_times_its_top_r
     trace = api(live_server, "trace", {"cell": cell, "hidden_size": 3})
     i = event_index(trace, "backward", 3)
     open_studio(page, live_server, f"cell={cell}&H=3&e={i}")
-    page.evaluate("window.bpttStudio.views.heatmaps.drawAll()")
+    paint_heatmaps(page)
     cards = page.evaluate("""() => [...document.querySelectorAll('.hm-card')].map((c) => {
         const pane = c.querySelector('.hm-pane');
         const get = (sel) => pane.querySelector(sel)._values;
@@ -171,7 +180,7 @@ def test_every_heatmap_card_has_a_numbered_colour_scale_of_its_values(page, live
     trace = api(live_server, "trace", {"hidden_size": 3})
     i = event_index(trace, "backward", 2)
     open_studio(page, live_server, f"H=3&e={i}")
-    page.evaluate("window.bpttStudio.views.heatmaps.drawAll()")
+    paint_heatmaps(page)
     legends = page.evaluate("""() => [...document.querySelectorAll('.hm-card')].map((c) => {
         const box = [...c.querySelectorAll('.hm-legend')].find((b) => b.style.display !== 'none');
         return {id: c.dataset.param, scale: Number(box.dataset.scale),
@@ -346,7 +355,7 @@ def test_coursera_notation_reaches_the_heatmap_cards_and_their_captions(page, li
     trace = api(live_server, "trace", {"cell": "lstm", "hidden_size": 3})
     i = event_index(trace, "backward", 3)
     open_studio(page, live_server, f"cell=lstm&H=3&e={i}&nota=coursera")
-    page.evaluate("window.bpttStudio.views.heatmaps.drawAll()")
+    paint_heatmaps(page)
     titles = page.eval_on_selector_all(".hm-title", "els => els.map((e) => e.textContent)")
     formulas = page.eval_on_selector_all(".hm-formula", "els => els.map((e) => e.textContent)")
     assert titles[:3] == ["dW_f", "db_f", "dW_u"]  # W_f·[a, x]: one card, no dU_f
@@ -372,7 +381,7 @@ def test_coursera_gru_writes_the_update_gate_as_one_minus_gamma_u(page, live_ser
     trace = api(live_server, "trace", {"cell": "gru", "hidden_size": 3})
     i = event_index(trace, "backward", 3)
     open_studio(page, live_server, f"cell=gru&H=3&e={i}&nota=coursera")
-    page.evaluate("window.bpttStudio.views.heatmaps.drawAll()")
+    paint_heatmaps(page)
     equation = page.text_content("#equation")
     assert "δ" not in equation and "(3)" not in equation
     assert "Γu⟨3⟩" in equation.replace(" ", "")

@@ -10,21 +10,28 @@
 // Nothing here asks the server again, except the Jacobian norms when that mode is chosen.
 import { api } from "./api.js";
 import { t as tr } from "./i18n.js";
+import { paced, quiet } from "./schedule.js";
 
 let plotlyPromise = null;
 
-/** Load /vendor/plotly.min.js once (a same-origin script, allowed by the CSP). */
+/**
+ * Load /vendor/plotly.min.js once (a same-origin script, allowed by the CSP), when the page is
+ * quiet: its evaluation is one long task, and no key may wait for it (schedule.js).
+ */
 export function loadPlotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!plotlyPromise) {
-    plotlyPromise = new Promise((resolve, reject) => {
-      const s = document.createElement("script");
-      s.src = "/vendor/plotly.min.js";
-      s.async = true;
-      s.onload = () => resolve(window.Plotly);
-      s.onerror = () => reject(new Error("plotly.js failed to load"));
-      document.head.appendChild(s);
-    });
+    plotlyPromise = quiet().then(
+      () =>
+        new Promise((resolve, reject) => {
+          const s = document.createElement("script");
+          s.src = "/vendor/plotly.min.js";
+          s.async = true;
+          s.onload = () => resolve(window.Plotly);
+          s.onerror = () => reject(new Error("plotly.js failed to load"));
+          document.head.appendChild(s);
+        }),
+    );
   }
   return plotlyPromise;
 }
@@ -69,6 +76,16 @@ export class ChartsView {
 
   /** Kept for callers of the former API: the accumulators' norms come with the trace. */
   setNorms() {}
+
+  /** No trace to chart (the first scenario failed): say so, not "Drawing the chart…". */
+  showEmpty() {
+    for (const el of [this.c.gradNorms, this.c.errorFlow, this.c.accum, this.c.loss]) {
+      window.Plotly?.purge(el);
+      el.dataset.i18n = "charts.empty";
+      el.textContent = tr("charts.empty");
+    }
+    this.drawnKey = null;
+  }
 
   setTraining(result) {
     this.training = result;
@@ -167,7 +184,8 @@ export class ChartsView {
     }
     const stale = () => this.pendingKey !== key;
     if (stale()) return;
-    const done = await this.plots.drawAll(Plotly, this, stale);
+    // one chart per idle slot, and each Plotly.react after any pending input (schedule.js)
+    const done = await this.plots.drawAll(paced(Plotly), this, stale);
     if (!done || stale()) return;
     this.pendingKey = null;
     this.drawnKey = key;

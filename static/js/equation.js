@@ -4,7 +4,7 @@
 // the node when hovered or focused. Symbols follow the notation switch everywhere (Coursera's
 // W_k·[a, x], Γ gates and ⟨t⟩ included); the contribution line is read from the cell_spec.
 import { SIZES } from "./config.js";
-import { inSeriesUnits, num, raw } from "./format.js";
+import { num, raw } from "./format.js";
 import { t as tr } from "./i18n.js";
 import {
   COURSERA_UPDATE,
@@ -12,12 +12,14 @@ import {
   gateLabel,
   gradLabel,
   groupLabel,
+  labelText,
   paramGroups,
   paramLabel,
   splitSign,
   timeStyle,
   varLabel,
 } from "./notation.js";
+import { inSeriesUnits } from "./units.js";
 
 const MATH = "http://www.w3.org/1998/Math/MathML";
 const HTML = "http://www.w3.org/1999/xhtml";
@@ -40,6 +42,15 @@ const SPACE = () => m("mspace", { width: "0.25em" });
 
 const ACC = { hat: "^", tilde: "~" };
 const BREAK_AFTER = new Set(["=", "+", ",", "+="]);
+
+/** The note of an update's loss: the window and the step losses that really count in it. */
+function windowLossNote(trace, u, notation) {
+  const [first, last] = u.window;
+  const steps = (trace.loss_steps || []).filter((t) => t >= first && t <= last);
+  const terms = steps.map((t) => labelText(varLabel("L", notation), notation, t)).join(" + ");
+  const mean = trace.config?.reduction === "mean" && steps.length > 1;
+  return { note: mean ? "eq.windowLossMean" : "eq.windowLoss", noteParams: { first, last, terms } };
+}
 const FN = { tanh: "tanh", relu: "ReLU", sigmoid: "σ" };
 
 export class EquationView {
@@ -899,8 +910,7 @@ export class EquationView {
     lines.push({
       id: "window-loss",
       math: [mi("L"), mo("="), this.scalar(u.loss, "loss")],
-      note: "eq.windowLoss",
-      noteParams: { first: u.window[0], last: u.window[1] },
+      ...windowLossNote(this.index.trace, u, this.notation),
     });
     lines.push({
       id: "grad-norm",

@@ -21,13 +21,3 @@ export function num(value, digits = 3) {
 export function raw(value) {
   return value === null || value === undefined ? "null" : String(value);
 }
-
-/**
- * A value of a series back in the series' own units: the engine feeds the network z-scores,
- * z = (s − mean) / std, and reports mean and std as the trace's `scale`; this writes z as
- * mean + std·z for display (no mathematics of the network). Without a scale, the value itself.
- */
-export function inSeriesUnits(value, scale) {
-  if (value === null || value === undefined || !scale) return value ?? null;
-  return scale.mean + scale.std * value;
-}

@@ -4,9 +4,11 @@
 // field of the trace or of the training result; the only arithmetic here is display: log10 of
 // a value to place it on a colour scale, and series values back in their own units.
 import { PALETTE, SEQUENTIAL } from "./config.js";
-import { inSeriesUnits, num } from "./format.js";
+import { num } from "./format.js";
 import { t as tr } from "./i18n.js";
 import { gradText, specParams } from "./notation.js";
+import { idle } from "./schedule.js";
+import { inSeriesUnits } from "./units.js";
 
 const CONFIG = { displayModeBar: false, responsive: true };
 const FONT = { family: "system-ui, sans-serif", size: 11, color: PALETTE.ink };
@@ -95,14 +97,6 @@ function clearMessage(el) {
     delete el.dataset.i18n;
     el.textContent = "";
   }
-}
-
-/** Resolve when the browser is idle (or soon): one chart per slot keeps every key quick. */
-function idle() {
-  return new Promise((resolve) => {
-    if (window.requestIdleCallback) window.requestIdleCallback(() => resolve(), { timeout: 150 });
-    else setTimeout(resolve, 0);
-  });
 }
 
 /**

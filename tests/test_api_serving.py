@@ -158,8 +158,8 @@ def saturated(server):
 
 
 def test_health_answers_within_50_ms_at_p99_while_the_worker_is_saturated(saturated):
-    times = [probe_health(saturated) for _ in range(50)]
-    p99 = sorted(times)[-1 if len(times) < 100 else int(len(times) * 0.99)]
+    times = sorted(probe_health(saturated) for _ in range(100))
+    p99 = times[98]  # the 99th of 100 (nearest rank)
     assert statistics.median(times) < 0.02
     assert p99 < 0.05
 

@@ -5,6 +5,7 @@ disconnect, a half-sent request), in-process otherwise."""
 
 import asyncio
 import contextlib
+import itertools
 import json
 import statistics
 import time
@@ -27,6 +28,7 @@ from tests.serving_support import (
 )
 
 TRAIN = "/api/v1/train"
+SEEDS = itertools.count(100)
 HEALTH = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 CLIENT_TIMEOUT_S = 1.0
 # One computation process and two places in the queue: four slow requests saturate it.
@@ -146,8 +148,10 @@ def test_an_unexpected_error_in_a_computation_is_a_500_without_its_traceback(mon
 def saturated(server):
     """The one computation process busy and both places in the queue taken."""
     proc, base = server
-    running = start_computing(server, seed=10)
-    waiting = [send_raw(base, post_bytes(TRAIN, slow_train(15, seed))) for seed in (11, 12)]
+    # seeds never used before: a response cached by an earlier test would answer at once
+    running = start_computing(server, seed=next(SEEDS))
+    waiting = [send_raw(base, post_bytes(TRAIN, slow_train(15, next(SEEDS))))
+               for _ in range(2)]
     time.sleep(0.3)  # validated and queued
     try:
         yield base
@@ -166,7 +170,7 @@ def test_health_answers_within_50_ms_at_p99_while_the_worker_is_saturated(satura
 
 def test_a_request_beyond_the_queue_gets_503_with_retry_after_at_once(saturated):
     start = time.monotonic()
-    response = httpx.post(saturated + TRAIN, json=slow_train(15, seed=13), timeout=10)
+    response = httpx.post(saturated + TRAIN, json=slow_train(15, next(SEEDS)), timeout=20)
     elapsed = time.monotonic() - start
     assert response.status_code == 503
     assert elapsed < 0.5

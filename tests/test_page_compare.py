@@ -130,12 +130,17 @@ def test_an_unknown_comparison_in_the_url_opens_the_single_view(page, live_serve
     assert console_errors == []
 
 
-@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("mode,query,scenario", [
+    ("cell", "", {}),
+    ("loss_at", "", {}),
+    ("truncation", "", {}),  # BPTT(3, 3), the comparison's own choice
+    ("truncation", "k1=1&k2=3", {"truncation": {"k1": 1, "k2": 3}}),  # Haykin's BPTT(3)
+])
 def test_one_key_moves_every_column_to_the_same_kind_of_event_at_the_same_t(
-        page, live_server, console_errors, mode):
-    scenario = {"data": {"preset": "machine"}}
+        page, live_server, console_errors, mode, query, scenario):
+    scenario = {"data": {"preset": "machine"}, **scenario}
     traces = api_traces(live_server, mode, scenario)
-    open_compare(page, live_server, mode)
+    open_compare(page, live_server, mode, query)
     n = int(page.get_attribute("#tl-scrubber", "max")) + 1
     nearest = 0
     for i in range(n):
@@ -145,8 +150,9 @@ def test_one_key_moves_every_column_to_the_same_kind_of_event_at_the_same_t(
         nearest += sum(1 for c in cols if not c["exact"])
         page.keyboard.press("ArrowRight")
     if mode == "truncation":
-        # full BPTT has no update after step 3 (truncated BPTT(3, 3) has): nearest, and said
-        assert nearest == 1
+        # full BPTT has one update, after step 6; the truncated one's others find it as nearest
+        updates = len(traces["truncated"]["updates"])
+        assert nearest == updates - 1 and updates > 1
     else:
         assert nearest == 0  # the same schedule: every event has its twin
     page.keyboard.press("Home")
@@ -276,6 +282,12 @@ def test_a_changed_scenario_reloads_every_column(page, live_server, console_erro
     assert float(cols[1]["nums"]["cosine"]) == traces["truncated"]["diagnostics"][
         "full_vs_truncated"]["cosine"]
     assert_in_step(cols, traces)
+    # the strip under each name is redrawn from the new traces: error_flow's last row
+    for setup in ("full", "truncated"):
+        strip = page.eval_on_selector_all(
+            f".cmp-col[data-setup={setup}] .cmp-strip rect[data-k]",
+            "els => els.map((e) => Number(e.dataset.value))")
+        assert strip == [v or 0 for v in traces[setup]["diagnostics"]["error_flow"][-1]]
     assert console_errors == []
 
 
@@ -404,6 +416,15 @@ def test_the_setups_named_by_the_tests_are_the_page_s(page, live_server, console
                 return Object.fromEntries(setups.map((s) => [s.id, s.scenario]));
             }""", [mode, scenario])
             assert page_setups == compare_setups(mode, scenario)
+    # an LSTM's c0 and explicit weights belong to one cell: the other columns draw from the seed
+    dropped = page.evaluate("""async () => {
+        const m = await import('/static/js/compare-plan.js');
+        const s = {data: {text: 'abc'}, cell: 'lstm', c0: [0, 0, 0, 0], params: {}};
+        return m.setupsOf('cell', s).map((x) => [x.id, x.dropped, 'c0' in x.scenario,
+                                                 'params' in x.scenario]);
+    }""")
+    assert dropped == [["rnn", True, False, False], ["lstm", False, True, True],
+                       ["gru", True, False, False]]
     assert console_errors == []
 
 

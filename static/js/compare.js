@@ -116,8 +116,9 @@ export class CompareView {
     const strip = h("figure", "cmp-strip", head);
 
     const netBox = h("div", "network cmp-network", el);
+    // (not a live region: three equations at each step would talk at once; the sentence above
+    // the columns says what differs)
     const eqBox = h("div", "equation cmp-equation", el);
-    eqBox.setAttribute("aria-live", "polite");
     // the accumulators fold away (a column of a phone's page is long): open where there is room
     const accum = h("details", "cmp-accum", el);
     accum.open = !window.matchMedia("(max-width: 640px)").matches;
@@ -318,6 +319,7 @@ export class CompareView {
     let hi = 0;
     for (const col of this.columns) {
       col.strip = stripOf(this.mode, col.index.trace);
+      delete col.head.strip.dataset.drawn; // new traces: new colours
       for (const v of col.strip.values) {
         if (v > 0) {
           lo = Math.min(lo, v);

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from bptt_studio import __version__, jsonio, service
+from bptt_studio import __version__, export, jsonio, service
 from bptt_studio.body import JSONBodyRoute
 from bptt_studio.engine import RequestError
 from bptt_studio.errors import ApiError, engine_error, error_body, validation_errors
@@ -63,13 +63,22 @@ def build_router(settings: Settings) -> APIRouter:
     def gradcheck(body: GradcheckBody) -> Response:  # type: ignore[valid-type]
         return jsonio.response(service.compute("gradcheck", *service.split(body), settings))
 
+    @router.post("/export/torch", response_class=Response, responses={
+                     **ERROR_RESPONSES, 200: export.OPENAPI_RESPONSE},
+                 summary="Check it in PyTorch: a script that redoes the pass with autograd "
+                         "and compares every state, gradient and update (same body as /trace)")
+    def export_torch(body: TraceBody) -> Response:  # type: ignore[valid-type]
+        return export.response(
+            service.compute("export_torch", *service.split(body), settings))
+
     return router
 
 
 def install_error_handlers(app: FastAPI, schemas: Schemas) -> None:
     """Every API error as {"detail": [{"loc", "msg", "type"}]} (see app.errors)."""
     roots = {f"{PREFIX}/trace": schemas.trace_body, f"{PREFIX}/train": schemas.train_body,
-             f"{PREFIX}/gradcheck": schemas.trace_request}
+             f"{PREFIX}/gradcheck": schemas.trace_request,
+             f"{PREFIX}/export/torch": schemas.trace_body}
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -5,6 +5,7 @@
     bptt-studio trace --request req.json   (or - for stdin)
     bptt-studio train --preset machine --iterations 200        POST /api/v1/train, offline
     bptt-studio gradcheck --request req.json                   POST /api/v1/gradcheck, offline
+    bptt-studio export-torch --request req.json > check.py     POST /api/v1/export/torch
 
 ``trace``, ``train`` and ``gradcheck`` print exactly the JSON the API would return for the same
 request (same validation, limits, serialiser); a bad request prints the API's error JSON on
@@ -158,6 +159,10 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return _run(args, {}, lambda s: s.trace_request, "gradcheck")
 
 
+def _export_torch(args: argparse.Namespace) -> int:
+    return _run(args, {}, lambda s: s.trace_body, "export_torch")
+
+
 def _add_request_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", help="a scenario id (see GET /api/v1/presets)")
@@ -198,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     gradcheck = commands.add_parser("gradcheck", help="print the JSON of POST /api/v1/gradcheck")
     _add_request_options(gradcheck)
     gradcheck.set_defaults(func=_gradcheck)
+
+    export = commands.add_parser(
+        "export-torch", help="print the PyTorch script of POST /api/v1/export/torch "
+                             "(redirect it to a .py file and run it with torch)")
+    _add_request_options(export)
+    export.set_defaults(func=_export_torch)
     return parser
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from bptt_studio import engine, limits
+from bptt_studio import engine, export, limits
 from bptt_studio.engine.detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
 from bptt_studio.errors import ApiError
 from bptt_studio.jsonio import all_finite, dumps
@@ -42,7 +42,7 @@ def split(body: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def compute(endpoint: str, request: dict[str, Any], options: dict[str, Any],
             settings: Settings) -> bytes:
-    """The response bytes of ``endpoint`` ("trace", "train" or "gradcheck")."""
+    """The response bytes of ``endpoint`` ("trace", "train", "gradcheck" or "export_torch")."""
     return ENDPOINTS[endpoint](request, options, settings)
 
 
@@ -82,7 +82,8 @@ def gradcheck(request: dict[str, Any], options: dict[str, Any], settings: Settin
         return dumps(result)
 
 
-ENDPOINTS = {"trace": trace, "train": train, "gradcheck": gradcheck}
+ENDPOINTS = {"trace": trace, "train": train, "gradcheck": gradcheck,
+             "export_torch": export.script_bytes}
 
 
 def presets() -> bytes:

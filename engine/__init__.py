@@ -4,15 +4,19 @@
     result = run_trace({"cell": "lstm", "data": {"text": "machine"}, "hidden_size": 4})
     result["events"][0]["h"]           # h(1)
     result["updates"][0]["grads"]["W_f"]
+    to_data(result)                    # the same numbers as plain lists and floats (for json)
+    torch_script(request)              # a PyTorch script that redoes the pass and compares
 
 Everything takes a request shaped as in CONTRACT.md (a dict or a ``TraceRequest``).
 """
 
 from .errors import RequestError
 from .gradcheck import gradcheck
+from .plain import to_data
 from .presets import PRESETS, list_presets
 from .request import TraceRequest, parse_request
 from .run import prepare, run_trace
+from .torch_script import torch_script
 from .train import train
 
 __all__ = [
@@ -24,5 +28,7 @@ __all__ = [
     "parse_request",
     "prepare",
     "run_trace",
+    "to_data",
+    "torch_script",
     "train",
 ]

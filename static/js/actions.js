@@ -1,5 +1,6 @@
 // The studio's rarer actions, loaded on first use: the gradient check, exporting the trace
-// (JSON) and the current event's numbers (CSV), and sharing the link to the view.
+// (JSON), the current event's numbers (CSV) and the PyTorch check (a script), and sharing the
+// link to the view.
 import { api, ApiError } from "./api.js";
 import { raw } from "./format.js";
 import { t as tr } from "./i18n.js";
@@ -94,6 +95,38 @@ export function exportCsv(s) {
   if (!s.index) return;
   const ev = s.index.event(s.store.get().event);
   download(`bptt-event-${s.store.get().event + 1}-${ev.kind}-t${ev.t}.csv`, currentCsv(s), "text/csv");
+}
+
+/**
+ * "Check it in PyTorch": the script of POST /api/v1/export/torch for this scenario, downloaded.
+ * It rebuilds the network in PyTorch and compares every number with ours (see the README).
+ */
+export async function exportTorch(s) {
+  const status = document.getElementById("torch-status");
+  const btn = document.getElementById("btn-export-torch");
+  const say = (key) => {
+    status.dataset.i18n = key; // a catalogue key, so a language switch translates it too
+    status.textContent = tr(key);
+  };
+  btn.disabled = true;
+  say("check.torchMaking");
+  try {
+    const response = await fetch("/api/v1/export/torch", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(requestOf(s.store.get().scenario)),
+    });
+    if (!response.ok) {
+      say(response.status === 413 ? "check.torchTooLarge" : "check.torchFailed");
+      return;
+    }
+    download("bptt_check_in_pytorch.py", await response.text(), "text/x-python");
+    say("check.torchDone");
+  } catch {
+    say("check.torchFailed");
+  } finally {
+    btn.disabled = false;
+  }
 }
 
 export async function share(s) {

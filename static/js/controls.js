@@ -30,11 +30,13 @@ const KNOWN = new Set(["greater_than_equal", "less_than_equal", "greater_than", 
   "string_too_long", "string_too_short", "too_long", "too_short", "enum"]);
 
 export class Controls {
-  constructor({ store, onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onShare }) {
+  constructor({ store, onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onExportTorch,
+    onShare }) {
     this.store = store;
     this.presets = [];
     this.config = null;
-    this.handlers = { onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onShare };
+    this.handlers = { onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onExportTorch,
+      onShare };
     this.bind();
   }
 
@@ -162,6 +164,7 @@ export class Controls {
     $("btn-gradcheck").addEventListener("click", () => this.handlers.onGradcheck());
     $("btn-export-json").addEventListener("click", () => this.handlers.onExportJson());
     $("btn-export-csv").addEventListener("click", () => this.handlers.onExportCsv());
+    $("btn-export-torch").addEventListener("click", () => this.handlers.onExportTorch());
     $("btn-share").addEventListener("click", () => this.handlers.onShare());
   }
 

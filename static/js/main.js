@@ -38,6 +38,7 @@ const controls = new Controls({
   onGradcheck: () => studio.gradcheck(),
   onExportJson: () => studio.exportJson(),
   onExportCsv: () => studio.exportCsv(),
+  onExportTorch: () => studio.exportTorch(),
   onShare: () => studio.share(),
 });
 studio = new Studio({ store, views: { network, equation, heatmaps, charts }, controls, timeline });

@@ -283,7 +283,8 @@ export class Studio extends EventTarget {
     delete s.train;
     this.store.update({ scenario: s });
   }
-  // The rarer actions (gradient check, exports, share) live in actions.js, loaded on first use.
+  // The rarer actions (gradient check, exports, the PyTorch check, share) live in actions.js,
+  // loaded on first use.
   async gradcheck() {
     (await import("./actions.js")).gradcheck(this);
   }
@@ -294,6 +295,10 @@ export class Studio extends EventTarget {
 
   async exportCsv() {
     (await import("./actions.js")).exportCsv(this);
+  }
+
+  async exportTorch() {
+    (await import("./actions.js")).exportTorch(this);
   }
 
   async share() {

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from .request import TraceRequest, parse_request
-from .run import run_trace
 
 __all__ = ["torch_script", "estimate_script_bytes"]
 
@@ -50,7 +49,7 @@ def estimate_script_bytes(request: TraceRequest | dict[str, Any]) -> int:
     parameters after, each as large as the parameters. The windows are counted as the engine
     makes them: one update every k1 steps and at the last step.
     """
-    from .run import prepare
+    from . import prepare  # the engine's public entry points, imported when first used
 
     req, problem, _ = prepare(request)
     T, D = problem.inputs.shape
@@ -69,6 +68,8 @@ def torch_script(request: TraceRequest | dict[str, Any], *, made_by: str = "BPTT
     ``made_by`` names the source of the numbers in the script's text, ``version`` its version.
     Raises ``RequestError`` for a bad request, like ``run_trace``.
     """
+    from . import run_trace
+
     req = replace(parse_request(request), diagnostics=False)  # the script needs no diagnostics
     with np.errstate(all="ignore"):
         result = run_trace(req)

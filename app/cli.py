@@ -19,6 +19,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from bptt_studio import derived_cli
+
 EXIT_BAD_REQUEST = 2
 
 # One BLAS thread per process, set before NumPy is imported. Under concurrent requests a
@@ -203,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     gradcheck = commands.add_parser("gradcheck", help="print the JSON of POST /api/v1/gradcheck")
     _add_request_options(gradcheck)
     gradcheck.set_defaults(func=_gradcheck)
+    derived_cli.add_commands(commands)  # neuron, export-csv
 
     export = commands.add_parser(
         "export-torch", help="print the PyTorch script of POST /api/v1/export/torch "

@@ -6,7 +6,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from bptt_studio import __version__, api, pages
+from bptt_studio import __version__, api, derived_api, pages
 from bptt_studio.body import BodyLimitMiddleware
 from bptt_studio.cache import ResponseCacheMiddleware
 from bptt_studio.paths import STATIC_DIR
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(api.build_router(settings))
+    app.include_router(derived_api.build_router(settings))  # /neuron, /export/csv
     api.install_error_handlers(app, build_schemas(settings))
     app.include_router(pages.router)
     return app

@@ -12,10 +12,12 @@ Everything takes a request shaped as in CONTRACT.md (a dict or a ``TraceRequest`
 
 from .errors import RequestError
 from .gradcheck import gradcheck
+from .neuron import neuron, neuron_view
 from .plain import to_data
 from .presets import PRESETS, list_presets
 from .request import TraceRequest, parse_request
 from .run import prepare, run_trace
+from .tidy import to_csv, write_csv
 from .torch_script import torch_script
 from .train import train
 
@@ -25,10 +27,14 @@ __all__ = [
     "TraceRequest",
     "gradcheck",
     "list_presets",
+    "neuron",
+    "neuron_view",
     "parse_request",
     "prepare",
     "run_trace",
+    "to_csv",
     "to_data",
     "torch_script",
     "train",
+    "write_csv",
 ]

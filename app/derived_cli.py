@@ -1,0 +1,90 @@
+"""The ``bptt-studio neuron`` and ``bptt-studio export-csv`` commands.
+
+    bptt-studio neuron --preset machine --t 3 --unit 1 [--update 0] [--convention haykin]
+    bptt-studio export-csv --request req.json [--detail norms] > trace.csv
+
+They print exactly the bytes of POST /api/v1/neuron and POST /api/v1/export/csv for the same
+request (same validation, limits and writer); a bad request prints the API's error JSON on
+standard error and exits with status 2. Nothing here imports NumPy until a command runs (the
+CLI sets the BLAS thread count first).
+"""
+
+import argparse
+import sys
+from typing import Any
+
+
+def _run(args: argparse.Namespace, endpoint: str, overrides: dict[str, Any]) -> int:
+    """Validate like the API (this router's models, then the engine), run, print the bytes."""
+    from pydantic import ValidationError
+
+    from bptt_studio import derived
+    from bptt_studio.cli import EXIT_BAD_REQUEST, _fail, _read_body
+    from bptt_studio.derived_api import neuron_body
+    from bptt_studio.engine import RequestError
+    from bptt_studio.errors import ApiError, engine_error, error_body, validation_errors
+    from bptt_studio.schemas import build_schemas
+    from bptt_studio.settings import get_settings
+
+    settings = get_settings()
+    schemas = build_schemas(settings)
+    if endpoint == "neuron":
+        model, names = neuron_body(schemas, settings), derived.NEURON_OPTIONS
+    else:
+        model, names = schemas.trace_body, derived.CSV_OPTIONS
+    try:
+        body = _read_body(args)
+        if isinstance(body, dict):
+            body = {**body, **{k: v for k, v in overrides.items() if v is not None}}
+        try:
+            validated = model.model_validate(body)
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            return _fail(error_body(validation_errors(errors, model, schemas.limits,
+                                                      schemas.tags)))
+        output = derived.compute(endpoint, *derived.split(validated, names), settings)
+    except ApiError as exc:
+        return _fail(exc.body())
+    except RequestError as exc:
+        return _fail(error_body([engine_error(exc.loc, exc.msg)]))
+    except OSError as exc:
+        sys.stderr.write(f"bptt-studio: cannot read the request: {exc}\n")
+        return EXIT_BAD_REQUEST
+    sys.stdout.buffer.write(output)
+    sys.stdout.flush()
+    return 0
+
+
+def _neuron(args: argparse.Namespace) -> int:
+    return _run(args, "neuron", {"t": args.t, "unit": args.unit, "update": args.update,
+                                 "convention": args.convention})
+
+
+def _export_csv(args: argparse.Namespace) -> int:
+    return _run(args, "export_csv", {"detail": args.detail})
+
+
+def add_commands(commands: Any) -> None:
+    """Add the two commands to the ``bptt-studio`` subparsers."""
+    from bptt_studio.cli import _add_request_options
+
+    neuron = commands.add_parser(
+        "neuron", help="print the JSON of POST /api/v1/neuron: one hidden unit's delta at "
+                       "one backward step, term by term")
+    _add_request_options(neuron)
+    neuron.add_argument("--t", type=int, help="the backward step (1-based)")
+    neuron.add_argument("--unit", type=int, help="the hidden unit (0-based)")
+    neuron.add_argument("--update", type=int,
+                        help="the update whose window to read (0-based; default: the first "
+                             "window holding t)")
+    neuron.add_argument("--convention", choices=["gradient", "haykin"],
+                        help="gradient: delta = dL/da (default); haykin: delta = -dE/dv")
+    neuron.set_defaults(func=_neuron)
+
+    export = commands.add_parser(
+        "export-csv", help="print the tidy CSV of POST /api/v1/export/csv: one row per number")
+    _add_request_options(export)
+    export.add_argument("--detail", choices=["auto", "full", "norms"],
+                        help='full matrices, their norms, or "auto" (full while small), '
+                             "as /api/v1/trace")
+    export.set_defaults(func=_export_csv)

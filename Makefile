@@ -20,7 +20,11 @@ LOCK_BUILD := requirements/build.txt
 LOCK_DEV := requirements/dev.txt
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --require-hashes
 # --no-build-isolation: the project itself is built with the locked setuptools already there.
-INSTALL_PROJECT := $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+# setuptools prints a boxed notice on every editable install of a project with a package-dir
+# mapping ("Editable installation ... be careful with folders ... with the same name as your
+# package"); no folder here is named bptt_studio, so that one warning is silenced.
+INSTALL_PROJECT := PYTHONWARNINGS="ignore:Editable installation" \
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -10,7 +10,7 @@ from bptt_studio.paths import STATIC_DIR, TEMPLATES_DIR, plotly_js_path
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
-# plotly.js is 4.8 MB; it only changes when the package does, so let browsers keep it.
+# plotly.js (vendor/, 1.5 MB) only changes with a new release of the package: let browsers keep it.
 LONG_CACHE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 

@@ -68,8 +68,7 @@ def build_router(settings: Settings) -> APIRouter:
                  summary="Check it in PyTorch: a script that redoes the pass with autograd "
                          "and compares every state, gradient and update (same body as /trace)")
     def export_torch(body: TraceBody) -> Response:  # type: ignore[valid-type]
-        return export.response(
-            service.compute("export_torch", *service.split(body), settings))
+        return export.response(export.script_bytes(*service.split(body), settings))
 
     return router
 

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bptt_studio import derived_cli
+from bptt_studio import derived_cli, export
 
 EXIT_BAD_REQUEST = 2
 
@@ -161,10 +161,6 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return _run(args, {}, lambda s: s.trace_request, "gradcheck")
 
 
-def _export_torch(args: argparse.Namespace) -> int:
-    return _run(args, {}, lambda s: s.trace_body, "export_torch")
-
-
 def _add_request_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", help="a scenario id (see GET /api/v1/presets)")
@@ -206,12 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_request_options(gradcheck)
     gradcheck.set_defaults(func=_gradcheck)
     derived_cli.add_commands(commands)  # neuron, export-csv
-
-    export = commands.add_parser(
-        "export-torch", help="print the PyTorch script of POST /api/v1/export/torch "
-                             "(redirect it to a .py file and run it with torch)")
-    _add_request_options(export)
-    export.set_defaults(func=_export_torch)
+    export.add_command(commands)  # export-torch
     return parser
 
 

@@ -37,10 +37,10 @@ def split(body: BaseModel, options: frozenset[str]) -> tuple[dict[str, Any], dic
 
 def neuron(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> bytes:
     """The neuron view (engine.neuron) of unit ``unit`` at step ``t`` as JSON bytes."""
-    limits.check_sizes(request, settings)
-    limits.check_schedule_work(request, settings)
+    job = engine.plan(request)  # planned once, judged by the limits, then run
+    limits.check(job, settings)
     with np.errstate(all="ignore"):
-        view = engine.neuron(request, options["t"], options["unit"], options.get("update"),
+        view = engine.neuron(job, options["t"], options["unit"], options.get("update"),
                              options.get("convention", "gradient"))
     view["non_finite"] = not all_finite(view)
     return dumps(view)
@@ -53,10 +53,10 @@ def export_csv(request: dict[str, Any], options: dict[str, Any], settings: Setti
     same estimate against BPTT_MAX_RESPONSE_BYTES), else "norms" for "auto" and a 413 for an
     explicit "full".
     """
-    limits.check_sizes(request, settings)
-    limits.check_schedule_work(request, settings)
+    job = engine.plan(request)  # planned once, judged by the limits, then run
+    limits.check(job, settings)
     with np.errstate(all="ignore"):  # overflow shows as empty values, never as a warning
-        result = engine.run_trace(request)
+        result = engine.run_trace(job)
         detail = csv_detail(result, options.get("detail", "auto"), settings)
         return to_csv_bytes(result, detail)
 

@@ -1,141 +1,89 @@
-"""The server's limits on work, checked before the engine allocates or computes anything.
+"""The server's limits, judged on the engine's plan of a request before any costly work.
 
-The schemas bound what a field can hold (hidden_size, text and series lengths, ...). What they
-cannot see is checked here from the data itself, cheaply: the number of steps of a word text,
-the vocabulary size (the input size D of text and words), the largest class id (which sets the
-output size K), and the work of a training run or a gradient check. A request over a limit is
-an ``engine.RequestError`` naming the field, like every other bad request.
+The schemas bound what a field can hold (hidden_size, text and series lengths, ...). The plan
+(``engine.plan``) knows what the request will do: the sizes T, D and K as the data and the
+parameters set them, the backward steps of a pass, the training passes, the cell steps of a
+gradient check. ``check`` judges those, each from the plan, and refuses with an
+``engine.RequestError`` naming the field to change and saying what to reduce, like every
+other bad request. (The plan's ``work`` record holds every count a cost model needs; the
+limits below are on counts.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from bptt_studio.engine import RequestError
-from bptt_studio.engine.bptt import windows
-from bptt_studio.engine.gradcheck import evaluations_needed
-from bptt_studio.engine.presets import PRESETS
+from bptt_studio.engine import Plan, RequestError
 from bptt_studio.settings import Settings
 
 
-@dataclass(frozen=True)
-class Sizes:
-    steps: int  # T
-    width: int  # D, the input size
-    classes: int | None  # K, the output size, when the data sets it
-    loc: tuple[str, ...]  # the data field that sets T
+def check(plan: Plan, settings: Settings) -> None:
+    """Every limit that applies to the plan's task, or a RequestError."""
+    check_sizes(plan, settings)
+    check_schedule_work(plan, settings)
+    if plan.task == "train":
+        check_train_work(plan, settings)
+    if plan.task == "gradcheck":
+        check_gradcheck_work(plan, settings)
 
 
-def data_sizes(request: dict[str, Any]) -> Sizes | None:
-    """T, D and K of the request's data without encoding it (None when the engine will
-    reject the data anyway, or it is a preset the engine will resolve)."""
-    data = request.get("data", {"preset": "machine"})
-    if isinstance(data, dict) and set(data) == {"preset"}:
-        preset = PRESETS.get(data["preset"])
-        if preset is None:
-            return None
-        data = preset.settings["data"]
-    if not isinstance(data, dict):
-        return None
-    if "text" in data:
-        tokens: list[Any] = list(data["text"])
-        return Sizes(len(tokens) - 1, len(set(tokens)), len(set(tokens)), ("data", "text"))
-    if "words" in data:
-        tokens = data["words"].split()
-        return Sizes(len(tokens) - 1, len(set(tokens)), len(set(tokens)), ("data", "words"))
-    if "series" in data:
-        return Sizes(len(data["series"]) - 1, 1, 1, ("data", "series"))
-    if "inputs" in data and data["inputs"]:
-        targets = data.get("targets") or []
-        if targets and isinstance(targets[0], list):
-            k: int | None = len(targets[0])
-        else:
-            ids = [t for t in targets if isinstance(t, int)]
-            k = max(ids) + 1 if ids else None
-        return Sizes(len(data["inputs"]), len(data["inputs"][0]), k, ("data", "inputs"))
-    return None
-
-
-def check_sizes(request: dict[str, Any], settings: Settings) -> Sizes | None:
-    """Steps, input size and output size within the server's limits, or a RequestError."""
-    sizes = data_sizes(request)
-    if sizes is None:
-        return None
-    if sizes.steps > settings.max_seq_len:
-        raise RequestError(sizes.loc, f"{sizes.steps} steps; the server takes at most "
-                                      f"{settings.max_seq_len} (max_seq_len, environment "
-                                      f"variable BPTT_MAX_SEQ_LEN)")
-    if sizes.width > settings.max_input_size:
+def check_sizes(plan: Plan, settings: Settings) -> None:
+    """Steps, input size and output size within the server's limits."""
+    data = plan.data
+    steps, width, classes = plan.T, plan.D, plan.K
+    if steps > settings.max_seq_len:
+        raise RequestError(data.loc, f"{steps} steps; the server takes at most "
+                                     f"{settings.max_seq_len} (max_seq_len, environment "
+                                     f"variable BPTT_MAX_SEQ_LEN)")
+    if width > settings.max_input_size:
         what = {"text": "distinct characters", "words": "distinct words"}.get(
-            sizes.loc[-1], "input values per step")
-        raise RequestError(sizes.loc, f"{sizes.width} {what} (the input size D); the server takes "
-                                      f"at most {settings.max_input_size} (max_input_size, "
-                                      f"environment variable BPTT_MAX_INPUT_SIZE)")
-    k = request.get("output_size") or sizes.classes
-    if k is not None and k > settings.max_input_size:
-        loc = ("data", "targets")
-        if sizes.loc == ("data", "inputs") and not request.get("output_size"):
-            targets = request["data"]["targets"]
-            if not isinstance(targets[0], list):  # name the first class id over the limit
-                first = next(i for i, t in enumerate(targets) if t >= settings.max_input_size)
-                raise RequestError((*loc, first), f"class id {targets[first]} needs an output "
-                                                  f"size of {targets[first] + 1}; the server "
-                                                  f"takes at most {settings.max_input_size} "
-                                                  f"classes, ids 0..{settings.max_input_size - 1}"
-                                                  f" (BPTT_MAX_INPUT_SIZE)")
-        raise RequestError(loc, f"output size K = {k}; the server takes at most "
-                                f"{settings.max_input_size} (BPTT_MAX_INPUT_SIZE)")
-    return sizes
+            str(data.loc[-1]), "input values per step")
+        raise RequestError(data.loc, f"{width} {what} (the input size D); the server takes "
+                                     f"at most {settings.max_input_size} (max_input_size, "
+                                     f"environment variable BPTT_MAX_INPUT_SIZE)")
+    if classes > settings.max_input_size:
+        _too_many_classes(plan, settings)
 
 
-def backward_steps(request: dict[str, Any], steps: int) -> tuple[int, tuple[int, int] | None]:
-    """The backward steps of one pass (the sum of its windows' lengths) and (k1, k2)."""
-    truncation = request.get("truncation")
-    data = request.get("data")
-    if "truncation" not in request and isinstance(data, dict) and set(data) == {"preset"}:
-        preset = PRESETS.get(data["preset"])
-        truncation = preset.settings.get("truncation") if preset else None
-    if not isinstance(truncation, dict) or not isinstance(truncation.get("k1"), int):
-        return steps, None
-    k1 = truncation["k1"]
-    k2 = truncation.get("k2") or k1
-    if k1 < 1 or k2 < k1:
-        return steps, None  # the engine names the field
-    total = sum(last - first + 1 for first, last in windows(steps, min(k1, steps),
-                                                              min(k2, steps)))
-    return total, (k1, k2)
+def _too_many_classes(plan: Plan, settings: Settings) -> None:
+    most = settings.max_input_size
+    if plan.data.k_loc == ("data", "targets") and plan.data.target_ids is not None:
+        ids = plan.data.target_ids  # name the first class id over the limit
+        first = int((ids >= most).argmax())
+        raise RequestError(("data", "targets", first),
+                           f"class id {int(ids[first])} needs an output size of "
+                           f"{int(ids[first]) + 1}; the server takes at most {most} classes, "
+                           f"ids 0..{most - 1} (BPTT_MAX_INPUT_SIZE)")
+    what = _K_SOURCES.get(plan.data.k_loc, "output_size")
+    raise RequestError(plan.data.k_loc, f"output size K = {plan.K} ({what}); the server takes "
+                                        f"at most {most} (BPTT_MAX_INPUT_SIZE)")
 
 
-def check_schedule_work(request: dict[str, Any], settings: Settings) -> int | None:
-    """The backward steps of one pass within max_backward_steps; returns them.
+_K_SOURCES: dict[tuple[str | int, ...], str] = {
+    ("params", "V"): "the rows of params V", ("data", "targets"): "the length of each target"}
+
+
+def check_schedule_work(plan: Plan, settings: Settings) -> None:
+    """The backward steps of one pass within max_backward_steps.
 
     Overlapping truncation windows (k2 > k1) replay steps: BPTT(1, 200) over 200 steps runs
     20,100 backward steps, and each is an event of the trace."""
-    sizes = data_sizes(request)
-    if sizes is None:
-        return None
-    total, ks = backward_steps(request, sizes.steps)
-    if total > settings.max_backward_steps and ks is not None:
-        raise RequestError(("truncation", "k2"), f"BPTT({ks[0]}, {ks[1]}) over {sizes.steps} "
-                                                 f"steps runs {total} backward steps; the "
-                                                 f"server runs at most "
+    truncation = plan.request.truncation
+    if plan.backward_steps > settings.max_backward_steps and truncation is not None:
+        raise RequestError(("truncation", "k2"), f"BPTT({truncation.k1}, {truncation.k2}) over "
+                                                 f"{plan.T} steps runs {plan.backward_steps} "
+                                                 f"backward steps; the server runs at most "
                                                  f"{settings.max_backward_steps} per pass "
                                                  f"(max_backward_steps, environment variable "
                                                  f"BPTT_MAX_BACKWARD_STEPS): use a smaller k2, "
                                                  f"a larger k1 or a shorter sequence")
-    return total
 
 
-def check_train_work(request: dict[str, Any], iterations: int, settings: Settings) -> None:
+def check_train_work(plan: Plan, settings: Settings) -> None:
     """iterations x backward steps within max_train_steps: training time grows with both."""
-    per_pass = check_schedule_work(request, settings)
-    if per_pass is None:
-        return
-    steps = iterations * max(per_pass, 1)
+    per_pass = max(plan.backward_steps, 1)
+    steps = plan.iterations * per_pass
     if steps > settings.max_train_steps:
-        most = max(settings.max_train_steps // max(per_pass, 1), 1)
-        raise RequestError(("iterations",), f"{iterations} passes of {per_pass} backward "
+        most = max(settings.max_train_steps // per_pass, 1)
+        raise RequestError(("iterations",), f"{plan.iterations} passes of {per_pass} backward "
                                             f"steps is {steps} steps of training; the server "
                                             f"runs at most {settings.max_train_steps} per "
                                             f"request (max_train_steps, environment variable "
@@ -143,20 +91,13 @@ def check_train_work(request: dict[str, Any], iterations: int, settings: Setting
                                             f"iterations, or a shorter sequence")
 
 
-def check_gradcheck_work(problem: Any, settings: Settings) -> None:
+def check_gradcheck_work(plan: Plan, settings: Settings) -> None:
     """The finite-difference check replays 2 x (parameter entries) x (window steps) cell
-    steps (engine.gradcheck); bound that by max_gradcheck_evaluations."""
-    evaluations = evaluations_needed(problem)
-    if evaluations > settings.max_gradcheck_evaluations:
+    steps (``plan.evaluations``); bound that by max_gradcheck_evaluations."""
+    if plan.evaluations > settings.max_gradcheck_evaluations:
         raise RequestError(("hidden_size",), f"too large for a finite-difference check here: "
-                                             f"{evaluations} cell evaluations; the server runs "
-                                             f"at most {settings.max_gradcheck_evaluations} "
+                                             f"{plan.evaluations} cell evaluations; the server "
+                                             f"runs at most "
+                                             f"{settings.max_gradcheck_evaluations} "
                                              f"(BPTT_MAX_GRADCHECK_EVALUATIONS): use a smaller "
                                              f"hidden_size or a shorter sequence")
-
-
-def _size(shape: tuple[int, ...]) -> int:
-    total = 1
-    for n in shape:
-        total *= n
-    return total

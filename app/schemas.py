@@ -1,16 +1,21 @@
 """The API's request and response models.
 
 The request is defined once, as the engine's frozen dataclasses (engine/request.py): each
-field's type, default, description and bounds live there. ``build_schemas`` walks those
-dataclasses and generates the pydantic models (and so the OpenAPI document) from them:
+field's type, default, description and constraints live there, and the rules between fields
+in ``engine.request.RULES``. ``build_schemas`` walks those dataclasses and generates the
+pydantic models (and so the OpenAPI document) from them, so the document states every check
+the engine's walker makes (tests/test_api_schema.py holds the two to each other):
 
 - bounds in the field metadata become ``Field`` constraints; ``limit`` names the Settings
-  field that bounds it (``hidden_size`` <= ``max_hidden_size``);
+  field that bounds it (``hidden_size`` <= ``max_hidden_size``); ``one_of`` (the cells, the
+  preset ids) becomes an enum; ``items`` constrains every item of a list (each beta);
+- ``RULES`` (c0 only for the LSTM, jacobian_norms only with diagnostics) become ``if``/``then``
+  in the request's schema; the engine's walker checks them, naming the field;
 - every model forbids unknown fields, so a typo is an error, never a silent default;
 - floats are strict (``false`` is not 0.0) and finite; integers take JSON integers (and 12.0)
   but not strings or booleans; booleans are strict;
 - ``data`` is a union of the five shapes, told apart by their required keys exactly as
-  ``engine.parse_request`` does.
+  the engine's walker (engine.request) does.
 
 The only things written here are the API's own: the ``detail`` option, the training fields,
 and the lengths the server's limits put on the data (the engine itself takes any length).
@@ -41,7 +46,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bptt_studio.engine.request import (
+    RULES,
     ArrayData,
+    OnlyWhen,
     PresetData,
     SeriesData,
     TextData,
@@ -52,7 +59,7 @@ from bptt_studio.settings import Settings
 
 Detail = Literal["auto", "full", "norms"]
 
-# Tags of the data shapes, in the order engine.parse_request tries them.
+# Tags of the data shapes, in the order the engine's walker tries them.
 DATA_TAGS: dict[type, str] = {
     TextData: "text", WordsData: "words", SeriesData: "series", ArrayData: "arrays",
     PresetData: "preset",
@@ -62,6 +69,8 @@ DATA_SHAPES = ('{"text": "..."}, {"words": "..."}, {"series": [numbers]}, '
 
 _NUMERIC_BOUNDS = ("ge", "gt", "le", "lt")
 _LENGTH_BOUNDS = ("min_length", "max_length")
+_FITTING: dict[Any, tuple[str, ...]] = {  # which constraints a type takes
+    int: _NUMERIC_BOUNDS, float: _NUMERIC_BOUNDS, str: _LENGTH_BOUNDS, list: _LENGTH_BOUNDS}
 
 
 def _api_lengths(settings: Settings) -> dict[tuple[str, ...], tuple[str, dict[str, int]]]:
@@ -93,6 +102,37 @@ def _plain(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+def _default(spec: dataclasses.Field[Any]) -> Any:
+    """A dataclass field's default as a pydantic default (``...``: required)."""
+    if spec.default is not MISSING:
+        return _plain(spec.default)
+    if spec.default_factory is not MISSING:
+        return _plain(spec.default_factory())
+    return ...
+
+
+def _rule_schema(rule: OnlyWhen) -> dict[str, Any]:
+    """``rule.field`` other than its default only when ``rule.other`` is one of the values:
+    {"if": field given and not its default, "then": other one of the values}."""
+    field_default = _default(TraceRequest.__dataclass_fields__[rule.field])
+    other_default = _default(TraceRequest.__dataclass_fields__[rule.other])
+    then: dict[str, Any] = {"properties": {rule.other: {"enum": list(rule.values)}}}
+    if other_default not in rule.values:  # left out, the other field is its default
+        then["required"] = [rule.other]
+    # (null as a type: the OpenAPI document drops a "const": null)
+    given = {"not": {"type": "null"}} if field_default is None else {
+        "not": {"const": field_default}}
+    return {"if": {"required": [rule.field], "properties": {rule.field: given}}, "then": then}
+
+
+_SCALARS: dict[Any, Any] = {
+    bool: Annotated[bool, Strict()],
+    int: Annotated[int, BeforeValidator(_json_integer)],
+    float: Annotated[float, Field(strict=True, allow_inf_nan=False)],
+    str: Annotated[str, Strict()],
+}
+
+
 @dataclass
 class Schemas:
     """The request models of one set of limits, and what the error messages need."""
@@ -114,56 +154,64 @@ class _Builder:
 
     # -- types ----------------------------------------------------------------------------
     def annotation(self, tp: Any, path: tuple[str, ...]) -> Any:
+        """The pydantic annotation of a field type, without the field's own constraints."""
         origin = typing.get_origin(tp)
         if tp is Any or tp is type(None) or origin is Literal:
             return tp
-        if tp is bool:
-            return Annotated[bool, Strict()]
-        if tp is int:
-            return Annotated[int, BeforeValidator(_json_integer)]
-        if tp is float:
-            return Annotated[float, Field(strict=True, allow_inf_nan=False)]
-        if tp is str:
-            return Annotated[str, Strict()]
+        if tp in _SCALARS:
+            return _SCALARS[tp]
         if origin is list:
-            (item,) = typing.get_args(tp)
-            return list[self.constrained(item, path + ("*",), {})]  # type: ignore[misc]
+            return self.constrained(tp, path, {})
         if origin is dict:
             _, value = typing.get_args(tp)
             return dict[str, self.annotation(value, path + ("*",))]  # type: ignore[misc]
         if isinstance(tp, type) and is_dataclass(tp):
             return self.model(tp, path)
         if origin in (Union, types.UnionType):
-            args = typing.get_args(tp)
-            if any(is_dataclass(a) for a in args if a is not type(None)) and len(args) > 2:
-                return self.data_union([a for a in args if a is not type(None)], path)
-            return Union[tuple(self.annotation(a, path) for a in args)]  # noqa: UP007
+            return self.union(typing.get_args(tp), path)
         raise TypeError(f"no schema for {tp!r} at {'.'.join(path)}")
 
-    def constrained(self, tp: Any, path: tuple[str, ...], bounds: dict[str, Any]) -> Any:
-        """``tp`` with the bounds that fit it (numbers, lengths), pushed into union members."""
-        extra = self.api_lengths.get(path)
-        if extra is not None:
-            setting, lengths = extra
-            bounds = {**bounds, **lengths}
-            self.limits[path] = (setting, getattr(self.settings, setting))
+    def union(self, args: tuple[Any, ...], path: tuple[str, ...]) -> Any:
+        """``data``'s shapes as a tagged union; any other union member by member."""
+        options = [a for a in args if a is not type(None)]
+        if any(is_dataclass(a) for a in options) and len(options) > 1:
+            return self.data_union(options, path)
+        return Union[tuple(self.annotation(a, path) for a in args)]  # noqa: UP007
+
+    def constrained(self, tp: Any, path: tuple[str, ...], meta: dict[str, Any]) -> Any:
+        """``tp`` with the constraints of the engine's field metadata that fit it (number
+        bounds, lengths, ``one_of`` as an enum, ``items`` on each item) and the server's
+        lengths at ``path``, pushed into union members."""
+        meta = {**meta, **self.api_length(path)}
         origin = typing.get_origin(tp)
         if origin in (Union, types.UnionType) and not any(
                 is_dataclass(a) for a in typing.get_args(tp)):
             return Union[tuple(  # noqa: UP007
-                a if a is type(None) else self.constrained(a, path, bounds)
+                a if a is type(None) else self.constrained(a, path, meta)
                 for a in typing.get_args(tp))]
-        if tp is int:  # the bounds on the integer itself, then the JSON-integer check around
-            keep = {k: v for k, v in bounds.items() if k in _NUMERIC_BOUNDS}
-            return Annotated[int, Field(**keep), BeforeValidator(_json_integer)]
-        base = self.annotation(tp, path)
-        if tp is float:
-            keep = {k: v for k, v in bounds.items() if k in _NUMERIC_BOUNDS}
-        elif tp is str or origin is list:
-            keep = {k: v for k, v in bounds.items() if k in _LENGTH_BOUNDS}
+        if tp is str and "one_of" in meta:
+            return Literal[tuple(meta["one_of"])]  # an enum, as the engine checks
+        base: Any
+        if origin is list:
+            (item,) = typing.get_args(tp)
+            item_type = self.constrained(item, path + ("*",), meta.get("items", {}))
+            base = list[item_type]  # type: ignore[valid-type]
         else:
-            keep = {}
+            base = self.annotation(tp, path)
+        keep = {k: v for k, v in meta.items() if k in _FITTING.get(
+            tp if origin is None else origin, ())}
+        if tp is int:  # the bounds on the integer itself, then the JSON-integer check around
+            return Annotated[int, Field(**keep), BeforeValidator(_json_integer)]
         return Annotated[base, Field(**keep)] if keep else base
+
+    def api_length(self, path: tuple[str, ...]) -> dict[str, int]:
+        """The lengths the server's limits put at ``path`` (recorded for the messages)."""
+        extra = self.api_lengths.get(path)
+        if extra is None:
+            return {}
+        setting, lengths = extra
+        self.limits[path] = (setting, getattr(self.settings, setting))
+        return lengths
 
     # -- models ---------------------------------------------------------------------------
     def model(self, cls: type, path: tuple[str, ...]) -> type[BaseModel]:
@@ -172,25 +220,19 @@ class _Builder:
         definitions: dict[str, Any] = {}
         hints = typing.get_type_hints(cls)
         for spec in fields(cls):
-            meta = dict(spec.metadata)
-            bounds = {k: meta[k] for k in (*_NUMERIC_BOUNDS, *_LENGTH_BOUNDS) if k in meta}
+            meta = {k: v for k, v in spec.metadata.items() if k not in ("description", "limit")}
             field_path = path + (spec.name,)
-            if "limit" in meta:
-                bounds["le"] = getattr(self.settings, meta["limit"])
-                self.limits[field_path] = (meta["limit"], bounds["le"])
-            annotation = self.constrained(hints[spec.name], field_path, bounds)
-            if spec.default is not MISSING:
-                default = _plain(spec.default)
-            elif spec.default_factory is not MISSING:
-                default = _plain(spec.default_factory())
-            else:
-                default = ...
-            definitions[spec.name] = (annotation, Field(default,
-                                                        description=meta.get("description")))
-        model = create_model(
-            cls.__name__, __config__=ConfigDict(extra="forbid", title=cls.__name__),
-            **definitions,
-        )
+            if "limit" in spec.metadata:
+                setting = spec.metadata["limit"]
+                meta["le"] = getattr(self.settings, setting)
+                self.limits[field_path] = (setting, meta["le"])
+            annotation = self.constrained(hints[spec.name], field_path, meta)
+            definitions[spec.name] = (annotation, Field(
+                _default(spec), description=spec.metadata.get("description")))
+        config = ConfigDict(extra="forbid", title=cls.__name__)
+        if cls is TraceRequest:  # the rules between fields, as JSON Schema states them
+            config["json_schema_extra"] = {"allOf": [_rule_schema(r) for r in RULES]}
+        model = create_model(cls.__name__, __config__=config, **definitions)
         self.models[cls] = model
         return model
 
@@ -329,7 +371,12 @@ class TrainResult(BaseModel):
     final_params: dict[str, Any]
     predictions: list[Any] = Field(description="next token at every step (text, words), "
                                                "next value in the series' units, or outputs")
-    continuation: str | None
+    continuation: str | None = Field(description="text and words: the next 20 tokens the "
+                                                   "trained network writes after the text, "
+                                                   "each fed back in (greedy); else null")
+    forecast: list[Number] | None = Field(
+        description="series: the next 20 values in the series' units, each predicted value "
+                    "fed back as the next input; else null")
     vocab: list[str] | None
     trace: TraceResult | None
     non_finite: bool
@@ -337,7 +384,9 @@ class TrainResult(BaseModel):
 
 class GradcheckResult(BaseModel):
     max_rel_error: dict[str, Number] = Field(
-        description="largest |analytic - numeric| / (|analytic| + |numeric|) per parameter")
+        description="per parameter, over every window: max |analytic - numeric| / "
+                    "max(max |analytic|, max |numeric|, 1e-4), numeric by central "
+                    "differences")
     ok: bool
     tolerance: float
     eps: float

@@ -2,22 +2,24 @@
 
 ``compute(endpoint, request, options, settings)`` is the one entry: plain, picklable values in
 (the engine's request as the client set it, the API's options with their defaults), response
-bytes out, so the work can run in another thread or process. Each endpoint checks the
-server's limits on what the schema cannot see, calls the engine, shapes the result (the
-``detail`` option) and returns the response bytes. Errors are raised, never returned:
-``engine.RequestError`` (422) and ``app.errors.ApiError`` (413, ...); the API's exception
-handlers and the CLI turn them into the same body.
+bytes out, so the work can run in another thread or process. Inside, each step happens once:
+the engine plans the request (validation, the preset, the sizes, the work), the server's
+limits judge the plan, the engine runs the plan, and the result is shaped (the ``detail``
+option) into the response bytes. Errors are raised, never returned: ``engine.RequestError``
+(422) and ``app.errors.ApiError`` (413, ...); the API's exception handlers and the CLI turn
+them into the same body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
-from bptt_studio import engine, export, limits
+from bptt_studio import engine, limits
+from bptt_studio.engine import Plan
 from bptt_studio.engine.detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
 from bptt_studio.errors import ApiError
 from bptt_studio.jsonio import all_finite, dumps
@@ -33,7 +35,7 @@ def split(body: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the engine's request, the API's options) of a validated body.
 
     The engine's request holds only the fields the client set, so a preset's own settings
-    fill the rest (as engine.parse_request does); the options come with their defaults.
+    fill the rest (as engine.plan does); the options come with their defaults.
     """
     request = body.model_dump(exclude_unset=True, exclude=set(API_FIELDS))
     options = body.model_dump(include=set(API_FIELDS))
@@ -42,48 +44,41 @@ def split(body: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def compute(endpoint: str, request: dict[str, Any], options: dict[str, Any],
             settings: Settings) -> bytes:
-    """The response bytes of ``endpoint`` ("trace", "train", "gradcheck" or "export_torch")."""
-    return ENDPOINTS[endpoint](request, options, settings)
-
-
-def trace(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> bytes:
-    limits.check_sizes(request, settings)
-    limits.check_schedule_work(request, settings)
+    """The response bytes of ``endpoint`` ("trace", "train" or "gradcheck"): the request
+    planned once, the plan judged by the limits, then run."""
+    if endpoint not in ENDPOINTS:
+        raise ValueError(f"unknown endpoint {endpoint!r}; one of {', '.join(ENDPOINTS)}")
+    job = engine.plan(request, task=endpoint,  # type: ignore[arg-type]  # checked above
+                      iterations=options.get("iterations", 1),
+                      include_trace=options.get("include_trace", False))
+    limits.check(job, settings)
     # Overflow is reported through non_finite, never raised (nor warned about): the lazy
     # contributions are formed while the payload is built, so that is inside too.
     with np.errstate(all="ignore"):
-        result = engine.run_trace(request)
-        return dumps(trace_payload(result, options.get("detail", "auto"), settings))
+        return dumps(ENDPOINTS[endpoint](job, options, settings))
 
 
-def train(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> bytes:
-    limits.check_sizes(request, settings)
-    limits.check_train_work(request, options["iterations"], settings)
-    with np.errstate(all="ignore"):
-        result = engine.train(request, options["iterations"],
-                              record_every=options["record_every"],
-                              include_trace=options["include_trace"])
-        finite = not result["non_finite"] and all_finite(
-            {k: v for k, v in result.items() if k != "trace"})
-        if result["trace"] is not None:
-            result["trace"] = trace_payload(result["trace"], options["detail"], settings)
-            finite = finite and not result["trace"]["non_finite"]
-        result["non_finite"] = not finite
-        return dumps(result)
+def trace(job: Plan, options: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    return trace_payload(engine.run_trace(job), options.get("detail", "auto"), settings)
 
 
-def gradcheck(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> bytes:
-    limits.check_sizes(request, settings)
-    limits.check_schedule_work(request, settings)
-    with np.errstate(all="ignore"):
-        _, problem, _ = engine.prepare(request)
-        limits.check_gradcheck_work(problem, settings)
-        result = engine.gradcheck(request, max_evaluations=settings.max_gradcheck_evaluations)
-        return dumps(result)
+def train(job: Plan, options: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    result = engine.train(job, record_every=options["record_every"])
+    finite = not result["non_finite"] and all_finite(
+        {k: v for k, v in result.items() if k != "trace"})
+    if result["trace"] is not None:
+        result["trace"] = trace_payload(result["trace"], options["detail"], settings)
+        finite = finite and not result["trace"]["non_finite"]
+    result["non_finite"] = not finite
+    return result
 
 
-ENDPOINTS = {"trace": trace, "train": train, "gradcheck": gradcheck,
-             "export_torch": export.script_bytes}
+def gradcheck(job: Plan, options: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    return engine.gradcheck(job, max_evaluations=settings.max_gradcheck_evaluations)
+
+
+ENDPOINTS: dict[str, Callable[[Plan, dict[str, Any], Settings], dict[str, Any]]] = {
+    "trace": trace, "train": train, "gradcheck": gradcheck}
 
 
 def presets() -> bytes:

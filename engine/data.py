@@ -1,106 +1,138 @@
-"""Turns the request's data into the arrays the engine runs on, and checks them."""
+"""The request's data as the engine runs on it: sizes, loss, vocabulary, scale, and the
+numbers, checked.
+
+``encode`` works out T, D and K and checks the data without forming anything larger than the
+data itself: token data keeps its token ids, and the one-hot rows (T×D, and T×K for mse on
+tokens) are formed by ``Encoded.inputs()`` / ``targets()`` when a pass needs them, after the
+server's limits have judged the plan.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import RequestError
-from .presets import PRESETS
-from .request import (
-    ArrayData,
-    Data,
-    PresetData,
-    SeriesData,
-    TextData,
-    WordsData,
-    _convert,
-)
+from .request import ArrayData, Data, SeriesData, TextData, WordsData
+
+Loc = tuple[str | int, ...]
+
+# Class ids above this cannot be an output size anyone can allocate (int64 room kept).
+MAX_CLASS_ID = 2**62
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself
 class Encoded:
-    inputs: np.ndarray  # (T, D)
-    targets: np.ndarray  # (T,) int class ids, or (T, K) values
     loss: str  # "cross_entropy" | "mse"
-    output_size: int  # K
+    T: int
+    D: int  # the input size
+    K: int  # the output size
+    input_ids: np.ndarray | None  # (T,) token ids: the inputs are their one-hot rows
+    input_values: np.ndarray | None  # (T, D) otherwise
+    target_ids: np.ndarray | None  # (T,) class ids (cross_entropy, or mse on one-hot rows)
+    target_values: np.ndarray | None  # (T, K) values (mse)
     vocab: list[str] | None
-    scale: dict[str, float] | None
+    scale: dict[str, float] | None  # {"mean", "std"} of a series
+    loc: Loc  # the data field that sets T and D
+    k_loc: Loc  # what set K: ("output_size",), ("params", "V"), or a data field
     joiner: str = ""  # how tokens join back into text: "" for characters, " " for words
 
+    def inputs(self) -> np.ndarray:
+        """(T, D) float64: explicit values, z-scores, or one-hot rows of tokens."""
+        if self.input_ids is not None:
+            return _one_hot(self.input_ids, self.D)
+        assert self.input_values is not None
+        return self.input_values
 
-def resolve_preset(data: Data) -> Data:
-    if isinstance(data, PresetData):
-        return _convert(PRESETS[data.preset].settings["data"], Data, ("data",))
-    return data
+    def targets(self) -> np.ndarray:
+        """(T,) int64 class ids (cross-entropy), or (T, K) float64 values (mse)."""
+        if self.target_values is not None:
+            return self.target_values
+        assert self.target_ids is not None
+        if self.loss == "mse":  # regress the one-hot of the next token
+            return _one_hot(self.target_ids, self.K)
+        return self.target_ids
 
 
 def _one_hot(ids: np.ndarray, size: int) -> np.ndarray:
-    out = np.zeros((len(ids), size))  # (T, V)
+    out = np.zeros((len(ids), size))  # (T, size)
     out[np.arange(len(ids)), ids] = 1.0
     return out
 
 
-def _tokens(tokens: list[str], loc: tuple) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def encode(data: Data, loss: str | None, output_size: int | None,
+           params_k: int | None = None) -> Encoded:
+    """Sizes, loss, K, vocabulary and scale of any data shape (a preset already resolved).
+
+    K is ``output_size`` when given, else the rows of the explicit parameters' V
+    (``params_k``) when given, else what the data says; text, words, series and target
+    vectors fix K themselves, and a different ``output_size`` is refused (a different V is
+    refused with the parameters' shapes).
+    """
+    if isinstance(data, TextData):
+        return _vocabulary(list(data.text), ("data", "text"), loss, output_size, "")
+    if isinstance(data, WordsData):
+        return _vocabulary(data.words.split(), ("data", "words"), loss, output_size, " ")
+    if isinstance(data, SeriesData):
+        return _series(data, loss)
+    if isinstance(data, ArrayData):
+        return _arrays(data, loss, output_size, params_k)
+    raise RequestError(("data",), "unsupported data shape")  # unreachable after planning
+
+
+def _vocabulary(tokens: list[str], loc: Loc, loss: str | None, output_size: int | None,
+                joiner: str) -> Encoded:
     if len(tokens) < 2:
         raise RequestError(loc, f"needs at least two tokens (one input and its next token); "
                                 f"got {len(tokens)}")
     vocab = sorted(set(tokens))
     index = {tok: i for i, tok in enumerate(vocab)}
     ids = np.array([index[tok] for tok in tokens])
-    return _one_hot(ids[:-1], len(vocab)), ids[1:], vocab
-
-
-def encode(data: Data, loss: str | None, output_size: int | None) -> Encoded:
-    """inputs, targets, default loss, K, vocabulary and scale of any data shape."""
-    data = resolve_preset(data)
-    if isinstance(data, TextData):
-        return _vocabulary(list(data.text), ("data", "text"), loss, output_size)
-    if isinstance(data, WordsData):
-        return replace(_vocabulary(data.words.split(), ("data", "words"), loss, output_size),
-                       joiner=" ")
-    if isinstance(data, SeriesData):
-        values = np.asarray(data.series, dtype=float)
-        with np.errstate(over="ignore", invalid="ignore"):
-            mean, std = float(values.mean()), float(values.std())
-        if not (np.isfinite(mean) and np.isfinite(std)):
-            raise RequestError(("data", "series"), "values too large to z-score in float64 "
-                                                   "(their mean or spread overflows); rescale "
-                                                   "the series, e.g. to thousands")
-        if std == 0.0:
-            raise RequestError(("data", "series"), "the series is constant (standard deviation "
-                                                   "0), so it cannot be z-scored; give at least "
-                                                   "two different values")
-        z = (values - mean) / std
-        chosen = loss or "mse"
-        if chosen != "mse":
-            raise RequestError(("loss",), "a series is a regression: loss must be 'mse'")
-        return Encoded(z[:-1, None], z[1:, None], "mse", 1, None, {"mean": mean, "std": std})
-    if isinstance(data, ArrayData):
-        return _arrays(data, loss, output_size)
-    raise RequestError(("data",), "unsupported data shape")  # unreachable after parsing
-
-
-def _vocabulary(tokens: list[str], loc: tuple, loss: str | None,
-                output_size: int | None) -> Encoded:
-    inputs, targets, vocab = _tokens(tokens, loc)
     k = len(vocab)
     if output_size is not None and output_size != k:
         raise RequestError(("output_size",), f"text and words set K to the vocabulary size "
                                              f"{k}; got output_size = {output_size}")
-    return _classification(inputs, targets, loss, k, vocab)
-
-
-def _classification(inputs: np.ndarray, targets: np.ndarray, loss: str | None,
-                    k: int, vocab: list[str] | None) -> Encoded:
     chosen = loss or "cross_entropy"
-    if chosen == "mse":  # regress the one-hot of the next token
-        return Encoded(inputs, _one_hot(targets, k), "mse", k, vocab, None)
-    return Encoded(inputs, targets.astype(np.int64), "cross_entropy", k, vocab, None)
+    return Encoded(chosen, len(ids) - 1, k, k, input_ids=ids[:-1], input_values=None,
+                   target_ids=ids[1:].astype(np.int64), target_values=None, vocab=vocab,
+                   scale=None, loc=loc, k_loc=loc, joiner=joiner)
 
 
-def _arrays(data: ArrayData, loss: str | None, output_size: int | None) -> Encoded:
+def _series(data: SeriesData, loss: str | None) -> Encoded:
+    loc = ("data", "series")
+    values = np.asarray(data.series, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(values.mean()), float(values.std())
+    if not (np.isfinite(mean) and np.isfinite(std)):
+        raise RequestError(loc, "values too large to z-score in float64 (their mean or spread "
+                                "overflows); rescale the series, e.g. to thousands")
+    if std == 0.0:
+        raise RequestError(loc, "the series is constant (standard deviation 0), so it cannot "
+                                "be z-scored; give at least two different values")
+    if (loss or "mse") != "mse":
+        raise RequestError(("loss",), "a series is a regression: loss must be 'mse'")
+    z = (values - mean) / std
+    return Encoded("mse", len(z) - 1, 1, 1, input_ids=None, input_values=z[:-1, None],
+                   target_ids=None, target_values=z[1:, None], vocab=None,
+                   scale={"mean": mean, "std": std}, loc=loc, k_loc=loc)
+
+
+def _arrays(data: ArrayData, loss: str | None, output_size: int | None,
+            params_k: int | None) -> Encoded:
+    inputs = _input_rows(data)
+    T = len(inputs)
+    if len(data.targets) != T:
+        which = "shorter" if len(data.targets) < T else "longer"
+        raise RequestError(("data", "targets"), f"targets are {which} than inputs: need one "
+                                                f"target per step, T = {T}; got "
+                                                f"{len(data.targets)}")
+    if isinstance(data.targets[0], list):
+        return _target_vectors(data, inputs, loss, output_size)
+    return _class_ids(data, inputs, loss, output_size, params_k)
+
+
+def _input_rows(data: ArrayData) -> np.ndarray:
     width = len(data.inputs[0])
     if width == 0:
         raise RequestError(("data", "inputs", 0), "input vectors need at least one value")
@@ -108,33 +140,53 @@ def _arrays(data: ArrayData, loss: str | None, output_size: int | None) -> Encod
         if len(row) != width:
             raise RequestError(("data", "inputs", t), f"every input vector must have the same "
                                                       f"length D = {width}; got {len(row)}")
-    inputs = np.asarray(data.inputs, dtype=float)  # (T, D)
-    T = len(inputs)
-    if len(data.targets) != T:
-        which = "shorter" if len(data.targets) < T else "longer"
-        raise RequestError(("data", "targets"), f"targets are {which} than inputs: need one "
-                                                f"target per step, T = {T}; got "
-                                                f"{len(data.targets)}")
-    if isinstance(data.targets[0], list):  # (T, K) values: regression
-        k = len(data.targets[0])
-        for t, row in enumerate(data.targets):
-            if not isinstance(row, list) or len(row) != k or k == 0:
-                raise RequestError(("data", "targets", t), f"every target vector must have the "
-                                                           f"same length K = {k}")
-        if (loss or "mse") != "mse":
-            raise RequestError(("loss",), "targets given as vectors need loss 'mse'; give "
-                                          "class ids for cross_entropy")
-        if output_size is not None and output_size != k:
-            raise RequestError(("output_size",), f"the target vectors set K = {k}; got "
-                                                 f"output_size = {output_size}")
-        return Encoded(inputs, np.asarray(data.targets, dtype=float), "mse", k, None, None)
-    ids = np.asarray(data.targets, dtype=np.int64)
-    k = output_size if output_size is not None else int(ids.max()) + 1
-    for t, cls in enumerate(data.targets):
+    return np.asarray(data.inputs, dtype=float)  # (T, D)
+
+
+def _target_vectors(data: ArrayData, inputs: np.ndarray, loss: str | None,
+                    output_size: int | None) -> Encoded:
+    """(T, K) values: a regression."""
+    k = len(data.targets[0])  # type: ignore[arg-type]
+    for t, row in enumerate(data.targets):
+        if not isinstance(row, list) or len(row) != k or k == 0:
+            raise RequestError(("data", "targets", t), f"every target vector must have the "
+                                                       f"same length K = {k}")
+    if (loss or "mse") != "mse":
+        raise RequestError(("loss",), "targets given as vectors need loss 'mse'; give class "
+                                      "ids for cross_entropy")
+    if output_size is not None and output_size != k:
+        raise RequestError(("output_size",), f"the target vectors set K = {k}; got "
+                                             f"output_size = {output_size}")
+    loc = ("data", "inputs")
+    return Encoded("mse", len(inputs), inputs.shape[1], k, input_ids=None, input_values=inputs,
+                   target_ids=None, target_values=np.asarray(data.targets, dtype=float),
+                   vocab=None, scale=None, loc=loc, k_loc=("data", "targets"))
+
+
+def _class_ids(data: ArrayData, inputs: np.ndarray, loss: str | None,
+               output_size: int | None, params_k: int | None) -> Encoded:
+    """T class ids; K from output_size, else from params (rows of V), else the largest id."""
+    ids: list[int] = data.targets  # type: ignore[assignment]
+    for t, cls in enumerate(ids):
+        if cls > MAX_CLASS_ID:
+            raise RequestError(("data", "targets", t), f"class id {cls} is too large to be "
+                                                       f"an output size")
+    k_loc: Loc
+    if output_size is not None:
+        k, k_loc, source = output_size, ("output_size",), ""
+    elif params_k is not None:
+        k, k_loc, source = params_k, ("params", "V"), " (the rows of params V)"
+    else:
+        k, k_loc, source = max(ids) + 1, ("data", "targets"), ""
+    for t, cls in enumerate(ids):
         if not 0 <= cls < k:
             raise RequestError(("data", "targets", t), f"class id {cls} is outside the output "
-                                                       f"size: ids must be in 0..{k - 1}")
-    if k < 2 and (loss or "cross_entropy") == "cross_entropy":
+                                                       f"size{source}: ids must be in "
+                                                       f"0..{k - 1}")
+    chosen = loss or "cross_entropy"
+    if k < 2 and chosen == "cross_entropy":
         raise RequestError(("output_size",), "cross-entropy needs at least 2 classes; set "
                                              "output_size")
-    return _classification(inputs, ids, loss, k, None)
+    return Encoded(chosen, len(inputs), inputs.shape[1], k, input_ids=None, input_values=inputs,
+                   target_ids=np.asarray(ids, dtype=np.int64), target_values=None, vocab=None,
+                   scale=None, loc=("data", "inputs"), k_loc=k_loc)

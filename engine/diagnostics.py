@@ -8,7 +8,8 @@
 - jacobian_norms[t][k] = ||dh(t)/dh(k)||_F with the cell state held fixed (k <= t): the
   product J(t) ... J(k+1) of one-step Jacobians J(s) = dh(s)/dh(s-1) taken with c(s-1)
   constant, so for an LSTM it shows the path through h alone (the error_flow includes the
-  cell path); for RNN and GRU it is the whole Jacobian.
+  cell path); for RNN and GRU it is the whole Jacobian. Exact for all pairs, so O(T^2 H^3):
+  computed only when asked for (request.jacobian_norms), else null.
 - step_grad_norms[t] = norm of step t's contribution to every gradient, over all windows.
 - full_vs_truncated: the sum of the truncated window gradients against the gradient of the
   same injected losses flowing all the way back to t = 1 (same parameter versions).
@@ -18,37 +19,28 @@ Rows and columns are 0-based lists: error_flow[0][0] is t = k = 1.
 from __future__ import annotations
 
 import bisect
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from .bptt import (
-    CELLS,
-    Forward,
-    Problem,
-    backward_window,
-    gru,
-    lstm,
-    sum_factors,
-    window_factors,
-    windows,
-)
+from .cell import Cell, right_factors
+from .record import Forward
+from .schedule import Problem, Run, backward_window, sum_factors, window_factors
 
 
-def compute(problem: Problem, run: dict[str, Any], truncated: bool | None = None
-            ) -> dict[str, Any]:
+def compute(problem: Problem, run: Run, truncated: bool | None = None,
+            jacobian: bool = False) -> dict[str, Any]:
     """All diagnostics of a recorded pass. ``truncated``: whether the request asked for
     truncation (then full_vs_truncated is given, even when k1 = k2 = T cuts nothing);
-    None decides from the schedule."""
-    cell = CELLS[problem.cell]
-    fwd: Forward = run["forward"]
-    error_flow, weight_flow = _error_flow(cell, problem, fwd, run["updates"])
+    None decides from the schedule. ``jacobian``: also the exact Jacobian norms."""
+    cell = problem.cell_module
+    fwd = run.forward
+    error_flow, weight_flow = _error_flow(cell, problem, fwd, run.updates)
     result = {
         "error_flow": _lower(error_flow),
         "weight_flow": _lower(weight_flow),
-        "jacobian_norms": _lower(jacobian_norms(cell, problem, fwd)),
-        "step_grad_norms": _step_grad_norms(cell, problem, fwd, run["backwards"]).tolist(),
+        "jacobian_norms": _lower(jacobian_norms(cell, problem, fwd)) if jacobian else None,
+        "step_grad_norms": _step_grad_norms(cell, problem, fwd, run.backwards).tolist(),
         "full_vs_truncated": None,
     }
     if truncated is None:
@@ -66,23 +58,22 @@ def _lower(matrix: np.ndarray) -> list[list[float | None]]:
     return rows
 
 
-def _gate_weights(cell: ModuleType, problem: Problem, fwd: Forward) -> np.ndarray:
+def _gate_weights(cell: Cell, problem: Problem, fwd: Forward) -> np.ndarray:
     """(T, G): for step t (row t-1) and each gate, the sum over the parameters that gate's
     delta feeds (W_*, U_*, b_*) of their right factor's squared norm (1 for a bias), so that
     ||contributions of step t||^2 = sum over gates of ||delta_gate(t)||^2 * weight."""
     T = problem.T
-    right_sq = {"h_prev": fwd.rows("h_prev", 1, T), "x": problem.inputs}
-    if cell is gru:
-        right_sq["rh_prev"] = fwd.rows("rh_prev", 1, T)
-    norms_sq = {name: np.einsum("ti,ti->t", rows, rows) for name, rows in right_sq.items()}
+    right_rows = {key: problem.inputs if key == "x" else fwd.rows(key, 1, T)
+                  for key in right_factors(cell)}
+    norms_sq = {name: np.einsum("ti,ti->t", rows, rows) for name, rows in right_rows.items()}
     gates = cell.DELTA_KEYS
     weights = np.zeros((T, len(gates)))
-    for key, right in cell.GRAD_FACTORS.values():
-        weights[:, gates.index(key)] += 1.0 if right is None else norms_sq[right]
+    for spec in cell.PARAMS.values():
+        weights[:, gates.index(spec.delta)] += 1.0 if spec.right is None else norms_sq[spec.right]
     return weights
 
 
-def _param_norm_sq(cell: ModuleType, delta: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def _param_norm_sq(cell: Cell, delta: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Sum over parameters of ||delta_gate||^2 * ||right||^2 for rows of stacked deltas
     (..., G*H), with the gate weights of ``_gate_weights`` (rows of them, or one for all)."""
     squares = delta * delta
@@ -90,34 +81,33 @@ def _param_norm_sq(cell: ModuleType, delta: np.ndarray, weights: np.ndarray) -> 
     return np.asarray((per_gate * weights).sum(axis=-1))
 
 
-def _error_flow(cell: ModuleType, problem: Problem, fwd: Forward,
+def _error_flow(cell: Cell, problem: Problem, fwd: Forward,
                 updates: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     T, H = problem.T, problem.H
     flow = np.zeros((T, T))
     weight = np.zeros((T, T))
-    gated = cell is lstm
     weights = _gate_weights(cell, problem, fwd)
     done = 0
-    for index, (first, last) in enumerate(windows(T, problem.k1, problem.k2)):
+    for index, (first, last) in enumerate(problem.windows):
         losses = [t for t in range(done + 1, last + 1) if t in problem.loss_steps]
         done = last
         if not losses:
             continue
         V = updates[index]["params_before"]["V"]
         rows = np.array(losses) - 1  # 0-based rows of the losses' steps
-        dh_next = np.zeros((len(losses), H))  # one row per loss L(t), t in `losses`
-        dc_next = np.zeros((len(losses), H))
+        # one row per loss L(t), t in `losses`, for each state vector (dh, and dc for LSTM)
+        dnext = [np.zeros((len(losses), H)) for _ in cell.STATE]
         for k in range(last, first - 1, -1):
             # rows of losses L(t) with t >= k carry error at h(k); the others are still zero
             start = bisect.bisect_left(losses, k)
             if start == len(losses):  # no loss at or after k in this window
                 continue
-            dh = dh_next[start:].copy()
+            dh = dnext[0][start:].copy()
             if losses[start] == k:  # L(k) enters at h(k) through this step's output
                 dh[0] += fwd.step_grad_o[k - 1] @ V
             active = rows[start:]
             flow[active, k - 1] = np.sqrt(np.sum(dh * dh, axis=1))
-            dstate = (dh, dc_next[start:]) if gated else (dh,)
+            dstate = (dh, *(d[start:] for d in dnext[1:]))
             dstate_prev, delta, _ = cell.step_backward(fwd.packs[fwd.version_of[k]], dstate,
                                                        fwd.caches[k])
             w_sq = _param_norm_sq(cell, delta, weights[k - 1])
@@ -126,13 +116,12 @@ def _error_flow(cell: ModuleType, problem: Problem, fwd: Forward,
                 h = fwd.caches[k]["h"]
                 w_sq[0] += float(g @ g) * (float(h @ h) + 1.0)
             weight[active, k - 1] = np.sqrt(w_sq)
-            dh_next[start:] = dstate_prev[0]
-            if gated:
-                dc_next[start:] = dstate_prev[1]
+            for d, d_prev in zip(dnext, dstate_prev, strict=True):
+                d[start:] = d_prev
     return flow, weight
 
 
-def jacobian_norms(cell: ModuleType, problem: Problem, fwd: Forward) -> np.ndarray:
+def jacobian_norms(cell: Cell, problem: Problem, fwd: Forward) -> np.ndarray:
     """Products J(t) ... J(k+1) for all k < t, batched over t: one GEMM per column k.
 
     This is O(T^2 H^3) by nature (all pairs of steps): the one costly diagnostic.
@@ -141,7 +130,7 @@ def jacobian_norms(cell: ModuleType, problem: Problem, fwd: Forward) -> np.ndarr
     norms = np.zeros((T, T))
     np.fill_diagonal(norms, np.sqrt(H))  # dh(t)/dh(t) = I
     identity = np.eye(H)
-    dstate = (identity, np.zeros((H, H))) if cell is lstm else (identity,)
+    dstate = (identity, *(np.zeros((H, H)) for _ in cell.STATE[1:]))  # the cell state fixed
     # products[j] = dh(j+1)/dh(k) for rows j = k..T-1; two buffers take turns holding them,
     # so each column costs one GEMM and no copy
     products, spare = np.zeros((T, H, H)), np.zeros((T, H, H))
@@ -157,7 +146,7 @@ def jacobian_norms(cell: ModuleType, problem: Problem, fwd: Forward) -> np.ndarr
     return norms
 
 
-def _step_grad_norms(cell: ModuleType, problem: Problem, fwd: Forward,
+def _step_grad_norms(cell: Cell, problem: Problem, fwd: Forward,
                      backwards: list[Any]) -> np.ndarray:
     T, H = problem.T, problem.H
     K = fwd.outputs.shape[1]
@@ -172,11 +161,11 @@ def _step_grad_norms(cell: ModuleType, problem: Problem, fwd: Forward,
     return np.sqrt(total)
 
 
-def _full_vs_truncated(cell: ModuleType, problem: Problem, fwd: Forward,
-                       run: dict[str, Any]) -> dict[str, float]:
+def _full_vs_truncated(cell: Cell, problem: Problem, fwd: Forward, run: Run
+                       ) -> dict[str, float]:
     truncated = []
     full = []
-    for update, bwd in zip(run["updates"], run["backwards"], strict=True):
+    for update, bwd in zip(run.updates, run.backwards, strict=True):
         first, last = update["window"]
         g_o = np.zeros((last, bwd.g_o.shape[1]))
         g_o[first - 1:] = bwd.g_o  # the same injected losses, now free to reach t = 1

@@ -7,12 +7,25 @@ one dict of row views per step would cost more than the step's arithmetic (about
 views and a dict per event); an event instead holds its block's field table and its row, and
 forms a field when it is read. Every event exists, in order, with every field; reading gives
 the same arrays a dict would hold, and nothing is copied.
+
+``forward_events`` and ``backward_events`` build the events of a forward block and of a
+backward window from the record store (engine.record), reading which fields a cell's events
+carry from the cell's own declarations (engine.cell).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .cell import Cell, Stacks, delta_field, split_gates
+from .lazy import StepGradients, WindowGradients
+from .record import Backward, Forward
+
+if TYPE_CHECKING:  # the schedule imports this module; its Problem is only a type here
+    from .schedule import Problem
 
 # field name -> the field's value at a row of the block (0 = the block's first row)
 Fields = dict[str, Callable[[int], Any]]
@@ -67,3 +80,67 @@ def block_events(fields: Fields, n: int, reverse: bool = False) -> list[Mapping[
     early)."""
     rows = range(n - 1, -1, -1) if reverse else range(n)
     return [Event(fields, row) for row in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# The events of a pass, from its records.
+
+
+def forward_events(problem: Problem, fwd: Forward, steps: range, stacks: Stacks
+                   ) -> list[Mapping[str, Any]]:
+    """The forward events of a block of steps, each a view of the block's stacks."""
+    cell = problem.cell_module
+    first, lo = steps.start, steps.start - 1  # 1-based t of row 0, and its 0-based index
+    targets = problem.targets
+    fields: Fields = {
+        "kind": constant("forward"),
+        "t": lambda row: first + row,
+        "version": lambda row: fwd.version_of[first + row],
+        "x": rows_of(problem.inputs, lo),
+        "h_prev": rows_of(stacks["h_prev"]),
+        "a": _pre_activations(cell, stacks),
+        "gates": (gate_rows_of({gate: stacks[gate] for gate in cell.GATES}) if cell.GATES
+                  else constant(None)),
+        "h": rows_of(stacks["h"]),
+        "o": rows_of(fwd.outputs, lo),
+        "yhat": rows_of(fwd.yhat, lo),
+        "target": ((lambda row: int(targets[lo + row])) if problem.loss == "cross_entropy"
+                   else rows_of(targets, lo)),
+        "loss": lambda row: float(fwd.step_loss[lo + row]),
+        "loss_injected": lambda row: first + row in problem.loss_steps,
+    }
+    for key in cell.RECORDED:  # c_prev, c (LSTM); rh_prev (GRU): what W_h multiplies
+        fields[key] = rows_of(stacks[key])
+    return block_events(fields, len(steps))
+
+
+def _pre_activations(cell: Cell, stacks: Stacks) -> Callable[[int], Any]:
+    """The forward event's "a": one vector, or {gate: vector}."""
+    if isinstance(cell.PRE_ACTIVATIONS, str):
+        return rows_of(stacks[cell.PRE_ACTIVATIONS])
+    return gate_rows_of({gate: stacks[key] for gate, key in cell.PRE_ACTIVATIONS.items()})
+
+
+def backward_events(cell: Cell, bwd: Backward, grad_window: WindowGradients, dx: np.ndarray,
+                    index: int, H: int) -> list[Mapping[str, Any]]:
+    """The window's backward events, t = last..first; every array a row view of a stack."""
+    first, last = bwd.first, bwd.last
+    fields: Fields = {
+        "kind": constant("backward"),
+        "t": lambda row: first + row,
+        "update": constant(index),
+        "window": lambda row: [first, last],
+        "g_o": rows_of(bwd.g_o),
+        "dh_out": rows_of(bwd.dh_out),
+        "dh_next": rows_of(bwd.dh_next),
+        "dh": rows_of(bwd.dh),
+        delta_field(cell): (gate_rows_of(split_gates(cell, bwd.delta, H)) if cell.GATES
+                            else rows_of(bwd.delta)),
+    }
+    for key in cell.BACKWARD_RECORDED:  # dc, dc_next (LSTM)
+        fields[key] = rows_of(bwd.recorded[key])
+    fields["dx"] = rows_of(dx)
+    fields["dh_prev"] = rows_of(bwd.dh_prev)
+    fields["contrib"] = lambda row: StepGradients(grad_window, row, running=False)
+    fields["accum"] = lambda row: StepGradients(grad_window, row, running=True)
+    return block_events(fields, last - first + 1, reverse=True)

@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from . import losses
-from .bptt import CELLS, Problem, run_schedule, windows
+from .cell import Params
 from .errors import RequestError
-from .params import Params
-from .run import prepare
+from .plan import Plan, as_plan, problem_of
+from .request import TraceRequest
+from .schedule import Problem, Run, run_schedule
 
 # a relative error below this is agreement for float64 central differences
 TOLERANCE = 1e-5
@@ -32,7 +33,7 @@ SCALE_FLOOR = 1e-4  # a gradient smaller than this everywhere is judged on absol
 MAX_EVALUATIONS = 400_000  # step evaluations: entries x 2 x window length, summed
 
 
-def window_loss(problem: Problem, run: dict[str, Any], index: int,
+def window_loss(problem: Problem, run: Run, index: int,
                 versions: dict[int, Params], inputs: np.ndarray | None = None,
                 start: tuple[np.ndarray, ...] | None = None) -> float:
     """The injected loss of window ``index`` replayed with the given parameter versions.
@@ -40,14 +41,14 @@ def window_loss(problem: Problem, run: dict[str, Any], index: int,
     ``versions`` maps a version number to its (possibly perturbed) parameters; ``inputs`` and
     ``start`` replace the inputs and the state before the window when given.
     """
-    cell = CELLS[problem.cell]
-    fwd = run["forward"]
-    first, last = run["updates"][index]["window"]
-    prev_last = run["updates"][index - 1]["window"][1] if index else 0
+    cell = problem.cell_module
+    fwd = run.forward
+    first, last = run.updates[index]["window"]
+    prev_last = run.updates[index - 1]["window"][1] if index else 0
     xs = problem.inputs if inputs is None else inputs
-    if start is None:
+    if start is None:  # the recorded state before the window: h(first-1) (and c(first-1))
         cache = fwd.caches[first]
-        start = (cache["h_prev"], cache["c_prev"]) if problem.cell == "lstm" else (cache["h_prev"],)
+        start = tuple(cache[f"{name}_prev"] for name in cell.STATE)
     state = start
     injected = [t for t in range(prev_last + 1, last + 1) if t in problem.loss_steps]
     weight = 1.0 / len(injected) if (problem.reduction == "mean" and injected) else 1.0
@@ -64,14 +65,14 @@ def window_loss(problem: Problem, run: dict[str, Any], index: int,
     return weight * total
 
 
-def window_versions(run: dict[str, Any], index: int) -> dict[int, Params]:
-    fwd = run["forward"]
-    first, last = run["updates"][index]["window"]
+def window_versions(run: Run, index: int) -> dict[int, Params]:
+    fwd = run.forward
+    first, last = run.updates[index]["window"]
     used = sorted({fwd.version_of[t] for t in range(first, last + 1)})
-    return {v: (run["updates"][v]["params_before"]) for v in used}
+    return {v: (run.updates[v]["params_before"]) for v in used}
 
 
-def numeric_param_grad(problem: Problem, run: dict[str, Any], index: int, name: str,
+def numeric_param_grad(problem: Problem, run: Run, index: int, name: str,
                        eps: float) -> np.ndarray:
     base = window_versions(run, index)
     shape = base[next(iter(base))][name].shape
@@ -96,32 +97,29 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return float(np.max(np.abs(analytic - numeric))) / scale
 
 
-def evaluations_needed(problem: Problem) -> int:
-    """Cell steps a check replays: 2 x parameter entries x the steps of every window."""
-    steps = sum((last - first + 1) for first, last in windows(problem.T, problem.k1, problem.k2))
-    return 2 * sum(int(p.size) for p in problem.params.values()) * steps
-
-
-def gradcheck(request: Any, eps: float = 1e-5,
+def gradcheck(request: Plan | TraceRequest | dict[str, Any], eps: float = 1e-5,
               max_evaluations: int = MAX_EVALUATIONS) -> dict[str, Any]:
     """Largest relative error of every parameter's gradient, over every update window.
 
-    Refuses (RequestError) a check that would replay more than ``max_evaluations`` steps.
+    ``request``: a request or its plan. Refuses (RequestError) a check that would replay
+    more than ``max_evaluations`` cell steps: 2 x parameter entries x the steps of every
+    window (``Plan.evaluations``).
     """
-    _, problem, _ = prepare(request)
-    needed = evaluations_needed(problem)
+    job = as_plan(request, "gradcheck")
+    needed = job.evaluations
     if needed > max_evaluations:
         raise RequestError(("hidden_size",), f"too large for a finite-difference check: "
                                              f"{needed} cell-step evaluations, at most "
                                              f"{max_evaluations}; use a smaller hidden_size "
                                              f"or a shorter sequence")
+    problem = problem_of(job)
     with np.errstate(all="ignore"):
         run = run_schedule(problem)
         worst = {name: 0.0 for name in problem.params}
-        for index, update in enumerate(run["updates"]):
+        for index, update in enumerate(run.updates):
             for name in problem.params:
                 numeric = numeric_param_grad(problem, run, index, name, eps)
                 worst[name] = max(worst[name], relative_error(update["grads"][name], numeric))
     finite = all(np.isfinite(v) for v in worst.values())
     return {"max_rel_error": worst, "ok": finite and max(worst.values()) < TOLERANCE,
-            "tolerance": TOLERANCE, "eps": eps, "windows": len(run["updates"])}
+            "tolerance": TOLERANCE, "eps": eps, "windows": len(run.updates)}

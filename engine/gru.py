@@ -13,7 +13,8 @@ Backward, given dh(t) = V^T g_o(t) + dh_next(t):
     dh_prev(t) = dh(t) * z + drh * r + W_z^T delta_z + W_r^T delta_r
     contributions: dW_z += delta_z h(t-1)^T,  dW_r += delta_r h(t-1)^T,
                    dW_h += delta_n (r * h(t-1))^T,  dU_* += delta_* x(t)^T,  db_* += delta_*
-The parameters of the candidate are named W_h, U_h, b_h; its delta and values are keyed "n".
+The parameters of the candidate are named W_h, U_h, b_h; its delta and values are keyed "n"
+(``PARAMS`` declares that mapping, once). The module implements ``engine.cell.Cell``.
 
 ``step_forward`` / ``step_backward`` are one step each (replays, diagnostics and the tests
 use them); ``forward_steps`` / ``backward_steps`` run the same operations in the same order
@@ -24,25 +25,35 @@ backward step multiplies the error by (it does not depend on the error).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from .cell import Packed, ParamSpec, gate_params
+from .cell import input_grad as input_grad  # the shared helpers, this cell's own too
+from .cell import input_projection as input_projection
 from .memory import empty_stacks, shift_rows
 
+STATE = ("h",)
 GATES = ("z", "r", "n")
-PARAM_SUFFIX = {"z": "z", "r": "r", "n": "h"}
-GRAD_FACTORS = {
-    "W_z": ("z", "h_prev"), "U_z": ("z", "x"), "b_z": ("z", None),
-    "W_r": ("r", "h_prev"), "U_r": ("r", "x"), "b_r": ("r", None),
-    "W_h": ("n", "rh_prev"), "U_h": ("n", "x"), "b_h": ("n", None),
+DELTA_KEYS = GATES  # the deltas are stacked in gate order
+# In CONTRACT.md's order. The candidate n's parameters are W_h, U_h, b_h, and W_h multiplies
+# r * h(t-1): contrib dW_h = delta_n(t) (r * h(t-1))^T.
+PARAMS: dict[str, ParamSpec] = {
+    **gate_params("z", "z", "deltas.z"),
+    **gate_params("r", "r", "deltas.r"),
+    **gate_params("n", "h", "deltas.n", recurrent_right="rh_prev"),
 }
-DELTA_KEYS = GATES
-BACKWARD_KEYS = ("dn_factor", "dz_factor", "dr_factor", "z", "r")  # the stacks backward_steps reads
+PRE_ACTIVATIONS: str | dict[str, str] = {"z": "a_z", "r": "a_r", "n": "a_n"}
+RECORDED: tuple[str, ...] = ("rh_prev",)  # what W_h multiplies: dW_h's right factor
+BACKWARD_RECORDED: tuple[str, ...] = ()
+# the stacks backward_steps reads
+BACKWARD_KEYS = ("dn_factor", "dz_factor", "dr_factor", "z", "r")
+KEEP_BIAS: str | None = "b_z"  # the update gate's bias: how much of h(t-1) is kept
 
 
-
-def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> dict[str, np.ndarray]:
+def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> Packed:
     del activation  # only the vanilla RNN has a choice of phi
     W_zr = np.concatenate([params["W_z"], params["W_r"]])  # (2H, H)
     return {"W_zr": W_zr, "W_h": params["W_h"],
@@ -50,19 +61,12 @@ def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> dict[str, n
             "b": np.concatenate([params["b_z"], params["b_r"], params["b_h"]])}  # (3H,)
 
 
-def recurrent(packed: dict[str, Any]) -> Any:
+def recurrent(packed: Packed) -> Any:
     """What backward_steps multiplies the deltas by: the version's recurrent weights."""
     return (packed["W_zr"], packed["W_h"])
 
 
-def input_projection(packed: dict[str, Any], X: np.ndarray,
-                     out: np.ndarray | None = None) -> np.ndarray:
-    ux = np.matmul(X, packed["U"].T, out=out)  # (n, 3H): U_* x(t) + b_* for z, r, n
-    ux += packed["b"]  # in place: one array of n rows, not two
-    return ux
-
-
-def step_forward(packed: dict[str, np.ndarray], ux_t: np.ndarray,
+def step_forward(packed: Packed, ux_t: np.ndarray,
                  state_prev: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
     (h_prev,) = state_prev
     H = h_prev.shape[0]
@@ -101,7 +105,7 @@ def backward_factors(stacks: dict[str, np.ndarray], scratch: np.ndarray) -> None
     dz *= scratch  # (h(t-1) - n) z (1 - z)
 
 
-def forward_steps(packed: dict[str, np.ndarray], X: np.ndarray,
+def forward_steps(packed: Packed, X: np.ndarray,
                   state0: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
     """input_projection and step_forward for each row of the inputs ``X`` (n, D), into stacks
     of rows (see step_forward's cache for the names), plus the factors of
@@ -138,12 +142,12 @@ def forward_steps(packed: dict[str, np.ndarray], X: np.ndarray,
     return stacks
 
 
-def state_of(cache: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+def state_of(cache: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     return (cache["h"],)
 
 
-def step_backward(packed: dict[str, np.ndarray], dstate: tuple[np.ndarray, ...],
-                  cache: dict[str, np.ndarray]
+def step_backward(packed: Packed, dstate: tuple[np.ndarray, ...],
+                  cache: Mapping[str, np.ndarray]
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]:
     """(dh,) -> ((dh_prev,), deltas stacked (3H,) as z, r, n, {}). Batches of rows work too.
 
@@ -159,7 +163,7 @@ def step_backward(packed: dict[str, np.ndarray], dstate: tuple[np.ndarray, ...],
     return (dh_prev,), np.concatenate((delta_zr, delta_n), axis=-1), {}
 
 
-def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: np.ndarray
+def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray
                    ) -> dict[str, np.ndarray]:
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
@@ -190,6 +194,3 @@ def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: 
     shift_rows(dh_prev, out["dh_next"])
     return out
 
-
-def input_grad(packed: dict[str, np.ndarray], stacked_delta: np.ndarray) -> np.ndarray:
-    return stacked_delta @ packed["U"]  # (n, D)

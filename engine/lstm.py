@@ -12,6 +12,7 @@ Backward, given dh(t) = V^T g_o(t) + dh_next(t) and dc_next(t) = dc(t+1) * f(t+1
     contributions: dW_* += delta_* h(t-1)^T,  dU_* += delta_* x(t)^T,  db_* += delta_*
 
 The four gates are stacked (f, i, g, o) into one (4H, H) matrix so a step is one product.
+The module implements ``engine.cell.Cell``.
 
 ``step_forward`` / ``step_backward`` are one step each (replays, diagnostics and the tests
 use them); ``forward_steps`` / ``backward_steps`` run the same operations in the same order
@@ -22,24 +23,32 @@ backward step multiplies the error by (it does not depend on the error).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from .cell import Packed, ParamSpec, gate_params, stacked_recurrent
+from .cell import input_grad as input_grad  # the shared helpers, this cell's own too
+from .cell import input_projection as input_projection
 from .memory import empty_stacks, shift_rows
 
+STATE = ("h", "c")
 GATES = ("f", "i", "g", "o")
-GRAD_FACTORS = {
-    **{f"W_{k}": (k, "h_prev") for k in GATES},
-    **{f"U_{k}": (k, "x") for k in GATES},
-    **{f"b_{k}": (k, None) for k in GATES},
-}
-DELTA_KEYS = GATES
+DELTA_KEYS = GATES  # the deltas are stacked in gate order
+# W_k, U_k, b_k of every gate k, in CONTRACT.md's order:
+# contrib = delta_k(t) h(t-1)^T, delta_k(t) x(t)^T, delta_k(t)
+PARAMS: dict[str, ParamSpec] = {
+    name: spec for k in GATES for name, spec in gate_params(k, k, f"deltas.{k}").items()}
+PRE_ACTIVATIONS: str | dict[str, str] = {k: f"a_{k}" for k in GATES}
+RECORDED: tuple[str, ...] = ("c_prev", "c")
+BACKWARD_RECORDED: tuple[str, ...] = ("dc", "dc_next")
 BACKWARD_KEYS = ("delta_factor", "o_dtanh_c", "f")  # the stacks backward_steps reads
+recurrent = stacked_recurrent  # backward_steps multiplies the deltas by the stacked W
+KEEP_BIAS: str | None = "b_f"  # the forget gate's bias: how much of c(t-1) is kept
 
 
-
-def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> dict[str, np.ndarray]:
+def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> Packed:
     del activation  # only the vanilla RNN has a choice of phi
     W = np.concatenate([params[f"W_{k}"] for k in GATES])  # (4H, H)
     H = W.shape[1]
@@ -54,19 +63,7 @@ def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> dict[str, n
             "scale": scale, "shift": shift}
 
 
-def recurrent(packed: dict[str, Any]) -> Any:
-    """What backward_steps multiplies the deltas by: the version's recurrent weights."""
-    return packed["W"]
-
-
-def input_projection(packed: dict[str, Any], X: np.ndarray,
-                     out: np.ndarray | None = None) -> np.ndarray:
-    ux = np.matmul(X, packed["U"].T, out=out)  # (n, 4H)
-    ux += packed["b"]  # in place: one array of n rows, not two
-    return ux
-
-
-def step_forward(packed: dict[str, np.ndarray], ux_t: np.ndarray,
+def step_forward(packed: Packed, ux_t: np.ndarray,
                  state_prev: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
     h_prev, c_prev = state_prev
     H = h_prev.shape[0]
@@ -107,7 +104,7 @@ def backward_factors(stacks: dict[str, np.ndarray]) -> None:
     o_dtanh_c *= o
 
 
-def forward_steps(packed: dict[str, np.ndarray], X: np.ndarray,
+def forward_steps(packed: Packed, X: np.ndarray,
                   state0: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
     """input_projection and step_forward for each row of the inputs ``X`` (n, D), into stacks
     of rows (see step_forward's cache for the names), plus the factors of
@@ -132,7 +129,8 @@ def forward_steps(packed: dict[str, np.ndarray], X: np.ndarray,
         c_t += act_t[H:2 * H] * act_t[2 * H:3 * H]  # c = f * c_prev + i * g
         np.tanh(c_t, out=tanh_c[t])
         np.multiply(act_t[3 * H:], tanh_c[t], out=h[t + 1])
-    stacks = {"h_prev": h[:-1], "c_prev": c[:-1], "a": a, "act": act,
+    stacks = {"h_prev": h[:-1], "c_prev": c[:-1], "a": a,
+              **{f"a_{k}": a[:, j * H:(j + 1) * H] for j, k in enumerate(GATES)}, "act": act,
               "f": act[:, :H], "i": act[:, H:2 * H], "g": act[:, 2 * H:3 * H],
               "o": act[:, 3 * H:], "c": c[1:], "tanh_c": tanh_c, "h": h[1:],
               "delta_factor": block["delta_factor"], "o_dtanh_c": block["o_dtanh_c"]}
@@ -140,12 +138,12 @@ def forward_steps(packed: dict[str, np.ndarray], X: np.ndarray,
     return stacks
 
 
-def state_of(cache: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+def state_of(cache: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     return (cache["h"], cache["c"])
 
 
-def step_backward(packed: dict[str, np.ndarray], dstate: tuple[np.ndarray, ...],
-                  cache: dict[str, np.ndarray]
+def step_backward(packed: Packed, dstate: tuple[np.ndarray, ...],
+                  cache: Mapping[str, np.ndarray]
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]:
     """(dh, dc_next) -> ((dh_prev, dc_prev), deltas stacked (4H,) as f, i, g, o, {"dc"}).
 
@@ -161,7 +159,7 @@ def step_backward(packed: dict[str, np.ndarray], dstate: tuple[np.ndarray, ...],
     return (dh_prev, dc * cache["f"]), delta, {"dc": dc}
 
 
-def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: np.ndarray
+def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray
                    ) -> dict[str, np.ndarray]:
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
@@ -191,7 +189,3 @@ def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: 
     shift_rows(dc_prev, out["dc_next"])
     return out
 
-
-def input_grad(packed: dict[str, np.ndarray], stacked_delta: np.ndarray) -> np.ndarray:
-    """dL/dx(t) for every step of a window: sum over gates of U_*^T delta_*(t), as rows."""
-    return stacked_delta @ packed["U"]  # (n, D)

@@ -50,11 +50,11 @@ from typing import Any
 
 import numpy as np
 
-from .bptt import windows
 from .errors import RequestError
+from .plan import Plan, as_plan
 from .request import TraceRequest
 from .rnn import derivative
-from .run import prepare, run_trace
+from .run import run_trace
 
 CONVENTIONS = ("gradient", "haykin")
 Node = dict[str, Any]
@@ -370,16 +370,17 @@ _GATES = {"rnn": _rnn_gates, "lstm": _lstm_gates, "gru": _gru_gates}
 # From a request.
 
 
-def neuron(request: TraceRequest | dict[str, Any], t: int, unit: int,
+def neuron(request: Plan | TraceRequest | dict[str, Any], t: int, unit: int,
            update: int | None = None, convention: str = "gradient") -> dict[str, Any]:
-    """``neuron_view`` of the pass ``request`` describes; the position is checked before the
-    pass runs (its diagnostics are skipped: the view does not read them)."""
-    req, problem, _ = prepare(request)
+    """``neuron_view`` of the pass ``request`` (or its plan) describes; the position is
+    checked before the pass runs (its diagnostics are skipped: the view does not read them)."""
+    job = as_plan(request, "trace")
     if convention not in CONVENTIONS:
         raise RequestError(("convention",), f"must be one of {', '.join(CONVENTIONS)}, "
                                             f"got {convention!r}")
-    find_update(windows(problem.T, problem.k1, problem.k2), t, unit, update, problem.T,
-                problem.H)
+    find_update(list(job.windows), t, unit, update, job.T, job.H)
+    quiet = dataclasses.replace(job, request=dataclasses.replace(
+        job.request, diagnostics=False, jacobian_norms=False))
     with np.errstate(all="ignore"):  # overflow shows as non-finite numbers, as in the trace
-        result = run_trace(dataclasses.replace(req, diagnostics=False))
+        result = run_trace(quiet)
         return neuron_view(result, t, unit, update, convention)

@@ -1,32 +1,31 @@
-"""Parameter names, shapes, seeded initialisation and the spectral-radius knob."""
+"""Parameter names, shapes, seeded initialisation and the spectral-radius knob.
+
+Names and shapes come from the cell's own declaration (``PARAMS``, engine.cell): nothing
+here knows a gate.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .cell import Params, all_params, recurrent_names
+from .cells import CELLS
 from .errors import RequestError
 
-GATES = {"rnn": (), "lstm": ("f", "i", "g", "o"), "gru": ("z", "r", "h")}
-# The gate whose bias decides how much of the old state is kept (request.forget_bias).
-KEEP_GATE_BIAS = {"lstm": "b_f", "gru": "b_z"}
-
-Params = dict[str, np.ndarray]
+__all__ = ["Params", "check_params", "check_state", "init_params", "param_count",
+           "param_shapes", "rescale_recurrent", "spectral_radius"]
 
 
 def param_shapes(cell: str, H: int, D: int, K: int) -> dict[str, tuple[int, ...]]:
     """Names and shapes, in CONTRACT.md's order: W H×H, U H×D, b H (per gate), V K×H, b_y K."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    if cell == "rnn":
-        shapes.update({"W": (H, H), "U": (H, D), "b": (H,)})
-    else:
-        for gate in GATES[cell]:
-            shapes.update({f"W_{gate}": (H, H), f"U_{gate}": (H, D), f"b_{gate}": (H,)})
-    shapes.update({"V": (K, H), "b_y": (K,)})
-    return shapes
+    return {name: spec.size(H, D, K) for name, spec in all_params(CELLS[cell]).items()}
 
 
-def recurrent_names(cell: str) -> list[str]:
-    return ["W"] if cell == "rnn" else [f"W_{gate}" for gate in GATES[cell]]
+def param_count(cell: str, H: int, D: int, K: int) -> int:
+    """How many numbers the parameters hold."""
+    return sum(math.prod(shape) for shape in param_shapes(cell, H, D, K).values())
 
 
 def init_params(cell: str, H: int, D: int, K: int, seed: int,
@@ -36,8 +35,9 @@ def init_params(cell: str, H: int, D: int, K: int, seed: int,
     bound = 1.0 / np.sqrt(H)
     params = {name: rng.uniform(-bound, bound, size=shape)
               for name, shape in param_shapes(cell, H, D, K).items()}
-    if forget_bias is not None and cell in KEEP_GATE_BIAS:
-        params[KEEP_GATE_BIAS[cell]] = np.full(H, float(forget_bias))
+    keep = CELLS[cell].KEEP_BIAS
+    if forget_bias is not None and keep is not None:
+        params[keep] = np.full(H, float(forget_bias))
     return params
 
 
@@ -48,7 +48,7 @@ def spectral_radius(matrix: np.ndarray) -> float:
 def rescale_recurrent(params: Params, cell: str, radius: float) -> Params:
     """Scale each recurrent matrix (W, or every W_*) to the given spectral radius."""
     scaled = dict(params)
-    for name in recurrent_names(cell):
+    for name in recurrent_names(CELLS[cell]):
         current = spectral_radius(params[name])
         if current > 0:
             scaled[name] = params[name] * (radius / current)

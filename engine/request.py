@@ -1,9 +1,25 @@
 """The request: one definition, read by the engine, the API schema and the docs.
 
-Every field is a frozen dataclass field whose ``metadata`` carries its description and bounds;
-``app/schemas.py`` builds the pydantic models (and so the OpenAPI document) from these same
-classes, so the request is written once. ``parse_request`` validates a plain dict (or a
+Every field is a frozen dataclass field whose ``metadata`` carries its description and its
+constraints; ``app/schemas.py`` builds the pydantic models (and so the OpenAPI document) from
+these same classes and ``RULES``, so the request is written once and the OpenAPI document
+cannot say less than the engine checks. ``parse_request`` validates a plain dict (or a
 ``TraceRequest``) here, without pydantic, so a notebook gets the same errors as the API.
+
+The constraints a field's metadata may carry (each checked here, each stated in OpenAPI):
+
+- ``ge``, ``gt``, ``le``, ``lt``: bounds of a number;
+- ``min_length``, ``max_length``: bounds of a string's or a list's length;
+- ``one_of``: the accepted values of a string (an enum in OpenAPI), a live view of the
+  registry they name (the cells, the presets);
+- ``items``: constraints on every item of a list (e.g. each beta in [0, 1));
+- ``limit``: the name of the server setting that bounds the field (the API adds ``le``).
+
+Rules between fields are ``RULES`` (``OnlyWhen``): stated in OpenAPI as ``if``/``then``,
+checked here. What needs the data (parameter shapes, class ids, h0's length) and the one
+rule JSON Schema cannot state (k2 >= k1) are checked when the request is planned
+(``engine.plan``), which also merges a preset's settings and fills the defaults that depend
+on other fields.
 """
 
 from __future__ import annotations
@@ -11,17 +27,19 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import operator
 import types
 import typing
-from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from typing import Any, Literal, Union
 
 import numpy as np
 
+from .cells import CELLS
 from .errors import RequestError
+from .presets import PRESETS
 
-CellName = Literal["rnn", "lstm", "gru"]
 ActivationName = Literal["tanh", "relu", "sigmoid"]
 LossName = Literal["cross_entropy", "mse"]
 LossAt = Literal["every", "last"]
@@ -31,10 +49,13 @@ ClipMode = Literal["norm", "value"]
 
 # torch.optim defaults, so any result can be cross-checked with PyTorch.
 DEFAULT_EPS = {"adagrad": 1e-10, "adam": 1e-8}
+# numpy's Generator takes any non-negative int; 2^53 - 1 is the largest integer a double, so
+# JSON in JavaScript and the OpenAPI document (which writes bounds as doubles), hold exactly.
+SEED_MAX = 2**53 - 1
 
 
-def _meta(description: str, **bounds: Any) -> dict[str, Any]:
-    return {"description": description, **bounds}
+def _meta(description: str, **constraints: Any) -> dict[str, Any]:
+    return {"description": description, **constraints}
 
 
 @dataclass(frozen=True)
@@ -66,7 +87,8 @@ class ArrayData:
 
 @dataclass(frozen=True)
 class PresetData:
-    preset: str = field(metadata=_meta("a scenario id from GET /api/v1/presets"))
+    preset: str = field(metadata=_meta("a scenario id from GET /api/v1/presets",
+                                       one_of=PRESETS.keys()))
 
 
 Data = Union[TextData, WordsData, SeriesData, ArrayData, PresetData]  # noqa: UP007
@@ -87,7 +109,8 @@ class Optimizer:
     momentum: float = field(default=0.9, metadata=_meta(
         "momentum factor (name = momentum)", ge=0, lt=1))
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999], metadata=_meta(
-        "Adam's (beta1, beta2)", min_length=2, max_length=2))
+        "Adam's (beta1, beta2), each in [0, 1)", min_length=2, max_length=2,
+        items={"ge": 0, "lt": 1}))
     eps: float | None = field(default=None, metadata=_meta(
         "Adagrad/Adam epsilon; null = torch's default (1e-10 Adagrad, 1e-8 Adam)", gt=0))
 
@@ -102,7 +125,8 @@ class Clip:
 
 @dataclass(frozen=True)
 class TraceRequest:
-    cell: CellName = field(default="rnn", metadata=_meta("the recurrent cell"))
+    cell: str = field(default="rnn", metadata=_meta("the recurrent cell",
+                                                    one_of=CELLS.keys()))
     hidden_size: int = field(default=4, metadata=_meta(
         "H, the size of the hidden state", ge=1, limit="max_hidden_size"))
     activation: ActivationName = field(default="tanh", metadata=_meta(
@@ -121,25 +145,294 @@ class TraceRequest:
         "the update rule applied after each window"))
     clip: Clip | None = field(default=None, metadata=_meta("gradient clipping before the update"))
     seed: int = field(default=0, metadata=_meta(
-        "seed of the initial parameters when params is null", ge=0, le=2**63 - 1))
+        "seed of the initial parameters when params is null", ge=0, le=SEED_MAX))
     spectral_radius: float | None = field(default=None, metadata=_meta(
         "rescale the recurrent matrices to this spectral radius", gt=0))
     params: dict[str, list[Any]] | None = field(default=None, metadata=_meta(
-        "explicit initial parameters {name: array}, every name of the cell"))
+        "explicit initial parameters {name: array}, every name of the cell; V's rows set K "
+        "when output_size is null"))
     h0: list[float] | None = field(default=None, metadata=_meta("initial hidden state, H values"))
     c0: list[float] | None = field(default=None, metadata=_meta(
-        "initial cell state (LSTM), H values"))
+        "initial cell state, H values (LSTM only)"))
     output_size: int | None = field(default=None, metadata=_meta(
-        "K, when it cannot be inferred from the data", ge=1, limit="max_input_size"))
+        "K, when it cannot be inferred from the data or from params (rows of V)", ge=1,
+        limit="max_input_size"))
     forget_bias: float | None = field(default=None, metadata=_meta(
         "initial bias of the gate that keeps the old state (LSTM b_f, GRU b_z) instead of "
         "the uniform draw; null = uniform like every other parameter", ge=-20, le=20))
     diagnostics: bool = field(default=True, metadata=_meta(
-        "compute the error-flow matrix, Jacobian norms and the truncation comparison (O(T²))"))
+        "compute the error-flow and weight-flow matrices, the per-step gradient norms and the "
+        "truncation comparison (O(T²) work)"))
+    jacobian_norms: bool = field(default=False, metadata=_meta(
+        "also compute the exact all-pairs Jacobian norms ||dh(t)/dh(k)|| (O(T²H³) work); "
+        "needs diagnostics"))
+
+
+@dataclass(frozen=True)
+class OnlyWhen:
+    """A rule between fields: ``field`` may differ from its default only when ``other`` is one
+    of ``values``. ``message`` is the refusal ({value} is the other field's value)."""
+
+    field: str
+    other: str
+    values: tuple[Any, ...]
+    message: str
+
+
+RULES: tuple[OnlyWhen, ...] = (
+    OnlyWhen("c0", "cell", ("lstm",),
+             "only the LSTM has a cell state; remove c0 for cell {value!r}"),
+    OnlyWhen("jacobian_norms", "diagnostics", (True,),
+             "the Jacobian norms are one of the diagnostics; remove jacobian_norms, or set "
+             "diagnostics to true"),
+)
 
 
 # ---------------------------------------------------------------------------------------------
-# Validation of plain JSON-like values against the dataclasses above.
+# Validation of plain JSON-like values against the dataclasses above: one small converter per
+# kind of type, chosen once per type.
+
+Loc = tuple[str | int, ...]
+Converter = Callable[[Any, Any, Loc], Any]
+
+
+def parse_request(request: TraceRequest | dict[str, Any]) -> TraceRequest:
+    """Validate a request (a dict as JSON gives it, or a ``TraceRequest``): every field's
+    type and constraints, and ``RULES``. Raises ``RequestError`` naming the field.
+
+    A preset is not merged and no default that depends on other fields is filled here:
+    ``engine.plan`` does both, once.
+    """
+    raw = plain(request)
+    if not isinstance(raw, dict):
+        raise RequestError((), f"the request must be an object, got {_describe(raw)}")
+    parsed: TraceRequest = _convert(raw, TraceRequest, ())
+    for rule in RULES:
+        value = getattr(parsed, rule.field)
+        if value != _default(TraceRequest, rule.field) and \
+                getattr(parsed, rule.other) not in rule.values:
+            raise RequestError((rule.field,), rule.message.format(
+                value=getattr(parsed, rule.other)))
+    return parsed
+
+
+def convert_data(raw: Any, loc: Loc = ("data",)) -> Any:
+    """One ``data`` value (any of its shapes) validated into its dataclass."""
+    return _convert(raw, Data, loc)
+
+
+def _convert(value: Any, tp: Any, loc: Loc) -> Any:
+    return _converter(tp)(value, tp, loc)
+
+
+@functools.cache
+def _converter(tp: Any) -> Converter:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return lambda value, tp, loc: value
+    if origin in (Union, types.UnionType):
+        return _union
+    if origin is Literal:
+        return _literal
+    if origin is list:
+        return _list
+    if origin is dict:
+        return _dict
+    if isinstance(tp, type) and is_dataclass(tp):
+        return _dataclass
+    if tp in _SCALARS:
+        return _SCALARS[tp]
+    raise TypeError(f"unsupported field type {tp!r}")  # a bug in the dataclasses above
+
+
+def _union(value: Any, tp: Any, loc: Loc) -> Any:
+    options = [o for o in typing.get_args(tp) if o is not type(None)]
+    if value is None and len(options) < len(typing.get_args(tp)):
+        return None
+    if len(options) > 1 and any(is_dataclass(o) for o in options):
+        return _data_union(value, options, loc)
+    for option in options:
+        try:
+            return _convert(value, option, loc)
+        except RequestError:
+            if len(options) == 1:
+                raise  # an optional value: its own error says more
+    raise RequestError(loc, f"expected {_type_name(tp)}, got {_describe(value)}")
+
+
+def _literal(value: Any, tp: Any, loc: Loc) -> Any:
+    allowed = typing.get_args(tp)
+    if value not in allowed or isinstance(value, bool):
+        raise RequestError(loc, f"must be one of {', '.join(map(repr, allowed))}; got "
+                                f"{_describe(value)}")
+    return value
+
+
+def _list(value: Any, tp: Any, loc: Loc) -> Any:
+    if not isinstance(value, list):
+        raise RequestError(loc, f"expected a list, got {_describe(value)}")
+    (item_type,) = typing.get_args(tp)
+    if _FAST_LISTS.get(item_type, _never)(value):  # long data, checked at C speed
+        return value
+    return [_convert(item, item_type, (*loc, i)) for i, item in enumerate(value)]
+
+
+def _dict(value: Any, tp: Any, loc: Loc) -> Any:
+    if not isinstance(value, dict):
+        raise RequestError(loc, f"expected an object, got {_describe(value)}")
+    _, value_type = typing.get_args(tp)
+    return {str(k): _convert(v, value_type, (*loc, k)) for k, v in value.items()}
+
+
+def _dataclass(value: Any, cls: Any, loc: Loc) -> Any:
+    if isinstance(value, cls):
+        value = plain(value)
+    if not isinstance(value, dict):
+        raise RequestError(loc, f"expected an object, got {_describe(value)}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = next((key for key in value if key not in known), None)
+    if unknown is not None:
+        raise RequestError((*loc, unknown), f"unknown field; accepted fields: {', '.join(known)}")
+    hints = _hints(cls)
+    kwargs = {}
+    for name, spec in known.items():  # in field order, so the first bad field is named
+        if name in value:
+            kwargs[name] = _field_value(value[name], hints[name], spec, (*loc, name))
+        elif _required(spec):
+            raise RequestError((*loc, name), "field required")
+    return cls(**kwargs)
+
+
+def _field_value(value: Any, tp: Any, spec: Field[Any], loc: Loc) -> Any:
+    converted = _convert(value, tp, loc)
+    if converted is not None:
+        check_constraints(converted, spec.metadata, loc)
+    return converted
+
+
+def _data_union(value: Any, options: list[Any], loc: Loc) -> Any:
+    """The shapes of ``data``, told apart by their required keys (the first that fits)."""
+    if any(isinstance(value, o) for o in options):  # already a dataclass instance
+        return value
+    if not isinstance(value, dict):
+        raise RequestError(loc, f"expected an object, got {_describe(value)}")
+    keys = set(value)
+    for option in options:
+        required = {f.name for f in fields(option) if _required(f)}
+        if required and required <= keys:
+            return _dataclass(value, option, loc)
+    shapes = "; ".join("{" + ", ".join(f'"{f.name}"' for f in fields(o)) + "}" for o in options)
+    raise RequestError(loc, f"must have one of the shapes {shapes}; got keys {sorted(keys)}")
+
+
+def _bool(value: Any, tp: Any, loc: Loc) -> bool:
+    if not isinstance(value, bool):
+        raise RequestError(loc, f"expected true or false, got {_describe(value)}")
+    return value
+
+
+def _int(value: Any, tp: Any, loc: Loc) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RequestError(loc, f"expected an integer, got {_describe(value)}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise RequestError(loc, f"expected an integer, got {value}")
+        value = int(value)
+    return value
+
+
+def _float(value: Any, tp: Any, loc: Loc) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RequestError(loc, f"expected a number, got {_describe(value)}")
+    if not math.isfinite(value):
+        raise RequestError(loc, f"must be a finite number, got {value}")
+    return float(value)
+
+
+def _str(value: Any, tp: Any, loc: Loc) -> str:
+    if not isinstance(value, str):
+        raise RequestError(loc, f"expected a string, got {_describe(value)}")
+    return value
+
+
+_SCALARS: dict[Any, Converter] = {bool: _bool, int: _int, float: _float, str: _str}
+
+
+# -- constraints --------------------------------------------------------------------------------
+
+_NUMBER_BOUNDS = {"ge": (operator.ge, ">="), "gt": (operator.gt, ">"),
+                  "le": (operator.le, "<="), "lt": (operator.lt, "<")}
+_LENGTH_BOUNDS = {"min_length": (operator.ge, "needs at least"),
+                  "max_length": (operator.le, "takes at most")}
+
+
+def check_constraints(value: Any, meta: Mapping[str, Any], loc: Loc) -> None:
+    """The field's own constraints (see the module docstring) on a converted value."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        _check_number(value, meta, loc)
+    if isinstance(value, str | list):
+        _check_length(value, meta, loc)
+    if "one_of" in meta and value not in meta["one_of"]:
+        raise RequestError(loc, f"must be one of {', '.join(map(repr, meta['one_of']))}; got "
+                                f"{_describe(value)}")
+    for i, item in enumerate(value if "items" in meta else ()):
+        check_constraints(item, meta["items"], (*loc, i))
+
+
+def _check_number(value: float, meta: Mapping[str, Any], loc: Loc) -> None:
+    for key, (holds, sign) in _NUMBER_BOUNDS.items():
+        if key in meta and not holds(value, meta[key]):
+            raise RequestError(loc, f"must be {sign} {meta[key]}, got {value}")
+
+
+def _check_length(value: str | list[Any], meta: Mapping[str, Any], loc: Loc) -> None:
+    what = "characters" if isinstance(value, str) else "items"
+    for key, (holds, words) in _LENGTH_BOUNDS.items():
+        if key in meta and not holds(len(value), meta[key]):
+            raise RequestError(loc, f"{words} {meta[key]} {what}, got {len(value)}")
+
+
+# -- small helpers ------------------------------------------------------------------------------
+
+_NUMBER_TYPES = {int, float}
+
+
+def _finite_numbers(values: list[Any]) -> bool:
+    """All plain ints/floats (bool excluded) and finite: checked at C speed."""
+    return set(map(type, values)) <= _NUMBER_TYPES and bool(np.isfinite(values).all())
+
+
+def _ints(values: list[Any]) -> bool:
+    return set(map(type, values)) == {int}
+
+
+def _finite_number_rows(rows: list[Any]) -> bool:
+    if not rows or set(map(type, rows)) != {list} or len(set(map(len, rows))) != 1:
+        return False  # the slow path names the offending row
+    return (set(map(type, itertools.chain.from_iterable(rows))) <= _NUMBER_TYPES
+            and bool(np.isfinite(rows).all()))
+
+
+def _never(values: list[Any]) -> bool:
+    return False
+
+
+_FAST_LISTS: dict[Any, Callable[[list[Any]], bool]] = {
+    float: _finite_numbers, int: _ints, list[float]: _finite_number_rows}
+
+
+def _required(spec: Field[Any]) -> bool:
+    return spec.default is MISSING and spec.default_factory is MISSING
+
+
+def _default(cls: type, name: str) -> Any:
+    spec = cls.__dataclass_fields__[name]  # type: ignore[attr-defined]
+    return spec.default_factory() if spec.default is MISSING else spec.default
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
 
 
 def _type_name(tp: Any) -> str:
@@ -159,108 +452,6 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _check_bounds(value: Any, meta: Mapping[str, Any], loc: tuple) -> None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "ge" in meta and value < meta["ge"]:
-            raise RequestError(loc, f"must be >= {meta['ge']}, got {value}")
-        if "gt" in meta and value <= meta["gt"]:
-            raise RequestError(loc, f"must be > {meta['gt']}, got {value}")
-        if "le" in meta and value > meta["le"]:
-            raise RequestError(loc, f"must be <= {meta['le']}, got {value}")
-        if "lt" in meta and value >= meta["lt"]:
-            raise RequestError(loc, f"must be < {meta['lt']}, got {value}")
-    if isinstance(value, str | list):
-        if "min_length" in meta and len(value) < meta["min_length"]:
-            what = "characters" if isinstance(value, str) else "items"
-            raise RequestError(loc, f"needs at least {meta['min_length']} {what}, got {len(value)}")
-        if "max_length" in meta and len(value) > meta["max_length"]:
-            what = "characters" if isinstance(value, str) else "items"
-            raise RequestError(loc, f"takes at most {meta['max_length']} {what}, got {len(value)}")
-
-
-def _convert(value: Any, tp: Any, loc: tuple) -> Any:
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        if any(is_dataclass(o) for o in options):
-            return _convert_data_union(value, [o for o in options if o is not type(None)], loc)
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _convert(value, option, loc)
-            except RequestError as exc:
-                errors.append(exc)
-        raise RequestError(loc, f"expected {_type_name(tp)}, got {_describe(value)}")
-    if origin is Literal:
-        allowed = typing.get_args(tp)
-        if value not in allowed or isinstance(value, bool):
-            raise RequestError(loc, f"must be one of {', '.join(map(repr, allowed))}; got "
-                                    f"{_describe(value)}")
-        return value
-    if origin is list:
-        if not isinstance(value, list):
-            raise RequestError(loc, f"expected a list, got {_describe(value)}")
-        (item_type,) = typing.get_args(tp)
-        if item_type is float and _finite_numbers(value):  # fast paths for long data
-            return value
-        if item_type is int and set(map(type, value)) == {int}:
-            return value
-        if item_type == list[float] and _finite_number_rows(value):
-            return value
-        return [_convert(item, item_type, (*loc, i)) for i, item in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise RequestError(loc, f"expected an object, got {_describe(value)}")
-        _, value_type = typing.get_args(tp)
-        return {str(k): _convert(v, value_type, (*loc, k)) for k, v in value.items()}
-    if isinstance(tp, type) and is_dataclass(tp):
-        return _convert_dataclass(value, tp, loc)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise RequestError(loc, f"expected true or false, got {_describe(value)}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RequestError(loc, f"expected an integer, got {_describe(value)}")
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise RequestError(loc, f"expected an integer, got {value}")
-            value = int(value)
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RequestError(loc, f"expected a number, got {_describe(value)}")
-        if not math.isfinite(value):
-            raise RequestError(loc, f"must be a finite number, got {value}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise RequestError(loc, f"expected a string, got {_describe(value)}")
-        return value
-    raise TypeError(f"unsupported field type {tp!r}")  # a bug in the dataclasses above
-
-
-_NUMBER_TYPES = {int, float}
-
-
-def _finite_numbers(values: list[Any]) -> bool:
-    """All plain ints/floats (bool excluded) and finite: checked at C speed."""
-    return set(map(type, values)) <= _NUMBER_TYPES and bool(np.isfinite(values).all())
-
-
-def _finite_number_rows(rows: list[Any]) -> bool:
-    if not rows or set(map(type, rows)) != {list} or len(set(map(len, rows))) != 1:
-        return False  # the slow path names the offending row
-    return (set(map(type, itertools.chain.from_iterable(rows))) <= _NUMBER_TYPES
-            and bool(np.isfinite(rows).all()))
-
-
 def _describe(value: Any) -> str:
     if value is None:
         return "null"
@@ -275,112 +466,31 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def _convert_data_union(value: Any, options: list[type], loc: tuple) -> Any:
-    if not isinstance(value, dict):
-        raise RequestError(loc, f"expected an object, got {_describe(value)}")
-    if any(isinstance(value, o) for o in options):  # already a dataclass instance
-        return value
-    keys = set(value)
-    for option in options:
-        required = {f.name for f in fields(option) if f.default is MISSING
-                    and f.default_factory is MISSING}
-        if required and required <= keys:
-            return _convert_dataclass(value, option, loc)
-    shapes = "; ".join("{" + ", ".join(f'"{f.name}"' for f in fields(o)) + "}" for o in options)
-    raise RequestError(loc, f"must have one of the shapes {shapes}; got keys {sorted(keys)}")
-
-
-def _convert_dataclass(value: Any, cls: type, loc: tuple) -> Any:
-    if isinstance(value, cls):
-        value = {f.name: getattr(value, f.name) for f in fields(cls)}
-        value = _plain(value)
-    if not isinstance(value, dict):
-        raise RequestError(loc, f"expected an object, got {_describe(value)}")
-    known = {f.name: f for f in fields(cls)}
-    for key in value:
-        if key not in known:
-            raise RequestError((*loc, key), f"unknown field; accepted fields: {', '.join(known)}")
-    hints = _hints(cls)
-    kwargs = {}
-    for name, spec in known.items():
-        if name not in value:
-            if spec.default is MISSING and spec.default_factory is MISSING:
-                raise RequestError((*loc, name), "field required")
-            continue
-        converted = _convert(value[name], hints[name], (*loc, name))
-        if converted is not None:
-            _check_bounds(converted, spec.metadata, (*loc, name))
-        kwargs[name] = converted
-    return cls(**kwargs)
-
-
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Dataclass instances inside a value back to dicts (so they validate like JSON)."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        kinds = set(map(type, value))
-        if kinds <= _NUMBER_TYPES:
-            return value  # plain numbers: nothing to convert (fast path for long data)
-        if kinds == {list} and set(map(type, itertools.chain.from_iterable(value))) <= \
-                _NUMBER_TYPES:
-            return value  # rows of plain numbers
-        return [_plain(v) for v in value]
+        return value if _plain_numbers(value) else [plain(v) for v in value]
     if isinstance(value, tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if hasattr(value, "tolist"):  # NumPy arrays given from a notebook
         return value.tolist()
     return value
 
 
+def _plain_numbers(values: list[Any]) -> bool:
+    """Plain numbers, or rows of plain numbers: nothing to convert (long data)."""
+    kinds = set(map(type, values))
+    if kinds <= _NUMBER_TYPES:
+        return True
+    return kinds == {list} and set(map(type, itertools.chain.from_iterable(values))) <= \
+        _NUMBER_TYPES
+
+
 def to_dict(request: TraceRequest) -> dict[str, Any]:
     """The request as JSON-ready values (the ``config`` of a result)."""
-    return _plain(request)
-
-
-def parse_request(request: TraceRequest | dict[str, Any]) -> TraceRequest:
-    """Validate a request (a dict as JSON gives it, or a ``TraceRequest``) and fill defaults.
-
-    Raises ``RequestError`` naming the field. Checks that need the data (shapes of ``params``,
-    class ids, lengths) happen when the data is encoded (``engine.data.prepare``).
-    """
-    from .presets import PRESETS  # presets are requests too; import late to avoid a cycle
-
-    raw = _plain(request)
-    if not isinstance(raw, dict):
-        raise RequestError((), f"the request must be an object, got {_describe(raw)}")
-    data = raw.get("data")
-    if isinstance(data, dict) and set(data) == {"preset"} and isinstance(data["preset"], str):
-        preset = PRESETS.get(data["preset"])
-        if preset is None:
-            raise RequestError(("data", "preset"), f"unknown preset {data['preset']!r}; "
-                                                   f"accepted: {', '.join(PRESETS)}")
-        # The preset's own settings (e.g. loss at the last step) fill what the caller left out.
-        raw = {**preset.settings, **raw}
-    parsed = _convert_dataclass(raw, TraceRequest, ())
-    if parsed.truncation is not None:
-        k1, k2 = parsed.truncation.k1, parsed.truncation.k2
-        if k2 is None:
-            parsed = replace(parsed, truncation=Truncation(k1=k1, k2=k1))
-        elif k2 < k1:
-            raise RequestError(("truncation", "k2"),
-                               f"k2 must be >= k1 (BPTT(k1, k2) looks back at least as far as "
-                               f"it steps); got k1 = {k1}, k2 = {k2}")
-    if parsed.optimizer.eps is None and parsed.optimizer.name in DEFAULT_EPS:
-        parsed = replace(parsed, optimizer=replace(parsed.optimizer,
-                                                   eps=DEFAULT_EPS[parsed.optimizer.name]))
-    betas = parsed.optimizer.betas
-    for i, beta in enumerate(betas):
-        if not 0 <= beta < 1:
-            raise RequestError(("optimizer", "betas", i), f"must be in [0, 1), got {beta}")
-    if parsed.c0 is not None and parsed.cell != "lstm":
-        raise RequestError(("c0",), f"only the LSTM has a cell state; remove c0 for "
-                                    f"cell {parsed.cell!r}")
-    return parsed
+    result: dict[str, Any] = plain(request)
+    return result

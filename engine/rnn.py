@@ -10,7 +10,8 @@ Backward, given dh(t) = dh_out(t) + dh_next(t) (the whole error reaching h(t)):
 
 ``U x(t) + b`` does not depend on the recurrence, so ``input_projection`` forms it for all
 steps of a chunk in one product; the per-step contributions are outer products of recorded
-vectors (``GRAD_FACTORS``), summed for a window in one matrix product by the schedule.
+vectors (the factors ``PARAMS`` names), summed for a window in one matrix product by the
+schedule. The module implements ``engine.cell.Cell``.
 
 ``step_forward`` / ``step_backward`` are one step each, the equations as written (replays,
 diagnostics and the tests use them). ``forward_steps`` / ``backward_steps`` run the same
@@ -22,19 +23,30 @@ do not depend on the error and are formed once per block by ``backward_factors``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from .cell import Packed, ParamSpec, stacked_recurrent
+from .cell import input_grad as input_grad  # the shared helpers, this cell's own too
+from .cell import input_projection as input_projection
 from .memory import empty_stacks, shift_rows
 from .nonlinear import sigmoid
 
-# parameter -> (the delta it takes, the recorded vector it multiplies; None for a bias)
-GRAD_FACTORS = {"W": ("delta", "h_prev"), "U": ("delta", "x"), "b": ("delta", None)}
+STATE = ("h",)
+GATES: tuple[str, ...] = ()  # no gates: the forward event's "a" is one vector, "gates" null
 DELTA_KEYS = ("delta",)
+# parameter -> shape rule and factors: contrib = delta(t) h(t-1)^T, delta(t) x(t)^T, delta(t)
+PARAMS: dict[str, ParamSpec] = {"W": ParamSpec(("H", "H"), "delta", "h_prev"),
+                                 "U": ParamSpec(("H", "D"), "delta", "x"),
+                                 "b": ParamSpec(("H",), "delta", None)}
+PRE_ACTIVATIONS: str | dict[str, str] = "a"
+RECORDED: tuple[str, ...] = ()
+BACKWARD_RECORDED: tuple[str, ...] = ()
 BACKWARD_KEYS = ("dphi",)  # the stacks backward_steps reads
-
+recurrent = stacked_recurrent  # backward_steps multiplies the deltas by the stacked W
+KEEP_BIAS: str | None = None  # no gate keeps the old state
 
 
 def _relu(a: np.ndarray) -> np.ndarray:
@@ -70,25 +82,13 @@ def derivative(activation: str, a: np.ndarray, h: np.ndarray, out: np.ndarray) -
     return np.greater(a, 0.0, out=out, casting="unsafe")
 
 
-def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> dict[str, Any]:
+def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> Packed:
     """The matrices one step needs, once per parameter version."""
     return {"W": params["W"],
             "U": params["U"], "b": params["b"], "activation": activation}
 
 
-def recurrent(packed: dict[str, Any]) -> Any:
-    """What backward_steps multiplies the deltas by: the version's recurrent weights."""
-    return packed["W"]
-
-
-def input_projection(packed: dict[str, Any], X: np.ndarray,
-                     out: np.ndarray | None = None) -> np.ndarray:
-    ux = np.matmul(X, packed["U"].T, out=out)  # (n, H): U x(t) + b for every step
-    ux += packed["b"]  # in place: one array of n rows, not two
-    return ux
-
-
-def step_forward(packed: dict[str, Any], ux_t: np.ndarray,
+def step_forward(packed: Packed, ux_t: np.ndarray,
                  state_prev: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
     (h_prev,) = state_prev
     a = packed["W"] @ h_prev + ux_t  # (H,)
@@ -101,7 +101,7 @@ def backward_factors(stacks: dict[str, np.ndarray], activation: str) -> None:
     derivative(activation, stacks["a"], stacks["h"], out=stacks["dphi"])
 
 
-def forward_steps(packed: dict[str, Any], X: np.ndarray, state0: tuple[np.ndarray, ...]
+def forward_steps(packed: Packed, X: np.ndarray, state0: tuple[np.ndarray, ...]
                   ) -> dict[str, np.ndarray]:
     """input_projection and step_forward for each row of the inputs ``X`` (n, D), into stacks
     (n, H) of h_prev, a, h and dphi."""
@@ -121,12 +121,12 @@ def forward_steps(packed: dict[str, Any], X: np.ndarray, state0: tuple[np.ndarra
     return stacks
 
 
-def state_of(cache: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+def state_of(cache: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     return (cache["h"],)
 
 
-def step_backward(packed: dict[str, Any], dstate: tuple[np.ndarray, ...],
-                  cache: dict[str, np.ndarray]
+def step_backward(packed: Packed, dstate: tuple[np.ndarray, ...],
+                  cache: Mapping[str, np.ndarray]
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]:
     """(dh,) -> ((dh_prev,), delta, {})."""
     (dh,) = dstate
@@ -135,7 +135,7 @@ def step_backward(packed: dict[str, Any], dstate: tuple[np.ndarray, ...],
     return (dh_prev,), delta, {}
 
 
-def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: np.ndarray
+def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray
                    ) -> dict[str, np.ndarray]:
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
@@ -156,7 +156,3 @@ def backward_steps(Ws: list[np.ndarray], stacks: dict[str, np.ndarray], dh_out: 
     shift_rows(dh_prev, out["dh_next"])
     return out
 
-
-def input_grad(packed: dict[str, Any], stacked_delta: np.ndarray) -> np.ndarray:
-    """dL/dx(t) for every step of a window: U^T delta(t), as rows."""
-    return stacked_delta @ packed["U"]  # (n, D)

@@ -33,7 +33,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import gru, lstm
+from .cells import CELLS
 from .detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
 
 COLUMNS = ("event", "t", "kind", "quantity", "gate", "row", "column", "value")
@@ -42,10 +42,10 @@ DETAILS = ("full", "norms")
 GATE_FIELDS = frozenset({"a", "gates", "deltas"})  # {gate: vector} fields of the events
 PARAM_FIELDS = frozenset(EVENT_MATRICES + UPDATE_MATRICES)  # {parameter: array} fields
 SKIPPED = frozenset({"kind", "t"})  # the event's own columns
-# The gate of a parameter by its suffix (GRU's candidate parameters are W_h, U_h, b_h: "n").
-PARAM_GATES = {"lstm": {gate: gate for gate in lstm.GATES},
-               "gru": {suffix: gate for gate, suffix in gru.PARAM_SUFFIX.items()},
-               "rnn": {}}
+# The gate of each parameter, as its cell declares it (GRU's candidate parameters are W_h,
+# U_h, b_h: gate "n"); none for a cell without gates, nor for V and b_y.
+PARAM_GATES = {name: {param: spec.delta for param, spec in cell.PARAMS.items()}
+               if cell.GATES else {} for name, cell in CELLS.items()}
 
 
 def _number(value: Any) -> str:
@@ -99,8 +99,8 @@ class _Writer:
     def gate_of(self, field: str, key: str) -> str:
         if field in GATE_FIELDS:
             return key
-        if field in PARAM_FIELDS and "_" in key:
-            return self.param_gates.get(key.rsplit("_", 1)[1], "")
+        if field in PARAM_FIELDS:
+            return self.param_gates.get(key, "")
         return ""
 
     def lines(self, head: str, quantity: str, gate: str, value: Any) -> Iterator[str]:

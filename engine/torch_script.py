@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .request import TraceRequest, parse_request
+from .plan import Plan, plan
+from .request import TraceRequest
+from .run import run_trace
 
 __all__ = ["torch_script", "estimate_script_bytes"]
 
@@ -41,38 +43,34 @@ ATOL = 1e-12
 BYTES_PER_NUMBER = 22
 
 
-def estimate_script_bytes(request: TraceRequest | dict[str, Any]) -> int:
-    """About how large the script of ``request`` is, from the sizes alone (before running it).
+def estimate_script_bytes(request: Plan | TraceRequest | dict[str, Any]) -> int:
+    """About how large the script of a request (or its plan) is, from the sizes alone, before
+    anything runs.
 
     The embedded numbers: the data and the initial parameters, two states per step (h, and c
     for the LSTM), and per update its gradients, the clipped ones (with clipping) and the
-    parameters after, each as large as the parameters. The windows are counted as the engine
-    makes them: one update every k1 steps and at the last step.
+    parameters after, each as large as the parameters.
     """
-    from . import prepare  # the engine's public entry points, imported when first used
-
-    req, problem, _ = prepare(request)
-    T, D = problem.inputs.shape
-    P = sum(int(np.size(a)) for a in problem.params.values())
-    K = int(problem.params["V"].shape[0])
-    updates = math.ceil(T / problem.k1)
-    per_update = P * (3 if req.clip is not None else 2)
-    numbers = T * (D + K) + P + 2 * T * problem.H + T + updates * per_update
+    job = request if isinstance(request, Plan) else plan(request)
+    per_update = job.parameter_count * (3 if job.request.clip is not None else 2)
+    numbers = (job.T * (job.D + job.K) + job.parameter_count + 2 * job.T * job.H + job.T
+               + len(job.windows) * per_update)
     return 4000 + numbers * BYTES_PER_NUMBER
 
 
-def torch_script(request: TraceRequest | dict[str, Any], *, made_by: str = "BPTT Studio",
-                 version: str | None = None) -> str:
+def torch_script(request: Plan | TraceRequest | dict[str, Any], *,
+                 made_by: str = "BPTT Studio", version: str | None = None) -> str:
     """The PyTorch script that rebuilds ``request``'s pass and checks the engine's numbers.
 
-    ``made_by`` names the source of the numbers in the script's text, ``version`` its version.
-    Raises ``RequestError`` for a bad request, like ``run_trace``.
+    ``request`` is a request (a dict or a ``TraceRequest``) or its ``Plan``; ``made_by`` names
+    the source of the numbers in the script's text, ``version`` its version. Raises
+    ``RequestError`` for a bad request, like ``run_trace``.
     """
-    from . import run_trace
-
-    req = replace(parse_request(request), diagnostics=False)  # the script needs no diagnostics
+    job = request if isinstance(request, Plan) else plan(request)
+    # The script compares states, gradients and updates: the diagnostics are not needed.
+    job = replace(job, request=replace(job.request, diagnostics=False, jacobian_norms=False))
     with np.errstate(all="ignore"):
-        result = run_trace(req)
+        result = run_trace(job)
     return _Writer(result, made_by, version).script()
 
 

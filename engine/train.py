@@ -7,89 +7,109 @@ from typing import Any
 
 import numpy as np
 
-from .bptt import forward_only, run_schedule
+from .data import Encoded
 from .errors import RequestError
-from .request import parse_request, to_dict
-from .run import prepare, run_trace
+from .plan import Plan, as_plan, problem_of
+from .request import TraceRequest
+from .run import trace_result
+from .schedule import Problem, forward_only, run_schedule
+
+State = tuple[np.ndarray, ...]
 
 
-def train(request: Any, iterations: int, record_every: int = 1,
-          include_trace: bool = False, continuation_length: int = 20) -> dict[str, Any]:
+def train(request: Plan | TraceRequest | dict[str, Any], iterations: int | None = None,
+          record_every: int = 1, include_trace: bool | None = None,
+          continuation_length: int = 20) -> dict[str, Any]:
     """Train for ``iterations`` passes; each pass is the BPTT(k1, k2) schedule of the request.
 
-    Every pass starts from the request's initial state (h0, c0); the optimizer's buffers carry
-    over between passes, as one torch.optim optimizer would across epochs. Returns the loss and
-    gradient-norm curves (every ``record_every`` passes and the last), the final parameters,
-    the predicted next token at every step (text, words) or the predicted next value in the
-    series' units, a greedy continuation for text and words, and optionally the trace of one
-    more pass from the trained parameters.
+    ``request``: a request, or its plan for the task "train" (whose iterations and
+    include_trace are used unless given here). Every pass starts from the request's initial
+    state (h0, c0); the optimizer's buffers carry over between passes, as one torch.optim
+    optimizer would across epochs. Returns the loss and gradient-norm curves (every
+    ``record_every`` passes and the last), the final parameters, the prediction at every step
+    (the next token for text and words, the next value in the series' units, else the
+    outputs), what the trained network says comes after the data (``continuation``: the next
+    ``continuation_length`` tokens, greedily, for text and words; ``forecast``: the next
+    ``continuation_length`` values in the series' units, each prediction fed back as the next
+    input, for a series), and optionally the trace of one more pass from the trained
+    parameters.
     """
-    if iterations < 1:
-        raise RequestError(("iterations",), f"must be >= 1, got {iterations}")
     if record_every < 1:
         raise RequestError(("record_every",), f"must be >= 1, got {record_every}")
-    req, problem, enc = prepare(request)
+    job = as_plan(request, "train", iterations, include_trace)
+    problem = problem_of(job)
     params, opt_state = problem.params, None
     curve_iter, curve_loss, curve_norm = [], [], []
     with np.errstate(all="ignore"):
-        for iteration in range(1, iterations + 1):
+        for iteration in range(1, job.iterations + 1):
             run = run_schedule(replace(problem, params=params), opt_state)
-            params, opt_state = run["final_params"], run["opt_state"]
-            if iteration % record_every == 0 or iteration == iterations:
+            params, opt_state = run.final_params, run.opt_state
+            if iteration % record_every == 0 or iteration == job.iterations:
                 curve_iter.append(iteration)
-                curve_loss.append(run["loss"])
-                curve_norm.append(float(np.mean([u["grad_norm"] for u in run["updates"]])))
+                curve_loss.append(run.loss)
+                curve_norm.append(float(np.mean([u["grad_norm"] for u in run.updates])))
         trained = replace(problem, params=params)
-        outputs, _ = forward_only(trained, params, problem.inputs, problem.state0)
-    predictions, continuation = _predictions(enc, outputs, trained, params, continuation_length)
+        said = what_it_says(job.data, trained, continuation_length)
     finite = bool(np.isfinite(curve_loss).all()) and all(
         bool(np.isfinite(p).all()) for p in params.values())
     result: dict[str, Any] = {
         "iterations": curve_iter, "losses": curve_loss, "grad_norms": curve_norm,
-        "final_params": params, "predictions": predictions, "continuation": continuation,
-        "vocab": enc.vocab, "trace": None,
+        "final_params": params, **said, "vocab": job.data.vocab, "trace": None,
     }
     # when training diverged there is no pass "from the trained parameters" to show
-    if include_trace and finite:
-        result["trace"] = run_trace(trained_request(req, params))
+    if job.include_trace and finite:
+        result["trace"] = trace_result(job.with_params(params), trained)
         finite = not result["trace"]["non_finite"]
     result["non_finite"] = not finite
     return result
 
 
-def trained_request(req: Any, params: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The request of one more pass from trained parameters: the same data and schedule, the
-    trained parameters given explicitly (so neither drawn from the seed nor rescaled to the
-    spectral radius again)."""
-    return {**to_dict(parse_request(req)),
-            "params": {name: value.tolist() for name, value in params.items()},
-            "spectral_radius": None, "forget_bias": None}
+def what_it_says(enc: Encoded, trained: Problem, length: int) -> dict[str, Any]:
+    """The trained network's ``predictions`` at every step, and what it says comes after the
+    data: a ``continuation`` of text and words, a ``forecast`` of a series (else null)."""
+    outputs, state = forward_only(trained, trained.params, trained.inputs, trained.state0)
+    return {
+        "predictions": _predictions(enc, outputs),
+        "continuation": (_continue_text(enc, trained, state, length)
+                         if enc.vocab is not None else None),
+        "forecast": _forecast(enc, trained, state, length) if enc.scale is not None else None,
+    }
 
 
-def _predictions(enc: Any, outputs: np.ndarray, problem: Any, params: dict[str, np.ndarray],
-                 length: int) -> tuple[list[Any] | None, str | None]:
+def _predictions(enc: Encoded, outputs: np.ndarray) -> list[Any]:
     if enc.vocab is not None:
-        ids = [int(i) for i in np.argmax(outputs, axis=1)]
-        tokens = [enc.vocab[i] for i in ids]
-        return tokens, _continue(enc, problem, params, length)
+        return [enc.vocab[int(i)] for i in np.argmax(outputs, axis=1)]
     if enc.scale is not None:  # series: the next value in the series' own units
-        values = outputs[:, 0] * enc.scale["std"] + enc.scale["mean"]
-        return [float(v) for v in values], None
-    return [[float(v) for v in row] for row in outputs], None
+        return [float(v) for v in _in_units(enc, outputs[:, 0])]
+    return [[float(v) for v in row] for row in outputs]
 
 
-def _continue(enc: Any, problem: Any, params: dict[str, np.ndarray], length: int) -> str:
+def _in_units(enc: Encoded, z: np.ndarray) -> np.ndarray:
+    assert enc.scale is not None
+    return z * enc.scale["std"] + enc.scale["mean"]
+
+
+def _continue_text(enc: Encoded, trained: Problem, state: State, length: int) -> str:
     """Greedy continuation after the whole text: feed each predicted token back in."""
-    vocab = enc.vocab
-    last_target = int(problem.targets[-1]) if problem.loss == "cross_entropy" else int(
-        np.argmax(problem.targets[-1]))
-    _, state = forward_only(problem, params, problem.inputs, problem.state0)
-    token = last_target
+    assert enc.vocab is not None
+    last = trained.targets[-1]  # the text's last token (a class id, or its one-hot for mse)
+    token = int(last) if trained.loss == "cross_entropy" else int(np.argmax(last))
     produced = []
     for _ in range(length):
-        x = np.zeros((1, len(vocab)))
+        x = np.zeros((1, enc.D))
         x[0, token] = 1.0
-        out, state = forward_only(problem, params, x, state)
+        out, state = forward_only(trained, trained.params, x, state)
         token = int(np.argmax(out[0]))
-        produced.append(vocab[token])
+        produced.append(enc.vocab[token])
     return enc.joiner.join(produced)
+
+
+def _forecast(enc: Encoded, trained: Problem, state: State, length: int) -> list[float]:
+    """The series continued past its end, in its own units: the last value goes in, and each
+    predicted value is fed back as the next input (z-scored, as the network was trained)."""
+    x = trained.targets[-1:]  # (1, 1): the z-score of the series' last value
+    values = []
+    for _ in range(length):
+        x, state = forward_only(trained, trained.params, x, state)  # (1, 1) the next z-score
+        values.append(float(_in_units(enc, x[0])[0]))
+    return values

@@ -82,6 +82,30 @@ def test_post_train_returns_curves_params_and_predictions(client):
     assert result["non_finite"] is False
 
 
+def test_post_train_of_a_series_forecasts_its_next_values_in_its_own_units(client):
+    request = {"data": {"series": [2, 4, 6, 8, 10]}, "iterations": 200}
+    result = client.post("/api/v1/train", json=request).json()
+    assert len(result["forecast"]) == 20 and result["continuation"] is None
+    assert result["forecast"][0] > 10  # the rising series goes on rising at first
+    assert client.post("/api/v1/train", json={"iterations": 2}).json()["forecast"] is None
+
+
+def test_post_trace_sends_jacobian_norms_only_when_asked_for(client):
+    plain = client.post("/api/v1/trace", json={}).json()["diagnostics"]
+    asked = client.post("/api/v1/trace", json={"jacobian_norms": True}).json()["diagnostics"]
+    assert plain["jacobian_norms"] is None and plain["error_flow"] == asked["error_flow"]
+    assert len(asked["jacobian_norms"]) == 6 and asked["jacobian_norms"][5][5] == 2.0
+
+
+def test_post_trace_takes_K_from_explicit_params(client):
+    data = {"inputs": [[1.0], [0.0], [1.0]], "targets": [0, 2, 1]}
+    params = {"W": [[0.1]], "U": [[0.2]], "b": [0.0], "V": [[0.3]] * 5, "b_y": [0.0] * 5}
+    response = client.post("/api/v1/trace", json={"data": data, "hidden_size": 1,
+                                                  "params": params})
+    assert response.status_code == 200
+    assert response.json()["sizes"]["K"] == 5
+
+
 def test_post_train_with_include_trace_returns_a_pass_from_trained_params(client):
     result = client.post("/api/v1/train", json={"iterations": 5, "include_trace": True}).json()
     assert result["trace"]["params"] == result["final_params"]

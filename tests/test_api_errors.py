@@ -246,3 +246,28 @@ def test_post_trace_rejects_overlapping_windows_over_the_backward_step_limit(cli
     error = only_error(response)
     assert error["loc"] == ["body", "truncation", "k2"]
     assert "20100 backward steps" in error["msg"] and "BPTT_MAX_BACKWARD_STEPS" in error["msg"]
+
+
+def test_post_trace_rejects_params_with_more_output_rows_than_the_server_takes(client):
+    data = {"inputs": [[1.0], [0.0]], "targets": [0, 1]}
+    params = {"W": [[0.1]], "U": [[0.2]], "b": [0.0], "V": [[0.3]] * 129, "b_y": [0.0] * 129}
+    response = client.post("/api/v1/trace", json={"data": data, "hidden_size": 1,
+                                                  "params": params})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "params", "V"]
+    assert "129" in error["msg"] and "BPTT_MAX_INPUT_SIZE" in error["msg"]
+
+
+def test_post_trace_rejects_jacobian_norms_without_diagnostics(client):
+    response = client.post("/api/v1/trace", json={"diagnostics": False,
+                                                  "jacobian_norms": True})
+    assert response.status_code == 422
+    assert only_error(response)["loc"] == ["body", "jacobian_norms"]
+
+
+def test_post_trace_rejects_a_beta_of_one_naming_it(client):
+    response = client.post("/api/v1/trace", json={"optimizer": {"name": "adam",
+                                                                "betas": [0.9, 1.0]}})
+    assert response.status_code == 422
+    assert only_error(response)["loc"] == ["body", "optimizer", "betas", 1]

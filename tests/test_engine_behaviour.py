@@ -11,7 +11,7 @@ from bptt_studio.engine import (
     RequestError,
     gradcheck,
     list_presets,
-    parse_request,
+    plan,
     run_trace,
     train,
 )
@@ -53,8 +53,8 @@ def test_chunking_with_a_shorter_last_chunk_still_looks_back_k2():
 
 
 def test_k2_defaults_to_k1():
-    request = parse_request({"truncation": {"k1": 3}})
-    assert request.truncation.k2 == 3
+    planned = plan({"truncation": {"k1": 3}})
+    assert planned.request.truncation.k2 == 3 and planned.k2 == 3
 
 
 def test_k2_smaller_than_k1_is_rejected_naming_k2():
@@ -389,3 +389,28 @@ def test_training_a_series_predicts_in_the_series_units():
     result = train({"data": {"preset": "series"}}, iterations=200)
     assert result["continuation"] is None
     assert result["predictions"][-1] == pytest.approx(10, abs=1.5)
+
+
+def test_training_a_series_forecasts_past_its_end_feeding_each_prediction_back():
+    series = [2, 4, 6, 8, 10]
+    result = train({"data": {"series": series}, "hidden_size": 4}, iterations=200)
+    forecast = result["forecast"]
+    assert len(forecast) == 20 and result["continuation"] is None
+    # the same network run over the series and then its own forecast, as explicit inputs:
+    # at every step past the end, its output is the next forecast value
+    mean, std = np.mean(series), np.std(series)
+    fed = np.array(series + forecast[:-1])
+    replay = run_trace({"data": {"inputs": ((fed - mean) / std)[:, None].tolist(),
+                                 "targets": [[0.0]] * len(fed)},
+                        "hidden_size": 4, "params": {k: v.tolist() for k, v in
+                                                     result["final_params"].items()}})
+    outputs = [e["o"][0] * std + mean for e in replay["events"] if e["kind"] == "forward"]
+    np.testing.assert_allclose(outputs[len(series) - 1:], forecast, rtol=1e-9)
+    assert forecast[0] > 10  # the trained network continues the rising series
+
+
+def test_only_a_series_gets_a_forecast_and_only_text_a_continuation():
+    text = train({"data": {"text": "machine"}}, iterations=2)
+    assert text["forecast"] is None and isinstance(text["continuation"], str)
+    arrays = train(small_request("rnn"), iterations=2)
+    assert arrays["forecast"] is None and arrays["continuation"] is None

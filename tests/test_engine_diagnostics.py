@@ -5,22 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bptt_studio.engine import losses, run_trace
-from bptt_studio.engine.bptt import CELLS, run_schedule
-from bptt_studio.engine.run import prepare
+from bptt_studio.engine import CELLS, RequestError, losses, plan, problem_of, run_trace
+from bptt_studio.engine.schedule import run_schedule
 from tests.engine_helpers import central_difference, small_request
 
 
 def _replay(problem, run, k, t, h_k):
     """h(t) and L(t) when h(k) is replaced (the cell state c(k) kept as recorded)."""
     cell = CELLS[problem.cell]
-    fwd = run["forward"]
+    fwd = run.forward
     state = (h_k, fwd.caches[k]["c"]) if problem.cell == "lstm" else (h_k,)
     for s in range(k + 1, t + 1):
         packed = fwd.packs[fwd.version_of[s]]
         ux = cell.input_projection(packed, problem.inputs[s - 1:s])[0]
         state = cell.state_of(cell.step_forward(packed, ux, state))
-    params = run["updates"][fwd.version_of[t]]["params_before"]
+    params = run.updates[fwd.version_of[t]]["params_before"]
     o = losses.outputs(params["V"], params["b_y"], state[0][None])
     return state[0], float(losses.evaluate(problem.loss, o, problem.targets[t - 1:t])[1][0])
 
@@ -29,12 +28,12 @@ def _replay(problem, run, k, t, h_k):
 def test_error_flow_is_the_norm_of_dLt_dhk_by_finite_differences(cell):
     request = small_request(cell)
     result = run_trace(request)
-    _, problem, _ = prepare(request)
+    problem = problem_of(plan(request))
     run = run_schedule(problem)
     flow = result["diagnostics"]["error_flow"]
     for t in range(1, problem.T + 1):
         for k in range(1, t + 1):
-            h_k = run["forward"].caches[k]["h"]
+            h_k = run.forward.caches[k]["h"]
             numeric = central_difference(
                 lambda h, k=k, t=t: _replay(problem, run, k, t, h)[1], h_k.copy())
             assert flow[t - 1][k - 1] == pytest.approx(np.linalg.norm(numeric), rel=1e-6,
@@ -43,15 +42,15 @@ def test_error_flow_is_the_norm_of_dLt_dhk_by_finite_differences(cell):
 
 @pytest.mark.parametrize("cell", ["rnn", "gru"])
 def test_jacobian_norms_are_norms_of_dht_dhk_by_finite_differences(cell):
-    request = small_request(cell)
+    request = small_request(cell, jacobian_norms=True)
     result = run_trace(request)
-    _, problem, _ = prepare(request)
+    problem = problem_of(plan(request))
     run = run_schedule(problem)
     jac = result["diagnostics"]["jacobian_norms"]
     H = problem.H
     for t in range(1, problem.T + 1):
         for k in range(1, t):
-            h_k = run["forward"].caches[k]["h"]
+            h_k = run.forward.caches[k]["h"]
             columns = [central_difference(
                 lambda h, k=k, t=t, i=i: _replay(problem, run, k, t, h)[0][i], h_k.copy())
                 for i in range(H)]
@@ -62,11 +61,11 @@ def test_jacobian_norms_are_norms_of_dht_dhk_by_finite_differences(cell):
 
 
 def test_lstm_jacobian_norms_hold_the_cell_state_fixed_at_every_step():
-    request = small_request("lstm")
+    request = small_request("lstm", jacobian_norms=True)
     result = run_trace(request)
-    _, problem, _ = prepare(request)
+    problem = problem_of(plan(request))
     run = run_schedule(problem)
-    fwd = run["forward"]
+    fwd = run.forward
     cell = CELLS["lstm"]
 
     def one_step(s, h_prev):  # h(s) from h(s-1) with c(s-1) as recorded
@@ -81,6 +80,30 @@ def test_lstm_jacobian_norms_hold_the_cell_state_fixed_at_every_step():
     expected = np.linalg.norm(product)  # dh(T)/dh(T-3) along h only
     got = result["diagnostics"]["jacobian_norms"][problem.T - 1][problem.T - 4]
     assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_jacobian_norms_are_computed_only_when_asked_for():
+    # O(T^2 H^3): off by default; the other diagnostics stay on
+    diagnostics = run_trace(small_request("gru"))["diagnostics"]
+    assert diagnostics["jacobian_norms"] is None
+    assert diagnostics["error_flow"] is not None and diagnostics["weight_flow"] is not None
+    assert len(diagnostics["step_grad_norms"]) == 5
+
+
+def test_jacobian_norms_when_asked_for_leave_every_other_number_unchanged():
+    without = run_trace(small_request("lstm", schedule="k1_lt_k2"))
+    with_jacobian = run_trace(small_request("lstm", schedule="k1_lt_k2", jacobian_norms=True))
+    assert len(with_jacobian["diagnostics"]["jacobian_norms"]) == 5
+    for key in ("error_flow", "weight_flow", "step_grad_norms", "full_vs_truncated"):
+        assert with_jacobian["diagnostics"][key] == without["diagnostics"][key]
+    assert with_jacobian["loss"] == without["loss"]
+
+
+def test_jacobian_norms_without_diagnostics_are_refused_naming_the_field():
+    with pytest.raises(RequestError) as error:
+        run_trace(small_request("rnn", diagnostics=False, jacobian_norms=True))
+    assert error.value.loc == ("jacobian_norms",)
+    assert "diagnostics" in error.value.msg
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

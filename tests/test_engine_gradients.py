@@ -8,9 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
-from bptt_studio.engine.bptt import run_schedule
+from bptt_studio.engine import plan, problem_of
 from bptt_studio.engine.gradcheck import window_loss, window_versions
-from bptt_studio.engine.run import prepare
+from bptt_studio.engine.schedule import run_schedule
 from tests.engine_helpers import (
     SCHEDULES,
     assert_gradients_close,
@@ -29,14 +29,14 @@ IDS = ["-".join(combo) for combo in COMBINATIONS]
 
 def _run(combo):
     cell, activation, loss, loss_at, schedule = combo
-    _, problem, _ = prepare(small_request(cell, activation, loss, loss_at, schedule))
+    problem = problem_of(plan(small_request(cell, activation, loss, loss_at, schedule)))
     return problem, run_schedule(problem)
 
 
 @pytest.mark.parametrize("combo", COMBINATIONS, ids=IDS)
 def test_parameter_gradients_match_finite_differences_in_every_window(combo):
     problem, run = _run(combo)
-    for index, update in enumerate(run["updates"]):
+    for index, update in enumerate(run.updates):
         versions = window_versions(run, index)
         for name in problem.params:
             def loss_of(value, name=name, index=index, versions=versions):
@@ -53,7 +53,7 @@ def test_parameter_gradients_match_finite_differences_in_every_window(combo):
 def test_input_gradients_match_finite_differences(combo):
     problem, run = _run(combo)
     backward = [e for e in _events(problem, run) if e["kind"] == "backward"]
-    for index, update in enumerate(run["updates"]):
+    for index, update in enumerate(run.updates):
         versions = window_versions(run, index)
         first, last = update["window"]
         for t in range(first, last + 1):
@@ -70,8 +70,8 @@ def test_input_gradients_match_finite_differences(combo):
 @pytest.mark.parametrize("combo", COMBINATIONS, ids=IDS)
 def test_initial_state_gradients_match_finite_differences(combo):
     problem, run = _run(combo)
-    fwd = run["forward"]
-    for index, update in enumerate(run["updates"]):
+    fwd = run.forward
+    for index, update in enumerate(run.updates):
         versions = window_versions(run, index)
         first = update["window"][0]
         cache = fwd.caches[first]
@@ -91,7 +91,7 @@ def test_initial_state_gradients_match_finite_differences(combo):
 
 
 def _events(problem, run):
-    return run["events"]
+    return run.events
 
 
 def test_full_bptt_gradient_of_h0_matches_finite_differences_through_the_public_entry():

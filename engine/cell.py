@@ -1,0 +1,196 @@
+"""What a recurrent cell is to the engine: the protocol every cell module implements.
+
+A cell is a module (``rnn.py``, ``lstm.py``, ``gru.py``) registered in ``engine.cells.CELLS``.
+It declares, once, what it is:
+
+- ``STATE``: the names of its state vectors, h first (``("h",)``, or ``("h", "c")``);
+- ``GATES``: the names of its gates, as the forward event's ``gates`` and ``a`` hold them
+  (empty for the vanilla RNN, whose event has one pre-activation ``a`` and ``gates: null``);
+- ``DELTA_KEYS``: the order of its stacked deltas (n, G*H); each is a gate name, or
+  ``"delta"`` for the vanilla RNN's single delta. The backward event holds them as
+  ``"delta"`` (one) or ``"deltas": {gate: ...}`` (gated cells);
+- ``PARAMS``: every parameter of the cell (the output layer V, b_y is the same for all
+  cells: ``OUTPUT_PARAMS`` below) with its shape rule and the two recorded factors whose
+  per-step product is its contribution (see ``ParamSpec``);
+- ``PRE_ACTIVATIONS``: the stack holding the forward event's ``a``: one name, or
+  {gate: stack name};
+- ``RECORDED``: further per-step vectors the forward event carries (``c_prev``, ``c``,
+  ``rh_prev``), by stack name;
+- ``BACKWARD_RECORDED``: further per-step vectors the backward event carries (``dc``);
+- ``BACKWARD_KEYS``: the forward stacks ``backward_steps`` reads;
+- ``KEEP_BIAS``: the bias of the gate that keeps the old state (request.forget_bias), or None;
+
+and the functions of a forward/backward pair over plain arrays (``pack``, ``recurrent``,
+``input_projection``, ``step_forward``, ``forward_steps``, ``state_of``, ``step_backward``,
+``backward_steps``, ``input_grad``). The time loop, the schedule, the events, the
+diagnostics and the parameter shapes read only these names, so adding a cell is one module
+plus its line in ``engine.cells``. mypy checks each module against ``Cell`` (modules are
+accepted as protocol implementations), and a test checks the declarations at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+Params = dict[str, np.ndarray]
+Packed = dict[str, Any]  # the matrices one step needs, once per parameter version
+Stacks = dict[str, np.ndarray]  # recorded quantities of a block of steps, rows in time order
+
+# The size symbols of a shape rule.
+SIZES = ("H", "D", "K")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: its shape rule and the two recorded factors of its contribution.
+
+    ``shape`` names sizes: ("H", "H") is H×H. ``left`` is a path into the backward event of
+    step t ("delta", "deltas.f", "g_o"), ``right`` a path into the forward event of the same
+    step ("h_prev", "x", "rh_prev", "h"), or None for a bias, so that the step's contribution
+    is contrib[name] = left right^T (or left, for a bias).
+    """
+
+    shape: tuple[str, ...]
+    left: str
+    right: str | None
+
+    @property
+    def factors(self) -> tuple[str, str | None]:
+        return (self.left, self.right)
+
+    @property
+    def delta(self) -> str:
+        """The key of the left factor among the stacked deltas (its path's last part)."""
+        return self.left.rsplit(".", 1)[-1]
+
+    def size(self, H: int, D: int, K: int) -> tuple[int, ...]:
+        sizes = {"H": H, "D": D, "K": K}
+        return tuple(sizes[symbol] for symbol in self.shape)
+
+
+# The output layer o(t) = V h(t) + b_y, the same for every cell: g_o(t) = dL/do(t).
+OUTPUT_PARAMS: dict[str, ParamSpec] = {
+    "V": ParamSpec(("K", "H"), "g_o", "h"),
+    "b_y": ParamSpec(("K",), "g_o", None),
+}
+
+
+def gate_params(gate: str, suffix: str, delta: str, recurrent_right: str = "h_prev"
+                ) -> dict[str, ParamSpec]:
+    """W_suffix (H×H), U_suffix (H×D), b_suffix (H) of one gate whose delta is ``delta``."""
+    return {f"W_{suffix}": ParamSpec(("H", "H"), delta, recurrent_right),
+            f"U_{suffix}": ParamSpec(("H", "D"), delta, "x"),
+            f"b_{suffix}": ParamSpec(("H",), delta, None)}
+
+
+@runtime_checkable
+class Cell(Protocol):
+    """A cell module. See the module docstring for what each name means."""
+
+    # The declarations, read-only (a module's constants, of any more precise type).
+    @property
+    def STATE(self) -> tuple[str, ...]: ...
+    @property
+    def GATES(self) -> tuple[str, ...]: ...
+    @property
+    def DELTA_KEYS(self) -> tuple[str, ...]: ...
+    @property
+    def PARAMS(self) -> Mapping[str, ParamSpec]: ...
+    @property
+    def PRE_ACTIVATIONS(self) -> str | Mapping[str, str]: ...
+    @property
+    def RECORDED(self) -> tuple[str, ...]: ...
+    @property
+    def BACKWARD_RECORDED(self) -> tuple[str, ...]: ...
+    @property
+    def BACKWARD_KEYS(self) -> tuple[str, ...]: ...
+    @property
+    def KEEP_BIAS(self) -> str | None: ...
+
+    # The forward/backward pair over plain arrays.
+
+    def pack(self, params: Params, activation: str = ..., /) -> Packed: ...
+
+    def recurrent(self, packed: Packed, /) -> Any: ...
+
+    def input_projection(self, packed: Packed, X: np.ndarray, out: np.ndarray | None = ..., /
+                         ) -> np.ndarray: ...
+
+    def step_forward(self, packed: Packed, ux_t: np.ndarray,
+                     state_prev: tuple[np.ndarray, ...], /) -> dict[str, np.ndarray]: ...
+
+    def forward_steps(self, packed: Packed, X: np.ndarray, state0: tuple[np.ndarray, ...], /
+                      ) -> Stacks: ...
+
+    def state_of(self, cache: Mapping[str, np.ndarray], /) -> tuple[np.ndarray, ...]: ...
+
+    def step_backward(self, packed: Packed, dstate: tuple[np.ndarray, ...],
+                      cache: Mapping[str, np.ndarray], /
+                      ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]: ...
+
+    def backward_steps(self, Ws: list[Any], stacks: Stacks, dh_out: np.ndarray, /
+                       ) -> Stacks: ...
+
+    def input_grad(self, packed: Packed, stacked_delta: np.ndarray, /) -> np.ndarray: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers every cell shares (written once; each cell module exports them as its own).
+
+
+def input_projection(packed: Packed, X: np.ndarray, out: np.ndarray | None = None
+                     ) -> np.ndarray:
+    """U x(t) + b for every row of ``X`` (n, D) at once, the gates stacked: (n, G*H).
+
+    ``U x(t) + b`` does not depend on the recurrence, so one product serves a whole block.
+    """
+    ux = np.matmul(X, packed["U"].T, out=out)  # (n, G*H)
+    ux += packed["b"]  # in place: one array of n rows, not two
+    return ux
+
+
+def input_grad(packed: Packed, stacked_delta: np.ndarray) -> np.ndarray:
+    """dL/dx(t) for every step of a window: the sum over gates of U_*^T delta_*(t), as rows."""
+    return stacked_delta @ packed["U"]  # (n, D)
+
+
+def stacked_recurrent(packed: Packed) -> Any:
+    """What backward_steps multiplies the deltas by: the version's stacked recurrent W."""
+    return packed["W"]
+
+
+# ---------------------------------------------------------------------------------------------
+# What the engine derives from the declarations.
+
+
+def all_params(cell: Cell) -> dict[str, ParamSpec]:
+    """Every parameter of a network with this cell, in CONTRACT.md's order (V, b_y last)."""
+    return {**cell.PARAMS, **OUTPUT_PARAMS}
+
+
+def recurrent_names(cell: Cell) -> list[str]:
+    """The recurrent matrices (what spectral_radius rescales): the cell's H×H parameters."""
+    return [name for name, spec in cell.PARAMS.items() if spec.shape == ("H", "H")]
+
+
+def right_factors(cell: Cell) -> list[str]:
+    """The forward-event fields the cell's parameters multiply their deltas by (no bias)."""
+    rights: list[str] = []
+    for spec in cell.PARAMS.values():
+        if spec.right is not None and spec.right not in rights:
+            rights.append(spec.right)
+    return rights
+
+
+def delta_field(cell: Cell) -> str:
+    """The backward event's name for the deltas: "delta" (one, no gates) or "deltas"."""
+    return "deltas" if cell.GATES else "delta"
+
+
+def split_gates(cell: Cell, stacked: np.ndarray, H: int) -> dict[str, np.ndarray]:
+    """Stacked gate rows (n, G*H) as {delta key: (n, H)} views, in DELTA_KEYS order."""
+    return {key: stacked[:, j * H:(j + 1) * H] for j, key in enumerate(cell.DELTA_KEYS)}

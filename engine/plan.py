@@ -1,0 +1,279 @@
+"""The plan of a request: everything worked out once, before any costly work starts.
+
+    job = plan({"cell": "lstm", "data": {"preset": "sentence"}}, task="train", iterations=50)
+    job.T, job.D, job.H, job.K          # the sizes
+    job.windows, job.backward_steps     # the schedule
+    job.work                            # the counts a cost model reads
+
+``plan(request)`` validates the request (engine.request), merges its preset's settings once
+(``resolve_preset``, the one place a preset is read), fills the defaults that depend on
+other fields once (k2 = k1, torch's eps), encodes the data without forming anything larger
+than the data (engine.data), takes K from ``output_size``, else from the explicit
+parameters (rows of V), else from the data, checks the explicit parameters and initial
+state against those sizes, and counts the work: windows, forward and backward steps,
+parameters, and the cell steps a gradient check would replay.
+
+The server's limits judge a plan (app.limits) before ``problem_of`` allocates the arrays a
+pass runs on; the engine's entries (``run_trace``, ``train``, ``gradcheck``) take a plan or a
+request, so a caller that has planned does not plan again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, cast
+
+import numpy as np
+
+from .cell import Params
+from .cells import CELLS
+from .data import Encoded, encode
+from .errors import RequestError
+from .params import check_params, check_state, init_params, param_count, rescale_recurrent
+from .presets import PRESETS
+from .request import (
+    DEFAULT_EPS,
+    TraceRequest,
+    Truncation,
+    convert_data,
+    parse_request,
+    plain,
+    to_dict,
+)
+from .schedule import Problem, windows
+
+Task = Literal["trace", "train", "gradcheck"]
+TASKS: tuple[Task, ...] = ("trace", "train", "gradcheck")
+
+
+@dataclass(frozen=True)
+class Work:
+    """The counts a cost model needs to estimate a request's CPU time and peak memory.
+
+    Everything is a count of the request as planned (sizes after the preset and the data,
+    the schedule after truncation). A pass runs ``forward_steps`` cell steps forward and
+    ``backward_steps`` backward (more than T when windows overlap, k2 > k1), one update per
+    window; a training request runs ``iterations`` passes; a gradient check replays
+    ``evaluations`` cell steps. ``recorded`` says whether a pass is returned as a full trace
+    (its events, and the diagnostics when on).
+    """
+
+    task: Task
+    cell: str
+    T: int
+    D: int
+    H: int
+    K: int
+    gates: int  # G: the cell's stacked gates (1 RNN, 4 LSTM, 3 GRU)
+    parameters: int  # numbers in the parameters
+    windows: int
+    updates: int  # one per window, per pass
+    forward_steps: int  # per pass
+    backward_steps: int  # per pass: the sum of the windows' lengths
+    iterations: int  # passes: training passes, else 1
+    evaluations: int  # cell steps a gradient check replays (0 unless task is gradcheck)
+    recorded: bool  # a pass comes back as a trace (trace, or train with include_trace)
+    diagnostics: bool  # error flow, weight flow, step norms, full vs truncated: O(T^2)
+    jacobian_norms: bool  # the exact all-pairs Jacobian norms: O(T^2 H^3)
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself
+class Plan:
+    """A validated request with everything derived from it, each quantity once."""
+
+    request: TraceRequest  # preset settings merged; k2 and eps filled in
+    data: Encoded  # the data, checked, with T, D, K, the loss, vocabulary and scale
+    params: Params | None  # the explicit initial parameters, checked; None: drawn from seed
+    k1: int  # the schedule's k1 and k2 (T for full BPTT; at most T)
+    k2: int
+    windows: tuple[tuple[int, int], ...]  # (first, last) of each update's window
+    loss_steps: frozenset[int]  # the steps whose loss is injected
+    forward_steps: int  # per pass
+    backward_steps: int  # per pass
+    parameter_count: int
+    evaluations: int  # the cell steps a gradient check replays
+    task: Task
+    iterations: int
+    include_trace: bool  # train: also a trace of one more pass from the trained parameters
+    work: Work = field(init=False, repr=False)  # the counts, from the fields above
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "work", _work_of(self))
+
+    @property
+    def cell(self) -> str:
+        return self.request.cell
+
+    @property
+    def T(self) -> int:
+        return self.data.T
+
+    @property
+    def D(self) -> int:
+        return self.data.D
+
+    @property
+    def H(self) -> int:
+        return self.request.hidden_size
+
+    @property
+    def K(self) -> int:
+        return self.data.K
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the request asked for truncation (even one that cuts nothing)."""
+        return self.request.truncation is not None
+
+    def for_task(self, task: Task, iterations: int | None = None,
+                 include_trace: bool | None = None) -> Plan:
+        """The same request planned for another task (no validation or encoding again)."""
+        iterations = _iterations(task, iterations if iterations is not None
+                                 else self.iterations)
+        include = bool(include_trace) if include_trace is not None else self.include_trace
+        if (task, iterations, include) == (self.task, self.iterations, self.include_trace):
+            return self
+        return replace(self, task=task, iterations=iterations, include_trace=include)
+
+    def with_params(self, params: Params) -> Plan:
+        """The plan of one more pass of the same request from the given parameters (trained
+        ones): taken as they are, neither drawn from the seed nor rescaled again."""
+        request = replace(self.request, params=None, spectral_radius=None, forget_bias=None)
+        return replace(self, request=request, params=params, task="trace", iterations=1,
+                       include_trace=False)
+
+
+def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
+         iterations: int = 1, include_trace: bool = False) -> Plan:
+    """Validate and plan a request (a dict shaped as CONTRACT.md's, or a ``TraceRequest``).
+
+    ``task``: "trace" (one recorded pass), "train" (``iterations`` passes, and one more
+    recorded when ``include_trace``) or "gradcheck". Raises ``RequestError`` naming the field.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    raw, preset_data = resolve_preset(plain(request))
+    req = _fill_defaults(parse_request(raw))
+    data = convert_data(preset_data) if preset_data is not None else req.data
+    enc = encode(data, req.loss, req.output_size, _rows_of_v(req.params))
+    cell, H = req.cell, req.hidden_size
+    params = None if req.params is None else check_params(req.params, cell, H, enc.D, enc.K)
+    for name in CELLS[cell].STATE:  # h0 (and c0): H values each
+        _check_length(getattr(req, f"{name}0"), H, f"{name}0")
+    T = enc.T
+    trunc = req.truncation  # k2 filled in by _fill_defaults
+    k1, k2 = (trunc.k1, cast(int, trunc.k2)) if trunc else (T, T)
+    spans = tuple(windows(T, min(k1, T), min(k2, T)))
+    backward = sum(last - first + 1 for first, last in spans)
+    count = param_count(cell, H, enc.D, enc.K)
+    return Plan(
+        request=req, data=enc, params=params, k1=min(k1, T), k2=min(k2, T), windows=spans,
+        loss_steps=frozenset(range(1, T + 1)) if req.loss_at == "every" else frozenset({T}),
+        forward_steps=T, backward_steps=backward, parameter_count=count,
+        evaluations=2 * count * backward, task=task, iterations=_iterations(task, iterations),
+        include_trace=bool(include_trace) and task == "train")
+
+
+def as_plan(request: Plan | TraceRequest | dict[str, Any], task: Task = "trace",
+            iterations: int | None = None, include_trace: bool | None = None) -> Plan:
+    """A plan for ``task``: the given one (for that task), or a new one of the request."""
+    if isinstance(request, Plan):
+        return request.for_task(task, iterations, include_trace)
+    return plan(request, task, 1 if iterations is None else iterations, bool(include_trace))
+
+
+def problem_of(job: Plan, params: Params | None = None) -> Problem:
+    """The arrays a pass runs on: inputs and targets, the initial parameters (explicit,
+    ``params``, or drawn from the seed; then rescaled to the spectral radius) and state."""
+    req = job.request
+    if params is None:
+        params = job.params if job.params is not None else init_params(
+            req.cell, job.H, job.D, job.K, req.seed, req.forget_bias)
+        if req.spectral_radius is not None:
+            params = rescale_recurrent(params, req.cell, req.spectral_radius)
+    state0 = tuple(check_state(getattr(req, f"{name}0"), job.H, f"{name}0")
+                   for name in CELLS[req.cell].STATE)
+    return Problem(
+        cell=req.cell, activation=req.activation, inputs=job.data.inputs(),
+        targets=job.data.targets(), loss=job.data.loss, loss_steps=job.loss_steps,
+        reduction=req.reduction, k1=job.k1, k2=job.k2, windows=job.windows,
+        optimizer=req.optimizer, clip=req.clip, params=params, state0=state0)
+
+
+def config_of(job: Plan) -> dict[str, Any]:
+    """The request with every default filled in (a result's ``config``): running it again
+    gives the same numbers."""
+    config = to_dict(job.request)
+    config["loss"] = job.data.loss  # "from data" filled in, like the output size
+    config["output_size"] = job.K
+    if job.params is not None and job.request.params is None:  # trained parameters
+        config["params"] = {name: value.tolist() for name, value in job.params.items()}
+    return config
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def resolve_preset(raw: Any) -> tuple[Any, Any]:
+    """The request with its preset's settings filling what the caller left out (the preset
+    named, the default one when ``data`` is absent), and the preset's own data to encode
+    (None when the data is not a known preset: the request's data is encoded, or the
+    validation names what is wrong with it). The one place a preset is read."""
+    data = raw.get("data", _DEFAULT_DATA) if isinstance(raw, dict) else None
+    if not (isinstance(data, dict) and set(data) == {"preset"} and isinstance(
+            data["preset"], str) and data["preset"] in PRESETS):
+        return raw, None
+    settings = PRESETS[data["preset"]].settings
+    return {**settings, **raw, "data": data}, settings["data"]
+
+
+_DEFAULT_DATA = plain(TraceRequest().data)
+
+
+def _fill_defaults(req: TraceRequest) -> TraceRequest:
+    """The defaults that depend on other fields: k2 = k1 (checking k2 >= k1), and torch's
+    eps of the optimizer."""
+    if req.truncation is not None:
+        k1, k2 = req.truncation.k1, req.truncation.k2
+        if k2 is None:
+            req = replace(req, truncation=Truncation(k1=k1, k2=k1))
+        elif k2 < k1:
+            raise RequestError(("truncation", "k2"),
+                               f"k2 must be >= k1 (BPTT(k1, k2) looks back at least as far as "
+                               f"it steps); got k1 = {k1}, k2 = {k2}")
+    if req.optimizer.eps is None and req.optimizer.name in DEFAULT_EPS:
+        req = replace(req, optimizer=replace(req.optimizer,
+                                             eps=DEFAULT_EPS[req.optimizer.name]))
+    return req
+
+
+def _rows_of_v(params: dict[str, Any] | None) -> int | None:
+    """K as the explicit parameters say it (the rows of V), when they say it."""
+    V = (params or {}).get("V")
+    return len(V) if isinstance(V, list) and V else None
+
+
+def _check_length(given: list[float] | None, H: int, name: str) -> None:
+    if given is not None and len(given) != H:
+        raise RequestError((name,), f"wrong shape: expected [{H}] (hidden_size), given "
+                                    f"{list(np.shape(given))}")
+
+
+def _iterations(task: Task, iterations: int) -> int:
+    if task != "train":
+        return 1
+    if iterations < 1:
+        raise RequestError(("iterations",), f"must be >= 1, got {iterations}")
+    return iterations
+
+
+def _work_of(job: Plan) -> Work:
+    req = job.request
+    return Work(
+        task=job.task, cell=job.cell, T=job.T, D=job.D, H=job.H, K=job.K,
+        gates=len(CELLS[job.cell].DELTA_KEYS), parameters=job.parameter_count,
+        windows=len(job.windows), updates=len(job.windows), forward_steps=job.forward_steps,
+        backward_steps=job.backward_steps, iterations=job.iterations,
+        evaluations=job.evaluations if job.task == "gradcheck" else 0,
+        recorded=job.task == "trace" or job.include_trace, diagnostics=req.diagnostics,
+        jacobian_norms=req.diagnostics and req.jacobian_norms)

@@ -1,0 +1,120 @@
+"""The record store of a pass: every number the forward and backward passes computed, kept
+once as stacks (one array per quantity and forward block or backward window, rows in time
+order), and read by the events, the diagnostics and the gradient check.
+
+Time is 1-based: ``Forward.caches[t]`` is step t's record (``caches[0]`` is None).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .cell import Packed, Stacks
+
+
+class StepRecord(Mapping[str, np.ndarray]):
+    """What step t recorded, under the names of its cell's ``step_forward`` cache (plus the
+    backward factors): row views of its forward block's stacks."""
+
+    __slots__ = ("_stacks", "_row")
+
+    def __init__(self, stacks: Stacks, row: int) -> None:
+        self._stacks = stacks
+        self._row = row
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self._stacks[key][self._row]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stacks)
+
+    def __len__(self) -> int:
+        return len(self._stacks)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._stacks
+
+
+@dataclass
+class Forward:
+    """What the forward pass recorded. Steps run in blocks (the new steps of each window);
+    ``blocks`` holds each block's first step t and its stacks (rows in time order)."""
+
+    version_of: list[int]  # parameter version step t used (index 0 unused)
+    packs: list[Packed]  # packed parameters of each version
+    outputs: np.ndarray  # (T, K) o(t) in row t-1
+    yhat: np.ndarray  # (T, K)
+    step_loss: np.ndarray  # (T,)
+    step_grad_o: np.ndarray  # (T, K) dL(t)/do(t) of each step's own loss, unweighted
+    blocks: list[tuple[int, Stacks]] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)  # first step of each block
+
+    def add_block(self, first: int, stacks: Stacks) -> None:
+        self.blocks.append((first, stacks))
+        self.starts.append(first)
+
+    @property
+    def caches(self) -> StepCaches:
+        """caches[t]: step t's record as a mapping (1-based; caches[0] is None)."""
+        return StepCaches(self.blocks, self.starts)
+
+    def rows(self, key: str, first: int, last: int) -> np.ndarray:
+        """Rows first..last (1-based t, inclusive) of a recorded quantity: a view when they lie
+        in one block, else the blocks' rows joined."""
+        index = bisect.bisect_right(self.starts, first) - 1
+        parts = []
+        while index < len(self.blocks) and self.blocks[index][0] <= last:
+            start, stacks = self.blocks[index]
+            stack = stacks[key]
+            parts.append(stack[max(first, start) - start:last - start + 1])
+            index += 1
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+class StepCaches(Sequence[Any]):
+    """The per-step view of the forward blocks: ``caches[t]`` is a StepRecord."""
+
+    def __init__(self, blocks: list[tuple[int, Stacks]], starts: list[int]) -> None:
+        self._blocks = blocks
+        self._starts = starts
+
+    def __len__(self) -> int:
+        if not self._blocks:
+            return 1
+        start, stacks = self._blocks[-1]
+        return start + len(stacks["h"])
+
+    def __getitem__(self, t: Any) -> Any:
+        if isinstance(t, slice):
+            return [self[i] for i in range(*t.indices(len(self)))]
+        if t < 0:
+            t += len(self)
+        if t == 0:
+            return None
+        if not 0 < t < len(self):
+            raise IndexError(t)
+        start, stacks = self._blocks[bisect.bisect_right(self._starts, t) - 1]
+        return StepRecord(stacks, t - start)
+
+
+@dataclass
+class Backward:
+    """One window's backward pass, rows in time order first..last."""
+
+    first: int
+    last: int
+    g_o: np.ndarray  # (n, K)
+    dh_out: np.ndarray  # (n, H)
+    dh_next: np.ndarray  # (n, H)
+    dh: np.ndarray  # (n, H)
+    delta: np.ndarray  # (n, G*H) stacked gate deltas
+    dh_prev: np.ndarray  # (n, H)
+    # the cell's further per-step records (its BACKWARD_RECORDED: dc, dc_next for the LSTM)
+    recorded: dict[str, np.ndarray] = field(default_factory=dict)
+    # dL/d(state before the window), one per state vector (dh, and dc for the LSTM)
+    dstate_start: tuple[np.ndarray, ...] = field(default_factory=tuple)

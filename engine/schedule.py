@@ -1,0 +1,260 @@
+"""The BPTT(k1, k2) schedule: forward, backward over each window, update — as a trace.
+
+One rule covers every variant (Williams & Peng 1990). Forward step t uses the parameters
+current at that time. After step t, when t is a multiple of k1 or t = T, the losses of the
+steps since the last update are injected, deltas flow back over the window
+max(1, t-k2+1)..t only (the state before it is a constant), and one update is applied.
+Full epochwise BPTT is k1 = k2 = T; Haykin's online BPTT(h) is k1 = 1, k2 = h. Within a
+window each step uses the parameter version its own forward pass used, so the window's
+gradient sums over the versions it touched. Time is 1-based.
+
+Each window's new steps run forward as one block (``cell.forward_steps``) into the record
+store (engine.record), and each window's backward pass is one ``cell.backward_steps`` over
+the window's rows; engine.events turns the records into the trace's events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import events, losses, optim
+from .cell import Cell, Params, split_gates
+from .cells import CELLS
+from .lazy import Factors, WindowGradients
+from .record import Backward, Forward, StepRecord
+from .request import Clip, Optimizer
+
+
+def windows(T: int, k1: int, k2: int) -> list[tuple[int, int]]:
+    """(first, last) of every window: an update after each multiple of k1 and after T."""
+    return [(max(1, t - k2 + 1), t) for t in range(1, T + 1) if t % k1 == 0 or t == T]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything a pass needs, as arrays (made from a plan by ``engine.plan.problem_of``)."""
+
+    cell: str
+    activation: str
+    inputs: np.ndarray  # (T, D)
+    targets: np.ndarray  # (T,) class ids or (T, K) values
+    loss: str
+    loss_steps: frozenset[int]  # 1-based steps whose loss is injected
+    reduction: str
+    k1: int
+    k2: int
+    windows: tuple[tuple[int, int], ...]  # (first, last) of each update's window
+    optimizer: Optimizer
+    clip: Clip | None
+    params: Params
+    state0: tuple[np.ndarray, ...]  # one per state vector of the cell: (h0,) or (h0, c0)
+
+    @property
+    def cell_module(self) -> Cell:
+        return CELLS[self.cell]
+
+    @property
+    def T(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def H(self) -> int:
+        return int(self.state0[0].shape[0])
+
+    @property
+    def K(self) -> int:
+        return int(self.params["V"].shape[0])
+
+
+@dataclass
+class Run:
+    """One pass, recorded: the trace's events and updates, and the records they view."""
+
+    events: list[Mapping[str, Any]]  # in the order a student should see them
+    updates: list[dict[str, Any]]  # one per window: CONTRACT.md's ``updates`` entries
+    loss: float  # the sum of every injected (reduced) window loss
+    forward: Forward
+    backwards: list[Backward]  # one per window
+    final_params: Params  # after the last update
+    opt_state: dict[str, Any]  # the optimizer's buffers after the last update
+
+
+def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> Run:
+    """Run one pass over the sequence and record it.
+
+    ``opt_state`` carries the optimizer's buffers from an earlier pass (training).
+    """
+    cell = problem.cell_module
+    T, K = problem.T, problem.K
+    fwd = Forward(version_of=[0] * (T + 1), packs=[], outputs=np.zeros((T, K)),
+                  yhat=np.zeros((T, K)), step_loss=np.zeros(T), step_grad_o=np.zeros((T, K)))
+    run = Run(events=[], updates=[], loss=0.0, forward=fwd, backwards=[],
+              final_params=problem.params,
+              opt_state=optim.init_state(problem.optimizer) if opt_state is None else opt_state)
+    state = problem.state0
+    done = 0  # the last step already run forward
+    for index, (first, last) in enumerate(problem.windows):
+        params = run.final_params  # window i runs on the i-th parameter version
+        new = range(done + 1, last + 1)
+        stacks, state = forward_block(problem, fwd, params, index, new, state)
+        g_o, window_loss = inject_losses(problem, fwd, params, new, first)
+        run.events.extend(events.forward_events(problem, fwd, new, stacks))
+
+        bwd = backward_window(cell, fwd, params["V"], first, last, g_o, problem.H)
+        factors = window_factors(cell, fwd, bwd, problem.inputs, problem.H)
+        grads = window_gradient(cell, bwd, factors, problem.H)
+        dx = input_grads(cell, fwd, bwd)
+        run.events.extend(events.backward_events(cell, bwd, WindowGradients(factors), dx,
+                                                 index, problem.H))
+        run.backwards.append(bwd)
+
+        apply_update(problem, run, index, bwd, grads, window_loss)
+        done = last
+    return run
+
+
+def forward_block(problem: Problem, fwd: Forward, params: Params, version: int, new: range,
+                  state: tuple[np.ndarray, ...]) -> tuple[dict[str, np.ndarray],
+                                                          tuple[np.ndarray, ...]]:
+    """Run the window's new steps forward from ``state`` with parameter version ``version``,
+    recording them, and the outputs, losses and dL(t)/do(t) of each; returns the block's
+    stacks and the state after it."""
+    cell = problem.cell_module
+    if len(fwd.packs) == version:
+        fwd.packs.append(cell.pack(params, problem.activation))
+    lo, hi = new.start - 1, new.stop - 1  # 0-based rows of the new steps
+    stacks = cell.forward_steps(fwd.packs[version], problem.inputs[lo:hi], state)
+    fwd.add_block(new.start, stacks)
+    fwd.version_of[new.start:new.stop] = [version] * len(new)
+    o = losses.outputs(params["V"], params["b_y"], stacks["h"])
+    yhat, step_loss, grad_o = losses.evaluate(problem.loss, o, problem.targets[lo:hi])
+    fwd.outputs[lo:hi], fwd.yhat[lo:hi] = o, yhat
+    fwd.step_loss[lo:hi], fwd.step_grad_o[lo:hi] = step_loss, grad_o
+    return stacks, cell.state_of(StepRecord(stacks, len(new) - 1))
+
+
+def inject_losses(problem: Problem, fwd: Forward, params: Params, new: range, first: int
+                  ) -> tuple[np.ndarray, float]:
+    """g_o for the window first..new[-1] (error enters only at the new, injected steps) and
+    the window's loss (their sum, or mean)."""
+    lo, hi = new.start - 1, new.stop - 1
+    injected = np.array([t in problem.loss_steps for t in new], dtype=bool)
+    count = int(injected.sum())
+    weight = 1.0 / count if (problem.reduction == "mean" and count) else 1.0
+    g_o = np.zeros((new.stop - first, problem.K))  # (n, K)
+    g_o[new.start - first:][injected] = weight * fwd.step_grad_o[lo:hi][injected]
+    return g_o, weight * float(fwd.step_loss[lo:hi][injected].sum())
+
+
+def apply_update(problem: Problem, run: Run, index: int, bwd: Backward,
+                 grads: dict[str, np.ndarray], window_loss: float) -> None:
+    """Clip, step the optimizer, and record the update (its entry and its event)."""
+    params = run.final_params
+    clipped = optim.clip(grads, problem.clip)
+    new_params, run.opt_state = optim.step(params, clipped.grads, problem.optimizer,
+                                           run.opt_state)
+    run.updates.append({
+        "t": bwd.last, "window": [bwd.first, bwd.last], "loss": window_loss,
+        "grads": grads, "grad_norm": clipped.norm, "clip_coef": clipped.coef,
+        "clipped": clipped.clipped, "clipped_grads": clipped.grads,
+        "params_before": params, "params_after": new_params,
+        **{f"d{name}_start": dstate for name, dstate in zip(
+            problem.cell_module.STATE, bwd.dstate_start, strict=True)},
+    })
+    run.events.append({"kind": "update", "t": bwd.last, "update": index})
+    run.loss += window_loss
+    run.final_params = new_params  # packed when the next window starts
+
+
+# ---------------------------------------------------------------------------------------------
+# One window's backward pass and its gradient.
+
+
+def backward_window(cell: Cell, fwd: Forward, V: np.ndarray, first: int, last: int,
+                    g_o: np.ndarray, H: int) -> Backward:
+    """Deltas for t = last..first, error entering only through g_o (rows first..last)."""
+    dh_out = g_o @ V  # (n, H): V^T g_o(t) for every step (V is the same for all of them
+    # whenever g_o is nonzero: only the steps new in this window carry a loss)
+    stacks = {key: fwd.rows(key, first, last) for key in cell.BACKWARD_KEYS}
+    Ws = [cell.recurrent(fwd.packs[version]) for version in fwd.version_of[first:last + 1]]
+    out = cell.backward_steps(Ws, stacks, dh_out)
+    return Backward(first=first, last=last, g_o=g_o, dh_out=dh_out, dh_next=out["dh_next"],
+                    dh=out["dh"], delta=out["delta"], dh_prev=out["dh_prev"],
+                    recorded={key: out[key] for key in cell.BACKWARD_RECORDED},
+                    dstate_start=tuple(out[f"d{name}_prev"][0] for name in cell.STATE))
+
+
+def window_factors(cell: Cell, fwd: Forward, bwd: Backward, inputs: np.ndarray, H: int
+                   ) -> Factors:
+    """Left and right factors of every parameter's per-step contributions in this window,
+    as the cell declares them (``PARAMS``; the output layer's V and b_y take g_o)."""
+    def right_rows(key: str | None) -> np.ndarray | None:
+        if key is None:
+            return None
+        if key == "x":
+            return inputs[bwd.first - 1:bwd.last]
+        return fwd.rows(key, bwd.first, bwd.last)
+
+    deltas = split_gates(cell, bwd.delta, H)
+    factors: Factors = {name: (deltas[spec.delta], right_rows(spec.right))
+                        for name, spec in cell.PARAMS.items()}
+    factors["V"] = (bwd.g_o, right_rows("h"))
+    factors["b_y"] = (bwd.g_o, None)
+    return factors
+
+
+def sum_factors(factors: Factors) -> dict[str, np.ndarray]:
+    """The window's gradient: sum over steps of left(t) right(t)^T, as one product each."""
+    return {name: (left.sum(axis=0) if right is None else left.T @ right)
+            for name, (left, right) in factors.items()}
+
+
+def window_gradient(cell: Cell, bwd: Backward, factors: Factors, H: int
+                    ) -> dict[str, np.ndarray]:
+    """``sum_factors`` with the gates that share a right factor (h(t-1), x(t), none) summed
+    as one product of the stacked deltas, then split by rows: an LSTM window is three
+    products instead of twelve. Gradients are row blocks of those products (views)."""
+    gate_index = {key: j for j, key in enumerate(cell.DELTA_KEYS)}
+    groups: dict[str | None, list[tuple[str, int]]] = {}
+    for name, spec in cell.PARAMS.items():
+        groups.setdefault(spec.right, []).append((name, gate_index[spec.delta]))
+    grads: dict[str, np.ndarray] = {}
+    for members in groups.values():
+        lo = members[0][1]  # every cell stacks a right factor's gates adjacent, in order
+        left = bwd.delta[:, lo * H:(lo + len(members)) * H]  # (n, m*H)
+        right_rows = factors[members[0][0]][1]
+        total = left.sum(axis=0) if right_rows is None else left.T @ right_rows
+        for name, j in members:
+            grads[name] = total[(j - lo) * H:(j - lo + 1) * H]
+    grads.update(sum_factors({name: factors[name] for name in ("V", "b_y")}))
+    return {name: grads[name] for name in factors}  # the order of the parameters
+
+
+def input_grads(cell: Cell, fwd: Forward, bwd: Backward) -> np.ndarray:
+    """dL/dx(t) for the window's rows, each with the U of the version its step used."""
+    first_version = fwd.version_of[bwd.first]
+    if first_version == fwd.version_of[bwd.last]:  # one version (versions only grow in t)
+        return cell.input_grad(fwd.packs[first_version], bwd.delta)
+    versions = np.array([fwd.version_of[t] for t in range(bwd.first, bwd.last + 1)])
+    dx = np.empty((len(versions), fwd.packs[0]["U"].shape[1]))
+    for version in np.unique(versions):
+        rows = versions == version
+        dx[rows] = cell.input_grad(fwd.packs[version], bwd.delta[rows])
+    return dx
+
+
+def forward_only(problem: Problem, params: Params, inputs: np.ndarray,
+                 state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Outputs o(t) (n, K) for the given inputs from a state, and the state after them."""
+    cell = problem.cell_module
+    packed = cell.pack(params, problem.activation)
+    ux = cell.input_projection(packed, inputs)
+    hs = []
+    for row in range(len(inputs)):
+        state = cell.state_of(cell.step_forward(packed, ux[row], state))
+        hs.append(state[0])
+    return losses.outputs(params["V"], params["b_y"], np.array(hs)), state

@@ -4,21 +4,25 @@
 // charts scroll near the view, then every redraw is a Plotly.react.
 import { TIMING } from "./config.js";
 import { t as tr } from "./i18n.js";
+import { paced, quiet } from "./schedule.js";
 
 let plotlyPromise = null;
 
-/** Load /vendor/plotly.min.js once (a same-origin script, allowed by the CSP). */
+/**
+ * Load /vendor/plotly.min.js once (a same-origin script, allowed by the CSP), when the page is
+ * quiet: its evaluation is one long task, and no key may wait for it (schedule.js).
+ */
 export function loadPlotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!plotlyPromise) {
-    plotlyPromise = new Promise((resolve, reject) => {
+    plotlyPromise = quiet().then(() => new Promise((resolve, reject) => {
       const s = document.createElement("script");
       s.src = "/vendor/plotly.min.js";
       s.async = true;
       s.onload = () => resolve(window.Plotly);
       s.onerror = () => reject(new Error("plotly.js failed to load"));
       document.head.appendChild(s);
-    });
+    }));
   }
   return plotlyPromise;
 }
@@ -69,6 +73,13 @@ export class ChartsView {
     this.norms = index.detail === "norms" ? index : null;
   }
 
+  /** No trace to chart (the first scenario failed): say so, not "Drawing the chart…". */
+  showEmpty() {
+    for (const el of [this.c.gradNorms, this.c.errorFlow, this.c.accum, this.c.loss]) {
+      message(null, el, "charts.empty");
+    }
+  }
+
   setNorms(normsIndex) {
     this.norms = normsIndex;
   }
@@ -105,7 +116,7 @@ export class ChartsView {
       }
       return;
     }
-    await plots.drawAll(Plotly, this);
+    await plots.drawAll(paced(Plotly), this); // one chart per task, after pending input
     this.ready = true;
     this.c.section.setAttribute("data-ready", "true");
   }

@@ -5,7 +5,7 @@
 import { SIZES } from "./config.js";
 import { num, raw } from "./format.js";
 import { t as tr } from "./i18n.js";
-import { gateLabel, paramLabel, timeStyle, varLabel } from "./notation.js";
+import { gateLabel, labelText, paramLabel, timeStyle, varLabel } from "./notation.js";
 
 const MATH = "http://www.w3.org/1998/Math/MathML";
 const HTML = "http://www.w3.org/1999/xhtml";
@@ -27,6 +27,15 @@ const row = (...c) => m("mrow", {}, ...c);
 const SPACE = () => m("mspace", { width: "0.25em" });
 
 const ACC = { hat: "^", tilde: "~" };
+
+/** The note of an update's loss: the window and the step losses that really count in it. */
+function windowLossNote(trace, u, notation) {
+  const [first, last] = u.window;
+  const steps = (trace.loss_steps || []).filter((t) => t >= first && t <= last);
+  const terms = steps.map((t) => labelText(varLabel("L", notation), notation, t)).join(" + ");
+  const mean = trace.config?.reduction === "mean" && steps.length > 1;
+  return { note: mean ? "eq.windowLossMean" : "eq.windowLoss", noteParams: { first, last, terms } };
+}
 const FN = { tanh: "tanh", relu: "ReLU", sigmoid: "σ" };
 
 export class EquationView {
@@ -392,7 +401,7 @@ export class EquationView {
     const lines = [];
     const grad = () => m("mi", {}, "∇");
     lines.push({ id: "window-loss", math: [mi("L"), mo("="), this.scalar(u.loss, "loss")],
-      note: "eq.windowLoss", noteParams: { first: u.window[0], last: u.window[1] } });
+      ...windowLossNote(this.index.trace, u, this.notation) });
     lines.push({ id: "grad-norm", math: [mo("‖"), grad(), mo("‖"), mo("="), this.scalar(u.grad_norm, "grad_norm")] });
     lines.push({ id: "clip", math: [grad(), mo("←"), mi("c"), mo("·"), grad(), mo(","), SPACE(), mi("c"), mo("="),
       this.scalar(u.clip_coef, "clip_coef")], note: u.clipped ? "eq.clipped" : "eq.notClipped" });

@@ -142,7 +142,7 @@ export class HeatmapsView {
       card.dataset.param = name;
       card.tabIndex = 0;
       const head = div("hm-head", card);
-      const title = div("hm-title", head, "h4");
+      const title = div("hm-title", head, "h3");
       title.dataset.raw = "";
       const formula = div("hm-formula", head);
       formula.dataset.raw = "";

@@ -38,7 +38,7 @@ $(VENV)/.installed-run: pyproject.toml $(LOCK_RUN) $(LOCK_BUILD) | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(LOCK_DEV) | $(BIN)/python
-	@echo "make: installing the locked development set into $(VENV) ($(LOCK_DEV); about 30 s the first time)"
+	@echo "make: installing the locked development set into $(VENV) ($(LOCK_DEV); a minute or so the first time)"
 	$(PIP_INSTALL) -r $(LOCK_DEV)
 	$(INSTALL_PROJECT)
 	touch $@ $(VENV)/.installed-run

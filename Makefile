@@ -6,8 +6,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint lock lock-upgrade plotly-js bench bench-api bench-page docker-smoke golden \
-	fuzz-torch clean
+.PHONY: run test lint lock lock-upgrade plotly-js bench bench-api bench-scale bench-page \
+	docker-smoke golden fuzz-torch clean
 
 # Hashed lock files (pip-tools), one per set: what the app needs to run, what builds its wheel
 # (setuptools), and the whole development set (run + build + tests and tools). `make` installs
@@ -97,6 +97,11 @@ bench: $(VENV)/.installed-dev
 
 bench-api: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_api.py
+
+# nginx (deploy/nginx/bptt-studio.conf) in front of three replicas on loopback, one killed
+# mid-run; needs Debian's nginx (apt-get install -y nginx-light). About 40 s.
+bench-scale: $(VENV)/.installed-dev
+	$(BIN)/python bench/bench_scale.py
 
 bench-page: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_page.py

@@ -347,6 +347,14 @@ with urllib.request.urlopen(base + "/vendor/plotly.min.js", timeout=10) as r:
     body = r.read()
 assert r.status == 200 and body.startswith(b"/**\n* plotly.js") and len(body) > 1_000_000
 print(f"docker-smoke: GET /vendor/plotly.min.js -> 200, {len(body)} bytes")
+# a computation, in the image's computation processes (forked by its fork server as the
+# image's user)
+request = urllib.request.Request(base + "/api/v1/trace", data=b'{"hidden_size": 3}',
+                                 headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(request, timeout=30) as r:
+    trace = json.load(r)
+assert r.status == 200 and trace["sizes"]["H"] == 3, r.status
+print("docker-smoke: POST /api/v1/trace -> 200, computed in a computation process")
 PY
 
 # The server process really runs as the image's user (the container shares the host's pids).

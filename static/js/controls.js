@@ -89,13 +89,22 @@ export class Controls {
     onGradcheck,
     onExportJson,
     onExportCsv,
+    onExportTorch,
     onShare,
   }) {
     this.store = store;
     this.container = container;
     this.presets = [];
     this.config = null;
-    this.handlers = { onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onShare };
+    this.handlers = {
+      onTrain,
+      onUntrain,
+      onGradcheck,
+      onExportJson,
+      onExportCsv,
+      onExportTorch,
+      onShare,
+    };
     this.bind();
   }
 
@@ -242,6 +251,7 @@ export class Controls {
     $("btn-gradcheck").addEventListener("click", () => this.handlers.onGradcheck());
     $("btn-export-json").addEventListener("click", () => this.handlers.onExportJson());
     $("btn-export-csv").addEventListener("click", () => this.handlers.onExportCsv());
+    $("btn-export-torch").addEventListener("click", () => this.handlers.onExportTorch());
     $("btn-share").addEventListener("click", () => this.handlers.onShare());
   }
 
@@ -419,6 +429,18 @@ export class Controls {
     status.textContent = tr(key, args);
     status.dataset.state = state;
     $("btn-gradcheck").disabled = state === "running";
+  }
+
+  /**
+   * The PyTorch check's status line, a catalogue key like the gradient check's; the button
+   * waits while the script is being made (state "running").
+   */
+  setTorch(key, state) {
+    const status = $("torch-status");
+    status.dataset.i18n = key;
+    status.textContent = tr(key);
+    status.dataset.state = state;
+    $("btn-export-torch").disabled = state === "running";
   }
 
   /** The link to share, selected in its box; copied says whether the clipboard took it. */

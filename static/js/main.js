@@ -55,6 +55,7 @@ const controls = new Controls({
   onGradcheck: act("gradcheck"),
   onExportJson: act("exportJson"),
   onExportCsv: act("exportCsv"),
+  onExportTorch: act("exportTorch"),
   onShare: act("share"),
 });
 const topbar = new TopBar({

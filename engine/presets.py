@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-
 # The kinds of data a preset can hold, by the request field that holds it; explicit
 # {"inputs", "targets"} arrays are the kind "arrays".
 DATA_KINDS = ("text", "words", "series")

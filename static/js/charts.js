@@ -74,9 +74,6 @@ export class ChartsView {
     this.index = index;
   }
 
-  /** Kept for callers of the former API: the accumulators' norms come with the trace. */
-  setNorms() {}
-
   /** No trace to chart (the first scenario failed): say so, not "Drawing the chart…". */
   showEmpty() {
     for (const el of [this.c.gradNorms, this.c.errorFlow, this.c.accum, this.c.loss]) {

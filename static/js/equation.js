@@ -130,6 +130,7 @@ export class EquationView {
     const n = this.notation;
     if (kind === "b" || n === "goodfellow") return this.label({ b: kind, s: "k" });
     if (n === "d2l") return this.label({ b: "W", s: kind === "W" ? "hk" : "xk" });
+    if (n === "haykin") return this.label({ b: "W", s: kind === "W" ? "a,k" : "b,k" });
     return this.label({ b: "W", s: "k", post: kind === "W" ? "[:,a]" : "[:,x]" });
   }
 

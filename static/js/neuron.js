@@ -251,11 +251,13 @@ export class NeuronView {
     frag.append(
       h("p", "nv-sign", tr(view.convention === "haykin" ? "neuron.signHaykin" : "neuron.signGradient")),
     );
-    const blocks = [["dh", view.dh]];
-    if (view.dc) blocks.push(["dc", view.dc]);
-    if (view.delta) blocks.push(["delta", view.delta]);
-    for (const [gate, node] of Object.entries(view.deltas || {})) blocks.push([gate, node]);
-    for (const [, node] of blocks) frag.append(this.block(node, 0));
+    if (view.cell === "rnn") frag.append(this.formula(view));
+    // the RNN: δ first (Haykin's line), then its bracket term by term; gated cells build up
+    // from the error reaching h, through c, to each gate's δ
+    const blocks = view.delta ? [view.delta, view.dh] : [view.dh];
+    if (view.dc) blocks.push(view.dc);
+    blocks.push(...Object.values(view.deltas || {}));
+    for (const node of blocks) frag.append(this.block(node, 0));
     if (view.non_finite) frag.append(h("p", "nv-hint", tr("neuron.overflow")));
     return frag;
   }
@@ -293,9 +295,42 @@ export class NeuronView {
     const words = this.words(node);
     div.append(line);
     if (words) div.prepend(h("p", "nv-words", words));
-    // the terms and factors that are sums themselves are laid out below, one level in
-    for (const p of parts) if (p.op !== "value") div.append(this.block(p, depth + 1));
+    // the terms and factors that are sums themselves are laid out below, one level in, side
+    // by side where there is room
+    const kids = parts.filter((p) => p.op !== "value");
+    if (kids.length) {
+      const box = h("div", "nv-kids");
+      for (const p of kids) box.append(this.block(p, depth + 1));
+      div.append(box);
+    }
     return div;
+  }
+
+  /**
+   * The RNN's rule in the notation, with symbols only: δ_j(t) = φ′(a_j(t)) [Σ_k V_kj g_k(t) +
+   * Σ_k W_kj δ_k(t+1)]; Haykin's δ_j(n) = φ′(v_j(n)) [e_j(n) + Σ_k w_kj δ_k(n+1)], e_j(n) =
+   * Σ_k C_kj e_k(n) being the error his hidden neuron j receives from the output neurons.
+   */
+  formula(view) {
+    const n = this.notation;
+    const p = h("p", "nv-line nv-formula");
+    const j = "j";
+    const at = (label, time) => htmlLabel(ofUnit(label, j), n, time);
+    const w = (name) => {
+      const label = paramLabel(name, "rnn", n);
+      return htmlLabel({ ...label, s: label.s ? `${label.s},kj` : "kj" }, n);
+    };
+    const sum = () => ["Σ", h("sub", "", "k"), " "];
+    p.append(at(varLabel("delta", n), "t"), " = φ′(", at(varLabel("a", n), "t"), ") [ ");
+    if (view.next) {
+      p.append(...sum(), w("V"), " ", htmlLabel(ofUnit(varLabel("g_o", n), "k"), n, "t"), " + ");
+      p.append(...sum(), w("W"), " ", htmlLabel(ofUnit(varLabel("delta", n), "k"), n, "t+1"));
+    } else {
+      p.append(...sum(), w("V"), " ", htmlLabel(ofUnit(varLabel("g_o", n), "k"), n, "t"));
+    }
+    p.append(" ]");
+    p.dataset.formula = "rnn";
+    return p;
   }
 
   /** data-node, data-op, data-value on an element standing for a node (a part: data-part). */

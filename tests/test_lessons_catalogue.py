@@ -203,8 +203,8 @@ def test_question_answer_read_from_the_engine_is_an_option(lesson, i, step):
     assert 0 <= k < len(step["question"]["options"])
     # the texts were written against these numbers: keep them true
     expected = {
-        ("recursion", 5): "next", ("recursion", 6): 2, ("last-step", 5): True, ("when-update", 4): 3,
-        ("when-update", 5): "close", ("lstm", 4): 5, ("lstm", 5): True,
+        ("recursion", 5): "next", ("recursion", 6): 2, ("last-step", 5): True,
+        ("when-update", 4): 3, ("when-update", 5): "close", ("lstm", 4): 5, ("lstm", 5): True,
         ("vanishing", 4): "gru", ("vanishing", 5): "fades", ("train-machine", 4): 6,
     }
     assert answer(step) == expected[(lesson["id"], i)]

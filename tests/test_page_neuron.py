@@ -32,7 +32,8 @@ PANEL = """() => {
         const node = {name: el.dataset.node, op: el.dataset.op, t: Number(el.dataset.t),
                       value: val(el)};
         if (node.op === 'dot') {
-            node.products = [...el.querySelectorAll('.nv-row')].map((r) => Number(r.dataset.product));
+            node.products = [...el.querySelectorAll('.nv-row')].map(
+                (r) => Number(r.dataset.product));
         } else {
             const line = el.querySelector(':scope > .nv-line');
             node.parts = line ? [...line.querySelectorAll(':scope > .nv-part')].map(
@@ -74,19 +75,18 @@ def check_identities(panel: dict) -> None:
     assert panel["nodes"], "the panel shows no terms"
     for node in panel["nodes"]:
         where = (node["name"], node["t"], node["op"])
+        parts = [p["value"] for p in node.get("parts", [])]
+        value = pytest.approx(node["value"], rel=1e-9, abs=1e-15)
         if node["op"] == "dot":
             assert node["products"], where
-            assert math.fsum(node["products"]) == pytest.approx(node["value"], rel=1e-9,
-                                                                abs=1e-15), where
+            assert math.fsum(node["products"]) == value, where
         elif node["op"] == "sum":
-            assert math.fsum(p["value"] for p in node["parts"]) == pytest.approx(node["value"], rel=1e-9,
-                                                             abs=1e-15), where
+            assert math.fsum(parts) == value, where
         elif node["op"] == "product":
-            assert math.prod(p["value"] for p in node["parts"]) == pytest.approx(node["value"], rel=1e-9,
-                                                             abs=1e-15), where
+            assert math.prod(parts) == value, where
 
 
-# ---- Haykin's notation, from the URL ---------------------------------------------------------
+# ---- Haykin's notation, from the URL ------------------------------------------------------------
 
 
 def test_haykin_notation_from_the_url_labels_network_equations_and_heatmaps(
@@ -122,7 +122,7 @@ def test_haykin_notation_from_the_url_labels_network_equations_and_heatmaps(
     shown = page.eval_on_selector_all('#equation [data-field="delta"]',
                                       "els => els.map(e => Number(e.dataset.value))")
     assert shown == pytest.approx(delta, rel=1e-15)
-    page.wait_for_function("() => !location.search.includes('nota=')")  # the URL follows (debounced)
+    page.wait_for_function("() => !location.search.includes('nota=')")  # the URL, debounced
     assert console_errors == []
 
 
@@ -200,7 +200,7 @@ def test_a_forward_event_asks_for_a_backward_step(page, live_server, console_err
     assert console_errors == []
 
 
-# ---- the terms add up to delta_j(t), as the API reports it ------------------------------------
+# ---- the terms add up to delta_j(t), as the API reports it --------------------------------------
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -253,7 +253,7 @@ def test_gated_cells_terms_add_up_through_their_gates(page, live_server, console
     assert console_errors == []
 
 
-# ---- lesson 1 -------------------------------------------------------------------------------------
+# ---- lesson 1 -----------------------------------------------------------------------------------
 
 
 def test_lesson_1_opens_the_neuron_view_and_reveals_the_engines_terms(
@@ -287,7 +287,7 @@ def test_lesson_1_opens_the_neuron_view_and_reveals_the_engines_terms(
     assert console_errors == []
 
 
-# ---- the three sizes and languages, looked at -------------------------------------------------------
+# ---- the three sizes and languages, looked at ---------------------------------------------------
 
 SIZES = [(1920, 1080), (1366, 768), (390, 844)]
 
@@ -307,7 +307,7 @@ def test_the_panel_fits_every_size_and_language(page, live_server, console_error
             return {page: document.documentElement.scrollWidth <= window.innerWidth + 1,
                     panel: p.scrollWidth <= p.clientWidth + 1,
                     inside: r.left >= 0 && r.right <= window.innerWidth + 1,
-                    title: document.querySelector('#neuron .nv-title').getBoundingClientRect().width > 0};
+                    title: document.querySelector('#neuron .nv-title').clientWidth > 0};
         }""")
         assert all(fits.values()), (width, lang, fits)
         page.screenshot(path=str(artifacts_dir / f"neuron-{lang}-{width}x{height}.png"))

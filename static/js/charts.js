@@ -10,6 +10,7 @@
 // Nothing here asks the server again, except the Jacobian norms when that mode is chosen.
 import { api } from "./api.js";
 import { t as tr } from "./i18n.js";
+import { symbolArgs } from "./notation.js";
 import { paced, quiet } from "./schedule.js";
 
 let plotlyPromise = null;
@@ -90,6 +91,12 @@ export class ChartsView {
 
   setNotation(n) {
     this.notation = n;
+    // the mode switch names its matrices in the notation (its texts' {Lt}, {ht}, {hk})
+    const args = symbolArgs(n);
+    for (const option of this.c.flowMode?.options || []) {
+      option.dataset.i18nArgs = JSON.stringify(args);
+      option.textContent = tr(option.dataset.i18n, args);
+    }
   }
 
   setLanguage() {

@@ -200,10 +200,9 @@ export class NeuronView {
     const title = h("h2", "nv-title");
     title.id = "neuron-title";
     const j = unit + 1;
-    const delta = ev
-      ? labelText(ofUnit(varLabel("delta", n), j), n, ev.t)
-      : labelText(ofUnit(varLabel("delta", n), j), n);
-    title.textContent = tr("neuron.title", { delta, j });
+    // the catalogue's text with the symbol δ_j(t) written as a label in its place
+    const [before, after = ""] = tr("neuron.title", { delta: "\u0000", j }).split("\u0000");
+    title.append(before, htmlLabel(ofUnit(varLabel("delta", n), j), n, ev ? ev.t : null), after);
     const close = h("button", "btn nv-close", "×");
     close.type = "button";
     close.dataset.action = "close";
@@ -249,7 +248,11 @@ export class NeuronView {
       : tr("neuron.ruleLast", { t: view.t });
     frag.append(h("p", "nv-rule", rule));
     frag.append(
-      h("p", "nv-sign", tr(view.convention === "haykin" ? "neuron.signHaykin" : "neuron.signGradient")),
+      h(
+        "p",
+        "nv-sign",
+        tr(view.convention === "haykin" ? "neuron.signHaykin" : "neuron.signGradient"),
+      ),
     );
     if (view.cell === "rnn") frag.append(this.formula(view));
     // the RNN: δ first (Haykin's line), then its bracket term by term; gated cells build up
@@ -364,7 +367,10 @@ export class NeuronView {
     const wrap = h("div", "nv-table-wrap");
     wrap.tabIndex = 0;
     wrap.setAttribute("role", "region");
-    wrap.setAttribute("aria-label", tr("neuron.tableAria", { name: labelText(paramLabel(node.weight.name, cell, n), n) }));
+    wrap.setAttribute(
+      "aria-label",
+      tr("neuron.tableAria", { name: labelText(paramLabel(node.weight.name, cell, n), n) }),
+    );
     const table = h("table", "nv-table");
     const head = h("tr");
     const th = (content) => {
@@ -571,7 +577,8 @@ export class NeuronView {
     const targets = [`unit-${t}-${view.unit}`, `node-h-${t}`, `node-yhat-${t}`, `err-out@${t}`];
     if (view.next) {
       targets.push(`node-h-${t + 1}`, `err-next@${t}`);
-      for (const g of this.index.trace.cell_spec?.gates || []) targets.push(`node-gate-${g}-${t + 1}`);
+      for (const g of this.index.trace.cell_spec?.gates || [])
+        targets.push(`node-gate-${g}-${t + 1}`);
       if (view.dc) targets.push(`err-c@${t}`, `node-c-${t + 1}`);
     }
     this.marks.set(targets);

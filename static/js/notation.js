@@ -246,6 +246,21 @@ export function labelText(label, notation = "goodfellow", time = null) {
   return text;
 }
 
+/**
+ * The symbols the catalogue's texts of the charts write ({Lt}, {ht}, {hk}, {LT}), in a
+ * notation: "L(t)", "h(k)" (Goodfellow), "L_t", "a⟨k⟩", Haykin's "ℰ(n)", "x(k)".
+ */
+export function symbolArgs(notation) {
+  const L = varLabel("L", notation);
+  const h = varLabel("h", notation);
+  return {
+    Lt: labelText(L, notation, "t"),
+    LT: labelText(L, notation, "T"),
+    ht: labelText(h, notation, "t"),
+    hk: labelText(h, notation, "k"),
+  };
+}
+
 /** The gradient of a label: "dW_hh", and "−dW_u" for a negated one (d(−W) = −dW). */
 export function gradLabel(label) {
   const [sign, base] = splitSign(label);

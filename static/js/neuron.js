@@ -201,8 +201,10 @@ export class NeuronView {
     title.id = "neuron-title";
     const j = unit + 1;
     // the catalogue's text with the symbol δ_j(t) written as a label in its place
+    // (a gated cell's view is of the error reaching h, which its gates turn into their δ's)
+    const what = varLabel(this.index?.trace.cell_spec?.gates?.length ? "dh" : "delta", n);
     const [before, after = ""] = tr("neuron.title", { delta: "\u0000", j }).split("\u0000");
-    title.append(before, htmlLabel(ofUnit(varLabel("delta", n), j), n, ev ? ev.t : null), after);
+    title.append(before, htmlLabel(ofUnit(what, j), n, ev ? ev.t : null), after);
     const close = h("button", "btn nv-close", "×");
     close.type = "button";
     close.dataset.action = "close";
@@ -243,8 +245,9 @@ export class NeuronView {
     const frag = h("div", "nv-body");
     this.view = view;
     const next = view.next ? view.next.t : null;
+    const gated = view.cell !== "rnn";
     const rule = next
-      ? tr("neuron.rule", { t: view.t, next })
+      ? tr(gated ? "neuron.ruleGated" : "neuron.rule", { t: view.t, next })
       : tr("neuron.ruleLast", { t: view.t });
     frag.append(h("p", "nv-rule", rule));
     frag.append(

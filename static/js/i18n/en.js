@@ -257,6 +257,7 @@ export default {
   "neuron.failed": "The neuron view could not be computed.",
   "neuron.trainedLarge": "This trained network is too large for its weights to come with the trace, and the neuron view needs them: use a smaller hidden size to see it.",
   "neuron.rule": "The rule of an MLP: a unit's error is the sum of the next layer's errors times the weights. In time, the next layer is step {next}: each output unit of step {t} and each unit of step {next} sends its error back through the weight that joins it to this unit; their sum, times the slope φ′ of this unit, is its δ. BPTT applies this rule step after step.",
+  "neuron.ruleGated": "The rule of an MLP: a unit's error is the sum of the next layer's errors times the weights. In time, the next layer is step {next}: each output unit of step {t} sends its error back through its weight, each unit of step {next} through the weights of every gate; their sum is the error reaching this unit, and each gate of step {t} turns it into its own δ by its slopes (below).",
   "neuron.ruleLast": "Step {t} is the last step of its window: nothing comes back from a later step, so this unit's error comes from the output units of step {t} alone.",
   "neuron.signHaykin": "Haykin's sign: δ = −∂ℰ/∂v and e = d − y, the opposite of the gradient the trace records (the API's convention \"haykin\").",
   "neuron.signGradient": "Signs as the trace records them: δ = ∂L/∂a, a gradient (Haykin's δ is its opposite).",

@@ -259,6 +259,7 @@ export default {
   "neuron.failed": "Não foi possível calcular a visão do neurônio.",
   "neuron.trainedLarge": "Esta rede treinada é grande demais para que os pesos venham com o traço, e a visão do neurônio precisa deles: use um tamanho oculto menor para vê-la.",
   "neuron.rule": "A regra de uma MLP: o erro de uma unidade é a soma dos erros da camada seguinte vezes os pesos. No tempo, a camada seguinte é o passo {next}: cada unidade de saída do passo {t} e cada unidade do passo {next} manda seu erro de volta pelo peso que a liga a esta unidade; a soma, vezes a inclinação φ′ desta unidade, é o seu δ. A BPTT aplica esta regra passo após passo.",
+  "neuron.ruleGated": "A regra de uma MLP: o erro de uma unidade é a soma dos erros da camada seguinte vezes os pesos. No tempo, a camada seguinte é o passo {next}: cada unidade de saída do passo {t} manda seu erro de volta pelo seu peso, cada unidade do passo {next} pelos pesos de todas as portas; a soma é o erro que chega a esta unidade, e cada porta do passo {t} o transforma no seu próprio δ pelas suas inclinações (abaixo).",
   "neuron.ruleLast": "O passo {t} é o último da sua janela: nada volta de um passo posterior, então o erro desta unidade vem só das unidades de saída do passo {t}.",
   "neuron.signHaykin": "Sinal de Haykin: δ = −∂ℰ/∂v e e = d − y, o oposto do gradiente que o traço registra (a convenção \"haykin\" da API).",
   "neuron.signGradient": "Sinais como o traço os registra: δ = ∂L/∂a, um gradiente (o δ de Haykin é o seu oposto).",

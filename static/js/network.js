@@ -792,11 +792,14 @@ export class NetworkView extends EventTarget {
     }
     if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
     const active = document.activeElement;
-    const t = Number(active?.dataset?.t ?? this.index.event(this.eventIndex).t);
-    const nodes = [
-      ...this.columns[t].col.querySelectorAll(".node"),
-      ...this.unitLayer.querySelectorAll(`.unit[data-t="${t}"]`),
-    ];
+    // the nodes of a column, or (from a unit) the units of its step
+    const nodes = active?.classList?.contains("unit")
+      ? [...this.unitLayer.querySelectorAll(".unit")]
+      : [
+          ...(
+            active?.closest?.(".col") || this.columns[this.index.event(this.eventIndex).t].col
+          ).querySelectorAll(".node"),
+        ];
     nodes.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
     let k = nodes.indexOf(active);
     if (k < 0) k = nodes.findIndex((n) => n.dataset.node === "h");

@@ -54,6 +54,7 @@ export class ChartsView {
     this.notation = "goodfellow";
     this.lang = 0;
     this.eventIndex = 0;
+    this.nameMatrices(false); // before the first translation of the page
     this.flowMode = this.c.flowMode?.value || "error_flow";
     this.jacobian = null; // {index, matrix} fetched for the Jacobian mode, or {index, error}
     this.plots = null; // plots.js, once loaded
@@ -91,11 +92,18 @@ export class ChartsView {
 
   setNotation(n) {
     this.notation = n;
-    // the mode switch names its matrices in the notation (its texts' {Lt}, {ht}, {hk})
-    const args = symbolArgs(n);
+    this.nameMatrices(true);
+  }
+
+  /**
+   * The mode switch names its matrices in the notation (its texts' {Lt}, {ht}, {hk}): the
+   * arguments for the page's translations, and (once the catalogue is there) the texts.
+   */
+  nameMatrices(write) {
+    const args = symbolArgs(this.notation);
     for (const option of this.c.flowMode?.options || []) {
       option.dataset.i18nArgs = JSON.stringify(args);
-      option.textContent = tr(option.dataset.i18n, args);
+      if (write) option.textContent = tr(option.dataset.i18n, args);
     }
   }
 

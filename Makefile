@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint bench bench-api bench-page docker-smoke golden fuzz-torch clean
+.PHONY: run test lint bench bench-api bench-scale bench-page docker-smoke golden fuzz-torch clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: $(VENV)/.installed-dev
 
 bench-api: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_api.py
+
+# nginx (deploy/nginx/bptt-studio.conf) in front of three replicas on loopback, one killed
+# mid-run; needs Debian's nginx (apt-get install -y nginx-light). About 40 s.
+bench-scale: $(VENV)/.installed-dev
+	$(BIN)/python bench/bench_scale.py
 
 bench-page: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_page.py

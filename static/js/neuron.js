@@ -292,11 +292,11 @@ export class NeuronView {
       line.append(" = ");
       parts.forEach((p, k) => {
         if (k) line.append(joiner);
-        line.append(this.number(p.value, p.op === "value" ? p.name : null));
+        line.append(this.number(p.value));
       });
       line.append(" = ");
     }
-    const total = this.number(node.value, null, "nv-total");
+    const total = this.number(node.value, "nv-total");
     line.append(total);
     const words = this.words(node);
     div.append(line);
@@ -347,7 +347,7 @@ export class NeuronView {
     el.dataset.value = raw(node.value);
   }
 
-  number(value, _name = null, cls = "") {
+  number(value, cls = "") {
     const span = h("span", `num ${cls} ${value === null ? "exploded" : value < 0 ? "neg" : "pos"}`);
     span.textContent = num(value, 4);
     span.dataset.value = raw(value);
@@ -364,7 +364,7 @@ export class NeuronView {
     const line = h("span", "nv-line");
     line.append(this.symbol(node), " = Σ");
     line.append(h("sub", "", "k"), " ", this.weightSym(node, "k"), " ", this.signalSym(node, "k"));
-    line.append(" = ", this.number(node.value, null, "nv-total"));
+    line.append(" = ", this.number(node.value, "nv-total"));
     cap.append(line);
     fig.append(cap);
     const wrap = h("div", "nv-table-wrap");

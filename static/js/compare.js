@@ -32,9 +32,11 @@ const h = (tag, cls = "", parent = null) => {
 };
 
 export class CompareView {
-  constructor({ container, tooltip }) {
+  /** onUnit({setup, unit}): a hidden unit clicked (or Enter) on a column's network. */
+  constructor({ container, tooltip, onUnit = null }) {
     this.container = container;
     this.tooltip = tooltip;
+    this.onUnit = onUnit;
     this.mode = null;
     this.setups = [];
     this.columns = [];
@@ -154,6 +156,10 @@ export class CompareView {
         setupName: () => tr(col.setup.label.key, col.setup.label.args),
       }),
     };
+    // a unit's neuron view belongs to one set-up: the column says which
+    col.views.network.addEventListener("unit", (e) => {
+      this.onUnit?.({ setup: col.setup, unit: e.detail.unit });
+    });
     for (const box of Object.values(col.boxes)) this.watcher.observe(box);
     return col;
   }

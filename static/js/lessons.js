@@ -9,9 +9,11 @@
 // every answer a question checks, is read from the engine's result by a reader
 // (lesson-readers.js); texts write formulas in a small language (lesson-formula.js); the panel
 // draws the step (lesson-panel.js). This module is the runner: it opens, moves and leaves.
+import { api } from "./api.js";
 import { fill } from "./i18n.js";
 import { LessonPanel } from "./lesson-panel.js";
 import { format, read } from "./lesson-readers.js";
+import { requestOf } from "./state.js";
 
 export { read } from "./lesson-readers.js";
 export { rich } from "./lesson-formula.js";
@@ -174,6 +176,8 @@ export class Lessons {
       this.view.renderStatus(this.ui("failed"));
       return;
     }
+    // a step that names a unit opens its neuron view (neuron.js), the others close it
+    this.store.update({ neuron: step.neuron || null });
     this.conceal(step.conceal || []);
     this.target = { event: step.event, highlight: step.highlight || [] };
     this.applyHighlight(true);
@@ -210,6 +214,7 @@ export class Lessons {
       scenario: this.store.get().scenario,
       step,
       compare: this.studio.compare?.traces || {},
+      neuron: this.neuron || null,
     };
   }
 
@@ -283,7 +288,13 @@ export class Lessons {
     // a reveal that compares shows its set-ups side by side (and its readers read them)
     const ok = await this.show(rv.scenario || step.scenario, rv.event, rv.compare ?? step.compare);
     if (seq !== this.seq) return;
-    if (!ok) {
+    this.neuron = null;
+    if (ok && rv.neuron) {
+      this.store.update({ neuron: rv.neuron });
+      this.neuron = await this.neuronView(rv.scenario || step.scenario, rv.neuron.unit);
+      if (seq !== this.seq) return;
+    }
+    if (!ok || (rv.neuron && !this.neuron)) {
       this.panel.dataset.state = "failed";
       this.view.renderStatus(this.ui("failed"));
       return;
@@ -303,6 +314,17 @@ export class Lessons {
     this.panel.querySelector(".lesson-result")?.focus({ preventScroll: true });
   }
 
+  /**
+   * The neuron view of a unit at the current backward event, as the page's panel shows it (in
+   * the sign of the notation's convention), or null on an API error.
+   */
+  async neuronView(scenario, unit) {
+    const ev = this.studio.event;
+    const convention = this.store.get().notation === "haykin" ? "haykin" : "gradient";
+    const body = { ...requestOf(scenario), t: ev.t, unit, update: ev.update, convention };
+    return api.neuron(body).catch(() => null);
+  }
+
   // ---- following the page ----
 
   async onStore(changed) {
@@ -314,6 +336,16 @@ export class Lessons {
         return;
       }
       if (!this.menu.hidden) this.view.renderMenu();
+    }
+    if (this.current && changed.has("notation") && this.reveal && this.neuron) {
+      // the revealed numbers of a neuron view follow the notation's sign, as its panel does
+      const step = this.current.lesson.steps[this.current.index];
+      const rv = step.reveal;
+      const view = await this.neuronView(rv.scenario || step.scenario, rv.neuron.unit);
+      if (view && this.reveal) {
+        this.neuron = view;
+        this.reveal.values = this.readValues(rv.values, step);
+      }
     }
     if (this.current && (changed.has("lang") || changed.has("notation"))) {
       this.view.render({ focus: false });

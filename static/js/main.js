@@ -9,6 +9,7 @@ import { HeatmapsView } from "./heatmaps.js";
 import { Highlighter } from "./highlight.js";
 import { loadPart } from "./i18n.js";
 import { NetworkView } from "./network.js";
+import { NeuronView } from "./neuron.js";
 import { PredictionsView } from "./predictions.js";
 import { fromQuery, Store } from "./state.js";
 import { Studio } from "./studio.js";
@@ -35,13 +36,28 @@ const views = {
       loss: $("chart-loss"),
       flowMode: $("ctl-flow-mode"),
     },
-    onNeedNorms: () => studio?.requestNorms(),
   }),
   predictions: new PredictionsView({ container: $("predictions") }),
+  // last: it marks the network's units, drawn just before it
+  neuron: new NeuronView({ container: $("neuron"), store }),
 };
-// the comparison's columns (compare=…), each with views of its own: loaded with the first one
+// the comparison's columns (compare=…), each with views of its own: loaded with the first one.
+// A unit clicked in a column opens its neuron view: that set-up alone, at the same event.
 const compare = () =>
-  import("./compare.js").then((m) => new m.CompareView({ container: $("compare-view"), tooltip }));
+  import("./compare.js").then(
+    (m) =>
+      new m.CompareView({
+        container: $("compare-view"),
+        tooltip,
+        onUnit: ({ setup, unit }) => {
+          store.update({ scenario: setup.scenario, compare: null, neuron: { unit } });
+        },
+      }),
+  );
+// a unit clicked (or Enter) on the network: its neuron view, at its step's backward event
+views.network.addEventListener("unit", (e) => {
+  store.update({ event: e.detail.event, neuron: { unit: e.detail.unit } });
+});
 const timeline = new Timeline({
   container: $("timeline"),
   onSeek: (i) => store.update({ event: i }),

@@ -13,6 +13,7 @@ export const DEFAULT_STATE = Object.freeze({
   lesson: null, // {id, step} of an open guided lesson (lessons.js), step 1-based
   view: null, // "projector": large type, the controls folded away
   compare: null, // "cell", "loss_at" or "truncation": set-ups side by side (compare-plan.js)
+  neuron: null, // {unit} (0-based) of the open neuron view (neuron.js); its step is the event's
 });
 
 export const VIEWS = ["projector"];
@@ -195,6 +196,7 @@ export function toQuery(state) {
   }
   if (state.view) params.set("view", state.view);
   if (state.compare) params.set("compare", state.compare);
+  if (state.neuron) params.set("unit", String(state.neuron.unit + 1)); // 1-based, as shown
   return params.toString();
 }
 
@@ -208,6 +210,7 @@ export function fromQuery(search) {
   }
   const event = Number.parseInt(params.get("e") || "0", 10);
   const step = Number.parseInt(params.get("step") || "1", 10);
+  const unit = Number.parseInt(params.get("unit") || "", 10);
   return {
     scenario,
     event: Number.isFinite(event) && event >= 0 ? event : 0,
@@ -218,6 +221,7 @@ export function fromQuery(search) {
       : null,
     view: VIEWS.includes(params.get("view")) ? params.get("view") : null,
     compare: COMPARES.includes(params.get("compare")) ? params.get("compare") : null,
+    neuron: Number.isInteger(unit) && unit >= 1 ? { unit: unit - 1 } : null,
   };
 }
 

@@ -6,7 +6,6 @@
 // per set-up, the timeline walking the leading set-up's events (compare-plan.js).
 import { ApiError } from "./api.js";
 import { matchEvent, ordinalOf, setupsOf } from "./compare-plan.js";
-import { traceDataKind } from "./controls.js";
 import { PAGE_SCOPE } from "./highlight.js";
 import { applyTranslations, setLanguage, t as tr } from "./i18n.js";
 import { NOTATIONS } from "./notation.js";
@@ -117,10 +116,10 @@ export class Studio extends EventTarget {
 
   /**
    * Ask for the scenario in the store (for each set-up of its comparison, if any); keep
-   * showing the old traces until the answers come. keep: show the event on screen when they
-   * come (the store's, where keys may have moved it meanwhile) as the same kind of event at
-   * the same t in the new traces (matched as the compare view matches its columns), instead of
-   * eventIndex.
+   * showing the old traces until the answers come. keepEvent: show the event on screen when
+   * they come (the store's, where keys may have moved it meanwhile) as the same kind of event
+   * at the same t in the new traces (matched as the compare view matches its columns), instead
+   * of eventIndex.
    */
   async load(eventIndex = 0, keepEvent = false) {
     const seq = ++this.loadSeq;
@@ -134,6 +133,11 @@ export class Studio extends EventTarget {
         const setups = setupsOf(mode, scenario);
         const [results] = await Promise.all([this.compareSource.load(setups), this.compareView()]);
         if (seq !== this.loadSeq) return;
+        const diverged = results.find((r) => !r.trace);
+        if (diverged) {
+          this.diverged(diverged.training, scenario.train);
+          return;
+        }
         const keep = keepEvent && this.index ? this.eventAt(this.store.get().event) : null;
         this.store.accept(scenario);
         this.controls.clearErrors();
@@ -146,6 +150,10 @@ export class Studio extends EventTarget {
       this.compareSource.abort();
       const { trace, training, normsOnly } = await this.source.load(scenario);
       if (seq !== this.loadSeq) return;
+      if (!trace) {
+        this.diverged(training, scenario.train);
+        return;
+      }
       const keep = keepEvent && this.index ? this.eventAt(this.store.get().event) : null;
       this.store.accept(scenario);
       this.controls.clearErrors();
@@ -191,13 +199,11 @@ export class Studio extends EventTarget {
     this.views.charts.setTraining(training);
     this.views.predictions.setTraining(training, this.store.get().scenario.train);
     this.views.predictions.draw();
-    this.controls.sync(trace.config, traceDataKind(trace));
+    this.controls.sync(trace.config);
     this.timeline.setEvents(this.index.events, this.index.windows);
     const exploded = Boolean(trace.non_finite || training?.non_finite);
     this.banner.hidden = !exploded;
     document.body.dataset.exploded = String(exploded);
-    this.normsRequested = false;
-    if (this.index.detail === "norms") this.views.charts.setNorms(this.index);
     this.showEvent(eventIndex, keep, trace);
   }
 
@@ -241,7 +247,7 @@ export class Studio extends EventTarget {
     this.index = this.compare.index;
     this.trace = this.index.trace;
     this.training = null;
-    this.controls.sync(this.trace.config, traceDataKind(this.trace));
+    this.controls.sync(this.trace.config);
     this.timeline.setEvents(this.index.events, this.index.windows);
     const exploded = results.some((r) => r.trace.non_finite);
     this.banner.hidden = !exploded;
@@ -254,15 +260,18 @@ export class Studio extends EventTarget {
     return this.comparing ? this.compare.scopes() : [PAGE_SCOPE];
   }
 
-  /** The charts ask for the accumulators' norms: one more request with detail "norms". */
-  async requestNorms() {
-    if (this.normsRequested || !this.trace || this.comparing) return;
-    this.normsRequested = true;
-    const seq = this.loadSeq;
-    const trace = await this.source.norms(this.store.get().scenario);
-    if (!trace || seq !== this.loadSeq) return; // the chart keeps its "loading" text
-    this.views.charts.setNorms(new TraceIndex(trace));
-    this.views.charts.draw();
+  /**
+   * Training diverged (the API sends no trace from overflowed weights): say what happened, in
+   * the controls and, when there is nothing else to show, in the network's panel.
+   */
+  diverged(training, passes) {
+    const n = training?.iterations?.at(-1) ?? passes;
+    this.controls.showSlot("general", tr("status.diverged", { n }));
+    if (!this.trace) {
+      this.views.network.showEmpty("status.diverged", { n });
+      this.views.charts.showEmpty?.();
+    }
+    this.dispatchEvent(new CustomEvent("error", { detail: { kind: "diverged" } }));
   }
 
   /**

@@ -349,13 +349,14 @@ def test_no_two_elements_share_an_id_and_highlights_stay_in_their_column(page, l
     assert console_errors == []
 
 
-@pytest.mark.parametrize("notation,h3", [("goodfellow", "h(3)"), ("d2l", "h_3"),
-                                         ("coursera", "a⟨3⟩")])
+@pytest.mark.parametrize("notation,h3,loss", [("goodfellow", "h(3)", "L"), ("d2l", "h_3", "L"),
+                                              ("coursera", "a⟨3⟩", "L"),
+                                              ("haykin", "x(3)", "ℰ")])
 def test_the_compare_view_writes_the_notation_in_use(page, live_server, console_errors,
-                                                     notation, h3):
+                                                     notation, h3, loss):
     open_compare(page, live_server, "loss_at", f"e=9&nota={notation}")
     label = page.text_content(".cmp-col[data-setup=every] [data-num=dh] dt")
-    assert h3 in label
+    assert h3 in label and f"∂{loss}/∂{h3}" in label
     assert h3 in page.text_content("#compare .cmp-point")
     assert page.get_attribute("#cmp-every-node-h-3", "aria-label") == h3
     assert console_errors == []
@@ -438,4 +439,20 @@ def test_no_accessibility_violations_side_by_side(page, live_server, console_err
     violations = [(v["id"], [n["target"] for n in v["nodes"]])
                   for v in result.response["violations"]]
     assert violations == []
+    assert console_errors == []
+
+
+def test_a_unit_clicked_in_a_column_opens_its_neuron_view_for_that_setup(page, live_server,
+                                                                        console_errors):
+    open_compare(page, live_server, "cell", "e=9")  # backward, t = 3
+    page.locator("#cmp-lstm-unit-3-1").scroll_into_view_if_needed()
+    page.click("#cmp-lstm-unit-3-1")
+    page.wait_for_function("() => !document.body.dataset.compare")
+    page.wait_for_selector("#neuron:not([hidden])")
+    assert page.evaluate("window.bpttStudio.trace.config.cell") == "lstm"
+    cursor = page.evaluate("""() => {const c = document.getElementById('net-cursor');
+        return {kind: c.dataset.kind, t: Number(c.dataset.t)}}""")
+    assert cursor == {"kind": "backward", "t": 3}
+    page.wait_for_function("""() => location.search.includes('cell=lstm')
+        && location.search.includes('unit=2') && !location.search.includes('compare=')""")
     assert console_errors == []

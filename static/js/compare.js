@@ -306,7 +306,7 @@ export class CompareView {
 
   /** A row's placeholders, with the symbols written in the notation in use. */
   labelArgs(args = {}) {
-    const out = { ...args };
+    const out = { ...args, Lsym: labelText(varLabel("L", this.notation), this.notation) };
     if (args.t !== undefined) {
       out.h = this.lab("h", args.t);
       out.L = this.lab("L", args.t);

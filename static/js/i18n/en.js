@@ -276,7 +276,7 @@ export default {
   "cmp.pass": "Over the whole pass",
   "cmp.num.loss": "loss {L}",
   "cmp.num.lossOff": "loss {L}, not counted",
-  "cmp.num.dh": "error reaching {h}, ‖∂L/∂{h}‖",
+  "cmp.num.dh": "error reaching {h}, ‖∂{Lsym}/∂{h}‖",
   "cmp.num.dhOut": "of which from the output of step {t}",
   "cmp.num.dhNext": "of which from step {next}",
   "cmp.num.gradNorm": "gradient norm ‖∇‖ of update {u}",

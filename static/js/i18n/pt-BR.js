@@ -278,7 +278,7 @@ export default {
   "cmp.pass": "Na passada inteira",
   "cmp.num.loss": "perda {L}",
   "cmp.num.lossOff": "perda {L}, não contada",
-  "cmp.num.dh": "erro que chega a {h}, ‖∂L/∂{h}‖",
+  "cmp.num.dh": "erro que chega a {h}, ‖∂{Lsym}/∂{h}‖",
   "cmp.num.dhOut": "dele, vindo da saída do passo {t}",
   "cmp.num.dhNext": "dele, vindo do passo {next}",
   "cmp.num.gradNorm": "norma do gradiente ‖∇‖ da atualização {u}",

@@ -282,7 +282,7 @@ export default {
   "cmp.pass": "За весь проход",
   "cmp.num.loss": "потеря {L}",
   "cmp.num.lossOff": "потеря {L}, не учитывается",
-  "cmp.num.dh": "ошибка, дошедшая до {h}, ‖∂L/∂{h}‖",
+  "cmp.num.dh": "ошибка, дошедшая до {h}, ‖∂{Lsym}/∂{h}‖",
   "cmp.num.dhOut": "из неё от выхода шага {t}",
   "cmp.num.dhNext": "из неё от шага {next}",
   "cmp.num.gradNorm": "норма градиента ‖∇‖ обновления {u}",

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint bench bench-api bench-page docker-smoke golden fuzz-torch clean
+.PHONY: run test lint bench bench-api bench-scale bench-page docker-smoke golden fuzz-torch clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,15 @@ run: $(VENV)/.installed-run
 # mypy reads the package as it is installed (app/ is bptt_studio, engine/ bptt_studio.engine):
 # a tree of links in build/typecheck gives it that layout without an install.
 TYPECHECK := build/typecheck/bptt_studio
-lint: $(VENV)/.installed-dev
+# The page's JavaScript: Biome (lint, and the format check at line width 100) from the committed
+# lock (npm ci installs exactly package-lock.json; the app itself needs no Node). biome.json's
+# formatter.includes lists the files formatted so far: drop that list to check every file.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: $(VENV)/.installed-dev node_modules/.installed
+	npx --no-install biome ci static/js
 	$(BIN)/ruff check app engine tests bench tools
 	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
 	ln -s $(CURDIR)/app/*.py $(TYPECHECK)/ && ln -s $(CURDIR)/engine $(TYPECHECK)/engine
@@ -45,6 +53,11 @@ bench: $(VENV)/.installed-dev
 
 bench-api: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_api.py
+
+# nginx (deploy/nginx/bptt-studio.conf) in front of three replicas on loopback, one killed
+# mid-run; needs Debian's nginx (apt-get install -y nginx-light). About 40 s.
+bench-scale: $(VENV)/.installed-dev
+	$(BIN)/python bench/bench_scale.py
 
 bench-page: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_page.py
@@ -63,4 +76,4 @@ fuzz-torch:
 	$(TORCH_PYTHON) tools/fuzz_against_torch.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts build
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts build node_modules

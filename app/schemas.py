@@ -361,6 +361,8 @@ class TraceResult(BaseModel):
     diagnostics: dict[str, Any] | None
     non_finite: bool = Field(description="true when a number overflowed; it is sent as null")
     sizes: Sizes
+    cell_spec: dict[str, Any] = Field(description="the cell's state, gates and each parameter's "
+                                                  "shape and factors (docs/trace-format.md)")
     detail: Literal["full", "norms"] = Field(description="what this response carries")
 
 

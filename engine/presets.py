@@ -24,11 +24,18 @@ def _sine(n: int = 24, period: int = 12) -> list[float]:
     return [round(math.sin(2 * math.pi * t / period), 6) for t in range(n)]
 
 
-def _long_range(length: int = 20) -> dict[str, Any]:
-    # Symbols: 0 = "A", 1 = "B", 2 = filler. The first symbol must be recalled at the last step.
-    inputs = [[1.0, 0.0, 0.0]] + [[0.0, 0.0, 1.0]] * (length - 1)
-    targets = [0] * length
-    return {"inputs": inputs, "targets": targets}
+# Remember the first symbol: "A", then 19 distractors (x, y and two B's), then "A" again. As a
+# character model the inputs are the first 20 characters and the target of the last step is
+# the 21st, the first symbol; with the loss at the last step only, that is the whole task.
+# One sequence cannot prove that a network remembers (a bias alone can learn to answer "A");
+# what it shows honestly is whether the error of that loss reaches step 1, where the answer
+# came in. The tests measure both: the error reaching h(1) (RNN against LSTM) and training.
+RECALL_TEXT = "AxyxBxyyxBxyxxyxByxyA"
+
+# The explosion scenario: ReLU passes the error on unchanged where a unit is active, so with
+# W at spectral radius 2 it grows at every step back (the seed is one whose active units
+# stay active); the same scenario with tanh saturates and fades instead.
+EXPLODING_TEXT = "machine learning"
 
 
 PRESETS: dict[str, Preset] = {
@@ -48,10 +55,18 @@ PRESETS: dict[str, Preset] = {
                "Predict the next point of a sine wave, 24 steps (two periods).",
                {"data": {"series": _sine()}, "hidden_size": 6}),
         Preset("long_range", "Remember the first symbol",
-               "Recall the first symbol at the last of 20 steps (loss at the last step only): "
-               "the plain RNN's gradient vanishes, the LSTM's does not.",
-               {"data": _long_range(), "hidden_size": 8, "loss_at": "last", "output_size": 2,
+               "The first symbol, A, must be recalled at the last of 20 steps, after 19 "
+               "distractors (loss at the last step only). One sequence cannot prove memory, but "
+               "it shows whether the error of that loss reaches step 1, where the answer came "
+               "in: the plain RNN's vanishes, the LSTM's arrives.",
+               {"data": {"text": RECALL_TEXT}, "hidden_size": 8, "loss_at": "last",
                 "forget_bias": 3.0}),
+        Preset("exploding", "Exploding gradient (ReLU)",
+               "ReLU with W at spectral radius 2: the error grows at every step back and the "
+               "update's gradient is huge. Switch the activation to tanh: it saturates, and the "
+               "error fades instead.",
+               {"data": {"text": EXPLODING_TEXT}, "activation": "relu", "spectral_radius": 2.0,
+                "hidden_size": 8, "seed": 4}),
     ]
 }
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import diagnostics as diag
+from .cell_spec import cell_spec
 from .plan import Plan, as_plan, config_of, problem_of
 from .request import TraceRequest
 from .schedule import Problem, Run, run_schedule
@@ -50,6 +51,7 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
                     for u in run.updates],
         "diagnostics": diagnostics,
         "sizes": {"T": job.T, "D": job.D, "H": job.H, "K": job.K},
+        "cell_spec": cell_spec(problem.cell, problem.params),
     }
     result["non_finite"] = not _all_finite(problem, run, diagnostics)
     return result

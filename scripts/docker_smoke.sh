@@ -307,6 +307,14 @@ for path in assets:
         assert r.status == 200 and r.read(), path
 print(f"docker-smoke: GET / -> 200 {ctype}; {len(assets)} assets of the page -> 200: "
       + " ".join(assets))
+# a computation, in the image's computation processes (forked by its fork server as the
+# image's user)
+request = urllib.request.Request(base + "/api/v1/trace", data=b'{"hidden_size": 3}',
+                                 headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(request, timeout=30) as r:
+    trace = json.load(r)
+assert r.status == 200 and trace["sizes"]["H"] == 3, r.status
+print("docker-smoke: POST /api/v1/trace -> 200, computed in a computation process")
 PY
 
 # The server process really runs as the image's user (the container shares the host's pids).

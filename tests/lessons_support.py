@@ -1,8 +1,8 @@
 """What the lesson tests need from the lesson files and from the engine.
 
-The lessons' questions are answered in the browser by readers in static/js/lessons.js. Here the
-same questions are answered independently, straight from the engine's Python result, so a test
-can check that what the page reveals is what the engine computed.
+The lessons' questions are answered in the browser by readers in static/js/lesson-readers.js.
+Here the same questions are answered independently, straight from the engine's Python result,
+so a test can check that what the page reveals is what the engine computed.
 """
 
 from __future__ import annotations

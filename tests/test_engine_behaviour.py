@@ -221,7 +221,8 @@ def test_series_is_z_scored_and_its_scale_reported():
 
 def test_every_preset_has_an_id_title_description_and_runs():
     listed = list_presets()
-    assert {p["id"] for p in listed} == {"machine", "series", "sentence", "sine", "long_range"}
+    assert {p["id"] for p in listed} == {"machine", "series", "sentence", "sine", "long_range",
+                                        "exploding"}
     for preset in listed:
         assert preset["title"] and preset["description"]
         assert run_trace(preset["request"])["loss"] > 0

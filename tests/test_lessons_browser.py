@@ -148,10 +148,11 @@ def test_lesson_link_opens_a_step_in_a_language_and_round_trips(page, live_serve
     assert page.evaluate("document.documentElement.lang") == "pt-BR"
     check_shown(page, lesson["steps"][2]["scenario"], lesson["steps"][2]["event"],
                 lesson["steps"][2]["highlight"], "link")
-    # the notation switch reaches the lesson's formulas: h_20 in d2l, a⟨20⟩ in Coursera
-    assert "h20" in page.inner_text(".lesson-text")
+    # the notation switch reaches the lesson's formulas: h_15 in d2l, a⟨15⟩ in Coursera (the
+    # step shows the 15 steps of the "exploding" scenario)
+    assert "h15" in page.inner_text(".lesson-text")
     page.select_option("#ctl-notation", "coursera")
-    assert "a⟨20⟩" in page.inner_text(".lesson-text")
+    assert "a⟨15⟩" in page.inner_text(".lesson-text")
     page.click("#lesson-back")
     wait_step(page, "vanishing", 2)
     page.click("#lesson-next")
@@ -194,7 +195,8 @@ def test_lesson_link_opens_a_step_in_a_language_and_round_trips(page, live_serve
     after = page.evaluate(SHOWN)
     assert (after["index"], after["kind"], after["t"]) == (before["index"], before["kind"],
                                                            before["t"])
-    assert "rho=3" in after["url"] and "act=relu" in after["url"]
+    assert "preset=exploding" in after["url"] and "clip=norm" in after["url"]
+    assert page.eval_on_selector("#ctl-activation", "e => e.value") == "relu"
     assert page.eval_on_selector("#ctl-clip", "e => e.value") == "norm"
     assert console_errors == []
 

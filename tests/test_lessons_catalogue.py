@@ -23,8 +23,8 @@ from lessons_support import (
     trace,
 )
 
-READER_NAMES = set(re.findall(r"^  (\w+): \(", (ROOT / "static/js/lessons.js").read_text(),
-                              re.MULTILINE))
+READER_NAMES = set(re.findall(r"^  (\w+): \(",
+                              (ROOT / "static/js/lesson-readers.js").read_text(), re.MULTILINE))
 PARAMS = {
     "rnn": {"W", "U", "b", "V", "b_y"},
     "lstm": {f"{k}_{g}" for k in "WUb" for g in "figo"} | {"V", "b_y", "W_k", "U_k", "b_k"},
@@ -232,7 +232,9 @@ def test_the_scenarios_show_what_the_texts_say():
 
 
 def test_every_ui_label_the_runner_uses_is_in_the_catalogue():
-    runner = (ROOT / "static/js/lessons.js").read_text(encoding="utf-8")
-    used = set(re.findall(r'this\.ui\("([\w.]+)"', runner))
+    # the runner and its panel (lessons.js, lesson-panel.js)
+    runner = "".join((ROOT / "static/js" / name).read_text(encoding="utf-8")
+                     for name in ("lessons.js", "lesson-panel.js"))
+    used = set(re.findall(r'this\.(?:r\.)?ui\("([\w.]+)"', runner))
     used |= {f"cell.{c}" for c in ("rnn", "lstm", "gru")}  # ui(`cell.${cell}`)
     assert used and used <= set(texts("en")["ui"]), used - set(texts("en")["ui"])

@@ -38,10 +38,23 @@ def keys_used() -> set[str]:
     for path in (ROOT / "static" / "js").glob("*.js"):
         text = path.read_text(encoding="utf-8")
         used |= set(re.findall(r'\btr\("([a-zA-Z0-9_.-]+)"', text))
+        used |= {f"{k}.other" for k in re.findall(r'\btp\("([a-zA-Z0-9_.-]+)"', text)}
         used |= set(re.findall(r'i18n(?:Aria|Title)? = "([a-zA-Z0-9_.-]+)"', text))
-        used |= set(re.findall(r'"((?:timeline|net|eq|hm|charts|error|status|ctl|check|share|pred)'
-                               r'\.[a-zA-Z0-9_.]+)"', text))
+        used |= set(re.findall(r'"((?:timeline|net|eq|hm|charts|error|status|ctl|check|share|pred'
+                               r'|view|legend)\.[a-zA-Z0-9_.]+)"', text))
     return used
+
+
+# Plural messages are key.one, key.few, key.many, key.other (i18n.js tp()): each language has
+# the forms its plural rules (CLDR, as Intl.PluralRules applies them) use for whole counts.
+PLURAL = re.compile(r"^(.+)\.(one|few|many|other)$")
+PLURAL_FORMS = {"en": {"one", "other"}, "pt-BR": {"one", "other"},
+                "ru": {"one", "few", "many", "other"}}
+
+
+def singular_keys(entries: dict[str, str]) -> set[str]:
+    """The keys with every plural message counted once, as its base key."""
+    return {m.group(1) if (m := PLURAL.match(k)) else k for k in entries}
 
 
 def test_english_catalogue_is_not_empty():
@@ -57,9 +70,20 @@ def test_article_texts_live_in_the_article_part(lang):
 
 @pytest.mark.parametrize("lang", ["pt-BR", "ru"])
 def test_catalogue_has_exactly_the_english_keys(lang):
-    en, other = catalogue("en"), catalogue(lang)
-    assert sorted(set(en) - set(other)) == [], f"{lang} misses keys"
-    assert sorted(set(other) - set(en)) == [], f"{lang} has keys English lacks"
+    en, other = singular_keys(catalogue("en")), singular_keys(catalogue(lang))
+    assert sorted(en - other) == [], f"{lang} misses keys"
+    assert sorted(other - en) == [], f"{lang} has keys English lacks"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_plural_messages_have_every_form_of_the_language(lang):
+    entries = catalogue(lang)
+    bases = {m.group(1) for k in entries if (m := PLURAL.match(k))}
+    assert {"ctl.trained", "pred.caption"} <= bases
+    for base in bases:
+        forms = {m.group(2) for k in entries if (m := PLURAL.match(k)) and m.group(1) == base}
+        assert forms == PLURAL_FORMS[lang], (base, forms)
+        assert all("{n}" in entries[f"{base}.{f}"] for f in forms)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -75,6 +99,8 @@ def test_catalogue_has_every_key_the_page_uses(lang):
 def test_translations_keep_the_placeholders(lang):
     en, other = catalogue("en"), catalogue(lang)
     for key, text in en.items():
+        if key not in other:  # a plural form the language does not use
+            continue
         assert set(re.findall(r"\{\w+\}", text)) == set(re.findall(r"\{\w+\}", other[key])), key
 
 
@@ -83,7 +109,7 @@ def test_translations_are_translated(lang):
     """Most texts differ from English (names, symbols and short labels may stay)."""
     en, other = catalogue("en"), catalogue(lang)
     symbolic = {"charts.jacobian.hover"}  # "t = %{y}, k = %{x}: %{text}" reads the same everywhere
-    same = [k for k, v in en.items() if other[k] == v and len(v) > 12 and k not in symbolic
+    same = [k for k, v in en.items() if other.get(k) == v and len(v) > 12 and k not in symbolic
             and not k.startswith(("lang.", "nota.", "preset.", "ctl.opt.", "ctl.cell."))]
     assert same == []
 

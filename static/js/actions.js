@@ -1,8 +1,8 @@
 // The studio's rarer actions, loaded on first use: the gradient check, exporting the trace
-// (JSON) and the current event's numbers (CSV), and sharing the link to the view.
+// (JSON) and the current event's numbers (CSV), and sharing the link to the view. `s` is the
+// studio; what these actions show goes through its controls and views, never their DOM.
 import { api, ApiError } from "./api.js";
 import { raw } from "./format.js";
-import { t as tr } from "./i18n.js";
 import { requestOf } from "./state.js";
 
 function download(name, text, type) {
@@ -25,33 +25,22 @@ const csvCell = (v) => {
 };
 
 export async function gradcheck(s) {
-  const status = document.getElementById("gradcheck-status");
-  const btn = document.getElementById("btn-gradcheck");
-  // the message is kept as a catalogue key (and its arguments), so a language switch
-  // re-translates it with the rest of the page
-  const say = (key, args = null) => {
-    status.dataset.i18n = key;
-    if (args) status.dataset.i18nArgs = JSON.stringify(args);
-    else delete status.dataset.i18nArgs;
-    status.textContent = tr(key, args);
-  };
-  btn.disabled = true;
-  say("check.running");
-  status.dataset.state = "running";
+  s.controls.setCheck("check.running", null, "running");
   try {
     const result = await api.gradcheck(requestOf(s.store.get().scenario));
     s.views.heatmaps.setGradcheck(result);
     s.views.heatmaps.draw();
-    const worst = Math.max(...Object.values(result.max_rel_error).map((v) => (v === null ? Infinity : v)));
+    const errors = Object.values(result.max_rel_error).map((v) => (v === null ? Infinity : v));
+    const worst = Math.max(...errors);
     const fmt = Number.isFinite(worst) ? worst.toExponential(1) : "—";
-    say(result.ok ? "check.ok" : "check.bad", { err: fmt, tol: result.tolerance });
-    status.dataset.state = result.ok ? "ok" : "bad";
+    s.controls.setCheck(
+      result.ok ? "check.ok" : "check.bad",
+      { err: fmt, tol: result.tolerance },
+      result.ok ? "ok" : "bad",
+    );
   } catch (err) {
     if (err instanceof ApiError) s.controls.showApiError(err);
-    say("check.failed");
-    status.dataset.state = "failed";
-  } finally {
-    btn.disabled = false;
+    s.controls.setCheck("check.failed", null, "failed");
   }
 }
 
@@ -60,27 +49,47 @@ export function exportJson(s) {
   download("bptt-trace.json", JSON.stringify(s.trace), "application/json");
 }
 
-/** The numbers of the current event as CSV rows: field, row, column, value. */
+/**
+ * The numbers of the current event as CSV rows: event, kind, t, field, row, column, value. The
+ * event is numbered from 1 as on the page ("Event 3 of 20"); rows and columns of a matrix from
+ * 0, as in the JSON arrays.
+ */
 export function currentCsv(s) {
   const ev = s.index.event(s.store.get().event);
   const lines = [["event", "kind", "t", "field", "row", "col", "value"].join(",")];
-  const i = s.store.get().event;
+  const shown = s.store.get().event + 1;
+  const line = (field, r, c, v) => {
+    lines.push([shown, ev.kind, ev.t, field, r, c, raw(v)].map(csvCell).join(","));
+  };
   const put = (field, value) => {
     if (Array.isArray(value)) {
       value.forEach((v, r) => {
-        if (Array.isArray(v)) v.forEach((w, c) => lines.push([i, ev.kind, ev.t, field, r, c, raw(w)].map(csvCell).join(",")));
-        else lines.push([i, ev.kind, ev.t, field, r, "", raw(v)].map(csvCell).join(","));
+        if (!Array.isArray(v)) line(field, r, "", v);
+        else {
+          v.forEach((w, c) => {
+            line(field, r, c, w);
+          });
+        }
       });
     } else if (typeof value === "number" || value === null) {
-      lines.push([i, ev.kind, ev.t, field, "", "", raw(value)].map(csvCell).join(","));
+      line(field, "", "", value);
     } else if (value && typeof value === "object") {
       for (const [k, v] of Object.entries(value)) put(`${field}.${k}`, v);
     }
   };
   if (ev.kind === "update") {
     const u = s.trace.updates[ev.update];
-    for (const key of ["loss", "grad_norm", "clip_coef", "grads", "clipped_grads", "params_before",
-      "params_after"]) put(key, u[key]);
+    for (const key of [
+      "loss",
+      "grad_norm",
+      "clip_coef",
+      "grads",
+      "clipped_grads",
+      "params_before",
+      "params_after",
+    ]) {
+      put(key, u[key]);
+    }
   } else {
     for (const [k, v] of Object.entries(ev)) {
       if (["kind", "t", "update", "window", "version", "loss_injected"].includes(k)) continue;
@@ -93,21 +102,18 @@ export function currentCsv(s) {
 export function exportCsv(s) {
   if (!s.index) return;
   const ev = s.index.event(s.store.get().event);
-  download(`bptt-event-${s.store.get().event + 1}-${ev.kind}-t${ev.t}.csv`, currentCsv(s), "text/csv");
+  const name = `bptt-event-${s.store.get().event + 1}-${ev.kind}-t${ev.t}.csv`;
+  download(name, currentCsv(s), "text/csv");
 }
 
 export async function share(s) {
   s.store.writeUrl();
   const url = s.store.url();
-  const box = document.getElementById("share-url");
-  box.value = url;
-  box.hidden = false;
-  const status = document.getElementById("share-status");
+  let copied = true;
   try {
     await navigator.clipboard.writeText(url);
-    status.textContent = tr("share.copied");
   } catch {
-    box.select();
-    status.textContent = tr("share.select");
+    copied = false;
   }
+  s.controls.showShare(url, copied);
 }

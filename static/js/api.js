@@ -15,12 +15,16 @@ export class ApiError extends Error {
 }
 
 function fieldsOf(body) {
-  const detail = body && body.detail;
+  const detail = body?.detail;
   if (Array.isArray(detail)) {
     return detail.map((d) => {
       const loc = Array.isArray(d.loc) ? d.loc.filter((p, i) => !(i === 0 && p === "body")) : [];
-      return { path: loc.join("."), msg: String(d.msg ?? ""), type: String(d.type ?? ""),
-        ctx: d.ctx || null };
+      return {
+        path: loc.join("."),
+        msg: String(d.msg ?? ""),
+        type: String(d.type ?? ""),
+        ctx: d.ctx || null,
+      };
     });
   }
   if (typeof detail === "string") return [{ path: "", msg: detail, type: "", ctx: null }];

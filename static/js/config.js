@@ -30,14 +30,24 @@ export const DIVERGING = [
 ];
 
 export const SIZES = {
-  colWidth: 64, // px per timestep column of the unrolled network
+  // The unrolled network, at scale 1; it is drawn at a scale of minScale..maxScale that fills
+  // its panel (geometry.js networkLayout).
+  colWidth: 64, // px per timestep column
   colMin: 46, // narrowest column before the network scrolls horizontally
-  margin: { left: 40, right: 16, top: 24, bottom: 18 },
+  margin: { left: 40, right: 44, top: 24, bottom: 18 }, // right: room for a strand's norm
   row: 50, // vertical distance between rows of nodes
   node: 15, // radius of a state node
-  gate: 7, // radius of a gate node
-  strandMax: 3.2, // widest error strand
-  strandMin: 0.6,
+  gate: 8, // radius of a gate node
+  gateGap: 3, // space between gate nodes
+  minScale: 0.85,
+  maxScale: 2.4,
+  netHeight: 0.5, // share of the window's height the network may take
+  netHeightMin: 200, // ... but at least this many px
+  strandMax: 4.2, // widest error strand
+  strandMin: 1,
+  strandSpread: 14, // px across which a bundle's H strands spread
+  strandStep: 3.2, // largest distance between two strands
+  errDrawMs: 450, // the error running along its strands when a backward event is shown
   vecCell: 5, // height of one entry of a node's value strip
   heatCellMax: 14, // largest heatmap cell
   heatCellMin: 2,
@@ -51,6 +61,8 @@ export const TIMING = {
   playBaseMs: 700, // one event at speed 1
   urlDebounceMs: 250,
   chartDebounceMs: 140,
+  quietMs: 1500, // plotly.js loads and charts draw only after this long without input
+  idleTimeoutMs: 500, // longest wait for an idle period once the page is quiet
 };
 
 const hexToRgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
@@ -77,7 +89,9 @@ const LUT_SIZE = 256;
 export const DIVERGING_LUT = (() => {
   const lut = new Uint8ClampedArray((LUT_SIZE + 1) * 3);
   for (let k = 0; k <= LUT_SIZE; k += 1) {
-    const rgb = diverging((2 * k) / LUT_SIZE - 1).match(/\d+/g).map(Number);
+    const rgb = diverging((2 * k) / LUT_SIZE - 1)
+      .match(/\d+/g)
+      .map(Number);
     lut.set(rgb, k * 3);
   }
   return lut;
@@ -86,7 +100,7 @@ export const DIVERGING_LUT = (() => {
 /** Index into DIVERGING_LUT of a value in [-1, 1] (clamped); -1 for a missing value. */
 export function lutIndex(u) {
   if (u === null || u === undefined || Number.isNaN(u)) return -1;
-  const v = u < -1 ? -1 : u > 1 ? 1 : u;
+  const v = Math.max(-1, Math.min(1, u));
   return Math.round(((v + 1) / 2) * LUT_SIZE);
 }
 

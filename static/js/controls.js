@@ -2,19 +2,56 @@
 // clipping, seed, spectral radius; training, gradient check, export and share. Controls only
 // write the scenario into the store; API errors come back here and are shown beside the
 // control that owns the field.
+import { api } from "./api.js";
 import { num } from "./format.js";
-import { has, t as tr } from "./i18n.js";
+import { has, t as tr, tp } from "./i18n.js";
 
+// The controls own the sidebar and the few top-bar items of their actions (share): every id
+// looked up here is one of theirs.
 const $ = (id) => document.getElementById(id);
+
+/** The kind of a scenario's data: "text", "words", "series", or null (a preset, arrays). */
+export function dataKind(data) {
+  if (!data) return null;
+  return ["text", "words", "series"].find((k) => k in data) ?? null;
+}
+
+/**
+ * The kind of data a trace was made from, for a preset (whose request names only the preset):
+ * series report their scale, words have tokens longer than one character. (A preset's own
+ * description of its data would say it directly; the API does not send one yet.)
+ */
+export function traceDataKind(trace) {
+  if (trace?.scale) return "series";
+  if (!Array.isArray(trace?.vocab)) return null;
+  return trace.vocab.some((token) => [...token].length > 1) ? "words" : "text";
+}
 
 // API error location (dotted, without "body") -> the error slot next to its control.
 const SLOTS = [
-  ["data", "data"], ["hidden_size", "hidden"], ["cell", "cell"], ["activation", "activation"],
-  ["loss_at", "loss-at"], ["loss", "loss"], ["reduction", "loss"], ["truncation.k1", "k1"],
-  ["truncation.k2", "k2"], ["truncation", "k1"], ["optimizer.lr", "lr"], ["optimizer", "opt"],
-  ["clip.max", "clip-max"], ["clip", "clip"], ["seed", "seed"], ["spectral_radius", "rho"],
-  ["forget_bias", "general"], ["output_size", "general"], ["iterations", "train"],
-  ["record_every", "train"], ["params", "general"], ["h0", "general"], ["c0", "general"],
+  ["data", "data"],
+  ["hidden_size", "hidden"],
+  ["cell", "cell"],
+  ["activation", "activation"],
+  ["loss_at", "loss-at"],
+  ["loss", "loss"],
+  ["reduction", "loss"],
+  ["truncation.k1", "k1"],
+  ["truncation.k2", "k2"],
+  ["truncation", "k1"],
+  ["optimizer.lr", "lr"],
+  ["optimizer", "opt"],
+  ["clip.max", "clip-max"],
+  ["clip", "clip"],
+  ["seed", "seed"],
+  ["spectral_radius", "rho"],
+  ["forget_bias", "general"],
+  ["output_size", "general"],
+  ["iterations", "train"],
+  ["record_every", "train"],
+  ["params", "general"],
+  ["h0", "general"],
+  ["c0", "general"],
 ];
 
 export function slotFor(path) {
@@ -25,13 +62,37 @@ export function slotFor(path) {
 }
 
 // pydantic error types that have a message of our own; anything else shows the API's text.
-const KNOWN = new Set(["greater_than_equal", "less_than_equal", "greater_than", "less_than",
-  "int_parsing", "int_type", "float_parsing", "float_type", "missing", "literal_error",
-  "string_too_long", "string_too_short", "too_long", "too_short", "enum"]);
+const KNOWN = new Set([
+  "greater_than_equal",
+  "less_than_equal",
+  "greater_than",
+  "less_than",
+  "int_parsing",
+  "int_type",
+  "float_parsing",
+  "float_type",
+  "missing",
+  "literal_error",
+  "string_too_long",
+  "string_too_short",
+  "too_long",
+  "too_short",
+  "enum",
+]);
 
 export class Controls {
-  constructor({ store, onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onShare }) {
+  constructor({
+    store,
+    container,
+    onTrain,
+    onUntrain,
+    onGradcheck,
+    onExportJson,
+    onExportCsv,
+    onShare,
+  }) {
     this.store = store;
+    this.container = container;
     this.presets = [];
     this.config = null;
     this.handlers = { onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onShare };
@@ -60,6 +121,14 @@ export class Controls {
   }
 
   bind() {
+    this.bindScenario();
+    this.bindModel();
+    this.bindSchedule();
+    this.bindActions();
+  }
+
+  /** The example and the student's own data. */
+  bindScenario() {
     $("ctl-preset").addEventListener("change", (e) => {
       const id = e.target.value;
       const preset = this.presets.find((p) => p.id === id);
@@ -94,6 +163,10 @@ export class Controls {
       if (e.key === "Enter") applyData();
     });
     $("ctl-data-kind").addEventListener("change", applyData);
+  }
+
+  /** The network: cell, sizes, activation, loss, seed and spectral radius. */
+  bindModel() {
     $("ctl-cell").addEventListener("change", (e) => this.set("cell", e.target.value));
     $("ctl-activation").addEventListener("change", (e) => this.set("activation", e.target.value));
     $("ctl-loss").addEventListener("change", (e) => this.set("loss", e.target.value || null));
@@ -110,6 +183,10 @@ export class Controls {
       const v = this.number(e.target, "rho", { optional: true });
       if (v !== undefined) this.set("spectral_radius", v);
     });
+  }
+
+  /** Truncation BPTT(k1, k2), the optimizer and clipping. */
+  bindSchedule() {
     const applyTrunc = () => {
       if (!$("ctl-trunc").checked) {
         this.showSlot("k1", "");
@@ -148,7 +225,10 @@ export class Controls {
     };
     $("ctl-clip").addEventListener("change", applyClip);
     $("ctl-clip-max").addEventListener("change", applyClip);
+  }
 
+  /** Training, the gradient check, the exports and sharing: handed to the studio. */
+  bindActions() {
     $("btn-train").addEventListener("click", () => {
       const n = this.number($("ctl-train-n"), "train", { integer: true });
       if (n === undefined) return;
@@ -163,6 +243,16 @@ export class Controls {
     $("btn-export-json").addEventListener("click", () => this.handlers.onExportJson());
     $("btn-export-csv").addEventListener("click", () => this.handlers.onExportCsv());
     $("btn-share").addEventListener("click", () => this.handlers.onShare());
+  }
+
+  /** Ask the API for the examples once; say so when they cannot be had. */
+  loadPresets() {
+    api
+      .presets()
+      .then((list) => this.setPresets(list))
+      .catch(() => {
+        this.showSlot("general", tr("error.presets"));
+      });
   }
 
   setPresets(list) {
@@ -217,16 +307,23 @@ export class Controls {
     }
   }
 
-  /** Show the scenario: what the user set, else what the API filled in (config). */
-  sync(config) {
+  /**
+   * Show the scenario: what the user set, else what the API filled in (config); kind is the
+   * kind of data the trace was made from (traceDataKind), shown for a preset.
+   */
+  sync(config, kind = undefined) {
     if (config) this.config = config;
+    if (kind !== undefined) this.kind = kind;
     const s = this.store.get().scenario;
     const c = { ...(this.config || {}), ...s };
     const data = s.data || {};
-    $("ctl-preset").value = data.preset && this.presets.some((p) => p.id === data.preset) ? data.preset : "";
+    const preset = data.preset ? this.presets.find((p) => p.id === data.preset) : null;
+    $("ctl-preset").value = preset ? data.preset : "";
     this.describePreset();
+    // the kind of data shown is the scenario's own, a preset's included
+    if (data.preset && this.kind) $("ctl-data-kind").value = this.kind;
     if (!data.preset) {
-      const kind = "text" in data ? "text" : "words" in data ? "words" : "series" in data ? "series" : null;
+      const kind = dataKind(data);
       if (kind) {
         $("ctl-data-kind").value = kind;
         const v = data[kind];
@@ -258,12 +355,13 @@ export class Controls {
     const lossAuto = $("ctl-loss").querySelector('option[value=""]');
     if (lossAuto) {
       lossAuto.textContent = this.config?.loss
-        ? tr("ctl.loss.auto", { loss: tr(`ctl.loss.${this.config.loss}`) }) : tr("ctl.loss.fromData");
+        ? tr("ctl.loss.auto", { loss: tr(`ctl.loss.${this.config.loss}`) })
+        : tr("ctl.loss.fromData");
     }
     this.syncEnabled();
     const trained = this.store.get().scenario.train;
     $("btn-untrain").hidden = !trained;
-    $("train-status").textContent = trained ? tr("ctl.trained", { n: trained }) : "";
+    $("train-status").textContent = trained ? tp("ctl.trained", trained) : "";
   }
 
   syncEnabled() {
@@ -272,14 +370,44 @@ export class Controls {
     const trunc = $("ctl-trunc").checked;
     $("ctl-k1").disabled = !trunc;
     $("ctl-k2").disabled = !trunc;
+    // ticking Truncate starts from k1 = 3, written in the field and said in the hint below
     if (trunc && !$("ctl-k1").value) $("ctl-k1").value = "3";
+    const hint = $("trunc-hint");
+    const k1 = $("ctl-k1").value;
+    const k2 = $("ctl-k2").value || k1;
+    hint.dataset.i18n = trunc ? "ctl.trunc.on" : "ctl.trunc.hint";
+    hint.dataset.i18nArgs = JSON.stringify({ k1, k2 });
+    hint.textContent = tr(hint.dataset.i18n, { k1, k2 });
     $("ctl-clip-max").disabled = !$("ctl-clip").value;
     if ($("ctl-clip").value && !$("ctl-clip-max").value) $("ctl-clip-max").value = "1";
   }
 
   setBusy(busy) {
-    document.getElementById("controls").setAttribute("aria-busy", String(busy));
-    document.getElementById("busy").hidden = !busy;
+    this.container.setAttribute("aria-busy", String(busy));
+    $("busy").hidden = !busy;
+  }
+
+  /**
+   * The gradient check's status line, kept as a catalogue key (and its arguments) so that a
+   * language switch re-translates it; state: "running", "ok", "bad" or "failed".
+   */
+  setCheck(key, args, state) {
+    const status = $("gradcheck-status");
+    status.dataset.i18n = key;
+    if (args) status.dataset.i18nArgs = JSON.stringify(args);
+    else delete status.dataset.i18nArgs;
+    status.textContent = tr(key, args);
+    status.dataset.state = state;
+    $("btn-gradcheck").disabled = state === "running";
+  }
+
+  /** The link to share, selected in its box; copied says whether the clipboard took it. */
+  showShare(url, copied) {
+    const box = $("share-url");
+    box.value = url;
+    box.hidden = false;
+    if (!copied) box.select();
+    $("share-status").textContent = tr(copied ? "share.copied" : "share.select");
   }
 
   showSlot(slot, text, detail = "") {
@@ -299,17 +427,20 @@ export class Controls {
     }
     el.hidden = !text;
     const control = el.previousElementSibling?.matches?.("input, select")
-      ? el.previousElementSibling : null;
-    const owner = document.querySelector(`[aria-describedby~="err-${slot}"]`) || control;
+      ? el.previousElementSibling
+      : null;
+    const owner = this.container.querySelector(`[aria-describedby~="err-${slot}"]`) || control;
     if (owner) owner.setAttribute("aria-invalid", text ? "true" : "false");
   }
 
   clearErrors() {
-    for (const el of document.querySelectorAll(".field-error")) {
+    for (const el of this.container.querySelectorAll(".field-error")) {
       el.replaceChildren();
       el.hidden = true;
     }
-    for (const el of document.querySelectorAll("[aria-invalid=true]")) el.setAttribute("aria-invalid", "false");
+    for (const el of this.container.querySelectorAll("[aria-invalid=true]")) {
+      el.setAttribute("aria-invalid", "false");
+    }
   }
 
   /** Put an ApiError's messages beside the controls that own the fields. */
@@ -331,7 +462,9 @@ export class Controls {
       const slot = slotFor(f.path);
       const ctx = f.ctx || {};
       const limit = ctx.ge ?? ctx.gt ?? ctx.le ?? ctx.lt ?? ctx.min_length ?? ctx.max_length ?? "";
-      const text = KNOWN.has(f.type) ? tr(`error.${f.type}`, { limit: num(limit) }) : tr("error.rejected");
+      const text = KNOWN.has(f.type)
+        ? tr(`error.${f.type}`, { limit: num(limit) })
+        : tr("error.rejected");
       // the API's own (English) words only where we have no message of our own
       if (!bySlot.has(slot)) bySlot.set(slot, { text, detail: KNOWN.has(f.type) ? "" : f.msg });
     }

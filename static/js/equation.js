@@ -1,11 +1,25 @@
 // The equation of the current event in MathML (no library), with the API's numbers plugged in.
 // Every number is an <mn data-field data-index data-value> taken from the event; every term
 // that stands for a node is an <mrow class="term" data-nodes="node-h-2 ..."> that highlights
-// the node when hovered or focused.
+// the node when hovered or focused. Symbols follow the notation switch everywhere (Coursera's
+// W_k·[a, x], Γ gates and ⟨t⟩ included); the contribution line is read from the cell_spec.
 import { SIZES } from "./config.js";
 import { num, raw } from "./format.js";
 import { t as tr } from "./i18n.js";
-import { gateLabel, paramLabel, timeStyle, varLabel } from "./notation.js";
+import {
+  COURSERA_UPDATE,
+  deltaLabel,
+  gateLabel,
+  gradLabel,
+  groupLabel,
+  labelText,
+  paramGroups,
+  paramLabel,
+  splitSign,
+  timeStyle,
+  varLabel,
+} from "./notation.js";
+import { inSeriesUnits } from "./units.js";
 
 const MATH = "http://www.w3.org/1998/Math/MathML";
 const HTML = "http://www.w3.org/1999/xhtml";
@@ -27,6 +41,16 @@ const row = (...c) => m("mrow", {}, ...c);
 const SPACE = () => m("mspace", { width: "0.25em" });
 
 const ACC = { hat: "^", tilde: "~" };
+const BREAK_AFTER = new Set(["=", "+", ",", "+="]);
+
+/** The note of an update's loss: the window and the step losses that really count in it. */
+function windowLossNote(trace, u, notation) {
+  const [first, last] = u.window;
+  const steps = (trace.loss_steps || []).filter((t) => t >= first && t <= last);
+  const terms = steps.map((t) => labelText(varLabel("L", notation), notation, t)).join(" + ");
+  const mean = trace.config?.reduction === "mean" && steps.length > 1;
+  return { note: mean ? "eq.windowLossMean" : "eq.windowLoss", noteParams: { first, last, terms } };
+}
 const FN = { tanh: "tanh", relu: "ReLU", sigmoid: "σ" };
 
 export class EquationView {
@@ -66,7 +90,10 @@ export class EquationView {
   // ---- label helpers (notation-aware) ---------------------------------------------------
 
   label(lab, t = null) {
-    let base = mi(lab.b);
+    const [sign, core] = splitSign(lab);
+    // "dW", "dΓ", "dc̃": an upright d before the symbol, as row(mi("d"), …) writes it elsewhere
+    const dPrefix = core.length > 1 && core[0] === "d" ? core.slice(1) : null;
+    let base = dPrefix ? row(m("mi", { mathvariant: "normal" }, "d"), mi(dPrefix)) : mi(core);
     if (lab.acc) base = m("mover", { accent: "true" }, base, mo(ACC[lab.acc]));
     const style = timeStyle(this.notation);
     let sub = lab.s || "";
@@ -76,10 +103,16 @@ export class EquationView {
       else if (style === "paren") sup = `(${t})`;
       else sup = `⟨${t}⟩`;
     }
-    if (sub && sup) return m("msubsup", {}, base, mi(sub), m("mrow", {}, mtext(sup)));
-    if (sub) return m("msub", {}, base, mi(sub));
-    if (sup) return m("msup", {}, base, m("mrow", {}, mtext(sup)));
-    return base;
+    let node = base;
+    if (sub && sup) node = m("msubsup", {}, base, mi(sub), m("mrow", {}, mtext(sup)));
+    else if (sub) node = m("msub", {}, base, mi(sub));
+    else if (sup) node = m("msup", {}, base, m("mrow", {}, mtext(sup)));
+    const parts = [];
+    if (sign) parts.push(sign === "1−" ? m("mn", {}, "1") : null, mo("−"));
+    parts.push(node);
+    if (lab.post) parts.push(mtext(lab.post));
+    const kept = parts.filter(Boolean);
+    return kept.length === 1 ? kept[0] : row(...kept);
   }
 
   v(name, t = null) {
@@ -95,7 +128,7 @@ export class EquationView {
     const n = this.notation;
     if (kind === "b" || n === "goodfellow") return this.label({ b: kind, s: "k" });
     if (n === "d2l") return this.label({ b: "W", s: kind === "W" ? "hk" : "xk" });
-    return this.label({ b: "W", s: kind === "W" ? "ka" : "kx" });
+    return this.label({ b: "W", s: "k", post: kind === "W" ? "[:,a]" : "[:,x]" });
   }
 
   pT(name) {
@@ -107,11 +140,33 @@ export class EquationView {
   }
 
   delta(gate, t) {
-    const d = varLabel("delta", this.notation);
-    if (!gate) return this.label(d, t);
-    const gl = gateLabel(gate, this.notation);
-    const sub = gl.s ? `${gl.b}${gl.s}` : gl.b + (gl.acc === "tilde" ? "\u0303" : "");
-    return this.label({ b: d.b, s: sub, acc: null }, t);
+    return this.label(deltaLabel(gate, this.notation), t);
+  }
+
+  get coursera() {
+    return this.notation === "coursera";
+  }
+
+  /**
+   * W_g h(t−1) + U_g x(t) + b_g, written as Coursera writes it, W_g[a(t−1), x(t)] + b_g, in
+   * its notation (a sign in front of W or b, as for the GRU's z = 1 − Γ_u, stays in front).
+   */
+  affine(g, hTerm, xTerm, param = g) {
+    const b = paramLabel(`b_${param}`, this.index.cell, this.notation);
+    const [bSign] = splitSign(b);
+    const bias = [bSign ? mo("−") : mo("+"), this.label({ ...b, b: splitSign(b)[1] })];
+    if (this.coursera) {
+      const w = groupLabel({ names: [`W_${param}`, `U_${param}`] }, this.notation, this.index.cell);
+      return [this.label(w), mo("["), hTerm, mo(","), xTerm, mo("]"), ...bias];
+    }
+    return [this.p(`W_${param}`), hTerm, mo("+"), this.p(`U_${param}`), xTerm, ...bias];
+  }
+
+  /** The gate's pre-activations when some overflowed (null): where the "—" of the banner is. */
+  overflowed(g, f, ev) {
+    const a = ev.a?.[g];
+    if (!Array.isArray(a) || !a.some((v) => v === null)) return [];
+    return [mo("="), mi(f), mo("("), this.vec(a, `a.${g}`), mo(")")];
   }
 
   /** A term that points at nodes of the network (HTML when it holds a vector of numbers). */
@@ -177,8 +232,12 @@ export class EquationView {
     }
     const i = Math.min(this.eventIndex, this.index.events.length - 1);
     const ev = this.index.event(i);
-    const lines = ev.kind === "forward" ? this.forward(ev)
-      : ev.kind === "backward" ? this.backward(ev) : this.update(ev);
+    const lines =
+      ev.kind === "forward"
+        ? this.forward(ev)
+        : ev.kind === "backward"
+          ? this.backward(ev)
+          : this.update(ev);
     const frag = document.createDocumentFragment();
     const head = document.createElement("h3");
     head.className = "eq-head";
@@ -201,7 +260,11 @@ export class EquationView {
         if (item.namespaceURI === HTML) {
           flush();
           body.appendChild(item);
-        } else run.push(item);
+        } else {
+          run.push(item);
+          // a long line may wrap after a top-level =, + or comma: each piece its own <math>
+          if (item.localName === "mo" && BREAK_AFTER.has(item.textContent)) flush();
+        }
       }
       flush();
       div.appendChild(body);
@@ -225,73 +288,288 @@ export class EquationView {
     const cell = this.index.cell;
     const act = this.index.trace.config?.activation || "tanh";
     const idx = this.index;
+    const scale = idx.trace.scale;
     const hPrev = [`node-h-${t - 1}`];
     const xNode = [`node-x-${t}`];
-    const xTerm = this.term(xNode, this.v("x", t));
-    const hTerm = this.term(hPrev, this.v("h", t - 1));
+    const xTerm = () => this.term(xNode, this.v("x", t));
+    const hTerm = () => this.term(hPrev, this.v("h", t - 1));
     const lines = [];
     const tok = idx.trace.vocab ? idx.tokens(t).x : null;
     // the inputs of this step
-    const inputs = [this.term(hPrev, this.v("h", t - 1)), mo("="), this.vec(ev.h_prev, "h_prev")];
+    const inputs = [hTerm(), mo("="), this.vec(ev.h_prev, "h_prev")];
     if (tok !== null) {
-      inputs.push(mo(","), SPACE(), this.term(xNode, this.v("x", t)), mo("="),
-        mi("onehot"), mo("("), m("ms", { "data-raw": "" }, tok), mo(")"));
+      inputs.push(
+        mo(","),
+        SPACE(),
+        xTerm(),
+        mo("="),
+        mi("onehot"),
+        mo("("),
+        m("ms", { "data-raw": "" }, tok),
+        mo(")"),
+      );
+      lines.push({ id: "inputs", math: inputs });
+    } else if (scale) {
+      // a series: the network reads z-scores, x(t) = (s(t) − μ) / σ; said once, here
+      inputs.push(mo(","), SPACE(), xTerm(), mo("="), ...this.standardised(ev.x?.[0], "x"));
+      lines.push({
+        id: "inputs",
+        math: inputs,
+        note: "eq.standardised",
+        noteParams: { mean: num(scale.mean, 4), std: num(scale.std, 4) },
+      });
     } else {
-      inputs.push(mo(","), SPACE(), this.term(xNode, this.v("x", t)), mo("="), this.vec(ev.x, "x"));
+      inputs.push(mo(","), SPACE(), xTerm(), mo("="), this.vec(ev.x, "x"));
+      lines.push({ id: "inputs", math: inputs });
     }
-    lines.push({ id: "inputs", math: inputs });
     if (cell === "rnn") {
-      lines.push({ id: "a", math: [this.term([`node-h-${t}`], this.v("a", t)), mo("="),
-        this.p("W"), hTerm, mo("+"), this.p("U"), xTerm, mo("+"), this.p("b"), mo("="),
-        this.vec(ev.a, "a")] });
-      lines.push({ id: "h", math: [this.term([`node-h-${t}`], this.v("h", t)), mo("="),
-        this.fn(FN[act], this.v("a", t)), mo("="), this.vec(ev.h, "h")] });
+      lines.push({
+        id: "a",
+        math: [
+          this.term([`node-h-${t}`], this.v("a", t)),
+          mo("="),
+          this.p("W"),
+          hTerm(),
+          mo("+"),
+          this.p("U"),
+          xTerm(),
+          mo("+"),
+          this.p("b"),
+          mo("="),
+          this.vec(ev.a, "a"),
+        ],
+      });
+      lines.push({
+        id: "h",
+        math: [
+          this.term([`node-h-${t}`], this.v("h", t)),
+          mo("="),
+          this.fn(FN[act], this.v("a", t)),
+          mo("="),
+          this.vec(ev.h, "h"),
+        ],
+      });
     } else if (cell === "lstm") {
       for (const g of ["f", "i", "g", "o"]) {
         const f = g === "g" ? "tanh" : "σ";
-        lines.push({ id: `gate-${g}`, math: [this.term([`node-gate-${g}-${t}`], this.gate(g, t)), mo("="),
-          this.fn(f, this.p(`W_${g}`), this.term(hPrev, this.v("h", t - 1)), mo("+"), this.p(`U_${g}`),
-            this.term(xNode, this.v("x", t)), mo("+"), this.p(`b_${g}`)), mo("="),
-          this.vec(ev.gates?.[g], `gates.${g}`)] });
+        lines.push({
+          id: `gate-${g}`,
+          math: [
+            this.term([`node-gate-${g}-${t}`], this.gate(g, t)),
+            mo("="),
+            this.fn(f, ...this.affine(g, hTerm(), xTerm())),
+            ...this.overflowed(g, f, ev),
+            mo("="),
+            this.vec(ev.gates?.[g], `gates.${g}`),
+          ],
+        });
       }
-      lines.push({ id: "c", math: [this.term([`node-c-${t}`], this.v("c", t)), mo("="),
-        this.gate("f", t), mo("⊙"), this.term([`node-c-${t - 1}`], this.v("c", t - 1)), mo("+"),
-        this.gate("i", t), mo("⊙"), this.gate("g", t), mo("="), this.vec(ev.c, "c")] });
-      lines.push({ id: "h", math: [this.term([`node-h-${t}`], this.v("h", t)), mo("="),
-        this.gate("o", t), mo("⊙"), this.fn("tanh", this.v("c", t)), mo("="), this.vec(ev.h, "h")] });
+      lines.push({
+        id: "c",
+        math: [
+          this.term([`node-c-${t}`], this.v("c", t)),
+          mo("="),
+          this.gate("f", t),
+          mo("⊙"),
+          this.term([`node-c-${t - 1}`], this.v("c", t - 1)),
+          mo("+"),
+          this.gate("i", t),
+          mo("⊙"),
+          this.gate("g", t),
+          mo("="),
+          this.vec(ev.c, "c"),
+        ],
+      });
+      lines.push({
+        id: "h",
+        math: [
+          this.term([`node-h-${t}`], this.v("h", t)),
+          mo("="),
+          this.gate("o", t),
+          mo("⊙"),
+          this.fn("tanh", this.v("c", t)),
+          mo("="),
+          this.vec(ev.h, "h"),
+        ],
+      });
     } else {
       for (const g of ["z", "r"]) {
-        lines.push({ id: `gate-${g}`, math: [this.term([`node-gate-${g}-${t}`], this.gate(g, t)), mo("="),
-          this.fn("σ", this.p(`W_${g}`), this.term(hPrev, this.v("h", t - 1)), mo("+"), this.p(`U_${g}`),
-            this.term(xNode, this.v("x", t)), mo("+"), this.p(`b_${g}`)), mo("="),
-          this.vec(ev.gates?.[g], `gates.${g}`)] });
+        lines.push({
+          id: `gate-${g}`,
+          math: [
+            this.term([`node-gate-${g}-${t}`], this.gate(g, t)),
+            mo("="),
+            this.fn("σ", ...this.affine(g, hTerm(), xTerm())),
+            ...this.overflowed(g, "σ", ev),
+            mo("="),
+            this.vec(ev.gates?.[g], `gates.${g}`),
+          ],
+        });
       }
-      lines.push({ id: "gate-n", math: [this.term([`node-gate-n-${t}`], this.gate("n", t)), mo("="),
-        this.fn("tanh", this.p("W_h"), mo("("), this.gate("r", t), mo("⊙"),
-          this.term(hPrev, this.v("h", t - 1)), mo(")"), mo("+"), this.p("U_h"),
-          this.term(xNode, this.v("x", t)), mo("+"), this.p("b_h")), mo("="),
-        this.vec(ev.gates?.n, "gates.n")] });
-      lines.push({ id: "h", math: [this.term([`node-h-${t}`], this.v("h", t)), mo("="),
-        this.gate("z", t), mo("⊙"), this.term(hPrev, this.v("h", t - 1)), mo("+"), mo("("), m("mn", {}, "1"),
-        mo("−"), this.gate("z", t), mo(")"), mo("⊙"), this.gate("n", t), mo("="), this.vec(ev.h, "h")] });
+      const reset = this.term(hPrev, row(this.gate("r", t), mo("⊙"), this.v("h", t - 1)));
+      const candidate = this.coursera
+        ? this.affine("n", reset, xTerm(), "h")
+        : [
+            this.p("W_h"),
+            mo("("),
+            reset,
+            mo(")"),
+            mo("+"),
+            this.p("U_h"),
+            xTerm(),
+            ...this.affine("n", null, null, "h").slice(-2),
+          ];
+      lines.push({
+        id: "gate-n",
+        math: [
+          this.term([`node-gate-n-${t}`], this.gate("n", t)),
+          mo("="),
+          this.fn("tanh", ...candidate),
+          ...this.overflowed("n", "tanh", ev),
+          mo("="),
+          this.vec(ev.gates?.n, "gates.n"),
+        ],
+      });
+      const hNew = [this.term([`node-h-${t}`], this.v("h", t)), mo("=")];
+      if (this.coursera) {
+        // Coursera's own form: the update gate Γ_u = 1 − z weighs the candidate
+        const gu = () => this.label(COURSERA_UPDATE, t);
+        hNew.push(
+          gu(),
+          mo("⊙"),
+          this.gate("n", t),
+          mo("+"),
+          mo("("),
+          m("mn", {}, "1"),
+          mo("−"),
+          gu(),
+          mo(")"),
+          mo("⊙"),
+          hTerm(),
+        );
+      } else {
+        hNew.push(
+          this.gate("z", t),
+          mo("⊙"),
+          hTerm(),
+          mo("+"),
+          mo("("),
+          m("mn", {}, "1"),
+          mo("−"),
+          this.gate("z", t),
+          mo(")"),
+          mo("⊙"),
+          this.gate("n", t),
+        );
+      }
+      lines.push({ id: "h", math: [...hNew, mo("="), this.vec(ev.h, "h")] });
     }
     const ce = idx.trace.config?.loss !== "mse";
     const yhat = () => this.term([`node-yhat-${t}`], this.v("yhat", t));
     if (ce) {
-      lines.push({ id: "yhat", math: [yhat(), mo("="), this.fn("softmax", this.p("V"), this.v("h", t),
-        mo("+"), this.p("b_y")), mo("="), this.vec(ev.yhat, "yhat")] });
-      lines.push({ id: "loss", math: [this.term([`node-L-${t}`], this.v("L", t)), mo("="), mo("−"),
-        mi("log"), yhat(), mo("["), this.v("y", t), mo("]"), mo("="), this.scalar(ev.loss, "loss")],
-      note: ev.loss_injected ? null : "eq.notInjected" });
+      lines.push({
+        id: "yhat",
+        math: [
+          yhat(),
+          mo("="),
+          this.fn("softmax", this.p("V"), this.v("h", t), mo("+"), this.p("b_y")),
+          mo("="),
+          this.vec(ev.yhat, "yhat"),
+        ],
+      });
+      lines.push({
+        id: "loss",
+        math: [
+          this.term([`node-L-${t}`], this.v("L", t)),
+          mo("="),
+          mo("−"),
+          mi("log"),
+          yhat(),
+          mo("["),
+          this.v("y", t),
+          mo("]"),
+          mo("="),
+          this.scalar(ev.loss, "loss"),
+        ],
+        note: ev.loss_injected ? null : "eq.notInjected",
+      });
     } else {
-      lines.push({ id: "yhat", math: [yhat(), mo("="), this.v("o", t), mo("="), this.p("V"), this.v("h", t),
-        mo("+"), this.p("b_y"), mo("="), this.vec(ev.yhat, "yhat")] });
-      lines.push({ id: "loss", math: [this.term([`node-L-${t}`], this.v("L", t)), mo("="),
-        m("mfrac", {}, m("mn", {}, "1"), m("mn", {}, "2")), mo("‖"), this.v("yhat", t), mo("−"),
-        this.v("y", t), m("msup", {}, mo("‖"), m("mn", {}, "2")), mo("="), this.scalar(ev.loss, "loss")],
-      note: ev.loss_injected ? null : "eq.notInjected" });
+      lines.push({
+        id: "yhat",
+        math: [
+          yhat(),
+          mo("="),
+          this.v("o", t),
+          mo("="),
+          this.p("V"),
+          this.v("h", t),
+          mo("+"),
+          this.p("b_y"),
+          mo("="),
+          this.vec(ev.yhat, "yhat"),
+        ],
+      });
+      if (scale) {
+        // the prediction and the target back in the series' units: s = μ + σ·z
+        lines.push({
+          id: "units",
+          math: [
+            yhat(),
+            mo("↦"),
+            mi("μ"),
+            mo("+"),
+            mi("σ"),
+            yhat(),
+            mo("="),
+            this.inUnits(ev.yhat?.[0]),
+            mo(","),
+            SPACE(),
+            this.v("y", t),
+            mo("↦"),
+            this.inUnits(ev.target?.[0]),
+          ],
+          note: "eq.units",
+        });
+      }
+      lines.push({
+        id: "loss",
+        math: [
+          this.term([`node-L-${t}`], this.v("L", t)),
+          mo("="),
+          m("mfrac", {}, m("mn", {}, "1"), m("mn", {}, "2")),
+          mo("‖"),
+          this.v("yhat", t),
+          mo("−"),
+          this.v("y", t),
+          m("msup", {}, mo("‖"), m("mn", {}, "2")),
+          mo("="),
+          this.scalar(ev.loss, "loss"),
+        ],
+        note: ev.loss_injected ? null : "eq.notInjected",
+      });
     }
     return lines;
+  }
+
+  /** A value of a series in its own units (display: μ + σ·z), without a data-field. */
+  inUnits(z) {
+    const value = inSeriesUnits(z, this.index.trace.scale);
+    return m("mn", { class: "num units", "data-units": raw(value) }, num(value, 4));
+  }
+
+  /** (s − μ) / σ = z for an input of a series: the standardisation with its numbers. */
+  standardised(z, field) {
+    const scale = this.index.trace.scale;
+    return [
+      m(
+        "mfrac",
+        {},
+        row(this.inUnits(z), mo("−"), m("mn", { class: "num units" }, num(scale.mean, 4))),
+        m("mn", { class: "num units" }, num(scale.std, 4)),
+      ),
+      mo("="),
+      this.vec([z], field),
+    ];
   }
 
   // Backward: where the error of h(t) comes from, then the local gradients.
@@ -305,84 +583,322 @@ export class EquationView {
     const lines = [];
     // no error from this step's own output: no loss here, or its loss went in an earlier window
     const injected = !(Array.isArray(ev.g_o) && ev.g_o.every((v) => v === 0));
-    const outTerm = this.term([`node-yhat-${t}`, `err-out@${t}`],
-      this.pT("V"), this.v("g_o", t));
+    const outTerm = this.term([`node-yhat-${t}`, `err-out@${t}`], this.pT("V"), this.v("g_o", t));
     // g_o(t)
-    lines.push({ id: "g_o", math: [this.term([`node-yhat-${t}`], this.v("g_o", t)), mo("="),
-      ...(ce ? [this.v("yhat", t), mo("−"), mi("onehot"), mo("("), this.v("y", t), mo(")")]
-        : [this.v("yhat", t), mo("−"), this.v("y", t)]),
-      mo("="), this.vec(ev.g_o, "g_o")], note: injected ? null : "eq.noLossHere" });
+    lines.push({
+      id: "g_o",
+      math: [
+        this.term([`node-yhat-${t}`], this.v("g_o", t)),
+        mo("="),
+        ...(ce
+          ? [this.v("yhat", t), mo("−"), mi("onehot"), mo("("), this.v("y", t), mo(")")]
+          : [this.v("yhat", t), mo("−"), this.v("y", t)]),
+        mo("="),
+        this.vec(ev.g_o, "g_o"),
+      ],
+      note: injected ? null : "eq.noLossHere",
+    });
     // dh(t) = V^T g_o(t) + (error from t+1)
     const nextIds = [`node-h-${t + 1}`, `err-next@${t}`];
     let fromNext;
     if (cell === "rnn") fromNext = this.term(nextIds, this.pT("W"), this.delta(null, t + 1));
     else if (cell === "lstm") {
-      fromNext = this.term(nextIds, m("munder", {}, mo("∑"), mi("k")),
-        m("msup", {}, this.pk("W"), mi("T")), this.delta("k", t + 1));
+      fromNext = this.term(
+        nextIds,
+        m("munder", {}, mo("∑"), mi("k")),
+        m("msup", {}, this.pk("W"), mi("T")),
+        this.delta("k", t + 1),
+      );
     } else {
-      fromNext = this.term(nextIds, m("munder", {}, mo("∑"), mi("k")),
-        m("msup", {}, this.pk("W"), mi("T")), this.delta("k", t + 1), mo("+"), mi("…"));
+      fromNext = this.term(
+        nextIds,
+        m("munder", {}, mo("∑"), mi("k")),
+        m("msup", {}, this.pk("W"), mi("T")),
+        this.delta("k", t + 1),
+        mo("+"),
+        mi("…"),
+      );
     }
-    const dhLine = [this.term([`node-h-${t}`], this.v("dh", t)), mo("="), outTerm, mo("+"), fromNext,
-      mo("="), this.term([`node-yhat-${t}`, `err-out@${t}`], this.vec(ev.dh_out, "dh_out")), mo("+"),
-      this.term(nextIds, this.vec(ev.dh_next, "dh_next")), mo("="), this.vec(ev.dh, "dh")];
-    lines.push({ id: "dh", math: dhLine,
-      note: t === last ? (last === this.index.T && first === 1 ? "eq.lastStep" : "eq.windowEnd") : null,
-      noteParams: { t } });
+    const dhLine = [
+      this.term([`node-h-${t}`], this.v("dh", t)),
+      mo("="),
+      outTerm,
+      mo("+"),
+      fromNext,
+      mo("="),
+      this.term([`node-yhat-${t}`, `err-out@${t}`], this.vec(ev.dh_out, "dh_out")),
+      mo("+"),
+      this.term(nextIds, this.vec(ev.dh_next, "dh_next")),
+      mo("="),
+      this.vec(ev.dh, "dh"),
+    ];
+    lines.push({
+      id: "dh",
+      math: dhLine,
+      note:
+        t === last ? (last === this.index.T && first === 1 ? "eq.lastStep" : "eq.windowEnd") : null,
+      noteParams: { t },
+    });
+    const one = () => m("mn", {}, "1");
     if (cell === "rnn") {
       const prime = m("msup", {}, mi(FN[act]), mo("′"));
-      lines.push({ id: "delta", math: [this.term([`node-h-${t}`], this.delta(null, t)), mo("="),
-        prime, mo("("), this.v("a", t), mo(")"), mo("⊙"), mo("("), this.pT("V"), this.v("g_o", t), mo("+"),
-        this.pT("W"), this.delta(null, t + 1), mo(")"), mo("="), this.vec(ev.delta, "delta")] });
-      lines.push({ id: "contrib", math: this.contribLine(t, ["W", "U", "b"]) });
+      lines.push({
+        id: "delta",
+        math: [
+          this.term([`node-h-${t}`], this.delta(null, t)),
+          mo("="),
+          prime,
+          mo("("),
+          this.v("a", t),
+          mo(")"),
+          mo("⊙"),
+          mo("("),
+          this.pT("V"),
+          this.v("g_o", t),
+          mo("+"),
+          this.pT("W"),
+          this.delta(null, t + 1),
+          mo(")"),
+          mo("="),
+          this.vec(ev.delta, "delta"),
+        ],
+      });
     } else if (cell === "lstm") {
       const g = (name) => this.term([`node-gate-${name}-${t}`], this.gate(name, t));
-      const sig = (name) => [g(name), mo("("), m("mn", {}, "1"), mo("−"), this.gate(name, t), mo(")")];
-      lines.push({ id: "delta-o", math: [this.delta("o", t), mo("="), this.v("dh", t), mo("⊙"),
-        this.fn("tanh", this.v("c", t)), mo("⊙"), ...sig("o"), mo("="), this.vec(ev.deltas?.o, "deltas.o")] });
-      lines.push({ id: "dc", math: [this.term([`node-c-${t}`], this.v("dc", t)), mo("="), this.v("dh", t),
-        mo("⊙"), this.gate("o", t), mo("⊙"), mo("("), m("mn", {}, "1"), mo("−"),
-        m("msup", {}, mi("tanh"), m("mn", {}, "2")), this.v("c", t), mo(")"), mo("+"),
-        this.term([`node-c-${t + 1}`, `err-c@${t}`], this.v("dc", t + 1), mo("⊙"), this.gate("f", t + 1)),
-        mo("="), mo("…"), mo("+"), this.term([`err-c@${t}`], this.vec(ev.dc_next, "dc_next")),
-        mo("="), this.vec(ev.dc, "dc")] });
-      lines.push({ id: "delta-f", math: [this.delta("f", t), mo("="), this.v("dc", t), mo("⊙"),
-        this.term([`node-c-${t - 1}`], this.v("c", t - 1)), mo("⊙"), ...sig("f"), mo("="),
-        this.vec(ev.deltas?.f, "deltas.f")] });
-      lines.push({ id: "delta-i", math: [this.delta("i", t), mo("="), this.v("dc", t), mo("⊙"),
-        this.gate("g", t), mo("⊙"), ...sig("i"), mo("="), this.vec(ev.deltas?.i, "deltas.i")] });
-      lines.push({ id: "delta-g", math: [this.delta("g", t), mo("="), this.v("dc", t), mo("⊙"),
-        this.gate("i", t), mo("⊙"), mo("("), m("mn", {}, "1"), mo("−"),
-        m("msup", {}, g("g"), m("mn", {}, "2")), mo(")"), mo("="), this.vec(ev.deltas?.g, "deltas.g")] });
-      lines.push({ id: "contrib", math: this.contribLine(t, ["W_k", "U_k", "b_k"]) });
+      const sig = (name) => [g(name), mo("("), one(), mo("−"), this.gate(name, t), mo(")")];
+      lines.push({
+        id: "delta-o",
+        math: [
+          this.delta("o", t),
+          mo("="),
+          this.v("dh", t),
+          mo("⊙"),
+          this.fn("tanh", this.v("c", t)),
+          mo("⊙"),
+          ...sig("o"),
+          mo("="),
+          this.vec(ev.deltas?.o, "deltas.o"),
+        ],
+      });
+      lines.push({
+        id: "dc",
+        math: [
+          this.term([`node-c-${t}`], this.v("dc", t)),
+          mo("="),
+          this.v("dh", t),
+          mo("⊙"),
+          this.gate("o", t),
+          mo("⊙"),
+          mo("("),
+          one(),
+          mo("−"),
+          m("msup", {}, mi("tanh"), m("mn", {}, "2")),
+          this.v("c", t),
+          mo(")"),
+          mo("+"),
+          this.term(
+            [`node-c-${t + 1}`, `err-c@${t}`],
+            this.v("dc", t + 1),
+            mo("⊙"),
+            this.gate("f", t + 1),
+          ),
+          mo("="),
+          mo("…"),
+          mo("+"),
+          this.term([`err-c@${t}`], this.vec(ev.dc_next, "dc_next")),
+          mo("="),
+          this.vec(ev.dc, "dc"),
+        ],
+      });
+      lines.push({
+        id: "delta-f",
+        math: [
+          this.delta("f", t),
+          mo("="),
+          this.v("dc", t),
+          mo("⊙"),
+          this.term([`node-c-${t - 1}`], this.v("c", t - 1)),
+          mo("⊙"),
+          ...sig("f"),
+          mo("="),
+          this.vec(ev.deltas?.f, "deltas.f"),
+        ],
+      });
+      lines.push({
+        id: "delta-i",
+        math: [
+          this.delta("i", t),
+          mo("="),
+          this.v("dc", t),
+          mo("⊙"),
+          this.gate("g", t),
+          mo("⊙"),
+          ...sig("i"),
+          mo("="),
+          this.vec(ev.deltas?.i, "deltas.i"),
+        ],
+      });
+      lines.push({
+        id: "delta-g",
+        math: [
+          this.delta("g", t),
+          mo("="),
+          this.v("dc", t),
+          mo("⊙"),
+          this.gate("i", t),
+          mo("⊙"),
+          mo("("),
+          one(),
+          mo("−"),
+          m("msup", {}, g("g"), m("mn", {}, "2")),
+          mo(")"),
+          mo("="),
+          this.vec(ev.deltas?.g, "deltas.g"),
+        ],
+      });
     } else {
       const g = (name) => this.term([`node-gate-${name}-${t}`], this.gate(name, t));
-      lines.push({ id: "delta-n", math: [this.delta("n", t), mo("="), this.v("dh", t), mo("⊙"), mo("("),
-        m("mn", {}, "1"), mo("−"), g("z"), mo(")"), mo("⊙"), mo("("), m("mn", {}, "1"), mo("−"),
-        m("msup", {}, g("n"), m("mn", {}, "2")), mo(")"), mo("="), this.vec(ev.deltas?.n, "deltas.n")] });
-      lines.push({ id: "delta-z", math: [this.delta("z", t), mo("="), this.v("dh", t), mo("⊙"), mo("("),
-        this.term([`node-h-${t - 1}`], this.v("h", t - 1)), mo("−"), g("n"), mo(")"), mo("⊙"), g("z"),
-        mo("("), m("mn", {}, "1"), mo("−"), this.gate("z", t), mo(")"), mo("="),
-        this.vec(ev.deltas?.z, "deltas.z")] });
-      lines.push({ id: "delta-r", math: [this.delta("r", t), mo("="), mo("("), this.pT("W_h"),
-        this.delta("n", t), mo(")"), mo("⊙"), this.term([`node-h-${t - 1}`], this.v("h", t - 1)), mo("⊙"),
-        g("r"), mo("("), m("mn", {}, "1"), mo("−"), this.gate("r", t), mo(")"), mo("="),
-        this.vec(ev.deltas?.r, "deltas.r")] });
-      lines.push({ id: "contrib", math: this.contribLine(t, ["W_k", "U_k", "b_k"]) });
+      const hPrevTerm = () => this.term([`node-h-${t - 1}`], this.v("h", t - 1));
+      // 1 − z and z(1 − z); in Coursera's notation Γ_u and Γ_u(1 − Γ_u), since Γ_u = 1 − z
+      const gu = () => this.term([`node-gate-z-${t}`], this.label(COURSERA_UPDATE, t));
+      const keep = this.coursera ? [gu()] : [mo("("), one(), mo("−"), g("z"), mo(")")];
+      const zSlope = this.coursera
+        ? [gu(), mo("("), one(), mo("−"), this.label(COURSERA_UPDATE, t), mo(")")]
+        : [g("z"), mo("("), one(), mo("−"), this.gate("z", t), mo(")")];
+      lines.push({
+        id: "delta-n",
+        math: [
+          this.delta("n", t),
+          mo("="),
+          this.v("dh", t),
+          mo("⊙"),
+          ...keep,
+          mo("⊙"),
+          mo("("),
+          one(),
+          mo("−"),
+          m("msup", {}, g("n"), m("mn", {}, "2")),
+          mo(")"),
+          mo("="),
+          this.vec(ev.deltas?.n, "deltas.n"),
+        ],
+      });
+      lines.push({
+        id: "delta-z",
+        math: [
+          this.delta("z", t),
+          mo("="),
+          this.v("dh", t),
+          mo("⊙"),
+          mo("("),
+          hPrevTerm(),
+          mo("−"),
+          g("n"),
+          mo(")"),
+          mo("⊙"),
+          ...zSlope,
+          mo("="),
+          this.vec(ev.deltas?.z, "deltas.z"),
+        ],
+      });
+      lines.push({
+        id: "delta-r",
+        math: [
+          this.delta("r", t),
+          mo("="),
+          mo("("),
+          this.pT("W_h"),
+          this.delta("n", t),
+          mo(")"),
+          mo("⊙"),
+          hPrevTerm(),
+          mo("⊙"),
+          g("r"),
+          mo("("),
+          one(),
+          mo("−"),
+          this.gate("r", t),
+          mo(")"),
+          mo("="),
+          this.vec(ev.deltas?.r, "deltas.r"),
+        ],
+      });
     }
+    lines.push({ id: "contrib", math: this.contribLine(t) });
     return lines;
   }
 
-  contribLine(t, names) {
-    const gated = this.index.cell !== "rnn";
-    const d = () => (gated ? this.delta("k", t) : this.delta(null, t));
-    const grad = (name) => row(mi("d"), gated ? this.pk(name.split("_")[0]) : this.p(name));
-    const out = [grad(names[0]), mo("+="), d(), m("msup", {}, this.term([`node-h-${t - 1}`], this.v("h", t - 1)),
-      mi("T")), mo(","), SPACE(), grad(names[1]), mo("+="), d(),
-    m("msup", {}, this.term([`node-x-${t}`], this.v("x", t)), mi("T")), mo(","), SPACE(), grad(names[2]),
-    mo("+="), d(), mo(","), SPACE(), row(mi("d"), this.p("V")), mo("+="), this.v("g_o", t),
-    m("msup", {}, this.v("h", t), mi("T"))];
-    return out;
+  /** A right factor of the cell_spec at step t: h(t−1), x(t), r ⊙ h(t−1), h(t). */
+  rightFactor(path, t) {
+    if (path === "h_prev") return this.term([`node-h-${t - 1}`], this.v("h", t - 1));
+    if (path === "x") return this.term([`node-x-${t}`], this.v("x", t));
+    if (path === "h") return this.v("h", t);
+    if (path === "rh_prev") {
+      return row(
+        mo("("),
+        this.gate("r", t),
+        mo("⊙"),
+        this.term([`node-h-${t - 1}`], this.v("h", t - 1)),
+        mo(")"),
+      );
+    }
+    return mi(path);
+  }
+
+  /**
+   * The contributions of step t, read from the cell_spec: every card's left factor times its
+   * right factors (stacked, [a; x], in Coursera's W_k·[a, x]); gates that share a form are
+   * written once with k ("dU_k += δ_k x(t)ᵀ"), the others one by one (the GRU's dW_h).
+   */
+  contribLine(t) {
+    const spec = this.index.trace.cell_spec;
+    const cell = this.index.cell;
+    const groups = paramGroups(spec, this.notation);
+    const gates = spec.gates || [];
+    const rightOf = (gr) => {
+      const rights = gr.rights.filter((r) => r !== null);
+      if (!rights.length) return [];
+      if (rights.length === 1) return [m("msup", {}, this.rightFactor(rights[0], t), mi("T"))];
+      const stack = rights.flatMap((r, k) => [...(k ? [mo(";")] : []), this.rightFactor(r, t)]);
+      return [m("msup", {}, row(mo("["), ...stack, mo("]")), mi("T"))];
+    };
+    const kind = (gr) => `${gr.names.map((n) => n.split("_")[0]).join("+")}|${gr.rights.join(",")}`;
+    const families = new Map();
+    for (const gr of groups) {
+      if (!gr.left.startsWith("deltas.")) continue;
+      const key = kind(gr);
+      if (!families.has(key)) families.set(key, []);
+      families.get(key).push(gr);
+    }
+    const items = []; // [order, math]: the W's, then U's, then biases, then the output layer
+    const order = (gr) =>
+      gr.left === "g_o" ? 3 : ({ W: 0, U: 1, b: 2 }[gr.names[0].split("_")[0]] ?? 3);
+    const done = new Set();
+    for (const gr of groups) {
+      if (done.has(gr)) continue;
+      const family = gr.left.startsWith("deltas.") ? families.get(kind(gr)) : [gr];
+      if (family.length === gates.length && gates.length > 1) {
+        // every gate alike: once, with the generic gate k
+        for (const member of family) done.add(member);
+        const w = gr.names[0].split("_")[0];
+        const generic =
+          this.coursera && gr.names.length > 1 ? this.label({ b: "W", s: "k" }) : this.pk(w);
+        items.push([
+          order(gr),
+          [row(mi("d"), generic), mo("+="), this.delta("k", t), ...rightOf(gr)],
+        ]);
+        continue;
+      }
+      done.add(gr);
+      const label = gradLabel(groupLabel(gr, this.notation, cell));
+      const left =
+        gr.left === "g_o"
+          ? this.v("g_o", t)
+          : this.delta(gr.left.startsWith("deltas.") ? gr.left.slice(7) : null, t);
+      items.push([order(gr), [this.label(label), mo("+="), left, ...rightOf(gr)]]);
+    }
+    items.sort((a, b) => a[0] - b[0]);
+    return items.flatMap(([, math], k) => (k ? [mo(","), SPACE(), ...math] : math));
   }
 
   update(ev) {
@@ -391,23 +907,81 @@ export class EquationView {
     const opt = this.index.trace.config?.optimizer || { name: "sgd", lr: 0.1 };
     const lines = [];
     const grad = () => m("mi", {}, "∇");
-    lines.push({ id: "window-loss", math: [mi("L"), mo("="), this.scalar(u.loss, "loss")],
-      note: "eq.windowLoss", noteParams: { first: u.window[0], last: u.window[1] } });
-    lines.push({ id: "grad-norm", math: [mo("‖"), grad(), mo("‖"), mo("="), this.scalar(u.grad_norm, "grad_norm")] });
-    lines.push({ id: "clip", math: [grad(), mo("←"), mi("c"), mo("·"), grad(), mo(","), SPACE(), mi("c"), mo("="),
-      this.scalar(u.clip_coef, "clip_coef")], note: u.clipped ? "eq.clipped" : "eq.notClipped" });
+    lines.push({
+      id: "window-loss",
+      math: [mi("L"), mo("="), this.scalar(u.loss, "loss")],
+      ...windowLossNote(this.index.trace, u, this.notation),
+    });
+    lines.push({
+      id: "grad-norm",
+      math: [mo("‖"), grad(), mo("‖"), mo("="), this.scalar(u.grad_norm, "grad_norm")],
+    });
+    lines.push({
+      id: "clip",
+      math: [
+        grad(),
+        mo("←"),
+        mi("c"),
+        mo("·"),
+        grad(),
+        mo(","),
+        SPACE(),
+        mi("c"),
+        mo("="),
+        this.scalar(u.clip_coef, "clip_coef"),
+      ],
+      note: u.clipped ? "eq.clipped" : "eq.notClipped",
+    });
     const theta = () => mi("θ");
     const eta = () => this.scalar(opt.lr, "lr");
     let rule;
     if (opt.name === "momentum") {
-      rule = [mi("v"), mo("←"), this.scalar(opt.momentum ?? 0.9, "momentum"), mi("v"), mo("+"), grad(), mo(";"),
-        SPACE(), theta(), mo("←"), theta(), mo("−"), eta(), mi("v")];
+      rule = [
+        mi("v"),
+        mo("←"),
+        this.scalar(opt.momentum ?? 0.9, "momentum"),
+        mi("v"),
+        mo("+"),
+        grad(),
+        mo(";"),
+        SPACE(),
+        theta(),
+        mo("←"),
+        theta(),
+        mo("−"),
+        eta(),
+        mi("v"),
+      ];
     } else if (opt.name === "adagrad") {
-      rule = [mi("G"), mo("←"), mi("G"), mo("+"), m("msup", {}, grad(), m("mn", {}, "2")), mo(";"), SPACE(),
-        theta(), mo("←"), theta(), mo("−"), eta(), m("mfrac", {}, grad(), m("msqrt", {}, mi("G"), mo("+"), mi("ε")))];
+      rule = [
+        mi("G"),
+        mo("←"),
+        mi("G"),
+        mo("+"),
+        m("msup", {}, grad(), m("mn", {}, "2")),
+        mo(";"),
+        SPACE(),
+        theta(),
+        mo("←"),
+        theta(),
+        mo("−"),
+        eta(),
+        m("mfrac", {}, grad(), m("msqrt", {}, mi("G"), mo("+"), mi("ε"))),
+      ];
     } else if (opt.name === "adam") {
-      rule = [theta(), mo("←"), theta(), mo("−"), eta(), m("mfrac", {}, m("mover", { accent: "true" }, mi("m"), mo("^")),
-        row(m("msqrt", {}, m("mover", { accent: "true" }, mi("v"), mo("^"))), mo("+"), mi("ε")))];
+      rule = [
+        theta(),
+        mo("←"),
+        theta(),
+        mo("−"),
+        eta(),
+        m(
+          "mfrac",
+          {},
+          m("mover", { accent: "true" }, mi("m"), mo("^")),
+          row(m("msqrt", {}, m("mover", { accent: "true" }, mi("v"), mo("^"))), mo("+"), mi("ε")),
+        ),
+      ];
     } else {
       rule = [theta(), mo("←"), theta(), mo("−"), eta(), grad()];
     }

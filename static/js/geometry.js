@@ -10,31 +10,85 @@ export function rowsOf(cell) {
 
 /**
  * Layout of the unrolled network: column 0 holds the initial state h(0) (and c(0)), columns
- * 1..T the timesteps. `available` is the width the container offers; the drawing grows wider
- * (and scrolls) when T columns would be narrower than SIZES.colMin.
+ * 1..T the timesteps. The drawing fills the panel: `available` is the panel's width and
+ * `maxHeight` the height it may take. One scale factor (SIZES.minScale..maxScale) sizes nodes,
+ * rows, strands and type alike, as large as both the width and the height allow; columns then
+ * spread to fill the width. Past the smallest scale the drawing scrolls (T up to 200) rather
+ * than let nodes overlap. `gates` is the number of gate nodes per column (0, 3 or 4).
  */
-export function networkLayout({ T, cell, available }) {
-  const m = SIZES.margin;
+export function networkLayout({ T, cell, available, maxHeight = Infinity, gates = 0 }) {
   const rows = rowsOf(cell);
   const firstCol = 0.6; // column 0 is narrower: it holds only the initial state
-  const fit = (available - m.left - m.right) / (T + firstCol);
-  const colW = Math.max(SIZES.colMin, Math.min(SIZES.colWidth * 1.6, fit));
+  const m0 = SIZES.margin;
+  const fitAt = (k) => (available - (m0.left + m0.right) * k) / (T + firstCol);
+  const scale = Math.max(
+    SIZES.minScale,
+    Math.min(SIZES.maxScale, fitAt(1) / SIZES.colWidth, maxHeight / baseHeight(rows.length)),
+  );
+  const m = {
+    left: m0.left * scale,
+    right: m0.right * scale,
+    top: m0.top * scale,
+    bottom: m0.bottom * scale,
+  };
+  const node = SIZES.node * scale;
+  const gate = SIZES.gate * scale;
+  const row = SIZES.row * scale;
+  const colW = Math.max(SIZES.colMin * scale, fitAt(scale));
   const width = Math.round(m.left + m.right + colW * (T + firstCol));
   const rowY = {};
   rows.forEach((name, k) => {
-    rowY[name] = m.top + SIZES.node + k * SIZES.row;
+    rowY[name] = m.top + node + k * row;
   });
-  const height = Math.round(rowY[rows[rows.length - 1]] + SIZES.node + m.bottom);
-  const colX = (t) => m.left + colW * (firstCol / 2) + (t === 0 ? 0 : colW * (t - 0.5 + firstCol / 2));
-  return { T, cell, rows, rowY, colW, width, height, colX, left: m.left, top: m.top };
+  const height = Math.round(rowY[rows[rows.length - 1]] + node + m.bottom);
+  const colX = (t) =>
+    m.left + colW * (firstCol / 2) + (t === 0 ? 0 : colW * (t - 0.5 + firstCol / 2));
+  // gates side by side while they fit in a column, else in two rows
+  const gateRows = gates && gates * (2 * gate + SIZES.gateGap * scale) > colW * 0.86 ? 2 : 1;
+  return {
+    T,
+    cell,
+    rows,
+    rowY,
+    colW,
+    width,
+    height,
+    colX,
+    left: m.left,
+    top: m.top,
+    scale,
+    node,
+    gate,
+    row,
+    gates,
+    gateRows,
+  };
 }
 
-/** x positions of the gate nodes of column t (LSTM: f i g o; GRU: z r n). */
-export function gateXs(layout, t, count) {
-  const span = Math.min(layout.colW * 0.72, count * (SIZES.gate * 2 + 5));
-  const step = count > 1 ? span / (count - 1) : 0;
-  const x0 = layout.colX(t) - span / 2;
-  return Array.from({ length: count }, (_, k) => x0 + k * step);
+/** Height of a network of n rows at scale 1 (the unit the height limit is measured in). */
+export function baseHeight(n) {
+  const m = SIZES.margin;
+  return m.top + m.bottom + 2 * SIZES.node + (n - 1) * SIZES.row;
+}
+
+/**
+ * Centres of the gate nodes of column t (LSTM f i g o; GRU z r n): one row, or two rows of
+ * ceil(count / 2) when one row would not fit the column; never overlapping.
+ */
+export function gateSlots(layout, t) {
+  const count = layout.gates;
+  const perRow = Math.ceil(count / layout.gateRows);
+  const pitch = 2 * layout.gate + SIZES.gateGap * layout.scale;
+  const dy = layout.gateRows > 1 ? layout.gate + SIZES.gateGap * layout.scale * 0.5 : 0;
+  return Array.from({ length: count }, (_, k) => {
+    const r = Math.floor(k / perRow);
+    const inRow = Math.min(perRow, count - r * perRow);
+    const j = k - r * perRow;
+    return {
+      x: layout.colX(t) + (j - (inRow - 1) / 2) * pitch,
+      y: layout.rowY.gates + (r === 0 ? -dy : dy),
+    };
+  });
 }
 
 /** Left and right edges of the band covering columns first..last. */
@@ -44,9 +98,9 @@ export function bandX(layout, first, last) {
 }
 
 /** Offsets of H parallel strands spread across `spread` pixels, centred on 0. */
-export function strandOffsets(H, spread) {
+export function strandOffsets(H, spread, maxStep = 3.2) {
   if (H <= 1) return [0];
-  const step = Math.min(3.2, spread / (H - 1));
+  const step = Math.min(maxStep, spread / (H - 1));
   return Array.from({ length: H }, (_, j) => (j - (H - 1) / 2) * step);
 }
 
@@ -82,4 +136,14 @@ export function scrollToShow(x0, x1, scroll, view) {
   const margin = view * 0.15;
   if (x0 >= scroll + margin && x1 <= scroll + view - margin) return scroll;
   return Math.max(0, Math.round((x0 + x1) / 2 - view / 2));
+}
+
+/**
+ * A label that fits `width` px in a monospace font of `fontPx` (a character is about 0.62 em
+ * wide): the text itself, or its beginning and "…" (words as tokens in narrow columns).
+ */
+export function fitText(text, width, fontPx) {
+  const chars = [...String(text)];
+  const room = Math.max(2, Math.floor(width / (0.62 * fontPx)));
+  return chars.length <= room ? chars.join("") : `${chars.slice(0, room - 1).join("")}…`;
 }

@@ -1,13 +1,25 @@
 // The gradient accumulators as small heatmaps, one card per parameter (W, U, b, V, b_y and
-// every gate matrix). In a backward event a card shows this step's contribution as the outer
-// product of its two factors (the column on the left, the row on top, both from the trace),
-// entering the running sum; in an update event, the raw and clipped gradient and the
-// parameters before and after. Hooks: each card is #hm-<name> with data-param.
-import { DIVERGING_LUT, lutIndex } from "./config.js";
+// every gate matrix; in Coursera's notation one card per W_k·[a, x]). What the cards are and
+// what multiplies what is read from the trace's cell_spec: in a backward event a card shows
+// this step's contribution as the outer product of the two factors the spec names (the column
+// on the left, the row on top, both read from the trace), entering the running sum; in an
+// update event, the raw and clipped gradient and the parameters before and after. Each card
+// has its colour scale with numbers. Hooks: each card is #hm-<name> with data-param (and
+// data-params listing every parameter it shows).
+import { DIVERGING, DIVERGING_LUT, lutIndex } from "./config.js";
 import { num } from "./format.js";
 import { heatCell } from "./geometry.js";
 import { language, t as tr } from "./i18n.js";
-import { gradText, labelText, paramNames, varLabel } from "./notation.js";
+import {
+  contribText,
+  gradLabel,
+  gradText,
+  groupLabel,
+  labelText,
+  paramGroups,
+  readPath,
+} from "./notation.js";
+import { maxAbs } from "./trace.js";
 
 function div(cls, parent, tag = "div") {
   const d = document.createElement(tag);
@@ -68,6 +80,24 @@ function paint(canvas, values, scale, cell, asRow = false) {
   canvas._values = rows;
 }
 
+/** The diverging scale as a CSS gradient from −1 to +1 (the same stops the canvases use). */
+const GRADIENT = `linear-gradient(to right, ${DIVERGING.map(
+  ([at, c]) => `${c} ${((at + 1) / 2) * 100}%`,
+).join(", ")})`;
+
+/**
+ * Values of a group's members side by side: one matrix [A | B] for matrices (Coursera's
+ * W_k·[a, x] is W_k and U_k next to each other), one vector for vectors; norms (numbers)
+ * stay a list. Display only: nothing is computed.
+ */
+function sideBySide(parts) {
+  if (parts.length === 1) return parts[0];
+  if (parts.some((p) => p === undefined)) return undefined;
+  if (parts.some((p) => !Array.isArray(p))) return parts;
+  if (!Array.isArray(parts[0][0])) return parts.flat();
+  return parts[0].map((_, r) => parts.flatMap((p) => p[r]));
+}
+
 const setText = (el, text) => {
   if (el.textContent !== text) el.textContent = text;
 };
@@ -85,18 +115,22 @@ export class HeatmapsView {
     this.cards = new Map();
     this.gradcheck = null;
     this.visible = new Set();
+    this.factorScales = new Map();
     // Cards off screen are not painted; they are painted when they scroll into view.
-    this.observer = new IntersectionObserver((entries) => {
-      let newlyVisible = false;
-      for (const entry of entries) {
-        const name = entry.target.dataset.param;
-        if (entry.isIntersecting) {
-          if (!this.visible.has(name)) newlyVisible = true;
-          this.visible.add(name);
-        } else this.visible.delete(name);
-      }
-      if (newlyVisible && this.built) this.draw();
-    }, { rootMargin: "200px 0px" });
+    this.observer = new IntersectionObserver(
+      (entries) => {
+        let newlyVisible = false;
+        for (const entry of entries) {
+          const name = entry.target.dataset.param;
+          if (entry.isIntersecting) {
+            if (!this.visible.has(name)) newlyVisible = true;
+            this.visible.add(name);
+          } else this.visible.delete(name);
+        }
+        if (newlyVisible && this.built) this.draw();
+      },
+      { rootMargin: "200px 0px" },
+    );
     container.addEventListener("pointermove", (e) => this.hover(e));
     container.addEventListener("pointerleave", () => this.tooltip.hide());
   }
@@ -105,9 +139,12 @@ export class HeatmapsView {
     this.index = index;
     this.built = false;
     this.gradcheck = null;
+    this.factorScales = new Map();
   }
 
   setNotation(n) {
+    // Coursera groups W_k and U_k into one card: the cards themselves change
+    if ((n === "coursera") !== (this.notation === "coursera")) this.built = false;
     this.notation = n;
     this.labelsDirty = true;
   }
@@ -125,6 +162,10 @@ export class HeatmapsView {
     this.labelsDirty = true;
   }
 
+  get spec() {
+    return this.index.trace.cell_spec;
+  }
+
   /** Paint every card now, visible or not (screenshots, tests). */
   drawAll() {
     for (const name of this.cards.keys()) this.visible.add(name);
@@ -132,34 +173,45 @@ export class HeatmapsView {
   }
 
   build() {
-    const idx = this.index;
     const grid = document.createDocumentFragment();
     this.cards.clear();
-    const names = paramNames(idx.cell).filter((n) => n in (idx.trace.params || {}));
-    for (const name of names) {
+    for (const group of paramGroups(this.spec, this.notation)) {
       const card = div("hm-card", grid, "section");
-      card.id = `hm-${name}`;
-      card.dataset.param = name;
+      card.id = `hm-${group.id}`;
+      card.dataset.param = group.id;
+      card.dataset.params = group.names.join(" ");
       card.tabIndex = 0;
       const head = div("hm-head", card);
-      const title = div("hm-title", head, "h4");
+      const title = div("hm-title", head, "h3");
       title.dataset.raw = "";
       const formula = div("hm-formula", head);
       formula.dataset.raw = "";
       const check = div("hm-check", head);
       const body = div("hm-body", card);
       const panes = [];
+      // Canvases get their drawn size now, before they are painted: an unpainted canvas is
+      // 300 × 150 px, and a page of those would shrink by thousands of pixels as the cards
+      // scroll into view and are painted, moving whatever the reader scrolled to.
+      const [rows, cols] = this.shapeOf(group);
+      const cell = heatCell(rows, cols);
+      const sized = (cls, w, h) => {
+        const canvas = document.createElement("canvas");
+        canvas.className = cls;
+        canvas.width = 1;
+        canvas.height = 1;
+        canvas.style.width = `${w * cell}px`;
+        canvas.style.height = `${h * cell}px`;
+        return canvas;
+      };
       // four panes: [contribution or raw grad] [sum or clipped] [before] [after]
       for (let k = 0; k < 4; k += 1) {
         const pane = div("hm-pane", body);
+        pane.hidden = k > 1; // the update's panes, shown in update events
         const fig = div("hm-fig", pane);
-        const left = document.createElement("canvas");
-        left.className = "hm-left";
-        const top = document.createElement("canvas");
-        top.className = "hm-top";
-        const main = document.createElement("canvas");
-        main.className = "hm-main";
-        main.dataset.param = name;
+        const left = sized("hm-left", 1, rows);
+        const top = sized("hm-top", cols, 1);
+        const main = sized("hm-main", cols, rows);
+        main.dataset.param = group.id;
         const topRow = div("hm-toprow", fig);
         div("hm-corner", topRow);
         topRow.appendChild(top);
@@ -173,11 +225,21 @@ export class HeatmapsView {
           const op = div("hm-op", body);
           op.setAttribute("aria-hidden", "true");
           op.dataset.raw = "";
+          op.hidden = k > 0;
           panes[k].op = op;
         }
       }
-      const scale = div("hm-scale", card);
-      this.cards.set(name, { card, title, formula, check, panes, scale });
+      const scale = div("hm-scales", card);
+      this.cards.set(group.id, {
+        group,
+        card,
+        title,
+        formula,
+        check,
+        panes,
+        scale,
+        legends: [this.legend(scale), this.legend(scale)],
+      });
     }
     this.observer.disconnect();
     this.visible.clear();
@@ -187,17 +249,66 @@ export class HeatmapsView {
     this.labelsDirty = true;
   }
 
+  /** A colour bar with numbers under it: −v, 0, v. */
+  legend(parent) {
+    const box = div("hm-legend", parent);
+    box.style.display = "inline-flex";
+    box.style.alignItems = "flex-start";
+    box.style.gap = "0.3rem";
+    box.style.marginRight = "0.8rem";
+    box.style.fontSize = "0.68rem";
+    box.style.color = "var(--muted)";
+    const name = div("hm-legend-name", box, "span");
+    name.style.lineHeight = "0.5rem";
+    const bar = div("hm-legend-bar", box);
+    bar.style.position = "relative";
+    bar.style.width = "6.5rem";
+    bar.style.paddingBottom = "0.85rem";
+    const strip = div("hm-legend-strip", bar);
+    strip.style.height = "0.45rem";
+    strip.style.background = GRADIENT;
+    strip.style.outline = "1px solid rgba(0,0,0,0.12)";
+    const ticks = [-1, 0, 1].map((at) => {
+      const tick = div("hm-tick", bar, "span");
+      tick.dataset.raw = "";
+      tick.dataset.at = String(at);
+      tick.style.position = "absolute";
+      tick.style.top = "0.5rem";
+      tick.style.left = `${((at + 1) / 2) * 100}%`;
+      tick.style.transform =
+        at === -1 ? "none" : at === 1 ? "translateX(-100%)" : "translateX(-50%)";
+      tick.style.whiteSpace = "nowrap";
+      tick.style.fontSize = "0.65rem";
+      tick.style.fontVariantNumeric = "tabular-nums";
+      return tick;
+    });
+    return { box, name, ticks };
+  }
+
+  setLegend(legend, nameKey, scale) {
+    const display = nameKey === null ? "none" : "inline-flex";
+    if (legend.box.style.display !== display) legend.box.style.display = display;
+    if (nameKey === null) return;
+    setText(legend.name, tr(nameKey));
+    legend.box.dataset.scale = String(scale);
+    for (const tick of legend.ticks) setText(tick, num(Number(tick.dataset.at) * scale, 2));
+  }
+
   relabel() {
     const cell = this.index.cell;
-    for (const [name, c] of this.cards) {
-      c.title.textContent = gradText(name, cell, this.notation);
-      c.formula.textContent = this.formulaText(name);
-      c.card.setAttribute("aria-label", tr("hm.aria", { name: gradText(name, cell, this.notation) }));
-      const err = this.gradcheck?.max_rel_error?.[name];
-      if (err === undefined) {
+    const n = this.notation;
+    for (const c of this.cards.values()) {
+      const name = labelText(gradLabel(groupLabel(c.group, n, cell)), n);
+      c.title.textContent = name;
+      c.formula.textContent = contribText(c.group, n);
+      c.card.setAttribute("aria-label", tr("hm.aria", { name }));
+      const errors = c.group.names.map((p) => this.gradcheck?.max_rel_error?.[p]);
+      if (errors.every((e) => e === undefined)) {
         c.check.textContent = "";
         c.check.removeAttribute("data-state");
       } else {
+        // a card of several parameters shows the largest of their errors
+        const err = errors.some((e) => e === null || e === undefined) ? null : Math.max(...errors);
         const ok = err !== null && err < (this.gradcheck.tolerance ?? 1e-5);
         c.check.textContent = tr(ok ? "hm.checkOk" : "hm.checkBad", { err: num(err, 2) });
         c.check.dataset.state = ok ? "ok" : "bad";
@@ -206,36 +317,21 @@ export class HeatmapsView {
     }
   }
 
-  /** "δ(t) h(t−1)ᵀ": the outer product that makes this parameter's contribution. */
-  formulaText(name) {
-    const n = this.notation;
-    const cell = this.index.cell;
-    const v = (k, t) => labelText(varLabel(k, n), n, t);
-    const [kind, gate0] = name.split("_");
-    const gate = cell === "gru" && gate0 === "h" ? "n" : gate0;
-    if (name === "V") return `${v("g_o", "t")} ${v("h", "t")}ᵀ`;
-    if (name === "b_y") return v("g_o", "t");
-    const d = cell === "rnn" ? v("delta", "t") : `${labelText(varLabel("delta", n))}_${gate}(t)`;
-    if (kind === "b") return d;
-    if (kind === "U") return `${d} ${v("x", "t")}ᵀ`;
-    if (cell === "gru" && gate === "n") {
-      return `${d} (${labelText({ b: "r" })} ⊙ ${v("h", "t−1")})ᵀ`;
+  /** The largest magnitude a factor path takes over the trace (its colour scale). */
+  factorScale(path, kind) {
+    const key = `${kind}:${path}`;
+    if (!this.factorScales.has(key)) {
+      let m = 0;
+      for (const ev of this.index.events) if (ev.kind === kind) m = maxAbs(readPath(ev, path), m);
+      this.factorScales.set(key, m || 1);
     }
-    return `${d} ${v("h", "t−1")}ᵀ`;
+    return this.factorScales.get(key);
   }
 
-  /** The two factors of a contribution, from the backward and forward events. */
-  factors(name, ev, fwd) {
-    const cell = this.index.cell;
-    if (name === "V") return [ev.g_o, fwd?.h];
-    if (name === "b_y") return [ev.g_o, null];
-    const [kind, g0] = name.split("_");
-    const gate = cell === "gru" && g0 === "h" ? "n" : g0;
-    const delta = cell === "rnn" ? ev.delta : ev.deltas?.[gate];
-    if (kind === "b") return [delta, null];
-    if (kind === "U") return [delta, fwd?.x];
-    if (cell === "gru" && gate === "n") return [delta, null]; // r ⊙ h(t−1) is not in the trace
-    return [delta, fwd?.h_prev];
+  /** Rows and columns of a group's matrix, from the spec's shapes. */
+  shapeOf(group) {
+    const shapes = group.names.map((p) => this.spec.params[p].shape);
+    return [shapes[0][0] || 1, shapes.reduce((s, sh) => s + (sh[1] || 1), 0)];
   }
 
   draw() {
@@ -254,52 +350,72 @@ export class HeatmapsView {
     const update = mode === "update" ? idx.trace.updates?.[ev.update] : null;
     const fwd = mode === "backward" ? idx.forward(ev.t) : null;
     const key = `${i}|${this.notation}|${language()}`;
-    for (const [name, c] of this.cards) {
+    for (const [id, c] of this.cards) {
       // paint what is on screen; the rest when it scrolls into view
-      if (!this.visible.has(name) || c.drawn === key) continue;
+      if (!this.visible.has(id) || c.drawn === key) continue;
       c.drawn = key;
+      const { group } = c;
+      const names = group.names;
+      const of = (source) => sideBySide(names.map((p) => source?.[p]));
+      const widest = (prefix) =>
+        Math.max(...names.map((p) => idx.scales.params[`${prefix}:${p}`] || 0)) || 1;
       const [p0, p1, p2, p3] = c.panes;
-      const shape = idx.trace.params[name];
-      const rows = Array.isArray(shape) ? shape.length : 1;
-      const cols = Array.isArray(shape?.[0]) ? shape[0].length : 1;
+      const [rows, cols] = this.shapeOf(group);
       const cell = heatCell(rows, cols);
       const show = (pane, on) => {
         setHidden(pane.pane, !on);
         if (pane.op) setHidden(pane.op, !on);
       };
+      c.blocks = names.map((p) => this.spec.params[p].shape[1] || 1);
       if (mode === "backward") {
-        const scale = idx.scales.accum[name] || 1;
-        const [left, top] = this.factors(name, ev, fwd);
-        this.fill(p0, ev.contrib?.[name], scale, cell, "hm.contrib", { t: ev.t }, left, top,
-          idx.scales.delta);
+        const scale = Math.max(...names.map((p) => idx.scales.accum[p] || 0)) || 1;
+        const left = readPath(ev, group.left);
+        const rights = group.rights.filter((r) => r !== null);
+        const top = rights.length ? sideBySide(rights.map((r) => readPath(fwd, r))) : null;
+        const topScale = Math.max(...rights.map((r) => this.factorScale(r, "forward")), 0) || 1;
+        this.fill(
+          p0,
+          of(ev.contrib),
+          scale,
+          cell,
+          "hm.contrib",
+          { t: ev.t },
+          names,
+          left,
+          top,
+          this.factorScale(group.left, "backward"),
+          topScale,
+        );
         setText(p0.op, "→");
-        this.fill(p1, ev.accum?.[name], scale, cell, "hm.accum", { t: ev.t });
+        this.fill(p1, of(ev.accum), scale, cell, "hm.accum", { t: ev.t }, names);
         show(p0, true);
         show(p1, true);
         setHidden(p1.op, true);
         show(p2, false);
         show(p3, false);
-        setText(c.scale, tr("hm.scale", { v: num(scale, 2) }));
+        this.setLegend(c.legends[0], "hm.legend.accum", scale);
+        this.setLegend(c.legends[1], null, 0);
       } else if (mode === "update" && update) {
-        const gs = idx.scales.params[`grad:${name}`] || 1;
-        const ps = idx.scales.params[`param:${name}`] || 1;
-        this.fill(p0, update.grads?.[name], gs, cell, "hm.raw");
-        this.fill(p1, update.clipped_grads?.[name], gs, cell, "hm.clipped");
-        this.fill(p2, update.params_before?.[name], ps, cell, "hm.before");
-        this.fill(p3, update.params_after?.[name], ps, cell, "hm.after");
+        const gs = widest("grad");
+        const ps = widest("param");
+        this.fill(p0, of(update.grads), gs, cell, "hm.raw", null, names);
+        this.fill(p1, of(update.clipped_grads), gs, cell, "hm.clipped", null, names);
+        this.fill(p2, of(update.params_before), ps, cell, "hm.before", null, names);
+        this.fill(p3, of(update.params_after), ps, cell, "hm.after", null, names);
         for (const p of c.panes) show(p, true);
-        setText(c.scale, tr("hm.scale2", { g: num(gs, 2), p: num(ps, 2) }));
+        this.setLegend(c.legends[0], "hm.legend.grad", gs);
+        this.setLegend(c.legends[1], "hm.legend.weights", ps);
       } else {
         // forward: the window's accumulators start from zero; show the parameters in use
-        const params = this.paramsAt(i);
-        const ps = idx.scales.params[`param:${name}`] || 1;
-        this.fill(p0, params?.[name], ps, cell, "hm.params");
+        const ps = widest("param");
+        this.fill(p0, of(this.paramsAt(i)), ps, cell, "hm.params", null, names);
         show(p0, true);
         setHidden(p0.op, true);
         show(p1, false);
         show(p2, false);
         show(p3, false);
-        setText(c.scale, tr("hm.scale", { v: num(ps, 2) }));
+        this.setLegend(c.legends[0], "hm.legend.weights", ps);
+        this.setLegend(c.legends[1], null, 0);
       }
     }
   }
@@ -313,20 +429,43 @@ export class HeatmapsView {
     return idx.trace.updates?.[version - 1]?.params_after || idx.trace.params;
   }
 
-  fill(pane, values, scale, cell, capKey, capParams = null, left = null, top = null, fscale = 1) {
+  fill(
+    pane,
+    values,
+    scale,
+    cell,
+    capKey,
+    capParams,
+    names,
+    left = null,
+    top = null,
+    lscale = 1,
+    tscale = 1,
+  ) {
     setText(pane.cap, tr(capKey, capParams));
     if (values === undefined) {
       setHidden(pane.main, true);
       setText(pane.norm, "");
       return;
     }
-    if (typeof values === "number" || values === null) {
-      // detail "norms": the API sent the Frobenius norm instead of the matrix
+    const isNorm = (v) => typeof v === "number" || v === null;
+    if (isNorm(values) || (names.length > 1 && values.every?.(isNorm))) {
+      // detail "norms": the API sent the Frobenius norm instead of the matrix (one per part)
       setHidden(pane.main, true);
       setHidden(pane.left, true);
       setHidden(pane.topRow, true);
-      setText(pane.norm, `‖·‖ = ${num(values, 3)}`);
-      pane.norm.dataset.value = String(values);
+      const list = names.length > 1 ? values : [values];
+      setText(
+        pane.norm,
+        list
+          .map((v, k) =>
+            names.length > 1
+              ? `‖${gradText(names[k], this.index.cell, this.notation)}‖ = ${num(v, 3)}`
+              : `‖·‖ = ${num(v, 3)}`,
+          )
+          .join(", "),
+      );
+      pane.norm.dataset.value = list.map(String).join(" ");
       return;
     }
     setHidden(pane.main, false);
@@ -334,19 +473,19 @@ export class HeatmapsView {
     paint(pane.main, values, scale, cell);
     if (Array.isArray(left)) {
       setHidden(pane.left, false);
-      paint(pane.left, left, fscale, cell);
+      paint(pane.left, left, lscale, cell);
     } else setHidden(pane.left, true);
     if (Array.isArray(top)) {
       setHidden(pane.topRow, false);
       const w = `${Array.isArray(left) ? cell : 0}px`;
       if (pane.topRow.firstChild.style.width !== w) pane.topRow.firstChild.style.width = w;
-      paint(pane.top, top, 1, cell, true);
+      paint(pane.top, top, tscale, cell, true);
     } else setHidden(pane.topRow, true);
   }
 
   hover(e) {
     const canvas = e.target.closest?.("canvas");
-    if (!canvas || !canvas._values) {
+    if (!canvas?._values) {
       this.tooltip.hide();
       return;
     }
@@ -356,10 +495,20 @@ export class HeatmapsView {
     const rowI = Math.floor((e.clientY - r.top) / cell);
     const value = canvas._values[rowI]?.[col];
     if (value === undefined) return;
-    const card = canvas.closest(".hm-card");
+    const card = this.cards.get(canvas.closest(".hm-card")?.dataset.param);
     const cap = canvas.closest(".hm-pane")?.querySelector(".hm-cap")?.textContent || "";
-    const name = card ? gradText(card.dataset.param, this.index.cell, this.notation) : "";
-    this.tooltip.show(canvas, `${name} · ${cap}`, [{ label: `[${rowI + 1}, ${col + 1}]`, value }]);
+    if (!card) return;
+    // in a card of several parameters side by side, the column says which one it is
+    let name = card.group.names[0];
+    let c = col;
+    if (canvas.classList.contains("hm-main") || canvas.classList.contains("hm-top")) {
+      for (const [k, width] of (card.blocks || []).entries()) {
+        name = card.group.names[k];
+        if (c < width) break;
+        c -= width;
+      }
+    }
+    const label = gradText(name, this.index.cell, this.notation);
+    this.tooltip.show(canvas, `${label} · ${cap}`, [{ label: `[${rowI + 1}, ${c + 1}]`, value }]);
   }
 }
-

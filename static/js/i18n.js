@@ -42,6 +42,12 @@ export function language() {
   return current;
 }
 
+/** A text with its {name} placeholders filled in from params (unknown names stay). */
+export function fill(text, params = null) {
+  if (!params) return text;
+  return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+}
+
 /** The message `key` in the current language, with {name} placeholders filled in. */
 export function t(key, params = null) {
   let text = CATALOGUES[current][key];
@@ -50,10 +56,25 @@ export function t(key, params = null) {
     console.warn(`i18n: missing "${key}" in ${current}`);
     text = key;
   }
-  if (params) {
-    text = text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+  return fill(text, params);
+}
+
+/**
+ * The plural form of `key` for the count n ({n} filled in): the catalogue holds key.one,
+ * key.few, key.many, key.other as the language's plural rules (Intl.PluralRules) need them
+ * (English one/other; Russian one/few/many); a missing form falls back to key.other.
+ */
+export function tp(key, n, params = {}) {
+  const form = new Intl.PluralRules(current).select(n);
+  const full = `${key}.${form}` in CATALOGUES[current] ? `${key}.${form}` : `${key}.other`;
+  return t(full, { ...params, n });
+}
+
+/** Every element marked data-i18n-plural="key" with data-i18n-n: the plural form for n. */
+function applyPlurals(root) {
+  for (const el of root.querySelectorAll("[data-i18n-plural]")) {
+    el.textContent = tp(el.dataset.i18nPlural, Number(el.dataset.i18nN));
   }
-  return text;
 }
 
 export function has(key) {
@@ -65,7 +86,11 @@ const waiting = (el) => el.closest("[data-i18n-part]:not([data-i18n-loaded])") !
 /** Fill every element marked with data-i18n (text), -aria, -title or -placeholder under root. */
 export function applyTranslations(root = document) {
   for (const el of root.querySelectorAll("[data-i18n]")) {
-    if (!waiting(el)) el.textContent = t(el.dataset.i18n, el.dataset.i18nArgs ? JSON.parse(el.dataset.i18nArgs) : null);
+    if (waiting(el)) continue;
+    el.textContent = t(
+      el.dataset.i18n,
+      el.dataset.i18nArgs ? JSON.parse(el.dataset.i18nArgs) : null,
+    );
   }
   for (const el of root.querySelectorAll("[data-i18n-aria]")) {
     el.setAttribute("aria-label", t(el.dataset.i18nAria));
@@ -76,4 +101,5 @@ export function applyTranslations(root = document) {
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) {
     el.setAttribute("placeholder", t(el.dataset.i18nPlaceholder));
   }
+  applyPlurals(root);
 }

@@ -3,6 +3,7 @@
 // Loaded on the first hover or focus.
 import { t as tr } from "./i18n.js";
 import { gateLabel, labelText, varLabel } from "./notation.js";
+import { TraceIndex } from "./trace.js";
 
 export function showNode(view, node) {
   const idx = view.index;
@@ -22,6 +23,8 @@ export function showNode(view, node) {
   } else if (!idx.computed(t, i)) {
     rows.push({ label: "", value: tr("net.notYet") });
   } else if (name === "x") {
+    // the token itself (a word may be cut short on the node), then its encoding
+    if (idx.trace.vocab) rows.push({ label: "", value: TraceIndex.shown(idx.tokens(t).x) });
     rows.push({ label: lab("x"), value: fwd.x });
   } else if (name === "h") {
     rows.push({ label: lab("h"), value: fwd.h });
@@ -36,17 +39,25 @@ export function showNode(view, node) {
   } else if (name === "gate") {
     rows.push({ label: title, value: fwd.gates?.[gate] });
     if (bwd?.deltas) {
-      rows.push({ label: `${labelText(varLabel("delta", n))}_${labelText(gateLabel(gate, n))}`,
-        value: bwd.deltas[gate] });
+      rows.push({
+        label: `${labelText(varLabel("delta", n))}_${labelText(gateLabel(gate, n))}`,
+        value: bwd.deltas[gate],
+      });
     }
   } else if (name === "yhat") {
     rows.push({ label: lab("o"), value: fwd.o });
     rows.push({ label: lab("yhat"), value: fwd.yhat });
-    rows.push({ label: lab("y"), value: Array.isArray(fwd.target) ? fwd.target : String(fwd.target) });
+    rows.push({
+      label: lab("y"),
+      value: Array.isArray(fwd.target) ? fwd.target : String(fwd.target),
+    });
     if (bwd) rows.push({ label: lab("g_o"), value: bwd.g_o });
   } else if (name === "L") {
     rows.push({ label: lab("L"), value: fwd.loss });
-    rows.push({ label: "", value: tr(fwd.loss_injected ? "net.lossInjected" : "net.lossNotInjected") });
+    rows.push({
+      label: "",
+      value: tr(fwd.loss_injected ? "net.lossInjected" : "net.lossNotInjected"),
+    });
   }
   view.tooltip.show(node, title, rows);
 }
@@ -60,6 +71,7 @@ export function showErr(view, err) {
   const name = err.dataset.edge;
   const field = name === "err-out" ? "dh_out" : name === "err-next" ? "dh_next" : "dc_next";
   const title = tr(`net.${field}`, { t, next: t + 1 });
-  view.tooltip.show(err, title, [{ label: labelText(varLabel(field === "dc_next" ? "dc" : "dh", n), n, t),
-    value: ev[field] }]);
+  view.tooltip.show(err, title, [
+    { label: labelText(varLabel(field === "dc_next" ? "dc" : "dh", n), n, t), value: ev[field] },
+  ]);
 }

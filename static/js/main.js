@@ -1,56 +1,111 @@
-// Wires the studio page: state, views, controls and the public handle. Nothing else.
-import { applyCssVars } from "./config.js";
+// Wires the studio page: state, views, controls and the public handle. Nothing else: each
+// component gets its own container here and never looks up another's.
 import { ChartsView } from "./charts.js";
+import { applyCssVars } from "./config.js";
 import { Controls } from "./controls.js";
 import { EquationView } from "./equation.js";
+import { StudioHandle } from "./handle.js";
 import { HeatmapsView } from "./heatmaps.js";
+import { Highlighter } from "./highlight.js";
+import { loadPart } from "./i18n.js";
 import { NetworkView } from "./network.js";
+import { PredictionsView } from "./predictions.js";
 import { fromQuery, Store } from "./state.js";
 import { Studio } from "./studio.js";
 import { Timeline } from "./timeline.js";
 import { Tooltip } from "./tooltip.js";
+import { TopBar } from "./topbar.js";
 
 applyCssVars();
 const $ = (id) => document.getElementById(id);
 const store = new Store(fromQuery(window.location.search));
 const tooltip = new Tooltip({ container: document.body });
-const network = new NetworkView({ container: $("network"), tooltip });
-const equation = new EquationView({
-  container: $("equation"),
-  onTerm: (ids) => (ids.length ? network.highlight(ids) : network.clearHighlight()),
-});
-const heatmaps = new HeatmapsView({ container: $("heatmaps"), tooltip });
+const termMarks = new Highlighter(); // the nodes an equation term stands for, while hovered
 let studio = null;
-const charts = new ChartsView({
-  containers: { section: $("charts"), gradNorms: $("chart-grad-norms"),
-    errorFlow: $("chart-error-flow"), accum: $("chart-accum"), loss: $("chart-loss"),
-    flowMode: $("ctl-flow-mode") },
-  onNeedNorms: () => studio?.requestNorms(),
-});
+const views = {
+  network: new NetworkView({ container: $("network"), tooltip }),
+  equation: new EquationView({ container: $("equation"), onTerm: (ids) => termMarks.set(ids) }),
+  heatmaps: new HeatmapsView({ container: $("heatmaps"), tooltip }),
+  charts: new ChartsView({
+    containers: {
+      section: $("charts"),
+      gradNorms: $("chart-grad-norms"),
+      errorFlow: $("chart-error-flow"),
+      accum: $("chart-accum"),
+      loss: $("chart-loss"),
+      flowMode: $("ctl-flow-mode"),
+    },
+    onNeedNorms: () => studio?.requestNorms(),
+  }),
+  predictions: new PredictionsView({ container: $("predictions") }),
+};
 const timeline = new Timeline({
   container: $("timeline"),
   onSeek: (i) => store.update({ event: i }),
 });
+const act = (name) => () => studio.act(name);
 const controls = new Controls({
   store,
+  container: $("controls"),
   onTrain: (n) => studio.train(n),
   onUntrain: () => studio.untrain(),
-  onGradcheck: () => studio.gradcheck(),
-  onExportJson: () => studio.exportJson(),
-  onExportCsv: () => studio.exportCsv(),
-  onShare: () => studio.share(),
+  onGradcheck: act("gradcheck"),
+  onExportJson: act("exportJson"),
+  onExportCsv: act("exportCsv"),
+  onShare: act("share"),
 });
-studio = new Studio({ store, views: { network, equation, heatmaps, charts }, controls, timeline });
-$("ctl-lang").addEventListener("change", (e) => store.update({ lang: e.target.value }));
-$("ctl-notation").addEventListener("change", (e) => store.update({ notation: e.target.value }));
+const topbar = new TopBar({
+  store,
+  lang: $("ctl-lang"),
+  notation: $("ctl-notation"),
+  projector: $("btn-projector"),
+  controlsToggle: $("btn-controls"),
+});
+studio = new Studio({
+  store,
+  views,
+  controls,
+  timeline,
+  topbar,
+  banner: $("status-exploded"),
+  // a step leaves these alone while they are off screen (redrawn when they come near)
+  placed: { equation: $("equation"), heatmaps: $("heatmaps"), charts: $("charts") },
+});
 
-// The public handle for guided lessons and tests (see studio.js).
-window.bpttStudio = studio;
-// Guided lessons load on demand (first click on Lessons, or a lesson link): not in the default view.
-const lessons = () => import("./lessons.js").then((m) => m.attach({ studio, store,
-  button: $("btn-lessons"), menu: $("lesson-menu"), panel: $("lesson-panel") }));
+// The public handle for guided lessons and tests (handle.js).
+const handle = new StudioHandle({ studio, store });
+window.bpttStudio = handle;
+
+// Guided lessons load on demand (first click on Lessons, or a lesson link).
+const lessons = () =>
+  import("./lessons.js").then((m) =>
+    m.attach({
+      studio: handle,
+      store,
+      button: $("btn-lessons"),
+      menu: $("lesson-menu"),
+      panel: $("lesson-panel"),
+    }),
+  );
 $("btn-lessons").addEventListener("click", () => lessons().then((l) => l.toggleMenu()));
-studio.ready.then(() => store.get().lesson && lessons().then((l) => l.start()));
+
+// The article under the tool: its texts load when it comes near the view (observed once the
+// first trace is drawn, so that the page has its full height).
+function loadArticleWhenNear(article) {
+  const seen = new IntersectionObserver(
+    (entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        seen.disconnect();
+        loadPart("article");
+      }
+    },
+    { rootMargin: "300px 0px" },
+  );
+  seen.observe(article);
+}
+
 studio.start().then(() => {
-  document.getElementById("studio").dataset.ready = "true";
+  loadArticleWhenNear($("article"));
+  if (store.get().lesson) lessons().then((l) => l.start());
+  $("studio").dataset.ready = "true";
 });

@@ -6,34 +6,30 @@
 // "node-<name>-<t>" (name x, h, c, yhat, L, or gate-<f|i|g|o|z|r|n>) and data-node, data-t,
 // data-kind; error edges are <g class="err"> with data-edge (err-out, err-next, err-c) and
 // data-t; the cursor #net-cursor carries the current event's data-t and data-kind.
-import { diverging, SIZES } from "./config.js";
+//
+// The drawing fills its panel (geometry.js networkLayout) and is rebuilt when the panel's width
+// changes; each error bundle is labelled with the length of its error vector, and the error of
+// a new backward event runs along its strands (not under prefers-reduced-motion; see CSS).
+import { DIVERGING_LUT, diverging, lutIndex, SIZES } from "./config.js";
 import { num } from "./format.js";
 import {
-  bandX, curve, gateXs, networkLayout, scrollToShow, strandOffsets, strandWidth,
+  bandX,
+  curve,
+  fitText,
+  gateSlots,
+  networkLayout,
+  scrollToShow,
+  strandOffsets,
+  strandWidth,
 } from "./geometry.js";
 import { t as tr } from "./i18n.js";
+import { svgEl as el, svgLabel } from "./labels.js";
 import { gateLabel, gatesOf, labelText, varLabel } from "./notation.js";
 import { TraceIndex } from "./trace.js";
+import { inSeriesUnits, vectorNorm } from "./units.js";
 
-const SVG = "http://www.w3.org/2000/svg";
-
-function el(name, attrs = {}, parent = null) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (parent) parent.appendChild(node);
-  return node;
-}
-
-/** Write a label (base + subscript) into an SVG <text>. */
-function setLabel(text, label) {
-  text.replaceChildren();
-  text.appendChild(document.createTextNode(label.b + (label.acc === "hat" ? "\u0302"
-    : label.acc === "tilde" ? "\u0303" : "")));
-  if (label.s) {
-    const sub = el("tspan", { class: "sub", dy: "0.3em" }, text);
-    sub.textContent = label.s;
-  }
-}
+// A column narrower than this (at scale 1) writes the norms of its strands only while current.
+const DENSE_COLUMN = 72;
 
 export class NetworkView extends EventTarget {
   constructor({ container, tooltip }) {
@@ -46,7 +42,6 @@ export class NetworkView extends EventTarget {
     this.built = false;
     this.errGroups = new Map();
     this.visibleErr = new Set();
-    this.highlighted = [];
     this.lastWindow = -1;
     this.container.addEventListener("pointerover", (e) => this.onHover(e));
     this.container.addEventListener("pointerout", (e) => this.onLeave(e));
@@ -58,15 +53,85 @@ export class NetworkView extends EventTarget {
     this.scrollX = 0;
     new ResizeObserver(() => {
       this.viewWidth = container.clientWidth;
+      // a panel that changed width gets a drawing of its own size, in the next frame
+      if (this.built && Math.abs(this.viewWidth - this.builtWidth) > 24) {
+        this.built = false;
+        requestAnimationFrame(() => this.draw());
+      }
     }).observe(container);
-    container.addEventListener("scroll", () => {
-      this.scrollX = container.scrollLeft;
-    }, { passive: true });
+    container.addEventListener(
+      "scroll",
+      () => {
+        this.scrollX = container.scrollLeft;
+        if (!this.rangeFrame) {
+          this.rangeFrame = requestAnimationFrame(() => {
+            this.rangeFrame = 0;
+            if (this.built) this.showRange();
+          });
+        }
+      },
+      { passive: true },
+    );
+  }
+
+  /**
+   * Long sequences (a drawing more than twice the panel's width) keep only the columns within
+   * one panel's width of the view displayed: what is not displayed costs no style, layout or
+   * paint when a step changes the drawing (T = 200 is 200 columns of nodes and strands).
+   */
+  showRange() {
+    const lay = this.layout;
+    const view = this.viewWidth || lay.width;
+    let first = 0;
+    let last = lay.T;
+    if (lay.width > 2 * view) {
+      first = Math.max(0, Math.floor((this.scrollX - view - lay.left) / lay.colW));
+      last = Math.min(lay.T, Math.ceil((this.scrollX + 2 * view - lay.left) / lay.colW));
+    }
+    const [was0, was1] = this.range || [0, lay.T];
+    if (this.range && was0 === first && was1 === last) return;
+    this.range = [first, last];
+    for (const { col, t } of this.columns) {
+      const shown = t >= first && t <= last;
+      if (shown !== (t >= was0 && t <= was1) || !this.rangeSet)
+        col.style.display = shown ? "" : "none";
+    }
+    this.rangeSet = true;
+    for (const k of this.visibleErr) this.showErr(this.errGroups.get(k));
+  }
+
+  inRange(t) {
+    return !this.range || (t >= this.range[0] && t <= this.range[1]);
+  }
+
+  showErr(g) {
+    g.style.display = this.inRange(Number(g.dataset.t)) ? "" : "none";
   }
 
   setTrace(index) {
     this.index = index;
     this.built = false;
+    delete this.container.dataset.empty;
+  }
+
+  /** Nothing to draw (the first scenario failed): say so in the panel, never leave it blank. */
+  showEmpty() {
+    this.index = null;
+    this.built = false;
+    this.container.dataset.empty = "true";
+    const p = document.createElement("p");
+    p.className = "empty";
+    p.dataset.i18n = "status.empty";
+    p.textContent = tr("status.empty");
+    this.container.replaceChildren(p);
+  }
+
+  /** The height the drawing may take: a share of the window that the page's CSS sets. */
+  maxHeight() {
+    const share =
+      Number.parseFloat(getComputedStyle(this.container).getPropertyValue("--net-height")) ||
+      SIZES.netHeight;
+    return Math.max(SIZES.netHeightMin, window.innerHeight * share);
   }
 
   setNotation(notation) {
@@ -98,24 +163,54 @@ export class NetworkView extends EventTarget {
     const idx = this.index;
     const { T } = idx;
     const cell = idx.cell;
-    const available = Math.max(600, this.container.clientWidth || 900);
-    const lay = networkLayout({ T, cell, available });
+    this.builtWidth = this.container.clientWidth;
+    const lay = networkLayout({
+      T,
+      cell,
+      available: this.builtWidth || 900,
+      maxHeight: this.maxHeight(),
+      gates: gatesOf(cell).length,
+    });
     this.layout = lay;
     this.errGroups.clear();
     this.visibleErr.clear();
     this.lastWindow = -1;
-    this.highlighted = [];
+    this.arriving = null;
+    this.range = null;
+    this.rangeSet = false;
 
     const svg = el("svg", {
-      id: "network-svg", width: lay.width, height: lay.height,
-      viewBox: `0 0 ${lay.width} ${lay.height}`, role: "group",
-      "data-cell": cell, "data-t-count": T,
+      id: "network-svg",
+      width: lay.width,
+      height: lay.height,
+      viewBox: `0 0 ${lay.width} ${lay.height}`,
+      role: "group",
+      "data-cell": cell,
+      "data-t-count": T,
+      style: `--net-scale: ${lay.scale.toFixed(3)}`,
     });
+    if (lay.colW / lay.scale < DENSE_COLUMN) svg.dataset.dense = "true";
     this.svg = svg;
     const defs = el("defs", {}, svg);
-    for (const [id, cls] of [["arrow-fwd", "arrow-fwd"], ["arrow-err", "arrow-err"]]) {
-      const marker = el("marker", { id, viewBox: "0 0 8 8", refX: 7, refY: 4, markerWidth: 6,
-        markerHeight: 6, orient: "auto-start-reverse" }, defs);
+    for (const [id, cls] of [
+      ["arrow-fwd", "arrow-fwd"],
+      ["arrow-err", "arrow-err"],
+    ]) {
+      const marker = el(
+        "marker",
+        {
+          id,
+          viewBox: "0 0 8 8",
+          refX: 7,
+          refY: 4,
+          // in the drawing's units: an arrowhead as large as the scale, however wide its stroke
+          markerUnits: "userSpaceOnUse",
+          markerWidth: (id === "arrow-err" ? 11 : 8) * lay.scale,
+          markerHeight: (id === "arrow-err" ? 11 : 8) * lay.scale,
+          orient: "auto-start-reverse",
+        },
+        defs,
+      );
       el("path", { d: "M0,0L8,4L0,8z", class: cls }, marker);
     }
     this.bandLayer = el("g", { class: "bands" }, svg);
@@ -136,16 +231,24 @@ export class NetworkView extends EventTarget {
     const lay = this.layout;
     this.bands = this.index.windows.map((w, k) => {
       const [x0, x1] = bandX(lay, w.first, w.last);
-      const g = el("g", { class: "band", "data-window": k, "data-first": w.first,
-        "data-last": w.last }, this.bandLayer);
-      el("rect", { x: x0 + 1, y: 4, width: x1 - x0 - 2, height: lay.height - 8, rx: 6 }, g);
+      const g = el(
+        "g",
+        { class: "band", "data-window": k, "data-first": w.first, "data-last": w.last },
+        this.bandLayer,
+      );
+      const s = lay.scale;
+      el("rect", { x: x0 + 1, y: 4, width: x1 - x0 - 2, height: lay.height - 8, rx: 6 * s }, g);
       const y = 3;
-      el("path", { class: "bracket", d: `M${x0 + 3},${y + 4}V${y}H${x1 - 3}V${y + 4}` }, g);
+      el("path", { class: "bracket", d: `M${x0 + 3},${y + 4 * s}V${y}H${x1 - 3}V${y + 4 * s}` }, g);
       if (w.first > 1) {
         const xc = x0;
         const cut = el("g", { class: "cut", "data-t": w.first }, g);
-        el("line", { x1: xc, x2: xc, y1: lay.rowY.L - 8, y2: lay.height - 6 }, cut);
-        const label = el("text", { x: xc + 3, y: lay.rowY.L - 12, class: "cut-label" }, cut);
+        el("line", { x1: xc, x2: xc, y1: lay.rowY.L - 8 * s, y2: lay.height - 6 }, cut);
+        const label = el(
+          "text",
+          { x: xc + 3 * s, y: lay.rowY.L - 12 * s, class: "cut-label" },
+          cut,
+        );
         label.dataset.i18n = "net.cut";
       }
       return g;
@@ -154,9 +257,20 @@ export class NetworkView extends EventTarget {
 
   nodeGroup(parent, { name, t, kind, x, y, r, gate = null }) {
     const id = gate ? `node-gate-${gate}-${t}` : `node-${name}-${t}`;
-    const g = el("g", { class: `node node-${kind}`, id, "data-node": gate ? "gate" : name,
-      "data-t": t, "data-kind": kind, tabindex: "-1", role: "img",
-      transform: `translate(${x},${y})` }, parent);
+    const g = el(
+      "g",
+      {
+        class: `node node-${kind}`,
+        id,
+        "data-node": gate ? "gate" : name,
+        "data-t": t,
+        "data-kind": kind,
+        tabindex: "-1",
+        role: "img",
+        transform: `translate(${x},${y})`,
+      },
+      parent,
+    );
     if (gate) g.setAttribute("data-gate", gate);
     el("circle", { r }, g);
     const text = el("text", { class: "node-label", "text-anchor": "middle", dy: "0.35em" }, g);
@@ -172,14 +286,26 @@ export class NetworkView extends EventTarget {
     const col = el("g", { class: "col", "data-t": t, id: `col-${t}` }, this.colLayer);
     const edges = el("g", { class: "fwd-edges" }, col);
     const nodes = {};
-    const R = SIZES.node;
+    const R = lay.node;
+    const s = lay.scale;
     const add = (spec) => {
       const n = this.nodeGroup(col, { t, x, r: R, ...spec });
       nodes[spec.gate ? `gate-${spec.gate}` : spec.name] = n;
       return n;
     };
-    const edge = (name, d) => el("path", { class: "edge", d, "data-edge": name, "data-t": t,
-      id: `edge-${name}-${t}`, "marker-end": "url(#arrow-fwd)" }, edges);
+    const edge = (name, d) =>
+      el(
+        "path",
+        {
+          class: "edge",
+          d,
+          "data-edge": name,
+          "data-t": t,
+          id: `edge-${name}-${t}`,
+          "marker-end": "url(#arrow-fwd)",
+        },
+        edges,
+      );
     const px = t > 0 ? lay.colX(t - 1) : null;
 
     if (t === 0) {
@@ -189,79 +315,139 @@ export class NetworkView extends EventTarget {
     }
     const fwd = idx.forward(t);
     const xNode = add({ name: "x", kind: "input", y: y.x });
-    const tok = idx.tokens(t);
-    if (idx.trace.vocab) {
-      xNode.text.textContent = TraceIndex.shown(tok.x);
-      xNode.text.setAttribute("data-raw", "");
-      xNode.g.classList.add("token");
-    }
     add({ name: "h", kind: "state", y: y.h });
     add({ name: "yhat", kind: "output", y: y.yhat });
     const lossNode = add({ name: "L", kind: "loss", y: y.L });
     if (fwd && !fwd.loss_injected) lossNode.g.classList.add("no-loss");
-    // the target above the loss node
-    const target = el("text", { class: "target", x, y: y.L - R - 5, "text-anchor": "middle",
-      "data-raw": "" }, col);
-    target.textContent = tok.y === null || tok.y === undefined ? ""
-      : typeof tok.y === "number" ? num(tok.y, 2) : TraceIndex.shown(tok.y);
-    this.targetText = this.targetText || [];
-    this.targetText[t] = target;
+    this.writeTokens(col, xNode, t);
 
     edge("h-yhat", `M${x},${y.h - R}L${x},${y.yhat + R + 1}`);
     edge("yhat-L", `M${x},${y.yhat - R}L${x},${y.L + R + 1}`);
     if (cell === "rnn") {
       edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
       edge("x-h", `M${x},${y.x - R}L${x},${y.h + R + 1}`);
-    } else {
-      const gates = gatesOf(cell);
-      const gx = gateXs(lay, t, gates.length);
-      const gr = SIZES.gate;
-      const gmid = (gx[0] + gx[gx.length - 1]) / 2;
-      edge("h-gates", curve(px + R * 0.7, y.h + R * 0.7, gmid - gr * 2, y.gates - gr - 2));
-      gates.forEach((g, k) => {
-        edges.appendChild(el("path", { class: "edge thin", d: `M${x},${y.x - R}L${gx[k]},${y.gates + gr}`,
-          "data-edge": "x-gate", "data-t": t }));
-        const n = this.nodeGroup(col, { name: "gate", t, kind: "gate", x: gx[k], y: y.gates, r: gr,
-          gate: g });
-        nodes[`gate-${g}`] = n;
-      });
-      if (cell === "lstm") {
-        add({ name: "c", kind: "state", y: y.c });
-        edge("c-c", `M${px + R},${y.c}L${x - R - 1},${y.c}`);
-        edge("c-h", `M${x},${y.c - R}L${x},${y.h + R + 1}`);
-        ["f", "i", "g"].forEach((g, k) => {
-          edges.appendChild(el("path", { class: "edge thin", d: curve(gx[k], y.gates - gr, x, y.c + R),
-            "data-edge": "gate-c", "data-t": t }));
-        });
-        edges.appendChild(el("path", { class: "edge thin",
-          d: `M${gx[3]},${y.gates - gr}C${gx[3] + 14},${y.c} ${x + R + 6},${y.h + 6} ${x + R - 2},${y.h + 4}`,
-          "data-edge": "gate-h", "data-t": t }));
-      } else {
-        edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
-        gates.forEach((g, k) => {
-          edges.appendChild(el("path", { class: "edge thin", d: curve(gx[k], y.gates - gr, x, y.h + R),
-            "data-edge": "gate-h", "data-t": t }));
-        });
-      }
-    }
+    } else this.buildGates({ col, edges, nodes, t, x, px, add, edge });
     // value strips beside h (and c): one cell per hidden unit, coloured by the API's values
     if (fwd) {
-      this.strip(col, x + R + 3, y.h, fwd.h, idx.scales.h);
-      if (cell === "lstm" && fwd.c) this.strip(col, x + R + 3, y.c, fwd.c, idx.scales.c);
+      this.strip(col, x + R + 3 * s, y.h, fwd.h, idx.scales.h);
+      if (cell === "lstm" && fwd.c) this.strip(col, x + R + 3 * s, y.c, fwd.c, idx.scales.c);
     }
     return { col, nodes, t };
   }
 
-  strip(parent, x, yc, values, scale) {
-    if (!Array.isArray(values)) return;
-    const n = values.length;
-    const total = Math.min(30, Math.max(8, n * 4));
-    const h = total / n;
-    const g = el("g", { class: "strip" }, parent);
-    values.forEach((v, j) => {
-      el("rect", { x, y: yc - total / 2 + j * h, width: 5, height: Math.max(0.5, h - (n > 12 ? 0 : 0.4)),
-        fill: diverging(v === null ? null : v / scale) }, g);
+  /** The input token (or series value) on x(t), and the target above L(t). */
+  writeTokens(col, xNode, t) {
+    const idx = this.index;
+    const lay = this.layout;
+    const x = lay.colX(t);
+    const y = lay.rowY;
+    const R = lay.node;
+    const s = lay.scale;
+    const tok = idx.tokens(t);
+    if (idx.trace.vocab) {
+      // a word longer than its column is cut short (the whole word is in the node's tooltip)
+      xNode.text.textContent = fitText(TraceIndex.shown(tok.x), lay.colW - 4 * s, 13 * s);
+      xNode.text.setAttribute("data-raw", "");
+      xNode.g.classList.add("token");
+    } else if (tok.scaled) {
+      // a series: the input in the series' own units, as the student typed it
+      xNode.text.textContent = num(inSeriesUnits(tok.x, idx.trace.scale), 3);
+      xNode.text.setAttribute("data-raw", "");
+      xNode.g.classList.add("value");
+    }
+    // the target above the loss node
+    const target = el(
+      "text",
+      { class: "target", x, y: y.L - R - 5 * s, "text-anchor": "middle", "data-raw": "" },
+      col,
+    );
+    const yShown = tok.scaled ? inSeriesUnits(tok.y, idx.trace.scale) : tok.y;
+    target.textContent =
+      yShown === null || yShown === undefined
+        ? ""
+        : typeof yShown === "number"
+          ? num(yShown, 3)
+          : fitText(TraceIndex.shown(yShown), lay.colW - 4 * s, 11 * s);
+  }
+
+  /** The gates of an LSTM or GRU column, their edges, and the LSTM's cell state. */
+  buildGates({ col, edges, nodes, t, x, px, add, edge }) {
+    const lay = this.layout;
+    const cell = this.index.cell;
+    const y = lay.rowY;
+    const R = lay.node;
+    const s = lay.scale;
+    const gates = gatesOf(cell);
+    const slots = gateSlots(lay, t);
+    const gr = lay.gate;
+    const top = Math.min(...slots.map((p) => p.y)) - gr;
+    const thin = (name, d) =>
+      el("path", { class: "edge thin", d, "data-edge": name, "data-t": t }, edges);
+    edge("h-gates", curve(px + R * 0.7, y.h + R * 0.7, slots[0].x - gr, top - 2 * s));
+    gates.forEach((g, k) => {
+      thin("x-gate", `M${x},${y.x - R}L${slots[k].x},${slots[k].y + gr}`);
+      nodes[`gate-${g}`] = this.nodeGroup(col, {
+        name: "gate",
+        t,
+        kind: "gate",
+        x: slots[k].x,
+        y: slots[k].y,
+        r: gr,
+        gate: g,
+      });
     });
+    if (cell === "lstm") {
+      add({ name: "c", kind: "state", y: y.c });
+      edge("c-c", `M${px + R},${y.c}L${x - R - 1},${y.c}`);
+      edge("c-h", `M${x},${y.c - R}L${x},${y.h + R + 1}`);
+      for (const k of [0, 1, 2]) thin("gate-c", curve(slots[k].x, slots[k].y - gr, x, y.c + R));
+      const o = slots[3];
+      thin(
+        "gate-h",
+        `M${o.x},${o.y - gr}C${o.x + 14 * s},${y.c} ${x + R + 6 * s},${y.h + 6 * s} ` +
+          `${x + R - 2 * s},${y.h + 4 * s}`,
+      );
+    } else {
+      edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
+      for (const p of slots) thin("gate-h", curve(p.x, p.y - gr, x, y.h + R));
+    }
+  }
+
+  /**
+   * A value strip: one cell per hidden unit, coloured on the diverging scale, drawn as one
+   * image (a 1×H canvas scaled up without smoothing): 200 columns of H = 64 units are 400
+   * images, not 25,600 rectangles to style and paint.
+   */
+  strip(parent, x, yc, values, scale) {
+    if (!Array.isArray(values) || !values.length) return;
+    const s = this.layout.scale;
+    const n = values.length;
+    const total = Math.min(30, Math.max(8, n * 4)) * s;
+    this.stripCanvas ??= document.createElement("canvas");
+    const canvas = this.stripCanvas;
+    canvas.width = 1;
+    canvas.height = n;
+    const ctx = canvas.getContext("2d");
+    const image = ctx.createImageData(1, n);
+    values.forEach((v, j) => {
+      const k = lutIndex(v === null ? null : v / scale);
+      const rgb = k < 0 ? [204, 204, 204] : DIVERGING_LUT.subarray(k * 3, k * 3 + 3);
+      image.data.set([...rgb, 255], j * 4);
+    });
+    ctx.putImageData(image, 0, 0);
+    el(
+      "image",
+      {
+        class: "strip",
+        href: canvas.toDataURL(),
+        x,
+        y: yc - total / 2,
+        width: 5 * s,
+        height: total,
+        preserveAspectRatio: "none",
+      },
+      parent,
+    );
   }
 
   buildRowLabels() {
@@ -270,14 +456,26 @@ export class NetworkView extends EventTarget {
     const g = el("g", { class: "row-labels" }, this.svg);
     for (const row of lay.rows) {
       if (row === "gates") continue;
-      const text = el("text", { x: 6, y: lay.rowY[row], dy: "0.35em", class: "row-label" }, g);
+      const text = el(
+        "text",
+        { x: 6 * lay.scale, y: lay.rowY[row], dy: "0.35em", class: "row-label" },
+        g,
+      );
       this.rowLabels[row] = text;
     }
     this.stepLabels = [];
     const tg = el("g", { class: "step-labels", "data-raw": "" }, this.svg);
     for (let t = 0; t <= this.index.T; t += 1) {
-      const text = el("text", { x: lay.colX(t), y: lay.height - 5, "text-anchor": "middle",
-        class: "step-label" }, tg);
+      const text = el(
+        "text",
+        {
+          x: lay.colX(t),
+          y: lay.height - 5 * lay.scale,
+          "text-anchor": "middle",
+          class: "step-label",
+        },
+        tg,
+      );
       text.textContent = String(t);
       this.stepLabels.push(text);
     }
@@ -286,7 +484,7 @@ export class NetworkView extends EventTarget {
   relabel() {
     const n = this.notation;
     for (const [row, text] of Object.entries(this.rowLabels)) {
-      setLabel(text, varLabel(row, n));
+      svgLabel(text, varLabel(row, n));
       text.setAttribute("data-raw", "");
     }
     for (const { nodes, t } of this.columns) {
@@ -294,8 +492,8 @@ export class NetworkView extends EventTarget {
         let label;
         if (key.startsWith("gate-")) label = gateLabel(key.slice(5), n);
         else label = varLabel(key, n);
-        if (!(key === "x" && this.index.trace.vocab)) {
-          setLabel(text, label);
+        if (!(key === "x" && (this.index.trace.vocab || this.index.trace.scale))) {
+          svgLabel(text, label);
           text.setAttribute("data-raw", "");
         }
         g.setAttribute("aria-label", labelText(label, n, t));
@@ -319,23 +517,45 @@ export class NetworkView extends EventTarget {
     svg.setAttribute("data-event-index", i);
     svg.setAttribute("data-event-kind", ev.kind);
     svg.setAttribute("data-event-t", ev.t);
+    this.drawColumns(i, ev);
+    this.drawErrors(i);
+    this.markCurrent(ev);
+    const [x0, x1] = this.drawCursor(ev);
+    // keep the current column in view
+    const view = this.viewWidth;
+    if (this.layout.width > view) {
+      const left = scrollToShow(x0, x1, this.scrollX, view);
+      if (left !== this.scrollX) {
+        this.container.scrollLeft = left;
+        this.scrollX = left;
+      }
+    }
+    this.showRange();
+    const active = document.activeElement;
+    if (this.container.contains(active) && active !== this.container) this.focusCurrent();
+  }
 
-    // columns: future (not computed yet), done, current
+  /** Columns future (not computed yet), done or current; the window band of the event. */
+  drawColumns(i, ev) {
+    const idx = this.index;
     for (const { col, t } of this.columns) {
       let state = idx.computed(t, i) ? "done" : "future";
       if (t === ev.t) state = "current";
       if (col.dataset.state !== state) col.dataset.state = state;
     }
-    // the window band of this event
     const w = idx.windowOfEvent[i];
     if (w !== this.lastWindow) {
-      this.bands.forEach((b, k) => b.classList.toggle("is-current", k === w));
+      this.bands.forEach((b, k) => {
+        b.classList.toggle("is-current", k === w);
+      });
       this.lastWindow = w;
     }
     this.bandLayer.dataset.phase = ev.kind;
+  }
 
-    // error strands of the backward steps reached in this window
-    const want = new Set(idx.backwardSoFar(i));
+  /** The error strands of the backward steps reached in this window (built when first shown). */
+  drawErrors(i) {
+    const want = new Set(this.index.backwardSoFar(i));
     for (const k of this.visibleErr) {
       if (!want.has(k)) this.errGroups.get(k).style.display = "none";
     }
@@ -345,56 +565,50 @@ export class NetworkView extends EventTarget {
         g = this.buildErr(k);
         this.errGroups.set(k, g);
       }
-      g.style.display = "";
+      this.showErr(g);
       g.classList.toggle("is-current", k === i);
     }
     this.visibleErr = want;
+    // the error of a new backward event runs along its strands (CSS .is-arriving, skipped
+    // under prefers-reduced-motion); the class stays until another event arrives
+    const arriving = want.has(i) ? this.errGroups.get(i) : null;
+    if (arriving !== this.arriving) {
+      this.arriving?.classList.remove("is-arriving");
+      arriving?.classList.add("is-arriving");
+      this.arriving = arriving;
+    }
+  }
 
-    // the current-node markers and the cursor
+  /** The nodes the event computes: all of a forward step, the states and gates of a backward. */
+  markCurrent(ev) {
     for (const node of this.currentNodes || []) node.removeAttribute("data-current");
-    const col = this.columns[ev.t];
+    const nodes = this.columns[ev.t].nodes;
     const current = [];
-    if (ev.kind === "forward") current.push(...Object.values(col.nodes).map((n) => n.g));
+    if (ev.kind === "forward") current.push(...Object.values(nodes).map((n) => n.g));
     else if (ev.kind === "backward") {
-      current.push(col.nodes.h.g);
-      if (col.nodes.c) current.push(col.nodes.c.g);
-      for (const [key, n] of Object.entries(col.nodes)) if (key.startsWith("gate-")) current.push(n.g);
-    } else current.push(col.nodes.h.g);
+      for (const [key, n] of Object.entries(nodes)) {
+        if (key === "h" || key === "c" || key.startsWith("gate-")) current.push(n.g);
+      }
+    } else current.push(nodes.h.g);
     for (const node of current) node.setAttribute("data-current", "true");
     this.currentNodes = current;
+  }
 
+  /** The cursor around the event's column (an update's: its whole window); its x range. */
+  drawCursor(ev) {
     const lay = this.layout;
     const cur = this.cursor;
     cur.setAttribute("data-t", ev.t);
     cur.setAttribute("data-kind", ev.kind);
     cur.setAttribute("class", `cursor cursor-${ev.kind}`);
-    let x0;
-    let x1;
-    if (ev.kind === "update") {
-      const win = idx.trace.updates[ev.update]?.window || [ev.t, ev.t];
-      [x0, x1] = bandX(lay, win[0], win[1]);
-    } else {
-      x0 = lay.colX(ev.t) - lay.colW / 2;
-      x1 = lay.colX(ev.t) + lay.colW / 2;
-    }
+    const win = ev.kind === "update" ? this.index.trace.updates[ev.update]?.window : null;
+    const [x0, x1] = bandX(lay, win ? win[0] : ev.t, win ? win[1] : ev.t);
     cur.setAttribute("x", x0 + 2);
     cur.setAttribute("width", x1 - x0 - 4);
-    const top = lay.rowY.L - SIZES.node - 4;
+    const top = lay.rowY.L - lay.node - 4 * lay.scale;
     cur.setAttribute("y", top);
     cur.setAttribute("height", lay.height - top - 16);
-
-    // keep the current column in view
-    const view = this.viewWidth;
-    if (lay.width > view) {
-      const left = scrollToShow(x0, x1, this.scrollX, view);
-      if (left !== this.scrollX) {
-        this.container.scrollLeft = left;
-        this.scrollX = left;
-      }
-    }
-    if (this.container.contains(document.activeElement) && document.activeElement !== this.container) {
-      this.focusCurrent();
-    }
+    return [x0, x1];
   }
 
   buildErr(k) {
@@ -404,69 +618,80 @@ export class NetworkView extends EventTarget {
     const t = ev.t;
     const x = lay.colX(t);
     const y = lay.rowY;
-    const R = SIZES.node;
+    const R = lay.node;
+    const s = lay.scale;
     const scale = idx.scales.err;
+    const spread = SIZES.strandSpread * s;
     const g = el("g", { class: "err-step", "data-event": k, "data-t": t }, this.errLayer);
-    const bundle = (name, values, path) => {
+    // one bundle: a strand per hidden unit, and the length of the error vector written beside it
+    const bundle = (name, values, path, [lx, ly, anchor]) => {
       if (!Array.isArray(values) || values.every((v) => v === 0)) return;
-      const b = el("g", { class: "err", "data-edge": name, "data-t": t, "data-update": ev.update,
-        id: `${name}-${t}-u${ev.update}` }, g);
-      const offs = strandOffsets(values.length, 12);
+      const b = el(
+        "g",
+        {
+          class: "err",
+          "data-edge": name,
+          "data-t": t,
+          "data-update": ev.update,
+          id: `${name}-${t}-u${ev.update}`,
+        },
+        g,
+      );
+      const offs = strandOffsets(values.length, spread, SIZES.strandStep * s);
       values.forEach((v, j) => {
         const u = v === null ? 1 : v / scale;
-        const p = el("path", { d: path(offs[j]), stroke: diverging(v === null ? null : u),
-          "stroke-width": strandWidth(u).toFixed(2) }, b);
+        const p = el(
+          "path",
+          {
+            d: path(offs[j]),
+            stroke: diverging(v === null ? null : u),
+            "stroke-width": (strandWidth(u) * s).toFixed(2),
+            pathLength: 1,
+          },
+          b,
+        );
         if (j === Math.floor(values.length / 2)) p.setAttribute("marker-end", "url(#arrow-err)");
       });
       // a wide transparent path makes the bundle easy to hover
       el("path", { class: "hit", d: path(0) }, b);
+      const norm = el(
+        "text",
+        { class: "err-norm", x: lx, y: ly, "text-anchor": anchor, "data-raw": "" },
+        b,
+      );
+      norm.textContent = num(vectorNorm(values), 2);
     };
     const xo = x + lay.colW * 0.3;
-    bundle("err-out", ev.dh_out, (o) => `M${xo + o},${y.L + R}L${xo + o},${y.h - R + 2}`);
+    const pad = spread / 2 + 4 * s;
+    bundle(
+      "err-out",
+      ev.dh_out,
+      (o) => `M${xo + o},${y.L + R}L${xo + o},${y.h - R + 2}`,
+      [xo + pad, (y.L + y.yhat) / 2, "start"], // beside the bundle (the margin has room)
+    );
     const last = ev.window ? ev.window[1] : idx.T;
     if (t < last) {
       const nx = lay.colX(t + 1);
-      bundle("err-next", ev.dh_next, (o) => `M${nx - R},${y.h - R + 4 + o}L${x + R + 8},${y.h - R + 4 + o}`);
+      const across = (row) => [(nx + x) / 2, row - R + 4 * s - pad + 2 * s, "middle"];
+      bundle(
+        "err-next",
+        ev.dh_next,
+        (o) => `M${nx - R},${y.h - R + 4 * s + o}L${x + R + 8 * s},${y.h - R + 4 * s + o}`,
+        across(y.h),
+      );
       if (idx.cell === "lstm") {
-        bundle("err-c", ev.dc_next, (o) => `M${nx - R},${y.c - R + 4 + o}L${x + R + 8},${y.c - R + 4 + o}`);
+        bundle(
+          "err-c",
+          ev.dc_next,
+          (o) => `M${nx - R},${y.c - R + 4 * s + o}L${x + R + 8 * s},${y.c - R + 4 * s + o}`,
+          across(y.c),
+        );
       }
     }
     return g;
   }
 
   // ---- interaction ----------------------------------------------------------------------
-
-  /** Mark elements (ids or elements) as highlighted; lessons and the equation use it. */
-  /**
-   * Mark elements as highlighted; lessons and the equation use it. A target is a node id
-   * ("node-h-3"), an edge token ("err-next@3", "err-out@3", "err-c@3": every bundle of that
-   * edge at step 3), a CSS selector starting with "#", "." or "[", or an element.
-   */
-  highlight(targets) {
-    this.clearHighlight();
-    if (!this.svg) return;
-    for (const target of targets) {
-      let nodes = [];
-      if (typeof target !== "string") nodes = [target];
-      else if (target.includes("@")) {
-        const [edge, t] = target.split("@");
-        nodes = this.svg.querySelectorAll(`.err[data-edge="${CSS.escape(edge)}"][data-t="${CSS.escape(t)}"]`);
-      } else if (/^[#.[]/.test(target)) nodes = document.querySelectorAll(target);
-      else {
-        const node = document.getElementById(target);
-        if (node) nodes = [node];
-      }
-      for (const node of nodes) {
-        node.classList.add("is-hl");
-        this.highlighted.push(node);
-      }
-    }
-  }
-
-  clearHighlight() {
-    for (const node of this.highlighted) node.classList.remove("is-hl");
-    this.highlighted = [];
-  }
 
   focusCurrent() {
     const node = this.currentNodes?.find((n) => n.dataset.node === "h") || this.currentNodes?.[0];
@@ -477,8 +702,9 @@ export class NetworkView extends EventTarget {
     if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
     const active = document.activeElement;
     const col = active?.closest?.(".col");
-    const nodes = [...(col || this.columns[this.index.event(this.eventIndex).t].col)
-      .querySelectorAll(".node")];
+    const nodes = [
+      ...(col || this.columns[this.index.event(this.eventIndex).t].col).querySelectorAll(".node"),
+    ];
     nodes.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
     let k = nodes.indexOf(active);
     if (k < 0) k = nodes.findIndex((n) => n.dataset.node === "h");

@@ -1,65 +1,160 @@
 // Notation: the same numbers under three labelings (Goodfellow, d2l, Coursera). Pure data and
-// small renderers; a label is {b: base, s: subscript, acc: "hat"|"tilde"|null}.
+// small renderers; a label is {b: base, s: subscript, acc: "hat"|"tilde"|null, post: suffix}.
+// What a cell is made of (its gates, parameters and the factors of each contribution) is not
+// written here: it comes with every trace as `cell_spec` (docs/trace-format.md), and the
+// functions below that need it take that spec.
 
 export const NOTATIONS = ["goodfellow", "d2l", "coursera"];
 
-const L = (b, s = "", acc = null) => ({ b, s, acc });
+// A sign in front of the base ("1−Γ" for the GRU's z = 1 − Γ_u, "−W" for its weights) is part
+// of `b`, so a renderer that knows nothing of signs still writes it; splitSign separates it.
+const L = (b, s = "", acc = null, post = "") => ({ b, s, acc, post });
 
-// Parameter labels per notation and cell. Goodfellow uses the engine's own names.
-const PARAMS = {
-  d2l: {
-    rnn: { W: L("W", "hh"), U: L("W", "xh"), b: L("b", "h"), V: L("W", "hq"), b_y: L("b", "q") },
-    gate: { f: "f", i: "i", g: "c", o: "o", z: "z", r: "r", h: "h" },
-    out: { V: L("W", "hq"), b_y: L("b", "q") },
-    gated: (kind, gate) => ({ W: L("W", `h${gate}`), U: L("W", `x${gate}`), b: L("b", gate) })[kind],
-  },
-  coursera: {
-    rnn: { W: L("W", "aa"), U: L("W", "ax"), b: L("b", "a"), V: L("W", "ya"), b_y: L("b", "y") },
-    gate: { f: "f", i: "u", g: "c", o: "o", z: "z", r: "r", h: "c" },
-    out: { V: L("W", "ya"), b_y: L("b", "y") },
-    gated: (kind, gate) => ({ W: L("W", `${gate}a`), U: L("W", `${gate}x`), b: L("b", gate) })[kind],
-  },
-};
+/** [sign, base] of a label's base: ["1−", "Γ"] for "1−Γ", ["", "W"] for "W". */
+export function splitSign(label) {
+  const m = /^(1?−)(.+)$/.exec(label.b);
+  return m ? [m[1], m[2]] : ["", label.b];
+}
 
-/** Label of a parameter (engine name such as "W", "U_f", "b_y"). */
+// Coursera's names of the gates: LSTM f, i (update u), g (candidate c̃), o; GRU r, n (c̃) and
+// z, which keeps the old state: Coursera's update gate multiplies the candidate, Γ_u = 1 − z.
+const COURSERA_GATE = { f: "f", i: "u", g: "c", o: "o", z: "u", r: "r", n: "c", h: "c" };
+const NEGATED = new Set(["z"]); // z = σ(W_z[…] + b_z) = 1 − Γ_u: W_z = −W_u, b_z = −b_u
+const D2L_GATE = { f: "f", i: "i", g: "c", o: "o", z: "z", r: "r", h: "h", n: "h" };
+
+// The gate a parameter belongs to, from its engine name ("W_f" -> "f", GRU "W_h" -> "h"): the
+// suffix of the name; its delta's key is in the spec (the GRU candidate's is "n").
+const suffix = (name) => name.split("_").slice(1).join("_");
+const kindOf = (name) => name.split("_")[0];
+
+/** Label of a parameter (engine name such as "W", "U_f", "b_y") of a cell. */
 export function paramLabel(name, cell, notation) {
-  if (notation === "goodfellow" || !PARAMS[notation]) {
-    const [b, ...rest] = name.split("_");
-    return L(b, rest.join("_"));
+  if (name === "V" || name === "b_y") {
+    if (notation === "d2l") return name === "V" ? L("W", "hq") : L("b", "q");
+    if (notation === "coursera") return name === "V" ? L("W", "ya") : L("b", "y");
+    return name === "V" ? L("V") : L("b", "y");
   }
-  const table = PARAMS[notation];
-  if (name === "V" || name === "b_y") return table.out[name];
-  if (cell === "rnn") return table.rnn[name];
-  const [kind, gate] = name.split("_");
-  return table.gated(kind, table.gate[gate] || gate);
+  const kind = kindOf(name);
+  if (cell === "rnn") {
+    if (notation === "d2l") return { W: L("W", "hh"), U: L("W", "xh"), b: L("b", "h") }[kind];
+    if (notation === "coursera") return { W: L("W", "aa"), U: L("W", "ax"), b: L("b", "a") }[kind];
+    return L(kind);
+  }
+  const gate = suffix(name);
+  if (notation === "d2l") {
+    const g = D2L_GATE[gate] || gate;
+    return { W: L("W", `h${g}`), U: L("W", `x${g}`), b: L("b", g) }[kind];
+  }
+  if (notation === "coursera") {
+    // Coursera writes one matrix W_k·[a(t−1), x(t)]: the engine's W_k and U_k are its two
+    // blocks of columns, the one that multiplies a and the one that multiplies x.
+    const sign = NEGATED.has(gate) ? "−" : "";
+    const g = COURSERA_GATE[gate] || gate;
+    if (kind === "b") return L(`${sign}b`, g);
+    return L(`${sign}W`, g, null, kind === "W" ? "[:,a]" : "[:,x]");
+  }
+  return L(kind, gate);
 }
 
 // Gate labels: LSTM f, i, g, o; GRU z, r, n.
 const GATES = {
   goodfellow: { f: L("f"), i: L("i"), g: L("g"), o: L("o"), z: L("z"), r: L("r"), n: L("n") },
-  d2l: { f: L("f"), i: L("i"), g: L("c", "", "tilde"), o: L("o"), z: L("z"), r: L("r"),
-    n: L("h", "", "tilde") },
-  coursera: { f: L("Γ", "f"), i: L("Γ", "u"), g: L("c", "", "tilde"), o: L("Γ", "o"),
-    z: L("z"), r: L("Γ", "r"), n: L("c", "", "tilde") },
+  d2l: {
+    f: L("f"),
+    i: L("i"),
+    g: L("c", "", "tilde"),
+    o: L("o"),
+    z: L("z"),
+    r: L("r"),
+    n: L("h", "", "tilde"),
+  },
+  coursera: {
+    f: L("Γ", "f"),
+    i: L("Γ", "u"),
+    g: L("c", "", "tilde"),
+    o: L("Γ", "o"),
+    z: L("1−Γ", "u"),
+    r: L("Γ", "r"),
+    n: L("c", "", "tilde"),
+  },
 };
 
 export function gateLabel(gate, notation) {
   return (GATES[notation] || GATES.goodfellow)[gate] || L(gate);
 }
 
+/** Coursera's own update gate Γ_u (= 1 − z of this page's GRU), for its GRU equations. */
+export const COURSERA_UPDATE = L("Γ", "u");
+
 // State and signal labels. In Coursera's notation the hidden state is a and the
 // pre-activation, which that course leaves unnamed, is written z.
 const VARS = {
-  goodfellow: { x: L("x"), h: L("h"), c: L("c"), a: L("a"), o: L("o"), yhat: L("y", "", "hat"),
-    y: L("y"), L: L("L"), delta: L("δ"), g_o: L("g", "o"), dh: L("dh"), dc: L("dc") },
-  d2l: { x: L("x"), h: L("h"), c: L("c"), a: L("a"), o: L("o"), yhat: L("y", "", "hat"),
-    y: L("y"), L: L("L"), delta: L("δ"), g_o: L("g", "o"), dh: L("dh"), dc: L("dc") },
-  coursera: { x: L("x"), h: L("a"), c: L("c"), a: L("z"), o: L("o"), yhat: L("y", "", "hat"),
-    y: L("y"), L: L("L"), delta: L("δ"), g_o: L("g", "o"), dh: L("da"), dc: L("dc") },
+  goodfellow: {
+    x: L("x"),
+    h: L("h"),
+    c: L("c"),
+    a: L("a"),
+    o: L("o"),
+    yhat: L("y", "", "hat"),
+    y: L("y"),
+    L: L("L"),
+    delta: L("δ"),
+    g_o: L("g", "o"),
+    dh: L("dh"),
+    dc: L("dc"),
+  },
+  d2l: {
+    x: L("x"),
+    h: L("h"),
+    c: L("c"),
+    a: L("a"),
+    o: L("o"),
+    yhat: L("y", "", "hat"),
+    y: L("y"),
+    L: L("L"),
+    delta: L("δ"),
+    g_o: L("g", "o"),
+    dh: L("dh"),
+    dc: L("dc"),
+  },
+  coursera: {
+    x: L("x"),
+    h: L("a"),
+    c: L("c"),
+    a: L("z"),
+    o: L("o"),
+    yhat: L("y", "", "hat"),
+    y: L("y"),
+    L: L("L"),
+    delta: L("dz"),
+    g_o: L("g", "o"),
+    dh: L("da"),
+    dc: L("dc"),
+  },
 };
 
 export function varLabel(name, notation) {
   return (VARS[notation] || VARS.goodfellow)[name] || L(name);
+}
+
+/**
+ * The local gradient of a gate (or of the RNN's pre-activation, gate null; the generic gate
+ * "k" too): δ_f (Goodfellow, d2l: δ_c̃ for the candidate), and in Coursera the names of its
+ * LSTM assignment, dΓ_f, dΓ_u, dc̃, dΓ_o (gradients with respect to the gates' pre-activations),
+ * −dΓ_u for the GRU's z (its pre-activation is minus Γ_u's), dz for the RNN.
+ */
+export function deltaLabel(gate, notation) {
+  const d = varLabel("delta", notation);
+  if (!gate) return d;
+  if (notation === "coursera") {
+    if (gate === "k") return L("dΓ", "k");
+    const g = gateLabel(gate, notation);
+    const [sign, base] = splitSign(g);
+    // the accent belongs to the symbol, not to the d: d c̃ is "dc̃", not a tilde over "dc"
+    return L(`${sign ? "−" : ""}d${base}${g.acc ? ACCENT[g.acc] : ""}`, g.s);
+  }
+  const g = gateLabel(gate, notation);
+  return L(d.b, g.s ? `${g.b}${g.s}` : g.b + (g.acc ? ACCENT[g.acc] : ""));
 }
 
 /** How a time index is written: h(3) (Goodfellow), h_3 (d2l), a⟨3⟩ (Coursera). */
@@ -69,46 +164,160 @@ export function timeStyle(notation) {
   return "paren";
 }
 
-const ACCENT = { hat: "\u0302", tilde: "\u0303" };
+export const ACCENT = { hat: "\u0302", tilde: "\u0303" };
 
-/** Plain text of a label, optionally with a time index: "W_hh", "h(3)", "a⟨2⟩". */
+/** Plain text of a label, optionally with a time index: "W_hh", "h(3)", "a⟨2⟩", "W_o[:,a]". */
 export function labelText(label, notation = "goodfellow", t = null) {
   let text = label.b + (label.acc ? ACCENT[label.acc] : "");
   const style = timeStyle(notation);
   const subs = [label.s].filter(Boolean);
   if (t !== null && style === "sub") subs.push(String(t));
   if (subs.length) text += `_${subs.join(",")}`;
+  text += label.post || "";
   if (t !== null && style === "paren") text += `(${t})`;
   if (t !== null && style === "angle") text += `⟨${t}⟩`;
   return text;
 }
 
-/** The gradient name shown above an accumulator, e.g. "dW_hh". */
-export function gradText(name, cell, notation) {
-  return `d${labelText(paramLabel(name, cell, notation), notation)}`;
+/** The gradient of a label: "dW_hh", and "−dW_u" for a negated one (d(−W) = −dW). */
+export function gradLabel(label) {
+  const [sign, base] = splitSign(label);
+  return { ...label, b: `${sign}d${base}` };
 }
 
-/** Parameter names of a cell, in the order the page shows them. */
-export function paramNames(cell) {
-  if (cell === "lstm") {
-    return ["W_f", "U_f", "b_f", "W_i", "U_i", "b_i", "W_g", "U_g", "b_g", "W_o", "U_o", "b_o",
-      "V", "b_y"];
+/** The gradient name shown above an accumulator, e.g. "dW_hh". */
+export function gradText(name, cell, notation) {
+  return labelText(gradLabel(paramLabel(name, cell, notation)), notation);
+}
+
+// ---- drawn from the trace's cell_spec ------------------------------------------------------
+
+/** The gate a factor path names ("deltas.f" -> "f"), null for "delta" and "g_o". */
+export function gateOfPath(path) {
+  return path.startsWith("deltas.") ? path.slice(7) : null;
+}
+
+/** The value at a dotted path of an event ("deltas.f" is event.deltas.f), or undefined. */
+export function readPath(event, path) {
+  let value = event;
+  for (const part of path.split(".")) value = value?.[part];
+  return value;
+}
+
+/** Parameter names of a cell in the spec's order (the order of the trace's params). */
+export function specParams(spec) {
+  return Object.keys(spec?.params || {});
+}
+
+/** The gate a parameter's contribution belongs to ("W_f" -> "f", GRU "W_h" -> "n"), or null. */
+export function gateOfParam(name, spec) {
+  if (typeof spec === "string") return legacyGateOfParam(name, spec);
+  const factors = spec?.params?.[name]?.factors;
+  return factors ? gateOfPath(factors[0]) : null;
+}
+
+/** The gates of a cell, from its spec. */
+export function gatesOf(spec) {
+  if (typeof spec === "string") return LEGACY_GATES[spec] || [];
+  return spec?.gates || [];
+}
+
+/**
+ * The accumulators as the page shows them: one group per card. In Coursera's notation a gated
+ * cell's W_k and U_k (the same left factor, two right factors) are one matrix W_k·[a, x] and
+ * one card; everywhere else each parameter is its own card. Each group: {id, names, left,
+ * rights}, `rights` the members' right paths in order (null for a bias).
+ */
+export function paramGroups(spec, notation) {
+  const merge = notation === "coursera" && gatesOf(spec).length > 0;
+  const groups = [];
+  const byLeft = new Map();
+  for (const name of specParams(spec)) {
+    const [left, right] = spec.params[name].factors;
+    const mergeable = merge && right !== null && left !== "g_o";
+    if (mergeable && byLeft.has(left)) {
+      const g = byLeft.get(left);
+      g.names.push(name);
+      g.rights.push(right);
+      continue;
+    }
+    const group = { id: name, names: [name], left, rights: [right] };
+    groups.push(group);
+    if (mergeable) byLeft.set(left, group);
   }
-  if (cell === "gru") {
+  return groups;
+}
+
+/** Label of a group: the parameter's own, or Coursera's W_k for a merged W_k·[a, x]. */
+export function groupLabel(group, notation, cell) {
+  const label = paramLabel(group.names[0], cell, notation);
+  return group.names.length > 1 ? { ...label, post: "" } : label;
+}
+
+/** Label of a right factor at step t: h(t−1), x(t), h(t), and r ⊙ h(t−1) (GRU's rh_prev). */
+export function rightText(path, notation, t = "t") {
+  const prev = typeof t === "number" ? t - 1 : `${t}−1`;
+  if (path === "h_prev") return labelText(varLabel("h", notation), notation, prev);
+  if (path === "x") return labelText(varLabel("x", notation), notation, t);
+  if (path === "h") return labelText(varLabel("h", notation), notation, t);
+  if (path === "rh_prev") {
+    const r = labelText(gateLabel("r", notation), notation, t);
+    return `${r} ⊙ ${labelText(varLabel("h", notation), notation, prev)}`;
+  }
+  return path;
+}
+
+/** Label of a left factor at step t: δ(t), δ_f(t) (dΓ_f⟨t⟩ in Coursera), g_o(t). */
+export function leftText(path, notation, t = "t") {
+  if (path === "g_o") return labelText(varLabel("g_o", notation), notation, t);
+  return labelText(deltaLabel(gateOfPath(path), notation), notation, t);
+}
+
+/** A group's contribution as an outer product: "δ_f(t) h(t−1)ᵀ", "dΓ_f⟨t⟩ [a⟨t−1⟩; x⟨t⟩]ᵀ". */
+export function contribText(group, notation, t = "t") {
+  const left = leftText(group.left, notation, t);
+  const rights = group.rights.filter((r) => r !== null);
+  if (!rights.length) return left;
+  if (rights.length === 1) {
+    const r = rightText(rights[0], notation, t);
+    return group.rights[0] === "rh_prev" ? `${left} (${r})ᵀ` : `${left} ${r}ᵀ`;
+  }
+  return `${left} [${rights.map((r) => rightText(r, notation, t)).join("; ")}]ᵀ`;
+}
+
+// ---- for views that still pass a cell name (deprecated: pass the trace's cell_spec) --------
+
+const LEGACY_GATES = { rnn: [], lstm: ["f", "i", "g", "o"], gru: ["z", "r", "n"] };
+
+function legacyGateOfParam(name, cell) {
+  if (cell === "rnn" || name === "V" || name === "b_y") return null;
+  const g = suffix(name);
+  return cell === "gru" && g === "h" ? "n" : g;
+}
+
+/** Parameter names: from a spec, or (deprecated) for a cell name. */
+export function paramNames(specOrCell) {
+  if (typeof specOrCell === "object" && specOrCell) return specParams(specOrCell);
+  if (specOrCell === "lstm") {
+    return [
+      "W_f",
+      "U_f",
+      "b_f",
+      "W_i",
+      "U_i",
+      "b_i",
+      "W_g",
+      "U_g",
+      "b_g",
+      "W_o",
+      "U_o",
+      "b_o",
+      "V",
+      "b_y",
+    ];
+  }
+  if (specOrCell === "gru") {
     return ["W_z", "U_z", "b_z", "W_r", "U_r", "b_r", "W_h", "U_h", "b_h", "V", "b_y"];
   }
   return ["W", "U", "b", "V", "b_y"];
-}
-
-export function gatesOf(cell) {
-  if (cell === "lstm") return ["f", "i", "g", "o"];
-  if (cell === "gru") return ["z", "r", "n"];
-  return [];
-}
-
-/** The gate a gated parameter belongs to ("W_f" -> "f"; GRU "W_h" -> "n"), or null. */
-export function gateOfParam(name, cell) {
-  if (cell === "rnn" || name === "V" || name === "b_y") return null;
-  const g = name.split("_")[1];
-  return cell === "gru" && g === "h" ? "n" : g;
 }

@@ -1,6 +1,7 @@
 // The one source of UI state: the scenario (a sparse trace request: only what the user set),
-// the current event index, the language and the notation. It round-trips through the URL so
-// that a link reproduces the view.
+// the current event index, the language, the notation and the view (null, or "projector").
+// It round-trips through the URL so that a link reproduces the view; the URL holds the last
+// scenario the API accepted, never one it rejected.
 import { TIMING } from "./config.js";
 
 export const DEFAULT_STATE = Object.freeze({
@@ -9,28 +10,133 @@ export const DEFAULT_STATE = Object.freeze({
   lang: "en",
   notation: "goodfellow",
   lesson: null, // {id, step} of an open guided lesson (lessons.js), step 1-based
+  view: null, // "projector": large type, the controls folded away
 });
+
+export const VIEWS = ["projector"];
 
 // URL parameter <-> scenario field. Each entry: [param, read(scenario), write(scenario, text)].
 const num = (text) => (text === "" || Number.isNaN(Number(text)) ? text : Number(text));
 const FIELDS = [
-  ["cell", (s) => s.cell, (s, v) => { s.cell = v; }],
-  ["H", (s) => s.hidden_size, (s, v) => { s.hidden_size = num(v); }],
-  ["act", (s) => s.activation, (s, v) => { s.activation = v; }],
-  ["loss", (s) => s.loss, (s, v) => { s.loss = v; }],
-  ["at", (s) => s.loss_at, (s, v) => { s.loss_at = v; }],
-  ["red", (s) => s.reduction, (s, v) => { s.reduction = v; }],
-  ["k1", (s) => s.truncation?.k1, (s, v) => { s.truncation = { ...s.truncation, k1: num(v) }; }],
-  ["k2", (s) => s.truncation?.k2, (s, v) => { s.truncation = { ...s.truncation, k2: num(v) }; }],
-  ["opt", (s) => s.optimizer?.name, (s, v) => { s.optimizer = { ...s.optimizer, name: v }; }],
-  ["lr", (s) => s.optimizer?.lr, (s, v) => { s.optimizer = { ...s.optimizer, lr: num(v) }; }],
-  ["clip", (s) => s.clip?.mode, (s, v) => { s.clip = { ...s.clip, mode: v }; }],
-  ["cmax", (s) => s.clip?.max, (s, v) => { s.clip = { ...s.clip, max: num(v) }; }],
-  ["seed", (s) => s.seed, (s, v) => { s.seed = num(v); }],
-  ["rho", (s) => s.spectral_radius, (s, v) => { s.spectral_radius = num(v); }],
-  ["fb", (s) => s.forget_bias, (s, v) => { s.forget_bias = num(v); }],
-  ["out", (s) => s.output_size, (s, v) => { s.output_size = num(v); }],
-  ["train", (s) => s.train, (s, v) => { s.train = num(v); }],
+  [
+    "cell",
+    (s) => s.cell,
+    (s, v) => {
+      s.cell = v;
+    },
+  ],
+  [
+    "H",
+    (s) => s.hidden_size,
+    (s, v) => {
+      s.hidden_size = num(v);
+    },
+  ],
+  [
+    "act",
+    (s) => s.activation,
+    (s, v) => {
+      s.activation = v;
+    },
+  ],
+  [
+    "loss",
+    (s) => s.loss,
+    (s, v) => {
+      s.loss = v;
+    },
+  ],
+  [
+    "at",
+    (s) => s.loss_at,
+    (s, v) => {
+      s.loss_at = v;
+    },
+  ],
+  [
+    "red",
+    (s) => s.reduction,
+    (s, v) => {
+      s.reduction = v;
+    },
+  ],
+  [
+    "k1",
+    (s) => s.truncation?.k1,
+    (s, v) => {
+      s.truncation = { ...s.truncation, k1: num(v) };
+    },
+  ],
+  [
+    "k2",
+    (s) => s.truncation?.k2,
+    (s, v) => {
+      s.truncation = { ...s.truncation, k2: num(v) };
+    },
+  ],
+  [
+    "opt",
+    (s) => s.optimizer?.name,
+    (s, v) => {
+      s.optimizer = { ...s.optimizer, name: v };
+    },
+  ],
+  [
+    "lr",
+    (s) => s.optimizer?.lr,
+    (s, v) => {
+      s.optimizer = { ...s.optimizer, lr: num(v) };
+    },
+  ],
+  [
+    "clip",
+    (s) => s.clip?.mode,
+    (s, v) => {
+      s.clip = { ...s.clip, mode: v };
+    },
+  ],
+  [
+    "cmax",
+    (s) => s.clip?.max,
+    (s, v) => {
+      s.clip = { ...s.clip, max: num(v) };
+    },
+  ],
+  [
+    "seed",
+    (s) => s.seed,
+    (s, v) => {
+      s.seed = num(v);
+    },
+  ],
+  [
+    "rho",
+    (s) => s.spectral_radius,
+    (s, v) => {
+      s.spectral_radius = num(v);
+    },
+  ],
+  [
+    "fb",
+    (s) => s.forget_bias,
+    (s, v) => {
+      s.forget_bias = num(v);
+    },
+  ],
+  [
+    "out",
+    (s) => s.output_size,
+    (s, v) => {
+      s.output_size = num(v);
+    },
+  ],
+  [
+    "train",
+    (s) => s.train,
+    (s, v) => {
+      s.train = num(v);
+    },
+  ],
 ];
 
 function dataToParams(data, params) {
@@ -47,7 +153,13 @@ function dataFromParams(params) {
   if (params.has("text")) return { text: params.get("text") };
   if (params.has("words")) return { words: params.get("words") };
   if (params.has("series")) {
-    return { series: params.get("series").split(",").filter((v) => v.trim() !== "").map(num) };
+    return {
+      series: params
+        .get("series")
+        .split(",")
+        .filter((v) => v.trim() !== "")
+        .map(num),
+    };
   }
   if (params.has("data")) {
     try {
@@ -78,6 +190,7 @@ export function toQuery(state) {
   if (state.notation && state.notation !== DEFAULT_STATE.notation) {
     params.set("nota", state.notation);
   }
+  if (state.view) params.set("view", state.view);
   return params.toString();
 }
 
@@ -96,7 +209,10 @@ export function fromQuery(search) {
     event: Number.isFinite(event) && event >= 0 ? event : 0,
     lang: params.get("lang") || DEFAULT_STATE.lang,
     notation: params.get("nota") || DEFAULT_STATE.notation,
-    lesson: params.get("lesson") ? { id: params.get("lesson"), step: step >= 1 ? step : 1 } : null,
+    lesson: params.get("lesson")
+      ? { id: params.get("lesson"), step: Number.isInteger(step) && step > 0 ? step : 1 }
+      : null,
+    view: VIEWS.includes(params.get("view")) ? params.get("view") : null,
   };
 }
 
@@ -110,7 +226,19 @@ export class Store extends EventTarget {
   constructor(initial = DEFAULT_STATE) {
     super();
     this.state = structuredClone(initial);
+    this.accepted = structuredClone(this.state.scenario); // what the URL shows
     this.urlTimer = null;
+  }
+
+  /** The API answered this scenario: from now on the URL (and a shared link) holds it. */
+  accept(scenario) {
+    this.accepted = structuredClone(scenario);
+    this.scheduleUrl();
+  }
+
+  /** The query of the view: the state, with the last accepted scenario. */
+  query() {
+    return toQuery({ ...this.state, scenario: this.accepted });
   }
 
   get() {
@@ -145,7 +273,7 @@ export class Store extends EventTarget {
   }
 
   url() {
-    const query = toQuery(this.state);
+    const query = this.query();
     return `${window.location.origin}${window.location.pathname}${query ? `?${query}` : ""}`;
   }
 
@@ -156,7 +284,7 @@ export class Store extends EventTarget {
 
   writeUrl() {
     clearTimeout(this.urlTimer);
-    const query = toQuery(this.state);
+    const query = this.query();
     const target = `${window.location.pathname}${query ? `?${query}` : ""}`;
     if (target !== `${window.location.pathname}${window.location.search}`) {
       window.history.replaceState(null, "", target);

@@ -5,7 +5,27 @@ import { TIMING } from "./config.js";
 import { scrubPercent } from "./geometry.js";
 import { t as tr } from "./i18n.js";
 
-const TYPING = new Set(["INPUT", "SELECT", "TEXTAREA"]);
+// Fields where keys type text: the timeline leaves every key to them.
+const TEXT_INPUTS = new Set(["text", "number", "search", "email", "url", "tel", "password"]);
+
+/**
+ * What a timeline key does with the focused element: "step" (the timeline takes it), or
+ * "native" (the element keeps its own meaning: typing in a text field, space on a button or a
+ * check box, arrows choosing within a radio group). Dropdowns and the scrubber step.
+ */
+export function keyRole(key, target) {
+  const tag = target?.tagName;
+  if (tag === "TEXTAREA" || target?.isContentEditable) return "native";
+  if (tag === "INPUT" && TEXT_INPUTS.has(target.type)) return "native";
+  const space = key === " " || key === "Spacebar";
+  if (space && (tag === "BUTTON" || tag === "A" || tag === "SUMMARY")) return "native";
+  if (space && tag === "INPUT" && (target.type === "checkbox" || target.type === "radio")) {
+    return "native";
+  }
+  const arrow = key === "ArrowLeft" || key === "ArrowRight";
+  if (arrow && tag === "INPUT" && target.type === "radio") return "native";
+  return "step";
+}
 
 // Icons as SVG paths (fonts may lack the media-control characters), in a 16×16 box.
 const ICONS = {
@@ -53,7 +73,8 @@ export class Timeline {
     this.timer = null;
     this.speed = 1;
     this.build();
-    document.addEventListener("keydown", (e) => this.onKey(e));
+    // capture: the timeline sees the key before a focused dropdown turns it into a new value
+    window.addEventListener("keydown", (e) => this.onKey(e), { capture: true });
   }
 
   build() {
@@ -106,7 +127,12 @@ export class Timeline {
     this.status.className = "tl-status";
     this.status.id = "tl-status";
     this.status.setAttribute("aria-live", "polite");
-    c.appendChild(this.status);
+    // the keys, said on screen where the stepping happens
+    const keys = document.createElement("p");
+    keys.className = "tl-keys";
+    keys.id = "tl-keys";
+    keys.dataset.i18n = "timeline.keys";
+    c.append(this.status, keys);
 
     this.first.addEventListener("click", () => this.go(0));
     this.back.addEventListener("click", () => this.go(this.index - 1));
@@ -174,32 +200,21 @@ export class Timeline {
   }
 
   onKey(e) {
-    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
-    const target = e.target;
-    const tag = target?.tagName;
-    if (TYPING.has(tag) || target?.isContentEditable) return;
-    const onButton = tag === "BUTTON" || tag === "A" || tag === "SUMMARY";
-    switch (e.key) {
-      case "ArrowRight":
-        this.go(this.index + 1);
-        break;
-      case "ArrowLeft":
-        this.go(this.index - 1);
-        break;
-      case "Home":
-        this.go(0);
-        break;
-      case "End":
-        this.go(this.events.length - 1);
-        break;
-      case " ":
-      case "Spacebar":
-        if (onButton) return; // space activates the focused button, as everywhere
-        this.toggle();
-        break;
-      default:
-        return;
-    }
+    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.isComposing) return;
+    const keys = {
+      ArrowRight: 1,
+      ArrowLeft: -1,
+      Home: "first",
+      End: "last",
+      " ": "play",
+      Spacebar: "play",
+    };
+    const action = keys[e.key];
+    if (action === undefined || keyRole(e.key, e.target) !== "step") return;
+    if (action === "first") this.go(0);
+    else if (action === "last") this.go(this.events.length - 1);
+    else if (action === "play") this.toggle();
+    else this.go(this.index + action);
     e.preventDefault();
   }
 
@@ -216,11 +231,17 @@ export class Timeline {
       this.status.textContent = "";
       return;
     }
-    const win = ev.window || this.windows[ev.update]
-      ? (ev.window || [this.windows[ev.update].first, this.windows[ev.update].last]) : null;
+    const win =
+      ev.window || this.windows[ev.update]
+        ? ev.window || [this.windows[ev.update].first, this.windows[ev.update].last]
+        : null;
     const text = tr(`timeline.status.${ev.kind}`, {
-      i: i + 1, n, t: ev.t, u: (ev.update ?? 0) + 1,
-      first: win ? win[0] : "", last: win ? win[1] : "",
+      i: i + 1,
+      n,
+      t: ev.t,
+      u: (ev.update ?? 0) + 1,
+      first: win ? win[0] : "",
+      last: win ? win[1] : "",
     });
     this.status.textContent = text;
     this.status.dataset.kind = ev.kind;

@@ -51,7 +51,9 @@ export class Tooltip {
 
 export function formatValue(value) {
   if (Array.isArray(value)) {
-    const shown = value.slice(0, SIZES.maxVectorShown).map((v) => (Array.isArray(v) ? "…" : num(v)));
+    const shown = value
+      .slice(0, SIZES.maxVectorShown)
+      .map((v) => (Array.isArray(v) ? "…" : num(v)));
     return `[${shown.join(", ")}${value.length > SIZES.maxVectorShown ? ", …" : ""}]`;
   }
   if (typeof value === "number" || value === null) return num(value, 4);

@@ -52,7 +52,7 @@ export class TraceIndex {
   /** "full" when contributions are matrices, "norms" when the API sent their norms. */
   detectDetail() {
     const ev = this.events.find((e) => e.kind === "backward");
-    if (!ev || !ev.contrib) return "full";
+    if (!ev?.contrib) return "full";
     const first = Object.values(ev.contrib)[0];
     return typeof first === "number" || first === null ? "norms" : "full";
   }
@@ -136,13 +136,18 @@ export class TraceIndex {
 
   /** Index of the first event of a kind at step t (lessons and tests jump with it). */
   find(kind, t, update = null) {
-    return this.events.findIndex((e) => e.kind === kind && (t === null || e.t === t)
-      && (update === null || e.update === update));
+    return this.events.findIndex(
+      (e) =>
+        e.kind === kind && (t === null || e.t === t) && (update === null || e.update === update),
+    );
   }
 
   /** A token as drawn: white space made visible (␣ for a space, ↵ for a new line). */
   static shown(token) {
-    return String(token ?? "").replace(/ /g, "␣").replace(/\n/g, "↵").replace(/\t/g, "⇥");
+    return String(token ?? "")
+      .replace(/ /g, "␣")
+      .replace(/\n/g, "↵")
+      .replace(/\t/g, "⇥");
   }
 
   /** The token or value of x(t) and of the target y(t), as the API encoded them. */

@@ -1,0 +1,81 @@
+// The studio's public handle (window.bpttStudio), what guided lessons and tests use:
+// loadScenario, goTo, highlight, clearHighlight, the current trace, index, training and event,
+// and the studio's events "trace", "event", "redraw" and "error". It drives the page only through the
+// store and the studio, and marks elements only through highlight.js.
+import { Highlighter } from "./highlight.js";
+
+export class StudioHandle {
+  constructor({ studio, store }) {
+    this.studio = studio;
+    this.store = store;
+    this.marks = new Highlighter();
+    // a view redrawn when it came into view has new elements: mark them again
+    studio.addEventListener("redraw", () => this.marks.refresh());
+  }
+
+  get trace() {
+    return this.studio.trace;
+  }
+
+  get index() {
+    return this.studio.index;
+  }
+
+  get training() {
+    return this.studio.training;
+  }
+
+  get event() {
+    return this.studio.event;
+  }
+
+  addEventListener(...args) {
+    this.studio.addEventListener(...args);
+  }
+
+  removeEventListener(...args) {
+    this.studio.removeEventListener(...args);
+  }
+
+  /** Load a scenario (a sparse trace request, optionally with "train") at an event. */
+  async loadScenario(scenario, { event = 0 } = {}) {
+    const studio = this.studio;
+    const done = new Promise((resolve) => {
+      const on = () => {
+        studio.removeEventListener("trace", on);
+        studio.removeEventListener("error", on);
+        resolve();
+      };
+      studio.addEventListener("trace", on);
+      studio.addEventListener("error", on);
+    });
+    const changed = this.store.update({ scenario, event });
+    if (!changed.has("scenario")) {
+      if (!changed.has("event")) studio.drawEvent();
+      return;
+    }
+    await done;
+  }
+
+  /** Move the timeline to an event index, or to {kind, t, update} (the first match). */
+  goTo(target) {
+    const index = this.studio.index;
+    let i = target;
+    if (typeof target === "object" && target !== null && index) {
+      i = index.find(target.kind, target.t ?? null, target.update ?? null);
+    }
+    if (!index || !Number.isInteger(i) || i < 0 || i >= index.events.length) return false;
+    this.store.update({ event: i });
+    return true;
+  }
+
+  /** Mark network nodes and strands, heatmap cards, equation lines or chart boxes. */
+  highlight(targets) {
+    this.studio.drawStale(); // the targets' views show the current event, on screen or not
+    return this.marks.set(targets);
+  }
+
+  clearHighlight() {
+    this.marks.clear();
+  }
+}

@@ -1,0 +1,66 @@
+// Where traces come from: the fetch policy of the studio. One request per scenario (a trace, or
+// a training run that includes its trace), every matrix while the model is small, norms when
+// the full trace would be too large; the previous request is abandoned when a new one starts.
+import { api, ApiError } from "./api.js";
+import { requestOf } from "./state.js";
+
+const FULL_DETAIL_MAX_H = 16;
+const TRAIN_RECORDS = 200; // loss values a training run reports at most
+
+/** The request body for a scenario: its trace request, and training when it asks for it. */
+export function bodyOf(scenario, detail = null) {
+  const request = requestOf(scenario);
+  const H = Number(request.hidden_size) || 8;
+  request.detail = detail ?? (H <= FULL_DETAIL_MAX_H ? "full" : "auto");
+  if (!scenario.train) return { endpoint: "trace", request };
+  return {
+    endpoint: "train",
+    request: {
+      ...request,
+      iterations: scenario.train,
+      record_every: Math.max(1, Math.floor(scenario.train / TRAIN_RECORDS)),
+      include_trace: true,
+    },
+  };
+}
+
+export class TraceSource {
+  constructor() {
+    this.abort = null;
+  }
+
+  /**
+   * {trace, training, normsOnly} for a scenario. Throws ApiError (or AbortError when a newer
+   * load replaced this one). normsOnly: the full trace was too large and norms came instead.
+   */
+  async load(scenario) {
+    this.abort?.abort();
+    const abort = new AbortController();
+    this.abort = abort;
+    const { endpoint, request } = bodyOf(scenario);
+    if (endpoint === "train") {
+      const training = await api.train(request, abort.signal);
+      return { trace: training.trace, training, normsOnly: false };
+    }
+    try {
+      return { trace: await api.trace(request, abort.signal), training: null, normsOnly: false };
+    } catch (err) {
+      if (!(err instanceof ApiError && err.kind === "too_large" && request.detail !== "norms")) {
+        throw err;
+      }
+      const trace = await api.trace({ ...request, detail: "norms" }, abort.signal);
+      return { trace, training: null, normsOnly: true };
+    }
+  }
+
+  /** The same scenario with the accumulators' norms (for the charts), or null on failure. */
+  async norms(scenario) {
+    const { endpoint, request } = bodyOf(scenario, "norms");
+    try {
+      const res = await api[endpoint](request);
+      return endpoint === "train" ? res.trace : res;
+    } catch {
+      return null;
+    }
+  }
+}

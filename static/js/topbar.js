@@ -1,0 +1,47 @@
+// The top bar: language, notation and the projector view (large type, the controls folded
+// away behind a button; the URL keeps it as view=projector). It writes the store and shows
+// the store; the page's attributes it sets (data-lang, data-notation, data-view) are what the
+// CSS and the tests read.
+export class TopBar {
+  constructor({ store, lang, notation, projector, controlsToggle }) {
+    this.store = store;
+    this.lang = lang;
+    this.notation = notation;
+    this.projector = projector;
+    this.controlsToggle = controlsToggle;
+    lang.addEventListener("change", () => store.update({ lang: lang.value }));
+    notation.addEventListener("change", () => store.update({ notation: notation.value }));
+    projector.addEventListener("click", () => {
+      store.update({ view: store.get().view === "projector" ? null : "projector" });
+    });
+    controlsToggle.addEventListener("click", () => this.foldControls(!this.controlsOpen()));
+  }
+
+  controlsOpen() {
+    return document.body.dataset.controls === "open";
+  }
+
+  /** Projector view: show (false) or fold away (true) the scenario controls. */
+  foldControls(open) {
+    if (open) document.body.dataset.controls = "open";
+    else delete document.body.dataset.controls;
+    this.controlsToggle.setAttribute("aria-expanded", String(open));
+  }
+
+  sync(state) {
+    const body = document.body;
+    this.lang.value = state.lang;
+    this.notation.value = state.notation;
+    body.dataset.lang = state.lang;
+    body.dataset.notation = state.notation;
+    const projector = state.view === "projector";
+    // on the root too: the page's sizes are in rem
+    for (const el of [body, document.documentElement]) {
+      if (projector) el.dataset.view = "projector";
+      else delete el.dataset.view;
+    }
+    this.projector.setAttribute("aria-pressed", String(projector));
+    this.controlsToggle.hidden = !projector;
+    if (!projector) this.foldControls(false);
+  }
+}

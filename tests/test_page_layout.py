@@ -1,0 +1,408 @@
+"""The studio at every size, by keys and in every language (issue 11, items 1-3, 10, 11).
+
+Real Chromium against the real server: keys step the timeline wherever focus is; no key waits
+for the charts; the network fills its panel and never overlaps itself; the phone shows the
+network on its first screen and nothing wider than itself; the projector view comes from its
+URL; and the smaller promises (CSV numbering, the URL, hints, plurals, labels, accessibility).
+Screenshots land in artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from test_page_studio import EXPECTED_4XX, api_trace, current, open_studio
+
+pytestmark = pytest.mark.browser
+
+SIZES = {"desktop": (1920, 1080), "laptop": (1366, 768), "phone": (390, 844)}
+LANGS = ["en", "pt-BR", "ru"]
+
+# Event Timing (keys whose answer took 16 ms or more), recorded from the very first moment.
+KEY_TIMING = """
+window.__keys = [];
+new PerformanceObserver((list) => { for (const e of list.getEntries()) {
+    if (e.name === 'keydown') window.__keys.push(e.duration);
+}}).observe({type: 'event', durationThreshold: 16, buffered: true});
+"""
+
+
+@pytest.fixture
+def sized(browser):
+    """A page of a given size (and options); every console error of it is collected."""
+    contexts = []
+
+    def make(size: str, **options):
+        width, height = SIZES[size]
+        context = browser.new_context(viewport={"width": width, "height": height}, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def index(page) -> int:
+    return int(page.evaluate("Number(document.body.dataset.eventIndex)"))
+
+
+def catalogue(page, key: str) -> str:
+    return page.evaluate("""async (key) => {
+        const lang = document.documentElement.lang;
+        return (await import(`/static/js/i18n/${lang}.js`)).default[key];
+    }""", key)
+
+
+# ---- 1. keys ---------------------------------------------------------------------------------
+
+def test_arrow_keys_step_after_choosing_a_dropdown_value(page, live_server, console_errors):
+    open_studio(page, live_server)
+    page.focus("#ctl-cell")
+    page.select_option("#ctl-cell", "lstm")  # a value chosen: focus stays on the dropdown
+    page.wait_for_function("() => document.getElementById('network-svg').dataset.cell === 'lstm'")
+    assert page.evaluate("document.activeElement.id") == "ctl-cell"
+    page.keyboard.press("ArrowRight")
+    assert index(page) == 1
+    assert page.eval_on_selector("#ctl-cell", "e => e.value") == "lstm"  # not GRU
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowLeft")
+    assert index(page) == 1
+    page.keyboard.press("End")
+    assert index(page) == page.evaluate("window.bpttStudio.index.events.length") - 1
+    page.keyboard.press("Home")
+    assert index(page) == 0
+    page.focus("#tl-scrubber")
+    page.keyboard.press("ArrowRight")
+    assert index(page) == 1
+    assert page.eval_on_selector("#ctl-cell", "e => e.value") == "lstm"
+    assert console_errors == []
+
+
+def test_keys_type_into_text_and_number_fields(page, live_server, console_errors):
+    open_studio(page, live_server)
+    page.focus("#ctl-hidden")
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowLeft")
+    assert index(page) == 0
+    page.focus("#ctl-data")
+    page.keyboard.type("ab")
+    page.keyboard.press("Home")
+    page.keyboard.press(" ")
+    assert index(page) == 0
+    assert page.get_attribute("#tl-play", "aria-pressed") == "false"
+    assert page.eval_on_selector("#ctl-data", "e => e.value") == " ab"  # Home, then a space
+    assert console_errors == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_keys_are_said_on_screen(page, live_server, console_errors, lang):
+    open_studio(page, live_server, f"lang={lang}")
+    hint = page.locator("#tl-keys")
+    assert hint.is_visible()
+    assert hint.text_content() == catalogue(page, "timeline.keys")
+    assert "←" in hint.text_content() and "→" in hint.text_content()
+    assert console_errors == []
+
+
+# ---- 2. no key waits for the charts ----------------------------------------------------------
+
+def test_a_key_in_the_first_seconds_is_answered_within_100_ms(sized, live_server):
+    page = sized("desktop")
+    page.add_init_script(KEY_TIMING)
+    open_studio(page, live_server)
+    # the charts in view: plotly.js (several MB) wants to load while the keys come
+    page.evaluate("document.getElementById('charts').scrollIntoView()")
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(450)
+    assert index(page) == 10
+    slow = page.evaluate("window.__keys")
+    assert all(duration <= 100 for duration in slow), slow
+    # once the keys stop, the charts load and draw
+    page.wait_for_selector("#charts[data-ready=true]", timeout=30_000)
+    page.wait_for_selector("#chart-grad-norms.js-plotly-plot")
+    assert page.errors == []
+
+
+# ---- 3. the network uses its room ------------------------------------------------------------
+
+def test_network_fills_its_panel_at_1920(sized, live_server, artifacts_dir):
+    page = sized("desktop")
+    open_studio(page, live_server, "e=9")
+    panel = page.eval_on_selector("#network", "e => e.clientWidth")
+    svg = page.eval_on_selector("#network-svg", "e => e.getBoundingClientRect().width")
+    assert svg >= 0.97 * panel, (svg, panel)
+    radius = float(page.get_attribute("#node-h-3 circle", "r"))
+    assert radius >= 30
+    label = page.eval_on_selector("#node-h-3 .node-label",
+                                  "e => parseFloat(getComputedStyle(e).fontSize)")
+    assert label >= 24
+    widths = page.eval_on_selector_all(
+        ".err-step.is-current .err path:not(.hit)",
+        "ps => ps.map((p) => Number(p.getAttribute('stroke-width')))")
+    assert widths and max(widths) >= 4
+    page.screenshot(path=str(artifacts_dir / "layout-network-1920.png"))
+    assert page.errors == []
+
+
+def circles(page) -> list[dict]:
+    return page.evaluate("""() => [...document.querySelectorAll('#network .node')]
+        .map((g) => [g, g.getBoundingClientRect()]).filter(([, r]) => r.width > 0)
+        .map(([g, r]) => {
+            return {id: g.id, t: Number(g.dataset.t), x: r.x + r.width / 2, y: r.y + r.height / 2,
+                    r: r.width / 2};
+        })""")
+
+
+@pytest.mark.parametrize("query,steps", [
+    ("text=the+quick+brown+fox+j&cell=lstm&H=4", 20),
+    ("text=" + "abcdefghij" * 20 + "k&cell=lstm&H=2", 200),
+    ("text=" + "abcdefghij" * 20 + "k&cell=gru&H=2", 200),
+], ids=["lstm-20", "lstm-200", "gru-200"])
+def test_long_sequences_never_overlap(sized, live_server, artifacts_dir, query, steps):
+    page = sized("laptop")
+    open_studio(page, live_server, query)
+    assert page.evaluate("window.bpttStudio.index.T") == steps
+    shown = circles(page)
+    assert len(shown) > 40
+    for k, a in enumerate(shown):
+        for b in shown[k + 1:]:
+            gap = math.dist((a["x"], a["y"]), (b["x"], b["y"])) - a["r"] - b["r"]
+            assert gap >= 1, (a, b)
+    # a long sequence scrolls within its panel; the page itself stays as wide as the window
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES["laptop"][0]
+    # the last step's column is scrolled into the panel's view when the timeline reaches it
+    page.evaluate(f"window.bpttStudio.goTo({{kind: 'forward', t: {steps}}})")
+    cursor = page.eval_on_selector("#net-cursor", "e => e.getBoundingClientRect().toJSON()")
+    panel = page.eval_on_selector("#network", "e => e.getBoundingClientRect().toJSON()")
+    assert panel["left"] <= cursor["left"] and cursor["right"] <= panel["right"]
+    page.screenshot(path=str(artifacts_dir / f"layout-long-{query[-10:-4]}-{steps}-1366.png"))
+    assert page.errors == []
+
+
+def norm(values: list[float]) -> float:
+    return math.sqrt(sum(v * v for v in values))
+
+
+def shown_float(text: str) -> float:
+    return float(text.replace("\u2212", "-"))
+
+
+def test_every_error_strand_is_labelled_with_its_norm(page, live_server, console_errors):
+    request = {"data": {"text": "abcab"}, "cell": "lstm", "hidden_size": 3}
+    trace = api_trace(live_server, request)
+    open_studio(page, live_server, "text=abcab&cell=lstm&H=3")
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowLeft")  # the last backward event: every strand of the pass
+    labels = page.eval_on_selector_all("#network .err", """bs => bs.map((b) => ({
+        edge: b.dataset.edge, t: Number(b.dataset.t), shown: b.checkVisibility(),
+        text: b.querySelector('.err-norm').textContent}))""")
+    field = {"err-out": "dh_out", "err-next": "dh_next", "err-c": "dc_next"}
+    backward = {e["t"]: e for e in trace["events"] if e["kind"] == "backward"}
+    assert {b["edge"] for b in labels} == set(field)
+    for b in labels:
+        expected = norm(backward[b["t"]][field[b["edge"]]])
+        assert b["shown"]
+        assert math.isclose(shown_float(b["text"]), expected, rel_tol=0.05), (b, expected)
+    assert console_errors == []
+
+
+@pytest.mark.parametrize("motion", ["no-preference", "reduce"])
+def test_the_error_runs_along_its_strands_unless_motion_is_reduced(sized, live_server, motion):
+    page = sized("laptop", reduced_motion=motion)
+    open_studio(page, live_server)
+    page.click("#tl-last")
+    page.click("#tl-back")  # backward t = 1 ...
+    page.click("#tl-back")  # ... then t = 2: the error arrives at step 2
+    arriving = page.locator(".err-step.is-arriving")
+    assert arriving.count() == 1
+    assert arriving.get_attribute("data-t") == "2"
+    running = page.evaluate("""() => document.querySelector('.err-step.is-arriving .err path')
+        .getAnimations().length""")
+    assert running == (0 if motion == "reduce" else 1)
+    assert page.errors == []
+
+
+# ---- 10. phone and projector -----------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_phone_page_fits_and_shows_the_network_first(sized, live_server, artifacts_dir, lang):
+    page = sized("phone")
+    open_studio(page, live_server, f"lang={lang}&e=9")
+    width, height = SIZES["phone"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    wider = page.evaluate("""(w) => [...document.querySelectorAll('body *')].filter((e) =>
+        e.checkVisibility() && !e.closest('#network, .hm-card, .equation, .predictions')
+        && e.getBoundingClientRect().right > w + 0.5).map((e) => e.id || e.className)""", width)
+    assert wider == []
+    network = page.eval_on_selector("#network", "e => e.getBoundingClientRect().toJSON()")
+    assert network["bottom"] <= height, network
+    page.screenshot(path=str(artifacts_dir / f"layout-phone-{lang}.png"))
+    assert page.errors == []
+
+
+def test_a_lesson_on_the_phone_leaves_no_blank_panel(sized, live_server, artifacts_dir):
+    page = sized("phone")
+    open_studio(page, live_server, "lesson=recursion&step=1")
+    page.wait_for_selector("#lesson-panel[data-state=ready]", timeout=30_000)
+    panel, content = page.evaluate("""() => {
+        const p = document.getElementById('lesson-panel');
+        const c = p.querySelector('.lesson-content');
+        return [p.getBoundingClientRect().height, c.getBoundingClientRect().height];
+    }""")
+    assert panel <= content + 60, (panel, content)
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"][0]
+    page.screenshot(path=str(artifacts_dir / "layout-phone-lesson.png"))
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_projector_view_comes_from_its_url(sized, live_server, artifacts_dir, lang):
+    page = sized("desktop")
+    open_studio(page, live_server, f"view=projector&lang={lang}&e=9")
+    assert page.get_attribute("body", "data-view") == "projector"
+    assert page.locator("#controls").is_hidden()  # folded away
+    assert page.eval_on_selector("body", "e => parseFloat(getComputedStyle(e).fontSize)") >= 19
+    assert page.get_attribute("#btn-projector", "aria-pressed") == "true"
+    radius = float(page.get_attribute("#node-h-3 circle", "r"))
+    assert radius >= 34
+    page.screenshot(path=str(artifacts_dir / f"layout-projector-{lang}.png"))
+    page.click("#btn-controls")  # a teacher unfolds the settings
+    assert page.locator("#controls").is_visible()
+    assert page.get_attribute("#btn-controls", "aria-expanded") == "true"
+    page.keyboard.press("ArrowRight")  # the keys still step
+    assert index(page) == 10
+    page.wait_for_function("() => location.search.includes('view=projector')")
+    page.click("#btn-projector")  # back to the ordinary view: the URL says so too
+    page.wait_for_function("() => !location.search.includes('view=')")
+    assert page.get_attribute("body", "data-view") is None
+    assert page.locator("#controls").is_visible()
+    assert page.errors == []
+
+
+# ---- 11. the smaller promises ----------------------------------------------------------------
+
+def test_csv_export_numbers_events_as_the_page_does(page, live_server, console_errors):
+    open_studio(page, live_server, "e=2")
+    assert page.text_content("#tl-status").startswith("Event 3 of ")
+    with page.expect_download() as download:
+        page.click("#btn-export-csv")
+    assert download.value.suggested_filename.startswith("bptt-event-3-")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert rows and {r["event"] for r in rows} == {"3"}
+    assert console_errors == []
+
+
+def test_a_rejected_input_never_reaches_the_url(page, live_server, console_errors):
+    open_studio(page, live_server, "H=3")
+    page.fill("#ctl-hidden", "0")
+    page.press("#ctl-hidden", "Enter")
+    page.locator("#err-hidden").wait_for(state="visible")
+    page.wait_for_timeout(400)  # longer than the URL's debounce
+    assert "H=3" in page.url and "H=0" not in page.url
+    page.click("#btn-share")
+    assert "H=0" not in page.input_value("#share-url")
+    page.fill("#ctl-hidden", "5")
+    page.press("#ctl-hidden", "Enter")
+    page.wait_for_function("() => location.search.includes('H=5')")
+    assert [e for e in console_errors if not EXPECTED_4XX.search(e)] == []
+
+
+@pytest.mark.parametrize("preset,kind", [("sentence", "words"), ("series", "series"),
+                                         ("machine", "text")])
+def test_the_kind_of_data_follows_the_preset(page, live_server, console_errors, preset, kind):
+    open_studio(page, live_server, f"preset={preset}")
+    page.wait_for_function("() => document.getElementById('ctl-preset').options.length > 1")
+    assert page.eval_on_selector("#ctl-data-kind", "e => e.value") == kind
+    assert console_errors == []
+
+
+def test_ticking_truncate_says_what_it_sets(page, live_server, console_errors):
+    open_studio(page, live_server)
+    off = page.text_content("#trunc-hint")
+    assert off == catalogue(page, "ctl.trunc.hint")
+    page.check("#ctl-trunc")
+    page.wait_for_function("() => document.querySelectorAll('.band').length > 1")
+    assert page.input_value("#ctl-k1") == "3"
+    hint = page.text_content("#trunc-hint")
+    assert hint != off and "BPTT(3, 3)" in hint
+    page.fill("#ctl-k2", "4")
+    page.press("#ctl-k2", "Enter")
+    page.wait_for_function("() => document.getElementById('trunc-hint').textContent"
+                           ".includes('BPTT(3, 4)')")
+    page.uncheck("#ctl-trunc")
+    page.wait_for_function("(off) => document.getElementById('trunc-hint').textContent === off",
+                           arg=off)
+    assert console_errors == []
+
+
+def test_an_empty_state_never_says_drawing_forever(page, live_server, console_errors):
+    open_studio(page, live_server, "H=0")
+    assert page.locator("#network .empty").is_visible()
+    page.locator("#charts").scroll_into_view_if_needed()
+    for chart in ("grad-norms", "error-flow", "accum", "loss"):
+        assert page.get_attribute(f"#chart-{chart}", "data-i18n") == "charts.empty"
+    assert [e for e in console_errors if not EXPECTED_4XX.search(e)] == []
+
+
+@pytest.mark.parametrize("lang,passes,form", [
+    ("en", 1, "one"), ("en", 2, "other"), ("pt-BR", 1, "one"), ("pt-BR", 3, "other"),
+    ("ru", 1, "one"), ("ru", 3, "few"), ("ru", 5, "many"), ("ru", 21, "one"),
+])
+def test_training_passes_are_counted_in_the_language(page, live_server, console_errors, lang,
+                                                     passes, form):
+    open_studio(page, live_server, f"lang={lang}&train={passes}&H=3")
+    page.wait_for_selector("#predictions table")
+    expected = catalogue(page, f"ctl.trained.{form}").replace("{n}", str(passes))
+    assert page.text_content("#train-status") == expected
+    caption = catalogue(page, f"pred.caption.{form}").replace("{n}", str(passes))
+    assert page.text_content(".pred-table caption") == caption
+    assert console_errors == []
+
+
+def test_the_update_names_the_losses_that_count(page, live_server, console_errors):
+    request = {"data": {"text": "machine"}, "loss_at": "last", "truncation": {"k1": 3}}
+    trace = api_trace(live_server, request)
+    update = next(i for i, e in enumerate(trace["events"])
+                  if e["kind"] == "update" and e["t"] == trace["sizes"]["T"])
+    open_studio(page, live_server, f"text=machine&at=last&k1=3&e={update}")
+    note = page.text_content("#equation")
+    first, last = trace["updates"][-1]["window"]
+    assert f"{first}–{last}" in note
+    assert f"L({last})" in note
+    assert all(f"L({t})" not in note for t in range(first, last))
+    assert console_errors == []
+
+
+@pytest.mark.parametrize("query", ["e=9", "cell=lstm&e=12&lang=ru", "view=projector&lang=pt-BR"])
+def test_no_accessibility_violations(page, live_server, console_errors, query):
+    open_studio(page, live_server, query)
+    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": [
+        "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}})
+    violations = [(v["id"], [n["target"] for n in v["nodes"]])
+                  for v in result.response["violations"]]
+    assert violations == []
+    assert console_errors == []
+
+
+def test_the_longest_sequence_the_api_takes_is_drawn(page, live_server, console_errors):
+    """T = 200 (BPTT_MAX_SEQ_LEN's default): drawn, stepped to its end, no console error."""
+    from bptt_studio.settings import Settings
+
+    steps = Settings().max_seq_len
+    text = ("abcdefghij" * 40)[: steps + 1]
+    open_studio(page, live_server, f"text={text}&H=2")
+    assert page.evaluate("window.bpttStudio.index.T") == steps
+    page.keyboard.press("End")
+    assert current(page)["kind"] == "update"
+    assert console_errors == []

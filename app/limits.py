@@ -90,9 +90,9 @@ def check_cost(plan: Plan, settings: Settings, output: Output) -> None:
         return
     found = reductions(plan.work, output, budget_cpu, budget_bytes)
     over = _over(cost, settings)
-    if not found:  # nothing alone is enough (a long /train of a large model, say)
-        raise RequestError(_loc(plan, "steps"), f"{over}: reduce the sequence, hidden_size "
-                                                 f"and the work asked for together")
+    if not found:  # not even a one-step, one-unit request of this kind fits
+        raise RequestError(_loc(plan, "steps"), f"{over}: ask for less work (fewer "
+                                                 f"iterations, a smaller vocabulary)")
     ways = [_way(plan, r) for r in found[:4]]
     raise RequestError(_loc(plan, found[0].field), f"{over}: {', or '.join(ways)}")
 
@@ -102,8 +102,7 @@ def _over(cost: Cost, settings: Settings) -> str:
     parts, allows = [], []
     if cost.cpu_seconds > settings.max_cpu_seconds:
         parts.append(f"take about {_number(cost.cpu_seconds)} CPU-seconds")
-        allows.append(f"{_number(settings.max_cpu_seconds)} CPU-seconds "
-                      f"(BPTT_MAX_CPU_SECONDS)")
+        allows.append(f"{settings.max_cpu_seconds:g} CPU-seconds (BPTT_MAX_CPU_SECONDS)")
     if cost.peak_bytes > settings.max_memory_mb * MB:
         parts.append(f"hold about {_number(cost.peak_bytes / MB)} MB at its peak")
         allows.append(f"{settings.max_memory_mb} MB (BPTT_MAX_MEMORY_MB)")
@@ -115,9 +114,8 @@ def _number(value: float) -> str:
 
 
 def _loc(plan: Plan, field: str) -> tuple[str | int, ...]:
-    if field == "steps":
-        return plan.data.loc
-    return tuple(field.split("."))
+    return plan.data.loc if field.startswith("steps") else tuple(
+        field.split("+")[0].split("."))
 
 
 _SWITCHES = {"jacobian_norms": '"jacobian_norms": false',
@@ -139,6 +137,17 @@ def _way(plan: Plan, reduction: Reduction) -> str:
         return f"truncation k2 at most {value}"
     if field == "hidden_size":
         return f"hidden_size at most {value}"
+    if field == "hidden_size+steps":
+        hidden, steps = str(value).split(",")
+        return (f"hidden_size at most {hidden} and "
+                f"{_way(plan, Reduction('steps', int(steps), reduction.cost))} together")
+    if field.endswith("+iterations"):
+        first, iterations = str(value).rsplit(",", 1)
+        inner = field.removesuffix("+iterations")
+        value_of: int | bool | str = first if inner == "hidden_size+steps" else (
+            False if first == "False" else int(first) if first.isdigit() else first)
+        return (f"{_way(plan, Reduction(inner, value_of, reduction.cost))} with at most "
+                f"{iterations} iterations")
     kind = str(plan.data.loc[-1])
     units = _UNITS.get(kind)
     if units is None or kind == "inputs":  # T is the number of input rows

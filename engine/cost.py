@@ -27,8 +27,8 @@ A request's work is a handful of phases, each linear in counts of the plan (``fe
     view         /neuron's tree of one unit's terms
 
 Each phase's CPU time and memory are sums of coefficient x feature; the coefficients were
-fitted on these machines by ``bench/calibrate_cost.py`` (see ``CALIBRATION``), and the whole
-estimate carries a margin so that it is above what was measured (the proof is
+fitted on these machines by ``bench/calibrate_cost.py`` (see ``CALIBRATION``); each phase,
+and the whole estimate, carries a margin so that it is above what was measured (the proof is
 tests/test_cost_sweep.py). The peak memory is the sum of the phases' own peaks (a phase
 frees most of what it takes before the next starts, so the sum is an upper bound), above
 the idle process. Pure arithmetic: an estimate takes microseconds.
@@ -82,23 +82,92 @@ class Cost:
 
 # ---------------------------------------------------------------------------------------------
 # The coefficients: {phase: {feature: CPU seconds per unit}} and {phase: {feature: bytes per
-# unit}}, fitted phase by phase; and the margins (CPU, memory) the whole estimate is multiplied
-# by: the largest measured / fitted ratio of a whole request among those calibrated.
+# unit}}, fitted phase by phase; each phase's margins (CPU, memory): the largest measured /
+# fitted ratio among its own large measurements; and the margins of the whole estimate: the
+# largest measured / estimated ratio of a whole request among the large ones.
 # CALIBRATION-BEGIN (written by bench/calibrate_cost.py --write; do not edit by hand)
-CALIBRATION = "not yet calibrated"
-CPU: dict[str, dict[str, float]] = {}
-MEMORY: dict[str, dict[str, float]] = {}
-MARGIN: tuple[float, float] = (1.0, 1.0)
+CALIBRATION = (
+    '2026-11-30: bench/calibrate_cost.py, 520 requests in fresh processes on 2 x AMD EPYC, Py'
+    'thon 3.11.7, NumPy 2.4.6, OpenBLAS on one thread'
+)
+CPU: dict[str, dict[str, float]] = {
+    'base': {'checks': 2.962e-05, 'inputs': 5.834e-08, 'iteration_windows': 3.837e-06,
+        'iterations': 4.962e-05, 'one': 0.02778, 'parameters': 4.045e-08},
+    'csv': {'events': 8.886e-05, 'matrix_rows': 5.579e-07, 'one': 0.001185, 'rows': 5.588e-07},
+    'diagnostics': {'rows': 6.613e-09, 'squares': 4.408e-08, 'steps': 2.967e-05,
+        'windows': 7.249e-06},
+    'extras': {'iterations': 5.659e-07, 'pack': 8.514e-10, 'steps': 9.041e-06},
+    'gradcheck': {'evaluations_gru': 1.414e-05, 'evaluations_lstm': 1.819e-05,
+        'evaluations_rnn': 4.737e-06, 'loss_flops': 2.952e-09, 'losses': 1.248e-05,
+        'pack': 9.267e-10, 'replays': 3.595e-06},
+    'jacobian': {'flops': 3.396e-11, 'steps': 1.776e-05},
+    'json': {'numbers': 3.525e-08, 'one': 0.0001151},
+    'pass': {'arrays_adagrad': 3.279e-05, 'arrays_adam': 4.326e-05, 'arrays_momentum': 1.897e-05,
+        'arrays_sgd': 1.555e-05, 'backward_steps_gru': 2.118e-05,
+        'backward_steps_lstm': 8.44e-06, 'backward_steps_rnn': 8.636e-06, 'calls': 0.001001,
+        'clip_arrays_norm': 5.485e-06, 'clip_arrays_value': 2.13e-05, 'clip_norm': 9.418e-09,
+        'flops': 2.784e-11, 'one': 0.001001, 'pack': 2.047e-09, 'steps_lstm': 1.005e-05,
+        'update_adagrad': 2.337e-08, 'update_adam': 1.35e-08, 'update_momentum': 2.434e-08,
+        'update_sgd': 1.423e-08, 'windows': 0.0001758},
+    'passes': {'arrays_adagrad': 1.391e-05, 'arrays_adam': 2.191e-05,
+        'arrays_momentum': 1.284e-05, 'arrays_sgd': 1.175e-05, 'backward_steps_gru': 1.611e-05,
+        'backward_steps_lstm': 9.11e-06, 'backward_steps_rnn': 4.687e-06, 'calls': 8.094e-06,
+        'clip_arrays_value': 6.528e-06, 'clip_value': 1.985e-08, 'flops': 4.323e-11,
+        'one': 0.003082, 'steps_lstm': 3.555e-06, 'update_adagrad': 2.643e-08,
+        'update_adam': 1.174e-08, 'update_momentum': 4.473e-09, 'update_sgd': 1.967e-09,
+        'windows': 8.939e-05},
+    'payload': {'backward_events': 4.277e-06, 'events': 2.345e-05, 'full_numbers': 1.114e-08,
+        'numbers': 7.215e-09, 'windows': 4.899e-05},
+    'replay': {'blocks': 3.057e-06, 'copies': 3.127e-09, 'steps_gru': 8.428e-06,
+        'steps_lstm': 7.016e-06, 'steps_rnn': 5.585e-08, 'windows': 4.171e-05},
+    'scan': {'numbers': 1.21e-09, 'squares': 5.699e-08},
+    'view': {'events': 5.963e-07, 'one': 0.0001258},
+}
+MEMORY: dict[str, dict[str, float]] = {
+    'base': {'one': 4.178e+06},
+    'csv': {'matrix_rows': 99.03, 'one': 1.321e+05, 'rows': 83.76},
+    'diagnostics': {'one': 9.586e+04, 'per_step': 0.8432, 'squares': 43.99},
+    'extras': {'one': 7.227e+04, 'outputs': 0.06446},
+    'gradcheck': {'one': 4441, 'parameters': 3.392},
+    'jacobian': {'products': 1.016, 'squares': 9.459},
+    'json': {'numbers': 17.86},
+    'pass': {'backward': 1.577, 'clip': 1.537, 'events': 166, 'one': 9.915e+05,
+        'parameters': 0.3856, 'update_adagrad': 1.091, 'update_momentum': 1.094,
+        'update_sgd': 0.3053, 'updates': 1.668, 'windows': 2.775e+04},
+    'passes': {'forward': 0.6456, 'one': 1.43e+06, 'update_adam': 9.06, 'update_momentum': 1.083,
+        'update_sgd': 0.02368},
+    'payload': {'backward_events': 494.1, 'full_numbers': 1.761, 'gram': 3.379,
+        'numbers': 0.7184, 'one': 1.384e+05},
+    'replay': {'one': 2618, 'parameters': 2.345, 'rows': 0.5238},
+    'scan': {'one': 1.726e+04, 'squares': 0.5189},
+    'view': {'one': 1.946e+04},
+}
+PHASE_MARGIN: dict[str, tuple[float, float]] = {
+    'base': (1.0, 1.0),
+    'csv': (1.193, 1.068),
+    'diagnostics': (1.0, 1.0),
+    'extras': (1.0, 1.0),
+    'gradcheck': (1.096, 1.0),
+    'jacobian': (1.0, 1.0),
+    'json': (1.0, 1.095),
+    'pass': (1.042, 1.146),
+    'passes': (1.12, 1.0),
+    'payload': (1.45, 1.0),
+    'replay': (1.094, 1.0),
+    'scan': (1.0, 1.0),
+    'view': (1.0, 1.0),
+}
+MARGIN: tuple[float, float] = (1.075, 1.161)
 # CALIBRATION-END
 
 
 def estimate(work: Work, output: Output = Output()) -> Cost:
     """The CPU seconds and peak memory of ``work`` and of making ``output`` from it."""
     phases = []
-    cpu_margin, memory_margin = MARGIN
     for phase, (cpu_features, memory_features) in features(work, output).items():
-        cpu = cpu_margin * _dot(CPU.get(phase, {}), cpu_features)
-        memory = memory_margin * _dot(MEMORY.get(phase, {}), memory_features)
+        cpu_margin, memory_margin = PHASE_MARGIN.get(phase, (1.0, 1.0))
+        cpu = MARGIN[0] * cpu_margin * _dot(CPU.get(phase, {}), cpu_features)
+        memory = MARGIN[1] * memory_margin * _dot(MEMORY.get(phase, {}), memory_features)
         phases.append((phase, cpu, memory))
     return Cost(cpu_seconds=sum(p[1] for p in phases), peak_bytes=sum(p[2] for p in phases),
                 phases=tuple(phases))
@@ -112,8 +181,14 @@ def _dot(coefficients: dict[str, float], values: Features) -> float:
 # The features: counts of the work, phase by phase.
 
 
-def features(work: Work, output: Output = Output()) -> dict[str, tuple[Features, Features]]:
-    """{phase: (CPU features, memory features)} of the phases this work and output run."""
+def features(work: Work, output: Output = Output(), as_run: bool = False
+             ) -> dict[str, tuple[Features, Features]]:
+    """{phase: (CPU features, memory features)} of the phases this work and output run.
+
+    ``as_run``: the detail the server will choose, as it chooses it ("auto": full while the
+    full trace's numbers are within the limit; an explicit "full" over it builds nothing),
+    for fitting the coefficients to measurements; the estimate counts the dearer side.
+    """
     sizes = _Sizes(work)
     out: dict[str, tuple[Features, Features]] = {"base": base_features(sizes)}
     recorded_pass = (work.task in ("trace", "gradcheck") or work.recorded
@@ -133,13 +208,18 @@ def features(work: Work, output: Output = Output()) -> dict[str, tuple[Features,
             out["jacobian"] = jacobian_features(sizes)
     if work.task == "gradcheck":
         out["gradcheck"] = gradcheck_features(sizes)
-    detail = payload_detail(work, output) if recorded_pass else None
+    detail: str | None = payload_detail(output)
+    full_numbers = _full_numbers(work, output)
+    if as_run and detail != "norms":
+        fits_limit = trace_numbers(work, full=True) <= output.full_numbers
+        detail = "full" if fits_limit else ("norms" if detail == "both" else None)
     json_numbers = 0.0
-    if output.form == "json" and work.task != "gradcheck" and detail:
-        out["payload"] = payload_features(sizes, detail)
-        json_numbers += max(trace_numbers(work, full=d == "full") for d in _details(detail))
-    if output.form == "csv" and detail:
-        out["csv"] = csv_features(sizes, detail)
+    if recorded_pass and output.form == "json" and work.task != "gradcheck" and detail:
+        out["payload"] = payload_features(sizes, detail, full_numbers)
+        json_numbers += max(full_numbers if d == "full" else trace_numbers(work, full=False)
+                            for d in _details(detail))
+    if recorded_pass and output.form == "csv" and detail:
+        out["csv"] = csv_features(sizes, detail, full_numbers, as_run)
     if output.form == "neuron":
         out["view"] = ({"one": 1.0, "events": sizes.events}, {"one": 1.0})
     if output.form == "json" and work.task in ("train", "gradcheck"):
@@ -154,18 +234,22 @@ def _details(detail: str) -> tuple[str, ...]:
     return ("full", "norms") if detail == "both" else (detail,)
 
 
-def payload_detail(work: Work, output: Output) -> str | None:
-    """The detail the payload is built with: "full", "norms", "both" (an "auto" too close to
-    its limit to tell: the dearer of the two is counted) or None (an explicit "full" far over
-    the limit: refused once the trace is made, before any payload)."""
+def payload_detail(output: Output) -> str:
+    """The detail the estimate counts: "norms", "full", or "both" (for "auto": the dearer of
+    the norms and of a full trace, whose size "auto" caps at its limit).
+
+    A full trace over the limit is never built ("auto" sends norms; an explicit "full" is
+    refused once the trace is made), so the full payload is counted at most at the limit's
+    size: the estimate grows with every count, across the switch too.
+    """
     if output.detail == "norms":
         return "norms"
-    numbers = trace_numbers(work, full=True)
-    if numbers * FULL_MARGIN <= output.full_numbers:
-        return "full"
-    if numbers <= output.full_numbers * FULL_MARGIN:
-        return "both" if output.detail == "auto" else "full"
-    return "norms" if output.detail == "auto" else None
+    return "full" if output.detail == "full" else "both"
+
+
+def _full_numbers(work: Work, output: Output) -> float:
+    """The numbers of the full trace, as far as a full payload is ever built."""
+    return float(min(trace_numbers(work, full=True), output.full_numbers * FULL_MARGIN))
 
 
 class _Sizes:
@@ -191,9 +275,14 @@ class _Sizes:
 
 
 def base_features(s: _Sizes) -> tuple[Features, Features]:
-    """Planning, the initial parameters and inputs, /train's loop around its passes."""
-    iterations = float(s.iterations) if s.work.task == "train" else 0.0
-    return ({"one": 1.0, "parameters": s.P, "inputs": s.T * s.D, "iterations": iterations},
+    """Planning, the initial parameters and inputs; /train's loop around its passes (each
+    pass's mean gradient norm over its updates); /gradcheck's comparison of each window's
+    gradients."""
+    train, check = s.work.task == "train", s.work.task == "gradcheck"
+    return ({"one": 1.0, "parameters": s.P, "inputs": s.T * s.D,
+             "iterations": float(s.iterations) if train else 0.0,
+             "iteration_windows": float(s.iterations * s.W) if train else 0.0,
+             "checks": float(s.W * s.names) if check else 0.0},
             {"one": 1.0, "parameters": BYTES_PER_FLOAT * s.P,
              "inputs": BYTES_PER_FLOAT * s.T * s.D})
 
@@ -210,8 +299,8 @@ def pass_features(s: _Sizes, recorded: bool) -> tuple[Features, Features]:
         "calls": 1.0, f"steps_{work.cell}": s.T, f"backward_steps_{work.cell}": s.B,
         "windows": s.W, f"arrays_{work.optimizer}": s.W * s.names,
         f"update_{work.optimizer}": updates, "pack": s.W * s.packed,
-        "clip": updates if work.clip else 0.0,
-        "clip_arrays": s.W * s.names if work.clip else 0.0,
+        f"clip_{work.clip}": updates if work.clip else 0.0,  # norm: one pass; value: three
+        f"clip_arrays_{work.clip}": s.W * s.names if work.clip else 0.0,
         "flops": s.step_flops * (s.T + s.B) + 2.0 * s.B * s.P,
     }
     cpu = {name: times * value for name, value in cpu.items()}
@@ -259,7 +348,9 @@ def diagnostics_features(s: _Sizes) -> tuple[Features, Features]:
 
 def replay_features(s: _Sizes) -> tuple[Features, Features]:
     replay = float(s.work.replay_steps)
-    return ({"windows": s.W, "steps": replay,
+    # each window's rows from t = 1 are joined from the forward blocks (one per k1 steps)
+    return ({"windows": s.W, f"steps_{s.work.cell}": replay,
+             "blocks": replay / max(s.work.k1, 1),
              "flops": 2.0 * replay * (s.P + s.G * s.H * s.H),
              "copies": replay * (s.forward_floats + s.backward_floats)},
             {"one": 1.0, "rows": BYTES_PER_FLOAT * s.T * (s.forward_floats + s.backward_floats),
@@ -274,21 +365,24 @@ def jacobian_features(s: _Sizes) -> tuple[Features, Features]:
              "squares": float(s.T * s.T)})
 
 
-def payload_features(s: _Sizes, detail: str) -> tuple[Features, Features]:
+def payload_features(s: _Sizes, detail: str, full_numbers: float
+                     ) -> tuple[Features, Features]:
     """The trace made ready for JSON: its matrices formed ("full") or reduced to norms
     ("norms"), every number checked for finiteness; "both": the dearer of the two."""
     if detail == "both":
-        norms, full = payload_features(s, "norms"), payload_features(s, "full")
+        norms = payload_features(s, "norms", full_numbers)
+        full = payload_features(s, "full", full_numbers)
         return ({k: max(norms[0].get(k, 0.0), full[0].get(k, 0.0))
                  for k in {*norms[0], *full[0]}},
                 {k: max(norms[1].get(k, 0.0), full[1].get(k, 0.0))
                  for k in {*norms[1], *full[1]}})
-    numbers = float(trace_numbers(s.work, full=detail == "full"))
     if detail == "full":
-        return ({"full_numbers": numbers, "events": s.events},
-                {"one": 1.0, "full_numbers": BYTES_PER_FLOAT * numbers,
+        return ({"full_numbers": full_numbers, "events": s.events,
+                 "backward_events": s.B * s.names},
+                {"one": 1.0, "full_numbers": BYTES_PER_FLOAT * full_numbers,
                  "running": BYTES_PER_FLOAT * s.longest * s.P,
                  "backward_events": s.B * s.names})
+    numbers = float(trace_numbers(s.work, full=False))
     return ({"numbers": numbers, "events": s.events, "backward_events": s.B * s.names,
              "windows": s.W * s.names,
              "gram": float(s.work.window_squares) * _gram_width(s)},
@@ -306,27 +400,38 @@ def _gram_width(s: _Sizes) -> float:
     return float(total + 2 * s.K + s.H)
 
 
-def csv_features(s: _Sizes, detail: str) -> tuple[Features, Features]:
-    if detail == "both":
-        detail = "full"  # a row per number: the full table is the longer one
-    rows = float(trace_numbers(s.work, full=detail == "full"))
-    cpu = {"rows": rows, "events": s.events}
-    if detail == "norms":
+def csv_features(s: _Sizes, detail: str, full_numbers: float, as_run: bool = False
+                 ) -> tuple[Features, Features]:
+    """One row per number: the vectors of every event, and the parameter-shaped matrices
+    (each of their numbers with "full", their norms with "norms"; "both": the longer). The
+    estimate counts the full trace's numbers as matrix rows on top of the vectors (so it
+    grows with every count); ``as_run``, the matrices alone."""
+    vectors = float(trace_numbers(s.work, full=False))
+    matrices = 0.0
+    if detail in ("full", "both"):
+        matrices = max(full_numbers - vectors, 0.0) if as_run else full_numbers
+    cpu = {"one": 1.0, "rows": vectors, "matrix_rows": matrices, "events": s.events}
+    if detail in ("norms", "both"):  # the norms of every window's running sums
         cpu["gram"] = float(s.work.window_squares) * _gram_width(s)
-    return cpu, {"one": 1.0, "rows": rows}
+    return cpu, {"one": 1.0, "rows": vectors, "matrix_rows": matrices}
 
 
 def gradcheck_features(s: _Sizes) -> tuple[Features, Features]:
-    """Each evaluation replays one cell step: it packs the perturbed parameters, projects the
-    input and steps forward (the loss when injected); each entry copies its parameter."""
+    """Every parameter entry is moved by +-eps and each window replayed (``replays``): each
+    replay copies the moved parameter per version and steps its window forward, one
+    evaluation per step (a pack of the parameters, the input's projection, the cell's step),
+    with the loss at the injected steps."""
     work = s.work
     evaluations = float(work.evaluations)
+    replays = 2.0 * s.P * s.W
+    losses = 2.0 * s.P * (s.T if work.loss_at == "every" else 1)
     spec_sizes = [math.prod(spec.size(s.H, s.D, s.K)) for spec in CELLS[work.cell].PARAMS.values()]
     squares = float(sum(n * n for n in spec_sizes) + (s.K * s.H) ** 2 + s.K ** 2)
     versions = min(s.W, -(-max(work.k2 - 1, 0) // max(work.k1, 1)) + 1)
     return ({f"evaluations_{work.cell}": evaluations, "pack": evaluations * s.packed,
-             "flops": evaluations * s.step_flops, "copies": 2.0 * s.W * versions * squares,
-             "parameters": float(s.W * s.names)},
+             "flops": evaluations * 2.0 * s.G * s.H * (s.H + s.D), "replays": replays,
+             "losses": losses, "loss_flops": losses * s.K * (s.H + 1),
+             "copies": 2.0 * s.W * versions * squares},
             {"one": 1.0, "parameters": BYTES_PER_FLOAT * s.P})
 
 
@@ -376,7 +481,8 @@ class Reduction:
     ``field``: "iterations", "jacobian_norms", "detail", "truncation.k2", "truncation.k1",
     "diagnostics", "hidden_size" or "steps" (the data's length, T); ``value``: the largest
     value that fits (the smallest for truncation.k1; False for the switches; "norms" for
-    detail).
+    detail). When no single field is enough, "hidden_size+steps" with the value "H,T" (both
+    cut in the same proportion), or "<field>+iterations" with "<value>,<iterations>".
     """
 
     field: str
@@ -386,49 +492,86 @@ class Reduction:
 
 def reductions(work: Work, output: Output, cpu_seconds: float, peak_bytes: float
                ) -> list[Reduction]:
-    """Every single-field change that makes the request fit both budgets, the field that
+    """The changes of one field that make the request fit both budgets, the field that
     drives the cost first: /train's iterations, then the costly options (the Jacobian norms,
     full detail), the truncation, the diagnostics, the hidden size, the data's length. Each
-    numeric field is moved as little as fits (binary search: the cost grows with each)."""
+    numeric field is moved as little as fits (binary search: the cost grows with each).
+
+    When no one field is enough: the hidden size and the length cut in the same proportion
+    ("hidden_size+steps"); for /train, one of the changes above that makes a single pass fit,
+    with the most iterations that then fit ("<field>+iterations", value "<value>,<n>").
+    """
     def fits(candidate: Work, out: Output = output) -> Cost | None:
         cost = estimate(candidate, out)
         return cost if cost.fits(cpu_seconds, peak_bytes) else None
 
     found: list[Reduction] = []
-
-    def consider(field: str, value: int | bool | str, cost: Cost | None) -> None:
-        if cost is not None:
-            found.append(Reduction(field, value, cost))
-
     if work.task == "train" and work.iterations > 1:
         n = _largest(1, work.iterations - 1, lambda n: fits(_recount(work, iterations=n)))
-        if n is not None:
-            consider("iterations", n, fits(_recount(work, iterations=n)))
+        cost = fits(_recount(work, iterations=n)) if n is not None else None
+        if n is not None and cost is not None:
+            found.append(Reduction("iterations", n, cost))
+    training = work.task == "train" and work.iterations > 1
+    # a long /train is cut in iterations and something else before both sizes at once
+    found += [Reduction(field, value, cost)
+              for field, value, _, cost in _changes(work, output, fits, pair=not training)]
+    if not found and training:
+        for field, value, changed, _ in _changes(_recount(work, iterations=1), output, fits):
+            def passes(n: int, changed: Work = changed) -> Cost | None:
+                return fits(_recount(changed, iterations=n))
+
+            n = _largest(1, work.iterations - 1, passes)
+            cost = passes(n) if n is not None else None
+            if cost is not None:
+                found.append(Reduction(f"{field}+iterations", f"{value},{n}", cost))
+    return found
+
+
+def _changes(work: Work, output: Output, fits: Callable[..., Cost | None], pair: bool = True
+             ) -> list[tuple[str, int | bool | str, Work, Cost]]:
+    """(field, value, the changed work, its cost) of each one-field change that fits, in the
+    order of ``reductions`` (the detail changes the output, not the work); ``pair``: when
+    none does, the hidden size and the length in the same proportion."""
+    found: list[tuple[str, int | bool | str, Work, Cost]] = []
+
+    def consider(field: str, value: int | bool | str, changed: Work,
+                 out: Output = output) -> None:
+        cost = fits(changed, out)
+        if cost is not None:
+            found.append((field, value, changed, cost))
+
     if work.jacobian_norms:
-        consider("jacobian_norms", False, fits(_recount(work, jacobian_norms=False)))
-    if output.detail != "norms" and payload_detail(work, output) in ("full", "both"):
-        consider("detail", "norms", fits(work, Output(output.form, "norms",
-                                                      output.full_numbers)))
+        consider("jacobian_norms", False, _recount(work, jacobian_norms=False))
+    if output.detail != "norms" and output.form in ("json", "csv"):
+        consider("detail", "norms", work, Output(output.form, "norms", output.full_numbers))
     if work.truncated and work.k2 > work.k1:
         k2 = _largest(work.k1, work.k2 - 1, lambda k: fits(_recount(work, k2=k)))
         if k2 is not None:
-            consider("truncation.k2", k2, fits(_recount(work, k2=k2)))
+            consider("truncation.k2", k2, _recount(work, k2=k2))
     if work.truncated and work.k1 < work.T:
         k1 = _smallest(work.k1 + 1, work.T,
                        lambda k: fits(_recount(work, k1=k, k2=max(work.k2, k))))
         if k1 is not None:
-            consider("truncation.k1", k1, fits(_recount(work, k1=k1, k2=max(work.k2, k1))))
+            consider("truncation.k1", k1, _recount(work, k1=k1, k2=max(work.k2, k1)))
     if work.diagnostics and work.recorded:
-        consider("diagnostics", False, fits(_recount(work, diagnostics=False,
-                                                     jacobian_norms=False)))
+        consider("diagnostics", False, _recount(work, diagnostics=False, jacobian_norms=False))
     if work.H > 1:
         h = _largest(1, work.H - 1, lambda h: fits(_recount(work, H=h)))
         if h is not None:
-            consider("hidden_size", h, fits(_recount(work, H=h)))
+            consider("hidden_size", h, _recount(work, H=h))
     if work.T > 1:
         t = _largest(1, work.T - 1, lambda t: fits(_recount(work, T=t)))
         if t is not None:
-            consider("steps", t, fits(_recount(work, T=t)))
+            consider("steps", t, _recount(work, T=t))
+    if pair and not found and (work.H > 1 or work.T > 1):  # both, in the same proportion
+        def both(percent: int) -> Work:
+            return _recount(work, H=max(1, work.H * percent // 100),
+                            T=max(1, work.T * percent // 100))
+
+        percent = _largest(1, 99, lambda p: fits(both(p)))
+        if percent is not None:
+            smaller = both(percent)
+            consider("hidden_size+steps", f"{smaller.H},{smaller.T}", smaller)
     return found
 
 

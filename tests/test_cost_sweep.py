@@ -111,7 +111,8 @@ def corners() -> list[dict[str, Any]]:
             add("train adam + trace, clip", "train",
                 {**base, "optimizer": OPTIMIZERS["adam"], "clip": {"mode": "norm", "max": 1.0}},
                 {**TRAIN, "iterations": 2000, "include_trace": True}, prefer=("iterations",))
-            add("gradcheck", "gradcheck", base, {}, prefer=("hidden_size", "steps"))
+            add("gradcheck", "gradcheck", base, {},
+                prefer=("hidden_size", "steps", "hidden_size+steps"))
             add("neuron", "neuron", base, {"t": 150, "unit": 0, "update": None,
                                             "convention": "gradient"})
             for detail in ("auto", "norms"):
@@ -146,6 +147,11 @@ def cut(corner: dict[str, Any], field: str, value: Any) -> dict[str, Any]:
     """The corner with one field changed as a refusal said."""
     corner = copy.deepcopy(corner)
     request, options = corner["request"], corner["options"]
+    if field.endswith("+iterations"):  # a change that fits one pass, and the passes that fit
+        inner, (first, iterations) = field.removesuffix("+iterations"), str(value).rsplit(",", 1)
+        parsed: Any = first if "," in first or not first.isdigit() else int(first)
+        corner = cut(corner, inner, False if first == "False" else parsed)
+        return cut(corner, "iterations", int(iterations))
     if field == "iterations":
         options["iterations"] = value
     elif field == "detail":
@@ -159,6 +165,9 @@ def cut(corner: dict[str, Any], field: str, value: Any) -> dict[str, Any]:
         request["truncation"] = {"k1": value, "k2": max(value, request["truncation"]["k2"])}
     elif field == "hidden_size":
         request["hidden_size"] = value
+    elif field == "hidden_size+steps":
+        hidden, steps = map(int, str(value).split(","))
+        request["hidden_size"], request["data"] = hidden, {"text": text(steps, 128)}
     else:  # steps: a shorter text with as many distinct characters as it can hold
         request["data"] = {"text": text(value, 128)}
     corner["cut"] = [*corner.get("cut", []), f"{field}={value}"]
@@ -176,9 +185,10 @@ def accepted(corner: dict[str, Any], settings: Settings) -> dict[str, Any]:
             found = cost.reductions(job.work, output, settings.max_cpu_seconds,
                                     settings.max_memory_mb * MB)
             assert found, f"{corner['name']}: refused with nothing to reduce"
-            ranked = sorted(found, key=lambda r: (r.field not in corner["prefer"],
-                                                  corner["prefer"].index(r.field)
-                                                  if r.field in corner["prefer"] else 0))
+            prefer = corner["prefer"]
+            ranked = sorted(found, key=lambda r: min(
+                [prefer.index(part) for part in r.field.split("+") if part in prefer],
+                default=len(prefer)))
             corner = cut(corner, ranked[0].field, ranked[0].value)
     raise AssertionError(f"{corner['name']}: still refused after {corner.get('cut')}")
 

@@ -14,11 +14,11 @@ are drawn at random (seeded) across the server's limits, every cell, schedule, o
 clipping, endpoint and detail, plus the corners of the limits, each kept to a few seconds.
 
 The fit is per phase: non-negative least squares of the measured CPU time (and memory) on
-the phase's features (``engine.cost.features``), minimising the relative error; each
-phase's margin is the 90th percentile of its measured / fitted ratios (its large
-measurements), and the whole estimate's margin the largest measured / estimated ratio of a
-whole request (the large ones; the base constant covers the shortfall of small ones), so the
-estimate is not below anything measured here. It prints the coefficients, each
+the phase's features (``engine.cost.features`` of the work as it ran: the detail the server
+chose), minimising the relative error; the margin of the whole estimate is the largest
+measured / fitted ratio of a whole request among those of at least a quarter of the default
+budget (the base constant covers the shortfall of smaller ones), so the estimate is not below
+anything measured here. It prints the coefficients, each
 phase's fit error, and the whole estimate against the whole measurement of each request.
 """
 
@@ -55,9 +55,10 @@ FULL_NUMBERS = 8_000_000 // 20  # "auto" as the default server decides it (BPTT_
 # Below these a phase's measurement is mostly noise (fresh-process first calls, the heap's
 # granularity): the fit weighs errors under them as absolute, above them as relative.
 FLOOR = {"cpu": 0.1, "memory": 20e6}
-# The margins come from measurements at least this large, of a phase and of a whole request
-# (smaller ones are noise around the constants, far from any budget).
-SIGNIFICANT_PHASE = {"cpu": 0.05, "memory": 10e6}
+# The margin comes from requests of at least a quarter of the default budget (where the
+# budget is decided); smaller ones are noise around the constants, far from any budget, and
+# the base constant covers them (SIGNIFICANT: what the report calls a large request).
+MARGIN_FROM = {"cpu": 0.5, "memory": 50e6}
 SIGNIFICANT = {"cpu": 0.1, "memory": 20e6}
 ROUGH_SECONDS = 4.0  # requests are drawn to stay under about this many CPU seconds
 
@@ -362,30 +363,25 @@ def nnls(A: np.ndarray, y: np.ndarray, iterations: int = 200) -> np.ndarray:
     return x
 
 
-def fit_phase(rows: list[tuple[dict[str, float], float]], floor: float, significant: float
-              ) -> tuple[dict[str, float], float, float, float]:
-    """Coefficients minimising the relative error (absolute under ``floor``); the margin
-    (the 90th percentile of measured / fitted among measurements over ``significant``); the
+def fit_phase(rows: list[tuple[dict[str, float], float]], floor: float
+              ) -> tuple[dict[str, float], float, float]:
+    """Coefficients minimising the relative error (absolute under ``floor``), and the
     median and worst relative error of the fit."""
     names = sorted({name for features, _ in rows for name, v in features.items() if v})
     if not names:
-        return {}, 1.0, 0.0, 0.0
+        return {}, 0.0, 0.0
     A = np.array([[features.get(name, 0.0) for name in names] for features, _ in rows])
     y = np.array([value for _, value in rows])
     weight = 1.0 / np.maximum(y, floor)
     scale = np.maximum(np.abs(A * weight[:, None]).max(axis=0), 1e-300)
     x = nnls(A * weight[:, None] / scale, y * weight) / scale
-    fitted = A @ x
-    large = y >= significant  # the 90th percentile: the whole estimate's margin takes the rest
-    margin = float(max(1.0, np.percentile(y[large] / np.maximum(fitted[large], 1e-300), 90))
-                   ) if large.any() else 1.0
-    error = np.abs(fitted - y) / np.maximum(y, floor)
+    error = np.abs(A @ x - y) / np.maximum(y, floor)
     return ({name: float(v) for name, v in zip(names, x, strict=True) if v > 0},
-            round(margin, 3), float(np.median(error)), float(error.max()))
+            float(np.median(error)), float(error.max()))
 
 
 def fit(measured: list[dict[str, Any]]) -> dict[str, Any]:
-    """The coefficients and margin of every phase, and the margins of the whole estimate."""
+    """The coefficients of every phase, and the margins of the whole estimate."""
     from bptt_studio.engine import cost
 
     rows: dict[str, dict[str, list[tuple[dict[str, float], float]]]] = {}
@@ -397,19 +393,17 @@ def fit(measured: list[dict[str, Any]]) -> dict[str, Any]:
             rows.setdefault(phase, {"cpu": [], "memory": []})
             rows[phase]["cpu"].append((cpu_features, cpu))
             rows[phase]["memory"].append((memory_features, float(memory)))
-    model: dict[str, Any] = {"cpu": {}, "memory": {}, "phase_margin": {}, "errors": {}}
+    model: dict[str, Any] = {"cpu": {}, "memory": {}, "errors": {}}
     for phase, kinds in sorted(rows.items()):
-        cpu, cpu_margin, cpu_median, cpu_worst = fit_phase(
-            kinds["cpu"], FLOOR["cpu"], SIGNIFICANT_PHASE["cpu"])
-        memory, mem_margin, mem_median, mem_worst = fit_phase(
-            kinds["memory"], FLOOR["memory"], SIGNIFICANT_PHASE["memory"])
+        cpu, cpu_median, cpu_worst = fit_phase(kinds["cpu"], FLOOR["cpu"])
+        memory, mem_median, mem_worst = fit_phase(kinds["memory"], FLOOR["memory"])
         model["cpu"][phase], model["memory"][phase] = cpu, memory
-        model["phase_margin"][phase] = (cpu_margin, mem_margin)
         model["errors"][phase] = (len(kinds["cpu"]), cpu_median, cpu_worst, mem_median,
                                   mem_worst)
     ratios = whole_ratios(measured, model)
+    model["fitted_ratios"] = ratios
     model["margin"] = tuple(
-        round(max(1.0, max((r for r, total in ratios[kind] if total >= SIGNIFICANT[kind]),
+        round(max(1.0, max((r for r, total in ratios[kind] if total >= MARGIN_FROM[kind]),
                            default=1.0)) * 1.02, 3)  # 2 % for the noise between runs
         for kind in ("cpu", "memory"))
     # Small requests are noise around the constants (a fresh process's first calls, the
@@ -422,14 +416,13 @@ def fit(measured: list[dict[str, Any]]) -> dict[str, Any]:
         if shortfall > 0:
             base = model[kind]["base"]
             base["one"] = base.get("one", 0.0) + 1.05 * shortfall / model["margin"][index]
-    model["ratios"] = whole_ratios(measured, model)
     return model
 
 
 def whole_ratios(measured: list[dict[str, Any]], model: dict[str, Any]
                  ) -> dict[str, list[tuple[float, float]]]:
-    """Measured / estimated (the phases' margins in, not the whole one) of each whole
-    request: [(ratio, measured)], CPU and memory."""
+    """Measured / fitted (no margin) of each whole request, its work as it ran:
+    [(ratio, measured)], CPU and memory."""
     from bptt_studio.engine import cost
 
     out: dict[str, list[tuple[float, float]]] = {"cpu": [], "memory": []}
@@ -438,11 +431,10 @@ def whole_ratios(measured: list[dict[str, Any]], model: dict[str, Any]
         fitted = {"cpu": 0.0, "memory": 0.0}
         phases = cost.features(work, output, as_run=True)
         for phase, (cpu_features, memory_features) in phases.items():
-            cpu_margin, memory_margin = model["phase_margin"][phase]
-            fitted["cpu"] += cpu_margin * sum(model["cpu"][phase].get(k, 0.0) * v
-                                              for k, v in cpu_features.items())
-            fitted["memory"] += memory_margin * sum(model["memory"][phase].get(k, 0.0) * v
-                                                    for k, v in memory_features.items())
+            fitted["cpu"] += sum(model["cpu"][phase].get(k, 0.0) * v
+                                 for k, v in cpu_features.items())
+            fitted["memory"] += sum(model["memory"][phase].get(k, 0.0) * v
+                                    for k, v in memory_features.items())
         out["cpu"].append((m["cpu"] / max(fitted["cpu"], 1e-12), m["cpu"]))
         out["memory"].append((m["peak"] / max(fitted["memory"], 1.0), m["peak"]))
     return out
@@ -469,14 +461,13 @@ def _compare(measured: list[dict[str, Any]]) -> list[tuple[str, float, float, fl
 
 
 def report(model: dict[str, Any]) -> str:
-    lines = ["phase        rows   CPU fit: median / worst rel. error  margin   "
-             "memory fit: median / worst  margin"]
+    lines = ["phase        rows   CPU fit: median / worst rel. error    memory fit: median / worst"]
     for phase, (n, cm, cw, mm, mw) in model["errors"].items():
-        cpu_margin, mem_margin = model["phase_margin"][phase]
-        lines.append(f"{phase:12s} {n:4d}   {cm:8.1%} / {cw:8.1%}             x{cpu_margin:5.2f}   "
-                     f"{mm:8.1%} / {mw:8.1%}      x{mem_margin:5.2f}")
+        lines.append(f"{phase:12s} {n:4d}   {cm:8.1%} / {cw:8.1%}                "
+                     f"{mm:8.1%} / {mw:8.1%}")
     for kind in ("cpu", "memory"):
-        ratios = [r for r, total in model["ratios"][kind] if total >= SIGNIFICANT[kind]]
+        ratios = [r for r, total in model["fitted_ratios"][kind]
+                  if total >= SIGNIFICANT[kind]]
         if ratios:
             lines.append(f"whole requests, {kind} (the {len(ratios)} over {SIGNIFICANT[kind]:g}): "
                          f"measured / fitted median {np.median(ratios):.2f}, 90th percentile "
@@ -507,12 +498,9 @@ def block(model: dict[str, Any], measured_count: int) -> str:
         return "\n".join(out)
 
     lines = [note[i:i + 88] for i in range(0, len(note), 88)]
-    margins = "\n".join(f"    {phase!r}: {margin}," for phase, margin
-                        in model["phase_margin"].items())
     return ("CALIBRATION = (\n" + "".join(f"    {line!r}\n" for line in lines) + ")\n"
             f"CPU: dict[str, dict[str, float]] = {{\n{table(model['cpu'])}\n}}\n"
             f"MEMORY: dict[str, dict[str, float]] = {{\n{table(model['memory'])}\n}}\n"
-            f"PHASE_MARGIN: dict[str, tuple[float, float]] = {{\n{margins}\n}}\n"
             f"MARGIN: tuple[float, float] = {model['margin']}\n")
 
 

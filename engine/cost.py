@@ -27,8 +27,8 @@ A request's work is a handful of phases, each linear in counts of the plan (``fe
     view         /neuron's tree of one unit's terms
 
 Each phase's CPU time and memory are sums of coefficient x feature; the coefficients were
-fitted on these machines by ``bench/calibrate_cost.py`` (see ``CALIBRATION``); each phase,
-and the whole estimate, carries a margin so that it is above what was measured (the proof is
+fitted on these machines by ``bench/calibrate_cost.py`` (see ``CALIBRATION``), and the whole
+estimate carries a margin so that it is above what was measured (the proof is
 tests/test_cost_sweep.py). The peak memory is the sum of the phases' own peaks (a phase
 frees most of what it takes before the next starts, so the sum is an upper bound), above
 the idle process. Pure arithmetic: an estimate takes microseconds.
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from .cells import CELLS
@@ -48,7 +48,7 @@ Form = Literal["none", "json", "csv", "neuron"]
 Detail = Literal["full", "norms", "auto"]
 Features = dict[str, float]
 
-FULL_MARGIN = 1.15  # "auto" near its limit: the estimate of the full size may be this far off
+FULL_MARGIN = 1.15  # a full trace is built up to its limit; this model's count may be this far off
 BYTES_PER_FLOAT = 8
 CONTINUATION = 20  # /train's continuation or forecast: tokens or values after the data
 
@@ -82,92 +82,87 @@ class Cost:
 
 # ---------------------------------------------------------------------------------------------
 # The coefficients: {phase: {feature: CPU seconds per unit}} and {phase: {feature: bytes per
-# unit}}, fitted phase by phase; each phase's margins (CPU, memory): the largest measured /
-# fitted ratio among its own large measurements; and the margins of the whole estimate: the
-# largest measured / estimated ratio of a whole request among the large ones.
+# unit}}, fitted phase by phase; and the margins (CPU, memory) of the whole estimate: the
+# largest measured / fitted ratio of a whole request among the large ones.
 # CALIBRATION-BEGIN (written by bench/calibrate_cost.py --write; do not edit by hand)
 CALIBRATION = (
-    '2026-11-30: bench/calibrate_cost.py, 520 requests in fresh processes on 2 x AMD EPYC, Py'
+    '2026-11-30: bench/calibrate_cost.py, 870 requests in fresh processes on 2 x AMD EPYC, Py'
     'thon 3.11.7, NumPy 2.4.6, OpenBLAS on one thread'
 )
 CPU: dict[str, dict[str, float]] = {
-    'base': {'checks': 2.962e-05, 'inputs': 5.834e-08, 'iteration_windows': 3.837e-06,
-        'iterations': 4.962e-05, 'one': 0.02778, 'parameters': 4.045e-08},
-    'csv': {'events': 8.886e-05, 'matrix_rows': 5.579e-07, 'one': 0.001185, 'rows': 5.588e-07},
-    'diagnostics': {'rows': 6.613e-09, 'squares': 4.408e-08, 'steps': 2.967e-05,
-        'windows': 7.249e-06},
-    'extras': {'iterations': 5.659e-07, 'pack': 8.514e-10, 'steps': 9.041e-06},
-    'gradcheck': {'evaluations_gru': 1.414e-05, 'evaluations_lstm': 1.819e-05,
-        'evaluations_rnn': 4.737e-06, 'loss_flops': 2.952e-09, 'losses': 1.248e-05,
-        'pack': 9.267e-10, 'replays': 3.595e-06},
-    'jacobian': {'flops': 3.396e-11, 'steps': 1.776e-05},
-    'json': {'numbers': 3.525e-08, 'one': 0.0001151},
-    'pass': {'arrays_adagrad': 3.279e-05, 'arrays_adam': 4.326e-05, 'arrays_momentum': 1.897e-05,
-        'arrays_sgd': 1.555e-05, 'backward_steps_gru': 2.118e-05,
-        'backward_steps_lstm': 8.44e-06, 'backward_steps_rnn': 8.636e-06, 'calls': 0.001001,
-        'clip_arrays_norm': 5.485e-06, 'clip_arrays_value': 2.13e-05, 'clip_norm': 9.418e-09,
-        'flops': 2.784e-11, 'one': 0.001001, 'pack': 2.047e-09, 'steps_lstm': 1.005e-05,
-        'update_adagrad': 2.337e-08, 'update_adam': 1.35e-08, 'update_momentum': 2.434e-08,
-        'update_sgd': 1.423e-08, 'windows': 0.0001758},
-    'passes': {'arrays_adagrad': 1.391e-05, 'arrays_adam': 2.191e-05,
-        'arrays_momentum': 1.284e-05, 'arrays_sgd': 1.175e-05, 'backward_steps_gru': 1.611e-05,
-        'backward_steps_lstm': 9.11e-06, 'backward_steps_rnn': 4.687e-06, 'calls': 8.094e-06,
-        'clip_arrays_value': 6.528e-06, 'clip_value': 1.985e-08, 'flops': 4.323e-11,
-        'one': 0.003082, 'steps_lstm': 3.555e-06, 'update_adagrad': 2.643e-08,
-        'update_adam': 1.174e-08, 'update_momentum': 4.473e-09, 'update_sgd': 1.967e-09,
-        'windows': 8.939e-05},
-    'payload': {'backward_events': 4.277e-06, 'events': 2.345e-05, 'full_numbers': 1.114e-08,
-        'numbers': 7.215e-09, 'windows': 4.899e-05},
-    'replay': {'blocks': 3.057e-06, 'copies': 3.127e-09, 'steps_gru': 8.428e-06,
-        'steps_lstm': 7.016e-06, 'steps_rnn': 5.585e-08, 'windows': 4.171e-05},
-    'scan': {'numbers': 1.21e-09, 'squares': 5.699e-08},
-    'view': {'events': 5.963e-07, 'one': 0.0001258},
+    'base': {'checks': 3.056e-05, 'inputs': 7.818e-08, 'iteration_windows': 3.844e-06,
+        'iterations': 5.529e-05, 'one': 0.01917, 'parameters': 4.742e-08},
+    'csv': {'events': 8.364e-05, 'gram': 1.395e-10, 'matrix_rows': 5.951e-07, 'one': 0.001257,
+        'rows': 5.564e-07},
+    'diagnostics': {'flops': 7.054e-13, 'per_step': 3.905e-08, 'rows': 6.065e-09,
+        'squares': 3.953e-08, 'steps': 2.631e-05, 'windows': 1.824e-05},
+    'extras': {'iterations': 6.477e-07, 'pack': 9.4e-10, 'steps': 8.526e-06},
+    'gradcheck': {'copies': 7.671e-11, 'evaluations_gru': 1.435e-05,
+        'evaluations_lstm': 1.862e-05, 'evaluations_rnn': 4.658e-06, 'loss_flops': 3.371e-09,
+        'losses': 1.254e-05, 'pack': 8.304e-10, 'replays': 3.588e-06},
+    'jacobian': {'flops': 3.588e-11, 'squares': 1.985e-08, 'steps': 2.129e-05},
+    'json': {'numbers': 3.696e-08, 'one': 6.353e-05},
+    'pass': {'arrays_adagrad': 2.597e-05, 'arrays_adam': 2.193e-05, 'arrays_momentum': 2.074e-05,
+        'arrays_sgd': 1.356e-05, 'backward_steps_gru': 3.022e-05,
+        'backward_steps_lstm': 1.403e-05, 'backward_steps_rnn': 1.438e-05, 'calls': 0.0009246,
+        'clip_arrays_value': 2.167e-05, 'clip_norm': 1.988e-08, 'clip_value': 5.673e-09,
+        'flops': 2.45e-11, 'one': 0.0009246, 'pack': 3.696e-09, 'steps_lstm': 6.78e-06,
+        'update_adagrad': 6.307e-09, 'update_adam': 2.494e-08, 'update_momentum': 1.429e-08,
+        'update_sgd': 1.217e-08, 'windows': 0.000247},
+    'passes': {'arrays_adagrad': 1.518e-05, 'arrays_adam': 2.131e-05,
+        'arrays_momentum': 1.126e-05, 'arrays_sgd': 1.067e-05, 'backward_steps_gru': 1.586e-05,
+        'backward_steps_lstm': 1.06e-05, 'backward_steps_rnn': 3.827e-06,
+        'clip_arrays_value': 7.193e-06, 'clip_value': 3.137e-09, 'flops': 5.087e-11,
+        'one': 0.0031, 'steps_lstm': 2.706e-06, 'steps_rnn': 1.011e-06,
+        'update_adagrad': 7.464e-09, 'update_adam': 9.426e-09, 'update_momentum': 1.313e-08,
+        'update_sgd': 1.71e-09, 'windows': 0.0001027},
+    'payload': {'backward_events': 2.207e-06, 'events': 3.104e-05, 'full_numbers': 1.721e-08,
+        'gram': 6.316e-11, 'numbers': 2.086e-09, 'windows': 5.613e-05},
+    'replay': {'blocks': 2.914e-06, 'flops': 1.395e-10, 'steps_gru': 1.006e-05,
+        'steps_lstm': 8.907e-06, 'windows': 1.883e-05},
+    'scan': {'numbers': 1.214e-09, 'squares': 5.794e-08},
+    'view': {'events': 6.615e-07, 'one': 0.0001072},
 }
 MEMORY: dict[str, dict[str, float]] = {
-    'base': {'one': 4.178e+06},
-    'csv': {'matrix_rows': 99.03, 'one': 1.321e+05, 'rows': 83.76},
-    'diagnostics': {'one': 9.586e+04, 'per_step': 0.8432, 'squares': 43.99},
-    'extras': {'one': 7.227e+04, 'outputs': 0.06446},
-    'gradcheck': {'one': 4441, 'parameters': 3.392},
-    'jacobian': {'products': 1.016, 'squares': 9.459},
-    'json': {'numbers': 17.86},
-    'pass': {'backward': 1.577, 'clip': 1.537, 'events': 166, 'one': 9.915e+05,
-        'parameters': 0.3856, 'update_adagrad': 1.091, 'update_momentum': 1.094,
-        'update_sgd': 0.3053, 'updates': 1.668, 'windows': 2.775e+04},
-    'passes': {'forward': 0.6456, 'one': 1.43e+06, 'update_adam': 9.06, 'update_momentum': 1.083,
-        'update_sgd': 0.02368},
-    'payload': {'backward_events': 494.1, 'full_numbers': 1.761, 'gram': 3.379,
-        'numbers': 0.7184, 'one': 1.384e+05},
-    'replay': {'one': 2618, 'parameters': 2.345, 'rows': 0.5238},
-    'scan': {'one': 1.726e+04, 'squares': 0.5189},
-    'view': {'one': 1.946e+04},
+    'base': {'one': 7.953e+06},
+    'csv': {'matrix_rows': 101.2, 'rows': 82.86},
+    'diagnostics': {'one': 1.049e+05, 'per_step': 1.639, 'squares': 42.24},
+    'extras': {'one': 7.085e+04, 'outputs': 0.2121},
+    'gradcheck': {'one': 4419, 'parameters': 3.341},
+    'jacobian': {'products': 1.014, 'squares': 6.553},
+    'json': {'numbers': 17.98},
+    'pass': {'backward': 1.365, 'clip': 1.158, 'events': 206, 'one': 1.039e+06,
+        'parameters': 1.817, 'update_adagrad': 0.03818, 'update_adam': 0.08176,
+        'update_momentum': 0.01516, 'updates': 2.019, 'windows': 2.508e+04},
+    'passes': {'forward': 1.409, 'one': 1.283e+06, 'parameters': 4.278, 'update_adagrad': 3.945,
+        'update_adam': 1.729, 'update_momentum': 4.204},
+    'payload': {'backward_events': 515.3, 'full_numbers': 1.699, 'gram': 3.838,
+        'numbers': 0.6162, 'one': 1.298e+05},
+    'replay': {'parameters': 2.132, 'rows': 0.5307},
+    'scan': {'one': 2.084e+04, 'squares': 0.3629},
+    'view': {'one': 1.506e+04},
 }
-PHASE_MARGIN: dict[str, tuple[float, float]] = {
-    'base': (1.0, 1.0),
-    'csv': (1.193, 1.068),
-    'diagnostics': (1.0, 1.0),
-    'extras': (1.0, 1.0),
-    'gradcheck': (1.096, 1.0),
-    'jacobian': (1.0, 1.0),
-    'json': (1.0, 1.095),
-    'pass': (1.042, 1.146),
-    'passes': (1.12, 1.0),
-    'payload': (1.45, 1.0),
-    'replay': (1.094, 1.0),
-    'scan': (1.0, 1.0),
-    'view': (1.0, 1.0),
-}
-MARGIN: tuple[float, float] = (1.075, 1.161)
+MARGIN: tuple[float, float] = (1.3, 1.08)
 # CALIBRATION-END
 
 
 def estimate(work: Work, output: Output = Output()) -> Cost:
-    """The CPU seconds and peak memory of ``work`` and of making ``output`` from it."""
+    """The CPU seconds and peak memory of ``work`` and of making ``output`` from it.
+
+    "auto" is counted as the dearer of its two sides (full matrices, their norms): which one
+    the server sends is decided on the made trace. A full trace is counted at most at the
+    response limit's size (one over it is never built), so the estimate grows with every
+    count, across that switch too.
+    """
+    if output.detail == "auto" and output.form in ("json", "csv"):
+        full, norms = (estimate(work, replace(output, detail=d)) for d in ("full", "norms"))
+        dearer = full if full.cpu_seconds >= norms.cpu_seconds else norms
+        return replace(dearer, cpu_seconds=max(full.cpu_seconds, norms.cpu_seconds),
+                       peak_bytes=max(full.peak_bytes, norms.peak_bytes))
     phases = []
     for phase, (cpu_features, memory_features) in features(work, output).items():
-        cpu_margin, memory_margin = PHASE_MARGIN.get(phase, (1.0, 1.0))
-        cpu = MARGIN[0] * cpu_margin * _dot(CPU.get(phase, {}), cpu_features)
-        memory = MARGIN[1] * memory_margin * _dot(MEMORY.get(phase, {}), memory_features)
+        cpu = MARGIN[0] * _dot(CPU.get(phase, {}), cpu_features)
+        memory = MARGIN[1] * _dot(MEMORY.get(phase, {}), memory_features)
         phases.append((phase, cpu, memory))
     return Cost(cpu_seconds=sum(p[1] for p in phases), peak_bytes=sum(p[2] for p in phases),
                 phases=tuple(phases))
@@ -208,16 +203,18 @@ def features(work: Work, output: Output = Output(), as_run: bool = False
             out["jacobian"] = jacobian_features(sizes)
     if work.task == "gradcheck":
         out["gradcheck"] = gradcheck_features(sizes)
-    detail: str | None = payload_detail(output)
+    detail: str | None = output.detail
     full_numbers = _full_numbers(work, output)
-    if as_run and detail != "norms":
+    if as_run and detail != "norms":  # as the server decides, on the made trace
         fits_limit = trace_numbers(work, full=True) <= output.full_numbers
-        detail = "full" if fits_limit else ("norms" if detail == "both" else None)
+        detail = "full" if fits_limit else ("norms" if detail == "auto" else None)
+    elif detail == "auto":  # estimate() takes the dearer of the two; here, the full side
+        detail = "full"
     json_numbers = 0.0
     if recorded_pass and output.form == "json" and work.task != "gradcheck" and detail:
         out["payload"] = payload_features(sizes, detail, full_numbers)
-        json_numbers += max(full_numbers if d == "full" else trace_numbers(work, full=False)
-                            for d in _details(detail))
+        json_numbers += (full_numbers if detail == "full"
+                         else float(trace_numbers(work, full=False)))
     if recorded_pass and output.form == "csv" and detail:
         out["csv"] = csv_features(sizes, detail, full_numbers, as_run)
     if output.form == "neuron":
@@ -228,23 +225,6 @@ def features(work: Work, output: Output = Output(), as_run: bool = False
         out["json"] = ({"one": 1.0, "numbers": json_numbers},
                        {"one": 1.0, "numbers": json_numbers})
     return out
-
-
-def _details(detail: str) -> tuple[str, ...]:
-    return ("full", "norms") if detail == "both" else (detail,)
-
-
-def payload_detail(output: Output) -> str:
-    """The detail the estimate counts: "norms", "full", or "both" (for "auto": the dearer of
-    the norms and of a full trace, whose size "auto" caps at its limit).
-
-    A full trace over the limit is never built ("auto" sends norms; an explicit "full" is
-    refused once the trace is made), so the full payload is counted at most at the limit's
-    size: the estimate grows with every count, across the switch too.
-    """
-    if output.detail == "norms":
-        return "norms"
-    return "full" if output.detail == "full" else "both"
 
 
 def _full_numbers(work: Work, output: Output) -> float:
@@ -367,15 +347,8 @@ def jacobian_features(s: _Sizes) -> tuple[Features, Features]:
 
 def payload_features(s: _Sizes, detail: str, full_numbers: float
                      ) -> tuple[Features, Features]:
-    """The trace made ready for JSON: its matrices formed ("full") or reduced to norms
-    ("norms"), every number checked for finiteness; "both": the dearer of the two."""
-    if detail == "both":
-        norms = payload_features(s, "norms", full_numbers)
-        full = payload_features(s, "full", full_numbers)
-        return ({k: max(norms[0].get(k, 0.0), full[0].get(k, 0.0))
-                 for k in {*norms[0], *full[0]}},
-                {k: max(norms[1].get(k, 0.0), full[1].get(k, 0.0))
-                 for k in {*norms[1], *full[1]}})
+    """The trace made ready for JSON: its matrices formed ("full", ``full_numbers``
+    numbers) or reduced to norms ("norms"), every number checked for finiteness."""
     if detail == "full":
         return ({"full_numbers": full_numbers, "events": s.events,
                  "backward_events": s.B * s.names},
@@ -403,15 +376,15 @@ def _gram_width(s: _Sizes) -> float:
 def csv_features(s: _Sizes, detail: str, full_numbers: float, as_run: bool = False
                  ) -> tuple[Features, Features]:
     """One row per number: the vectors of every event, and the parameter-shaped matrices
-    (each of their numbers with "full", their norms with "norms"; "both": the longer). The
-    estimate counts the full trace's numbers as matrix rows on top of the vectors (so it
-    grows with every count); ``as_run``, the matrices alone."""
+    (each of their numbers with "full", their norms with "norms"). The estimate counts all
+    of a full trace's numbers as matrix rows on top of the vectors (so that it grows with
+    every count); ``as_run``, the matrices alone."""
     vectors = float(trace_numbers(s.work, full=False))
     matrices = 0.0
-    if detail in ("full", "both"):
+    if detail == "full":
         matrices = max(full_numbers - vectors, 0.0) if as_run else full_numbers
     cpu = {"one": 1.0, "rows": vectors, "matrix_rows": matrices, "events": s.events}
-    if detail in ("norms", "both"):  # the norms of every window's running sums
+    if detail == "norms":  # the norms of every window's running sums
         cpu["gram"] = float(s.work.window_squares) * _gram_width(s)
     return cpu, {"one": 1.0, "rows": vectors, "matrix_rows": matrices}
 

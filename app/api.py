@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from bptt_studio import __version__, jsonio, service
+from bptt_studio import __version__, export, jsonio, service
 from bptt_studio.body import JSONBodyRoute
 from bptt_studio.engine import RequestError
 from bptt_studio.errors import ApiError, engine_error, error_body, validation_errors
@@ -101,13 +101,28 @@ def build_router(settings: Settings, pool: ComputePool) -> APIRouter:
                         body: GradcheckBody) -> Response:  # type: ignore[valid-type]
         return await compute("gradcheck", request, body)
 
+    @router.post("/export/torch", response_class=Response, responses={
+                     **COMPUTE_RESPONSES, 200: export.OPENAPI_RESPONSE},
+                 summary="Check it in PyTorch: a script that redoes the pass with autograd "
+                         "and compares every state, gradient and update (same body as /trace)")
+    async def export_torch(request: Request,
+                           body: TraceBody) -> Response:  # type: ignore[valid-type]
+        # in the computation processes, like /trace (app.derived dispatches "export_torch")
+        try:
+            output = await pool.compute("export_torch", *service.split(body),
+                                        lambda: client_left(request))
+        except ClientGone:
+            return Response(status_code=CLIENT_CLOSED)
+        return export.response(output)
+
     return router
 
 
 def install_error_handlers(app: FastAPI, schemas: Schemas) -> None:
     """Every API error as {"detail": [{"loc", "msg", "type"}]} (see app.errors)."""
     roots = {f"{PREFIX}/trace": schemas.trace_body, f"{PREFIX}/train": schemas.train_body,
-             f"{PREFIX}/gradcheck": schemas.trace_request}
+             f"{PREFIX}/gradcheck": schemas.trace_request,
+             f"{PREFIX}/export/torch": schemas.trace_body}
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -5,6 +5,7 @@
     bptt-studio trace --request req.json   (or - for stdin)
     bptt-studio train --preset machine --iterations 200        POST /api/v1/train, offline
     bptt-studio gradcheck --request req.json                   POST /api/v1/gradcheck, offline
+    bptt-studio export-torch --request req.json > check.py     POST /api/v1/export/torch
 
 ``trace``, ``train`` and ``gradcheck`` print exactly the JSON the API would return for the same
 request (same validation, limits, serialiser); a bad request prints the API's error JSON on
@@ -21,7 +22,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from bptt_studio import derived_cli
+from bptt_studio import derived_cli, export
 
 EXIT_BAD_REQUEST = 2
 EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a filter ended by SIGPIPE
@@ -312,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_request_options(gradcheck)
     gradcheck.set_defaults(func=_gradcheck)
     derived_cli.add_commands(commands)  # neuron, export-csv
+    export.add_command(commands)  # export-torch
     return parser
 
 

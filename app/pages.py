@@ -31,7 +31,7 @@ def url_path_for(context: dict[str, Any], name: str, /, **path_params: Any) -> s
 
 templates.env.globals["url_for"] = url_path_for
 
-# plotly.js is 4.8 MB; it only changes when the package does, so let browsers keep it.
+# plotly.js (vendor/, 1.5 MB) only changes with a new release of the package: let browsers keep it.
 LONG_CACHE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 

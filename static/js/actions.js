@@ -1,6 +1,7 @@
 // The studio's rarer actions, loaded on first use: the gradient check, exporting the trace
-// (JSON) and the current event's numbers (CSV), and sharing the link to the view. `s` is the
-// studio; what these actions show goes through its controls and views, never their DOM.
+// (JSON), the current event's numbers (CSV) and the PyTorch check (a script), and sharing the
+// link to the view. `s` is the studio; what these actions show goes through its controls and
+// views, never their DOM.
 import { api, ApiError } from "./api.js";
 import { raw } from "./format.js";
 import { requestOf } from "./state.js";
@@ -104,6 +105,30 @@ export function exportCsv(s) {
   const ev = s.index.event(s.store.get().event);
   const name = `bptt-event-${s.store.get().event + 1}-${ev.kind}-t${ev.t}.csv`;
   download(name, currentCsv(s), "text/csv");
+}
+
+/**
+ * "Check it in PyTorch": the script of POST /api/v1/export/torch for this scenario, downloaded.
+ * It rebuilds the network in PyTorch and compares every number with ours (see the README).
+ */
+export async function exportTorch(s) {
+  s.controls.setTorch("check.torchMaking", "running");
+  try {
+    const response = await fetch("/api/v1/export/torch", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(requestOf(s.store.get().scenario)),
+    });
+    if (!response.ok) {
+      const key = response.status === 413 ? "check.torchTooLarge" : "check.torchFailed";
+      s.controls.setTorch(key, "failed");
+      return;
+    }
+    download("bptt_check_in_pytorch.py", await response.text(), "text/x-python");
+    s.controls.setTorch("check.torchDone", "ok");
+  } catch {
+    s.controls.setTorch("check.torchFailed", "failed");
+  }
 }
 
 export async function share(s) {

@@ -63,4 +63,5 @@ export const api = {
   trace: (req, signal) => request("POST", "/trace", req, signal),
   train: (req, signal) => request("POST", "/train", req, signal),
   gradcheck: (req, signal) => request("POST", "/gradcheck", req, signal),
+  neuron: (req, signal) => request("POST", "/neuron", req, signal),
 };

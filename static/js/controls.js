@@ -16,17 +16,6 @@ export function dataKind(data) {
   return ["text", "words", "series"].find((k) => k in data) ?? null;
 }
 
-/**
- * The kind of data a trace was made from, for a preset (whose request names only the preset):
- * series report their scale, words have tokens longer than one character. (A preset's own
- * description of its data would say it directly; the API does not send one yet.)
- */
-export function traceDataKind(trace) {
-  if (trace?.scale) return "series";
-  if (!Array.isArray(trace?.vocab)) return null;
-  return trace.vocab.some((token) => [...token].length > 1) ? "words" : "text";
-}
-
 // API error location (dotted, without "body") -> the error slot next to its control.
 const SLOTS = [
   ["data", "data"],
@@ -89,13 +78,22 @@ export class Controls {
     onGradcheck,
     onExportJson,
     onExportCsv,
+    onExportTorch,
     onShare,
   }) {
     this.store = store;
     this.container = container;
     this.presets = [];
     this.config = null;
-    this.handlers = { onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onShare };
+    this.handlers = {
+      onTrain,
+      onUntrain,
+      onGradcheck,
+      onExportJson,
+      onExportCsv,
+      onExportTorch,
+      onShare,
+    };
     this.bind();
   }
 
@@ -242,6 +240,7 @@ export class Controls {
     $("btn-gradcheck").addEventListener("click", () => this.handlers.onGradcheck());
     $("btn-export-json").addEventListener("click", () => this.handlers.onExportJson());
     $("btn-export-csv").addEventListener("click", () => this.handlers.onExportCsv());
+    $("btn-export-torch").addEventListener("click", () => this.handlers.onExportTorch());
     $("btn-share").addEventListener("click", () => this.handlers.onShare());
   }
 
@@ -308,12 +307,11 @@ export class Controls {
   }
 
   /**
-   * Show the scenario: what the user set, else what the API filled in (config); kind is the
-   * kind of data the trace was made from (traceDataKind), shown for a preset.
+   * Show the scenario: what the user set, else what the API filled in (config). A preset's
+   * kind of data is the one GET /presets names (text, words, series; arrays have no editor).
    */
-  sync(config, kind = undefined) {
+  sync(config) {
     if (config) this.config = config;
-    if (kind !== undefined) this.kind = kind;
     const s = this.store.get().scenario;
     const c = { ...(this.config || {}), ...s };
     const data = s.data || {};
@@ -321,7 +319,7 @@ export class Controls {
     $("ctl-preset").value = preset ? data.preset : "";
     this.describePreset();
     // the kind of data shown is the scenario's own, a preset's included
-    if (data.preset && this.kind) $("ctl-data-kind").value = this.kind;
+    if (preset && preset.kind !== "arrays") $("ctl-data-kind").value = preset.kind;
     if (!data.preset) {
       const kind = dataKind(data);
       if (kind) {
@@ -399,6 +397,18 @@ export class Controls {
     status.textContent = tr(key, args);
     status.dataset.state = state;
     $("btn-gradcheck").disabled = state === "running";
+  }
+
+  /**
+   * The PyTorch check's status line, a catalogue key like the gradient check's; the button
+   * waits while the script is being made (state "running").
+   */
+  setTorch(key, state) {
+    const status = $("torch-status");
+    status.dataset.i18n = key;
+    status.textContent = tr(key);
+    status.dataset.state = state;
+    $("btn-export-torch").disabled = state === "running";
   }
 
   /** The link to share, selected in its box; copied says whether the clipboard took it. */

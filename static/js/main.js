@@ -9,6 +9,7 @@ import { HeatmapsView } from "./heatmaps.js";
 import { Highlighter } from "./highlight.js";
 import { loadPart } from "./i18n.js";
 import { NetworkView } from "./network.js";
+import { NeuronView } from "./neuron.js";
 import { PredictionsView } from "./predictions.js";
 import { fromQuery, Store } from "./state.js";
 import { Studio } from "./studio.js";
@@ -35,10 +36,15 @@ const views = {
       loss: $("chart-loss"),
       flowMode: $("ctl-flow-mode"),
     },
-    onNeedNorms: () => studio?.requestNorms(),
   }),
   predictions: new PredictionsView({ container: $("predictions") }),
+  // last: it marks the network's units, drawn just before it
+  neuron: new NeuronView({ container: $("neuron"), store }),
 };
+// a unit clicked (or Enter) on the network: its neuron view, at its step's backward event
+views.network.addEventListener("unit", (e) => {
+  store.update({ event: e.detail.event, neuron: { unit: e.detail.unit } });
+});
 const timeline = new Timeline({
   container: $("timeline"),
   onSeek: (i) => store.update({ event: i }),
@@ -52,6 +58,7 @@ const controls = new Controls({
   onGradcheck: act("gradcheck"),
   onExportJson: act("exportJson"),
   onExportCsv: act("exportCsv"),
+  onExportTorch: act("exportTorch"),
   onShare: act("share"),
 });
 const topbar = new TopBar({

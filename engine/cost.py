@@ -19,7 +19,8 @@ A request's work is a handful of phases, each linear in counts of the plan (``fe
     jacobian     the exact Jacobian norms: O(T^2 H^3)
     scan         the non-finite scan of everything recorded
     payload      the trace made ready for the API: "norms" (Gram matrices of each window, a
-                 few numbers per event) or "full" (every per-step matrix formed), all checked
+                 few numbers per event) or "full" (every per-step matrix formed), with the
+                 norms of the running sums in both (accum_norms), all checked
     json         the response's JSON: the numbers it writes
     csv          the tidy CSV: one row per number
     gradcheck    2 x parameters x backward steps cell steps replayed, each packing parameters
@@ -349,16 +350,18 @@ def payload_features(s: _Sizes, detail: str, full_numbers: float
                      ) -> tuple[Features, Features]:
     """The trace made ready for JSON: its matrices formed ("full", ``full_numbers``
     numbers) or reduced to norms ("norms"), every number checked for finiteness."""
+    # the norms of every window's running sums (accum_norms, in either detail; with "norms"
+    # also accum's), one table per window and parameter (engine.norms.running_norms)
+    norms = {"windows": s.W * s.names, "gram": float(s.work.window_squares) * _gram_width(s)}
     if detail == "full":
         return ({"full_numbers": full_numbers, "events": s.events,
-                 "backward_events": s.B * s.names},
+                 "backward_events": s.B * s.names, **norms},
                 {"one": 1.0, "full_numbers": BYTES_PER_FLOAT * full_numbers,
                  "running": BYTES_PER_FLOAT * s.longest * s.P,
                  "backward_events": s.B * s.names})
     numbers = float(trace_numbers(s.work, full=False))
     return ({"numbers": numbers, "events": s.events, "backward_events": s.B * s.names,
-             "windows": s.W * s.names,
-             "gram": float(s.work.window_squares) * _gram_width(s)},
+             **norms},
             {"one": 1.0, "numbers": BYTES_PER_FLOAT * numbers,
              "backward_events": s.B * s.names,
              "gram": BYTES_PER_FLOAT * s.longest * s.longest})
@@ -383,9 +386,9 @@ def csv_features(s: _Sizes, detail: str, full_numbers: float, as_run: bool = Fal
     matrices = 0.0
     if detail == "full":
         matrices = max(full_numbers - vectors, 0.0) if as_run else full_numbers
-    cpu = {"one": 1.0, "rows": vectors, "matrix_rows": matrices, "events": s.events}
-    if detail == "norms":  # the norms of every window's running sums
-        cpu["gram"] = float(s.work.window_squares) * _gram_width(s)
+    # the norms of every window's running sums (accum_norms in both details)
+    cpu = {"one": 1.0, "rows": vectors, "matrix_rows": matrices, "events": s.events,
+           "gram": float(s.work.window_squares) * _gram_width(s)}
     return cpu, {"one": 1.0, "rows": vectors, "matrix_rows": matrices}
 
 
@@ -435,8 +438,9 @@ def trace_numbers(work: Work, full: bool) -> int:
     gates = len(cell.GATES)
     forward = (D + 2 * H + (G * H + G if gates else H) + (gates * (H + 1) if gates else 1)
                + 2 * K + len(cell.RECORDED) * H + 7)
+    # contrib and accum (their numbers or norms, and their keys), and accum_norms
     backward = K + 4 * H + G * H + G + len(cell.BACKWARD_RECORDED) * H + D + 7 + 2 * (
-        matrix + names)
+        matrix + names) + 2 * names
     update = 3 + 7 + len(cell.STATE) * H + 4 * (matrix + names)
     diagnostics = (_matrices(work) * T * T + T + 8) if work.diagnostics else 1
     rest = 60 + D + T * D + T * (K + 2) + 6 * W + diagnostics + matrix + names

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .cell import Cell, Stacks, delta_field, split_gates
-from .detail import row_norms
 from .lazy import StepGradients, WindowGradients
+from .norms import row_norms
 from .record import Backward, Forward
 
 if TYPE_CHECKING:  # the schedule imports this module; its Problem is only a type here
@@ -130,7 +130,7 @@ NORMED_RECORDED = ("dc_next",)
 
 def strand_norms(bwd: Backward) -> Callable[[int], dict[str, float]]:
     """{name: ||vector||} of each step's error vectors (NORMED, and the cell's recorded
-    NORMED_RECORDED): one pass over the window's stacks, safe from overflow (detail.row_norms);
+    NORMED_RECORDED): one pass over the window's stacks, safe from overflow (norms.row_norms);
     a vector holding NaN has norm NaN (sent as null), one holding an infinity inf."""
     stacks = {name: getattr(bwd, name) for name in NORMED}
     stacks.update({name: bwd.recorded[name] for name in NORMED_RECORDED if name in bwd.recorded})
@@ -161,4 +161,6 @@ def backward_events(cell: Cell, bwd: Backward, grad_window: WindowGradients, dx:
     fields["norms"] = strand_norms(bwd)
     fields["contrib"] = lambda row: StepGradients(grad_window, row, running=False)
     fields["accum"] = lambda row: StepGradients(grad_window, row, running=True)
+    # ||accum[name]||_F: the accumulator chart's curves, in either detail (engine.lazy)
+    fields["accum_norms"] = lambda row: grad_window.norm_row(row, running=True)
     return block_events(fields, last - first + 1, reverse=True)

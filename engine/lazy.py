@@ -4,6 +4,11 @@ A window's gradient is one matrix product of stacked vectors (deltas and recorde
 each step's contribution is an outer product of two of those vectors and the running sum a
 cumulative sum of them. Holding the vectors and forming the T·H² numbers on access keeps the
 recorded trace as cheap as an unrecorded pass; nothing is lost, and reading gives the arrays.
+
+Their Frobenius norms are read the same way (a backward event's ``accum_norms``, and every
+matrix under the API's detail "norms"): one table per window, made once, from the running
+sums of a small window (formed for that, or already formed for the full trace: the same
+arrays), from the factors of a large one without forming them (engine.norms).
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-# name -> (left rows (n, a), right rows (n, b) or None for a bias); rows in time order
-Factors = dict[str, tuple[np.ndarray, np.ndarray | None]]
+from .norms import Factors, Table, contribution_norms, running_norms
+
+__all__ = ["Factors", "StepGradients", "WindowGradients"]
 
 
 class WindowGradients:
@@ -22,6 +28,8 @@ class WindowGradients:
     def __init__(self, factors: Factors) -> None:
         self.factors = factors
         self._running: dict[str, np.ndarray] = {}
+        self._norms: dict[bool, Table] = {}  # running? -> {name: (n,) norms}
+        self._rows: dict[bool, list[dict[str, float]]] = {}  # running? -> per row {name: norm}
 
     @property
     def names(self) -> list[str]:
@@ -40,6 +48,25 @@ class WindowGradients:
             stack = left if right is None else np.einsum("ti,tj->tij", left, right)
             self._running[name] = np.cumsum(stack[::-1], axis=0)[::-1]
         return self._running[name][row]
+
+    def norms(self, running: bool) -> Table:
+        """{name: (n,)} the Frobenius norm of every row's running sum (``running``) or
+        contribution, made once per window (engine.norms.running_norms: a small window's
+        sums are formed, or reused when the full trace formed them already; a large
+        window's never are)."""
+        if running not in self._norms:
+            self._norms[running] = (running_norms(self.factors, self._running) if running
+                                    else contribution_norms(self.factors))
+        return self._norms[running]
+
+    def norm_row(self, row: int, running: bool) -> dict[str, float]:
+        """{name: norm} of one row (a new dict: the caller may keep or change it)."""
+        if running not in self._rows:
+            table = self.norms(running)
+            columns = [table[name].tolist() for name in self.factors]
+            self._rows[running] = [dict(zip(self.factors, values, strict=True))
+                                   for values in zip(*columns, strict=True)]
+        return dict(self._rows[running][row])
 
 
 class StepGradients(Mapping[str, np.ndarray]):
@@ -60,6 +87,10 @@ class StepGradients(Mapping[str, np.ndarray]):
     def row(self) -> int:
         """The step's row in its window (0 = the window's first step)."""
         return self._row
+
+    @property
+    def running(self) -> bool:
+        return self._running
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._window.factors:

@@ -7,8 +7,8 @@ Columns, in this order:
     t         the event's step (1-based); empty where the row has none
     kind      forward | backward | update | diagnostics | pass
     quantity  the field's path in the JSON: "h", "a.f", "deltas.z", "contrib.W_f",
-              "grads.V", "error_flow", "scale.mean"; with detail "norms" the matrix fields
-              are "<field>_norm.<parameter>" (one Frobenius norm each)
+              "grads.V", "accum_norms.W", "error_flow", "scale.mean"; with detail "norms"
+              the matrix fields are "<field>_norm.<parameter>" (one Frobenius norm each)
     gate      the gate the number belongs to (LSTM f i g o, GRU z r n), else empty
     row       0-based row of the array (a vector's entry; 0 for a scalar)
     column    0-based column of a matrix (0 for a vector or a scalar)
@@ -41,6 +41,7 @@ HEADER = ",".join(COLUMNS) + "\n"
 DETAILS = ("full", "norms")
 GATE_FIELDS = frozenset({"a", "gates", "deltas"})  # {gate: vector} fields of the events
 PARAM_FIELDS = frozenset(EVENT_MATRICES + UPDATE_MATRICES)  # {parameter: array} fields
+PARAM_NORM_FIELDS = frozenset({"accum_norms"})  # {parameter: norm} fields, in either detail
 SKIPPED = frozenset({"kind", "t"})  # the event's own columns
 # The gate of each parameter, as its cell declares it (GRU's candidate parameters are W_h,
 # U_h, b_h: gate "n"); none for a cell without gates, nor for V and b_y.
@@ -99,7 +100,7 @@ class _Writer:
     def gate_of(self, field: str, key: str) -> str:
         if field in GATE_FIELDS:
             return key
-        if field in PARAM_FIELDS:
+        if field in PARAM_FIELDS or field in PARAM_NORM_FIELDS:
             return self.param_gates.get(key, "")
         return ""
 

@@ -102,3 +102,107 @@ def test_get_presets_sends_each_kind(client):
     assert response.status_code == 200
     assert {p["id"]: p["kind"] for p in response.json()} == {
         p["id"]: p["kind"] for p in list_presets()}
+
+
+# ---- the norms of the running sums, for the accumulator chart ----------------------------------
+
+OVERFLOW = {"activation": "relu", "spectral_radius": 1e29, "data": {"text": "abcabcabcabc"},
+            "h0": [1.0, 1.0, 1.0, 1.0]}
+# A window whose running sums are too large to form for their norms (n·a·b over
+# engine.norms.FORM_LIMIT): their norms come from the factors' Gram matrices.
+LARGE = {"cell": "lstm", "hidden_size": 12,
+         "data": {"text": "the quick brown fox jumps over the lazy dog"}}
+NORM_CASES = [*CASES, pytest.param(LARGE, id="lstm-large-window")]
+
+
+def frobenius_of(matrix) -> float:
+    return float(np.linalg.norm(np.asarray(matrix, dtype=float)))
+
+
+def test_the_large_case_is_over_the_limit_of_sums_formed_for_their_norms():
+    from bptt_studio.engine.norms import FORM_LIMIT
+
+    T, H = len(LARGE["data"]["text"]) - 1, LARGE["hidden_size"]
+    assert T * H * H > FORM_LIMIT
+
+
+@pytest.mark.parametrize("overrides", NORM_CASES)
+def test_accum_norms_are_the_frobenius_norms_of_the_running_sums(overrides):
+    result = run_trace({"data": {"text": "machine"}, "hidden_size": 3, **overrides})
+    names = list(result["cell_spec"]["params"])
+    for ev in backward_events(result):
+        assert list(ev["accum_norms"]) == names
+        for name in names:
+            assert ev["accum_norms"][name] == pytest.approx(
+                frobenius_of(ev["accum"][name]), rel=1e-10, abs=1e-300), (ev["t"], name)
+
+
+@pytest.mark.parametrize("overrides", NORM_CASES)
+def test_accum_norms_are_the_same_numbers_whatever_was_read_before_them(overrides):
+    request = {"data": {"text": "machine"}, "hidden_size": 3, **overrides}
+    untouched = run_trace(request)  # the norms read first
+    formed = run_trace(request)
+    for ev in backward_events(formed):
+        dict(ev["accum"])  # as a full trace is sent: every running sum formed first
+    for a, b in zip(backward_events(untouched), backward_events(formed), strict=True):
+        assert dict(a["accum_norms"]) == dict(b["accum_norms"])  # bit for bit
+
+
+@pytest.mark.parametrize("overrides", NORM_CASES)
+def test_reading_accum_norms_keeps_no_running_sum(overrides):
+    result = run_trace({"data": {"text": "machine"}, "hidden_size": 8, **overrides})
+    for ev in backward_events(result):
+        dict(ev["accum_norms"])
+    windows = {id(ev["accum"].window): ev["accum"].window for ev in backward_events(result)}
+    assert windows and all(not w._running for w in windows.values())
+
+
+def test_accum_norms_of_the_last_step_are_the_norms_of_its_contributions():
+    result = run_trace({"cell": "gru", "hidden_size": 3, "data": {"text": "machine"}})
+    first = backward_events(result)[0]  # t = T: the running sum holds one contribution
+    for name, value in first["accum_norms"].items():
+        assert value == pytest.approx(frobenius_of(first["contrib"][name]), rel=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_accum_norms_reach_the_api_with_detail_full_as_the_norms_of_accum(client, cell):
+    response = client.post("/api/v1/trace", json={
+        "cell": cell, "hidden_size": 3, "truncation": {"k1": 2, "k2": 3}, "detail": "full"})
+    assert response.status_code == 200
+    trace = response.json()
+    assert trace["detail"] == "full"
+    for ev in backward_events(trace):
+        assert set(ev["accum_norms"]) == set(ev["accum"])
+        for name, value in ev["accum_norms"].items():
+            assert isinstance(value, float)
+            assert value == pytest.approx(frobenius_of(ev["accum"][name]), rel=1e-10)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_accum_norms_reach_the_api_with_detail_norms_as_accum_itself(client, cell):
+    response = client.post("/api/v1/trace", json={
+        "cell": cell, "hidden_size": 3, "truncation": {"k1": 2, "k2": 3}, "detail": "norms"})
+    assert response.status_code == 200
+    trace = response.json()
+    assert trace["detail"] == "norms"
+    for ev in backward_events(trace):
+        assert ev["accum_norms"] == ev["accum"]  # the same numbers, from one table
+
+
+@pytest.mark.parametrize("detail", ["full", "norms"])
+def test_overflowed_accum_norms_are_null_with_non_finite(client, detail):
+    response = client.post("/api/v1/trace", json={**OVERFLOW, "detail": detail})
+    assert response.status_code == 200
+    trace = response.json()
+    assert trace["non_finite"] is True
+    values = [v for ev in backward_events(trace) for v in ev["accum_norms"].values()]
+    assert None in values
+    for ev in backward_events(trace):
+        for name, value in ev["accum_norms"].items():
+            accum = ev["accum"][name]
+            if value is None and detail == "full":  # an entry overflowed, or the norm did
+                flat = np.asarray(accum, dtype=object).ravel()
+                assert any(x is None for x in flat) or not math.isfinite(
+                    frobenius_of(np.asarray(accum, dtype=float)))
+            if detail == "norms":
+                assert value == accum

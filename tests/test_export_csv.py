@@ -182,6 +182,20 @@ def test_gate_column_names_the_gate_of_gate_vectors_and_of_gate_parameters():
             ("grads.b_y", ""), ("h", "")} <= gates
 
 
+@pytest.mark.parametrize("detail", ["full", "norms"])
+def test_accum_norms_have_one_row_per_parameter_in_either_detail(detail):
+    result = run_trace(small_request("lstm"))
+    rows = read_rows(to_csv(result, detail))
+    backward = next(n for n, e in enumerate(result["events"], 1) if e["kind"] == "backward")
+    norms = {r["quantity"]: (r["gate"], r["row"], r["column"], float(r["value"])) for r in rows
+             if r["event"] == str(backward) and r["quantity"].startswith("accum_norms.")}
+    expected_norms = result["events"][backward - 1]["accum_norms"]
+    gates = {"V": "", "b_y": ""}
+    assert norms == {f"accum_norms.{name}": (gates.get(name, name.split("_")[-1]), "0", "0",
+                                             value)
+                     for name, value in expected_norms.items()}
+
+
 def test_vectors_fill_column_zero_and_matrices_are_row_major():
     result = run_trace(small_request("lstm"))
     rows = read_rows(to_csv(result))

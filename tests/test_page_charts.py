@@ -236,6 +236,35 @@ def test_drawing_and_stepping_the_charts_sends_no_request_to_the_api(page, live_
     assert console_errors == []
 
 
+ACCUM_TEXT = "the quick brown fox jumps over the lazy dog and keeps running far away"
+
+
+@browser
+@pytest.mark.parametrize(("query", "request_", "detail"), [
+    ("cell=gru&preset=machine", {"cell": "gru", "data": {"preset": "machine"}}, "full"),
+    (f"cell=lstm&H=64&text={ACCUM_TEXT.replace(' ', '+')}",
+     {"cell": "lstm", "hidden_size": 64, "data": {"text": ACCUM_TEXT}}, "norms"),
+])
+def test_accumulator_chart_draws_the_apis_accum_norms(page, live_server, console_errors, query,
+                                                      request_, detail):
+    response = httpx.post(f"{live_server}/api/v1/trace", json=request_, timeout=60)
+    assert response.status_code == 200, response.text
+    trace = response.json()
+    assert trace["detail"] == detail  # as the page asks: auto
+    open_studio(page, live_server, query)
+    show_charts(page)
+    page.wait_for_selector("#chart-accum.js-plotly-plot")
+    drawn = page.evaluate("""() => document.getElementById('chart-accum').data.map(
+        (line) => ({x: [...line.x], y: [...line.y]}))""")
+    backward = [(i + 1, ev) for i, ev in enumerate(trace["events"]) if ev["kind"] == "backward"]
+    names = list(trace["cell_spec"]["params"])
+    assert len(drawn) == len(names)
+    for line, name in zip(drawn, names, strict=True):
+        assert line["x"] == [i for i, _ in backward]
+        assert line["y"] == [ev["accum_norms"][name] for _, ev in backward]  # exactly
+    assert console_errors == []
+
+
 def test_charts_and_plots_do_not_import_each_other():
     charts = (ROOT / "static/js/charts.js").read_text(encoding="utf-8")
     plots = (ROOT / "static/js/plots.js").read_text(encoding="utf-8")

@@ -10,7 +10,6 @@
 // last one. A column with no event of that kind at that t (full BPTT has no update after
 // step 2) shows its event of that kind with the nearest t, the earlier on a tie, and says so.
 import { COMPARES } from "./state.js";
-import { vectorNorm } from "./units.js";
 
 export { COMPARES };
 
@@ -107,7 +106,8 @@ const last = (list) => list[list.length - 1];
 /**
  * The numbers of the current event, as the API sent them: the step's loss (forward), the error
  * reaching h(t) with its two sources (backward: the lengths of the error vectors dh, dh_out and
- * dh_next, as the network's strands are labelled), the update's gradient norm and loss.
+ * dh_next, the event's `norms`, as the network's strands are labelled), the update's gradient
+ * norm and loss.
  * [{key, value, args}]
  */
 export function eventNumbers(index, i) {
@@ -123,12 +123,13 @@ export function eventNumbers(index, i) {
     ];
   }
   if (ev.kind === "backward") {
+    const norms = ev.norms ?? {}; // the engine's lengths of the error vectors
     return [
-      { key: "cmp.num.dh", value: vectorNorm(ev.dh), args: { t: ev.t }, id: "dh" },
-      { key: "cmp.num.dhOut", value: vectorNorm(ev.dh_out), args: { t: ev.t }, id: "dh_out" },
+      { key: "cmp.num.dh", value: norms.dh ?? null, args: { t: ev.t }, id: "dh" },
+      { key: "cmp.num.dhOut", value: norms.dh_out ?? null, args: { t: ev.t }, id: "dh_out" },
       {
         key: "cmp.num.dhNext",
-        value: vectorNorm(ev.dh_next),
+        value: norms.dh_next ?? null,
         args: { t: ev.t, next: ev.t + 1 },
         id: "dh_next",
       },

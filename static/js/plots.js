@@ -367,21 +367,6 @@ function errorFlow(Plotly, v) {
 
 // ---- running norm of each accumulator ------------------------------------------------------
 
-/**
- * The Frobenius norm of an accumulator as the trace gives it: the API's own number with
- * detail "norms"; with full matrices, the norm of the matrix the trace holds (a reading of
- * the trace for display, as the colour scales are; see the report on `accum_norms`).
- */
-function normOf(value) {
-  if (value === null || value === undefined || typeof value === "number") return value ?? null;
-  let s = 0;
-  for (const x of value.flat()) {
-    if (x === null) return null;
-    s += x * x;
-  }
-  return Math.sqrt(s);
-}
-
 function accum(Plotly, v) {
   const el = v.c.accum;
   const idx = v.index;
@@ -392,7 +377,7 @@ function accum(Plotly, v) {
   idx.events.forEach((ev, i) => {
     if (ev.kind !== "backward") return;
     xs.push(i + 1);
-    for (const n of names) series[n].push(normOf(ev.accum?.[n]));
+    for (const n of names) series[n].push(ev.accum_norms?.[n] ?? null); // the engine's norms
   });
   const traces = names.map((n, k) => ({
     type: "scatter",

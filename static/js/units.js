@@ -9,17 +9,3 @@ export function inSeriesUnits(value, scale) {
   if (!scale || value === null || value === undefined || typeof value !== "number") return value;
   return value * scale.std + scale.mean;
 }
-
-/**
- * The Euclidean length of a vector the trace carries, for the labels of its strands: the API
- * sends the error vectors of each step but not their lengths (null when an entry is missing).
- */
-export function vectorNorm(values) {
-  if (!Array.isArray(values)) return typeof values === "number" ? Math.abs(values) : null;
-  let sum = 0;
-  for (const v of values) {
-    if (v === null) return null;
-    sum += v * v;
-  }
-  return Math.sqrt(sum);
-}

@@ -5,7 +5,9 @@
 // Stable hooks (for tests and lessons): every node is a <g class="node"> with id
 // "node-<name>-<t>" (name x, h, c, yhat, L, or gate-<f|i|g|o|z|r|n>) and data-node, data-t,
 // data-kind; error edges are <g class="err"> with data-edge (err-out, err-next, err-c) and
-// data-t; the cursor #net-cursor carries the current event's data-t and data-kind.
+// data-t; the cursor #net-cursor carries the current event's data-t and data-kind. A connection
+// that applies weights (h-h, x-h, h-yhat, h-gates, x-gate) has a wide invisible twin,
+// path.edge-hit with data-hit (and data-gate): a click on it is announced as "pick-weights".
 //
 // The drawing fills its panel (geometry.js networkLayout) and is rebuilt when the panel's width
 // changes; each error bundle is labelled with the length of its error vector, and the error of
@@ -30,6 +32,8 @@ import { inSeriesUnits, vectorNorm } from "./units.js";
 
 // A column narrower than this (at scale 1) writes the norms of its strands only while current.
 const DENSE_COLUMN = 72;
+// The connections that apply weights (W, U, V and the gates' own): a click changes them.
+const WEIGHT_EDGES = new Set(["h-h", "x-h", "h-yhat", "h-gates", "x-gate"]);
 
 export class NetworkView extends EventTarget {
   constructor({ container, tooltip }) {
@@ -48,6 +52,7 @@ export class NetworkView extends EventTarget {
     this.container.addEventListener("focusin", (e) => this.onHover(e));
     this.container.addEventListener("focusout", (e) => this.onLeave(e));
     this.container.addEventListener("keydown", (e) => this.onKey(e));
+    this.container.addEventListener("click", (e) => this.onPickWeights(e));
     // the viewport's width and scroll, kept here so that a step never forces a layout to read them
     this.viewWidth = container.clientWidth;
     this.scrollX = 0;
@@ -293,8 +298,8 @@ export class NetworkView extends EventTarget {
       nodes[spec.gate ? `gate-${spec.gate}` : spec.name] = n;
       return n;
     };
-    const edge = (name, d) =>
-      el(
+    const edge = (name, d) => {
+      const path = el(
         "path",
         {
           class: "edge",
@@ -306,6 +311,9 @@ export class NetworkView extends EventTarget {
         },
         edges,
       );
+      this.hitPath(edges, name, d, t);
+      return path;
+    };
     const px = t > 0 ? lay.colX(t - 1) : null;
 
     if (t === 0) {
@@ -385,7 +393,9 @@ export class NetworkView extends EventTarget {
       el("path", { class: "edge thin", d, "data-edge": name, "data-t": t }, edges);
     edge("h-gates", curve(px + R * 0.7, y.h + R * 0.7, slots[0].x - gr, top - 2 * s));
     gates.forEach((g, k) => {
-      thin("x-gate", `M${x},${y.x - R}L${slots[k].x},${slots[k].y + gr}`);
+      const d = `M${x},${y.x - R}L${slots[k].x},${slots[k].y + gr}`;
+      thin("x-gate", d);
+      this.hitPath(edges, "x-gate", d, t, g);
       nodes[`gate-${g}`] = this.nodeGroup(col, {
         name: "gate",
         t,
@@ -692,6 +702,26 @@ export class NetworkView extends EventTarget {
   }
 
   // ---- interaction ----------------------------------------------------------------------
+
+  /** The invisible, wide twin of a connection that applies weights: what a click lands on. */
+  hitPath(parent, name, d, t, gate = null) {
+    // (a GRU's h-h is the carry z ⊙ h(t−1): no weights on it)
+    if (!WEIGHT_EDGES.has(name) || (name === "h-h" && this.index.cell !== "rnn")) return;
+    const hit = el("path", { class: "edge-hit", d, "data-hit": name, "data-t": t }, parent);
+    if (gate) hit.setAttribute("data-gate", gate);
+  }
+
+  /** A click on a connection: its weights (the studio's weight card opens them). */
+  onPickWeights(e) {
+    const hit = e.target.closest?.(".edge-hit");
+    if (!hit) return;
+    const { hit: edge, gate = null, t } = hit.dataset;
+    this.dispatchEvent(
+      new CustomEvent("pick-weights", {
+        detail: { edge, gate, t: Number(t), x: e.pageX, y: e.pageY },
+      }),
+    );
+  }
 
   focusCurrent() {
     const node = this.currentNodes?.find((n) => n.dataset.node === "h") || this.currentNodes?.[0];

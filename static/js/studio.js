@@ -28,6 +28,7 @@ export class Studio extends EventTarget {
     this.trace = null;
     this.index = null;
     this.training = null;
+    this.error = null; // the API's refusal of the scenario in the store, while it stands
     this.loadSeq = 0;
     this.offScreen = new Set(); // views a step leaves alone (not near the view)
     this.stale = new Set(); // views left alone since their last draw
@@ -105,11 +106,13 @@ export class Studio extends EventTarget {
       const { trace, training, normsOnly } = await this.source.load(scenario);
       if (seq !== this.loadSeq) return;
       this.store.accept(scenario);
+      this.error = null;
       this.controls.clearErrors();
       if (normsOnly) this.controls.showSlot("general", tr("status.normsOnly"));
       this.setTrace(trace, training, eventIndex);
     } catch (err) {
       if (err?.name === "AbortError" || seq !== this.loadSeq) return;
+      this.error = err;
       if (err instanceof ApiError) this.controls.showApiError(err);
       else {
         console.warn(err);
@@ -140,7 +143,7 @@ export class Studio extends EventTarget {
     this.views.charts.setTraining(training);
     this.views.predictions.setTraining(training, this.store.get().scenario.train);
     this.views.predictions.draw();
-    this.controls.sync(trace.config, traceDataKind(trace));
+    this.controls.sync(trace.config, traceDataKind(trace), trace.sizes);
     this.timeline.setEvents(this.index.events, this.index.windows);
     const exploded = Boolean(trace.non_finite || training?.non_finite);
     this.banner.hidden = !exploded;
@@ -210,8 +213,8 @@ export class Studio extends EventTarget {
   }
 
   // The rarer actions (gradient check, exports, share) live in actions.js, loaded on first use.
-  async act(name) {
-    (await import("./actions.js"))[name](this);
+  async act(name, ...args) {
+    (await import("./actions.js"))[name](this, ...args);
   }
 
   get event() {

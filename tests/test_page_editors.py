@@ -181,9 +181,11 @@ def test_weight_card_from_a_connection_of_the_network(page, live_server, console
                                                       artifacts_dir):
     open_studio(page, live_server, SMALL + "&cell=lstm")
     seeded = page.evaluate("() => window.bpttStudio.trace.params")
-    page.locator("#col-2 .edge-hit[data-hit='x-gate'][data-gate='o']").click(force=True)
-    page.wait_for_selector("#weight-card:not([hidden]) [data-grid='params.U_o'] input.cell")
-    assert page.text_content("#wc-title").startswith("U_o")
+    page.locator("#col-2 .edge-hit[data-hit='x-gate']").click(force=True)
+    page.wait_for_selector("#weight-card:not([hidden]) [data-grid='params.U_f'] input.cell")
+    assert page.text_content("#wc-title").startswith("U_f")
+    page.click("#weight-card .chip[data-param='U_o']")  # every gate's input weights
+    page.wait_for_selector("#weight-card [data-grid='params.U_o'] input.cell")
     type_into(page, "params.U_o", 0, 1, "2")
     wait_traces(page)
     params = page.evaluate("() => window.bpttStudio.trace.params")

@@ -357,6 +357,8 @@ export class Controls {
     } else if (document.activeElement !== $("ctl-data")) {
       $("ctl-data").value = "";
     }
+    // explicit arrays are edited in the editors, not typed here
+    if (isArrayData(data) && document.activeElement !== $("ctl-data")) $("ctl-data").value = "";
     const setv = (id, v) => {
       const el = $(id);
       if (document.activeElement === el) return;

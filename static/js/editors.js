@@ -365,9 +365,12 @@ export class Editors {
   }
 
   /** A grid under a heading, in its own box; returns the Grid. */
-  gridBox(parent, { name, title, caption, vector, grow, rowLabel, colLabel, values, onChange }) {
+  gridBox(
+    parent,
+    { name, title, caption, vector, rowLabel, colLabel, values, onChange, symbol = false },
+  ) {
     const box = el("section", "ed-box", parent);
-    const h = el("h3", "ed-box-title", box);
+    const h = el("h3", symbol ? "ed-box-title is-symbol" : "ed-box-title", box);
     h.dataset.raw = "";
     h.textContent = title;
     if (caption) el("span", "ed-box-caption", h, caption).dataset.raw = "";
@@ -376,7 +379,6 @@ export class Editors {
       container: holder,
       name,
       vector,
-      grow,
       rowLabel,
       colLabel,
       label: title,
@@ -408,7 +410,6 @@ export class Editors {
     const inBox = this.gridBox(row, {
       name: "data.inputs",
       title: tr("ed.inputs", { x }),
-      grow: true,
       rowLabel: stepLabel,
       colLabel: (c) => (vocab?.[c] !== undefined ? TraceIndex.shown(vocab[c]) : String(c + 1)),
       values: inputs,
@@ -418,7 +419,6 @@ export class Editors {
       name: "data.targets",
       title: tr(classes ? "ed.targets.classes" : "ed.targets.values", { y }),
       vector: classes,
-      grow: true,
       rowLabel: stepLabel,
       colLabel: (c) => String(c + 1),
       values: targets,
@@ -644,9 +644,9 @@ export class Editors {
     this.gridBox(parent, {
       name: `params.${name}`,
       title: this.paramName(name),
+      symbol: true,
       caption: ` ${spec.shape.join(" × ")} · ${caption}`,
       vector,
-      grow: false,
       colLabel: (c) => (vocab?.[c] !== undefined ? TraceIndex.shown(vocab[c]) : String(c + 1)),
       values: params[name],
       onChange: (value) => {
@@ -671,6 +671,7 @@ export class Editors {
       this.gridBox(grids, {
         name: `${name}0`,
         title: labelText(varLabel(name, n), n, 0),
+        symbol: true,
         vector: true,
         values: shown.values,
         onChange: (v) => this.write({ [`${name}0`]: v }),

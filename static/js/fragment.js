@@ -36,13 +36,6 @@ export function isArrayData(data) {
   return Boolean(data && typeof data === "object" && "inputs" in data);
 }
 
-/** The scenario without what the fragment carries (the part the query string holds). */
-export function smallPart(scenario) {
-  const { params, h0, c0, ...rest } = scenario || {};
-  if (isArrayData(rest.data)) delete rest.data;
-  return rest;
-}
-
 const PATH = /^(params\.[A-Za-z][A-Za-z0-9_]*|h0|c0|data\.inputs|data\.targets)$/;
 
 /** Put decoded fields ({path: value}) back into a scenario (a copy); other paths are ignored. */

@@ -3,7 +3,8 @@
 // only the whole array or a row). It holds what was typed, numbers or not: the API judges it.
 // Pasting a block (a spreadsheet's tab-separated cells, CSV, or a NumPy or JSON print such as
 // [[0.1, 0.2], [0.3, 0.4]] or array([...])) into the first cell replaces the whole grid; into
-// another cell it writes from there on. Large arrays are edited as text (one row per line).
+// another cell it writes from there on, growing the grid if the block needs it (a shape the
+// request cannot take is the API's to refuse). Large arrays are edited as text.
 // Pure parsing functions first, then the component.
 import { num } from "./format.js";
 import { t as tr } from "./i18n.js";
@@ -94,24 +95,14 @@ const el = (tag, cls, parent) => {
 export class Grid {
   /**
    * container: the element the grid draws into. name: its data-grid hook ("params.W",
-   * "data.inputs", "h0"). vector: one entry per row (a column vector). grow: pasting may add
-   * rows and columns. rowLabel(r), colLabel(c): header texts (1-based numbering is theirs).
-   * label: the accessible name of the grid. onChange(values): the grid's new contents.
+   * "data.inputs", "h0"). vector: one entry per row (a column vector). rowLabel(r),
+   * colLabel(c): header texts (1-based numbering is theirs). label: the accessible name of the
+   * grid. onChange(values): the grid's new contents.
    */
-  constructor({
-    container,
-    name,
-    vector = false,
-    grow = false,
-    rowLabel,
-    colLabel,
-    label,
-    onChange,
-  }) {
+  constructor({ container, name, vector = false, rowLabel, colLabel, label, onChange }) {
     this.container = container;
     this.name = name;
     this.vector = vector;
-    this.grow = grow;
     this.rowLabel = rowLabel || ((r) => String(r + 1));
     this.colLabel = colLabel || ((c) => String(c + 1));
     this.label = label || name;
@@ -298,13 +289,8 @@ export class Grid {
     else {
       block.forEach((row, i) => {
         const target = r + i;
-        if (target >= rows.length) {
-          if (!this.grow && !this.vector) return;
-          while (rows.length <= target)
-            rows.push(new Array(rows[0]?.length || row.length).fill(null));
-        }
+        while (rows.length <= target) rows.push(new Array(rows[0]?.length ?? 0).fill(null));
         row.forEach((v, j) => {
-          if (c + j >= rows[target].length && !this.grow) return;
           rows[target][c + j] = v;
         });
       });

@@ -7,7 +7,7 @@
 // data-kind; error edges are <g class="err"> with data-edge (err-out, err-next, err-c) and
 // data-t; the cursor #net-cursor carries the current event's data-t and data-kind. A connection
 // that applies weights (h-h, x-h, h-yhat, h-gates, x-gate) has a wide invisible twin,
-// path.edge-hit with data-hit (and data-gate): a click on it is announced as "pick-weights".
+// path.edge-hit with data-hit: a click on it is announced as "pick-weights".
 //
 // The drawing fills its panel (geometry.js networkLayout) and is rebuilt when the panel's width
 // changes; each error bundle is labelled with the length of its error vector, and the error of
@@ -392,10 +392,11 @@ export class NetworkView extends EventTarget {
     const thin = (name, d) =>
       el("path", { class: "edge thin", d, "data-edge": name, "data-t": t }, edges);
     edge("h-gates", curve(px + R * 0.7, y.h + R * 0.7, slots[0].x - gr, top - 2 * s));
+    const inputs = []; // one hit path for every gate's input connection
     gates.forEach((g, k) => {
       const d = `M${x},${y.x - R}L${slots[k].x},${slots[k].y + gr}`;
       thin("x-gate", d);
-      this.hitPath(edges, "x-gate", d, t, g);
+      inputs.push(d);
       nodes[`gate-${g}`] = this.nodeGroup(col, {
         name: "gate",
         t,
@@ -406,6 +407,7 @@ export class NetworkView extends EventTarget {
         gate: g,
       });
     });
+    this.hitPath(edges, "x-gate", inputs.join(""), t);
     if (cell === "lstm") {
       add({ name: "c", kind: "state", y: y.c });
       edge("c-c", `M${px + R},${y.c}L${x - R - 1},${y.c}`);
@@ -704,22 +706,19 @@ export class NetworkView extends EventTarget {
   // ---- interaction ----------------------------------------------------------------------
 
   /** The invisible, wide twin of a connection that applies weights: what a click lands on. */
-  hitPath(parent, name, d, t, gate = null) {
+  hitPath(parent, name, d, t) {
     // (a GRU's h-h is the carry z ⊙ h(t−1): no weights on it)
     if (!WEIGHT_EDGES.has(name) || (name === "h-h" && this.index.cell !== "rnn")) return;
-    const hit = el("path", { class: "edge-hit", d, "data-hit": name, "data-t": t }, parent);
-    if (gate) hit.setAttribute("data-gate", gate);
+    el("path", { class: "edge-hit", d, "data-hit": name, "data-t": t }, parent);
   }
 
   /** A click on a connection: its weights (the studio's weight card opens them). */
   onPickWeights(e) {
     const hit = e.target.closest?.(".edge-hit");
     if (!hit) return;
-    const { hit: edge, gate = null, t } = hit.dataset;
+    const { hit: edge, t } = hit.dataset;
     this.dispatchEvent(
-      new CustomEvent("pick-weights", {
-        detail: { edge, gate, t: Number(t), x: e.pageX, y: e.pageY },
-      }),
+      new CustomEvent("pick-weights", { detail: { edge, t: Number(t), x: e.pageX, y: e.pageY } }),
     );
   }
 

@@ -87,19 +87,22 @@ export class WeightCard {
 
   show(x, y) {
     this.card.hidden = false;
-    this.place(x, y);
+    this.at = { x, y };
+    this.place();
     this.refresh(true);
   }
 
-  /** At the click, inside the window. */
-  place(x, y) {
+  /** Beside the click, inside the window (above it when there is no room below). */
+  place() {
     const card = this.card;
-    card.style.left = "0px";
-    card.style.top = "0px";
+    const { x, y } = this.at;
+    const view = document.documentElement;
     const w = card.offsetWidth || 280;
-    const maxX = window.scrollX + document.documentElement.clientWidth - w - 8;
+    const h = card.offsetHeight || 160;
+    const maxX = window.scrollX + view.clientWidth - w - 8;
     card.style.left = `${Math.max(window.scrollX + 8, Math.min(x + 12, maxX))}px`;
-    card.style.top = `${y + 12}px`;
+    const below = y + 12 + h <= window.scrollY + view.clientHeight;
+    card.style.top = `${below ? y + 12 : Math.max(window.scrollY + 8, y - h - 12)}px`;
   }
 
   async refresh(focus = false) {
@@ -163,6 +166,7 @@ export class WeightCard {
       this.close();
       ed.open("weights");
     });
+    if (focus) this.place(); // its size is known now
   }
 
   /** One entry: its initial value in full, to retype. */

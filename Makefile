@@ -6,20 +6,64 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint bench bench-api bench-page docker-smoke golden fuzz-torch clean
+.PHONY: run test lint lock lock-upgrade plotly-js bench bench-api bench-scale bench-page \
+	docker-smoke golden fuzz-torch clean
+
+# Hashed lock files (pip-tools), one per set: what the app needs to run, what builds its wheel
+# (setuptools), and the whole development set (run + build + tests and tools). `make` installs
+# only from them, with --require-hashes, so two installs from the same commit are the same
+# packages, byte for byte. `make lock` writes them from pyproject.toml (keeping every pin that
+# still fits; `make lock-upgrade` takes the newest); tests/test_package.py fails when they and
+# pyproject.toml disagree.
+LOCK_RUN := requirements/run.txt
+LOCK_BUILD := requirements/build.txt
+LOCK_DEV := requirements/dev.txt
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --require-hashes
+# --no-build-isolation: the project itself is built with the locked setuptools already there.
+# setuptools prints a boxed notice on every editable install of a project with a package-dir
+# mapping ("Editable installation ... be careful with folders ... with the same name as your
+# package"); no folder here is named bptt_studio, so that one warning is silenced.
+INSTALL_PROJECT := PYTHONWARNINGS="ignore:Editable installation" \
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# A stamp per install set, so a changed pyproject.toml reinstalls and an unchanged one is instant.
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# A stamp per install set, so a changed lock or pyproject.toml reinstalls and an unchanged one
+# is instant.
+$(VENV)/.installed-run: pyproject.toml $(LOCK_RUN) $(LOCK_BUILD) | $(BIN)/python
+	@echo "make: installing the locked runtime set into $(VENV) ($(LOCK_RUN), $(LOCK_BUILD))"
+	$(PIP_INSTALL) -r $(LOCK_RUN) -r $(LOCK_BUILD)
+	$(INSTALL_PROJECT)
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml $(LOCK_DEV) | $(BIN)/python
+	@echo "make: installing the locked development set into $(VENV) ($(LOCK_DEV); a minute or so the first time)"
+	$(PIP_INSTALL) -r $(LOCK_DEV)
+	$(INSTALL_PROJECT)
 	touch $@ $(VENV)/.installed-run
+
+# Each set resolved for Python 3.11 on Linux; the build and dev sets are constrained to the
+# runtime pins, so every set shares the same versions. torch is never in a lock: the golden and
+# fuzz scripts and the PyTorch export test run in their own interpreter (TORCH_PYTHON).
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host
+lock: $(VENV)/.installed-dev
+	$(PIP_COMPILE) $(LOCK_FLAGS) -o $(LOCK_RUN) pyproject.toml
+	$(PIP_COMPILE) $(LOCK_FLAGS) --build-deps-for=wheel --only-build-deps -c $(LOCK_RUN) \
+		-o $(LOCK_BUILD) pyproject.toml
+	$(PIP_COMPILE) $(LOCK_FLAGS) --extra dev -c $(LOCK_RUN) -c $(LOCK_BUILD) -o $(LOCK_DEV) \
+		pyproject.toml
+	@! grep -n -i -E '^(torch|nvidia-)' $(LOCK_RUN) $(LOCK_BUILD) $(LOCK_DEV) \
+		|| { echo "make lock: torch must stay out of the locks" >&2; exit 1; }
+
+lock-upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
+
+# plotly.js: the npm partial bundle with the traces the page draws (heatmap, scatter, bar),
+# fetched again at the version and npm integrity recorded in vendor/plotly.js.json.
+plotly-js:
+	bash scripts/fetch_plotly_js.sh
 
 run: $(VENV)/.installed-run
 	@echo "BPTT Studio on http://$(HOST):$(PORT)/"
@@ -53,6 +97,11 @@ bench: $(VENV)/.installed-dev
 
 bench-api: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_api.py
+
+# nginx (deploy/nginx/bptt-studio.conf) in front of three replicas on loopback, one killed
+# mid-run; needs Debian's nginx (apt-get install -y nginx-light). About 40 s.
+bench-scale: $(VENV)/.installed-dev
+	$(BIN)/python bench/bench_scale.py
 
 bench-page: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_page.py

@@ -64,13 +64,17 @@ class BodyLimitMiddleware:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send,
                          declared: int | None) -> None:
-        given = f"{declared} bytes" if declared is not None else "more than that"
-        error = ApiError(413, ("body",), f"the body is too large: the server takes at most "
-                                         f"{self.max_bytes} bytes (BPTT_MAX_BODY_BYTES); got "
-                                         f"{given}", "body_too_large")
-        response = jsonio.response(error.body(), 413)
+        response = jsonio.response(too_large(self.max_bytes, declared).body(), 413)
         response.headers["connection"] = "close"  # the unread rest of the body is dropped
         await response(scope, receive, send)
+
+
+def too_large(max_bytes: int, declared: int | None) -> ApiError:
+    """The 413 of a body over ``max_bytes`` (``declared``: its Content-Length, if known)."""
+    given = f"{declared} bytes" if declared is not None else "more than that"
+    return ApiError(413, ("body",), f"the body is too large: the server takes at most "
+                                    f"{max_bytes} bytes (BPTT_MAX_BODY_BYTES); got {given}",
+                    "body_too_large")
 
 
 def _content_length(scope: Scope) -> int | None:

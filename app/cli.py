@@ -5,10 +5,14 @@
     bptt-studio trace --request req.json   (or - for stdin)
     bptt-studio train --preset machine --iterations 200        POST /api/v1/train, offline
     bptt-studio gradcheck --request req.json                   POST /api/v1/gradcheck, offline
+    bptt-studio export-torch --request req.json > check.py     POST /api/v1/export/torch
 
 ``trace``, ``train`` and ``gradcheck`` print exactly the JSON the API would return for the same
 request (same validation, limits, serialiser); a bad request prints the API's error JSON on
-stderr and exits with status 2.
+stderr and exits with status 2. Every other bad invocation (an option, an environment
+variable such as PORT or BPTT_MAX_HIDDEN_SIZE, a closed standard input) prints one line,
+``bptt-studio: error: ...``, and exits with status 2 too. Output into a pipe that closes early
+(``| head``) ends quietly with the status of a filter stopped by SIGPIPE (141).
 """
 
 import argparse
@@ -16,11 +20,15 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
-from bptt_studio import derived_cli
+from bptt_studio import derived_cli, export
 
 EXIT_BAD_REQUEST = 2
+EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a filter ended by SIGPIPE
+EXIT_INTERRUPTED = 128 + 2
+PROTOCOL = "bptt_studio.protocol:GuardedH11Protocol"  # app/protocol.py: slow clients, JSON 400
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 # One BLAS thread per process, set before NumPy is imported. Under concurrent requests a
 # multi-threaded BLAS in every request oversubscribes the cores (the LSTM H=64 T=100 trace:
@@ -42,6 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
         proxy_headers=True,
+        http=PROTOCOL,
     )
     return 0
 
@@ -61,7 +70,8 @@ def _serve_workers(args: argparse.Namespace) -> int:
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config("bptt_studio.main:app", host=args.host, port=args.port,
-                            workers=args.workers, log_level=args.log_level, proxy_headers=True)
+                            workers=args.workers, log_level=args.log_level, proxy_headers=True,
+                            http=PROTOCOL)
     sock = config.bind_socket()
     if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto != socket.IPPROTO_TCP:
         sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
@@ -76,18 +86,32 @@ def _serve_workers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_body(args: argparse.Namespace) -> Any:
-    from bptt_studio import jsonio
+class UsageError(Exception):
+    """A bad invocation: one line on stderr, exit status 2."""
 
+
+def _read_body(args: argparse.Namespace, max_bytes: int | None = None) -> Any:
+    """The request as JSON, read up to the API's body limit (the file may be endless)."""
+    from bptt_studio import jsonio
+    from bptt_studio.body import too_large
+    from bptt_studio.settings import get_settings
+
+    if max_bytes is None:
+        max_bytes = get_settings().max_body_bytes
     if args.preset is not None:
         return {"data": {"preset": args.preset}}
     if args.request is None:
         return {}
     if args.request == "-":
-        raw = sys.stdin.buffer.read()
+        if sys.stdin is None or sys.stdin.closed:
+            raise UsageError("--request -: standard input is closed; give a file, or send the "
+                             "request on standard input")
+        raw = sys.stdin.buffer.read(max_bytes + 1)
     else:
         with open(args.request, "rb") as handle:
-            raw = handle.read()
+            raw = handle.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise too_large(max_bytes, None)
     return jsonio.parse_body(raw)
 
 
@@ -106,7 +130,7 @@ def _run(args: argparse.Namespace, overrides: dict[str, Any], model_of: Callable
     schemas = build_schemas(settings)
     model = model_of(schemas)
     try:
-        body = _read_body(args)
+        body = _read_body(args, settings.max_body_bytes)
         if isinstance(body, dict):
             body = {**body, **{k: v for k, v in overrides.items() if v is not None}}
         try:
@@ -123,8 +147,7 @@ def _run(args: argparse.Namespace, overrides: dict[str, Any], model_of: Callable
     except _CliError as exc:
         return _fail(exc.body)
     except OSError as exc:
-        sys.stderr.write(f"bptt-studio: cannot read the request: {exc}\n")
-        return EXIT_BAD_REQUEST
+        raise UsageError(f"cannot read the request: {exc}") from None
     sys.stdout.buffer.write(output)
     if sys.stdout.isatty():
         sys.stdout.buffer.write(b"\n")
@@ -167,19 +190,107 @@ def _add_request_options(parser: argparse.ArgumentParser) -> None:
                         help="a JSON request as for the API; - reads standard input")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return port
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= 1024:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of worker processes "
+                                         f"(1 to 1024)")
+    return workers
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def _log_level(text: str) -> str:
+    if text.lower() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a log level ({', '.join(LOG_LEVELS)})")
+    return text.lower()
+
+
+# serve's options that default to an environment variable: (variable, default, check)
+SERVE_ENVIRONMENT: dict[str, tuple[str, str, Callable[[str], Any]]] = {
+    "port": ("PORT", "8000", _port),
+    "workers": ("WEB_CONCURRENCY", "1", _workers),
+    "log_level": ("LOG_LEVEL", "info", _log_level),
+}
+
+
+def _check_serve_environment() -> None:
+    """PORT, WEB_CONCURRENCY and LOG_LEVEL, judged before the options (even before --help)."""
+    for variable, default, check in SERVE_ENVIRONMENT.values():
+        try:
+            check(os.environ.get(variable, default))
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"the environment variable {variable}: {exc}") from None
+
+
+def _check_settings() -> None:
+    """The BPTT_* settings, each bad one named by its environment variable."""
+    from pydantic import ValidationError
+
+    from bptt_studio.settings import get_settings
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            name = "BPTT_" + "_".join(str(part) for part in error["loc"]).upper()
+            given = os.environ.get(name)
+            problems.append(f"{name}={given!r}: {error['msg']}" if given is not None
+                            else f"{name}: {error['msg']}")
+        raise UsageError("bad setting: " + "; ".join(problems)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bptt-studio", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="bptt-studio", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    def env_default(option: str) -> str:
+        """The variable's text: argparse converts (and checks) a string default with the
+        option's type, only when the option is not given."""
+        variable, default, _ = SERVE_ENVIRONMENT[option]
+        return os.environ.get(variable, default)
 
     serve = commands.add_parser("serve", help="serve the web app and the JSON API")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--port", type=_port, default=env_default("port"),
+                       help="TCP port (0 to 65535; default: PORT, or 8000)")
     serve.add_argument(
-        "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")),
-        help="identical worker processes (the API is stateless)",
+        "--workers", type=_workers, default=env_default("workers"),
+        help="identical worker processes (the API is stateless; default: WEB_CONCURRENCY, "
+             "or 1)",
     )
-    serve.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info"))
+    serve.add_argument("--log-level", type=_log_level, default=env_default("log_level"),
+                       help=f"one of {', '.join(LOG_LEVELS)} (default: LOG_LEVEL, or info)")
     serve.set_defaults(func=_serve)
 
     detail_help = 'full matrices, their norms, or "auto" (full while small), as the API'
@@ -190,8 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="print the JSON of POST /api/v1/train")
     _add_request_options(train)
-    train.add_argument("--iterations", type=int, help="training passes (default 100)")
-    train.add_argument("--record-every", type=int, help="record the curves every N passes")
+    train.add_argument("--iterations", type=_positive, help="training passes (default 100)")
+    train.add_argument("--record-every", type=_positive,
+                       help="record the curves every N passes")
     train.add_argument("--include-trace", action="store_true",
                        help="also the trace of one more pass from the trained parameters")
     train.add_argument("--detail", choices=["auto", "full", "norms"], help=detail_help)
@@ -201,14 +313,39 @@ def build_parser() -> argparse.ArgumentParser:
     _add_request_options(gradcheck)
     gradcheck.set_defaults(func=_gradcheck)
     derived_cli.add_commands(commands)  # neuron, export-csv
+    export.add_command(commands)  # export-torch
     return parser
+
+
+def _command(argv: list[str]) -> str | None:
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the exit's flush is silent too."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def main(argv: list[str] | None = None) -> int:
     for name in BLAS_THREADS:
         os.environ.setdefault(name, "1")
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if _command(argv) == "serve":
+            _check_serve_environment()
+        _check_settings()
+        args = build_parser().parse_args(argv)
+        return int(args.func(args))
+    except UsageError as exc:
+        sys.stderr.write(f"bptt-studio: error: {exc}\n")
+        return EXIT_BAD_REQUEST
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_CLOSED_PIPE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from bptt_studio import engine, limits
+from bptt_studio import engine, export, limits
 from bptt_studio.engine.tidy import to_csv_bytes
 from bptt_studio.errors import ApiError
 from bptt_studio.jsonio import all_finite, dumps
@@ -82,10 +82,12 @@ def csv_detail(result: dict[str, Any], detail: str, settings: Settings) -> str:
                    f"shorter sequence", "response_too_large")
 
 
-ENDPOINTS = {"neuron": neuron, "export_csv": export_csv}
+# export_torch: the "Check it in PyTorch" script (app/export.py), run in the computation
+# processes like the other two.
+ENDPOINTS = {"neuron": neuron, "export_csv": export_csv, "export_torch": export.script_bytes}
 
 
 def compute(endpoint: str, request: dict[str, Any], options: dict[str, Any],
             settings: Settings) -> bytes:
-    """The response bytes of ``endpoint`` ("neuron" or "export_csv")."""
+    """The response bytes of ``endpoint`` ("neuron", "export_csv" or "export_torch")."""
     return ENDPOINTS[endpoint](request, options, settings)

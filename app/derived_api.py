@@ -1,7 +1,8 @@
 """POST /api/v1/neuron and POST /api/v1/export/csv: routes, request and response models.
 
 Included from app.main with one line (``app.include_router(derived_api.build_router(settings))``).
-The work runs through ``app.derived`` (plain values in, bytes out). The bodies are /trace's
+The work runs through ``app.derived`` (plain values in, bytes out), in the worker's computation
+processes (app/runner.py). The bodies are /trace's
 request plus each endpoint's own fields; their validation errors name the field exactly as
 /trace's do (this router formats them itself, with its own models as the root).
 """
@@ -20,8 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bptt_studio import derived, jsonio
+from bptt_studio.api import CLIENT_CLOSED, SERVING_RESPONSES, client_left
 from bptt_studio.body import JSONBodyRoute
 from bptt_studio.errors import error_body, validation_errors
+from bptt_studio.runner import ClientGone, ComputePool
 from bptt_studio.schemas import ERROR_RESPONSES, Schemas, _json_integer, build_schemas
 from bptt_studio.settings import Settings
 
@@ -101,6 +104,7 @@ CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "the tidy CSV (docs/export-csv.md), as an attachment",
           "content": {"text/csv": {"schema": {"type": "string"}}}},
     **ERROR_RESPONSES,
+    **SERVING_RESPONSES,
 }
 
 
@@ -148,25 +152,38 @@ def _route_class(roots: dict[str, type[BaseModel]], schemas: Schemas) -> type[AP
     return DerivedRoute
 
 
-def build_router(settings: Settings) -> APIRouter:
+def build_router(settings: Settings, pool: ComputePool) -> APIRouter:
+    """The two routes; their work runs in ``pool``'s computation processes, as /trace's does
+    (a deadline, a departed client and the queue bound apply alike)."""
     schemas = build_schemas(settings)
     NeuronBody = neuron_body(schemas, settings)  # noqa: N806 - classes, named as such
     CsvBody = schemas.trace_body  # noqa: N806 - /trace's body: the request plus detail
     roots = {f"{PREFIX}/neuron": NeuronBody, f"{PREFIX}/export/csv": CsvBody}
     router = APIRouter(prefix=PREFIX, tags=["api"], route_class=_route_class(roots, schemas))
 
-    @router.post("/neuron", response_model=NeuronResult, responses=ERROR_RESPONSES,
+    @router.post("/neuron", response_model=NeuronResult,
+                 responses={**ERROR_RESPONSES, **SERVING_RESPONSES},
                  summary="One hidden unit's delta at one backward step, term by term "
                          "(Haykin's neuron-level BPTT)")
-    def neuron(body: NeuronBody) -> Response:  # type: ignore[valid-type]
-        request, options = derived.split(body, derived.NEURON_OPTIONS)
-        return jsonio.response(derived.compute("neuron", request, options, settings))
+    async def neuron(request: Request,
+                     body: NeuronBody) -> Response:  # type: ignore[valid-type]
+        try:
+            output = await pool.compute("neuron", *derived.split(body, derived.NEURON_OPTIONS),
+                                        lambda: client_left(request))
+        except ClientGone:
+            return Response(status_code=CLIENT_CLOSED)
+        return jsonio.response(output)
 
     @router.post("/export/csv", response_class=Response, responses=CSV_RESPONSES,
                  summary="The whole trace as one tidy CSV: one row per number")
-    def export_csv(body: CsvBody) -> Response:  # type: ignore[valid-type]
-        request, options = derived.split(body, derived.CSV_OPTIONS)
-        content = derived.compute("export_csv", request, options, settings)
+    async def export_csv(request: Request,
+                         body: CsvBody) -> Response:  # type: ignore[valid-type]
+        try:
+            content = await pool.compute("export_csv",
+                                         *derived.split(body, derived.CSV_OPTIONS),
+                                         lambda: client_left(request))
+        except ClientGone:
+            return Response(status_code=CLIENT_CLOSED)
         return Response(content=content, media_type=derived.CSV_MEDIA_TYPE, headers={
             "Content-Disposition": f'attachment; filename="{derived.CSV_FILENAME}"'})
 

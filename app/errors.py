@@ -10,25 +10,33 @@ from the CLI alike.
 
 from __future__ import annotations
 
+import logging
 import types
 import typing
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("bptt_studio.errors")
 
 Loc = tuple[str | int, ...]
 
 
 class ApiError(Exception):
-    """An error with its HTTP status: 400 (not JSON), 413 (too large), 422 (invalid)."""
+    """An error with its HTTP status: 400 (not JSON), 413 (too large), 422 (invalid), 500
+    (a fault of ours), 503 (busy; with Retry-After), 504 (past the deadline)."""
 
-    def __init__(self, status_code: int, loc: Loc, msg: str, type_: str) -> None:
+    def __init__(self, status_code: int, loc: Loc, msg: str, type_: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(msg)
         self.status_code = status_code
         self.loc = loc
         self.msg = msg
         self.type = type_
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return error_body([{"loc": list(self.loc), "msg": self.msg, "type": self.type}])
@@ -36,6 +44,46 @@ class ApiError(Exception):
 
 def error_body(errors: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"detail": list(errors)}
+
+
+INTERNAL_ERROR = {"loc": [], "msg": "the server failed to answer this request; its log has the "
+                                    "details", "type": "internal_error"}
+
+
+class InternalErrorMiddleware:
+    """Pure ASGI, just inside the security headers: an exception nothing else handled becomes
+    a JSON 500 in the API's shape, with the security headers, and its traceback goes to the
+    log, never to the client. (Starlette's own last-resort handler sits outside every
+    middleware, so its plain-text 500 would miss the security headers.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("unhandled error for %s %s", scope.get("method"),
+                             scope.get("path"))
+            if started:
+                raise  # half a response went out: the server can only close the connection
+            body = orjson.dumps(error_body([INTERNAL_ERROR]))
+            await send({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]})
+            await send({"type": "http.response.body", "body": body})
 
 
 def engine_error(loc: Sequence[str | int], msg: str) -> dict[str, Any]:

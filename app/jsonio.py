@@ -6,7 +6,10 @@ arrays alike, are written as ``null`` (orjson does that, and the tests pin it). 
 engine's order, so the same request always gives byte-identical JSON.
 
 Reading: orjson rejects what JSON does not allow, NaN, Infinity and numbers that overflow a
-double (1e400) included; ``parse_body`` turns each into an error that says where.
+double (1e400) included; ``parse_body`` turns each into an error that says where. It also
+bounds how deeply the JSON nests (``MAX_DEPTH``): every later step (pydantic, the engine's
+parser, Python's json module when it looks for a NaN) may walk a value recursively, and a
+1 KB body nested 500 deep once ended in a RecursionError.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from bptt_studio.errors import ApiError
 
 MEDIA_TYPE = "application/json"
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+# The deepest field of a request is 4 levels down (the body, params, a matrix, a row); orjson
+# itself stops at 1024 levels.
+MAX_DEPTH = 16
+_SCALARS = frozenset({int, float, str, bool, type(None)})
 
 
 def _default(value: Any) -> Any:
@@ -46,9 +53,11 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=_default, option=_OPTIONS)
 
 
-def response(value: Any, status_code: int = 200) -> Response:
+def response(value: Any, status_code: int = 200,
+             headers: dict[str, str] | None = None) -> Response:
     body = value if isinstance(value, bytes) else dumps(value)
-    return Response(content=body, status_code=status_code, media_type=MEDIA_TYPE)
+    return Response(content=body, status_code=status_code, media_type=MEDIA_TYPE,
+                    headers=headers)
 
 
 def all_finite(value: Any) -> bool:
@@ -105,8 +114,10 @@ def parse_body(body: bytes) -> Any:
         raise ApiError(400, ("body",), "the body is empty; send a JSON object, e.g. {} for "
                                        "every default", "json_invalid")
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if "depth" in exc.msg or "recursion" in exc.msg:
+            raise _too_deep(()) from None
         located = _non_finite_location(body)
         if located is not None:
             loc, token = located
@@ -116,6 +127,43 @@ def parse_body(body: bytes) -> Any:
         raise ApiError(400, ("body",), f"the body is not valid JSON: {exc.msg} at line "
                                        f"{exc.lineno} column {exc.colno}; send a JSON object",
                        "json_invalid") from None
+    deep = _deep_location(value)
+    if deep is not None:
+        raise _too_deep(deep)
+    return value
+
+
+def _too_deep(loc: tuple[str | int, ...]) -> ApiError:
+    return ApiError(422, ("body", *loc), f"the JSON nests too deeply here: a request nests at "
+                                         f"most {MAX_DEPTH} levels of objects and arrays (its "
+                                         f"deepest field, a row of a parameter matrix, is 4 "
+                                         f"levels down)", "too_deep")
+
+
+def _deep_location(value: Any) -> tuple[str | int, ...] | None:
+    """The path of an object or array nested deeper than MAX_DEPTH, or None.
+
+    Iterative (a recursive walk is what must not happen), and lists of plain numbers are
+    judged by the set of their element types, in C, not element by element.
+    """
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, loc = stack.pop()
+        if len(loc) >= MAX_DEPTH:
+            return loc
+        if type(node) is list:
+            if _SCALARS.issuperset(map(type, node)):
+                continue
+            items: Any = enumerate(node)
+        elif type(node) is dict:
+            items = node.items()
+        else:
+            continue
+        for key, item in items:
+            kind = type(item)
+            if kind is list or kind is dict:
+                stack.append((item, (*loc, key)))
+    return None
 
 
 class _Constant:
@@ -132,6 +180,9 @@ def _non_finite_location(body: bytes) -> tuple[tuple[str | int, ...], str] | Non
         value = json.loads(body, parse_constant=_Constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
+    deep = _deep_location(value)
+    if deep is not None:
+        raise _too_deep(deep)  # _first_non_finite recurses: not into this
     return _first_non_finite(value, ())
 
 

@@ -1,5 +1,8 @@
 """Wires the application: settings, middleware, static files, API and page routers."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -9,7 +12,10 @@ from fastapi_offline import FastAPIOffline
 from bptt_studio import __version__, api, derived_api, pages
 from bptt_studio.body import BodyLimitMiddleware
 from bptt_studio.cache import ResponseCacheMiddleware
+from bptt_studio.errors import InternalErrorMiddleware
 from bptt_studio.paths import STATIC_DIR
+from bptt_studio.protocol import HeadAsGetMiddleware
+from bptt_studio.runner import ComputePool
 from bptt_studio.schemas import build_schemas
 from bptt_studio.security import SecurityHeadersMiddleware
 from bptt_studio.settings import Settings, get_settings
@@ -22,6 +28,16 @@ GZIP_LEVEL = 1
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app under the given limits (by default from the environment, BPTT_*)."""
     settings = settings or get_settings()
+    pool = ComputePool(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool.start()  # the computation processes start while the server starts listening
+        try:
+            yield
+        finally:
+            await pool.close()
+
     # FastAPIOffline serves the Swagger UI assets from its package: /docs works offline.
     # /redoc would still fetch a logo from a CDN, so it is off.
     app = FastAPIOffline(
@@ -31,11 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
-    # Middleware runs outermost-last-added: security headers, CORS, body limit, response cache,
-    # gzip. Bodies reach the cache already bounded; what it replays gets the security headers
-    # exactly as a fresh response does; it stores responses already compressed by gzip (for
-    # clients that accept it), so a hit does not compress again.
+    # Middleware runs outermost-last-added: HEAD as GET, security headers, the last-resort JSON
+    # 500, CORS, body limit, response cache, gzip. Bodies reach the cache already bounded; what
+    # it replays gets the security headers exactly as a fresh response does; it stores
+    # responses already compressed by gzip (for clients that accept it), so a hit does not
+    # compress again.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
     if settings.response_cache_bytes:
         app.add_middleware(ResponseCacheMiddleware, max_bytes=settings.response_cache_bytes)
@@ -47,10 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
         )
+    app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HeadAsGetMiddleware)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    app.include_router(api.build_router(settings))
-    app.include_router(derived_api.build_router(settings))  # /neuron, /export/csv
+    app.include_router(api.build_router(settings, pool))
+    app.include_router(derived_api.build_router(settings, pool))  # /neuron, /export/csv
     api.install_error_handlers(app, build_schemas(settings))
     app.include_router(pages.router)
     return app

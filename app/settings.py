@@ -1,7 +1,11 @@
 """Settings from the environment (prefix ``BPTT_``), with safe defaults.
 
 The limits are chosen so that a request at every limit at once still finishes within about
-2 s on a 2-core machine (see README, "Limits").
+2 s on a 2-core machine (see README, "Limits"). The serving settings bound what one worker
+process does at once and how long it waits for anyone (see README, "Serving a class"):
+
+    resident memory of a worker <= parent + forkserver + compute_processes x
+                                   (a computation process's idle size + compute_memory_mb)
 """
 
 from functools import lru_cache
@@ -32,6 +36,35 @@ class Settings(BaseSettings):
     response_cache_bytes: int = Field(
         64_000_000, ge=0, description="bytes of responses each worker keeps to replay identical "
                                       "compute requests (LRU); 0 = no cache")
+    # Serving: computations run in child processes that the deadline and a departed client end
+    # (app/runner.py); at most compute_processes at once, compute_queue more waiting.
+    compute_processes: int = Field(
+        2, ge=1, le=64, description="computations running at once in each worker process, "
+                                    "each in its own child process")
+    compute_queue: int = Field(
+        16, ge=0, le=10_000, description="requests waiting for a computation process, beyond "
+                                         "those running; one more is answered 503 at once")
+    queue_timeout_s: float = Field(
+        10.0, gt=0, le=3600, description="longest wait for a computation process; then 503 "
+                                         "with Retry-After")
+    compute_deadline_s: float = Field(
+        5.0, gt=0, le=3600, description="longest computation; its process is then ended "
+                                        "(the CPU work stops) and the answer is 504")
+    compute_memory_mb: int = Field(
+        256, ge=32, le=1_000_000, description="memory one computation may add to its "
+                                              "process (its address space limit); beyond it "
+                                              "the answer is 422")
+    compute_max_tasks: int = Field(
+        500, ge=1, description="computations a child process runs before it is replaced")
+    compute_recycle_mb: int = Field(
+        160, ge=32, description="a child process whose resident memory is above this after a "
+                                "computation is replaced (its freed heap goes back to the "
+                                "system)")
+    client_timeout_s: float = Field(
+        10.0, gt=0, le=3600, description="a client must send a request's headers, then its "
+                                         "body, within this many seconds each, and must not "
+                                         "leave a response unread longer, else its "
+                                         "connection is closed")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="origins allowed by CORS, comma-separated (or a JSON list); empty = off",

@@ -22,29 +22,50 @@ request is computed). Each line says how many of its responses were cache hits (
 Then, on an idle server, the time of single requests at the server's limits (goal: about 2 s
 each), and an in-process breakdown of scenario (b): where the time goes.
 
+Then the abuse scenarios (one worker, production settings): the costliest requests a client
+can send, alone (their status, wall time, the server's CPU seconds and peak memory: the
+memory bound or the deadline must stop them), and 24 costly clients at once for
+ABUSE_SECONDS (a third sending the costly /train, a third the costly BPTT(1, 2) /trace, a
+third a /train small in memory but long; every request different so none is a cache hit)
+while a probe opens a new connection to GET /api/v1/health every 100 ms as a load balancer
+would: health
+p50/p99, the costly requests' status counts, the server's peak resident memory (the worker and
+its computation processes) and, 5 s after the clients stopped, its memory and CPU use (work
+nobody waits for any more must have stopped). A guard kills the server if its memory passes
+--rss-cap, so a server without bounds cannot take the machine down.
+
     .venv/bin/python bench/bench_api.py [--workers 1,2] [--cache on,off] [--duration 8]
-                                        [--skip-limits]
+                                        [--only load,limits,breakdown,abuse]
+                                        [--server PATH-TO-bptt-studio] [--rss-cap-mb 6000]
+
+``--server`` runs another installation's ``bptt-studio`` (an older checkout, to compare); the
+default is this one's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import gzip
 import os
+import signal
+import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import start_server as start_live_server  # noqa: E402
 from conftest import stop_server  # noqa: E402
+from proc_support import tree_cpu_seconds, tree_rss_bytes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -211,6 +232,35 @@ async def load(port: int, body: bytes, duration: float,
 
 # ---------------------------------------------------------------------------------------------
 # The server, started as in production.
+
+SERVER = Path(sys.executable).parent / "bptt-studio"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def start_live_server(env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """``SERVER serve`` on a free loopback port, once it answers /api/v1/health."""
+    port = free_port()
+    env = {**os.environ, **env_extra}
+    proc = subprocess.Popen([str(SERVER), "serve", "--host", HOST, "--port", str(port),
+                             "--log-level", "warning"], env=env, cwd=ROOT,
+                            start_new_session=True)
+    base = f"http://{HOST}:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        try:
+            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    stop_server(proc)
+    raise RuntimeError("server did not answer /api/v1/health within 60 s")
 
 
 def start_server(workers: int, cache: bool = True) -> tuple[subprocess.Popen[bytes], int]:
@@ -395,7 +445,217 @@ def breakdown() -> None:
                          f"{backward / 1e6:.2f} MB)")
 
 
+# ---------------------------------------------------------------------------------------------
+# Abuse: the costliest requests, alone and 24 at once.
+
+ABUSE_CLIENTS = 24
+ABUSE_SECONDS = 20.0
+CLIENT_TIMEOUT_S = 30.0
+PROBE_EVERY_S = 0.1
+PROBE_TIMEOUT_S = 10.0
+SETTLE_S = 5.0
+GOAL_HEALTH_P99_MS = 50.0
+GOAL_PEAK_RSS_MB = 1000.0
+
+
+def costly_text() -> str:
+    """201 characters over 128 distinct ones: T = 200 steps, D = K = 128."""
+    alphabet = [chr(0x100 + i) for i in range(128)]
+    text = "".join(alphabet[(i * 37) % 128] for i in range(201))
+    assert len(text) == 201 and len(set(text)) == 128
+    return text
+
+
+def costly_train(seed: int = 0) -> dict:
+    """About 40 CPU-seconds before the server had a deadline: LSTM H=64, T=200, D=K=128,
+    an update every step (k1 = 1), Adam, 100 passes."""
+    return {"cell": "lstm", "hidden_size": 64, "data": {"text": costly_text()},
+            "truncation": {"k1": 1}, "optimizer": {"name": "adam"}, "iterations": 100,
+            "seed": seed}
+
+
+def long_train(seed: int = 0) -> dict:
+    """Small in memory (under 50 MB) but about 11 CPU-seconds: an LSTM H=16 updated after
+    every step over 200 characters, 100 passes. Only a deadline bounds it."""
+    text = ("the quick brown fox jumps over the lazy dog " * 5)[:201]
+    return {"cell": "lstm", "hidden_size": 16, "data": {"text": text},
+            "truncation": {"k1": 1}, "optimizer": {"name": "adam"}, "iterations": 100,
+            "seed": seed}
+
+
+def costly_trace(seed: int = 0) -> dict:
+    """390-670 MB before the server bounded memory: the same sizes in BPTT(1, 2)."""
+    return {"cell": "lstm", "hidden_size": 64, "data": {"text": costly_text()},
+            "truncation": {"k1": 1, "k2": 2}, "seed": seed}
+
+
+class Guard:
+    """Samples the server's memory (its whole process tree) and kills it past ``cap``.
+
+    In a thread of its own: listing /proc takes tens of milliseconds on a busy machine, and
+    on the event loop it would delay the health probes it sits beside."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], cap_bytes: int) -> None:
+        self.proc = proc
+        self.cap = cap_bytes
+        self.peak = 0
+        self.killed_at = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sample(self) -> int:
+        rss = tree_rss_bytes(self.proc.pid)
+        self.peak = max(self.peak, rss)
+        if rss > self.cap and not self.killed_at:
+            self.killed_at = rss
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        return rss
+
+    def start(self, every: float = 0.2) -> None:
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(every):
+                self.sample()
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+async def probe_health(port: int) -> float | None:
+    """Seconds for GET /api/v1/health on a new connection, or None past PROBE_TIMEOUT_S."""
+    start = time.perf_counter()
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            reader, writer = await asyncio.open_connection(HOST, port)
+            writer.write(f"GET /api/v1/health HTTP/1.1\r\nHost: {HOST}\r\n"
+                         f"Connection: close\r\n\r\n".encode())
+            await writer.drain()
+            status = await reader.readline()
+            await reader.read()
+            writer.close()
+    except (TimeoutError, OSError):
+        return None
+    return time.perf_counter() - start if b" 200 " in status else None
+
+
+async def one_request(port: int, path: str, body: bytes,
+                      timeout: float) -> tuple[int | str, float, dict]:
+    conn = Connection(port)
+    start = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            await conn.open()
+            status, _, headers = await conn.post(path, body, gzip_ok=True)
+    except TimeoutError:
+        return "client timeout", time.perf_counter() - start, {}
+    except (OSError, asyncio.IncompleteReadError, ValueError):
+        return "connection error", time.perf_counter() - start, {}
+    finally:
+        await conn.close()
+    return status, time.perf_counter() - start, headers
+
+
+async def alone(proc: subprocess.Popen[bytes], port: int, path: str, request: dict,
+                guard: Guard) -> None:
+    cpu = tree_cpu_seconds(proc.pid)
+    guard.peak = 0
+    guard.start(0.1)
+    status, elapsed, _ = await one_request(port, path, orjson.dumps(request), 150.0)
+    guard.stop()
+    used = tree_cpu_seconds(proc.pid) - cpu
+    print(f"  {path} alone: {status}, {elapsed:5.1f} s, {used:5.1f} CPU-s of the server, "
+          f"peak memory {guard.peak / 1e6:6.0f} MB")
+
+
+async def flood(proc: subprocess.Popen[bytes], port: int, duration: float,
+                guard: Guard) -> None:
+    statuses: collections.Counter[str] = collections.Counter()
+    probes: list[float | None] = []
+    seeds = iter(range(1, 10**9))
+    stop = time.perf_counter() + duration
+
+    async def client(index: int) -> None:
+        path, make = (("/api/v1/train", costly_train), ("/api/v1/trace", costly_trace),
+                      ("/api/v1/train", long_train))[index % 3]
+        while time.perf_counter() < stop and not guard.killed_at:
+            status, _, headers = await one_request(port, path, orjson.dumps(make(next(seeds))),
+                                                   CLIENT_TIMEOUT_S)
+            label = str(status)
+            if status == 503 and "retry-after" in headers:
+                label += " (with Retry-After)"
+            statuses[label] += 1
+            if status == 503:
+                await asyncio.sleep(float(headers.get("retry-after", 1)))
+
+    async def prober() -> None:
+        while time.perf_counter() < stop and not guard.killed_at:
+            tick = time.perf_counter()
+            probes.append(await probe_health(port))
+            await asyncio.sleep(max(0.0, PROBE_EVERY_S - (time.perf_counter() - tick)))
+
+    idle = guard.sample()
+    guard.peak = 0
+    guard.start()
+    clients = [asyncio.ensure_future(client(i)) for i in range(ABUSE_CLIENTS)]
+    await asyncio.gather(prober(), asyncio.sleep(duration))
+    for task in clients:  # the clients leave, whatever they were waiting for
+        task.cancel()
+    await asyncio.gather(*clients, return_exceptions=True)
+    left = time.perf_counter()
+    cpu = tree_cpu_seconds(proc.pid)
+    await asyncio.sleep(SETTLE_S)
+    settle_cpu = (tree_cpu_seconds(proc.pid) - cpu) / (time.perf_counter() - left)
+    guard.stop()
+    after = guard.sample() if not guard.killed_at else 0
+    answered = [p for p in probes if p is not None]
+    p50 = percentile(answered, 50) * 1e3
+    p99 = percentile(answered, 99) * 1e3
+    lost = len(probes) - len(answered)
+    print(f"  {ABUSE_CLIENTS} costly clients for {duration:.0f} s (8 costly /train, 8 BPTT(1, 2) "
+          f"/trace, 8 long small /train; every request different): "
+          f"{sum(statuses.values())} answers")
+    print("    status counts: " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
+    print(f"    GET /api/v1/health, a new connection every {PROBE_EVERY_S * 1e3:.0f} ms: "
+          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(answered, default=0) * 1e3:.0f} ms, "
+          f"{lost} of {len(probes)} unanswered within {PROBE_TIMEOUT_S:.0f} s   "
+          f"goal p99 <= {GOAL_HEALTH_P99_MS:.0f} ms, none lost "
+          f"{verdict(p99 <= GOAL_HEALTH_P99_MS and lost == 0)}")
+    if guard.killed_at:
+        print(f"    memory: the guard KILLED the server at {guard.killed_at / 1e6:.0f} MB "
+              f"(idle {idle / 1e6:.0f} MB)   goal peak <= {GOAL_PEAK_RSS_MB:.0f} MB MISS")
+        return
+    print(f"    memory (worker + fork server + computation processes): idle "
+          f"{idle / 1e6:.0f} MB, peak {guard.peak / 1e6:.0f} MB, {SETTLE_S:.0f} s after "
+          f"the load {after / 1e6:.0f} MB   goal peak <= {GOAL_PEAK_RSS_MB:.0f} MB "
+          f"{verdict(guard.peak <= GOAL_PEAK_RSS_MB * 1e6)}")
+    print(f"    CPU after the clients left: {settle_cpu:.2f} CPU-s per s over {SETTLE_S:.0f} s "
+          f"(work nobody waits for)   goal < 0.2 {verdict(settle_cpu < 0.2)}")
+
+
+def run_abuse(duration: float, rss_cap: int) -> None:
+    proc, base = start_live_server({})
+    port = int(base.rsplit(":", 1)[1])
+    guard = Guard(proc, rss_cap)
+    try:
+        print(f"\n== abuse: {SERVER} serve --port {port}, one worker, production settings; "
+              f"memory guard {rss_cap / 1e6:.0f} MB ==")
+        asyncio.run(alone(proc, port, "/api/v1/train", costly_train(), guard))
+        asyncio.run(alone(proc, port, "/api/v1/trace", costly_trace(), guard))
+        asyncio.run(alone(proc, port, "/api/v1/train", long_train(), guard))
+        asyncio.run(flood(proc, port, duration, guard))
+    finally:
+        stop_server(proc)
+
+
 def main() -> int:
+    global SERVER
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", default="1,2",
                         help="comma-separated worker counts to measure (default 1,2)")
@@ -405,8 +665,20 @@ def main() -> int:
                              "default on,off")
     parser.add_argument("--duration", type=float, default=DURATION_S,
                         help="seconds of load per scenario (at most 60)")
+    parser.add_argument("--only", default="load,limits,breakdown,abuse",
+                        help="which parts to run, comma-separated (default: all)")
     parser.add_argument("--skip-limits", action="store_true")
+    parser.add_argument("--server", type=Path, default=SERVER,
+                        help="the bptt-studio command to measure (default: this checkout's)")
+    parser.add_argument("--abuse-duration", type=float, default=ABUSE_SECONDS,
+                        help="seconds of the 24 costly clients (at most 60)")
+    parser.add_argument("--rss-cap-mb", type=float, default=6000,
+                        help="kill the server if its memory passes this (default 6000)")
     args = parser.parse_args()
+    SERVER = args.server
+    parts = {part.strip() for part in args.only.split(",")}
+    if args.skip_limits:
+        parts.discard("limits")
     duration = min(max(args.duration, 1.0), 60.0)
     load1, load5, _ = os.getloadavg()
     print(f"bench-api: {os.cpu_count()} CPUs, loopback {HOST}; load average before: "
@@ -415,12 +687,16 @@ def main() -> int:
     caches = [c.strip() for c in args.cache.split(",")]
     if not set(caches) <= {"on", "off"}:
         parser.error("--cache takes on, off or on,off")
-    for workers in (int(w) for w in args.workers.split(",")):
-        for cache in caches:
-            run_scenarios(workers, duration, cache == "on")
-    if not args.skip_limits:
+    if "load" in parts:
+        for workers in (int(w) for w in args.workers.split(",")):
+            for cache in caches:
+                run_scenarios(workers, duration, cache == "on")
+    if "limits" in parts:
         run_limits()
-    breakdown()
+    if "breakdown" in parts:
+        breakdown()
+    if "abuse" in parts:
+        run_abuse(min(max(args.abuse_duration, 1.0), 60.0), int(args.rss_cap_mb * 1e6))
     return 0
 
 

@@ -5,6 +5,8 @@
     result["events"][0]["h"]           # h(1)
     result["updates"][0]["grads"]["W_f"]
     plan({"cell": "lstm"}).work        # what a request will cost, before running it
+    to_data(result)                    # the same numbers as plain lists and floats (for json)
+    torch_script(request)              # a PyTorch script that redoes the pass and compares
 
 Everything takes a request shaped as in docs/CONTRACT.md (a dict or a ``TraceRequest``), or
 its ``Plan``. NumPy and the standard library only.
@@ -15,11 +17,13 @@ from .cells import CELLS
 from .errors import RequestError
 from .gradcheck import gradcheck
 from .neuron import neuron, neuron_view
+from .plain import to_data
 from .plan import Plan, Work, plan, problem_of
 from .presets import PRESETS, list_presets
 from .request import TraceRequest
 from .run import run_trace
 from .tidy import to_csv, write_csv
+from .torch_script import torch_script
 from .train import train
 
 __all__ = [
@@ -39,6 +43,8 @@ __all__ = [
     "problem_of",
     "run_trace",
     "to_csv",
+    "to_data",
+    "torch_script",
     "train",
     "write_csv",
 ]

@@ -245,13 +245,23 @@ USER_SPEC="$(cat "$WORK/user")"
 UID_WANT="${USER_SPEC%%:*}"
 [ "$UID_WANT" -ne 0 ] || fail "USER is root"
 
+VERSION_WANTED="$(python3 -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')"
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 CTR="$("${B[@]}" from --name "bptt-smoke-$$" "$IMAGE")"
 "${B[@]}" config --env "PORT=$PORT" "$CTR"
 
-uid_inside="$(timeout "$CHECK_TIMEOUT" "${B[@]}" run --isolation chroot "$CTR" -- id -u)" \
-  || fail "could not run 'id -u' in the container"
-[ "$uid_inside" = "$UID_WANT" ] || fail "the container runs as uid $uid_inside, not $UID_WANT"
+# Once, on a machine whose base image had just been made, this printed nothing with status 0
+# (not seen again); so an empty answer is asked again, up to three times, and what the
+# container said on standard error is shown if it stays empty.
+uid_inside=""
+for attempt in 1 2 3; do
+  uid_inside="$(timeout "$CHECK_TIMEOUT" "${B[@]}" run --isolation chroot "$CTR" -- id -u \
+    2>"$WORK/id.err")" || fail "could not run 'id -u' in the container: $(cat "$WORK/id.err")"
+  [ -n "$uid_inside" ] && break
+  log "'id -u' in the container printed nothing (attempt $attempt): $(cat "$WORK/id.err")"
+  sleep 1
+done
+[ "$uid_inside" = "$UID_WANT" ] || fail "the container runs as uid '$uid_inside', not $UID_WANT"
 log "user: numeric $USER_SPEC, 'id -u' inside the container says $uid_inside"
 # The build-time CA bundle and pip.conf must not have been baked into the image.
 # shellcheck disable=SC2016  # $(...) is for the container's shell, not this one
@@ -259,6 +269,31 @@ timeout "$CHECK_TIMEOUT" "${B[@]}" run --isolation chroot "$CTR" -- /bin/sh -c \
   '[ -z "$(ls -A /etc/xdg/pip 2>/dev/null)" ] && [ ! -s /etc/pip.conf ]' \
   || fail "the image carries a pip config or CA bundle from the build"
 log "image: no pip config or CA bundle left from the build"
+
+# The installed set is the lock's, and the app is the wheel's (site-packages), not a source tree.
+# shellcheck disable=SC2016  # the program is for the container's Python
+timeout "$CHECK_TIMEOUT" "${B[@]}" run --isolation chroot "$CTR" -- python -c '
+import importlib.metadata as m, bptt_studio
+for d in m.distributions():
+    print(d.metadata["Name"].lower().replace("_", "-") + "==" + d.version)
+print("module", bptt_studio.__file__)' >"$WORK/installed.txt" \
+  || fail "could not list the packages installed in the image"
+python3 - "$WORK/installed.txt" requirements/run.txt "$VERSION_WANTED" <<'PY' || fail "the image does not hold exactly the locked runtime set and the wheel"
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+module = next(l for l in lines if l.startswith("module ")).split(" ", 1)[1]
+installed = {l for l in lines if "==" in l}
+pins = {f"{m.group(1).lower().replace('_', '-')}=={m.group(2)}"
+        for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", open(sys.argv[2]).read(), re.M)}
+wanted = pins | {f"bptt-studio=={sys.argv[3]}"}
+assert installed == wanted, f"not in the lock: {sorted(installed - wanted)}; missing: {sorted(wanted - installed)}"
+assert module.startswith("/opt/venv/lib/") and "/site-packages/bptt_studio/" in module, module
+print(f"docker-smoke: the image holds the {len(pins)} locked runtime packages and bptt-studio {sys.argv[3]} (from the wheel: {module})")
+PY
+timeout "$CHECK_TIMEOUT" "${B[@]}" run --isolation chroot "$CTR" -- /bin/sh -c \
+  '! [ -e /src ] && ! command -v pip >/dev/null && ! [ -e /opt/venv/bin/pip ]' \
+  || fail "the final image carries the build stage's sources or pip"
+log "image: no sources, no pip; only Debian's Python and /opt/venv"
 
 t=$(now)
 log "run: the image's CMD with PORT=$PORT (the container shares the host network)"
@@ -307,6 +342,19 @@ for path in assets:
         assert r.status == 200 and r.read(), path
 print(f"docker-smoke: GET / -> 200 {ctype}; {len(assets)} assets of the page -> 200: "
       + " ".join(assets))
+# plotly.js, which the page loads on demand (not named in the HTML)
+with urllib.request.urlopen(base + "/vendor/plotly.min.js", timeout=10) as r:
+    body = r.read()
+assert r.status == 200 and body.startswith(b"/**\n* plotly.js") and len(body) > 1_000_000
+print(f"docker-smoke: GET /vendor/plotly.min.js -> 200, {len(body)} bytes")
+# a computation, in the image's computation processes (forked by its fork server as the
+# image's user)
+request = urllib.request.Request(base + "/api/v1/trace", data=b'{"hidden_size": 3}',
+                                 headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(request, timeout=30) as r:
+    trace = json.load(r)
+assert r.status == 200 and trace["sizes"]["H"] == 3, r.status
+print("docker-smoke: POST /api/v1/trace -> 200, computed in a computation process")
 PY
 
 # The server process really runs as the image's user (the container shares the host's pids).

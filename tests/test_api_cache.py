@@ -1,6 +1,8 @@
 """The response cache (app/cache.py): identical compute requests replay the same bytes."""
 
 import gzip
+import subprocess
+import sys
 
 import pytest
 from fastapi.testclient import TestClient
@@ -182,3 +184,94 @@ def test_a_body_over_the_limit_is_still_refused_with_413(client):
         response = client.post(TRACE, content=body, headers=JSON)
         assert response.status_code == 413
         assert "x-cache" not in response.headers  # answered before the cache saw it
+
+
+# ---------------------------------------------------------------------------------------------
+# The cache holds its budget, and one client cannot flush it for everyone.
+
+
+def test_the_query_string_is_not_part_of_the_key(client):
+    client.post(TRACE, json={"hidden_size": 3})
+    response = client.post(TRACE + "?flush=" + "x" * 8000, json={"hidden_size": 3})
+    assert response.headers["x-cache"] == "hit"
+
+
+def test_varying_the_query_string_does_not_evict_anyone():
+    with TestClient(create_app(Settings(response_cache_bytes=small_budget()))) as client:
+        client.post(TRACE, json=SMALL[0], headers=IDENTITY)
+        for flush in range(50):
+            client.post(f"{TRACE}?flush={flush}", json=SMALL[1], headers=IDENTITY)
+        assert client.post(TRACE, json=SMALL[0], headers=IDENTITY).headers["x-cache"] == "hit"
+
+
+def test_an_entry_costs_at_most_entry_overhead_besides_its_body_whatever_the_client_sends():
+    # huge Content-Type and query string: neither is kept
+    code = CACHE_MEMORY_SCRIPT + "print(entry_overhead(4000, 15_000, 2_000))"
+    overhead = float(run_python(code))
+    assert overhead <= ENTRY_OVERHEAD
+
+
+def test_resident_memory_grows_at_most_1_2_times_the_budget_under_16000_distinct_requests():
+    budget = 16_000_000
+    code = CACHE_MEMORY_SCRIPT + f"print(rss_growth(16_000, {budget}, 15_000))"
+    growth = float(run_python(code))
+    assert growth <= 1.2 * budget
+
+
+def run_python(code):
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=120, check=True)
+    return completed.stdout.strip()
+
+
+# Runs in a fresh interpreter, so its resident memory is the cache's alone: the middleware
+# with an app that answers each body with a distinct 2-3 KB JSON response (the size of the
+# default trace's gzip), sent `count` distinct requests with a long query string.
+CACHE_MEMORY_SCRIPT = '''
+import asyncio, gc, tracemalloc
+from bptt_studio.cache import ResponseCacheMiddleware
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+async def app(scope, receive, send):
+    message = await receive()
+    body = message["body"] * (2000 // len(message["body"]) + 1)
+    await send({"type": "http.response.start", "status": 200, "headers": [
+        (b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+async def sink(message):
+    pass
+
+async def drive(cache, count, query, content_type):
+    for i in range(count):
+        body = b'{"seed": %d}' % i
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+        async def receive():
+            return pending.pop() if pending else {"type": "http.disconnect"}
+        scope = {"type": "http", "method": "POST", "path": "/api/v1/trace",
+                 "query_string": b"q" * query, "headers": [
+                     (b"content-type", b"application/json" + b" " * content_type),
+                     (b"accept-encoding", b"gzip")]}
+        await cache(scope, receive, sink)
+
+def entry_overhead(count, query, content_type):
+    cache = ResponseCacheMiddleware(app, max_bytes=10**10)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    asyncio.run(drive(cache, count, query, content_type))
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    bodies = sum(len(entry.body) for entry in cache.entries.values())
+    return (after - before - bodies) / len(cache.entries)
+
+def rss_growth(count, budget, query):
+    cache = ResponseCacheMiddleware(app, max_bytes=budget)
+    asyncio.run(drive(cache, 10, query, 0))  # the event loop's own first allocations
+    before = rss()
+    asyncio.run(drive(cache, count, query, 0))
+    assert cache.stored <= budget
+    return rss() - before
+'''

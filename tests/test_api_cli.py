@@ -1,13 +1,13 @@
 """The CLI prints exactly the JSON the API returns, and the API's error JSON for bad requests."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from bptt_studio.cli import EXIT_BAD_REQUEST, build_parser, main
+from bptt_studio.cli import EXIT_BAD_REQUEST, EXIT_CLOSED_PIPE, build_parser, main
+from bptt_studio.settings import get_settings
 
 CLI = str(Path(sys.executable).parent / "bptt-studio")
 
@@ -81,9 +81,9 @@ def test_cli_missing_request_file_exits_non_zero(capsys, tmp_path):
     assert "cannot read the request" in capsys.readouterr().err
 
 
-def test_cli_preset_and_request_are_mutually_exclusive():
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["trace", "--preset", "machine", "--request", "r.json"])
+def test_cli_preset_and_request_are_mutually_exclusive(capsys):
+    assert main(["trace", "--preset", "machine", "--request", "r.json"]) == EXIT_BAD_REQUEST
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_cli_serve_keeps_its_options():
@@ -105,4 +105,86 @@ def test_cli_request_that_is_not_an_object_gives_the_api_error(client, capsysbin
     path.write_text("[1, 2]")
     assert main(["trace", "--request", str(path)]) == EXIT_BAD_REQUEST
     _, expected = api_bytes(client, "/api/v1/trace", [1, 2])
+    assert capsysbinary.readouterr().err.rstrip(b"\n") == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Every bad invocation: one line on stderr, exit status 2, no traceback.
+
+
+def one_line_error(capsys):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("bptt-studio: error: "), err
+    assert "Traceback" not in err
+    return err
+
+
+def test_cli_bad_port_in_the_environment_is_one_line_even_with_help(monkeypatch, capsys):
+    monkeypatch.setenv("PORT", "abc")
+    assert main(["serve", "--help"]) == EXIT_BAD_REQUEST
+    assert "PORT" in one_line_error(capsys)
+
+
+def test_cli_bad_web_concurrency_is_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("WEB_CONCURRENCY", "0")
+    assert main(["serve"]) == EXIT_BAD_REQUEST
+    assert "WEB_CONCURRENCY" in one_line_error(capsys)
+
+
+def test_cli_bad_setting_in_the_environment_is_one_line_naming_it(monkeypatch, capsys):
+    monkeypatch.setenv("BPTT_MAX_HIDDEN_SIZE", "sixty-four")
+    get_settings.cache_clear()
+    try:
+        assert main(["trace", "--preset", "machine"]) == EXIT_BAD_REQUEST
+    finally:
+        monkeypatch.delenv("BPTT_MAX_HIDDEN_SIZE")
+        get_settings.cache_clear()
+    assert "BPTT_MAX_HIDDEN_SIZE='sixty-four'" in one_line_error(capsys)
+
+
+def test_cli_port_out_of_range_is_one_line(capsys):
+    assert main(["serve", "--port", "99999"]) == EXIT_BAD_REQUEST
+    assert "'99999' is not a port number" in one_line_error(capsys)
+
+
+def test_cli_without_a_command_is_one_line(capsys):
+    assert main([]) == EXIT_BAD_REQUEST
+    one_line_error(capsys)
+
+
+def test_cli_reads_at_most_the_body_limit_from_an_endless_file(capsysbinary):
+    assert main(["trace", "--request", "/dev/zero"]) == EXIT_BAD_REQUEST
+    error = json.loads(capsysbinary.readouterr().err)["detail"][0]
+    assert error["type"] == "body_too_large"
+
+
+def test_cli_request_from_a_closed_standard_input_is_one_line():
+    # `<&-`: the shell starts the command with file descriptor 0 closed
+    completed = subprocess.run(["sh", "-c", f'exec "{CLI}" trace --request - <&-'],
+                               capture_output=True, text=True, timeout=60, check=False)
+    assert completed.returncode == EXIT_BAD_REQUEST
+    assert completed.stderr == ("bptt-studio: error: --request -: standard input is closed; "
+                                "give a file, or send the request on standard input\n")
+
+
+def test_cli_output_into_a_closed_pipe_ends_quietly():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `| head` does once it has read enough
+    try:
+        completed = subprocess.run([CLI, "trace", "--preset", "machine"], stdout=write_end,
+                                   stderr=subprocess.PIPE, timeout=60, check=False)
+    finally:
+        os.close(write_end)
+    assert completed.returncode == EXIT_CLOSED_PIPE
+    assert completed.stderr == b""
+
+
+def test_cli_deeply_nested_request_is_the_api_error_not_a_traceback(client, capsysbinary,
+                                                                   tmp_path):
+    path = tmp_path / "request.json"
+    body = '{"params": {"W": ' + "[" * 500 + "]" * 500 + "}}"
+    path.write_text(body)
+    assert main(["trace", "--request", str(path)]) == EXIT_BAD_REQUEST
+    expected = client.post("/api/v1/trace", content=body,
+                           headers={"Content-Type": "application/json"}).content
     assert capsysbinary.readouterr().err.rstrip(b"\n") == expected

@@ -133,9 +133,10 @@ def test_openapi_declares_a_response_schema_for_every_endpoint(client):
     for path, operations in document["paths"].items():
         if not path.startswith("/api/v1/"):
             continue
+        # JSON, except the CSV export (text/csv) and the PyTorch check (a Python script)
+        media = {"/api/v1/export/csv": "text/csv",
+                 "/api/v1/export/torch": "text/x-python"}.get(path, "application/json")
         for operation in operations.values():
-            # JSON, except the CSV export (text/csv)
-            media = "text/csv" if path.endswith("/csv") else "application/json"
             content = operation["responses"]["200"]["content"][media]
             assert content["schema"], path
 
@@ -143,7 +144,7 @@ def test_openapi_declares_a_response_schema_for_every_endpoint(client):
 def test_openapi_declares_400_413_and_422_on_every_post(client):
     document = client.get("/openapi.json").json()
     posts = [ops["post"] for path, ops in document["paths"].items() if "post" in ops]
-    assert len(posts) == 5  # trace, train, gradcheck, neuron, export/csv
+    assert len(posts) == 6  # trace, train, gradcheck, neuron, export/csv, export/torch
     for operation in posts:
         assert {"400", "413", "422"} <= set(operation["responses"])
 

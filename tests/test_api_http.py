@@ -199,3 +199,81 @@ def test_limits_come_from_the_environment(monkeypatch):
         response = client.post("/api/v1/trace", json={"hidden_size": 9})
     assert response.status_code == 422
     assert "less than or equal to 8" in response.json()["detail"][0]["msg"]
+
+
+# ---------------------------------------------------------------------------------------------
+# No 500 from any input; and where a 500 happens anyway, JSON without the traceback.
+
+
+def nested(depth):
+    return "[" * depth + "]" * depth
+
+
+def test_params_nested_500_deep_in_a_1_kb_body_is_a_422_naming_the_field(client):
+    body = '{"params": {"W": ' + nested(500) + "}}"
+    assert len(body) < 1100
+    response = client.post("/api/v1/trace", content=body,
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    error = response.json()["detail"][0]
+    assert error["type"] == "too_deep"
+    assert error["loc"][:4] == ["body", "params", "W", 0]
+    assert "16 levels" in error["msg"]
+
+
+def test_json_nested_deeper_than_the_parser_allows_is_a_422_too(client):
+    response = client.post("/api/v1/trace", content=nested(5000),
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "too_deep"
+
+
+def test_a_deep_body_holding_a_nan_is_a_422_not_a_recursion(client):
+    body = '{"params": {"W": ' + "[" * 900 + "NaN" + "]" * 900 + "}}"
+    response = client.post("/api/v1/trace", content=body,
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "too_deep"
+
+
+def test_the_deepest_real_request_passes_the_depth_bound(client):
+    params = {"W": [[0.1] * 2] * 2, "U": [[0.1]] * 2, "b": [0.0] * 2, "V": [[0.1] * 2],
+              "b_y": [0.0]}
+    response = client.post("/api/v1/trace", json={
+        "hidden_size": 2, "params": params, "data": {"inputs": [[1.0], [0.5]],
+                                                     "targets": [[0.5], [1.0]]}})
+    assert response.status_code == 200
+
+
+def test_an_unexpected_exception_is_a_json_500_with_the_security_headers_and_no_traceback():
+    app = create_app()
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("a secret detail")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.json()["detail"][0]["type"] == "internal_error"
+    assert "secret" not in response.text and "Traceback" not in response.text
+
+
+# ---------------------------------------------------------------------------------------------
+# The page's URLs never come from the Host header.
+
+
+def test_the_page_asset_urls_are_paths_whatever_host_the_client_names(client):
+    page = client.get("/", headers={"Host": "evil.example"}).text
+    assert "evil.example" not in page
+    assert 'src="/static/js/main.js"' in page
+    assert 'href="/static/css/studio.css"' in page
+
+
+def test_the_page_asset_urls_keep_the_root_path_of_a_proxy_prefix():
+    with TestClient(create_app(), root_path="/bptt") as client:
+        page = client.get("/bptt/").text
+    assert 'src="/bptt/static/js/main.js"' in page

@@ -80,44 +80,71 @@ def test_every_ignored_hadolint_rule_says_why() -> None:
         assert above and above[-1].startswith("#"), f"{line.strip()} is ignored without a reason"
 
 
-def test_base_is_debian_bookworm_slim_with_debians_python() -> None:
-    items = instructions()
-    assert items[0] == ("FROM", "debian:bookworm-slim")
-    assert sum(kw == "FROM" for kw, _ in items) == 1
-    apt = items[first_index(items, "RUN", r"apt-get install")][1]
-    assert "--no-install-recommends" in apt
-    assert re.search(r"\bpython3\b", apt) and re.search(r"\bpython3-venv\b", apt)
-    assert "rm -rf /var/lib/apt/lists/*" in apt
-    assert first_index(items, "RUN", r"python3 -m venv /opt/venv") > 0
+def stages(items: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """The instructions of each stage, each list starting at its FROM."""
+    result: list[list[tuple[str, str]]] = []
+    for item in items:
+        if item[0] == "FROM":
+            result.append([])
+        result[-1].append(item)
+    return result
 
 
-def test_dependencies_are_installed_from_pyproject_before_the_code_is_copied() -> None:
-    items = instructions()
-    deps = first_index(items, "RUN", r"pip install .*-r ")
-    assert "pyproject.toml" in items[deps][1] and "dependencies" in items[deps][1]
-    copies_before = [args for kw, args in items[:deps] if kw in ("COPY", "ADD")]
-    assert copies_before == ["pyproject.toml ./"], copies_before
-    for source in ("app", "engine", "static", "templates"):
-        assert first_index(items, "COPY", rf"^{source}\b") > deps, f"COPY {source} too early"
-    project = first_index(items, "RUN", r"pip install .*--no-deps")
-    assert project > first_index(items, "COPY", r"^app\b")
-    # no hard-coded dependency list and no dev extras in the image
+def test_two_stages_both_on_debian_bookworm_slim_with_debians_python() -> None:
+    build, final = stages(instructions())
+    assert build[0] == ("FROM", "debian:bookworm-slim AS build")
+    assert final[0] == ("FROM", "debian:bookworm-slim")
+    for stage, packages in ((build, ("python3", "python3-venv")), (final, ("python3",))):
+        apt = stage[first_index(stage, "RUN", r"apt-get install")][1]
+        assert "--no-install-recommends" in apt
+        assert "rm -rf /var/lib/apt/lists/*" in apt
+        for package in packages:
+            assert re.search(rf"\b{re.escape(package)}(\s|$)", apt), package
+
+
+def test_dependencies_come_from_the_hashed_lock_before_the_code_is_copied() -> None:
+    build, _ = stages(instructions())
+    deps = first_index(build, "RUN", r"--require-hashes -r requirements/run\.txt")
+    assert "--require-hashes -r requirements/build.txt" in build[deps][1]
+    copies_before = [args for kw, args in build[:deps] if kw in ("COPY", "ADD")]
+    assert copies_before == ["requirements/run.txt requirements/build.txt ./requirements/"]
+    for source in ("app", "engine", "static", "templates", "vendor"):
+        assert first_index(build, "COPY", rf"^{source}\b") > deps, f"COPY {source} too early"
+    # no hard-coded dependency, no dev set, and nothing resolved outside the lock
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    text = "\n".join(f"{kw} {args}" for kw, args in items).lower()
+    text = "\n".join(f"{kw} {args}" for kw, args in instructions()).lower()
     for requirement in pyproject["project"]["dependencies"]:
         name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower()
         assert not re.search(rf"\b{re.escape(name)}\b", text), f"{name} hard-coded"
-    assert "[dev]" not in text
+    assert "[dev]" not in text and "dev.txt" not in text
+    for _, args in build:
+        if "pip" in args and " install " in args:
+            assert "--require-hashes" in args or "--no-deps" in args, args
+
+
+def test_the_image_installs_the_built_wheel_not_the_source_tree() -> None:
+    build, final = stages(instructions())
+    wheel = first_index(build, "RUN", r"pip wheel ")
+    args = build[wheel][1]
+    assert "--no-deps" in args and "--no-build-isolation" in args
+    assert "--no-index --find-links /src/dist bptt-studio" in args
+    assert first_index(build, "COPY", r"^vendor\b") < wheel
+    text = "\n".join(args for _, args in instructions())
+    assert not re.search(r"\s-e\s|--editable", text), "an editable install"
+    assert any(kw == "ENV" and "SOURCE_DATE_EPOCH=" in args for kw, args in build)
+    # the final image: Debian's Python and the venv, nothing of /src
+    assert [args for kw, args in final if kw == "COPY"] == ["--from=build /opt/venv /opt/venv"]
+    assert not any(kw == "RUN" and "pip" in args for kw, args in final)
 
 
 def test_runs_as_a_numeric_non_root_user() -> None:
-    items = instructions()
-    users = [args for kw, args in items if kw == "USER"]
+    _, final = stages(instructions())
+    users = [args for kw, args in final if kw == "USER"]
     assert users, "no USER: the container would run as root"
     match = re.fullmatch(r"(\d+)(?::(\d+))?", users[-1])
     assert match, f"USER {users[-1]} is not numeric uid[:gid] (hadolint DL3066)"
     assert int(match.group(1)) != 0 and int(match.group(2) or 1) != 0
-    assert first_index(items, "USER") > first_index(items, "RUN", r"pip install .*--no-deps")
+    assert first_index(final, "USER") > first_index(final, "COPY", r"/opt/venv")
 
 
 def test_healthcheck_uses_pythons_urllib_on_the_health_endpoint() -> None:
@@ -156,5 +183,6 @@ def test_dockerignore_keeps_the_context_small() -> None:
     for needed in (".venv", ".git", "tests", "artifacts", "bench", "tools", "docs",
                    "**/__pycache__", ".pytest_cache", ".ruff_cache"):
         assert needed in patterns, f".dockerignore lacks {needed}"
-    for kept in ("app", "engine", "static", "templates", "pyproject.toml", "README.md"):
+    for kept in ("app", "engine", "static", "templates", "vendor", "requirements",
+                 "pyproject.toml", "README.md"):
         assert kept not in patterns, f".dockerignore must not exclude {kept}"

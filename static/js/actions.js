@@ -1,7 +1,7 @@
 // The studio's rarer actions, loaded on first use: the gradient check, exporting the trace
-// (JSON), the current event's numbers and the whole trace (CSV), the printable worksheet, and
-// sharing the link to the view. `s` is the studio; what these actions show goes through its
-// controls and views, never their DOM.
+// (JSON), the current event's numbers and the whole trace (CSV), the printable worksheet,
+// the PyTorch check (a script), and sharing the link to the view. `s` is the studio; what
+// these actions show goes through its controls and views, never their DOM.
 import { api, ApiError } from "./api.js";
 import { raw } from "./format.js";
 import { t as tr } from "./i18n.js";
@@ -142,6 +142,30 @@ export async function worksheet(s, variant) {
   query.set("variant", variant);
   const hash = s.store.fragment ? `#${s.store.fragment}` : "";
   window.open(`/worksheet?${query}${hash}`, "_blank");
+}
+
+/**
+ * "Check it in PyTorch": the script of POST /api/v1/export/torch for this scenario, downloaded.
+ * It rebuilds the network in PyTorch and compares every number with ours (see the README).
+ */
+export async function exportTorch(s) {
+  s.controls.setTorch("check.torchMaking", "running");
+  try {
+    const response = await fetch("/api/v1/export/torch", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(requestOf(s.store.get().scenario)),
+    });
+    if (!response.ok) {
+      const key = response.status === 413 ? "check.torchTooLarge" : "check.torchFailed";
+      s.controls.setTorch(key, "failed");
+      return;
+    }
+    download("bptt_check_in_pytorch.py", await response.text(), "text/x-python");
+    s.controls.setTorch("check.torchDone", "ok");
+  } catch {
+    s.controls.setTorch("check.torchFailed", "failed");
+  }
 }
 
 export async function share(s) {

@@ -96,6 +96,7 @@ export class Controls {
     onExportTraceCsv,
     onWorksheet,
     onEditors,
+    onExportTorch,
     onShare,
   }) {
     this.store = store;
@@ -112,6 +113,7 @@ export class Controls {
       onExportTraceCsv,
       onWorksheet,
       onEditors,
+      onExportTorch,
       onShare,
     };
     this.bind();
@@ -264,6 +266,7 @@ export class Controls {
     $("btn-worksheet-key").addEventListener("click", () => this.handlers.onWorksheet("key"));
     $("btn-worksheet-blank").addEventListener("click", () => this.handlers.onWorksheet("blank"));
     $("btn-editors").addEventListener("click", () => this.handlers.onEditors());
+    $("btn-export-torch").addEventListener("click", () => this.handlers.onExportTorch());
     $("btn-share").addEventListener("click", () => this.handlers.onShare());
   }
 
@@ -456,6 +459,18 @@ export class Controls {
     status.textContent = tr(key, args);
     status.dataset.state = state;
     $("btn-gradcheck").disabled = state === "running";
+  }
+
+  /**
+   * The PyTorch check's status line, a catalogue key like the gradient check's; the button
+   * waits while the script is being made (state "running").
+   */
+  setTorch(key, state) {
+    const status = $("torch-status");
+    status.dataset.i18n = key;
+    status.textContent = tr(key);
+    status.dataset.state = state;
+    $("btn-export-torch").disabled = state === "running";
   }
 
   /** The link to share, selected in its box; copied says whether the clipboard took it. */

@@ -73,6 +73,7 @@ const controls = new Controls({
   onExportTraceCsv: act("exportTraceCsv"),
   onWorksheet: (variant) => studio.act("worksheet", variant),
   onEditors: () => editors().then((ed) => ed.open()),
+  onExportTorch: act("exportTorch"),
   onShare: act("share"),
 });
 const topbar = new TopBar({

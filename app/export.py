@@ -1,0 +1,112 @@
+""""Check it in PyTorch": POST /api/v1/export/torch and ``bptt-studio export-torch``.
+
+Both take the request of /trace and answer a Python script (text/x-python) that rebuilds the
+same network in PyTorch, runs the same pass with autograd and compares every hidden state,
+gradient and update with the numbers the engine computed (``engine.torch_script``).
+
+Like ``app.service`` and ``app.derived``, the work is a plain function ``(request, options,
+settings) -> bytes``: picklable values in, the response bytes out. The request is planned
+once and judged by the same limits as /trace, and a script whose embedded numbers would pass
+the response limit is refused (413) before it is written. Errors are raised:
+``engine.RequestError`` (422, naming the field) and ``app.errors.ApiError`` (413).
+Nothing here imports NumPy until a request runs (the CLI sets the BLAS threads first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from starlette.responses import Response
+
+from bptt_studio.settings import Settings
+
+MEDIA_TYPE = "text/x-python; charset=utf-8"
+FILENAME = "bptt_check_in_pytorch.py"
+
+# For the OpenAPI document: what a 200 of the route holds.
+OPENAPI_RESPONSE: dict[str, Any] = {
+    "description": "a Python script that redoes the pass in PyTorch and compares its numbers",
+    "content": {"text/x-python": {"schema": {"type": "string"}}},
+}
+
+
+def script_bytes(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> bytes:
+    """The script of ``request`` as UTF-8 bytes (``options``, the trace's, change nothing)."""
+    import numpy as np
+
+    from bptt_studio import __version__, engine, limits
+    from bptt_studio.engine.torch_script import estimate_script_bytes
+    from bptt_studio.errors import ApiError
+
+    del options  # "detail" shapes a trace's JSON; the script always carries every number
+    job = engine.plan(request)  # planned once, judged by the limits, then run
+    limits.check(job, settings)
+    estimate = estimate_script_bytes(job)
+    if estimate > settings.max_response_bytes:
+        raise ApiError(413, ("body",),
+                       f"the script would be about {estimate / 1e6:.1f} MB (every gradient "
+                       f"and update of the pass written out), over the server's limit of "
+                       f"{settings.max_response_bytes / 1e6:.1f} MB (BPTT_MAX_RESPONSE_BYTES); "
+                       f"ask for a smaller hidden_size, a shorter sequence or fewer updates "
+                       f"(a larger truncation k1)", "response_too_large")
+    with np.errstate(all="ignore"):
+        text = engine.torch_script(job, made_by="BPTT Studio", version=__version__)
+    return text.encode("utf-8")
+
+
+def response(body: bytes) -> Response:
+    """The script as a download named ``FILENAME``."""
+    return Response(content=body, media_type=MEDIA_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{FILENAME}"'})
+
+
+# ---- bptt-studio export-torch ---------------------------------------------------------------
+
+
+def add_command(commands: Any) -> None:
+    """Add ``export-torch`` to the ``bptt-studio`` subparsers."""
+    from bptt_studio.cli import _add_request_options
+
+    export = commands.add_parser(
+        "export-torch", help="print the PyTorch script of POST /api/v1/export/torch "
+                             "(redirect it to a .py file and run it with torch)")
+    _add_request_options(export)
+    export.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    """Validate like the API (the /trace body, then the engine), print the script's bytes;
+    a bad request prints the API's error JSON on standard error and exits with status 2."""
+    from pydantic import ValidationError
+
+    from bptt_studio import service
+    from bptt_studio.cli import EXIT_BAD_REQUEST, _fail, _read_body
+    from bptt_studio.engine import RequestError
+    from bptt_studio.errors import ApiError, engine_error, error_body, validation_errors
+    from bptt_studio.schemas import build_schemas
+    from bptt_studio.settings import get_settings
+
+    settings = get_settings()
+    schemas = build_schemas(settings)
+    model = schemas.trace_body
+    try:
+        body = _read_body(args)
+        try:
+            validated = model.model_validate(body)
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            return _fail(error_body(validation_errors(errors, model, schemas.limits,
+                                                      schemas.tags)))
+        output = script_bytes(*service.split(validated), settings)
+    except ApiError as exc:
+        return _fail(exc.body())
+    except RequestError as exc:
+        return _fail(error_body([engine_error(exc.loc, exc.msg)]))
+    except OSError as exc:
+        sys.stderr.write(f"bptt-studio: cannot read the request: {exc}\n")
+        return EXIT_BAD_REQUEST
+    sys.stdout.buffer.write(output)
+    sys.stdout.flush()
+    return 0

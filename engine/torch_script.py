@@ -1,0 +1,461 @@
+""""Check it in PyTorch": a short Python script that redoes a pass in PyTorch and compares.
+
+``torch_script(request)`` runs the engine on the request and writes a script that stands alone
+(it needs torch and nothing else, not even this package): the same network built by hand from
+DESIGN.md's equations, the same initial parameters, initial state and data (as the engine
+encoded them), the same BPTT(k1, k2) schedule, clipping and torch.optim optimizer, run with
+autograd. It compares every hidden state, step loss, window loss, gradient, clipped gradient
+and updated parameter with the numbers the engine computed, which the script carries at its
+end, prints each comparison, and then "all match" or what differs (exit status 1).
+
+The script is written for a student to read: only the chosen cell, loss, clipping and optimizer
+appear, the schedule is one loop with the rule in its comments, and the numbers come last. The
+schedule is written from DESIGN.md, not from the engine: each window is replayed from the state
+before it (held constant: that is the truncation), each step with its own copy of the
+parameters it used on the way forward, so the window's gradient is the sum of the steps' shares
+(the sum over the parameter versions when k2 > k1).
+
+Pure standard library and NumPy; it writes text and never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .plan import Plan, plan
+from .request import TraceRequest
+from .run import run_trace
+
+__all__ = ["torch_script", "estimate_script_bytes"]
+
+# How close is "the same": float64 on both sides, the same operations in another order, so
+# the numbers agree to about 1e-15 of their size; the check allows 1e-9 relative.
+RTOL = 1e-9
+ATOL = 1e-12
+
+# Bytes per embedded number (a float64 in its shortest repr, about 19 characters, and ", ").
+BYTES_PER_NUMBER = 22
+
+
+def estimate_script_bytes(request: Plan | TraceRequest | dict[str, Any]) -> int:
+    """About how large the script of a request (or its plan) is, from the sizes alone, before
+    anything runs.
+
+    The embedded numbers: the data and the initial parameters, two states per step (h, and c
+    for the LSTM), and per update its gradients, the clipped ones (with clipping) and the
+    parameters after, each as large as the parameters.
+    """
+    job = request if isinstance(request, Plan) else plan(request)
+    per_update = job.parameter_count * (3 if job.request.clip is not None else 2)
+    numbers = (job.T * (job.D + job.K) + job.parameter_count + 2 * job.T * job.H + job.T
+               + len(job.windows) * per_update)
+    return 4000 + numbers * BYTES_PER_NUMBER
+
+
+def torch_script(request: Plan | TraceRequest | dict[str, Any], *,
+                 made_by: str = "BPTT Studio", version: str | None = None) -> str:
+    """The PyTorch script that rebuilds ``request``'s pass and checks the engine's numbers.
+
+    ``request`` is a request (a dict or a ``TraceRequest``) or its ``Plan``; ``made_by`` names
+    the source of the numbers in the script's text, ``version`` its version. Raises
+    ``RequestError`` for a bad request, like ``run_trace``.
+    """
+    job = request if isinstance(request, Plan) else plan(request)
+    # The script compares states, gradients and updates: the diagnostics are not needed.
+    job = replace(job, request=replace(job.request, diagnostics=False, jacobian_norms=False))
+    with np.errstate(all="ignore"):
+        result = run_trace(job)
+    return _Writer(result, made_by, version).script()
+
+
+def _rule(title: str) -> str:
+    """A section heading of the script, ruled to 99 columns."""
+    head = f"# ---- {title} "
+    return head + "-" * max(4, 99 - len(head)) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers as Python literals.
+
+
+def _number(x: Any) -> str:
+    if isinstance(x, bool | np.bool_):
+        return repr(bool(x))
+    if isinstance(x, int | np.integer):
+        return str(int(x))
+    value = float(x)
+    if math.isfinite(value):
+        return repr(value)  # the shortest text that reads back as exactly this float64
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _literal(value: Any) -> str:
+    """A number, vector or matrix on one line (a matrix as a list of rows)."""
+    array = np.asarray(value)
+    if array.ndim == 0:
+        return _number(array.item())
+    return "[" + ", ".join(_literal(item) for item in array) + "]"
+
+
+def _rows(value: Any, indent: str) -> str:
+    """A matrix with one row per line, a vector or number on one line."""
+    array = np.asarray(value)
+    if array.ndim < 2:
+        return _literal(array)
+    inner = "".join(f"{indent}    {_literal(row)},\n" for row in array)
+    return "[\n" + inner + indent + "]"
+
+
+def _named(arrays: dict[str, Any], indent: str) -> str:
+    """{name: array} with one name per line."""
+    inner = "".join(f'{indent}    "{name}": {_literal(value)},\n' for name, value in arrays.items())
+    return "{\n" + inner + indent + "}"
+
+
+def _shape(array: Any) -> str:
+    shape = np.shape(array)
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+# ---------------------------------------------------------------------------------------------
+# The parts of the script that depend on the scenario.
+
+_CELL_CODE = {
+    "rnn": '''
+def step(p, x, state):
+    """Vanilla RNN: a(t) = W h(t-1) + U x(t) + b,  h(t) = {phi}(a(t))."""
+    (h,) = state
+    a = p["W"] @ h + p["U"] @ x + p["b"]
+    return ({torch_phi}(a),)
+''',
+    "lstm": '''
+def step(p, x, state):
+    """LSTM: gates f, i, o and the candidate g; c(t) = f c(t-1) + i g,  h(t) = o tanh(c(t))."""
+    h, c = state
+    f = torch.sigmoid(p["W_f"] @ h + p["U_f"] @ x + p["b_f"])
+    i = torch.sigmoid(p["W_i"] @ h + p["U_i"] @ x + p["b_i"])
+    g = torch.tanh(p["W_g"] @ h + p["U_g"] @ x + p["b_g"])
+    o = torch.sigmoid(p["W_o"] @ h + p["U_o"] @ x + p["b_o"])
+    c = f * c + i * g
+    return (o * torch.tanh(c), c)
+''',
+    "gru": '''
+def step(p, x, state):
+    """GRU: update gate z, reset gate r (applied before the recurrent product), candidate n;
+    h(t) = z h(t-1) + (1 - z) n."""
+    (h,) = state
+    z = torch.sigmoid(p["W_z"] @ h + p["U_z"] @ x + p["b_z"])
+    r = torch.sigmoid(p["W_r"] @ h + p["U_r"] @ x + p["b_r"])
+    n = torch.tanh(p["W_h"] @ (r * h) + p["U_h"] @ x + p["b_h"])
+    return (z * h + (1 - z) * n,)
+''',
+}
+
+_LOSS_CODE = {
+    "cross_entropy": '''
+def step_loss(p, h, y):
+    """Softmax cross-entropy of the output o(t) = V h(t) + b_y: L(t) = -log softmax(o(t))[y(t)]."""
+    o = p["V"] @ h + p["b_y"]
+    return -torch.log_softmax(o, dim=0)[y]
+''',
+    "mse": '''
+def step_loss(p, h, y):
+    """Half the squared error of the output o(t) = V h(t) + b_y: L(t) = 1/2 ||o(t) - y(t)||^2."""
+    o = p["V"] @ h + p["b_y"]
+    return 0.5 * ((o - y) ** 2).sum()
+''',
+}
+
+_PHI = {"tanh": "torch.tanh", "relu": "torch.relu", "sigmoid": "torch.sigmoid"}
+
+
+def _optimizer_line(optimizer: dict[str, Any]) -> tuple[str, str]:
+    """(the constructor call, its description) of torch.optim's rule with the engine's settings."""
+    name, lr = optimizer["name"], _number(optimizer["lr"])
+    if name == "sgd":
+        return f"torch.optim.SGD(live, lr={lr})", f"SGD (lr = {lr})"
+    if name == "momentum":
+        m = _number(optimizer["momentum"])
+        return (f"torch.optim.SGD(live, lr={lr}, momentum={m})",
+                f"SGD with momentum (lr = {lr}, momentum = {m})")
+    eps = _number(optimizer["eps"])
+    if name == "adagrad":
+        return f"torch.optim.Adagrad(live, lr={lr}, eps={eps})", f"Adagrad (lr = {lr})"
+    b1, b2 = (_number(b) for b in optimizer["betas"])
+    return (f"torch.optim.Adam(live, lr={lr}, betas=({b1}, {b2}), eps={eps})",
+            f"Adam (lr = {lr}, betas = ({b1}, {b2}))")
+
+
+def _clip_lines(clip: dict[str, Any] | None) -> tuple[str, str]:
+    """(the clipping code inside the update, its description)."""
+    if clip is None:
+        return "", "no clipping"
+    limit = _number(clip["max"])
+    if clip["mode"] == "norm":
+        code = (f"        # clip_grad_norm_: scale every gradient by {limit} / (norm + 1e-6) when "
+                f"that is below 1\n"
+                f"        torch.nn.utils.clip_grad_norm_(live, max_norm={limit})\n")
+        return code, f"gradients clipped to a global norm of {limit}"
+    code = (f"        # clip_grad_value_: clamp every gradient entry to [-{limit}, {limit}]\n"
+            f"        torch.nn.utils.clip_grad_value_(live, clip_value={limit})\n")
+    return code, f"every gradient entry clipped to [-{limit}, {limit}]"
+
+
+class _Writer:
+    def __init__(self, result: dict[str, Any], made_by: str, version: str | None) -> None:
+        self.r = result
+        self.made_by = made_by
+        self.version = version
+        self.config = result["config"]
+        self.cell = self.config["cell"]
+        self.forward = [e for e in result["events"] if e["kind"] == "forward"]
+        self.T = len(self.forward)
+        trunc = self.config["truncation"]
+        self.k1 = min(trunc["k1"], self.T) if trunc else self.T
+        self.k2 = min(trunc["k2"] or trunc["k1"], self.T) if trunc else self.T
+        self.clipping = self.config["clip"] is not None
+
+    # ---- the scenario in words -----------------------------------------------------------
+
+    def describe(self) -> list[str]:
+        c, sizes = self.config, self.r["sizes"]
+        cell = {"rnn": f"vanilla RNN ({c['activation']})", "lstm": "LSTM", "gru": "GRU"}
+        data = c["data"]
+        if "text" in data:
+            what = f'the characters of {json.dumps(data["text"], ensure_ascii=False)}'
+        elif "words" in data:
+            what = f'the words of {json.dumps(data["words"], ensure_ascii=False)}'
+        elif "series" in data:
+            what = "a numeric series"
+        elif "preset" in data:
+            what = f'the preset "{data["preset"]}"'
+        else:
+            what = "explicit inputs and targets"
+        loss = {"cross_entropy": "softmax cross-entropy", "mse": "1/2 squared error"}[c["loss"]]
+        where = "at every step" if c["loss_at"] == "every" else "at the last step only"
+        if self.k1 == self.k2 == self.T:
+            schedule = f"full BPTT: one backward pass over all {self.T} steps, one update"
+        else:
+            schedule = (f"truncated BPTT(k1 = {self.k1}, k2 = {self.k2}): an update every "
+                        f"{self.k1} steps (and after the last), each looking back {self.k2} steps")
+        _, optimizer = _optimizer_line(c["optimizer"])
+        _, clipping = _clip_lines(c["clip"])
+        return [
+            f"Network: {cell[self.cell]}, hidden size H = {sizes['H']}, input size D = "
+            f"{sizes['D']}, output size K = {sizes['K']}.",
+            f"Data: {what}, T = {self.T} steps.",
+            f"Loss: {loss} {where} ({c['reduction']} over each window's loss steps).",
+            f"Schedule: {schedule}.",
+            f"Update: {optimizer}, {clipping}.",
+        ]
+
+    # ---- the script ----------------------------------------------------------------------
+
+    def script(self) -> str:
+        return "".join([self.header(), self.constants(), self.functions(), self.main(),
+                        self.expected(), self.footer()])
+
+    def header(self) -> str:
+        described = "".join(textwrap.fill(line, 95, initial_indent="  ",
+                                          subsequent_indent="    ") + "\n"
+                            for line in self.describe())
+        source = self.made_by + (f" {self.version}" if self.version else "")
+        about = textwrap.fill(
+            f"This script needs only PyTorch (pip install torch). It builds the same network "
+            f"from the same initial parameters and data, runs the same BPTT(k1, k2) schedule "
+            f"with PyTorch's autograd, clipping and optimizer, and compares every hidden state, "
+            f"loss, gradient and update with the numbers {self.made_by} computed (they are at "
+            f"the end of this file). It prints each comparison, then \"all match\" or what "
+            f"differs (and exits with status 1). Run it with python, or in a notebook with "
+            f"%run or pasted into a cell.", 95)
+        title = (f"Check it in PyTorch: one pass of BPTT redone with autograd, against "
+                 f"{self.made_by}.")
+        return f'''"""{title}
+
+{described}
+{about}
+
+Written by {source}.
+"""
+
+import torch
+
+torch.set_default_dtype(torch.float64)  # {self.made_by} computes in float64 too
+inf, nan = float("inf"), float("nan")  # in case a number overflowed
+
+'''
+
+    def constants(self) -> str:
+        r, c = self.r, self.config
+        first = self.forward[0]
+        lines = [_rule(f"The network and the data, exactly as {self.made_by} used them"), "\n"]
+        if r["vocab"] is not None:
+            lines.append(f"VOCAB = {json.dumps(r['vocab'], ensure_ascii=False)}  # x(t) is "
+                         f"the one-hot row of token t\n")
+        if r["scale"] is not None:
+            lines.append(f"# The series is z-scored: (value - {_number(r['scale']['mean'])}) / "
+                         f"{_number(r['scale']['std'])}; x(t) is value t, y(t) value t + 1.\n")
+        lines.append(f"INPUTS = {_rows(r['inputs'], '')}  # {_shape(r['inputs'])}: row t-1 "
+                     f"is x(t)\n")
+        if c["loss"] == "cross_entropy":
+            lines.append(f"TARGETS = {_literal(r['targets'])}  # the class y(t) of each step\n")
+        else:
+            lines.append(f"TARGETS = {_rows(r['targets'], '')}  # {_shape(r['targets'])}: "
+                         f"row t-1 is y(t)\n")
+        lines.append(f"H0 = {_literal(first['h_prev'])}  # h(0)\n")
+        if self.cell == "lstm":
+            lines.append(f"C0 = {_literal(first['c_prev'])}  # c(0)\n")
+        shapes = ", ".join(f"{n} {_shape(v)}" for n, v in r["params"].items())
+        lines.append(textwrap.fill(f"The initial parameters: {shapes}", 97,
+                                   initial_indent="# ", subsequent_indent="# ") + "\n")
+        lines.append("INITIAL = {\n")
+        for name, value in r["params"].items():
+            lines.append(f'    "{name}": {_rows(value, "    ")},\n')
+        lines.append("}\n\n")
+        loss_steps = list(r["loss_steps"])
+        if loss_steps == list(range(1, self.T + 1)):
+            steps = f"set(range(1, {self.T} + 1))  # a loss at every step"
+        else:
+            steps = "{" + ", ".join(map(str, loss_steps)) + "}  # the steps that have a loss"
+        lines.append(f"T = {self.T}  # steps\n")
+        lines.append(f"K1, K2 = {self.k1}, {self.k2}  # BPTT(k1, k2): update every K1 steps, "
+                     f"look back K2 steps\n")
+        lines.append(f"LOSS_STEPS = {steps}\n")
+        lines.append(f"MEAN = {c['reduction'] == 'mean'}  # a window's loss: the mean (True) "
+                     f"or the sum (False) of its steps' losses\n")
+        lines.append(f"RTOL, ATOL = {RTOL!r}, {ATOL!r}  # float64 both sides, the same "
+                     f"operations in another order\n\n")
+        return "".join(lines)
+
+    def functions(self) -> str:
+        cell = _CELL_CODE[self.cell].format(phi=self.config["activation"],
+                                            torch_phi=_PHI[self.config["activation"]])
+        return (_rule("The network, from the equations") + "\n" + cell + "\n" +
+                _LOSS_CODE[self.config["loss"]] + '''
+
+def compare(what, ours, theirs, failures):
+    """Print one comparison and remember it when the numbers differ."""
+    theirs = torch.as_tensor(theirs, dtype=torch.float64)
+    same = ours.shape == theirs.shape and torch.allclose(ours, theirs, rtol=RTOL, atol=ATOL,
+                                                         equal_nan=True)
+    gap = (ours - theirs).abs().max().item() if ours.shape == theirs.shape else float("nan")
+    print(f"{'ok  ' if same else 'DIFF'} {what:<36} largest difference {gap:.1e}")
+    if not same:
+        failures.append(what)
+
+''')
+
+    def main(self) -> str:
+        create, _ = _optimizer_line(self.config["optimizer"])
+        clip_code, _ = _clip_lines(self.config["clip"])
+        state0 = "(H0, C0)" if self.cell == "lstm" else "(H0,)"
+        check_c = ('        compare(f"c({t})", state[1], EXPECTED["c"][t - 1], failures)\n'
+                   if self.cell == "lstm" else "")
+        check_clipped = ('''        for name, p in params.items():
+            compare(f"clipped dL/d{name} (window {first}..{t})", p.grad,
+                    theirs["clipped_grads"][name], failures)
+''' if self.clipping else "")
+        return f'''
+def main():
+    """The pass, step by step; returns the list of what differs (empty: all match)."""
+    failures = []
+    inputs, targets = torch.tensor(INPUTS), torch.tensor(TARGETS)
+    params = {{name: torch.tensor(value, requires_grad=True) for name, value in INITIAL.items()}}
+    live = list(params.values())
+    optimizer = {create}
+
+    states = [tuple(torch.tensor(s) for s in {state0})]  # states[t]: the state after step t
+    used = [None]  # used[t]: the parameters step t ran with (they change at every update)
+    expected_updates = iter(EXPECTED["updates"])
+    last_update = 0
+    for t in range(1, T + 1):
+        # Forward step t, with the parameters of this moment (no graph is kept here).
+        used.append({{name: p.detach().clone() for name, p in params.items()}})
+        with torch.no_grad():
+            state = step(used[t], inputs[t - 1], states[t - 1])
+            loss = step_loss(used[t], state[0], targets[t - 1])
+        states.append(state)
+        compare(f"h({{t}})", state[0], EXPECTED["h"][t - 1], failures)
+{check_c}        compare(f"L({{t}})", loss, EXPECTED["step_losses"][t - 1], failures)
+        if t % K1 != 0 and t != T:
+            continue
+
+        # After step t, an update: the losses of the steps since the last update are injected
+        # and propagated back over the window first..t only. The window is replayed from the
+        # state before it, which is held constant: that is the truncation. Each step gets its
+        # own copy of the parameters it used on the way forward, so autograd gives each step's
+        # share of the gradient, and the window's gradient is the sum of the shares.
+        first = max(1, t - K2 + 1)
+        injected = [s for s in range(last_update + 1, t + 1) if s in LOSS_STEPS]
+        copies = {{s: {{name: v.clone().requires_grad_(True) for name, v in used[s].items()}}
+                  for s in range(first, t + 1)}}
+        state = states[first - 1]
+        window_loss = torch.zeros(())
+        for s in range(first, t + 1):
+            state = step(copies[s], inputs[s - 1], state)
+            if s in injected:
+                window_loss = window_loss + step_loss(copies[s], state[0], targets[s - 1])
+        if MEAN and injected:
+            window_loss = window_loss / len(injected)
+        if injected:
+            window_loss.backward()
+        theirs = next(expected_updates)
+        compare(f"window loss (window {{first}}..{{t}})", window_loss, theirs["loss"], failures)
+        for name, p in params.items():
+            shares = [copies[s][name].grad for s in copies if copies[s][name].grad is not None]
+            p.grad = torch.stack(shares).sum(dim=0) if shares else torch.zeros_like(p)
+            compare(f"dL/d{{name}} (window {{first}}..{{t}})", p.grad, theirs["grads"][name],
+                    failures)
+        norm = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in live]))
+        compare(f"gradient norm (window {{first}}..{{t}})", norm, theirs["grad_norm"], failures)
+
+        # The update, with PyTorch's own functions on the live parameters.
+{clip_code}{check_clipped}        optimizer.step()
+        optimizer.zero_grad()
+        for name, p in params.items():
+            compare(f"{{name}} after the update at t = {{t}}", p.detach(),
+                    theirs["params_after"][name], failures)
+        last_update = t
+    return failures
+
+'''
+
+    def expected(self) -> str:
+        r = self.r
+        lines = ["\n" + _rule(f"What {self.made_by} computed"), "\n", "EXPECTED = {\n"]
+        lines.append(f'    "h": {_rows([e["h"] for e in self.forward], "    ")},  # h(1..T)\n')
+        if self.cell == "lstm":
+            lines.append(f'    "c": {_rows([e["c"] for e in self.forward], "    ")},  # c(1..T)\n')
+        lines.append(f'    "step_losses": {_literal(r["step_losses"])},  # L(1..T)\n')
+        lines.append('    "updates": [\n')
+        for update in r["updates"]:
+            first, last = update["window"]
+            lines.append(f"        {{  # the update after step {update['t']}, window "
+                         f"{first}..{last}\n")
+            lines.append(f'            "loss": {_number(update["loss"])},\n')
+            lines.append(f'            "grad_norm": {_number(update["grad_norm"])},\n')
+            lines.append(f'            "grads": {_named(update["grads"], " " * 12)},\n')
+            if self.clipping:
+                lines.append(f'            "clipped_grads": '
+                             f'{_named(update["clipped_grads"], " " * 12)},\n')
+            lines.append(f'            "params_after": '
+                         f'{_named(update["params_after"], " " * 12)},\n')
+            lines.append("        },\n")
+        lines.append("    ],\n}\n")
+        return "".join(lines)
+
+    def footer(self) -> str:
+        return '''
+if __name__ == "__main__":
+    differ = main()
+    if differ:
+        print(f"{len(differ)} comparison(s) differ: " + ", ".join(differ))
+        raise SystemExit(1)
+    print("all match")
+'''

@@ -122,15 +122,32 @@ class Worksheet {
 
   // ---- the page --------------------------------------------------------------------------------
 
+  /** In the trace's order: each window's forward steps, its backward pass, its update. */
   draw() {
     this.root.replaceChildren();
     this.drawGiven();
-    this.drawForward();
-    for (const [u, update] of (this.trace.updates || []).entries()) {
+    const groups = this.forwardGroups();
+    const updates = this.trace.updates || [];
+    updates.forEach((update, u) => {
+      this.drawForward(groups[u] ?? [], u, u === updates.length - 1);
       this.drawBackward(u, update);
       this.drawContributions(u);
       this.drawUpdate(u, update);
+    });
+  }
+
+  /** The forward steps that run before each update (with truncation, on its new weights). */
+  forwardGroups() {
+    const groups = [];
+    let steps = [];
+    for (const e of this.index.events) {
+      if (e.kind === "forward") steps.push(e.t);
+      else if (e.kind === "update") {
+        groups[e.update] = steps;
+        steps = [];
+      }
     }
+    return groups;
   }
 
   section(key, args = null) {
@@ -211,10 +228,13 @@ class Worksheet {
     this.number(lr, opt.lr, "config.optimizer.lr", "", true);
   }
 
-  drawForward() {
-    const s = this.section("ws.forward");
+  drawForward(steps, u, last) {
+    const many = this.trace.updates.length > 1;
+    const s = many
+      ? this.section("ws.forwardSteps", { first: steps[0], last: steps.at(-1) })
+      : this.section("ws.forward");
     el("p", "hint", s, tr("ws.forward.hint"));
-    const steps = Array.from({ length: this.index.T }, (_, k) => k + 1);
+    if (u > 0) el("p", "hint", s, tr("ws.forward.after", { u }));
     const at = (t) => this.index.forwardAt[t];
     const ev = (t) => this.index.forward(t);
     const row = (label, note, read, path) => ({
@@ -248,6 +268,7 @@ class Worksheet {
       }),
     });
     this.stepTable(s, steps, rows);
+    if (!last) return;
     const total = el("p", "ws-line", s);
     el("span", "", total, tr("ws.totalLoss"));
     el("span", "", total, ` ${this.v("L")} = `).dataset.raw = "";

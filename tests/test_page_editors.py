@@ -324,6 +324,26 @@ def test_fill_from_seed_gives_the_apis_params_and_the_seeded_trace(page, live_se
     assert console_errors == []
 
 
+def test_own_weights_of_another_size_are_refused_and_fill_from_seed_mends_them(
+        page, live_server, console_errors):
+    open_studio(page, live_server, SMALL)
+    open_editors(page, "weights")
+    type_into(page, "params.W", 0, 0, "0.5")
+    wait_traces(page)
+    page.fill("#ctl-hidden", "3")
+    page.press("#ctl-hidden", "Enter")
+    wait_errors(page)
+    message = page.locator("[data-grid='params.W'] > .cell-error")
+    message.wait_for()
+    assert "wrong shape: expected [3, 3], given [2, 2]" in message.text_content()
+    page.click("#ed-fill")
+    wait_traces(page, 2)
+    expected = api_trace(live_server, {**SMALL_REQUEST, "hidden_size": 3})
+    assert scenario(page)["params"] == expected["params"]
+    assert page.locator("[data-grid] .cell-error").count() == 0
+    assert [e for e in console_errors if not EXPECTED_4XX.search(e)] == []
+
+
 def test_rescale_gives_the_apis_params(page, live_server, console_errors):
     open_studio(page, live_server, SMALL)
     open_editors(page, "weights")
@@ -434,6 +454,15 @@ def test_link_of_a_large_explicit_model_reloads_to_the_same_trace(page, live_ser
     page.goto(url)
     page.wait_for_selector("#studio[data-ready=true]", timeout=30_000)
     assert trace_json(page) == shown
+    assert console_errors == []
+
+
+def test_a_link_whose_numbers_cannot_be_read_says_so_and_keeps_the_rest(page, live_server,
+                                                                         console_errors):
+    page.goto(f"{live_server}/?H=3&cell=gru#n=zAAECAwQ")  # cut short: not deflate data
+    page.wait_for_selector("#studio[data-ready=true]", timeout=20_000)
+    assert "could not be read" in page.text_content("#err-general")
+    assert page.evaluate("() => window.bpttStudio.trace.config.cell") == "gru"
     assert console_errors == []
 
 

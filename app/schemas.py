@@ -321,6 +321,9 @@ class Preset(BaseModel):
     id: str
     title: str
     description: str
+    kind: Literal["text", "words", "series", "arrays"] = Field(
+        description='the kind of its data: "text" (characters), "words", "series" or "arrays" '
+                    "(explicit inputs and targets)")
     request: dict[str, Any] = Field(description="the request that reproduces the scenario")
 
 

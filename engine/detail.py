@@ -53,7 +53,7 @@ def frobenius(array: Any) -> float:
     return scale * float(np.sqrt(scaled @ scaled))
 
 
-def _row_norms(rows: np.ndarray) -> np.ndarray:
+def row_norms(rows: np.ndarray) -> np.ndarray:
     """||row||_F of each rows[i] (any trailing shape), with the same overflow care."""
     n = rows.shape[0]
     flat = rows.reshape(n, -1)  # (n, m)
@@ -85,10 +85,10 @@ def window_norms(window: WindowGradients) -> tuple[dict[str, np.ndarray], dict[s
     accum: dict[str, np.ndarray] = {}
     for name, (left, right) in window.factors.items():
         if right is None:
-            contrib[name] = _row_norms(left)
-            accum[name] = _row_norms(np.cumsum(left[::-1], axis=0))[::-1]
+            contrib[name] = row_norms(left)
+            accum[name] = row_norms(np.cumsum(left[::-1], axis=0))[::-1]
         else:
-            contrib[name] = _row_norms(left) * _row_norms(right)
+            contrib[name] = row_norms(left) * row_norms(right)
             accum[name] = _running_outer_norms(left, right, contrib[name])
     return contrib, accum
 

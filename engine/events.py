@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .cell import Cell, Stacks, delta_field, split_gates
+from .detail import row_norms
 from .lazy import StepGradients, WindowGradients
 from .record import Backward, Forward
 
@@ -121,6 +122,22 @@ def _pre_activations(cell: Cell, stacks: Stacks) -> Callable[[int], Any]:
     return gate_rows_of({gate: stacks[key] for gate, key in cell.PRE_ACTIVATIONS.items()})
 
 
+# The error vectors whose lengths the page writes on the network's strands: what reaches h(t)
+# from its own output, from step t+1, their sum, and (LSTM) the cell-state error from t+1.
+NORMED = ("dh_out", "dh_next", "dh")
+NORMED_RECORDED = ("dc_next",)
+
+
+def strand_norms(bwd: Backward) -> Callable[[int], dict[str, float]]:
+    """{name: ||vector||} of each step's error vectors (NORMED, and the cell's recorded
+    NORMED_RECORDED): one pass over the window's stacks, safe from overflow (detail.row_norms);
+    a vector holding NaN has norm NaN (sent as null), one holding an infinity inf."""
+    stacks = {name: getattr(bwd, name) for name in NORMED}
+    stacks.update({name: bwd.recorded[name] for name in NORMED_RECORDED if name in bwd.recorded})
+    table = {name: row_norms(stack) for name, stack in stacks.items()}  # name -> (n,)
+    return lambda row: {name: float(norms[row]) for name, norms in table.items()}
+
+
 def backward_events(cell: Cell, bwd: Backward, grad_window: WindowGradients, dx: np.ndarray,
                     index: int, H: int) -> list[Mapping[str, Any]]:
     """The window's backward events, t = last..first; every array a row view of a stack."""
@@ -141,6 +158,7 @@ def backward_events(cell: Cell, bwd: Backward, grad_window: WindowGradients, dx:
         fields[key] = rows_of(bwd.recorded[key])
     fields["dx"] = rows_of(dx)
     fields["dh_prev"] = rows_of(bwd.dh_prev)
+    fields["norms"] = strand_norms(bwd)
     fields["contrib"] = lambda row: StepGradients(grad_window, row, running=False)
     fields["accum"] = lambda row: StepGradients(grad_window, row, running=True)
     return block_events(fields, last - first + 1, reverse=True)

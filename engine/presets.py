@@ -7,6 +7,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+# The kinds of data a preset can hold, by the request field that holds it; explicit
+# {"inputs", "targets"} arrays are the kind "arrays".
+DATA_KINDS = ("text", "words", "series")
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -14,6 +18,13 @@ class Preset:
     title: str
     description: str
     settings: dict[str, Any]  # request fields, "data" included
+
+    @property
+    def kind(self) -> str:
+        """The kind of its data, as the page's "your own data" names it: "text" (characters),
+        "words", "series" or "arrays" (explicit inputs and targets)."""
+        data = self.settings["data"]
+        return next((k for k in DATA_KINDS if k in data), "arrays")
 
     def request(self) -> dict[str, Any]:
         """The request that reproduces this scenario (the preset named, its settings shown)."""
@@ -72,6 +83,6 @@ PRESETS: dict[str, Preset] = {
 
 
 def list_presets() -> list[dict[str, Any]]:
-    """id, title, description and the reproducing request of every preset."""
-    return [{"id": p.id, "title": p.title, "description": p.description,
+    """id, title, description, kind of data and the reproducing request of every preset."""
+    return [{"id": p.id, "title": p.title, "description": p.description, "kind": p.kind,
              "request": p.request()} for p in PRESETS.values()]

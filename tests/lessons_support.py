@@ -84,6 +84,26 @@ def _last_row(result: dict[str, Any]) -> list[float]:
     return result["diagnostics"]["error_flow"][-1]
 
 
+def neuron_view(step: dict[str, Any], convention: str = "gradient") -> dict[str, Any]:
+    """The neuron view a step's reveal opens (engine.neuron_view of its trace), as the page's
+    runner fetches it from /api/v1/neuron: the unit it names at the reveal's backward event."""
+    from bptt_studio.engine import neuron_view as view_of
+
+    rv = step["reveal"]
+    shown = rv.get("scenario", step["scenario"])
+    result = trace(shown)
+    ev = result["events"][event_index(result, rv["event"])]
+    return view_of(result, t=ev["t"], unit=rv["neuron"]["unit"], update=ev["update"],
+                   convention=convention)
+
+
+def pick(obj: Any, path: str) -> Any:
+    """The value at a dotted path ("dh.terms.0.value"), as lesson-readers.js's pick reads it."""
+    for part in path.split("."):
+        obj = obj[int(part)] if isinstance(obj, list) else obj[part]
+    return obj
+
+
 def answer(step: dict[str, Any]) -> Any:
     """The engine's answer to a step's question, computed here without the browser."""
     reader = step["question"]["reader"]
@@ -120,6 +140,9 @@ def answer(step: dict[str, Any]) -> Any:
         vocab, targets = result["vocab"], result["targets"]
         return sum(1 for p, y in zip(trained["predictions"], targets, strict=True)
                    if p == vocab[int(y)])
+    if fn == "neuronLarger":
+        out, nxt = (term["value"] for term in neuron_view(step)["dh"]["terms"])
+        return "out" if abs(out) >= abs(nxt) else "next"
     if fn == "compareArgmax":
         vary = step["reveal"]["compare"]["vary"]
         flows = {v: _last_row(trace({**shown, vary: v}))[reader["k"] - 1]

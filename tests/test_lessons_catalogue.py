@@ -18,6 +18,8 @@ from lessons_support import (
     correct_option,
     event_index,
     lessons,
+    neuron_view,
+    pick,
     structure,
     texts,
     trace,
@@ -37,7 +39,7 @@ EQ_IDS = {"inputs", "a", "h", "c", "yhat", "loss", "g_o", "dh", "delta", "contri
           "window-loss", "grad-norm", "clip", "rule"} | {f"gate-{g}" for g in "figozrn"} | {
           f"delta-{g}" for g in "figozrn"}
 PAGE_IDS = {"#box-error-flow", "#box-grad-norms", "#box-accum", "#box-loss", "#predictions",
-            "#tl-scrubber", "#lesson-compare"}
+            "#tl-scrubber", "#lesson-compare", "#neuron"}
 
 
 def all_steps():
@@ -201,8 +203,8 @@ def test_question_answer_read_from_the_engine_is_an_option(lesson, i, step):
     assert 0 <= k < len(step["question"]["options"])
     # the texts were written against these numbers: keep them true
     expected = {
-        ("recursion", 5): 2, ("last-step", 5): True, ("when-update", 4): 3,
-        ("when-update", 5): "close", ("lstm", 4): 5, ("lstm", 5): True,
+        ("recursion", 5): "next", ("recursion", 6): 2, ("last-step", 5): True,
+        ("when-update", 4): 3, ("when-update", 5): "close", ("lstm", 4): 5, ("lstm", 5): True,
         ("vanishing", 4): "gru", ("vanishing", 5): "fades", ("train-machine", 4): 6,
     }
     assert answer(step) == expected[(lesson["id"], i)]
@@ -229,6 +231,39 @@ def test_the_scenarios_show_what_the_texts_say():
     assert last["loss_steps"] == [6]
     assert not any(ev["dh_out"].any() for ev in last["events"]
                    if ev["kind"] == "backward" and ev["t"] < 6)
+
+
+def neuron_steps():
+    return [pytest.param(lesson, i, step, id=f"{lesson['id']}-{i + 1}")
+            for lesson in lessons() for i, step in enumerate(lesson["steps"])
+            if "neuron" in step.get("reveal", {})]
+
+
+def test_lesson_1_answers_the_mlp_question_with_a_neuron_view():
+    ids = [lesson["id"] for lesson in lessons() if any(
+        "neuron" in step or "neuron" in step.get("reveal", {}) for step in lesson["steps"])]
+    assert ids == ["recursion"]
+    assert [p.values[1] for p in neuron_steps()] == [5]
+
+
+@pytest.mark.parametrize("lesson,i,step", neuron_steps())
+@pytest.mark.parametrize("convention", ["gradient", "haykin"])
+def test_neuron_reveal_reads_the_engines_terms_and_they_add_up(lesson, i, step, convention):
+    """The reveal's numbers are the engine's neuron view (docs/neuron.md) of the unit it opens,
+    and what the text says of them holds: the two parts add up to the error reaching the unit,
+    and that error times phi' is its delta, the trace's own number (up to the sign)."""
+    view = neuron_view(step, convention)
+    values = step["reveal"]["values"]
+    assert {r["fn"] for r in values.values()} == {"neuron"}
+    got = {name: pick(view, r["path"]) for name, r in values.items()}
+    assert got["out"] + got["next"] == pytest.approx(view["dh"]["value"], rel=1e-12)
+    assert got["phi"] * view["dh"]["value"] == pytest.approx(got["delta"], rel=1e-12)
+    result = trace(step["scenario"])
+    ev = result["events"][event_index(result, step["reveal"]["event"])]
+    sign = -1.0 if convention == "haykin" else 1.0
+    assert got["delta"] == sign * ev["delta"][step["reveal"]["neuron"]["unit"]]
+    # the step's own view opens the same unit at the same event
+    assert step["neuron"] == step["reveal"]["neuron"] and step["event"] == step["reveal"]["event"]
 
 
 def test_every_ui_label_the_runner_uses_is_in_the_catalogue():

@@ -82,4 +82,5 @@ export const api = {
   train: (req, signal) => request("POST", "/train", req, signal),
   gradcheck: (req, signal) => request("POST", "/gradcheck", req, signal),
   exportCsv: (req, signal) => request("POST", "/export/csv", req, signal, "text"),
+  neuron: (req, signal) => request("POST", "/neuron", req, signal),
 };

@@ -10,6 +10,7 @@
 // Nothing here asks the server again, except the Jacobian norms when that mode is chosen.
 import { api } from "./api.js";
 import { t as tr } from "./i18n.js";
+import { symbolArgs } from "./notation.js";
 import { paced, quiet } from "./schedule.js";
 
 let plotlyPromise = null;
@@ -53,6 +54,7 @@ export class ChartsView {
     this.notation = "goodfellow";
     this.lang = 0;
     this.eventIndex = 0;
+    this.nameMatrices(false); // before the first translation of the page
     this.flowMode = this.c.flowMode?.value || "error_flow";
     this.jacobian = null; // {index, matrix} fetched for the Jacobian mode, or {index, error}
     this.plots = null; // plots.js, once loaded
@@ -74,9 +76,6 @@ export class ChartsView {
     this.index = index;
   }
 
-  /** Kept for callers of the former API: the accumulators' norms come with the trace. */
-  setNorms() {}
-
   /** No trace to chart (the first scenario failed): say so, not "Drawing the chart…". */
   showEmpty() {
     for (const el of [this.c.gradNorms, this.c.errorFlow, this.c.accum, this.c.loss]) {
@@ -93,6 +92,19 @@ export class ChartsView {
 
   setNotation(n) {
     this.notation = n;
+    this.nameMatrices(true);
+  }
+
+  /**
+   * The mode switch names its matrices in the notation (its texts' {Lt}, {ht}, {hk}): the
+   * arguments for the page's translations, and (once the catalogue is there) the texts.
+   */
+  nameMatrices(write) {
+    const args = symbolArgs(this.notation);
+    for (const option of this.c.flowMode?.options || []) {
+      option.dataset.i18nArgs = JSON.stringify(args);
+      if (write) option.textContent = tr(option.dataset.i18n, args);
+    }
   }
 
   setLanguage() {

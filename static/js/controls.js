@@ -18,17 +18,6 @@ export function dataKind(data) {
   return ["text", "words", "series"].find((k) => k in data) ?? null;
 }
 
-/**
- * The kind of data a trace was made from, for a preset (whose request names only the preset):
- * series report their scale, words have tokens longer than one character. (A preset's own
- * description of its data would say it directly; the API does not send one yet.)
- */
-export function traceDataKind(trace) {
-  if (trace?.scale) return "series";
-  if (!Array.isArray(trace?.vocab)) return null;
-  return trace.vocab.some((token) => [...token].length > 1) ? "words" : "text";
-}
-
 // API error location (dotted, without "body") -> the error slot next to its control.
 const SLOTS = [
   ["data.inputs", "editors"],
@@ -333,13 +322,13 @@ export class Controls {
   }
 
   /**
-   * Show the scenario: what the user set, else what the API filled in (config); kind is the
-   * kind of data the trace was made from (traceDataKind), shown for a preset; sizes the
-   * trace's T, D, H, K (whether the worksheet is available).
+   * Show the scenario: what the user set, else what the API filled in (config). A preset's
+   * kind of data is the one GET /presets names (text, words, series; explicit arrays are the
+   * editors' to show).
+   * sizes: the trace's T, D, H, K (whether the worksheet is available).
    */
-  sync(config, kind = undefined, sizes = undefined) {
+  sync(config, sizes = undefined) {
     if (config) this.config = config;
-    if (kind !== undefined) this.kind = kind;
     if (sizes !== undefined) this.sizes = sizes;
     const s = this.store.get().scenario;
     const c = { ...(this.config || {}), ...s };
@@ -348,7 +337,7 @@ export class Controls {
     $("ctl-preset").value = preset ? data.preset : "";
     this.describePreset();
     // the kind of data shown is the scenario's own, a preset's included
-    if (data.preset && this.kind) $("ctl-data-kind").value = this.kind;
+    if (preset && preset.kind !== "arrays") $("ctl-data-kind").value = preset.kind;
     if (!data.preset) {
       const kind = dataKind(data);
       if (kind) {

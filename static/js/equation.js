@@ -13,8 +13,10 @@ import {
   gradLabel,
   groupLabel,
   labelText,
+  leftLabel,
   paramGroups,
   paramLabel,
+  shownError,
   splitSign,
   timeStyle,
   varLabel,
@@ -128,6 +130,7 @@ export class EquationView {
     const n = this.notation;
     if (kind === "b" || n === "goodfellow") return this.label({ b: kind, s: "k" });
     if (n === "d2l") return this.label({ b: "W", s: kind === "W" ? "hk" : "xk" });
+    if (n === "haykin") return this.label({ b: "W", s: kind === "W" ? "a,k" : "b,k" });
     return this.label({ b: "W", s: "k", post: kind === "W" ? "[:,a]" : "[:,x]" });
   }
 
@@ -162,6 +165,15 @@ export class EquationView {
     return [this.p(`W_${param}`), hTerm, mo("+"), this.p(`U_${param}`), xTerm, ...bias];
   }
 
+  /** g_o = ŷ − onehot(y) (or ŷ − y); Haykin's output error e = d − y, the opposite sign. */
+  outputError(ce, t) {
+    const target = ce ? [mi("onehot"), mo("("), this.v("y", t), mo(")")] : [this.v("y", t)];
+    const output = [this.v("yhat", t)];
+    return this.notation === "haykin"
+      ? [...target, mo("−"), ...output]
+      : [...output, mo("−"), ...target];
+  }
+
   /** The gate's pre-activations when some overflowed (null): where the "—" of the banner is. */
   overflowed(g, f, ev) {
     const a = ev.a?.[g];
@@ -186,7 +198,9 @@ export class EquationView {
    * A vector of API numbers written as a row vector [v1 v2 …]ᵀ. The numbers are HTML beside
    * the MathML of the symbols: the same look, a fraction of MathML's layout time per step.
    */
-  vec(values, field) {
+  vec(apiValues, field) {
+    // error quantities in the notation's sign (Haykin's δ = −∂ℰ/∂v: a relabelling)
+    const values = shownError(apiValues, field, this.notation);
     if (!Array.isArray(values)) {
       return m("mn", { "data-field": field, "data-value": raw(values), class: "num" }, num(values));
     }
@@ -590,9 +604,7 @@ export class EquationView {
       math: [
         this.term([`node-yhat-${t}`], this.v("g_o", t)),
         mo("="),
-        ...(ce
-          ? [this.v("yhat", t), mo("−"), mi("onehot"), mo("("), this.v("y", t), mo(")")]
-          : [this.v("yhat", t), mo("−"), this.v("y", t)]),
+        ...this.outputError(ce, t),
         mo("="),
         this.vec(ev.g_o, "g_o"),
       ],
@@ -885,16 +897,19 @@ export class EquationView {
           this.coursera && gr.names.length > 1 ? this.label({ b: "W", s: "k" }) : this.pk(w);
         items.push([
           order(gr),
-          [row(mi("d"), generic), mo("+="), this.delta("k", t), ...rightOf(gr)],
+          [
+            row(mi("d"), generic),
+            mo("+="),
+            this.label(leftLabel("deltas.k", this.notation), t),
+            ...rightOf(gr),
+          ],
         ]);
         continue;
       }
       done.add(gr);
       const label = gradLabel(groupLabel(gr, this.notation, cell));
-      const left =
-        gr.left === "g_o"
-          ? this.v("g_o", t)
-          : this.delta(gr.left.startsWith("deltas.") ? gr.left.slice(7) : null, t);
+      // the gradient's left factor, in Haykin's notation −δ and −e (his δ = −∂ℰ/∂v)
+      const left = this.label(leftLabel(gr.left, this.notation), t);
       items.push([order(gr), [this.label(label), mo("+="), left, ...rightOf(gr)]]);
     }
     items.sort((a, b) => a[0] - b[0]);

@@ -1,11 +1,14 @@
 // Pure layout maths for the views: positions and sizes only, no DOM, no data values.
 import { SIZES } from "./config.js";
 
-/** Rows of the unrolled network from top to bottom, per cell. */
-export function rowsOf(cell) {
-  if (cell === "lstm") return ["L", "yhat", "h", "c", "gates", "x"];
-  if (cell === "gru") return ["L", "yhat", "h", "gates", "x"];
-  return ["L", "yhat", "h", "x"];
+/**
+ * Rows of the unrolled network from top to bottom, from the trace's cell_spec (docs/trace-format.md):
+ * the loss, the output, the cell's state vectors (h, and the LSTM's c), a row of gates when the
+ * cell has any, the input.
+ */
+export function rowsOf(spec) {
+  const state = spec?.state?.length ? spec.state : ["h"];
+  return ["L", "yhat", ...state, ...(spec?.gates?.length ? ["gates"] : []), "x"];
 }
 
 /**
@@ -14,10 +17,11 @@ export function rowsOf(cell) {
  * `maxHeight` the height it may take. One scale factor (SIZES.minScale..maxScale) sizes nodes,
  * rows, strands and type alike, as large as both the width and the height allow; columns then
  * spread to fill the width. Past the smallest scale the drawing scrolls (T up to 200) rather
- * than let nodes overlap. `gates` is the number of gate nodes per column (0, 3 or 4).
+ * than let nodes overlap. `spec` is the trace's cell_spec (its state and gates make the rows).
  */
-export function networkLayout({ T, cell, available, maxHeight = Infinity, gates = 0 }) {
-  const rows = rowsOf(cell);
+export function networkLayout({ T, spec, available, maxHeight = Infinity }) {
+  const rows = rowsOf(spec);
+  const gates = spec?.gates?.length || 0;
   const firstCol = 0.6; // column 0 is narrower: it holds only the initial state
   const m0 = SIZES.margin;
   const fitAt = (k) => (available - (m0.left + m0.right) * k) / (T + firstCol);
@@ -47,7 +51,6 @@ export function networkLayout({ T, cell, available, maxHeight = Infinity, gates 
   const gateRows = gates && gates * (2 * gate + SIZES.gateGap * scale) > colW * 0.86 ? 2 : 1;
   return {
     T,
-    cell,
     rows,
     rowY,
     colW,

@@ -2,7 +2,7 @@
 // the values the API sent for it (forward values once computed, errors once reached).
 // Loaded on the first hover or focus.
 import { t as tr } from "./i18n.js";
-import { gateLabel, labelText, varLabel } from "./notation.js";
+import { deltaLabel, gateLabel, labelText, shownError, varLabel } from "./notation.js";
 import { TraceIndex } from "./trace.js";
 
 export function showNode(view, node) {
@@ -16,6 +16,8 @@ export function showNode(view, node) {
   const bwd = idx.backwardReached(t, i);
   const rows = [];
   const lab = (v, tt = t) => labelText(varLabel(v, n), n, tt);
+  // an error quantity in the notation's sign (Haykin's δ = −∂ℰ/∂v)
+  const err = (value, field) => shownError(value, field, n);
   const title = gate ? labelText(gateLabel(gate, n), n, t) : lab(name);
   if (t === 0) {
     rows.push({ label: lab("h", 0), value: idx.forward(1)?.h_prev });
@@ -30,18 +32,18 @@ export function showNode(view, node) {
     rows.push({ label: lab("h"), value: fwd.h });
     if (idx.cell === "rnn") rows.push({ label: lab("a"), value: fwd.a });
     if (bwd) {
-      rows.push({ label: lab("dh"), value: bwd.dh });
-      if (bwd.delta) rows.push({ label: lab("delta"), value: bwd.delta });
+      rows.push({ label: lab("dh"), value: err(bwd.dh, "dh") });
+      if (bwd.delta) rows.push({ label: lab("delta"), value: err(bwd.delta, "delta") });
     }
   } else if (name === "c") {
     rows.push({ label: lab("c"), value: fwd.c });
-    if (bwd) rows.push({ label: lab("dc"), value: bwd.dc });
+    if (bwd) rows.push({ label: lab("dc"), value: err(bwd.dc, "dc") });
   } else if (name === "gate") {
     rows.push({ label: title, value: fwd.gates?.[gate] });
     if (bwd?.deltas) {
       rows.push({
-        label: `${labelText(varLabel("delta", n))}_${labelText(gateLabel(gate, n))}`,
-        value: bwd.deltas[gate],
+        label: labelText(deltaLabel(gate, n), n, t),
+        value: err(bwd.deltas[gate], "deltas"),
       });
     }
   } else if (name === "yhat") {
@@ -51,7 +53,7 @@ export function showNode(view, node) {
       label: lab("y"),
       value: Array.isArray(fwd.target) ? fwd.target : String(fwd.target),
     });
-    if (bwd) rows.push({ label: lab("g_o"), value: bwd.g_o });
+    if (bwd) rows.push({ label: lab("g_o"), value: err(bwd.g_o, "g_o") });
   } else if (name === "L") {
     rows.push({ label: lab("L"), value: fwd.loss });
     rows.push({
@@ -72,6 +74,9 @@ export function showErr(view, err) {
   const field = name === "err-out" ? "dh_out" : name === "err-next" ? "dh_next" : "dc_next";
   const title = tr(`net.${field}`, { t, next: t + 1 });
   view.tooltip.show(err, title, [
-    { label: labelText(varLabel(field === "dc_next" ? "dc" : "dh", n), n, t), value: ev[field] },
+    {
+      label: labelText(varLabel(field === "dc_next" ? "dc" : "dh", n), n, t),
+      value: shownError(ev[field], field, n),
+    },
   ]);
 }

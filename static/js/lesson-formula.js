@@ -2,9 +2,7 @@
 // their engine names, and they are written in the notation in use (labels.js renders them).
 import { fill } from "./i18n.js";
 import { htmlLabel } from "./labels.js";
-import { gateLabel, paramLabel, varLabel } from "./notation.js";
-
-const ACCENT = { hat: "\u0302", tilde: "\u0303" };
+import { deltaLabel, gateLabel, paramLabel, varLabel } from "./notation.js";
 
 const h = (tag, cls = "", text = null) => {
   const node = document.createElement(tag);
@@ -30,11 +28,7 @@ const TOKEN = new RegExp(
 function signalLabel(name, notation) {
   const [base, gate] = name.split(".");
   if (base === "gate") return gateLabel(gate, notation);
-  if (base === "delta" && gate) {
-    const g = gateLabel(gate, notation);
-    const s = g.s ? `${g.b}${g.s}` : g.b + (ACCENT[g.acc] || "");
-    return { b: varLabel("delta", notation).b, s, acc: null };
-  }
+  if (base === "delta") return deltaLabel(gate || null, notation);
   return varLabel(base, notation);
 }
 

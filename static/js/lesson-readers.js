@@ -64,6 +64,11 @@ const READERS = {
   continuation: ({ training }) => training.continuation,
   hits: ({ trace, training }) =>
     training.predictions.filter((p, i) => p === trace.vocab[trace.targets[i]]).length,
+  // the neuron view of the step (POST /api/v1/neuron, fetched by the runner): a node's number,
+  // and which sends unit j more error, the output units of step t or the units of step t+1
+  neuron: ({ neuron }, r) => pick(neuron, r.path),
+  neuronLarger: ({ neuron }) =>
+    Math.abs(neuron.dh.terms[0].value) >= Math.abs(neuron.dh.terms[1].value) ? "out" : "next",
   compareFlow: ({ compare }, r) => lastRow(compare[r.value])[r.k - 1],
   compareArgmax: ({ compare }, r) =>
     Object.keys(compare).reduce((a, b) =>

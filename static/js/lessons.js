@@ -12,6 +12,7 @@ import { resolve, resolveAll } from "./highlight.js";
 import { fill } from "./i18n.js";
 import { LessonPanel } from "./lesson-panel.js";
 import { format, read } from "./lesson-readers.js";
+import { requestOf } from "./state.js";
 
 export { read } from "./lesson-readers.js";
 export { rich } from "./lesson-formula.js";
@@ -174,6 +175,8 @@ export class Lessons {
       this.view.renderStatus(this.ui("failed"));
       return;
     }
+    // a step that names a unit opens its neuron view (neuron.js), the others close it
+    this.store.update({ neuron: step.neuron || null });
     this.conceal(step.conceal || []);
     this.target = { event: step.event, highlight: step.highlight || [] };
     this.applyHighlight(true);
@@ -207,6 +210,7 @@ export class Lessons {
       scenario: this.store.get().scenario,
       step,
       compare: this.compare || {},
+      neuron: this.neuron || null,
     };
   }
 
@@ -295,7 +299,13 @@ export class Lessons {
     }
     const ok = await this.show(rv.scenario || step.scenario, rv.event);
     if (seq !== this.seq) return;
-    if (!ok) {
+    this.neuron = null;
+    if (ok && rv.neuron) {
+      this.store.update({ neuron: rv.neuron });
+      this.neuron = await this.neuronView(rv.scenario || step.scenario, rv.neuron.unit);
+      if (seq !== this.seq) return;
+    }
+    if (!ok || (rv.neuron && !this.neuron)) {
       this.panel.dataset.state = "failed";
       this.view.renderStatus(this.ui("failed"));
       return;
@@ -315,6 +325,17 @@ export class Lessons {
     this.panel.querySelector(".lesson-result")?.focus({ preventScroll: true });
   }
 
+  /**
+   * The neuron view of a unit at the current backward event, as the page's panel shows it (in
+   * the sign of the notation's convention), or null on an API error.
+   */
+  async neuronView(scenario, unit) {
+    const ev = this.studio.event;
+    const convention = this.store.get().notation === "haykin" ? "haykin" : "gradient";
+    const body = { ...requestOf(scenario), t: ev.t, unit, update: ev.update, convention };
+    return api.neuron(body).catch(() => null);
+  }
+
   // ---- following the page ----
 
   async onStore(changed) {
@@ -326,6 +347,16 @@ export class Lessons {
         return;
       }
       if (!this.menu.hidden) this.view.renderMenu();
+    }
+    if (this.current && changed.has("notation") && this.reveal && this.neuron) {
+      // the revealed numbers of a neuron view follow the notation's sign, as its panel does
+      const step = this.current.lesson.steps[this.current.index];
+      const rv = step.reveal;
+      const view = await this.neuronView(rv.scenario || step.scenario, rv.neuron.unit);
+      if (view && this.reveal) {
+        this.neuron = view;
+        this.reveal.values = this.readValues(rv.values, step);
+      }
     }
     if (this.current && (changed.has("lang") || changed.has("notation"))) {
       this.view.render({ focus: false });

@@ -9,6 +9,7 @@ import { HeatmapsView } from "./heatmaps.js";
 import { Highlighter } from "./highlight.js";
 import { loadPart, t as tr } from "./i18n.js";
 import { NetworkView } from "./network.js";
+import { NeuronView } from "./neuron.js";
 import { PredictionsView } from "./predictions.js";
 import { fromUrl, Store } from "./state.js";
 import { Studio } from "./studio.js";
@@ -50,13 +51,18 @@ const views = {
       loss: $("chart-loss"),
       flowMode: $("ctl-flow-mode"),
     },
-    onNeedNorms: () => studio?.requestNorms(),
   }),
   predictions: new PredictionsView({ container: $("predictions") }),
+  // last: it marks the network's units, drawn just before it
+  neuron: new NeuronView({ container: $("neuron"), store }),
 };
 views.network.addEventListener("pick-weights", (e) =>
   weightCard().then((c) => c.openEdge(e.detail)),
 );
+// a unit clicked (or Enter) on the network: its neuron view, at its step's backward event
+views.network.addEventListener("unit", (e) => {
+  store.update({ event: e.detail.event, neuron: { unit: e.detail.unit } });
+});
 const timeline = new Timeline({
   container: $("timeline"),
   onSeek: (i) => store.update({ event: i }),

@@ -7,7 +7,15 @@
 // data-kind; error edges are <g class="err"> with data-edge (err-out, err-next, err-c) and
 // data-t; the cursor #net-cursor carries the current event's data-t and data-kind. A connection
 // that applies weights (h-h, x-h, h-yhat, h-gates, x-gate) has a wide invisible twin,
-// path.edge-hit with data-hit: a click on it is announced as "pick-weights".
+// path.edge-hit with data-hit: a click on it is announced as "pick-weights". At a
+// backward event, each hidden unit j of a step the error has reached is a button
+// (<rect class="unit" data-t data-unit>, beside h's value strip; click, Enter or Space) that
+// asks for its neuron view: the view dispatches "unit" {event, unit}, and main.js writes the
+// store (neuron.js draws the panel). The h node itself opens unit 1's.
+//
+// The rows (the state vectors, the gate row) and the wiring come from the trace's cell_spec:
+// a cell with gates draws them between x and h; a second state (the LSTM's c) gets its row,
+// written by every gate but the last, which (as the LSTM's o) gates what c gives h.
 //
 // The drawing fills its panel (geometry.js networkLayout) and is rebuilt when the panel's width
 // changes; each error bundle is labelled with the length of its error vector, and the error of
@@ -26,9 +34,9 @@ import {
 } from "./geometry.js";
 import { t as tr } from "./i18n.js";
 import { svgEl as el, svgLabel } from "./labels.js";
-import { gateLabel, gatesOf, labelText, varLabel } from "./notation.js";
+import { errorSign, gateLabel, gatesOf, labelText, varLabel } from "./notation.js";
 import { TraceIndex } from "./trace.js";
-import { inSeriesUnits, vectorNorm } from "./units.js";
+import { inSeriesUnits } from "./units.js";
 
 // A column narrower than this (at scale 1) writes the norms of its strands only while current.
 const DENSE_COLUMN = 72;
@@ -53,6 +61,7 @@ export class NetworkView extends EventTarget {
     this.container.addEventListener("focusout", (e) => this.onLeave(e));
     this.container.addEventListener("keydown", (e) => this.onKey(e));
     this.container.addEventListener("click", (e) => this.onPickWeights(e));
+    this.container.addEventListener("click", (e) => this.onClick(e));
     // the viewport's width and scroll, kept here so that a step never forces a layout to read them
     this.viewWidth = container.clientWidth;
     this.scrollX = 0;
@@ -119,15 +128,18 @@ export class NetworkView extends EventTarget {
     delete this.container.dataset.empty;
   }
 
-  /** Nothing to draw (the first scenario failed): say so in the panel, never leave it blank. */
-  showEmpty() {
+  /**
+   * Nothing to draw (the first scenario failed): say so in the panel, never leave it blank;
+   * `key` and `params` the catalogue's text of why.
+   */
+  showEmpty(key = "status.empty", params = null) {
     this.index = null;
     this.built = false;
     this.container.dataset.empty = "true";
     const p = document.createElement("p");
     p.className = "empty";
-    p.dataset.i18n = "status.empty";
-    p.textContent = tr("status.empty");
+    if (!params) p.dataset.i18n = key;
+    p.textContent = tr(key, params);
     this.container.replaceChildren(p);
   }
 
@@ -141,6 +153,8 @@ export class NetworkView extends EventTarget {
 
   setNotation(notation) {
     if (notation !== this.notation) {
+      // the strands' colours follow the notation's sign of the errors (Haykin's δ = −∂ℰ/∂v)
+      if (errorSign("dh", notation) !== errorSign("dh", this.notation)) this.built = false;
       this.notation = notation;
       this.labelsDirty = true;
     }
@@ -168,13 +182,13 @@ export class NetworkView extends EventTarget {
     const idx = this.index;
     const { T } = idx;
     const cell = idx.cell;
+    this.spec = idx.trace.cell_spec;
     this.builtWidth = this.container.clientWidth;
     const lay = networkLayout({
       T,
-      cell,
+      spec: this.spec,
       available: this.builtWidth || 900,
       maxHeight: this.maxHeight(),
-      gates: gatesOf(cell).length,
     });
     this.layout = lay;
     this.errGroups.clear();
@@ -221,6 +235,7 @@ export class NetworkView extends EventTarget {
     this.bandLayer = el("g", { class: "bands" }, svg);
     this.colLayer = el("g", { class: "columns" }, svg);
     this.errLayer = el("g", { class: "err-layer" }, svg);
+    this.unitLayer = el("g", { class: "unit-layer" }, svg);
     this.cursor = el("rect", { id: "net-cursor", class: "cursor", rx: 8 }, svg);
     this.buildBands();
     this.columns = [];
@@ -285,7 +300,7 @@ export class NetworkView extends EventTarget {
   buildColumn(t) {
     const idx = this.index;
     const lay = this.layout;
-    const cell = idx.cell;
+    const cellState = "c" in lay.rowY; // a second state vector (the LSTM's c) has its row
     const x = lay.colX(t);
     const y = lay.rowY;
     const col = el("g", { class: "col", "data-t": t, id: `col-${t}` }, this.colLayer);
@@ -318,7 +333,7 @@ export class NetworkView extends EventTarget {
 
     if (t === 0) {
       add({ name: "h", kind: "state", y: y.h });
-      if (cell === "lstm") add({ name: "c", kind: "state", y: y.c });
+      if (cellState) add({ name: "c", kind: "state", y: y.c });
       return { col, nodes, t };
     }
     const fwd = idx.forward(t);
@@ -331,14 +346,14 @@ export class NetworkView extends EventTarget {
 
     edge("h-yhat", `M${x},${y.h - R}L${x},${y.yhat + R + 1}`);
     edge("yhat-L", `M${x},${y.yhat - R}L${x},${y.L + R + 1}`);
-    if (cell === "rnn") {
+    if (!gatesOf(this.spec).length) {
       edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
       edge("x-h", `M${x},${y.x - R}L${x},${y.h + R + 1}`);
     } else this.buildGates({ col, edges, nodes, t, x, px, add, edge });
     // value strips beside h (and c): one cell per hidden unit, coloured by the API's values
     if (fwd) {
       this.strip(col, x + R + 3 * s, y.h, fwd.h, idx.scales.h);
-      if (cell === "lstm" && fwd.c) this.strip(col, x + R + 3 * s, y.c, fwd.c, idx.scales.c);
+      if (cellState && fwd.c) this.strip(col, x + R + 3 * s, y.c, fwd.c, idx.scales.c);
     }
     return { col, nodes, t };
   }
@@ -381,11 +396,10 @@ export class NetworkView extends EventTarget {
   /** The gates of an LSTM or GRU column, their edges, and the LSTM's cell state. */
   buildGates({ col, edges, nodes, t, x, px, add, edge }) {
     const lay = this.layout;
-    const cell = this.index.cell;
     const y = lay.rowY;
     const R = lay.node;
     const s = lay.scale;
-    const gates = gatesOf(cell);
+    const gates = gatesOf(this.spec);
     const slots = gateSlots(lay, t);
     const gr = lay.gate;
     const top = Math.min(...slots.map((p) => p.y)) - gr;
@@ -408,12 +422,13 @@ export class NetworkView extends EventTarget {
       });
     });
     this.hitPath(edges, "x-gate", inputs.join(""), t);
-    if (cell === "lstm") {
+    if ("c" in y) {
+      // the cell state: written by every gate but the last; the last gates what c gives h
       add({ name: "c", kind: "state", y: y.c });
       edge("c-c", `M${px + R},${y.c}L${x - R - 1},${y.c}`);
       edge("c-h", `M${x},${y.c - R}L${x},${y.h + R + 1}`);
-      for (const k of [0, 1, 2]) thin("gate-c", curve(slots[k].x, slots[k].y - gr, x, y.c + R));
-      const o = slots[3];
+      for (const p of slots.slice(0, -1)) thin("gate-c", curve(p.x, p.y - gr, x, y.c + R));
+      const o = slots.at(-1);
       thin(
         "gate-h",
         `M${o.x},${o.y - gr}C${o.x + 14 * s},${y.c} ${x + R + 6 * s},${y.h + 6 * s} ` +
@@ -532,6 +547,7 @@ export class NetworkView extends EventTarget {
     this.drawColumns(i, ev);
     this.drawErrors(i);
     this.markCurrent(ev);
+    this.drawUnits(i, ev);
     const [x0, x1] = this.drawCursor(ev);
     // keep the current column in view
     const view = this.viewWidth;
@@ -623,6 +639,71 @@ export class NetworkView extends EventTarget {
     return [x0, x1];
   }
 
+  /**
+   * At a backward event, the hidden units of its step as buttons over h's value strip (one per
+   * unit, in the strip's order): each opens that unit's neuron view. Only the current column's:
+   * H elements, not T·H.
+   */
+  drawUnits(i, ev) {
+    this.unitLayer.replaceChildren();
+    const fwd = this.index.forward(ev.t);
+    if (ev.kind !== "backward" || !Array.isArray(fwd?.h)) return;
+    const lay = this.layout;
+    const s = lay.scale;
+    const H = fwd.h.length;
+    const x = lay.colX(ev.t) + lay.node + 3 * s;
+    const total = Math.min(30, Math.max(8, H * 4)) * s; // the strip's height (strip())
+    const y0 = lay.rowY.h - total / 2;
+    const n = this.notation;
+    for (let j = 0; j < H; j += 1) {
+      const r = el(
+        "rect",
+        {
+          class: "unit",
+          id: `unit-${ev.t}-${j}`,
+          "data-t": ev.t,
+          "data-unit": j,
+          "data-event": i,
+          x: x - 2 * s,
+          y: y0 + (j * total) / H,
+          width: 9 * s,
+          height: total / H,
+          tabindex: "-1",
+          role: "button",
+        },
+        this.unitLayer,
+      );
+      r.setAttribute(
+        "aria-label",
+        tr("neuron.unitAria", { j: j + 1, h: labelText(varLabel("h", n), n, ev.t) }),
+      );
+    }
+  }
+
+  /** Ask for the neuron view of unit j at step t of the current window (main.js: the store). */
+  openUnit(t, unit) {
+    const ev = this.index.event(this.eventIndex);
+    if (!ev || ev.kind === "forward") return false;
+    const k = this.index.find("backward", t, ev.update);
+    if (k < 0 || !this.index.backwardReached(t, Math.max(k, this.eventIndex))) return false;
+    this.dispatchEvent(new CustomEvent("unit", { detail: { event: k, unit } }));
+    return true;
+  }
+
+  /** The unit a click or key names: a unit button, or an h node (its first unit). */
+  unitTarget(target) {
+    const unit = target.closest?.(".unit");
+    if (unit) return [Number(unit.dataset.t), Number(unit.dataset.unit)];
+    const node = target.closest?.('.node[data-node="h"]');
+    if (node && Number(node.dataset.t) > 0) return [Number(node.dataset.t), this.lastUnit ?? 0];
+    return null;
+  }
+
+  onClick(e) {
+    const hit = this.unitTarget(e.target);
+    if (hit && this.openUnit(...hit)) this.lastUnit = hit[1];
+  }
+
   buildErr(k) {
     const idx = this.index;
     const ev = idx.event(k);
@@ -636,7 +717,8 @@ export class NetworkView extends EventTarget {
     const spread = SIZES.strandSpread * s;
     const g = el("g", { class: "err-step", "data-event": k, "data-t": t }, this.errLayer);
     // one bundle: a strand per hidden unit, and the length of the error vector written beside it
-    const bundle = (name, values, path, [lx, ly, anchor]) => {
+    const bundle = (name, field, path, [lx, ly, anchor]) => {
+      const values = ev[field];
       if (!Array.isArray(values) || values.every((v) => v === 0)) return;
       const b = el(
         "g",
@@ -650,8 +732,9 @@ export class NetworkView extends EventTarget {
         g,
       );
       const offs = strandOffsets(values.length, spread, SIZES.strandStep * s);
+      const sign = errorSign(field, this.notation); // Haykin's sign: colours flip with it
       values.forEach((v, j) => {
-        const u = v === null ? 1 : v / scale;
+        const u = v === null ? 1 : (sign * v) / scale;
         const p = el(
           "path",
           {
@@ -671,13 +754,13 @@ export class NetworkView extends EventTarget {
         { class: "err-norm", x: lx, y: ly, "text-anchor": anchor, "data-raw": "" },
         b,
       );
-      norm.textContent = num(vectorNorm(values), 2);
+      norm.textContent = num(ev.norms?.[field] ?? null, 2); // the API's ‖vector‖
     };
     const xo = x + lay.colW * 0.3;
     const pad = spread / 2 + 4 * s;
     bundle(
       "err-out",
-      ev.dh_out,
+      "dh_out",
       (o) => `M${xo + o},${y.L + R}L${xo + o},${y.h - R + 2}`,
       [xo + pad, (y.L + y.yhat) / 2, "start"], // beside the bundle (the margin has room)
     );
@@ -687,14 +770,14 @@ export class NetworkView extends EventTarget {
       const across = (row) => [(nx + x) / 2, row - R + 4 * s - pad + 2 * s, "middle"];
       bundle(
         "err-next",
-        ev.dh_next,
+        "dh_next",
         (o) => `M${nx - R},${y.h - R + 4 * s + o}L${x + R + 8 * s},${y.h - R + 4 * s + o}`,
         across(y.h),
       );
-      if (idx.cell === "lstm") {
+      if (Array.isArray(ev.dc_next)) {
         bundle(
           "err-c",
-          ev.dc_next,
+          "dc_next",
           (o) => `M${nx - R},${y.c - R + 4 * s + o}L${x + R + 8 * s},${y.c - R + 4 * s + o}`,
           across(y.c),
         );
@@ -707,8 +790,8 @@ export class NetworkView extends EventTarget {
 
   /** The invisible, wide twin of a connection that applies weights: what a click lands on. */
   hitPath(parent, name, d, t) {
-    // (a GRU's h-h is the carry z ⊙ h(t−1): no weights on it)
-    if (!WEIGHT_EDGES.has(name) || (name === "h-h" && this.index.cell !== "rnn")) return;
+    // (a gated cell's h-h is a carry such as the GRU's z ⊙ h(t−1): no weights on it)
+    if (!WEIGHT_EDGES.has(name) || (name === "h-h" && gatesOf(this.spec).length)) return;
     el("path", { class: "edge-hit", d, "data-hit": name, "data-t": t }, parent);
   }
 
@@ -728,12 +811,24 @@ export class NetworkView extends EventTarget {
   }
 
   onKey(e) {
+    if (e.key === "Enter" || e.key === " ") {
+      const hit = this.unitTarget(e.target);
+      if (hit && this.openUnit(...hit)) {
+        this.lastUnit = hit[1];
+        e.preventDefault();
+      }
+      return;
+    }
     if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
     const active = document.activeElement;
-    const col = active?.closest?.(".col");
-    const nodes = [
-      ...(col || this.columns[this.index.event(this.eventIndex).t].col).querySelectorAll(".node"),
-    ];
+    // the nodes of a column, or (from a unit) the units of its step
+    const nodes = active?.classList?.contains("unit")
+      ? [...this.unitLayer.querySelectorAll(".unit")]
+      : [
+          ...(
+            active?.closest?.(".col") || this.columns[this.index.event(this.eventIndex).t].col
+          ).querySelectorAll(".node"),
+        ];
     nodes.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
     let k = nodes.indexOf(active);
     if (k < 0) k = nodes.findIndex((n) => n.dataset.node === "h");

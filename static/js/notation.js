@@ -1,10 +1,50 @@
-// Notation: the same numbers under three labelings (Goodfellow, d2l, Coursera). Pure data and
-// small renderers; a label is {b: base, s: subscript, acc: "hat"|"tilde"|null, post: suffix}.
+// Notation: the same numbers under four labelings (Goodfellow, d2l, Coursera, and Haykin's
+// neuron-level form). Pure data and small renderers; a label is {b: base, s: subscript,
+// acc: "hat"|"tilde"|null, post: suffix}.
+//
+// Haykin writes time n, the input u(n), the state x(n) (the outputs of the hidden neurons), the
+// induced local field v(n), the weights W_a (recurrent), W_b (input) and C (output), the
+// desired response d(n), the output error e(n) = d(n) − y(n), and the local gradient
+// δ = −∂ℰ/∂v: the opposite sign of this page's δ = ∂L/∂a. In that notation the page shows
+// every error quantity in Haykin's sign (errorSign; the neuron view asks the API for
+// "convention": "haykin"), and the gradients' accumulators stay gradients, dW = −Σ δ xᵀ.
 // What a cell is made of (its gates, parameters and the factors of each contribution) is not
 // written here: it comes with every trace as `cell_spec` (docs/trace-format.md), and the
 // functions below that need it take that spec.
 
-export const NOTATIONS = ["goodfellow", "d2l", "coursera"];
+export const NOTATIONS = ["goodfellow", "d2l", "coursera", "haykin"];
+
+// The error quantities of a backward event (gradients of the loss): the ones whose sign
+// Haykin's convention flips (his δ = −∂ℰ/∂v, e = −∂ℰ/∂y).
+const ERRORS = /^(g_o|dh|dh_out|dh_next|dh_prev|delta|deltas(\..*)?|dc|dc_next|dx)$/;
+
+/**
+ * The sign an error quantity (a backward event's field: "g_o", "dh_next", "delta",
+ * "deltas.f", ...) is shown with: −1 in Haykin's notation, whose δ is −∂ℰ/∂v, else 1. A
+ * relabelling of the trace's numbers, not a computation: the page says so once (nota.sign).
+ */
+export function errorSign(field, notation) {
+  return notation === "haykin" && ERRORS.test(field) ? -1 : 1;
+}
+
+/** A value or vector of an error quantity as the notation shows it (see errorSign). */
+export function shownError(value, field, notation) {
+  if (errorSign(field, notation) === 1) return value;
+  const flip = (v) => (typeof v === "number" ? (v === 0 ? 0 : -v) : v);
+  return Array.isArray(value) ? value.map(flip) : flip(value);
+}
+
+/** The time variable of the notation: n in Haykin's, t elsewhere. */
+export function timeVar(notation) {
+  return notation === "haykin" ? "n" : "t";
+}
+
+/** A time index as the notation writes it: "t−1" becomes "n−1" in Haykin's; numbers as is. */
+export function timeIndex(time, notation) {
+  if (time === null || time === undefined) return time;
+  const text = String(time).replace(/-/g, "−");
+  return notation === "haykin" ? text.replace(/\bt\b/g, "n") : text;
+}
 
 // A sign in front of the base ("1−Γ" for the GRU's z = 1 − Γ_u, "−W" for its weights) is part
 // of `b`, so a renderer that knows nothing of signs still writes it; splitSign separates it.
@@ -21,6 +61,8 @@ export function splitSign(label) {
 const COURSERA_GATE = { f: "f", i: "u", g: "c", o: "o", z: "u", r: "r", n: "c", h: "c" };
 const NEGATED = new Set(["z"]); // z = σ(W_z[…] + b_z) = 1 − Γ_u: W_z = −W_u, b_z = −b_u
 const D2L_GATE = { f: "f", i: "i", g: "c", o: "o", z: "z", r: "r", h: "h", n: "h" };
+// Haykin's gated cells keep the gate letters, the GRU's candidate is n.
+const HAYKIN_GATE = { h: "n" };
 
 // The gate a parameter belongs to, from its engine name ("W_f" -> "f", GRU "W_h" -> "h"): the
 // suffix of the name; its delta's key is in the spec (the GRU candidate's is "n").
@@ -32,12 +74,14 @@ export function paramLabel(name, cell, notation) {
   if (name === "V" || name === "b_y") {
     if (notation === "d2l") return name === "V" ? L("W", "hq") : L("b", "q");
     if (notation === "coursera") return name === "V" ? L("W", "ya") : L("b", "y");
+    if (notation === "haykin") return name === "V" ? L("C") : L("b", "y");
     return name === "V" ? L("V") : L("b", "y");
   }
   const kind = kindOf(name);
   if (cell === "rnn") {
     if (notation === "d2l") return { W: L("W", "hh"), U: L("W", "xh"), b: L("b", "h") }[kind];
     if (notation === "coursera") return { W: L("W", "aa"), U: L("W", "ax"), b: L("b", "a") }[kind];
+    if (notation === "haykin") return { W: L("W", "a"), U: L("W", "b"), b: L("b") }[kind];
     return L(kind);
   }
   const gate = suffix(name);
@@ -52,6 +96,10 @@ export function paramLabel(name, cell, notation) {
     const g = COURSERA_GATE[gate] || gate;
     if (kind === "b") return L(`${sign}b`, g);
     return L(`${sign}W`, g, null, kind === "W" ? "[:,a]" : "[:,x]");
+  }
+  if (notation === "haykin") {
+    const g = HAYKIN_GATE[gate] || gate;
+    return { W: L("W", `a,${g}`), U: L("W", `b,${g}`), b: L("b", g) }[kind];
   }
   return L(kind, gate);
 }
@@ -77,6 +125,7 @@ const GATES = {
     r: L("Γ", "r"),
     n: L("c", "", "tilde"),
   },
+  haykin: { f: L("f"), i: L("i"), g: L("g"), o: L("o"), z: L("z"), r: L("r"), n: L("n") },
 };
 
 export function gateLabel(gate, notation) {
@@ -131,6 +180,23 @@ const VARS = {
     dh: L("da"),
     dc: L("dc"),
   },
+  // Haykin: u input, x state, v induced local field, d desired response, ℰ cost; the errors in
+  // his sign: e = d − y at the outputs (−g_o), ε = e + W_aᵀ δ(n+1) reaching a hidden neuron
+  // (−dh), δ = φ′(v) ε (−δ of the other notations)
+  haykin: {
+    x: L("u"),
+    h: L("x"),
+    c: L("c"),
+    a: L("v"),
+    o: L("o"),
+    yhat: L("y"),
+    y: L("d"),
+    L: L("ℰ"),
+    delta: L("δ"),
+    g_o: L("e"),
+    dh: L("ε"),
+    dc: L("ε", "c"),
+  },
 };
 
 export function varLabel(name, notation) {
@@ -157,7 +223,7 @@ export function deltaLabel(gate, notation) {
   return L(d.b, g.s ? `${g.b}${g.s}` : g.b + (g.acc ? ACCENT[g.acc] : ""));
 }
 
-/** How a time index is written: h(3) (Goodfellow), h_3 (d2l), a⟨3⟩ (Coursera). */
+/** How a time index is written: h(3) (Goodfellow, Haykin's x(3)), h_3 (d2l), a⟨3⟩ (Coursera). */
 export function timeStyle(notation) {
   if (notation === "d2l") return "sub";
   if (notation === "coursera") return "angle";
@@ -167,7 +233,8 @@ export function timeStyle(notation) {
 export const ACCENT = { hat: "\u0302", tilde: "\u0303" };
 
 /** Plain text of a label, optionally with a time index: "W_hh", "h(3)", "a⟨2⟩", "W_o[:,a]". */
-export function labelText(label, notation = "goodfellow", t = null) {
+export function labelText(label, notation = "goodfellow", time = null) {
+  const t = timeIndex(time, notation);
   let text = label.b + (label.acc ? ACCENT[label.acc] : "");
   const style = timeStyle(notation);
   const subs = [label.s].filter(Boolean);
@@ -177,6 +244,21 @@ export function labelText(label, notation = "goodfellow", t = null) {
   if (t !== null && style === "paren") text += `(${t})`;
   if (t !== null && style === "angle") text += `⟨${t}⟩`;
   return text;
+}
+
+/**
+ * The symbols the catalogue's texts of the charts write ({Lt}, {ht}, {hk}, {LT}), in a
+ * notation: "L(t)", "h(k)" (Goodfellow), "L_t", "a⟨k⟩", Haykin's "ℰ(n)", "x(k)".
+ */
+export function symbolArgs(notation) {
+  const L = varLabel("L", notation);
+  const h = varLabel("h", notation);
+  return {
+    Lt: labelText(L, notation, "t"),
+    LT: labelText(L, notation, "T"),
+    ht: labelText(h, notation, "t"),
+    hk: labelText(h, notation, "k"),
+  };
 }
 
 /** The gradient of a label: "dW_hh", and "−dW_u" for a negated one (d(−W) = −dW). */
@@ -267,10 +349,18 @@ export function rightText(path, notation, t = "t") {
   return path;
 }
 
-/** Label of a left factor at step t: δ(t), δ_f(t) (dΓ_f⟨t⟩ in Coursera), g_o(t). */
+/**
+ * Label of a left factor at step t: δ(t), δ_f(t) (dΓ_f⟨t⟩ in Coursera), g_o(t); in Haykin's
+ * notation −δ(n) and −e(n), since a gradient's factor is ∂ℰ/∂v = −δ (leftLabel).
+ */
 export function leftText(path, notation, t = "t") {
-  if (path === "g_o") return labelText(varLabel("g_o", notation), notation, t);
-  return labelText(deltaLabel(gateOfPath(path), notation), notation, t);
+  return labelText(leftLabel(path, notation), notation, t);
+}
+
+/** The label of a contribution's left factor (a path of the cell_spec), sign included. */
+export function leftLabel(path, notation) {
+  const label = path === "g_o" ? varLabel("g_o", notation) : deltaLabel(gateOfPath(path), notation);
+  return errorSign(path, notation) === -1 ? { ...label, b: `−${label.b}` } : label;
 }
 
 /** A group's contribution as an outer product: "δ_f(t) h(t−1)ᵀ", "dΓ_f⟨t⟩ [a⟨t−1⟩; x⟨t⟩]ᵀ". */

@@ -6,7 +6,7 @@
 import { PALETTE, SEQUENTIAL } from "./config.js";
 import { num } from "./format.js";
 import { t as tr } from "./i18n.js";
-import { gradText, specParams } from "./notation.js";
+import { gradText, specParams, symbolArgs } from "./notation.js";
 import { idle } from "./schedule.js";
 import { inSeriesUnits } from "./units.js";
 
@@ -304,7 +304,8 @@ function errorFlow(Plotly, v) {
   const hi = logs.length ? Math.max(...logs) : 1;
   const ticks = logTicks(lo, hi > lo ? hi : lo + 1);
   const key = jacobian ? "charts.jacobian" : "charts.errorFlow";
-  const layout = baseLayout(el, tr(`${key}.title`), tr(`${key}.x`), tr(`${key}.y`));
+  const title = tr(`${key}.title`, symbolArgs(v.notation)); // h(k), Haykin's x(k), ...
+  const layout = baseLayout(el, title, tr(`${key}.x`), tr(`${key}.y`));
   layout.yaxis.autorange = "reversed";
   layout.xaxis.dtick = stepTick((el.clientWidth || 400) - 150, T);
   layout.yaxis.dtick = stepTick((el.clientHeight || 262) - 90, T, 16);

@@ -41,7 +41,8 @@ export class PredictionsView {
     const table = document.createElement("table");
     table.className = "pred-table";
     const cap = document.createElement("caption");
-    cap.textContent = tp("pred.caption", this.passes);
+    // a series predicts values, text and words predict tokens
+    cap.textContent = tp(idx.trace.scale ? "pred.captionSeries" : "pred.caption", this.passes);
     table.appendChild(cap);
     const shown = (v) => (typeof v === "number" ? num(v, 3) : TraceIndex.shown(v));
     // inputs and targets come standardised; the API predicts in the series' units already

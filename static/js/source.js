@@ -52,15 +52,4 @@ export class TraceSource {
       return { trace, training: null, normsOnly: true };
     }
   }
-
-  /** The same scenario with the accumulators' norms (for the charts), or null on failure. */
-  async norms(scenario) {
-    const { endpoint, request } = bodyOf(scenario, "norms");
-    try {
-      const res = await api[endpoint](request);
-      return endpoint === "train" ? res.trace : res;
-    } catch {
-      return null;
-    }
-  }
 }

@@ -14,6 +14,7 @@ export const DEFAULT_STATE = Object.freeze({
   notation: "goodfellow",
   lesson: null, // {id, step} of an open guided lesson (lessons.js), step 1-based
   view: null, // "projector": large type, the controls folded away
+  neuron: null, // {unit} (0-based) of the open neuron view (neuron.js); its step is the event's
 });
 
 export const VIEWS = ["projector"];
@@ -195,6 +196,7 @@ export function toQuery(state) {
     params.set("nota", state.notation);
   }
   if (state.view) params.set("view", state.view);
+  if (state.neuron) params.set("unit", String(state.neuron.unit + 1)); // 1-based, as shown
   return params.toString();
 }
 
@@ -208,6 +210,7 @@ export function fromQuery(search) {
   }
   const event = Number.parseInt(params.get("e") || "0", 10);
   const step = Number.parseInt(params.get("step") || "1", 10);
+  const unit = Number.parseInt(params.get("unit") || "", 10);
   return {
     scenario,
     event: Number.isFinite(event) && event >= 0 ? event : 0,
@@ -217,6 +220,7 @@ export function fromQuery(search) {
       ? { id: params.get("lesson"), step: Number.isInteger(step) && step > 0 ? step : 1 }
       : null,
     view: VIEWS.includes(params.get("view")) ? params.get("view") : null,
+    neuron: Number.isInteger(unit) && unit >= 1 ? { unit: unit - 1 } : null,
   };
 }
 

@@ -3,7 +3,6 @@
 // view's DOM: each view draws its own container, and highlight targets are resolved by
 // highlight.js. The public handle for lessons and tests is handle.js (window.bpttStudio).
 import { ApiError } from "./api.js";
-import { traceDataKind } from "./controls.js";
 import { applyTranslations, setLanguage, t as tr } from "./i18n.js";
 import { NOTATIONS } from "./notation.js";
 import { TraceSource } from "./source.js";
@@ -105,6 +104,10 @@ export class Studio extends EventTarget {
     try {
       const { trace, training, normsOnly } = await this.source.load(scenario);
       if (seq !== this.loadSeq) return;
+      if (!trace) {
+        this.diverged(training, scenario.train);
+        return;
+      }
       this.store.accept(scenario);
       this.error = null;
       this.controls.clearErrors();
@@ -143,13 +146,11 @@ export class Studio extends EventTarget {
     this.views.charts.setTraining(training);
     this.views.predictions.setTraining(training, this.store.get().scenario.train);
     this.views.predictions.draw();
-    this.controls.sync(trace.config, traceDataKind(trace), trace.sizes);
+    this.controls.sync(trace.config, trace.sizes);
     this.timeline.setEvents(this.index.events, this.index.windows);
     const exploded = Boolean(trace.non_finite || training?.non_finite);
     this.banner.hidden = !exploded;
     document.body.dataset.exploded = String(exploded);
-    this.normsRequested = false;
-    if (this.index.detail === "norms") this.views.charts.setNorms(this.index);
     // one draw per trace: moving the store's event draws through onChange, else draw here
     const n = this.index.events.length;
     const i = Math.max(0, Math.min(n - 1, eventIndex || 0));
@@ -160,15 +161,18 @@ export class Studio extends EventTarget {
     this.dispatchEvent(new CustomEvent("trace", { detail: { trace } }));
   }
 
-  /** The charts ask for the accumulators' norms: one more request with detail "norms". */
-  async requestNorms() {
-    if (this.normsRequested || !this.trace) return;
-    this.normsRequested = true;
-    const seq = this.loadSeq;
-    const trace = await this.source.norms(this.store.get().scenario);
-    if (!trace || seq !== this.loadSeq) return; // the chart keeps its "loading" text
-    this.views.charts.setNorms(new TraceIndex(trace));
-    this.views.charts.draw();
+  /**
+   * Training diverged (the API sends no trace from overflowed weights): say what happened, in
+   * the controls and, when there is nothing else to show, in the network's panel.
+   */
+  diverged(training, passes) {
+    const n = training?.iterations?.at(-1) ?? passes;
+    this.controls.showSlot("general", tr("status.diverged", { n }));
+    if (!this.trace) {
+      this.views.network.showEmpty("status.diverged", { n });
+      this.views.charts.showEmpty?.();
+    }
+    this.dispatchEvent(new CustomEvent("error", { detail: { kind: "diverged" } }));
   }
 
   /**

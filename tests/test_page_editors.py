@@ -547,14 +547,15 @@ def open_worksheet(page, context, variant: str):
     return sheet
 
 
+@pytest.mark.parametrize("notation,label", [("d2l", "W_hf"), ("haykin", "W_a,f")])
 def test_worksheet_writes_every_number_of_the_api(page, live_server, context, console_errors,
-                                                  artifacts_dir):
-    open_studio(page, live_server, SMALL + "&cell=lstm&nota=d2l")
+                                                  artifacts_dir, notation, label):
+    open_studio(page, live_server, SMALL + f"&cell=lstm&nota={notation}")
     trace = api_trace(live_server, {**SMALL_REQUEST, "cell": "lstm"})
     sheet = open_worksheet(page, context, "key")
     numbers = sheet.eval_on_selector_all(
         ".ws-num", "ns => ns.map((n) => [n.dataset.field, n.dataset.index ?? null,"
-                   " n.dataset.value, n.textContent])")
+                   " n.dataset.value, n.textContent, Number(n.dataset.sign ?? 1)])")
     assert len(numbers) > 500
     fields = {f for f, *_ in numbers}
     for needed in ("events.0.a.f", "events.0.gates.o", "events.0.c", "events.2.loss",
@@ -562,19 +563,30 @@ def test_worksheet_writes_every_number_of_the_api(page, live_server, context, co
                    "events.5.contrib.W_i", "events.5.accum.U_o", "updates.0.grads.V",
                    "updates.0.params_after.b_y", "params.W_f"):
         assert needed in fields, needed
-    for field, index, value, text in numbers:
+    flipped = set()
+    for field, index, value, text, sign in numbers:
         expected = worksheet_value(trace, field, index)
         assert float(value) == expected, (field, index)
-        assert math.isclose(float(text.replace("\u2212", "-")), expected, rel_tol=1e-3,
+        # Haykin's δ = −∂ℰ/∂v: his notation shows every error with its sign flipped
+        assert math.isclose(float(text.replace("\u2212", "-")), sign * expected, rel_tol=1e-3,
                             abs_tol=1e-9), (field, index, text)
-    assert "W_hf" in sheet.text_content("#ws-body")  # the link's notation (d2l)
+        if sign == -1:
+            flipped.add(field.split(".", 2)[2])
+    if notation == "haykin":
+        assert flipped == {"g_o", "dh_out", "dh_next", "dh", "dc", "deltas.f", "deltas.i",
+                           "deltas.g", "deltas.o"}
+        assert "−∂ℰ/∂v" in sheet.text_content("#ws-body")  # and says so
+    else:
+        assert not flipped
+    assert label in sheet.text_content("#ws-body")  # the link's notation
     # on paper: the toolbar goes, the tables stay
     sheet.emulate_media(media="print")
     toolbar = "getComputedStyle(document.querySelector('.ws-toolbar')).display"
     assert sheet.evaluate(toolbar) == "none"
     assert sheet.locator(".ws-table").first.is_visible()
-    sheet.screenshot(path=str(artifacts_dir / "worksheet-key-print.png"), full_page=True)
-    sheet.pdf(path=str(artifacts_dir / "worksheet-key.pdf"), format="A4")
+    sheet.screenshot(path=str(artifacts_dir / f"worksheet-key-print-{notation}.png"),
+                     full_page=True)
+    sheet.pdf(path=str(artifacts_dir / f"worksheet-key-{notation}.pdf"), format="A4")
     assert console_errors == []
 
 

@@ -11,7 +11,15 @@ import { num } from "./format.js";
 import { isArrayData } from "./fragment.js";
 import { Grid } from "./grid.js";
 import { t as tr } from "./i18n.js";
-import { labelText, paramLabel, rightText, specParams, varLabel } from "./notation.js";
+import {
+  labelText,
+  paramLabel,
+  rightText,
+  specParams,
+  timeIndex,
+  timeVar,
+  varLabel,
+} from "./notation.js";
 import { initialParams } from "./seed.js";
 import { requestOf } from "./state.js";
 import { TraceIndex } from "./trace.js";
@@ -396,15 +404,16 @@ export class Editors {
   drawData() {
     const b = this.body;
     const n = this.notation;
-    el("p", "hint", b, tr("ed.data.hint"));
+    const tv = timeVar(n);
+    const x = labelText(varLabel("x", n), n, timeIndex("t", n));
+    const y = labelText(varLabel("y", n), n, timeIndex("t", n));
+    el("p", "hint", b, tr("ed.data.hint", { x, y, t: tv }));
     const { inputs, targets, own } = this.dataShown();
     if (!own) el("p", "hint ed-derived", b, tr("ed.data.derived"));
     for (const e of this.groupErrors) this.message(b, e);
     const row = el("div", "ed-data", b);
     const vocab = own ? null : this.studio.trace?.vocab;
-    const stepLabel = (r) => `t = ${r + 1}`;
-    const x = labelText(varLabel("x", n), n, "t");
-    const y = labelText(varLabel("y", n), n, "t");
+    const stepLabel = (r) => `${tv} = ${r + 1}`;
     const classes = !Array.isArray(targets[0]);
     const put = (nextInputs, nextTargets) => this.setData(nextInputs, nextTargets);
     const inBox = this.gridBox(row, {

@@ -13,11 +13,14 @@ import { num, raw } from "./format.js";
 import {
   contribText,
   deltaLabel,
+  errorSign,
   gateLabel,
   labelText,
   NOTATIONS,
   paramLabel,
   specParams,
+  timeIndex,
+  timeVar,
   varLabel,
 } from "./notation.js";
 import { TraceSource } from "./source.js";
@@ -68,18 +71,27 @@ class Worksheet {
   // ---- labels ----------------------------------------------------------------------------
 
   v(name, t = null) {
-    return labelText(varLabel(name, this.n), this.n, t);
+    return labelText(varLabel(name, this.n), this.n, timeIndex(t, this.n));
   }
 
   gate(g, t = null) {
-    return labelText(gateLabel(g, this.n), this.n, t);
+    return labelText(gateLabel(g, this.n), this.n, timeIndex(t, this.n));
+  }
+
+  /** The symbols the hints name: {t}, {next} (t + 1), {h} (h(t)) in the notation. */
+  get symbols() {
+    return { t: timeVar(this.n), next: timeIndex("t + 1", this.n), h: this.v("h", "t") };
+  }
+
+  delta(gate) {
+    return labelText(deltaLabel(gate, this.n), this.n, timeIndex("t", this.n));
   }
 
   /** The pre-activation of a gate: a_f(t) (Coursera's z_f⟨t⟩, the candidate's a_c̃). */
   pre(g, t) {
     const label = gateLabel(g, this.n);
     const sub = label.s || label.b.replace(/^1?−/, "") + (label.acc === "tilde" ? "\u0303" : "");
-    return labelText({ ...varLabel("a", this.n), s: sub }, this.n, t);
+    return labelText({ ...varLabel("a", this.n), s: sub }, this.n, timeIndex(t, this.n));
   }
 
   param(name) {
@@ -92,28 +104,35 @@ class Worksheet {
    * A number, a vector (a column) or a matrix as the worksheet writes it: `given` numbers are
    * always written; the others are boxes in the blank variant.
    */
-  value(parent, value, field, given = false) {
+  value(parent, value, field, given = false, sign = 1) {
     if (value === undefined) return el("span", "ws-none", parent, "");
-    if (!Array.isArray(value)) return this.number(parent, value, field, "", given);
+    if (!Array.isArray(value)) return this.number(parent, value, field, "", given, sign);
     const rows = Array.isArray(value[0]) ? value : value.map((x) => [x]);
     const table = el("table", "ws-mat", parent);
     rows.forEach((row, r) => {
       const tr_ = el("tr", "", table);
       row.forEach((x, c) => {
         const index = Array.isArray(value[0]) ? `${r},${c}` : String(r);
-        this.number(el("td", "", tr_), x, field, index, given);
+        this.number(el("td", "", tr_), x, field, index, given, sign);
       });
     });
     return table;
   }
 
-  number(parent, x, field, index, given) {
+  /**
+   * One number: data-value is the API's; the text is as the notation shows it (sign −1: an
+   * error quantity in Haykin's notation, whose δ is −∂ℰ/∂v; notation.js errorSign).
+   */
+  number(parent, x, field, index, given, sign = 1) {
     const box = this.blank && !given;
     const span = el("span", box ? "ws-box" : "ws-num", parent);
     span.dataset.field = field;
     if (index !== "") span.dataset.index = index;
+    if (sign === -1) span.dataset.sign = "-1";
     if (!box) {
-      span.textContent = typeof x === "number" || x === null ? num(x, WORKSHEET.digits) : String(x);
+      const shown = typeof x === "number" && sign === -1 && x !== 0 ? -x : x;
+      span.textContent =
+        typeof x === "number" || x === null ? num(shown, WORKSHEET.digits) : String(x);
       span.dataset.value = raw(x);
     }
     span.dataset.raw = "";
@@ -163,7 +182,7 @@ class Worksheet {
     const head = el("tr", "", el("thead", "", table));
     el("th", "", head);
     for (const t of steps) {
-      const th = el("th", "", head, `t = ${t}`);
+      const th = el("th", "", head, `${timeVar(this.n)} = ${t}`);
       th.dataset.raw = "";
       th.scope = "col";
     }
@@ -233,7 +252,7 @@ class Worksheet {
     const s = many
       ? this.section("ws.forwardSteps", { first: steps[0], last: steps.at(-1) })
       : this.section("ws.forward");
-    el("p", "hint", s, tr("ws.forward.hint"));
+    el("p", "hint", s, tr("ws.forward.hint", this.symbols));
     if (u > 0) el("p", "hint", s, tr("ws.forward.after", { u }));
     const at = (t) => this.index.forwardAt[t];
     const ev = (t) => this.index.forward(t);
@@ -286,41 +305,29 @@ class Worksheet {
     const many = this.trace.updates.length > 1;
     const [first, last] = update.window;
     const s = this.section(many ? "ws.backwardWindow" : "ws.backward", { first, last });
-    el("p", "hint", s, tr("ws.backward.hint"));
+    el("p", "hint", s, tr("ws.backward.hint", this.symbols));
+    if (errorSign("delta", this.n) === -1) el("p", "hint", s, tr("nota.sign"));
     const steps = this.backwardOf(u);
-    const row = (label, note, read, path) => ({
+    // an error quantity in Haykin's notation is shown with its sign flipped (errorSign)
+    const row = (label, note, path) => ({
       label,
       note,
-      cells: steps.map(
-        ([e, i]) =>
-          (td) =>
-            this.value(td, read(e), `events.${i}.${path}`),
-      ),
+      cells: steps.map(([e, i]) => (td) => {
+        const value = path.split(".").reduce((v, k) => v?.[k], e);
+        this.value(td, value, `events.${i}.${path}`, false, errorSign(path, this.n));
+      }),
     });
+    const sym = this.symbols;
     const rows = [
-      row(this.v("g_o", "t"), tr("ws.row.g_o"), (e) => e.g_o, "g_o"),
-      row(this.v("dh", "t"), tr("ws.row.dhOut"), (e) => e.dh_out, "dh_out"),
-      row(this.v("dh", "t"), tr("ws.row.dhNext"), (e) => e.dh_next, "dh_next"),
-      row(this.v("dh", "t"), tr("ws.row.dh"), (e) => e.dh, "dh"),
+      row(this.v("g_o", "t"), tr("ws.row.g_o"), "g_o"),
+      row(this.v("dh", "t"), tr("ws.row.dhOut"), "dh_out"),
+      row(this.v("dh", "t"), tr("ws.row.dhNext", sym), "dh_next"),
+      row(this.v("dh", "t"), tr("ws.row.dh", sym), "dh"),
     ];
-    if (this.cell === "lstm") {
-      rows.push(row(this.v("dc", "t"), tr("ws.row.dc"), (e) => e.dc, "dc"));
-    }
+    if (this.cell === "lstm") rows.push(row(this.v("dc", "t"), tr("ws.row.dc"), "dc"));
     const gates = this.spec.gates || [];
-    if (!gates.length) {
-      rows.push(
-        row(
-          labelText(deltaLabel(null, this.n), this.n, "t"),
-          tr("ws.row.delta"),
-          (e) => e.delta,
-          "delta",
-        ),
-      );
-    }
-    for (const g of gates) {
-      const label = labelText(deltaLabel(g, this.n), this.n, "t");
-      rows.push(row(label, tr("ws.row.deltaGate"), (e) => e.deltas?.[g], `deltas.${g}`));
-    }
+    if (!gates.length) rows.push(row(this.delta(null), tr("ws.row.delta"), "delta"));
+    for (const g of gates) rows.push(row(this.delta(g), tr("ws.row.deltaGate"), `deltas.${g}`));
     this.stepTable(
       s,
       steps.map(([e]) => e.t),
@@ -338,7 +345,8 @@ class Worksheet {
       const title = el("h3", "ws-param", s);
       const sym = el("span", "ws-sym", title, `d${this.param(name)}`);
       sym.dataset.raw = "";
-      const f = el("span", "ws-formula", title, ` += ${contribText(group, this.n)}`);
+      const formula = contribText(group, this.n, timeIndex("t", this.n));
+      const f = el("span", "ws-formula", title, ` += ${formula}`);
       f.dataset.raw = "";
       this.stepTable(
         s,
@@ -346,7 +354,7 @@ class Worksheet {
         [
           {
             label: "",
-            note: tr("ws.row.contrib"),
+            note: tr("ws.row.contrib", this.symbols),
             cells: steps.map(([e, i]) => (td) => {
               this.value(td, e.contrib?.[name], `events.${i}.contrib.${name}`);
             }),

@@ -193,9 +193,11 @@ def test_weight_card_from_a_connection_of_the_network(page, live_server, console
     page.screenshot(path=str(artifacts_dir / "editors-card-network-1280.png"))
     # the recurrent connection offers every gate's W
     page.keyboard.press("Escape")
+    page.wait_for_selector("#weight-card", state="hidden")
     page.locator("#col-2 .edge-hit[data-hit='h-gates']").click(force=True)
+    page.wait_for_function("() => document.getElementById('wc-title')?.textContent"
+                           ".startsWith('W_f')")
     chips = page.locator("#weight-card .chip")
-    chips.first.wait_for()
     assert chips.evaluate_all("cs => cs.map((c) => c.dataset.param)") == ["W_f", "W_i", "W_g",
                                                                         "W_o"]
     assert console_errors == []

@@ -48,8 +48,9 @@ export class WeightCard {
     this.card.setAttribute("role", "dialog");
     this.card.setAttribute("aria-labelledby", "wc-title");
     this.target = null; // {names, name, row, col}
-    this.card.addEventListener("keydown", (e) => {
-      if (e.key === "Escape") this.close();
+    // Escape closes it wherever the focus is (a redraw may have taken it from the card)
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && !this.card.hidden) this.close();
     });
     document.addEventListener("pointerdown", (e) => {
       if (
@@ -110,6 +111,11 @@ export class WeightCard {
     const ed = this.editors;
     const target = this.target;
     const card = this.card;
+    // the entry being edited keeps the focus across the redraw
+    const active = card.contains(document.activeElement) ? document.activeElement : null;
+    const keep = active?.classList.contains("cell")
+      ? [active.dataset.row, active.dataset.col]
+      : null;
     card.replaceChildren();
     const head = el("div", "wc-head", card);
     const title = el("h3", "wc-title", head);
@@ -159,6 +165,10 @@ export class WeightCard {
     const errors = ed.errors.get(`params.${name}`) ?? [];
     if (target.row !== null) this.drawEntry(body, params, errors, focus);
     else this.drawMatrix(body, params, name, value, errors, focus);
+    if (keep) {
+      const at = `input.cell[data-row="${keep[0]}"]${keep[1] ? `[data-col="${keep[1]}"]` : ""}`;
+      body.querySelector(at)?.focus();
+    }
     for (const e of ed.groupErrors) ed.message(body, e);
     const open = el("button", "btn link", card, tr("ed.card.openEditor"));
     open.type = "button";

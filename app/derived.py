@@ -38,7 +38,7 @@ def split(body: BaseModel, options: frozenset[str]) -> tuple[dict[str, Any], dic
 def neuron(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> bytes:
     """The neuron view (engine.neuron) of unit ``unit`` at step ``t`` as JSON bytes."""
     job = engine.plan(request)  # planned once, judged by the limits, then run
-    limits.check(job, settings)
+    limits.check(job, settings, limits.response(settings, "neuron"))
     with np.errstate(all="ignore"):
         view = engine.neuron(job, options["t"], options["unit"], options.get("update"),
                              options.get("convention", "gradient"))
@@ -54,7 +54,7 @@ def export_csv(request: dict[str, Any], options: dict[str, Any], settings: Setti
     explicit "full".
     """
     job = engine.plan(request)  # planned once, judged by the limits, then run
-    limits.check(job, settings)
+    limits.check(job, settings, limits.response(settings, "csv", options.get("detail", "auto")))
     with np.errstate(all="ignore"):  # overflow shows as empty values, never as a warning
         result = engine.run_trace(job)
         detail = csv_detail(result, options.get("detail", "auto"), settings)

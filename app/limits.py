@@ -2,27 +2,46 @@
 
 The schemas bound what a field can hold (hidden_size, text and series lengths, ...). The plan
 (``engine.plan``) knows what the request will do: the sizes T, D and K as the data and the
-parameters set them, the backward steps of a pass, the training passes, the cell steps of a
-gradient check. ``check`` judges those, each from the plan, and refuses with an
-``engine.RequestError`` naming the field to change and saying what to reduce, like every
-other bad request. (The plan's ``work`` record holds every count a cost model needs; the
-limits below are on counts.)
+parameters set them, the windows, the backward steps, the training passes, the cell steps of
+a gradient check. ``check`` judges the sizes (the schemas' limits, applied to what the data
+makes of them) and then the cost: the engine's cost model (``engine.cost``) estimates the
+CPU seconds and the peak memory of the whole request, the response's JSON or CSV included,
+and a request over either budget (BPTT_MAX_CPU_SECONDS, BPTT_MAX_MEMORY_MB) is refused with
+an ``engine.RequestError`` naming the field that drives the cost and how far it must come
+down, like every other bad request:
+
+    body.iterations: this request would take about 38 CPU-seconds; the server allows 2
+    (BPTT_MAX_CPU_SECONDS): at most 5 iterations, or hidden_size at most 16, or ...
+
+The counts the server bounded before the cost model (BPTT_MAX_BACKWARD_STEPS,
+BPTT_MAX_TRAIN_STEPS, BPTT_MAX_GRADCHECK_EVALUATIONS) are superseded by it: each still
+applies when set, and is unset by default.
 """
 
 from __future__ import annotations
 
 from bptt_studio.engine import Plan, RequestError
+from bptt_studio.engine.cost import Cost, Detail, Form, Output, Reduction, reductions
 from bptt_studio.settings import Settings
 
+MB = 1024 * 1024  # BPTT_MAX_MEMORY_MB counts mebibytes
 
-def check(plan: Plan, settings: Settings) -> None:
-    """Every limit that applies to the plan's task, or a RequestError."""
+
+def check(plan: Plan, settings: Settings, output: Output | None = None) -> None:
+    """Every limit that applies to the plan's task, or a RequestError. ``output``: what the
+    response makes of the result (JSON by default, with the request's detail)."""
     check_sizes(plan, settings)
-    check_schedule_work(plan, settings)
-    if plan.task == "train":
-        check_train_work(plan, settings)
-    if plan.task == "gradcheck":
-        check_gradcheck_work(plan, settings)
+    check_superseded(plan, settings)
+    check_cost(plan, settings, output if output is not None else response(settings))
+
+
+def response(settings: Settings, form: Form = "json", detail: Detail = "auto") -> Output:
+    """What a response makes of the engine's result: its form ("json", "csv", "neuron"),
+    the trace's detail, and how many numbers a full trace may hold under "auto"
+    (BPTT_MAX_RESPONSE_BYTES over the bytes a number takes in the JSON)."""
+    from bptt_studio.service import BYTES_PER_NUMBER  # the service imports this module
+
+    return Output(form, detail, settings.max_response_bytes // BYTES_PER_NUMBER)
 
 
 def check_sizes(plan: Plan, settings: Settings) -> None:
@@ -61,43 +80,107 @@ _K_SOURCES: dict[tuple[str | int, ...], str] = {
     ("params", "V"): "the rows of params V", ("data", "targets"): "the length of each target"}
 
 
-def check_schedule_work(plan: Plan, settings: Settings) -> None:
-    """The backward steps of one pass within max_backward_steps.
+def check_cost(plan: Plan, settings: Settings, output: Output) -> None:
+    """The estimated CPU seconds and peak memory within the server's budgets, or a
+    RequestError naming the field to reduce (the one that drives the cost) and how far,
+    with the other fields that would do."""
+    budget_cpu, budget_bytes = settings.max_cpu_seconds, settings.max_memory_mb * MB
+    cost = plan.cost(output)
+    if cost.fits(budget_cpu, budget_bytes):
+        return
+    found = reductions(plan.work, output, budget_cpu, budget_bytes)
+    over = _over(cost, settings)
+    if not found:  # not even a one-step, one-unit request of this kind fits
+        raise RequestError(_loc(plan, "steps"), f"{over}: ask for less work (fewer "
+                                                 f"iterations, a smaller vocabulary)")
+    ways = [_way(plan, r) for r in found[:4]]
+    raise RequestError(_loc(plan, found[0].field), f"{over}: {', or '.join(ways)}")
 
-    Overlapping truncation windows (k2 > k1) replay steps: BPTT(1, 200) over 200 steps runs
-    20,100 backward steps, and each is an event of the trace."""
+
+def _over(cost: Cost, settings: Settings) -> str:
+    """What the request would take, against what the server allows."""
+    parts, allows = [], []
+    if cost.cpu_seconds > settings.max_cpu_seconds:
+        parts.append(f"take about {_number(cost.cpu_seconds)} CPU-seconds")
+        allows.append(f"{settings.max_cpu_seconds:g} CPU-seconds (BPTT_MAX_CPU_SECONDS)")
+    if cost.peak_bytes > settings.max_memory_mb * MB:
+        parts.append(f"hold about {_number(cost.peak_bytes / MB)} MB at its peak")
+        allows.append(f"{settings.max_memory_mb} MB (BPTT_MAX_MEMORY_MB)")
+    return f"this request would {' and '.join(parts)}; the server allows {' and '.join(allows)}"
+
+
+def _number(value: float) -> str:
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+def _loc(plan: Plan, field: str) -> tuple[str | int, ...]:
+    return plan.data.loc if field.startswith("steps") else tuple(
+        field.split("+")[0].split("."))
+
+
+_SWITCHES = {"jacobian_norms": '"jacobian_norms": false',
+             "diagnostics": '"diagnostics": false (no error-flow matrices)',
+             "detail": '"detail": "norms"'}
+_UNITS = {"text": "characters", "words": "words", "series": "values", "inputs": "rows"}
+
+
+def _way(plan: Plan, reduction: Reduction) -> str:
+    field, value = reduction.field, reduction.value
+    if field in _SWITCHES:
+        return _SWITCHES[field]
+    if field == "iterations":
+        return f"at most {value} iterations"
+    if field == "truncation.k1":
+        return f"truncation k1 at least {value}" + (
+            " (and k2 at least k1)" if plan.k2 < int(value) else "")
+    if field == "truncation.k2":
+        return f"truncation k2 at most {value}"
+    if field == "hidden_size":
+        return f"hidden_size at most {value}"
+    if field == "hidden_size+steps":
+        hidden, steps = str(value).split(",")
+        return (f"hidden_size at most {hidden} and "
+                f"{_way(plan, Reduction('steps', int(steps), reduction.cost))} together")
+    if field.endswith("+iterations"):
+        first, iterations = str(value).rsplit(",", 1)
+        inner = field.removesuffix("+iterations")
+        value_of: int | bool | str = first if inner == "hidden_size+steps" else (
+            False if first == "False" else int(first) if first.isdigit() else first)
+        return (f"{_way(plan, Reduction(inner, value_of, reduction.cost))} with at most "
+                f"{iterations} iterations")
+    kind = str(plan.data.loc[-1])
+    units = _UNITS.get(kind)
+    if units is None or kind == "inputs":  # T is the number of input rows
+        return f"at most {value} steps" + (f" ({value} {units})" if units else "")
+    return f"at most {value} steps ({int(value) + 1} {units})"
+
+
+def check_superseded(plan: Plan, settings: Settings) -> None:
+    """The count limits the cost budget superseded, when a deployment still sets them."""
     truncation = plan.request.truncation
-    if plan.backward_steps > settings.max_backward_steps and truncation is not None:
+    most = settings.max_backward_steps
+    if most is not None and plan.backward_steps > most and truncation is not None:
         raise RequestError(("truncation", "k2"), f"BPTT({truncation.k1}, {truncation.k2}) over "
                                                  f"{plan.T} steps runs {plan.backward_steps} "
                                                  f"backward steps; the server runs at most "
-                                                 f"{settings.max_backward_steps} per pass "
-                                                 f"(max_backward_steps, environment variable "
+                                                 f"{most} per pass (max_backward_steps, "
+                                                 f"environment variable "
                                                  f"BPTT_MAX_BACKWARD_STEPS): use a smaller k2, "
                                                  f"a larger k1 or a shorter sequence")
-
-
-def check_train_work(plan: Plan, settings: Settings) -> None:
-    """iterations x backward steps within max_train_steps: training time grows with both."""
+    most = settings.max_train_steps
     per_pass = max(plan.backward_steps, 1)
-    steps = plan.iterations * per_pass
-    if steps > settings.max_train_steps:
-        most = max(settings.max_train_steps // per_pass, 1)
+    if most is not None and plan.task == "train" and plan.iterations * per_pass > most:
         raise RequestError(("iterations",), f"{plan.iterations} passes of {per_pass} backward "
-                                            f"steps is {steps} steps of training; the server "
-                                            f"runs at most {settings.max_train_steps} per "
+                                            f"steps is {plan.iterations * per_pass} steps of "
+                                            f"training; the server runs at most {most} per "
                                             f"request (max_train_steps, environment variable "
-                                            f"BPTT_MAX_TRAIN_STEPS): ask for at most {most} "
-                                            f"iterations, or a shorter sequence")
-
-
-def check_gradcheck_work(plan: Plan, settings: Settings) -> None:
-    """The finite-difference check replays 2 x (parameter entries) x (window steps) cell
-    steps (``plan.evaluations``); bound that by max_gradcheck_evaluations."""
-    if plan.evaluations > settings.max_gradcheck_evaluations:
+                                            f"BPTT_MAX_TRAIN_STEPS): ask for at most "
+                                            f"{max(most // per_pass, 1)} iterations, or a "
+                                            f"shorter sequence")
+    most = settings.max_gradcheck_evaluations
+    if most is not None and plan.task == "gradcheck" and plan.evaluations > most:
         raise RequestError(("hidden_size",), f"too large for a finite-difference check here: "
                                              f"{plan.evaluations} cell evaluations; the server "
-                                             f"runs at most "
-                                             f"{settings.max_gradcheck_evaluations} "
+                                             f"runs at most {most} "
                                              f"(BPTT_MAX_GRADCHECK_EVALUATIONS): use a smaller "
                                              f"hidden_size or a shorter sequence")

@@ -289,7 +289,8 @@ def _build_schemas(settings_json: str) -> Schemas:
         iterations=(Annotated[int, BeforeValidator(_json_integer)], Field(
             min(100, most), ge=1, le=most,
             description="training passes over the sequence (each the request's BPTT "
-                        "schedule); iterations x T is bounded too (BPTT_MAX_TRAIN_STEPS)")),
+                        "schedule); the whole request is bounded by its estimated cost too "
+                        "(BPTT_MAX_CPU_SECONDS, BPTT_MAX_MEMORY_MB)")),
         record_every=(Annotated[int, BeforeValidator(_json_integer)], Field(
             1, ge=1, le=most, description="record the loss and gradient-norm curves every "
                                           "this many passes (and after the last)")),

@@ -4,7 +4,8 @@
 (the engine's request as the client set it, the API's options with their defaults), response
 bytes out, so the work can run in another thread or process. Inside, each step happens once:
 the engine plans the request (validation, the preset, the sizes, the work), the server's
-limits judge the plan, the engine runs the plan, and the result is shaped (the ``detail``
+limits judge the plan and what it will cost (the response's JSON included), the engine runs
+the plan, and the result is shaped (the ``detail``
 option) into the response bytes. Errors are raised, never returned: ``engine.RequestError``
 (422) and ``app.errors.ApiError`` (413, ...); the API's exception handlers and the CLI turn
 them into the same body.
@@ -12,6 +13,7 @@ them into the same body.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -51,7 +53,7 @@ def compute(endpoint: str, request: dict[str, Any], options: dict[str, Any],
     job = engine.plan(request, task=endpoint,  # type: ignore[arg-type]  # checked above
                       iterations=options.get("iterations", 1),
                       include_trace=options.get("include_trace", False))
-    limits.check(job, settings)
+    limits.check(job, settings, limits.response(settings, "json", options.get("detail", "auto")))
     # Overflow is reported through non_finite, never raised (nor warned about): the lazy
     # contributions are formed while the payload is built, so that is inside too.
     with np.errstate(all="ignore"):
@@ -74,7 +76,9 @@ def train(job: Plan, options: dict[str, Any], settings: Settings) -> dict[str, A
 
 
 def gradcheck(job: Plan, options: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    return engine.gradcheck(job, max_evaluations=settings.max_gradcheck_evaluations)
+    # the cost budget judged the check (limits.check); a deployment may still bound it
+    most = settings.max_gradcheck_evaluations
+    return engine.gradcheck(job, max_evaluations=most if most is not None else sys.maxsize)
 
 
 ENDPOINTS: dict[str, Callable[[Plan, dict[str, Any], Settings], dict[str, Any]]] = {

@@ -57,6 +57,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -337,8 +338,36 @@ def run_scenarios(workers: int, duration: float, cache: bool) -> None:
         stop_server(proc)
 
 
+def accepted(path: str, body: dict) -> bool:
+    """Whether the default limits (the cost budget included) accept this request."""
+    from bptt_studio import engine, limits
+    from bptt_studio.schemas import API_FIELDS
+    from bptt_studio.settings import Settings
+
+    s = Settings()
+    options = {k: v for k, v in body.items() if k in API_FIELDS}
+    request = {k: v for k, v in body.items() if k not in API_FIELDS}
+    job = engine.plan(request, task=path.rsplit("/", 1)[-1],  # type: ignore[arg-type]
+                      iterations=options.get("iterations", 100),
+                      include_trace=options.get("include_trace", False))
+    try:
+        limits.check(job, s, limits.response(s, "json", options.get("detail", "auto")))
+    except engine.RequestError:
+        return False
+    return True
+
+
+def largest(path: str, body_of: Callable[[int], dict], low: int, high: int) -> int:
+    """The largest n in low..high whose request the default limits accept (else low)."""
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if accepted(path, body_of(middle)) else (low, middle - 1)
+    return low
+
+
 def limit_requests() -> dict[str, tuple[str, dict]]:
-    """One request at every limit of the default settings, per endpoint and cell."""
+    """One request at every limit of the default settings (the sizes, and the cost budget:
+    the most work it accepts), per endpoint and cell."""
     from bptt_studio.settings import Settings
 
     s = Settings()
@@ -346,30 +375,29 @@ def limit_requests() -> dict[str, tuple[str, dict]]:
     T, D, H = s.max_seq_len, s.max_input_size, s.max_hidden_size
     ids = rng.integers(0, D, T + 1)
     arrays = {"inputs": np.eye(D)[ids[:-1]].tolist(), "targets": ids[1:].tolist()}
-    # the most backward steps the limit allows: BPTT(k1, k2) with overlapping windows
-    k1 = 1
-    k2 = max(k for k in range(1, T + 1)
-             if sum(min(t, k) for t in range(1, T + 1)) <= s.max_backward_steps)
     requests: dict[str, tuple[str, dict]] = {}
     for cell in ("rnn", "lstm", "gru"):
         base = {"cell": cell, "hidden_size": H, "data": arrays}
         requests[f"trace {cell} H={H} T={T} D=K={D}"] = ("/api/v1/trace", base)
-        requests[f"trace {cell} H={H} T={T} BPTT({k1},{k2})"] = (
-            "/api/v1/trace", {**base, "truncation": {"k1": k1, "k2": k2}})
-    passes = s.max_train_steps // T
+        # the most backward steps the budget accepts: BPTT(1, k2), or the largest H under
+        # BPTT(1, 2)
+        k2 = max(2, largest("/api/v1/trace",
+                            lambda k, b=base: {**b, "truncation": {"k1": 1, "k2": k}}, 1, T))
+        overlap = {**base, "truncation": {"k1": 1, "k2": k2}}
+        h = largest("/api/v1/trace", lambda n, b=overlap: {**b, "hidden_size": n}, 1, H)
+        requests[f"trace {cell} H={h} T={T} BPTT(1,{k2})"] = (
+            "/api/v1/trace", {**overlap, "hidden_size": h})
+    train = {"cell": "lstm", "hidden_size": H, "data": arrays, "include_trace": True}
+    passes = largest("/api/v1/train", lambda n: {**train, "iterations": n}, 1, s.max_iterations)
     requests[f"train lstm H={H} T={T} x {passes} passes + trace"] = (
-        "/api/v1/train", {"cell": "lstm", "hidden_size": H, "data": arrays,
-                          "iterations": passes, "include_trace": True})
-    requests[f"train rnn H=4 T=6 x {min(s.max_iterations, s.max_train_steps // 6)}"] = (
-        "/api/v1/train", {"iterations": min(s.max_iterations, s.max_train_steps // 6)})
-    # the largest gradient check the limit allows: LSTM over a 12-character text
-    for hidden in range(H, 0, -1):
-        shapes = 4 * (hidden * hidden + hidden * 9 + hidden) + 9 * hidden + 9
-        if 2 * shapes * 11 <= s.max_gradcheck_evaluations:
-            break
+        "/api/v1/train", {**train, "iterations": passes})
+    small = largest("/api/v1/train", lambda n: {"iterations": n}, 1, s.max_iterations)
+    requests[f"train rnn H=4 T=6 x {small}"] = ("/api/v1/train", {"iterations": small})
+    # the largest gradient check the budget accepts: LSTM over a 12-character text
+    check = {"cell": "lstm", "data": {"text": "abcdefghiab"[:11] + "c"}}
+    hidden = largest("/api/v1/gradcheck", lambda n: {**check, "hidden_size": n}, 1, H)
     requests[f"gradcheck lstm H={hidden} T=11"] = (
-        "/api/v1/gradcheck", {"cell": "lstm", "hidden_size": hidden,
-                              "data": {"text": "abcdefghiab"[:11] + "c"}})
+        "/api/v1/gradcheck", {**check, "hidden_size": hidden})
     # the largest full-detail trace under max_response_bytes
     requests["trace lstm H=20 T=60 detail full (near the response limit)"] = (
         "/api/v1/trace", {"cell": "lstm", "hidden_size": 20,

@@ -4,6 +4,7 @@
     job.T, job.D, job.H, job.K          # the sizes
     job.windows, job.backward_steps     # the schedule
     job.work                            # the counts a cost model reads
+    job.cost()                          # CPU seconds and peak bytes (engine.cost)
 
 ``plan(request)`` validates the request (engine.request), merges its preset's settings once
 (``resolve_preset``, the one place a preset is read), fills the defaults that depend on
@@ -11,7 +12,8 @@ other fields once (k2 = k1, torch's eps), encodes the data without forming anyth
 than the data (engine.data), takes K from ``output_size``, else from the explicit
 parameters (rows of V), else from the data, checks the explicit parameters and initial
 state against those sizes, and counts the work: windows, forward and backward steps,
-parameters, and the cell steps a gradient check would replay.
+parameters, the cell steps a gradient check would replay, the diagnostics' own steps; from
+those counts engine.cost estimates the CPU time and peak memory.
 
 The server's limits judge a plan (app.limits) before ``problem_of`` allocates the arrays a
 pass runs on; the engine's entries (``run_trace``, ``train``, ``gradcheck``) take a plan or a
@@ -21,7 +23,7 @@ request, so a caller that has planned does not plan again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -42,6 +44,9 @@ from .request import (
 )
 from .schedule import Problem, windows
 
+if TYPE_CHECKING:  # engine.cost reads the Work defined here
+    from .cost import Cost, Output
+
 Task = Literal["trace", "train", "gradcheck"]
 TASKS: tuple[Task, ...] = ("trace", "train", "gradcheck")
 
@@ -55,7 +60,9 @@ class Work:
     ``backward_steps`` backward (more than T when windows overlap, k2 > k1), one update per
     window; a training request runs ``iterations`` passes; a gradient check replays
     ``evaluations`` cell steps. ``recorded`` says whether a pass is returned as a full trace
-    (its events, and the diagnostics when on).
+    (its events, and the diagnostics when on). ``engine.cost.estimate`` turns the counts
+    into CPU seconds and bytes; ``count_work`` counts them again for other sizes (the limits
+    ask how far a field must come down).
     """
 
     task: Task
@@ -75,6 +82,18 @@ class Work:
     recorded: bool  # a pass comes back as a trace (trace, or train with include_trace)
     diagnostics: bool  # error flow, weight flow, step norms, full vs truncated: O(T^2)
     jacobian_norms: bool  # the exact all-pairs Jacobian norms: O(T^2 H^3)
+    # the schedule and the update, as the cost model reads them
+    k1: int = 0  # the schedule's k1 and k2 (T for full BPTT)
+    k2: int = 0
+    truncated: bool = False  # truncation asked for: the diagnostics compare with full BPTT
+    loss_at: str = "every"  # "every" step or the "last" one
+    optimizer: str = "sgd"
+    clip: str | None = None  # "norm", "value" or None
+    # the diagnostics' own counts (0 without diagnostics)
+    flow_steps: int = 0  # backward steps of the error flow: window steps with a loss at/after
+    flow_rows: int = 0  # the rows those steps carry: one per loss L(t) reaching the step
+    replay_steps: int = 0  # full_vs_truncated: each window's losses back to t = 1 (sum of t)
+    window_squares: int = 0  # sum over windows of their length squared (norms of the sums)
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself
@@ -124,6 +143,13 @@ class Plan:
     def truncated(self) -> bool:
         """Whether the request asked for truncation (even one that cuts nothing)."""
         return self.request.truncation is not None
+
+    def cost(self, output: Output | None = None) -> Cost:
+        """The CPU seconds and peak memory this plan will take, and making ``output`` of it
+        (engine.cost.estimate), before any of it runs."""
+        from .cost import Output, estimate
+
+        return estimate(self.work, output if output is not None else Output())
 
     def for_task(self, task: Task, iterations: int | None = None,
                  include_trace: bool | None = None) -> Plan:
@@ -269,11 +295,60 @@ def _iterations(task: Task, iterations: int) -> int:
 
 def _work_of(job: Plan) -> Work:
     req = job.request
+    trunc = req.truncation
+    k1, k2 = (trunc.k1, cast(int, trunc.k2)) if trunc else (job.T, job.T)
+    return count_work(
+        job.task, job.cell, job.T, job.D, job.H, job.K, k1=k1, k2=k2,
+        truncated=trunc is not None, loss_at=req.loss_at, iterations=job.iterations,
+        include_trace=job.include_trace, diagnostics=req.diagnostics,
+        jacobian_norms=req.jacobian_norms, optimizer=req.optimizer.name,
+        clip=req.clip.mode if req.clip is not None else None)
+
+
+def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int, k2: int,
+               truncated: bool = False, loss_at: str = "every", iterations: int = 1,
+               include_trace: bool = False, diagnostics: bool = True,
+               jacobian_norms: bool = False, optimizer: str = "sgd",
+               clip: str | None = None) -> Work:
+    """The work of a request of these sizes (k1 and k2 as asked: at most T is applied here).
+
+    Pure counting, a few microseconds: the limits call it for smaller sizes when they say
+    how far a field must come down.
+    """
+    k1, k2 = min(k1, T), min(max(k2, k1), T)
+    spans = windows(T, k1, k2)
+    backward = sum(last - first + 1 for first, last in spans)
+    count = param_count(cell, H, D, K)
+    iterations = iterations if task == "train" else 1
+    recorded = task == "trace" or (task == "train" and include_trace)
+    flow_steps = flow_rows = replay = 0
+    if diagnostics and recorded:
+        flow_steps, flow_rows = _flow_counts(spans, loss_at)
+        replay = sum(last for _, last in spans) if truncated else 0
     return Work(
-        task=job.task, cell=job.cell, T=job.T, D=job.D, H=job.H, K=job.K,
-        gates=len(CELLS[job.cell].DELTA_KEYS), parameters=job.parameter_count,
-        windows=len(job.windows), updates=len(job.windows), forward_steps=job.forward_steps,
-        backward_steps=job.backward_steps, iterations=job.iterations,
-        evaluations=job.evaluations if job.task == "gradcheck" else 0,
-        recorded=job.task == "trace" or job.include_trace, diagnostics=req.diagnostics,
-        jacobian_norms=req.diagnostics and req.jacobian_norms)
+        task=task, cell=cell, T=T, D=D, H=H, K=K, gates=len(CELLS[cell].DELTA_KEYS),
+        parameters=count, windows=len(spans), updates=len(spans), forward_steps=T,
+        backward_steps=backward, iterations=iterations,
+        evaluations=2 * count * backward if task == "gradcheck" else 0, recorded=recorded,
+        diagnostics=diagnostics, jacobian_norms=diagnostics and jacobian_norms, k1=k1, k2=k2,
+        truncated=truncated, loss_at=loss_at, optimizer=optimizer, clip=clip,
+        flow_steps=flow_steps, flow_rows=flow_rows, replay_steps=replay,
+        window_squares=sum((last - first + 1) ** 2 for first, last in spans))
+
+
+def _flow_counts(spans: list[tuple[int, int]], loss_at: str) -> tuple[int, int]:
+    """The error flow's backward steps and rows (engine.diagnostics): in each window, step k
+    carries one row per loss L(t) of the window's new steps with t >= k."""
+    steps = rows = 0
+    done = 0
+    for first, last in spans:
+        new = last - done  # the window's new steps: done + 1 .. last
+        if loss_at == "every":
+            steps += last - first + 1
+            # steps first..done+1 carry every new loss; later ones fewer, down to 1 at last
+            rows += (done + 2 - first) * new + new * (new - 1) // 2
+        elif last == spans[-1][1]:  # the one loss, L(T), is new in the last window only
+            steps += last - first + 1
+            rows += last - first + 1
+        done = last
+    return steps, rows

@@ -46,7 +46,8 @@ class Forward:
     ``blocks`` holds each block's first step t and its stacks (rows in time order)."""
 
     version_of: list[int]  # parameter version step t used (index 0 unused)
-    packs: list[Packed]  # packed parameters of each version
+    # packed parameters of each version ({}: released by an unrecorded pass)
+    packs: list[Packed]
     outputs: np.ndarray  # (T, K) o(t) in row t-1
     yhat: np.ndarray  # (T, K)
     step_loss: np.ndarray  # (T,)

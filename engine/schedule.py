@@ -25,6 +25,7 @@ from . import events, losses, optim
 from .cell import Cell, Params, split_gates
 from .cells import CELLS
 from .lazy import Factors, WindowGradients
+from .memory import packed_with_views
 from .record import Backward, Forward, StepRecord
 from .request import Clip, Optimizer
 
@@ -83,10 +84,15 @@ class Run:
     opt_state: dict[str, Any]  # the optimizer's buffers after the last update
 
 
-def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> Run:
+def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None,
+                 record: bool = True) -> Run:
     """Run one pass over the sequence and record it.
 
     ``opt_state`` carries the optimizer's buffers from an earlier pass (training).
+    ``record``: keep the trace (events, every window's backward pass, every update's arrays);
+    a training pass that only needs the loss, the gradient norms and the parameters after it
+    passes False, and holds no more than the windows still running need (the numbers are the
+    same).
     """
     cell = problem.cell_module
     T, K = problem.T, problem.K
@@ -102,19 +108,33 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None) -> R
         new = range(done + 1, last + 1)
         stacks, state = forward_block(problem, fwd, params, index, new, state)
         g_o, window_loss = inject_losses(problem, fwd, params, new, first)
-        run.events.extend(events.forward_events(problem, fwd, new, stacks))
 
         bwd = backward_window(cell, fwd, params["V"], first, last, g_o, problem.H)
         factors = window_factors(cell, fwd, bwd, problem.inputs, problem.H)
         grads = window_gradient(cell, bwd, factors, problem.H)
         dx = input_grads(cell, fwd, bwd)
-        run.events.extend(events.backward_events(cell, bwd, WindowGradients(factors), dx,
-                                                 index, problem.H))
-        run.backwards.append(bwd)
+        if record:
+            run.events.extend(events.forward_events(problem, fwd, new, stacks))
+            run.events.extend(events.backward_events(cell, bwd, WindowGradients(factors), dx,
+                                                     index, problem.H))
+            run.backwards.append(bwd)
 
-        apply_update(problem, run, index, bwd, grads, window_loss)
+        apply_update(problem, run, index, bwd, grads, window_loss, record)
         done = last
+        if not record:
+            release_packs(fwd, problem.windows, index)
     return run
+
+
+def release_packs(fwd: Forward, spans: tuple[tuple[int, int], ...], index: int) -> None:
+    """Drop the packs of the versions no window after ``index`` runs on (an unrecorded pass
+    keeps no parameter version it no longer needs)."""
+    if index + 1 >= len(spans):
+        return
+    first, last = spans[index + 1][0], spans[index][1]
+    oldest = fwd.version_of[first] if first <= last else index + 1
+    for version in range(oldest):
+        fwd.packs[version] = {}
 
 
 def forward_block(problem: Problem, fwd: Forward, params: Params, version: int, new: range,
@@ -124,7 +144,7 @@ def forward_block(problem: Problem, fwd: Forward, params: Params, version: int, 
     recording them, and the outputs, losses and dL(t)/do(t) of each; returns the block's
     stacks and the state after it."""
     cell = problem.cell_module
-    if len(fwd.packs) == version:
+    if len(fwd.packs) == version:  # version 0 (the others were packed by their update)
         fwd.packs.append(cell.pack(params, problem.activation))
     lo, hi = new.start - 1, new.stop - 1  # 0-based rows of the new steps
     stacks = cell.forward_steps(fwd.packs[version], problem.inputs[lo:hi], state)
@@ -151,23 +171,35 @@ def inject_losses(problem: Problem, fwd: Forward, params: Params, new: range, fi
 
 
 def apply_update(problem: Problem, run: Run, index: int, bwd: Backward,
-                 grads: dict[str, np.ndarray], window_loss: float) -> None:
-    """Clip, step the optimizer, and record the update (its entry and its event)."""
+                 grads: dict[str, np.ndarray], window_loss: float, record: bool = True) -> None:
+    """Clip, step the optimizer, and record the update (its entry and its event).
+
+    The new parameters are packed here when a window runs on them, and kept as views into
+    their pack (engine.memory.packed_with_views): one copy of each version, not two."""
     params = run.final_params
     clipped = optim.clip(grads, problem.clip)
     new_params, run.opt_state = optim.step(params, clipped.grads, problem.optimizer,
                                            run.opt_state)
-    run.updates.append({
-        "t": bwd.last, "window": [bwd.first, bwd.last], "loss": window_loss,
-        "grads": grads, "grad_norm": clipped.norm, "clip_coef": clipped.coef,
-        "clipped": clipped.clipped, "clipped_grads": clipped.grads,
-        "params_before": params, "params_after": new_params,
-        **{f"d{name}_start": dstate for name, dstate in zip(
-            problem.cell_module.STATE, bwd.dstate_start, strict=True)},
-    })
-    run.events.append({"kind": "update", "t": bwd.last, "update": index})
+    if index + 1 < len(problem.windows):  # the next window runs on them
+        packed, new_params = packed_with_views(problem.cell_module, new_params,
+                                               problem.activation)
+        run.forward.packs.append(packed)
+    if record:
+        run.updates.append({
+            "t": bwd.last, "window": [bwd.first, bwd.last], "loss": window_loss,
+            "grads": grads, "grad_norm": clipped.norm, "clip_coef": clipped.coef,
+            "clipped": clipped.clipped, "clipped_grads": clipped.grads,
+            "params_before": params, "params_after": new_params,
+            **{f"d{name}_start": dstate for name, dstate in zip(
+                problem.cell_module.STATE, bwd.dstate_start, strict=True)},
+        })
+        run.events.append({"kind": "update", "t": bwd.last, "update": index})
+    else:  # what a training pass reads: no arrays
+        run.updates.append({"t": bwd.last, "window": [bwd.first, bwd.last],
+                            "loss": window_loss, "grad_norm": clipped.norm,
+                            "clip_coef": clipped.coef, "clipped": clipped.clipped})
     run.loss += window_loss
-    run.final_params = new_params  # packed when the next window starts
+    run.final_params = new_params
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,7 +272,7 @@ def input_grads(cell: Cell, fwd: Forward, bwd: Backward) -> np.ndarray:
     if first_version == fwd.version_of[bwd.last]:  # one version (versions only grow in t)
         return cell.input_grad(fwd.packs[first_version], bwd.delta)
     versions = np.array([fwd.version_of[t] for t in range(bwd.first, bwd.last + 1)])
-    dx = np.empty((len(versions), fwd.packs[0]["U"].shape[1]))
+    dx = np.empty((len(versions), fwd.packs[first_version]["U"].shape[1]))
     for version in np.unique(versions):
         rows = versions == version
         dx[rows] = cell.input_grad(fwd.packs[version], bwd.delta[rows])

@@ -42,7 +42,7 @@ def train(request: Plan | TraceRequest | dict[str, Any], iterations: int | None 
     curve_iter, curve_loss, curve_norm = [], [], []
     with np.errstate(all="ignore"):
         for iteration in range(1, job.iterations + 1):
-            run = run_schedule(replace(problem, params=params), opt_state)
+            run = run_schedule(replace(problem, params=params), opt_state, record=False)
             params, opt_state = run.final_params, run.opt_state
             if iteration % record_every == 0 or iteration == job.iterations:
                 curve_iter.append(iteration)

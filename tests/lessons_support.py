@@ -2,7 +2,9 @@
 
 The lessons' questions are answered in the browser by readers in static/js/lesson-readers.js.
 Here the same questions are answered independently, straight from the engine's Python result,
-so a test can check that what the page reveals is what the engine computed.
+so a test can check that what the page reveals is what the engine computed. A step that
+compares shows set-ups side by side (static/js/compare-plan.js); their scenarios and the one the
+timeline walks are worked out here again from the same rules.
 """
 
 from __future__ import annotations
@@ -68,6 +70,54 @@ def training(scenario: dict[str, Any]) -> dict[str, Any] | None:
     return _train(key, scenario["train"]) if scenario.get("train") else None
 
 
+# The compare view's set-ups (compare-plan.js setupsOf): id and the field each one sets.
+COMPARE_SETUPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "cell": [(c, {"cell": c}) for c in ("rnn", "lstm", "gru")],
+    "loss_at": [(a, {"loss_at": a}) for a in ("every", "last")],
+    "truncation": [("full", {"truncation": None}), ("truncated", {})],
+}
+DEFAULT_TRUNCATION = {"k1": 3}  # compare-plan.js: when the scenario has none
+
+
+def compare_setups(mode: str, scenario: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{set-up id: scenario} of a comparison, in display order."""
+    out = {}
+    for setup, fields in COMPARE_SETUPS[mode]:
+        s = {**scenario, **fields}
+        if setup == "truncated":
+            s["truncation"] = scenario.get("truncation") or DEFAULT_TRUNCATION
+        out[setup] = s
+    return out
+
+
+def leader(mode: str, scenario: dict[str, Any]) -> str:
+    """The set-up whose events the timeline walks: the most events, the first on a tie."""
+    setups = compare_setups(mode, scenario)
+    counts = {k: len(trace(s)["events"]) for k, s in setups.items()}
+    return max(counts, key=lambda k: (counts[k], -list(setups).index(k)))
+
+
+def shown_scenario(scenario: dict[str, Any], mode: str | None,
+                   setup: str | None = None) -> dict[str, Any]:
+    """The scenario whose trace the page walks (a comparison's leader) or names (setup)."""
+    if not mode:
+        assert setup is None, "a reader names a set-up outside a comparison"
+        return scenario
+    return compare_setups(mode, scenario)[setup or leader(mode, scenario)]
+
+
+def match_event(result: dict[str, Any], kind: str, t: int, n: int = 0) -> tuple[int, bool]:
+    """The event of a set-up that goes with the leader's n-th (kind, t) event (compare-plan.js
+    matchEvent): its n-th such event (or last), else the nearest t of that kind; (index,
+    exact)."""
+    events = result["events"]
+    same = [i for i, e in enumerate(events) if e["kind"] == kind and e["t"] == t]
+    if same:
+        return same[min(n, len(same) - 1)], True
+    kinds = [i for i, e in enumerate(events) if e["kind"] == kind]
+    return min(kinds, key=lambda i: (abs(events[i]["t"] - t), events[i]["t"])), False
+
+
 def event_index(result: dict[str, Any], target: dict[str, Any]) -> int:
     for i, ev in enumerate(result["events"]):
         if (ev["kind"] == target["kind"] and target.get("t", ev["t"]) == ev["t"]
@@ -108,7 +158,8 @@ def answer(step: dict[str, Any]) -> Any:
     """The engine's answer to a step's question, computed here without the browser."""
     reader = step["question"]["reader"]
     shown = step["reveal"].get("scenario", step["scenario"])
-    result = trace(shown)
+    mode = step["reveal"].get("compare", step.get("compare"))
+    result = trace(shown_scenario(shown, mode, reader.get("setup")))
     fn = reader["fn"]
     if fn == "updates":
         return len(result["updates"])
@@ -144,9 +195,8 @@ def answer(step: dict[str, Any]) -> Any:
         out, nxt = (term["value"] for term in neuron_view(step)["dh"]["terms"])
         return "out" if abs(out) >= abs(nxt) else "next"
     if fn == "compareArgmax":
-        vary = step["reveal"]["compare"]["vary"]
-        flows = {v: _last_row(trace({**shown, vary: v}))[reader["k"] - 1]
-                 for v in step["reveal"]["compare"]["values"]}
+        flows = {k: _last_row(trace(s))[reader["k"] - 1]
+                 for k, s in compare_setups(mode, shown).items()}
         return max(flows, key=flows.__getitem__)
     raise AssertionError(f"no Python mirror for reader {fn}")
 

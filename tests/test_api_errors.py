@@ -212,20 +212,22 @@ def test_post_train_rejects_iterations_over_limit(client):
 
 
 def test_post_train_rejects_too_much_work_saying_how_many_iterations_fit(client):
-    request = {"iterations": 2000, "data": {"series": list(range(101))}}
+    request = {"iterations": 2000, "cell": "lstm", "hidden_size": 16,
+               "data": {"series": list(range(101))}}
     response = client.post("/api/v1/train", json=request)
     assert response.status_code == 422
     error = only_error(response)
     assert error["loc"] == ["body", "iterations"]
-    assert "at most 200 iterations" in error["msg"]
+    assert "CPU-seconds" in error["msg"] and "BPTT_MAX_CPU_SECONDS" in error["msg"]
+    assert 1 <= int(error["msg"].split("at most ")[1].split(" iterations")[0]) < 2000
 
 
 def test_post_gradcheck_rejects_model_too_large_to_check(client):
-    response = client.post("/api/v1/gradcheck", json={"hidden_size": 64})
+    response = client.post("/api/v1/gradcheck", json={"cell": "lstm", "hidden_size": 64})
     assert response.status_code == 422
     error = only_error(response)
     assert error["loc"] == ["body", "hidden_size"]
-    assert "smaller hidden_size" in error["msg"]
+    assert "hidden_size at most" in error["msg"] and "BPTT_MAX_CPU_SECONDS" in error["msg"]
 
 
 def test_post_gradcheck_rejects_the_trace_only_detail_field(client):
@@ -239,13 +241,14 @@ def test_error_response_does_not_echo_the_input(client):
     assert "input" not in only_error(response)
 
 
-def test_post_trace_rejects_overlapping_windows_over_the_backward_step_limit(client):
-    request = {"data": {"series": list(range(201))}, "truncation": {"k1": 1, "k2": 200}}
+def test_post_trace_rejects_overlapping_windows_that_cost_too_much_naming_k2(client):
+    request = {"cell": "gru", "hidden_size": 16, "data": {"series": list(range(201))},
+               "truncation": {"k1": 1, "k2": 200}}
     response = client.post("/api/v1/trace", json=request)
     assert response.status_code == 422
     error = only_error(response)
     assert error["loc"] == ["body", "truncation", "k2"]
-    assert "20100 backward steps" in error["msg"] and "BPTT_MAX_BACKWARD_STEPS" in error["msg"]
+    assert "truncation k2 at most" in error["msg"] and "BPTT_MAX_" in error["msg"]
 
 
 def test_post_trace_rejects_params_with_more_output_rows_than_the_server_takes(client):

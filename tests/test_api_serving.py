@@ -20,6 +20,7 @@ from bptt_studio.settings import Settings
 from tests.conftest import start_server, stop_server
 from tests.proc_support import tree_cpu_seconds
 from tests.serving_support import (
+    SLOW_TEXT,
     closed_within,
     post_bytes,
     read_response,
@@ -33,8 +34,12 @@ HEALTH = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 CLIENT_TIMEOUT_S = 1.0
 # One computation process and two places in the queue: four slow requests saturate it.
 # A long deadline: on a busy machine the slow requests must not end by it here.
+# The serving tests hold computations of 1.5 CPU-seconds and more, near the default cost budget
+# (BPTT_MAX_CPU_SECONDS, app/limits.py): they raise it, as they do the deadline.
+BUDGET = 60.0
 SERVER_ENV = {"BPTT_COMPUTE_PROCESSES": "1", "BPTT_COMPUTE_QUEUE": "2",
-              "BPTT_CLIENT_TIMEOUT_S": str(CLIENT_TIMEOUT_S), "BPTT_COMPUTE_DEADLINE_S": "60"}
+              "BPTT_CLIENT_TIMEOUT_S": str(CLIENT_TIMEOUT_S), "BPTT_COMPUTE_DEADLINE_S": "60",
+              "BPTT_MAX_CPU_SECONDS": str(BUDGET)}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +96,7 @@ def test_a_client_that_disconnects_stops_its_computation(server):
 
 
 def test_a_computation_past_the_deadline_is_stopped_and_answered_504():
-    with TestClient(create_app(Settings(compute_deadline_s=1.0))) as client:
+    with TestClient(create_app(Settings(compute_deadline_s=1.0, max_cpu_seconds=BUDGET))) as client:
         start = time.monotonic()
         response = client.post(TRAIN, json=slow_train(15, seed=3))  # 1.5 CPU-s, or more
         elapsed = time.monotonic() - start
@@ -110,10 +115,12 @@ def test_a_computation_past_the_deadline_is_stopped_and_answered_504():
 
 
 def test_a_computation_over_its_memory_budget_is_refused_with_422_naming_the_setting():
-    # about 90 MB: an LSTM H = 32 updated after every step over 200 steps
-    big = {**slow_train(2), "hidden_size": 32}
+    # about 80 MB: the trace of an LSTM H = 48 under BPTT(1, 2) over 200 steps (a training
+    # pass keeps no record, so training is no longer the way to need memory)
+    big = {"cell": "lstm", "hidden_size": 48, "data": {"text": SLOW_TEXT},
+           "truncation": {"k1": 1, "k2": 2}}
     with TestClient(create_app(Settings(compute_memory_mb=32))) as client:
-        response = client.post(TRAIN, json=big)
+        response = client.post("/api/v1/trace", json=big)
         after = client.post("/api/v1/trace", json={})
     assert response.status_code == 422
     error = response.json()["detail"][0]
@@ -189,7 +196,8 @@ def test_a_request_beyond_the_queue_gets_503_with_retry_after_at_once(saturated)
 
 
 def test_a_request_that_waits_longer_than_the_queue_timeout_gets_503():
-    settings = Settings(compute_processes=1, compute_queue=4, queue_timeout_s=0.3)
+    settings = Settings(compute_processes=1, compute_queue=4, queue_timeout_s=0.3,
+                        max_cpu_seconds=BUDGET)
 
     async def two_at_once():
         transport = httpx.ASGITransport(app=create_app(settings))

@@ -11,36 +11,40 @@ from __future__ import annotations
 import re
 
 import pytest
-from lessons_support import correct_option, event_index, event_t, lessons, texts, trace
+from lessons_support import (
+    compare_setups,
+    correct_option,
+    event_index,
+    event_t,
+    lessons,
+    shown_scenario,
+    texts,
+    trace,
+)
 
 pytestmark = pytest.mark.browser
 
 READY = "#lesson-panel[data-state=ready]"
 
-# Resolve a highlight target the way the page's highlight() does; report what exists and what
-# is both highlighted and shown.
+# Resolve a highlight target as the page's highlight() does (through the public handle: in a
+# comparison a name resolves in every column, "lstm:…" in one); report what exists and what is
+# both highlighted and shown.
 RESOLVE = """(targets) => targets.map((target) => {
-    let els = [];
-    if (target.includes('@')) {
-        const [edge, t] = target.split('@');
-        els = [...document.querySelectorAll(`#network .err[data-edge="${edge}"][data-t="${t}"]`)];
-    } else if (target.startsWith('eq-')) {
-        els = [...document.querySelectorAll(`#equation [data-eq="${target.slice(3)}"]`)];
-    } else if (/^[#.[]/.test(target)) {
-        els = [...document.querySelectorAll(target)];
-    } else {
-        const el = document.getElementById(target);
-        if (el) els = [el];
-    }
+    const els = window.bpttStudio.resolve(target);
     const shown = els.filter((e) => e.classList.contains('is-hl') && e.checkVisibility());
     return {target, found: els.length, shown: shown.length};
 })"""
 
+# The cursor of the network the timeline walks: the page's, or in a comparison the leader's.
 SHOWN = """() => {
-    const cursor = document.getElementById('net-cursor');
+    const compare = document.body.dataset.compare || null;
+    const cursor = compare
+        ? document.querySelector('.cmp-col[data-leader] .cursor')
+        : document.getElementById('net-cursor');
     const panel = document.getElementById('lesson-panel');
     return {index: Number(document.body.dataset.eventIndex), t: Number(cursor.dataset.t),
-            kind: cursor.dataset.kind, lesson: panel.dataset.lesson,
+            kind: cursor.dataset.kind, lesson: panel.dataset.lesson, compare,
+            columns: [...document.querySelectorAll('.cmp-col')].map((c) => c.dataset.setup),
             step: Number(panel.dataset.step), lang: panel.dataset.lang,
             text: panel.textContent, url: location.search};
 }"""
@@ -52,9 +56,13 @@ def wait_step(page, lesson_id: str, number: int) -> dict:
     return page.evaluate(SHOWN)
 
 
-def check_shown(page, scenario: dict, event: dict, highlight: list[str], where) -> None:
+def check_shown(page, scenario: dict, event: dict, highlight: list[str], where,
+                compare: str | None = None) -> None:
     shown = page.evaluate(SHOWN)
-    result = trace(scenario)
+    assert shown["compare"] == compare, where
+    if compare:
+        assert shown["columns"] == list(compare_setups(compare, scenario)), where
+    result = trace(shown_scenario(scenario, compare))
     assert shown["index"] == event_index(result, event), where
     assert (shown["kind"], shown["t"]) == (event["kind"], event_t(result, event)), where
     for item in page.evaluate(RESOLVE, highlight):
@@ -85,10 +93,8 @@ def answer_question(page, step: dict, lang: str, where, pick_right: bool) -> Non
     verdict = page.text_content(".lesson-verdict")
     assert (verdict == texts(lang)["ui"]["right"]) == (chosen == right), where
     rv = step["reveal"]
-    check_shown(page, rv.get("scenario", step["scenario"]), rv["event"], rv["highlight"], where)
-    if "compare" in rv:
-        page.wait_for_selector("#lesson-compare[data-ready=true]")
-        assert page.locator("#lesson-compare .scatterlayer .trace").count() == 3
+    check_shown(page, rv.get("scenario", step["scenario"]), rv["event"], rv["highlight"], where,
+                rv.get("compare", step.get("compare")))
 
 
 @pytest.mark.parametrize("lang", ["en", "pt-BR", "ru"])
@@ -113,7 +119,8 @@ def test_walk_every_lesson_to_its_end(page, live_server, console_errors, artifac
             shown = wait_step(page, lesson["id"], i + 1)
             assert shown["lang"] == lang
             assert cat["ui"]["stepOf"].format(i=i + 1, n=len(steps)) in shown["text"]
-            check_shown(page, step["scenario"], step["event"], step["highlight"], where)
+            check_shown(page, step["scenario"], step["event"], step["highlight"], where,
+                        step.get("compare"))
             if "conceal" in step:
                 assert page.locator(".lesson-concealed").count() >= 1
             if "question" in step:
@@ -269,6 +276,7 @@ def test_a_step_whose_scenario_fails_says_so_and_the_lesson_goes_on(page, live_s
     page.click("#lesson-next")
     wait_step(page, "last-step", 4)
     step = lessons()[1]["steps"][3]
-    check_shown(page, step["scenario"], step["event"], step["highlight"], "after failure")
+    check_shown(page, step["scenario"], step["event"], step["highlight"], "after failure",
+                step.get("compare"))
     unexpected = [e for e in console_errors if "status of 500" not in e]
     assert unexpected == []

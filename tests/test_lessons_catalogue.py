@@ -10,16 +10,20 @@ import re
 
 import pytest
 from lessons_support import (
+    COMPARE_SETUPS,
     FORMULA,
     LANGS,
     PLACEHOLDER,
     ROOT,
     answer,
+    compare_setups,
     correct_option,
     event_index,
     lessons,
+    match_event,
     neuron_view,
     pick,
+    shown_scenario,
     structure,
     texts,
     trace,
@@ -39,7 +43,13 @@ EQ_IDS = {"inputs", "a", "h", "c", "yhat", "loss", "g_o", "dh", "delta", "contri
           "window-loss", "grad-norm", "clip", "rule"} | {f"gate-{g}" for g in "figozrn"} | {
           f"delta-{g}" for g in "figozrn"}
 PAGE_IDS = {"#box-error-flow", "#box-grad-norms", "#box-accum", "#box-loss", "#predictions",
-            "#tl-scrubber", "#lesson-compare", "#neuron"}
+            "#tl-scrubber", "#neuron"}
+# hooks of the compare view (compare.js): the sentence that says what differs, and its numbers
+COMPARE_HOOKS = {".cmp-point"} | {f"[data-num={n}]" for n in (
+    "dh", "dh_out", "dh_next", "flow_first", "loss", "updates", "cosine", "relative_error")}
+# the single view's parts a comparison hides (body[data-compare] in studio.css)
+SINGLE_ONLY = {"#box-error-flow", "#box-grad-norms", "#box-accum", "#box-loss", "#predictions",
+               "#neuron"}
 
 
 def all_steps():
@@ -159,42 +169,79 @@ def test_every_reader_named_by_a_lesson_exists_in_the_runner():
     assert used <= READER_NAMES, used - READER_NAMES
 
 
+def check_target(target: str, result: dict, index: int) -> None:
+    """A highlight target names a kind of element the page draws for this trace at event index."""
+    T = result["sizes"]["T"]
+    cell = result["config"]["cell"]
+    ev = result["events"][index]
+    if target.startswith("node-"):
+        name, t = target[5:].rsplit("-", 1)
+        assert 0 <= int(t) <= T
+        assert name in {"x", "h", "yhat", "L"} or (name == "c" and cell == "lstm") or (
+            name.startswith("gate-") and cell != "rnn"), target
+    elif "@" in target:
+        edge, t = target.split("@")
+        field = {"err-out": "dh_out", "err-next": "dh_next", "err-c": "dc_next"}[edge]
+        assert ev["kind"] == "backward"
+        # the bundle is drawn only when this event's window carries a non-zero error there
+        window = [e for e in result["events"][: index + 1] if e["kind"] == "backward"
+                  and e["update"] == ev["update"] and e["t"] == int(t)]
+        assert window and any(v != 0 for v in window[0][field]), target
+    elif target.startswith("eq-"):
+        assert target[3:] in EQ_IDS, target
+    elif target.startswith("hm-"):
+        assert target[3:] in result["params"], target
+    elif target.startswith("[data-window="):
+        assert int(re.findall(r"\d+", target)[0]) < len(result["windows"])
+    else:
+        assert target in PAGE_IDS | COMPARE_HOOKS, target
+
+
 @pytest.mark.parametrize("lesson,i,step", list(all_steps()))
 def test_step_scenario_runs_and_targets_exist_in_its_trace(lesson, i, step):
-    stages = [(step["scenario"], step["event"], step.get("highlight", []))]
+    stages = [(step["scenario"], step.get("compare"), step["event"], step.get("highlight", []))]
     if "reveal" in step:
         rv = step["reveal"]
-        stages.append((rv.get("scenario", step["scenario"]), rv["event"], rv.get("highlight", [])))
-    for scenario, event, highlight in stages:
-        result = trace(scenario)
-        assert not result["non_finite"]
-        index = event_index(result, event)
-        T = result["sizes"]["T"]
-        cell = result["config"]["cell"]
-        ev = result["events"][index]
+        stages.append((rv.get("scenario", step["scenario"]), rv.get("compare", step.get("compare")),
+                       rv["event"], rv.get("highlight", [])))
+    for scenario, mode, event, highlight in stages:
         assert highlight, (lesson["id"], i + 1)
+        if not mode:
+            result = trace(scenario)
+            assert not result["non_finite"]
+            for target in highlight:
+                assert target not in COMPARE_HOOKS and ":" not in target.split("[")[0], target
+                check_target(target, result, event_index(result, event))
+            continue
+        # side by side: the timeline walks the leader's events, each column shows its match
+        assert mode in COMPARE_SETUPS, mode
+        lead = trace(shown_scenario(scenario, mode))
+        k = event_index(lead, event)
+        ev = lead["events"][k]
+        n = sum(1 for e in lead["events"][:k] if (e["kind"], e["t"]) == (ev["kind"], ev["t"]))
+        columns = {}
+        for setup, s in compare_setups(mode, scenario).items():
+            result = trace(s)
+            assert not result["non_finite"]
+            columns[setup] = (result, match_event(result, ev["kind"], ev["t"], n)[0])
         for target in highlight:
-            if target.startswith("node-"):
-                name, t = target[5:].rsplit("-", 1)
-                assert 0 <= int(t) <= T
-                assert name in {"x", "h", "yhat", "L"} or (name == "c" and cell == "lstm") or (
-                    name.startswith("gate-") and cell != "rnn"), target
-            elif "@" in target:
-                edge, t = target.split("@")
-                field = {"err-out": "dh_out", "err-next": "dh_next", "err-c": "dc_next"}[edge]
-                assert ev["kind"] == "backward"
-                # the bundle is drawn only when this event's window carries a non-zero error there
-                window = [e for e in result["events"][: index + 1] if e["kind"] == "backward"
-                          and e["update"] == ev["update"] and e["t"] == int(t)]
-                assert window and any(v != 0 for v in window[0][field]), target
-            elif target.startswith("eq-"):
-                assert target[3:] in EQ_IDS, target
-            elif target.startswith("hm-"):
-                assert target[3:] in result["params"], target
-            elif target.startswith("[data-window="):
-                assert int(re.findall(r"\d+", target)[0]) < len(result["windows"])
-            else:
-                assert target in PAGE_IDS, target
+            assert target not in SINGLE_ONLY, (target, "hidden while comparing")
+            setup, _, name = target.rpartition(":") if not target.startswith(
+                ("#", ".", "[")) else ("", "", target)
+            if name in COMPARE_HOOKS:
+                continue
+            named = [setup] if setup else list(columns)
+            assert set(named) <= set(columns), target
+            # a target without a column must exist in at least one of them
+            found = 0
+            for column in named:
+                try:
+                    check_target(name, *columns[column])
+                    found += 1
+                except AssertionError:
+                    if setup:
+                        raise
+            assert found, target
 
 
 @pytest.mark.parametrize("lesson,i,step", [p for p in all_steps() if "question" in p.values[2]])
@@ -271,5 +318,4 @@ def test_every_ui_label_the_runner_uses_is_in_the_catalogue():
     runner = "".join((ROOT / "static/js" / name).read_text(encoding="utf-8")
                      for name in ("lessons.js", "lesson-panel.js"))
     used = set(re.findall(r'this\.(?:r\.)?ui\("([\w.]+)"', runner))
-    used |= {f"cell.{c}" for c in ("rnn", "lstm", "gru")}  # ui(`cell.${cell}`)
     assert used and used <= set(texts("en")["ui"]), used - set(texts("en")["ui"])

@@ -120,6 +120,28 @@ export const SEQUENTIAL = [
   [1, "#08306b"],
 ];
 
+/** Colour of u in [0, 1] on the sequential scale (clamped): how large a value is, not its sign. */
+export function sequential(u) {
+  const v = Math.max(0, Math.min(1, u));
+  for (let k = 1; k < SEQUENTIAL.length; k += 1) {
+    const [a, ha] = SEQUENTIAL[k - 1];
+    const [b, hb] = SEQUENTIAL[k];
+    if (v <= b) {
+      const f = (v - a) / (b - a || 1);
+      const c = hexToRgb(ha).map((x, j) => Math.round(x + f * (hexToRgb(hb)[j] - x)));
+      return `rgb(${c[0]},${c[1]},${c[2]})`;
+    }
+  }
+  return SEQUENTIAL[SEQUENTIAL.length - 1][1];
+}
+
+// The compare view (compare.js): a step's cell in the strip under each column's name.
+export const COMPARE = {
+  stripCell: 10, // width of one step in the strip's drawing units
+  stripHeight: 14,
+  zero: "#eef1f4", // nothing of the error reaches this step (cut off by truncation)
+};
+
 /** Write the palette and sizes as CSS custom properties on the document root. */
 export function applyCssVars(root = document.documentElement) {
   for (const [name, value] of Object.entries(PALETTE)) {

@@ -413,9 +413,29 @@ export class Controls {
     hint.textContent = tr(hint.dataset.i18n, args);
   }
 
+  /**
+   * The field a comparison sets in each of its columns (compare-plan.js): its control is
+   * disabled and says so while the comparison is on; null when there is none.
+   */
+  setCompared(mode) {
+    this.compared = mode || null;
+    this.syncEnabled();
+  }
+
   syncEnabled() {
+    const compared = this.compared;
     const rnn = $("ctl-cell").value === "rnn";
-    $("ctl-activation").disabled = !rnn;
+    // comparing cells, the vanilla RNN's column uses the activation whatever the cell control says
+    $("ctl-activation").disabled = !rnn && compared !== "cell";
+    for (const [id, mode] of [
+      ["ctl-cell", "cell"],
+      ["ctl-loss-at", "loss_at"],
+    ]) {
+      const el = $(id);
+      el.disabled = compared === mode;
+      if (compared === mode) el.title = tr("cmp.controlled");
+      else el.removeAttribute("title");
+    }
     const trunc = $("ctl-trunc").checked;
     $("ctl-k1").disabled = !trunc;
     $("ctl-k2").disabled = !trunc;

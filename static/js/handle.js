@@ -1,14 +1,16 @@
 // The studio's public handle (window.bpttStudio), what guided lessons and tests use:
-// loadScenario, goTo, highlight, clearHighlight, the current trace, index, training and event,
-// and the studio's events "trace", "event", "redraw" and "error". It drives the page only through the
-// store and the studio, and marks elements only through highlight.js.
-import { Highlighter } from "./highlight.js";
+// loadScenario, goTo, highlight, clearHighlight, resolve, the current trace, index, training
+// and event, the comparison on screen, and the studio's events "trace", "event", "redraw" and
+// "error". It drives the page only through the store and the studio, and marks elements only
+// through highlight.js. In a comparison, trace, index and event are the leading set-up's (the
+// one the timeline walks) and highlight targets resolve in every column ("lstm:…" in one).
+import { Highlighter, resolve } from "./highlight.js";
 
 export class StudioHandle {
   constructor({ studio, store }) {
     this.studio = studio;
     this.store = store;
-    this.marks = new Highlighter();
+    this.marks = new Highlighter("is-hl", () => studio.scopes());
     // a view redrawn when it came into view has new elements: mark them again
     studio.addEventListener("redraw", () => this.marks.refresh());
   }
@@ -29,6 +31,12 @@ export class StudioHandle {
     return this.studio.event;
   }
 
+  /** The comparison on screen: {mode, traces: {set-up id: trace}}, or null (single view). */
+  get compare() {
+    const mode = this.studio.comparing;
+    return mode ? { mode, traces: this.studio.compare.traces() } : null;
+  }
+
   addEventListener(...args) {
     this.studio.addEventListener(...args);
   }
@@ -37,8 +45,12 @@ export class StudioHandle {
     this.studio.removeEventListener(...args);
   }
 
-  /** Load a scenario (a sparse trace request, optionally with "train") at an event. */
-  async loadScenario(scenario, { event = 0 } = {}) {
+  /**
+   * Load a scenario (a sparse trace request, optionally with "train") at an event; compare:
+   * a comparison to show it in ("cell", "loss_at", "truncation"), null for the single view,
+   * undefined to keep the page's.
+   */
+  async loadScenario(scenario, { event = 0, compare = undefined } = {}) {
     const studio = this.studio;
     const done = new Promise((resolve) => {
       const on = () => {
@@ -49,8 +61,9 @@ export class StudioHandle {
       studio.addEventListener("trace", on);
       studio.addEventListener("error", on);
     });
-    const changed = this.store.update({ scenario, event });
-    if (!changed.has("scenario")) {
+    const patch = compare === undefined ? { scenario, event } : { scenario, event, compare };
+    const changed = this.store.update(patch);
+    if (!changed.has("scenario") && !changed.has("compare")) {
       if (!changed.has("event")) studio.drawEvent();
       return;
     }
@@ -67,6 +80,11 @@ export class StudioHandle {
     if (!index || !Number.isInteger(i) || i < 0 || i >= index.events.length) return false;
     this.store.update({ event: i });
     return true;
+  }
+
+  /** The elements a highlight target names on the page as it is (highlight.js). */
+  resolve(target) {
+    return resolve(target, this.studio.scopes());
   }
 
   /** Mark network nodes and strands, heatmap cards, equation lines or chart boxes. */

@@ -4,9 +4,10 @@
 // this step's contribution as the outer product of the two factors the spec names (the column
 // on the left, the row on top, both read from the trace), entering the running sum; in an
 // update event, the raw and clipped gradient and the parameters before and after. Each card
-// has its colour scale with numbers. Hooks: each card is #hm-<name> with data-param (and
-// data-params listing every parameter it shows). A click on an entry of a card's matrix hands
-// that parameter's entry to `onPick` (the weight card changes that initial weight).
+// has its colour scale with numbers. Hooks: each card is #hm-<name> (after the view's idPrefix)
+// with data-param (and data-params listing every parameter it shows). A click on an entry of
+// a card's matrix hands that parameter's entry to `onPick` (the weight card changes that
+// initial weight).
 import { DIVERGING, DIVERGING_LUT, lutIndex } from "./config.js";
 import { num } from "./format.js";
 import { heatCell } from "./geometry.js";
@@ -107,8 +108,10 @@ const setHidden = (el, hidden) => {
 };
 
 export class HeatmapsView {
-  constructor({ container, tooltip, onPick = null }) {
+  constructor({ container, tooltip, idPrefix = "", setupName = null, onPick = null }) {
     this.container = container;
+    this.idPrefix = idPrefix; // before every id: views side by side never share one
+    this.setupName = setupName; // side by side: the column's name, in each card's label
     this.tooltip = tooltip;
     this.onPick = onPick;
     this.index = null;
@@ -180,7 +183,7 @@ export class HeatmapsView {
     this.cards.clear();
     for (const group of paramGroups(this.spec, this.notation)) {
       const card = div("hm-card", grid, "section");
-      card.id = `hm-${group.id}`;
+      card.id = `${this.idPrefix}hm-${group.id}`;
       card.dataset.param = group.id;
       card.dataset.params = group.names.join(" ");
       card.tabIndex = 0;
@@ -304,7 +307,12 @@ export class HeatmapsView {
       const name = labelText(gradLabel(groupLabel(c.group, n, cell)), n);
       c.title.textContent = name;
       c.formula.textContent = contribText(c.group, n);
-      c.card.setAttribute("aria-label", tr("hm.aria", { name }));
+      c.card.setAttribute(
+        "aria-label",
+        this.setupName
+          ? tr("hm.ariaIn", { name, setup: this.setupName() })
+          : tr("hm.aria", { name }),
+      );
       const errors = c.group.names.map((p) => this.gradcheck?.max_rel_error?.[p]);
       if (errors.every((e) => e === undefined)) {
         c.check.textContent = "";

@@ -1,13 +1,8 @@
 // The lesson panel: draws the current step of the runner (lessons.js) — its text, the
-// predict-then-reveal question, the navigation — and the comparison chart of a reveal. It
-// reads the runner's state (this.r) and calls back its moves (go, leave, doReveal).
-import { loadPlotly } from "./charts.js";
-import { PALETTE } from "./config.js";
+// predict-then-reveal question, the navigation. (A step that compares shows its set-ups side by
+// side in the page's compare view, not here.) It reads the runner's state (this.r) and calls
+// back its moves (go, leave, doReveal).
 import { rich } from "./lesson-formula.js";
-import { lastRow } from "./lesson-readers.js";
-
-// the cells compared, in the palette's colours (config.js)
-const COMPARE_COLOURS = { rnn: PALETTE.backward, lstm: PALETTE.forward, gru: PALETTE.update };
 
 export const h = (tag, cls = "", text = null) => {
   const node = document.createElement(tag);
@@ -139,7 +134,6 @@ export class LessonPanel {
       else if (active.matches(".lesson-title, .lesson-result")) keep = `.${active.classList[0]}`;
     }
     this.content.replaceChildren(head, body, nav, tools);
-    if (this.r.reveal && this.r.compare) this.drawCompare();
     const target = focus ? title : keep && this.content.querySelector(keep);
     if (target && !target.disabled) target.focus({ preventScroll: true });
     else if (keep) next.focus({ preventScroll: true });
@@ -208,14 +202,6 @@ export class LessonPanel {
     const explain = h("p", "lesson-reveal-text");
     explain.append(rich(stepText.reveal, { ...this.r.reveal.values, answer: answerText }, ctx));
     result.append(verdict, explain);
-    if (this.r.compare) {
-      result.append(h("p", "lesson-compare-title", this.r.ui("compareTitle")));
-      const chart = h("div", "lesson-compare");
-      chart.id = "lesson-compare";
-      chart.setAttribute("role", "img");
-      chart.setAttribute("aria-label", this.r.ui("compareAria"));
-      result.append(chart);
-    }
     box.append(result);
     return box;
   }
@@ -223,60 +209,6 @@ export class LessonPanel {
   renderStatus(text) {
     const status = this.panel.querySelector(".lesson-status");
     if (status) status.textContent = text;
-  }
-
-  async drawCompare() {
-    const el = this.panel.querySelector("#lesson-compare");
-    if (!el) return;
-    let Plotly;
-    try {
-      Plotly = await loadPlotly();
-    } catch {
-      return;
-    }
-    const data = Object.entries(this.r.compare).map(([cell, trace]) => ({
-      x: lastRow(trace).map((_, k) => k + 1),
-      y: lastRow(trace),
-      type: "scatter",
-      mode: "lines+markers",
-      name: this.r.ui(`cell.${cell}`),
-      line: { color: COMPARE_COLOURS[cell], width: 2 },
-      marker: { size: 4 },
-    }));
-    const layout = {
-      font: { family: "system-ui, sans-serif", size: 10 },
-      margin: { l: 50, r: 8, t: 26, b: 34 },
-      xaxis: { title: { text: this.r.ui("compareX") }, dtick: 2 },
-      yaxis: { type: "log", title: { text: this.r.ui("compareY") }, exponentformat: "power" },
-      legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom" },
-      paper_bgcolor: "rgba(0,0,0,0)",
-      plot_bgcolor: PALETTE.paper,
-      shapes: this.compareMarker(),
-    };
-    await Plotly.react(
-      el,
-      data,
-      { ...layout, height: 240 },
-      { displayModeBar: false, responsive: true },
-    );
-    el.dataset.ready = "true";
-  }
-
-  /** The dashed line that keeps the comparison in step with the timeline. */
-  compareMarker() {
-    const ev = this.r.studio.event;
-    if (!ev) return [];
-    return [
-      {
-        type: "line",
-        x0: ev.t,
-        x1: ev.t,
-        yref: "paper",
-        y0: 0,
-        y1: 1,
-        line: { color: PALETTE.current, width: 2, dash: "dash" },
-      },
-    ];
   }
 
   async copyLink() {

@@ -1,6 +1,8 @@
 // Lesson readers: every number a lesson's text shows, and every answer a question checks, is
 // read from the engine's result (the trace, a training run, compared traces) by a named reader
-// here; lessons.json names the reader and its arguments, never the number.
+// here; lessons.json names the reader and its arguments, never the number. In a comparison
+// the trace is the one the timeline walks; a reader with "setup" reads that set-up's instead
+// (compare-plan.js names them: rnn, lstm, gru; every, last; full, truncated).
 
 const SUP = {
   "-": "⁻",
@@ -79,7 +81,10 @@ const READERS = {
 export function read(reader, context) {
   const fn = READERS[reader.fn];
   if (!fn) throw new Error(`lessons: unknown reader ${reader.fn}`);
-  return fn(context, reader);
+  if (!reader.setup) return fn(context, reader);
+  const trace = context.compare?.[reader.setup];
+  if (!trace) throw new Error(`lessons: no set-up ${reader.setup} on the page`);
+  return fn({ ...context, trace }, reader);
 }
 
 /** A reader's value as a lesson writes it: fixedN, percent, sci, or 4 significant digits. */

@@ -1,14 +1,15 @@
 // Guided lessons: a menu, a panel and a runner. The runner drives the studio only through its
-// public handle (loadScenario, goTo, highlight, clearHighlight; events "trace" and "event") and
-// the store (lang, notation, lesson). Lessons are data: /static/lessons/lessons.json holds the
-// scenarios, events, highlights and questions; <lang>.json the texts, aligned step by step.
+// public handle (loadScenario, goTo, highlight, clearHighlight, resolve, compare; events
+// "trace" and "event") and the store (lang, notation, lesson). Lessons are data:
+// /static/lessons/lessons.json holds the scenarios, events, highlights and questions (a step or
+// a reveal that compares names its comparison, "compare": "cell" | "loss_at" | "truncation",
+// and the page shows it side by side); <lang>.json the texts, aligned step by step.
 // Both are fetched when a lesson opens; main.js imports this module (and attach() its CSS) only
 // when the Lessons button is used or the URL names a lesson. Every number a text shows, and
 // every answer a question checks, is read from the engine's result by a reader
 // (lesson-readers.js); texts write formulas in a small language (lesson-formula.js); the panel
 // draws the step (lesson-panel.js). This module is the runner: it opens, moves and leaves.
 import { api } from "./api.js";
-import { resolve, resolveAll } from "./highlight.js";
 import { fill } from "./i18n.js";
 import { LessonPanel } from "./lesson-panel.js";
 import { format, read } from "./lesson-readers.js";
@@ -168,7 +169,7 @@ export class Lessons {
     this.view.render({ focus });
     this.unconceal();
     this.studio.clearHighlight();
-    const ok = await this.show(step.scenario, step.event);
+    const ok = await this.show(step.scenario, step.event, step.compare);
     if (seq !== this.seq) return;
     if (!ok) {
       this.panel.dataset.state = "failed";
@@ -187,15 +188,18 @@ export class Lessons {
     this.view.announce(`${this.ui("stepOf", { i: index + 1, n: lesson.steps.length })}. ${text}`);
   }
 
-  /** Load a scenario (if it differs) and move the timeline to an event; false on an API error. */
-  async show(scenario, event) {
+  /**
+   * Load a scenario (if it differs), side by side when compare names a comparison (else in the
+   * single view), and move the timeline to an event; false on an API error.
+   */
+  async show(scenario, event, compare = null) {
     let failed = false;
     const onError = () => {
       failed = true;
     };
     this.studio.addEventListener("error", onError);
     try {
-      await this.studio.loadScenario(scenario, { event: 0 });
+      await this.studio.loadScenario(scenario, { event: 0, compare: compare ?? null });
     } finally {
       this.studio.removeEventListener("error", onError);
     }
@@ -209,7 +213,7 @@ export class Lessons {
       training: this.studio.training,
       scenario: this.store.get().scenario,
       step,
-      compare: this.compare || {},
+      compare: this.studio.compare?.traces || {},
       neuron: this.neuron || null,
     };
   }
@@ -233,12 +237,12 @@ export class Lessons {
     const behavior = window.matchMedia("(prefers-reduced-motion: reduce)").matches
       ? "auto"
       : "smooth";
-    const elements = targets.map((t) => resolve(t)[0] ?? null);
+    const elements = targets.map((t) => this.studio.resolve(t)[0] ?? null);
     const inPanel = elements.find((el) => el && this.panel.contains(el));
     if (inPanel) this.panel.scrollTo({ top: inPanel.offsetTop - 80, behavior });
     const onPage =
       elements.find((el) => el && !this.panel.contains(el)) ||
-      resolveAll([".is-hl"]).find((el) => !this.panel.contains(el));
+      [...document.querySelectorAll(".is-hl")].find((el) => !this.panel.contains(el));
     if (!onPage) return;
     const reveal = (how) => {
       const r = onPage.getBoundingClientRect();
@@ -257,7 +261,7 @@ export class Lessons {
 
   conceal(selectors) {
     for (const sel of selectors) {
-      for (const el of resolve(sel)) {
+      for (const el of this.studio.resolve(sel)) {
         el.classList.add("lesson-concealed");
         this.concealed.push(el);
       }
@@ -281,23 +285,8 @@ export class Lessons {
     const seq = this.seq;
     const rv = step.reveal;
     this.panel.dataset.state = "loading";
-    this.compare = null;
-    if (rv.compare) {
-      const base = rv.scenario || step.scenario;
-      const traces = await Promise.all(
-        rv.compare.values.map((v) =>
-          api.trace({ ...base, [rv.compare.vary]: v, detail: "norms" }).catch(() => null),
-        ),
-      );
-      if (seq !== this.seq) return;
-      if (traces.some((tr) => !tr)) {
-        this.panel.dataset.state = "failed";
-        this.view.renderStatus(this.ui("failed"));
-        return;
-      }
-      this.compare = Object.fromEntries(rv.compare.values.map((v, k) => [v, traces[k]]));
-    }
-    const ok = await this.show(rv.scenario || step.scenario, rv.event);
+    // a reveal that compares shows its set-ups side by side (and its readers read them)
+    const ok = await this.show(rv.scenario || step.scenario, rv.event, rv.compare ?? step.compare);
     if (seq !== this.seq) return;
     this.neuron = null;
     if (ok && rv.neuron) {
@@ -375,9 +364,5 @@ export class Lessons {
       ) === index
     )
       this.applyHighlight();
-    const el = this.panel.querySelector("#lesson-compare");
-    if (el?.dataset.ready && window.Plotly) {
-      window.Plotly.relayout(el, { shapes: this.view.compareMarker() });
-    }
   }
 }

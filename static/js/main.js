@@ -59,6 +59,19 @@ const views = {
 views.network.addEventListener("pick-weights", (e) =>
   weightCard().then((c) => c.openEdge(e.detail)),
 );
+// the comparison's columns (compare=…), each with views of its own: loaded with the first one.
+// A unit clicked in a column opens its neuron view: that set-up alone, at the same event.
+const compare = () =>
+  import("./compare.js").then(
+    (m) =>
+      new m.CompareView({
+        container: $("compare-view"),
+        tooltip,
+        onUnit: ({ setup, unit }) => {
+          store.update({ scenario: setup.scenario, compare: null, neuron: { unit } });
+        },
+      }),
+  );
 // a unit clicked (or Enter) on the network: its neuron view, at its step's backward event
 views.network.addEventListener("unit", (e) => {
   store.update({ event: e.detail.event, neuron: { unit: e.detail.unit } });
@@ -86,6 +99,7 @@ const topbar = new TopBar({
   store,
   lang: $("ctl-lang"),
   notation: $("ctl-notation"),
+  compare: $("ctl-compare"),
   projector: $("btn-projector"),
   controlsToggle: $("btn-controls"),
 });
@@ -98,6 +112,7 @@ studio = new Studio({
   banner: $("status-exploded"),
   // a step leaves these alone while they are off screen (redrawn when they come near)
   placed: { equation: $("equation"), heatmaps: $("heatmaps"), charts: $("charts") },
+  compare,
 });
 
 // The public handle for guided lessons and tests (handle.js).

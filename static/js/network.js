@@ -5,7 +5,9 @@
 // Stable hooks (for tests and lessons): every node is a <g class="node"> with id
 // "node-<name>-<t>" (name x, h, c, yhat, L, or gate-<f|i|g|o|z|r|n>) and data-node, data-t,
 // data-kind; error edges are <g class="err"> with data-edge (err-out, err-next, err-c) and
-// data-t; the cursor #net-cursor carries the current event's data-t and data-kind. A connection
+// data-t; the cursor #net-cursor carries the current event's data-t and data-kind. Every id is
+// written after the view's idPrefix (empty for the page's network; the compare view gives each
+// of its columns its own, so that networks side by side never share an id). A connection
 // that applies weights (h-h, x-h, h-yhat, h-gates, x-gate) has a wide invisible twin,
 // path.edge-hit with data-hit: a click on it is announced as "pick-weights". At a
 // backward event, each hidden unit j of a step the error has reached is a button
@@ -44,10 +46,11 @@ const DENSE_COLUMN = 72;
 const WEIGHT_EDGES = new Set(["h-h", "x-h", "h-yhat", "h-gates", "x-gate"]);
 
 export class NetworkView extends EventTarget {
-  constructor({ container, tooltip }) {
+  constructor({ container, tooltip, idPrefix = "" }) {
     super();
     this.container = container;
     this.tooltip = tooltip;
+    this.idPrefix = idPrefix;
     this.index = null;
     this.notation = "goodfellow";
     this.eventIndex = 0;
@@ -199,7 +202,7 @@ export class NetworkView extends EventTarget {
     this.rangeSet = false;
 
     const svg = el("svg", {
-      id: "network-svg",
+      id: `${this.idPrefix}network-svg`,
       width: lay.width,
       height: lay.height,
       viewBox: `0 0 ${lay.width} ${lay.height}`,
@@ -211,21 +214,18 @@ export class NetworkView extends EventTarget {
     if (lay.colW / lay.scale < DENSE_COLUMN) svg.dataset.dense = "true";
     this.svg = svg;
     const defs = el("defs", {}, svg);
-    for (const [id, cls] of [
-      ["arrow-fwd", "arrow-fwd"],
-      ["arrow-err", "arrow-err"],
-    ]) {
+    for (const cls of ["arrow-fwd", "arrow-err"]) {
       const marker = el(
         "marker",
         {
-          id,
+          id: `${this.idPrefix}${cls}`,
           viewBox: "0 0 8 8",
           refX: 7,
           refY: 4,
           // in the drawing's units: an arrowhead as large as the scale, however wide its stroke
           markerUnits: "userSpaceOnUse",
-          markerWidth: (id === "arrow-err" ? 11 : 8) * lay.scale,
-          markerHeight: (id === "arrow-err" ? 11 : 8) * lay.scale,
+          markerWidth: (cls === "arrow-err" ? 11 : 8) * lay.scale,
+          markerHeight: (cls === "arrow-err" ? 11 : 8) * lay.scale,
           orient: "auto-start-reverse",
         },
         defs,
@@ -236,7 +236,8 @@ export class NetworkView extends EventTarget {
     this.colLayer = el("g", { class: "columns" }, svg);
     this.errLayer = el("g", { class: "err-layer" }, svg);
     this.unitLayer = el("g", { class: "unit-layer" }, svg);
-    this.cursor = el("rect", { id: "net-cursor", class: "cursor", rx: 8 }, svg);
+    const cursorId = `${this.idPrefix}net-cursor`;
+    this.cursor = el("rect", { id: cursorId, class: "cursor", rx: 8 }, svg);
     this.buildBands();
     this.columns = [];
     for (let t = 0; t <= T; t += 1) this.columns.push(this.buildColumn(t));
@@ -276,7 +277,7 @@ export class NetworkView extends EventTarget {
   }
 
   nodeGroup(parent, { name, t, kind, x, y, r, gate = null }) {
-    const id = gate ? `node-gate-${gate}-${t}` : `node-${name}-${t}`;
+    const id = this.idPrefix + (gate ? `node-gate-${gate}-${t}` : `node-${name}-${t}`);
     const g = el(
       "g",
       {
@@ -303,7 +304,8 @@ export class NetworkView extends EventTarget {
     const cellState = "c" in lay.rowY; // a second state vector (the LSTM's c) has its row
     const x = lay.colX(t);
     const y = lay.rowY;
-    const col = el("g", { class: "col", "data-t": t, id: `col-${t}` }, this.colLayer);
+    const colId = `${this.idPrefix}col-${t}`;
+    const col = el("g", { class: "col", "data-t": t, id: colId }, this.colLayer);
     const edges = el("g", { class: "fwd-edges" }, col);
     const nodes = {};
     const R = lay.node;
@@ -321,8 +323,8 @@ export class NetworkView extends EventTarget {
           d,
           "data-edge": name,
           "data-t": t,
-          id: `edge-${name}-${t}`,
-          "marker-end": "url(#arrow-fwd)",
+          id: `${this.idPrefix}edge-${name}-${t}`,
+          "marker-end": `url(#${this.idPrefix}arrow-fwd)`,
         },
         edges,
       );
@@ -660,7 +662,7 @@ export class NetworkView extends EventTarget {
         "rect",
         {
           class: "unit",
-          id: `unit-${ev.t}-${j}`,
+          id: `${this.idPrefix}unit-${ev.t}-${j}`,
           "data-t": ev.t,
           "data-unit": j,
           "data-event": i,
@@ -727,7 +729,7 @@ export class NetworkView extends EventTarget {
           "data-edge": name,
           "data-t": t,
           "data-update": ev.update,
-          id: `${name}-${t}-u${ev.update}`,
+          id: `${this.idPrefix}${name}-${t}-u${ev.update}`,
         },
         g,
       );
@@ -745,7 +747,9 @@ export class NetworkView extends EventTarget {
           },
           b,
         );
-        if (j === Math.floor(values.length / 2)) p.setAttribute("marker-end", "url(#arrow-err)");
+        if (j === Math.floor(values.length / 2)) {
+          p.setAttribute("marker-end", `url(#${this.idPrefix}arrow-err)`);
+        }
       });
       // a wide transparent path makes the bundle easy to hover
       el("path", { class: "hit", d: path(0) }, b);

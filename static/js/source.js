@@ -1,6 +1,7 @@
 // Where traces come from: the fetch policy of the studio. One request per scenario (a trace, or
 // a training run that includes its trace), every matrix while the model is small, norms when
 // the full trace would be too large; the previous request is abandoned when a new one starts.
+// A comparison (CompareSource) asks for each of its set-ups that way, all at once.
 import { api, ApiError } from "./api.js";
 import { requestOf } from "./state.js";
 
@@ -51,5 +52,39 @@ export class TraceSource {
       const trace = await api.trace({ ...request, detail: "norms" }, abort.signal);
       return { trace, training: null, normsOnly: true };
     }
+  }
+}
+
+/**
+ * The traces of a comparison, one request per set-up, all at once, each with the page's fetch
+ * policy (source.js: full matrices while small, norms when too large, training when asked).
+ * A newer load abandons the older one's requests; a failure abandons its siblings and is
+ * thrown with the id of the set-up that failed (err.setup).
+ */
+export class CompareSource {
+  constructor() {
+    this.sources = [];
+  }
+
+  async load(setups) {
+    while (this.sources.length < setups.length) this.sources.push(new TraceSource());
+    const jobs = setups.map((s, k) =>
+      this.sources[k].load(s.scenario).catch((err) => {
+        if (err && typeof err === "object") err.setup ??= s.id;
+        throw err;
+      }),
+    );
+    // this load's requests (a newer load replaces the sources' own, and must keep them)
+    const mine = this.sources.slice(0, setups.length).map((s) => s.abort);
+    try {
+      return await Promise.all(jobs);
+    } catch (err) {
+      for (const c of mine) c?.abort();
+      throw err;
+    }
+  }
+
+  abort() {
+    for (const s of this.sources) s.abort?.abort();
   }
 }

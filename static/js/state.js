@@ -1,5 +1,6 @@
 // The one source of UI state: the scenario (a sparse trace request: only what the user set),
-// the current event index, the language, the notation and the view (null, or "projector").
+// the current event index, the language, the notation, the view (null, or "projector") and
+// the comparison (null, or one of COMPARES: the compare view, compare-plan.js).
 // It round-trips through the URL so that a link reproduces the view; the URL holds the last
 // scenario the API accepted, never one it rejected. Explicit numbers (parameters, initial
 // state, inputs and targets) travel in the fragment (#n=..., fragment.js), never sent to the
@@ -14,10 +15,12 @@ export const DEFAULT_STATE = Object.freeze({
   notation: "goodfellow",
   lesson: null, // {id, step} of an open guided lesson (lessons.js), step 1-based
   view: null, // "projector": large type, the controls folded away
+  compare: null, // "cell", "loss_at" or "truncation": set-ups side by side (compare-plan.js)
   neuron: null, // {unit} (0-based) of the open neuron view (neuron.js); its step is the event's
 });
 
 export const VIEWS = ["projector"];
+export const COMPARES = ["cell", "loss_at", "truncation"];
 
 // URL parameter <-> scenario field. Each entry: [param, read(scenario), write(scenario, text)].
 const num = (text) => (text === "" || Number.isNaN(Number(text)) ? text : Number(text));
@@ -177,7 +180,7 @@ function dataFromParams(params) {
   return null;
 }
 
-/** The query string of a state: the scenario's fields, then event, language, notation. */
+/** The query string of a state: the scenario's fields, then event, language, notation, view. */
 export function toQuery(state) {
   const params = new URLSearchParams();
   if (state.lesson) {
@@ -196,6 +199,7 @@ export function toQuery(state) {
     params.set("nota", state.notation);
   }
   if (state.view) params.set("view", state.view);
+  if (state.compare) params.set("compare", state.compare);
   if (state.neuron) params.set("unit", String(state.neuron.unit + 1)); // 1-based, as shown
   return params.toString();
 }
@@ -220,6 +224,7 @@ export function fromQuery(search) {
       ? { id: params.get("lesson"), step: Number.isInteger(step) && step > 0 ? step : 1 }
       : null,
     view: VIEWS.includes(params.get("view")) ? params.get("view") : null,
+    compare: COMPARES.includes(params.get("compare")) ? params.get("compare") : null,
     neuron: Number.isInteger(unit) && unit >= 1 ? { unit: unit - 1 } : null,
   };
 }

@@ -2,10 +2,14 @@
 // result to the views, and redraws them, once, from the store's event index. It reaches into no
 // view's DOM: each view draws its own container, and highlight targets are resolved by
 // highlight.js. The public handle for lessons and tests is handle.js (window.bpttStudio).
+// With a comparison in the store it shows the compare view instead (compare.js): one trace
+// per set-up, the timeline walking the leading set-up's events (compare-plan.js).
 import { ApiError } from "./api.js";
+import { matchEvent, ordinalOf, setupsOf } from "./compare-plan.js";
+import { PAGE_SCOPE } from "./highlight.js";
 import { applyTranslations, setLanguage, t as tr } from "./i18n.js";
 import { NOTATIONS } from "./notation.js";
-import { TraceSource } from "./source.js";
+import { CompareSource, TraceSource } from "./source.js";
 import { TraceIndex } from "./trace.js";
 
 export class Studio extends EventTarget {
@@ -13,9 +17,11 @@ export class Studio extends EventTarget {
    * views: {network, equation, heatmaps, charts, predictions} (each setTrace, setEvent, draw;
    * optional setNotation, setLanguage); controls, timeline, topbar, banner (the overflow note);
    * placed: {view name: its element} for views that a step need not redraw while off screen
-   * (they are redrawn when they come near the view).
+   * (they are redrawn when they come near the view); compare: a function that makes the
+   * compare view (CompareView, loaded with the first comparison: the single view never waits
+   * for it).
    */
-  constructor({ store, views, controls, timeline, topbar, banner, placed = {} }) {
+  constructor({ store, views, controls, timeline, topbar, banner, placed = {}, compare }) {
     super();
     this.store = store;
     this.views = views;
@@ -23,7 +29,11 @@ export class Studio extends EventTarget {
     this.timeline = timeline;
     this.topbar = topbar;
     this.banner = banner;
+    this.makeCompare = compare;
+    this.compare = null; // the compare view, once a comparison has been asked for
+    this.comparing = null; // the mode of the comparison on screen, null for the single view
     this.source = new TraceSource();
+    this.compareSource = new CompareSource();
     this.trace = null;
     this.index = null;
     this.training = null;
@@ -79,50 +89,95 @@ export class Studio extends EventTarget {
       this.controls.relabel();
       this.controls.sync(null);
       for (const v of Object.values(this.views)) v.setLanguage?.();
+      this.compare?.setLanguage();
     }
     if (changed.has("notation")) {
       for (const v of Object.values(this.views)) v.setNotation?.(state.notation);
+      this.compare?.setNotation(state.notation);
     }
-    if (changed.has("lang") || changed.has("notation") || changed.has("view")) {
+    if (["lang", "notation", "view", "compare"].some((k) => changed.has(k))) {
       this.topbar.sync(this.store.get());
     }
-    if (changed.has("scenario")) {
+    if (changed.has("scenario") || changed.has("compare")) {
       this.controls.sync(null);
-      this.load(state.event);
+      // into or out of a comparison: the same kind of event at the same t, in the new traces
+      this.load(state.event, changed.has("compare"));
       return;
     }
     if (changed.has("lang") || changed.has("notation")) this.drawEvent({ all: true });
     else if (changed.has("event")) this.drawEvent();
   }
 
-  /** Ask for the scenario in the store; keep showing the old trace until the answer comes. */
-  async load(eventIndex = 0) {
+  /** The event i of the trace on screen as {kind, t, n}: its n-th of that kind at that t. */
+  eventAt(i) {
+    const k = Math.max(0, Math.min(i, this.index.events.length - 1));
+    const ev = this.index.events[k];
+    return ev ? { kind: ev.kind, t: ev.t, n: ordinalOf(this.index, k) } : null;
+  }
+
+  /**
+   * Ask for the scenario in the store (for each set-up of its comparison, if any); keep
+   * showing the old traces until the answers come. keepEvent: show the event on screen when
+   * they come (the store's, where keys may have moved it meanwhile) as the same kind of event
+   * at the same t in the new traces (matched as the compare view matches its columns), instead
+   * of eventIndex.
+   */
+  async load(eventIndex = 0, keepEvent = false) {
     const seq = ++this.loadSeq;
-    const scenario = this.store.get().scenario;
+    const { scenario, compare: mode } = this.store.get();
     this.controls.setBusy(true);
+    this.controls.setCompared(mode);
     document.body.dataset.loading = "true";
     try {
+      if (mode) {
+        this.source.abort?.abort();
+        const setups = setupsOf(mode, scenario);
+        const [results] = await Promise.all([this.compareSource.load(setups), this.compareView()]);
+        if (seq !== this.loadSeq) return;
+        const diverged = results.find((r) => !r.trace);
+        if (diverged) {
+          this.diverged(diverged.training, scenario.train);
+          return;
+        }
+        const keep = keepEvent && this.index ? this.eventAt(this.store.get().event) : null;
+        this.store.accept(scenario);
+        this.controls.clearErrors();
+        if (results.some((r) => r.normsOnly)) {
+          this.controls.showSlot("general", tr("status.normsOnly"));
+        }
+        this.setComparison(mode, setups, results, eventIndex, keep);
+        return;
+      }
+      this.compareSource.abort();
       const { trace, training, normsOnly } = await this.source.load(scenario);
       if (seq !== this.loadSeq) return;
       if (!trace) {
         this.diverged(training, scenario.train);
         return;
       }
+      const keep = keepEvent && this.index ? this.eventAt(this.store.get().event) : null;
       this.store.accept(scenario);
       this.error = null;
       this.controls.clearErrors();
       if (normsOnly) this.controls.showSlot("general", tr("status.normsOnly"));
-      this.setTrace(trace, training, eventIndex);
+      this.setTrace(trace, training, eventIndex, keep);
     } catch (err) {
       if (err?.name === "AbortError" || seq !== this.loadSeq) return;
       this.error = err;
+      if (err?.setup) {
+        // which column of the comparison the API refused, then why, beside the control
+        this.controls.showSlot(
+          "general",
+          tr("cmp.failed", { setup: tr(`cmp.setup.${err.setup}`) }),
+        );
+      }
       if (err instanceof ApiError) this.controls.showApiError(err);
       else {
         console.warn(err);
         this.controls.showSlot("general", tr("error.unexpected"));
       }
       this.dispatchEvent(new CustomEvent("error", { detail: err }));
-      if (!this.trace) {
+      if (!this.trace && !mode) {
         this.views.network.showEmpty();
         this.views.charts.showEmpty?.();
       }
@@ -134,7 +189,8 @@ export class Studio extends EventTarget {
     }
   }
 
-  setTrace(trace, training, eventIndex) {
+  setTrace(trace, training, eventIndex, keep = null) {
+    this.showComparison(null);
     this.trace = trace;
     this.training = training;
     this.index = new TraceIndex(trace);
@@ -151,14 +207,60 @@ export class Studio extends EventTarget {
     const exploded = Boolean(trace.non_finite || training?.non_finite);
     this.banner.hidden = !exploded;
     document.body.dataset.exploded = String(exploded);
-    // one draw per trace: moving the store's event draws through onChange, else draw here
+    this.showEvent(eventIndex, keep, trace);
+  }
+
+  /** One draw per trace: moving the store's event draws through onChange, else draw here. */
+  showEvent(eventIndex, keep, trace) {
     const n = this.index.events.length;
-    const i = Math.max(0, Math.min(n - 1, eventIndex || 0));
+    const i = keep
+      ? matchEvent(this.index, keep, keep.n).i
+      : Math.max(0, Math.min(n - 1, eventIndex || 0));
     this.drawAll = true; // a new trace: every view draws, on screen or not
     if (!this.store.update({ event: i }).has("event")) this.drawEvent();
     this.drawAll = false;
     document.body.dataset.traceReady = "true";
     this.dispatchEvent(new CustomEvent("trace", { detail: { trace } }));
+  }
+
+  /** The compare view, made (and its module loaded) the first time a comparison is asked for. */
+  compareView() {
+    this.compareMade ??= Promise.resolve(this.makeCompare()).then((view) => {
+      this.compare = view;
+      return view;
+    });
+    return this.compareMade;
+  }
+
+  /** The compare view (a mode) or the single view (null) on screen; the page's CSS reads it. */
+  showComparison(mode) {
+    this.comparing = mode;
+    if (mode) document.body.dataset.compare = mode;
+    else delete document.body.dataset.compare;
+  }
+
+  /**
+   * Show a comparison's traces: the compare view draws every column, and the timeline walks
+   * the leading set-up's events (the page's trace, index and event are the leader's).
+   */
+  setComparison(mode, setups, results, eventIndex, keep) {
+    this.showComparison(mode);
+    this.compare.setNotation(this.store.get().notation);
+    this.compare.setComparison(mode, setups, results);
+    this.index = this.compare.index;
+    this.trace = this.index.trace;
+    this.training = null;
+    this.controls.sync(this.trace.config);
+    this.timeline.setEvents(this.index.events, this.index.windows);
+    const exploded = results.some((r) => r.trace.non_finite);
+    this.banner.hidden = !exploded;
+    document.body.dataset.exploded = String(exploded);
+    this.showEvent(eventIndex, keep, this.trace);
+  }
+
+  /** Where highlight targets resolve: the single view, or each column of the comparison. */
+  scopes() {
+    return this.comparing ? this.compare.scopes() : [PAGE_SCOPE];
   }
 
   /**
@@ -184,6 +286,13 @@ export class Studio extends EventTarget {
     const i = Math.min(this.store.get().event, this.index.events.length - 1);
     this.timeline.setIndex(i);
     this.timeline.draw();
+    if (this.comparing) {
+      this.compare.setEvent(i);
+      this.compare.draw({ all: all || this.drawAll });
+      document.body.dataset.eventIndex = String(i);
+      this.dispatchEvent(new CustomEvent("event", { detail: { index: i } }));
+      return;
+    }
     for (const [name, v] of Object.entries(this.views)) {
       if (name === "predictions") continue; // it shows the training, not the event
       v.setEvent(i);
@@ -198,6 +307,10 @@ export class Studio extends EventTarget {
 
   /** Draw the views a step left alone (something is about to point at their elements). */
   drawStale() {
+    if (this.comparing) {
+      this.compare.drawStale();
+      return;
+    }
     for (const name of this.stale) this.views[name].draw();
     this.stale.clear();
   }

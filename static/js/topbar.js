@@ -1,16 +1,19 @@
-// The top bar: language, notation and the projector view (large type, the controls folded
-// away behind a button; the URL keeps it as view=projector). It writes the store and shows
-// the store; the page's attributes it sets (data-lang, data-notation, data-view) are what the
-// CSS and the tests read.
+// The top bar: language, notation, the comparison (one set-up, or set-ups side by side: the
+// URL keeps it as compare=cell, loss_at or truncation) and the projector view (large type, the
+// controls folded away behind a button; the URL keeps it as view=projector). It writes the
+// store and shows the store; the page's attributes it sets (data-lang, data-notation,
+// data-view) are what the CSS and the tests read.
 export class TopBar {
-  constructor({ store, lang, notation, projector, controlsToggle }) {
+  constructor({ store, lang, notation, compare, projector, controlsToggle }) {
     this.store = store;
     this.lang = lang;
     this.notation = notation;
+    this.compare = compare;
     this.projector = projector;
     this.controlsToggle = controlsToggle;
     lang.addEventListener("change", () => store.update({ lang: lang.value }));
     notation.addEventListener("change", () => store.update({ notation: notation.value }));
+    compare.addEventListener("change", () => store.update({ compare: compare.value || null }));
     projector.addEventListener("click", () => {
       store.update({ view: store.get().view === "projector" ? null : "projector" });
     });
@@ -32,6 +35,7 @@ export class TopBar {
     const body = document.body;
     this.lang.value = state.lang;
     this.notation.value = state.notation;
+    this.compare.value = state.compare || "";
     body.dataset.lang = state.lang;
     body.dataset.notation = state.notation;
     const projector = state.view === "projector";

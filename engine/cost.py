@@ -1,0 +1,593 @@
+"""What a request will cost, before any of it runs: CPU seconds and peak memory from its plan.
+
+    job = plan(request, task="train", iterations=100)
+    cost = estimate(job.work, Output("json", "auto"))
+    cost.cpu_seconds, cost.peak_bytes
+
+A request's work is a handful of phases, each linear in counts of the plan (``features``):
+
+    base         the request itself: planning, the initial parameters, the interpreter's and
+                 BLAS's first allocations
+    pass         one recorded pass (a trace; also under /neuron, /export/csv, /gradcheck and
+                 /train's include_trace): per forward step, per backward step, per window
+                 (one update of P parameters each, dearer for Adam than for SGD), the products
+                 (flops ~ 2 H (G (H + D) + K) per step and 2 P per backward step), the events
+    passes       /train's iterations: the same pass without its record, ``iterations`` times
+    diagnostics  the error and weight flows (one batched backward step per window step,
+                 O(T^2) rows), the T x T lists, the per-step norms
+    replay       truncation's full-vs-truncated comparison: each window's losses back to t = 1
+    jacobian     the exact Jacobian norms: O(T^2 H^3)
+    scan         the non-finite scan of everything recorded
+    payload      the trace made ready for the API: "norms" (Gram matrices of each window, a
+                 few numbers per event) or "full" (every per-step matrix formed), all checked
+    json         the response's JSON: the numbers it writes
+    csv          the tidy CSV: one row per number
+    gradcheck    2 x parameters x backward steps cell steps replayed, each packing parameters
+    extras       /train's predictions and continuation
+    view         /neuron's tree of one unit's terms
+
+Each phase's CPU time and memory are sums of coefficient x feature; the coefficients were
+fitted on these machines by ``bench/calibrate_cost.py`` (see ``CALIBRATION``), and the whole
+estimate carries a margin so that it is above what was measured (the proof is
+tests/test_cost_sweep.py). The peak memory is the sum of the phases' own peaks (a phase
+frees most of what it takes before the next starts, so the sum is an upper bound), above
+the idle process. Pure arithmetic: an estimate takes microseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from .cells import CELLS
+from .plan import Work
+
+Form = Literal["none", "json", "csv", "neuron"]
+Detail = Literal["full", "norms", "auto"]
+Features = dict[str, float]
+
+FULL_MARGIN = 1.15  # a full trace is built up to its limit; this model's count may be this far off
+BYTES_PER_FLOAT = 8
+CONTINUATION = 20  # /train's continuation or forecast: tokens or values after the data
+
+
+@dataclass(frozen=True)
+class Output:
+    """What is made of the engine's result, which costs too.
+
+    ``form``: "json" (the API's /trace, /train, /gradcheck), "csv" (/export/csv), "neuron"
+    (/neuron's view) or "none" (the engine alone). ``detail``: the trace's "full" matrices,
+    their "norms", or "auto" (full while the full trace holds at most ``full_numbers``
+    numbers: the server's max_response_bytes over its bytes per number).
+    """
+
+    form: Form = "none"
+    detail: Detail = "auto"
+    full_numbers: int = 400_000
+
+
+@dataclass(frozen=True)
+class Cost:
+    """CPU seconds and peak bytes (above the idle process) of a request, and of each phase."""
+
+    cpu_seconds: float
+    peak_bytes: float
+    phases: tuple[tuple[str, float, float], ...]  # (phase, CPU seconds, peak bytes)
+
+    def fits(self, cpu_seconds: float, peak_bytes: float) -> bool:
+        return self.cpu_seconds <= cpu_seconds and self.peak_bytes <= peak_bytes
+
+
+# ---------------------------------------------------------------------------------------------
+# The coefficients: {phase: {feature: CPU seconds per unit}} and {phase: {feature: bytes per
+# unit}}, fitted phase by phase; and the margins (CPU, memory) of the whole estimate: the
+# largest measured / fitted ratio of a whole request among the large ones.
+# CALIBRATION-BEGIN (written by bench/calibrate_cost.py --write; do not edit by hand)
+CALIBRATION = (
+    '2026-11-30: bench/calibrate_cost.py, 870 requests in fresh processes on 2 x AMD EPYC, Py'
+    'thon 3.11.7, NumPy 2.4.6, OpenBLAS on one thread'
+)
+CPU: dict[str, dict[str, float]] = {
+    'base': {'checks': 3.056e-05, 'inputs': 7.818e-08, 'iteration_windows': 3.844e-06,
+        'iterations': 5.529e-05, 'one': 0.01917, 'parameters': 4.742e-08},
+    'csv': {'events': 8.364e-05, 'gram': 1.395e-10, 'matrix_rows': 5.951e-07, 'one': 0.001257,
+        'rows': 5.564e-07},
+    'diagnostics': {'flops': 7.054e-13, 'per_step': 3.905e-08, 'rows': 6.065e-09,
+        'squares': 3.953e-08, 'steps': 2.631e-05, 'windows': 1.824e-05},
+    'extras': {'iterations': 6.477e-07, 'pack': 9.4e-10, 'steps': 8.526e-06},
+    'gradcheck': {'copies': 7.671e-11, 'evaluations_gru': 1.435e-05,
+        'evaluations_lstm': 1.862e-05, 'evaluations_rnn': 4.658e-06, 'loss_flops': 3.371e-09,
+        'losses': 1.254e-05, 'pack': 8.304e-10, 'replays': 3.588e-06},
+    'jacobian': {'flops': 3.588e-11, 'squares': 1.985e-08, 'steps': 2.129e-05},
+    'json': {'numbers': 3.696e-08, 'one': 6.353e-05},
+    'pass': {'arrays_adagrad': 2.597e-05, 'arrays_adam': 2.193e-05, 'arrays_momentum': 2.074e-05,
+        'arrays_sgd': 1.356e-05, 'backward_steps_gru': 3.022e-05,
+        'backward_steps_lstm': 1.403e-05, 'backward_steps_rnn': 1.438e-05, 'calls': 0.0009246,
+        'clip_arrays_value': 2.167e-05, 'clip_norm': 1.988e-08, 'clip_value': 5.673e-09,
+        'flops': 2.45e-11, 'one': 0.0009246, 'pack': 3.696e-09, 'steps_lstm': 6.78e-06,
+        'update_adagrad': 6.307e-09, 'update_adam': 2.494e-08, 'update_momentum': 1.429e-08,
+        'update_sgd': 1.217e-08, 'windows': 0.000247},
+    'passes': {'arrays_adagrad': 1.518e-05, 'arrays_adam': 2.131e-05,
+        'arrays_momentum': 1.126e-05, 'arrays_sgd': 1.067e-05, 'backward_steps_gru': 1.586e-05,
+        'backward_steps_lstm': 1.06e-05, 'backward_steps_rnn': 3.827e-06,
+        'clip_arrays_value': 7.193e-06, 'clip_value': 3.137e-09, 'flops': 5.087e-11,
+        'one': 0.0031, 'steps_lstm': 2.706e-06, 'steps_rnn': 1.011e-06,
+        'update_adagrad': 7.464e-09, 'update_adam': 9.426e-09, 'update_momentum': 1.313e-08,
+        'update_sgd': 1.71e-09, 'windows': 0.0001027},
+    'payload': {'backward_events': 2.207e-06, 'events': 3.104e-05, 'full_numbers': 1.721e-08,
+        'gram': 6.316e-11, 'numbers': 2.086e-09, 'windows': 5.613e-05},
+    'replay': {'blocks': 2.914e-06, 'flops': 1.395e-10, 'steps_gru': 1.006e-05,
+        'steps_lstm': 8.907e-06, 'windows': 1.883e-05},
+    'scan': {'numbers': 1.214e-09, 'squares': 5.794e-08},
+    'view': {'events': 6.615e-07, 'one': 0.0001072},
+}
+MEMORY: dict[str, dict[str, float]] = {
+    'base': {'one': 7.953e+06},
+    'csv': {'matrix_rows': 101.2, 'rows': 82.86},
+    'diagnostics': {'one': 1.049e+05, 'per_step': 1.639, 'squares': 42.24},
+    'extras': {'one': 7.085e+04, 'outputs': 0.2121},
+    'gradcheck': {'one': 4419, 'parameters': 3.341},
+    'jacobian': {'products': 1.014, 'squares': 6.553},
+    'json': {'numbers': 17.98},
+    'pass': {'backward': 1.365, 'clip': 1.158, 'events': 206, 'one': 1.039e+06,
+        'parameters': 1.817, 'update_adagrad': 0.03818, 'update_adam': 0.08176,
+        'update_momentum': 0.01516, 'updates': 2.019, 'windows': 2.508e+04},
+    'passes': {'forward': 1.409, 'one': 1.283e+06, 'parameters': 4.278, 'update_adagrad': 3.945,
+        'update_adam': 1.729, 'update_momentum': 4.204},
+    'payload': {'backward_events': 515.3, 'full_numbers': 1.699, 'gram': 3.838,
+        'numbers': 0.6162, 'one': 1.298e+05},
+    'replay': {'parameters': 2.132, 'rows': 0.5307},
+    'scan': {'one': 2.084e+04, 'squares': 0.3629},
+    'view': {'one': 1.506e+04},
+}
+MARGIN: tuple[float, float] = (1.3, 1.08)
+# CALIBRATION-END
+
+
+def estimate(work: Work, output: Output = Output()) -> Cost:
+    """The CPU seconds and peak memory of ``work`` and of making ``output`` from it.
+
+    "auto" is counted as the dearer of its two sides (full matrices, their norms): which one
+    the server sends is decided on the made trace. A full trace is counted at most at the
+    response limit's size (one over it is never built), so the estimate grows with every
+    count, across that switch too.
+    """
+    if output.detail == "auto" and output.form in ("json", "csv"):
+        full, norms = (estimate(work, replace(output, detail=d)) for d in ("full", "norms"))
+        dearer = full if full.cpu_seconds >= norms.cpu_seconds else norms
+        return replace(dearer, cpu_seconds=max(full.cpu_seconds, norms.cpu_seconds),
+                       peak_bytes=max(full.peak_bytes, norms.peak_bytes))
+    phases = []
+    for phase, (cpu_features, memory_features) in features(work, output).items():
+        cpu = MARGIN[0] * _dot(CPU.get(phase, {}), cpu_features)
+        memory = MARGIN[1] * _dot(MEMORY.get(phase, {}), memory_features)
+        phases.append((phase, cpu, memory))
+    return Cost(cpu_seconds=sum(p[1] for p in phases), peak_bytes=sum(p[2] for p in phases),
+                phases=tuple(phases))
+
+
+def _dot(coefficients: dict[str, float], values: Features) -> float:
+    return sum(coefficients.get(name, 0.0) * value for name, value in values.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# The features: counts of the work, phase by phase.
+
+
+def features(work: Work, output: Output = Output(), as_run: bool = False
+             ) -> dict[str, tuple[Features, Features]]:
+    """{phase: (CPU features, memory features)} of the phases this work and output run.
+
+    ``as_run``: the detail the server will choose, as it chooses it ("auto": full while the
+    full trace's numbers are within the limit; an explicit "full" over it builds nothing),
+    for fitting the coefficients to measurements; the estimate counts the dearer side.
+    """
+    sizes = _Sizes(work)
+    out: dict[str, tuple[Features, Features]] = {"base": base_features(sizes)}
+    recorded_pass = (work.task in ("trace", "gradcheck") or work.recorded
+                     or output.form in ("csv", "neuron"))
+    diagnostics = work.diagnostics and output.form != "neuron" and work.task != "gradcheck"
+    if work.task == "train":
+        out["passes"] = pass_features(sizes, recorded=False)
+        out["extras"] = extras_features(sizes)
+    if recorded_pass:
+        out["pass"] = pass_features(sizes, recorded=True)
+        out["scan"] = scan_features(sizes, diagnostics)
+    if recorded_pass and diagnostics:
+        out["diagnostics"] = diagnostics_features(sizes)
+        if work.truncated:
+            out["replay"] = replay_features(sizes)
+        if work.jacobian_norms:
+            out["jacobian"] = jacobian_features(sizes)
+    if work.task == "gradcheck":
+        out["gradcheck"] = gradcheck_features(sizes)
+    detail: str | None = output.detail
+    full_numbers = _full_numbers(work, output)
+    if as_run and detail != "norms":  # as the server decides, on the made trace
+        fits_limit = trace_numbers(work, full=True) <= output.full_numbers
+        detail = "full" if fits_limit else ("norms" if detail == "auto" else None)
+    elif detail == "auto":  # estimate() takes the dearer of the two; here, the full side
+        detail = "full"
+    json_numbers = 0.0
+    if recorded_pass and output.form == "json" and work.task != "gradcheck" and detail:
+        out["payload"] = payload_features(sizes, detail, full_numbers)
+        json_numbers += (full_numbers if detail == "full"
+                         else float(trace_numbers(work, full=False)))
+    if recorded_pass and output.form == "csv" and detail:
+        out["csv"] = csv_features(sizes, detail, full_numbers, as_run)
+    if output.form == "neuron":
+        out["view"] = ({"one": 1.0, "events": sizes.events}, {"one": 1.0})
+    if output.form == "json" and work.task in ("train", "gradcheck"):
+        json_numbers += result_numbers(sizes)
+    if output.form in ("json", "neuron"):
+        out["json"] = ({"one": 1.0, "numbers": json_numbers},
+                       {"one": 1.0, "numbers": json_numbers})
+    return out
+
+
+def _full_numbers(work: Work, output: Output) -> float:
+    """The numbers of the full trace, as far as a full payload is ever built."""
+    return float(min(trace_numbers(work, full=True), output.full_numbers * FULL_MARGIN))
+
+
+class _Sizes:
+    """The sizes and counts the features are made of."""
+
+    def __init__(self, work: Work) -> None:
+        cell = CELLS[work.cell]
+        self.work = work
+        G, H, D, K = work.gates, work.H, work.D, work.K
+        self.T, self.B, self.W, self.P = (work.T, work.backward_steps, work.windows,
+                                          work.parameters)
+        self.G, self.H, self.D, self.K = G, H, D, K
+        self.names = len(cell.PARAMS) + 2  # every parameter's name, V and b_y included
+        # numbers a cell's pack copies (gated cells stack their gates; the RNN's are views)
+        self.packed = G * H * (H + D + 1) if G > 1 else 0
+        # floats recorded per forward and per backward step (the stacks of both passes)
+        self.forward_floats = 4 * G * H + 4 * H + 3 * K
+        self.backward_floats = G * H + 7 * H + K + D
+        self.step_flops = 2.0 * (G * H * (H + D) + K * H)  # one step's products
+        self.events = self.T + self.B + self.W
+        self.longest = min(max(work.k2, 1), self.T)  # the longest window
+        self.iterations = work.iterations
+
+
+def base_features(s: _Sizes) -> tuple[Features, Features]:
+    """Planning, the initial parameters and inputs; /train's loop around its passes (each
+    pass's mean gradient norm over its updates); /gradcheck's comparison of each window's
+    gradients."""
+    train, check = s.work.task == "train", s.work.task == "gradcheck"
+    return ({"one": 1.0, "parameters": s.P, "inputs": s.T * s.D,
+             "iterations": float(s.iterations) if train else 0.0,
+             "iteration_windows": float(s.iterations * s.W) if train else 0.0,
+             "checks": float(s.W * s.names) if check else 0.0},
+            {"one": 1.0, "parameters": BYTES_PER_FLOAT * s.P,
+             "inputs": BYTES_PER_FLOAT * s.T * s.D})
+
+
+def pass_features(s: _Sizes, recorded: bool) -> tuple[Features, Features]:
+    """One pass (``recorded``), or /train's passes (all of them for the CPU time; one at a
+    time in memory: an unrecorded pass keeps only what its next windows need)."""
+    work = s.work
+    times = 1.0 if recorded else float(s.iterations)
+    updates = s.W * s.P
+    # a cell's step is a dozen NumPy calls (more for a GRU than an RNN); an update is a few
+    # calls per parameter array and a few passes over its P numbers (more for Adam)
+    cpu = {
+        "calls": 1.0, f"steps_{work.cell}": s.T, f"backward_steps_{work.cell}": s.B,
+        "windows": s.W, f"arrays_{work.optimizer}": s.W * s.names,
+        f"update_{work.optimizer}": updates, "pack": s.W * s.packed,
+        f"clip_{work.clip}": updates if work.clip else 0.0,  # norm: one pass; value: three
+        f"clip_arrays_{work.clip}": s.W * s.names if work.clip else 0.0,
+        "flops": s.step_flops * (s.T + s.B) + 2.0 * s.B * s.P,
+    }
+    cpu = {name: times * value for name, value in cpu.items()}
+    cpu["one"] = 1.0  # the first pass of a process: its first calls into NumPy
+    optimizer = f"update_{work.optimizer}"
+    if not recorded:
+        return cpu, {"one": 1.0, "forward": BYTES_PER_FLOAT * s.T * s.forward_floats,
+                     "window": BYTES_PER_FLOAT * s.longest * s.backward_floats,
+                     "parameters": BYTES_PER_FLOAT * s.P,
+                     optimizer: BYTES_PER_FLOAT * s.P}  # the optimizer's buffers
+    cpu["events"] = s.events
+    memory = {
+        "one": 1.0, "forward": BYTES_PER_FLOAT * s.T * s.forward_floats,
+        "backward": BYTES_PER_FLOAT * s.B * s.backward_floats,
+        "updates": BYTES_PER_FLOAT * updates,  # each update's gradient and parameters
+        optimizer: BYTES_PER_FLOAT * updates,  # and what its rule leaves in the heap
+        "clip": BYTES_PER_FLOAT * updates if work.clip else 0.0,  # and its clipped gradient
+        "parameters": BYTES_PER_FLOAT * s.P, "windows": s.W, "events": s.events,
+    }
+    return cpu, memory
+
+
+def scan_features(s: _Sizes, diagnostics: bool) -> tuple[Features, Features]:
+    recorded = s.T * s.forward_floats + s.B * s.backward_floats + 2 * s.W * s.P
+    squares = float(s.T * s.T) * _matrices(s.work) if diagnostics else 0.0
+    return ({"numbers": recorded, "squares": squares},
+            {"one": 1.0, "squares": BYTES_PER_FLOAT * squares})
+
+
+def _matrices(work: Work) -> int:
+    """The T x T diagnostics: error flow, weight flow, and the Jacobian norms when asked."""
+    return 3 if work.jacobian_norms else 2
+
+
+def diagnostics_features(s: _Sizes) -> tuple[Features, Features]:
+    work = s.work
+    rows = float(work.flow_rows)
+    return ({"steps": work.flow_steps, "rows": rows * s.G * s.H,
+             "flops": 2.0 * rows * s.G * s.H * s.H, "squares": 2.0 * s.T * s.T,
+             "per_step": s.T * (s.G * s.H + s.D + s.K), "windows": s.W},
+            {"one": 1.0, "squares": 2.0 * s.T * s.T,
+             "rows": BYTES_PER_FLOAT * s.longest * (s.longest + s.G * s.H),
+             "per_step": BYTES_PER_FLOAT * s.T * (s.G * s.H + s.D + s.K)})
+
+
+def replay_features(s: _Sizes) -> tuple[Features, Features]:
+    replay = float(s.work.replay_steps)
+    # each window's rows from t = 1 are joined from the forward blocks (one per k1 steps)
+    return ({"windows": s.W, f"steps_{s.work.cell}": replay,
+             "blocks": replay / max(s.work.k1, 1),
+             "flops": 2.0 * replay * (s.P + s.G * s.H * s.H),
+             "copies": replay * (s.forward_floats + s.backward_floats)},
+            {"one": 1.0, "rows": BYTES_PER_FLOAT * s.T * (s.forward_floats + s.backward_floats),
+             "parameters": BYTES_PER_FLOAT * s.P})
+
+
+def jacobian_features(s: _Sizes) -> tuple[Features, Features]:
+    H3 = float(s.H) ** 3
+    return ({"steps": s.T, "flops": s.T * s.T * H3 + 2.0 * s.T * s.G * H3,
+             "squares": float(s.T * s.T)},
+            {"one": 1.0, "products": BYTES_PER_FLOAT * 2.0 * s.T * s.H * s.H,
+             "squares": float(s.T * s.T)})
+
+
+def payload_features(s: _Sizes, detail: str, full_numbers: float
+                     ) -> tuple[Features, Features]:
+    """The trace made ready for JSON: its matrices formed ("full", ``full_numbers``
+    numbers) or reduced to norms ("norms"), every number checked for finiteness."""
+    if detail == "full":
+        return ({"full_numbers": full_numbers, "events": s.events,
+                 "backward_events": s.B * s.names},
+                {"one": 1.0, "full_numbers": BYTES_PER_FLOAT * full_numbers,
+                 "running": BYTES_PER_FLOAT * s.longest * s.P,
+                 "backward_events": s.B * s.names})
+    numbers = float(trace_numbers(s.work, full=False))
+    return ({"numbers": numbers, "events": s.events, "backward_events": s.B * s.names,
+             "windows": s.W * s.names,
+             "gram": float(s.work.window_squares) * _gram_width(s)},
+            {"one": 1.0, "numbers": BYTES_PER_FLOAT * numbers,
+             "backward_events": s.B * s.names,
+             "gram": BYTES_PER_FLOAT * s.longest * s.longest})
+
+
+def _gram_width(s: _Sizes) -> float:
+    """Sum over the parameters of the widths of their two factors (left and right rows):
+    the cost per entry of the two Gram matrices the norms of running sums take."""
+    widths = {"h": s.H, "h_prev": s.H, "rh_prev": s.H, "x": s.D, None: 0}
+    cell = CELLS[s.work.cell]
+    total = sum(s.H + widths.get(spec.right, s.H) for spec in cell.PARAMS.values())
+    return float(total + 2 * s.K + s.H)
+
+
+def csv_features(s: _Sizes, detail: str, full_numbers: float, as_run: bool = False
+                 ) -> tuple[Features, Features]:
+    """One row per number: the vectors of every event, and the parameter-shaped matrices
+    (each of their numbers with "full", their norms with "norms"). The estimate counts all
+    of a full trace's numbers as matrix rows on top of the vectors (so that it grows with
+    every count); ``as_run``, the matrices alone."""
+    vectors = float(trace_numbers(s.work, full=False))
+    matrices = 0.0
+    if detail == "full":
+        matrices = max(full_numbers - vectors, 0.0) if as_run else full_numbers
+    cpu = {"one": 1.0, "rows": vectors, "matrix_rows": matrices, "events": s.events}
+    if detail == "norms":  # the norms of every window's running sums
+        cpu["gram"] = float(s.work.window_squares) * _gram_width(s)
+    return cpu, {"one": 1.0, "rows": vectors, "matrix_rows": matrices}
+
+
+def gradcheck_features(s: _Sizes) -> tuple[Features, Features]:
+    """Every parameter entry is moved by +-eps and each window replayed (``replays``): each
+    replay copies the moved parameter per version and steps its window forward, one
+    evaluation per step (a pack of the parameters, the input's projection, the cell's step),
+    with the loss at the injected steps."""
+    work = s.work
+    evaluations = float(work.evaluations)
+    replays = 2.0 * s.P * s.W
+    losses = 2.0 * s.P * (s.T if work.loss_at == "every" else 1)
+    spec_sizes = [math.prod(spec.size(s.H, s.D, s.K)) for spec in CELLS[work.cell].PARAMS.values()]
+    squares = float(sum(n * n for n in spec_sizes) + (s.K * s.H) ** 2 + s.K ** 2)
+    versions = min(s.W, -(-max(work.k2 - 1, 0) // max(work.k1, 1)) + 1)
+    return ({f"evaluations_{work.cell}": evaluations, "pack": evaluations * s.packed,
+             "flops": evaluations * 2.0 * s.G * s.H * (s.H + s.D), "replays": replays,
+             "losses": losses, "loss_flops": losses * s.K * (s.H + 1),
+             "copies": 2.0 * s.W * versions * squares},
+            {"one": 1.0, "parameters": BYTES_PER_FLOAT * s.P})
+
+
+def extras_features(s: _Sizes) -> tuple[Features, Features]:
+    steps = s.T + CONTINUATION
+    return ({"steps": steps, "pack": CONTINUATION * (s.packed + s.P),
+             "flops": steps * s.step_flops, "iterations": s.iterations},
+            {"one": 1.0, "outputs": BYTES_PER_FLOAT * s.T * s.K})
+
+
+def result_numbers(s: _Sizes) -> float:
+    """The numbers of a /train or /gradcheck result besides a trace."""
+    return float(s.P + s.T * (s.K + 1) + 3 * s.iterations)
+
+
+# ---------------------------------------------------------------------------------------------
+# How many numbers a trace's JSON holds.
+
+
+def trace_numbers(work: Work, full: bool) -> int:
+    """The numbers of the trace's JSON: with every per-step matrix (``full``) or with their
+    norms (app.service's ``estimate_full_bytes`` counts the same from a made trace)."""
+    cell = CELLS[work.cell]
+    T, B, W, P = work.T, work.backward_steps, work.windows, work.parameters
+    G, H, D, K = work.gates, work.H, work.D, work.K
+    names = len(cell.PARAMS) + 2
+    matrix = P if full else names  # one parameter-shaped field: its numbers, or its norms
+    gates = len(cell.GATES)
+    forward = (D + 2 * H + (G * H + G if gates else H) + (gates * (H + 1) if gates else 1)
+               + 2 * K + len(cell.RECORDED) * H + 7)
+    backward = K + 4 * H + G * H + G + len(cell.BACKWARD_RECORDED) * H + D + 7 + 2 * (
+        matrix + names)
+    update = 3 + 7 + len(cell.STATE) * H + 4 * (matrix + names)
+    diagnostics = (_matrices(work) * T * T + T + 8) if work.diagnostics else 1
+    rest = 60 + D + T * D + T * (K + 2) + 6 * W + diagnostics + matrix + names
+    return T * forward + B * backward + W * update + rest
+
+
+# ---------------------------------------------------------------------------------------------
+# What to reduce: the fields that bring a request within a budget, and how far.
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """One change of the request that brings its cost within the budget.
+
+    ``field``: "iterations", "jacobian_norms", "detail", "truncation.k2", "truncation.k1",
+    "diagnostics", "hidden_size" or "steps" (the data's length, T); ``value``: the largest
+    value that fits (the smallest for truncation.k1; False for the switches; "norms" for
+    detail). When no single field is enough, "hidden_size+steps" with the value "H,T" (both
+    cut in the same proportion), or "<field>+iterations" with "<value>,<iterations>".
+    """
+
+    field: str
+    value: int | bool | str
+    cost: Cost
+
+
+def reductions(work: Work, output: Output, cpu_seconds: float, peak_bytes: float
+               ) -> list[Reduction]:
+    """The changes of one field that make the request fit both budgets, the field that
+    drives the cost first: /train's iterations, then the costly options (the Jacobian norms,
+    full detail), the truncation, the diagnostics, the hidden size, the data's length. Each
+    numeric field is moved as little as fits (binary search: the cost grows with each).
+
+    When no one field is enough: the hidden size and the length cut in the same proportion
+    ("hidden_size+steps"); for /train, one of the changes above that makes a single pass fit,
+    with the most iterations that then fit ("<field>+iterations", value "<value>,<n>").
+    """
+    def fits(candidate: Work, out: Output = output) -> Cost | None:
+        cost = estimate(candidate, out)
+        return cost if cost.fits(cpu_seconds, peak_bytes) else None
+
+    found: list[Reduction] = []
+    if work.task == "train" and work.iterations > 1:
+        n = _largest(1, work.iterations - 1, lambda n: fits(_recount(work, iterations=n)))
+        cost = fits(_recount(work, iterations=n)) if n is not None else None
+        if n is not None and cost is not None:
+            found.append(Reduction("iterations", n, cost))
+    training = work.task == "train" and work.iterations > 1
+    # a long /train is cut in iterations and something else before both sizes at once
+    found += [Reduction(field, value, cost)
+              for field, value, _, cost in _changes(work, output, fits, pair=not training)]
+    if not found and training:
+        for field, value, changed, _ in _changes(_recount(work, iterations=1), output, fits):
+            def passes(n: int, changed: Work = changed) -> Cost | None:
+                return fits(_recount(changed, iterations=n))
+
+            n = _largest(1, work.iterations - 1, passes)
+            cost = passes(n) if n is not None else None
+            if cost is not None:
+                found.append(Reduction(f"{field}+iterations", f"{value},{n}", cost))
+    return found
+
+
+def _changes(work: Work, output: Output, fits: Callable[..., Cost | None], pair: bool = True
+             ) -> list[tuple[str, int | bool | str, Work, Cost]]:
+    """(field, value, the changed work, its cost) of each one-field change that fits, in the
+    order of ``reductions`` (the detail changes the output, not the work); ``pair``: when
+    none does, the hidden size and the length in the same proportion."""
+    found: list[tuple[str, int | bool | str, Work, Cost]] = []
+
+    def consider(field: str, value: int | bool | str, changed: Work,
+                 out: Output = output) -> None:
+        cost = fits(changed, out)
+        if cost is not None:
+            found.append((field, value, changed, cost))
+
+    if work.jacobian_norms:
+        consider("jacobian_norms", False, _recount(work, jacobian_norms=False))
+    if output.detail != "norms" and output.form in ("json", "csv"):
+        consider("detail", "norms", work, Output(output.form, "norms", output.full_numbers))
+    if work.truncated and work.k2 > work.k1:
+        k2 = _largest(work.k1, work.k2 - 1, lambda k: fits(_recount(work, k2=k)))
+        if k2 is not None:
+            consider("truncation.k2", k2, _recount(work, k2=k2))
+    if work.truncated and work.k1 < work.T:
+        k1 = _smallest(work.k1 + 1, work.T,
+                       lambda k: fits(_recount(work, k1=k, k2=max(work.k2, k))))
+        if k1 is not None:
+            consider("truncation.k1", k1, _recount(work, k1=k1, k2=max(work.k2, k1)))
+    if work.diagnostics and work.recorded:
+        consider("diagnostics", False, _recount(work, diagnostics=False, jacobian_norms=False))
+    if work.H > 1:
+        h = _largest(1, work.H - 1, lambda h: fits(_recount(work, H=h)))
+        if h is not None:
+            consider("hidden_size", h, _recount(work, H=h))
+    if work.T > 1:
+        t = _largest(1, work.T - 1, lambda t: fits(_recount(work, T=t)))
+        if t is not None:
+            consider("steps", t, _recount(work, T=t))
+    if pair and not found and (work.H > 1 or work.T > 1):  # both, in the same proportion
+        def both(percent: int) -> Work:
+            return _recount(work, H=max(1, work.H * percent // 100),
+                            T=max(1, work.T * percent // 100))
+
+        percent = _largest(1, 99, lambda p: fits(both(p)))
+        if percent is not None:
+            smaller = both(percent)
+            consider("hidden_size+steps", f"{smaller.H},{smaller.T}", smaller)
+    return found
+
+
+def _recount(work: Work, **changes: int | bool) -> Work:
+    """The work of the same request with some fields changed (k1 and k2 as asked, the
+    rest as planned)."""
+    from .plan import count_work
+
+    fields: dict[str, Any] = {
+        "task": work.task, "cell": work.cell, "T": work.T, "D": work.D, "H": work.H,
+        "K": work.K, "k1": work.k1, "k2": work.k2, "truncated": work.truncated,
+        "loss_at": work.loss_at, "iterations": work.iterations,
+        "include_trace": work.recorded and work.task == "train",
+        "diagnostics": work.diagnostics, "jacobian_norms": work.jacobian_norms,
+        "optimizer": work.optimizer, "clip": work.clip, **changes}
+    if not fields["truncated"]:  # full BPTT over the new length
+        fields["k1"] = fields["k2"] = fields["T"]
+    task, cell, T, D, H, K = (fields.pop(name) for name in ("task", "cell", "T", "D", "H",
+                                                            "K"))
+    return count_work(task, cell, T, D, H, K, **fields)
+
+
+def _largest(low: int, high: int, fits: Callable[[int], Cost | None]) -> int | None:
+    """The largest n in low..high for which ``fits(n)``, the cost growing with n."""
+    if high < low or fits(low) is None:
+        return None
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle) is not None:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _smallest(low: int, high: int, fits: Callable[[int], Cost | None]) -> int | None:
+    """The smallest n in low..high for which ``fits(n)``, the cost falling as n grows."""
+    if high < low or fits(high) is None:
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        if fits(middle) is not None:
+            high = middle
+        else:
+            low = middle + 1
+    return low

@@ -115,12 +115,14 @@ def _read_body(args: argparse.Namespace, max_bytes: int | None = None) -> Any:
     return jsonio.parse_body(raw)
 
 
-def _run(args: argparse.Namespace, overrides: dict[str, Any], model_of: Callable[[Any], Any],
-         endpoint: str) -> int:
-    """Validate like the API (schema, then the engine), run, print the API's bytes."""
+def run_request(args: argparse.Namespace, overrides: dict[str, Any],
+                model_of: Callable[[Any, Any], Any], work: Callable[[Any, Any], bytes]) -> int:
+    """Validate like the API (``model_of(schemas, settings)``, then the engine), run
+    ``work(validated, settings)``, print its bytes. Every command that answers as an endpoint
+    does goes through here: a bad request prints the API's error JSON on standard error and
+    exits with status 2; the request is read up to the API's body limit."""
     from pydantic import ValidationError
 
-    from bptt_studio import service
     from bptt_studio.engine import RequestError
     from bptt_studio.errors import ApiError, engine_error, error_body, validation_errors
     from bptt_studio.schemas import build_schemas
@@ -128,7 +130,7 @@ def _run(args: argparse.Namespace, overrides: dict[str, Any], model_of: Callable
 
     settings = get_settings()
     schemas = build_schemas(settings)
-    model = model_of(schemas)
+    model = model_of(schemas, settings)
     try:
         body = _read_body(args, settings.max_body_bytes)
         if isinstance(body, dict):
@@ -139,7 +141,7 @@ def _run(args: argparse.Namespace, overrides: dict[str, Any], model_of: Callable
             errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
             raise _CliError(error_body(validation_errors(errors, model, schemas.limits,
                                                          schemas.tags))) from None
-        output = service.compute(endpoint, *service.split(validated), settings)
+        output = work(validated, settings)
     except ApiError as exc:
         return _fail(exc.body())
     except RequestError as exc:
@@ -153,6 +155,16 @@ def _run(args: argparse.Namespace, overrides: dict[str, Any], model_of: Callable
         sys.stdout.buffer.write(b"\n")
     sys.stdout.flush()
     return 0
+
+
+def _endpoint(args: argparse.Namespace, endpoint: str, overrides: dict[str, Any],
+              model_of: Callable[[Any], Any]) -> int:
+    """A command printing the bytes of POST /api/v1/<endpoint> (trace, train, gradcheck)."""
+    from bptt_studio import service
+
+    return run_request(args, overrides, lambda schemas, _: model_of(schemas),
+                       lambda body, settings: service.compute(endpoint, *service.split(body),
+                                                              settings))
 
 
 class _CliError(Exception):
@@ -170,17 +182,17 @@ def _fail(body: dict[str, Any]) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    return _run(args, {"detail": args.detail}, lambda s: s.trace_body, "trace")
+    return _endpoint(args, "trace", {"detail": args.detail}, lambda s: s.trace_body)
 
 
 def _train(args: argparse.Namespace) -> int:
     overrides = {"iterations": args.iterations, "record_every": args.record_every,
                  "include_trace": True if args.include_trace else None, "detail": args.detail}
-    return _run(args, overrides, lambda s: s.train_body, "train")
+    return _endpoint(args, "train", overrides, lambda s: s.train_body)
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
-    return _run(args, {}, lambda s: s.trace_request, "gradcheck")
+    return _endpoint(args, "gradcheck", {}, lambda s: s.trace_request)
 
 
 def _add_request_options(parser: argparse.ArgumentParser) -> None:

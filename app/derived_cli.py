@@ -10,49 +10,29 @@ CLI sets the BLAS thread count first).
 """
 
 import argparse
-import sys
 from typing import Any
 
 
 def _run(args: argparse.Namespace, endpoint: str, overrides: dict[str, Any]) -> int:
     """Validate like the API (this router's models, then the engine), run, print the bytes."""
-    from pydantic import ValidationError
-
     from bptt_studio import derived
-    from bptt_studio.cli import EXIT_BAD_REQUEST, _fail, _read_body
+    from bptt_studio.cli import run_request
     from bptt_studio.derived_api import neuron_body
-    from bptt_studio.engine import RequestError
-    from bptt_studio.errors import ApiError, engine_error, error_body, validation_errors
-    from bptt_studio.schemas import build_schemas
-    from bptt_studio.settings import get_settings
 
-    settings = get_settings()
-    schemas = build_schemas(settings)
     if endpoint == "neuron":
-        model, names = neuron_body(schemas, settings), derived.NEURON_OPTIONS
+        names = derived.NEURON_OPTIONS
+
+        def model_of(schemas: Any, settings: Any) -> Any:
+            return neuron_body(schemas, settings)
     else:
-        model, names = schemas.trace_body, derived.CSV_OPTIONS
-    try:
-        body = _read_body(args)
-        if isinstance(body, dict):
-            body = {**body, **{k: v for k, v in overrides.items() if v is not None}}
-        try:
-            validated = model.model_validate(body)
-        except ValidationError as exc:
-            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-            return _fail(error_body(validation_errors(errors, model, schemas.limits,
-                                                      schemas.tags)))
-        output = derived.compute(endpoint, *derived.split(validated, names), settings)
-    except ApiError as exc:
-        return _fail(exc.body())
-    except RequestError as exc:
-        return _fail(error_body([engine_error(exc.loc, exc.msg)]))
-    except OSError as exc:
-        sys.stderr.write(f"bptt-studio: cannot read the request: {exc}\n")
-        return EXIT_BAD_REQUEST
-    sys.stdout.buffer.write(output)
-    sys.stdout.flush()
-    return 0
+        names = derived.CSV_OPTIONS
+
+        def model_of(schemas: Any, settings: Any) -> Any:
+            return schemas.trace_body
+
+    return run_request(args, overrides, model_of,
+                       lambda body, settings: derived.compute(
+                           endpoint, *derived.split(body, names), settings))
 
 
 def _neuron(args: argparse.Namespace) -> int:

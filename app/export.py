@@ -15,7 +15,6 @@ Nothing here imports NumPy until a request runs (the CLI sets the BLAS threads f
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from starlette.responses import Response
@@ -79,34 +78,8 @@ def add_command(commands: Any) -> None:
 def _cli(args: argparse.Namespace) -> int:
     """Validate like the API (the /trace body, then the engine), print the script's bytes;
     a bad request prints the API's error JSON on standard error and exits with status 2."""
-    from pydantic import ValidationError
-
     from bptt_studio import service
-    from bptt_studio.cli import EXIT_BAD_REQUEST, _fail, _read_body
-    from bptt_studio.engine import RequestError
-    from bptt_studio.errors import ApiError, engine_error, error_body, validation_errors
-    from bptt_studio.schemas import build_schemas
-    from bptt_studio.settings import get_settings
+    from bptt_studio.cli import run_request
 
-    settings = get_settings()
-    schemas = build_schemas(settings)
-    model = schemas.trace_body
-    try:
-        body = _read_body(args)
-        try:
-            validated = model.model_validate(body)
-        except ValidationError as exc:
-            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-            return _fail(error_body(validation_errors(errors, model, schemas.limits,
-                                                      schemas.tags)))
-        output = script_bytes(*service.split(validated), settings)
-    except ApiError as exc:
-        return _fail(exc.body())
-    except RequestError as exc:
-        return _fail(error_body([engine_error(exc.loc, exc.msg)]))
-    except OSError as exc:
-        sys.stderr.write(f"bptt-studio: cannot read the request: {exc}\n")
-        return EXIT_BAD_REQUEST
-    sys.stdout.buffer.write(output)
-    sys.stdout.flush()
-    return 0
+    return run_request(args, {}, lambda schemas, _: schemas.trace_body,
+                       lambda body, settings: script_bytes(*service.split(body), settings))

@@ -40,6 +40,12 @@ async def studio(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "index.html", {"version": __version__})
 
 
+@router.get("/worksheet", response_class=HTMLResponse)
+def worksheet(request: Request) -> HTMLResponse:
+    """The printable worksheet of the scenario in the query and fragment (worksheet.js)."""
+    return templates.TemplateResponse(request, "worksheet.html", {"version": __version__})
+
+
 @router.get("/vendor/plotly.min.js")
 def plotly_js() -> FileResponse:
     return FileResponse(plotly_js_path(), media_type="text/javascript", headers=LONG_CACHE)

@@ -1,9 +1,11 @@
 // The studio's rarer actions, loaded on first use: the gradient check, exporting the trace
-// (JSON), the current event's numbers (CSV) and the PyTorch check (a script), and sharing the
-// link to the view. `s` is the studio; what these actions show goes through its controls and
-// views, never their DOM.
+// (JSON), the current event's numbers and the whole trace (CSV), the printable worksheet,
+// the PyTorch check (a script), and sharing the link to the view. `s` is the studio; what
+// these actions show goes through its controls and views, never their DOM.
 import { api, ApiError } from "./api.js";
 import { raw } from "./format.js";
+import { t as tr } from "./i18n.js";
+import { bodyOf } from "./source.js";
 import { requestOf } from "./state.js";
 
 function download(name, text, type) {
@@ -108,6 +110,41 @@ export function exportCsv(s) {
 }
 
 /**
+ * The request of the trace on the page, for POST /export/csv: the body the page sent to
+ * /trace, with the detail the API answered in; a trained network's trace is one more pass from
+ * the trained weights, which its `config` (the request with every default filled in, the
+ * trained parameters included) reproduces.
+ */
+export function traceRequest(s) {
+  const detail = s.index.detail;
+  if (s.store.accepted.train) return { ...s.trace.config, detail };
+  return { ...bodyOf(s.store.accepted, detail).request };
+}
+
+/** The whole trace as the API's tidy CSV: one row per number, events numbered from 1. */
+export async function exportTraceCsv(s) {
+  if (!s.trace) return;
+  s.controls.showSlot("export", "");
+  try {
+    const csv = await api.exportCsv(traceRequest(s));
+    download("bptt-trace.csv", csv, "text/csv");
+  } catch (err) {
+    if (err instanceof ApiError && err.kind === "too_large") {
+      s.controls.showSlot("export", tr("error.exportTooLarge"));
+    } else if (err instanceof ApiError) s.controls.showApiError(err);
+  }
+}
+
+/** The printable worksheet of the scenario on the page, in a new tab ("key" or "blank"). */
+export async function worksheet(s, variant) {
+  await s.store.settled();
+  const query = new URLSearchParams(s.store.query());
+  query.set("variant", variant);
+  const hash = s.store.fragment ? `#${s.store.fragment}` : "";
+  window.open(`/worksheet?${query}${hash}`, "_blank");
+}
+
+/**
  * "Check it in PyTorch": the script of POST /api/v1/export/torch for this scenario, downloaded.
  * It rebuilds the network in PyTorch and compares every number with ours (see the README).
  */
@@ -132,6 +169,7 @@ export async function exportTorch(s) {
 }
 
 export async function share(s) {
+  await s.store.settled();
   s.store.writeUrl();
   const url = s.store.url();
   let copied = true;

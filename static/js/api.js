@@ -31,19 +31,37 @@ function fieldsOf(body) {
   return [];
 }
 
-async function request(method, path, body, signal) {
+// JSON.stringify writes −0 as 0; a −0 typed into an editor must reach the API as −0 (its
+// float64 bits), so it goes through as a marker that no JSON string can equal, then −0.0.
+const NEG_ZERO = "\u0000-0";
+
+/** The JSON of a request body, every number as the float64 it is (−0 included). */
+export function toJson(body) {
+  let marked = false;
+  const text = JSON.stringify(body, (_key, v) => {
+    if (v === 0 && Object.is(v, -0)) {
+      marked = true;
+      return NEG_ZERO;
+    }
+    return v;
+  });
+  return marked ? text.replaceAll('"\\u0000-0"', "-0.0") : text;
+}
+
+async function request(method, path, body, signal, as = "json") {
   let response;
   try {
     response = await fetch(BASE + path, {
       method,
       headers: body ? { "Content-Type": "application/json" } : {},
-      body: body ? JSON.stringify(body) : undefined,
+      body: body ? toJson(body) : undefined,
       signal,
     });
   } catch (err) {
     if (err && err.name === "AbortError") throw err;
     throw new ApiError("network", 0, [], String(err));
   }
+  if (response.ok && as === "text") return response.text();
   let payload = null;
   try {
     payload = await response.json();
@@ -63,5 +81,6 @@ export const api = {
   trace: (req, signal) => request("POST", "/trace", req, signal),
   train: (req, signal) => request("POST", "/train", req, signal),
   gradcheck: (req, signal) => request("POST", "/gradcheck", req, signal),
+  exportCsv: (req, signal) => request("POST", "/export/csv", req, signal, "text"),
   neuron: (req, signal) => request("POST", "/neuron", req, signal),
 };

@@ -56,6 +56,14 @@ export const SIZES = {
   maxVectorShown: 16, // entries of a vector written out in the equation panel
 };
 
+// The printable worksheet (worksheet.js) writes every number of a pass: small scenarios only.
+export const WORKSHEET = {
+  maxSteps: 4, // T
+  maxHidden: 3, // H
+  maxInputs: 8, // D and K
+  digits: 4, // significant digits of its numbers
+};
+
 export const TIMING = {
   playSpeeds: [0.5, 1, 2, 4, 8], // events per second multipliers
   playBaseMs: 700, // one event at speed 1

@@ -3,7 +3,9 @@
 // write the scenario into the store; API errors come back here and are shown beside the
 // control that owns the field.
 import { api } from "./api.js";
+import { WORKSHEET } from "./config.js";
 import { num } from "./format.js";
+import { isArrayData } from "./fragment.js";
 import { has, t as tr, tp } from "./i18n.js";
 
 // The controls own the sidebar and the few top-bar items of their actions (share): every id
@@ -18,6 +20,8 @@ export function dataKind(data) {
 
 // API error location (dotted, without "body") -> the error slot next to its control.
 const SLOTS = [
+  ["data.inputs", "editors"],
+  ["data.targets", "editors"],
   ["data", "data"],
   ["hidden_size", "hidden"],
   ["cell", "cell"],
@@ -38,9 +42,9 @@ const SLOTS = [
   ["output_size", "general"],
   ["iterations", "train"],
   ["record_every", "train"],
-  ["params", "general"],
-  ["h0", "general"],
-  ["c0", "general"],
+  ["params", "editors"],
+  ["h0", "editors"],
+  ["c0", "editors"],
 ];
 
 export function slotFor(path) {
@@ -51,7 +55,7 @@ export function slotFor(path) {
 }
 
 // pydantic error types that have a message of our own; anything else shows the API's text.
-const KNOWN = new Set([
+export const KNOWN = new Set([
   "greater_than_equal",
   "less_than_equal",
   "greater_than",
@@ -78,6 +82,9 @@ export class Controls {
     onGradcheck,
     onExportJson,
     onExportCsv,
+    onExportTraceCsv,
+    onWorksheet,
+    onEditors,
     onExportTorch,
     onShare,
   }) {
@@ -85,12 +92,16 @@ export class Controls {
     this.container = container;
     this.presets = [];
     this.config = null;
+    this.sizes = null;
     this.handlers = {
       onTrain,
       onUntrain,
       onGradcheck,
       onExportJson,
       onExportCsv,
+      onExportTraceCsv,
+      onWorksheet,
+      onEditors,
       onExportTorch,
       onShare,
     };
@@ -240,6 +251,10 @@ export class Controls {
     $("btn-gradcheck").addEventListener("click", () => this.handlers.onGradcheck());
     $("btn-export-json").addEventListener("click", () => this.handlers.onExportJson());
     $("btn-export-csv").addEventListener("click", () => this.handlers.onExportCsv());
+    $("btn-export-trace-csv").addEventListener("click", () => this.handlers.onExportTraceCsv());
+    $("btn-worksheet-key").addEventListener("click", () => this.handlers.onWorksheet("key"));
+    $("btn-worksheet-blank").addEventListener("click", () => this.handlers.onWorksheet("blank"));
+    $("btn-editors").addEventListener("click", () => this.handlers.onEditors());
     $("btn-export-torch").addEventListener("click", () => this.handlers.onExportTorch());
     $("btn-share").addEventListener("click", () => this.handlers.onShare());
   }
@@ -308,10 +323,13 @@ export class Controls {
 
   /**
    * Show the scenario: what the user set, else what the API filled in (config). A preset's
-   * kind of data is the one GET /presets names (text, words, series; arrays have no editor).
+   * kind of data is the one GET /presets names (text, words, series; explicit arrays are the
+   * editors' to show).
+   * sizes: the trace's T, D, H, K (whether the worksheet is available).
    */
-  sync(config) {
+  sync(config, sizes = undefined) {
     if (config) this.config = config;
+    if (sizes !== undefined) this.sizes = sizes;
     const s = this.store.get().scenario;
     const c = { ...(this.config || {}), ...s };
     const data = s.data || {};
@@ -331,6 +349,8 @@ export class Controls {
     } else if (document.activeElement !== $("ctl-data")) {
       $("ctl-data").value = "";
     }
+    // explicit arrays are edited in the editors, not typed here
+    if (isArrayData(data) && document.activeElement !== $("ctl-data")) $("ctl-data").value = "";
     const setv = (id, v) => {
       const el = $(id);
       if (document.activeElement === el) return;
@@ -360,6 +380,37 @@ export class Controls {
     const trained = this.store.get().scenario.train;
     $("btn-untrain").hidden = !trained;
     $("train-status").textContent = trained ? tp("ctl.trained", trained) : "";
+    this.syncOwn(s);
+  }
+
+  /** Whose numbers are in use (the editors' own), and whether the worksheet is available. */
+  syncOwn(s) {
+    const own = [
+      s.params && "ctl.own.weights",
+      (s.h0 || s.c0) && "ctl.own.state",
+      isArrayData(s.data) && "ctl.own.data",
+    ].filter(Boolean);
+    $("own-status").replaceChildren(
+      ...own.map((key) => {
+        const line = document.createElement("span");
+        line.className = "own-line";
+        line.textContent = tr(key);
+        return line;
+      }),
+    );
+    const z = this.sizes;
+    const fits =
+      z &&
+      z.T <= WORKSHEET.maxSteps &&
+      z.H <= WORKSHEET.maxHidden &&
+      Math.max(z.D, z.K) <= WORKSHEET.maxInputs;
+    for (const id of ["btn-worksheet-key", "btn-worksheet-blank"]) $(id).disabled = !fits;
+    const hint = $("worksheet-hint");
+    hint.dataset.i18n = fits || !z ? "ctl.worksheet.hint" : "ctl.worksheet.unavailable";
+    const args = z ? { ...z, maxT: WORKSHEET.maxSteps, maxH: WORKSHEET.maxHidden } : {};
+    args.maxD = WORKSHEET.maxInputs;
+    hint.dataset.i18nArgs = JSON.stringify(args);
+    hint.textContent = tr(hint.dataset.i18n, args);
   }
 
   /**

@@ -5,7 +5,9 @@
 // on the left, the row on top, both read from the trace), entering the running sum; in an
 // update event, the raw and clipped gradient and the parameters before and after. Each card
 // has its colour scale with numbers. Hooks: each card is #hm-<name> (after the view's idPrefix)
-// with data-param (and data-params listing every parameter it shows).
+// with data-param (and data-params listing every parameter it shows). A click on an entry of
+// a card's matrix hands that parameter's entry to `onPick` (the weight card changes that
+// initial weight).
 import { DIVERGING, DIVERGING_LUT, lutIndex } from "./config.js";
 import { num } from "./format.js";
 import { heatCell } from "./geometry.js";
@@ -106,11 +108,12 @@ const setHidden = (el, hidden) => {
 };
 
 export class HeatmapsView {
-  constructor({ container, tooltip, idPrefix = "", setupName = null }) {
+  constructor({ container, tooltip, idPrefix = "", setupName = null, onPick = null }) {
     this.container = container;
     this.idPrefix = idPrefix; // before every id: views side by side never share one
     this.setupName = setupName; // side by side: the column's name, in each card's label
     this.tooltip = tooltip;
+    this.onPick = onPick;
     this.index = null;
     this.notation = "goodfellow";
     this.eventIndex = 0;
@@ -135,6 +138,7 @@ export class HeatmapsView {
     );
     container.addEventListener("pointermove", (e) => this.hover(e));
     container.addEventListener("pointerleave", () => this.tooltip.hide());
+    container.addEventListener("click", (e) => this.pick(e));
   }
 
   setTrace(index) {
@@ -490,22 +494,22 @@ export class HeatmapsView {
     } else setHidden(pane.topRow, true);
   }
 
-  hover(e) {
+  /**
+   * The entry under the pointer on a card's canvas: {canvas, cap, name, row, col, value}, col
+   * counted inside its own parameter (a card of several side by side says which one it is).
+   */
+  entryAt(e) {
     const canvas = e.target.closest?.("canvas");
-    if (!canvas?._values) {
-      this.tooltip.hide();
-      return;
-    }
+    if (!canvas?._values) return null;
     const r = canvas.getBoundingClientRect();
     const cell = Number(canvas.dataset.cell);
     const col = Math.floor((e.clientX - r.left) / cell);
-    const rowI = Math.floor((e.clientY - r.top) / cell);
-    const value = canvas._values[rowI]?.[col];
-    if (value === undefined) return;
+    const row = Math.floor((e.clientY - r.top) / cell);
+    const value = canvas._values[row]?.[col];
+    if (value === undefined) return null;
     const card = this.cards.get(canvas.closest(".hm-card")?.dataset.param);
+    if (!card) return null;
     const cap = canvas.closest(".hm-pane")?.querySelector(".hm-cap")?.textContent || "";
-    if (!card) return;
-    // in a card of several parameters side by side, the column says which one it is
     let name = card.group.names[0];
     let c = col;
     if (canvas.classList.contains("hm-main") || canvas.classList.contains("hm-top")) {
@@ -515,7 +519,33 @@ export class HeatmapsView {
         c -= width;
       }
     }
-    const label = gradText(name, this.index.cell, this.notation);
-    this.tooltip.show(canvas, `${label} · ${cap}`, [{ label: `[${rowI + 1}, ${c + 1}]`, value }]);
+    return { canvas, cap, name, row, col: c, value };
+  }
+
+  hover(e) {
+    const at = this.entryAt(e);
+    if (!at) {
+      if (!e.target.closest?.("canvas")?._values) this.tooltip.hide();
+      return;
+    }
+    const label = gradText(at.name, this.index.cell, this.notation);
+    this.tooltip.show(at.canvas, `${label} · ${at.cap}`, [
+      { label: `[${at.row + 1}, ${at.col + 1}]`, value: at.value },
+    ]);
+  }
+
+  /** A click on a matrix entry: that parameter's entry (col null for a vector's). */
+  pick(e) {
+    const at = this.entryAt(e);
+    if (!at || !this.onPick || !at.canvas.classList.contains("hm-main")) return;
+    const vector = this.spec.params[at.name].shape.length === 1;
+    this.tooltip.hide();
+    this.onPick({
+      name: at.name,
+      row: at.row,
+      col: vector ? null : at.col,
+      x: e.pageX,
+      y: e.pageY,
+    });
   }
 }

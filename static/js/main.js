@@ -7,11 +7,11 @@ import { EquationView } from "./equation.js";
 import { StudioHandle } from "./handle.js";
 import { HeatmapsView } from "./heatmaps.js";
 import { Highlighter } from "./highlight.js";
-import { loadPart } from "./i18n.js";
+import { loadPart, t as tr } from "./i18n.js";
 import { NetworkView } from "./network.js";
 import { NeuronView } from "./neuron.js";
 import { PredictionsView } from "./predictions.js";
-import { fromQuery, Store } from "./state.js";
+import { fromUrl, Store } from "./state.js";
 import { Studio } from "./studio.js";
 import { Timeline } from "./timeline.js";
 import { Tooltip } from "./tooltip.js";
@@ -19,14 +19,29 @@ import { TopBar } from "./topbar.js";
 
 applyCssVars();
 const $ = (id) => document.getElementById(id);
-const store = new Store(fromQuery(window.location.search));
+const link = await fromUrl(window.location); // the query, and the numbers of the fragment
+const store = new Store(link.state);
 const tooltip = new Tooltip({ container: document.body });
 const termMarks = new Highlighter(); // the nodes an equation term stands for, while hovered
 let studio = null;
+// The editors of the student's own numbers, and the card that changes one weight where it is
+// drawn (a click on an accumulator's entry or on a connection of the network): on first use.
+const editors = () =>
+  import("./editors.js").then((m) => m.attach({ studio, store, container: $("editors") }));
+let card = null;
+const weightCard = () =>
+  Promise.all([editors(), import("./weightcard.js")]).then(([ed, m]) => {
+    card ??= new m.WeightCard({ editors: ed });
+    return card;
+  });
 const views = {
   network: new NetworkView({ container: $("network"), tooltip }),
   equation: new EquationView({ container: $("equation"), onTerm: (ids) => termMarks.set(ids) }),
-  heatmaps: new HeatmapsView({ container: $("heatmaps"), tooltip }),
+  heatmaps: new HeatmapsView({
+    container: $("heatmaps"),
+    tooltip,
+    onPick: (entry) => weightCard().then((c) => c.openEntry(entry)),
+  }),
   charts: new ChartsView({
     containers: {
       section: $("charts"),
@@ -41,6 +56,9 @@ const views = {
   // last: it marks the network's units, drawn just before it
   neuron: new NeuronView({ container: $("neuron"), store }),
 };
+views.network.addEventListener("pick-weights", (e) =>
+  weightCard().then((c) => c.openEdge(e.detail)),
+);
 // the comparison's columns (compare=…), each with views of its own: loaded with the first one.
 // A unit clicked in a column opens its neuron view: that set-up alone, at the same event.
 const compare = () =>
@@ -71,6 +89,9 @@ const controls = new Controls({
   onGradcheck: act("gradcheck"),
   onExportJson: act("exportJson"),
   onExportCsv: act("exportCsv"),
+  onExportTraceCsv: act("exportTraceCsv"),
+  onWorksheet: (variant) => studio.act("worksheet", variant),
+  onEditors: () => editors().then((ed) => ed.open()),
   onExportTorch: act("exportTorch"),
   onShare: act("share"),
 });
@@ -127,6 +148,7 @@ function loadArticleWhenNear(article) {
 }
 
 studio.start().then(() => {
+  if (link.broken) controls.showSlot("general", tr("ed.link.broken"));
   loadArticleWhenNear($("article"));
   if (store.get().lesson) lessons().then((l) => l.start());
   $("studio").dataset.ready = "true";

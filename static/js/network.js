@@ -7,7 +7,9 @@
 // data-kind; error edges are <g class="err"> with data-edge (err-out, err-next, err-c) and
 // data-t; the cursor #net-cursor carries the current event's data-t and data-kind. Every id is
 // written after the view's idPrefix (empty for the page's network; the compare view gives each
-// of its columns its own, so that networks side by side never share an id). At a
+// of its columns its own, so that networks side by side never share an id). A connection
+// that applies weights (h-h, x-h, h-yhat, h-gates, x-gate) has a wide invisible twin,
+// path.edge-hit with data-hit: a click on it is announced as "pick-weights". At a
 // backward event, each hidden unit j of a step the error has reached is a button
 // (<rect class="unit" data-t data-unit>, beside h's value strip; click, Enter or Space) that
 // asks for its neuron view: the view dispatches "unit" {event, unit}, and main.js writes the
@@ -40,6 +42,8 @@ import { inSeriesUnits } from "./units.js";
 
 // A column narrower than this (at scale 1) writes the norms of its strands only while current.
 const DENSE_COLUMN = 72;
+// The connections that apply weights (W, U, V and the gates' own): a click changes them.
+const WEIGHT_EDGES = new Set(["h-h", "x-h", "h-yhat", "h-gates", "x-gate"]);
 
 export class NetworkView extends EventTarget {
   constructor({ container, tooltip, idPrefix = "" }) {
@@ -59,6 +63,7 @@ export class NetworkView extends EventTarget {
     this.container.addEventListener("focusin", (e) => this.onHover(e));
     this.container.addEventListener("focusout", (e) => this.onLeave(e));
     this.container.addEventListener("keydown", (e) => this.onKey(e));
+    this.container.addEventListener("click", (e) => this.onPickWeights(e));
     this.container.addEventListener("click", (e) => this.onClick(e));
     // the viewport's width and scroll, kept here so that a step never forces a layout to read them
     this.viewWidth = container.clientWidth;
@@ -310,8 +315,8 @@ export class NetworkView extends EventTarget {
       nodes[spec.gate ? `gate-${spec.gate}` : spec.name] = n;
       return n;
     };
-    const edge = (name, d) =>
-      el(
+    const edge = (name, d) => {
+      const path = el(
         "path",
         {
           class: "edge",
@@ -323,6 +328,9 @@ export class NetworkView extends EventTarget {
         },
         edges,
       );
+      this.hitPath(edges, name, d, t);
+      return path;
+    };
     const px = t > 0 ? lay.colX(t - 1) : null;
 
     if (t === 0) {
@@ -400,8 +408,11 @@ export class NetworkView extends EventTarget {
     const thin = (name, d) =>
       el("path", { class: "edge thin", d, "data-edge": name, "data-t": t }, edges);
     edge("h-gates", curve(px + R * 0.7, y.h + R * 0.7, slots[0].x - gr, top - 2 * s));
+    const inputs = []; // one hit path for every gate's input connection
     gates.forEach((g, k) => {
-      thin("x-gate", `M${x},${y.x - R}L${slots[k].x},${slots[k].y + gr}`);
+      const d = `M${x},${y.x - R}L${slots[k].x},${slots[k].y + gr}`;
+      thin("x-gate", d);
+      inputs.push(d);
       nodes[`gate-${g}`] = this.nodeGroup(col, {
         name: "gate",
         t,
@@ -412,6 +423,7 @@ export class NetworkView extends EventTarget {
         gate: g,
       });
     });
+    this.hitPath(edges, "x-gate", inputs.join(""), t);
     if ("c" in y) {
       // the cell state: written by every gate but the last; the last gates what c gives h
       add({ name: "c", kind: "state", y: y.c });
@@ -779,6 +791,23 @@ export class NetworkView extends EventTarget {
   }
 
   // ---- interaction ----------------------------------------------------------------------
+
+  /** The invisible, wide twin of a connection that applies weights: what a click lands on. */
+  hitPath(parent, name, d, t) {
+    // (a gated cell's h-h is a carry such as the GRU's z ⊙ h(t−1): no weights on it)
+    if (!WEIGHT_EDGES.has(name) || (name === "h-h" && gatesOf(this.spec).length)) return;
+    el("path", { class: "edge-hit", d, "data-hit": name, "data-t": t }, parent);
+  }
+
+  /** A click on a connection: its weights (the studio's weight card opens them). */
+  onPickWeights(e) {
+    const hit = e.target.closest?.(".edge-hit");
+    if (!hit) return;
+    const { hit: edge, t } = hit.dataset;
+    this.dispatchEvent(
+      new CustomEvent("pick-weights", { detail: { edge, t: Number(t), x: e.pageX, y: e.pageY } }),
+    );
+  }
 
   focusCurrent() {
     const node = this.currentNodes?.find((n) => n.dataset.node === "h") || this.currentNodes?.[0];

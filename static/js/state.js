@@ -2,8 +2,11 @@
 // the current event index, the language, the notation, the view (null, or "projector") and
 // the comparison (null, or one of COMPARES: the compare view, compare-plan.js).
 // It round-trips through the URL so that a link reproduces the view; the URL holds the last
-// scenario the API accepted, never one it rejected.
+// scenario the API accepted, never one it rejected. Explicit numbers (parameters, initial
+// state, inputs and targets) travel in the fragment (#n=..., fragment.js), never sent to the
+// server; the query string keeps the small settings.
 import { TIMING } from "./config.js";
+import { decodeFragment, encodeFragment, isArrayData, withBigFields } from "./fragment.js";
 
 export const DEFAULT_STATE = Object.freeze({
   scenario: Object.freeze({ data: Object.freeze({ preset: "machine" }) }),
@@ -115,9 +118,10 @@ const FIELDS = [
   ],
   [
     "rho",
-    (s) => s.spectral_radius,
+    // "off": an explicit null (own weights are used as typed, even under a preset's radius)
+    (s) => (s.spectral_radius === null ? "off" : s.spectral_radius),
     (s, v) => {
-      s.spectral_radius = num(v);
+      s.spectral_radius = v === "off" ? null : num(v);
     },
   ],
   [
@@ -149,7 +153,7 @@ function dataToParams(data, params) {
   else if ("text" in data) params.set("text", data.text);
   else if ("words" in data) params.set("words", data.words);
   else if ("series" in data) params.set("series", data.series.join(","));
-  else params.set("data", JSON.stringify(data));
+  else if (!isArrayData(data)) params.set("data", JSON.stringify(data));
 }
 
 function dataFromParams(params) {
@@ -225,6 +229,22 @@ export function fromQuery(search) {
   };
 }
 
+/**
+ * The state a URL describes: its query, and the numbers of its fragment. `broken` is true when
+ * the fragment holds numbers that cannot be read (the rest of the link still applies).
+ */
+export async function fromUrl(location) {
+  const state = fromQuery(location.search);
+  try {
+    const fields = await decodeFragment(location.hash);
+    if (Object.keys(fields).length) state.scenario = withBigFields(state.scenario, fields);
+    return { state, broken: false };
+  } catch (err) {
+    console.warn(err);
+    return { state, broken: true };
+  }
+}
+
 /** The trace request of a scenario: the scenario minus the page-only field "train". */
 export function requestOf(scenario) {
   const { train, ...request } = scenario;
@@ -237,12 +257,30 @@ export class Store extends EventTarget {
     this.state = structuredClone(initial);
     this.accepted = structuredClone(this.state.scenario); // what the URL shows
     this.urlTimer = null;
+    this.fragment = ""; // the accepted scenario's numbers (fragment.js), without "#"
+    this.encode();
+  }
+
+  /** Write the accepted scenario's numbers into this.fragment (fragmentDone resolves then). */
+  encode() {
+    const accepted = this.accepted;
+    this.fragmentDone = encodeFragment(accepted)
+      .then((fragment) => {
+        if (this.accepted === accepted) this.fragment = fragment;
+      })
+      .catch((err) => console.warn(err));
   }
 
   /** The API answered this scenario: from now on the URL (and a shared link) holds it. */
   accept(scenario) {
     this.accepted = structuredClone(scenario);
+    this.encode();
     this.scheduleUrl();
+  }
+
+  /** Resolves when the URL's fragment holds the accepted scenario's numbers. */
+  async settled() {
+    await this.fragmentDone;
   }
 
   /** The query of the view: the state, with the last accepted scenario. */
@@ -283,19 +321,25 @@ export class Store extends EventTarget {
 
   url() {
     const query = this.query();
-    return `${window.location.origin}${window.location.pathname}${query ? `?${query}` : ""}`;
+    const hash = this.fragment ? `#${this.fragment}` : "";
+    return `${window.location.origin}${window.location.pathname}${query ? `?${query}` : ""}${hash}`;
   }
 
   scheduleUrl() {
     clearTimeout(this.urlTimer);
-    this.urlTimer = setTimeout(() => this.writeUrl(), TIMING.urlDebounceMs);
+    this.urlTimer = setTimeout(
+      () => this.fragmentDone.then(() => this.writeUrl()),
+      TIMING.urlDebounceMs,
+    );
   }
 
   writeUrl() {
     clearTimeout(this.urlTimer);
     const query = this.query();
-    const target = `${window.location.pathname}${query ? `?${query}` : ""}`;
-    if (target !== `${window.location.pathname}${window.location.search}`) {
+    const hash = this.fragment ? `#${this.fragment}` : "";
+    const target = `${window.location.pathname}${query ? `?${query}` : ""}${hash}`;
+    const { pathname, search, hash: shown } = window.location;
+    if (target !== `${pathname}${search}${shown}`) {
       window.history.replaceState(null, "", target);
     }
   }

@@ -37,6 +37,7 @@ export class Studio extends EventTarget {
     this.trace = null;
     this.index = null;
     this.training = null;
+    this.error = null; // the API's refusal of the scenario in the store, while it stands
     this.loadSeq = 0;
     this.offScreen = new Set(); // views a step leaves alone (not near the view)
     this.stale = new Set(); // views left alone since their last draw
@@ -156,11 +157,13 @@ export class Studio extends EventTarget {
       }
       const keep = keepEvent && this.index ? this.eventAt(this.store.get().event) : null;
       this.store.accept(scenario);
+      this.error = null;
       this.controls.clearErrors();
       if (normsOnly) this.controls.showSlot("general", tr("status.normsOnly"));
       this.setTrace(trace, training, eventIndex, keep);
     } catch (err) {
       if (err?.name === "AbortError" || seq !== this.loadSeq) return;
+      this.error = err;
       if (err?.setup) {
         // which column of the comparison the API refused, then why, beside the control
         this.controls.showSlot(
@@ -199,7 +202,7 @@ export class Studio extends EventTarget {
     this.views.charts.setTraining(training);
     this.views.predictions.setTraining(training, this.store.get().scenario.train);
     this.views.predictions.draw();
-    this.controls.sync(trace.config);
+    this.controls.sync(trace.config, trace.sizes);
     this.timeline.setEvents(this.index.events, this.index.windows);
     const exploded = Boolean(trace.non_finite || training?.non_finite);
     this.banner.hidden = !exploded;
@@ -327,8 +330,8 @@ export class Studio extends EventTarget {
   }
 
   // The rarer actions (gradient check, exports, share) live in actions.js, loaded on first use.
-  async act(name) {
-    (await import("./actions.js"))[name](this);
+  async act(name, ...args) {
+    (await import("./actions.js"))[name](this, ...args);
   }
 
   get event() {

@@ -22,21 +22,30 @@ request is computed). Each line says how many of its responses were cache hits (
 Then, on an idle server, the time of single requests at the server's limits (goal: about 2 s
 each), and an in-process breakdown of scenario (b): where the time goes.
 
-Then the abuse scenarios (one worker, production settings): the costliest requests a client
-can send, alone (their status, wall time, the server's CPU seconds and peak memory: the
-memory bound or the deadline must stop them), and 24 costly clients at once for
-ABUSE_SECONDS (a third sending the costly /train, a third the costly BPTT(1, 2) /trace, a
-third a /train small in memory but long; every request different so none is a cache hit)
-while a probe opens a new connection to GET /api/v1/health every 100 ms as a load balancer
-would: health
-p50/p99, the costly requests' status counts, the server's peak resident memory (the worker and
-its computation processes) and, 5 s after the clients stopped, its memory and CPU use (work
-nobody waits for any more must have stopped). A guard kills the server if its memory passes
---rss-cap, so a server without bounds cannot take the machine down.
+Then the abuse scenarios (one worker, production settings). First the requests the cost model
+refuses (the issue's 40 CPU-second /train, its 670 MB BPTT(1, 2) /trace, a long small /train):
+each alone (status, wall time, the server's CPU seconds and peak memory) and 20 times in a row
+(the 422 must come at once: p50/p99). Then the costliest requests the default limits accept,
+found with the plan's cost estimate (engine/cost.py, the server's own judge) at the largest
+sizes, per endpoint: /train (the most iterations), /trace and /export/csv (the largest hidden
+size, BPTT(1, 2) or full), /gradcheck: each alone, with its estimate, and the CPU seconds of
+the costliest one. Then 24 costly clients at once for ABUSE_SECONDS (six per endpoint, a new
+seed in every request so the response cache never answers) while a probe opens a new
+connection to GET /api/v1/health every 100 ms as a load balancer would, and a refused request
+is sent every 0.5 s: health p50/p99, the status counts per endpoint, the refused requests'
+statuses and latency while the worker is saturated, the server's peak resident memory (the
+worker, its fork server and its computation processes) and, 5 s after the clients stopped,
+its memory (by process) and CPU use (work nobody waits for any more must have stopped). A
+guard kills the server if its memory passes --rss-cap, so a server without bounds cannot take
+the machine down.
 
     .venv/bin/python bench/bench_api.py [--workers 1,2] [--cache on,off] [--duration 8]
                                         [--only load,limits,breakdown,abuse]
+                                        [--abuse-duration 20] [--quick]
                                         [--server PATH-TO-bptt-studio] [--rss-cap-mb 6000]
+
+``--quick`` checks the benchmark itself in about a minute (one worker, cache on, 2 s loads,
+6 s of abuse); its figures are not the benchmark's.
 
 ``--server`` runs another installation's ``bptt-studio`` (an older checkout, to compare); the
 default is this one's.
@@ -59,6 +68,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -66,7 +76,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from conftest import stop_server  # noqa: E402
-from proc_support import tree_cpu_seconds, tree_rss_bytes  # noqa: E402
+from proc_support import rss_bytes, tree_cpu_seconds, tree_pids, tree_rss_bytes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -338,25 +348,6 @@ def run_scenarios(workers: int, duration: float, cache: bool) -> None:
         stop_server(proc)
 
 
-def accepted(path: str, body: dict) -> bool:
-    """Whether the default limits (the cost budget included) accept this request."""
-    from bptt_studio import engine, limits
-    from bptt_studio.schemas import API_FIELDS
-    from bptt_studio.settings import Settings
-
-    s = Settings()
-    options = {k: v for k, v in body.items() if k in API_FIELDS}
-    request = {k: v for k, v in body.items() if k not in API_FIELDS}
-    job = engine.plan(request, task=path.rsplit("/", 1)[-1],  # type: ignore[arg-type]
-                      iterations=options.get("iterations", 100),
-                      include_trace=options.get("include_trace", False))
-    try:
-        limits.check(job, s, limits.response(s, "json", options.get("detail", "auto")))
-    except engine.RequestError:
-        return False
-    return True
-
-
 def largest(path: str, body_of: Callable[[int], dict], low: int, high: int) -> int:
     """The largest n in low..high whose request the default limits accept (else low)."""
     while low < high:
@@ -474,27 +465,33 @@ def breakdown() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Abuse: the costliest requests, alone and 24 at once.
+# Abuse: the costliest requests the limits accept, alone and 24 at once; and refused ones.
 
 ABUSE_CLIENTS = 24
 ABUSE_SECONDS = 20.0
 CLIENT_TIMEOUT_S = 30.0
 PROBE_EVERY_S = 0.1
 PROBE_TIMEOUT_S = 10.0
+REFUSED_EVERY_S = 0.5
+REFUSED_REPEATS = 20
 SETTLE_S = 5.0
 GOAL_HEALTH_P99_MS = 50.0
 GOAL_PEAK_RSS_MB = 1000.0
+GOAL_REFUSED_P99_MS = 50.0
+LARGEST = {"T": 200, "D": 128, "H": 64}  # the default limits' sizes (max_seq_len, ...)
 
 
-def costly_text() -> str:
-    """201 characters over 128 distinct ones: T = 200 steps, D = K = 128."""
-    alphabet = [chr(0x100 + i) for i in range(128)]
-    text = "".join(alphabet[(i * 37) % 128] for i in range(201))
-    assert len(text) == 201 and len(set(text)) == 128
+def costly_text(T: int = 200, D: int = 128) -> str:
+    """T + 1 characters over D distinct ones: T steps, D = K."""
+    alphabet = [chr(0x100 + i) for i in range(D)]
+    text = "".join(alphabet[(i * 37) % D] for i in range(T + 1))
+    assert len(text) == T + 1 and len(set(text)) == min(D, T + 1)
     return text
 
 
-def costly_train(seed: int = 0) -> dict:
+# The requests the cost model refuses (each was a 200 before it, at a cost the issue measured).
+
+def refused_train(seed: int = 0) -> dict:
     """About 40 CPU-seconds before the server had a deadline: LSTM H=64, T=200, D=K=128,
     an update every step (k1 = 1), Adam, 100 passes."""
     return {"cell": "lstm", "hidden_size": 64, "data": {"text": costly_text()},
@@ -502,19 +499,123 @@ def costly_train(seed: int = 0) -> dict:
             "seed": seed}
 
 
-def long_train(seed: int = 0) -> dict:
-    """Small in memory (under 50 MB) but about 11 CPU-seconds: an LSTM H=16 updated after
-    every step over 200 characters, 100 passes. Only a deadline bounds it."""
+def refused_trace(seed: int = 0) -> dict:
+    """390-670 MB before the server bounded memory: the same sizes in BPTT(1, 2)."""
+    return {"cell": "lstm", "hidden_size": 64, "data": {"text": costly_text()},
+            "truncation": {"k1": 1, "k2": 2}, "seed": seed}
+
+
+def refused_long_train(seed: int = 0) -> dict:
+    """Small in memory but about 11 CPU-seconds: an LSTM H=16 updated after every step over
+    200 characters, 100 passes."""
     text = ("the quick brown fox jumps over the lazy dog " * 5)[:201]
     return {"cell": "lstm", "hidden_size": 16, "data": {"text": text},
             "truncation": {"k1": 1}, "optimizer": {"name": "adam"}, "iterations": 100,
             "seed": seed}
 
 
-def costly_trace(seed: int = 0) -> dict:
-    """390-670 MB before the server bounded memory: the same sizes in BPTT(1, 2)."""
-    return {"cell": "lstm", "hidden_size": 64, "data": {"text": costly_text()},
-            "truncation": {"k1": 1, "k2": 2}, "seed": seed}
+REFUSED = {"/train LSTM H=64 T=200 k1=1 Adam x 100": ("/api/v1/train", refused_train),
+           "/trace LSTM H=64 T=200 BPTT(1, 2)": ("/api/v1/trace", refused_trace),
+           "/train LSTM H=16 T=200 k1=1 Adam x 100": ("/api/v1/train", refused_long_train)}
+
+
+# The costliest requests the default limits accept, found with the plan's cost estimate.
+
+# path -> (the plan's task, the response's form)
+JUDGED: dict[str, tuple[Any, Any]] = {
+    "/api/v1/trace": ("trace", "json"), "/api/v1/train": ("train", "json"),
+    "/api/v1/gradcheck": ("gradcheck", "json"), "/api/v1/export/csv": ("trace", "csv")}
+
+
+def judge(path: str, body: dict) -> tuple[bool, float, float]:
+    """(accepted by the default limits, estimated CPU seconds, estimated peak MB): the plan
+    and cost model the server itself judges the request with (app/limits.py)."""
+    from bptt_studio import engine, limits
+    from bptt_studio.schemas import API_FIELDS
+    from bptt_studio.settings import Settings
+
+    s = Settings()
+    task, form = JUDGED[path]
+    options = {k: v for k, v in body.items() if k in API_FIELDS}
+    request = {k: v for k, v in body.items() if k not in API_FIELDS}
+    job = engine.plan(request, task=task, iterations=options.get("iterations", 100),
+                      include_trace=options.get("include_trace", False))
+    output = limits.response(s, form, options.get("detail", "auto"))
+    cost = job.cost(output)
+    try:
+        limits.check(job, s, output)
+    except engine.RequestError:
+        return False, cost.cpu_seconds, cost.peak_bytes / limits.MB
+    return True, cost.cpu_seconds, cost.peak_bytes / limits.MB
+
+
+def accepted(path: str, body: dict) -> bool:
+    """Whether the default limits (the cost budget included) accept this request."""
+    return judge(path, body)[0]
+
+
+class Costly:
+    """One kind of costly request: ``body(seed)`` (every seed a different request, so the
+    response cache never answers it) and what the cost model estimates for it."""
+
+    def __init__(self, name: str, path: str, body: Callable[[int], dict]) -> None:
+        self.name, self.path, self.body = name, path, body
+        _, self.cpu, self.mb = judge(path, body(0))
+
+
+def _largest_body(path: str, body_of: Callable[[int], dict], low: int, high: int
+                  ) -> dict | None:
+    """body_of(n) for the largest n in low..high the limits accept, or None."""
+    if not accepted(path, body_of(low)):
+        return None
+    return body_of(largest(path, body_of, low, high))
+
+
+def costliest_accepted() -> dict[str, Costly]:
+    """Per endpoint, the accepted request the cost model says costs the most CPU (memory on a
+    tie), among the limits' largest shapes: every cell, full BPTT and BPTT(1, 2), at T = 200,
+    D = K = 128, each pushed to the most iterations (/train) or the largest hidden size
+    (/trace, /export/csv, /gradcheck) the budget accepts."""
+    T, D, H = LARGEST["T"], LARGEST["D"], LARGEST["H"]
+    text = costly_text(T, D)
+    found: dict[str, list[tuple[float, float, str, dict]]] = {}
+
+    def consider(kind: str, path: str, label: str, body: dict | None) -> None:
+        if body is not None:
+            _, cpu, mb = judge(path, body)
+            found.setdefault(kind, []).append((cpu, mb, label, body))
+
+    for cell in ("rnn", "lstm", "gru"):
+        for schedule, truncation in (("full", None), ("BPTT(1, 2)", {"k1": 1, "k2": 2})):
+            base = {"cell": cell, "hidden_size": H, "data": {"text": text},
+                    **({"truncation": truncation} if truncation else {})}
+            train = {**base, "optimizer": {"name": "adam", "lr": 0.01}}
+            body = _largest_body("/api/v1/train", lambda n, b=train: {**b, "iterations": n},
+                                 1, 2000)
+            consider("train", "/api/v1/train",
+                     f"/train {cell} H={H} T={T} D=K={D} {schedule} Adam x "
+                     f"{body['iterations'] if body else 0}", body)
+            for kind, path in (("trace", "/api/v1/trace"), ("csv", "/api/v1/export/csv")):
+                body = _largest_body(path, lambda h, b=base: {**b, "hidden_size": h}, 1, H)
+                route = "/trace" if kind == "trace" else "/export/csv"
+                consider(kind, path, f"{route} {cell} H={body['hidden_size'] if body else 0} "
+                                     f"T={T} D=K={D} {schedule}", body)
+        # a gradient check moves every parameter entry: the largest H over 20 steps
+        check = {"cell": cell, "data": {"text": costly_text(20, 20)}}
+        body = _largest_body("/api/v1/gradcheck", lambda h, b=check: {**b, "hidden_size": h},
+                             1, H)
+        consider("gradcheck", "/api/v1/gradcheck",
+                 f"/gradcheck {cell} H={body['hidden_size'] if body else 0} T=20 D=K=20", body)
+    chosen = {}
+    for kind, options in found.items():
+        _, _, label, body = max(options, key=lambda o: (o[0], o[1]))
+        chosen[kind] = Costly(label, JUDGED_PATHS[kind],
+                              lambda seed, b=body: {**b, "seed": seed})
+    return chosen
+
+
+JUDGED_PATHS = {"train": "/api/v1/train", "trace": "/api/v1/trace",
+                "gradcheck": "/api/v1/gradcheck", "csv": "/api/v1/export/csv"}
 
 
 class Guard:
@@ -527,13 +628,21 @@ class Guard:
         self.proc = proc
         self.cap = cap_bytes
         self.peak = 0
+        self.peak_worker = 0  # the worker process alone
+        self.peak_children = 0  # its fork server and computation processes
         self.killed_at = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def reset(self) -> None:
+        self.peak = self.peak_worker = self.peak_children = 0
+
     def sample(self) -> int:
         rss = tree_rss_bytes(self.proc.pid)
+        worker = rss_bytes(self.proc.pid)
         self.peak = max(self.peak, rss)
+        self.peak_worker = max(self.peak_worker, worker)
+        self.peak_children = max(self.peak_children, rss - worker)
         if rss > self.cap and not self.killed_at:
             self.killed_at = rss
             with contextlib.suppress(ProcessLookupError):
@@ -554,6 +663,27 @@ class Guard:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+def memory_by_role(root: int) -> str:
+    """The resident memory of the worker, its fork server and its computation processes."""
+    pids = tree_pids(root)
+    worker = rss_bytes(root)
+    children = [pid for pid in pids if pid != root]
+    # the fork server is the worker's child; the computation processes are its children
+    server = [pid for pid in children if parent_of(pid) == root]
+    computing = [pid for pid in children if pid not in server]
+    return (f"worker {worker / 1e6:.0f} MB, fork server "
+            f"{sum(rss_bytes(p) for p in server) / 1e6:.0f} MB, {len(computing)} computation "
+            f"processes {sum(rss_bytes(p) for p in computing) / 1e6:.0f} MB")
+
+
+def parent_of(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return -1
+    return int(text[text.rindex(")") + 2:].split()[1])
 
 
 async def probe_health(port: int) -> float | None:
@@ -590,35 +720,71 @@ async def one_request(port: int, path: str, body: bytes,
     return status, time.perf_counter() - start, headers
 
 
-async def alone(proc: subprocess.Popen[bytes], port: int, path: str, request: dict,
-                guard: Guard) -> None:
+def status_label(status: int | str, headers: dict) -> str:
+    label = str(status)
+    if status == 503 and "retry-after" in headers:
+        label += " (with Retry-After)"
+    return label
+
+
+async def alone(proc: subprocess.Popen[bytes], port: int, name: str, path: str, request: dict,
+                guard: Guard, estimate: tuple[float, float] | None = None) -> float:
+    """One request on an idle server: its status, wall time, the server's CPU seconds and
+    peak memory (the whole process tree); the CPU seconds are returned."""
+    await asyncio.sleep(0.5)  # the previous request's process has settled (trim, recycle)
     cpu = tree_cpu_seconds(proc.pid)
-    guard.peak = 0
-    guard.start(0.1)
+    guard.reset()
+    base = guard.sample()
+    guard.start(0.05)
     status, elapsed, _ = await one_request(port, path, orjson.dumps(request), 150.0)
     guard.stop()
     used = tree_cpu_seconds(proc.pid) - cpu
-    print(f"  {path} alone: {status}, {elapsed:5.1f} s, {used:5.1f} CPU-s of the server, "
-          f"peak memory {guard.peak / 1e6:6.0f} MB")
+    planned = (f"   (estimate {estimate[0]:.2f} CPU-s, {estimate[1]:.0f} MB)" if estimate
+               else "")
+    print(f"  {name:52s} {status}  {elapsed:5.2f} s  {used:5.2f} CPU-s  peak "
+          f"{guard.peak / 1e6:5.0f} MB (+{(guard.peak - base) / 1e6:.0f}){planned}")
+    return used
 
 
-async def flood(proc: subprocess.Popen[bytes], port: int, duration: float,
-                guard: Guard) -> None:
-    statuses: collections.Counter[str] = collections.Counter()
+async def refused_latencies(port: int) -> None:
+    """Each refused request sent REFUSED_REPEATS times, one at a time (new seeds): the 422
+    must come at once."""
+    for name, (path, make) in REFUSED.items():
+        times: list[float] = []
+        statuses: collections.Counter[str] = collections.Counter()
+        for seed in range(REFUSED_REPEATS):
+            status, elapsed, headers = await one_request(port, path, orjson.dumps(make(seed)),
+                                                         CLIENT_TIMEOUT_S)
+            statuses[status_label(status, headers)] += 1
+            times.append(elapsed)
+        p50, p99 = percentile(times, 50) * 1e3, percentile(times, 99) * 1e3
+        ok = set(statuses) == {"422"} and p99 <= GOAL_REFUSED_P99_MS
+        print(f"  {name:52s} {dict(statuses)}  p50 {p50:5.1f} ms  p99 {p99:5.1f} ms   "
+              f"goal 422, p99 <= {GOAL_REFUSED_P99_MS:.0f} ms {verdict(ok)}")
+
+
+async def flood(proc: subprocess.Popen[bytes], port: int, duration: float, guard: Guard,
+                costly: dict[str, Costly]) -> None:
+    """ABUSE_CLIENTS clients sending the costliest accepted requests in turn (each kind to as
+    many clients; a new seed each time), a health probe every PROBE_EVERY_S on a new
+    connection, and a refused request every REFUSED_EVERY_S."""
+    statuses: dict[str, collections.Counter[str]] = {k: collections.Counter() for k in costly}
+    answered: dict[str, list[float]] = {k: [] for k in costly}
     probes: list[float | None] = []
+    refused: list[tuple[str, float]] = []
     seeds = iter(range(1, 10**9))
+    kinds = list(costly)
     stop = time.perf_counter() + duration
 
     async def client(index: int) -> None:
-        path, make = (("/api/v1/train", costly_train), ("/api/v1/trace", costly_trace),
-                      ("/api/v1/train", long_train))[index % 3]
+        kind = kinds[index % len(kinds)]
+        path, make = costly[kind].path, costly[kind].body
         while time.perf_counter() < stop and not guard.killed_at:
-            status, _, headers = await one_request(port, path, orjson.dumps(make(next(seeds))),
-                                                   CLIENT_TIMEOUT_S)
-            label = str(status)
-            if status == 503 and "retry-after" in headers:
-                label += " (with Retry-After)"
-            statuses[label] += 1
+            status, elapsed, headers = await one_request(
+                port, path, orjson.dumps(make(next(seeds))), CLIENT_TIMEOUT_S)
+            statuses[kind][status_label(status, headers)] += 1
+            if status == 200:
+                answered[kind].append(elapsed)
             if status == 503:
                 await asyncio.sleep(float(headers.get("retry-after", 1)))
 
@@ -628,11 +794,21 @@ async def flood(proc: subprocess.Popen[bytes], port: int, duration: float,
             probes.append(await probe_health(port))
             await asyncio.sleep(max(0.0, PROBE_EVERY_S - (time.perf_counter() - tick)))
 
+    async def refuser() -> None:
+        path, make = REFUSED["/train LSTM H=64 T=200 k1=1 Adam x 100"]
+        await asyncio.sleep(min(2.0, duration / 4))  # once the clients fill the queue
+        while time.perf_counter() < stop and not guard.killed_at:
+            tick = time.perf_counter()
+            status, elapsed, headers = await one_request(
+                port, path, orjson.dumps(make(next(seeds))), CLIENT_TIMEOUT_S)
+            refused.append((status_label(status, headers), elapsed))
+            await asyncio.sleep(max(0.0, REFUSED_EVERY_S - (time.perf_counter() - tick)))
+
     idle = guard.sample()
-    guard.peak = 0
+    guard.reset()
     guard.start()
     clients = [asyncio.ensure_future(client(i)) for i in range(ABUSE_CLIENTS)]
-    await asyncio.gather(prober(), asyncio.sleep(duration))
+    await asyncio.gather(prober(), refuser(), asyncio.sleep(duration))
     for task in clients:  # the clients leave, whatever they were waiting for
         task.cancel()
     await asyncio.gather(*clients, return_exceptions=True)
@@ -642,42 +818,72 @@ async def flood(proc: subprocess.Popen[bytes], port: int, duration: float,
     settle_cpu = (tree_cpu_seconds(proc.pid) - cpu) / (time.perf_counter() - left)
     guard.stop()
     after = guard.sample() if not guard.killed_at else 0
-    answered = [p for p in probes if p is not None]
-    p50 = percentile(answered, 50) * 1e3
-    p99 = percentile(answered, 99) * 1e3
-    lost = len(probes) - len(answered)
-    print(f"  {ABUSE_CLIENTS} costly clients for {duration:.0f} s (8 costly /train, 8 BPTT(1, 2) "
-          f"/trace, 8 long small /train; every request different): "
-          f"{sum(statuses.values())} answers")
-    print("    status counts: " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
+    health = [p for p in probes if p is not None]
+    p50 = percentile(health, 50) * 1e3
+    p99 = percentile(health, 99) * 1e3
+    lost = len(probes) - len(health)
+    per_kind = ABUSE_CLIENTS // len(kinds)
+    total = sum(sum(c.values()) for c in statuses.values())
+    print(f"\n  {ABUSE_CLIENTS} costly clients for {duration:.0f} s ({per_kind} per kind, every "
+          f"request different): {total} answers")
+    for kind in kinds:
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(statuses[kind].items()))
+        times = answered[kind]
+        wall = (f"; 200s in p50 {percentile(times, 50):.1f} s, max {max(times):.1f} s"
+                if times else "")
+        print(f"    {costly[kind].name}: {counts or 'no answer'}{wall}")
     print(f"    GET /api/v1/health, a new connection every {PROBE_EVERY_S * 1e3:.0f} ms: "
-          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(answered, default=0) * 1e3:.0f} ms, "
+          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(health, default=0) * 1e3:.0f} ms, "
           f"{lost} of {len(probes)} unanswered within {PROBE_TIMEOUT_S:.0f} s   "
           f"goal p99 <= {GOAL_HEALTH_P99_MS:.0f} ms, none lost "
           f"{verdict(p99 <= GOAL_HEALTH_P99_MS and lost == 0)}")
+    if refused:
+        refusals = collections.Counter(label for label, _ in refused)
+        waits = [elapsed for _, elapsed in refused]
+        r99 = percentile(waits, 99) * 1e3
+        print(f"    a refused request every {REFUSED_EVERY_S:.1f} s meanwhile (the /train the "
+              f"cost model refuses): {dict(refusals)}, p50 {percentile(waits, 50) * 1e3:.0f} ms, "
+              f"p99 {r99:.0f} ms   goal 422 at once (p99 <= {GOAL_REFUSED_P99_MS:.0f} ms) "
+              f"{verdict(set(refusals) == {'422'} and r99 <= GOAL_REFUSED_P99_MS)}")
     if guard.killed_at:
         print(f"    memory: the guard KILLED the server at {guard.killed_at / 1e6:.0f} MB "
               f"(idle {idle / 1e6:.0f} MB)   goal peak <= {GOAL_PEAK_RSS_MB:.0f} MB MISS")
         return
     print(f"    memory (worker + fork server + computation processes): idle "
-          f"{idle / 1e6:.0f} MB, peak {guard.peak / 1e6:.0f} MB, {SETTLE_S:.0f} s after "
-          f"the load {after / 1e6:.0f} MB   goal peak <= {GOAL_PEAK_RSS_MB:.0f} MB "
-          f"{verdict(guard.peak <= GOAL_PEAK_RSS_MB * 1e6)}")
+          f"{idle / 1e6:.0f} MB, peak {guard.peak / 1e6:.0f} MB (the worker at most "
+          f"{guard.peak_worker / 1e6:.0f} MB, the fork server and computation processes at "
+          f"most {guard.peak_children / 1e6:.0f} MB), {SETTLE_S:.0f} s after the load "
+          f"{after / 1e6:.0f} MB ({memory_by_role(proc.pid)})   goal peak <= "
+          f"{GOAL_PEAK_RSS_MB:.0f} MB {verdict(guard.peak <= GOAL_PEAK_RSS_MB * 1e6)}")
     print(f"    CPU after the clients left: {settle_cpu:.2f} CPU-s per s over {SETTLE_S:.0f} s "
           f"(work nobody waits for)   goal < 0.2 {verdict(settle_cpu < 0.2)}")
 
 
 def run_abuse(duration: float, rss_cap: int) -> None:
+    costly = costliest_accepted()
     proc, base = start_live_server({})
     port = int(base.rsplit(":", 1)[1])
     guard = Guard(proc, rss_cap)
     try:
         print(f"\n== abuse: {SERVER} serve --port {port}, one worker, production settings; "
               f"memory guard {rss_cap / 1e6:.0f} MB ==")
-        asyncio.run(alone(proc, port, "/api/v1/train", costly_train(), guard))
-        asyncio.run(alone(proc, port, "/api/v1/trace", costly_trace(), guard))
-        asyncio.run(alone(proc, port, "/api/v1/train", long_train(), guard))
-        asyncio.run(flood(proc, port, duration, guard))
+        print(f"  idle: {memory_by_role(proc.pid)}")
+        print("\n  requests the cost model refuses (BPTT_MAX_CPU_SECONDS, BPTT_MAX_MEMORY_MB), "
+              "alone:")
+        for name, (path, make) in REFUSED.items():
+            asyncio.run(alone(proc, port, name, path, make(0), guard))
+        asyncio.run(refused_latencies(port))
+        print("\n  the costliest requests the default limits accept (the plan's cost estimate "
+              "at the largest sizes), alone:")
+        used = {kind: asyncio.run(alone(proc, port, c.name, c.path, c.body(0), guard,
+                                        (c.cpu, c.mb)))
+                for kind, c in costly.items()}
+        top = max(used, key=lambda k: used[k])
+        print(f"  the costliest accepted request measured: {costly[top].name}, "
+              f"{used[top]:.2f} CPU-s of the server   goal <= about 2 CPU-s "
+              f"{verdict(used[top] <= 2.0 * 1.25)}")
+        print(f"  after those: {memory_by_role(proc.pid)}")
+        asyncio.run(flood(proc, port, duration, guard, costly))
     finally:
         stop_server(proc)
 
@@ -702,7 +908,12 @@ def main() -> int:
                         help="seconds of the 24 costly clients (at most 60)")
     parser.add_argument("--rss-cap-mb", type=float, default=6000,
                         help="kill the server if its memory passes this (default 6000)")
+    parser.add_argument("--quick", action="store_true",
+                        help="check the benchmark in about a minute: one worker, cache on, "
+                             "2 s loads, 6 s of abuse (not figures to quote)")
     args = parser.parse_args()
+    if args.quick:
+        args.workers, args.cache, args.duration, args.abuse_duration = "1", "on", 2.0, 6.0
     SERVER = args.server
     parts = {part.strip() for part in args.only.split(",")}
     if args.skip_limits:

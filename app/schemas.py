@@ -89,6 +89,16 @@ def _api_lengths(settings: Settings) -> dict[tuple[str, ...], tuple[str, dict[st
     }
 
 
+def _list_depth(tp: Any) -> int:
+    return 1 + _list_depth(typing.get_args(tp)[0]) if typing.get_origin(tp) is list else 0
+
+
+def _type_tag(tp: Any) -> str:
+    """A list type's name as pydantic names a union member: list[list[float]]."""
+    return f"list[{_type_tag(typing.get_args(tp)[0])}]" if typing.get_origin(tp) is list \
+        else tp.__name__
+
+
 def _json_integer(value: Any) -> Any:
     """JSON integers (and integral numbers such as 12.0); never strings or booleans."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -172,11 +182,39 @@ class _Builder:
         raise TypeError(f"no schema for {tp!r} at {'.'.join(path)}")
 
     def union(self, args: tuple[Any, ...], path: tuple[str, ...]) -> Any:
-        """``data``'s shapes as a tagged union; any other union member by member."""
+        """``data``'s shapes as a tagged union, lists nested to different depths (a
+        parameter's matrix or vector) told apart by their first item; any other union
+        member by member."""
         options = [a for a in args if a is not type(None)]
         if any(is_dataclass(a) for a in options) and len(options) > 1:
             return self.data_union(options, path)
+        if len(options) > 1 and all(typing.get_origin(a) is list for a in options):
+            return self.array_union(options, path)
         return Union[tuple(self.annotation(a, path) for a in args)]  # noqa: UP007
+
+    def array_union(self, options: list[Any], path: tuple[str, ...]) -> Any:
+        """A matrix or a vector, chosen as the engine's walker chooses (``_by_depth``): by
+        the first item, a list or a number. Only the chosen shape validates the items, so a
+        bad entry is one error at its place (["params", "W", i, j]), not one per shape.
+        The tags are the members' type names, which ``app.errors`` drops from a loc as it
+        drops pydantic's own union member names."""
+        by_depth = sorted(options, key=_list_depth)
+        flat, deep = by_depth[0], by_depth[-1]
+        deep_tag, flat_tag = _type_tag(deep), _type_tag(flat)
+
+        def tag_of(value: Any) -> str | None:
+            if not isinstance(value, list):
+                return None
+            return deep_tag if value and isinstance(value[0], list) else flat_tag
+
+        return Annotated[
+            Union[Annotated[self.annotation(deep, path), Tag(deep_tag)],  # noqa: UP007
+                  Annotated[self.annotation(flat, path), Tag(flat_tag)]],
+            Discriminator(tag_of, custom_error_type="array_type",
+                          custom_error_message="expected an array: a list of numbers (a "
+                                               "vector) or a list of rows of numbers (a "
+                                               "matrix)"),
+        ]
 
     def constrained(self, tp: Any, path: tuple[str, ...], meta: dict[str, Any]) -> Any:
         """``tp`` with the constraints of the engine's field metadata that fit it (number

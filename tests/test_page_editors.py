@@ -288,23 +288,37 @@ def test_invalid_input_entry_shows_the_apis_message_beside_it(page, live_server,
     assert [e for e in console_errors if not EXPECTED_4XX.search(e)] == []
 
 
-def test_invalid_weight_shows_the_apis_message_at_its_grid(page, live_server, console_errors):
-    """The API names only the parameter (["body", "params", "W"]), so the message sits on W's
-    grid: the finest place the API gives (it should send ["body", "params", "W", i, j])."""
+@pytest.mark.parametrize(("grid", "row", "col", "typed", "loc"), [
+    ("params.W", 0, 1, "1e999", ["body", "params", "W", 0, 1]),  # not a finite float64
+    ("params.b", 1, 0, "abc", ["body", "params", "b", 1]),  # a vector: its entry is a row
+], ids=["matrix-non-finite", "vector-not-a-number"])
+def test_invalid_weight_shows_the_apis_message_beside_its_entry(page, live_server,
+                                                                console_errors, grid, row,
+                                                                col, typed, loc):
+    """The API names the entry (["body", "params", "W", i, j]); the message sits beside it."""
     open_studio(page, live_server, SMALL)
     params = page.evaluate("() => window.bpttStudio.trace.params")
     open_editors(page, "weights")
-    type_into(page, "params.W", 0, 1, "1e999")  # not a finite float64
+    type_into(page, grid, row, col, typed)
     wait_errors(page)
+    name = grid.split(".")[1]
     bad = json.loads(json.dumps(params))
-    bad["W"][0][1] = None
+    if isinstance(bad[name][row], list):
+        bad[name][row][col] = None  # the page sends 1e999 (Infinity) as JSON's null
+    else:
+        bad[name][row] = typed
     refused = api(live_server, "/trace", {**SMALL_REQUEST, "params": bad})
+    assert refused.status_code == 422
     (detail,) = refused.json()["detail"]
-    assert detail["loc"] == ["body", "params", "W"]
-    message = page.locator("[data-grid='params.W'] > .cell-error")
-    message.wait_for()
-    assert detail["msg"] in message.text_content()
-    assert page.locator("[data-grid='params.U'] .cell-error").count() == 0
+    assert detail["loc"] == loc
+    beside = page.locator(
+        f"[data-grid='{grid}'] td:has(input.cell[data-row='{row}'][data-col='{col}']) "
+        ".cell-error")
+    beside.wait_for()
+    assert detail["msg"] in beside.text_content()
+    assert cell(page, grid, row, col).get_attribute("aria-invalid") == "true"
+    assert page.locator("[data-grid] .cell-error").count() == 1  # there, and nowhere else
+    assert page.locator(f"[data-grid='{grid}'] > .cell-error").count() == 0
     assert [e for e in console_errors if not EXPECTED_4XX.search(e)] == []
 
 

@@ -426,6 +426,23 @@ class TrainResult(BaseModel):
     non_finite: bool
 
 
+class ParamsResult(BaseModel):
+    """The initial parameters and state a trace of the same request starts from."""
+
+    params: dict[str, Any] = Field(description="{name: array}: drawn from the seed (with "
+                                               "forget_bias) and rescaled to spectral_radius, "
+                                               "or the explicit params as checked; always "
+                                               "whole, whatever the model's size")
+    h0: list[Number] = Field(description="the initial hidden state, H values")
+    c0: list[Number] | None = Field(None, description="the initial cell state (LSTM only; "
+                                                      "absent for the other cells)")
+    cell_spec: dict[str, Any] = Field(description="the cell's state, gates and each "
+                                                  "parameter's shape and factors, as /trace's")
+    sizes: Sizes
+    non_finite: bool = Field(description="true when a number overflowed (a huge "
+                                         "spectral_radius); it is sent as null")
+
+
 class GradcheckResult(BaseModel):
     max_rel_error: dict[str, Number] = Field(
         description="per parameter, over every window: max |analytic - numeric| / "

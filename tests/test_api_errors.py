@@ -317,9 +317,35 @@ def test_post_trace_rejects_params_with_more_output_rows_than_the_server_takes(c
     response = client.post("/api/v1/trace", json={"data": data, "hidden_size": 1,
                                                   "params": params})
     assert response.status_code == 422
+    # refused by the schema, before any work: every array over the limit, by name
+    errors = response.json()["detail"]
+    assert [e["loc"] for e in errors] == [["body", "params", "V"], ["body", "params", "b_y"]]
+    for error in errors:
+        assert "129" in error["msg"] and "BPTT_MAX_INPUT_SIZE" in error["msg"]
+
+
+def test_post_trace_rejects_a_weight_row_longer_than_the_server_takes(client):
+    params = {**machine_params(), "U": [[0.2] * 129] + [[0.2] * 5] * 3}
+    response = client.post("/api/v1/trace", json={"params": params})
+    assert response.status_code == 422
     error = only_error(response)
-    assert error["loc"] == ["body", "params", "V"]
-    assert "129" in error["msg"] and "BPTT_MAX_INPUT_SIZE" in error["msg"]
+    assert error["loc"] == ["body", "params", "U", 0]
+    assert "at most 128 items" in error["msg"] and "BPTT_MAX_INPUT_SIZE" in error["msg"]
+
+
+def test_post_trace_rejects_more_parameters_than_any_cell_has(client):
+    params = {f"P{i}": [0.0] for i in range(15)}
+    response = client.post("/api/v1/trace", json={"params": params})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "params"] and "at most 14" in error["msg"]
+
+
+def test_post_trace_rejects_h0_longer_than_the_largest_hidden_size(client):
+    response = client.post("/api/v1/trace", json={"h0": [0.0] * 65})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "h0"] and "BPTT_MAX_HIDDEN_SIZE" in error["msg"]
 
 
 def test_post_trace_rejects_jacobian_norms_without_diagnostics(client):

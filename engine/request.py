@@ -152,8 +152,8 @@ class TraceRequest:
     spectral_radius: float | None = field(default=None, metadata=_meta(
         "rescale the recurrent matrices to this spectral radius", gt=0))
     params: dict[str, ParamArray] | None = field(default=None, metadata=_meta(
-        "explicit initial parameters {name: array}, every name of the cell; V's rows set K "
-        "when output_size is null"))
+        "explicit initial parameters {name: array}, every name of the cell, each entry a "
+        "finite number; V's rows set K when output_size is null"))
     h0: list[float] | None = field(default=None, metadata=_meta("initial hidden state, H values"))
     c0: list[float] | None = field(default=None, metadata=_meta(
         "initial cell state, H values (LSTM only)"))

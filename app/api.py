@@ -27,6 +27,7 @@ from bptt_studio.schemas import (
     ErrorBody,
     GradcheckResult,
     Health,
+    ParamsResult,
     Preset,
     Schemas,
     TraceResult,
@@ -101,6 +102,12 @@ def build_router(settings: Settings, pool: ComputePool) -> APIRouter:
                         body: GradcheckBody) -> Response:  # type: ignore[valid-type]
         return await compute("gradcheck", request, body)
 
+    @router.post("/params", response_model=ParamsResult, responses=COMPUTE_RESPONSES,
+                 summary="The initial parameters and state a trace of the same request starts "
+                         "from (seed, forget_bias and spectral_radius applied), without the pass")
+    async def params(request: Request, body: TraceBody) -> Response:  # type: ignore[valid-type]
+        return await compute("params", request, body)
+
     @router.post("/export/torch", response_class=Response, responses={
                      **COMPUTE_RESPONSES, 200: export.OPENAPI_RESPONSE},
                  summary="Check it in PyTorch: a script that redoes the pass with autograd "
@@ -121,7 +128,7 @@ def build_router(settings: Settings, pool: ComputePool) -> APIRouter:
 def install_error_handlers(app: FastAPI, schemas: Schemas) -> None:
     """Every API error as {"detail": [{"loc", "msg", "type"}]} (see app.errors)."""
     roots = {f"{PREFIX}/trace": schemas.trace_body, f"{PREFIX}/train": schemas.train_body,
-             f"{PREFIX}/gradcheck": schemas.trace_request,
+             f"{PREFIX}/gradcheck": schemas.trace_request, f"{PREFIX}/params": schemas.trace_body,
              f"{PREFIX}/export/torch": schemas.trace_body}
 
     async def on_validation(request: Request, exc: Exception) -> Response:

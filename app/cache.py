@@ -5,7 +5,8 @@ byte-identical response bytes (tests/test_api_http.py pins it). So a response, o
 can be replayed for the same request without validating it, running the engine or
 serialising the result again -- what a class opening the same shared link needs.
 
-What is cached: POST to /api/v1/trace, /api/v1/train and /api/v1/gradcheck answered 200 with
+What is cached: POST to /api/v1/trace, /api/v1/train, /api/v1/gradcheck and /api/v1/params
+answered 200 with
 a JSON body. Errors (400, 413, 422, 500, 503, 504) are never stored. The key is the path,
 whether the client accepts gzip, and a BLAKE2b digest of the request's Content-Type (a
 non-JSON Content-Type is answered 400, so it must not share an entry with a JSON one) and its
@@ -37,7 +38,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The paths as constants: a key holds one of these, never the request's own string.
-CACHED_PATHS = {path: path for path in ("/api/v1/trace", "/api/v1/train", "/api/v1/gradcheck")}
+CACHED_PATHS = {path: path for path in ("/api/v1/trace", "/api/v1/train", "/api/v1/gradcheck",
+                                        "/api/v1/params")}
 # Memory per entry besides its body: the key (tuple and digest), the entry, the body's object
 # header, the OrderedDict's slot and link: 313 bytes measured with tracemalloc (a test pins it).
 ENTRY_OVERHEAD = 512

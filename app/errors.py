@@ -123,9 +123,9 @@ def validation_errors(errors: Sequence[Any], root: type[BaseModel] | None = None
                 msg += f"; accepted fields here: {', '.join(accepted)}"
         elif kind == "data_shape" and isinstance(error.get("input"), dict):
             msg += f"; got the keys {sorted(map(str, error['input']))}"
-        elif limits and fields_path in limits and kind in {
-                "less_than_equal", "too_long", "string_too_long"}:
-            setting, value = limits[fields_path]
+        elif limits and kind in {"less_than_equal", "too_long", "string_too_long"} and (
+                bound := _limit_at(fields_path, limits)) is not None:
+            setting, value = bound
             msg += (f" (the server's limit {setting} = {value}; environment variable "
                     f"BPTT_{setting.upper()})")
         entry: dict[str, Any] = {"loc": loc, "msg": msg, "type": kind}
@@ -136,6 +136,19 @@ def validation_errors(errors: Sequence[Any], root: type[BaseModel] | None = None
                 entry["ctx"] = clean
         out.append(entry)
     return out
+
+
+def _limit_at(path: tuple[str, ...], limits: dict[tuple[str, ...], tuple[str, int]]
+              ) -> tuple[str, int] | None:
+    """The server limit bounding ``path``; in the limits' paths ``*`` is any item of a list or
+    any key of a mapping (a parameter's name: ("params", "*") bounds params.V)."""
+    if path in limits:
+        return limits[path]
+    for pattern, bound in limits.items():
+        if len(pattern) == len(path) and all(
+                want in ("*", part) for want, part in zip(pattern, path, strict=True)):
+            return bound
+    return None
 
 
 def _unwrap_models(annotation: Any) -> list[type[BaseModel]]:

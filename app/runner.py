@@ -87,8 +87,9 @@ PR_SET_PDEATHSIG = 1
 # parallelism comes from processes, and a fixed count keeps results byte-identical anywhere.
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # The requests waiting in the queue hold at most this much (their pickled tasks; as parsed and
-# validated objects in the worker, about ten times as much): a queue of bodies at the 1 MB
-# limit is refused well before it holds the queue's count.
+# validated objects in the worker, about ten times as much): eight requests of the largest
+# explicit LSTM (0.94 MB pickled each, from a 2.2 MB body), fewer of the most numbers the
+# schema lets a request hold (2.4 MB pickled), before the queue's count is reached.
 QUEUE_BYTES = 8 * MB
 # Longest a child may take to tidy its heap after a reply (malloc_trim took 0.1 s at most).
 SETTLE_TIMEOUT_S = 10.0
@@ -104,17 +105,34 @@ CHILD_IDLE_MB = 130  # a computation process's address space before it computes 
 # three times the largest response at today's limits (13 MB, a BPTT(1, 2) trace in norms).
 RESPONSE_IN_FLIGHT_MB = 40
 # The worker's objects per byte of a waiting request's pickled task: its raw body, the parsed
-# JSON, the validated model, the split dicts and the task (6.5x measured without the body).
+# JSON, the validated model, the split dicts and the task (6.5x measured without the body;
+# 7.5x for requests of 110,000 to 280,000 numbers, 8x with the body).
 OBJECTS_PER_TASK_BYTE = 10
+# A number of a request in its pickled task (a float64: one opcode and 8 bytes).
+PICKLED_NUMBER_BYTES = 9
+
+
+def request_in_flight_mb(settings: Settings) -> float:
+    """What the worker holds for a running computation's request until its reply: the most
+    numbers the schema lets a request hold (app.schemas.max_request_numbers) as objects
+    (24 MiB at the default limits; 18 MiB measured for such a request, 7.5 for the largest
+    real one). The schema, not BPTT_MAX_BODY_BYTES, bounds it."""
+    from bptt_studio.schemas import max_request_numbers  # schemas imports the engine: lazily
+
+    return (OBJECTS_PER_TASK_BYTE * PICKLED_NUMBER_BYTES * max_request_numbers(settings)
+            / MB)
 
 
 def memory_bound_mb(settings: Settings) -> float:
     """The resident memory (MiB) a worker stays under, whatever the load: the worker with its
-    cache full, the requests waiting and the responses in flight; its fork server; and every
-    computation process at its address-space limit."""
+    cache full, the requests waiting, the requests running and their responses in flight;
+    its fork server; and every computation process at its address-space limit. (Bodies still
+    being received are at most BPTT_MAX_BODY_BYTES per connection besides: a proxy's
+    connection limit bounds those.)"""
     worker = (WORKER_IDLE_MB + 1.2 * settings.response_cache_bytes / MB
               + OBJECTS_PER_TASK_BYTE * QUEUE_BYTES / MB
-              + settings.compute_processes * RESPONSE_IN_FLIGHT_MB)
+              + settings.compute_processes * (RESPONSE_IN_FLIGHT_MB
+                                              + request_in_flight_mb(settings)))
     children = settings.compute_processes * (CHILD_IDLE_MB + settings.compute_memory_mb)
     return worker + FORK_SERVER_MB + children
 

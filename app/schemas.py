@@ -18,7 +18,8 @@ the engine's walker makes (tests/test_api_schema.py holds the two to each other)
   the engine's walker (engine.request) does.
 
 The only things written here are the API's own: the ``detail`` option, the training fields,
-and the lengths the server's limits put on the data (the engine itself takes any length).
+and the lengths the server's limits put on the data, the parameters and the initial state
+(the engine itself takes any length).
 Checks that need the data (parameter shapes, class ids, ...) stay in the engine, which the
 handlers call and whose ``RequestError`` becomes the same 422 body.
 """
@@ -45,6 +46,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from bptt_studio.engine.cell import all_params
+from bptt_studio.engine.cells import CELLS
 from bptt_studio.engine.request import (
     RULES,
     ArrayData,
@@ -70,23 +73,68 @@ DATA_SHAPES = ('{"text": "..."}, {"words": "..."}, {"series": [numbers]}, '
 _NUMERIC_BOUNDS = ("ge", "gt", "le", "lt")
 _LENGTH_BOUNDS = ("min_length", "max_length")
 _FITTING: dict[Any, tuple[str, ...]] = {  # which constraints a type takes
-    int: _NUMERIC_BOUNDS, float: _NUMERIC_BOUNDS, str: _LENGTH_BOUNDS, list: _LENGTH_BOUNDS}
+    int: _NUMERIC_BOUNDS, float: _NUMERIC_BOUNDS, str: _LENGTH_BOUNDS, list: _LENGTH_BOUNDS,
+    dict: _LENGTH_BOUNDS}
 
 
-def _api_lengths(settings: Settings) -> dict[tuple[str, ...], tuple[str, dict[str, int]]]:
-    """Lengths the server's limits put on the data: path -> (settings field, bounds).
+# The most parameters a cell has (the LSTM's 14): how many names ``params`` may hold.
+MAX_PARAM_NAMES = max(len(all_params(cell)) for cell in CELLS.values())
+
+
+def _api_lengths(settings: Settings
+                 ) -> dict[tuple[str, ...], tuple[str | None, dict[str, int]]]:
+    """Lengths the server's limits put on the data, the parameters and the initial state:
+    path -> (settings field, bounds).
 
     T steps need T + 1 characters or values (inputs are tokens[:-1], targets tokens[1:]);
-    ``*`` is any item of a list. Words are counted after splitting, in app.limits.
+    ``*`` is any item of a list (or any parameter's array). Words are counted after
+    splitting, in app.limits. A parameter's rows and its row's length are H, D or K, so at
+    most the larger of the two limits; the exact shape is the plan's to check (it knows H,
+    D and K). So the numbers a request can hold are bounded by the limits (the largest
+    cell's parameters at these bounds, the longest data), not by its bytes: the worker
+    parses, validates and queues no more than that whatever the body limit allows.
     """
     seq, width = settings.max_seq_len, settings.max_input_size
+    side = max(settings.max_hidden_size, width)
+    side_setting = "max_input_size" if width >= settings.max_hidden_size else "max_hidden_size"
     return {
         ("data", "text"): ("max_seq_len", {"max_length": seq + 1}),
         ("data", "series"): ("max_seq_len", {"max_length": seq + 1}),
         ("data", "inputs"): ("max_seq_len", {"max_length": seq}),
         ("data", "inputs", "*"): ("max_input_size", {"max_length": width}),
         ("data", "targets"): ("max_seq_len", {"max_length": seq}),
+        ("data", "targets", "*"): ("max_input_size", {"max_length": width}),
+        ("params",): (None, {"max_length": MAX_PARAM_NAMES}),  # names: the cells', no setting
+        ("params", "*"): (side_setting, {"max_length": side}),
+        ("params", "*", "*"): (side_setting, {"max_length": side}),
+        ("h0",): ("max_hidden_size", {"max_length": settings.max_hidden_size}),
+        ("c0",): ("max_hidden_size", {"max_length": settings.max_hidden_size}),
     }
+
+
+
+def _list_depth(tp: Any) -> int:
+    return 1 + _list_depth(typing.get_args(tp)[0]) if typing.get_origin(tp) is list else 0
+
+
+def _type_tag(tp: Any) -> str:
+    """A list type's name as pydantic names a union member: list[list[float]]."""
+    return f"list[{_type_tag(typing.get_args(tp)[0])}]" if typing.get_origin(tp) is list \
+        else tp.__name__
+
+
+def max_request_numbers(settings: Settings) -> int:
+    """The most numbers a request the schema accepts can hold under these limits: every name
+    of ``params`` at the largest rows and row length, the longest explicit inputs and targets,
+    h0 and c0, and a few dozen scalars (280,768 at the default limits; the largest real
+    model, the LSTM at H = 64, D = K = 128 with 200 steps of data, holds 109,184). The
+    worker's memory per request is bounded by this, not by the body's bytes (app.runner)."""
+    lengths = _api_lengths(settings)
+    side = lengths[("params", "*")][1]["max_length"]
+    steps = lengths[("data", "inputs")][1]["max_length"]
+    width = lengths[("data", "inputs", "*")][1]["max_length"]
+    return (MAX_PARAM_NAMES * side * side + 2 * steps * width + 2 * settings.max_hidden_size
+            + 64)
 
 
 def _json_integer(value: Any) -> Any:
@@ -172,11 +220,39 @@ class _Builder:
         raise TypeError(f"no schema for {tp!r} at {'.'.join(path)}")
 
     def union(self, args: tuple[Any, ...], path: tuple[str, ...]) -> Any:
-        """``data``'s shapes as a tagged union; any other union member by member."""
+        """``data``'s shapes as a tagged union, lists nested to different depths (a
+        parameter's matrix or vector) told apart by their first item; any other union
+        member by member."""
         options = [a for a in args if a is not type(None)]
         if any(is_dataclass(a) for a in options) and len(options) > 1:
             return self.data_union(options, path)
+        if len(options) > 1 and all(typing.get_origin(a) is list for a in options):
+            return self.array_union(options, path)
         return Union[tuple(self.annotation(a, path) for a in args)]  # noqa: UP007
+
+    def array_union(self, options: list[Any], path: tuple[str, ...]) -> Any:
+        """A matrix or a vector, chosen as the engine's walker chooses (``_by_depth``): by
+        the first item, a list or a number. Only the chosen shape validates the items, so a
+        bad entry is one error at its place (["params", "W", i, j]), not one per shape.
+        The tags are the members' type names, which ``app.errors`` drops from a loc as it
+        drops pydantic's own union member names."""
+        by_depth = sorted(options, key=_list_depth)
+        flat, deep = by_depth[0], by_depth[-1]
+        deep_tag, flat_tag = _type_tag(deep), _type_tag(flat)
+
+        def tag_of(value: Any) -> str | None:
+            if not isinstance(value, list):
+                return None
+            return deep_tag if value and isinstance(value[0], list) else flat_tag
+
+        return Annotated[
+            Union[Annotated[self.annotation(deep, path), Tag(deep_tag)],  # noqa: UP007
+                  Annotated[self.annotation(flat, path), Tag(flat_tag)]],
+            Discriminator(tag_of, custom_error_type="array_type",
+                          custom_error_message="expected an array: a list of numbers (a "
+                                               "vector) or a list of rows of numbers (a "
+                                               "matrix)"),
+        ]
 
     def constrained(self, tp: Any, path: tuple[str, ...], meta: dict[str, Any]) -> Any:
         """``tp`` with the constraints of the engine's field metadata that fit it (number
@@ -210,7 +286,8 @@ class _Builder:
         if extra is None:
             return {}
         setting, lengths = extra
-        self.limits[path] = (setting, getattr(self.settings, setting))
+        if setting is not None:
+            self.limits[path] = (setting, getattr(self.settings, setting))
         return lengths
 
     # -- models ---------------------------------------------------------------------------
@@ -386,6 +463,23 @@ class TrainResult(BaseModel):
     vocab: list[str] | None
     trace: TraceResult | None
     non_finite: bool
+
+
+class ParamsResult(BaseModel):
+    """The initial parameters and state a trace of the same request starts from."""
+
+    params: dict[str, Any] = Field(description="{name: array}: drawn from the seed (with "
+                                               "forget_bias) and rescaled to spectral_radius, "
+                                               "or the explicit params as checked; always "
+                                               "whole, whatever the model's size")
+    h0: list[Number] = Field(description="the initial hidden state, H values")
+    c0: list[Number] | None = Field(None, description="the initial cell state (LSTM only; "
+                                                      "absent for the other cells)")
+    cell_spec: dict[str, Any] = Field(description="the cell's state, gates and each "
+                                                  "parameter's shape and factors, as /trace's")
+    sizes: Sizes
+    non_finite: bool = Field(description="true when a number overflowed (a huge "
+                                         "spectral_radius); it is sent as null")
 
 
 class GradcheckResult(BaseModel):

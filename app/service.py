@@ -46,7 +46,7 @@ def split(body: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def compute(endpoint: str, request: dict[str, Any], options: dict[str, Any],
             settings: Settings) -> bytes:
-    """The response bytes of ``endpoint`` ("trace", "train" or "gradcheck"): the request
+    """The response bytes of ``endpoint`` ("trace", "train", "gradcheck" or "params"): the request
     planned once, the plan judged by the limits, then run."""
     if endpoint not in ENDPOINTS:
         raise ValueError(f"unknown endpoint {endpoint!r}; one of {', '.join(ENDPOINTS)}")
@@ -75,6 +75,12 @@ def train(job: Plan, options: dict[str, Any], settings: Settings) -> dict[str, A
     return result
 
 
+def params(job: Plan, options: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The initial parameters and state a trace of the request starts from, always whole
+    (``detail`` has nothing to reduce here; the cost is the plan's and the numbers')."""
+    return engine.initial_params(job)
+
+
 def gradcheck(job: Plan, options: dict[str, Any], settings: Settings) -> dict[str, Any]:
     # the cost budget judged the check (limits.check); a deployment may still bound it
     most = settings.max_gradcheck_evaluations
@@ -82,7 +88,7 @@ def gradcheck(job: Plan, options: dict[str, Any], settings: Settings) -> dict[st
 
 
 ENDPOINTS: dict[str, Callable[[Plan, dict[str, Any], Settings], dict[str, Any]]] = {
-    "trace": trace, "train": train, "gradcheck": gradcheck}
+    "trace": trace, "train": train, "gradcheck": gradcheck, "params": params}
 
 
 def presets() -> bytes:

@@ -42,7 +42,13 @@ class Settings(BaseSettings):
     max_gradcheck_evaluations: int | None = Field(
         None, ge=1, description="superseded by max_cpu_seconds; when set, also the largest "
                                 "number of cell steps one gradient check replays")
-    max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body")
+    # The largest request the other limits allow, written as JSON, fits: the LSTM at
+    # H = 64, D = K = 128 with explicit params (57,728 numbers), h0, c0 and 200 steps of
+    # real-valued inputs and targets is 109,184 numbers, 2.2 MB written compactly with
+    # shortest round-trip float64s and at most 24 characters a number whatever they are
+    # (2.73 MB). The schema bounds how many numbers a request may hold (app.schemas), so a
+    # larger body holds more text, not more work.
+    max_body_bytes: int = Field(3_000_000, ge=1024, description="largest request body")
     max_response_bytes: int = Field(
         8_000_000, ge=1024, description="largest trace response with full matrices"
     )

@@ -7,6 +7,7 @@
     plan({"cell": "lstm"}).work        # what a request will cost, before running it
     to_data(result)                    # the same numbers as plain lists and floats (for json)
     torch_script(request)              # a PyTorch script that redoes the pass and compares
+    initial_params(request)["params"]  # the parameters a pass starts from, without the pass
 
 Everything takes a request shaped as in docs/CONTRACT.md (a dict or a ``TraceRequest``), or
 its ``Plan``. NumPy and the standard library only.
@@ -16,6 +17,7 @@ from .cell import Cell, ParamSpec
 from .cells import CELLS
 from .errors import RequestError
 from .gradcheck import gradcheck
+from .initial import initial_params
 from .neuron import neuron, neuron_view
 from .plain import to_data
 from .plan import Plan, Work, plan, problem_of
@@ -36,6 +38,7 @@ __all__ = [
     "TraceRequest",
     "Work",
     "gradcheck",
+    "initial_params",
     "list_presets",
     "neuron",
     "neuron_view",

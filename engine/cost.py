@@ -27,6 +27,9 @@ A request's work is a handful of phases, each linear in counts of the plan (``fe
     extras       /train's predictions and continuation
     view         /neuron's tree of one unit's terms
 
+/params (task "params") runs no pass: its cost is the base phase and the JSON of its
+parameters and initial state.
+
 Each phase's CPU time and memory are sums of coefficient x feature; the coefficients were
 fitted on these machines by ``bench/calibrate_cost.py`` (see ``CALIBRATION``), and the whole
 estimate carries a margin so that it is above what was measured (the proof is
@@ -222,6 +225,8 @@ def features(work: Work, output: Output = Output(), as_run: bool = False
         out["view"] = ({"one": 1.0, "events": sizes.events}, {"one": 1.0})
     if output.form == "json" and work.task in ("train", "gradcheck"):
         json_numbers += result_numbers(sizes)
+    if output.form == "json" and work.task == "params":
+        json_numbers += params_numbers(sizes)
     if output.form in ("json", "neuron"):
         out["json"] = ({"one": 1.0, "numbers": json_numbers},
                        {"one": 1.0, "numbers": json_numbers})
@@ -421,6 +426,13 @@ def extras_features(s: _Sizes) -> tuple[Features, Features]:
 def result_numbers(s: _Sizes) -> float:
     """The numbers of a /train or /gradcheck result besides a trace."""
     return float(s.P + s.T * (s.K + 1) + 3 * s.iterations)
+
+
+def params_numbers(s: _Sizes) -> float:
+    """The numbers of a /params result: the parameters and the initial state (h0, and c0
+    for the LSTM). The work before them is the base phase's (planning, the seeded draw, the
+    spectral radius's eigenvalues of the H x H recurrent matrices)."""
+    return float(s.P + len(CELLS[s.work.cell].STATE) * s.H)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,13 +6,17 @@ here knows a gate.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from .cell import Params, all_params, recurrent_names
 from .cells import CELLS
 from .errors import RequestError
+from .request import describe
 
 __all__ = ["Params", "check_params", "check_state", "init_params", "param_count",
            "param_shapes", "rescale_recurrent", "spectral_radius"]
@@ -55,8 +59,14 @@ def rescale_recurrent(params: Params, cell: str, radius: float) -> Params:
     return scaled
 
 
-def check_params(given: dict[str, list], cell: str, H: int, D: int, K: int) -> Params:
-    """Explicit parameters: every name present, no extra name, every shape right, finite."""
+def check_params(given: Mapping[str, Any], cell: str, H: int, D: int, K: int) -> Params:
+    """Explicit parameters: every name present, no extra name, every shape right, every entry
+    a finite number. A bad entry is named where it is, ("params", name, i, j) (or i for a
+    vector); a wrong shape names the parameter with the expected and the given shapes.
+
+    ``engine.request`` has already refused entries that are not numbers (strings, booleans,
+    null) or not finite, naming each; the same checks here hold for a caller that skipped it.
+    """
     shapes = param_shapes(cell, H, D, K)
     missing = [name for name in shapes if name not in given]
     if missing:
@@ -69,18 +79,60 @@ def check_params(given: dict[str, list], cell: str, H: int, D: int, K: int) -> P
                                f"unknown parameter for cell {cell!r}; expected {', '.join(shapes)}")
     params: Params = {}
     for name, shape in shapes.items():
-        try:
-            array = np.asarray(given[name], dtype=float)
-        except (ValueError, TypeError):
-            raise RequestError(("params", name), f"must be a numeric array of shape "
-                                                 f"{list(shape)} (ragged or non-numeric)") from None
-        if array.shape != shape:
-            raise RequestError(("params", name), f"wrong shape: expected {list(shape)}, "
-                                                 f"given {list(array.shape)}")
-        if not np.all(np.isfinite(array)):
-            raise RequestError(("params", name), "must hold finite numbers only")
-        params[name] = array
+        params[name] = _checked_array(given[name], name, shape)
     return params
+
+
+def _checked_array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """One parameter as a float64 array of ``shape``, or a RequestError naming where."""
+    bad = None if _plain_numbers(value) else _first_non_number(value, ("params", name))
+    if bad is not None:
+        loc, entry = bad
+        raise RequestError(loc, f"expected a number, got {describe(entry)}")
+    try:
+        array = np.asarray(value, dtype=float)
+    except (ValueError, TypeError):  # ragged: rows of different lengths
+        lengths = sorted({len(row) for row in value if isinstance(row, list)})
+        raise RequestError(("params", name), f"wrong shape: expected {list(shape)}, given rows "
+                                             f"of different lengths ({lengths})") from None
+    if array.shape != shape:
+        raise RequestError(("params", name), f"wrong shape: expected {list(shape)}, "
+                                             f"given {list(array.shape)}")
+    finite = np.isfinite(array)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise RequestError(("params", name, *where),
+                           f"must be a finite number, got {array[where]}")
+    return array
+
+
+def _plain_numbers(value: Any) -> bool:
+    """A list of plain ints and floats, or of lists of them: checked at C speed."""
+    if not isinstance(value, list):
+        return False
+    kinds = set(map(type, value))
+    return kinds <= _NUMBERS or (
+        kinds == {list} and set(map(type, itertools.chain.from_iterable(value))) <= _NUMBERS)
+
+
+_NUMBERS = {int, float}
+
+
+def _first_non_number(value: Any, loc: tuple[str | int, ...]
+                      ) -> tuple[tuple[str | int, ...], Any] | None:
+    """Where the first entry that is not a plain number (a string, a boolean, null: NumPy
+    would read "0.5" and true as numbers) sits in nested lists, and that entry."""
+    if isinstance(value, np.ndarray):
+        return None if value.dtype.kind in "iuf" else _first_non_number(value.tolist(), loc)
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _first_non_number(item, (*loc, i))
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return loc, value
+    return None
 
 
 def check_state(given: list[float] | None, H: int, name: str) -> np.ndarray:

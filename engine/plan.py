@@ -47,8 +47,9 @@ from .schedule import Problem, windows
 if TYPE_CHECKING:  # engine.cost reads the Work defined here
     from .cost import Cost, Output
 
-Task = Literal["trace", "train", "gradcheck"]
-TASKS: tuple[Task, ...] = ("trace", "train", "gradcheck")
+# "params": the initial parameters and state alone (engine.initial), no pass
+Task = Literal["trace", "train", "gradcheck", "params"]
+TASKS: tuple[Task, ...] = ("trace", "train", "gradcheck", "params")
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
     """Validate and plan a request (a dict shaped as CONTRACT.md's, or a ``TraceRequest``).
 
     ``task``: "trace" (one recorded pass), "train" (``iterations`` passes, and one more
-    recorded when ``include_trace``) or "gradcheck". Raises ``RequestError`` naming the field.
+    recorded when ``include_trace``), "gradcheck", or "params" (the initial parameters
+    alone, no pass). Raises ``RequestError`` naming the field.
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")

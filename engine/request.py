@@ -92,6 +92,9 @@ class PresetData:
 
 
 Data = Union[TextData, WordsData, SeriesData, ArrayData, PresetData]  # noqa: UP007
+# One parameter's array: a matrix (rows of numbers) or a vector, told apart by its first item
+# (a row, or a number), so that a bad entry is named where it is: ("params", "W", i, j).
+ParamArray = Union[list[list[float]], list[float]]  # noqa: UP007
 DATA_CLASSES: tuple[type, ...] = (TextData, WordsData, SeriesData, ArrayData, PresetData)
 
 
@@ -148,9 +151,9 @@ class TraceRequest:
         "seed of the initial parameters when params is null", ge=0, le=SEED_MAX))
     spectral_radius: float | None = field(default=None, metadata=_meta(
         "rescale the recurrent matrices to this spectral radius", gt=0))
-    params: dict[str, list[Any]] | None = field(default=None, metadata=_meta(
-        "explicit initial parameters {name: array}, every name of the cell; V's rows set K "
-        "when output_size is null"))
+    params: dict[str, ParamArray] | None = field(default=None, metadata=_meta(
+        "explicit initial parameters {name: array}, every name of the cell, each entry a "
+        "finite number; V's rows set K when output_size is null"))
     h0: list[float] | None = field(default=None, metadata=_meta("initial hidden state, H values"))
     c0: list[float] | None = field(default=None, metadata=_meta(
         "initial cell state, H values (LSTM only)"))
@@ -205,7 +208,7 @@ def parse_request(request: TraceRequest | dict[str, Any]) -> TraceRequest:
     """
     raw = plain(request)
     if not isinstance(raw, dict):
-        raise RequestError((), f"the request must be an object, got {_describe(raw)}")
+        raise RequestError((), f"the request must be an object, got {describe(raw)}")
     parsed: TraceRequest = _convert(raw, TraceRequest, ())
     for rule in RULES:
         value = getattr(parsed, rule.field)
@@ -251,26 +254,41 @@ def _union(value: Any, tp: Any, loc: Loc) -> Any:
         return None
     if len(options) > 1 and any(is_dataclass(o) for o in options):
         return _data_union(value, options, loc)
+    if len(options) > 1 and all(typing.get_origin(o) is list for o in options) and \
+            isinstance(value, list):
+        return _convert(value, _by_depth(value, options), loc)
     for option in options:
         try:
             return _convert(value, option, loc)
         except RequestError:
             if len(options) == 1:
                 raise  # an optional value: its own error says more
-    raise RequestError(loc, f"expected {_type_name(tp)}, got {_describe(value)}")
+    raise RequestError(loc, f"expected {_type_name(tp)}, got {describe(value)}")
+
+
+def _by_depth(value: list[Any], options: list[Any]) -> Any:
+    """Of lists nested to different depths (a matrix or a vector), the one ``value`` is: the
+    deepest when its first item is a list, else the shallowest. Its items are then checked
+    against that one alone, so an error names the entry, not the whole array."""
+    nested = bool(value) and isinstance(value[0], list)
+    return sorted(options, key=_list_depth)[-1 if nested else 0]
+
+
+def _list_depth(tp: Any) -> int:
+    return 1 + _list_depth(typing.get_args(tp)[0]) if typing.get_origin(tp) is list else 0
 
 
 def _literal(value: Any, tp: Any, loc: Loc) -> Any:
     allowed = typing.get_args(tp)
     if value not in allowed or isinstance(value, bool):
         raise RequestError(loc, f"must be one of {', '.join(map(repr, allowed))}; got "
-                                f"{_describe(value)}")
+                                f"{describe(value)}")
     return value
 
 
 def _list(value: Any, tp: Any, loc: Loc) -> Any:
     if not isinstance(value, list):
-        raise RequestError(loc, f"expected a list, got {_describe(value)}")
+        raise RequestError(loc, f"expected a list, got {describe(value)}")
     (item_type,) = typing.get_args(tp)
     if _FAST_LISTS.get(item_type, _never)(value):  # long data, checked at C speed
         return value
@@ -279,7 +297,7 @@ def _list(value: Any, tp: Any, loc: Loc) -> Any:
 
 def _dict(value: Any, tp: Any, loc: Loc) -> Any:
     if not isinstance(value, dict):
-        raise RequestError(loc, f"expected an object, got {_describe(value)}")
+        raise RequestError(loc, f"expected an object, got {describe(value)}")
     _, value_type = typing.get_args(tp)
     return {str(k): _convert(v, value_type, (*loc, k)) for k, v in value.items()}
 
@@ -288,7 +306,7 @@ def _dataclass(value: Any, cls: Any, loc: Loc) -> Any:
     if isinstance(value, cls):
         value = plain(value)
     if not isinstance(value, dict):
-        raise RequestError(loc, f"expected an object, got {_describe(value)}")
+        raise RequestError(loc, f"expected an object, got {describe(value)}")
     known = {f.name: f for f in fields(cls)}
     unknown = next((key for key in value if key not in known), None)
     if unknown is not None:
@@ -315,7 +333,7 @@ def _data_union(value: Any, options: list[Any], loc: Loc) -> Any:
     if any(isinstance(value, o) for o in options):  # already a dataclass instance
         return value
     if not isinstance(value, dict):
-        raise RequestError(loc, f"expected an object, got {_describe(value)}")
+        raise RequestError(loc, f"expected an object, got {describe(value)}")
     keys = set(value)
     for option in options:
         required = {f.name for f in fields(option) if _required(f)}
@@ -327,13 +345,13 @@ def _data_union(value: Any, options: list[Any], loc: Loc) -> Any:
 
 def _bool(value: Any, tp: Any, loc: Loc) -> bool:
     if not isinstance(value, bool):
-        raise RequestError(loc, f"expected true or false, got {_describe(value)}")
+        raise RequestError(loc, f"expected true or false, got {describe(value)}")
     return value
 
 
 def _int(value: Any, tp: Any, loc: Loc) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RequestError(loc, f"expected an integer, got {_describe(value)}")
+        raise RequestError(loc, f"expected an integer, got {describe(value)}")
     if isinstance(value, float):
         if not value.is_integer():
             raise RequestError(loc, f"expected an integer, got {value}")
@@ -343,7 +361,7 @@ def _int(value: Any, tp: Any, loc: Loc) -> int:
 
 def _float(value: Any, tp: Any, loc: Loc) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RequestError(loc, f"expected a number, got {_describe(value)}")
+        raise RequestError(loc, f"expected a number, got {describe(value)}")
     if not math.isfinite(value):
         raise RequestError(loc, f"must be a finite number, got {value}")
     return float(value)
@@ -351,7 +369,7 @@ def _float(value: Any, tp: Any, loc: Loc) -> float:
 
 def _str(value: Any, tp: Any, loc: Loc) -> str:
     if not isinstance(value, str):
-        raise RequestError(loc, f"expected a string, got {_describe(value)}")
+        raise RequestError(loc, f"expected a string, got {describe(value)}")
     return value
 
 
@@ -374,7 +392,7 @@ def check_constraints(value: Any, meta: Mapping[str, Any], loc: Loc) -> None:
         _check_length(value, meta, loc)
     if "one_of" in meta and value not in meta["one_of"]:
         raise RequestError(loc, f"must be one of {', '.join(map(repr, meta['one_of']))}; got "
-                                f"{_describe(value)}")
+                                f"{describe(value)}")
     for i, item in enumerate(value if "items" in meta else ()):
         check_constraints(item, meta["items"], (*loc, i))
 
@@ -452,7 +470,8 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """A value as an error message names it: null, true, a list, the string 'abc', 12."""
     if value is None:
         return "null"
     if isinstance(value, bool):

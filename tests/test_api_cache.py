@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from bptt_studio.cache import ENTRY_OVERHEAD
 from bptt_studio.main import create_app
-from bptt_studio.settings import Settings
+from bptt_studio.settings import Settings, get_settings
 
 TRACE = "/api/v1/trace"
 JSON = {"Content-Type": "application/json"}
@@ -179,7 +179,7 @@ def test_a_response_over_a_quarter_of_the_budget_is_not_stored():
 
 
 def test_a_body_over_the_limit_is_still_refused_with_413(client):
-    body = b'{"data": {"text": "' + b"a" * 1_000_001 + b'"}}'
+    body = b'{"data": {"text": "' + b"a" * get_settings().max_body_bytes + b'"}}'
     for _ in range(2):
         response = client.post(TRACE, content=body, headers=JSON)
         assert response.status_code == 413

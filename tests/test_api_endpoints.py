@@ -144,7 +144,7 @@ def test_openapi_declares_a_response_schema_for_every_endpoint(client):
 def test_openapi_declares_400_413_and_422_on_every_post(client):
     document = client.get("/openapi.json").json()
     posts = [ops["post"] for path, ops in document["paths"].items() if "post" in ops]
-    assert len(posts) == 6  # trace, train, gradcheck, neuron, export/csv, export/torch
+    assert len(posts) == 7  # trace, train, gradcheck, params, neuron, export/csv, export/torch
     for operation in posts:
         assert {"400", "413", "422"} <= set(operation["responses"])
 

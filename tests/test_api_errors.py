@@ -4,6 +4,8 @@ The body is FastAPI's shape, {"detail": [{"loc": ["body", ...], "msg", "type"}]}
 schema, the engine or the body parser refused the request.
 """
 
+import json
+
 import pytest
 
 
@@ -38,6 +40,64 @@ def test_post_trace_rejects_wrong_param_shape_naming_name_expected_and_given(cli
     error = only_error(response)
     assert error["loc"] == ["body", "params", "W"]
     assert "expected [4, 4]" in error["msg"] and "given [3, 3]" in error["msg"]
+
+
+def machine_params() -> dict:
+    """Explicit parameters of the default request (the "machine" preset, H = 4, D = K = 5)."""
+    return {"W": [[0.1] * 4] * 4, "U": [[0.2] * 5] * 4, "b": [0.0] * 4,
+            "V": [[0.3] * 4] * 5, "b_y": [0.0] * 5}
+
+
+@pytest.mark.parametrize("entry", [None, True, False, "0.5", [0.5], {}],
+                         ids=["null", "true", "false", "string", "list", "object"])
+def test_post_trace_rejects_a_weight_that_is_not_a_number_naming_its_entry(client, entry):
+    params = machine_params()
+    params["W"] = [row[:] for row in params["W"]]
+    params["W"][2][1] = entry
+    response = client.post("/api/v1/trace", json={"params": params})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "params", "W", 2, 1]
+    assert error["type"] == "float_type" and "valid number" in error["msg"]
+
+
+def test_post_trace_rejects_a_bias_entry_that_is_not_a_number_naming_its_index(client):
+    params = machine_params()
+    params["b_y"] = [0.0, 0.0, 0.0, "x", 0.0]
+    response = client.post("/api/v1/trace", json={"params": params})
+    assert response.status_code == 422
+    assert only_error(response)["loc"] == ["body", "params", "b_y", 3]
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-1e999"])
+def test_post_trace_rejects_a_non_finite_weight_naming_its_entry(client, token):
+    params = machine_params()
+    body = ('{"params": ' + json.dumps(params)).replace(
+        '"U": [[0.2, 0.2, 0.2', '"U": [[0.2, 0.2, ' + token, 1) + "}"
+    response = client.post("/api/v1/trace", content=body.encode(),
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "params", "U", 0, 2]
+    assert error["type"] == "finite_number"
+
+
+def test_post_trace_rejects_a_weight_that_is_neither_vector_nor_matrix(client):
+    params = {**machine_params(), "W": 0.1}
+    response = client.post("/api/v1/trace", json={"params": params})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "params", "W"]
+    assert "a list of numbers (a vector) or a list of rows of numbers" in error["msg"]
+
+
+def test_post_trace_rejects_ragged_weight_rows_naming_the_parameter_and_its_shape(client):
+    params = {**machine_params(), "W": [[0.1] * 4, [0.1] * 3, [0.1] * 4, [0.1] * 4]}
+    response = client.post("/api/v1/trace", json={"params": params})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "params", "W"]
+    assert "expected [4, 4]" in error["msg"] and "rows of different lengths" in error["msg"]
 
 
 def test_post_trace_rejects_targets_shorter_than_inputs(client):
@@ -257,9 +317,35 @@ def test_post_trace_rejects_params_with_more_output_rows_than_the_server_takes(c
     response = client.post("/api/v1/trace", json={"data": data, "hidden_size": 1,
                                                   "params": params})
     assert response.status_code == 422
+    # refused by the schema, before any work: every array over the limit, by name
+    errors = response.json()["detail"]
+    assert [e["loc"] for e in errors] == [["body", "params", "V"], ["body", "params", "b_y"]]
+    for error in errors:
+        assert "129" in error["msg"] and "BPTT_MAX_INPUT_SIZE" in error["msg"]
+
+
+def test_post_trace_rejects_a_weight_row_longer_than_the_server_takes(client):
+    params = {**machine_params(), "U": [[0.2] * 129] + [[0.2] * 5] * 3}
+    response = client.post("/api/v1/trace", json={"params": params})
+    assert response.status_code == 422
     error = only_error(response)
-    assert error["loc"] == ["body", "params", "V"]
-    assert "129" in error["msg"] and "BPTT_MAX_INPUT_SIZE" in error["msg"]
+    assert error["loc"] == ["body", "params", "U", 0]
+    assert "at most 128 items" in error["msg"] and "BPTT_MAX_INPUT_SIZE" in error["msg"]
+
+
+def test_post_trace_rejects_more_parameters_than_any_cell_has(client):
+    params = {f"P{i}": [0.0] for i in range(15)}
+    response = client.post("/api/v1/trace", json={"params": params})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "params"] and "at most 14" in error["msg"]
+
+
+def test_post_trace_rejects_h0_longer_than_the_largest_hidden_size(client):
+    response = client.post("/api/v1/trace", json={"h0": [0.0] * 65})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "h0"] and "BPTT_MAX_HIDDEN_SIZE" in error["msg"]
 
 
 def test_post_trace_rejects_jacobian_norms_without_diagnostics(client):

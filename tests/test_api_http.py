@@ -113,7 +113,7 @@ def test_post_trace_is_plain_when_the_client_does_not_accept_gzip(client):
 
 
 def test_post_trace_rejects_body_over_limit_by_content_length_with_413(client):
-    body = b'{"data": {"text": "' + b"a" * 1_000_001 + b'"}}'
+    body = b'{"data": {"text": "' + b"a" * get_settings().max_body_bytes + b'"}}'
     response = client.post("/api/v1/trace", content=body,
                            headers={"Content-Type": "application/json"})
     assert response.status_code == 413
@@ -125,13 +125,58 @@ def test_post_trace_rejects_body_over_limit_by_content_length_with_413(client):
 def test_post_trace_rejects_streamed_body_over_limit_with_413(client):
     def chunks():
         yield b'{"data": {"text": "'
-        for _ in range(20):
+        for _ in range(get_settings().max_body_bytes // 65_536 + 1):
             yield b"a" * 65_536
         yield b'"}}'
 
     response = client.post("/api/v1/trace", content=chunks(),
                            headers={"Content-Type": "application/json"})
     assert response.status_code == 413
+
+
+def largest_explicit_lstm_body() -> bytes:
+    """The largest request the other limits allow, with every number explicit: the LSTM at
+    H = 64, D = K = 128 (57,728 parameters), h0, c0 and 200 steps of real-valued inputs and
+    targets, every number a full-precision float64 (109,184 numbers), as compact JSON."""
+    from bptt_studio.engine.params import init_params
+
+    rng = np.random.default_rng(7)
+    params = {k: v.tolist() for k, v in init_params("lstm", 64, 128, 128, seed=7).items()}
+    request = {"cell": "lstm", "hidden_size": 64, "params": params, "loss": "mse",
+               "h0": rng.normal(size=64).tolist(), "c0": rng.normal(size=64).tolist(),
+               "data": {"inputs": rng.normal(size=(200, 128)).tolist(),
+                        "targets": rng.normal(size=(200, 128)).tolist()}}
+    return json.dumps(request, separators=(",", ":")).encode()
+
+
+def test_the_largest_explicit_lstm_request_is_accepted(client):
+    body = largest_explicit_lstm_body()
+    assert 2_000_000 < len(body) <= get_settings().max_body_bytes  # twice the former 1 MB
+    response = client.post("/api/v1/params", content=body,
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert response.json()["params"] == json.loads(body)["params"]
+    trace = client.post("/api/v1/trace", headers={"Content-Type": "application/json"},
+                        content=body[:-1] + b',"diagnostics":false,"detail":"norms"}')
+    assert trace.status_code == 200
+    assert trace.json()["sizes"] == {"T": 200, "D": 128, "H": 64, "K": 128}
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "streamed"])
+def test_a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_413(client, streamed):
+    limit = get_settings().max_body_bytes
+    body = largest_explicit_lstm_body()
+    exact = body + b" " * (limit - len(body))  # JSON allows trailing white space
+
+    def send(content: bytes):
+        sent = (content[i:i + 65_536] for i in range(0, len(content), 65_536))
+        return client.post("/api/v1/params", content=sent if streamed else content,
+                           headers={"Content-Type": "application/json"})
+
+    assert len(exact) == limit and send(exact).status_code == 200
+    over = send(exact + b" ")
+    assert over.status_code == 413
+    assert over.json()["detail"][0]["type"] == "body_too_large"
 
 
 def test_streamed_body_under_the_limit_reaches_the_handler(client):
@@ -146,7 +191,7 @@ def test_streamed_body_under_the_limit_reaches_the_handler(client):
 
 
 def test_error_responses_carry_the_security_headers(client):
-    response = client.post("/api/v1/trace", content=b"x" * 1_000_001,
+    response = client.post("/api/v1/trace", content=b"x" * (get_settings().max_body_bytes + 1),
                            headers={"Content-Type": "application/json"})
     assert response.status_code == 413
     assert response.headers["x-content-type-options"] == "nosniff"

@@ -50,6 +50,9 @@ def test_every_request_the_openapi_document_accepts_passes_the_engines_field_che
     ({"cell": "transformer"}, ("cell",)),
     ({"seed": 2**53}, ("seed",)),
     ({"diagnostics": False, "jacobian_norms": True}, ("jacobian_norms",)),
+    ({"params": {"W": [[0.1, True]]}}, ("params", "W", 0, 1)),  # not silently 1.0
+    ({"params": {"b": [0.1, "0.2"]}}, ("params", "b", 1)),
+    ({"params": {"W": 0.1}}, ("params", "W")),
 ])
 def test_what_the_engine_refuses_the_openapi_document_refuses_too(request_, loc):
     with pytest.raises(RequestError) as error:
@@ -64,6 +67,7 @@ def test_what_the_engine_refuses_the_openapi_document_refuses_too(request_, loc)
     {"data": {"preset": "long_range"}},
     {"seed": 2**53 - 1},
     {"jacobian_norms": True},
+    {"params": {"W": [[0.1, 2]], "b": [0.0, -1]}},  # shapes are the plan's to check
 ])
 def test_what_the_engine_accepts_at_the_edges_the_openapi_document_accepts(request_):
     parse_request(request_)

@@ -91,6 +91,12 @@ def test_nginx_retries_a_failed_or_busy_computation_on_another_replica_but_not_a
     assert "http_504" not in retry
 
 
+def test_nginx_takes_the_same_largest_body_as_each_replica():
+    conf = (DEPLOY / "nginx" / "bptt-studio.conf").read_text()
+    size = re.search(r"client_max_body_size (\d+);", conf).group(1)
+    assert int(size) == Settings().max_body_bytes
+
+
 @pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
                     reason="nginx is not installed (apt-get install -y nginx-light)")
 def test_the_nginx_configuration_bench_scale_runs_is_valid(tmp_path):

@@ -216,6 +216,53 @@ def test_text_fixes_K_to_its_vocabulary_whatever_the_parameters_say():
     assert "expected [7, 4]" in error.value.msg and "given [5, 4]" in error.value.msg
 
 
+# --- explicit parameters: each bad entry named where it is -----------------------------------
+
+def _machine_params() -> dict:
+    return _params({"data": {"text": "machine"}}, 7)
+
+
+@pytest.mark.parametrize("entry", [None, True, False, "0.5", np.nan, np.inf, [0.5]],
+                         ids=["null", "true", "false", "string", "nan", "inf", "list"])
+def test_a_weight_entry_that_is_not_a_finite_number_is_refused_naming_its_entry(entry):
+    params = _machine_params()
+    params["U"][3][1] = entry
+    with pytest.raises(RequestError) as error:
+        plan({"data": {"text": "machine"}, "params": params})
+    assert error.value.loc == ("params", "U", 3, 1)
+
+
+def test_a_bias_entry_that_is_not_a_number_is_refused_naming_its_index():
+    params = _machine_params()
+    params["b"][2] = "0.1"
+    with pytest.raises(RequestError) as error:
+        plan({"data": {"text": "machine"}, "params": params})
+    assert error.value.loc == ("params", "b", 2)
+    assert "the string '0.1'" in error.value.msg
+
+
+def test_check_params_names_the_entry_too_when_called_without_the_request_walker():
+    from bptt_studio.engine.params import check_params
+
+    params = _machine_params()
+    params["W"][1][0] = float("nan")
+    with pytest.raises(RequestError) as error:
+        check_params(params, "rnn", 4, 7, 7)
+    assert error.value.loc == ("params", "W", 1, 0) and "finite" in error.value.msg
+    params["W"][1][0] = True  # NumPy would read it as 1.0
+    with pytest.raises(RequestError) as error:
+        check_params(params, "rnn", 4, 7, 7)
+    assert error.value.loc == ("params", "W", 1, 0) and "got true" in error.value.msg
+
+
+def test_numpy_arrays_from_a_notebook_are_checked_entry_by_entry():
+    params = {k: np.asarray(v) for k, v in _machine_params().items()}
+    params["V"][6, 3] = np.inf
+    with pytest.raises(RequestError) as error:
+        plan({"data": {"text": "machine"}, "params": params})
+    assert error.value.loc == ("params", "V", 6, 3)
+
+
 def test_the_engine_plans_and_runs_without_pydantic_or_the_web_app():
     # numpy and the standard library only: a notebook needs nothing of the API
     code = ("import sys\n"

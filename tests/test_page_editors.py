@@ -288,23 +288,37 @@ def test_invalid_input_entry_shows_the_apis_message_beside_it(page, live_server,
     assert [e for e in console_errors if not EXPECTED_4XX.search(e)] == []
 
 
-def test_invalid_weight_shows_the_apis_message_at_its_grid(page, live_server, console_errors):
-    """The API names only the parameter (["body", "params", "W"]), so the message sits on W's
-    grid: the finest place the API gives (it should send ["body", "params", "W", i, j])."""
+@pytest.mark.parametrize(("grid", "row", "col", "typed", "loc"), [
+    ("params.W", 0, 1, "1e999", ["body", "params", "W", 0, 1]),  # not a finite float64
+    ("params.b", 1, 0, "abc", ["body", "params", "b", 1]),  # a vector: its entry is a row
+], ids=["matrix-non-finite", "vector-not-a-number"])
+def test_invalid_weight_shows_the_apis_message_beside_its_entry(page, live_server,
+                                                                console_errors, grid, row,
+                                                                col, typed, loc):
+    """The API names the entry (["body", "params", "W", i, j]); the message sits beside it."""
     open_studio(page, live_server, SMALL)
     params = page.evaluate("() => window.bpttStudio.trace.params")
     open_editors(page, "weights")
-    type_into(page, "params.W", 0, 1, "1e999")  # not a finite float64
+    type_into(page, grid, row, col, typed)
     wait_errors(page)
+    name = grid.split(".")[1]
     bad = json.loads(json.dumps(params))
-    bad["W"][0][1] = None
+    if isinstance(bad[name][row], list):
+        bad[name][row][col] = None  # the page sends 1e999 (Infinity) as JSON's null
+    else:
+        bad[name][row] = typed
     refused = api(live_server, "/trace", {**SMALL_REQUEST, "params": bad})
+    assert refused.status_code == 422
     (detail,) = refused.json()["detail"]
-    assert detail["loc"] == ["body", "params", "W"]
-    message = page.locator("[data-grid='params.W'] > .cell-error")
-    message.wait_for()
-    assert detail["msg"] in message.text_content()
-    assert page.locator("[data-grid='params.U'] .cell-error").count() == 0
+    assert detail["loc"] == loc
+    beside = page.locator(
+        f"[data-grid='{grid}'] td:has(input.cell[data-row='{row}'][data-col='{col}']) "
+        ".cell-error")
+    beside.wait_for()
+    assert detail["msg"] in beside.text_content()
+    assert cell(page, grid, row, col).get_attribute("aria-invalid") == "true"
+    assert page.locator("[data-grid] .cell-error").count() == 1  # there, and nowhere else
+    assert page.locator(f"[data-grid='{grid}'] > .cell-error").count() == 0
     assert [e for e in console_errors if not EXPECTED_4XX.search(e)] == []
 
 
@@ -362,25 +376,34 @@ def test_rescale_gives_the_apis_params(page, live_server, console_errors):
     assert console_errors == []
 
 
-def test_fill_from_seed_of_a_model_too_large_for_a_full_trace(page, live_server, console_errors):
-    """The page's own trace of this LSTM carries norms only; the weights still come whole."""
-    query = "preset=sentence&cell=lstm&H=64"
-    request = {"data": {"preset": "sentence"}, "cell": "lstm", "hidden_size": 64}
-    open_studio(page, live_server, query)
-    assert page.evaluate("() => window.bpttStudio.trace.detail") == "norms"
+def test_fill_from_seed_of_the_largest_lstm_gives_every_parameter(page, live_server,
+                                                                  console_errors):
+    """LSTM H = 64, D = K = 128: 57,728 parameters, whole, from POST /api/v1/params (a
+    one-step trace of it in full would be over the response limit), then a trace of them."""
+    rng = np.random.default_rng(2)
+    request = {"cell": "lstm", "hidden_size": 64, "output_size": 128, "seed": 4,
+               "forget_bias": 1.0, "spectral_radius": 1.1,
+               "data": {"inputs": rng.normal(size=(3, 128)).tolist(), "targets": [5, 0, 127]}}
+    open_studio(page, live_server)
+    page.evaluate("(s) => window.bpttStudio.loadScenario(s)", request)
+    wait_traces(page)
     open_editors(page, "weights")
     page.click("#ed-fill")
-    wait_traces(page)
+    wait_traces(page, 2)  # the trace of the filled parameters, sent explicitly (1.2 MB)
+    expected = api(live_server, "/params", request)
+    assert expected.status_code == 200
     got = scenario(page)["params"]
-    # the API's own params of the same scenario, whole (detail "full", diagnostics off)
-    expected = api(live_server, "/trace", {**request, "detail": "full", "diagnostics": False})
-    if expected.status_code == 413:  # too large in full: compare the norms instead
-        norms = api(live_server, "/trace", {**request, "detail": "norms"}).json()["params"]
-        for name, value in got.items():
-            assert math.isclose(float(np.linalg.norm(value)), norms[name], rel_tol=1e-12)
-    else:
-        assert got == expected.json()["params"]
+    assert sum(np.size(v) for v in got.values()) == 57_728
+    assert got == expected.json()["params"]
+    assert scenario(page)["spectral_radius"] is None  # used as they are: not rescaled again
+    traced = page.evaluate("() => window.bpttStudio.trace.params")
+    for name, value in traced.items():  # the trace of them: full, or the norm of each
+        if isinstance(value, list):
+            assert value == got[name]
+        else:
+            assert math.isclose(value, float(np.linalg.norm(got[name])), rel_tol=1e-12)
     assert page.locator(".ed-chips .chip").count() == len(got)  # one grid at a time
+    assert page.locator("[data-grid] .cell-error").count() == 0
     assert console_errors == []
 
 

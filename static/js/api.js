@@ -81,6 +81,7 @@ export const api = {
   trace: (req, signal) => request("POST", "/trace", req, signal),
   train: (req, signal) => request("POST", "/train", req, signal),
   gradcheck: (req, signal) => request("POST", "/gradcheck", req, signal),
+  params: (req, signal) => request("POST", "/params", req, signal),
   exportCsv: (req, signal) => request("POST", "/export/csv", req, signal, "text"),
   neuron: (req, signal) => request("POST", "/neuron", req, signal),
 };

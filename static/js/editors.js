@@ -125,7 +125,8 @@ export class Editors {
 
   /**
    * The page's trace when it has the settings the initial parameters depend on (the cell, the
-   * sizes, the seed: everything but the numbers being edited), else null: seed.js reads them.
+   * sizes, the seed: everything but the numbers being edited), else null: its config names
+   * the seed "fill from seed" used.
    */
   get settingsTrace() {
     const trace = this.studio.trace;
@@ -163,8 +164,7 @@ export class Editors {
   async ask({ radius, params = null }) {
     const key = JSON.stringify([requestOf(this.scenario), String(radius), params]);
     if (!this.seedCache.has(key)) {
-      const trace = this.settingsTrace;
-      const job = initialParams(this.scenario, { trace, params, radius });
+      const job = initialParams(this.scenario, { params, radius });
       this.seedCache.set(key, job);
       job.catch(() => this.seedCache.delete(key));
     }

@@ -1,0 +1,44 @@
+"""The initial parameters and state of a request, without running a pass.
+
+    initial_params({"cell": "lstm", "hidden_size": 64, "seed": 3, "spectral_radius": 1.2})
+    # {"params": {"W_f": array, ...}, "h0": array, "c0": array, "cell_spec": {...},
+    #  "sizes": {"T", "D", "H", "K"}, "non_finite": False}
+
+Exactly what a trace of the same request starts from (its ``params`` and the ``h_prev`` and
+``c_prev`` of its first step): drawn from the seed with ``forget_bias`` applied, then rescaled
+to ``spectral_radius``, or the explicit ``params`` after the plan's checks, read from the plan
+(``problem_of``) that every pass runs on, so the two cannot differ. The data still sets D and
+K (and is checked like any request's), but no step runs: the cost is the plan's and the
+numbers' own, whatever the model's size (POST /api/v1/params).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .cell_spec import cell_spec
+from .cells import CELLS
+from .plan import Plan, as_plan, problem_of
+from .request import TraceRequest
+
+
+def initial_params(request: Plan | TraceRequest | dict[str, Any]) -> dict[str, Any]:
+    """The parameters {name: array} and the initial state (``h0``, and ``c0`` for the LSTM)
+    a pass of ``request`` starts from, with the cell's description (``cell_spec``), the
+    sizes, and ``non_finite`` (a spectral radius large enough can overflow a matrix).
+    Raises ``RequestError`` (``.loc``, ``.msg``) for a bad request."""
+    job = as_plan(request, "params")
+    with np.errstate(all="ignore"):  # overflow is reported through non_finite, never raised
+        problem = problem_of(job)
+    states = {f"{name}0": state for name, state in zip(CELLS[job.cell].STATE, problem.state0,
+                                                        strict=True)}
+    arrays = [*problem.params.values(), *states.values()]
+    return {
+        "params": problem.params,
+        **states,
+        "cell_spec": cell_spec(problem.cell, problem.params),
+        "sizes": {"T": job.T, "D": job.D, "H": job.H, "K": job.K},
+        "non_finite": not all(bool(np.isfinite(a).all()) for a in arrays),
+    }

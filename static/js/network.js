@@ -380,10 +380,11 @@ export class NetworkView extends EventTarget {
       xNode.text.setAttribute("data-raw", "");
       xNode.g.classList.add("value");
     }
-    // the target above the loss node
+    // the target above the loss node, clear of the current event's frame (drawCursor: 4·s
+    // above the node, and its stroke) even with the descent of its type
     const target = el(
       "text",
-      { class: "target", x, y: y.L - R - 5 * s, "text-anchor": "middle", "data-raw": "" },
+      { class: "target", x, y: y.L - R - 9 * s, "text-anchor": "middle", "data-raw": "" },
       col,
     );
     const yShown = tok.scaled ? inSeriesUnits(tok.y, idx.trace.scale) : tok.y;
@@ -733,6 +734,9 @@ export class NetworkView extends EventTarget {
         },
         g,
       );
+      // a thin line in the error's colour under the strands: a bundle whose values are small
+      // beside the trace's largest (pale, thin strands) still reads as error flowing there
+      el("path", { class: "spine", d: path(0), pathLength: 1 }, b);
       const offs = strandOffsets(values.length, spread, SIZES.strandStep * s);
       const sign = errorSign(field, this.notation); // Haykin's sign: colours flip with it
       values.forEach((v, j) => {
@@ -771,7 +775,9 @@ export class NetworkView extends EventTarget {
     const last = ev.window ? ev.window[1] : idx.T;
     if (t < last) {
       const nx = lay.colX(t + 1);
-      const across = (row) => [(nx + x) / 2, row - R + 4 * s - pad + 2 * s, "middle"];
+      // above the strand, starting where err-out's label starts: right of the err-out bundle
+      // and its arrowhead (which end at the top of h), never over them
+      const across = (row) => [xo + pad, row - R + 4 * s - pad + 2 * s, "start"];
       bundle(
         "err-next",
         "dh_next",

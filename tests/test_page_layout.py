@@ -586,3 +586,25 @@ def test_a_touch_screen_is_not_told_about_keys(sized, live_server):
     assert page.locator("#tl-keys").is_hidden()
     assert page.locator("#tl-play").is_visible()
     assert page.errors == []
+
+
+@pytest.mark.parametrize("size,query", [
+    ("laptop", "k1=2&k2=3&e=5&lang=ru"),
+    ("phone", "k1=2&k2=3&e=5&lang=pt-BR"),
+    ("laptop", "preset=exploding&k1=3&k2=3&e=8&lang=ru"),  # the second window
+], ids=["machine-1366", "machine-phone", "exploding-1366"])
+def test_the_cut_is_named_clear_of_the_nodes_and_targets(sized, live_server, size, query):
+    page = sized(size)
+    open_studio(page, live_server, query)
+    clashes = page.evaluate("""() => {
+        const box = (e) => e.getBoundingClientRect();
+        const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom
+            && b.top < a.bottom;
+        const labels = [...document.querySelectorAll('#network .cut-label')]
+            .filter((l) => l.checkVisibility());
+        const others = [...document.querySelectorAll('#network .node circle, #network .target')];
+        return [labels.length, labels.flatMap((l) => others.filter((o) => meets(box(l), box(o)))
+            .map((o) => o.parentNode.id || o.textContent))];
+    }""")
+    assert clashes[0] >= 1 and clashes[1] == [], clashes
+    assert page.errors == []

@@ -265,9 +265,16 @@ export class NetworkView extends EventTarget {
         const xc = x0;
         const cut = el("g", { class: "cut", "data-t": w.first }, g);
         el("line", { x1: xc, x2: xc, y1: lay.rowY.L - 8 * s, y2: lay.height - 6 }, cut);
+        // above the line's top, centred on it in the targets' row: between two columns'
+        // targets, never over the loss nodes
         const label = el(
           "text",
-          { x: xc + 3 * s, y: lay.rowY.L - 12 * s, class: "cut-label" },
+          {
+            x: xc,
+            y: lay.rowY.L - lay.node - 9 * s,
+            class: "cut-label",
+            "text-anchor": "middle",
+          },
           cut,
         );
         label.dataset.i18n = "net.cut";

@@ -608,3 +608,13 @@ def test_the_cut_is_named_clear_of_the_nodes_and_targets(sized, live_server, siz
     }""")
     assert clashes[0] >= 1 and clashes[1] == [], clashes
     assert page.errors == []
+
+
+def test_the_sidebars_full_width_buttons_share_one_width(sized, live_server):
+    page = sized("laptop")
+    open_studio(page, live_server, "lang=ru")
+    widths = {b: page.eval_on_selector(b, "e => Math.round(e.getBoundingClientRect().width)")
+              for b in ("#btn-editors", "#btn-gradcheck", "#btn-export-trace-csv",
+                        "#btn-export-torch")}
+    assert len(set(widths.values())) == 1, widths
+    assert page.errors == []

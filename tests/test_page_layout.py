@@ -618,3 +618,14 @@ def test_the_sidebars_full_width_buttons_share_one_width(sized, live_server):
                         "#btn-export-torch")}
     assert len(set(widths.values())) == 1, widths
     assert page.errors == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_default_settings_show_their_whole_choice_at_1920(sized, live_server, lang):
+    page = sized("desktop")
+    open_studio(page, live_server, f"lang={lang}")
+    for select in ("#ctl-preset", "#ctl-data-kind", "#ctl-cell", "#ctl-loss", "#ctl-loss-at",
+                   "#ctl-opt", "#ctl-clip"):
+        fit = page.eval_on_selector(select, CHOICE_FITS)
+        assert fit["text"] <= fit["room"], fit
+    assert page.errors == []

@@ -418,3 +418,214 @@ def test_the_longest_sequence_the_api_takes_is_drawn(page, live_server, console_
     page.keyboard.press("End")
     assert current(page)["kind"] == "update"
     assert console_errors == []
+
+
+# ---- a student's eyes: what the review of every view at three sizes found ---------------------
+
+def test_the_lesson_menu_opens_within_the_phone_screen(sized, live_server):
+    page = sized("phone", is_mobile=True, has_touch=True)
+    open_studio(page, live_server, "lang=ru")
+    page.click("#btn-lessons")
+    menu = page.locator("#lesson-menu")
+    menu.wait_for(state="visible")
+    box = menu.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= SIZES["phone"][0], box
+    first = page.locator("#lesson-menu a").first.bounding_box()
+    assert first["x"] >= 0  # the lessons' titles are readable, not off the left edge
+    assert page.errors == []
+
+
+# The width a select's chosen option needs: its text in the select's own font, its padding and
+# its arrow (about 1.6 em in Chromium).
+CHOICE_FITS = """(s) => {
+    const style = getComputedStyle(s);
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const text = ctx.measureText(s.options[s.selectedIndex].text).width;
+    const room = s.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)
+        - 1.6 * parseFloat(style.fontSize);
+    return {id: s.id, text, room};
+}"""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_phone_top_bar_selects_show_their_whole_choice(sized, live_server, lang):
+    page = sized("phone", is_mobile=True, has_touch=True)
+    open_studio(page, live_server, f"lang={lang}&nota=goodfellow&compare=loss_at")
+    for select in ("#ctl-lang", "#ctl-notation", "#ctl-compare"):
+        fit = page.eval_on_selector(select, CHOICE_FITS)
+        assert fit["text"] <= fit["room"], fit
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"][0]
+    assert page.errors == []
+
+
+# The current step's norm labels against the other bundles' strands (each widened by half its
+# stroke, the one with the arrowhead by half the arrowhead: 11 units of the drawing's scale)
+# and the nodes, in page pixels.
+LABEL_CLEARANCE = """() => {
+    const scale = Number(getComputedStyle(document.getElementById('network-svg'))
+        .getPropertyValue('--net-scale')) || 1;
+    const box = (e) => e.getBoundingClientRect();
+    const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom
+        && b.top < a.bottom;
+    const step = document.querySelector('#network .err-step.is-current');
+    const clashes = [];
+    for (const bundle of step.querySelectorAll('.err')) {
+        const label = box(bundle.querySelector('.err-norm'));
+        for (const other of step.querySelectorAll('.err')) {
+            if (other === bundle) continue;
+            for (const p of other.querySelectorAll('path:not(.hit)')) {
+                const r = box(p);
+                const a = p.hasAttribute('marker-end') ? 5.5 * scale
+                    : parseFloat(getComputedStyle(p).strokeWidth) / 2;
+                const wide = {left: r.left - a, right: r.right + a, top: r.top - a,
+                              bottom: r.bottom + a};
+                if (meets(label, wide)) clashes.push([bundle.dataset.edge, other.dataset.edge]);
+            }
+        }
+        for (const c of document.querySelectorAll('#network .node circle')) {
+            if (meets(label, box(c))) clashes.push([bundle.dataset.edge, c.parentNode.id]);
+        }
+    }
+    return clashes;
+}"""
+
+
+@pytest.mark.parametrize("size,query", [
+    ("laptop", "preset=exploding&e=20"),  # 15 narrow columns
+    ("desktop", "text=the+quick+brown+fox+j&e=21"),  # 20 columns: backward at t = 19
+    ("phone", "e=8"),
+    ("laptop", "cell=lstm&e=8"),
+], ids=["exploding-1366", "T20-1920", "phone", "lstm-1366"])
+def test_strand_norms_clear_the_other_strands_and_the_nodes(sized, live_server, size, query):
+    page = sized(size)
+    open_studio(page, live_server, query)
+    assert current(page)["kind"] == "backward"
+    assert page.locator("#network .err-step.is-current .err").count() >= 2
+    assert page.evaluate(LABEL_CLEARANCE) == []
+    assert page.errors == []
+
+
+def test_every_error_bundle_shows_a_line_however_small_its_values(sized, live_server):
+    """The exploding preset: next to the largest error, most bundles' strands are near white;
+    a thin line in the error's colour still shows where the error flows."""
+    page = sized("laptop")
+    open_studio(page, live_server, "preset=exploding&e=20")
+    lines = page.eval_on_selector_all("#network .err-step .err", """bs => bs.map((b) => {
+        const spine = b.querySelector('.spine');
+        if (!spine) return null;
+        const style = getComputedStyle(spine);
+        return {stroke: style.stroke, width: parseFloat(style.strokeWidth),
+                opacity: Number(style.opacity)};
+    })""")
+    assert lines and None not in lines
+    for line in lines:
+        assert line["stroke"] == "rgb(213, 94, 0)"  # PALETTE.backward
+        assert line["width"] >= 0.8 and line["opacity"] >= 0.5
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("kind", ["forward", "backward", "update"])
+def test_target_labels_clear_the_current_events_frame(sized, live_server, kind):
+    page = sized("phone", is_mobile=True, has_touch=True)
+    open_studio(page, live_server, {"forward": "e=3", "backward": "e=8", "update": "e=12"}[kind])
+    assert current(page)["kind"] == kind
+    frame = page.eval_on_selector("#net-cursor", """c => ({
+        top: c.getBoundingClientRect().top,
+        stroke: parseFloat(getComputedStyle(c).strokeWidth)})""")
+    bottoms = page.eval_on_selector_all(
+        "#network .target", "ts => ts.map((t) => t.getBoundingClientRect().bottom)")
+    assert bottoms
+    assert max(bottoms) <= frame["top"] - frame["stroke"] / 2, (bottoms, frame)
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("notation,state", [("goodfellow", "h"), ("coursera", "a"),
+                                            ("haykin", "x")])
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_legend_names_the_state_in_the_notation(page, live_server, console_errors,
+                                                    notation, state, lang):
+    open_studio(page, live_server, f"nota={notation}&lang={lang}&e=8")
+    expected = catalogue(page, "legend.neuron").replace("{h}", state)
+    assert page.text_content(".stage .lg-neuron") == expected
+    goodfellow = catalogue(page, "legend.neuron").replace("{h}", "h")
+    assert (expected == goodfellow) == (state == "h")  # Haykin's x, Coursera's a: not "h"
+    page.select_option("#ctl-notation", "goodfellow")  # and it follows a change of notation
+    page.wait_for_function("(t) => document.querySelector('.stage .lg-neuron').textContent === t",
+                           arg=goodfellow)
+    assert console_errors == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("size", ["desktop", "laptop"])
+def test_paired_settings_line_up_when_a_label_wraps(sized, live_server, lang, size):
+    page = sized(size)
+    open_studio(page, live_server, f"lang={lang}")
+    rows = page.eval_on_selector_all(".sidebar .grid2", """gs => gs.map((g) =>
+        [...g.children].map((c) => c.querySelector('input, select'))
+            .map((e) => Math.round(e.getBoundingClientRect().bottom)))""")
+    for tops in rows:  # a select and a number field differ in height by a pixel or two
+        pairs = [tops[k:k + 2] for k in range(0, len(tops), 2)]
+        assert all(max(pair) - min(pair) <= 2 for pair in pairs), rows
+    assert page.errors == []
+
+
+def test_projector_timeline_icons_grow_with_their_buttons(sized, live_server):
+    page = sized("desktop")
+    open_studio(page, live_server, "view=projector")
+    for button in ("#tl-first", "#tl-back", "#tl-play", "#tl-forward", "#tl-last"):
+        icon = page.eval_on_selector(f"{button} svg", "e => e.getBoundingClientRect().width")
+        height = page.eval_on_selector(button, "e => e.getBoundingClientRect().height")
+        assert icon >= 0.35 * height, (button, icon, height)
+    assert page.errors == []
+
+
+def test_a_touch_screen_is_not_told_about_keys(sized, live_server):
+    page = sized("phone", is_mobile=True, has_touch=True)
+    open_studio(page, live_server)
+    assert page.locator("#tl-keys").is_hidden()
+    assert page.locator("#tl-play").is_visible()
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("size,query", [
+    ("laptop", "k1=2&k2=3&e=5&lang=ru"),
+    ("phone", "k1=2&k2=3&e=5&lang=pt-BR"),
+    ("laptop", "preset=exploding&k1=3&k2=3&e=8&lang=ru"),  # the second window
+], ids=["machine-1366", "machine-phone", "exploding-1366"])
+def test_the_cut_is_named_clear_of_the_nodes_and_targets(sized, live_server, size, query):
+    page = sized(size)
+    open_studio(page, live_server, query)
+    clashes = page.evaluate("""() => {
+        const box = (e) => e.getBoundingClientRect();
+        const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom
+            && b.top < a.bottom;
+        const labels = [...document.querySelectorAll('#network .cut-label')]
+            .filter((l) => l.checkVisibility());
+        const others = [...document.querySelectorAll('#network .node circle, #network .target')];
+        return [labels.length, labels.flatMap((l) => others.filter((o) => meets(box(l), box(o)))
+            .map((o) => o.parentNode.id || o.textContent))];
+    }""")
+    assert clashes[0] >= 1 and clashes[1] == [], clashes
+    assert page.errors == []
+
+
+def test_the_sidebars_full_width_buttons_share_one_width(sized, live_server):
+    page = sized("laptop")
+    open_studio(page, live_server, "lang=ru")
+    widths = {b: page.eval_on_selector(b, "e => Math.round(e.getBoundingClientRect().width)")
+              for b in ("#btn-editors", "#btn-gradcheck", "#btn-export-trace-csv",
+                        "#btn-export-torch")}
+    assert len(set(widths.values())) == 1, widths
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_default_settings_show_their_whole_choice_at_1920(sized, live_server, lang):
+    page = sized("desktop")
+    open_studio(page, live_server, f"lang={lang}")
+    for select in ("#ctl-preset", "#ctl-data-kind", "#ctl-cell", "#ctl-loss", "#ctl-loss-at",
+                   "#ctl-opt", "#ctl-clip"):
+        fit = page.eval_on_selector(select, CHOICE_FITS)
+        assert fit["text"] <= fit["room"], fit
+    assert page.errors == []

@@ -265,9 +265,16 @@ export class NetworkView extends EventTarget {
         const xc = x0;
         const cut = el("g", { class: "cut", "data-t": w.first }, g);
         el("line", { x1: xc, x2: xc, y1: lay.rowY.L - 8 * s, y2: lay.height - 6 }, cut);
+        // above the line's top, centred on it in the targets' row: between two columns'
+        // targets, never over the loss nodes
         const label = el(
           "text",
-          { x: xc + 3 * s, y: lay.rowY.L - 12 * s, class: "cut-label" },
+          {
+            x: xc,
+            y: lay.rowY.L - lay.node - 9 * s,
+            class: "cut-label",
+            "text-anchor": "middle",
+          },
           cut,
         );
         label.dataset.i18n = "net.cut";
@@ -380,10 +387,11 @@ export class NetworkView extends EventTarget {
       xNode.text.setAttribute("data-raw", "");
       xNode.g.classList.add("value");
     }
-    // the target above the loss node
+    // the target above the loss node, clear of the current event's frame (drawCursor: 4·s
+    // above the node, and its stroke) even with the descent of its type
     const target = el(
       "text",
-      { class: "target", x, y: y.L - R - 5 * s, "text-anchor": "middle", "data-raw": "" },
+      { class: "target", x, y: y.L - R - 9 * s, "text-anchor": "middle", "data-raw": "" },
       col,
     );
     const yShown = tok.scaled ? inSeriesUnits(tok.y, idx.trace.scale) : tok.y;
@@ -733,6 +741,9 @@ export class NetworkView extends EventTarget {
         },
         g,
       );
+      // a thin line in the error's colour under the strands: a bundle whose values are small
+      // beside the trace's largest (pale, thin strands) still reads as error flowing there
+      el("path", { class: "spine", d: path(0), pathLength: 1 }, b);
       const offs = strandOffsets(values.length, spread, SIZES.strandStep * s);
       const sign = errorSign(field, this.notation); // Haykin's sign: colours flip with it
       values.forEach((v, j) => {
@@ -771,7 +782,9 @@ export class NetworkView extends EventTarget {
     const last = ev.window ? ev.window[1] : idx.T;
     if (t < last) {
       const nx = lay.colX(t + 1);
-      const across = (row) => [(nx + x) / 2, row - R + 4 * s - pad + 2 * s, "middle"];
+      // above the strand, starting where err-out's label starts: right of the err-out bundle
+      // and its arrowhead (which end at the top of h), never over them
+      const across = (row) => [xo + pad, row - R + 4 * s - pad + 2 * s, "start"];
       bundle(
         "err-next",
         "dh_next",

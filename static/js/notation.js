@@ -247,13 +247,15 @@ export function labelText(label, notation = "goodfellow", time = null) {
 }
 
 /**
- * The symbols the catalogue's texts of the charts write ({Lt}, {ht}, {hk}, {LT}), in a
- * notation: "L(t)", "h(k)" (Goodfellow), "L_t", "a⟨k⟩", Haykin's "ℰ(n)", "x(k)".
+ * The symbols the catalogue's texts of the charts and the legend write ({Lt}, {ht}, {hk},
+ * {LT}, {h}), in a notation: "L(t)", "h(k)", "h" (Goodfellow), "L_t", "a⟨k⟩", "a",
+ * Haykin's "ℰ(n)", "x(k)", "x".
  */
 export function symbolArgs(notation) {
   const L = varLabel("L", notation);
   const h = varLabel("h", notation);
   return {
+    h: labelText(h, notation),
     Lt: labelText(L, notation, "t"),
     LT: labelText(L, notation, "T"),
     ht: labelText(h, notation, "t"),

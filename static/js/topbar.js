@@ -2,7 +2,12 @@
 // URL keeps it as compare=cell, loss_at or truncation) and the projector view (large type, the
 // controls folded away behind a button; the URL keeps it as view=projector). It writes the
 // store and shows the store; the page's attributes it sets (data-lang, data-notation,
-// data-view) are what the CSS and the tests read.
+// data-view) are what the CSS and the tests read. The page's static texts that name a symbol
+// (marked data-i18n-symbols: the legend's "click h", Haykin's x, Coursera's a) follow the
+// notation.
+import { t } from "./i18n.js";
+import { symbolArgs } from "./notation.js";
+
 export class TopBar {
   constructor({ store, lang, notation, compare, projector, controlsToggle }) {
     this.store = store;
@@ -43,6 +48,11 @@ export class TopBar {
     for (const el of [body, document.documentElement]) {
       if (projector) el.dataset.view = "projector";
       else delete el.dataset.view;
+    }
+    const args = symbolArgs(state.notation);
+    for (const el of document.querySelectorAll("[data-i18n-symbols]")) {
+      el.dataset.i18nArgs = JSON.stringify(args);
+      el.textContent = t(el.dataset.i18n, args);
     }
     this.projector.setAttribute("aria-pressed", String(projector));
     this.controlsToggle.hidden = !projector;

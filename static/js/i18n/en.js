@@ -303,7 +303,7 @@ export default {
   "cmp.controlled": "Set by the comparison: each column has its own.",
   // ---- Haykin's notation and the neuron view (issue 13, item 4) ----
   "nota.haykin": "Haykin (δ_j(n))",
-  "legend.neuron": "at a backward step, click h or a unit beside it: where that unit's error comes from",
+  "legend.neuron": "at a backward step, click {h} or a unit beside it: where that unit's error comes from",
   "nota.sign": "Haykin's notation: u input, x state, v induced local field, W_a recurrent, W_b input and C output weights, d desired response, ℰ cost, e = d − y the output error. His local gradient is δ = −∂ℰ/∂v, the opposite sign of the gradient ∂L/∂a the engine records: in this notation every error (δ, e, ε) is shown with its sign flipped — a relabelling of the same numbers, not a new computation — and the gradients dW stay gradients, dW = −Σ_n δ(n) x(n−1)ᵀ, so Haykin's ΔW = η Σ_n δ(n) x(n−1)ᵀ is −η dW.",
   "neuron.unitAria": "Hidden unit {j} of {h}: open its neuron view",
   "neuron.title": "Neuron view: where {delta} of unit j = {j} comes from",

@@ -305,7 +305,7 @@ export default {
   "cmp.controlled": "Definido pela comparação: cada coluna tem o seu.",
   // ---- notação de Haykin e a visão do neurônio (issue 13, item 4) ----
   "nota.haykin": "Haykin (δ_j(n))",
-  "legend.neuron": "num passo da retropropagação, clique em h ou numa unidade ao lado: de onde vem o erro dessa unidade",
+  "legend.neuron": "num passo da retropropagação, clique em {h} ou numa unidade ao lado: de onde vem o erro dessa unidade",
   "nota.sign": "Notação de Haykin: u entrada, x estado, v campo local induzido, W_a pesos recorrentes, W_b de entrada e C de saída, d resposta desejada, ℰ custo, e = d − y o erro de saída. O gradiente local dele é δ = −∂ℰ/∂v, o sinal oposto ao do gradiente ∂L/∂a que o motor registra: nesta notação todo erro (δ, e, ε) aparece com o sinal trocado — um novo rótulo para os mesmos números, não uma nova conta — e os gradientes dW continuam gradientes, dW = −Σ_n δ(n) x(n−1)ᵀ; assim o ΔW = η Σ_n δ(n) x(n−1)ᵀ de Haykin é −η dW.",
   "neuron.unitAria": "Unidade oculta {j} de {h}: abrir a visão do neurônio",
   "neuron.title": "Visão do neurônio: de onde vem {delta} da unidade j = {j}",

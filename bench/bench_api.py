@@ -70,12 +70,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import stop_server  # noqa: E402
+from conftest import serve, stop_server  # noqa: E402
 from proc_support import rss_bytes, tree_cpu_seconds, tree_pids, tree_rss_bytes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,23 +254,7 @@ def free_port() -> int:
 
 def start_live_server(env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     """``SERVER serve`` on a free loopback port, once it answers /api/v1/health."""
-    port = free_port()
-    env = {**os.environ, **env_extra}
-    proc = subprocess.Popen([str(SERVER), "serve", "--host", HOST, "--port", str(port),
-                             "--log-level", "warning"], env=env, cwd=ROOT,
-                            start_new_session=True)
-    base = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early with code {proc.returncode}")
-        try:
-            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    stop_server(proc)
-    raise RuntimeError("server did not answer /api/v1/health within 60 s")
+    return serve(SERVER, env={**os.environ, **env_extra}, cwd=ROOT, timeout_s=60)
 
 
 def start_server(workers: int, cache: bool = True) -> tuple[subprocess.Popen[bytes], int]:

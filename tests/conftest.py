@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -61,17 +62,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the app as `make run` does (the bptt-studio console script) on a free port."""
+def serve(exe: Path, *, env: dict[str, str], cwd: Path, timeout_s: float = 30,
+          output: int | IO[bytes] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """`exe serve` (a bptt-studio console script) on a free loopback port, once it answers
+    /api/v1/health; the tests, the package test and the benchmarks all start it this way."""
     port = _free_port()
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **(env_extra or {})}
-    exe = Path(sys.executable).parent / "bptt-studio"
     proc = subprocess.Popen(
         [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=ROOT, start_new_session=True,
+        env=env, cwd=cwd, start_new_session=True, stdout=output,
+        stderr=None if output is None else subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited early with code {proc.returncode}")
@@ -81,7 +83,13 @@ def start_server(env_extra: dict[str, str] | None = None) -> tuple[subprocess.Po
         except httpx.HTTPError:
             time.sleep(0.1)
     stop_server(proc)
-    raise RuntimeError("server did not answer /api/v1/health within 30 s")
+    raise RuntimeError(f"server did not answer /api/v1/health within {timeout_s:g} s")
+
+
+def start_server(env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the app as `make run` does (the bptt-studio console script) on a free port."""
+    env = {**os.environ, "HOST": "127.0.0.1", **(env_extra or {})}
+    return serve(Path(sys.executable).parent / "bptt-studio", env=env, cwd=ROOT)
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:

@@ -20,12 +20,9 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 import tomllib
 import urllib.request
 import venv
@@ -34,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import serve, stop_server
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -286,47 +284,21 @@ def test_installed_package_is_imported_from_site_packages_not_the_folder(install
     assert version == PYPROJECT["project"]["version"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(installed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`bptt-studio serve` of the installed wheel, started from an unrelated folder."""
-    port = _free_port()
     folder = tmp_path_factory.mktemp("served-from")
     log = folder / "serve.log"
     with log.open("wb") as output:
-        proc = subprocess.Popen(
-            [str(installed / "bptt-studio"), "serve", "--host", "127.0.0.1", "--port",
-             str(port), "--log-level", "warning"],
-            cwd=folder, env=clean_env(), start_new_session=True, stdout=output,
-            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+        try:
+            proc, base = serve(installed / "bptt-studio", env=clean_env(), cwd=folder,
+                               timeout_s=60, output=output)
+        except RuntimeError as error:
+            pytest.fail(f"bptt-studio serve of the wheel: {error}\n{log.read_text()}")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"bptt-studio serve exited with {proc.returncode}:\n"
-                            f"{log.read_text()}")
-            try:
-                with urllib.request.urlopen(base + "/api/v1/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("bptt-studio serve did not answer within 60 s")
-                time.sleep(0.2)
         yield base
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_server(proc)
 
 
 def get(url: str, data: bytes | None = None) -> tuple[int, str, bytes]:

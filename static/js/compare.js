@@ -23,13 +23,9 @@ import { svgEl } from "./labels.js";
 import { NetworkView } from "./network.js";
 import { labelText, varLabel } from "./notation.js";
 import { TraceIndex } from "./trace.js";
+import { el } from "./dom.js";
 
-const h = (tag, cls = "", parent = null) => {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (parent) parent.appendChild(node);
-  return node;
-};
+const h = el;
 
 export class CompareView {
   /** onUnit({setup, unit}): a hidden unit clicked (or Enter) on a column's network. */

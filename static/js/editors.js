@@ -23,18 +23,11 @@ import {
 import { initialParams } from "./seed.js";
 import { requestOf } from "./state.js";
 import { TraceIndex } from "./trace.js";
+import { el } from "./dom.js";
 
 // Above this many weights in all, one parameter is shown at a time (chosen by its name).
 const ALL_AT_ONCE = 600;
 const MAX_MESSAGES = 12; // refusals written per grid (the API may name every entry)
-
-function el(tag, cls, parent, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  if (parent) parent.appendChild(node);
-  return node;
-}
 
 /**
  * Where an API refusal points in the editors, from its path (the loc without "body", joined

@@ -12,13 +12,13 @@ import {
   gateLabel,
   gradLabel,
   groupLabel,
+  labelParts,
   labelText,
   leftLabel,
   paramGroups,
   paramLabel,
   shownError,
   splitSign,
-  timeStyle,
   varLabel,
 } from "./notation.js";
 import { inSeriesUnits } from "./units.js";
@@ -97,14 +97,7 @@ export class EquationView {
     const dPrefix = core.length > 1 && core[0] === "d" ? core.slice(1) : null;
     let base = dPrefix ? row(m("mi", { mathvariant: "normal" }, "d"), mi(dPrefix)) : mi(core);
     if (lab.acc) base = m("mover", { accent: "true" }, base, mo(ACC[lab.acc]));
-    const style = timeStyle(this.notation);
-    let sub = lab.s || "";
-    let sup = null;
-    if (t !== null) {
-      if (style === "sub") sub = sub ? `${sub},${t}` : String(t);
-      else if (style === "paren") sup = `(${t})`;
-      else sup = `⟨${t}⟩`;
-    }
+    const { sub, sup } = labelParts(lab, this.notation, t);
     let node = base;
     if (sub && sup) node = m("msubsup", {}, base, mi(sub), m("mrow", {}, mtext(sup)));
     else if (sub) node = m("msub", {}, base, mi(sub));

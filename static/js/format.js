@@ -21,3 +21,24 @@ export function num(value, digits = 3) {
 export function raw(value) {
   return value === null || value === undefined ? "null" : String(value);
 }
+
+const SUPERSCRIPT = {
+  "-": "⁻",
+  "−": "⁻",
+  "+": "⁺",
+  0: "⁰",
+  1: "¹",
+  2: "²",
+  3: "³",
+  4: "⁴",
+  5: "⁵",
+  6: "⁶",
+  7: "⁷",
+  8: "⁸",
+  9: "⁹",
+};
+
+/** An integer exponent written as superscript digits, for m·10ᵏ labels (−4 → ⁻⁴). */
+export function superscript(exponent) {
+  return [...String(exponent)].map((c) => SUPERSCRIPT[c] || c).join("");
+}

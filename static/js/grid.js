@@ -8,6 +8,7 @@
 // Pure parsing functions first, then the component.
 import { num } from "./format.js";
 import { t as tr } from "./i18n.js";
+import { el } from "./dom.js";
 
 // ---- parsing (no DOM) --------------------------------------------------------------------------
 
@@ -84,13 +85,6 @@ export function asVector(rows) {
 // Beyond this many entries a grid is a text area (one row per line): thousands of inputs would
 // make the page slow to open and to scroll.
 export const MAX_CELLS = 1600;
-
-const el = (tag, cls, parent) => {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (parent) parent.appendChild(node);
-  return node;
-};
 
 export class Grid {
   /**

@@ -1,25 +1,10 @@
 // Rendering a notation label ({b: base, s: subscript, acc: "hat" | "tilde" | null, post:
 // suffix}, see notation.js), optionally with a time index written in the notation's style: h(3),
-// h_3, a⟨3⟩, and Haykin's x(n−1) for "t-1". labelParts says once what is written where; the
-// renderers only put the parts into SVG or HTML.
-import { timeIndex, timeStyle } from "./notation.js";
+// h_3, a⟨3⟩, and Haykin's x(n−1) for "t-1". notation.js's labelParts says once what is written
+// where; the renderers here (and equation.js's MathML) only put the parts into SVG or HTML.
+import { labelParts } from "./notation.js";
 
-const ACCENT = { hat: "\u0302", tilde: "\u0303" };
 const SVG = "http://www.w3.org/2000/svg";
-
-/**
- * {base, sub, sup, post}: the base with its accent, the subscript, the superscript (or ""),
- * and what follows them (Coursera's block of columns "[:,a]", written after the subscript).
- */
-export function labelParts(label, notation = "goodfellow", time = null) {
-  const when = time === null || time === undefined ? null : timeIndex(time, notation);
-  const style = timeStyle(notation);
-  const sub = [label.s, when !== null && style === "sub" ? when : ""].filter(Boolean).join(",");
-  let sup = "";
-  if (when !== null && style === "paren") sup = `(${when})`;
-  if (when !== null && style === "angle") sup = `⟨${when}⟩`;
-  return { base: label.b + (ACCENT[label.acc] || ""), sub, sup, post: label.post || "" };
-}
 
 /** An SVG element with attributes, appended to parent when given. */
 export function svgEl(name, attrs = {}, parent = null) {

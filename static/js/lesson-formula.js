@@ -3,13 +3,9 @@
 import { fill } from "./i18n.js";
 import { htmlLabel } from "./labels.js";
 import { deltaLabel, gateLabel, paramLabel, varLabel } from "./notation.js";
+import { el } from "./dom.js";
 
-const h = (tag, cls = "", text = null) => {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== null) node.textContent = text;
-  return node;
-};
+const h = (tag, cls = "", text = null) => el(tag, cls, null, text);
 
 // Inside {{…}}: @W, @U_o, @W_k (parameters, engine names), %h(t-1), %delta.o(t), %gate.f(t+1)
 // (signals, with a time index written in the notation's style), ^T, ^{…}, _{…}; the rest as is.

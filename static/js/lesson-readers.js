@@ -4,20 +4,7 @@
 // the trace is the one the timeline walks; a reader with "setup" reads that set-up's instead
 // (compare-plan.js names them: rnn, lstm, gru; every, last; full, truncated).
 
-const SUP = {
-  "-": "⁻",
-  "+": "⁺",
-  0: "⁰",
-  1: "¹",
-  2: "²",
-  3: "³",
-  4: "⁴",
-  5: "⁵",
-  6: "⁶",
-  7: "⁷",
-  8: "⁸",
-  9: "⁹",
-};
+import { superscript } from "./format.js";
 
 const flat = (v) => (Array.isArray(v) ? v.flat(Infinity) : [v]);
 const pick = (obj, path) => path.split(".").reduce((o, k) => (o == null ? o : o[k]), obj);
@@ -107,7 +94,7 @@ export function format(value, how, lang) {
     const [m, e] = new Intl.NumberFormat(lang, { notation: "scientific", maximumFractionDigits: 1 })
       .format(value)
       .split("E");
-    return e === "0" ? m : `${m}·10${[...e].map((c) => SUP[c] || c).join("")}`;
+    return e === "0" ? m : `${m}·10${superscript(e)}`;
   }
   return new Intl.NumberFormat(lang, { maximumSignificantDigits: 4 }).format(value);
 }

@@ -19,16 +19,12 @@ import { t as tr } from "./i18n.js";
 import { htmlLabel } from "./labels.js";
 import { deltaLabel, gateLabel, labelText, paramLabel, varLabel } from "./notation.js";
 import { requestOf } from "./state.js";
+import { el } from "./dom.js";
 
 const UNIT_BUTTONS_MAX = 24; // more units than this: a number field instead of buttons
 const CACHE_SIZE = 32;
 
-const h = (tag, cls = "", text = null) => {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== null) node.textContent = text;
-  return node;
-};
+const h = (tag, cls = "", text = null) => el(tag, cls, null, text);
 
 /** A label with the unit index (1-based, as the page shows it) added to its subscript. */
 const ofUnit = (label, j) => ({ ...label, s: label.s ? `${label.s},${j}` : String(j) });

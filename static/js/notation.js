@@ -137,35 +137,25 @@ export const COURSERA_UPDATE = L("Γ", "u");
 
 // State and signal labels. In Coursera's notation the hidden state is a and the
 // pre-activation, which that course leaves unnamed, is written z.
+// Goodfellow et al. and Dive into Deep Learning name the states and signals alike.
+const PLAIN_VARS = {
+  x: L("x"),
+  h: L("h"),
+  c: L("c"),
+  a: L("a"),
+  o: L("o"),
+  yhat: L("y", "", "hat"),
+  y: L("y"),
+  L: L("L"),
+  delta: L("δ"),
+  g_o: L("g", "o"),
+  dh: L("dh"),
+  dc: L("dc"),
+};
+
 const VARS = {
-  goodfellow: {
-    x: L("x"),
-    h: L("h"),
-    c: L("c"),
-    a: L("a"),
-    o: L("o"),
-    yhat: L("y", "", "hat"),
-    y: L("y"),
-    L: L("L"),
-    delta: L("δ"),
-    g_o: L("g", "o"),
-    dh: L("dh"),
-    dc: L("dc"),
-  },
-  d2l: {
-    x: L("x"),
-    h: L("h"),
-    c: L("c"),
-    a: L("a"),
-    o: L("o"),
-    yhat: L("y", "", "hat"),
-    y: L("y"),
-    L: L("L"),
-    delta: L("δ"),
-    g_o: L("g", "o"),
-    dh: L("dh"),
-    dc: L("dc"),
-  },
+  goodfellow: PLAIN_VARS,
+  d2l: PLAIN_VARS,
   coursera: {
     x: L("x"),
     h: L("a"),
@@ -232,18 +222,24 @@ export function timeStyle(notation) {
 
 export const ACCENT = { hat: "\u0302", tilde: "\u0303" };
 
+/**
+ * {base, sub, sup, post}: the base with its accent, the subscript, the superscript (or ""),
+ * and what follows them (Coursera's block of columns "[:,a]", written after the subscript).
+ */
+export function labelParts(label, notation = "goodfellow", time = null) {
+  const when = time === null || time === undefined ? null : timeIndex(time, notation);
+  const style = timeStyle(notation);
+  const sub = [label.s, when !== null && style === "sub" ? when : ""].filter(Boolean).join(",");
+  let sup = "";
+  if (when !== null && style === "paren") sup = `(${when})`;
+  if (when !== null && style === "angle") sup = `⟨${when}⟩`;
+  return { base: label.b + (ACCENT[label.acc] || ""), sub, sup, post: label.post || "" };
+}
+
 /** Plain text of a label, optionally with a time index: "W_hh", "h(3)", "a⟨2⟩", "W_o[:,a]". */
 export function labelText(label, notation = "goodfellow", time = null) {
-  const t = timeIndex(time, notation);
-  let text = label.b + (label.acc ? ACCENT[label.acc] : "");
-  const style = timeStyle(notation);
-  const subs = [label.s].filter(Boolean);
-  if (t !== null && style === "sub") subs.push(String(t));
-  if (subs.length) text += `_${subs.join(",")}`;
-  text += label.post || "";
-  if (t !== null && style === "paren") text += `(${t})`;
-  if (t !== null && style === "angle") text += `⟨${t}⟩`;
-  return text;
+  const { base, sub, sup, post } = labelParts(label, notation, time);
+  return `${base}${sub ? `_${sub}` : ""}${post}${sup}`;
 }
 
 /**

@@ -4,7 +4,7 @@
 // field of the trace or of the training result; the only arithmetic here is display: log10 of
 // a value to place it on a colour scale, and series values back in their own units.
 import { PALETTE, SEQUENTIAL } from "./config.js";
-import { num } from "./format.js";
+import { num, superscript } from "./format.js";
 import { t as tr } from "./i18n.js";
 import { gradText, specParams, symbolArgs } from "./notation.js";
 import { idle } from "./schedule.js";
@@ -26,19 +26,6 @@ const LINE_COLOURS = [
 // Above this ratio between the largest and the smallest norm, bars in proportion would show
 // the small ones as nothing: the chart switches to points on a logarithmic axis.
 const LOG_RATIO = 100;
-const SUPERSCRIPT = {
-  "-": "⁻",
-  0: "⁰",
-  1: "¹",
-  2: "²",
-  3: "³",
-  4: "⁴",
-  5: "⁵",
-  6: "⁶",
-  7: "⁷",
-  8: "⁸",
-  9: "⁹",
-};
 
 /** Break a text into lines of at most `chars` characters, at spaces: plotly does not wrap. */
 function wrap(text, chars) {
@@ -120,11 +107,7 @@ function currentEvent(v) {
   return { i, ev: v.index.event(i) };
 }
 
-const power = (k) =>
-  `10${String(k)
-    .split("")
-    .map((c) => SUPERSCRIPT[c])
-    .join("")}`;
+const power = (k) => `10${superscript(k)}`;
 
 /** A tick label: 0.002, 50, 1000 written out; smaller or larger as m·10ᵏ (5·10⁻⁴). */
 export function tickText(x) {

@@ -7,18 +7,11 @@
 import { cellValue, Grid } from "./grid.js";
 import { t as tr } from "./i18n.js";
 import { rightText, specParams } from "./notation.js";
+import { el } from "./dom.js";
 
 // A connection's matrix is edited in the card up to this many entries; larger ones open the
 // editors' panel instead.
 const CARD_CELLS = 64;
-
-function el(tag, cls, parent, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  if (parent) parent.appendChild(node);
-  return node;
-}
 
 /**
  * The parameters a connection of the network applies, from the trace's cell_spec: "h-h" and

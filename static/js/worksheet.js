@@ -26,16 +26,9 @@ import {
 import { TraceSource } from "./source.js";
 import { fromUrl } from "./state.js";
 import { TraceIndex } from "./trace.js";
+import { el } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
-
-function el(tag, cls, parent, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  if (parent) parent.appendChild(node);
-  return node;
-}
 
 /** Why a trace is too large for a worksheet (a catalogue key and its arguments), or null. */
 export function tooLarge(sizes) {

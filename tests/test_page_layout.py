@@ -441,10 +441,13 @@ CHOICE_FITS = """(s) => {
     const style = getComputedStyle(s);
     const ctx = document.createElement('canvas').getContext('2d');
     ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
-    const text = ctx.measureText(s.options[s.selectedIndex].text).width;
+    const shown = s.dataset.widest === undefined ? [s.options[s.selectedIndex]] : [...s.options];
+    const text = Math.max(...shown.map((o) => ctx.measureText(o.text).width));
+    const widest = shown.reduce((a, o) => (ctx.measureText(o.text).width
+        > ctx.measureText(a.text).width ? o : a)).text;
     const room = s.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)
         - 1.6 * parseFloat(style.fontSize);
-    return {id: s.id, text, room};
+    return {id: s.id, text, room, widest};
 }"""
 
 
@@ -620,12 +623,41 @@ def test_the_sidebars_full_width_buttons_share_one_width(sized, live_server):
     assert page.errors == []
 
 
+@pytest.mark.parametrize("size", ["desktop", "laptop"])
 @pytest.mark.parametrize("lang", LANGS)
-def test_the_default_settings_show_their_whole_choice_at_1920(sized, live_server, lang):
-    page = sized("desktop")
+def test_every_choice_of_the_settings_shows_whole(sized, live_server, lang, size):
+    page = sized(size)
     open_studio(page, live_server, f"lang={lang}")
-    for select in ("#ctl-preset", "#ctl-data-kind", "#ctl-cell", "#ctl-loss", "#ctl-loss-at",
-                   "#ctl-opt", "#ctl-clip"):
+    for select in ("#ctl-preset", "#ctl-data-kind", "#ctl-cell", "#ctl-activation", "#ctl-loss",
+                   "#ctl-loss-at", "#ctl-opt", "#ctl-clip"):
+        page.eval_on_selector(select, "(s) => { s.dataset.widest = ''; }")
         fit = page.eval_on_selector(select, CHOICE_FITS)
         assert fit["text"] <= fit["room"], fit
+    placeholder = page.eval_on_selector("#ctl-data", PLACEHOLDER_FITS)
+    assert placeholder["text"] <= placeholder["room"], placeholder
+    assert page.errors == []
+
+
+PLACEHOLDER_FITS = """(input) => {
+    const style = getComputedStyle(input);
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    return {text: ctx.measureText(input.placeholder).width, placeholder: input.placeholder,
+            room: input.clientWidth - parseFloat(style.paddingLeft)
+                  - parseFloat(style.paddingRight)};
+}"""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_loss_at_hint_names_the_tasks_shape_for_the_choice(sized, live_server, lang):
+    page = sized("laptop")
+    open_studio(page, live_server, f"lang={lang}")
+    many = page.inner_text("#loss-at-hint")
+    page.select_option("#ctl-loss-at", "last")
+    page.wait_for_function("document.querySelector('#loss-at-hint').dataset.i18n"
+                           " === 'ctl.lossAt.lastHint'")
+    one = page.inner_text("#loss-at-hint")
+    words = {"en": ("Many-to-many", "Many-to-one"), "pt-BR": ("Muitos-para-muitos",
+             "Muitos-para-um"), "ru": ("Многие-ко-многим", "Многие-к-одному")}[lang]
+    assert many.startswith(words[0]) and one.startswith(words[1]), (many, one)
     assert page.errors == []

@@ -436,6 +436,10 @@ export class Controls {
       if (compared === mode) el.title = tr("cmp.controlled");
       else el.removeAttribute("title");
     }
+    // the hint names the task's shape for the choice made (many-to-many or many-to-one)
+    const lossAtHint = $("loss-at-hint");
+    lossAtHint.dataset.i18n = `ctl.lossAt.${$("ctl-loss-at").value || "every"}Hint`;
+    lossAtHint.textContent = tr(lossAtHint.dataset.i18n);
     const trunc = $("ctl-trunc").checked;
     $("ctl-k1").disabled = !trunc;
     $("ctl-k2").disabled = !trunc;

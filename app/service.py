@@ -120,9 +120,27 @@ def trace_payload(result: dict[str, Any], detail: str, settings: Settings) -> di
                            f"per-step matrix replaced by its Frobenius norm), or a smaller "
                            f"hidden_size or a shorter sequence", "response_too_large")
     payload = with_norms(result) if chosen == "norms" else _materialised(result)
-    payload["non_finite"] = bool(result["non_finite"]) or not all_finite(payload)
+    payload["non_finite"] = bool(result["non_finite"]) or not all_finite(_formed(payload))
     payload["detail"] = chosen
     return payload
+
+
+# The engine's non_finite covers every number it recorded (engine.run). What the payload forms
+# afterwards from finite numbers can still overflow on its own: a running sum of finite
+# contributions, the norm of finite entries, an outer product. Only those fields are walked
+# (walking the whole payload again cost more than writing its JSON).
+FORMED_EVENT_FIELDS = (*EVENT_MATRICES, "norms", "accum_norms")
+
+
+def _formed(payload: dict[str, Any]) -> list[Any]:
+    """The payload's numbers formed after the engine's own check of its result."""
+    formed: list[Any] = [payload["params"]]
+    for event in payload["events"]:
+        if event.get("kind") == "backward":
+            formed += [event.get(key) for key in FORMED_EVENT_FIELDS]
+    for update in payload["updates"]:
+        formed += [update.get(key) for key in UPDATE_MATRICES]
+    return formed
 
 
 def _materialised(result: dict[str, Any]) -> dict[str, Any]:

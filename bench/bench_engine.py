@@ -23,6 +23,11 @@ column alike:
     jac.       the Jacobian norms alone (engine.diagnostics.jacobian_norms on the same pass):
                T(T-1)/2 products of H x H matrices, O(T^2 H^3), about 1.3 G multiply-adds
                at T = 100, H = 64; "jac./trace" shows why they are computed only when asked
+    http       the default request (the diag request: what the page sends) end to end: POSTed
+               as JSON over one keep-alive loopback connection to `bptt-studio serve` (this
+               checkout's .venv, one worker, the response cache off) and the whole JSON
+               response read; "http/torch" is the goal of the picture issue (at most 1.5x
+               PyTorch's per-step computation). Skipped with a message without .venv.
 
 The goals of the engine issue are printed as ratios with PASS/MISS. The project's venv has no
 torch, so `make bench` skips that column; BENCH_PYTHON=/path/to/python-with-torch make bench
@@ -32,8 +37,14 @@ includes it (that interpreter needs numpy; the engine needs nothing else).
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
+import os
+import signal
+import socket
 import statistics
 import string
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -64,7 +75,9 @@ GOALS = {  # ratio name -> bound, from the engine issue
     "trace/minimal": 1.5,
     "T1000/T100": 11.0,
     "diag/trace": 5.0,
+    "http/torch": 1.5,
 }
+SERVER = ROOT / ".venv" / "bin" / "bptt-studio"
 
 
 def text_of_length(T: int, seed: int = 0) -> str:
@@ -335,6 +348,63 @@ def torch_runner(cell: str, T: int) -> Callable[[], Any]:
 
 
 # ---------------------------------------------------------------------------------------------
+# The default request end to end over HTTP, as a client of the API gets it.
+
+
+def start_server() -> tuple[subprocess.Popen[bytes], int] | None:
+    """`bptt-studio serve` of this checkout (one worker, no response cache) on a free loopback
+    port, once it answers; None when the checkout has no .venv."""
+    if not SERVER.exists():
+        print(f"http column skipped: no {SERVER} (run `make run` or `make test` once)")
+        return None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {**os.environ, "BPTT_RESPONSE_CACHE_BYTES": "0", "WEB_CONCURRENCY": "1"}
+    proc = subprocess.Popen([str(SERVER), "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--log-level", "warning"], env=env, cwd=ROOT,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/api/v1/health")
+            if connection.getresponse().status == 200:
+                connection.close()
+                return proc, port
+        except OSError:
+            time.sleep(0.1)
+    stop_server(proc)
+    raise RuntimeError("bptt-studio serve did not answer /api/v1/health within 60 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def http_runner(port: int, body: dict[str, Any]) -> Callable[[], Any]:
+    """POST /api/v1/trace on one keep-alive connection and read the whole JSON answer."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    payload = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+
+    def run() -> None:
+        connection.request("POST", "/api/v1/trace", body=payload, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        if response.status != 200 or response.getheader("X-Cache") == "hit":
+            raise RuntimeError(f"/api/v1/trace: {response.status} {data[:200]!r}")
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def verdict(name: str, value: float) -> str:
@@ -360,44 +430,66 @@ def main() -> None:
     print(f"numpy {np.__version__}; batch 1, D = K = 27, H = {H}, T = 100, fp64; "
           f"median of repeats, ms")
     began = time.perf_counter()
+    served = start_server()
     rows = []
-    for cell in cells:
-        minimal, result = minimal_for(cell, 100)
-        check_minimal(cell, minimal, result)
-        r100 = request(cell, 100)
-        r1000 = request(cell, 1000)
-        rdiag = request(cell, 100, diagnostics=True)
-        rjac = request(cell, 100, diagnostics=True, jacobian=True)
-        fns: dict[str, Callable[[], Any]] = {
-            "jacobian": jacobian_runner(rjac),
-            "minimal": minimal.run,
-            "trace": lambda r=r100: run_trace(r),
-            "material": lambda r=r100: materialize(run_trace(r)),
-            "T1000": lambda r=r1000: run_trace(r),
-            "diag": lambda r=rdiag: run_trace(r),
-            "diag_jac": lambda r=rjac: run_trace(r),
-        }
-        if torch is not None:
-            fns["torch"] = torch_runner(cell, 100)
-        row: dict[str, Any] = {"cell": cell, "torch": None, **median_times(fns, budget)}
-        rows.append(row)
-        print(f"  {cell} measured", flush=True)
+    try:
+        for cell in cells:
+            rows.append(measure_cell(cell, budget, served[1] if served else None))
+    finally:
+        if served:
+            stop_server(served[0])
+    report(rows, began)
+
+
+def measure_cell(cell: str, budget: float, port: int | None) -> dict[str, Any]:
+    """Every column's median seconds for one cell (None where a peer is missing)."""
+    minimal, result = minimal_for(cell, 100)
+    check_minimal(cell, minimal, result)
+    r100 = request(cell, 100)
+    r1000 = request(cell, 1000)
+    rdiag = request(cell, 100, diagnostics=True)
+    rjac = request(cell, 100, diagnostics=True, jacobian=True)
+    fns: dict[str, Callable[[], Any]] = {
+        "jacobian": jacobian_runner(rjac),
+        "minimal": minimal.run,
+        "trace": lambda r=r100: run_trace(r),
+        "material": lambda r=r100: materialize(run_trace(r)),
+        "T1000": lambda r=r1000: run_trace(r),
+        "diag": lambda r=rdiag: run_trace(r),
+        "diag_jac": lambda r=rjac: run_trace(r),
+    }
+    if torch is not None:
+        fns["torch"] = torch_runner(cell, 100)
+    if port is not None:
+        # the page's request leaves diagnostics and jacobian_norms to their defaults
+        page_request = {k: v for k, v in rdiag.items() if k not in ("diagnostics",
+                                                                    "jacobian_norms")}
+        fns["http"] = http_runner(port, page_request)
+    row: dict[str, Any] = {"cell": cell, "torch": None, "http": None,
+                           **median_times(fns, budget)}
+    print(f"  {cell} measured", flush=True)
+    return row
+
+
+def report(rows: list[dict[str, Any]], began: float) -> None:
+    """The medians, then the goals' ratios with PASS or MISS."""
 
     def ms(value: float | None) -> str:
         return "skipped" if value is None else f"{value * 1e3:.2f}"
 
     header = ["cell", "minimal", "torch", "trace", "material.", "T=1000", "diag", "+jac.",
-              "jac."]
+              "jac.", "http"]
     print()
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
     for row in rows:
         print(f"| {row['cell']} | {ms(row['minimal'])} | {ms(row['torch'])} | "
               f"{ms(row['trace'])} | {ms(row['material'])} | {ms(row['T1000'])} | "
-              f"{ms(row['diag'])} | {ms(row['diag_jac'])} | {ms(row['jacobian'])} |")
+              f"{ms(row['diag'])} | {ms(row['diag_jac'])} | {ms(row['jacobian'])} | "
+              f"{ms(row['http'])} |")
     print()
     header = ["cell", "trace/torch ≤ 0.25", "material./torch", "trace/minimal ≤ 1.5",
-              "T1000/T100 ≤ 11", "diag/trace ≤ 5", "jac./trace"]
+              "T1000/T100 ≤ 11", "diag/trace ≤ 5", "jac./trace", "http/torch ≤ 1.5"]
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
     for row in rows:
@@ -414,6 +506,11 @@ def main() -> None:
             ratio = row[num] / row[den]
             cells_out.append(f"{ratio:.2f} {verdict(name, ratio)}")
         cells_out.append(f"{row['jacobian'] / row['trace']:.1f}")
+        if row["torch"] is None or row["http"] is None:
+            cells_out.append("skipped (no torch or no server)")
+        else:
+            ratio = row["http"] / row["torch"]
+            cells_out.append(f"{ratio:.2f} {verdict('http/torch', ratio)}")
         print("| " + " | ".join(cells_out) + " |")
     print(f"\n(total {time.perf_counter() - began:.0f} s)")
 

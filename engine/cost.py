@@ -189,9 +189,19 @@ def features(work: Work, output: Output = Output(), as_run: bool = False
     for fitting the coefficients to measurements; the estimate counts the dearer side.
     """
     sizes = _Sizes(work)
-    out: dict[str, tuple[Features, Features]] = {"base": base_features(sizes)}
     recorded_pass = (work.task in ("trace", "gradcheck") or work.recorded
                      or output.form in ("csv", "neuron"))
+    return {**_work_phases(sizes, output, recorded_pass),
+            **_output_phases(sizes, output, recorded_pass, _chosen_detail(work, output, as_run),
+                            as_run)}
+
+
+def _work_phases(sizes: _Sizes, output: Output, recorded_pass: bool
+                 ) -> dict[str, tuple[Features, Features]]:
+    """The computation's phases: planning, /train's passes, the recorded pass and its scan,
+    the diagnostics (with the replay of a truncated pass, the Jacobian norms), /gradcheck."""
+    work = sizes.work
+    out: dict[str, tuple[Features, Features]] = {"base": base_features(sizes)}
     diagnostics = work.diagnostics and output.form != "neuron" and work.task != "gradcheck"
     if work.task == "train":
         out["passes"] = pass_features(sizes, recorded=False)
@@ -207,13 +217,26 @@ def features(work: Work, output: Output = Output(), as_run: bool = False
             out["jacobian"] = jacobian_features(sizes)
     if work.task == "gradcheck":
         out["gradcheck"] = gradcheck_features(sizes)
+    return out
+
+
+def _chosen_detail(work: Work, output: Output, as_run: bool) -> str | None:
+    """The detail counted: as the server decides on the made trace (``as_run``), else the
+    full side of "auto" (estimate() takes the dearer of the two); None when nothing is built
+    (an explicit "full" over the limit)."""
     detail: str | None = output.detail
-    full_numbers = _full_numbers(work, output)
-    if as_run and detail != "norms":  # as the server decides, on the made trace
+    if as_run and detail != "norms":
         fits_limit = trace_numbers(work, full=True) <= output.full_numbers
-        detail = "full" if fits_limit else ("norms" if detail == "auto" else None)
-    elif detail == "auto":  # estimate() takes the dearer of the two; here, the full side
-        detail = "full"
+        return "full" if fits_limit else ("norms" if detail == "auto" else None)
+    return "full" if detail == "auto" else detail
+
+
+def _output_phases(sizes: _Sizes, output: Output, recorded_pass: bool, detail: str | None,
+                   as_run: bool) -> dict[str, tuple[Features, Features]]:
+    """Making the response: the trace's payload or CSV, the neuron view, the JSON."""
+    work = sizes.work
+    out: dict[str, tuple[Features, Features]] = {}
+    full_numbers = _full_numbers(work, output)
     json_numbers = 0.0
     if recorded_pass and output.form == "json" and work.task != "gradcheck" and detail:
         out["payload"] = payload_features(sizes, detail, full_numbers)

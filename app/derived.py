@@ -1,20 +1,23 @@
 """What is derived from one recorded pass: a hidden unit's delta as its sum, and the tidy CSV.
 
-Like ``app.service``, each endpoint is a plain function ``(request, options, settings) ->
-bytes``: the engine's request as the client set it, this endpoint's options with their
-defaults, the server's settings; picklable values in, the response bytes out, so a worker
-process can run it. ``ENDPOINTS`` lists them for ``service.compute``-style dispatch. Errors are
+Like ``app.service``, each endpoint is two plain functions: its admission ``(request,
+options, settings) -> Plan`` (the engine's request as the client set it, this endpoint's
+options with their defaults, the server's settings: planned once, judged by the limits) and
+its run ``(plan, options, settings) -> bytes``; picklable values in and out, so the server
+admits in its worker and runs in a computation process. ``ENDPOINTS`` lists them. Errors are
 raised: ``engine.RequestError`` (422, naming the field) and ``app.errors.ApiError`` (413).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
 from bptt_studio import engine, export, limits
+from bptt_studio.engine import Plan
 from bptt_studio.engine.tidy import to_csv_bytes
 from bptt_studio.errors import ApiError
 from bptt_studio.jsonio import all_finite, dumps
@@ -35,10 +38,14 @@ def split(body: BaseModel, options: frozenset[str]) -> tuple[dict[str, Any], dic
     return request, body.model_dump(include=set(options))
 
 
-def neuron(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> bytes:
-    """The neuron view (engine.neuron) of unit ``unit`` at step ``t`` as JSON bytes."""
-    job = engine.plan(request)  # planned once, judged by the limits, then run
+def admit_neuron(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> Plan:
+    job = engine.plan(request)
     limits.check(job, settings, limits.response(settings, "neuron"))
+    return job
+
+
+def neuron(job: Plan, options: dict[str, Any], settings: Settings) -> bytes:
+    """The neuron view (engine.neuron) of unit ``unit`` at step ``t`` as JSON bytes."""
     with np.errstate(all="ignore"):
         view = engine.neuron(job, options["t"], options["unit"], options.get("update"),
                              options.get("convention", "gradient"))
@@ -46,15 +53,19 @@ def neuron(request: dict[str, Any], options: dict[str, Any], settings: Settings)
     return dumps(view)
 
 
-def export_csv(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> bytes:
+def admit_csv(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> Plan:
+    job = engine.plan(request)
+    limits.check(job, settings, limits.response(settings, "csv", options.get("detail", "auto")))
+    return job
+
+
+def export_csv(job: Plan, options: dict[str, Any], settings: Settings) -> bytes:
     """The whole trace as one tidy CSV (engine.tidy), UTF-8 bytes.
 
     ``detail`` is /trace's: "full" matrices exactly when /trace would send them in full (the
     same estimate against BPTT_MAX_RESPONSE_BYTES), else "norms" for "auto" and a 413 for an
     explicit "full".
     """
-    job = engine.plan(request)  # planned once, judged by the limits, then run
-    limits.check(job, settings, limits.response(settings, "csv", options.get("detail", "auto")))
     with np.errstate(all="ignore"):  # overflow shows as empty values, never as a warning
         result = engine.run_trace(job)
         detail = csv_detail(result, options.get("detail", "auto"), settings)
@@ -83,11 +94,26 @@ def csv_detail(result: dict[str, Any], detail: str, settings: Settings) -> str:
 
 
 # export_torch: the "Check it in PyTorch" script (app/export.py), run in the computation
-# processes like the other two.
-ENDPOINTS = {"neuron": neuron, "export_csv": export_csv, "export_torch": export.script_bytes}
+# processes like the other two. Each endpoint: (its admission, its run).
+Admit = Callable[[dict[str, Any], dict[str, Any], Settings], Plan]
+Run = Callable[[Plan, dict[str, Any], Settings], bytes]
+ENDPOINTS: dict[str, tuple[Admit, Run]] = {
+    "neuron": (admit_neuron, neuron), "export_csv": (admit_csv, export_csv),
+    "export_torch": (export.admit_script, export.script_bytes)}
 
 
 def compute(endpoint: str, request: dict[str, Any], options: dict[str, Any],
             settings: Settings) -> bytes:
     """The response bytes of ``endpoint`` ("neuron", "export_csv" or "export_torch")."""
-    return ENDPOINTS[endpoint](request, options, settings)
+    return run(endpoint, admit(endpoint, request, options, settings), options, settings)
+
+
+def admit(endpoint: str, request: dict[str, Any], options: dict[str, Any],
+          settings: Settings) -> Plan:
+    """The request planned once and judged by the limits (see ``service.admit``)."""
+    return ENDPOINTS[endpoint][0](request, options, settings)
+
+
+def run(endpoint: str, job: Plan, options: dict[str, Any], settings: Settings) -> bytes:
+    """The response bytes of an admitted plan."""
+    return ENDPOINTS[endpoint][1](job, options, settings)

@@ -4,22 +4,26 @@ Both take the request of /trace and answer a Python script (text/x-python) that 
 same network in PyTorch, runs the same pass with autograd and compares every hidden state,
 gradient and update with the numbers the engine computed (``engine.torch_script``).
 
-Like ``app.service`` and ``app.derived``, the work is a plain function ``(request, options,
-settings) -> bytes``: picklable values in, the response bytes out. The request is planned
-once and judged by the same limits as /trace, and a script whose embedded numbers would pass
-the response limit is refused (413) before it is written. Errors are raised:
-``engine.RequestError`` (422, naming the field) and ``app.errors.ApiError`` (413).
+Like ``app.service`` and ``app.derived``, the work is two plain functions: ``admit_script``
+plans the request once and judges it by the same limits as /trace, refusing (413) a script
+whose embedded numbers would pass the response limit before it is written; ``script_bytes``
+writes the script of the admitted plan: picklable values in, the response bytes out.
+Errors are raised: ``engine.RequestError`` (422, naming the field) and ``app.errors.ApiError``
+(413).
 Nothing here imports NumPy until a request runs (the CLI sets the BLAS threads first).
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
 from bptt_studio.settings import Settings
+
+if TYPE_CHECKING:
+    from bptt_studio.engine import Plan
 
 MEDIA_TYPE = "text/x-python; charset=utf-8"
 FILENAME = "bptt_check_in_pytorch.py"
@@ -31,16 +35,15 @@ OPENAPI_RESPONSE: dict[str, Any] = {
 }
 
 
-def script_bytes(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> bytes:
-    """The script of ``request`` as UTF-8 bytes (``options``, the trace's, change nothing)."""
-    import numpy as np
-
-    from bptt_studio import __version__, engine, limits
+def admit_script(request: dict[str, Any], options: dict[str, Any],
+                 settings: Settings) -> Plan:
+    """The plan of the script's pass, judged by the limits and by the script's size."""
+    from bptt_studio import engine, limits
     from bptt_studio.engine.torch_script import estimate_script_bytes
     from bptt_studio.errors import ApiError
 
     del options  # "detail" shapes a trace's JSON; the script always carries every number
-    job = engine.plan(request)  # planned once, judged by the limits, then run
+    job = engine.plan(request)
     limits.check(job, settings)
     estimate = estimate_script_bytes(job)
     if estimate > settings.max_response_bytes:
@@ -50,6 +53,15 @@ def script_bytes(request: dict[str, Any], options: dict[str, Any], settings: Set
                        f"{settings.max_response_bytes / 1e6:.1f} MB (BPTT_MAX_RESPONSE_BYTES); "
                        f"ask for a smaller hidden_size, a shorter sequence or fewer updates "
                        f"(a larger truncation k1)", "response_too_large")
+    return job
+
+
+def script_bytes(job: Plan, options: dict[str, Any], settings: Settings) -> bytes:
+    """The script of an admitted plan as UTF-8 bytes."""
+    import numpy as np
+
+    from bptt_studio import __version__, engine
+
     with np.errstate(all="ignore"):
         text = engine.torch_script(job, made_by="BPTT Studio", version=__version__)
     return text.encode("utf-8")
@@ -78,8 +90,9 @@ def add_command(commands: Any) -> None:
 def _cli(args: argparse.Namespace) -> int:
     """Validate like the API (the /trace body, then the engine), print the script's bytes;
     a bad request prints the API's error JSON on standard error and exits with status 2."""
-    from bptt_studio import service
+    from bptt_studio import derived, service
     from bptt_studio.cli import run_request
 
     return run_request(args, {}, lambda schemas, _: schemas.trace_body,
-                       lambda body, settings: script_bytes(*service.split(body), settings))
+                       lambda body, settings: derived.compute("export_torch",
+                                                              *service.split(body), settings))

@@ -2,12 +2,17 @@
 the CPU work itself, not just the waiting for it.
 
 Each worker process of the server keeps a ``ComputePool``: ``compute_processes`` child
-processes, each running ``service.compute`` (or ``derived.compute``, for /neuron and
-/export/csv) for one request at a time. The worker's event loop
-only validates requests, sends them to a child over a socket and awaits the answer, so
-``/api/v1/health`` and cache hits never wait behind a computation.
+processes, each running ``service.run`` (or ``derived.run``, for /neuron, /export/csv and
+/export/torch) for one request at a time. The worker validates the request and admits it
+(``service.admit``: the plan, judged by the limits and the cost model, in a thread, in a few
+milliseconds), so a refusal is answered at once and never waits in the queue; it then sends
+the plan to a child over a socket and awaits the answer, so ``/api/v1/health`` and cache hits
+never wait behind a computation.
 
-    request ──validated──▶ pool.compute ──▶ a free child? ──yes──▶ run it, await the reply
+    request ──validated──▶ admitted? ──no──▶ 422 (413), at once
+                              │ yes
+                              ▼
+                          pool.compute ──▶ a free child? ──yes──▶ run it, await the reply
                                             │ no                    │ past the deadline: kill, 504
                                             ▼                       │ client gone: kill
                                queue full? ──yes──▶ 503 + Retry-After, at once
@@ -207,11 +212,11 @@ def _run_one(task: bytes, settings: Settings) -> tuple[int, bytes, bool]:
     from bptt_studio import derived, service
     from bptt_studio.engine import RequestError
 
-    endpoint, request, options = pickle.loads(task)
-    entry = derived.compute if endpoint in derived.ENDPOINTS else service.compute
+    endpoint, job, options = pickle.loads(task)
+    entry = derived.run if endpoint in derived.ENDPOINTS else service.run
     failure: tuple[int, tuple[Any, ...], str, str]
     try:
-        return OK, entry(endpoint, request, options, settings), False
+        return OK, entry(endpoint, job, options, settings), False
     except RequestError as exc:
         failure = (422, ("body", *exc.loc), exc.msg, "value_error")
     except ApiError as exc:
@@ -483,15 +488,22 @@ class ComputePool:
 
     async def compute(self, endpoint: str, request: dict[str, Any], options: dict[str, Any],
                       disconnected: Callable[[], Awaitable[None]]) -> bytes:
-        """The response bytes of ``service.compute``, run in a child.
+        """The response bytes of ``service.compute``: admitted here, run in a child.
 
-        Raises ``ApiError``: the child's own errors (422, 413, ...), 503 busy (with
+        Raises ``RequestError`` or ``ApiError`` when the request is refused (422, 413: at
+        once, before any queue), ``ApiError``: the child's own errors, 503 busy (with
         Retry-After), 504 past the deadline, 500 if the child died; ``ClientGone`` when
         ``disconnected()`` returns first (the child is then killed).
         """
         if self._closed:
             raise self._busy("the server is shutting down")
-        task = pickle.dumps((endpoint, request, options), protocol=pickle.HIGHEST_PROTOCOL)
+        from bptt_studio import derived, service
+
+        entry = derived if endpoint in derived.ENDPOINTS else service
+        # In a thread: a large explicit request takes some milliseconds to plan, and the event
+        # loop keeps answering /api/v1/health meanwhile.
+        job = await asyncio.to_thread(entry.admit, endpoint, request, options, self.settings)
+        task = pickle.dumps((endpoint, job, options), protocol=pickle.HIGHEST_PROTOCOL)
         watcher = asyncio.ensure_future(disconnected())
         try:
             child = await self._acquire(watcher, len(task))

@@ -2,13 +2,13 @@
 
 ``compute(endpoint, request, options, settings)`` is the one entry: plain, picklable values in
 (the engine's request as the client set it, the API's options with their defaults), response
-bytes out, so the work can run in another thread or process. Inside, each step happens once:
-the engine plans the request (validation, the preset, the sizes, the work), the server's
-limits judge the plan and what it will cost (the response's JSON included), the engine runs
-the plan, and the result is shaped (the ``detail``
-option) into the response bytes. Errors are raised, never returned: ``engine.RequestError``
-(422) and ``app.errors.ApiError`` (413, ...); the API's exception handlers and the CLI turn
-them into the same body.
+bytes out. It is two steps, each done once: ``admit`` (the engine plans the request:
+validation, the preset, the sizes, the work; the server's limits judge the plan and what it
+will cost, the response's JSON included) and ``run`` (the engine runs the plan and the result
+is shaped, by the ``detail`` option, into the response bytes). The server admits in its worker
+and runs the admitted plan in a computation process (app/runner.py); the CLI does both.
+Errors are raised, never returned: ``engine.RequestError`` (422) and ``app.errors.ApiError``
+(413, ...); the API's exception handlers and the CLI turn them into the same body.
 """
 
 from __future__ import annotations
@@ -48,12 +48,25 @@ def compute(endpoint: str, request: dict[str, Any], options: dict[str, Any],
             settings: Settings) -> bytes:
     """The response bytes of ``endpoint`` ("trace", "train", "gradcheck" or "params"): the request
     planned once, the plan judged by the limits, then run."""
+    return run(endpoint, admit(endpoint, request, options, settings), options, settings)
+
+
+def admit(endpoint: str, request: dict[str, Any], options: dict[str, Any],
+          settings: Settings) -> Plan:
+    """The plan of the request, judged by the limits (its cost, its response): a refusal is
+    raised here, in milliseconds and before any computation, so the server answers it at
+    once instead of queueing it behind running computations."""
     if endpoint not in ENDPOINTS:
         raise ValueError(f"unknown endpoint {endpoint!r}; one of {', '.join(ENDPOINTS)}")
     job = engine.plan(request, task=endpoint,  # type: ignore[arg-type]  # checked above
                       iterations=options.get("iterations", 1),
                       include_trace=options.get("include_trace", False))
     limits.check(job, settings, limits.response(settings, "json", options.get("detail", "auto")))
+    return job
+
+
+def run(endpoint: str, job: Plan, options: dict[str, Any], settings: Settings) -> bytes:
+    """The response bytes of an admitted plan."""
     # Overflow is reported through non_finite, never raised (nor warned about): the lazy
     # contributions are formed while the payload is built, so that is inside too.
     with np.errstate(all="ignore"):

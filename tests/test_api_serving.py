@@ -138,8 +138,8 @@ def test_an_unexpected_error_in_a_computation_is_a_500_without_its_traceback(mon
     def broken(*args):
         raise ZeroDivisionError("a secret detail")
 
-    monkeypatch.setattr(service, "compute", broken)
-    kind, payload, retire = runner._run_one(pickle.dumps(("trace", {}, {})), Settings())
+    monkeypatch.setattr(service, "run", broken)
+    kind, payload, retire = runner._run_one(pickle.dumps(("trace", None, {})), Settings())
     error = json.loads(payload)
     assert (kind, retire, error["status"], error["type"]) == (runner.ERROR, True, 500,
                                                               "internal_error")
@@ -193,6 +193,19 @@ def test_a_request_beyond_the_queue_gets_503_with_retry_after_at_once(saturated)
     error = response.json()["detail"][0]
     assert error["type"] == "busy"
     assert "BPTT_COMPUTE_QUEUE" in error["msg"]
+
+
+def test_a_request_over_the_cost_budget_is_refused_at_once_while_the_worker_is_saturated(
+        saturated):
+    # admitted (planned, costed) in the worker, never queued behind the running computations
+    start = time.monotonic()
+    response = httpx.post(saturated + TRAIN, json=slow_train(2000, next(SEEDS)), timeout=20)
+    elapsed = time.monotonic() - start
+    assert response.status_code == 422
+    assert elapsed < 0.5
+    error = response.json()["detail"][0]
+    assert error["loc"] == ["body", "iterations"]
+    assert "BPTT_MAX_CPU_SECONDS" in error["msg"]
 
 
 def test_a_request_that_waits_longer_than_the_queue_timeout_gets_503():

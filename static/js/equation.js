@@ -26,14 +26,76 @@ import { inSeriesUnits } from "./units.js";
 const MATH = "http://www.w3.org/1998/Math/MathML";
 const HTML = "http://www.w3.org/1999/xhtml";
 
-function m(tag, attrs, ...children) {
-  const node = document.createElementNS(MATH, tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+// The equation is written as descriptions of elements, {ns, tag, attrs, kids} (kids: more
+// descriptions or strings), and patched into the page (patchChildren): a step changes numbers
+// and superscripts, rarely the shape of a line, so the elements already there stay and the
+// browser restyles and lays out only what changed (a rebuild cost as much layout as the rest
+// of the page's step together).
+function h(ns, tag, attrs, children) {
+  const kids = [];
   for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    if (child !== null && child !== undefined && child !== false) kids.push(child);
   }
+  return { ns, tag, attrs: attrs || {}, kids };
+}
+const m = (tag, attrs, ...children) => h(MATH, tag, attrs, children);
+const html = (tag, attrs, ...children) => h(HTML, tag, attrs, children);
+
+/** A new element (or text node) for a description. */
+function create(d) {
+  if (typeof d === "string") return document.createTextNode(d);
+  const node = document.createElementNS(d.ns, d.tag);
+  for (const k in d.attrs) node.setAttribute(k, d.attrs[k]);
+  for (const kid of d.kids) node.appendChild(create(kid));
   return node;
+}
+
+/** Make `parent`'s children what `kids` describe, keeping every element of the same kind. */
+function patchChildren(parent, kids) {
+  let node = parent.firstChild;
+  for (const d of kids) {
+    if (!node) {
+      parent.appendChild(create(d));
+      continue;
+    }
+    if (typeof d === "string" ? node.nodeType === Node.TEXT_NODE : same(node, d)) {
+      if (typeof d === "string") {
+        if (node.nodeValue !== d) node.nodeValue = d;
+      } else {
+        patchAttributes(node, d.attrs);
+        patchChildren(node, d.kids);
+      }
+      node = node.nextSibling;
+    } else {
+      const fresh = create(d);
+      parent.replaceChild(fresh, node);
+      node = fresh.nextSibling;
+    }
+  }
+  while (node) {
+    const next = node.nextSibling;
+    node.remove();
+    node = next;
+  }
+}
+
+function same(node, d) {
+  return node.localName === d.tag && node.namespaceURI === d.ns;
+}
+
+function patchAttributes(node, attrs) {
+  let n = 0;
+  for (const k in attrs) {
+    const v = String(attrs[k]);
+    if (node.getAttribute(k) !== v) node.setAttribute(k, v);
+    n += 1;
+  }
+  if (node.attributes.length !== n) {
+    // marks written by others (a lesson's is-hl is in class, already rewritten) and old ones
+    for (const { name } of [...node.attributes]) {
+      if (!Object.hasOwn(attrs, name)) node.removeAttribute(name);
+    }
+  }
 }
 const mi = (text, attrs = {}) => m("mi", attrs, text);
 // Operators never stretch here: stretching costs layout time and the vectors are one line.
@@ -176,13 +238,12 @@ export class EquationView {
 
   /** A term that points at nodes of the network (HTML when it holds a vector of numbers). */
   term(nodes, ...children) {
-    if (children.some((c) => c.namespaceURI === HTML)) {
-      const span = document.createElement("span");
-      span.className = "term";
-      span.dataset.nodes = nodes.join(" ");
-      span.tabIndex = 0;
-      span.append(...children);
-      return span;
+    if (children.some((c) => c.ns === HTML)) {
+      return html(
+        "span",
+        { class: "term", "data-nodes": nodes.join(" "), tabindex: "0" },
+        children,
+      );
     }
     return m("mrow", { class: "term", "data-nodes": nodes.join(" "), tabindex: "0" }, ...children);
   }
@@ -197,28 +258,27 @@ export class EquationView {
     if (!Array.isArray(values)) {
       return m("mn", { "data-field": field, "data-value": raw(values), class: "num" }, num(values));
     }
-    const span = document.createElement("span");
-    span.className = "vec";
-    const open = document.createElement("span");
-    open.className = "br";
-    open.textContent = "[";
-    span.appendChild(open);
-    values.slice(0, SIZES.maxVectorShown).forEach((value, j) => {
-      const n = document.createElement("span");
-      n.className = value === null ? "num exploded" : value < 0 ? "num neg" : "num pos";
-      n.dataset.field = field;
-      n.dataset.index = j;
-      n.dataset.value = raw(value);
-      n.textContent = num(value);
-      span.appendChild(n);
-    });
-    const close = document.createElement("span");
-    close.className = "br";
-    close.textContent = values.length > SIZES.maxVectorShown ? "…]" : "]";
-    const sup = document.createElement("sup");
-    sup.textContent = "T";
-    span.append(close, sup);
-    return span;
+    const nums = values.slice(0, SIZES.maxVectorShown).map((value, j) =>
+      html(
+        "span",
+        {
+          class: value === null ? "num exploded" : value < 0 ? "num neg" : "num pos",
+          "data-field": field,
+          "data-index": j,
+          "data-value": raw(value),
+        },
+        num(value),
+      ),
+    );
+    const close = values.length > SIZES.maxVectorShown ? "…]" : "]";
+    return html(
+      "span",
+      { class: "vec" },
+      html("span", { class: "br" }, "["),
+      nums,
+      html("span", { class: "br" }, close),
+      html("sup", {}, "T"),
+    );
   }
 
   scalar(value, field) {
@@ -245,45 +305,37 @@ export class EquationView {
         : ev.kind === "backward"
           ? this.backward(ev)
           : this.update(ev);
-    const frag = document.createDocumentFragment();
-    const head = document.createElement("h3");
-    head.className = "eq-head";
-    head.textContent = tr(`eq.head.${ev.kind}`, { t: ev.t, u: (ev.update ?? 0) + 1 });
-    frag.appendChild(head);
+    const head = tr(`eq.head.${ev.kind}`, { t: ev.t, u: (ev.update ?? 0) + 1 });
+    const shown = [html("h3", { class: "eq-head" }, head)];
     for (const line of lines) {
-      const div = document.createElement("div");
-      div.className = "eq-line";
-      if (line.id) div.dataset.eq = line.id;
       // runs of MathML become one <math> each; vectors of numbers sit between them as HTML
-      const body = document.createElement("span");
-      body.className = "eq-body";
-      body.dataset.raw = "";
+      const body = [];
       let run = [];
       const flush = () => {
-        if (run.length) body.appendChild(m("math", {}, row(...run)));
+        if (run.length) body.push(m("math", {}, row(...run)));
         run = [];
       };
       for (const item of line.math) {
-        if (item.namespaceURI === HTML) {
+        if (item.ns === HTML) {
           flush();
-          body.appendChild(item);
+          body.push(item);
         } else {
           run.push(item);
           // a long line may wrap after a top-level =, + or comma: each piece its own <math>
-          if (item.localName === "mo" && BREAK_AFTER.has(item.textContent)) flush();
+          if (item.tag === "mo" && BREAK_AFTER.has(item.kids[0])) flush();
         }
       }
       flush();
-      div.appendChild(body);
-      if (line.note) {
-        const note = document.createElement("span");
-        note.className = "eq-note";
-        note.textContent = tr(line.note, line.noteParams);
-        div.appendChild(note);
-      }
-      frag.appendChild(div);
+      shown.push(
+        html(
+          "div",
+          line.id ? { class: "eq-line", "data-eq": line.id } : { class: "eq-line" },
+          html("span", { class: "eq-body", "data-raw": "" }, body),
+          line.note ? html("span", { class: "eq-note" }, tr(line.note, line.noteParams)) : null,
+        ),
+      );
     }
-    c.replaceChildren(frag);
+    patchChildren(c, shown);
     c.dataset.eventIndex = i;
     c.dataset.kind = ev.kind;
     c.dataset.t = ev.t;

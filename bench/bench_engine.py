@@ -40,7 +40,6 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import socket
 import statistics
 import string
@@ -57,6 +56,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The engine (engine/ imports itself relatively) from any interpreter that has numpy, the
 # package installed or not: the PyTorch peer runs in a venv of its own.
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from proc_support import stop_server  # noqa: E402
 
 from engine import plan, problem_of, run_trace  # noqa: E402
 from engine.diagnostics import jacobian_norms  # noqa: E402
@@ -376,16 +378,6 @@ def start_server() -> tuple[subprocess.Popen[bytes], int] | None:
             time.sleep(0.1)
     stop_server(proc)
     raise RuntimeError("bptt-studio serve did not answer /api/v1/health within 60 s")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def http_runner(port: int, body: dict[str, Any]) -> Callable[[], Any]:

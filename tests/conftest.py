@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from typing import IO
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from proc_support import stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -90,16 +90,6 @@ def start_server(env_extra: dict[str, str] | None = None) -> tuple[subprocess.Po
     """Start the app as `make run` does (the bptt-studio console script) on a free port."""
     env = {**os.environ, "HOST": "127.0.0.1", **(env_extra or {})}
     return serve(Path(sys.executable).parent / "bptt-studio", env=env, cwd=ROOT)
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,8 @@ the time of a killed computation process stays counted (in its fork server's cut
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -64,3 +66,14 @@ def rss_bytes(pid: int) -> int:
 def tree_rss_bytes(root: int) -> int:
     """Resident memory of the whole tree (pages shared between processes counted in each)."""
     return sum(rss_bytes(pid) for pid in tree_pids(root))
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """End a server started in its own session (its whole process group): TERM, then KILL."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -123,6 +123,19 @@ def test_an_unknown_comparison_in_the_url_opens_the_single_view(page, live_serve
     assert console_errors == []
 
 
+def test_a_comparison_the_api_refuses_says_what_to_correct_and_draws_no_chart(page, live_server):
+    # an unknown example: every column is refused; nothing was drawn before
+    open_studio(page, live_server, "compare=cell&preset=no_such_example")
+    page.wait_for_selector("#network[data-empty=true]")
+    assert page.evaluate("document.body.dataset.compare") is None
+    assert page.locator("#network .empty").is_visible()
+    assert page.locator(".field-error:visible").count() >= 1
+    page.locator("#charts").scroll_into_view_if_needed()
+    page.wait_for_function("[...document.querySelectorAll('#charts [data-i18n]')]"
+                           ".some((e) => e.dataset.i18n === 'charts.empty')")
+    assert "Drawing" not in page.inner_text("#charts")
+
+
 @pytest.mark.parametrize("mode,query,scenario", [
     ("cell", "", {}),
     ("loss_at", "", {}),

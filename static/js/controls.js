@@ -74,37 +74,15 @@ export const KNOWN = new Set([
 ]);
 
 export class Controls {
-  constructor({
-    store,
-    container,
-    onTrain,
-    onUntrain,
-    onGradcheck,
-    onExportJson,
-    onExportCsv,
-    onExportTraceCsv,
-    onWorksheet,
-    onEditors,
-    onExportTorch,
-    onShare,
-  }) {
+  /** handlers: onTrain, onUntrain, onGradcheck, onExportJson, onExportCsv, onExportTraceCsv,
+   * onWorksheet, onEditors, onExportTorch, onShare (what the sidebar's buttons ask for). */
+  constructor({ store, container, ...handlers }) {
     this.store = store;
     this.container = container;
     this.presets = [];
     this.config = null;
     this.sizes = null;
-    this.handlers = {
-      onTrain,
-      onUntrain,
-      onGradcheck,
-      onExportJson,
-      onExportCsv,
-      onExportTraceCsv,
-      onWorksheet,
-      onEditors,
-      onExportTorch,
-      onShare,
-    };
+    this.handlers = handlers;
     this.bind();
   }
 

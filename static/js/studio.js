@@ -177,7 +177,9 @@ export class Studio extends EventTarget {
         this.controls.showSlot("general", tr("error.unexpected"));
       }
       this.dispatchEvent(new CustomEvent("error", { detail: err }));
-      if (!this.trace && !mode) {
+      if (!this.trace) {
+        // nothing drawn yet (a comparison too): the single view says what to correct
+        this.showComparison(null);
         this.views.network.showEmpty();
         this.views.charts.showEmpty?.();
       }

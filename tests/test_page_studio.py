@@ -190,6 +190,30 @@ def test_equation_numbers_equal_the_api(page, live_server, console_errors, query
     assert console_errors == []
 
 
+@pytest.mark.parametrize("notation", ["goodfellow", "haykin"])
+def test_a_step_patches_the_equation_into_what_a_fresh_page_shows(page, live_server,
+                                                                  console_errors, notation):
+    # A step rewrites the equation's numbers and labels in the elements already there (cheaper
+    # to lay out than new ones); what it shows must be what the page draws for that event anew.
+    trace = api_trace(live_server, SMALL_LSTM)
+    query = f"{SMALL_LSTM_QUERY}&nota={notation}"
+    assert trace["events"][1]["kind"] == "forward"
+    stepped = []
+    open_studio(page, live_server, query)
+    page.evaluate("document.querySelector('#equation .eq-line').kept = true")
+    for i in range(len(trace["events"])):
+        if i:
+            page.click("#tl-forward")
+        if i == 1:  # from one forward step to the next, the lines' elements stay
+            assert page.evaluate("document.querySelector('#equation .eq-line').kept") is True
+        stepped.append(page.inner_html("#equation"))
+    assert len({*stepped}) == len(stepped)  # every event shows its own equation
+    for i, shown in enumerate(stepped):
+        open_studio(page, live_server, f"{query}&e={i}")
+        assert page.inner_html("#equation") == shown, i
+    assert console_errors == []
+
+
 def test_url_round_trip_reproduces_the_view(page, live_server, console_errors, context):
     open_studio(page, live_server)
     page.select_option("#ctl-cell", "gru")

@@ -360,7 +360,9 @@ export class HeatmapsView {
     this.container.dataset.detail = idx.detail;
     const update = mode === "update" ? idx.trace.updates?.[ev.update] : null;
     const fwd = mode === "backward" ? idx.forward(ev.t) : null;
-    const key = `${i}|${this.notation}|${language()}`;
+    // forward steps of one window show the same parameters: painted once, not once per step
+    const shown = mode === "forward" ? `forward:${ev.version ?? 0}` : i;
+    const key = `${shown}|${this.notation}|${language()}`;
     for (const [id, c] of this.cards) {
       // paint what is on screen; the rest when it scrolls into view
       if (!this.visible.has(id) || c.drawn === key) continue;

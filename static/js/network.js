@@ -45,6 +45,15 @@ const DENSE_COLUMN = 72;
 // The connections that apply weights (W, U, V and the gates' own): a click changes them.
 const WEIGHT_EDGES = new Set(["h-h", "x-h", "h-yhat", "h-gates", "x-gate"]);
 
+/**
+ * Write an attribute only when its value changes: a step rewrites a handful of attributes, and
+ * every write (even of the same value) invalidates style and paint of the SVG it belongs to.
+ */
+function setAttr(node, name, value) {
+  const v = String(value);
+  if (node.getAttribute(name) !== v) node.setAttribute(name, v);
+}
+
 export class NetworkView extends EventTarget {
   constructor({ container, tooltip, idPrefix = "" }) {
     super();
@@ -232,8 +241,29 @@ export class NetworkView extends EventTarget {
       );
       el("path", { d: "M0,0L8,4L0,8z", class: cls }, marker);
     }
-    this.bandLayer = el("g", { class: "bands" }, svg);
-    this.colLayer = el("g", { class: "columns" }, svg);
+    // Layers, bottom to top: the windows' bands, one <svg> per column, then #network-svg (the
+    // errors, the unit buttons, the cursor, the labels). A step repaints only the <svg>s it
+    // changes: the columns whose state it moves, not the 30 others (one drawing of them all
+    // was repainted whole, 2-3 ms, whatever changed in it).
+    this.svgFrame = (attrs = {}) => {
+      const frame = el("svg", {
+        width: lay.width,
+        height: lay.height,
+        viewBox: `0 0 ${lay.width} ${lay.height}`,
+        class: "net-layer",
+        style: `--net-scale: ${lay.scale.toFixed(3)}`,
+        ...attrs,
+      });
+      if (svg.dataset.dense) frame.dataset.dense = "true";
+      this.stack.append(frame);
+      return frame;
+    };
+    this.stack = document.createElement("div");
+    this.stack.className = "net-stack";
+    this.stack.style.width = `${lay.width}px`;
+    this.stack.style.height = `${lay.height}px`;
+    const bandSvg = this.svgFrame();
+    this.bandLayer = el("g", { class: "bands" }, bandSvg);
     this.errLayer = el("g", { class: "err-layer" }, svg);
     this.unitLayer = el("g", { class: "unit-layer" }, svg);
     const cursorId = `${this.idPrefix}net-cursor`;
@@ -242,7 +272,9 @@ export class NetworkView extends EventTarget {
     this.columns = [];
     for (let t = 0; t <= T; t += 1) this.columns.push(this.buildColumn(t));
     this.buildRowLabels();
-    this.container.replaceChildren(svg);
+    svg.classList.add("net-layer", "net-top");
+    this.stack.append(svg);
+    this.container.replaceChildren(this.stack);
     this.container.setAttribute("tabindex", "0");
     this.built = true;
     this.relabel();
@@ -312,7 +344,7 @@ export class NetworkView extends EventTarget {
     const x = lay.colX(t);
     const y = lay.rowY;
     const colId = `${this.idPrefix}col-${t}`;
-    const col = el("g", { class: "col", "data-t": t, id: colId }, this.colLayer);
+    const col = el("g", { class: "col", "data-t": t, id: colId }, this.svgFrame());
     const edges = el("g", { class: "fwd-edges" }, col);
     const nodes = {};
     const R = lay.node;
@@ -520,6 +552,7 @@ export class NetworkView extends EventTarget {
 
   relabel() {
     const n = this.notation;
+    this.unitsKey = null; // the unit buttons' labels follow the language and the notation
     for (const [row, text] of Object.entries(this.rowLabels)) {
       svgLabel(text, varLabel(row, n));
       text.setAttribute("data-raw", "");
@@ -538,7 +571,7 @@ export class NetworkView extends EventTarget {
     }
     this.svg.setAttribute("aria-label", tr("net.aria"));
     this.container.setAttribute("aria-label", tr("net.aria"));
-    for (const label of this.svg.querySelectorAll("[data-i18n]")) {
+    for (const label of this.stack.querySelectorAll("[data-i18n]")) {
       label.textContent = tr(label.dataset.i18n);
     }
   }
@@ -551,9 +584,9 @@ export class NetworkView extends EventTarget {
     const ev = idx.event(i);
     if (!ev) return;
     const svg = this.svg;
-    svg.setAttribute("data-event-index", i);
-    svg.setAttribute("data-event-kind", ev.kind);
-    svg.setAttribute("data-event-t", ev.t);
+    setAttr(svg, "data-event-index", i);
+    setAttr(svg, "data-event-kind", ev.kind);
+    setAttr(svg, "data-event-t", ev.t);
     this.drawColumns(i, ev);
     this.drawErrors(i);
     this.markCurrent(ev);
@@ -588,7 +621,7 @@ export class NetworkView extends EventTarget {
       });
       this.lastWindow = w;
     }
-    this.bandLayer.dataset.phase = ev.kind;
+    setAttr(this.bandLayer, "data-phase", ev.kind);
   }
 
   /** The error strands of the backward steps reached in this window (built when first shown). */
@@ -597,13 +630,15 @@ export class NetworkView extends EventTarget {
     for (const k of this.visibleErr) {
       if (!want.has(k)) this.errGroups.get(k).style.display = "none";
     }
+    // only the bundles that appear, and the current one (toggle with a force writes nothing
+    // when the class is already so): the others of the window stay untouched
     for (const k of want) {
       let g = this.errGroups.get(k);
       if (!g) {
         g = this.buildErr(k);
         this.errGroups.set(k, g);
       }
-      this.showErr(g);
+      if (!this.visibleErr.has(k)) this.showErr(g);
       g.classList.toggle("is-current", k === i);
     }
     this.visibleErr = want;
@@ -619,7 +654,6 @@ export class NetworkView extends EventTarget {
 
   /** The nodes the event computes: all of a forward step, the states and gates of a backward. */
   markCurrent(ev) {
-    for (const node of this.currentNodes || []) node.removeAttribute("data-current");
     const nodes = this.columns[ev.t].nodes;
     const current = [];
     if (ev.kind === "forward") current.push(...Object.values(nodes).map((n) => n.g));
@@ -628,7 +662,12 @@ export class NetworkView extends EventTarget {
         if (key === "h" || key === "c" || key.startsWith("gate-")) current.push(n.g);
       }
     } else current.push(nodes.h.g);
-    for (const node of current) node.setAttribute("data-current", "true");
+    // only the nodes whose state changes: the previous event's and this one's
+    const now = new Set(current);
+    for (const node of this.currentNodes || []) {
+      if (!now.has(node)) node.removeAttribute("data-current");
+    }
+    for (const node of current) setAttr(node, "data-current", "true");
     this.currentNodes = current;
   }
 
@@ -636,16 +675,16 @@ export class NetworkView extends EventTarget {
   drawCursor(ev) {
     const lay = this.layout;
     const cur = this.cursor;
-    cur.setAttribute("data-t", ev.t);
-    cur.setAttribute("data-kind", ev.kind);
-    cur.setAttribute("class", `cursor cursor-${ev.kind}`);
+    setAttr(cur, "data-t", ev.t);
+    setAttr(cur, "data-kind", ev.kind);
+    setAttr(cur, "class", `cursor cursor-${ev.kind}`);
     const win = ev.kind === "update" ? this.index.trace.updates[ev.update]?.window : null;
     const [x0, x1] = bandX(lay, win ? win[0] : ev.t, win ? win[1] : ev.t);
-    cur.setAttribute("x", x0 + 2);
-    cur.setAttribute("width", x1 - x0 - 4);
+    setAttr(cur, "x", x0 + 2);
+    setAttr(cur, "width", x1 - x0 - 4);
     const top = lay.rowY.L - lay.node - 4 * lay.scale;
-    cur.setAttribute("y", top);
-    cur.setAttribute("height", lay.height - top - 16);
+    setAttr(cur, "y", top);
+    setAttr(cur, "height", lay.height - top - 16);
     return [x0, x1];
   }
 
@@ -655,9 +694,14 @@ export class NetworkView extends EventTarget {
    * H elements, not T·H.
    */
   drawUnits(i, ev) {
-    this.unitLayer.replaceChildren();
     const fwd = this.index.forward(ev.t);
-    if (ev.kind !== "backward" || !Array.isArray(fwd?.h)) return;
+    const wanted = ev.kind === "backward" && Array.isArray(fwd?.h);
+    // the same event's buttons (a redraw that does not move it), or none before and none now
+    const key = wanted ? `${i} ${this.notation}` : "";
+    if (key === this.unitsKey) return;
+    this.unitsKey = key;
+    this.unitLayer.replaceChildren();
+    if (!wanted) return;
     const lay = this.layout;
     const s = lay.scale;
     const H = fwd.h.length;

@@ -696,7 +696,23 @@ export class EquationView {
         t === last ? (last === this.index.T && first === 1 ? "eq.lastStep" : "eq.windowEnd") : null,
       noteParams: { t },
     });
-    const one = () => m("mn", {}, "1");
+    // (1 − x) and x², the shapes every gate's local slope is written with
+    const oneMinus = (...x) => [mo("("), m("mn", {}, "1"), mo("−"), ...x, mo(")")];
+    const squared = (x) => m("msup", {}, x, m("mn", {}, "2"));
+    // a gate on the network (hover lights its node), and a sigmoid gate's slope σ(1 − σ)
+    const g = (name) => this.term([`node-gate-${name}-${t}`], this.gate(name, t));
+    const sig = (name) => [g(name), ...oneMinus(this.gate(name, t))];
+    // δ_name(t) = its factors = the engine's numbers
+    const deltaLine = (name, ...factors) => ({
+      id: `delta-${name}`,
+      math: [
+        this.delta(name, t),
+        mo("="),
+        ...factors,
+        mo("="),
+        this.vec(ev.deltas?.[name], `deltas.${name}`),
+      ],
+    });
     if (cell === "rnn") {
       const prime = m("msup", {}, mi(FN[act]), mo("′"));
       lines.push({
@@ -721,37 +737,19 @@ export class EquationView {
         ],
       });
     } else if (cell === "lstm") {
-      const g = (name) => this.term([`node-gate-${name}-${t}`], this.gate(name, t));
-      const sig = (name) => [g(name), mo("("), one(), mo("−"), this.gate(name, t), mo(")")];
-      lines.push({
-        id: "delta-o",
-        math: [
-          this.delta("o", t),
-          mo("="),
-          this.v("dh", t),
-          mo("⊙"),
-          this.fn("tanh", this.v("c", t)),
-          mo("⊙"),
-          ...sig("o"),
-          mo("="),
-          this.vec(ev.deltas?.o, "deltas.o"),
-        ],
-      });
+      const dc = () => this.v("dc", t);
+      const tanhC = this.fn("tanh", this.v("c", t));
+      lines.push(deltaLine("o", this.v("dh", t), mo("⊙"), tanhC, mo("⊙"), ...sig("o")));
       lines.push({
         id: "dc",
         math: [
-          this.term([`node-c-${t}`], this.v("dc", t)),
+          this.term([`node-c-${t}`], dc()),
           mo("="),
           this.v("dh", t),
           mo("⊙"),
           this.gate("o", t),
           mo("⊙"),
-          mo("("),
-          one(),
-          mo("−"),
-          m("msup", {}, mi("tanh"), m("mn", {}, "2")),
-          this.v("c", t),
-          mo(")"),
+          ...oneMinus(squared(mi("tanh")), this.v("c", t)),
           mo("+"),
           this.term(
             [`node-c-${t + 1}`, `err-c@${t}`],
@@ -767,119 +765,24 @@ export class EquationView {
           this.vec(ev.dc, "dc"),
         ],
       });
-      lines.push({
-        id: "delta-f",
-        math: [
-          this.delta("f", t),
-          mo("="),
-          this.v("dc", t),
-          mo("⊙"),
-          this.term([`node-c-${t - 1}`], this.v("c", t - 1)),
-          mo("⊙"),
-          ...sig("f"),
-          mo("="),
-          this.vec(ev.deltas?.f, "deltas.f"),
-        ],
-      });
-      lines.push({
-        id: "delta-i",
-        math: [
-          this.delta("i", t),
-          mo("="),
-          this.v("dc", t),
-          mo("⊙"),
-          this.gate("g", t),
-          mo("⊙"),
-          ...sig("i"),
-          mo("="),
-          this.vec(ev.deltas?.i, "deltas.i"),
-        ],
-      });
-      lines.push({
-        id: "delta-g",
-        math: [
-          this.delta("g", t),
-          mo("="),
-          this.v("dc", t),
-          mo("⊙"),
-          this.gate("i", t),
-          mo("⊙"),
-          mo("("),
-          one(),
-          mo("−"),
-          m("msup", {}, g("g"), m("mn", {}, "2")),
-          mo(")"),
-          mo("="),
-          this.vec(ev.deltas?.g, "deltas.g"),
-        ],
-      });
+      const cPrev = this.term([`node-c-${t - 1}`], this.v("c", t - 1));
+      lines.push(deltaLine("f", dc(), mo("⊙"), cPrev, mo("⊙"), ...sig("f")));
+      lines.push(deltaLine("i", dc(), mo("⊙"), this.gate("g", t), mo("⊙"), ...sig("i")));
+      const tanhSlope = oneMinus(squared(g("g")));
+      lines.push(deltaLine("g", dc(), mo("⊙"), this.gate("i", t), mo("⊙"), ...tanhSlope));
     } else {
-      const g = (name) => this.term([`node-gate-${name}-${t}`], this.gate(name, t));
       const hPrevTerm = () => this.term([`node-h-${t - 1}`], this.v("h", t - 1));
       // 1 − z and z(1 − z); in Coursera's notation Γ_u and Γ_u(1 − Γ_u), since Γ_u = 1 − z
       const gu = () => this.term([`node-gate-z-${t}`], this.label(COURSERA_UPDATE, t));
-      const keep = this.coursera ? [gu()] : [mo("("), one(), mo("−"), g("z"), mo(")")];
-      const zSlope = this.coursera
-        ? [gu(), mo("("), one(), mo("−"), this.label(COURSERA_UPDATE, t), mo(")")]
-        : [g("z"), mo("("), one(), mo("−"), this.gate("z", t), mo(")")];
-      lines.push({
-        id: "delta-n",
-        math: [
-          this.delta("n", t),
-          mo("="),
-          this.v("dh", t),
-          mo("⊙"),
-          ...keep,
-          mo("⊙"),
-          mo("("),
-          one(),
-          mo("−"),
-          m("msup", {}, g("n"), m("mn", {}, "2")),
-          mo(")"),
-          mo("="),
-          this.vec(ev.deltas?.n, "deltas.n"),
-        ],
-      });
-      lines.push({
-        id: "delta-z",
-        math: [
-          this.delta("z", t),
-          mo("="),
-          this.v("dh", t),
-          mo("⊙"),
-          mo("("),
-          hPrevTerm(),
-          mo("−"),
-          g("n"),
-          mo(")"),
-          mo("⊙"),
-          ...zSlope,
-          mo("="),
-          this.vec(ev.deltas?.z, "deltas.z"),
-        ],
-      });
-      lines.push({
-        id: "delta-r",
-        math: [
-          this.delta("r", t),
-          mo("="),
-          mo("("),
-          this.pT("W_h"),
-          this.delta("n", t),
-          mo(")"),
-          mo("⊙"),
-          hPrevTerm(),
-          mo("⊙"),
-          g("r"),
-          mo("("),
-          one(),
-          mo("−"),
-          this.gate("r", t),
-          mo(")"),
-          mo("="),
-          this.vec(ev.deltas?.r, "deltas.r"),
-        ],
-      });
+      const keep = this.coursera ? [gu()] : oneMinus(g("z"));
+      const zSlope = this.coursera ? [gu(), ...oneMinus(this.label(COURSERA_UPDATE, t))] : sig("z");
+      const dh = () => this.v("dh", t);
+      const tanhSlope = oneMinus(squared(g("n")));
+      lines.push(deltaLine("n", dh(), mo("⊙"), ...keep, mo("⊙"), ...tanhSlope));
+      const hMinusN = [mo("("), hPrevTerm(), mo("−"), g("n"), mo(")")];
+      lines.push(deltaLine("z", dh(), mo("⊙"), ...hMinusN, mo("⊙"), ...zSlope));
+      const fromN = [mo("("), this.pT("W_h"), this.delta("n", t), mo(")")];
+      lines.push(deltaLine("r", ...fromN, mo("⊙"), hPrevTerm(), mo("⊙"), ...sig("r")));
     }
     lines.push({ id: "contrib", math: this.contribLine(t) });
     return lines;

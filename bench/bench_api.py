@@ -60,7 +60,6 @@ import contextlib
 import gzip
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -244,12 +243,6 @@ async def load(port: int, body: bytes, duration: float,
 # The server, started as in production.
 
 SERVER = Path(sys.executable).parent / "bptt-studio"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def start_live_server(env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:

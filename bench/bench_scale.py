@@ -24,16 +24,17 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from conftest import free_port, wait_healthy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "deploy" / "nginx" / "bptt-studio.conf"
@@ -45,25 +46,6 @@ INTERVAL_S = 0.2
 DURATION_S = 20.0
 AFTER_KILL_S = 3.0
 CLIENT_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{base} exited with code {proc.returncode}")
-        try:
-            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{base} did not answer /api/v1/health within {seconds:.0f} s")
 
 
 def start_replica(port: int) -> subprocess.Popen[bytes]:

@@ -56,34 +56,44 @@ def client() -> Iterator[TestClient]:
         yield test_client
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Return once ``base`` answers /api/v1/health; RuntimeError if ``proc`` exits first or
+    ``seconds`` pass (the tests, the benchmarks and the load-balancer run wait this way)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{base} exited with code {proc.returncode}")
+        try:
+            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{base} did not answer /api/v1/health within {seconds:g} s")
 
 
 def serve(exe: Path, *, env: dict[str, str], cwd: Path, timeout_s: float = 30,
           output: int | IO[bytes] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """`exe serve` (a bptt-studio console script) on a free loopback port, once it answers
     /api/v1/health; the tests, the package test and the benchmarks all start it this way."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         env=env, cwd=cwd, start_new_session=True, stdout=output,
         stderr=None if output is None else subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early with code {proc.returncode}")
-        try:
-            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    stop_server(proc)
-    raise RuntimeError(f"server did not answer /api/v1/health within {timeout_s:g} s")
+    try:
+        wait_healthy(base, proc, timeout_s)
+    except RuntimeError:
+        stop_server(proc)
+        raise
+    return proc, base
 
 
 def start_server(env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from lessons_support import COMPARE_SETUPS, compare_setups, match_event
-from test_page_studio import UNCATALOGUED_TEXT, open_studio
+from test_page_studio import UNCATALOGUED_TEXT, axe_violations, open_studio
 
 pytestmark = pytest.mark.browser
 
@@ -440,11 +439,7 @@ def test_the_setups_named_by_the_tests_are_the_page_s(page, live_server, console
 def test_no_accessibility_violations_side_by_side(page, live_server, console_errors, query):
     open_studio(page, live_server, query)
     page.wait_for_selector("body[data-compare]")
-    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": [
-        "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}})
-    violations = [(v["id"], [n["target"] for n in v["nodes"]])
-                  for v in result.response["violations"]]
-    assert violations == []
+    assert axe_violations(page) == []
     assert console_errors == []
 
 

@@ -15,8 +15,7 @@ import math
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from test_page_studio import EXPECTED_4XX, api_trace, current, open_studio
+from test_page_studio import EXPECTED_4XX, api_trace, axe_violations, current, open_studio
 
 pytestmark = pytest.mark.browser
 
@@ -399,11 +398,7 @@ def test_the_update_names_the_losses_that_count(page, live_server, console_error
 @pytest.mark.parametrize("query", ["e=9", "cell=lstm&e=12&lang=ru", "view=projector&lang=pt-BR"])
 def test_no_accessibility_violations(page, live_server, console_errors, query):
     open_studio(page, live_server, query)
-    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": [
-        "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}})
-    violations = [(v["id"], [n["target"] for n in v["nodes"]])
-                  for v in result.response["violations"]]
-    assert violations == []
+    assert axe_violations(page) == []
     assert console_errors == []
 
 

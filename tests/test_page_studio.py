@@ -31,6 +31,15 @@ def api_trace(base: str, request: dict) -> dict:
     return response.json()
 
 
+def axe_violations(page) -> list[tuple[str, list]]:
+    """axe-core's WCAG 2.1 A/AA and best-practice violations on the page: (rule, targets)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": [
+        "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}})
+    return [(v["id"], [n["target"] for n in v["nodes"]]) for v in result.response["violations"]]
+
+
 def open_studio(page, base: str, query: str = "") -> None:
     page.goto(f"{base}/{'?' + query if query else ''}")
     page.wait_for_selector("#studio[data-ready=true]", timeout=20_000)

@@ -89,11 +89,13 @@ lint: $(VENV)/.installed-dev node_modules/.installed
 test: $(VENV)/.installed-dev lint
 	$(BIN)/python -m pytest
 
-# Engine speed against a minimal NumPy loop and, when BENCH_PYTHON has torch, PyTorch:
+# Engine speed against a minimal NumPy loop and, when BENCH_PYTHON has torch, PyTorch; then the
+# cost model's estimates against the CPU seconds and memory of every corner (bench/bench_cost.py):
 # BENCH_PYTHON=/work/torchvenv/bin/python make bench  (that venv needs numpy too)
 BENCH_PYTHON ?= $(BIN)/python
 bench: $(VENV)/.installed-dev
 	$(BENCH_PYTHON) bench/bench_engine.py
+	$(BIN)/python bench/bench_cost.py
 
 bench-api: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_api.py

@@ -1,6 +1,5 @@
 """The production command: `bptt-studio serve` with several identical workers."""
 
-import statistics
 import time
 
 import httpx
@@ -15,10 +14,12 @@ def test_serve_with_two_workers_answers_keep_alive_requests_without_delayed_ack(
         with httpx.Client(base_url=base) as http:
             assert http.post("/api/v1/trace", json={}).status_code == 200
             times = []
-            for _ in range(9):
+            for _ in range(15):
                 start = time.perf_counter()
                 assert http.get("/api/v1/health").status_code == 200
                 times.append(time.perf_counter() - start)
     finally:
         stop_server(proc)
-    assert statistics.median(times) < 0.02
+    # With Nagle on, every keep-alive response waits for the client's delayed ACK (40 ms on
+    # Linux): even the fastest of 15 would take that long, however fast or busy the machine.
+    assert min(times) < 0.03, sorted(times)

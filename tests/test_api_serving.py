@@ -5,8 +5,11 @@ disconnect, a half-sent request), in-process otherwise."""
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
+import math
+import socket
 import statistics
 import time
 
@@ -15,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bptt_studio import runner
+from bptt_studio.engine import train
 from bptt_studio.main import create_app
 from bptt_studio.settings import Settings
 from tests.conftest import start_server, stop_server
@@ -32,6 +36,9 @@ TRAIN = "/api/v1/train"
 SEEDS = itertools.count(100)
 HEALTH = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 CLIENT_TIMEOUT_S = 1.0
+# How long a test waits for a slow client to be cut off: it returns as soon as the server cuts,
+# so a wide margin costs nothing on a quiet machine and holds on a busy one.
+CUT_OFF_WITHIN_S = 10 * CLIENT_TIMEOUT_S
 # One computation process and two places in the queue: four slow requests saturate it.
 # A long deadline: on a busy machine the slow requests must not end by it here.
 # The serving tests hold computations of 1.5 CPU-seconds and more, near the default cost budget
@@ -58,11 +65,53 @@ def cpu_during(root: int, seconds: float) -> float:
     return tree_cpu_seconds(root) - before
 
 
+# What the slow requests below must outlast, in seconds of this machine's CPU: every behaviour
+# they prove (a 503 or a 422 "at once", health that never waits) is checked against the
+# computation still running, so the work must certainly outlast the test's checks, however
+# fast the machine. The computations are killed when their clients leave.
+OUTLAST_S = 20.0
+
+
+def seconds_per_pass() -> float:
+    """CPU seconds of one pass of ``slow_train`` on this machine, now (measured: the speed of
+    these machines varies by 2x, and a warm process is faster than a cold one)."""
+    request = slow_train(2)
+    iterations = request.pop("iterations")
+    train(request, 1)  # warm: imports, caches
+    start = time.process_time()
+    train(request, iterations)
+    return (time.process_time() - start) / iterations
+
+
+def passes_lasting(seconds: float) -> int:
+    """Passes of ``slow_train`` that take at least ``seconds`` of CPU here (and 15 at least)."""
+    return max(15, math.ceil(seconds / seconds_per_pass()))
+
+
+@functools.cache
+def long_passes() -> int:
+    """Passes of ``slow_train`` that outlast OUTLAST_S on this machine (measured once)."""
+    return passes_lasting(OUTLAST_S)
+
+
+def still_running(sock: socket.socket) -> bool:
+    """True while the connection's request has had no answer (its computation still runs)."""
+    sock.setblocking(False)
+    try:
+        sock.recv(1, socket.MSG_PEEK)  # an answer, or b"" for a closed connection
+    except BlockingIOError:
+        return True  # nothing to read yet
+    finally:
+        sock.setblocking(True)
+    return False
+
+
 def start_computing(server, seed: int):
-    """A connection whose slow request is being computed (the server's CPU has moved)."""
+    """A connection whose slow request is being computed (the server's CPU has moved); it
+    would run for OUTLAST_S seconds at least."""
     proc, base = server
     before = tree_cpu_seconds(proc.pid)
-    sock = send_raw(base, post_bytes(TRAIN, slow_train(15, seed)))
+    sock = send_raw(base, post_bytes(TRAIN, slow_train(long_passes(), seed)))
     deadline = time.monotonic() + 20
     while tree_cpu_seconds(proc.pid) - before < 0.2:
         assert time.monotonic() < deadline, "the computation never started"
@@ -87,7 +136,7 @@ def probe_health(base: str) -> float:
 def test_a_client_that_disconnects_stops_its_computation(server):
     proc, _ = server
     client = start_computing(server, seed=1)
-    running = cpu_during(proc.pid, 0.5)  # about 1 CPU-second of the 1.5 is still to come
+    running = cpu_during(proc.pid, 0.5)  # the computation has many seconds still to go
     client.close()  # the client leaves: its computation process is killed
     time.sleep(0.2)
     after = cpu_during(proc.pid, 1.0)
@@ -96,9 +145,15 @@ def test_a_client_that_disconnects_stops_its_computation(server):
 
 
 def test_a_computation_past_the_deadline_is_stopped_and_answered_504():
-    with TestClient(create_app(Settings(compute_deadline_s=1.0, max_cpu_seconds=BUDGET))) as client:
+    deadline_s = 1.0
+    # Work that certainly outlasts the deadline on this machine: 20 times longer, measured
+    # here (at 1.5x it once finished inside the second on a quiet machine, and was a 200).
+    passes = passes_lasting(20 * deadline_s)
+    settings = Settings(compute_deadline_s=deadline_s, max_cpu_seconds=BUDGET)
+    with TestClient(create_app(settings)) as client:
+        assert client.post(TRAIN, json={"iterations": 1}).status_code == 200  # processes up
         start = time.monotonic()
-        response = client.post(TRAIN, json=slow_train(15, seed=3))  # 1.5 CPU-s, or more
+        response = client.post(TRAIN, json=slow_train(passes, seed=3))
         elapsed = time.monotonic() - start
         fork_server = runner.fork_server_pid()
         assert fork_server is not None
@@ -106,7 +161,9 @@ def test_a_computation_past_the_deadline_is_stopped_and_answered_504():
         idle_cpu = cpu_during(fork_server, 0.8)
         after = client.post(TRAIN, json={"iterations": 2, "seed": 4})
     assert response.status_code == 504
-    assert elapsed < 3.0  # the deadline, after the computation processes started
+    # answered at the deadline, long before the work would have ended (both measured on this
+    # machine, so a busy machine stretches them alike)
+    assert elapsed < 20 * deadline_s / 4
     error = response.json()["detail"][0]
     assert error["type"] == "deadline_exceeded"
     assert "BPTT_COMPUTE_DEADLINE_S" in error["msg"]
@@ -157,36 +214,35 @@ def saturated(server):
     proc, base = server
     # seeds never used before: a response cached by an earlier test would answer at once
     running = start_computing(server, seed=next(SEEDS))
-    waiting = [send_raw(base, post_bytes(TRAIN, slow_train(15, next(SEEDS))))
+    waiting = [send_raw(base, post_bytes(TRAIN, slow_train(long_passes(), next(SEEDS))))
                for _ in range(2)]
     time.sleep(0.3)  # validated and queued
     try:
-        yield base
+        yield base, running
     finally:
         for sock in [running, *waiting]:
             sock.close()  # they leave: the queue empties, the computation is killed
         time.sleep(0.3)
 
 
-# Each saturating computation takes about 1.5 CPU-seconds (longer under load): a health probe
-# that waited behind one, or for a thread of the pool, would take that long. The goal itself,
-# p99 <= 50 ms while saturated, is measured by `make bench-api`'s abuse scenario on a quiet
-# machine; a test on a shared machine asserts the behaviour, with room for the machine's noise.
-HEALTH_NEVER_WAITS_S = 0.5
+# Each saturating computation lasts OUTLAST_S seconds or more: a health probe, a 503 or a 422
+# that waited behind one would come after it. So each is checked against the computation still
+# running: a check of the behaviour that no machine's speed can turn. The goal itself, health
+# p99 <= 50 ms while saturated, is measured by `make bench-api`'s abuse scenario.
 
 
 def test_health_never_waits_behind_computations_while_the_worker_is_saturated(saturated):
-    times = sorted(probe_health(saturated) for _ in range(100))
-    assert statistics.median(times) < HEALTH_NEVER_WAITS_S / 5
-    assert times[-1] < HEALTH_NEVER_WAITS_S, times[-5:]
+    base, running = saturated
+    times = sorted(probe_health(base) for _ in range(100))
+    assert still_running(running), "a probe outlasted a computation"
+    assert statistics.median(times) < 1.0, times[50]  # not one computation's time, nor near it
 
 
 def test_a_request_beyond_the_queue_gets_503_with_retry_after_at_once(saturated):
-    start = time.monotonic()
-    response = httpx.post(saturated + TRAIN, json=slow_train(15, next(SEEDS)), timeout=20)
-    elapsed = time.monotonic() - start
+    base, running = saturated
+    response = httpx.post(base + TRAIN, json=slow_train(15, next(SEEDS)), timeout=60)
+    assert still_running(running)  # answered while the computations still run: at once
     assert response.status_code == 503
-    assert elapsed < 0.5
     assert int(response.headers["retry-after"]) >= 1
     assert response.headers["content-type"] == "application/json"
     assert response.headers["x-content-type-options"] == "nosniff"
@@ -198,11 +254,10 @@ def test_a_request_beyond_the_queue_gets_503_with_retry_after_at_once(saturated)
 def test_a_request_over_the_cost_budget_is_refused_at_once_while_the_worker_is_saturated(
         saturated):
     # admitted (planned, costed) in the worker, never queued behind the running computations
-    start = time.monotonic()
-    response = httpx.post(saturated + TRAIN, json=slow_train(2000, next(SEEDS)), timeout=20)
-    elapsed = time.monotonic() - start
+    base, running = saturated
+    response = httpx.post(base + TRAIN, json=slow_train(2000, next(SEEDS)), timeout=60)
+    assert still_running(running)
     assert response.status_code == 422
-    assert elapsed < 0.5
     error = response.json()["detail"][0]
     assert error["loc"] == ["body", "iterations"]
     assert "BPTT_MAX_CPU_SECONDS" in error["msg"]
@@ -215,7 +270,8 @@ def test_a_request_that_waits_longer_than_the_queue_timeout_gets_503():
     async def two_at_once():
         transport = httpx.ASGITransport(app=create_app(settings))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            first = asyncio.ensure_future(client.post(TRAIN, json=slow_train(15, seed=20)))
+            first = asyncio.ensure_future(client.post(TRAIN, json=slow_train(long_passes(),
+                                                                              seed=20)))
             await asyncio.sleep(0.1)
             second = await client.post(TRAIN, json=slow_train(15, seed=21))
             first.cancel()
@@ -246,7 +302,7 @@ def test_a_client_that_sends_half_its_headers_is_answered_408_and_cut_off(server
     _, base = server
     with contextlib.closing(send_raw(base, b"POST /api/v1/trace HTTP/1.1\r\nHost: x\r\n"
                                            b"Content-Le")) as sock:
-        closed, received, after = closed_within(sock, CLIENT_TIMEOUT_S + 3)
+        closed, received, after = closed_within(sock, CUT_OFF_WITHIN_S)
     assert closed and after >= CLIENT_TIMEOUT_S * 0.9
     assert received.startswith(b"HTTP/1.1 408")
     assert b'"type":"client_timeout"' in received
@@ -254,17 +310,18 @@ def test_a_client_that_sends_half_its_headers_is_answered_408_and_cut_off(server
 
 def test_a_client_that_trickles_its_headers_is_cut_off_all_the_same(server):
     _, base = server
+    trickle_s = 10 * CLIENT_TIMEOUT_S  # a header every 0.2 s for this long, unless cut off
     start = time.monotonic()
     with contextlib.closing(send_raw(base, b"GET /api/v1/health HTTP/1.1\r\n")) as sock:
-        for _ in range(int(4 * CLIENT_TIMEOUT_S / 0.2)):
+        for _ in range(int(trickle_s / 0.2)):
             time.sleep(0.2)
             try:
                 sock.sendall(b"X-A: b\r\n")
             except OSError:
                 break  # the server closed the connection while the client still sent
-        closed, received, _ = closed_within(sock, 1)
+        closed, received, _ = closed_within(sock, CUT_OFF_WITHIN_S)
     assert closed and received.startswith(b"HTTP/1.1 408")
-    assert time.monotonic() - start < CLIENT_TIMEOUT_S + 2
+    assert time.monotonic() - start < trickle_s / 2  # cut off long before the trickle ended
 
 
 def test_a_client_that_sends_half_its_body_is_answered_408_and_cut_off(server):
@@ -272,7 +329,7 @@ def test_a_client_that_sends_half_its_body_is_answered_408_and_cut_off(server):
     head = (b"POST /api/v1/trace HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Content-Length: 100\r\n\r\n")
     with contextlib.closing(send_raw(base, head + b'{"hidden_')) as sock:
-        closed, received, after = closed_within(sock, CLIENT_TIMEOUT_S + 3)
+        closed, received, after = closed_within(sock, CUT_OFF_WITHIN_S)
     assert closed and after >= CLIENT_TIMEOUT_S * 0.9
     assert received.startswith(b"HTTP/1.1 408")
     assert b"body did not arrive" in received
@@ -281,7 +338,7 @@ def test_a_client_that_sends_half_its_body_is_answered_408_and_cut_off(server):
 def test_a_connection_that_sends_nothing_is_closed_without_a_word(server):
     _, base = server
     with contextlib.closing(send_raw(base, b"")) as sock:
-        closed, received, _ = closed_within(sock, CLIENT_TIMEOUT_S + 3)
+        closed, received, _ = closed_within(sock, CUT_OFF_WITHIN_S)
     assert closed and received == b""
 
 

@@ -22,21 +22,19 @@ pytestmark = pytest.mark.browser
 SIZES = {"desktop": (1920, 1080), "laptop": (1366, 768), "phone": (390, 844)}
 LANGS = ["en", "pt-BR", "ru"]
 
-# Event Timing (keys whose answer took 16 ms or more), recorded from the very first moment.
-# When each keydown came and how long it waited for the main thread (its input delay: what a
-# long task such as evaluating plotly.js adds), from the browser's own Event Timing entries.
+# Event Timing (keys whose answer took 16 ms or more), recorded from the very first moment:
+# when each keydown came and when its handlers were done, from the browser's own entries.
 KEY_TIMING = """
 window.__keys = [];
 new PerformanceObserver((list) => { for (const e of list.getEntries()) {
     if (e.name === 'keydown') {
-        window.__keys.push({at: e.startTime, waited: e.processingStart - e.startTime});
+        window.__keys.push({at: e.startTime, handled: e.processingEnd});
     }
 }}).observe({type: 'event', durationThreshold: 16, buffered: true});
 """
-# A key that waited for plotly.js's evaluation (0.75 s on an idle machine, seconds under load)
-# waits far longer than this; a busy machine's own scheduling delays stay well under it. The
-# 100 ms goal itself is measured by `make bench-page`, not asserted in a test.
-LONG_TASK_MS = 400
+# The 100 ms goal for a key is measured by `make bench-page`, not asserted in a test: how long a
+# key waits depends on how busy the machine is. What a test can hold on any machine: every key
+# was handled before plotly.js was even requested, so none waited for it.
 
 
 @pytest.fixture
@@ -141,7 +139,7 @@ def test_keys_in_the_first_seconds_never_wait_for_the_charts(sized, live_server)
         .filter((r) => r.name.includes('plotly')).map((r) => r.startTime)[0]""")
     assert plotly_start is not None and plotly_start > last_key, (plotly_start, last_key)
     keys = page.evaluate("window.__keys")
-    assert all(key["waited"] <= LONG_TASK_MS for key in keys), keys
+    assert all(key["handled"] < plotly_start for key in keys), (keys, plotly_start)
     assert page.errors == []
 
 

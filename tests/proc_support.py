@@ -52,6 +52,18 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(value) for value in fields[11:15]) / TICKS
 
 
+def own_cpu_seconds(pid: int) -> float:
+    """CPU time of one process alone (utime + stime), in seconds (0 once gone)."""
+    fields = _stat_fields(pid)
+    return 0.0 if fields is None else sum(int(value) for value in fields[11:13]) / TICKS
+
+
+def process_state(pid: int) -> str | None:
+    """The process's state letter (R, S, Z, ...), or None once it is gone."""
+    fields = _stat_fields(pid)
+    return None if fields is None else fields[0]
+
+
 def tree_cpu_seconds(root: int) -> float:
     return sum(cpu_seconds(pid) for pid in tree_pids(root))
 

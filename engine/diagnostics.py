@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from .cell import Cell, right_factors
+from .problem import Problem
 from .record import Forward
-from .schedule import Problem, Run, backward_window, sum_factors, window_factors
+from .schedule import Run, backward_window, sum_factors, window_factors
 
 
 def compute(problem: Problem, run: Run, truncated: bool | None = None,

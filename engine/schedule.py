@@ -23,52 +23,15 @@ import numpy as np
 
 from . import events, losses, optim
 from .cell import Cell, Params, split_gates
-from .cells import CELLS
 from .lazy import Factors, WindowGradients
 from .memory import packed_with_views
+from .problem import Problem
 from .record import Backward, Forward, StepRecord
-from .request import Clip, Optimizer
 
 
 def windows(T: int, k1: int, k2: int) -> list[tuple[int, int]]:
     """(first, last) of every window: an update after each multiple of k1 and after T."""
     return [(max(1, t - k2 + 1), t) for t in range(1, T + 1) if t % k1 == 0 or t == T]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Everything a pass needs, as arrays (made from a plan by ``engine.plan.problem_of``)."""
-
-    cell: str
-    activation: str
-    inputs: np.ndarray  # (T, D)
-    targets: np.ndarray  # (T,) class ids or (T, K) values
-    loss: str
-    loss_steps: frozenset[int]  # 1-based steps whose loss is injected
-    reduction: str
-    k1: int
-    k2: int
-    windows: tuple[tuple[int, int], ...]  # (first, last) of each update's window
-    optimizer: Optimizer
-    clip: Clip | None
-    params: Params
-    state0: tuple[np.ndarray, ...]  # one per state vector of the cell: (h0,) or (h0, c0)
-
-    @property
-    def cell_module(self) -> Cell:
-        return CELLS[self.cell]
-
-    @property
-    def T(self) -> int:
-        return int(self.inputs.shape[0])
-
-    @property
-    def H(self) -> int:
-        return int(self.state0[0].shape[0])
-
-    @property
-    def K(self) -> int:
-        return int(self.params["V"].shape[0])
 
 
 @dataclass

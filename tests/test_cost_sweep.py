@@ -215,7 +215,7 @@ def test_every_accepted_corner_costs_at_most_the_budget(capsys):
         results = list(pool.map(measure, runs))
     rows, failures = [], []
     for corner, result in zip(runs, results, strict=True):
-        estimate = plan_of(corner).cost(output_of(corner, settings))
+        estimate = cost.estimate(plan_of(corner).work, output_of(corner, settings))
         rows.append((corner, result, estimate))
         name = f"{corner['name']} ({', '.join(corner.get('cut', [])) or 'as is'})"
         if result["status"] not in (200, 413):  # 413: "full" over the response limit

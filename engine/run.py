@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import diagnostics as diag
-from .cell_spec import cell_spec
+from .cells import cell_spec
 from .plan import Plan, as_plan, config_of, problem_of
 from .problem import Problem
 from .request import TraceRequest

@@ -186,7 +186,9 @@ def backward_window(cell: Cell, fwd: Forward, V: np.ndarray, first: int, last: i
 def window_factors(cell: Cell, fwd: Forward, bwd: Backward, inputs: np.ndarray, H: int
                    ) -> Factors:
     """Left and right factors of every parameter's per-step contributions in this window,
-    as the cell declares them (``PARAMS``; the output layer's V and b_y take g_o)."""
+    as the cell declares them (``PARAMS``; the output layer's V and b_y take g_o). A diagonal
+    parameter's contribution is the elementwise product left * right: it is its left factor,
+    with no right one, as a bias's is."""
     def right_rows(key: str | None) -> np.ndarray | None:
         if key is None:
             return None
@@ -195,8 +197,10 @@ def window_factors(cell: Cell, fwd: Forward, bwd: Backward, inputs: np.ndarray, 
         return fwd.rows(key, bwd.first, bwd.last)
 
     deltas = split_gates(cell, bwd.delta, H)
-    factors: Factors = {name: (deltas[spec.delta], right_rows(spec.right))
-                        for name, spec in cell.PARAMS.items()}
+    factors: Factors = {
+        name: ((deltas[spec.delta] * right_rows(spec.right), None) if spec.kind == "diagonal"
+               else (deltas[spec.delta], right_rows(spec.right)))
+        for name, spec in cell.PARAMS.items()}
     factors["V"] = (bwd.g_o, right_rows("h"))
     factors["b_y"] = (bwd.g_o, None)
     return factors
@@ -212,20 +216,29 @@ def window_gradient(cell: Cell, bwd: Backward, factors: Factors, H: int
                     ) -> dict[str, np.ndarray]:
     """``sum_factors`` with the gates that share a right factor (h(t-1), x(t), none) summed
     as one product of the stacked deltas, then split by rows: an LSTM window is three
-    products instead of twelve. Gradients are row blocks of those products (views)."""
+    products instead of twelve. Gradients are row blocks of those products (views). A group
+    whose gates are not adjacent in the stack, in order, and a diagonal parameter, are summed
+    one parameter at a time."""
     gate_index = {key: j for j, key in enumerate(cell.DELTA_KEYS)}
     groups: dict[str | None, list[tuple[str, int]]] = {}
+    alone = ["V", "b_y"]
     for name, spec in cell.PARAMS.items():
-        groups.setdefault(spec.right, []).append((name, gate_index[spec.delta]))
+        if spec.kind == "diagonal":
+            alone.append(name)
+        else:
+            groups.setdefault(spec.right, []).append((name, gate_index[spec.delta]))
     grads: dict[str, np.ndarray] = {}
     for members in groups.values():
-        lo = members[0][1]  # every cell stacks a right factor's gates adjacent, in order
+        lo = members[0][1]
+        if [j for _, j in members] != list(range(lo, lo + len(members))):
+            alone += [name for name, _ in members]
+            continue
         left = bwd.delta[:, lo * H:(lo + len(members)) * H]  # (n, m*H)
         right_rows = factors[members[0][0]][1]
         total = left.sum(axis=0) if right_rows is None else left.T @ right_rows
         for name, j in members:
             grads[name] = total[(j - lo) * H:(j - lo + 1) * H]
-    grads.update(sum_factors({name: factors[name] for name in ("V", "b_y")}))
+    grads.update(sum_factors({name: factors[name] for name in alone}))
     return {name: grads[name] for name in factors}  # the order of the parameters
 
 

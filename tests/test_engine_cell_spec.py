@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bptt_studio.engine import run_trace
-from bptt_studio.engine.cell_spec import cell_spec, declarations
+from bptt_studio.engine.cells import cell_spec, declarations
 from bptt_studio.engine.params import param_shapes
 
 CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", "tanh"),

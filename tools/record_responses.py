@@ -29,6 +29,7 @@ from typing import Any
 ENDPOINTS = ("trace", "train", "gradcheck", "neuron", "params", "export/torch", "export/csv")
 CELLS = ("rnn", "lstm", "gru")  # the cells of the base commit: a recording outlives a registry
 WORDS = "the cat sat on the mat and the dog sat on the log"
+DEADLINE_S = 300.0
 
 
 def data_of(rng: random.Random) -> dict[str, Any]:
@@ -145,9 +146,13 @@ def answers(seed: int, per_endpoint: int) -> list[tuple[str, dict[str, Any], int
     from fastapi.testclient import TestClient
 
     from bptt_studio.main import create_app
+    from bptt_studio.settings import Settings
 
+    # The default limits judge every request (the refusals are part of the recording), but
+    # the deadline is generous: a busy machine must not turn an answer into a 504.
+    settings = Settings(compute_deadline_s=DEADLINE_S, queue_timeout_s=DEADLINE_S)
     out = []
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(settings)) as client:
         for path in ("/openapi.json", "/api/v1/presets"):
             response = client.get(path)
             out.append((path.strip("/").replace("/", "_"), {"GET": path},

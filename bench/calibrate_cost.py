@@ -45,10 +45,12 @@ from typing import Any
 
 import numpy as np
 
+from bptt_studio.engine.cells import CELLS
+
 ROOT = Path(__file__).resolve().parent.parent
 COST_FILE = ROOT / "engine" / "cost.py"
 ALPHABET = [chr(0x21 + i) for i in range(94)] + [chr(0xC0 + i) for i in range(34)]
-CELL_NAMES = tuple(os.environ.get("CALIBRATE_CELLS", "rnn,lstm,gru").split(","))
+CELL_NAMES = tuple(CELLS)  # every registered cell (BPTT_CELLS=module adds one of elsewhere)
 OPTIMIZERS = {"sgd": {"name": "sgd", "lr": 0.1}, "momentum": {"name": "momentum", "lr": 0.1},
               "adagrad": {"name": "adagrad", "lr": 0.1}, "adam": {"name": "adam", "lr": 0.01}}
 # the child's settings: no limit on work in the way of a measurement ("auto" and "full" as the

@@ -14,6 +14,7 @@ from bptt_studio.engine.plan import count_work
 from bptt_studio.limits import MB, check, response
 from bptt_studio.service import BYTES_PER_NUMBER, estimate_full_bytes
 from bptt_studio.settings import Settings
+from tests.engine_helpers import CELL_NAMES
 
 ALPHABET = [chr(0x21 + i) for i in range(94)] + [chr(0xC0 + i) for i in range(34)]
 OUTPUTS = [cost.Output("json", "auto"), cost.Output("json", "norms"), cost.Output("csv", "auto"),
@@ -51,7 +52,7 @@ COUNTS = {"T": (2, 200), "H": (1, 64), "D": (2, 128), "K": (2, 128), "iterations
           "k2": (1, 200)}
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 @pytest.mark.parametrize("count", list(COUNTS))
 def test_the_estimate_grows_with_each_count(cell, count):
     low, high = COUNTS[count]
@@ -95,7 +96,7 @@ def test_a_plan_is_estimated_from_its_work():
     assert estimated.cpu_seconds > 0 and estimated.peak_bytes > 0
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 @pytest.mark.parametrize("truncation", [None, {"k1": 1, "k2": 2}, {"k1": 3, "k2": 8}])
 def test_the_count_of_a_full_trace_is_the_service_estimate_of_its_size(cell, truncation):
     req = request(cell, 30, 9, 6, truncation=truncation, jacobian_norms=True)
@@ -232,7 +233,7 @@ def test_the_budgets_come_from_the_environment(monkeypatch):
     assert (settings.max_cpu_seconds, settings.max_memory_mb) == (0.5, 64)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_each_numeric_way_is_the_least_change_that_fits(cell):
     settings = Settings()
     budget = (settings.max_cpu_seconds, settings.max_memory_mb * MB)

@@ -32,14 +32,14 @@ from typing import Any
 
 import pytest
 
-from bptt_studio.engine import RequestError, cost, plan
+from bptt_studio.engine import CELLS, RequestError, cost, plan
 from bptt_studio.limits import MB, check, response
 from bptt_studio.settings import Settings
 
 TOLERANCE = {"cpu": 1.25, "memory": 1.10}
 ESTIMATE_TOLERANCE = 1.25
 ALPHABET = [chr(0x21 + i) for i in range(94)] + [chr(0xC0 + i) for i in range(34)]
-CELLS = ("rnn", "lstm", "gru")
+
 SCHEDULES = {"full": None, "BPTT(1,2)": {"k1": 1, "k2": 2}}
 OPTIMIZERS = {"sgd": {"name": "sgd", "lr": 0.1}, "momentum": {"name": "momentum", "lr": 0.1},
               "adagrad": {"name": "adagrad", "lr": 0.1}, "adam": {"name": "adam", "lr": 0.01}}

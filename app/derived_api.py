@@ -23,6 +23,7 @@ from starlette.responses import Response
 from bptt_studio import derived, jsonio
 from bptt_studio.api import CLIENT_CLOSED, SERVING_RESPONSES, client_left
 from bptt_studio.body import JSONBodyRoute
+from bptt_studio.engine.cells import CELLS
 from bptt_studio.errors import error_body, validation_errors
 from bptt_studio.runner import ClientGone, ComputePool
 from bptt_studio.schemas import ERROR_RESPONSES, Schemas, _json_integer, build_schemas
@@ -31,6 +32,8 @@ from bptt_studio.settings import Settings
 PREFIX = "/api/v1"
 
 Convention = Literal["gradient", "haykin"]
+# The registered cells (engine.cells.CELLS), as the request's enum names them
+CellName: Any = Literal[tuple(CELLS)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,7 +83,7 @@ class NextStep(BaseModel):
 class NeuronResult(BaseModel):
     """delta_j(t) of one hidden unit at one backward step, term by term (docs/neuron.md)."""
 
-    cell: Literal["rnn", "lstm", "gru"]
+    cell: CellName
     t: int = Field(description="the step (1-based)")
     unit: int = Field(description="the hidden unit j (0-based)")
     update: int = Field(description="the update whose backward window this is (0-based)")

@@ -21,7 +21,7 @@ applies when set, and is unset by default.
 from __future__ import annotations
 
 from bptt_studio.engine import Plan, RequestError
-from bptt_studio.engine.cost import Cost, Detail, Form, Output, Reduction, reductions
+from bptt_studio.engine.cost import Cost, Detail, Form, Output, Reduction, estimate, reductions
 from bptt_studio.settings import Settings
 
 MB = 1024 * 1024  # BPTT_MAX_MEMORY_MB counts mebibytes
@@ -85,7 +85,7 @@ def check_cost(plan: Plan, settings: Settings, output: Output) -> None:
     RequestError naming the field to reduce (the one that drives the cost) and how far,
     with the other fields that would do."""
     budget_cpu, budget_bytes = settings.max_cpu_seconds, settings.max_memory_mb * MB
-    cost = plan.cost(output)
+    cost = estimate(plan.work, output)
     if cost.fits(budget_cpu, budget_bytes):
         return
     found = reductions(plan.work, output, budget_cpu, budget_bytes)

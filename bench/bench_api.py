@@ -507,6 +507,7 @@ def judge(path: str, body: dict) -> tuple[bool, float, float]:
     """(accepted by the default limits, estimated CPU seconds, estimated peak MB): the plan
     and cost model the server itself judges the request with (app/limits.py)."""
     from bptt_studio import engine, limits
+    from bptt_studio.engine.cost import estimate
     from bptt_studio.schemas import API_FIELDS
     from bptt_studio.settings import Settings
 
@@ -517,7 +518,7 @@ def judge(path: str, body: dict) -> tuple[bool, float, float]:
     job = engine.plan(request, task=task, iterations=options.get("iterations", 100),
                       include_trace=options.get("include_trace", False))
     output = limits.response(s, form, options.get("detail", "auto"))
-    cost = job.cost(output)
+    cost = estimate(job.work, output)
     try:
         limits.check(job, s, output)
     except engine.RequestError:

@@ -1,7 +1,7 @@
 """Calibrate the cost model (engine/cost.py) on this machine: measure, fit, print.
 
     .venv/bin/python bench/calibrate_cost.py                  # measure ~200 requests, fit, print
-    .venv/bin/python bench/calibrate_cost.py --write          # ... and write engine/cost.py's block
+    .venv/bin/python bench/calibrate_cost.py --write          # ... and write the coefficients
     .venv/bin/python bench/calibrate_cost.py --save m.json    # keep the measurements
     .venv/bin/python bench/calibrate_cost.py --load m.json    # fit again without measuring
 
@@ -20,6 +20,11 @@ measured / fitted ratio of a whole request among those of at least a quarter of 
 budget (the base constant covers the shortfall of smaller ones), so the estimate is not below
 anything measured here. It prints the coefficients, each
 phase's fit error, and the whole estimate against the whole measurement of each request.
+
+``--write`` writes the shared coefficients into engine/cost.py (between its CALIBRATION-BEGIN
+and CALIBRATION-END lines) and each registered cell's own (``engine.cell.CELL_COST_FEATURES``:
+the features named ``<feature>_<cell>``) into the cell's module, as its ``COST`` (between
+COST-BEGIN and COST-END); a cell module elsewhere (BPTT_CELLS) is written where it is.
 """
 
 from __future__ import annotations
@@ -40,10 +45,12 @@ from typing import Any
 
 import numpy as np
 
+from bptt_studio.engine.cells import CELLS
+
 ROOT = Path(__file__).resolve().parent.parent
 COST_FILE = ROOT / "engine" / "cost.py"
 ALPHABET = [chr(0x21 + i) for i in range(94)] + [chr(0xC0 + i) for i in range(34)]
-CELL_NAMES = ("rnn", "lstm", "gru")
+CELL_NAMES = tuple(CELLS)  # every registered cell (BPTT_CELLS=module adds one of elsewhere)
 OPTIMIZERS = {"sgd": {"name": "sgd", "lr": 0.1}, "momentum": {"name": "momentum", "lr": 0.1},
               "adagrad": {"name": "adagrad", "lr": 0.1}, "adam": {"name": "adam", "lr": 0.01}}
 # the child's settings: no limit on work in the way of a measurement ("auto" and "full" as the
@@ -450,7 +457,10 @@ def _compare(measured: list[dict[str, Any]]) -> list[tuple[str, float, float, fl
     import importlib
 
     from bptt_studio.engine import cost
+    from bptt_studio.engine.cells import CELLS
 
+    for cell in CELLS.values():  # their COST as written
+        importlib.reload(cell)  # type: ignore[arg-type]
     importlib.reload(cost)
     out = []
     for m in measured:
@@ -476,31 +486,62 @@ def report(model: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def split_cells(cpu: dict[str, dict[str, float]]
+                ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]]]:
+    """The CPU coefficients as (the shared ones, {cell: its own COST}): a feature of
+    CELL_COST_FEATURES is ``<feature>_<cell>``; one the fit left out (at zero) is 0.0."""
+    from bptt_studio.engine.cell import CELL_COST_FEATURES
+    from bptt_studio.engine.cells import CELLS
+
+    owned = {(phase, f"{feature}_{cell}"): (cell, feature) for cell in CELLS
+             for phase, features in CELL_COST_FEATURES.items() for feature in features}
+    shared: dict[str, dict[str, float]] = {}
+    cells = {cell: {phase: dict.fromkeys(features, 0.0)
+                    for phase, features in CELL_COST_FEATURES.items()} for cell in CELLS}
+    for phase, coefficients in cpu.items():
+        shared[phase] = {}
+        for name, value in coefficients.items():
+            if (phase, name) in owned:
+                cell, feature = owned[phase, name]
+                cells[cell][phase][feature] = value
+            else:
+                shared[phase][name] = value
+    return shared, cells
+
+
+def _table(values: dict[str, dict[str, float]]) -> str:
+    """{phase: {feature: coefficient}} as the lines of a Python dict, 98 columns wide."""
+    out = []
+    for phase, coefficients in values.items():
+        line = f"    {phase!r}: {{"
+        for name, value in sorted(coefficients.items()):
+            item = f"{name!r}: {value:.4g}, " if value else f"{name!r}: 0.0, "
+            if len(line) + len(item) > 98:
+                out.append(line.rstrip())
+                line = "        "
+            line += item
+        out.append(line.rstrip(", ") + "},")
+    return "\n".join(out)
+
+
+def cell_block(coefficients: dict[str, dict[str, float]]) -> str:
+    """The COST block of a cell module."""
+    return f"COST: dict[str, dict[str, float]] = {{\n{_table(coefficients)}\n}}\n"
+
+
 def block(model: dict[str, Any], measured_count: int) -> str:
-    """The CALIBRATION block of engine/cost.py."""
+    """The CALIBRATION block of engine/cost.py (the shared coefficients)."""
     cpu_model = re.sub(r"\s+", " ", platform.processor() or _cpu_model()).strip()
     when = datetime.date.today().isoformat()
     note = (f"{when}: bench/calibrate_cost.py, {measured_count} requests in fresh processes "
             f"on {os.cpu_count()} x {cpu_model}, Python {platform.python_version()}, NumPy "
             f"{np.__version__}, OpenBLAS on one thread")
 
-    def table(values: dict[str, dict[str, float]]) -> str:
-        out = []
-        for phase, coefficients in values.items():
-            line = f"    {phase!r}: {{"
-            for name, value in sorted(coefficients.items()):
-                item = f"{name!r}: {value:.4g}, "
-                if len(line) + len(item) > 98:
-                    out.append(line.rstrip())
-                    line = "        "
-                line += item
-            out.append(line.rstrip(", ") + "},")
-        return "\n".join(out)
-
+    shared, _ = split_cells(model["cpu"])
     lines = [note[i:i + 88] for i in range(0, len(note), 88)]
     return ("CALIBRATION = (\n" + "".join(f"    {line!r}\n" for line in lines) + ")\n"
-            f"CPU: dict[str, dict[str, float]] = {{\n{table(model['cpu'])}\n}}\n"
-            f"MEMORY: dict[str, dict[str, float]] = {{\n{table(model['memory'])}\n}}\n"
+            f"CPU: dict[str, dict[str, float]] = {{\n{_table(shared)}\n}}\n"
+            f"MEMORY: dict[str, dict[str, float]] = {{\n{_table(model['memory'])}\n}}\n"
             f"MARGIN: tuple[float, float] = {model['margin']}\n")
 
 
@@ -511,12 +552,27 @@ def _cpu_model() -> str:
     return platform.machine()
 
 
-def write_block(text_block: str) -> None:
-    source = COST_FILE.read_text()
-    begin = source.index("# CALIBRATION-BEGIN")
+def write_between(path: Path, marker: str, text_block: str) -> None:
+    """Replace the lines between ``# <marker>-BEGIN`` and ``# <marker>-END`` of a file."""
+    source = path.read_text()
+    begin = source.index(f"# {marker}-BEGIN")
     begin = source.index("\n", begin) + 1
-    end = source.index("# CALIBRATION-END")
-    COST_FILE.write_text(source[:begin] + text_block + source[end:])
+    end = source.index(f"# {marker}-END")
+    path.write_text(source[:begin] + text_block + source[end:])
+
+
+def write_block(text_block: str, model: dict[str, Any]) -> None:
+    """engine/cost.py's block, and each registered cell's own COST in its module."""
+    import inspect
+
+    from bptt_studio.engine.cells import CELLS
+
+    write_between(COST_FILE, "CALIBRATION", text_block)
+    _, cells = split_cells(model["cpu"])
+    for name, coefficients in cells.items():
+        module_file = inspect.getsourcefile(CELLS[name])  # type: ignore[arg-type]
+        if module_file is not None:
+            write_between(Path(module_file), "COST", cell_block(coefficients))
 
 
 def main() -> int:
@@ -548,7 +604,7 @@ def main() -> int:
     text_block = block(model, len(measured))
     print(text_block)
     if args.write:
-        write_block(text_block)
+        write_block(text_block, model)
         comparison = _compare(measured)
         large_cpu = [c for c in comparison if c[1] >= SIGNIFICANT["cpu"]]
         large_mem = [c for c in comparison if c[3] >= SIGNIFICANT["memory"]]

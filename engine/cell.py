@@ -1,8 +1,11 @@
 """What a recurrent cell is to the engine: the protocol every cell module implements.
 
-A cell is a module (``rnn.py``, ``lstm.py``, ``gru.py``) registered in ``engine.cells.CELLS``.
-It declares, once, what it is:
+A cell is one module (``rnn.py``, ``lstm.py``, ``gru.py``) that owns everything about it,
+registered in ``engine.cells.CELLS`` (which checks the declarations when it registers). It
+declares, once, what it is:
 
+- ``NAME``: the request's ``cell``; ``TITLE``: its name in prose ("LSTM"; the vanilla RNN's
+  says its activation: "vanilla RNN ({activation})");
 - ``STATE``: the names of its state vectors, h first (``("h",)``, or ``("h", "c")``);
 - ``GATES``: the names of its gates, as the forward event's ``gates`` and ``a`` hold them
   (empty for the vanilla RNN, whose event has one pre-activation ``a`` and ``gates: null``);
@@ -10,53 +13,92 @@ It declares, once, what it is:
   ``"delta"`` for the vanilla RNN's single delta. The backward event holds them as
   ``"delta"`` (one) or ``"deltas": {gate: ...}`` (gated cells);
 - ``PARAMS``: every parameter of the cell (the output layer V, b_y is the same for all
-  cells: ``OUTPUT_PARAMS`` below) with its shape rule and the two recorded factors whose
-  per-step product is its contribution (see ``ParamSpec``);
+  cells: ``OUTPUT_PARAMS`` below) with its kind, shape rule and the two recorded factors whose
+  per-step product is its contribution (see ``ParamSpec``: an outer product, a diagonal, a
+  bias);
 - ``PRE_ACTIVATIONS``: the stack holding the forward event's ``a``: one name, or
   {gate: stack name};
 - ``RECORDED``: further per-step vectors the forward event carries (``c_prev``, ``c``,
-  ``rh_prev``), by stack name;
+  ``rh_prev``), by stack name; every state s beyond h is recorded as ``s_prev`` and ``s``;
 - ``BACKWARD_RECORDED``: further per-step vectors the backward event carries (``dc``);
 - ``BACKWARD_KEYS``: the forward stacks ``backward_steps`` reads;
 - ``KEEP_BIAS``: the bias of the gate that keeps the old state (request.forget_bias), or None;
+- ``VIEW_CONFIG``: the request's settings the neuron view repeats (the vanilla RNN's
+  ``activation``, which its derivative depends on);
+- ``COST``: its cost calibration, {phase: {feature: CPU seconds per unit}} for each of
+  ``CELL_COST_FEATURES`` below (written by bench/calibrate_cost.py --write between the
+  module's COST-BEGIN and COST-END lines); a cell without it is refused when it registers;
 
-and the functions of a forward/backward pair over plain arrays (``pack``, ``recurrent``,
-``input_projection``, ``step_forward``, ``forward_steps``, ``state_of``, ``step_backward``,
-``backward_steps``, ``input_grad``). The time loop, the schedule, the events, the
-diagnostics and the parameter shapes read only these names, so adding a cell is one module
-plus its line in ``engine.cells``. mypy checks each module against ``Cell`` (modules are
-accepted as protocol implementations), and a test checks the declarations at run time.
+and its functions:
+
+- the forward/backward pair over plain arrays (``pack``, ``recurrent``,
+  ``input_projection``, ``step_forward``, ``forward_steps``, ``state_of``, ``step_backward``,
+  ``backward_steps``, ``input_grad``);
+- ``torch_step(activation)``: the PyTorch source of its step, for the "check it in PyTorch"
+  script (engine.torch_script), written from the equations, not from the code above;
+- ``neuron_next`` and ``neuron_deltas``: one unit's error written term by term (engine.neuron,
+  in the nodes of engine.terms): what reaches h_j(t) from step t+1, and the deltas of step t.
+
+The time loop, the schedule, the events, the diagnostics, the parameter shapes, the neuron
+view, the PyTorch script and the cost model read only these names, so adding a cell is one
+module plus its line in ``engine.cells`` (and a calibration run). mypy checks each module
+against ``Cell`` (modules are accepted as protocol implementations), and
+``engine.cells.register`` checks the declarations at run time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:  # the nodes a cell's neuron decomposition is written in
+    from .terms import Node, Reader, Step
 
 Params = dict[str, np.ndarray]
 Packed = dict[str, Any]  # the matrices one step needs, once per parameter version
 Stacks = dict[str, np.ndarray]  # recorded quantities of a block of steps, rows in time order
+ParamKind = Literal["outer", "diagonal", "bias"]
 
-# The size symbols of a shape rule.
-SIZES = ("H", "D", "K")
+# The cell's own cost coefficients (engine.cost): its step, forward and backward, in a
+# recorded pass and in /train's passes, its replay in the truncation comparison, and its
+# evaluation in a gradient check, each in CPU seconds per step.
+CELL_COST_FEATURES: dict[str, tuple[str, ...]] = {
+    "gradcheck": ("evaluations",),
+    "pass": ("backward_steps", "steps"),
+    "passes": ("backward_steps", "steps"),
+    "replay": ("steps",),
+}
 
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One parameter: its shape rule and the two recorded factors of its contribution.
+    """One parameter: its kind, its shape rule and the two recorded factors of its
+    contribution.
 
     ``shape`` names sizes: ("H", "H") is H×H. ``left`` is a path into the backward event of
     step t ("delta", "deltas.f", "g_o"), ``right`` a path into the forward event of the same
-    step ("h_prev", "x", "rh_prev", "h"), or None for a bias, so that the step's contribution
-    is contrib[name] = left right^T (or left, for a bias).
+    step ("h_prev", "x", "rh_prev", "h", "c_prev"), or None for a bias. The kind says how
+    they make the step's contribution contrib[name]:
+
+    - "outer": left right^T (a matrix, W, U, V: ``right`` given, two sizes);
+    - "diagonal": left * right, elementwise (a vector of H weights each multiplying one unit
+      of ``right``, as a peephole connection p * c(t-1) does: ``diagonal=True``);
+    - "bias": left (``right`` None).
     """
 
     shape: tuple[str, ...]
     left: str
     right: str | None
+    diagonal: bool = False
+
+    @property
+    def kind(self) -> ParamKind:
+        if self.right is None:
+            return "bias"
+        return "diagonal" if self.diagonal else "outer"
 
     @property
     def factors(self) -> tuple[str, str | None]:
@@ -93,6 +135,10 @@ class Cell(Protocol):
 
     # The declarations, read-only (a module's constants, of any more precise type).
     @property
+    def NAME(self) -> str: ...
+    @property
+    def TITLE(self) -> str: ...
+    @property
     def STATE(self) -> tuple[str, ...]: ...
     @property
     def GATES(self) -> tuple[str, ...]: ...
@@ -110,6 +156,10 @@ class Cell(Protocol):
     def BACKWARD_KEYS(self) -> tuple[str, ...]: ...
     @property
     def KEEP_BIAS(self) -> str | None: ...
+    @property
+    def VIEW_CONFIG(self) -> tuple[str, ...]: ...
+    @property
+    def COST(self) -> Mapping[str, Mapping[str, float]]: ...
 
     # The forward/backward pair over plain arrays.
 
@@ -136,6 +186,16 @@ class Cell(Protocol):
                        ) -> Stacks: ...
 
     def input_grad(self, packed: Packed, stacked_delta: np.ndarray, /) -> np.ndarray: ...
+
+    # The PyTorch step, and the neuron view's terms.
+
+    def torch_step(self, activation: str, /) -> str: ...
+
+    def neuron_next(self, reader: Reader, t: int, j: int, after: Step, recorded: float, /
+                    ) -> Node: ...
+
+    def neuron_deltas(self, reader: Reader, here: Step, after: Step | None, j: int, dh: float,
+                      config: Mapping[str, Any], /) -> dict[str, Any]: ...
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,7 +31,9 @@ A request's work is a handful of phases, each linear in counts of the plan (``fe
 parameters and initial state.
 
 Each phase's CPU time and memory are sums of coefficient x feature; the coefficients were
-fitted on these machines by ``bench/calibrate_cost.py`` (see ``CALIBRATION``), and the whole
+fitted on these machines by ``bench/calibrate_cost.py`` (see ``CALIBRATION``): those of a
+cell's own steps (``engine.cell.CELL_COST_FEATURES``: ``steps_lstm``, ...) in the cell's
+module (its ``COST``, which every registered cell has), the others here. The whole
 estimate carries a margin so that it is above what was measured (the proof is
 tests/test_cost_sweep.py). The peak memory is the sum of the phases' own peaks (a phase
 frees most of what it takes before the next starts, so the sum is an upper bound), above
@@ -101,29 +103,23 @@ CPU: dict[str, dict[str, float]] = {
     'diagnostics': {'flops': 7.054e-13, 'per_step': 3.905e-08, 'rows': 6.065e-09,
         'squares': 3.953e-08, 'steps': 2.631e-05, 'windows': 1.824e-05},
     'extras': {'iterations': 6.477e-07, 'pack': 9.4e-10, 'steps': 8.526e-06},
-    'gradcheck': {'copies': 7.671e-11, 'evaluations_gru': 1.435e-05,
-        'evaluations_lstm': 1.862e-05, 'evaluations_rnn': 4.658e-06, 'loss_flops': 3.371e-09,
-        'losses': 1.254e-05, 'pack': 8.304e-10, 'replays': 3.588e-06},
+    'gradcheck': {'copies': 7.671e-11, 'loss_flops': 3.371e-09, 'losses': 1.254e-05,
+        'pack': 8.304e-10, 'replays': 3.588e-06},
     'jacobian': {'flops': 3.588e-11, 'squares': 1.985e-08, 'steps': 2.129e-05},
     'json': {'numbers': 3.696e-08, 'one': 6.353e-05},
     'pass': {'arrays_adagrad': 2.597e-05, 'arrays_adam': 2.193e-05, 'arrays_momentum': 2.074e-05,
-        'arrays_sgd': 1.356e-05, 'backward_steps_gru': 3.022e-05,
-        'backward_steps_lstm': 1.403e-05, 'backward_steps_rnn': 1.438e-05, 'calls': 0.0009246,
-        'clip_arrays_value': 2.167e-05, 'clip_norm': 1.988e-08, 'clip_value': 5.673e-09,
-        'flops': 2.45e-11, 'one': 0.0009246, 'pack': 3.696e-09, 'steps_lstm': 6.78e-06,
-        'update_adagrad': 6.307e-09, 'update_adam': 2.494e-08, 'update_momentum': 1.429e-08,
-        'update_sgd': 1.217e-08, 'windows': 0.000247},
+        'arrays_sgd': 1.356e-05, 'calls': 0.0009246, 'clip_arrays_value': 2.167e-05,
+        'clip_norm': 1.988e-08, 'clip_value': 5.673e-09, 'flops': 2.45e-11, 'one': 0.0009246,
+        'pack': 3.696e-09, 'update_adagrad': 6.307e-09, 'update_adam': 2.494e-08,
+        'update_momentum': 1.429e-08, 'update_sgd': 1.217e-08, 'windows': 0.000247},
     'passes': {'arrays_adagrad': 1.518e-05, 'arrays_adam': 2.131e-05,
-        'arrays_momentum': 1.126e-05, 'arrays_sgd': 1.067e-05, 'backward_steps_gru': 1.586e-05,
-        'backward_steps_lstm': 1.06e-05, 'backward_steps_rnn': 3.827e-06,
-        'clip_arrays_value': 7.193e-06, 'clip_value': 3.137e-09, 'flops': 5.087e-11,
-        'one': 0.0031, 'steps_lstm': 2.706e-06, 'steps_rnn': 1.011e-06,
-        'update_adagrad': 7.464e-09, 'update_adam': 9.426e-09, 'update_momentum': 1.313e-08,
-        'update_sgd': 1.71e-09, 'windows': 0.0001027},
+        'arrays_momentum': 1.126e-05, 'arrays_sgd': 1.067e-05, 'clip_arrays_value': 7.193e-06,
+        'clip_value': 3.137e-09, 'flops': 5.087e-11, 'one': 0.0031, 'update_adagrad': 7.464e-09,
+        'update_adam': 9.426e-09, 'update_momentum': 1.313e-08, 'update_sgd': 1.71e-09,
+        'windows': 0.0001027},
     'payload': {'backward_events': 2.207e-06, 'events': 3.104e-05, 'full_numbers': 1.721e-08,
         'gram': 6.316e-11, 'numbers': 2.086e-09, 'windows': 5.613e-05},
-    'replay': {'blocks': 2.914e-06, 'flops': 1.395e-10, 'steps_gru': 1.006e-05,
-        'steps_lstm': 8.907e-06, 'windows': 1.883e-05},
+    'replay': {'blocks': 2.914e-06, 'flops': 1.395e-10, 'windows': 1.883e-05},
     'scan': {'numbers': 1.214e-09, 'squares': 5.794e-08},
     'view': {'events': 6.615e-07, 'one': 0.0001072},
 }
@@ -165,11 +161,18 @@ def estimate(work: Work, output: Output = Output()) -> Cost:
                        peak_bytes=max(full.peak_bytes, norms.peak_bytes))
     phases = []
     for phase, (cpu_features, memory_features) in features(work, output).items():
-        cpu = MARGIN[0] * _dot(CPU.get(phase, {}), cpu_features)
+        cpu = MARGIN[0] * _dot(cpu_coefficients(phase, work.cell), cpu_features)
         memory = MARGIN[1] * _dot(MEMORY.get(phase, {}), memory_features)
         phases.append((phase, cpu, memory))
     return Cost(cpu_seconds=sum(p[1] for p in phases), peak_bytes=sum(p[2] for p in phases),
                 phases=tuple(phases))
+
+
+def cpu_coefficients(phase: str, cell: str) -> dict[str, float]:
+    """The CPU coefficients of one phase for a request of ``cell``: the shared ones (CPU) and
+    the cell's own (its COST, as the features name them: ``steps`` is ``steps_<cell>``)."""
+    own = CELLS[cell].COST.get(phase, {})
+    return {**CPU.get(phase, {}), **{f"{name}_{cell}": value for name, value in own.items()}}
 
 
 def _dot(coefficients: dict[str, float], values: Features) -> float:
@@ -400,7 +403,9 @@ def _gram_width(s: _Sizes) -> float:
     the cost per entry of the two Gram matrices the norms of running sums take."""
     widths = {"h": s.H, "h_prev": s.H, "rh_prev": s.H, "x": s.D, None: 0}
     cell = CELLS[s.work.cell]
-    total = sum(s.H + widths.get(spec.right, s.H) for spec in cell.PARAMS.values())
+    # a diagonal parameter's running sums are H numbers per row, as a bias's
+    total = sum(s.H + widths.get(None if spec.kind == "diagonal" else spec.right, s.H)
+                for spec in cell.PARAMS.values())
     return float(total + 2 * s.K + s.H)
 
 

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from .cell import Cell, right_factors
+from .problem import Problem
 from .record import Forward
-from .schedule import Problem, Run, backward_window, sum_factors, window_factors
+from .schedule import Run, backward_window, sum_factors, window_factors
 
 
 def compute(problem: Problem, run: Run, truncated: bool | None = None,
@@ -69,8 +70,23 @@ def _gate_weights(cell: Cell, problem: Problem, fwd: Forward) -> np.ndarray:
     gates = cell.DELTA_KEYS
     weights = np.zeros((T, len(gates)))
     for spec in cell.PARAMS.values():
-        weights[:, gates.index(spec.delta)] += 1.0 if spec.right is None else norms_sq[spec.right]
+        if spec.kind != "diagonal":  # a diagonal's norm is not a product of norms: _diagonal
+            weights[:, gates.index(spec.delta)] += (1.0 if spec.right is None
+                                                    else norms_sq[spec.right])
     return weights
+
+
+def _add_diagonal_norm_sq(cell: Cell, fwd: Forward, first: int, last: int,
+                          delta: np.ndarray, norm_sq: np.ndarray) -> None:
+    """Add to ``norm_sq`` the diagonal parameters' share of the contributions' squared norm,
+    sum over them of ||delta_gate * right||^2, for stacked deltas (..., G*H) of steps
+    first..last (one row per step, or rows all of step first = last)."""
+    H = delta.shape[-1] // len(cell.DELTA_KEYS)
+    for spec in cell.PARAMS.values():
+        if spec.kind == "diagonal":
+            j = cell.DELTA_KEYS.index(spec.delta)
+            share = delta[..., j * H:(j + 1) * H] * fwd.rows(str(spec.right), first, last)
+            norm_sq += np.sum(share * share, axis=-1)
 
 
 def _param_norm_sq(cell: Cell, delta: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -111,6 +127,7 @@ def _error_flow(cell: Cell, problem: Problem, fwd: Forward,
             dstate_prev, delta, _ = cell.step_backward(fwd.packs[fwd.version_of[k]], dstate,
                                                        fwd.caches[k])
             w_sq = _param_norm_sq(cell, delta, weights[k - 1])
+            _add_diagonal_norm_sq(cell, fwd, k, k, delta, w_sq)
             if losses[start] == k:  # the output layer's own contribution, V and b_y, at k = t
                 g = fwd.step_grad_o[k - 1]
                 h = fwd.caches[k]["h"]
@@ -157,6 +174,7 @@ def _step_grad_norms(cell: Cell, problem: Problem, fwd: Forward,
         g_o_sum[bwd.first - 1:bwd.last] += bwd.g_o
     hs = fwd.rows("h", 1, T)
     total = _param_norm_sq(cell, delta_sum, _gate_weights(cell, problem, fwd))
+    _add_diagonal_norm_sq(cell, fwd, 1, T, delta_sum, total)
     total += np.einsum("tk,tk->t", g_o_sum, g_o_sum) * (np.einsum("ti,ti->t", hs, hs) + 1.0)
     return np.sqrt(total)
 

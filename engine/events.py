@@ -16,17 +16,15 @@ carry from the cell's own declarations (engine.cell).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .cell import Cell, Stacks, delta_field, split_gates
 from .lazy import StepGradients, WindowGradients
 from .norms import row_norms
+from .problem import Problem
 from .record import Backward, Forward
-
-if TYPE_CHECKING:  # the schedule imports this module; its Problem is only a type here
-    from .schedule import Problem
 
 # field name -> the field's value at a row of the block (0 = the block's first row)
 Fields = dict[str, Callable[[int], Any]]

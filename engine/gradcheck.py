@@ -24,8 +24,9 @@ from . import losses
 from .cell import Params
 from .errors import RequestError
 from .plan import Plan, as_plan, problem_of
+from .problem import Problem
 from .request import TraceRequest
-from .schedule import Problem, Run, run_schedule
+from .schedule import Run, run_schedule
 
 # a relative error below this is agreement for float64 central differences
 TOLERANCE = 1e-5

@@ -34,7 +34,10 @@ from .cell import Packed, ParamSpec, gate_params
 from .cell import input_grad as input_grad  # the shared helpers, this cell's own too
 from .cell import input_projection as input_projection
 from .memory import empty_stacks, shift_rows
+from .terms import Node, Reader, Step, dgate, dot, leaf, product, through_weights, total
 
+NAME = "gru"
+TITLE = "GRU"
 STATE = ("h",)
 GATES = ("z", "r", "n")
 DELTA_KEYS = GATES  # the deltas are stacked in gate order
@@ -51,6 +54,17 @@ BACKWARD_RECORDED: tuple[str, ...] = ()
 # the stacks backward_steps reads
 BACKWARD_KEYS = ("dn_factor", "dz_factor", "dr_factor", "z", "r")
 KEEP_BIAS: str | None = "b_z"  # the update gate's bias: how much of h(t-1) is kept
+VIEW_CONFIG: tuple[str, ...] = ()
+# This cell's cost: CPU seconds per step of its own (engine.cost reads it; 0.0 where the
+# fit found the step's cost already in the shared features).
+# COST-BEGIN (written by bench/calibrate_cost.py --write; do not edit by hand)
+COST: dict[str, dict[str, float]] = {
+    'gradcheck': {'evaluations': 1.435e-05},
+    'pass': {'backward_steps': 3.022e-05, 'steps': 0.0},
+    'passes': {'backward_steps': 1.586e-05, 'steps': 0.0},
+    'replay': {'steps': 1.006e-05},
+}
+# COST-END
 
 
 def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> Packed:
@@ -194,3 +208,63 @@ def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndar
     shift_rows(dh_prev, out["dh_next"])
     return out
 
+
+
+# ---------------------------------------------------------------------------------------------
+# The PyTorch step and the neuron view's terms.
+
+
+def torch_step(activation: str) -> str:
+    del activation  # only the vanilla RNN has a choice of phi
+    return '''
+def step(p, x, state):
+    """GRU: update gate z, reset gate r (applied before the recurrent product), candidate n;
+    h(t) = z h(t-1) + (1 - z) n."""
+    (h,) = state
+    z = torch.sigmoid(p["W_z"] @ h + p["U_z"] @ x + p["b_z"])
+    r = torch.sigmoid(p["W_r"] @ h + p["U_r"] @ x + p["b_r"])
+    n = torch.tanh(p["W_h"] @ (r * h) + p["U_h"] @ x + p["b_h"])
+    return (z * h + (1 - z) * n,)
+'''
+
+
+def _drh(reader: Reader, step: Step, j: int, t: int) -> Node:
+    """drh_j(s) = sum_k W_{h,kj} delta_{n,k}(s): the error reaching r * h(s-1) at unit j."""
+    return dot("drh", t, "W_h", step.version, j, step.params["W_h"][:, j], "deltas.n", step.t,
+               reader.err(step.backward["deltas"]["n"]))
+
+
+def neuron_next(reader: Reader, t: int, j: int, after: Step, recorded: float) -> Node:
+    """step_backward's dh_prev = dh z + drh r + W_z^T delta_z + W_r^T delta_r, read at t+1."""
+    s = after.t
+    gates = after.forward["gates"]
+    direct = product("dh_next.direct", t, [
+        leaf("dh", s, reader.err(after.backward["dh"])[j], "error"),
+        leaf("gates.z", s, gates["z"][j], "state")])
+    reset = product("dh_next.reset", t, [_drh(reader, after, j, s),
+                                         leaf("gates.r", s, gates["r"][j], "state")])
+    through = through_weights(reader, t, j, after, ("z", "r"))
+    return total("dh_next", t, [direct, reset, *through], recorded=recorded)
+
+
+def neuron_deltas(reader: Reader, here: Step, after: Step | None, j: int, dh: float,
+                  config: Mapping[str, Any]) -> dict[str, Any]:
+    """Each gate's delta as the product of its factors."""
+    t, fwd, bwd = here.t, here.forward, here.backward
+    z, r, n = (float(fwd["gates"][gate][j]) for gate in GATES)
+    h_prev = float(fwd["h_prev"][j])
+    dh_leaf = leaf("dh", t, dh, "error")
+    n_leaf, z_leaf = leaf("gates.n", t, n, "state"), leaf("gates.z", t, z, "state")
+    h_prev_leaf = leaf("h_prev", t, h_prev, "state")
+    factors = {
+        # dh(t)/dz = h(t-1) - n, dh(t)/dn = 1 - z: h(t) = z h(t-1) + (1 - z) n
+        "z": [dh_leaf, leaf("h_prev_minus_n", t, h_prev - n, "derivative", recorded=False,
+                            of=[h_prev_leaf, n_leaf]), dgate("z", t, z)],
+        "r": [_drh(reader, here, j, t), h_prev_leaf, dgate("r", t, r)],
+        "n": [dh_leaf, leaf("one_minus_z", t, 1.0 - z, "derivative", recorded=False,
+                            of=[z_leaf]), dgate("n", t, n, tanh=True)],
+    }
+    deltas = {gate: product(f"deltas.{gate}", t, factors[gate],
+                            recorded=reader.err(bwd["deltas"][gate])[j])
+              for gate in bwd["deltas"]}
+    return {"deltas": deltas}

@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .cell_spec import cell_spec
-from .cells import CELLS
+from .cells import CELLS, cell_spec
 from .plan import Plan, as_plan, problem_of
 from .request import TraceRequest
 

@@ -32,7 +32,10 @@ from .cell import Packed, ParamSpec, gate_params, stacked_recurrent
 from .cell import input_grad as input_grad  # the shared helpers, this cell's own too
 from .cell import input_projection as input_projection
 from .memory import empty_stacks, shift_rows
+from .terms import Node, Reader, Step, dgate, leaf, product, through_weights, total
 
+NAME = "lstm"
+TITLE = "LSTM"
 STATE = ("h", "c")
 GATES = ("f", "i", "g", "o")
 DELTA_KEYS = GATES  # the deltas are stacked in gate order
@@ -46,6 +49,17 @@ BACKWARD_RECORDED: tuple[str, ...] = ("dc", "dc_next")
 BACKWARD_KEYS = ("delta_factor", "o_dtanh_c", "f")  # the stacks backward_steps reads
 recurrent = stacked_recurrent  # backward_steps multiplies the deltas by the stacked W
 KEEP_BIAS: str | None = "b_f"  # the forget gate's bias: how much of c(t-1) is kept
+VIEW_CONFIG: tuple[str, ...] = ()
+# This cell's cost: CPU seconds per step of its own (engine.cost reads it; 0.0 where the
+# fit found the step's cost already in the shared features).
+# COST-BEGIN (written by bench/calibrate_cost.py --write; do not edit by hand)
+COST: dict[str, dict[str, float]] = {
+    'gradcheck': {'evaluations': 1.862e-05},
+    'pass': {'backward_steps': 1.403e-05, 'steps': 6.78e-06},
+    'passes': {'backward_steps': 1.06e-05, 'steps': 2.706e-06},
+    'replay': {'steps': 8.907e-06},
+}
+# COST-END
 
 
 def pack(params: dict[str, np.ndarray], activation: str = "tanh") -> Packed:
@@ -189,3 +203,63 @@ def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndar
     shift_rows(dc_prev, out["dc_next"])
     return out
 
+
+
+# ---------------------------------------------------------------------------------------------
+# The PyTorch step and the neuron view's terms.
+
+
+def torch_step(activation: str) -> str:
+    del activation  # only the vanilla RNN has a choice of phi
+    return '''
+def step(p, x, state):
+    """LSTM: gates f, i, o and the candidate g; c(t) = f c(t-1) + i g,  h(t) = o tanh(c(t))."""
+    h, c = state
+    f = torch.sigmoid(p["W_f"] @ h + p["U_f"] @ x + p["b_f"])
+    i = torch.sigmoid(p["W_i"] @ h + p["U_i"] @ x + p["b_i"])
+    g = torch.tanh(p["W_g"] @ h + p["U_g"] @ x + p["b_g"])
+    o = torch.sigmoid(p["W_o"] @ h + p["U_o"] @ x + p["b_o"])
+    c = f * c + i * g
+    return (o * torch.tanh(c), c)
+'''
+
+
+def neuron_next(reader: Reader, t: int, j: int, after: Step, recorded: float) -> Node:
+    """dh_next_j(t) = sum over gates of sum_k W_{gate,kj} delta_{gate,k}(t+1)."""
+    return total("dh_next", t, through_weights(reader, t, j, after, GATES), recorded=recorded)
+
+
+def neuron_deltas(reader: Reader, here: Step, after: Step | None, j: int, dh: float,
+                  config: Mapping[str, Any]) -> dict[str, Any]:
+    """dc_j(t) = dh o (1 - tanh^2 c(t)) + dc_j(t+1) f_j(t+1), and each gate's delta as the
+    product of its factors."""
+    t, fwd, bwd = here.t, here.forward, here.backward
+    g = {gate: float(fwd["gates"][gate][j]) for gate in GATES}
+    c = float(fwd["c"][j])
+    tanh_c = float(np.tanh(np.asarray(fwd["c"]))[j])  # as forward_steps forms tanh c(t)
+    c_leaf = leaf("c", t, c, "state")
+    dtanh_c = leaf("dtanh_c", t, 1.0 - tanh_c * tanh_c, "derivative", recorded=False,
+                   of=[c_leaf])
+    dh_leaf = leaf("dh", t, dh, "error")
+    from_h = product("dc_from_h", t, [dh_leaf, leaf("gates.o", t, g["o"], "state"), dtanh_c])
+    recorded_next = reader.err(bwd["dc_next"])[j]
+    if after is None:
+        dc_next = leaf("dc_next", t, recorded_next, "error")
+    else:
+        dc_next = product("dc_next", t, [
+            leaf("dc", after.t, reader.err(after.backward["dc"])[j], "error"),
+            leaf("gates.f", after.t, after.forward["gates"]["f"][j], "state")],
+            recorded=recorded_next)
+    dc_value = reader.err(bwd["dc"])[j]
+    dc_leaf = leaf("dc", t, dc_value, "error")
+    factors = {
+        "f": [dc_leaf, leaf("c_prev", t, fwd["c_prev"][j], "state"), dgate("f", t, g["f"])],
+        "i": [dc_leaf, leaf("gates.g", t, g["g"], "state"), dgate("i", t, g["i"])],
+        "g": [dc_leaf, leaf("gates.i", t, g["i"], "state"), dgate("g", t, g["g"], tanh=True)],
+        "o": [dh_leaf, leaf("tanh_c", t, tanh_c, "state", recorded=False, of=[c_leaf]),
+              dgate("o", t, g["o"])],
+    }
+    deltas = {gate: product(f"deltas.{gate}", t, factors[gate],
+                            recorded=reader.err(bwd["deltas"][gate])[j])
+              for gate in bwd["deltas"]}
+    return {"dc": total("dc", t, [from_h, dc_next], recorded=dc_value), "deltas": deltas}

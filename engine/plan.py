@@ -4,7 +4,7 @@
     job.T, job.D, job.H, job.K          # the sizes
     job.windows, job.backward_steps     # the schedule
     job.work                            # the counts a cost model reads
-    job.cost()                          # CPU seconds and peak bytes (engine.cost)
+    estimate(job.work, output)          # CPU seconds and peak bytes (engine.cost)
 
 ``plan(request)`` validates the request (engine.request), merges its preset's settings once
 (``resolve_preset``, the one place a preset is read), fills the defaults that depend on
@@ -23,7 +23,7 @@ request, so a caller that has planned does not plan again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from .data import Encoded, encode
 from .errors import RequestError
 from .params import check_params, check_state, init_params, param_count, rescale_recurrent
 from .presets import PRESETS
+from .problem import Problem
 from .request import (
     DEFAULT_EPS,
     TraceRequest,
@@ -42,10 +43,7 @@ from .request import (
     plain,
     to_dict,
 )
-from .schedule import Problem, windows
-
-if TYPE_CHECKING:  # engine.cost reads the Work defined here
-    from .cost import Cost, Output
+from .schedule import windows
 
 # "params": the initial parameters and state alone (engine.initial), no pass
 Task = Literal["trace", "train", "gradcheck", "params"]
@@ -144,13 +142,6 @@ class Plan:
     def truncated(self) -> bool:
         """Whether the request asked for truncation (even one that cuts nothing)."""
         return self.request.truncation is not None
-
-    def cost(self, output: Output | None = None) -> Cost:
-        """The CPU seconds and peak memory this plan will take, and making ``output`` of it
-        (engine.cost.estimate), before any of it runs."""
-        from .cost import Output, estimate
-
-        return estimate(self.work, output if output is not None else Output())
 
     def for_task(self, task: Task, iterations: int | None = None,
                  include_trace: bool | None = None) -> Plan:

@@ -95,7 +95,6 @@ Data = Union[TextData, WordsData, SeriesData, ArrayData, PresetData]  # noqa: UP
 # One parameter's array: a matrix (rows of numbers) or a vector, told apart by its first item
 # (a row, or a number), so that a bad entry is named where it is: ("params", "W", i, j).
 ParamArray = Union[list[list[float]], list[float]]  # noqa: UP007
-DATA_CLASSES: tuple[type, ...] = (TextData, WordsData, SeriesData, ArrayData, PresetData)
 
 
 @dataclass(frozen=True)
@@ -183,7 +182,7 @@ class OnlyWhen:
 
 
 RULES: tuple[OnlyWhen, ...] = (
-    OnlyWhen("c0", "cell", ("lstm",),
+    OnlyWhen("c0", "cell", tuple(name for name, cell in CELLS.items() if "c" in cell.STATE),
              "only the LSTM has a cell state; remove c0 for cell {value!r}"),
     OnlyWhen("jacobian_norms", "diagnostics", (True,),
              "the Jacobian norms are one of the diagnostics; remove jacobian_norms, or set "

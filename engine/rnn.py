@@ -33,7 +33,10 @@ from .cell import input_grad as input_grad  # the shared helpers, this cell's ow
 from .cell import input_projection as input_projection
 from .memory import empty_stacks, shift_rows
 from .nonlinear import sigmoid
+from .terms import Node, Reader, Step, dot, leaf, product
 
+NAME = "rnn"
+TITLE = "vanilla RNN ({activation})"
 STATE = ("h",)
 GATES: tuple[str, ...] = ()  # no gates: the forward event's "a" is one vector, "gates" null
 DELTA_KEYS = ("delta",)
@@ -47,6 +50,17 @@ BACKWARD_RECORDED: tuple[str, ...] = ()
 BACKWARD_KEYS = ("dphi",)  # the stacks backward_steps reads
 recurrent = stacked_recurrent  # backward_steps multiplies the deltas by the stacked W
 KEEP_BIAS: str | None = None  # no gate keeps the old state
+VIEW_CONFIG: tuple[str, ...] = ("activation",)  # phi' depends on it
+# This cell's cost: CPU seconds per step of its own (engine.cost reads it; 0.0 where the
+# fit found the step's cost already in the shared features).
+# COST-BEGIN (written by bench/calibrate_cost.py --write; do not edit by hand)
+COST: dict[str, dict[str, float]] = {
+    'gradcheck': {'evaluations': 4.658e-06},
+    'pass': {'backward_steps': 1.438e-05, 'steps': 0.0},
+    'passes': {'backward_steps': 3.827e-06, 'steps': 1.011e-06},
+    'replay': {'steps': 0.0},
+}
+# COST-END
 
 
 def _relu(a: np.ndarray) -> np.ndarray:
@@ -156,3 +170,39 @@ def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndar
     shift_rows(dh_prev, out["dh_next"])
     return out
 
+
+
+# ---------------------------------------------------------------------------------------------
+# The PyTorch step and the neuron view's terms.
+
+_TORCH_PHI = {"tanh": "torch.tanh", "relu": "torch.relu", "sigmoid": "torch.sigmoid"}
+
+
+def torch_step(activation: str) -> str:
+    return f'''
+def step(p, x, state):
+    """Vanilla RNN: a(t) = W h(t-1) + U x(t) + b,  h(t) = {activation}(a(t))."""
+    (h,) = state
+    a = p["W"] @ h + p["U"] @ x + p["b"]
+    return ({_TORCH_PHI[activation]}(a),)
+'''
+
+
+def neuron_next(reader: Reader, t: int, j: int, after: Step, recorded: float) -> Node:
+    """dh_next_j(t) = sum_k W_kj delta_k(t+1)."""
+    return dot("dh_next", t, "W", after.version, j, after.params["W"][:, j], "delta", after.t,
+               reader.err(after.backward["delta"]), recorded=recorded)
+
+
+def neuron_deltas(reader: Reader, here: Step, after: Step | None, j: int, dh: float,
+                  config: Mapping[str, Any]) -> dict[str, Any]:
+    """delta_j(t) = phi'(a_j(t)) dh_j(t)."""
+    t, fwd = here.t, here.forward
+    a, h = np.asarray(fwd["a"]), np.asarray(fwd["h"])
+    # phi'(a(t)) exactly as the cell forms it, from the recorded a(t) and h(t)
+    dphi = derivative(config["activation"], a, h, out=np.empty_like(a))
+    phi_prime = leaf("phi_prime", t, dphi[j], "derivative", recorded=False,
+                     of=[leaf("a", t, a[j], "state"), leaf("h", t, h[j], "state")])
+    delta = product("delta", t, [phi_prime, leaf("dh", t, dh, "error")],
+                    recorded=reader.err(here.backward["delta"])[j])
+    return {"delta": delta}

@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 
 from . import diagnostics as diag
-from .cell_spec import cell_spec
+from .cells import cell_spec
 from .plan import Plan, as_plan, config_of, problem_of
+from .problem import Problem
 from .request import TraceRequest
-from .schedule import Problem, Run, run_schedule
+from .schedule import Run, run_schedule
 
 
 def run_trace(request: Plan | TraceRequest | dict[str, Any]) -> dict[str, Any]:

@@ -23,52 +23,15 @@ import numpy as np
 
 from . import events, losses, optim
 from .cell import Cell, Params, split_gates
-from .cells import CELLS
 from .lazy import Factors, WindowGradients
 from .memory import packed_with_views
+from .problem import Problem
 from .record import Backward, Forward, StepRecord
-from .request import Clip, Optimizer
 
 
 def windows(T: int, k1: int, k2: int) -> list[tuple[int, int]]:
     """(first, last) of every window: an update after each multiple of k1 and after T."""
     return [(max(1, t - k2 + 1), t) for t in range(1, T + 1) if t % k1 == 0 or t == T]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Everything a pass needs, as arrays (made from a plan by ``engine.plan.problem_of``)."""
-
-    cell: str
-    activation: str
-    inputs: np.ndarray  # (T, D)
-    targets: np.ndarray  # (T,) class ids or (T, K) values
-    loss: str
-    loss_steps: frozenset[int]  # 1-based steps whose loss is injected
-    reduction: str
-    k1: int
-    k2: int
-    windows: tuple[tuple[int, int], ...]  # (first, last) of each update's window
-    optimizer: Optimizer
-    clip: Clip | None
-    params: Params
-    state0: tuple[np.ndarray, ...]  # one per state vector of the cell: (h0,) or (h0, c0)
-
-    @property
-    def cell_module(self) -> Cell:
-        return CELLS[self.cell]
-
-    @property
-    def T(self) -> int:
-        return int(self.inputs.shape[0])
-
-    @property
-    def H(self) -> int:
-        return int(self.state0[0].shape[0])
-
-    @property
-    def K(self) -> int:
-        return int(self.params["V"].shape[0])
 
 
 @dataclass
@@ -223,7 +186,9 @@ def backward_window(cell: Cell, fwd: Forward, V: np.ndarray, first: int, last: i
 def window_factors(cell: Cell, fwd: Forward, bwd: Backward, inputs: np.ndarray, H: int
                    ) -> Factors:
     """Left and right factors of every parameter's per-step contributions in this window,
-    as the cell declares them (``PARAMS``; the output layer's V and b_y take g_o)."""
+    as the cell declares them (``PARAMS``; the output layer's V and b_y take g_o). A diagonal
+    parameter's contribution is the elementwise product left * right: it is its left factor,
+    with no right one, as a bias's is."""
     def right_rows(key: str | None) -> np.ndarray | None:
         if key is None:
             return None
@@ -232,8 +197,10 @@ def window_factors(cell: Cell, fwd: Forward, bwd: Backward, inputs: np.ndarray, 
         return fwd.rows(key, bwd.first, bwd.last)
 
     deltas = split_gates(cell, bwd.delta, H)
-    factors: Factors = {name: (deltas[spec.delta], right_rows(spec.right))
-                        for name, spec in cell.PARAMS.items()}
+    factors: Factors = {
+        name: ((deltas[spec.delta] * right_rows(spec.right), None) if spec.kind == "diagonal"
+               else (deltas[spec.delta], right_rows(spec.right)))
+        for name, spec in cell.PARAMS.items()}
     factors["V"] = (bwd.g_o, right_rows("h"))
     factors["b_y"] = (bwd.g_o, None)
     return factors
@@ -249,20 +216,29 @@ def window_gradient(cell: Cell, bwd: Backward, factors: Factors, H: int
                     ) -> dict[str, np.ndarray]:
     """``sum_factors`` with the gates that share a right factor (h(t-1), x(t), none) summed
     as one product of the stacked deltas, then split by rows: an LSTM window is three
-    products instead of twelve. Gradients are row blocks of those products (views)."""
+    products instead of twelve. Gradients are row blocks of those products (views). A group
+    whose gates are not adjacent in the stack, in order, and a diagonal parameter, are summed
+    one parameter at a time."""
     gate_index = {key: j for j, key in enumerate(cell.DELTA_KEYS)}
     groups: dict[str | None, list[tuple[str, int]]] = {}
+    alone = ["V", "b_y"]
     for name, spec in cell.PARAMS.items():
-        groups.setdefault(spec.right, []).append((name, gate_index[spec.delta]))
+        if spec.kind == "diagonal":
+            alone.append(name)
+        else:
+            groups.setdefault(spec.right, []).append((name, gate_index[spec.delta]))
     grads: dict[str, np.ndarray] = {}
     for members in groups.values():
-        lo = members[0][1]  # every cell stacks a right factor's gates adjacent, in order
+        lo = members[0][1]
+        if [j for _, j in members] != list(range(lo, lo + len(members))):
+            alone += [name for name, _ in members]
+            continue
         left = bwd.delta[:, lo * H:(lo + len(members)) * H]  # (n, m*H)
         right_rows = factors[members[0][0]][1]
         total = left.sum(axis=0) if right_rows is None else left.T @ right_rows
         for name, j in members:
             grads[name] = total[(j - lo) * H:(j - lo + 1) * H]
-    grads.update(sum_factors({name: factors[name] for name in ("V", "b_y")}))
+    grads.update(sum_factors({name: factors[name] for name in alone}))
     return {name: grads[name] for name in factors}  # the order of the parameters
 
 

@@ -43,10 +43,13 @@ GATE_FIELDS = frozenset({"a", "gates", "deltas"})  # {gate: vector} fields of th
 PARAM_FIELDS = frozenset(EVENT_MATRICES + UPDATE_MATRICES)  # {parameter: array} fields
 PARAM_NORM_FIELDS = frozenset({"accum_norms"})  # {parameter: norm} fields, in either detail
 SKIPPED = frozenset({"kind", "t"})  # the event's own columns
-# The gate of each parameter, as its cell declares it (GRU's candidate parameters are W_h,
-# U_h, b_h: gate "n"); none for a cell without gates, nor for V and b_y.
-PARAM_GATES = {name: {param: spec.delta for param, spec in cell.PARAMS.items()}
-               if cell.GATES else {} for name, cell in CELLS.items()}
+
+
+def param_gates(cell: str) -> dict[str, str]:
+    """The gate of each parameter, as its cell declares it (GRU's candidate parameters are
+    W_h, U_h, b_h: gate "n"); none for a cell without gates, nor for V and b_y."""
+    module = CELLS[cell]
+    return {param: spec.delta for param, spec in module.PARAMS.items()} if module.GATES else {}
 
 
 def _number(value: Any) -> str:
@@ -94,7 +97,7 @@ def _list_lines(prefix: str, values: list[Any]) -> str:
 
 class _Writer:
     def __init__(self, cell: str, detail: str) -> None:
-        self.param_gates = PARAM_GATES[cell]
+        self.param_gates = param_gates(cell)
         self.norms = detail == "norms"
 
     def gate_of(self, field: str, key: str) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .cells import CELLS
 from .plan import Plan, plan
 from .request import TraceRequest
 from .run import run_trace
@@ -126,37 +127,6 @@ def _shape(array: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # The parts of the script that depend on the scenario.
 
-_CELL_CODE = {
-    "rnn": '''
-def step(p, x, state):
-    """Vanilla RNN: a(t) = W h(t-1) + U x(t) + b,  h(t) = {phi}(a(t))."""
-    (h,) = state
-    a = p["W"] @ h + p["U"] @ x + p["b"]
-    return ({torch_phi}(a),)
-''',
-    "lstm": '''
-def step(p, x, state):
-    """LSTM: gates f, i, o and the candidate g; c(t) = f c(t-1) + i g,  h(t) = o tanh(c(t))."""
-    h, c = state
-    f = torch.sigmoid(p["W_f"] @ h + p["U_f"] @ x + p["b_f"])
-    i = torch.sigmoid(p["W_i"] @ h + p["U_i"] @ x + p["b_i"])
-    g = torch.tanh(p["W_g"] @ h + p["U_g"] @ x + p["b_g"])
-    o = torch.sigmoid(p["W_o"] @ h + p["U_o"] @ x + p["b_o"])
-    c = f * c + i * g
-    return (o * torch.tanh(c), c)
-''',
-    "gru": '''
-def step(p, x, state):
-    """GRU: update gate z, reset gate r (applied before the recurrent product), candidate n;
-    h(t) = z h(t-1) + (1 - z) n."""
-    (h,) = state
-    z = torch.sigmoid(p["W_z"] @ h + p["U_z"] @ x + p["b_z"])
-    r = torch.sigmoid(p["W_r"] @ h + p["U_r"] @ x + p["b_r"])
-    n = torch.tanh(p["W_h"] @ (r * h) + p["U_h"] @ x + p["b_h"])
-    return (z * h + (1 - z) * n,)
-''',
-}
-
 _LOSS_CODE = {
     "cross_entropy": '''
 def step_loss(p, h, y):
@@ -171,9 +141,6 @@ def step_loss(p, h, y):
     return 0.5 * ((o - y) ** 2).sum()
 ''',
 }
-
-_PHI = {"tanh": "torch.tanh", "relu": "torch.relu", "sigmoid": "torch.sigmoid"}
-
 
 def _optimizer_line(optimizer: dict[str, Any]) -> tuple[str, str]:
     """(the constructor call, its description) of torch.optim's rule with the engine's settings."""
@@ -213,7 +180,8 @@ class _Writer:
         self.made_by = made_by
         self.version = version
         self.config = result["config"]
-        self.cell = self.config["cell"]
+        self.cell = CELLS[self.config["cell"]]
+        self.states = self.cell.STATE[1:]  # the states beyond h (the LSTM's c)
         self.forward = [e for e in result["events"] if e["kind"] == "forward"]
         self.T = len(self.forward)
         trunc = self.config["truncation"]
@@ -225,7 +193,7 @@ class _Writer:
 
     def describe(self) -> list[str]:
         c, sizes = self.config, self.r["sizes"]
-        cell = {"rnn": f"vanilla RNN ({c['activation']})", "lstm": "LSTM", "gru": "GRU"}
+        title = self.cell.TITLE.format(activation=c["activation"])
         data = c["data"]
         if "text" in data:
             what = f'the characters of {json.dumps(data["text"], ensure_ascii=False)}'
@@ -247,7 +215,7 @@ class _Writer:
         _, optimizer = _optimizer_line(c["optimizer"])
         _, clipping = _clip_lines(c["clip"])
         return [
-            f"Network: {cell[self.cell]}, hidden size H = {sizes['H']}, input size D = "
+            f"Network: {title}, hidden size H = {sizes['H']}, input size D = "
             f"{sizes['D']}, output size K = {sizes['K']}.",
             f"Data: {what}, T = {self.T} steps.",
             f"Loss: {loss} {where} ({c['reduction']} over each window's loss steps).",
@@ -309,8 +277,8 @@ inf, nan = float("inf"), float("nan")  # in case a number overflowed
             lines.append(f"TARGETS = {_rows(r['targets'], '')}  # {_shape(r['targets'])}: "
                          f"row t-1 is y(t)\n")
         lines.append(f"H0 = {_literal(first['h_prev'])}  # h(0)\n")
-        if self.cell == "lstm":
-            lines.append(f"C0 = {_literal(first['c_prev'])}  # c(0)\n")
+        for name in self.states:
+            lines.append(f"{name.upper()}0 = {_literal(first[f'{name}_prev'])}  # {name}(0)\n")
         shapes = ", ".join(f"{n} {_shape(v)}" for n, v in r["params"].items())
         lines.append(textwrap.fill(f"The initial parameters: {shapes}", 97,
                                    initial_indent="# ", subsequent_indent="# ") + "\n")
@@ -334,8 +302,7 @@ inf, nan = float("inf"), float("nan")  # in case a number overflowed
         return "".join(lines)
 
     def functions(self) -> str:
-        cell = _CELL_CODE[self.cell].format(phi=self.config["activation"],
-                                            torch_phi=_PHI[self.config["activation"]])
+        cell = self.cell.torch_step(self.config["activation"])
         return (_rule("The network, from the equations") + "\n" + cell + "\n" +
                 _LOSS_CODE[self.config["loss"]] + '''
 
@@ -354,9 +321,11 @@ def compare(what, ours, theirs, failures):
     def main(self) -> str:
         create, _ = _optimizer_line(self.config["optimizer"])
         clip_code, _ = _clip_lines(self.config["clip"])
-        state0 = "(H0, C0)" if self.cell == "lstm" else "(H0,)"
-        check_c = ('        compare(f"c({t})", state[1], EXPECTED["c"][t - 1], failures)\n'
-                   if self.cell == "lstm" else "")
+        state0 = "(" + ", ".join(f"{name.upper()}0" for name in self.cell.STATE) + (
+            "," if len(self.cell.STATE) == 1 else "") + ")"
+        check_c = "".join(f'        compare(f"{name}({{t}})", state[{index}], '
+                          f'EXPECTED["{name}"][t - 1], failures)\n'
+                          for index, name in enumerate(self.states, start=1))
         check_clipped = ('''        for name, p in params.items():
             compare(f"clipped dL/d{name} (window {first}..{t})", p.grad,
                     theirs["clipped_grads"][name], failures)
@@ -430,8 +399,9 @@ def main():
         r = self.r
         lines = ["\n" + _rule(f"What {self.made_by} computed"), "\n", "EXPECTED = {\n"]
         lines.append(f'    "h": {_rows([e["h"] for e in self.forward], "    ")},  # h(1..T)\n')
-        if self.cell == "lstm":
-            lines.append(f'    "c": {_rows([e["c"] for e in self.forward], "    ")},  # c(1..T)\n')
+        for name in self.states:
+            lines.append(f'    "{name}": {_rows([e[name] for e in self.forward], "    ")},  '
+                         f'# {name}(1..T)\n')
         lines.append(f'    "step_losses": {_literal(r["step_losses"])},  # L(1..T)\n')
         lines.append('    "updates": [\n')
         for update in r["updates"]:

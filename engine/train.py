@@ -10,9 +10,10 @@ import numpy as np
 from .data import Encoded
 from .errors import RequestError
 from .plan import Plan, as_plan, problem_of
+from .problem import Problem
 from .request import TraceRequest
 from .run import trace_result
-from .schedule import Problem, forward_only, run_schedule
+from .schedule import forward_only, run_schedule
 
 State = tuple[np.ndarray, ...]
 

@@ -212,7 +212,7 @@ def sweep(corners_to_run: list[dict[str, Any]], settings: Settings) -> list[tupl
     runs = [accepted(c, settings) for c in corners_to_run]
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(measure, runs))
-    return [(corner, result, plan_of(corner).cost(output_of(corner, settings)))
+    return [(corner, result, cost.estimate(plan_of(corner).work, output_of(corner, settings)))
             for corner, result in zip(runs, results, strict=True)]
 
 

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 
 import numpy as np
 
+from bptt_studio.engine import CELLS
+from bptt_studio.engine.request import ActivationName
+
 T, D, H, K = 5, 3, 3, 3
+
+# The registered cells, and each with every activation it takes (the cells whose neuron view
+# repeats the activation are those it changes: the vanilla RNN's phi), as tests parametrise.
+CELL_NAMES = list(CELLS)
+CELL_VARIANTS = [(name, activation) for name, cell in CELLS.items()
+                 for activation in (typing.get_args(ActivationName)
+                                    if "activation" in cell.VIEW_CONFIG else ("tanh",))]
 
 SCHEDULES = {
     "full": None,
@@ -34,8 +45,8 @@ def small_request(cell: str = "rnn", activation: str = "tanh", loss: str = "cros
         "optimizer": {"name": "sgd", "lr": 0.5}, "seed": 11,
         "h0": rng.normal(scale=0.5, size=H).round(3).tolist(),
     }
-    if cell == "lstm":
-        request["c0"] = rng.normal(scale=0.5, size=H).round(3).tolist()
+    for state in CELLS[cell].STATE[1:]:  # c0 of the LSTM
+        request[f"{state}0"] = rng.normal(scale=0.5, size=H).round(3).tolist()
     request.update(extra)
     return request
 

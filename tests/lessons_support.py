@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from tests.registries import LANGUAGES
+
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS_DIR = ROOT / "static" / "lessons"
-LANGS = ["en", "pt-BR", "ru"]
+LANGS = LANGUAGES
 PLACEHOLDER = re.compile(r"(?<!\{)\{(\w+)\}(?!\})")
 FORMULA = re.compile(r"\{\{(.*?)\}\}")
 

@@ -8,6 +8,7 @@ from bptt_studio.engine import run_trace
 from bptt_studio.engine.detail import frobenius, with_norms
 from bptt_studio.main import create_app
 from bptt_studio.settings import Settings
+from tests.engine_helpers import CELL_NAMES
 
 SMALL = {"cell": "lstm", "hidden_size": 3, "data": {"text": "hello"}}
 LARGE = {"cell": "lstm", "hidden_size": 64, "data": {"text": "abcdefghijklmnopqrstuvwxyz" * 2}}
@@ -57,7 +58,7 @@ def test_post_trace_norms_are_the_frobenius_norms_of_the_full_matrices(client):
                 assert b[key][name] == pytest.approx(np.linalg.norm(matrix), rel=1e-12)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_engine_with_norms_matches_norms_of_the_formed_arrays_for_long_windows(cell):
     request = {"cell": cell, "hidden_size": 16, "data": {"text": "the quick brown fox " * 4},
                "truncation": {"k1": 30, "k2": 50}}

@@ -14,7 +14,7 @@ import pytest
 from bptt_studio.cli import EXIT_BAD_REQUEST, main
 from bptt_studio.engine import neuron
 from bptt_studio.jsonio import dumps
-from tests.engine_helpers import small_request
+from tests.engine_helpers import CELL_NAMES, small_request
 
 NO_GZIP = {"Accept-Encoding": "identity"}
 VIEW_FIELDS = {"cell", "t", "unit", "update", "window", "version", "next", "convention", "dh",
@@ -60,7 +60,7 @@ def test_post_neuron_returns_each_gate_delta_of_a_gated_cell(client, cell, extra
     assert list(view["deltas"]) == (["f", "i", "g", "o"] if cell == "lstm" else ["z", "r", "n"])
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_neuron_terms_sum_to_the_numbers_of_the_trace_api(client, cell):
     body = small_request(cell, schedule="k1_lt_k2")
     trace = client.post("/api/v1/trace", json={**body, "detail": "full"}).json()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bptt_studio.engine import initial_params, plan, run_trace
-from bptt_studio.engine.cost import Output
+from bptt_studio.engine.cost import Output, estimate
 
 PARAMS_FIELDS = {"params", "h0", "cell_spec", "sizes", "non_finite"}
 
@@ -89,8 +89,8 @@ def test_post_params_of_the_largest_lstm_is_whole_where_a_full_trace_is_refused(
 def test_post_params_costs_no_pass(client):
     request = {"cell": "lstm", "hidden_size": 64, "data": {"series": list(range(201))},
                "truncation": {"k1": 1, "k2": 200}, "jacobian_norms": True}
-    params_cost = plan(request, task="params").cost(Output("json"))
-    trace_cost = plan(request, task="trace").cost(Output("json"))
+    params_cost = estimate(plan(request, task="params").work, Output("json"))
+    trace_cost = estimate(plan(request, task="trace").work, Output("json"))
     assert [phase for phase, _, _ in params_cost.phases] == ["base", "json"]
     assert params_cost.cpu_seconds < 0.05 < trace_cost.cpu_seconds
     assert client.post("/api/v1/params", json=request).status_code == 200

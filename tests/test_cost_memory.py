@@ -18,9 +18,7 @@ from bptt_studio.engine.diagnostics import WindowSum
 from bptt_studio.engine.memory import pack_layout, packed_with_views
 from bptt_studio.engine.params import init_params
 from bptt_studio.engine.schedule import run_schedule
-from tests.engine_helpers import small_request
-
-CELL_NAMES = ["rnn", "lstm", "gru"]
+from tests.engine_helpers import CELL_NAMES, small_request
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)

@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 
 from bptt_studio.engine import run_trace
-from bptt_studio.engine.cell_spec import cell_spec, declarations
+from bptt_studio.engine.cells import cell_spec, declarations
 from bptt_studio.engine.params import param_shapes
+from tests.engine_helpers import CELL_NAMES, CELL_VARIANTS
 
-CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", "tanh"),
-         ("gru", "tanh")]
 SCHEDULES = [None, {"k1": 2, "k2": 3}, {"k1": 3}]
 
 
@@ -34,7 +33,7 @@ def trace(cell: str, activation: str, truncation: dict | None = None) -> dict[st
 
 
 @pytest.mark.parametrize("truncation", SCHEDULES, ids=["full", "k1_2_k2_3", "chunks_3"])
-@pytest.mark.parametrize(("cell", "activation"), CELLS)
+@pytest.mark.parametrize(("cell", "activation"), CELL_VARIANTS)
 def test_every_contribution_is_the_product_of_the_factors_the_spec_names(
         cell, activation, truncation):
     result = trace(cell, activation, truncation)
@@ -51,7 +50,7 @@ def test_every_contribution_is_the_product_of_the_factors_the_spec_names(
                                           err_msg=f"{name} at t={event['t']}")
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_spec_names_every_parameter_with_its_shape_in_the_parameters_order(cell):
     result = run_trace({"cell": cell, "hidden_size": 5, "data": {"text": "machine"}})
     spec = result["cell_spec"]["params"]

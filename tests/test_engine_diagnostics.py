@@ -7,7 +7,7 @@ import pytest
 
 from bptt_studio.engine import CELLS, RequestError, losses, plan, problem_of, run_trace
 from bptt_studio.engine.schedule import run_schedule
-from tests.engine_helpers import central_difference, small_request
+from tests.engine_helpers import CELL_NAMES, central_difference, small_request
 
 
 def _replay(problem, run, k, t, h_k):
@@ -24,7 +24,7 @@ def _replay(problem, run, k, t, h_k):
     return state[0], float(losses.evaluate(problem.loss, o, problem.targets[t - 1:t])[1][0])
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_error_flow_is_the_norm_of_dLt_dhk_by_finite_differences(cell):
     request = small_request(cell)
     result = run_trace(request)
@@ -106,7 +106,7 @@ def test_jacobian_norms_without_diagnostics_are_refused_naming_the_field():
     assert "diagnostics" in error.value.msg
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_step_grad_norms_are_the_norms_of_each_steps_contributions_in_full_bptt(cell):
     result = run_trace(small_request(cell))
     backward = {e["t"]: e for e in result["events"] if e["kind"] == "backward"}
@@ -115,7 +115,7 @@ def test_step_grad_norms_are_the_norms_of_each_steps_contributions_in_full_bptt(
         assert norm == pytest.approx(expected, rel=1e-10)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_weight_flow_of_the_only_loss_is_each_steps_contribution(cell):
     # with the loss at the last step only, step k's contribution is L(T)'s alone; at k = T it
     # counts the output layer (V, b_y) too

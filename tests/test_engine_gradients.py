@@ -12,18 +12,15 @@ from bptt_studio.engine import plan, problem_of
 from bptt_studio.engine.gradcheck import window_loss, window_versions
 from bptt_studio.engine.schedule import run_schedule
 from tests.engine_helpers import (
+    CELL_VARIANTS,
     SCHEDULES,
     assert_gradients_close,
     central_difference,
     small_request,
 )
 
-COMBINATIONS = [
-    *[("rnn", act, loss, at, sched) for act, loss, at, sched in itertools.product(
-        ["tanh", "relu", "sigmoid"], ["cross_entropy", "mse"], ["every", "last"], SCHEDULES)],
-    *[(cell, "tanh", loss, at, sched) for cell, loss, at, sched in itertools.product(
-        ["lstm", "gru"], ["cross_entropy", "mse"], ["every", "last"], SCHEDULES)],
-]
+COMBINATIONS = [(cell, act, loss, at, sched) for (cell, act), loss, at, sched in itertools.product(
+    CELL_VARIANTS, ["cross_entropy", "mse"], ["every", "last"], SCHEDULES)]
 IDS = ["-".join(combo) for combo in COMBINATIONS]
 
 

@@ -16,11 +16,9 @@ from hypothesis import strategies as st
 
 from bptt_studio.engine import RequestError, gru, lstm, rnn, run_trace
 from bptt_studio.engine.neuron import neuron, neuron_view
-from tests.engine_helpers import SCHEDULES, small_request
+from tests.engine_helpers import CELL_NAMES, CELL_VARIANTS, SCHEDULES, small_request
 
 REL = 1e-12
-CELL_VARIANTS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", "tanh"),
-                 ("gru", "tanh")]
 FAST = settings(max_examples=30, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
 
@@ -110,7 +108,7 @@ def test_terms_sum_to_dh_and_factors_give_delta_at_every_step_and_unit(cell, act
 def traced_positions(draw):
     T = draw(st.integers(2, 6))
     D, K, H = draw(st.integers(1, 3)), draw(st.integers(2, 3)), draw(st.integers(1, 4))
-    cell = draw(st.sampled_from(["rnn", "lstm", "gru"]))
+    cell = draw(st.sampled_from(CELL_NAMES))
     loss = draw(st.sampled_from(["cross_entropy", "mse"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     truncation = None
@@ -174,7 +172,7 @@ def test_phi_prime_is_the_derivative_of_the_activation_at_the_recorded_step():
 def test_next_step_terms_use_the_parameter_version_that_step_ran_on():
     # BPTT(2, 3) over 5 steps: the window of update 1 is steps 2..4; step 2 ran on the
     # initial parameters (version 0), steps 3 and 4 on those after update 0 (version 1).
-    for cell in ("rnn", "lstm", "gru"):
+    for cell in CELL_NAMES:
         result = run_trace(small_request(cell, schedule="k1_lt_k2"))
         view = neuron_view(result, 2, 0, update=1)
         assert (view["window"], view["version"], view["next"]) == ([2, 4], 0,
@@ -290,7 +288,7 @@ def _errors_and_others(node, errors, others):
         _errors_and_others(child, errors, others)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_haykin_convention_negates_every_error_and_keeps_weights_states_and_derivatives(cell):
     result = run_trace(small_request(cell))
     ours, haykin = neuron_view(result, 3, 1), neuron_view(result, 3, 1, convention="haykin")
@@ -349,7 +347,7 @@ def test_neuron_from_a_request_equals_the_view_of_its_trace():
 
 
 def test_neuron_view_reads_the_recorded_trace_without_running_any_cell(monkeypatch):
-    results = {cell: run_trace(small_request(cell)) for cell in ("rnn", "lstm", "gru")}
+    results = {cell: run_trace(small_request(cell)) for cell in CELL_NAMES}
 
     def refuse(*args, **kwargs):
         raise AssertionError("the neuron view ran a cell step")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bptt_studio.engine import PRESETS, list_presets, run_trace
+from tests.engine_helpers import CELL_NAMES
 
 CASES = [
     pytest.param({"cell": "rnn"}, id="rnn"),
@@ -164,7 +165,7 @@ def test_accum_norms_of_the_last_step_are_the_norms_of_its_contributions():
         assert value == pytest.approx(frobenius_of(first["contrib"][name]), rel=1e-12)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_accum_norms_reach_the_api_with_detail_full_as_the_norms_of_accum(client, cell):
     response = client.post("/api/v1/trace", json={
         "cell": cell, "hidden_size": 3, "truncation": {"k1": 2, "k2": 3}, "detail": "full"})
@@ -178,7 +179,7 @@ def test_accum_norms_reach_the_api_with_detail_full_as_the_norms_of_accum(client
             assert value == pytest.approx(frobenius_of(ev["accum"][name]), rel=1e-10)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_accum_norms_reach_the_api_with_detail_norms_as_accum_itself(client, cell):
     response = client.post("/api/v1/trace", json={
         "cell": cell, "hidden_size": 3, "truncation": {"k1": 2, "k2": 3}, "detail": "norms"})

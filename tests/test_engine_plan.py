@@ -22,7 +22,7 @@ from bptt_studio.engine import (
     train,
 )
 from bptt_studio.settings import Settings
-from tests.engine_helpers import small_request
+from tests.engine_helpers import CELL_NAMES, small_request
 
 # the module (the package's name ``plan`` is the function)
 plan_module = importlib.import_module("bptt_studio.engine.plan")
@@ -116,7 +116,7 @@ def test_the_plan_counts_the_windows_and_the_steps_of_overlapping_windows():
     assert len(result["updates"]) == len(job.windows)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_the_plan_counts_the_parameters_a_pass_allocates(cell):
     job = plan(small_request(cell))
     params = problem_of(job).params

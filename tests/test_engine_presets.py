@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from bptt_studio.engine import PRESETS, run_trace, train
+from tests.registries import LANGUAGES
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOGUES = ["en", "pt-BR", "ru"]
+CATALOGUES = LANGUAGES
 
 
 def catalogue_text(lang: str, key: str) -> str:

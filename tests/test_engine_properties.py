@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bptt_studio.engine import run_trace
+from tests.engine_helpers import CELL_NAMES
 
 FAST = settings(max_examples=25, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -17,7 +18,7 @@ def requests(draw):
     T = draw(st.integers(2, 7))
     D = draw(st.integers(1, 3))
     K = draw(st.integers(2, 3))
-    cell = draw(st.sampled_from(["rnn", "lstm", "gru"]))
+    cell = draw(st.sampled_from(CELL_NAMES))
     loss = draw(st.sampled_from(["cross_entropy", "mse"]))
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)

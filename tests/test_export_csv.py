@@ -16,7 +16,7 @@ from bptt_studio.engine import run_trace
 from bptt_studio.engine.tidy import COLUMNS, to_csv, to_csv_bytes
 from bptt_studio.main import create_app
 from bptt_studio.settings import Settings
-from tests.engine_helpers import small_request
+from tests.engine_helpers import CELL_NAMES, small_request
 
 NO_GZIP = {"Accept-Encoding": "identity"}
 # With detail "norms" the parameter-shaped fields are written as "<field>_norm.<parameter>".
@@ -115,7 +115,7 @@ def assert_round_trip(trace, rows):
 # One row per number, and each row is the JSON's number.
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_csv_has_one_row_per_number_of_the_full_trace_json(client, cell):
     body = {**small_request(cell, schedule="k1_lt_k2"), "detail": "full"}
     trace, rows = post_both(client, body)
@@ -137,7 +137,7 @@ def test_csv_round_trips_to_the_trace_json_of_other_requests(client, body):
     assert len(rows) == numbers_of_trace(trace)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_csv_with_detail_norms_round_trips_to_the_norms_json(client, cell):
     trace, rows = post_both(client, {**small_request(cell), "detail": "norms"})
     assert trace["detail"] == "norms"

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.registries import LANGUAGES
+
 ROOT = Path(__file__).resolve().parent.parent
 I18N = ROOT / "static" / "js" / "i18n"
-LANGS = ["en", "pt-BR", "ru"]
+LANGS = LANGUAGES
 KEY_LINE = re.compile(r'^\s*"([^"]+)":\s*"((?:[^"\\]|\\.)*)",?\s*$')
 
 

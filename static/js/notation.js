@@ -289,13 +289,6 @@ export function specParams(spec) {
   return Object.keys(spec?.params || {});
 }
 
-/** The gate a parameter's contribution belongs to ("W_f" -> "f", GRU "W_h" -> "n"), or null. */
-export function gateOfParam(name, spec) {
-  if (typeof spec === "string") return legacyGateOfParam(name, spec);
-  const factors = spec?.params?.[name]?.factors;
-  return factors ? gateOfPath(factors[0]) : null;
-}
-
 /** The gates of a cell, from its spec. */
 export function gatesOf(spec) {
   if (typeof spec === "string") return LEGACY_GATES[spec] || [];
@@ -376,36 +369,3 @@ export function contribText(group, notation, t = "t") {
 // ---- for views that still pass a cell name (deprecated: pass the trace's cell_spec) --------
 
 const LEGACY_GATES = { rnn: [], lstm: ["f", "i", "g", "o"], gru: ["z", "r", "n"] };
-
-function legacyGateOfParam(name, cell) {
-  if (cell === "rnn" || name === "V" || name === "b_y") return null;
-  const g = suffix(name);
-  return cell === "gru" && g === "h" ? "n" : g;
-}
-
-/** Parameter names: from a spec, or (deprecated) for a cell name. */
-export function paramNames(specOrCell) {
-  if (typeof specOrCell === "object" && specOrCell) return specParams(specOrCell);
-  if (specOrCell === "lstm") {
-    return [
-      "W_f",
-      "U_f",
-      "b_f",
-      "W_i",
-      "U_i",
-      "b_i",
-      "W_g",
-      "U_g",
-      "b_g",
-      "W_o",
-      "U_o",
-      "b_o",
-      "V",
-      "b_y",
-    ];
-  }
-  if (specOrCell === "gru") {
-    return ["W_z", "U_z", "b_z", "W_r", "U_r", "b_r", "W_h", "U_h", "b_h", "V", "b_y"];
-  }
-  return ["W", "U", "b", "V", "b_y"];
-}

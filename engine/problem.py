@@ -1,0 +1,51 @@
+"""What a pass runs on: the request made arrays (``engine.plan.problem_of`` makes one).
+
+Its own module so that the schedule and the events it records both read it without importing
+each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cell import Cell, Params
+from .cells import CELLS
+from .request import Clip, Optimizer
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything a pass needs, as arrays (made from a plan by ``engine.plan.problem_of``)."""
+
+    cell: str
+    activation: str
+    inputs: np.ndarray  # (T, D)
+    targets: np.ndarray  # (T,) class ids or (T, K) values
+    loss: str
+    loss_steps: frozenset[int]  # 1-based steps whose loss is injected
+    reduction: str
+    k1: int
+    k2: int
+    windows: tuple[tuple[int, int], ...]  # (first, last) of each update's window
+    optimizer: Optimizer
+    clip: Clip | None
+    params: Params
+    state0: tuple[np.ndarray, ...]  # one per state vector of the cell: (h0,) or (h0, c0)
+
+    @property
+    def cell_module(self) -> Cell:
+        return CELLS[self.cell]
+
+    @property
+    def T(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def H(self) -> int:
+        return int(self.state0[0].shape[0])
+
+    @property
+    def K(self) -> int:
+        return int(self.params["V"].shape[0])

@@ -404,14 +404,11 @@ def attack_response(exe: Path) -> None:
 # 4. Requests the cost model priced under their cost.
 
 def underpriced() -> dict[str, tuple[str, dict[str, Any]]]:
-    """The issue's /train, and its CSV export at the largest hidden size the limits accept."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    from bench_api import largest
-
+    """The issue's /train, and a CSV export of overlapping windows."""
     letters = "".join(chr(0x61 + (i * 7) % 26) for i in range(201))
     csv_text = "".join(chr(0x61 + (i * 5) % 26) for i in range(151))
     csv = {"cell": "lstm", "truncation": {"k1": 1, "k2": 20}, "data": {"text": csv_text}}
-    hidden = largest("/api/v1/export/csv", lambda h: {**csv, "hidden_size": h}, 1, 64)
+    hidden = 20  # the largest the limits accepted before the response was bounded (issue 23)
     return {
         "/train rnn H=16 BPTT(1, 200) x 13 norms": ("/api/v1/train", {
             "cell": "rnn", "hidden_size": 16, "optimizer": {"name": "sgd", "lr": 0.01},

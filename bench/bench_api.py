@@ -510,6 +510,7 @@ def judge(path: str, body: dict) -> tuple[bool, float, float]:
     """(accepted by the default limits, estimated CPU seconds, estimated peak MB): the plan
     and cost model the server itself judges the request with (app/limits.py)."""
     from bptt_studio import engine, limits
+    from bptt_studio.errors import ApiError
     from bptt_studio.schemas import API_FIELDS
     from bptt_studio.settings import Settings
 
@@ -523,7 +524,7 @@ def judge(path: str, body: dict) -> tuple[bool, float, float]:
     cost = job.cost(output)
     try:
         limits.check(job, s, output)
-    except engine.RequestError:
+    except (engine.RequestError, ApiError):  # a 422, or a 413 for the response's size
         return False, cost.cpu_seconds, cost.peak_bytes / limits.MB
     return True, cost.cpu_seconds, cost.peak_bytes / limits.MB
 

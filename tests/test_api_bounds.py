@@ -1,11 +1,15 @@
 """Everything a client sends is bounded before it is read: the schema states a bound on every
 string, list, mapping and integer of every request body, so nothing unbounded is split,
-counted or planned in the worker (issue 23, findings 1 and 9)."""
+counted or planned in the worker (issue 23, findings 1 and 9). And every response stays within
+its limit, judged before any work (finding 5)."""
 
 import tracemalloc
 
+import numpy as np
 import pytest
 
+from bptt_studio import derived, limits, service
+from bptt_studio.errors import ApiError
 from bptt_studio.main import create_app
 from bptt_studio.schemas import MAX_PARAM_NAME_CHARS, WORD_CHARS
 from bptt_studio.settings import Settings
@@ -114,3 +118,68 @@ def test_a_value_past_its_schema_maximum_is_refused_naming_the_field(client, pat
     assert (error["loc"], error["type"]) == (loc, "less_than_equal")
     if setting:
         assert setting in error["msg"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The response: within its limit, judged before the work (finding 5).
+
+def overlapping_lstm_trace() -> dict:
+    """The issue's 61 MB answer: an LSTM H = 24 in BPTT(1, 134) over 134 steps of 8 symbols."""
+    text = "".join("abcdefgh"[(i * 3) % 8] for i in range(135))
+    return {"cell": "lstm", "hidden_size": 24, "truncation": {"k1": 1, "k2": 134},
+            "data": {"text": text}}
+
+
+def test_a_response_over_its_limit_is_refused_with_413_naming_what_to_reduce(client):
+    response = client.post("/api/v1/trace", json=overlapping_lstm_trace())
+    assert response.status_code == 413
+    (error,) = response.json()["detail"]
+    assert (error["loc"], error["type"]) == (["body", "truncation", "k2"], "response_too_large")
+    assert "BPTT_MAX_RESPONSE_BYTES" in error["msg"] and "truncation k2 at most" in error["msg"]
+
+
+@pytest.mark.parametrize(("endpoint", "admit", "request_"), [
+    ("trace", service.admit, overlapping_lstm_trace()),
+    ("export_csv", derived.admit, {**overlapping_lstm_trace(), "hidden_size": 2,
+                                   "truncation": {"k1": 1, "k2": 40}}),  # 30 MB of CSV
+], ids=["trace", "csv"])
+def test_a_response_over_its_limit_is_refused_at_admission_before_any_computation(
+        endpoint, admit, request_):
+    # the worker admits a request before it queues it for a computation process (app.runner)
+    with pytest.raises(ApiError) as refused:
+        admit(endpoint, request_, {"detail": "auto"}, Settings())
+    assert (refused.value.status_code, refused.value.type) == (413, "response_too_large")
+
+
+def random_request(rng: np.random.Generator) -> dict:
+    symbols = int(rng.integers(2, 12))
+    steps = int(rng.integers(2, 60))
+    k1 = int(rng.integers(1, 4))
+    return {"cell": str(rng.choice(["rnn", "lstm", "gru"])),
+            "hidden_size": int(rng.integers(1, 16)),
+            "data": {"text": "".join(chr(97 + int(i)) for i in rng.integers(0, symbols,
+                                                                           steps + 1))},
+            "truncation": {"k1": k1, "k2": k1 + int(rng.integers(0, 40))},
+            "diagnostics": bool(rng.integers(0, 2))}
+
+
+ENDPOINTS = {"trace": (service, "trace"), "train with its trace": (service, "train"),
+             "csv": (derived, "export_csv")}
+
+
+@pytest.mark.parametrize("kind", ENDPOINTS)
+def test_every_response_the_server_accepts_stays_within_its_limit(kind):
+    settings = Settings(max_response_bytes=100_000)
+    module, endpoint = ENDPOINTS[kind]
+    options = {"detail": "auto", "iterations": 2, "record_every": 1, "include_trace": True}
+    rng = np.random.default_rng(23)
+    sizes, refused = [], 0
+    for _ in range(30):
+        request = random_request(rng)
+        try:
+            sizes.append(len(module.compute(endpoint, request, options, settings)))
+        except ApiError as exc:
+            assert exc.status_code == 413, exc.msg
+            refused += 1
+    assert refused and len(sizes) >= 5  # both sides of the limit were tried
+    assert max(sizes) <= limits.largest_response_bytes(settings), max(sizes)

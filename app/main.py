@@ -15,7 +15,7 @@ from bptt_studio.cache import ResponseCacheMiddleware
 from bptt_studio.errors import InternalErrorMiddleware
 from bptt_studio.paths import STATIC_DIR
 from bptt_studio.protocol import HeadAsGetMiddleware
-from bptt_studio.runner import ComputePool
+from bptt_studio.runner import ComputePool, release_large_blocks_when_freed
 from bptt_studio.schemas import build_schemas
 from bptt_studio.security import SecurityHeadersMiddleware
 from bptt_studio.settings import Settings, get_settings
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        release_large_blocks_when_freed()  # responses' buffers leave the worker with them
         pool.start()  # the computation processes start while the server starts listening
         try:
             yield

@@ -11,7 +11,16 @@ time does not extend it):
     a new connection, before its first byte         closed, silently
     the request line and headers                    408 (JSON), closed
     the body, once the headers are in               408 (JSON), closed
-    a response the client stops reading             closed
+    a response the client stops taking              dropped (abort: its bytes are freed)
+
+A response's deadline is a rate: while the server's writes are stalled on a client (its
+transport's buffer over the high-water mark), the client has ``BPTT_CLIENT_TIMEOUT_S`` of
+grace plus one second per ``BPTT_CLIENT_MIN_RATE`` bytes it has taken (acknowledged: what left
+the transport's buffer and the kernel's send queue), summed over the connection's stalls. A
+client that reads a little at a time does not restart it (it did: each read that let the
+buffer drain renewed a fixed timeout), and the transport is aborted, not closed (``close()``
+waits for the buffer to drain, which a client that never reads never lets happen: 60 such
+clients held 163 MB of kernel queues and +277 MB in the worker for as long as they liked).
 
 A request that is not valid HTTP gets uvicorn's 400, but as JSON in the API's error shape and
 with the security headers (uvicorn's own is text/plain).
@@ -23,7 +32,15 @@ routes do (FastAPI's do not: ``HEAD /api/v1/health`` was a 405).
 
 from __future__ import annotations
 
+import array
 import asyncio
+import contextlib
+import fcntl
+import logging
+import socket
+import struct
+import termios
+import time
 from typing import Any
 
 import h11
@@ -41,17 +58,46 @@ PROTOCOL = "bptt_studio.protocol:GuardedH11Protocol"
 
 IDLE, HEAD, BODY, WRITE = "a new connection", "headers", "body", "response"
 
+# A client can make the server log a line per connection it abandons, or per request that is
+# not HTTP (41,475 lines in 25 s, tried as an attacker would): each such message is logged at
+# most once every LOG_EVERY_S, with the count of those left out since.
+LOG_EVERY_S = 1.0
+_last_logged: dict[str, tuple[float, int]] = {}
 
-def error_response(status: int, msg: str, type_: str,
-                   default_headers: list[tuple[bytes, bytes]]) -> bytes:
-    """A whole HTTP/1.1 response, written straight to the socket, that closes the connection."""
-    body = orjson.dumps(error_body([{"loc": [], "msg": msg, "type": type_}]))
-    headers = [*default_headers, (b"content-type", b"application/json"),
-               (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
-               (b"content-security-policy", STRICT_CSP.encode()), *COMMON_HEADERS]
-    head = b"HTTP/1.1 %d %s\r\n" % (status, STATUS_PHRASES[status])
-    return head + b"".join(name + b": " + value + b"\r\n" for name, value in headers) + \
-        b"\r\n" + body
+
+def _throttled(msg: str) -> str | None:
+    """``msg`` as it is to be logged now (with the count of those left out since), or None
+    when it was logged less than LOG_EVERY_S ago."""
+    now = time.monotonic()
+    last, left_out = _last_logged.get(msg, (-LOG_EVERY_S, 0))
+    if now - last < LOG_EVERY_S:
+        _last_logged[msg] = (last, left_out + 1)
+        return None
+    _last_logged[msg] = (now, 0)
+    return f"{msg} (and {left_out} more like it in the last {now - last:.0f} s)" \
+        if left_out else msg
+
+
+def log_throttled(logger: logging.Logger, msg: str, *args: object) -> None:
+    """``logger.info(msg, *args)`` at most once every LOG_EVERY_S per ``msg``."""
+    line = _throttled(msg)
+    if line is not None:
+        logger.info(line, *args)
+
+
+class ThrottledLines(logging.Filter):
+    """uvicorn's own line per request that is not HTTP, throttled as ``log_throttled``."""
+
+    MESSAGES = frozenset({"Invalid HTTP request received."})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg not in self.MESSAGES:
+            return True
+        line = _throttled(str(record.msg))
+        if line is None:
+            return False
+        record.msg = line
+        return True
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -60,9 +106,19 @@ class GuardedH11Protocol(H11Protocol):
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.client_timeout = get_settings().client_timeout_s
+        if not any(isinstance(f, ThrottledLines) for f in self.logger.filters):
+            self.logger.addFilter(ThrottledLines())
+        settings = get_settings()
+        self.client_timeout = settings.client_timeout_s
+        self.min_rate = settings.client_min_rate
         self._phase: str | None = None
         self._timer: asyncio.TimerHandle | None = None
+        # The writes stalled on this client: seconds and bytes taken over the ended stalls,
+        # and the current stall's start and the bytes pending at its start.
+        self._stalled_s = 0.0
+        self._taken = 0
+        self._stall_start: float | None = None
+        self._stall_pending = 0
 
     # -- the phases ---------------------------------------------------------------------------
 
@@ -80,13 +136,38 @@ class GuardedH11Protocol(H11Protocol):
 
     def pause_writing(self) -> None:
         super().pause_writing()
+        if self._stall_start is None:
+            self._stall_start = time.monotonic()
+            self._stall_pending = self._pending()
         self._enter(WRITE)
 
     def resume_writing(self) -> None:
         super().resume_writing()
+        if self._stall_start is not None:
+            self._stalled_s += time.monotonic() - self._stall_start
+            self._taken += max(0, self._stall_pending - self._pending())
+            self._stall_start = None
         if self._phase == WRITE:
             self._enter(None)
             self._follow()
+
+    def _pending(self) -> int:
+        """Bytes written and not yet taken by the client: the transport's buffer and the
+        kernel's send queue (unsent and unacknowledged, SIOCOUTQ)."""
+        queued = array.array("i", [0])
+        with contextlib.suppress(OSError, AttributeError, TypeError, ValueError):
+            fcntl.ioctl(self.transport.get_extra_info("socket").fileno(), termios.TIOCOUTQ,
+                        queued)
+        return self.transport.get_write_buffer_size() + queued[0]
+
+    def _write_time_left(self) -> float:
+        """Seconds the stalled client has left: the grace, plus the time its rate allows for
+        what it took, minus the time it has kept the server's writes stalled."""
+        stalled, taken = self._stalled_s, self._taken
+        if self._stall_start is not None:
+            stalled += time.monotonic() - self._stall_start
+            taken += max(0, self._stall_pending - self._pending())
+        return self.client_timeout + taken / self.min_rate - stalled
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._enter(None)
@@ -114,8 +195,31 @@ class GuardedH11Protocol(H11Protocol):
             self._timer.cancel()
             self._timer = None
         self._phase = phase
-        if phase is not None:
+        if phase == WRITE:
+            self._timer = self.loop.call_later(self._write_time_left(), self._write_expired)
+        elif phase is not None:
             self._timer = self.loop.call_later(self.client_timeout, self._expired, phase)
+
+    def _write_expired(self) -> None:
+        """The stalled client's deadline, checked again with what it has taken since; past
+        it, the connection is dropped with everything still queued for it."""
+        self._timer = None
+        left = self._write_time_left()
+        if left > 0:
+            self._timer = self.loop.call_later(left, self._write_expired)
+            return
+        log_throttled(self.logger, "dropping a connection: its client took its response "
+                                   "slower than %d bytes/s after %g s", self.min_rate,
+                      self.client_timeout)
+        if self.cycle is not None:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        # A reset, not a close: a closed socket would stay in the kernel as an orphan, still
+        # delivering (or probing with) its send queue of up to a few MB for minutes.
+        with contextlib.suppress(OSError, AttributeError):
+            self.transport.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def _expired(self, phase: str) -> None:
         self._timer = None
@@ -123,8 +227,8 @@ class GuardedH11Protocol(H11Protocol):
             return
         unanswered = self.cycle is None or not self.cycle.response_started or phase == HEAD
         if phase in (HEAD, BODY) and unanswered:
-            self.logger.info("closing a connection: its request's %s did not arrive within "
-                             "%g s", phase, self.client_timeout)
+            log_throttled(self.logger, "closing a connection: its request's %s did not "
+                                       "arrive within %g s", phase, self.client_timeout)
             self.transport.write(error_response(
                 408, f"the request's {phase} did not arrive within {self.client_timeout:g} s "
                      f"(BPTT_CLIENT_TIMEOUT_S); the connection is closed", "client_timeout",

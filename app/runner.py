@@ -193,6 +193,20 @@ def _leave_signals_to_the_worker() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+M_MMAP_THRESHOLD = -3  # mallopt's parameter (glibc's malloc.h)
+LARGE_BLOCK = MB
+
+
+def release_large_blocks_when_freed() -> None:
+    """Blocks of LARGE_BLOCK and more straight from the system (mmap), in this process, so
+    that a freed response buffer goes back to the system at once. glibc's threshold is
+    dynamic: once a large block is freed it rises (up to 32 MB) and later large blocks come
+    from the heap, which keeps them resident after they are freed: 60 dropped readers of a
+    7 MB response left the worker at 351 MB, its idle size being 79."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, LARGE_BLOCK)
+
+
 def _trim_heap() -> None:
     """Give glibc's free heap pages back to the kernel (malloc_trim), where there is glibc."""
     gc.collect()

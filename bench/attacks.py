@@ -295,7 +295,10 @@ def attack_stalled(exe: Path, clients: int = 60) -> None:
                 with contextlib.suppress(TimeoutError, BlockingIOError):
                     trickle.settimeout(0.5)
                     if trickle_closed is None:
-                        chunk = trickle.recv(1024)
+                        try:
+                            chunk = trickle.recv(1024)
+                        except ConnectionResetError:
+                            chunk = b""
                         if not chunk:
                             trickle_closed = time.monotonic() - started
                         trickled += len(chunk)

@@ -1,5 +1,6 @@
 """Wires the application: settings, middleware, static files, API and page routers."""
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -58,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
     if settings.response_cache_bytes:
         app.add_middleware(ResponseCacheMiddleware, max_bytes=settings.response_cache_bytes)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       retry_after_s=max(1, math.ceil(settings.client_timeout_s)))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -6,6 +6,7 @@ No assertion depends on the machine's speed: each waits for an event (a connecti
 the kernel's table, a status) with a margin many times the deadline it checks."""
 
 import contextlib
+import logging
 import socket
 import time
 from pathlib import Path
@@ -13,12 +14,22 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bptt_studio import protocol
 from tests.conftest import start_server, stop_server
+from tests.serving_support import read_response
 
 CLIENT_TIMEOUT_S = 1.0
 # Far more than the deadline: a busy machine delays the event loop, never by this much.
 MARGIN_S = 20.0
-SERVER_ENV = {"BPTT_CLIENT_TIMEOUT_S": str(CLIENT_TIMEOUT_S)}
+PER_CLIENT = 8
+MOST = 24
+SERVER_ENV = {"BPTT_CLIENT_TIMEOUT_S": str(CLIENT_TIMEOUT_S),
+              "BPTT_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT),
+              "BPTT_MAX_CONNECTIONS": str(MOST)}
+# Another address on loopback: a client the server does not trust as a proxy (the default
+# FORWARDED_ALLOW_IPS is 127.0.0.1), as a second machine would be.
+OTHER_CLIENT = "127.0.0.2"
+HEALTH = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
 # About 7 MB of JSON (a full-detail trace near BPTT_MAX_RESPONSE_BYTES): far more than the
 # kernel's buffers of a connection hold, so a client that does not read stalls the writes.
 LARGE = orjson.dumps({"cell": "lstm", "hidden_size": 20, "detail": "full",
@@ -103,3 +114,116 @@ def test_a_client_that_reads_its_response_gets_all_of_it(server):
     head, _, body = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     assert len(body) > 5_000_000 and orjson.loads(body)["detail"] == "full"
+
+
+# ---------------------------------------------------------------------------------------------
+# Connections: per client, in all.
+
+def opened(port: int, count: int, source: str) -> list[socket.socket]:
+    socks = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind((source, 0))
+        sock.connect(("127.0.0.1", port))
+        socks.append(sock)
+    return socks
+
+
+def health_status(sock: socket.socket) -> int:
+    sock.sendall(HEALTH)
+    return read_response(sock, timeout=MARGIN_S)[0]
+
+
+def settled(port: int, socks: list[socket.socket]) -> None:
+    """Close ``socks`` and wait until the server has let each of them go."""
+    ports = [sock.getsockname()[1] for sock in socks]
+    for sock in socks:
+        sock.close()
+    deadline = time.monotonic() + MARGIN_S
+    while any(server_side_open(port, p) for p in ports) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_client_past_its_connection_cap_is_answered_429_with_retry_after(server):
+    _, port = server
+    held = opened(port, PER_CLIENT, OTHER_CLIENT)
+    try:
+        (extra,) = opened(port, 1, OTHER_CLIENT)
+        with contextlib.closing(extra):
+            status, headers, body = read_response(extra, timeout=MARGIN_S)
+        assert status == 429
+        assert int(headers["retry-after"]) >= 1
+        assert orjson.loads(body)["detail"][0]["type"] == "too_many_connections"
+        assert all(health_status(sock) == 200 for sock in held)  # its own are served
+        with contextlib.closing(socket.create_connection(("127.0.0.1", port))) as other:
+            assert health_status(other) == 200  # and so is everyone else
+    finally:
+        settled(port, held)
+
+
+def test_a_client_that_closes_its_connections_may_open_as_many_again(server):
+    _, port = server
+    settled(port, opened(port, PER_CLIENT, OTHER_CLIENT))
+    again = opened(port, PER_CLIENT, OTHER_CLIENT)
+    try:
+        assert all(health_status(sock) == 200 for sock in again)
+    finally:
+        settled(port, again)
+
+
+def test_a_proxy_in_forwarded_allow_ips_is_not_one_client_but_the_worker_has_a_cap(server):
+    _, port = server
+    held = opened(port, MOST, "127.0.0.1")  # the default FORWARDED_ALLOW_IPS
+    try:
+        assert all(health_status(sock) == 200 for sock in held)
+        (extra,) = opened(port, 1, "127.0.0.1")
+        with contextlib.closing(extra):
+            status, headers, body = read_response(extra, timeout=MARGIN_S)
+        assert (status, orjson.loads(body)["detail"][0]["type"]) == (503, "busy")
+        assert "BPTT_MAX_CONNECTIONS" in orjson.loads(body)["detail"][0]["msg"]
+    finally:
+        settled(port, held)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bodies being received: a budget for all of them.
+
+def test_bodies_being_received_past_the_workers_budget_are_answered_503(server):
+    _, port = server
+    from bptt_studio.body import RECEIVING_BYTES
+
+    size = 3_000_000
+    room = RECEIVING_BYTES // size  # bodies of 3 MB the budget holds at once
+    head = (f"POST /api/v1/trace HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {size}\r\n\r\n").encode()
+    sending = opened(port, room, "127.0.0.1")
+    try:
+        for sock in sending:
+            sock.sendall(head + b" " * 1000)  # the headers and the start of the body
+        (extra,) = opened(port, 1, "127.0.0.1")
+        with contextlib.closing(extra):
+            extra.sendall(head + b" " * 1000)
+            status, headers, body = read_response(extra, timeout=MARGIN_S)
+        assert status == 503 and int(headers["retry-after"]) >= 1
+        assert orjson.loads(body)["detail"][0]["type"] == "busy"
+    finally:
+        settled(port, sending)
+    with contextlib.closing(socket.create_connection(("127.0.0.1", port))) as after:
+        after.sendall(post("/api/v1/params", b"{}"))
+        assert read_response(after, timeout=MARGIN_S)[0] == 200  # the budget is free again
+
+
+# ---------------------------------------------------------------------------------------------
+# The log.
+
+def test_a_line_a_client_can_cause_is_logged_at_most_once_a_second(monkeypatch, caplog):
+    monkeypatch.setattr(protocol.time, "monotonic", lambda: 1000.0)
+    logger = logging.getLogger("tests.throttled")
+    with caplog.at_level(logging.INFO, logger="tests.throttled"):
+        for _ in range(1000):
+            protocol.log_throttled(logger, "closing a connection: %s", "why")
+        monkeypatch.setattr(protocol.time, "monotonic", lambda: 1001.5)
+        protocol.log_throttled(logger, "closing a connection: %s", "why")
+    assert [r.getMessage() for r in caplog.records] == [
+        "closing a connection: why",
+        "closing a connection: why (and 999 more like it in the last 2 s)"]

@@ -227,3 +227,35 @@ def test_a_line_a_client_can_cause_is_logged_at_most_once_a_second(monkeypatch, 
     assert [r.getMessage() for r in caplog.records] == [
         "closing a connection: why",
         "closing a connection: why (and 999 more like it in the last 2 s)"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Redirects.
+
+@pytest.mark.parametrize(("method", "path", "location"), [
+    ("POST", "/api/v1/trace/", "/api/v1/trace"),
+    ("GET", "/static", "/static/"),
+    ("GET", "/docs/", "/docs"),
+])
+def test_a_redirect_never_names_the_host_the_client_sent(server, method, path, location):
+    _, port = server
+    body = b"{}" if method == "POST" else b""
+    request = (f"{method} {path} HTTP/1.1\r\nHost: evil.example\r\n"
+               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+               ).encode() + body
+    with contextlib.closing(socket.create_connection(("127.0.0.1", port))) as sock:
+        sock.sendall(request)
+        status, headers, _ = read_response(sock, timeout=MARGIN_S)
+    assert status in (301, 302, 307, 308)
+    assert headers["location"] == location
+
+
+@pytest.mark.parametrize(("location", "relative"), [
+    (b"http://evil.example/api/v1/trace", b"/api/v1/trace"),
+    (b"https://evil.example//other.example/x?a=1", b"/other.example/x?a=1"),
+    (b"/already/relative", b"/already/relative"),
+])
+def test_a_location_is_made_relative_with_one_leading_slash(location, relative):
+    from bptt_studio.security import relative as made_relative
+
+    assert made_relative(location) == relative

@@ -6,9 +6,11 @@ than the limit. The bodies being received at once, on every connection, hold at 
 ``RECEIVING_BYTES`` between them (a body's Content-Length is reserved when its headers are
 in; a streamed body counts as it arrives): one more is a 503 with Retry-After, so clients
 that send bodies slowly cannot make the worker hold their bytes by the hundred (200 bodies of
-3 MB stalled before their end took the worker +575 MB for 10 s). ``JSONBodyRoute`` parses bodies with orjson (``app.jsonio.parse_body``), which
-refuses NaN and Infinity (Python's json module would accept them), and answers 400 for a body
-that is not JSON.
+3 MB stalled before their end took the worker +575 MB for 10 s).
+
+``JSONBodyRoute`` parses bodies with orjson (``app.jsonio.parse_body``), which refuses NaN
+and Infinity (Python's json module would accept them), and answers 400 for a body that is not
+JSON.
 """
 
 from __future__ import annotations

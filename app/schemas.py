@@ -97,8 +97,9 @@ def _api_bounds(settings: Settings
 
     T steps need T + 1 characters or values (inputs are tokens[:-1], targets tokens[1:]);
     ``*`` is any item of a list (or any parameter's array). Words are bounded in characters
-    (``WORD_CHARS`` per word) before they are split, and counted after, in app.limits. A parameter's rows and its row's length are H, D or K, so at
-    most the larger of the two limits; the exact shape is the plan's to check (it knows H,
+    (``WORD_CHARS`` per word) before they are split, and counted after, in app.limits. A
+    parameter's rows and its row's length are H, D or K, so at most the larger of the two
+    limits; the exact shape is the plan's to check (it knows H,
     D and K). So the numbers a request can hold are bounded by the limits (the largest
     cell's parameters at these bounds, the longest data), not by its bytes: the worker
     parses, validates and queues no more than that whatever the body limit allows.

@@ -19,7 +19,6 @@ Each prints its figures; they are the README's before/after table ("Serving a cl
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gzip
 import os
@@ -340,8 +339,8 @@ def attack_connections(exe: Path, most: int = 6000, bodies: int = 200) -> None:
                     break
             time.sleep(5.0)  # the server accepts (and refuses) the backlog meanwhile
             held, _ = server.established()
-        print(f"  opened {len(socks):,}; held by the server 5 s later (an idle connection is closed at 10 s): {held:,}; meanwhile "
-              f"{probe.summary()}")
+        print(f"  opened {len(socks):,}; held by the server 5 s later (an idle connection is "
+              f"closed at 10 s): {held:,}; meanwhile {probe.summary()}")
         for sock in socks:
             sock.close()
         time.sleep(1)

@@ -532,9 +532,10 @@ class Reduction:
 def reductions(work: Work, output: Output, cpu_seconds: float, peak_bytes: float,
                numbers: float = math.inf) -> list[Reduction]:
     """The changes of one field that make the request fit the budgets (CPU seconds, peak
-    bytes, and the numbers of its response), the field that drives the cost first: /train's iterations, then the costly options (the Jacobian norms,
-    full detail), the truncation, the diagnostics, the hidden size, the data's length. Each
-    numeric field is moved as little as fits (binary search: the cost grows with each).
+    bytes, and the numbers of its response), the field that drives the cost first: /train's
+    iterations, then the costly options (the Jacobian norms, full detail), the truncation,
+    the diagnostics, the hidden size, the data's length. Each numeric field is moved as
+    little as fits (binary search: the cost grows with each).
 
     When no one field is enough: the hidden size and the length cut in the same proportion
     ("hidden_size+steps"); for /train, one of the changes above that makes a single pass fit,

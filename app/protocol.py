@@ -13,6 +13,11 @@ time does not extend it):
     the body, once the headers are in               408 (JSON), closed
     a response the client stops taking              dropped (abort: its bytes are freed)
 
+The responses stalled clients hold in their transports' buffers are at most
+``STALLED_BYTES`` between them: a client that stalls once that much is held is dropped at
+once (else 128 connections of one client could each hold a cached 7 MB response for their
+grace). So stalled readers, whatever their number, hold a bounded share of the worker.
+
 Connections are counted as they are made: past ``BPTT_MAX_CONNECTIONS`` in the worker, or
 ``BPTT_MAX_CONNECTIONS_PER_CLIENT`` from one address (a proxy listed in FORWARDED_ALLOW_IPS
 excepted: it speaks for many clients and caps them itself), a new one is answered 503 or 429
@@ -120,12 +125,19 @@ def error_response(status: int, msg: str, type_: str,
         b"\r\n" + body
 
 
+# What the stalled clients' transports hold at most, between them (app.runner's bound counts
+# it): eight responses of 8 MB, which a class on slow links does not reach (the kernel's own
+# buffers take the first few MB of each response).
+STALLED_BYTES = 64 * 1024 * 1024
+
+
 class _Connections:
     """The connections of this worker process, in all and per client address."""
 
     def __init__(self) -> None:
         self.total = 0
         self.by_client: dict[str, int] = {}
+        self.stalled_bytes = 0  # the transports' buffers of the clients stalled now
 
     def add(self, client: str | None) -> None:
         self.total += 1
@@ -170,6 +182,7 @@ class GuardedH11Protocol(H11Protocol):
         self._taken = 0
         self._stall_start: float | None = None
         self._stall_pending = 0
+        self._stall_held = 0  # this stall's share of CONNECTIONS.stalled_bytes
         self._counted_as: str | None = None  # the client address counted (None: a proxy)
         self._counting = False
 
@@ -219,17 +232,28 @@ class GuardedH11Protocol(H11Protocol):
         if self._stall_start is None:
             self._stall_start = time.monotonic()
             self._stall_pending = self._pending()
+            self._stall_held = self.transport.get_write_buffer_size()
+            CONNECTIONS.stalled_bytes += self._stall_held
+            if CONNECTIONS.stalled_bytes > STALLED_BYTES:
+                self._drop("the stalled clients' responses hold more than %d MB",
+                           STALLED_BYTES // 2**20)
+                return
         self._enter(WRITE)
 
     def resume_writing(self) -> None:
         super().resume_writing()
+        self._end_stall()
+        if self._phase == WRITE:
+            self._enter(None)
+            self._follow()
+
+    def _end_stall(self) -> None:
         if self._stall_start is not None:
             self._stalled_s += time.monotonic() - self._stall_start
             self._taken += max(0, self._stall_pending - self._pending())
             self._stall_start = None
-        if self._phase == WRITE:
-            self._enter(None)
-            self._follow()
+            CONNECTIONS.stalled_bytes -= self._stall_held
+            self._stall_held = 0
 
     def _pending(self) -> int:
         """Bytes written and not yet taken by the client: the transport's buffer and the
@@ -251,6 +275,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._enter(None)
+        self._end_stall()
         if self._counting:
             self._counting = False
             CONNECTIONS.remove(self._counted_as)
@@ -291,9 +316,12 @@ class GuardedH11Protocol(H11Protocol):
         if left > 0:
             self._timer = self.loop.call_later(left, self._write_expired)
             return
-        log_throttled(self.logger, "dropping a connection: its client took its response "
-                                   "slower than %d bytes/s after %g s", self.min_rate,
-                      self.client_timeout)
+        self._drop("its client took its response slower than %d bytes/s after %g s",
+                   self.min_rate, self.client_timeout)
+
+    def _drop(self, why: str, *args: object) -> None:
+        """Reset the connection, with everything still queued for the client."""
+        log_throttled(self.logger, "dropping a connection: " + why, *args)
         if self.cycle is not None:
             self.cycle.disconnected = True
             self.cycle.message_event.set()

@@ -106,15 +106,22 @@ RETIRING_ERRORS = frozenset({"memory_limit", "internal_error"})
 WORKER_IDLE_MB = 70  # the worker process, idle (65 measured)
 FORK_SERVER_MB = 55  # the fork server (51 measured)
 CHILD_IDLE_MB = 130  # a computation process's address space before it computes (125 measured)
-# A response passing through the worker (the socket's buffer, its bytes, gzip's output): about
-# three times the largest response at today's limits (13 MB, a BPTT(1, 2) trace in norms).
-RESPONSE_IN_FLIGHT_MB = 40
 # The worker's objects per byte of a waiting request's pickled task: its raw body, the parsed
 # JSON, the validated model, the split dicts and the task (6.5x measured without the body;
 # 7.5x for requests of 110,000 to 280,000 numbers, 8x with the body).
 OBJECTS_PER_TASK_BYTE = 10
 # A number of a request in its pickled task (a float64: one opcode and 8 bytes).
 PICKLED_NUMBER_BYTES = 9
+# Copies of a response the worker holds while it sends it: the bytes from the computation
+# process, and the transport's copy of what the kernel has not taken yet (gzip's output, when
+# the client accepts gzip, is under half of the first).
+RESPONSE_COPIES = 2.5
+# orjson's peak while it parses a body, per byte of the body (39 MB for a 3 MB body of one
+# long string, measured with tracemalloc); bodies are parsed one at a time, on the event loop.
+PARSE_PEAK_PER_BODY_BYTE = 13
+# A connection's own buffers: h11's incomplete headers (at most 16 KB) and uvicorn's body
+# buffer (paused past 64 KB).
+CONNECTION_KB = 80
 
 
 def request_in_flight_mb(settings: Settings) -> float:
@@ -128,18 +135,35 @@ def request_in_flight_mb(settings: Settings) -> float:
             / MB)
 
 
+def memory_terms_mb(settings: Settings) -> dict[str, float]:
+    """The resident memory (MiB) of a worker's process tree, term by term, whatever the load:
+    docs/serving-memory.md writes the arithmetic, tests/test_deploy.py holds the two and the
+    deployments' limits to each other."""
+    from bptt_studio.body import RECEIVING_BYTES  # (the body module imports the app's own)
+    from bptt_studio.limits import largest_response_bytes
+    from bptt_studio.protocol import STALLED_BYTES
+
+    processes = settings.compute_processes
+    response = largest_response_bytes(settings) / MB
+    return {
+        "worker, idle": WORKER_IDLE_MB,
+        "response cache": 1.2 * settings.response_cache_bytes / MB,
+        "requests waiting": OBJECTS_PER_TASK_BYTE * QUEUE_BYTES / MB,
+        "requests running": processes * request_in_flight_mb(settings),
+        "responses being sent": processes * RESPONSE_COPIES * response,
+        "responses held by stalled clients": STALLED_BYTES / MB,
+        "bodies being received": 2 * RECEIVING_BYTES / MB,
+        "a body being parsed": PARSE_PEAK_PER_BODY_BYTE * settings.max_body_bytes / MB,
+        "connections": settings.max_connections * CONNECTION_KB / 1024,
+        "fork server": FORK_SERVER_MB,
+        "computation processes": processes * (CHILD_IDLE_MB + settings.compute_memory_mb),
+    }
+
+
 def memory_bound_mb(settings: Settings) -> float:
-    """The resident memory (MiB) a worker stays under, whatever the load: the worker with its
-    cache full, the requests waiting, the requests running and their responses in flight;
-    its fork server; and every computation process at its address-space limit. (Bodies still
-    being received are at most BPTT_MAX_BODY_BYTES per connection besides: a proxy's
-    connection limit bounds those.)"""
-    worker = (WORKER_IDLE_MB + 1.2 * settings.response_cache_bytes / MB
-              + OBJECTS_PER_TASK_BYTE * QUEUE_BYTES / MB
-              + settings.compute_processes * (RESPONSE_IN_FLIGHT_MB
-                                              + request_in_flight_mb(settings)))
-    children = settings.compute_processes * (CHILD_IDLE_MB + settings.compute_memory_mb)
-    return worker + FORK_SERVER_MB + children
+    """The resident memory (MiB) a worker and its processes stay under, whatever the load:
+    the sum of ``memory_terms_mb``."""
+    return sum(memory_terms_mb(settings).values())
 
 
 class ClientGone(Exception):  # noqa: N818 - an event, not an error of ours

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bptt_studio.runner import memory_bound_mb
+from bptt_studio.runner import memory_bound_mb, memory_terms_mb
 from bptt_studio.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,18 +44,80 @@ def test_the_deployment_probes_liveness_and_readiness_on_health():
         assert app[probe]["httpGet"]["path"] == HEALTH
 
 
-def test_the_memory_limit_covers_the_documented_bound_of_a_worker():
+def deployment_settings(env: dict[str, str]) -> Settings:
+    return Settings(compute_processes=int(env["BPTT_COMPUTE_PROCESSES"]),
+                    compute_memory_mb=int(env["BPTT_COMPUTE_MEMORY_MB"]),
+                    response_cache_bytes=int(env["BPTT_RESPONSE_CACHE_BYTES"]))
+
+
+def k8s_settings() -> Settings:
     _, app = container()
-    env = {item["name"]: item["value"] for item in app["env"]}
-    settings = Settings(compute_processes=int(env["BPTT_COMPUTE_PROCESSES"]),
-                        compute_memory_mb=int(env["BPTT_COMPUTE_MEMORY_MB"]),
-                        response_cache_bytes=int(env["BPTT_RESPONSE_CACHE_BYTES"]))
-    bound = memory_bound_mb(settings)
+    return deployment_settings({item["name"]: item["value"] for item in app["env"]})
+
+
+# A limit is derived from the bound: above it, and less than 10 % more (a limit far above the
+# bound would say nothing about it).
+DERIVED = 1.10
+
+
+def test_the_memory_limit_is_derived_from_the_bound_of_a_worker():
+    _, app = container()
+    bound = memory_bound_mb(k8s_settings())
     limits, requests = app["resources"]["limits"], app["resources"]["requests"]
-    assert env["WEB_CONCURRENCY"] == "1"
-    assert mebibytes(limits["memory"]) >= bound
+    assert {item["name"]: item["value"] for item in app["env"]}["WEB_CONCURRENCY"] == "1"
+    assert bound <= mebibytes(limits["memory"]) <= DERIVED * bound
     assert mebibytes(requests["memory"]) <= mebibytes(limits["memory"])
-    assert int(limits["cpu"]) == settings.compute_processes  # one computation per core
+
+
+def test_the_cpu_limit_covers_the_computation_processes_and_the_worker():
+    _, app = container()
+    assert int(app["resources"]["limits"]["cpu"]) == k8s_settings().compute_processes + 1
+
+
+def test_the_documented_arithmetic_is_the_bound_the_code_computes():
+    doc = (ROOT / "docs" / "serving-memory.md").read_text()
+    rows = dict(re.findall(r"^\| \**([a-z][^|]*?)\** \| \**([\d,]+)\** \|", doc, flags=re.M))
+    terms = memory_terms_mb(k8s_settings())
+    assert {name: int(rows[name].replace(",", "")) for name in terms} == {
+        name: round(value) for name, value in terms.items()}
+    assert int(rows["the bound"].replace(",", "")) == round(memory_bound_mb(k8s_settings()))
+    limit = mebibytes(container()[1]["resources"]["limits"]["memory"])
+    assert f"{limit:,} Mi" in doc
+
+
+def test_the_pods_hold_no_api_token_and_spread_over_nodes():
+    deployment, app = container()
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} >= {
+        "kubernetes.io/hostname"}
+    env = {item["name"]: item["value"] for item in app["env"]}
+    assert "*" not in env["FORWARDED_ALLOW_IPS"]
+
+
+def test_the_liveness_probe_waits_longer_than_health_takes_under_attack():
+    _, app = container()
+    health_p99_s = 1.9  # bench-api's attacks: 6,000 connections from one address
+    assert app["livenessProbe"]["timeoutSeconds"] > 2 * health_p99_s
+    assert app["readinessProbe"]["timeoutSeconds"] > health_p99_s
+
+
+def test_the_image_is_pinned_by_digest():
+    kustomization = load("k8s/kustomization.yaml")[0]
+    (image,) = kustomization["images"]
+    assert image["name"] == container()[1]["image"]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", image["digest"])
+
+
+def test_the_pods_take_connections_from_the_ingress_only_and_open_none():
+    policy = load("k8s/networkpolicy.yaml")[0]
+    deployment, _ = container()
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert policy["spec"]["egress"] == []
+    assert [port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]] == [
+        "http"]
 
 
 def test_the_service_the_autoscaler_and_the_budget_select_the_deployment():
@@ -70,18 +132,16 @@ def test_the_service_the_autoscaler_and_the_budget_select_the_deployment():
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     kustomization = load("k8s/kustomization.yaml")[0]
     assert set(kustomization["resources"]) == {
-        "deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml"}
+        "deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "networkpolicy.yaml"}
 
 
 def test_the_compose_file_runs_three_replicas_behind_nginx_with_its_configuration():
     compose = load("compose.yaml")[0]
     app, nginx = compose["services"]["app"], compose["services"]["nginx"]
     assert app["deploy"]["replicas"] == 3
-    env = app["environment"]
-    settings = Settings(compute_processes=int(env["BPTT_COMPUTE_PROCESSES"]),
-                        compute_memory_mb=int(env["BPTT_COMPUTE_MEMORY_MB"]),
-                        response_cache_bytes=int(env["BPTT_RESPONSE_CACHE_BYTES"]))
-    assert megabytes(app["deploy"]["resources"]["limits"]["memory"]) >= memory_bound_mb(settings)
+    bound = memory_bound_mb(deployment_settings(app["environment"]))
+    assert bound <= megabytes(app["deploy"]["resources"]["limits"]["memory"]) <= DERIVED * bound
+    assert "*" not in app["environment"]["FORWARDED_ALLOW_IPS"]
     assert "./nginx/bptt-studio.conf:/etc/nginx/conf.d/default.conf:ro" in nginx["volumes"]
 
 

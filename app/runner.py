@@ -511,6 +511,7 @@ class ComputePool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bptt-fork")
         self._task_seconds = 1.0  # moving average of a computation's duration, for Retry-After
+        self._started: list[float] = []  # when each running computation started
         self._closed = False
         self._background: set[asyncio.Task[None]] = set()
         self._finalizer = weakref.finalize(self, _end_all, self._children)
@@ -535,6 +536,10 @@ class ComputePool:
         """
         if self._closed:
             raise self._busy("the server is shutting down")
+        if self._queue_full():
+            # the answer is 503 whatever the request: it is not planned (a client that
+            # retries at once on every 503 cost the worker its plan and cost model each time)
+            raise self._busy(self._queue_full_message())
         from bptt_studio import derived, service
 
         entry = derived if endpoint in derived.ENDPOINTS else service
@@ -579,16 +584,25 @@ class ComputePool:
         self._idle.clear()
         self._waiters.clear()
         self._alive = self._running = self._queued_bytes = 0
+        self._started.clear()
         self._loop = loop
+
+    def _queue_full(self) -> bool:
+        """No child free and every place in the queue taken: a request now is a 503."""
+        return not (self._idle and not self._waiters) and (
+            len(self._waiters) >= self.settings.compute_queue)
+
+    def _queue_full_message(self) -> str:
+        return (f"the server is busy: {self._running} computations are running and "
+                f"{len(self._waiters)} more are waiting, the most it queues "
+                f"(BPTT_COMPUTE_QUEUE)")
 
     async def _acquire(self, watcher: asyncio.Future[None], size: int) -> _Child:
         self.start()
         if self._idle and not self._waiters:
             return self._idle.pop()
-        if len(self._waiters) >= self.settings.compute_queue:
-            raise self._busy(f"the server is busy: {self._running} computations are running "
-                             f"and {len(self._waiters)} more are waiting, the most it queues "
-                             f"(BPTT_COMPUTE_QUEUE)")
+        if self._queue_full():
+            raise self._busy(self._queue_full_message())
         if self._queued_bytes + size > QUEUE_BYTES and self._waiters:
             raise self._busy(f"the server is busy: the requests waiting hold "
                              f"{self._queued_bytes / MB:.1f} MB, the most it queues")
@@ -624,6 +638,7 @@ class ComputePool:
     async def _run(self, child: _Child, task: bytes, watcher: asyncio.Future[None]) -> bytes:
         self._running += 1
         started = time.monotonic()
+        self._started.append(started)
         running = asyncio.ensure_future(child.run(task))
         answered = False
         try:
@@ -645,14 +660,18 @@ class ComputePool:
                                error["type"])
             if watcher in done:
                 raise ClientGone
+            seconds = self._retry_after()
             raise ApiError(504, (), f"the computation took longer than the server's deadline "
                                     f"of {self.settings.compute_deadline_s:g} s "
                                     f"(BPTT_COMPUTE_DEADLINE_S) and was stopped; ask for less: "
                                     f"a smaller hidden_size, a shorter sequence, fewer "
-                                    f"iterations, or \"diagnostics\": false",
-                           "deadline_exceeded")
+                                    f"iterations, or \"diagnostics\": false; or retry after "
+                                    f"{seconds} s, when the server may be less loaded",
+                           "deadline_exceeded", headers={"Retry-After": str(seconds)})
         finally:
             self._running -= 1
+            with contextlib.suppress(ValueError):  # (a pool rebound to a new loop forgot it)
+                self._started.remove(started)
             self._task_seconds = 0.8 * self._task_seconds + 0.2 * (time.monotonic() - started)
             if answered:
                 self._in_background(self._settle(child))
@@ -717,8 +736,17 @@ class ComputePool:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def _retry_after(self) -> int:
+        """Seconds until a place is expected to free: the soonest end of a running
+        computation (each is expected to take the recent mean), at least 1, at most 60.
+        (The time until the whole queue has run, which this said before, was the wait of the
+        last in line: 20-39 s when a computation took 2-5 s.)"""
+        now = time.monotonic()
+        ends = [max(0.0, self._task_seconds - (now - started)) for started in self._started]
+        soonest = min(ends) if ends else self._task_seconds / self.size
+        return min(60, max(1, math.ceil(soonest)))
+
     def _busy(self, msg: str) -> ApiError:
-        retry = self._task_seconds * (len(self._waiters) + max(self._running, 1)) / self.size
-        seconds = min(60, max(1, math.ceil(retry)))
+        seconds = self._retry_after()
         return ApiError(503, (), f"{msg}; retry after {seconds} s", "busy",
                         headers={"Retry-After": str(seconds)})

@@ -259,3 +259,35 @@ def test_a_location_is_made_relative_with_one_leading_slash(location, relative):
     from bptt_studio.security import relative as made_relative
 
     assert made_relative(location) == relative
+
+
+# ---------------------------------------------------------------------------------------------
+# Retry-After: on every 503 and 504, and truthful.
+
+def test_a_computation_stopped_at_its_deadline_says_when_to_come_back():
+    from fastapi.testclient import TestClient
+
+    from bptt_studio.main import create_app
+    from bptt_studio.settings import Settings
+    from tests.serving_support import slow_train
+
+    # 1.5 CPU-seconds of work against a deadline of 0.3 s: stopped on any machine
+    with TestClient(create_app(Settings(compute_deadline_s=0.3, max_cpu_seconds=60))) as client:
+        response = client.post("/api/v1/train", json=slow_train(15, seed=77))
+    assert response.status_code == 504
+    assert int(response.headers["retry-after"]) >= 1
+
+
+def test_retry_after_is_the_soonest_expected_end_of_a_running_computation(monkeypatch):
+    from bptt_studio import runner
+    from bptt_studio.settings import Settings
+
+    pool = runner.ComputePool(Settings(compute_processes=2))
+    monkeypatch.setattr(runner.time, "monotonic", lambda: 100.0)
+    pool._task_seconds = 4.0
+    pool._started = [99.0, 96.5]  # 3 s and 0.5 s left of a 4 s computation
+    assert pool._retry_after() == 1
+    pool._started = [98.0, 97.0]  # 2 s and 1 s left
+    assert pool._retry_after() == 1
+    pool._started = [99.5, 99.0]  # 3.5 s and 3 s left (the whole queue's wait said 14 s)
+    assert pool._retry_after() == 3

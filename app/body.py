@@ -128,13 +128,16 @@ def _content_length(scope: Scope) -> int | None:
 
 
 def _is_json(content_type: str | None) -> bool:
+    """JSON in UTF-8 (RFC 8259: JSON between systems is UTF-8; another charset declared
+    would be read as UTF-8 all the same, so it is refused)."""
     if not content_type:
         return False
     message = EmailMessage()
     message["content-type"] = content_type
     subtype = message.get_content_subtype()
+    charset = (message.get_content_charset() or "utf-8").replace("_", "-")
     return message.get_content_maintype() == "application" and (
-        subtype == "json" or subtype.endswith("+json"))
+        subtype == "json" or subtype.endswith("+json")) and charset in ("utf-8", "utf8")
 
 
 class JSONBodyRoute(APIRoute):
@@ -147,8 +150,8 @@ class JSONBodyRoute(APIRoute):
 
         async def parse_then_handle(request: Request) -> Response:
             if not _is_json(request.headers.get("content-type")):
-                raise ApiError(400, ("body",), "send the request as JSON, with the header "
-                                               "Content-Type: application/json",
+                raise ApiError(400, ("body",), "send the request as JSON in UTF-8, with the "
+                                               "header Content-Type: application/json",
                                "content_type")
             # Starlette's Request.json() returns this cached value: FastAPI never reparses.
             request._json = jsonio.parse_body(await request.body())

@@ -360,6 +360,39 @@ class GuardedH11Protocol(H11Protocol):
         self.transport.close()
 
 
+class ProtocolChecksMiddleware:
+    """Pure ASGI: what h11 lets through and HTTP/1.1 refuses, answered in JSON and closed.
+
+    - a request with both Content-Length and Transfer-Encoding (RFC 9112, 6.3: a server may
+      refuse it, and must close the connection after it; a proxy that frames it one way and
+      the server the other is how requests are smuggled), 400;
+    - an HTTP version other than 1.0 or 1.1 (h11 takes "HTTP/9.9" as 1.1), 505.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            names = {name.lower() for name, _ in scope.get("headers", ())}
+            refusal: tuple[int, str, str] | None = None
+            if b"content-length" in names and b"transfer-encoding" in names:
+                refusal = (400, "a request may not carry both Content-Length and "
+                                "Transfer-Encoding (RFC 9112, 6.3)", "http_invalid")
+            elif scope.get("http_version") not in ("1.0", "1.1"):
+                refusal = (505, f"HTTP/{scope.get('http_version')} is not supported: send "
+                                f"HTTP/1.1", "http_version")
+            if refusal is not None:
+                status, msg, type_ = refusal
+                body = orjson.dumps(error_body([{"loc": [], "msg": msg, "type": type_}]))
+                await send({"type": "http.response.start", "status": status, "headers": [
+                    (b"content-type", b"application/json"), (b"connection", b"close"),
+                    (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
 class HeadAsGetMiddleware:
     """Pure ASGI: a HEAD request is routed as GET. The server (uvicorn reads its own copy of
     the scope, which still says HEAD) sends the headers, Content-Length included, and drops

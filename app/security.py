@@ -11,6 +11,10 @@ this app stays on this server, so its Location is made relative: the path and qu
 
 from urllib.parse import urlsplit
 
+import orjson
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # plotly.js injects inline styles and draws heatmaps through data: images; scripts need
@@ -68,3 +72,20 @@ def relative(location: bytes) -> bytes:
     parts = urlsplit(location.decode("latin-1"))
     path = "/" + parts.path.lstrip("/")
     return (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
+
+
+class JSONCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight in the API's JSON shape (its own is a
+    text/plain "Disallowed CORS origin")."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        body = orjson.dumps({"detail": [{"loc": ["header"], "msg": bytes(response.body).decode(
+            "latin-1").replace("Disallowed CORS", "this server does not allow the CORS"),
+            "type": "cors_refused"}]})
+        headers = {k: v for k, v in response.headers.items()
+                   if k not in ("content-type", "content-length")}
+        return Response(body, status_code=response.status_code, headers=headers,
+                        media_type="application/json")

@@ -291,3 +291,39 @@ def test_retry_after_is_the_soonest_expected_end_of_a_running_computation(monkey
     assert pool._retry_after() == 1
     pool._started = [99.5, 99.0]  # 3.5 s and 3 s left (the whole queue's wait said 14 s)
     assert pool._retry_after() == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# What h11 lets through and HTTP/1.1 refuses.
+
+@pytest.mark.parametrize(("request_", "status", "type_"), [
+    (b"POST /api/v1/trace HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+     b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+     400, "http_invalid"),
+    (b"GET /api/v1/health HTTP/9.9\r\nHost: x\r\n\r\n", 505, "http_version"),
+    (b"POST /api/v1/trace HTTP/1.1\r\nHost: x\r\n"
+     b"Content-Type: application/json; charset=utf-16\r\nContent-Length: 6\r\n\r\n"
+     + "{}".encode("utf-16"), 400, "content_type"),
+], ids=["content-length and transfer-encoding", "HTTP/9.9", "charset=utf-16"])
+def test_a_request_http_refuses_is_answered_in_json(server, request_, status, type_):
+    _, port = server
+    with contextlib.closing(socket.create_connection(("127.0.0.1", port))) as sock:
+        sock.sendall(request_)
+        answered, headers, body = read_response(sock, timeout=MARGIN_S)
+    assert answered == status
+    assert headers["content-type"] == "application/json"
+    assert orjson.loads(body)["detail"][0]["type"] == type_
+
+
+def test_a_refused_cors_preflight_is_answered_in_json():
+    from fastapi.testclient import TestClient
+
+    from bptt_studio.main import create_app
+    from bptt_studio.settings import Settings
+
+    with TestClient(create_app(Settings(cors_origins=["https://class.example"]))) as client:
+        response = client.options("/api/v1/trace", headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["detail"][0]["type"] == "cors_refused"

@@ -229,7 +229,7 @@ class _Builder:
         if origin is dict:
             _, value = typing.get_args(tp)
             key = Annotated[str, Strict(), Field(max_length=MAX_PARAM_NAME_CHARS)]
-            return dict[key, self.annotation(value, path + ("*",))]  # type: ignore[misc, valid-type]
+            return dict[key, self.annotation(value, path + ("*",))]  # type: ignore[misc]
         if isinstance(tp, type) and is_dataclass(tp):
             return self.model(tp, path)
         if origin in (Union, types.UnionType):

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint lock lock-upgrade plotly-js bench bench-api bench-scale bench-page \
+.PHONY: run test lint lock lock-upgrade plotly-js bench bench-api bench-scale bench-page bench-cost \
 	docker-smoke golden fuzz-torch clean
 
 # Hashed lock files (pip-tools), one per set: what the app needs to run, what builds its wheel
@@ -99,6 +99,11 @@ bench: $(VENV)/.installed-dev
 
 bench-api: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_api.py
+
+# A randomized search for requests the cost model prices under their cost (each measured in a
+# fresh process at the edge of the default budget); MISS when one costs more than its estimate.
+bench-cost: $(VENV)/.installed-dev
+	$(BIN)/python bench/search_cost.py
 
 # nginx (deploy/nginx/bptt-studio.conf) in front of three replicas on loopback, one killed
 # mid-run; needs Debian's nginx (apt-get install -y nginx-light). About 40 s.

@@ -127,9 +127,11 @@ def neuron_body(schemas: Schemas, settings: Settings) -> type[BaseModel]:
         unit=(Annotated[int, Field(ge=0, lt=settings.max_hidden_size),
                         BeforeValidator(_json_integer)],
               Field(description="the hidden unit j (0-based); 0..hidden_size-1")),
-        update=(Annotated[int, Field(ge=0), BeforeValidator(_json_integer)] | None,
-                Field(None, description="the update whose window to read (0-based); null = "
-                                        "the first window that holds t")),
+        update=(Annotated[int, Field(ge=0, le=settings.max_seq_len - 1),
+                          BeforeValidator(_json_integer)] | None,
+                Field(None, description="the update whose window to read (0-based; a pass "
+                                        "makes at most one update per step); null = the "
+                                        "first window that holds t")),
         convention=convention,
     )
     return model

@@ -44,7 +44,7 @@ def admit_script(request: dict[str, Any], options: dict[str, Any],
 
     del options  # "detail" shapes a trace's JSON; the script always carries every number
     job = engine.plan(request)
-    limits.check(job, settings)
+    limits.check(job, settings, bound_response=False)  # the script's own size, below
     estimate = estimate_script_bytes(job)
     if estimate > settings.max_response_bytes:
         raise ApiError(413, ("body",),

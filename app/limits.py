@@ -21,18 +21,34 @@ applies when set, and is unset by default.
 from __future__ import annotations
 
 from bptt_studio.engine import Plan, RequestError
-from bptt_studio.engine.cost import Cost, Detail, Form, Output, Reduction, estimate, reductions
+from bptt_studio.engine.cost import (
+    FULL_MARGIN,
+    Cost,
+    Detail,
+    Form,
+    Output,
+    Reduction,
+    estimate,
+    reductions,
+)
+from bptt_studio.errors import ApiError
 from bptt_studio.settings import Settings
 
 MB = 1024 * 1024  # BPTT_MAX_MEMORY_MB counts mebibytes
 
 
-def check(plan: Plan, settings: Settings, output: Output | None = None) -> None:
-    """Every limit that applies to the plan's task, or a RequestError. ``output``: what the
-    response makes of the result (JSON by default, with the request's detail)."""
+def check(plan: Plan, settings: Settings, output: Output | None = None,
+          bound_response: bool = True) -> None:
+    """Every limit that applies to the plan's task, or a RequestError (an ApiError 413 for a
+    response over its limit). ``output``: what the response makes of the result (JSON by
+    default, with the request's detail); ``bound_response`` False for a response that is not
+    the trace's JSON or CSV and is judged by its own size (the PyTorch script)."""
+    output = output if output is not None else response(settings)
     check_sizes(plan, settings)
     check_superseded(plan, settings)
-    check_cost(plan, settings, output if output is not None else response(settings))
+    check_cost(plan, settings, output)
+    if bound_response:
+        check_response(plan, settings, output)
 
 
 def response(settings: Settings, form: Form = "json", detail: Detail = "auto") -> Output:
@@ -95,6 +111,67 @@ def check_cost(plan: Plan, settings: Settings, output: Output) -> None:
                                                  f"iterations, a smaller vocabulary)")
     ways = [_way(plan, r) for r in found[:4]]
     raise RequestError(_loc(plan, found[0].field), f"{over}: {', or '.join(ways)}")
+
+
+# No response is larger than this many times BPTT_MAX_RESPONSE_BYTES. The setting is where
+# "auto" stops sending full matrices; the norms, which every trace falls back to, are allowed
+# three times as much: the norms of every trace the size limits allow fit (the largest, an
+# LSTM H = 64 over 200 steps of 128 symbols: 10.3 MB of JSON, 23.1 MB of CSV), and a trace
+# of overlapping windows that would answer 61 MB is refused before it runs.
+RESPONSE_CEILING = 3
+# The bytes a number takes in a response: its JSON (the service's estimate), and a CSV row
+# (47-54 bytes measured, docs/export-csv.md: the labels of the row and the value).
+CSV_BYTES_PER_ROW = 48
+
+
+def bytes_per_number(form: Form) -> int:
+    from bptt_studio.service import BYTES_PER_NUMBER  # the service imports this module
+
+    return CSV_BYTES_PER_ROW if form == "csv" else BYTES_PER_NUMBER
+
+
+def largest_response_bytes(settings: Settings) -> float:
+    """The largest response the server sends (its body before gzip): RESPONSE_CEILING times
+    BPTT_MAX_RESPONSE_BYTES, and 25 % for a response whose numbers are longer than the
+    average (a JSON number takes at most 25 bytes; the CSV rows measured 47-54)."""
+    return 1.25 * RESPONSE_CEILING * settings.max_response_bytes
+
+
+def response_budget(settings: Settings, output: Output) -> float:
+    """The most numbers the response may carry. An explicit "full" is the full matrices,
+    within BPTT_MAX_RESPONSE_BYTES (judged with the count's own margin: the plan counts the
+    full trace within 2 % of the made trace, which the server measures again before sending
+    it); any other, RESPONSE_CEILING times it in the response's form."""
+    if output.detail == "full":
+        return output.full_numbers * FULL_MARGIN
+    return RESPONSE_CEILING * settings.max_response_bytes / bytes_per_number(output.form)
+
+
+def check_response(plan: Plan, settings: Settings, output: Output) -> None:
+    """The response within its limit, judged before any work: a request whose answer would
+    carry more numbers than ``response_budget`` is a 413 naming the field to reduce and how
+    far (the detail, the truncation, the diagnostics, the sizes), so no response is
+    computed, serialised, compressed and sent only to be too large."""
+    most = response_budget(settings, output)
+    cost = estimate(plan.work, output)
+    if cost.response_numbers <= most:
+        return
+    size = cost.response_numbers * bytes_per_number(output.form) / 1e6
+    form = "CSV" if output.form == "csv" else "JSON"
+    allowed = settings.max_response_bytes * (1 if output.detail == "full" else RESPONSE_CEILING)
+    over = (f"the response would carry about {cost.response_numbers:,.0f} numbers (about "
+            f"{_number(size)} MB of {form}), over the server's limit of {allowed / 1e6:.1f} "
+            f"MB" + (" for full matrices" if output.detail == "full" else "")
+            + " (BPTT_MAX_RESPONSE_BYTES" + ("" if output.detail == "full" else
+                                              f" x {RESPONSE_CEILING}") + ")")
+    found = reductions(plan.work, output, settings.max_cpu_seconds,
+                       settings.max_memory_mb * MB, most)
+    if not found:
+        raise ApiError(413, ("body", *_loc(plan, "steps")), f"{over}: ask for a shorter "
+                                                            f"sequence", "response_too_large")
+    ways = [_way(plan, r) for r in found[:4]]
+    raise ApiError(413, ("body", *_loc(plan, found[0].field)), f"{over}: {', or '.join(ways)}",
+                   "response_too_large")
 
 
 def _over(cost: Cost, settings: Settings) -> str:

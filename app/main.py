@@ -1,10 +1,10 @@
 """Wires the application: settings, middleware, static files, API and page routers."""
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -14,10 +14,10 @@ from bptt_studio.body import BodyLimitMiddleware
 from bptt_studio.cache import ResponseCacheMiddleware
 from bptt_studio.errors import InternalErrorMiddleware
 from bptt_studio.paths import STATIC_DIR
-from bptt_studio.protocol import HeadAsGetMiddleware
-from bptt_studio.runner import ComputePool
+from bptt_studio.protocol import HeadAsGetMiddleware, ProtocolChecksMiddleware
+from bptt_studio.runner import ComputePool, release_large_blocks_when_freed
 from bptt_studio.schemas import build_schemas
-from bptt_studio.security import SecurityHeadersMiddleware
+from bptt_studio.security import JSONCORSMiddleware, SecurityHeadersMiddleware
 from bptt_studio.settings import Settings, get_settings
 
 # gzip level: traces are mostly digits, which compress about 2.4x at any level; on a 3.7 MB
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        release_large_blocks_when_freed()  # responses' buffers leave the worker with them
         pool.start()  # the computation processes start while the server starts listening
         try:
             yield
@@ -57,16 +58,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
     if settings.response_cache_bytes:
         app.add_middleware(ResponseCacheMiddleware, max_bytes=settings.response_cache_bytes)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       retry_after_s=max(1, math.ceil(settings.client_timeout_s)))
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            JSONCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
         )
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ProtocolChecksMiddleware)
     app.add_middleware(HeadAsGetMiddleware)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(api.build_router(settings, pool))

@@ -106,15 +106,22 @@ RETIRING_ERRORS = frozenset({"memory_limit", "internal_error"})
 WORKER_IDLE_MB = 70  # the worker process, idle (65 measured)
 FORK_SERVER_MB = 55  # the fork server (51 measured)
 CHILD_IDLE_MB = 130  # a computation process's address space before it computes (125 measured)
-# A response passing through the worker (the socket's buffer, its bytes, gzip's output): about
-# three times the largest response at today's limits (13 MB, a BPTT(1, 2) trace in norms).
-RESPONSE_IN_FLIGHT_MB = 40
 # The worker's objects per byte of a waiting request's pickled task: its raw body, the parsed
 # JSON, the validated model, the split dicts and the task (6.5x measured without the body;
 # 7.5x for requests of 110,000 to 280,000 numbers, 8x with the body).
 OBJECTS_PER_TASK_BYTE = 10
 # A number of a request in its pickled task (a float64: one opcode and 8 bytes).
 PICKLED_NUMBER_BYTES = 9
+# Copies of a response the worker holds while it sends it: the bytes from the computation
+# process, and the transport's copy of what the kernel has not taken yet (gzip's output, when
+# the client accepts gzip, is under half of the first).
+RESPONSE_COPIES = 2.5
+# orjson's peak while it parses a body, per byte of the body (39 MB for a 3 MB body of one
+# long string, measured with tracemalloc); bodies are parsed one at a time, on the event loop.
+PARSE_PEAK_PER_BODY_BYTE = 13
+# A connection's own buffers: h11's incomplete headers (at most 16 KB) and uvicorn's body
+# buffer (paused past 64 KB).
+CONNECTION_KB = 80
 
 
 def request_in_flight_mb(settings: Settings) -> float:
@@ -128,18 +135,35 @@ def request_in_flight_mb(settings: Settings) -> float:
             / MB)
 
 
+def memory_terms_mb(settings: Settings) -> dict[str, float]:
+    """The resident memory (MiB) of a worker's process tree, term by term, whatever the load:
+    docs/serving-memory.md writes the arithmetic, tests/test_deploy.py holds the two and the
+    deployments' limits to each other."""
+    from bptt_studio.body import RECEIVING_BYTES  # (the body module imports the app's own)
+    from bptt_studio.limits import largest_response_bytes
+    from bptt_studio.protocol import STALLED_BYTES
+
+    processes = settings.compute_processes
+    response = largest_response_bytes(settings) / MB
+    return {
+        "worker, idle": WORKER_IDLE_MB,
+        "response cache": 1.2 * settings.response_cache_bytes / MB,
+        "requests waiting": OBJECTS_PER_TASK_BYTE * QUEUE_BYTES / MB,
+        "requests running": processes * request_in_flight_mb(settings),
+        "responses being sent": processes * RESPONSE_COPIES * response,
+        "responses held by stalled clients": STALLED_BYTES / MB,
+        "bodies being received": 2 * RECEIVING_BYTES / MB,
+        "a body being parsed": PARSE_PEAK_PER_BODY_BYTE * settings.max_body_bytes / MB,
+        "connections": settings.max_connections * CONNECTION_KB / 1024,
+        "fork server": FORK_SERVER_MB,
+        "computation processes": processes * (CHILD_IDLE_MB + settings.compute_memory_mb),
+    }
+
+
 def memory_bound_mb(settings: Settings) -> float:
-    """The resident memory (MiB) a worker stays under, whatever the load: the worker with its
-    cache full, the requests waiting, the requests running and their responses in flight;
-    its fork server; and every computation process at its address-space limit. (Bodies still
-    being received are at most BPTT_MAX_BODY_BYTES per connection besides: a proxy's
-    connection limit bounds those.)"""
-    worker = (WORKER_IDLE_MB + 1.2 * settings.response_cache_bytes / MB
-              + OBJECTS_PER_TASK_BYTE * QUEUE_BYTES / MB
-              + settings.compute_processes * (RESPONSE_IN_FLIGHT_MB
-                                              + request_in_flight_mb(settings)))
-    children = settings.compute_processes * (CHILD_IDLE_MB + settings.compute_memory_mb)
-    return worker + FORK_SERVER_MB + children
+    """The resident memory (MiB) a worker and its processes stay under, whatever the load:
+    the sum of ``memory_terms_mb``."""
+    return sum(memory_terms_mb(settings).values())
 
 
 class ClientGone(Exception):  # noqa: N818 - an event, not an error of ours
@@ -191,6 +215,20 @@ def _leave_signals_to_the_worker() -> None:
     (they still exit with the worker: the sockets close, and the kernel's PDEATHSIG)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+M_MMAP_THRESHOLD = -3  # mallopt's parameter (glibc's malloc.h)
+LARGE_BLOCK = MB
+
+
+def release_large_blocks_when_freed() -> None:
+    """Blocks of LARGE_BLOCK and more straight from the system (mmap), in this process, so
+    that a freed response buffer goes back to the system at once. glibc's threshold is
+    dynamic: once a large block is freed it rises (up to 32 MB) and later large blocks come
+    from the heap, which keeps them resident after they are freed: 60 dropped readers of a
+    7 MB response left the worker at 351 MB, its idle size being 79."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, LARGE_BLOCK)
 
 
 def _trim_heap() -> None:
@@ -473,6 +511,7 @@ class ComputePool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bptt-fork")
         self._task_seconds = 1.0  # moving average of a computation's duration, for Retry-After
+        self._started: list[float] = []  # when each running computation started
         self._closed = False
         self._background: set[asyncio.Task[None]] = set()
         self._finalizer = weakref.finalize(self, _end_all, self._children)
@@ -497,6 +536,10 @@ class ComputePool:
         """
         if self._closed:
             raise self._busy("the server is shutting down")
+        if self._queue_full():
+            # the answer is 503 whatever the request: it is not planned (a client that
+            # retries at once on every 503 cost the worker its plan and cost model each time)
+            raise self._busy(self._queue_full_message())
         from bptt_studio import derived, service
 
         entry = derived if endpoint in derived.ENDPOINTS else service
@@ -541,16 +584,25 @@ class ComputePool:
         self._idle.clear()
         self._waiters.clear()
         self._alive = self._running = self._queued_bytes = 0
+        self._started.clear()
         self._loop = loop
+
+    def _queue_full(self) -> bool:
+        """No child free and every place in the queue taken: a request now is a 503."""
+        return not (self._idle and not self._waiters) and (
+            len(self._waiters) >= self.settings.compute_queue)
+
+    def _queue_full_message(self) -> str:
+        return (f"the server is busy: {self._running} computations are running and "
+                f"{len(self._waiters)} more are waiting, the most it queues "
+                f"(BPTT_COMPUTE_QUEUE)")
 
     async def _acquire(self, watcher: asyncio.Future[None], size: int) -> _Child:
         self.start()
         if self._idle and not self._waiters:
             return self._idle.pop()
-        if len(self._waiters) >= self.settings.compute_queue:
-            raise self._busy(f"the server is busy: {self._running} computations are running "
-                             f"and {len(self._waiters)} more are waiting, the most it queues "
-                             f"(BPTT_COMPUTE_QUEUE)")
+        if self._queue_full():
+            raise self._busy(self._queue_full_message())
         if self._queued_bytes + size > QUEUE_BYTES and self._waiters:
             raise self._busy(f"the server is busy: the requests waiting hold "
                              f"{self._queued_bytes / MB:.1f} MB, the most it queues")
@@ -586,6 +638,7 @@ class ComputePool:
     async def _run(self, child: _Child, task: bytes, watcher: asyncio.Future[None]) -> bytes:
         self._running += 1
         started = time.monotonic()
+        self._started.append(started)
         running = asyncio.ensure_future(child.run(task))
         answered = False
         try:
@@ -607,14 +660,18 @@ class ComputePool:
                                error["type"])
             if watcher in done:
                 raise ClientGone
+            seconds = self._retry_after()
             raise ApiError(504, (), f"the computation took longer than the server's deadline "
                                     f"of {self.settings.compute_deadline_s:g} s "
                                     f"(BPTT_COMPUTE_DEADLINE_S) and was stopped; ask for less: "
                                     f"a smaller hidden_size, a shorter sequence, fewer "
-                                    f"iterations, or \"diagnostics\": false",
-                           "deadline_exceeded")
+                                    f"iterations, or \"diagnostics\": false; or retry after "
+                                    f"{seconds} s, when the server may be less loaded",
+                           "deadline_exceeded", headers={"Retry-After": str(seconds)})
         finally:
             self._running -= 1
+            with contextlib.suppress(ValueError):  # (a pool rebound to a new loop forgot it)
+                self._started.remove(started)
             self._task_seconds = 0.8 * self._task_seconds + 0.2 * (time.monotonic() - started)
             if answered:
                 self._in_background(self._settle(child))
@@ -679,8 +736,17 @@ class ComputePool:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def _retry_after(self) -> int:
+        """Seconds until a place is expected to free: the soonest end of a running
+        computation (each is expected to take the recent mean), at least 1, at most 60.
+        (The time until the whole queue has run, which this said before, was the wait of the
+        last in line: 20-39 s when a computation took 2-5 s.)"""
+        now = time.monotonic()
+        ends = [max(0.0, self._task_seconds - (now - started)) for started in self._started]
+        soonest = min(ends) if ends else self._task_seconds / self.size
+        return min(60, max(1, math.ceil(soonest)))
+
     def _busy(self, msg: str) -> ApiError:
-        retry = self._task_seconds * (len(self._waiters) + max(self._running, 1)) / self.size
-        seconds = min(60, max(1, math.ceil(retry)))
+        seconds = self._retry_after()
         return ApiError(503, (), f"{msg}; retry after {seconds} s", "busy",
                         headers={"Retry-After": str(seconds)})

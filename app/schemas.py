@@ -79,17 +79,27 @@ _FITTING: dict[Any, tuple[str, ...]] = {  # which constraints a type takes
 
 # The most parameters a cell has (the LSTM's 14): how many names ``params`` may hold.
 MAX_PARAM_NAMES = max(len(all_params(cell)) for cell in CELLS.values())
+# The longest parameter name a request may write (the cells' own are at most 4 characters:
+# "W_hf" and such); a longer key is refused by the schema before anything reads it.
+MAX_PARAM_NAME_CHARS = 16
+# Characters per word of ``data.words`` (the word and the white space after it): the string
+# is bounded before it is split, so a body of 1.5 million words is refused by the schema, not
+# split in the worker (+198 MB and 0.5 CPU-s each, before this bound). 32 is four times an
+# English or Russian word with its space; the plan still counts the words (app.limits).
+WORD_CHARS = 32
 
 
-def _api_lengths(settings: Settings
-                 ) -> dict[tuple[str, ...], tuple[str | None, dict[str, int]]]:
-    """Lengths the server's limits put on the data, the parameters and the initial state:
-    path -> (settings field, bounds).
+def _api_bounds(settings: Settings
+                ) -> dict[tuple[str, ...], tuple[str | None, dict[str, int]]]:
+    """Lengths the server's limits put on the data, the parameters and the initial state, and
+    the largest values they leave the schedule and the class ids: path -> (settings field,
+    bounds).
 
     T steps need T + 1 characters or values (inputs are tokens[:-1], targets tokens[1:]);
-    ``*`` is any item of a list (or any parameter's array). Words are counted after
-    splitting, in app.limits. A parameter's rows and its row's length are H, D or K, so at
-    most the larger of the two limits; the exact shape is the plan's to check (it knows H,
+    ``*`` is any item of a list (or any parameter's array). Words are bounded in characters
+    (``WORD_CHARS`` per word) before they are split, and counted after, in app.limits. A
+    parameter's rows and its row's length are H, D or K, so at most the larger of the two
+    limits; the exact shape is the plan's to check (it knows H,
     D and K). So the numbers a request can hold are bounded by the limits (the largest
     cell's parameters at these bounds, the longest data), not by its bytes: the worker
     parses, validates and queues no more than that whatever the body limit allows.
@@ -99,16 +109,22 @@ def _api_lengths(settings: Settings
     side_setting = "max_input_size" if width >= settings.max_hidden_size else "max_hidden_size"
     return {
         ("data", "text"): ("max_seq_len", {"max_length": seq + 1}),
+        ("data", "words"): ("max_seq_len", {"max_length": WORD_CHARS * (seq + 1)}),
         ("data", "series"): ("max_seq_len", {"max_length": seq + 1}),
         ("data", "inputs"): ("max_seq_len", {"max_length": seq}),
         ("data", "inputs", "*"): ("max_input_size", {"max_length": width}),
         ("data", "targets"): ("max_seq_len", {"max_length": seq}),
-        ("data", "targets", "*"): ("max_input_size", {"max_length": width}),
         ("params",): (None, {"max_length": MAX_PARAM_NAMES}),  # names: the cells', no setting
         ("params", "*"): (side_setting, {"max_length": side}),
         ("params", "*", "*"): (side_setting, {"max_length": side}),
         ("h0",): ("max_hidden_size", {"max_length": settings.max_hidden_size}),
         ("c0",): ("max_hidden_size", {"max_length": settings.max_hidden_size}),
+        # a window of more than T steps is the whole sequence: k1 and k2 beyond the longest
+        # sequence say nothing more; a class id is below the largest output size
+        ("truncation", "k1"): ("max_seq_len", {"le": seq}),
+        ("truncation", "k2"): ("max_seq_len", {"le": seq}),
+        ("data", "targets", "*"): ("max_input_size", {"max_length": width, "ge": 0,
+                                                      "le": width - 1}),
     }
 
 
@@ -129,7 +145,7 @@ def max_request_numbers(settings: Settings) -> int:
     h0 and c0, and a few dozen scalars (280,768 at the default limits; the largest real
     model, the LSTM at H = 64, D = K = 128 with 200 steps of data, holds 109,184). The
     worker's memory per request is bounded by this, not by the body's bytes (app.runner)."""
-    lengths = _api_lengths(settings)
+    lengths = _api_bounds(settings)
     side = lengths[("params", "*")][1]["max_length"]
     steps = lengths[("data", "inputs")][1]["max_length"]
     width = lengths[("data", "inputs", "*")][1]["max_length"]
@@ -198,7 +214,7 @@ class _Builder:
         self.models: dict[type, type[BaseModel]] = {}
         self.limits: dict[tuple[str, ...], tuple[str, int]] = {}
         self.tags: dict[str, type[BaseModel]] = {}
-        self.api_lengths = _api_lengths(settings)
+        self.api_bounds = _api_bounds(settings)
 
     # -- types ----------------------------------------------------------------------------
     def annotation(self, tp: Any, path: tuple[str, ...]) -> Any:
@@ -212,7 +228,8 @@ class _Builder:
             return self.constrained(tp, path, {})
         if origin is dict:
             _, value = typing.get_args(tp)
-            return dict[str, self.annotation(value, path + ("*",))]  # type: ignore[misc]
+            key = Annotated[str, Strict(), Field(max_length=MAX_PARAM_NAME_CHARS)]
+            return dict[key, self.annotation(value, path + ("*",))]  # type: ignore[misc]
         if isinstance(tp, type) and is_dataclass(tp):
             return self.model(tp, path)
         if origin in (Union, types.UnionType):
@@ -230,7 +247,8 @@ class _Builder:
             return self.array_union(options, path)
         return Union[tuple(self.annotation(a, path) for a in args)]  # noqa: UP007
 
-    def array_union(self, options: list[Any], path: tuple[str, ...]) -> Any:
+    def array_union(self, options: list[Any], path: tuple[str, ...],
+                    meta: dict[str, Any] | None = None) -> Any:
         """A matrix or a vector, chosen as the engine's walker chooses (``_by_depth``): by
         the first item, a list or a number. Only the chosen shape validates the items, so a
         bad entry is one error at its place (["params", "W", i, j]), not one per shape.
@@ -246,8 +264,9 @@ class _Builder:
             return deep_tag if value and isinstance(value[0], list) else flat_tag
 
         return Annotated[
-            Union[Annotated[self.annotation(deep, path), Tag(deep_tag)],  # noqa: UP007
-                  Annotated[self.annotation(flat, path), Tag(flat_tag)]],
+            Union[Annotated[self.constrained(deep, path, meta or {}),  # noqa: UP007
+                            Tag(deep_tag)],
+                  Annotated[self.constrained(flat, path, meta or {}), Tag(flat_tag)]],
             Discriminator(tag_of, custom_error_type="array_type",
                           custom_error_message="expected an array: a list of numbers (a "
                                                "vector) or a list of rows of numbers (a "
@@ -260,6 +279,11 @@ class _Builder:
         lengths at ``path``, pushed into union members."""
         meta = {**meta, **self.api_length(path)}
         origin = typing.get_origin(tp)
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        if origin in (Union, types.UnionType) and len(members) > 1 and all(
+                typing.get_origin(a) is list for a in members):
+            arrays = self.array_union(members, path, meta)  # a list of rows, or of numbers
+            return arrays if len(members) == len(typing.get_args(tp)) else arrays | None
         if origin in (Union, types.UnionType) and not any(
                 is_dataclass(a) for a in typing.get_args(tp)):
             return Union[tuple(  # noqa: UP007
@@ -282,7 +306,7 @@ class _Builder:
 
     def api_length(self, path: tuple[str, ...]) -> dict[str, int]:
         """The lengths the server's limits put at ``path`` (recorded for the messages)."""
-        extra = self.api_lengths.get(path)
+        extra = self.api_bounds.get(path)
         if extra is None:
             return {}
         setting, lengths = extra

@@ -1,9 +1,20 @@
-"""Security headers on every response.
+"""Security headers on every response, and redirects that never name a host.
 
 The strict policy is scoped to the app's own pages and API; the offline Swagger UI at /docs
 needs inline script, so it gets a looser policy of its own.
+
+Starlette builds a redirect's Location from the request's own Host header (a trailing slash
+removed from /api/v1/trace/, added to /static): a client, or a cache in between, that sends
+``Host: evil.example`` got ``Location: http://evil.example/api/v1/trace``. Every redirect of
+this app stays on this server, so its Location is made relative: the path and query alone.
 """
 
+from urllib.parse import urlsplit
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # plotly.js injects inline styles and draws heatmaps through data: images; scripts need
@@ -43,7 +54,7 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [
-                    (k, v)
+                    (k, relative(v) if k.lower() == b"location" else v)
                     for k, v in message.get("headers", [])
                     if k.lower() != b"content-security-policy"
                 ]
@@ -53,3 +64,28 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def relative(location: bytes) -> bytes:
+    """A Location without its scheme and host: the path (one leading slash, never two: "//x"
+    would name a host again) and the query."""
+    parts = urlsplit(location.decode("latin-1"))
+    path = "/" + parts.path.lstrip("/")
+    return (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
+
+
+class JSONCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight in the API's JSON shape (its own is a
+    text/plain "Disallowed CORS origin")."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        body = orjson.dumps({"detail": [{"loc": ["header"], "msg": bytes(response.body).decode(
+            "latin-1").replace("Disallowed CORS", "this server does not allow the CORS"),
+            "type": "cors_refused"}]})
+        headers = {k: v for k, v in response.headers.items()
+                   if k not in ("content-type", "content-length")}
+        return Response(body, status_code=response.status_code, headers=headers,
+                        media_type="application/json")

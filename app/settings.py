@@ -84,6 +84,21 @@ class Settings(BaseSettings):
                                          "body, within this many seconds each, and must not "
                                          "leave a response unread longer, else its "
                                          "connection is closed")
+    client_min_rate: int = Field(
+        32_768, ge=1, le=10**9, description="bytes per second a client must take its response "
+                                            "at, once it stalls the server's writes: past "
+                                            "client_timeout_s of grace plus the time this rate "
+                                            "allows for what it took, the connection is "
+                                            "dropped (a trickle does not renew the deadline)")
+    max_connections: int = Field(
+        512, ge=1, le=1_000_000, description="connections each worker process holds at once; "
+                                             "one more is answered 503 and closed")
+    max_connections_per_client: int = Field(
+        128, ge=1, le=1_000_000, description="connections each worker process holds at once "
+                                             "from one client address (a proxy listed in "
+                                             "FORWARDED_ALLOW_IPS is not one client: it caps "
+                                             "its own clients); one more is answered 429 and "
+                                             "closed")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="origins allowed by CORS, comma-separated (or a JSON list); empty = off",

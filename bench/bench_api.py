@@ -76,6 +76,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from conftest import serve, stop_server  # noqa: E402
 from proc_support import rss_bytes, tree_cpu_seconds, tree_pids, tree_rss_bytes  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from attacks import ATTACKS, run_attacks  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -508,6 +511,7 @@ def judge(path: str, body: dict) -> tuple[bool, float, float]:
     and cost model the server itself judges the request with (app/limits.py)."""
     from bptt_studio import engine, limits
     from bptt_studio.engine.cost import estimate
+    from bptt_studio.errors import ApiError
     from bptt_studio.schemas import API_FIELDS
     from bptt_studio.settings import Settings
 
@@ -521,7 +525,7 @@ def judge(path: str, body: dict) -> tuple[bool, float, float]:
     cost = estimate(job.work, output)
     try:
         limits.check(job, s, output)
-    except engine.RequestError:
+    except (engine.RequestError, ApiError):  # a 422, or a 413 for the response's size
         return False, cost.cpu_seconds, cost.peak_bytes / limits.MB
     return True, cost.cpu_seconds, cost.peak_bytes / limits.MB
 
@@ -876,9 +880,11 @@ def main() -> int:
                              "default on,off")
     parser.add_argument("--duration", type=float, default=DURATION_S,
                         help="seconds of load per scenario (at most 60)")
-    parser.add_argument("--only", default="load,limits,breakdown,abuse",
+    parser.add_argument("--only", default="load,limits,breakdown,abuse,attacks",
                         help="which parts to run, comma-separated (default: all)")
     parser.add_argument("--skip-limits", action="store_true")
+    parser.add_argument("--attacks", default=",".join(ATTACKS),
+                        help=f"which attacks of the attacks part (default: {','.join(ATTACKS)})")
     parser.add_argument("--server", type=Path, default=SERVER,
                         help="the bptt-studio command to measure (default: this checkout's)")
     parser.add_argument("--abuse-duration", type=float, default=ABUSE_SECONDS,
@@ -913,6 +919,8 @@ def main() -> int:
         breakdown()
     if "abuse" in parts:
         run_abuse(min(max(args.abuse_duration, 1.0), 60.0), int(args.rss_cap_mb * 1e6))
+    if "attacks" in parts:
+        run_attacks(SERVER, [name.strip() for name in args.attacks.split(",")])
     return 0
 
 

@@ -12,7 +12,14 @@ fork server and its computation processes at once). Reports the requests served,
 ones (goal 0: nginx sends a failed POST to another replica, the computations being pure), and
 p50/p99 latency overall and in the seconds after the kill.
 
-    .venv/bin/python bench/bench_scale.py [--duration 20] [--clients 12]
+Then the costly load, on fresh replicas: COSTLY_CLIENTS clients sending the costliest requests
+the limits accept (bench-api's, every one different) through nginx, a health probe through
+nginx every PROBE_EVERY_S, one replica killed at the half. Reports the answers by status (a
+busy replica's 503 with Retry-After is an answer; nginx's own 502 is the failure: a busy
+replica taken for a dead one) and the health probes that failed (goal: none, and no 502).
+
+    .venv/bin/python bench/bench_scale.py [--duration 20] [--clients 12] [--only light,costly]
+                                          [--conf other.conf] [--server other/bptt-studio]
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -46,24 +55,27 @@ INTERVAL_S = 0.2
 DURATION_S = 20.0
 AFTER_KILL_S = 3.0
 CLIENT_TIMEOUT_S = 30.0
+COSTLY_CLIENTS = 24
+PROBE_EVERY_S = 0.1
 
 
-def start_replica(port: int) -> subprocess.Popen[bytes]:
+def start_replica(port: int, server: Path = SERVER) -> subprocess.Popen[bytes]:
     env = {**os.environ, "WEB_CONCURRENCY": "1"}
-    return subprocess.Popen([str(SERVER), "serve", "--host", HOST, "--port", str(port),
+    return subprocess.Popen([str(server), "serve", "--host", HOST, "--port", str(port),
                              "--log-level", "warning"], env=env, cwd=ROOT,
                             start_new_session=True)
 
 
-def nginx_config(workdir: Path, listen: int, upstreams: list[int]) -> Path:
-    """The repository's load-balancer configuration, for a plain nginx process on loopback."""
-    site = CONF.read_text()
-    servers = "".join(f"    server {HOST}:{port} max_fails=1 fail_timeout=5s;\n"
-                      for port in upstreams)
-    site, replaced = re.subn(r"^\s*server app:8000[^\n]*\n", servers, site, flags=re.M)
-    assert replaced == 1, "deploy/nginx/bptt-studio.conf has no `server app:8000` line"
+def nginx_config(workdir: Path, listen: int, upstreams: list[int], conf: Path = CONF) -> Path:
+    """The repository's load-balancer configuration (or ``conf``), for a plain nginx process
+    on loopback: its upstream's server line once per replica, with the same parameters."""
+    site = conf.read_text()
+    line = re.search(r"^\s*server app:8000([^\n]*)\n", site, flags=re.M)
+    assert line, f"{conf} has no `server app:8000` line"
+    servers = "".join(f"    server {HOST}:{port}{line.group(1)}\n" for port in upstreams)
+    site = site.replace(line.group(0), servers)
     site, replaced = re.subn(r"listen 80;", f"listen {HOST}:{listen};", site)
-    assert replaced == 1, "deploy/nginx/bptt-studio.conf has no `listen 80;`"
+    assert replaced == 1, f"{conf} has no `listen 80;`"
     (workdir / "site.conf").write_text(site)
     temp = "\n".join(f"    {name}_temp_path {workdir / name};"
                      for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
@@ -168,19 +180,12 @@ async def load(port: int, clients: int, duration: float, kill_at: float,
     return results
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=DURATION_S,
-                        help="seconds of load (at most 60)")
-    parser.add_argument("--clients", type=int, default=CLIENTS,
-                        help=f"clients, each sending a request every {INTERVAL_S} s")
-    args = parser.parse_args()
-    duration = min(max(args.duration, 4.0), 60.0)
-    clients = min(max(args.clients, 1), 64)
+@contextlib.contextmanager
+def cluster(conf: Path, server: Path) -> Iterator[tuple[int, list[int],
+                                                        list[subprocess.Popen[bytes]], Path]]:
+    """REPLICAS replicas of ``server`` and nginx with ``conf`` in front of them: (nginx's
+    port, the replicas' ports, their processes, nginx's directory); all ended afterwards."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        print("bench-scale needs nginx: apt-get install -y nginx-light")
-        return 2
     workdir = Path(tempfile.mkdtemp(prefix="bptt-scale-"))
     workdir.chmod(0o755)  # nginx's workers may run as another user when started as root
     ports = [free_port() for _ in range(REPLICAS)]
@@ -188,23 +193,13 @@ def main() -> int:
     replicas: list[subprocess.Popen[bytes]] = []
     proxy = None
     try:
-        replicas = [start_replica(port) for port in ports]
+        replicas = [start_replica(port, server) for port in ports]
         for port, proc in zip(ports, replicas, strict=True):
             wait_healthy(f"http://{HOST}:{port}", proc)
-        proxy = subprocess.Popen([nginx, "-c", str(nginx_config(workdir, listen, ports)),
+        proxy = subprocess.Popen([nginx, "-c", str(nginx_config(workdir, listen, ports, conf)),
                                   "-p", str(workdir)], start_new_session=True)
         wait_healthy(f"http://{HOST}:{listen}", proxy, 10)
-        load1, _, _ = os.getloadavg()
-        print(f"bench-scale: nginx on {HOST}:{listen} ({CONF.relative_to(ROOT)}) in front of "
-              f"{REPLICAS} replicas ({', '.join(map(str, ports))}); {clients} clients, one "
-              f"request every {INTERVAL_S * 1e3:.0f} ms each, for {duration:.0f} s; replica "
-              f"{ports[1]} killed (SIGKILL) at {duration / 2:.0f} s; load average "
-              f"{load1:.1f}")
-        killed_at = duration / 2
-        results = asyncio.run(load(listen, clients, duration, killed_at,
-                                   lambda: kill_tree(replicas[1])))
-        log = (workdir / "error.log").read_text(errors="replace")
-        upstream_errors = sum(1 for line in log.splitlines() if "upstream" in line)
+        yield listen, ports, replicas, workdir
     finally:
         if proxy is not None:
             proxy.send_signal(signal.SIGQUIT)
@@ -216,14 +211,29 @@ def main() -> int:
             if proc.poll() is None:
                 kill_tree(proc, signal.SIGTERM)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1e3 if values else float("nan")
+
+
+def run_light(conf: Path, server: Path, clients: int, duration: float) -> bool:
+    with cluster(conf, server) as (listen, ports, replicas, workdir):
+        load1, _, _ = os.getloadavg()
+        print(f"bench-scale: nginx on {HOST}:{listen} ({conf}) in front of "
+              f"{REPLICAS} replicas ({', '.join(map(str, ports))}); {clients} clients, one "
+              f"request every {INTERVAL_S * 1e3:.0f} ms each, for {duration:.0f} s; replica "
+              f"{ports[1]} killed (SIGKILL) at {duration / 2:.0f} s; load average "
+              f"{load1:.1f}")
+        killed_at = duration / 2
+        results = asyncio.run(load(listen, clients, duration, killed_at,
+                                   lambda: kill_tree(replicas[1])))
+        log = (workdir / "error.log").read_text(errors="replace")
+        upstream_errors = sum(1 for line in log.splitlines() if "upstream" in line)
     served = [r for r in results if r[2] == 200]
     failed = [r for r in results if r[2] != 200]
     after = [r[1] for r in served if killed_at <= r[0] < killed_at + AFTER_KILL_S]
     latencies = [r[1] for r in served]
-
-    def pct(values: list[float], q: float) -> float:
-        return float(np.percentile(values, q)) * 1e3 if values else float("nan")
-
     print(f"  requests: {len(results)}, served {len(served)}, failed {len(failed)}"
           + (f" ({', '.join(sorted({str(r[2]) for r in failed}))})" if failed else "")
           + f"   goal 0 failed {'PASS' if not failed else 'MISS'}")
@@ -232,7 +242,100 @@ def main() -> int:
     print(f"  in the {AFTER_KILL_S:.0f} s after the kill: {len(after)} served, p50 "
           f"{pct(after, 50):.1f} ms, p99 {pct(after, 99):.1f} ms; nginx logged "
           f"{upstream_errors} upstream errors (each request sent on to another replica)")
-    return 0 if not failed else 1
+    return not failed
+
+
+async def costly_load(port: int, duration: float, kill_at: float, kill: Callable[[], None]
+                      ) -> tuple[Counter[str], list[float | None]]:
+    """COSTLY_CLIENTS clients sending the costliest accepted requests (bench-api's, a new
+    seed each time, each on a new connection; a 503's Retry-After honoured), and a health
+    probe every PROBE_EVERY_S: (the answers' statuses, each probe's seconds or None)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_api import Connection, costliest_accepted, probe_health
+
+    costly = list(costliest_accepted().values())
+    statuses: Counter[str] = Counter()
+    probes: list[float | None] = []
+    seeds = iter(range(1, 10**9))
+    stop = time.perf_counter() + duration
+
+    async def client(index: int) -> None:
+        kind = costly[index % len(costly)]
+        while time.perf_counter() < stop:
+            conn = Connection(port)
+            try:
+                async with asyncio.timeout(CLIENT_TIMEOUT_S):
+                    await conn.open()
+                    status, _, headers = await conn.post(kind.path, orjson.dumps(
+                        kind.body(next(seeds))), gzip_ok=True)
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+                statuses[type(exc).__name__] += 1
+                continue
+            finally:
+                await conn.close()
+            retry = headers.get("retry-after")
+            statuses[f"{status}" + (" with Retry-After" if retry else "")] += 1
+            if retry:
+                await asyncio.sleep(min(float(retry), max(0.0, stop - time.perf_counter())))
+
+    async def prober() -> None:
+        while time.perf_counter() < stop:
+            tick = time.perf_counter()
+            probes.append(await probe_health(port))
+            await asyncio.sleep(max(0.0, PROBE_EVERY_S - (time.perf_counter() - tick)))
+
+    async def killer() -> None:
+        await asyncio.sleep(kill_at)
+        await asyncio.get_running_loop().run_in_executor(None, kill)
+
+    await asyncio.gather(prober(), killer(), *(client(i) for i in range(COSTLY_CLIENTS)))
+    return statuses, probes
+
+
+def run_costly(conf: Path, server: Path, duration: float) -> bool:
+    with cluster(conf, server) as (listen, ports, replicas, workdir):
+        print(f"\nbench-scale, costly: {COSTLY_CLIENTS} clients sending the costliest "
+              f"accepted requests through nginx ({conf}) for {duration:.0f} s, a health probe "
+              f"every {PROBE_EVERY_S * 1e3:.0f} ms; replica {ports[1]} killed at "
+              f"{duration / 2:.0f} s; load average {os.getloadavg()[0]:.1f}")
+        statuses, probes = asyncio.run(costly_load(listen, duration, duration / 2,
+                                                   lambda: kill_tree(replicas[1])))
+    health = [p for p in probes if p is not None]
+    lost = len(probes) - len(health)
+    nginx_errors = sum(v for k, v in statuses.items() if k.startswith("502"))
+    print(f"  {sum(statuses.values())} answers: "
+          + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
+    print(f"  health through nginx: {lost} of {len(probes)} failed; p50 {pct(health, 50):.1f} "
+          f"ms, p99 {pct(health, 99):.1f} ms   goal none failed, no 502 "
+          f"{'PASS' if not lost and not nginx_errors else 'MISS'}")
+    return not lost and not nginx_errors
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=DURATION_S,
+                        help="seconds of each load (at most 60)")
+    parser.add_argument("--clients", type=int, default=CLIENTS,
+                        help=f"clients, each sending a request every {INTERVAL_S} s")
+    parser.add_argument("--only", default="light,costly",
+                        help="which loads: light (the class), costly (the costliest requests)")
+    parser.add_argument("--conf", type=Path, default=CONF,
+                        help="the nginx configuration (default: deploy/nginx/bptt-studio.conf)")
+    parser.add_argument("--server", type=Path, default=SERVER,
+                        help="the replicas' bptt-studio command (default: this checkout's)")
+    args = parser.parse_args()
+    duration = min(max(args.duration, 4.0), 60.0)
+    clients = min(max(args.clients, 1), 64)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        print("bench-scale needs nginx: apt-get install -y nginx-light")
+        return 2
+    ok = True
+    if "light" in args.only:
+        ok = run_light(args.conf, args.server, clients, duration) and ok
+    if "costly" in args.only:
+        ok = run_costly(args.conf, args.server, duration) and ok
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -324,6 +324,18 @@ def corner_specs() -> list[dict[str, Any]]:
         small = request_of(cell, 40, 12, 12)
         specs.append({"name": f"trace {cell} full detail", "endpoint": "trace",
                       "request": small, "options": {"detail": "full"}})
+        # the corners the model priced under their cost (issue 23): /train over windows that
+        # overlap (every window walks back k2 steps: T k2 backward steps a pass), and the CSV
+        # of a trace whose windows overlap
+        overlapping = request_of(cell, 200, 26, 16, truncation={"k1": 1, "k2": 200},
+                                 optimizer=OPTIMIZERS["sgd"])
+        specs.append({"name": f"corner train {cell} BPTT(1,200)", "endpoint": "train",
+                      "request": overlapping, "options": {"iterations": 13, "record_every": 1,
+                                                          "include_trace": False,
+                                                          "detail": "norms"}})
+        specs.append({"name": f"corner csv {cell} BPTT(1,20)", "endpoint": "export_csv",
+                      "request": request_of(cell, 150, 26, 8, truncation={"k1": 1, "k2": 20}),
+                      "options": {"detail": "auto"}})
     # the corners are measured as they are (a few CPU-seconds at most); /train's iterations
     # are cut to the rough bound
     return [s for s in (_bounded(spec) if spec["endpoint"] == "train" else spec

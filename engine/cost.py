@@ -76,14 +76,19 @@ class Output:
 
 @dataclass(frozen=True)
 class Cost:
-    """CPU seconds and peak bytes (above the idle process) of a request, and of each phase."""
+    """CPU seconds and peak bytes (above the idle process) of a request, and of each phase;
+    and the numbers its response carries (``response_numbers``: the trace's JSON or CSV at
+    its detail, "auto" as the server chooses it, and a result's own numbers)."""
 
     cpu_seconds: float
     peak_bytes: float
     phases: tuple[tuple[str, float, float], ...]  # (phase, CPU seconds, peak bytes)
+    response_numbers: float = 0.0
 
-    def fits(self, cpu_seconds: float, peak_bytes: float) -> bool:
-        return self.cpu_seconds <= cpu_seconds and self.peak_bytes <= peak_bytes
+    def fits(self, cpu_seconds: float, peak_bytes: float,
+             response_numbers: float = math.inf) -> bool:
+        return (self.cpu_seconds <= cpu_seconds and self.peak_bytes <= peak_bytes
+                and self.response_numbers <= response_numbers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,14 +163,36 @@ def estimate(work: Work, output: Output = Output()) -> Cost:
         full, norms = (estimate(work, replace(output, detail=d)) for d in ("full", "norms"))
         dearer = full if full.cpu_seconds >= norms.cpu_seconds else norms
         return replace(dearer, cpu_seconds=max(full.cpu_seconds, norms.cpu_seconds),
-                       peak_bytes=max(full.peak_bytes, norms.peak_bytes))
+                       peak_bytes=max(full.peak_bytes, norms.peak_bytes),
+                       response_numbers=response_numbers(work, output))
     phases = []
     for phase, (cpu_features, memory_features) in features(work, output).items():
         cpu = MARGIN[0] * _dot(cpu_coefficients(phase, work.cell), cpu_features)
         memory = MARGIN[1] * _dot(MEMORY.get(phase, {}), memory_features)
         phases.append((phase, cpu, memory))
     return Cost(cpu_seconds=sum(p[1] for p in phases), peak_bytes=sum(p[2] for p in phases),
-                phases=tuple(phases))
+                phases=tuple(phases), response_numbers=response_numbers(work, output))
+
+
+def response_numbers(work: Work, output: Output) -> float:
+    """The numbers the response carries: the trace's (its JSON, or its CSV's rows, one per
+    number) at the request's detail ("auto": full while the full trace holds at most
+    ``output.full_numbers``, else norms, as the server chooses), and a /train, /gradcheck or
+    /params result's own. /neuron's view is one unit's terms (O(H) numbers): not counted."""
+    if output.form not in ("json", "csv"):
+        return 0.0
+    numbers = 0.0
+    recorded = work.task == "trace" or work.recorded or output.form == "csv"
+    if recorded and not (output.form == "json" and work.task == "gradcheck"):
+        full = float(trace_numbers(work, full=True))
+        fits = output.detail == "full" or (output.detail == "auto"
+                                           and full <= output.full_numbers)
+        numbers += full if fits else float(trace_numbers(work, full=False))
+    if output.form == "json" and work.task in ("train", "gradcheck"):
+        numbers += result_numbers(_Sizes(work))
+    if output.form == "json" and work.task == "params":
+        numbers += params_numbers(_Sizes(work))
+    return numbers
 
 
 def cpu_coefficients(phase: str, cell: str) -> dict[str, float]:
@@ -507,12 +534,13 @@ class Reduction:
     cost: Cost
 
 
-def reductions(work: Work, output: Output, cpu_seconds: float, peak_bytes: float
-               ) -> list[Reduction]:
-    """The changes of one field that make the request fit both budgets, the field that
-    drives the cost first: /train's iterations, then the costly options (the Jacobian norms,
-    full detail), the truncation, the diagnostics, the hidden size, the data's length. Each
-    numeric field is moved as little as fits (binary search: the cost grows with each).
+def reductions(work: Work, output: Output, cpu_seconds: float, peak_bytes: float,
+               numbers: float = math.inf) -> list[Reduction]:
+    """The changes of one field that make the request fit the budgets (CPU seconds, peak
+    bytes, and the numbers of its response), the field that drives the cost first: /train's
+    iterations, then the costly options (the Jacobian norms, full detail), the truncation,
+    the diagnostics, the hidden size, the data's length. Each numeric field is moved as
+    little as fits (binary search: the cost grows with each).
 
     When no one field is enough: the hidden size and the length cut in the same proportion
     ("hidden_size+steps"); for /train, one of the changes above that makes a single pass fit,
@@ -520,7 +548,7 @@ def reductions(work: Work, output: Output, cpu_seconds: float, peak_bytes: float
     """
     def fits(candidate: Work, out: Output = output) -> Cost | None:
         cost = estimate(candidate, out)
-        return cost if cost.fits(cpu_seconds, peak_bytes) else None
+        return cost if cost.fits(cpu_seconds, peak_bytes, numbers) else None
 
     found: list[Reduction] = []
     if work.task == "train" and work.iterations > 1:

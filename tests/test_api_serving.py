@@ -268,12 +268,25 @@ def test_a_request_beyond_the_queue_gets_503_with_retry_after_at_once(saturated)
     assert "BPTT_COMPUTE_QUEUE" in error["msg"]
 
 
-def test_a_request_over_the_cost_budget_is_refused_at_once_while_the_worker_is_saturated(
-        saturated):
-    # admitted (planned, costed) in the worker, never queued behind the running computations
+def test_a_request_while_the_queue_is_full_is_answered_503_before_it_is_planned(saturated):
+    # the answer is 503 whatever the request, so the worker does not plan it (a request over
+    # the cost budget too: a client retrying at once on every 503 cost a plan each time)
     base, running = saturated
     response = httpx.post(base + TRAIN, json=slow_train(2000, next(SEEDS)), timeout=60)
-    assert still_running(running)
+    assert still_running(running)  # answered while the computations still run: at once
+    assert response.status_code == 503
+    assert response.json()["detail"][0]["type"] == "busy"
+
+
+def test_a_request_over_the_cost_budget_is_refused_at_once_while_computations_run(server):
+    # admitted (planned, costed) in the worker, never queued behind the running computation
+    running = start_computing(server, seed=next(SEEDS))
+    try:
+        response = httpx.post(server[1] + TRAIN, json=slow_train(2000, next(SEEDS)),
+                              timeout=60)
+        assert still_running(running)
+    finally:
+        running.close()
     assert response.status_code == 422
     error = response.json()["detail"][0]
     assert error["loc"] == ["body", "iterations"]

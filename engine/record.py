@@ -54,10 +54,26 @@ class Forward:
     step_grad_o: np.ndarray  # (T, K) dL(t)/do(t) of each step's own loss, unweighted
     blocks: list[tuple[int, Stacks]] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)  # first step of each block
+    # every quantity's rows of the whole pass, row t-1 for step t: the blocks are views of
+    # them, so the rows of a window that spans many blocks are a view too (with k1 = 1 every
+    # step is a block of its own, and joining a window's rows anew for each window cost
+    # O(T^2) copies per pass)
+    joined: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def add_block(self, first: int, stacks: Stacks) -> None:
-        self.blocks.append((first, stacks))
+    def add_block(self, first: int, stacks: Stacks) -> Stacks:
+        """Keep a block's stacks (rows of steps first, first + 1, ...); returns them as the
+        views of the pass's rows they become."""
+        T = len(self.version_of) - 1
+        views = {}
+        for key, stack in stacks.items():
+            if key not in self.joined:
+                self.joined[key] = np.empty((T, *stack.shape[1:]), dtype=stack.dtype)
+            view = self.joined[key][first - 1:first - 1 + len(stack)]
+            view[...] = stack
+            views[key] = view
+        self.blocks.append((first, views))
         self.starts.append(first)
+        return views
 
     @property
     def caches(self) -> StepCaches:
@@ -65,16 +81,8 @@ class Forward:
         return StepCaches(self.blocks, self.starts)
 
     def rows(self, key: str, first: int, last: int) -> np.ndarray:
-        """Rows first..last (1-based t, inclusive) of a recorded quantity: a view when they lie
-        in one block, else the blocks' rows joined."""
-        index = bisect.bisect_right(self.starts, first) - 1
-        parts = []
-        while index < len(self.blocks) and self.blocks[index][0] <= last:
-            start, stacks = self.blocks[index]
-            stack = stacks[key]
-            parts.append(stack[max(first, start) - start:last - start + 1])
-            index += 1
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        """Rows first..last (1-based t, inclusive) of a recorded quantity, as a view."""
+        return self.joined[key][first - 1:last]
 
 
 class StepCaches(Sequence[Any]):

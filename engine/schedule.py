@@ -75,8 +75,8 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None,
         bwd = backward_window(cell, fwd, params["V"], first, last, g_o, problem.H)
         factors = window_factors(cell, fwd, bwd, problem.inputs, problem.H)
         grads = window_gradient(cell, bwd, factors, problem.H)
-        dx = input_grads(cell, fwd, bwd)
-        if record:
+        if record:  # dL/dx(t) is shown, never used: a training pass skips it
+            dx = input_grads(cell, fwd, bwd)
             run.events.extend(events.forward_events(problem, fwd, new, stacks))
             run.events.extend(events.backward_events(cell, bwd, WindowGradients(factors), dx,
                                                      index, problem.H))
@@ -110,8 +110,8 @@ def forward_block(problem: Problem, fwd: Forward, params: Params, version: int, 
     if len(fwd.packs) == version:  # version 0 (the others were packed by their update)
         fwd.packs.append(cell.pack(params, problem.activation))
     lo, hi = new.start - 1, new.stop - 1  # 0-based rows of the new steps
-    stacks = cell.forward_steps(fwd.packs[version], problem.inputs[lo:hi], state)
-    fwd.add_block(new.start, stacks)
+    stacks = fwd.add_block(new.start, cell.forward_steps(fwd.packs[version],
+                                                         problem.inputs[lo:hi], state))
     fwd.version_of[new.start:new.stop] = [version] * len(new)
     o = losses.outputs(params["V"], params["b_y"], stacks["h"])
     yhat, step_loss, grad_o = losses.evaluate(problem.loss, o, problem.targets[lo:hi])

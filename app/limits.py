@@ -60,6 +60,15 @@ def response(settings: Settings, form: Form = "json", detail: Detail = "auto") -
     return Output(form, detail, settings.max_response_bytes // BYTES_PER_NUMBER)
 
 
+def estimated_cpu_seconds(endpoint: str, plan: Plan, options: dict[str, object],
+                          settings: Settings) -> float:
+    """The cost model's CPU seconds of an admitted request (its response's form as the
+    endpoint writes it): what the compute pool weighs against its deadline."""
+    form: Form = "csv" if endpoint == "export_csv" else "neuron" if endpoint == "neuron" else "json"
+    detail = options.get("detail", "auto")
+    return estimate(plan.work, response(settings, form, detail)).cpu_seconds  # type: ignore[arg-type]
+
+
 def check_sizes(plan: Plan, settings: Settings) -> None:
     """Steps, input size and output size within the server's limits."""
     data = plan.data

@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ProtocolChecksMiddleware)
     app.add_middleware(HeadAsGetMiddleware)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.state.compute_pool = pool  # (its state, for tests and a debugger)
     app.include_router(api.build_router(settings, pool))
     app.include_router(derived_api.build_router(settings, pool))  # /neuron, /export/csv
     api.install_error_handlers(app, build_schemas(settings))

@@ -511,6 +511,8 @@ class ComputePool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bptt-fork")
         self._task_seconds = 1.0  # moving average of a computation's duration, for Retry-After
+        # moving ratio of a computation's wall time to the cost model's CPU seconds for it
+        self._slowdown = 1.0
         self._started: list[float] = []  # when each running computation started
         self._closed = False
         self._background: set[asyncio.Task[None]] = set()
@@ -540,17 +542,21 @@ class ComputePool:
             # the answer is 503 whatever the request: it is not planned (a client that
             # retries at once on every 503 cost the worker its plan and cost model each time)
             raise self._busy(self._queue_full_message())
-        from bptt_studio import derived, service
+        from bptt_studio import derived, limits, service
 
         entry = derived if endpoint in derived.ENDPOINTS else service
         # In a thread: a large explicit request takes some milliseconds to plan, and the event
         # loop keeps answering /api/v1/health meanwhile.
         job = await asyncio.to_thread(entry.admit, endpoint, request, options, self.settings)
+        estimate = limits.estimated_cpu_seconds(endpoint, job, options, self.settings)
         task = pickle.dumps((endpoint, job, options), protocol=pickle.HIGHEST_PROTOCOL)
         watcher = asyncio.ensure_future(disconnected())
         try:
             child = await self._acquire(watcher, len(task))
-            return await self._run(child, task, watcher)
+            if self._would_miss_deadline(estimate):
+                self._release(child)
+                raise self._busy(self._overloaded_message(estimate))
+            return await self._run(child, task, watcher, estimate)
         finally:
             watcher.cancel()
 
@@ -635,7 +641,30 @@ class ComputePool:
         else:
             waiter.cancel()
 
-    async def _run(self, child: _Child, task: bytes, watcher: asyncio.Future[None]) -> bytes:
+    def _would_miss_deadline(self, estimate: float) -> bool:
+        """Whether a computation the cost model prices at ``estimate`` CPU seconds is expected
+        to pass the deadline now: its estimate times how much longer than their estimates the
+        recent computations took (the machine's load; at most 1 on an idle machine, whose
+        computations take less than the conservative estimate). Started anyway, it would be
+        killed at the deadline and its work thrown away, and the CPU it took would slow the
+        others."""
+        return self._slowdown > 1.0 and estimate * self._slowdown > (
+            self.settings.compute_deadline_s)
+
+    def _overloaded_message(self, estimate: float) -> str:
+        return (f"the server is loaded: computations take {self._slowdown:.1f} times their "
+                f"estimate now, so this one (about {estimate:.1f} CPU-seconds) would not "
+                f"finish within the deadline of {self.settings.compute_deadline_s:g} s "
+                f"(BPTT_COMPUTE_DEADLINE_S) and is not started")
+
+    def _learn_slowdown(self, estimate: float, wall_seconds: float) -> None:
+        """The moving ratio of a computation's wall time to its estimated CPU seconds."""
+        if estimate > 0.05:  # tiny ones are mostly fixed costs: their ratio says little
+            ratio = wall_seconds / estimate
+            self._slowdown = 0.7 * self._slowdown + 0.3 * ratio
+
+    async def _run(self, child: _Child, task: bytes, watcher: asyncio.Future[None],
+                   estimate: float = 0.0) -> bytes:
         self._running += 1
         started = time.monotonic()
         self._started.append(started)
@@ -672,7 +701,10 @@ class ComputePool:
             self._running -= 1
             with contextlib.suppress(ValueError):  # (a pool rebound to a new loop forgot it)
                 self._started.remove(started)
-            self._task_seconds = 0.8 * self._task_seconds + 0.2 * (time.monotonic() - started)
+            elapsed = time.monotonic() - started
+            self._task_seconds = 0.8 * self._task_seconds + 0.2 * elapsed
+            if answered or elapsed >= self.settings.compute_deadline_s:  # (not a client gone)
+                self._learn_slowdown(estimate, elapsed)
             if answered:
                 self._in_background(self._settle(child))
             else:

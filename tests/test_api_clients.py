@@ -293,6 +293,50 @@ def test_retry_after_is_the_soonest_expected_end_of_a_running_computation(monkey
     assert pool._retry_after() == 3
 
 
+def test_work_that_would_pass_the_deadline_under_load_is_not_started_and_says_when_to_retry():
+    from fastapi.testclient import TestClient
+
+    from bptt_studio.main import create_app
+    from bptt_studio.settings import Settings
+    from tests.serving_support import slow_train
+
+    app = create_app(Settings(max_cpu_seconds=60))
+    with TestClient(app) as client:
+        pool = app.state.compute_pool
+        # computations lately took 40x their estimates: a loaded machine
+        pool._slowdown = 40.0
+        costly = client.post("/api/v1/train", json=slow_train(15, seed=78))
+        cheap = client.post("/api/v1/trace", json={"hidden_size": 2})
+    assert costly.status_code == 503
+    assert int(costly.headers["retry-after"]) >= 1
+    error = costly.json()["detail"][0]
+    assert error["type"] == "busy"
+    assert "is not started" in error["msg"] and "BPTT_COMPUTE_DEADLINE_S" in error["msg"]
+    assert cheap.status_code == 200  # what fits the deadline still runs
+
+
+def test_an_idle_server_starts_whatever_the_cost_model_accepted():
+    from bptt_studio import runner
+    from bptt_studio.settings import Settings
+
+    pool = runner.ComputePool(Settings())
+    assert not pool._would_miss_deadline(Settings().max_cpu_seconds)
+
+
+def test_the_slowdown_follows_how_long_computations_take_against_their_estimates():
+    from bptt_studio import runner
+    from bptt_studio.settings import Settings
+
+    pool = runner.ComputePool(Settings())
+    for _ in range(10):
+        pool._learn_slowdown(estimate=1.0, wall_seconds=4.0)  # four times their estimate
+    assert 3.5 < pool._slowdown <= 4.0
+    assert pool._would_miss_deadline(2.0)  # 2 CPU-s would take ~8 s, past the 5 s deadline
+    for _ in range(10):
+        pool._learn_slowdown(estimate=1.0, wall_seconds=0.5)  # the load has gone
+    assert not pool._would_miss_deadline(2.0)
+
+
 # ---------------------------------------------------------------------------------------------
 # What h11 lets through and HTTP/1.1 refuses.
 

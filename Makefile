@@ -84,6 +84,7 @@ lint: $(VENV)/.installed-dev node_modules/.installed
 	$(BIN)/ruff check app engine tests bench tools
 	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
 	ln -s $(CURDIR)/app/*.py $(TYPECHECK)/ && ln -s $(CURDIR)/engine $(TYPECHECK)/engine
+	ln -s $(CURDIR)/app/rooms $(TYPECHECK)/rooms
 	MYPYPATH=build/typecheck $(BIN)/mypy -p bptt_studio
 
 test: $(VENV)/.installed-dev lint

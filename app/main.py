@@ -15,6 +15,7 @@ from bptt_studio.cache import ResponseCacheMiddleware
 from bptt_studio.errors import InternalErrorMiddleware
 from bptt_studio.paths import STATIC_DIR
 from bptt_studio.protocol import HeadAsGetMiddleware
+from bptt_studio.rooms import routes as rooms
 from bptt_studio.runner import ComputePool
 from bptt_studio.schemas import build_schemas
 from bptt_studio.security import SecurityHeadersMiddleware
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(api.build_router(settings, pool))
     app.include_router(derived_api.build_router(settings, pool))  # /neuron, /export/csv
+    app.include_router(rooms.build_router(settings))  # /rooms: classrooms (app/rooms/)
     api.install_error_handlers(app, build_schemas(settings))
     app.include_router(pages.router)
     return app

@@ -162,7 +162,7 @@ def build_router(settings: Settings, hub: Hub | None = None) -> APIRouter:
         return jsonio.response(AnswerAccepted(room=code, question=body.question,
                                               option=body.option, answers_left=left).model_dump())
 
-    @router.get("/{room}/events", response_class=EventStream,
+    @router.get("/{room}/events", response_class=EventStream, status_code=200,
                 responses={200: {"content": {"text/event-stream": {}},
                                  "description": "server-sent events: state, tally, end"},
                            **NOT_FOUND, **TOKEN, **BUSY},

@@ -162,8 +162,9 @@ def build_router(settings: Settings, hub: Hub | None = None) -> APIRouter:
         return jsonio.response(AnswerAccepted(room=code, question=body.question,
                                               option=body.option, answers_left=left).model_dump())
 
-    @router.get("/{room}/events", response_class=EventStream, status_code=200,
-                responses={200: {"content": {"text/event-stream": {}},
+    # (errors are JSON: the default response class documents them so; the 200 is the stream)
+    @router.get("/{room}/events", status_code=200,
+                responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
                                  "description": "server-sent events: state, tally, end"},
                            **NOT_FOUND, **TOKEN, **BUSY},
                 summary="The room's events, live (server-sent events); with the teacher's "
@@ -186,8 +187,8 @@ def build_router(settings: Settings, hub: Hub | None = None) -> APIRouter:
         await refused(hub.end(code_of(room), bearer(authorization) or ""))
         return Response(status_code=204)
 
-    @router.get("/{room}/qr.svg", response_class=Response,
-                responses={200: {"content": {"image/svg+xml": {}},
+    @router.get("/{room}/qr.svg",
+                responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}},
                                  "description": "the QR code of <page>?room=<code>"},
                            **NOT_FOUND, 422: refusal("page is not an http(s) address without "
                                                      "query")},

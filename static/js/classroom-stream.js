@@ -143,7 +143,11 @@ export class RoomStream {
           cut = text.indexOf("\n\n");
           if (!event) continue;
           if (event.id !== null) this.lastId = event.id;
-          this.onEvent(event);
+          try {
+            this.onEvent(event);
+          } catch (err) {
+            console.error(err); // a fault of the page's, never a reason to drop the stream
+          }
           if (event.name === "end") {
             this.stopped = true;
             return "end";
@@ -152,6 +156,8 @@ export class RoomStream {
       }
     } catch {
       return "opened";
+    } finally {
+      this.abort.abort(); // the connection is let go, whatever ended the reading
     }
   }
 }

@@ -279,7 +279,7 @@ export class Classroom {
   /** The tally of the question open on this page, its options labelled as the panel's. */
   drawTally() {
     const question = questionOf(this.runner);
-    const tally = this.tallyData?.question === question ? this.tallyData : null;
+    const tally = question && this.tallyData?.question === question ? this.tallyData : null;
     if (!tally) {
       this.view.tally(null);
       return;

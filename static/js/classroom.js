@@ -74,6 +74,7 @@ export class Classroom {
     this.dirty = false;
     this.sent = "";
     this.tallyData = null;
+    this.notice = ""; // what the panel keeps saying while connected (a refused token)
     store.addEventListener("change", (e) => this.onStore(e.detail.changed));
     studio.addEventListener("trace", () => this.schedule());
   }
@@ -161,6 +162,7 @@ export class Classroom {
 
   leave() {
     this.stop();
+    this.notice = "";
     this.role = null;
     this.room = null;
     this.view.note();
@@ -192,7 +194,7 @@ export class Classroom {
   }
 
   onStatus(kind, err) {
-    if (kind === "open") this.view.note();
+    if (kind === "open") this.view.note(this.notice);
     else if (kind === "retrying") {
       this.view.note(t(err?.status === 429 ? "room.full" : "room.reconnecting"));
     } else if (kind === "gone") this.over("room.gone");
@@ -201,7 +203,8 @@ export class Classroom {
       sessionStorage.removeItem(tokenKey(this.room));
       const room = this.room;
       this.follow(room);
-      this.view.note(t("room.refused", { code: room }));
+      this.notice = t("room.refused", { code: room }); // stays while the page follows
+      this.view.note(this.notice);
     }
   }
 

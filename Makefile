@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint lock lock-upgrade plotly-js bench bench-api bench-scale bench-page \
+.PHONY: run test lint lock lock-upgrade plotly-js bench bench-api bench-scale bench-page bench-rooms \
 	docker-smoke golden fuzz-torch clean
 
 # Hashed lock files (pip-tools), one per set: what the app needs to run, what builds its wheel
@@ -102,9 +102,16 @@ bench-api: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_api.py
 
 # nginx (deploy/nginx/bptt-studio.conf) in front of three replicas on loopback, one killed
-# mid-run; needs Debian's nginx (apt-get install -y nginx-light). About 40 s.
+# mid-run; needs Debian's nginx (apt-get install -y nginx-light). About 40 s. Then a classroom
+# across three replicas sharing a Redis (redis-server), one killed: its students reconnect.
 bench-scale: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_rooms_scale.py
+
+# Classrooms on one worker: one teacher and 300 students, then 30 rooms of 100, students as
+# real event-stream clients on loopback; the delay to the last student, memory per room.
+bench-rooms: $(VENV)/.installed-dev
+	$(BIN)/python bench/bench_rooms.py
 
 bench-page: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_page.py

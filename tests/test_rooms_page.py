@@ -166,11 +166,14 @@ def test_screenshots_of_the_teachers_and_a_students_class_panel(open_page, live_
     teacher.wait_for_function("document.getElementById('class-qr').naturalWidth > 0")
     box = teacher.locator("#class-panel").bounding_box()
     assert box["width"] <= SIZES[size][0]  # nothing cut off at the side
+    for page in (teacher, student):
+        page.evaluate("window.scrollTo(0, 0)")  # the class panel, under the top bar
     teacher.screenshot(path=str(artifacts_dir / f"class-teacher-{size}-{lang}.png"))
     student.screenshot(path=str(artifacts_dir / f"class-student-{size}-{lang}.png"))
     student.locator("#network").click()
     student.keyboard.press("End")
     student.wait_for_selector("#class-back:visible")
+    student.evaluate("window.scrollTo(0, 0)")
     student.screenshot(path=str(artifacts_dir / f"class-student-exploring-{size}-{lang}.png"))
     for page in (teacher, student):
         assert page.errors == []

@@ -247,8 +247,9 @@ class Listener:
         with nothing to send; None when the stream must close (after sending what is left)."""
         if not (self.pending or self.tally or self.dropped or self.ended):
             self.wake.clear()
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout)
+            try:  # (asyncio.timeout, not wait_for: no task made per event, for 300 clients)
+                async with asyncio.timeout(timeout):
+                    await self.wake.wait()
             except TimeoutError:
                 return b""
         if self.dropped:

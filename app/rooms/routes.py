@@ -39,16 +39,21 @@ def refusal(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
-NOT_FOUND = {404: refusal("no such room: it never was, expired (BPTT_ROOMS_IDLE_S) or ended")}
-TOKEN = {401: refusal("no teacher's token: send Authorization: Bearer <teacher_token>"),
-         403: refusal("not this room's teacher's token")}
-BODY = {400: refusal("the body is not JSON"),
-        413: refusal("the body is over BPTT_ROOMS_MAX_MESSAGE_BYTES"),
-        422: refusal("the body is not a valid state or answer")}
-BUSY = {429: refusal("a bound of the rooms (BPTT_ROOMS_*) is reached; Retry-After says when "
-                     "to try again"),
-        503: refusal("the rooms' store (Redis) does not answer; Retry-After says when to try "
-                     "again")}
+Responses = dict[int | str, dict[str, Any]]
+NOT_FOUND: Responses = {
+    404: refusal("no such room: it never was, expired (BPTT_ROOMS_IDLE_S) or ended")}
+TOKEN: Responses = {
+    401: refusal("no teacher's token: send Authorization: Bearer <teacher_token>"),
+    403: refusal("not this room's teacher's token")}
+BODY: Responses = {
+    400: refusal("the body is not JSON"),
+    413: refusal("the body is over BPTT_ROOMS_MAX_MESSAGE_BYTES"),
+    422: refusal("the body is not a valid state or answer")}
+BUSY: Responses = {
+    429: refusal("a bound of the rooms (BPTT_ROOMS_*) is reached; Retry-After says when to "
+                 "try again"),
+    503: refusal("the rooms' store (Redis) does not answer; Retry-After says when to try "
+                 "again")}
 
 
 def make_hub(settings: Settings) -> Hub:

@@ -31,7 +31,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from conftest import serve, stop_server  # noqa: E402
-from proc_support import tree_cpu_seconds, tree_rss_bytes  # noqa: E402
+from proc_support import rss_bytes, tree_cpu_seconds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -113,8 +113,12 @@ class Teacher:
         self.port = port
         self.sent: dict[int, float] = {}  # version -> when its request was written
 
-    async def open(self) -> str:
-        self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+    async def open(self, reader: asyncio.StreamReader | None = None,
+                   writer: asyncio.StreamWriter | None = None) -> str:
+        """Open a room (on its own connection, or on the one given)."""
+        if reader is None or writer is None:
+            reader, writer = await asyncio.open_connection(HOST, self.port)
+        self.reader, self.writer = reader, writer
         status, body = await http(self.reader, self.writer, "POST", "/api/v1/rooms", self.port)
         assert status == 201, (status, body)
         created = orjson.loads(body)
@@ -236,14 +240,16 @@ def figures(delays: list[float]) -> str:
 
 
 async def memory(port: int, pid: int, settings: dict[str, int]) -> dict[str, float]:
-    """Resident memory per empty room, per room with its log full of the largest states, and
-    per student's connection."""
-    base = tree_rss_bytes(pid)
+    """The worker process's resident memory (its computation processes, which start and grow
+    on their own, left out) per empty room, per room with its log full of the largest states,
+    and per student's connection."""
+    base = rss_bytes(pid)
     teachers = [Teacher(port) for _ in range(EMPTY_ROOMS)]
-    for teacher in teachers:
-        await teacher.open()
-    empty = (tree_rss_bytes(pid) - base) / EMPTY_ROOMS
-    before = tree_rss_bytes(pid)
+    reader, writer = await asyncio.open_connection(HOST, port)
+    for teacher in teachers:  # every room opened on one connection: the rooms, not sockets
+        await teacher.open(reader, writer)
+    empty = (rss_bytes(pid) - base) / EMPTY_ROOMS
+    before = rss_bytes(pid)
     # the largest state the server takes, rooms_log times in each room: the log's bound
     padding = settings["message"] - 300
     for teacher in teachers[:10]:
@@ -251,14 +257,15 @@ async def memory(port: int, pid: int, settings: dict[str, int]) -> dict[str, flo
             await teacher.step(event, padding)
             if event % 15 == 14:
                 await asyncio.sleep(1.0)  # under BPTT_ROOMS_STATE_PER_S
-    full = (tree_rss_bytes(pid) - before) / 10
-    before = tree_rss_bytes(pid)
+    full = (rss_bytes(pid) - before) / 10
+    before = rss_bytes(pid)
     students, tasks = await join(port, teachers[0].room, 400)
-    per_student = (tree_rss_bytes(pid) - before) / 400
+    per_student = (rss_bytes(pid) - before) / 400
     for s in students:
         s.writer.close()
     await asyncio.gather(*tasks, return_exceptions=True)
-    for teacher in teachers:
+    writer.close()
+    for teacher in teachers[:10]:
         teacher.close()
     return {"empty": empty, "full": full, "student": per_student}
 
@@ -310,6 +317,7 @@ def main() -> int:
     parser.add_argument("--rooms", type=int, default=ROOMS)
     parser.add_argument("--room-size", type=int, default=ROOM_SIZE)
     parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--memory-only", action="store_true", help="only (c)")
     args = parser.parse_args()
     env = {**os.environ, "WEB_CONCURRENCY": "1", "BPTT_ROOMS_HUB": "memory",
            "BPTT_ROOMS_MAX": "1000",
@@ -322,7 +330,7 @@ def main() -> int:
           f"clients in this process; load average {load1:.1f}")
     client_cpu = time.process_time()
     try:
-        ok = asyncio.run(bench(port, proc.pid, args))
+        ok = args.memory_only or asyncio.run(bench(port, proc.pid, args))
         print(f"  this process (every student and teacher): "
               f"{time.process_time() - client_cpu:.1f} CPU-s; load average at the end "
               f"{os.getloadavg()[0]:.1f}")

@@ -94,9 +94,8 @@ class Settings(BaseSettings):
     rooms_redis_url: str = Field(
         "redis://127.0.0.1:6379/0", description="the Redis server of BPTT_ROOMS_HUB=redis")
     rooms_max: int = Field(
-        100, ge=0, le=100_000, description="rooms open at once (in this process, or in the "
-                                           "Redis server); one more is answered 429; 0 = "
-                                           "classrooms off")
+        100, ge=1, le=100_000, description="rooms open at once (in this process, or in the "
+                                           "Redis server); one more is answered 429")
     rooms_max_members: int = Field(
         500, ge=1, le=100_000, description="students' pages following one room at once; one "
                                            "more is answered 429")
@@ -125,7 +124,7 @@ class Settings(BaseSettings):
                                          "stream is closed (it reconnects and catches up), so "
                                          "it never holds the room up")
     rooms_log: int = Field(
-        64, ge=1, le=10_000, description="the last states a room keeps, so a client that "
+        64, ge=1, le=1000, description="the last states a room keeps, so a client that "
                                          "reconnects receives each one it missed")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

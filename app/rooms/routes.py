@@ -7,6 +7,8 @@ closes with it.
 
 # No `from __future__ import annotations`: FastAPI reads the handlers' annotations.
 
+import logging
+import os
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -63,6 +65,13 @@ def make_hub(settings: Settings) -> Hub:
         return RedisHub(settings)
     from bptt_studio.rooms.memory import MemoryHub
 
+    workers = os.environ.get("WEB_CONCURRENCY", "1").strip()
+    if workers.isdigit() and int(workers) > 1:
+        # each worker would keep rooms of its own: a student's stream could reach a worker
+        # that does not know the teacher's room
+        logging.getLogger("bptt_studio.rooms").warning(
+            "classrooms: %s workers share no rooms with BPTT_ROOMS_HUB=memory; set "
+            "BPTT_ROOMS_HUB=redis and BPTT_ROOMS_REDIS_URL", os.environ["WEB_CONCURRENCY"])
     return MemoryHub(settings)
 
 

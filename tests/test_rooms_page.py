@@ -46,7 +46,7 @@ def start_class(page) -> str:
     page.click("#btn-class")
     page.click("#class-start")
     page.wait_for_selector("body[data-class-role=teacher]")
-    page.wait_for_function("document.getElementById('class-code').textContent.length === 6")
+    page.wait_for_function("() => document.getElementById('class-code').textContent.length === 6")
     return page.text_content("#class-code")
 
 
@@ -102,11 +102,12 @@ def test_a_poll_is_answered_by_every_student_seen_live_and_revealed_to_all(
     for page, choice in zip(students, choices, strict=True):
         page.check(f".lesson-option input[value='{choice}']")
         page.click("#lesson-reveal")
-        page.wait_for_function("document.querySelector('.lesson-status').textContent.length > 0")
+        page.wait_for_function(
+            "() => document.querySelector('.lesson-status').textContent.length > 0")
         assert page.locator(".lesson-result").count() == 0  # nothing revealed yet
     teacher.wait_for_function(
-        "[...document.querySelectorAll('#class-bars li')].map(li => li.dataset.count).join()"
-        " === '1,2'")
+        "() => [...document.querySelectorAll('#class-bars li')].map(li => li.dataset.count)"
+        ".join() === '1,2'")
     assert "3" in teacher.text_content("#class-answered")
     teacher.click("#lesson-reveal")
     wait_all(students, ".lesson-result")
@@ -163,7 +164,7 @@ def test_screenshots_of_the_teachers_and_a_students_class_panel(open_page, live_
     student.check(".lesson-option input[value='1']")
     student.click("#lesson-reveal")
     teacher.wait_for_selector("#class-bars li[data-count='1']")
-    teacher.wait_for_function("document.getElementById('class-qr').naturalWidth > 0")
+    teacher.wait_for_function("() => document.getElementById('class-qr').naturalWidth > 0")
     box = teacher.locator("#class-panel").bounding_box()
     assert box["width"] <= SIZES[size][0]  # nothing cut off at the side
     for page in (teacher, student):

@@ -7,6 +7,7 @@ PORT ?= 8000
 export HOST PORT
 
 .PHONY: run test lint lock lock-upgrade plotly-js bench bench-api bench-scale bench-page bench-cost \
+	bench-rooms \
 	docker-smoke golden fuzz-torch clean
 
 # Hashed lock files (pip-tools), one per set: what the app needs to run, what builds its wheel
@@ -84,6 +85,7 @@ lint: $(VENV)/.installed-dev node_modules/.installed
 	$(BIN)/ruff check app engine tests bench tools
 	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
 	ln -s $(CURDIR)/app/*.py $(TYPECHECK)/ && ln -s $(CURDIR)/engine $(TYPECHECK)/engine
+	ln -s $(CURDIR)/app/rooms $(TYPECHECK)/rooms
 	MYPYPATH=build/typecheck $(BIN)/mypy -p bptt_studio
 
 test: $(VENV)/.installed-dev lint
@@ -106,9 +108,16 @@ bench-cost: $(VENV)/.installed-dev
 	$(BIN)/python bench/search_cost.py
 
 # nginx (deploy/nginx/bptt-studio.conf) in front of three replicas on loopback, one killed
-# mid-run; needs Debian's nginx (apt-get install -y nginx-light). About 40 s.
+# mid-run; needs Debian's nginx (apt-get install -y nginx-light). About 40 s. Then a classroom
+# across three replicas sharing a Redis (redis-server), one killed: its students reconnect.
 bench-scale: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_rooms_scale.py
+
+# Classrooms on one worker: one teacher and 300 students, then 30 rooms of 100, students as
+# real event-stream clients on loopback; the delay to the last student, memory per room.
+bench-rooms: $(VENV)/.installed-dev
+	$(BIN)/python bench/bench_rooms.py
 
 bench-page: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_page.py

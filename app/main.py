@@ -15,6 +15,7 @@ from bptt_studio.cache import ResponseCacheMiddleware
 from bptt_studio.errors import InternalErrorMiddleware
 from bptt_studio.paths import STATIC_DIR
 from bptt_studio.protocol import HeadAsGetMiddleware, ProtocolChecksMiddleware
+from bptt_studio.rooms import routes as rooms
 from bptt_studio.runner import ComputePool, release_large_blocks_when_freed
 from bptt_studio.schemas import build_schemas
 from bptt_studio.security import JSONCORSMiddleware, SecurityHeadersMiddleware
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.compute_pool = pool  # (its state, for tests and a debugger)
     app.include_router(api.build_router(settings, pool))
     app.include_router(derived_api.build_router(settings, pool))  # /neuron, /export/csv
+    app.include_router(rooms.build_router(settings))  # /rooms: classrooms (app/rooms/)
     api.install_error_handlers(app, build_schemas(settings))
     app.include_router(pages.router)
     return app

@@ -9,7 +9,7 @@ process does at once and how long it waits for anyone (see README, "Serving a cl
 """
 
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -99,6 +99,48 @@ class Settings(BaseSettings):
                                              "FORWARDED_ALLOW_IPS is not one client: it caps "
                                              "its own clients); one more is answered 429 and "
                                              "closed")
+    # Classrooms (app/rooms/, README "Classroom mode"): a teacher's page leads students' pages.
+    # One process keeps its rooms itself; with several workers or replicas every one of them
+    # must see every room, so they live in Redis (pub/sub, and the state with its expiry).
+    rooms_hub: Literal["memory", "redis"] = Field(
+        "memory", description="where rooms live: 'memory' (this process; one worker only) or "
+                              "'redis' (BPTT_ROOMS_REDIS_URL; any number of workers and "
+                              "replicas)")
+    rooms_redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="the Redis server of BPTT_ROOMS_HUB=redis")
+    rooms_max: int = Field(
+        100, ge=1, le=100_000, description="rooms open at once (in this process, or in the "
+                                           "Redis server); one more is answered 429")
+    rooms_max_members: int = Field(
+        500, ge=1, le=100_000, description="students' pages following one room at once; one "
+                                           "more is answered 429")
+    rooms_max_answers: int = Field(
+        3, ge=1, le=100, description="answers one student may send to one question (the last "
+                                     "one counts); one more is answered 409")
+    rooms_max_message_bytes: int = Field(
+        16_384, ge=1024, le=1_000_000, description="largest state a teacher may send (its JSON "
+                                                   "body), and so the largest event a room "
+                                                   "sends; more is answered 413")
+    rooms_state_per_s: int = Field(
+        20, ge=1, le=10_000, description="state changes a room takes in one second (a teacher "
+                                         "holding an arrow key sends about 15); more are "
+                                         "answered 429 with Retry-After")
+    rooms_answers_per_s: int = Field(
+        500, ge=1, le=100_000, description="answers a room takes in one second, from all its "
+                                           "students; more are answered 429 with Retry-After")
+    rooms_idle_s: float = Field(
+        1800.0, gt=0, le=7 * 86400, description="a room whose teacher's page has been gone and "
+                                                "that nobody changed for this long is closed")
+    rooms_heartbeat_s: float = Field(
+        15.0, gt=0, le=300, description="seconds between the keep-alive comments of an event "
+                                        "stream (proxies close a silent connection)")
+    rooms_queue: int = Field(
+        64, ge=4, le=10_000, description="events waiting for one slow client; past this its "
+                                         "stream is closed (it reconnects and catches up), so "
+                                         "it never holds the room up")
+    rooms_log: int = Field(
+        64, ge=1, le=1000, description="the last states a room keeps, so a client that "
+                                         "reconnects receives each one it missed")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="origins allowed by CORS, comma-separated (or a JSON list); empty = off",

@@ -134,3 +134,27 @@ def console_errors(page) -> list[str]:  # noqa: ANN001 - pytest-playwright's Pag
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[object]:
+    """A real redis-server for the session (tests/redis_support.py); each test that uses it
+    through ``redis_url`` starts from an empty database."""
+    from redis_support import NO_REDIS, RedisServer, have_redis
+
+    if not have_redis():
+        if os.environ.get("CI") or REQUIRE_BROWSER:
+            raise pytest.UsageError(NO_REDIS)
+        pytest.skip(NO_REDIS)
+    server = RedisServer(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:  # noqa: ANN001 - redis_support.RedisServer
+    redis_server.flush()
+    return redis_server.url

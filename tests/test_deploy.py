@@ -132,7 +132,11 @@ def test_the_service_the_autoscaler_and_the_budget_select_the_deployment():
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     kustomization = load("k8s/kustomization.yaml")[0]
     assert set(kustomization["resources"]) == {
+<<<<<<< HEAD
         "deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "networkpolicy.yaml"}
+=======
+        "deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "redis.yaml"}
+>>>>>>> issue-22a
 
 
 def test_the_compose_file_runs_three_replicas_behind_nginx_with_its_configuration():
@@ -175,6 +179,7 @@ def test_the_nginx_configuration_bench_scale_runs_is_valid(tmp_path):
     assert checked.returncode == 0, checked.stderr
 
 
+<<<<<<< HEAD
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 needs_nginx = pytest.mark.skipif(not Path(NGINX).exists(),
                                  reason="nginx is not installed (apt-get install -y nginx-light)")
@@ -260,3 +265,26 @@ def test_nginx_own_502_when_no_replica_answers_is_json_with_retry_after(behind_n
     assert response.headers["content-type"] == "application/json"
     assert int(response.headers["retry-after"]) >= 1
     assert response.json()["detail"][0]["type"] == "unavailable"
+=======
+def test_every_replica_keeps_its_classrooms_in_the_redis_the_manifests_start():
+    _, app = container()
+    env = {item["name"]: item["value"] for item in app["env"]}
+    redis_deployment, redis_service = load("k8s/redis.yaml")
+    assert env["BPTT_ROOMS_HUB"] == "redis"
+    assert env["BPTT_ROOMS_REDIS_URL"].startswith(f"redis://{redis_service['metadata']['name']}:")
+    labels = redis_deployment["spec"]["template"]["metadata"]["labels"]
+    assert redis_service["spec"]["selector"].items() <= labels.items()
+    compose = load("compose.yaml")[0]["services"]
+    assert compose["app"]["environment"]["BPTT_ROOMS_HUB"] == "redis"
+    assert compose["app"]["environment"]["BPTT_ROOMS_REDIS_URL"].startswith("redis://redis:")
+    assert "redis-server" in compose["redis"]["command"]
+
+
+def test_nginx_passes_a_rooms_event_stream_unbuffered_and_holds_it_past_a_heartbeat():
+    conf = (DEPLOY / "nginx" / "bptt-studio.conf").read_text()
+    block = re.search(r"location ~ \^/api/v1/rooms/\[\^/\]\+/events\$ \{(.*?)\n    \}",
+                      conf, re.S).group(1)
+    assert "proxy_buffering off;" in block
+    read_timeout = int(re.search(r"proxy_read_timeout (\d+)s;", block).group(1))
+    assert read_timeout > 2 * Settings().rooms_heartbeat_s
+>>>>>>> issue-22a

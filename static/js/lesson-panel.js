@@ -176,7 +176,8 @@ export class LessonPanel {
       box.append(label);
     });
     if (!this.r.reveal) {
-      const btn = this.navButton("lesson-reveal", this.r.ui("reveal"), () => this.r.doReveal());
+      const label = this.r.revealLabel?.() ?? this.r.ui("reveal");
+      const btn = this.navButton("lesson-reveal", label, () => this.r.doReveal());
       box.append(btn);
       return box;
     }

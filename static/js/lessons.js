@@ -59,6 +59,11 @@ export class Lessons {
     this.current = null; // {lesson, index}
     this.seq = 0;
     this.concealed = [];
+    // A class in session (classroom.js) may hold a reveal: gate(step, chosen) answers
+    // "hold" (a student's answer is sent; the teacher's reveal shows it), "reveal" (the
+    // teacher reveals to the class, chosen or not) or null (no class: as alone).
+    this.gate = null;
+    this.revealLabel = null; // the reveal button's label in a class, when it is not "Reveal"
     this.view = new LessonPanel(this, panel);
     menu.addEventListener("keydown", (e) => {
       if (e.key === "Escape") this.toggleMenu(false, true);
@@ -275,10 +280,13 @@ export class Lessons {
 
   // ---- predict, then reveal ----
 
-  async doReveal() {
+  /** Reveal the answer; byTeacher: the class's teacher revealed it (no gate, no choice needed). */
+  async doReveal({ byTeacher = false } = {}) {
     const { lesson, index } = this.current;
     const step = lesson.steps[index];
-    if (this.chosen === null) {
+    const gated = byTeacher || !this.gate ? null : await this.gate(step, this.chosen);
+    if (gated === "hold" || this.current?.index !== index) return;
+    if (this.chosen === null && !byTeacher && gated !== "reveal") {
       this.view.renderStatus(this.ui("chooseFirst"));
       return;
     }

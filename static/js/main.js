@@ -132,6 +132,14 @@ const lessons = () =>
   );
 $("btn-lessons").addEventListener("click", () => lessons().then((l) => l.toggleMenu()));
 
+// A class (classroom.js: a teacher's page leads, students' pages follow) loads on demand too:
+// when the class button is used, or the URL names a room.
+const classroom = () =>
+  import("./classroom.js").then((m) =>
+    m.attach({ store, studio: handle, lessons, button: $("btn-class"), panel: $("class-panel") }),
+  );
+$("btn-class").addEventListener("click", () => classroom().then((c) => c.toggle()));
+
 // The article under the tool: its texts load when it comes near the view (observed once the
 // first trace is drawn, so that the page has its full height).
 function loadArticleWhenNear(article) {
@@ -151,5 +159,6 @@ studio.start().then(() => {
   if (link.broken) controls.showSlot("general", tr("ed.link.broken"));
   loadArticleWhenNear($("article"));
   if (store.get().lesson) lessons().then((l) => l.start());
+  if (store.get().room) classroom().then((c) => c.resume());
   $("studio").dataset.ready = "true";
 });

@@ -17,10 +17,13 @@ export const DEFAULT_STATE = Object.freeze({
   view: null, // "projector": large type, the controls folded away
   compare: null, // "cell", "loss_at" or "truncation": set-ups side by side (compare-plan.js)
   neuron: null, // {unit} (0-based) of the open neuron view (neuron.js); its step is the event's
+  room: null, // the code of the class this page leads or follows (classroom.js)
 });
 
 export const VIEWS = ["projector"];
 export const COMPARES = ["cell", "loss_at", "truncation"];
+// a class's code (app/rooms/hub.py): 6 of these letters and digits, in any case
+export const ROOM_CODE = /^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$/i;
 
 // URL parameter <-> scenario field. Each entry: [param, read(scenario), write(scenario, text)].
 const num = (text) => (text === "" || Number.isNaN(Number(text)) ? text : Number(text));
@@ -201,6 +204,7 @@ export function toQuery(state) {
   if (state.view) params.set("view", state.view);
   if (state.compare) params.set("compare", state.compare);
   if (state.neuron) params.set("unit", String(state.neuron.unit + 1)); // 1-based, as shown
+  if (state.room) params.set("room", state.room);
   return params.toString();
 }
 
@@ -226,6 +230,7 @@ export function fromQuery(search) {
     view: VIEWS.includes(params.get("view")) ? params.get("view") : null,
     compare: COMPARES.includes(params.get("compare")) ? params.get("compare") : null,
     neuron: Number.isInteger(unit) && unit >= 1 ? { unit: unit - 1 } : null,
+    room: ROOM_CODE.test(params.get("room") || "") ? params.get("room").toUpperCase() : null,
   };
 }
 

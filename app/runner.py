@@ -155,6 +155,10 @@ def memory_terms_mb(settings: Settings) -> dict[str, float]:
         "bodies being received": 2 * RECEIVING_BYTES / MB,
         "a body being parsed": PARSE_PEAK_PER_BODY_BYTE * settings.max_body_bytes / MB,
         "connections": settings.max_connections * CONNECTION_KB / 1024,
+        # each room keeps its last BPTT_ROOMS_LOG states, each at most the largest message
+        # (its students' streams share them, and are connections above)
+        "classrooms": (settings.rooms_max * settings.rooms_log
+                       * settings.rooms_max_message_bytes / MB),
         "fork server": FORK_SERVER_MB,
         "computation processes": processes * (CHILD_IDLE_MB + settings.compute_memory_mb),
     }

@@ -91,10 +91,10 @@ class Settings(BaseSettings):
                                             "allows for what it took, the connection is "
                                             "dropped (a trickle does not renew the deadline)")
     max_connections: int = Field(
-        512, ge=1, le=1_000_000, description="connections each worker process holds at once; "
+        2048, ge=1, le=1_000_000, description="connections each worker process holds at once; "
                                              "one more is answered 503 and closed")
     max_connections_per_client: int = Field(
-        128, ge=1, le=1_000_000, description="connections each worker process holds at once "
+        1024, ge=1, le=1_000_000, description="connections each worker process holds at once "
                                              "from one client address (a proxy listed in "
                                              "FORWARDED_ALLOW_IPS is not one client: it caps "
                                              "its own clients); one more is answered 429 and "
@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     rooms_redis_url: str = Field(
         "redis://127.0.0.1:6379/0", description="the Redis server of BPTT_ROOMS_HUB=redis")
     rooms_max: int = Field(
-        100, ge=1, le=100_000, description="rooms open at once (in this process, or in the "
+        50, ge=1, le=100_000, description="rooms open at once (in this process, or in the "
                                            "Redis server); one more is answered 429")
     rooms_max_members: int = Field(
         500, ge=1, le=100_000, description="students' pages following one room at once; one "

@@ -132,11 +132,8 @@ def test_the_service_the_autoscaler_and_the_budget_select_the_deployment():
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     kustomization = load("k8s/kustomization.yaml")[0]
     assert set(kustomization["resources"]) == {
-<<<<<<< HEAD
-        "deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "networkpolicy.yaml"}
-=======
-        "deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "redis.yaml"}
->>>>>>> issue-22a
+        "deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "networkpolicy.yaml",
+        "redis.yaml"}
 
 
 def test_the_compose_file_runs_three_replicas_behind_nginx_with_its_configuration():
@@ -179,7 +176,6 @@ def test_the_nginx_configuration_bench_scale_runs_is_valid(tmp_path):
     assert checked.returncode == 0, checked.stderr
 
 
-<<<<<<< HEAD
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 needs_nginx = pytest.mark.skipif(not Path(NGINX).exists(),
                                  reason="nginx is not installed (apt-get install -y nginx-light)")
@@ -265,7 +261,6 @@ def test_nginx_own_502_when_no_replica_answers_is_json_with_retry_after(behind_n
     assert response.headers["content-type"] == "application/json"
     assert int(response.headers["retry-after"]) >= 1
     assert response.json()["detail"][0]["type"] == "unavailable"
-=======
 def test_every_replica_keeps_its_classrooms_in_the_redis_the_manifests_start():
     _, app = container()
     env = {item["name"]: item["value"] for item in app["env"]}
@@ -287,4 +282,3 @@ def test_nginx_passes_a_rooms_event_stream_unbuffered_and_holds_it_past_a_heartb
     assert "proxy_buffering off;" in block
     read_timeout = int(re.search(r"proxy_read_timeout (\d+)s;", block).group(1))
     assert read_timeout > 2 * Settings().rooms_heartbeat_s
->>>>>>> issue-22a

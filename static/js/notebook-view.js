@@ -13,6 +13,7 @@ import { applyTranslations, setLanguage } from "./i18n.js";
 import { NetworkView } from "./network.js";
 import { Timeline } from "./timeline.js";
 import { Tooltip } from "./tooltip.js";
+import { writeSymbols } from "./topbar.js";
 import { TraceIndex } from "./trace.js";
 
 /** The trace the model holds: JSON bytes (a DataView or ArrayBuffer) or text. */
@@ -87,8 +88,10 @@ export function mount({ model, el }) {
   }
 
   function setNotation() {
-    root.dataset.notation = model.get("notation");
-    for (const v of Object.values(views)) v.setNotation(model.get("notation"));
+    const notation = model.get("notation");
+    root.dataset.notation = notation;
+    writeSymbols(shadow, notation);
+    for (const v of Object.values(views)) v.setNotation(notation);
   }
 
   function setTrace() {
@@ -104,6 +107,7 @@ export function mount({ model, el }) {
   async function setLang() {
     await setLanguage(model.get("lang"), root);
     applyTranslations(shadow);
+    writeSymbols(shadow, model.get("notation"));
     for (const v of Object.values(views)) v.setLanguage?.();
   }
 

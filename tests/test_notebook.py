@@ -213,3 +213,14 @@ def test_widget_markup_holds_the_pages_panels():
     for container in ('id="timeline"', 'id="network"', 'id="equation"', 'id="heatmaps"'):
         assert container in markup
     assert 'class="legend"' in markup
+
+
+def test_readme_example_runs_and_prints_the_event_python_set(capsys):
+    from test_package import readme_section
+
+    program = readme_section("The studio in a notebook cell")
+    assert "from bptt_studio.notebook import Studio" in program
+    namespace: dict = {}
+    exec(compile(program, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert capsys.readouterr().out.split() == ["9", "backward", "3"]
+    assert namespace["w"].event == 0 and namespace["w"].trace["config"]["cell"] == "gru"

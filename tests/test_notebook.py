@@ -134,7 +134,7 @@ def test_registries_are_the_pages_own():
     assert set(LANGUAGES) == catalogues
     page = (TEMPLATES_DIR / "index.html").read_text(encoding="utf-8")
     options = re.search(r'<select id="ctl-notation">(.*?)</select>', page, re.S).group(1)
-    assert NOTATIONS == re.findall(r'value="([a-z0-9]+)"', options)
+    assert re.findall(r'value="([a-z0-9]+)"', options) == NOTATIONS
 
 
 # ---- the page's modules, linked for blob: URLs -----------------------------------------------

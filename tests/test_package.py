@@ -403,7 +403,8 @@ def test_installed_notebook_widget_carries_the_pages_modules_from_site_packages(
         w.event = 3
         paths = [p for p, _ in assets()["_modules"]]
         print(json.dumps({"dir": str(JS_DIR), "paths": paths, "event": w.current["kind"],
-                          "esm": w._esm == (JS_DIR / "notebook.js").read_text(), "markup": "id=\\"network\\"" in w._markup,
+                          "esm": w._esm == (JS_DIR / "notebook.js").read_text(),
+                          "markup": "id=\\"network\\"" in w._markup,
                           "styles": ":host" in w._styles}))
     """)
     run = subprocess.run([str(installed_notebook / "python"), "-c", program], cwd=elsewhere,

@@ -104,8 +104,9 @@ class Studio(anywidget.AnyWidget):
     _entry = traitlets.Unicode().tag(sync=True)
     _styles = traitlets.Unicode().tag(sync=True)
     _markup = traitlets.Unicode().tag(sync=True)
-    # the trace as the API's JSON bytes (sent as a binary buffer, parsed once in the browser)
-    _trace = traitlets.Bytes().tag(sync=True)
+    # the trace as the API's JSON text (not bytes: marimo has handed binary traits to widgets
+    # as base64 text in some releases; text reaches every host alike)
+    _trace = traitlets.Unicode().tag(sync=True)
     event = traitlets.Int(0, help="the event on screen, 0-based").tag(sync=True)
     lang = traitlets.Unicode("en", help="the language: " + ", ".join(LANGUAGES)).tag(sync=True)
     notation = traitlets.Unicode("goodfellow", help="the notation: " + ", ".join(NOTATIONS)).tag(
@@ -114,8 +115,8 @@ class Studio(anywidget.AnyWidget):
     def __init__(self, request_or_result: Any = None, *, event: int = 0, lang: str = "en",
                  notation: str = "goodfellow", detail: str = "auto", **kwargs: Any) -> None:
         self.trace = trace_of({} if request_or_result is None else request_or_result, detail)
-        super().__init__(_trace=dumps(self.trace), event=event, lang=lang, notation=notation,
-                         **assets(), **kwargs)
+        super().__init__(_trace=dumps(self.trace).decode(), event=event, lang=lang,
+                         notation=notation, **assets(), **kwargs)
 
     def load(self, request_or_result: Any, detail: str = "auto") -> None:
         """Show another trace, from its first event."""
@@ -123,7 +124,7 @@ class Studio(anywidget.AnyWidget):
         with self.hold_sync():
             self.trace = trace
             self.event = 0
-            self._trace = dumps(trace)
+            self._trace = dumps(trace).decode()
 
     @property
     def events(self) -> int:

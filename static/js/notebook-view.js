@@ -16,15 +16,6 @@ import { Tooltip } from "./tooltip.js";
 import { writeSymbols } from "./topbar.js";
 import { TraceIndex } from "./trace.js";
 
-/** The trace the model holds: JSON bytes (a DataView or ArrayBuffer) or text. */
-function parsed(value) {
-  if (typeof value === "string") return JSON.parse(value);
-  const bytes = ArrayBuffer.isView(value)
-    ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
-    : new Uint8Array(value);
-  return JSON.parse(new TextDecoder().decode(bytes));
-}
-
 /** The widget's shadow root: the page's style sheet and the panels' markup (from Python). */
 function shadowOf(el, model) {
   const host = document.createElement("div");
@@ -95,7 +86,7 @@ export function mount({ model, el }) {
   }
 
   function setTrace() {
-    const trace = parsed(model.get("_trace"));
+    const trace = JSON.parse(model.get("_trace")); // the API's JSON, from the kernel
     index = new TraceIndex(trace);
     for (const v of Object.values(views)) v.setTrace(index);
     setNotation();

@@ -81,7 +81,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     log = (folder / ".lab.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-         f"--port={port}", "--ServerApp.token=", "--ServerApp.password=",
+         f"--port={port}", "--IdentityProvider.token=",
          f"--ServerApp.root_dir={folder}",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -111,6 +111,8 @@ def lab_page(browser, lab):
     page.errors = []
     page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.requested = []
+    page.on("request", lambda r: page.requested.append(r.url))
     page.goto(f"{base}/lab/tree/studio.ipynb")
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=STARTUP_S * 1000)
     # the file browser folded away (View > Show Left Sidebar): the notebook's whole width
@@ -164,6 +166,19 @@ def test_widget_is_drawn_in_the_cells_output(lab_page):
     assert output.locator(f"{WIDGET} #tl-status").inner_text().startswith(f"Event 1 of {EVENTS}")
     assert "{" not in output.locator(WIDGET).inner_text()  # every placeholder filled in
     assert lab_page.errors == []
+
+
+def test_nothing_is_fetched_but_from_jupyterlab_and_the_widgets_own_modules(lab_page, lab):
+    base, _ = lab
+    schemes = {url.split(":", 1)[0] for url in lab_page.requested}
+    assert schemes <= {"http", "ws", "blob", "data"}, schemes
+    elsewhere = [u for u in lab_page.requested
+                 if u.startswith(("http:", "ws:")) and not u.split("//", 1)[1].startswith(
+                     base.split("//", 1)[1] + "/")]
+    assert elsewhere == []
+    # the page's modules ran from blob: URLs made in the browser, never from a server
+    assert any(u.startswith("blob:") for u in lab_page.requested)
+    assert not [u for u in lab_page.requested if "/static/js/" in u and "network.js" in u]
 
 
 def test_keys_step_the_widget(lab_page):

@@ -311,3 +311,27 @@ def test_embed_fits_its_frame_at_every_size(page, framed_server, course, artifac
         assert overflow <= 0, size
         page.screenshot(path=str(artifacts_dir / f"embed-{size}-{lang}.png"))
     assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", ["laptop", "phone"])
+def test_an_embedded_lesson_keeps_its_panel_beside_or_above_the_studio(browser, live_server,
+                                                                      size):
+    width, height = SIZES[size]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        errors = errors_of(page)
+        page.goto(f"{live_server}/?embed=1&hide=charts&lesson=vanishing&step=2")
+        page.locator("#lesson-panel:not([hidden])").wait_for()
+        page.wait_for_selector("#studio[data-ready=true]")
+        lesson = page.locator("#lesson-panel").bounding_box()
+        studio = page.locator("#studio").bounding_box()
+        if size == "phone":  # one column: the lesson, then the studio under it, both whole
+            assert lesson["width"] >= width - 20 and studio["y"] >= lesson["y"] + lesson["height"]
+        else:  # the lesson in the sidebar's column, the studio beside it
+            assert studio["x"] >= lesson["x"] + lesson["width"] - 1
+        assert studio["x"] + studio["width"] <= width
+        assert errors == []
+    finally:
+        context.close()

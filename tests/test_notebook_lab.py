@@ -261,6 +261,7 @@ def test_widget_speaks_the_language_python_sets(lab_page, artifacts_dir, lang):
     for _ in range(9):
         lab_page.keyboard.press("ArrowRight")
     wait_event(lab_page, 9)
+    lab_page.mouse.move(0, 0)  # no tooltip over the picture
     for size, (width, height) in SIZES.items():
         lab_page.set_viewport_size({"width": width, "height": height})
         lab_page.locator(f"{WIDGET} #timeline").scroll_into_view_if_needed()

@@ -203,6 +203,18 @@ def test_keys_outside_the_widget_leave_it_alone(lab_page):
     assert shown_event(lab_page) == 0
 
 
+def test_focus_on_the_current_node_follows_the_step(lab_page):
+    """Keyboard users keep their place: the focused node moves with the event, as on the page
+    (inside the widget's shadow root, where document.activeElement is only its host)."""
+    start_at_first_event(lab_page)
+    lab_page.locator(f"{WIDGET} #node-h-1").focus()
+    lab_page.keyboard.press("ArrowRight")
+    wait_event(lab_page, 1)
+    focused = lab_page.evaluate(
+        "() => document.querySelector('.bptt-studio-host').shadowRoot.activeElement?.id")
+    assert focused == "node-h-2"
+
+
 def test_buttons_step_the_widget(lab_page):
     start_at_first_event(lab_page)
     lab_page.locator(f"{WIDGET} #tl-forward").click()

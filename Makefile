@@ -6,8 +6,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint lock lock-upgrade plotly-js bench bench-api bench-scale bench-page bench-cost \
-	bench-rooms \
+.PHONY: run test test-notebook lint lock lock-upgrade plotly-js bench bench-api bench-scale \
+	bench-page bench-cost bench-rooms \
 	docker-smoke golden fuzz-torch clean
 
 # Hashed lock files (pip-tools), one per set: what the app needs to run, what builds its wheel
@@ -90,6 +90,11 @@ lint: $(VENV)/.installed-dev node_modules/.installed
 
 test: $(VENV)/.installed-dev lint
 	$(BIN)/python -m pytest
+
+# The notebook widget alone (part of `make test` too): its kernel side, then a real JupyterLab
+# (the dev set's) in headless Chromium runs a notebook, steps the widget, reads it back. ~2 min.
+test-notebook: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest tests/test_notebook.py tests/test_notebook_lab.py
 
 # Engine speed against a minimal NumPy loop and, when BENCH_PYTHON has torch, PyTorch; then the
 # cost model's estimates against the CPU seconds and memory of every corner (bench/bench_cost.py):

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from bptt_studio import __version__
+from bptt_studio.embed import PANELS, embed_view
 from bptt_studio.paths import STATIC_DIR, TEMPLATES_DIR, plotly_js_path
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +38,9 @@ LONG_CACHE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 @router.get("/", response_class=HTMLResponse)
 async def studio(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "index.html", {"version": __version__})
+    """The studio; ``?embed=1&hide=...`` as a frame on another site's page (app/embed.py)."""
+    return templates.TemplateResponse(request, "index.html", {
+        "version": __version__, "embed": embed_view(request.query_params), "embed_panels": PANELS})
 
 
 @router.get("/worksheet", response_class=HTMLResponse)

@@ -3,12 +3,20 @@
 The strict policy is scoped to the app's own pages and API; the offline Swagger UI at /docs
 needs inline script, so it gets a looser policy of its own.
 
+Framing: by default no site may show the page in a frame (CSP ``frame-ancestors 'none'`` and
+``X-Frame-Options: DENY``). ``BPTT_FRAME_ANCESTORS`` lists the sites that may (a course page
+that embeds the studio, ``/?embed=1``): they become the page's ``frame-ancestors``, and
+X-Frame-Options says the same where it can (it has no way to name another site: browsers that
+know CSP ignore it whenever ``frame-ancestors`` is present, so it is left out then rather than
+contradict the list).
+
 Starlette builds a redirect's Location from the request's own Host header (a trailing slash
 removed from /api/v1/trace/, added to /static): a client, or a cache in between, that sends
 ``Host: evil.example`` got ``Location: http://evil.example/api/v1/trace``. Every redirect of
 this app stays on this server, so its Location is made relative: the path and query alone.
 """
 
+import re
 from urllib.parse import urlsplit
 
 import orjson
@@ -19,37 +27,72 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # plotly.js injects inline styles and draws heatmaps through data: images; scripts need
 # neither 'unsafe-inline' nor 'unsafe-eval'.
-STRICT_CSP = (
+PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
-    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    "base-uri 'self'; form-action 'self'"
 )
+STRICT_CSP = f"{PAGE_CSP}; frame-ancestors 'none'"
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/static-offline-docs")
 
-COMMON_HEADERS = [
+BASE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+COMMON_HEADERS = [*BASE_HEADERS, (b"x-frame-options", b"DENY")]
+
+# What BPTT_FRAME_ANCESTORS accepts, one source at a time: 'self', * (any site), or an origin:
+# http(s)://, a host name or address (a leading *. for its subdomains), an optional port. Only
+# these: a space or a ';' would write other sources or directives into the policy.
+FRAME_SOURCE = re.compile(
+    r"(?:'self'|\*|https?://(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::(?:[0-9]{1,5}|\*))?)")
+
+
+def frame_sources(values: list[str]) -> list[str]:
+    """The sites allowed to frame the page, checked (a trailing "/" of an origin dropped);
+    [] (nothing, or 'none' alone) for none. ValueError names a value that is not a source."""
+    sources = [v[:-1] if v.endswith("/") and "://" in v else v for v in values]
+    if sources == ["'none'"]:
+        return []
+    for source in sources:
+        if not FRAME_SOURCE.fullmatch(source):
+            raise ValueError(
+                f"{source!r} is not a site that may frame the page: write an origin such as "
+                f"https://course.example or http://localhost:8888 (no path), 'self', or * for "
+                f"any site, separated by commas; or 'none' alone (the default)")
+    return list(dict.fromkeys(sources))
+
+
+def frame_policy(sources: list[str]) -> tuple[str, list[tuple[bytes, bytes]]]:
+    """(the CSP of the app's pages and API, the headers beside it) for the allowed framers."""
+    if not sources:
+        return STRICT_CSP, COMMON_HEADERS
+    csp = f"{PAGE_CSP}; frame-ancestors {' '.join(sources)}"
+    if sources == ["'self'"]:
+        return csp, [*BASE_HEADERS, (b"x-frame-options", b"SAMEORIGIN")]
+    return csp, BASE_HEADERS
 
 
 class SecurityHeadersMiddleware:
     """Pure ASGI middleware (no BaseHTTPMiddleware: it would buffer streaming bodies)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, frame_ancestors: list[str] | None = None) -> None:
         self.app = app
+        self.page_csp, self.page_headers = frame_policy(frame_sources(frame_ancestors or []))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        csp = DOCS_CSP if path.startswith(DOCS_PATHS) else STRICT_CSP
+        docs = path.startswith(DOCS_PATHS)
+        csp = DOCS_CSP if docs else self.page_csp
+        extra = COMMON_HEADERS if docs else self.page_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -59,7 +102,7 @@ class SecurityHeadersMiddleware:
                     if k.lower() != b"content-security-policy"
                 ]
                 headers.append((b"content-security-policy", csp.encode()))
-                headers.extend(COMMON_HEADERS)
+                headers.extend(extra)
                 message["headers"] = headers
             await send(message)
 

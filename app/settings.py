@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bptt_studio.security import frame_sources
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BPTT_", extra="ignore")
@@ -146,7 +148,14 @@ class Settings(BaseSettings):
         description="origins allowed by CORS, comma-separated (or a JSON list); empty = off",
     )
 
-    @field_validator("cors_origins", mode="before")
+    frame_ancestors: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="sites allowed to show the page in a frame (an embed on a course page), "
+                    "comma-separated origins such as https://course.example, or 'self', or * "
+                    "for any site; empty = none may (CSP frame-ancestors 'none')",
+    )
+
+    @field_validator("cors_origins", "frame_ancestors", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -157,6 +166,11 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [origin.strip() for origin in text.split(",") if origin.strip()]
         return value
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _frame_sources(cls, value: list[str]) -> list[str]:
+        return frame_sources(value)
 
 
 @lru_cache

@@ -221,11 +221,12 @@ def test_wheel_requires_what_pyproject_says(wheel):
 # ---- installed into a fresh venv, used from another folder ----------------------------------
 
 
-def runtime_site(folder: Path) -> Path:
-    """A folder of links to the locked runtime packages installed in this venv, and nothing
-    else: what a fresh `pip install` of the runtime lock would put in site-packages."""
+def runtime_site(folder: Path, packages: list[str] | None = None) -> Path:
+    """A folder of links to the locked runtime packages installed in this venv (or to the
+    packages named), and nothing else: what a fresh `pip install` of the runtime lock would put
+    in site-packages."""
     folder.mkdir()
-    for package in read_lock(LOCKS["run"]):
+    for package in packages or list(read_lock(LOCKS["run"])):
         dist = metadata.distribution(package)
         tops = {Path(str(f)).parts[0] for f in dist.files or []}
         for top in tops:
@@ -235,19 +236,37 @@ def runtime_site(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def installed(wheel, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv (no pip of its own) with the wheel installed; returns its bin folder."""
-    base = tmp_path_factory.mktemp("installed")
+def install(wheel: Path, base: Path, packages: list[str] | None = None,
+            extras: str = "") -> Path:
+    """A fresh venv (no pip of its own) with the wheel installed (with ``extras``, e.g.
+    "[notebook]") over links to the runtime lock (or ``packages``); returns its bin folder."""
     venv.EnvBuilder(with_pip=False).create(base / "venv")
     site = next((base / "venv" / "lib").glob("python3*/site-packages"))
-    (site / "_bptt_runtime_lock.pth").write_text(str(runtime_site(base / "runtime")) + "\n")
+    (site / "_bptt_runtime_lock.pth").write_text(
+        str(runtime_site(base / "runtime", packages)) + "\n")
     python = base / "venv" / "bin" / "python"
     run = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-index",
-         str(wheel)], capture_output=True, text=True, timeout=300, check=False)
+         f"{wheel}{extras}"], capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return python.parent
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install(wheel, tmp_path_factory.mktemp("installed"))
+
+
+@pytest.fixture(scope="module")
+def installed_notebook(wheel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`pip install "bptt-studio[notebook]"`: the runtime lock and the notebook extra's
+    packages (as this venv holds them), the wheel installed with its extra."""
+    extra = [Requirement(r) for r in PYPROJECT["project"]["optional-dependencies"]["notebook"]]
+    found, problems = closure(extra)
+    assert not problems, problems
+    packages = sorted(set(read_lock(LOCKS["run"])) | set(found))
+    return install(wheel, tmp_path_factory.mktemp("installed-notebook"), packages,
+                   "[notebook]")
 
 
 @pytest.fixture
@@ -362,6 +381,42 @@ def test_readme_notebook_example_runs_outside_the_repository(installed, elsewher
                          check=False)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip(), "the example printed nothing"
+
+
+def test_wheel_offers_the_notebook_extra_with_anywidget(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    meta = zipfile.ZipFile(wheel).read(next(n for n in names
+                                            if n.endswith(".dist-info/METADATA"))).decode()
+    assert "Provides-Extra: notebook" in meta.splitlines()
+    extra = {Requirement(line.split(":", 1)[1].strip()).name for line in meta.splitlines()
+             if line.startswith("Requires-Dist:") and 'extra == "notebook"' in line}
+    assert extra == {"anywidget"}
+
+
+def test_installed_notebook_widget_carries_the_pages_modules_from_site_packages(
+        installed_notebook, elsewhere):
+    """The widget's JavaScript, style sheet and markup come from the installed package."""
+    program = textwrap.dedent("""
+        import json
+        from bptt_studio.notebook import Studio, assets, JS_DIR
+        w = Studio({"cell": "gru", "hidden_size": 2})
+        w.event = 3
+        paths = [p for p, _ in assets()["_modules"]]
+        print(json.dumps({"dir": str(JS_DIR), "paths": paths, "event": w.current["kind"],
+                          "esm": w._esm == (JS_DIR / "notebook.js").read_text(),
+                          "markup": "id=\\"network\\"" in w._markup,
+                          "styles": ":host" in w._styles}))
+    """)
+    run = subprocess.run([str(installed_notebook / "python"), "-c", program], cwd=elsewhere,
+                         env=clean_env(), capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    shown = json.loads(run.stdout)
+    assert shown["dir"].startswith(str(installed_notebook.parent / "lib"))
+    assert {"notebook-view.js", "network.js", "equation.js", "heatmaps.js", "timeline.js",
+            "i18n/ru.js"} <= set(shown["paths"])
+    assert shown["markup"] and shown["styles"] and shown["event"] == "forward"
+    assert shown["esm"]  # anywidget's entry: the installed static/js/notebook.js
 
 
 def test_vendored_plotly_js_is_the_recorded_npm_release():

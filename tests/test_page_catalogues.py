@@ -33,10 +33,11 @@ def catalogue(lang: str) -> dict[str, str]:
 
 
 def keys_used() -> set[str]:
-    """Keys named literally in the template and in the modules (data-i18n*, tr("..."))."""
+    """Keys named literally in the templates and in the modules (data-i18n*, tr("..."))."""
     used: set[str] = set()
-    template = (ROOT / "templates" / "index.html").read_text(encoding="utf-8")
-    used |= set(re.findall(r'data-i18n(?:-aria|-title|-placeholder)?="([^"]+)"', template))
+    for path in (ROOT / "templates").glob("*.html"):
+        template = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r'data-i18n(?:-aria|-title|-placeholder)?="([^"]+)"', template))
     for path in (ROOT / "static" / "js").glob("*.js"):
         text = path.read_text(encoding="utf-8")
         used |= set(re.findall(r'\btr\("([a-zA-Z0-9_.-]+)"', text))

@@ -481,3 +481,20 @@ def test_projector_size(browser, live_server, artifacts_dir):
     page.screenshot(path=str(artifacts_dir / "page-lstm-sine-1920.png"))
     context.close()
     assert errors == []
+
+
+@pytest.mark.parametrize("scrolled", [0, 200])
+def test_a_node_hovered_shows_its_numbers_beside_it(page, live_server, console_errors, scrolled):
+    """The tooltip sits beside its node in the page's coordinates, the page scrolled or not."""
+    page.set_viewport_size({"width": 1366, "height": 600})
+    open_studio(page, live_server)
+    page.evaluate(f"window.scrollTo(0, {scrolled})")
+    node = page.locator("#node-h-1")
+    node.hover()
+    tooltip = page.locator("#tooltip")
+    tooltip.wait_for()
+    at, box = node.bounding_box(), tooltip.bounding_box()
+    right_of_it = abs(box["x"] - (at["x"] + at["width"] + 8)) <= 6
+    left_of_it = abs(box["x"] + box["width"] + 8 - at["x"]) <= 6
+    assert (right_of_it or left_of_it) and abs(box["y"] - at["y"]) <= 6, (at, box)
+    assert console_errors == []

@@ -40,7 +40,8 @@ function inScope(target, scope, scoped) {
     // a selector names its elements page-wide, or within one column when the name says so
     return [...(scoped ? scope.root() : document).querySelectorAll(target)];
   }
-  const el = document.getElementById(scope.prefix + target);
+  // a scope in a shadow root (the notebook widget's) finds its ids there
+  const el = (scope.byId ?? ((id) => document.getElementById(id)))(scope.prefix + target);
   return el ? [el] : [];
 }
 

@@ -19,12 +19,15 @@ async function ensure(lang) {
   }
 }
 
-/** Load a language's catalogue (once) and make it current; unknown languages give English. */
-export async function setLanguage(lang) {
+/**
+ * Load a language's catalogue (once) and make it current; unknown languages give English.
+ * root: the element whose lang it sets (the page's; a notebook widget's own).
+ */
+export async function setLanguage(lang, root = document.documentElement) {
   const wanted = LANGUAGES.includes(lang) ? lang : "en";
   await ensure(wanted);
   current = wanted;
-  document.documentElement.lang = current;
+  root.lang = current;
   return current;
 }
 

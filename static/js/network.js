@@ -602,7 +602,7 @@ export class NetworkView extends EventTarget {
       }
     }
     this.showRange();
-    const active = document.activeElement;
+    const active = this.active();
     if (this.container.contains(active) && active !== this.container) this.focusCurrent();
   }
 
@@ -868,7 +868,15 @@ export class NetworkView extends EventTarget {
 
   focusCurrent() {
     const node = this.currentNodes?.find((n) => n.dataset.node === "h") || this.currentNodes?.[0];
-    if (node && document.activeElement !== node) node.focus({ preventScroll: true });
+    if (node && this.active() !== node) node.focus({ preventScroll: true });
+  }
+
+  /**
+   * The focused element where the drawing lives: the page's, or a notebook widget's shadow
+   * root's (there document.activeElement is only the widget's host).
+   */
+  active() {
+    return this.container.getRootNode().activeElement;
   }
 
   onKey(e) {
@@ -881,7 +889,7 @@ export class NetworkView extends EventTarget {
       return;
     }
     if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
-    const active = document.activeElement;
+    const active = this.active();
     // the nodes of a column, or (from a unit) the units of its step
     const nodes = active?.classList?.contains("unit")
       ? [...this.unitLayer.querySelectorAll(".unit")]

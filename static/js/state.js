@@ -18,7 +18,12 @@ export const DEFAULT_STATE = Object.freeze({
   compare: null, // "cell", "loss_at" or "truncation": set-ups side by side (compare-plan.js)
   neuron: null, // {unit} (0-based) of the open neuron view (neuron.js); its step is the event's
   room: null, // the code of the class this page leads or follows (classroom.js)
+  flags: null, // {embed, hide}: the link's embed flags as written (the server reads them)
 });
+
+// The page's embed flags (?embed=1&hide=charts, app/embed.py): the server lays the page out
+// from them; the store only carries them, as written, into every URL it writes.
+export const FLAGS = ["embed", "hide"];
 
 export const VIEWS = ["projector"];
 export const COMPARES = ["cell", "loss_at", "truncation"];
@@ -205,6 +210,9 @@ export function toQuery(state) {
   if (state.compare) params.set("compare", state.compare);
   if (state.neuron) params.set("unit", String(state.neuron.unit + 1)); // 1-based, as shown
   if (state.room) params.set("room", state.room);
+  for (const flag of FLAGS) {
+    if (state.flags?.[flag] !== undefined) params.set(flag, state.flags[flag]);
+  }
   return params.toString();
 }
 
@@ -231,7 +239,14 @@ export function fromQuery(search) {
     compare: COMPARES.includes(params.get("compare")) ? params.get("compare") : null,
     neuron: Number.isInteger(unit) && unit >= 1 ? { unit: unit - 1 } : null,
     room: ROOM_CODE.test(params.get("room") || "") ? params.get("room").toUpperCase() : null,
+    flags: flagsOf(params),
   };
+}
+
+/** The embed flags a query holds, as written; null when it holds none. */
+function flagsOf(params) {
+  const present = FLAGS.filter((flag) => params.has(flag));
+  return present.length ? Object.fromEntries(present.map((f) => [f, params.get(f)])) : null;
 }
 
 /**

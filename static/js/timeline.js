@@ -64,7 +64,8 @@ function button(id, key, name, parent) {
 }
 
 export class Timeline {
-  constructor({ container, onSeek }) {
+  /** keys: where it listens for its keys (the window on the page; a notebook widget its own). */
+  constructor({ container, onSeek, keys = window }) {
     this.container = container;
     this.onSeek = onSeek;
     this.events = [];
@@ -74,7 +75,7 @@ export class Timeline {
     this.speed = 1;
     this.build();
     // capture: the timeline sees the key before a focused dropdown turns it into a new value
-    window.addEventListener("keydown", (e) => this.onKey(e), { capture: true });
+    keys.addEventListener("keydown", (e) => this.onKey(e), { capture: true });
   }
 
   build() {

@@ -33,15 +33,28 @@ export class Tooltip {
       this.el.appendChild(line);
     }
     this.el.hidden = false;
+    // beside the anchor, in the viewport, flipped to its left when the right has no room
     const r = anchor.getBoundingClientRect();
     const w = this.el.offsetWidth;
     const h = this.el.offsetHeight;
-    let x = r.right + 8 + window.scrollX;
-    if (r.right + 8 + w > window.innerWidth) x = r.left - w - 8 + window.scrollX;
-    let y = r.top + window.scrollY;
-    if (r.top + h > window.innerHeight) y = Math.max(window.scrollY, r.bottom - h + window.scrollY);
-    this.el.style.left = `${Math.max(0, x)}px`;
-    this.el.style.top = `${y}px`;
+    let x = r.right + 8;
+    if (r.right + 8 + w > window.innerWidth) x = r.left - w - 8;
+    let y = r.top;
+    if (r.top + h > window.innerHeight) y = Math.max(0, r.bottom - h);
+    const o = this.origin();
+    this.el.style.left = `${Math.max(0, x - o.left)}px`;
+    this.el.style.top = `${y - o.top}px`;
+  }
+
+  /**
+   * Where the tooltip's coordinates start, in the viewport: the page's origin, or the box of a
+   * positioned container (a notebook widget's, inside a cell that scrolls with its notebook).
+   */
+  origin() {
+    const parent = this.el.offsetParent;
+    if (!parent || parent === document.body) return { left: -window.scrollX, top: -window.scrollY };
+    const box = parent.getBoundingClientRect();
+    return { left: box.left - parent.scrollLeft, top: box.top - parent.scrollTop };
   }
 
   hide() {

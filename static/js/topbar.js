@@ -49,13 +49,18 @@ export class TopBar {
       if (projector) el.dataset.view = "projector";
       else delete el.dataset.view;
     }
-    const args = symbolArgs(state.notation);
-    for (const el of document.querySelectorAll("[data-i18n-symbols]")) {
-      el.dataset.i18nArgs = JSON.stringify(args);
-      el.textContent = t(el.dataset.i18n, args);
-    }
+    writeSymbols(document, state.notation);
     this.projector.setAttribute("aria-pressed", String(projector));
     this.controlsToggle.hidden = !projector;
     if (!projector) this.foldControls(false);
+  }
+}
+
+/** The texts under root marked data-i18n-symbols, with the notation's symbols in them. */
+export function writeSymbols(root, notation) {
+  const args = symbolArgs(notation);
+  for (const el of root.querySelectorAll("[data-i18n-symbols]")) {
+    el.dataset.i18nArgs = JSON.stringify(args);
+    el.textContent = t(el.dataset.i18n, args);
   }
 }

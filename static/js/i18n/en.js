@@ -4,6 +4,8 @@ export default {
   "app.skip": "Skip to the network",
   "app.footer": "Every number on this page comes from the JSON API.",
   "app.apiDocs": "API documentation",
+  "embed.unknown": "Not understood in this link: {names}. hide= names panels among {panels}; embed= is 1 or 0.",
+  "nb.region": "BPTT Studio: the network, its equations and accumulators, event by event (click, then ← →)",
   "lessons.menu": "Lessons",
   "lang.en": "English",
   "lang.pt-BR": "Português (Brasil)",

@@ -6,6 +6,8 @@ export default {
   "app.skip": "Ir para a rede",
   "app.footer": "Todos os números desta página vêm da API JSON.",
   "app.apiDocs": "Documentação da API",
+  "embed.unknown": "Não entendido neste link: {names}. hide= nomeia painéis entre {panels}; embed= é 1 ou 0.",
+  "nb.region": "BPTT Studio: a rede, suas equações e acumuladores, evento a evento (clique, depois ← →)",
   "lessons.menu": "Lições",
   "lang.en": "English",
   "lang.pt-BR": "Português (Brasil)",

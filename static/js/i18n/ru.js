@@ -6,6 +6,8 @@ export default {
   "app.skip": "Перейти к сети",
   "app.footer": "Все числа на этой странице приходят из JSON API.",
   "app.apiDocs": "Документация API",
+  "embed.unknown": "В этой ссылке не распознано: {names}. hide= называет панели из списка {panels}; embed= равно 1 или 0.",
+  "nb.region": "BPTT Studio: сеть, её уравнения и накопители, событие за событием (щёлкните, затем ← →)",
   "lessons.menu": "Уроки",
   "lang.en": "English",
   "lang.pt-BR": "Português (Brasil)",

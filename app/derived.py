@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from bptt_studio import engine, export, limits
 from bptt_studio.engine import Plan
-from bptt_studio.engine.tidy import to_csv_bytes
+from bptt_studio.engine.outputs.tidy import to_csv_bytes
 from bptt_studio.errors import ApiError
 from bptt_studio.jsonio import all_finite, dumps
 from bptt_studio.service import BYTES_PER_NUMBER, estimate_full_bytes

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from bptt_studio import derived, jsonio
 from bptt_studio.api import CLIENT_CLOSED, SERVING_RESPONSES, client_left
 from bptt_studio.body import JSONBodyRoute
-from bptt_studio.engine.cells import CELLS
+from bptt_studio.engine.cells.registry import CELLS
 from bptt_studio.errors import error_body, validation_errors
 from bptt_studio.runner import ClientGone, ComputePool
 from bptt_studio.schemas import ERROR_RESPONSES, Schemas, _json_integer, build_schemas

@@ -39,7 +39,7 @@ def admit_script(request: dict[str, Any], options: dict[str, Any],
                  settings: Settings) -> Plan:
     """The plan of the script's pass, judged by the limits and by the script's size."""
     from bptt_studio import engine, limits
-    from bptt_studio.engine.torch_script import estimate_script_bytes
+    from bptt_studio.engine.outputs.torch_script import estimate_script_bytes
     from bptt_studio.errors import ApiError
 
     del options  # "detail" shapes a trace's JSON; the script always carries every number

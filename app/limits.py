@@ -21,7 +21,7 @@ applies when set, and is unset by default.
 from __future__ import annotations
 
 from bptt_studio.engine import Plan, RequestError
-from bptt_studio.engine.cost import (
+from bptt_studio.engine.planning.cost import (
     FULL_MARGIN,
     Cost,
     Detail,

@@ -46,9 +46,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bptt_studio.engine.cell import all_params
-from bptt_studio.engine.cells import CELLS
-from bptt_studio.engine.request import (
+from bptt_studio.engine.cells.protocol import all_params
+from bptt_studio.engine.cells.registry import CELLS
+from bptt_studio.engine.request.fields import (
     RULES,
     ArrayData,
     OnlyWhen,

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from bptt_studio import engine, limits
 from bptt_studio.engine import Plan
-from bptt_studio.engine.detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
+from bptt_studio.engine.outputs.detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
 from bptt_studio.errors import ApiError
 from bptt_studio.jsonio import all_finite, dumps
 from bptt_studio.schemas import API_FIELDS

@@ -401,7 +401,7 @@ def run_limits() -> None:
 def breakdown() -> None:
     """Where the time of scenario (b) goes, measured in-process (median of 5)."""
     from bptt_studio import engine
-    from bptt_studio.engine.detail import with_norms
+    from bptt_studio.engine.outputs.detail import with_norms
     from bptt_studio.jsonio import all_finite, dumps
     from bptt_studio.service import trace_payload
     from bptt_studio.settings import Settings
@@ -510,7 +510,7 @@ def judge(path: str, body: dict) -> tuple[bool, float, float]:
     """(accepted by the default limits, estimated CPU seconds, estimated peak MB): the plan
     and cost model the server itself judges the request with (app/limits.py)."""
     from bptt_studio import engine, limits
-    from bptt_studio.engine.cost import estimate
+    from bptt_studio.engine.planning.cost import estimate
     from bptt_studio.errors import ApiError
     from bptt_studio.schemas import API_FIELDS
     from bptt_studio.settings import Settings

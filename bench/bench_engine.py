@@ -66,8 +66,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from proc_support import stop_server  # noqa: E402
 
 from engine import plan, problem_of, run_trace  # noqa: E402
-from engine.diagnostics import jacobian_norms  # noqa: E402
-from engine.schedule import run_schedule  # noqa: E402
+from engine.bptt.diagnostics import jacobian_norms  # noqa: E402
+from engine.bptt.schedule import run_schedule  # noqa: E402
 
 try:
     import torch

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from bptt_studio.engine.cells import CELLS
+from bptt_studio.engine.cells.registry import CELLS
 
 ROOT = Path(__file__).resolve().parent.parent
 COST_FILE = ROOT / "engine" / "cost.py"
@@ -152,20 +152,20 @@ class Phases:
 
 
 WRAPPED = [  # (module, function, phase of engine/cost.py)
-    ("bptt_studio.engine.run", "run_schedule", "pass"),
-    ("bptt_studio.engine.gradcheck", "run_schedule", "pass"),
-    ("bptt_studio.engine.train", "run_schedule", "passes"),
-    ("bptt_studio.engine.diagnostics", "compute", "diagnostics"),
-    ("bptt_studio.engine.diagnostics", "_full_vs_truncated", "replay"),
-    ("bptt_studio.engine.diagnostics", "jacobian_norms", "jacobian"),
-    ("bptt_studio.engine.run", "_all_finite", "scan"),
+    ("bptt_studio.engine.tasks.run", "run_schedule", "pass"),
+    ("bptt_studio.engine.tasks.gradcheck", "run_schedule", "pass"),
+    ("bptt_studio.engine.tasks.train", "run_schedule", "passes"),
+    ("bptt_studio.engine.bptt.diagnostics", "compute", "diagnostics"),
+    ("bptt_studio.engine.bptt.diagnostics", "_full_vs_truncated", "replay"),
+    ("bptt_studio.engine.bptt.diagnostics", "jacobian_norms", "jacobian"),
+    ("bptt_studio.engine.tasks.run", "_all_finite", "scan"),
     ("bptt_studio.service", "trace_payload", "payload"),
     ("bptt_studio.service", "dumps", "json"),
     ("bptt_studio.derived", "dumps", "json"),
     ("bptt_studio.derived", "to_csv_bytes", "csv"),
-    ("bptt_studio.engine.gradcheck", "numeric_param_grad", "gradcheck"),
-    ("bptt_studio.engine.train", "what_it_says", "extras"),
-    ("bptt_studio.engine.neuron", "neuron_view", "view"),
+    ("bptt_studio.engine.tasks.gradcheck", "numeric_param_grad", "gradcheck"),
+    ("bptt_studio.engine.tasks.train", "what_it_says", "extras"),
+    ("bptt_studio.engine.outputs.neuron", "neuron_view", "view"),
 ]
 
 
@@ -215,7 +215,8 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
 
 def work_and_output(spec: dict[str, Any]) -> tuple[Any, Any]:
     """The request's Work and Output as the API plans them."""
-    from bptt_studio.engine import cost, plan
+    from bptt_studio.engine import plan
+    from bptt_studio.engine.planning import cost
 
     endpoint, options = spec["endpoint"], spec["options"]
     task = endpoint if endpoint in ("trace", "train", "gradcheck") else "trace"
@@ -401,7 +402,7 @@ def fit_phase(rows: list[tuple[dict[str, float], float]], floor: float
 
 def fit(measured: list[dict[str, Any]]) -> dict[str, Any]:
     """The coefficients of every phase, and the margins of the whole estimate."""
-    from bptt_studio.engine import cost
+    from bptt_studio.engine.planning import cost
 
     rows: dict[str, dict[str, list[tuple[dict[str, float], float]]]] = {}
     for m in measured:
@@ -442,7 +443,7 @@ def whole_ratios(measured: list[dict[str, Any]], model: dict[str, Any]
                  ) -> dict[str, list[tuple[float, float]]]:
     """Measured / fitted (no margin) of each whole request, its work as it ran:
     [(ratio, measured)], CPU and memory."""
-    from bptt_studio.engine import cost
+    from bptt_studio.engine.planning import cost
 
     out: dict[str, list[tuple[float, float]]] = {"cpu": [], "memory": []}
     for m in measured:
@@ -468,8 +469,8 @@ def _compare(measured: list[dict[str, Any]]) -> list[tuple[str, float, float, fl
     with the coefficients now in engine/cost.py."""
     import importlib
 
-    from bptt_studio.engine import cost
-    from bptt_studio.engine.cells import CELLS
+    from bptt_studio.engine.cells.registry import CELLS
+    from bptt_studio.engine.planning import cost
 
     for cell in CELLS.values():  # their COST as written
         importlib.reload(cell)  # type: ignore[arg-type]
@@ -502,8 +503,8 @@ def split_cells(cpu: dict[str, dict[str, float]]
                 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]]]:
     """The CPU coefficients as (the shared ones, {cell: its own COST}): a feature of
     CELL_COST_FEATURES is ``<feature>_<cell>``; one the fit left out (at zero) is 0.0."""
-    from bptt_studio.engine.cell import CELL_COST_FEATURES
-    from bptt_studio.engine.cells import CELLS
+    from bptt_studio.engine.cells.protocol import CELL_COST_FEATURES
+    from bptt_studio.engine.cells.registry import CELLS
 
     owned = {(phase, f"{feature}_{cell}"): (cell, feature) for cell in CELLS
              for phase, features in CELL_COST_FEATURES.items() for feature in features}
@@ -577,7 +578,7 @@ def write_block(text_block: str, model: dict[str, Any]) -> None:
     """engine/cost.py's block, and each registered cell's own COST in its module."""
     import inspect
 
-    from bptt_studio.engine.cells import CELLS
+    from bptt_studio.engine.cells.registry import CELLS
 
     write_between(COST_FILE, "CALIBRATION", text_block)
     _, cells = split_cells(model["cpu"])

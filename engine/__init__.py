@@ -13,20 +13,20 @@ Everything takes a request shaped as in docs/CONTRACT.md (a dict or a ``TraceReq
 its ``Plan``. NumPy and the standard library only.
 """
 
-from .cell import Cell, ParamSpec
-from .cells import CELLS
-from .errors import RequestError
-from .gradcheck import gradcheck
-from .initial import initial_params
-from .neuron import neuron, neuron_view
-from .plain import to_data
-from .plan import Plan, Work, plan, problem_of
-from .presets import PRESETS, list_presets
-from .request import TraceRequest
-from .run import run_trace
-from .tidy import to_csv, write_csv
-from .torch_script import torch_script
-from .train import train
+from .cells.protocol import Cell, ParamSpec
+from .cells.registry import CELLS
+from .outputs.neuron import neuron, neuron_view
+from .outputs.plain import to_data
+from .outputs.tidy import to_csv, write_csv
+from .outputs.torch_script import torch_script
+from .planning.plan import Plan, Work, plan, problem_of
+from .request.errors import RequestError
+from .request.fields import TraceRequest
+from .request.presets import PRESETS, list_presets
+from .tasks.gradcheck import gradcheck
+from .tasks.initial import initial_params
+from .tasks.run import run_trace
+from .tasks.train import train
 
 __all__ = [
     "CELLS",

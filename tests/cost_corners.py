@@ -29,7 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bptt_studio.engine import CELLS as ENGINE_CELLS
-from bptt_studio.engine import RequestError, cost, plan
+from bptt_studio.engine import RequestError, plan
+from bptt_studio.engine.planning import cost
 from bptt_studio.limits import MB, check, response
 from bptt_studio.settings import Settings
 

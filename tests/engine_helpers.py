@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bptt_studio.engine import CELLS
-from bptt_studio.engine.request import ActivationName
+from bptt_studio.engine.request.fields import ActivationName
 
 T, D, H, K = 5, 3, 3, 3
 

@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from bptt_studio.engine.cell import Packed, ParamSpec, gate_params
-from bptt_studio.engine.cell import input_grad as input_grad
-from bptt_studio.engine.cell import input_projection as input_projection
-from bptt_studio.engine.memory import shift_rows
-from bptt_studio.engine.nonlinear import sigmoid
-from bptt_studio.engine.terms import (
+from bptt_studio.engine.cells.memory import shift_rows
+from bptt_studio.engine.cells.nonlinear import sigmoid
+from bptt_studio.engine.cells.protocol import Packed, ParamSpec, gate_params
+from bptt_studio.engine.cells.protocol import input_grad as input_grad
+from bptt_studio.engine.cells.protocol import input_projection as input_projection
+from bptt_studio.engine.cells.terms import (
     Node,
     Reader,
     Step,

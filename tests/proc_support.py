@@ -58,6 +58,12 @@ def own_cpu_seconds(pid: int) -> float:
     return 0.0 if fields is None else sum(int(value) for value in fields[11:13]) / TICKS
 
 
+def parent_pid(pid: int) -> int | None:
+    """The process's parent, or None once it is gone."""
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[1])
+
+
 def process_state(pid: int) -> str | None:
     """The process's state letter (R, S, Z, ...), or None once it is gone."""
     fields = _stat_fields(pid)

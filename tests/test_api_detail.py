@@ -5,7 +5,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bptt_studio.engine import run_trace
-from bptt_studio.engine.detail import frobenius, with_norms
+from bptt_studio.engine.outputs.detail import frobenius, with_norms
 from bptt_studio.main import create_app
 from bptt_studio.settings import Settings
 from tests.engine_helpers import CELL_NAMES

@@ -133,20 +133,28 @@ def test_openapi_declares_a_response_schema_for_every_endpoint(client):
     for path, operations in document["paths"].items():
         if not path.startswith("/api/v1/"):
             continue
-        # JSON, except the CSV export (text/csv) and the PyTorch check (a Python script)
+        # JSON, except the CSV export (text/csv), the PyTorch check (a Python script), a
+        # room's event stream and its QR code
         media = {"/api/v1/export/csv": "text/csv",
-                 "/api/v1/export/torch": "text/x-python"}.get(path, "application/json")
-        for operation in operations.values():
-            content = operation["responses"]["200"]["content"][media]
-            assert content["schema"], path
+                 "/api/v1/export/torch": "text/x-python",
+                 "/api/v1/rooms/{room}/events": "text/event-stream",
+                 "/api/v1/rooms/{room}/qr.svg": "image/svg+xml"}.get(path, "application/json")
+        for method, operation in operations.items():
+            success = [code for code in operation["responses"] if code.startswith("2")]
+            assert len(success) == 1, (path, method)
+            if success[0] == "204":  # no content: nothing to declare
+                continue
+            content = operation["responses"][success[0]]["content"][media]
+            assert content["schema"], (path, method)
 
 
 def test_openapi_declares_400_413_and_422_on_every_post(client):
     document = client.get("/openapi.json").json()
-    posts = [ops["post"] for path, ops in document["paths"].items() if "post" in ops]
-    assert len(posts) == 7  # trace, train, gradcheck, params, neuron, export/csv, export/torch
-    for operation in posts:
-        assert {"400", "413", "422"} <= set(operation["responses"])
+    posts = {path: ops["post"] for path, ops in document["paths"].items()
+             if "post" in ops and "requestBody" in ops["post"]}  # (POST /rooms takes none)
+    assert {"/api/v1/trace", "/api/v1/export/csv", "/api/v1/rooms/{room}/answers"} <= set(posts)
+    for path, operation in posts.items():
+        assert {"400", "413", "422"} <= set(operation["responses"]), path
 
 
 def test_openapi_request_schema_carries_the_server_limits(client):
@@ -160,7 +168,7 @@ def test_openapi_request_schema_carries_the_server_limits(client):
 def test_openapi_request_schema_is_generated_from_the_engine_dataclasses(client):
     from dataclasses import fields
 
-    from bptt_studio.engine.request import TraceRequest
+    from bptt_studio.engine.request.fields import TraceRequest
 
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     properties = schemas["TraceRequest"]["properties"]

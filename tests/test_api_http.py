@@ -138,7 +138,7 @@ def largest_explicit_lstm_body() -> bytes:
     """The largest request the other limits allow, with every number explicit: the LSTM at
     H = 64, D = K = 128 (57,728 parameters), h0, c0 and 200 steps of real-valued inputs and
     targets, every number a full-precision float64 (109,184 numbers), as compact JSON."""
-    from bptt_studio.engine.params import init_params
+    from bptt_studio.engine.request.params import init_params
 
     rng = np.random.default_rng(7)
     params = {k: v.tolist() for k, v in init_params("lstm", 64, 128, 128, seed=7).items()}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bptt_studio.engine import initial_params, plan, run_trace
-from bptt_studio.engine.cost import Output, estimate
+from bptt_studio.engine.planning.cost import Output, estimate
 
 PARAMS_FIELDS = {"params", "h0", "cell_spec", "sizes", "non_finite"}
 

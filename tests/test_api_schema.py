@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from bptt_studio.engine import RequestError
-from bptt_studio.engine.request import parse_request
+from bptt_studio.engine.request.fields import parse_request
 from bptt_studio.main import create_app
 from bptt_studio.settings import Settings
 

@@ -22,7 +22,13 @@ from bptt_studio.engine import train
 from bptt_studio.main import create_app
 from bptt_studio.settings import Settings
 from tests.conftest import start_server, stop_server
-from tests.proc_support import own_cpu_seconds, process_state, tree_cpu_seconds, tree_pids
+from tests.proc_support import (
+    own_cpu_seconds,
+    parent_pid,
+    process_state,
+    tree_cpu_seconds,
+    tree_pids,
+)
 from tests.serving_support import (
     SLOW_TEXT,
     closed_within,
@@ -133,11 +139,20 @@ def probe_health(base: str) -> float:
 # Deadline and cancellation: the CPU work stops.
 
 
-def computing_pid(root: int, seconds: float = 0.5) -> int:
-    """The process of the tree that is computing: the one whose CPU time moves the most."""
-    before = {pid: own_cpu_seconds(pid) for pid in tree_pids(root)}
-    time.sleep(seconds)
-    return max(before, key=lambda pid: own_cpu_seconds(pid) - before[pid])
+def computing_pid(root: int, within: float = 20.0) -> int:
+    """The computation process of the tree: a child of the worker's fork server (a
+    grandchild of the worker) whose CPU time moves. Awaited: a computation process may start
+    only as the request arrives, after the worker has planned it."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        pids = tree_pids(root)
+        leaves = [pid for pid in pids if pid != root and parent_pid(pid) not in (root, None)]
+        before = {pid: own_cpu_seconds(pid) for pid in leaves}
+        time.sleep(0.3)
+        moved = {pid: own_cpu_seconds(pid) - before[pid] for pid in leaves}
+        if moved and max(moved.values()) > 0:
+            return max(moved, key=moved.__getitem__)
+    raise AssertionError("no computation process computed")
 
 
 def gone_within(pid: int, seconds: float) -> bool:

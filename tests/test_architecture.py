@@ -38,9 +38,21 @@ def graph() -> dict[str, set[str]]:
 
 
 def test_the_graph_covers_every_module_of_both_packages(graph):
-    on_disk = {p for folder in ("app", "engine") for p in (ROOT / folder).glob("*.py")}
+    on_disk = {p for folder in ("app", "engine") for p in (ROOT / folder).rglob("*.py")}
     assert len(graph) == len(on_disk)
-    assert {ENGINE, f"{ENGINE}.cells", "bptt_studio.main"} <= set(graph)
+    assert {ENGINE, f"{ENGINE}.cells.registry", "bptt_studio.main"} <= set(graph)
+
+
+def test_each_folder_of_the_engine_imports_only_the_folders_below_it(graph):
+    folders = import_graph.folder_graph(graph, import_graph.modules(ROOT))
+    engine = {name: {t for t in targets if t.startswith(ENGINE)}
+              for name, targets in folders.items() if name.startswith(ENGINE)}
+    assert import_graph.cycles(engine) == []
+    # the layers, bottom up: each imports only those before it (the root re-exports them)
+    layers = ["cells", "request", "bptt", "planning", "tasks", "outputs"]
+    for index, layer in enumerate(layers):
+        allowed = {f"{ENGINE}.{below}" for below in layers[:index]}
+        assert engine[f"{ENGINE}.{layer}"] <= allowed, layer
 
 
 def test_the_engine_imports_nothing_of_the_web(graph):

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from bptt_studio.engine import CELLS, plan, problem_of
-from bptt_studio.engine.diagnostics import WindowSum
-from bptt_studio.engine.memory import pack_layout, packed_with_views
-from bptt_studio.engine.params import init_params
-from bptt_studio.engine.schedule import run_schedule
+from bptt_studio.engine.bptt.diagnostics import WindowSum
+from bptt_studio.engine.bptt.schedule import run_schedule
+from bptt_studio.engine.cells.memory import pack_layout, packed_with_views
+from bptt_studio.engine.request.params import init_params
 from tests.engine_helpers import CELL_NAMES, small_request
 
 

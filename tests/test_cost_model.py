@@ -9,8 +9,9 @@ import itertools
 import pytest
 
 from bptt_studio import service
-from bptt_studio.engine import RequestError, cost, plan, run_trace
-from bptt_studio.engine.plan import count_work
+from bptt_studio.engine import RequestError, plan, run_trace
+from bptt_studio.engine.planning import cost
+from bptt_studio.engine.planning.plan import count_work
 from bptt_studio.limits import MB, check, response
 from bptt_studio.service import BYTES_PER_NUMBER, estimate_full_bytes
 from bptt_studio.settings import Settings
@@ -110,7 +111,7 @@ def test_the_count_of_a_full_trace_is_the_service_estimate_of_its_size(cell, tru
 
 def _error_flow_counts(T, k1, k2, loss_at):
     """The rows engine.diagnostics._error_flow steps back, counted by its own loop."""
-    from bptt_studio.engine.schedule import windows
+    from bptt_studio.engine.bptt.schedule import windows
 
     losses_at = set(range(1, T + 1)) if loss_at == "every" else {T}
     steps = rows = done = 0

@@ -15,7 +15,7 @@ from bptt_studio.engine import (
     run_trace,
     train,
 )
-from bptt_studio.engine.params import spectral_radius
+from bptt_studio.engine.request.params import spectral_radius
 from tests.engine_helpers import small_request
 
 
@@ -341,7 +341,7 @@ def test_gradcheck_reports_agreement_for_every_parameter():
 
 
 def test_gradcheck_error_is_measured_against_the_gradients_own_scale():
-    from bptt_studio.engine.gradcheck import relative_error
+    from bptt_studio.engine.tasks.gradcheck import relative_error
 
     analytic = np.array([[0.5, -0.2], [1e-9, 0.0]])
     assert relative_error(analytic, analytic + 1e-11) < 1e-10  # rounding noise: agreement

@@ -10,7 +10,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from bptt_studio.engine import gru, lstm, rnn, run_trace
+from bptt_studio.engine import run_trace
+from bptt_studio.engine.cells.registry import gru, lstm, rnn
 
 H, D, N = 5, 4, 7
 CASES = [(rnn, "tanh"), (rnn, "relu"), (rnn, "sigmoid"), (lstm, "tanh"), (gru, "tanh")]

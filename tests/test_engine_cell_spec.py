@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from bptt_studio.engine import run_trace
-from bptt_studio.engine.cells import cell_spec, declarations
-from bptt_studio.engine.params import param_shapes
+from bptt_studio.engine.cells.registry import cell_spec, declarations
+from bptt_studio.engine.request.params import param_shapes
 from tests.engine_helpers import CELL_NAMES, CELL_VARIANTS
 
 SCHEDULES = [None, {"k1": 2, "k2": 3}, {"k1": 3}]
@@ -86,7 +86,7 @@ def test_output_layer_factors_are_the_output_error_and_the_state():
 
 
 def test_description_is_read_from_the_cell_declarations():
-    from bptt_studio.engine import gru, lstm
+    from bptt_studio.engine.cells.registry import gru, lstm
 
     assert declarations(lstm).state == ("h", "c")
     assert declarations(gru).factors["W_h"] == ("deltas.n", "rh_prev")

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bptt_studio.engine import CELLS, Cell, RequestError, gradcheck, rnn, run_trace, train
-from bptt_studio.engine.cell import OUTPUT_PARAMS, all_params, delta_field
+from bptt_studio.engine import CELLS, Cell, RequestError, gradcheck, run_trace, train
+from bptt_studio.engine.cells.protocol import OUTPUT_PARAMS, all_params, delta_field
+from bptt_studio.engine.cells.registry import rnn
 from tests.engine_helpers import small_request
 
 NAMES = list(CELLS)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bptt_studio.engine import CELLS, RequestError, losses, plan, problem_of, run_trace
-from bptt_studio.engine.schedule import run_schedule
+from bptt_studio.engine import CELLS, RequestError, plan, problem_of, run_trace
+from bptt_studio.engine.bptt import losses
+from bptt_studio.engine.bptt.schedule import run_schedule
 from tests.engine_helpers import CELL_NAMES, central_difference, small_request
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from bptt_studio.engine import plan, problem_of
-from bptt_studio.engine.gradcheck import window_loss, window_versions
-from bptt_studio.engine.schedule import run_schedule
+from bptt_studio.engine.bptt.schedule import run_schedule
+from bptt_studio.engine.tasks.gradcheck import window_loss, window_versions
 from tests.engine_helpers import (
     CELL_VARIANTS,
     SCHEDULES,

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bptt_studio.engine import RequestError, gru, lstm, rnn, run_trace
-from bptt_studio.engine.neuron import neuron, neuron_view
+from bptt_studio.engine import RequestError, run_trace
+from bptt_studio.engine.cells.registry import gru, lstm, rnn
+from bptt_studio.engine.outputs.neuron import neuron, neuron_view
 from tests.engine_helpers import CELL_NAMES, CELL_VARIANTS, SCHEDULES, small_request
 
 REL = 1e-12

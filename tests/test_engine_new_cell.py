@@ -29,11 +29,11 @@ from bptt_studio.engine import (
     torch_script,
     train,
 )
-from bptt_studio.engine.cells import register, unregister
-from bptt_studio.engine.cost import Output, cpu_coefficients, estimate
-from bptt_studio.engine.gradcheck import window_loss, window_versions
-from bptt_studio.engine.plan import problem_of
-from bptt_studio.engine.schedule import run_schedule
+from bptt_studio.engine.bptt.schedule import run_schedule
+from bptt_studio.engine.cells.registry import register, unregister
+from bptt_studio.engine.planning.cost import Output, cpu_coefficients, estimate
+from bptt_studio.engine.planning.plan import problem_of
+from bptt_studio.engine.tasks.gradcheck import window_loss, window_versions
 from tests.engine_helpers import (
     SCHEDULES,
     assert_gradients_close,

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from bptt_studio.engine.norms import FORM_LIMIT, running_norms
+from bptt_studio.engine.bptt.norms import FORM_LIMIT, running_norms
 
 
 def formed_norms(left: np.ndarray, right: np.ndarray | None) -> list[float]:

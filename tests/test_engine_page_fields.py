@@ -121,7 +121,7 @@ def frobenius_of(matrix) -> float:
 
 
 def test_the_large_case_is_over_the_limit_of_sums_formed_for_their_norms():
-    from bptt_studio.engine.norms import FORM_LIMIT
+    from bptt_studio.engine.bptt.norms import FORM_LIMIT
 
     T, H = len(LARGE["data"]["text"]) - 1, LARGE["hidden_size"]
     assert T * H * H > FORM_LIMIT

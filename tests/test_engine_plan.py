@@ -25,7 +25,7 @@ from bptt_studio.settings import Settings
 from tests.engine_helpers import CELL_NAMES, small_request
 
 # the module (the package's name ``plan`` is the function)
-plan_module = importlib.import_module("bptt_studio.engine.plan")
+plan_module = importlib.import_module("bptt_studio.engine.planning.plan")
 
 OPTIONS = {
     "trace": {"detail": "auto"},
@@ -242,7 +242,7 @@ def test_a_bias_entry_that_is_not_a_number_is_refused_naming_its_index():
 
 
 def test_check_params_names_the_entry_too_when_called_without_the_request_walker():
-    from bptt_studio.engine.params import check_params
+    from bptt_studio.engine.request.params import check_params
 
     params = _machine_params()
     params["W"][1][0] = float("nan")

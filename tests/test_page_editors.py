@@ -413,7 +413,7 @@ def test_fragment_carries_the_largest_models_parameters_bit_for_bit(page, live_s
                                                                     console_errors):
     """LSTM H = 64, D = K = 128 (57,728 parameters as the engine draws them, and some awkward
     float64s), with its initial state and three steps of data, through the URL's fragment."""
-    from bptt_studio.engine.params import init_params
+    from bptt_studio.engine.request.params import init_params
 
     params = {k: v.tolist() for k, v in init_params("lstm", 64, 128, 128, seed=11).items()}
     params["W_f"][0][:6] = [-0.0, 5e-324, 1.7976931348623157e308, 0.1, 1e-300, -2.5]

@@ -21,7 +21,7 @@ import pytest
 
 from bptt_studio import __version__
 from bptt_studio.engine import run_trace, torch_script
-from bptt_studio.engine.torch_script import estimate_script_bytes
+from bptt_studio.engine.outputs.torch_script import estimate_script_bytes
 from bptt_studio.main import create_app
 from bptt_studio.settings import Settings
 

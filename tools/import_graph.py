@@ -33,11 +33,35 @@ def packages(root: Path = ROOT) -> dict[str, Path]:
 def modules(root: Path = ROOT) -> dict[str, Path]:
     """{module import name: file} of every module of the product's Python packages."""
     found: dict[str, Path] = {}
-    for package, folder in packages(root).items():
-        for path in sorted(folder.glob("*.py")):
-            name = package if path.stem == "__init__" else f"{package}.{path.stem}"
-            found[name] = path
+    mapped = packages(root)
+    for package, folder in mapped.items():
+        for path in sorted(folder.rglob("*.py")):
+            parts = path.relative_to(folder).with_suffix("").parts
+            if any((folder / Path(*parts[:i]) / "__init__.py").exists() is False
+                   for i in range(1, len(parts))):
+                continue  # in a folder that is not a package (none in the product)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            found[".".join([package, *parts])] = path
     return found
+
+
+def folder_of(module: str, known: dict[str, Path]) -> str:
+    """The package (folder) a module lives in: itself for a package's __init__."""
+    return module if known[module].stem == "__init__" else module.rsplit(".", 1)[0]
+
+
+def folder_graph(edges: dict[str, set[str]], known: dict[str, Path]) -> dict[str, set[str]]:
+    """{folder: the folders its modules import} (a folder's imports of itself left out)."""
+    folders: dict[str, set[str]] = {}
+    for module, targets in edges.items():
+        here = folder_of(module, known)
+        out = folders.setdefault(here, set())
+        for target in targets:
+            there = folder_of(target, known)
+            if there != here:
+                out.add(there)
+    return folders
 
 
 def _imported(tree: ast.AST, module: str, is_package: bool, known: Iterable[str]
@@ -112,8 +136,12 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cycles", action="store_true", help="print only the cycles")
+    parser.add_argument("--folders", action="store_true",
+                        help="the graph of folders (packages) instead of modules")
     args = parser.parse_args()
     edges = graph()
+    if args.folders:
+        edges = folder_graph(edges, modules())
     if not args.cycles:
         for name in sorted(edges):
             print(f"{name} -> {', '.join(sorted(edges[name])) or '(nothing of ours)'}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .request import Clip, Optimizer
+from ..request.fields import Clip, Optimizer
 
 Grads = dict[str, np.ndarray]
 

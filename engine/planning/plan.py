@@ -27,14 +27,13 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from .cell import Params
-from .cells import CELLS
-from .data import Encoded, encode
-from .errors import RequestError
-from .params import check_params, check_state, init_params, param_count, rescale_recurrent
-from .presets import PRESETS
-from .problem import Problem
-from .request import (
+from ..bptt.problem import Problem
+from ..bptt.schedule import windows
+from ..cells.protocol import Params
+from ..cells.registry import CELLS
+from ..request.data import Encoded, encode
+from ..request.errors import RequestError
+from ..request.fields import (
     DEFAULT_EPS,
     TraceRequest,
     Truncation,
@@ -43,7 +42,8 @@ from .request import (
     plain,
     to_dict,
 )
-from .schedule import windows
+from ..request.params import check_params, check_state, init_params, param_count, rescale_recurrent
+from ..request.presets import PRESETS
 
 # "params": the initial parameters and state alone (engine.initial), no pass
 Task = Literal["trace", "train", "gradcheck", "params"]

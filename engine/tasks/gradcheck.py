@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from . import losses
-from .cell import Params
-from .errors import RequestError
-from .plan import Plan, as_plan, problem_of
-from .problem import Problem
-from .request import TraceRequest
-from .schedule import Run, run_schedule
+from ..bptt import losses
+from ..bptt.problem import Problem
+from ..bptt.schedule import Run, run_schedule
+from ..cells.protocol import Params
+from ..planning.plan import Plan, as_plan, problem_of
+from ..request.errors import RequestError
+from ..request.fields import TraceRequest
 
 # a relative error below this is agreement for float64 central differences
 TOLERANCE = 1e-5

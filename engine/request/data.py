@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import RequestError
-from .request import ArrayData, Data, SeriesData, TextData, WordsData
+from .fields import ArrayData, Data, SeriesData, TextData, WordsData
 
 Loc = tuple[str | int, ...]
 

@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from .cell import Packed, ParamSpec, gate_params, stacked_recurrent
-from .cell import input_grad as input_grad  # the shared helpers, this cell's own too
-from .cell import input_projection as input_projection
 from .memory import empty_stacks, shift_rows
+from .protocol import Packed, ParamSpec, gate_params, stacked_recurrent
+from .protocol import input_grad as input_grad  # the shared helpers, this cell's own too
+from .protocol import input_projection as input_projection
 from .terms import Node, Reader, Step, dgate, leaf, product, through_weights, total
 
 NAME = "lstm"

@@ -33,7 +33,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .cells import CELLS
+from ..cells.registry import CELLS
 from .detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
 
 COLUMNS = ("event", "t", "kind", "quantity", "gate", "row", "column", "value")

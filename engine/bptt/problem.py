@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cell import Cell, Params
-from .cells import CELLS
-from .request import Clip, Optimizer
+from ..cells.protocol import Cell, Params
+from ..cells.registry import CELLS
+from ..request.fields import Clip, Optimizer
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from .cell import Packed, ParamSpec, gate_params
-from .cell import input_grad as input_grad  # the shared helpers, this cell's own too
-from .cell import input_projection as input_projection
 from .memory import empty_stacks, shift_rows
+from .protocol import Packed, ParamSpec, gate_params
+from .protocol import input_grad as input_grad  # the shared helpers, this cell's own too
+from .protocol import input_projection as input_projection
 from .terms import Node, Reader, Step, dgate, dot, leaf, product, through_weights, total
 
 NAME = "gru"

@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from .cell import Packed, ParamSpec, stacked_recurrent
-from .cell import input_grad as input_grad  # the shared helpers, this cell's own too
-from .cell import input_projection as input_projection
 from .memory import empty_stacks, shift_rows
 from .nonlinear import sigmoid
+from .protocol import Packed, ParamSpec, stacked_recurrent
+from .protocol import input_grad as input_grad  # the shared helpers, this cell's own too
+from .protocol import input_projection as input_projection
 from .terms import Node, Reader, Step, dot, leaf, product
 
 NAME = "rnn"

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .cell import Cell, right_factors
+from ..cells.protocol import Cell, right_factors
 from .problem import Problem
 from .record import Forward
 from .schedule import Run, backward_window, sum_factors, window_factors

@@ -47,7 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from .cells import CELLS
+from ..cells.registry import CELLS
 from .plan import Work
 
 Form = Literal["none", "json", "csv", "neuron"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .cell import Packed, Stacks
+from ..cells.protocol import Packed, Stacks
 
 
 class StepRecord(Mapping[str, np.ndarray]):

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from .cells import CELLS, cell_spec
-from .plan import Plan, as_plan, problem_of
-from .request import TraceRequest
+from ..cells.registry import CELLS, cell_spec
+from ..planning.plan import Plan, as_plan, problem_of
+from ..request.fields import TraceRequest
 
 
 def initial_params(request: Plan | TraceRequest | dict[str, Any]) -> dict[str, Any]:

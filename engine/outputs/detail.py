@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .lazy import StepGradients
-from .norms import frobenius, row_norms
+from ..bptt.lazy import StepGradients
+from ..bptt.norms import frobenius, row_norms
 
 __all__ = ["EVENT_MATRICES", "UPDATE_MATRICES", "frobenius", "norms", "row_norms",
            "with_norms"]

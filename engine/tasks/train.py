@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from .data import Encoded
-from .errors import RequestError
-from .plan import Plan, as_plan, problem_of
-from .problem import Problem
-from .request import TraceRequest
+from ..bptt.problem import Problem
+from ..bptt.schedule import forward_only, run_schedule
+from ..planning.plan import Plan, as_plan, problem_of
+from ..request.data import Encoded
+from ..request.errors import RequestError
+from ..request.fields import TraceRequest
 from .run import trace_result
-from .schedule import forward_only, run_schedule
 
 State = tuple[np.ndarray, ...]
 

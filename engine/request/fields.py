@@ -36,7 +36,7 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
-from .cells import CELLS
+from ..cells.registry import CELLS
 from .errors import RequestError
 from .presets import PRESETS
 

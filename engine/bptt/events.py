@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .cell import Cell, Stacks, delta_field, split_gates
+from ..cells.protocol import Cell, Stacks, delta_field, split_gates
 from .lazy import StepGradients, WindowGradients
 from .norms import row_norms
 from .problem import Problem

@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from . import diagnostics as diag
-from .cells import cell_spec
-from .plan import Plan, as_plan, config_of, problem_of
-from .problem import Problem
-from .request import TraceRequest
-from .schedule import Run, run_schedule
+from ..bptt import diagnostics as diag
+from ..bptt.problem import Problem
+from ..bptt.schedule import Run, run_schedule
+from ..cells.registry import cell_spec
+from ..planning.plan import Plan, as_plan, config_of, problem_of
+from ..request.fields import TraceRequest
 
 
 def run_trace(request: Plan | TraceRequest | dict[str, Any]) -> dict[str, Any]:

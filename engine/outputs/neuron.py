@@ -53,12 +53,12 @@ from typing import Any
 
 import numpy as np
 
-from .cells import CELLS
-from .errors import RequestError
-from .plan import Plan, as_plan
-from .request import TraceRequest
-from .run import run_trace
-from .terms import Reader, dot, leaf, total
+from ..cells.registry import CELLS
+from ..cells.terms import Reader, dot, leaf, total
+from ..planning.plan import Plan, as_plan
+from ..request.errors import RequestError
+from ..request.fields import TraceRequest
+from ..tasks.run import run_trace
 
 CONVENTIONS = ("gradient", "haykin")
 

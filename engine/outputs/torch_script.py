@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from .cells import CELLS
-from .plan import Plan, plan
-from .request import TraceRequest
-from .run import run_trace
+from ..cells.registry import CELLS
+from ..planning.plan import Plan, plan
+from ..request.fields import TraceRequest
+from ..tasks.run import run_trace
 
 __all__ = ["torch_script", "estimate_script_bytes"]
 

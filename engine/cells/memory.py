@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .cell import Cell, Packed, Params
+from .protocol import Cell, Packed, Params
 
 
 def empty_stacks(shapes: dict[str, tuple[int, int]]) -> dict[str, np.ndarray]:

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from .cell import Params, all_params, recurrent_names
-from .cells import CELLS
+from ..cells.protocol import Params, all_params, recurrent_names
+from ..cells.registry import CELLS
 from .errors import RequestError
-from .request import describe
+from .fields import describe
 
 __all__ = ["Params", "check_params", "check_state", "init_params", "param_count",
            "param_shapes", "rescale_recurrent", "spectral_radius"]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from . import gru, lstm, rnn
-from .cell import CELL_COST_FEATURES, Cell, all_params
+from .protocol import CELL_COST_FEATURES, Cell, all_params
 
 CELLS: dict[str, Cell] = {}
 

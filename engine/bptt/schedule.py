@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from ..cells.memory import packed_with_views
+from ..cells.protocol import Cell, Params, split_gates
 from . import events, losses, optim
-from .cell import Cell, Params, split_gates
 from .lazy import Factors, WindowGradients
-from .memory import packed_with_views
 from .problem import Problem
 from .record import Backward, Forward, StepRecord
 

@@ -1,0 +1,1 @@
+"""The cells: the protocol a cell implements, the registry, and each cell whole."""

@@ -1,0 +1,1 @@
+"""A request planned once (sizes, windows, work) and what that work will cost."""

@@ -1,0 +1,1 @@
+"""The request: its fields, its data, its parameters and the named scenarios."""

@@ -6,6 +6,7 @@
     bptt-studio train --preset machine --iterations 200        POST /api/v1/train, offline
     bptt-studio gradcheck --request req.json                   POST /api/v1/gradcheck, offline
     bptt-studio export-torch --request req.json > check.py     POST /api/v1/export/torch
+    bptt-studio sample --preset machine --iterations 200       POST /api/v1/sample
 
 ``trace``, ``train`` and ``gradcheck`` print exactly the JSON the API would return for the same
 request (same validation, limits, serialiser); a bad request prints the API's error JSON on
@@ -22,7 +23,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from bptt_studio import derived_cli, export
+from bptt_studio import derived_cli, export, sampling
 
 EXIT_BAD_REQUEST = 2
 EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a filter ended by SIGPIPE
@@ -326,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     gradcheck.set_defaults(func=_gradcheck)
     derived_cli.add_commands(commands)  # neuron, export-csv
     export.add_command(commands)  # export-torch
+    sampling.add_command(commands)  # sample
     return parser
 
 

@@ -3,16 +3,18 @@ result)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from . import bugs
 from . import diagnostics as diag
 from .cells import cell_spec
 from .plan import Plan, as_plan, config_of, problem_of
 from .problem import Problem
 from .request import TraceRequest
-from .schedule import Run, run_schedule
+from .schedule import Run, run_schedule, window_factors
 
 
 def run_trace(request: Plan | TraceRequest | dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +57,25 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
         "cell_spec": cell_spec(problem.cell, problem.params),
     }
     result["non_finite"] = not _all_finite(problem, run, diagnostics)
+    if problem.bug is not None:
+        result["bug"] = bug_report(problem, run)
     return result
+
+
+def bug_report(problem: Problem, run: Run) -> dict[str, Any]:
+    """A bugged pass against the true one: {"id", "parting"} (engine.bugs.parting), the true
+    pass run here on the same problem without the bug."""
+    with np.errstate(all="ignore"):
+        true = run_schedule(replace(problem, bug=None))
+    cell = problem.cell_module
+
+    def factors(one: Run, bug: str | None) -> list[Any]:
+        return [window_factors(cell, one.forward, bwd, problem.inputs, problem.H, bug)
+                for bwd in one.backwards]
+
+    return {"id": problem.bug,
+            "parting": bugs.parting(problem, run, true, factors(run, problem.bug),
+                                    factors(true, None))}
 
 
 def _all_finite(problem: Problem, run: Run, diagnostics: dict[str, Any] | None) -> bool:

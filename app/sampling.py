@@ -105,6 +105,7 @@ class FreeRunning(BaseModel):
 class SampleResult(BaseModel):
     prime: str
     text: str = Field(description="the tokens written after the prime, joined")
+    joiner: str = Field(description='how tokens join into text: "" (characters) or " " (words)')
     steps: list[SampledStep]
     length: int
     temperature: float

@@ -143,7 +143,8 @@ BUGS: dict[str, Bug] = {bug.id: bug for bug in (
         {**_MACHINE, "cell": "rnn"},
         (Requirement("activation", ("tanh", "sigmoid"),
                      "relu's derivative [a > 0] is the same read from a(t) or from h(t): this "
-                     "mistake changes no number under relu; choose tanh or sigmoid", ("rnn",)),)),
+                     "mistake changes no number under relu; set activation to tanh or sigmoid",
+                     ("rnn",)),)),
     Bug("h_index_off_by_one", "tutorial repository issue",
         {"rnn": Line("contrib", "dW += δ(t) h(t−1)ᵀ", "dW += δ(t) h(t)ᵀ"),
          "lstm": Line("contrib", "dW_* += δ_*(t) h(t−1)ᵀ", "dW_* += δ_*(t) h(t)ᵀ"),

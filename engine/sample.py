@@ -145,7 +145,7 @@ def sample(request: Plan | TraceRequest | dict[str, Any], iterations: int = 0,
     parts_at = next((t + 1 for t, (a, b) in enumerate(zip(free["tokens"], forced["targets"],
                                                           strict=True)) if a != b), None)
     result = {
-        "prime": prime, "text": text, "steps": steps, "length": length,
+        "prime": prime, "text": text, "joiner": enc.joiner, "steps": steps, "length": length,
         "temperature": temperature, "sample_seed": seed, "iterations": job.iterations,
         "vocab": vocab, "mean_loss": mean_loss, "perplexity": float(np.exp(mean_loss)),
         "teacher_forcing": forced, "free_running": free, "parts_at": parts_at,

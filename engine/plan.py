@@ -308,7 +308,7 @@ def _work_of(job: Plan) -> Work:
     return count_work(
         job.task, job.cell, job.T, job.D, job.H, job.K, k1=k1, k2=k2,
         truncated=trunc is not None, loss_at=req.loss_at, iterations=job.iterations,
-        include_trace=job.include_trace, diagnostics=req.diagnostics,
+        include_trace=job.include_trace, diagnostics=req.diagnostics and req.bug is None,
         jacobian_norms=req.jacobian_norms, optimizer=req.optimizer.name,
         clip=req.clip.mode if req.clip is not None else None, bug=req.bug is not None,
         sample_steps=job.sample_length + 2 * job.T if job.task == "sample" else 0)

@@ -34,9 +34,11 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
     req = job.request
     with np.errstate(all="ignore"):  # overflow is reported through non_finite, never raised
         run = run_schedule(problem)
+        # the diagnostics follow the true equations (the error flow is the network's own
+        # Jacobians): beside a planted bug they would describe another backward pass
         diagnostics = (diag.compute(problem, run, truncated=job.truncated,
                                     jacobian=req.jacobian_norms)
-                       if req.diagnostics else None)
+                       if req.diagnostics and problem.bug is None else None)
     fwd = run.forward
     result = {
         "config": config_of(job),

@@ -120,7 +120,11 @@ export class BugHunt {
 
   /** A new trace on screen: with a bug planted, a new hunt on its numbers. */
   async onTrace() {
-    const { scenario } = this.store.get();
+    const { scenario, compare } = this.store.get();
+    if (compare === "bug" && !scenario.bug) {
+      this.start(); // a link or the chooser asked for the comparison without a bug: plant one
+      return;
+    }
     const trace = this.studio.comparing
       ? this.studio.compare.traceOf("bugged")
       : this.studio.trace;

@@ -132,13 +132,15 @@ def sample(request: Plan | TraceRequest | dict[str, Any], iterations: int = 0,
         writer = Reader(problem, params)
         for token in prime_ids:
             o = writer.read(token)
-        steps = []
+        steps: list[dict[str, Any]] = []
+        written: list[str] = []
         for _ in range(length):
             p = probabilities(o, temperature)
             token = _draw(p, rng)
+            written.append(vocab[token])
             steps.append({"token": vocab[token], "p": float(p[token]), "top": top(p, vocab)})
             o = writer.read(token)
-        text = enc.joiner.join(step["token"] for step in steps)
+        text = enc.joiner.join(written)
         forced, free = teacher_forcing(problem, params, vocab, temperature, seed)
     losses = np.array(forced.pop("losses"))
     mean_loss = float(losses.mean())

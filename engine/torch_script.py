@@ -244,9 +244,9 @@ class _Writer:
             f"%run or pasted into a cell.", 95)
         if "bug" in self.r:  # named nowhere: the script is a clue, not the answer
             about += "\n\n" + textwrap.fill(
-                f"The numbers at the end come from a backward pass with a bug planted in it "
-                f"(the forward pass and the loss are the true ones): the lines marked DIFF say "
-                f"which gradients it gets wrong.", 95)
+                "The numbers at the end come from a backward pass with a bug planted in it "
+                "(the forward pass and the loss are the true ones): the lines marked DIFF say "
+                "which gradients it gets wrong.", 95)
         title = (f"Check it in PyTorch: one pass of BPTT redone with autograd, against "
                  f"{self.made_by}.")
         return f'''"""{title}

@@ -182,6 +182,14 @@ FITS = """() => ({page: document.documentElement.scrollWidth <= innerWidth + 1,
     .every(e => e.getBoundingClientRect().right <= innerWidth + 1)})"""
 
 
+def into_view(page, element_id: str) -> None:
+    """Scroll to an element, twice: the views above it draw as they come near, which moves
+    it."""
+    for _ in range(2):
+        page.evaluate("(id) => document.getElementById(id).scrollIntoView()", element_id)
+        page.wait_for_timeout(500)
+
+
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("lang", LANGS)
 def test_screenshots_of_the_hunt_and_the_writing_fit_the_width(page, live_server, artifacts_dir,
@@ -191,12 +199,12 @@ def test_screenshots_of_the_hunt_and_the_writing_fit_the_width(page, live_server
     open_hunt(page, live_server, "derivative_missing", f"&lang={lang}")
     choose(page, "param", "W")
     choose(page, "step", "4")
-    page.locator("#bughunt").scroll_into_view_if_needed()
+    into_view(page, "bughunt")
     assert page.evaluate(FITS) == {"page": True, "panels": True}
     page.screenshot(path=str(artifacts_dir / f"bughunt-{lang}-{size}.png"))
     open_studio(page, live_server, f"preset=sentence&train=100&lang={lang}")
     page.wait_for_selector("#sampling[data-state=ready]", timeout=60_000)
-    page.locator("#sampling").scroll_into_view_if_needed()
+    into_view(page, "sampling")
     page.hover("#sample-text .sample-token[data-step='2']")
     assert page.evaluate(FITS) == {"page": True, "panels": True}
     page.screenshot(path=str(artifacts_dir / f"sampling-{lang}-{size}.png"))

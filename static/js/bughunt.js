@@ -125,9 +125,7 @@ export class BugHunt {
       this.start(); // a link or the chooser asked for the comparison without a bug: plant one
       return;
     }
-    const trace = this.studio.comparing
-      ? this.studio.compare.traceOf("bugged")
-      : this.studio.trace;
+    const trace = this.studio.comparing ? this.studio.compare.traceOf("bugged") : this.studio.trace;
     if (!scenario.bug || !trace?.bug) {
       this.box.hidden = true;
       delete document.body.dataset.hunt;
@@ -301,16 +299,21 @@ export class BugHunt {
       return tr(value > p.t ? "hunt.wrong.stepLater" : "hunt.wrong.stepEarlier", { t: value });
     }
     const order = Object.keys(this.catalogue.lines[this.cell()]);
-    return tr(order.indexOf(value) < order.indexOf(p.line) ? "hunt.wrong.lineBefore"
-      : "hunt.wrong.lineAfter", { t: p.t });
+    return tr(
+      order.indexOf(value) < order.indexOf(p.line)
+        ? "hunt.wrong.lineBefore"
+        : "hunt.wrong.lineAfter",
+      { t: p.t },
+    );
   }
 
   /** Move the timeline to the backward event of step t in the window where they part. */
   showStep(t) {
     const idx = this.studio.index;
     const update = this.parting.update ?? 0;
-    const i = idx?.events.findIndex((e) => e.kind === "backward" && e.t === t
-      && (e.update ?? 0) === update);
+    const i = idx?.events.findIndex(
+      (e) => e.kind === "backward" && e.t === t && (e.update ?? 0) === update,
+    );
     if (i !== undefined && i >= 0) this.store.update({ event: i });
   }
 
@@ -329,8 +332,12 @@ export class BugHunt {
     if (this.found.hidden) return;
     this.found.replaceChildren();
     this.found.dataset.state = this.stage === "found" ? "found" : "revealed";
-    el("p", "hunt-verdict", this.found,
-      tr(this.stage === "found" ? "hunt.found" : "hunt.revealed"));
+    el(
+      "p",
+      "hunt-verdict",
+      this.found,
+      tr(this.stage === "found" ? "hunt.found" : "hunt.revealed"),
+    );
     el("h3", "hunt-bug-title", this.found, bug.title);
     el("p", "hunt-bug-summary", this.found, bug.summary);
     const line = bug.lines[this.cell()];

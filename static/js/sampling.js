@@ -163,10 +163,13 @@ export class SamplingView {
       span.dataset.step = String(k + 1);
       // how sure the network was: the more probable, the darker
       span.style.setProperty("--p", String(step.p));
-      span.setAttribute("aria-label", tr("sample.tokenAria", {
-        token: TraceIndex.shown(step.token),
-        p: num(step.p, 3),
-      }));
+      span.setAttribute(
+        "aria-label",
+        tr("sample.tokenAria", {
+          token: TraceIndex.shown(step.token),
+          p: num(step.p, 3),
+        }),
+      );
       const show = () => this.showPopup(span, step, k + 1);
       span.addEventListener("mouseenter", show);
       span.addEventListener("focus", show);
@@ -178,11 +181,16 @@ export class SamplingView {
   showPopup(span, step, k) {
     const p = this.popup;
     p.replaceChildren();
-    el("p", "sample-popup-head", p, tr("sample.popup", {
-      k,
-      token: TraceIndex.shown(step.token),
-      p: num(step.p, 3),
-    }));
+    el(
+      "p",
+      "sample-popup-head",
+      p,
+      tr("sample.popup", {
+        k,
+        token: TraceIndex.shown(step.token),
+        p: num(step.p, 3),
+      }),
+    );
     const list = el("ol", "sample-top", p);
     for (const alt of step.top) {
       const li = el("li", alt.token === step.token ? "drawn" : "", list);
@@ -230,13 +238,17 @@ export class SamplingView {
       tokens.forEach((token, k) => {
         const td = el("td", "", tr1, TraceIndex.shown(token));
         if (probs) {
-          const which = key === "sample.forcing.free" ? "sample.forcing.pDrawn"
-            : "sample.forcing.pTarget";
+          const which =
+            key === "sample.forcing.free" ? "sample.forcing.pDrawn" : "sample.forcing.pTarget";
           td.title = tr(which, { p: num(probs[k], 3) });
         }
         if (key === "sample.forcing.free" && r.parts_at === k + 1) td.className = "parts";
-        if (key !== "sample.forcing.input" && key !== "sample.forcing.target" &&
-            token === f.targets[k]) td.classList.add("hit");
+        if (
+          key !== "sample.forcing.input" &&
+          key !== "sample.forcing.target" &&
+          token === f.targets[k]
+        )
+          td.classList.add("hit");
       });
     }
   }

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from bptt_studio import derived_cli, export, sampling
+from bptt_studio import derived_cli, export
 
 EXIT_BAD_REQUEST = 2
 EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a filter ended by SIGPIPE
@@ -325,9 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     gradcheck = commands.add_parser("gradcheck", help="print the JSON of POST /api/v1/gradcheck")
     _add_request_options(gradcheck)
     gradcheck.set_defaults(func=_gradcheck)
-    derived_cli.add_commands(commands)  # neuron, export-csv
+    derived_cli.add_commands(commands)  # neuron, export-csv, sample
     export.add_command(commands)  # export-torch
-    sampling.add_command(commands)  # sample
     return parser
 
 

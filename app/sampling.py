@@ -4,30 +4,26 @@ The body is /trace's request plus the sampler's options (``iterations`` training
 more; ``prime``, ``length`` up to 500, ``temperature`` > 0, ``sample_seed``); the work is
 engine.sample, admitted like every endpoint (planned once, judged by the limits and the cost
 model: the training passes, then every step the sampler reads and writes) and run in the
-worker's computation processes (registered in ``app.derived.ENDPOINTS``). The CLI command
-prints the same bytes.
+worker's computation processes (registered in ``app.derived.ENDPOINTS``). The route is
+app.derived_api's, the command (``bptt-studio sample``) app.derived_cli's: they print the same
+bytes.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the body models, which are built
 # per set of limits, from the handlers' annotations at definition time.
 
-import argparse
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter
 from pydantic import BaseModel, BeforeValidator, Field, Strict, create_model
-from starlette.requests import Request
-from starlette.responses import Response
 
 from bptt_studio import engine, jsonio, limits
 from bptt_studio.engine import Plan
 from bptt_studio.engine.request import SEED_MAX
 from bptt_studio.engine.sample import MAX_LENGTH, MAX_TEMPERATURE, sample
-from bptt_studio.schemas import ERROR_RESPONSES, Schemas, _json_integer, build_schemas
+from bptt_studio.schemas import Schemas, _json_integer
 from bptt_studio.settings import Settings
 
-PREFIX = "/api/v1"
 SAMPLE_OPTIONS = frozenset({"iterations", "prime", "length", "temperature", "sample_seed"})
 
 
@@ -120,63 +116,3 @@ class SampleResult(BaseModel):
     parts_at: int | None = Field(description="the first step (1-based) whose token written "
                                              "free running differs from the text's; null: none")
     non_finite: bool
-
-
-# ---------------------------------------------------------------------------------------------
-# The route and the command.
-
-
-def build_router(settings: Settings, pool: Any) -> APIRouter:
-    from bptt_studio.api import CLIENT_CLOSED, SERVING_RESPONSES, client_left
-    from bptt_studio.derived import split
-    from bptt_studio.derived_api import _route_class
-    from bptt_studio.runner import ClientGone
-
-    schemas = build_schemas(settings)
-    SampleBody = sample_body(schemas, settings)  # noqa: N806 - a class, named as such
-    router = APIRouter(prefix=PREFIX, tags=["api"], route_class=_route_class(
-        {f"{PREFIX}/sample": SampleBody}, schemas))
-
-    @router.post("/sample", response_model=SampleResult,
-                 responses={**ERROR_RESPONSES, **SERVING_RESPONSES},
-                 summary="The text the network writes after training: each token drawn at a "
-                         "temperature with its top 5, the perplexity, teacher forcing against "
-                         "free running")
-    async def sample_route(request: Request,
-                           body: SampleBody) -> Response:  # type: ignore[valid-type]
-        try:
-            output = await pool.compute("sample", *split(body, SAMPLE_OPTIONS),
-                                        lambda: client_left(request))
-        except ClientGone:
-            return Response(status_code=CLIENT_CLOSED)
-        return jsonio.response(output)
-
-    return router
-
-
-def _command(args: argparse.Namespace) -> int:
-    from bptt_studio import derived
-    from bptt_studio.cli import run_request
-
-    overrides = {"iterations": args.iterations, "prime": args.prime, "length": args.length,
-                 "temperature": args.temperature, "sample_seed": args.sample_seed}
-    return run_request(args, overrides, sample_body,
-                       lambda body, settings: derived.compute(
-                           "sample", *derived.split(body, SAMPLE_OPTIONS), settings))
-
-
-def add_command(commands: Any) -> None:
-    """``bptt-studio sample``: the bytes of POST /api/v1/sample."""
-    from bptt_studio.cli import _add_request_options
-
-    parser = commands.add_parser(
-        "sample", help="print the JSON of POST /api/v1/sample: the text the network writes "
-                       "after training")
-    _add_request_options(parser)
-    parser.add_argument("--iterations", type=int, help="training passes first (default 0)")
-    parser.add_argument("--prime", help="what it reads first (default: the data's first token)")
-    parser.add_argument("--length", type=int, help=f"tokens to write (1 to {MAX_LENGTH}; "
-                                                   f"default 100)")
-    parser.add_argument("--temperature", type=float, help="> 0 (default 1)")
-    parser.add_argument("--sample-seed", type=int, help="seed of the draws (default 0)")
-    parser.set_defaults(func=_command)

@@ -31,15 +31,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .errors import RequestError
-
-if TYPE_CHECKING:  # the records a parting reads
-    from .problem import Problem
-    from .schedule import Run
+from .rnn import derivative
 
 # The lines of each cell's backward pass (DESIGN.md's equations), in the order one step computes
 # them; "grad" is the update's: the window's gradient as the backward pass returns it.
@@ -214,9 +211,7 @@ def _rnn_without_derivative(rows: Rows, stacks: Mapping[str, np.ndarray], activa
 
 def _rnn_derivative_of_a(rows: Rows, stacks: Mapping[str, np.ndarray], activation: str
                          ) -> dict[str, np.ndarray]:
-    from .rnn import derivative  # the cell's own formula, fed a(t) where it reads h(t)
-
-    a = rows("a")
+    a = rows("a")  # the cell's own formula, fed a(t) where it reads h(t)
     return {"dphi": derivative(activation, a, a, out=np.empty_like(a))}
 
 
@@ -318,13 +313,15 @@ def _differs(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
     return any(not np.array_equal(x, y, equal_nan=True) for x, y in zip(a, b, strict=True))
 
 
-def parting(problem: Problem, bugged: Run, true: Run, bugged_factors: list[Mapping[str, Any]],
+def parting(problem: Any, bugged: Any, true: Any, bugged_factors: list[Mapping[str, Any]],
             true_factors: list[Mapping[str, Any]]) -> dict[str, Any]:
     """Where the bugged pass's numbers first differ from the true pass's, in the order the
     backward pass computes them: {"update", "t", "line", "params"} (params: the parameters
     whose gradient differs in that update), or every field None when they never part.
 
-    ``*_factors``: each window's contribution factors (engine.schedule.window_factors)."""
+    ``problem`` is the pass's engine.problem.Problem, ``bugged`` and ``true`` its two
+    engine.schedule.Run (typed Any: the schedule imports this module), ``*_factors`` each
+    window's contribution factors (engine.schedule.window_factors)."""
     cell = problem.cell
     for index, (b, r) in enumerate(zip(bugged.backwards, true.backwards, strict=True)):
         differing = [name for name in bugged.updates[index]["grads"]

@@ -19,6 +19,7 @@ export class SamplingView {
     this.box = container;
     this.result = null;
     this.seq = 0;
+    this.vocab = null; // the vocabulary the prime was written for
     this.build();
     studio.addEventListener("trace", () => this.onTrace());
     store.addEventListener("change", (e) => {
@@ -89,7 +90,10 @@ export class SamplingView {
     const textModel = trace?.vocab && trace.config?.loss === "cross_entropy" && !scenario.bug;
     this.box.hidden = !textModel || this.studio.comparing;
     if (this.box.hidden) return;
-    if (!this.inputs.prime.input.value || !trace.vocab.includes(this.firstToken(trace))) {
+    // another vocabulary: the prime written for the last one may not be in it
+    const vocab = JSON.stringify(trace.vocab);
+    if (vocab !== this.vocab) {
+      this.vocab = vocab;
       this.inputs.prime.input.value = this.firstToken(trace);
     }
     this.ask();

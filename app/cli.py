@@ -6,6 +6,7 @@
     bptt-studio train --preset machine --iterations 200        POST /api/v1/train, offline
     bptt-studio gradcheck --request req.json                   POST /api/v1/gradcheck, offline
     bptt-studio export-torch --request req.json > check.py     POST /api/v1/export/torch
+    bptt-studio sample --preset machine --iterations 200       POST /api/v1/sample
 
 ``trace``, ``train`` and ``gradcheck`` print exactly the JSON the API would return for the same
 request (same validation, limits, serialiser); a bad request prints the API's error JSON on
@@ -324,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     gradcheck = commands.add_parser("gradcheck", help="print the JSON of POST /api/v1/gradcheck")
     _add_request_options(gradcheck)
     gradcheck.set_defaults(func=_gradcheck)
-    derived_cli.add_commands(commands)  # neuron, export-csv
+    derived_cli.add_commands(commands)  # neuron, export-csv, sample
     export.add_command(commands)  # export-torch
     return parser
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from bptt_studio import engine, export, limits
+from bptt_studio import engine, export, limits, sampling
 from bptt_studio.engine import Plan
 from bptt_studio.engine.outputs.tidy import to_csv_bytes
 from bptt_studio.errors import ApiError
@@ -40,6 +40,11 @@ def split(body: BaseModel, options: frozenset[str]) -> tuple[dict[str, Any], dic
 
 def admit_neuron(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> Plan:
     job = engine.plan(request)
+    if job.request.bug is not None:
+        raise engine.RequestError(("bug",), "the neuron view writes each term as the true "
+                                            "equations give it, and a planted bug's numbers do "
+                                            "not follow them: hunt the bug in /trace, beside "
+                                            "the true pass")
     limits.check(job, settings, limits.response(settings, "neuron"))
     return job
 
@@ -99,7 +104,8 @@ Admit = Callable[[dict[str, Any], dict[str, Any], Settings], Plan]
 Run = Callable[[Plan, dict[str, Any], Settings], bytes]
 ENDPOINTS: dict[str, tuple[Admit, Run]] = {
     "neuron": (admit_neuron, neuron), "export_csv": (admit_csv, export_csv),
-    "export_torch": (export.admit_script, export.script_bytes)}
+    "export_torch": (export.admit_script, export.script_bytes),
+    "sample": (sampling.admit_sample, sampling.sample_bytes)}
 
 
 def compute(endpoint: str, request: dict[str, Any], options: dict[str, Any],

@@ -1,4 +1,5 @@
-"""POST /api/v1/neuron and POST /api/v1/export/csv: routes, request and response models.
+"""POST /api/v1/neuron, POST /api/v1/export/csv and POST /api/v1/sample: routes, request and
+response models (/sample's are app.sampling's).
 
 Included from app.main with one line (``app.include_router(derived_api.build_router(settings))``).
 The work runs through ``app.derived`` (plain values in, bytes out), in the worker's computation
@@ -20,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, Field, create_model
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bptt_studio import derived, jsonio
+from bptt_studio import derived, jsonio, sampling
 from bptt_studio.api import CLIENT_CLOSED, SERVING_RESPONSES, client_left
 from bptt_studio.body import JSONBodyRoute
 from bptt_studio.engine.cells.registry import CELLS
@@ -158,12 +159,14 @@ def _route_class(roots: dict[str, type[BaseModel]], schemas: Schemas) -> type[AP
 
 
 def build_router(settings: Settings, pool: ComputePool) -> APIRouter:
-    """The two routes; their work runs in ``pool``'s computation processes, as /trace's does
+    """The three routes; their work runs in ``pool``'s computation processes, as /trace's does
     (a deadline, a departed client and the queue bound apply alike)."""
     schemas = build_schemas(settings)
     NeuronBody = neuron_body(schemas, settings)  # noqa: N806 - classes, named as such
     CsvBody = schemas.trace_body  # noqa: N806 - /trace's body: the request plus detail
-    roots = {f"{PREFIX}/neuron": NeuronBody, f"{PREFIX}/export/csv": CsvBody}
+    SampleBody = sampling.sample_body(schemas, settings)  # noqa: N806
+    roots = {f"{PREFIX}/neuron": NeuronBody, f"{PREFIX}/export/csv": CsvBody,
+             f"{PREFIX}/sample": SampleBody}
     router = APIRouter(prefix=PREFIX, tags=["api"], route_class=_route_class(roots, schemas))
 
     @router.post("/neuron", response_model=NeuronResult,
@@ -191,5 +194,20 @@ def build_router(settings: Settings, pool: ComputePool) -> APIRouter:
             return Response(status_code=CLIENT_CLOSED)
         return Response(content=content, media_type=derived.CSV_MEDIA_TYPE, headers={
             "Content-Disposition": f'attachment; filename="{derived.CSV_FILENAME}"'})
+
+    @router.post("/sample", response_model=sampling.SampleResult,
+                 responses={**ERROR_RESPONSES, **SERVING_RESPONSES},
+                 summary="The text the network writes after training: each token drawn at a "
+                         "temperature with its top 5, the perplexity, teacher forcing against "
+                         "free running (app.sampling)")
+    async def sample(request: Request,
+                     body: SampleBody) -> Response:  # type: ignore[valid-type]
+        try:
+            output = await pool.compute("sample",
+                                        *derived.split(body, sampling.SAMPLE_OPTIONS),
+                                        lambda: client_left(request))
+        except ClientGone:
+            return Response(status_code=CLIENT_CLOSED)
+        return jsonio.response(output)
 
     return router

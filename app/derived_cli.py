@@ -1,7 +1,8 @@
-"""The ``bptt-studio neuron`` and ``bptt-studio export-csv`` commands.
+"""The ``bptt-studio neuron``, ``bptt-studio export-csv`` and ``bptt-studio sample`` commands.
 
     bptt-studio neuron --preset machine --t 3 --unit 1 [--update 0] [--convention haykin]
     bptt-studio export-csv --request req.json [--detail norms] > trace.csv
+    bptt-studio sample --preset machine --iterations 200 [--prime m --temperature 0.8]
 
 They print exactly the bytes of POST /api/v1/neuron and POST /api/v1/export/csv for the same
 request (same validation, limits and writer); a bad request prints the API's error JSON on
@@ -44,8 +45,19 @@ def _export_csv(args: argparse.Namespace) -> int:
     return _run(args, "export_csv", {"detail": args.detail})
 
 
+def _sample(args: argparse.Namespace) -> int:
+    from bptt_studio import derived, sampling
+    from bptt_studio.cli import run_request
+
+    overrides = {"iterations": args.iterations, "prime": args.prime, "length": args.length,
+                 "temperature": args.temperature, "sample_seed": args.sample_seed}
+    return run_request(args, overrides, sampling.sample_body,
+                       lambda body, settings: derived.compute(
+                           "sample", *derived.split(body, sampling.SAMPLE_OPTIONS), settings))
+
+
 def add_commands(commands: Any) -> None:
-    """Add the two commands to the ``bptt-studio`` subparsers."""
+    """Add the three commands to the ``bptt-studio`` subparsers."""
     from bptt_studio.cli import _add_request_options
 
     neuron = commands.add_parser(
@@ -68,3 +80,14 @@ def add_commands(commands: Any) -> None:
                         help='full matrices, their norms, or "auto" (full while small), '
                              "as /api/v1/trace")
     export.set_defaults(func=_export_csv)
+
+    sample = commands.add_parser(
+        "sample", help="print the JSON of POST /api/v1/sample: the text the network writes "
+                       "after training")
+    _add_request_options(sample)
+    sample.add_argument("--iterations", type=int, help="training passes first (default 0)")
+    sample.add_argument("--prime", help="what it reads first (default: the data's first token)")
+    sample.add_argument("--length", type=int, help="tokens to write (1 to 500; default 100)")
+    sample.add_argument("--temperature", type=float, help="> 0 (default 1)")
+    sample.add_argument("--sample-seed", type=int, help="seed of the draws (default 0)")
+    sample.set_defaults(func=_sample)

@@ -9,7 +9,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from bptt_studio import __version__, api, derived_api, pages
+from bptt_studio import __version__, api, bugs_api, derived_api, pages
 from bptt_studio.body import BodyLimitMiddleware
 from bptt_studio.cache import ResponseCacheMiddleware
 from bptt_studio.errors import InternalErrorMiddleware
@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.state.compute_pool = pool  # (its state, for tests and a debugger)
     app.include_router(api.build_router(settings, pool))
-    app.include_router(derived_api.build_router(settings, pool))  # /neuron, /export/csv
+    app.include_router(derived_api.build_router(settings, pool))  # /neuron, /export/csv, /sample
+    app.include_router(bugs_api.build_router())  # /bugs
     app.include_router(rooms.build_router(settings))  # /rooms: classrooms (app/rooms/)
     api.install_error_handlers(app, build_schemas(settings))
     app.include_router(pages.router)

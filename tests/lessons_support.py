@@ -77,6 +77,7 @@ COMPARE_SETUPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "cell": [(c, {"cell": c}) for c in ("rnn", "lstm", "gru")],
     "loss_at": [(a, {"loss_at": a}) for a in ("every", "last")],
     "truncation": [("full", {"truncation": None}), ("truncated", {})],
+    "bug": [("true", {"bug": None}), ("bugged", {})],
 }
 DEFAULT_TRUNCATION = {"k1": 3}  # compare-plan.js: when the scenario has none
 
@@ -193,6 +194,8 @@ def answer(step: dict[str, Any]) -> Any:
         vocab, targets = result["vocab"], result["targets"]
         return sum(1 for p, y in zip(trained["predictions"], targets, strict=True)
                    if p == vocab[int(y)])
+    if fn == "partingStep":
+        return result["bug"]["parting"]["t"]
     if fn == "neuronLarger":
         out, nxt = (term["value"] for term in neuron_view(step)["dh"]["terms"])
         return "out" if abs(out) >= abs(nxt) else "next"

@@ -43,7 +43,7 @@ EQ_IDS = {"inputs", "a", "h", "c", "yhat", "loss", "g_o", "dh", "delta", "contri
           "window-loss", "grad-norm", "clip", "rule"} | {f"gate-{g}" for g in "figozrn"} | {
           f"delta-{g}" for g in "figozrn"}
 PAGE_IDS = {"#box-error-flow", "#box-grad-norms", "#box-accum", "#box-loss", "#predictions",
-            "#tl-scrubber", "#neuron"}
+            "#tl-scrubber", "#neuron", "#bughunt"}
 # hooks of the compare view (compare.js): the sentence that says what differs, and its numbers
 COMPARE_HOOKS = {".cmp-point"} | {f"[data-num={n}]" for n in (
     "dh", "dh_out", "dh_next", "flow_first", "loss", "updates", "cosine", "relative_error")}
@@ -68,9 +68,10 @@ def text_fields(step: dict, lang: str, lesson_id: str, i: int) -> dict[str, str]
     return fields
 
 
-def test_six_lessons_of_four_to_seven_steps_each_ending_with_questions():
+def test_seven_lessons_of_four_to_seven_steps_each_ending_with_questions():
     ids = [lesson["id"] for lesson in lessons()]
-    assert ids == ["recursion", "last-step", "when-update", "lstm", "vanishing", "train-machine"]
+    assert ids == ["recursion", "last-step", "when-update", "lstm", "vanishing", "train-machine",
+                   "find-the-bug"]
     for lesson in lessons():
         steps = lesson["steps"]
         assert 4 <= len(steps) <= 7, lesson["id"]
@@ -253,6 +254,7 @@ def test_question_answer_read_from_the_engine_is_an_option(lesson, i, step):
         ("recursion", 5): "next", ("recursion", 6): 2, ("last-step", 5): True,
         ("when-update", 4): 3, ("when-update", 5): "close", ("lstm", 4): 5, ("lstm", 5): True,
         ("vanishing", 4): "gru", ("vanishing", 5): "fades", ("train-machine", 4): 6,
+        ("find-the-bug", 3): 5, ("find-the-bug", 4): 6,
     }
     assert answer(step) == expected[(lesson["id"], i)]
 

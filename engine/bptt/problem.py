@@ -33,6 +33,7 @@ class Problem:
     clip: Clip | None
     params: Params
     state0: tuple[np.ndarray, ...]  # one per state vector of the cell: (h0,) or (h0, c0)
+    bug: str | None = None  # a planted mistake of the backward pass (engine.bugs), or None
 
     @property
     def cell_module(self) -> Cell:

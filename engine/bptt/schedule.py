@@ -23,6 +23,7 @@ import numpy as np
 
 from ..cells.memory import packed_with_views
 from ..cells.protocol import Cell, Params, split_gates
+from ..request import bugs
 from . import events, losses, optim
 from .lazy import Factors, WindowGradients
 from .problem import Problem
@@ -72,9 +73,12 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None,
         stacks, state = forward_block(problem, fwd, params, index, new, state)
         g_o, window_loss = inject_losses(problem, fwd, params, new, first)
 
-        bwd = backward_window(cell, fwd, params["V"], first, last, g_o, problem.H)
-        factors = window_factors(cell, fwd, bwd, problem.inputs, problem.H)
-        grads = window_gradient(cell, bwd, factors, problem.H)
+        bwd = backward_window(cell, fwd, params["V"], first, last, g_o, problem.H,
+                              problem.bug, problem.activation)
+        factors = window_factors(cell, fwd, bwd, problem.inputs, problem.H, problem.bug)
+        grads = bugs.returned_gradient(problem.bug, window_gradient(cell, bwd, factors,
+                                                                    problem.H),
+                                       problem.clip.max if problem.clip else None)
         if record:  # dL/dx(t) is shown, never used: a training pass skips it
             dx = input_grads(cell, fwd, bwd)
             run.events.extend(events.forward_events(problem, fwd, new, stacks))
@@ -128,6 +132,7 @@ def inject_losses(problem: Problem, fwd: Forward, params: Params, new: range, fi
     injected = np.array([t in problem.loss_steps for t in new], dtype=bool)
     count = int(injected.sum())
     weight = 1.0 / count if (problem.reduction == "mean" and count) else 1.0
+    weight = bugs.loss_weight(problem.bug, weight, count)  # the same without a bug
     g_o = np.zeros((new.stop - first, problem.K))  # (n, K)
     g_o[new.start - first:][injected] = weight * fwd.step_grad_o[lo:hi][injected]
     return g_o, weight * float(fwd.step_loss[lo:hi][injected].sum())
@@ -170,26 +175,35 @@ def apply_update(problem: Problem, run: Run, index: int, bwd: Backward,
 
 
 def backward_window(cell: Cell, fwd: Forward, V: np.ndarray, first: int, last: int,
-                    g_o: np.ndarray, H: int) -> Backward:
-    """Deltas for t = last..first, error entering only through g_o (rows first..last)."""
+                    g_o: np.ndarray, H: int, bug: str | None = None,
+                    activation: str = "tanh") -> Backward:
+    """Deltas for t = last..first, error entering only through g_o (rows first..last);
+    ``bug``: a planted mistake (engine.bugs), a factor replaced or a term the cell drops."""
     dh_out = g_o @ V  # (n, H): V^T g_o(t) for every step (V is the same for all of them
     # whenever g_o is nonzero: only the steps new in this window carry a loss)
     stacks = {key: fwd.rows(key, first, last) for key in cell.BACKWARD_KEYS}
     Ws = [cell.recurrent(fwd.packs[version]) for version in fwd.version_of[first:last + 1]]
-    out = cell.backward_steps(Ws, stacks, dh_out)
+    if bug is None:
+        out = cell.backward_steps(Ws, stacks, dh_out)
+    else:
+        stacks = bugs.backward_stacks(bug, cell.NAME, lambda key: fwd.rows(key, first, last),
+                                      stacks, activation)
+        out = cell.backward_steps(Ws, stacks, dh_out, bug)
     return Backward(first=first, last=last, g_o=g_o, dh_out=dh_out, dh_next=out["dh_next"],
                     dh=out["dh"], delta=out["delta"], dh_prev=out["dh_prev"],
                     recorded={key: out[key] for key in cell.BACKWARD_RECORDED},
                     dstate_start=tuple(out[f"d{name}_prev"][0] for name in cell.STATE))
 
 
-def window_factors(cell: Cell, fwd: Forward, bwd: Backward, inputs: np.ndarray, H: int
-                   ) -> Factors:
+def window_factors(cell: Cell, fwd: Forward, bwd: Backward, inputs: np.ndarray, H: int,
+                   bug: str | None = None) -> Factors:
     """Left and right factors of every parameter's per-step contributions in this window,
     as the cell declares them (``PARAMS``; the output layer's V and b_y take g_o). A diagonal
     parameter's contribution is the elementwise product left * right: it is its left factor,
-    with no right one, as a bias's is."""
-    def right_rows(key: str | None) -> np.ndarray | None:
+    with no right one, as a bias's is. ``bug`` may plant another right factor
+    (engine.bugs.right_factor)."""
+    def right_rows(declared: str | None) -> np.ndarray | None:
+        key = bugs.right_factor(bug, declared)
         if key is None:
             return None
         if key == "x":

@@ -177,13 +177,15 @@ def step_backward(packed: Packed, dstate: tuple[np.ndarray, ...],
     return (dh_prev,), np.concatenate((delta_zr, delta_n), axis=-1), {}
 
 
-def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray
-                   ) -> dict[str, np.ndarray]:
+def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray,
+                   bug: str | None = None) -> dict[str, np.ndarray]:
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
     ``Ws[row]`` is the (W_zr, W_h) pair the row's step used; ``stacks`` the window's rows of
     forward_steps. Returns stacks of dh (n, H), the deltas (n, 3H), dh_prev and dh_next
     (n, H; dh_prev one row later).
+    ``bug`` (engine.bugs): "dh_next_dropped" leaves dh_next(t) out of dh(t);
+    "reset_gate_wrong_side" sends W_h^T (r * delta_n) back instead of r * (W_h^T delta_n).
     """
     n, H = dh_out.shape
     dn, dz, dr = stacks["dn_factor"], stacks["dz_factor"], stacks["dr_factor"]
@@ -192,10 +194,11 @@ def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndar
                         "dh_next": (n, H)})
     dh, dh_prev, delta = out["dh"], out["dh_prev"], out["delta"]
     dh_next = np.zeros(H)
+    carried, reset_inside = bug != "dh_next_dropped", bug != "reset_gate_wrong_side"
     for t in range(n - 1, -1, -1):
         W_zr, W_h = Ws[t]
         dh_t, delta_t = dh[t], delta[t]
-        np.add(dh_out[t], dh_next, out=dh_t)
+        np.add(dh_out[t], dh_next if carried else 0.0, out=dh_t)
         delta_n = delta_t[2 * H:]
         np.multiply(dh_t, dn[t], out=delta_n)
         np.multiply(dh_t, dz[t], out=delta_t[:H])
@@ -203,7 +206,7 @@ def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndar
         np.multiply(drh, dr[t], out=delta_t[H:2 * H])
         dh_next = dh_prev[t]
         np.multiply(dh_t, z[t], out=dh_next)
-        dh_next += drh * r[t]
+        dh_next += drh * r[t] if reset_inside else (r[t] * delta_n) @ W_h
         dh_next += delta_t[:2 * H] @ W_zr
     shift_rows(dh_prev, out["dh_next"])
     return out

@@ -173,13 +173,15 @@ def step_backward(packed: Packed, dstate: tuple[np.ndarray, ...],
     return (dh_prev, dc * cache["f"]), delta, {"dc": dc}
 
 
-def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray
-                   ) -> dict[str, np.ndarray]:
+def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray,
+                   bug: str | None = None) -> dict[str, np.ndarray]:
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
     ``Ws[row]`` is the stacked W the row's step used; ``stacks`` the window's rows of
     forward_steps. Returns stacks of dh, dc (n, H), the deltas (n, 4H), dh_prev, dc_prev
     (n, H), and dh_next, dc_next (dh_prev and dc_prev one row later).
+    ``bug`` (engine.bugs): "dh_next_dropped" leaves dh_next(t) out of dh(t),
+    "dc_next_dropped" dc_next(t) out of dc(t).
     """
     n, H = dh_out.shape
     factor, o_dtanh_c, f = stacks["delta_factor"], stacks["o_dtanh_c"], stacks["f"]
@@ -189,11 +191,14 @@ def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndar
     delta = out["delta"]
     fig, fig_factor = delta[:, :3 * H].reshape(n, 3, H), factor[:, :3 * H].reshape(n, 3, H)
     dh_next, dc_next = np.zeros(H), np.zeros(H)
+    # the errors from t+1 added in, or (the bugs) left out every step
+    carried_h, carried_c = bug != "dh_next_dropped", bug != "dc_next_dropped"
     for t in range(n - 1, -1, -1):
         dh_t, dc_t = dh[t], dc[t]
-        np.add(dh_out[t], dh_next, out=dh_t)
+        np.add(dh_out[t], dh_next if carried_h else 0.0, out=dh_t)
         np.multiply(dh_t, o_dtanh_c[t], out=dc_t)
-        dc_t += dc_next
+        if carried_c:
+            dc_t += dc_next
         np.multiply(fig_factor[t], dc_t, out=fig[t])  # delta_f, delta_i, delta_g
         np.multiply(factor[t, 3 * H:], dh_t, out=delta[t, 3 * H:])  # delta_o
         dh_next, dc_next = dh_prev[t], dc_prev[t]

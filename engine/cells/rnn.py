@@ -149,21 +149,24 @@ def step_backward(packed: Packed, dstate: tuple[np.ndarray, ...],
     return (dh_prev,), delta, {}
 
 
-def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray
-                   ) -> dict[str, np.ndarray]:
+def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray,
+                   bug: str | None = None) -> dict[str, np.ndarray]:
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
     ``Ws[row]`` is the W the row's step used; ``stacks`` the window's rows of forward_steps.
     Returns stacks (n, H) of dh, delta, dh_prev and dh_next (dh_prev one row later).
+    ``bug`` (engine.bugs): "dh_next_dropped" leaves dh_next(t) out of dh(t).
     """
     n, H = dh_out.shape
     dphi = stacks["dphi"]
     out = empty_stacks({"dh": (n, H), "delta": (n, H), "dh_prev": (n, H), "dh_next": (n, H)})
     dh, delta, dh_prev = out["dh"], out["delta"], out["dh_prev"]
     dh_next = np.zeros(H)
+    # what is added to dh_out(t): the error from t+1, or (the bug) zeros every step
+    carried = bug != "dh_next_dropped"
     for t in range(n - 1, -1, -1):
         dh_t, delta_t = dh[t], delta[t]
-        np.add(dh_out[t], dh_next, out=dh_t)
+        np.add(dh_out[t], dh_next if carried else 0.0, out=dh_t)
         np.multiply(dphi[t], dh_t, out=delta_t)
         dh_next = dh_prev[t]
         np.dot(delta_t, Ws[t], out=dh_next)

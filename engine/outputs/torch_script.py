@@ -242,6 +242,11 @@ class _Writer:
             f"the end of this file). It prints each comparison, then \"all match\" or what "
             f"differs (and exits with status 1). Run it with python, or in a notebook with "
             f"%run or pasted into a cell.", 95)
+        if "bug" in self.r:  # named nowhere: the script is a clue, not the answer
+            about += "\n\n" + textwrap.fill(
+                "The numbers at the end come from a backward pass with a bug planted in it "
+                "(the forward pass and the loss are the true ones): the lines marked DIFF say "
+                "which gradients it gets wrong.", 95)
         title = (f"Check it in PyTorch: one pass of BPTT redone with autograd, against "
                  f"{self.made_by}.")
         return f'''"""{title}

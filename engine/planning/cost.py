@@ -233,8 +233,9 @@ def _work_phases(sizes: _Sizes, output: Output, recorded_pass: bool
     work = sizes.work
     out: dict[str, tuple[Features, Features]] = {"base": base_features(sizes)}
     diagnostics = work.diagnostics and output.form != "neuron" and work.task != "gradcheck"
-    if work.task == "train":
+    if work.task == "train" or (work.task == "sample" and work.iterations):
         out["passes"] = pass_features(sizes, recorded=False)
+    if work.task in ("train", "sample"):
         out["extras"] = extras_features(sizes)
     if recorded_pass:
         out["pass"] = pass_features(sizes, recorded=True)
@@ -280,6 +281,8 @@ def _output_phases(sizes: _Sizes, output: Output, recorded_pass: bool, detail: s
         json_numbers += result_numbers(sizes)
     if output.form == "json" and work.task == "params":
         json_numbers += params_numbers(sizes)
+    if output.form == "json" and work.task == "sample":
+        json_numbers += sample_numbers(sizes)
     if output.form in ("json", "neuron"):
         out["json"] = ({"one": 1.0, "numbers": json_numbers},
                        {"one": 1.0, "numbers": json_numbers})
@@ -330,7 +333,8 @@ def pass_features(s: _Sizes, recorded: bool) -> tuple[Features, Features]:
     """One pass (``recorded``), or /train's passes (all of them for the CPU time; one at a
     time in memory: an unrecorded pass keeps only what its next windows need)."""
     work = s.work
-    times = 1.0 if recorded else float(s.iterations)
+    # a bugged trace runs the true pass beside it, to say where the two part
+    times = (2.0 if work.bug else 1.0) if recorded else float(s.iterations)
     updates = s.W * s.P
     # a cell's step is a dozen NumPy calls (more for a GRU than an RNN); an update is a few
     # calls per parameter array and a few passes over its P numbers (more for Adam)
@@ -472,15 +476,28 @@ def gradcheck_features(s: _Sizes) -> tuple[Features, Features]:
 
 
 def extras_features(s: _Sizes) -> tuple[Features, Features]:
-    steps = s.T + CONTINUATION
-    return ({"steps": steps, "pack": CONTINUATION * (s.packed + s.P),
+    """/train's predictions and continuation (also run by a sample that trains), and a
+    sample's own steps (engine.sample: its length, teacher forcing and free running), one
+    cell step and output each."""
+    work = s.work
+    trained = work.task == "train" or work.iterations > 0
+    tokens = CONTINUATION if trained else 0
+    steps = (s.T + tokens if trained else 0) + work.sample_steps
+    return ({"steps": steps, "pack": tokens * (s.packed + s.P),
              "flops": steps * s.step_flops, "iterations": s.iterations},
-            {"one": 1.0, "outputs": BYTES_PER_FLOAT * s.T * s.K})
+            {"one": 1.0, "outputs": BYTES_PER_FLOAT * (s.T + work.sample_steps) * s.K})
 
 
 def result_numbers(s: _Sizes) -> float:
     """The numbers of a /train or /gradcheck result besides a trace."""
     return float(s.P + s.T * (s.K + 1) + 3 * s.iterations)
+
+
+def sample_numbers(s: _Sizes) -> float:
+    """The numbers and tokens of a /sample result: per written token its probability and
+    the top 5 (token, p) pairs; per step of the text six lists (engine.sample)."""
+    length = s.work.sample_steps - 2 * s.T
+    return float(length * 12 + 6 * s.T + s.K + 8)
 
 
 def params_numbers(s: _Sizes) -> float:
@@ -631,7 +648,8 @@ def _recount(work: Work, **changes: int | bool) -> Work:
         "loss_at": work.loss_at, "iterations": work.iterations,
         "include_trace": work.recorded and work.task == "train",
         "diagnostics": work.diagnostics, "jacobian_norms": work.jacobian_norms,
-        "optimizer": work.optimizer, "clip": work.clip, **changes}
+        "optimizer": work.optimizer, "clip": work.clip, "bug": work.bug,
+        "sample_steps": work.sample_steps, **changes}
     if not fields["truncated"]:  # full BPTT over the new length
         fields["k1"] = fields["k2"] = fields["T"]
     task, cell, T, D, H, K = (fields.pop(name) for name in ("task", "cell", "T", "D", "H",

@@ -31,6 +31,7 @@ from ..bptt.problem import Problem
 from ..bptt.schedule import windows
 from ..cells.protocol import Params
 from ..cells.registry import CELLS
+from ..request import bugs
 from ..request.data import Encoded, encode
 from ..request.errors import RequestError
 from ..request.fields import (
@@ -45,9 +46,10 @@ from ..request.fields import (
 from ..request.params import check_params, check_state, init_params, param_count, rescale_recurrent
 from ..request.presets import PRESETS
 
-# "params": the initial parameters and state alone (engine.initial), no pass
-Task = Literal["trace", "train", "gradcheck", "params"]
-TASKS: tuple[Task, ...] = ("trace", "train", "gradcheck", "params")
+# "params": the initial parameters and state alone (engine.initial), no pass; "sample":
+# "iterations" training passes (0 or more), then text written (engine.sample)
+Task = Literal["trace", "train", "gradcheck", "params", "sample"]
+TASKS: tuple[Task, ...] = ("trace", "train", "gradcheck", "params", "sample")
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class Work:
     flow_rows: int = 0  # the rows those steps carry: one per loss L(t) reaching the step
     replay_steps: int = 0  # full_vs_truncated: each window's losses back to t = 1 (sum of t)
     window_squares: int = 0  # sum over windows of their length squared (norms of the sums)
+    bug: bool = False  # a planted bug: a recorded trace runs the true pass too (its parting)
+    sample_steps: int = 0  # steps a sample reads and writes: its length, and 2T (engine.sample)
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself
@@ -113,6 +117,7 @@ class Plan:
     task: Task
     iterations: int
     include_trace: bool  # train: also a trace of one more pass from the trained parameters
+    sample_length: int = 0  # sample: the tokens to write
     work: Work = field(init=False, repr=False)  # the counts, from the fields above
 
     def __post_init__(self) -> None:
@@ -162,12 +167,13 @@ class Plan:
 
 
 def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
-         iterations: int = 1, include_trace: bool = False) -> Plan:
+         iterations: int = 1, include_trace: bool = False, sample_length: int = 0) -> Plan:
     """Validate and plan a request (a dict shaped as CONTRACT.md's, or a ``TraceRequest``).
 
     ``task``: "trace" (one recorded pass), "train" (``iterations`` passes, and one more
-    recorded when ``include_trace``), "gradcheck", or "params" (the initial parameters
-    alone, no pass). Raises ``RequestError`` naming the field.
+    recorded when ``include_trace``), "gradcheck", "params" (the initial parameters
+    alone, no pass), or "sample" (``iterations`` passes, 0 or more, then ``sample_length``
+    tokens written). Raises ``RequestError`` naming the field.
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
@@ -179,6 +185,9 @@ def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
     params = None if req.params is None else check_params(req.params, cell, H, enc.D, enc.K)
     for name in CELLS[cell].STATE:  # h0 (and c0): H values each
         _check_length(getattr(req, f"{name}0"), H, f"{name}0")
+    bugs.check(req.bug, cell, {"activation": req.activation, "reduction": req.reduction,
+                               "loss_at": req.loss_at,
+                               "clip": req.clip.mode if req.clip is not None else None})
     T = enc.T
     trunc = req.truncation  # k2 filled in by _fill_defaults
     k1, k2 = (trunc.k1, cast(int, trunc.k2)) if trunc else (T, T)
@@ -190,15 +199,18 @@ def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
         loss_steps=frozenset(range(1, T + 1)) if req.loss_at == "every" else frozenset({T}),
         forward_steps=T, backward_steps=backward, parameter_count=count,
         evaluations=2 * count * backward, task=task, iterations=_iterations(task, iterations),
-        include_trace=bool(include_trace) and task == "train")
+        include_trace=bool(include_trace) and task == "train",
+        sample_length=sample_length if task == "sample" else 0)
 
 
 def as_plan(request: Plan | TraceRequest | dict[str, Any], task: Task = "trace",
-            iterations: int | None = None, include_trace: bool | None = None) -> Plan:
+            iterations: int | None = None, include_trace: bool | None = None,
+            sample_length: int = 0) -> Plan:
     """A plan for ``task``: the given one (for that task), or a new one of the request."""
     if isinstance(request, Plan):
         return request.for_task(task, iterations, include_trace)
-    return plan(request, task, 1 if iterations is None else iterations, bool(include_trace))
+    return plan(request, task, 1 if iterations is None else iterations, bool(include_trace),
+                sample_length)
 
 
 def problem_of(job: Plan, params: Params | None = None) -> Problem:
@@ -216,13 +228,15 @@ def problem_of(job: Plan, params: Params | None = None) -> Problem:
         cell=req.cell, activation=req.activation, inputs=job.data.inputs(),
         targets=job.data.targets(), loss=job.data.loss, loss_steps=job.loss_steps,
         reduction=req.reduction, k1=job.k1, k2=job.k2, windows=job.windows,
-        optimizer=req.optimizer, clip=req.clip, params=params, state0=state0)
+        optimizer=req.optimizer, clip=req.clip, params=params, state0=state0, bug=req.bug)
 
 
 def config_of(job: Plan) -> dict[str, Any]:
     """The request with every default filled in (a result's ``config``): running it again
     gives the same numbers."""
     config = to_dict(job.request)
+    if config["bug"] is None:  # a request without a bug keeps its config as it always was
+        del config["bug"]
     config["loss"] = job.data.loss  # "from data" filled in, like the output size
     config["output_size"] = job.K
     if job.params is not None and job.request.params is None:  # trained parameters
@@ -279,10 +293,11 @@ def _check_length(given: list[float] | None, H: int, name: str) -> None:
 
 
 def _iterations(task: Task, iterations: int) -> int:
-    if task != "train":
+    if task not in ("train", "sample"):
         return 1
-    if iterations < 1:
-        raise RequestError(("iterations",), f"must be >= 1, got {iterations}")
+    least = 1 if task == "train" else 0  # a sample may write from the untrained parameters
+    if iterations < least:
+        raise RequestError(("iterations",), f"must be >= {least}, got {iterations}")
     return iterations
 
 
@@ -293,16 +308,17 @@ def _work_of(job: Plan) -> Work:
     return count_work(
         job.task, job.cell, job.T, job.D, job.H, job.K, k1=k1, k2=k2,
         truncated=trunc is not None, loss_at=req.loss_at, iterations=job.iterations,
-        include_trace=job.include_trace, diagnostics=req.diagnostics,
+        include_trace=job.include_trace, diagnostics=req.diagnostics and req.bug is None,
         jacobian_norms=req.jacobian_norms, optimizer=req.optimizer.name,
-        clip=req.clip.mode if req.clip is not None else None)
+        clip=req.clip.mode if req.clip is not None else None, bug=req.bug is not None,
+        sample_steps=job.sample_length + 2 * job.T if job.task == "sample" else 0)
 
 
 def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int, k2: int,
                truncated: bool = False, loss_at: str = "every", iterations: int = 1,
                include_trace: bool = False, diagnostics: bool = True,
                jacobian_norms: bool = False, optimizer: str = "sgd",
-               clip: str | None = None) -> Work:
+               clip: str | None = None, bug: bool = False, sample_steps: int = 0) -> Work:
     """The work of a request of these sizes (k1 and k2 as asked: at most T is applied here).
 
     Pure counting, a few microseconds: the limits call it for smaller sizes when they say
@@ -312,7 +328,7 @@ def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int
     spans = windows(T, k1, k2)
     backward = sum(last - first + 1 for first, last in spans)
     count = param_count(cell, H, D, K)
-    iterations = iterations if task == "train" else 1
+    iterations = iterations if task in ("train", "sample") else 1
     recorded = task == "trace" or (task == "train" and include_trace)
     flow_steps = flow_rows = replay = 0
     if diagnostics and recorded:
@@ -326,7 +342,8 @@ def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int
         diagnostics=diagnostics, jacobian_norms=diagnostics and jacobian_norms, k1=k1, k2=k2,
         truncated=truncated, loss_at=loss_at, optimizer=optimizer, clip=clip,
         flow_steps=flow_steps, flow_rows=flow_rows, replay_steps=replay,
-        window_squares=sum((last - first + 1) ** 2 for first, last in spans))
+        window_squares=sum((last - first + 1) ** 2 for first, last in spans),
+        bug=bug and task == "trace", sample_steps=sample_steps if task == "sample" else 0)
 
 
 def _flow_counts(spans: list[tuple[int, int]], loss_at: str) -> tuple[int, int]:

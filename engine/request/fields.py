@@ -37,6 +37,7 @@ from typing import Any, Literal, Union
 import numpy as np
 
 from ..cells.registry import CELLS
+from .bugs import BUGS
 from .errors import RequestError
 from .presets import PRESETS
 
@@ -168,6 +169,10 @@ class TraceRequest:
     jacobian_norms: bool = field(default=False, metadata=_meta(
         "also compute the exact all-pairs Jacobian norms ||dh(t)/dh(k)|| (O(T²H³) work); "
         "needs diagnostics"))
+    bug: str | None = field(default=None, metadata=_meta(
+        "plant one mistake of the bug catalogue (GET /api/v1/bugs) in the backward pass: the "
+        "forward pass and the loss stay true; null = the true backward pass",
+        one_of=BUGS.keys()))
 
 
 @dataclass(frozen=True)

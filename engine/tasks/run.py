@@ -3,15 +3,17 @@ result)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ..bptt import diagnostics as diag
 from ..bptt.problem import Problem
-from ..bptt.schedule import Run, run_schedule
+from ..bptt.schedule import Run, run_schedule, window_factors
 from ..cells.registry import cell_spec
 from ..planning.plan import Plan, as_plan, config_of, problem_of
+from ..request import bugs
 from ..request.fields import TraceRequest
 
 
@@ -32,9 +34,11 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
     req = job.request
     with np.errstate(all="ignore"):  # overflow is reported through non_finite, never raised
         run = run_schedule(problem)
+        # the diagnostics follow the true equations (the error flow is the network's own
+        # Jacobians): beside a planted bug they would describe another backward pass
         diagnostics = (diag.compute(problem, run, truncated=job.truncated,
                                     jacobian=req.jacobian_norms)
-                       if req.diagnostics else None)
+                       if req.diagnostics and problem.bug is None else None)
     fwd = run.forward
     result = {
         "config": config_of(job),
@@ -55,7 +59,25 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
         "cell_spec": cell_spec(problem.cell, problem.params),
     }
     result["non_finite"] = not _all_finite(problem, run, diagnostics)
+    if problem.bug is not None:
+        result["bug"] = bug_report(problem, run)
     return result
+
+
+def bug_report(problem: Problem, run: Run) -> dict[str, Any]:
+    """A bugged pass against the true one: {"id", "parting"} (engine.bugs.parting), the true
+    pass run here on the same problem without the bug."""
+    with np.errstate(all="ignore"):
+        true = run_schedule(replace(problem, bug=None))
+    cell = problem.cell_module
+
+    def factors(one: Run, bug: str | None) -> list[Any]:
+        return [window_factors(cell, one.forward, bwd, problem.inputs, problem.H, bug)
+                for bwd in one.backwards]
+
+    return {"id": problem.bug,
+            "parting": bugs.parting(problem, run, true, factors(run, problem.bug),
+                                    factors(true, None))}
 
 
 def _all_finite(problem: Problem, run: Run, diagnostics: dict[str, Any] | None) -> bool:

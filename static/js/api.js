@@ -84,4 +84,6 @@ export const api = {
   params: (req, signal) => request("POST", "/params", req, signal),
   exportCsv: (req, signal) => request("POST", "/export/csv", req, signal, "text"),
   neuron: (req, signal) => request("POST", "/neuron", req, signal),
+  bugs: (lang, signal) => request("GET", `/bugs?lang=${encodeURIComponent(lang)}`, null, signal),
+  sample: (req, signal) => request("POST", "/sample", req, signal),
 };

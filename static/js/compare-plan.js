@@ -43,6 +43,14 @@ export function setupsOf(mode, scenario) {
       label: { key: `cmp.setup.${at}` },
     }));
   }
+  if (mode === "bug") {
+    // the hunt (bughunt.js): the true backward pass beside the one with the planted bug
+    const { bug, ...truth } = structuredClone(base);
+    return [
+      { id: "true", scenario: truth, label: { key: "cmp.setup.true" } },
+      { id: "bugged", scenario: { ...truth, bug }, label: { key: "cmp.setup.bugged" } },
+    ];
+  }
   if (mode === "truncation") {
     const trunc = base.truncation || DEFAULT_TRUNCATION;
     const k2 = trunc.k2 ?? trunc.k1;

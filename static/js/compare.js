@@ -407,6 +407,11 @@ export class CompareView {
     col.stripMark.setAttribute("x", String((Math.min(T, Math.max(1, t)) - 1) * w));
   }
 
+  /** The trace of the column `id` (a set-up's id), or null. */
+  traceOf(id) {
+    return this.columns.find((c) => c.id === id)?.index?.trace ?? null;
+  }
+
   // ---- the sentence that says what differs, with the API's numbers ------------------------
 
   drawPoint() {
@@ -425,6 +430,15 @@ export class CompareView {
     } else if (this.mode === "loss_at") {
       const count = (id) => cols[id]?.loss_steps?.length ?? 0;
       text = [tp("cmp.point.lossEvery", count("every")), tp("cmp.point.lossLast", count("last"))];
+    } else if (this.mode === "bug") {
+      // the same forward pass and loss; the gradients part (the hunt says where)
+      const norm = (id) => num(cols[id]?.updates?.[0]?.grad_norm ?? null, 3);
+      text = tr("cmp.point.bug", {
+        L: num(cols.true?.loss ?? null, 4),
+        Lb: num(cols.bugged?.loss ?? null, 4),
+        right: norm("true"),
+        wrong: norm("bugged"),
+      });
     } else if (this.mode === "truncation") {
       const fvt = cols.truncated?.diagnostics?.full_vs_truncated;
       const { k1, k2 } = this.setups[1]?.label.args || {};

@@ -2,7 +2,7 @@
 // read from the engine's result (the trace, a training run, compared traces) by a named reader
 // here; lessons.json names the reader and its arguments, never the number. In a comparison
 // the trace is the one the timeline walks; a reader with "setup" reads that set-up's instead
-// (compare-plan.js names them: rnn, lstm, gru; every, last; full, truncated).
+// (compare-plan.js names them: rnn, lstm, gru; every, last; full, truncated; true, bugged).
 
 import { superscript } from "./format.js";
 
@@ -58,6 +58,8 @@ const READERS = {
   neuron: ({ neuron }, r) => pick(neuron, r.path),
   neuronLarger: ({ neuron }) =>
     Math.abs(neuron.dh.terms[0].value) >= Math.abs(neuron.dh.terms[1].value) ? "out" : "next",
+  // where a bugged pass first parts from the true one (the engine's bug.parting): its step
+  partingStep: ({ trace }) => trace.bug.parting.t,
   compareFlow: ({ compare }, r) => lastRow(compare[r.value])[r.k - 1],
   compareArgmax: ({ compare }, r) =>
     Object.keys(compare).reduce((a, b) =>

@@ -115,6 +115,16 @@ studio = new Studio({
   compare,
 });
 
+// "Find the bug" (bughunt.js) and "the network writes" (sampling.js): loaded at once, each
+// drawing its own section when a trace calls for it (a planted bug; a trained text model).
+const [{ attach: attachHunt }, { attach: attachSampling }] = await Promise.all([
+  import("./bughunt.js"),
+  import("./sampling.js"),
+]);
+const hunt = attachHunt({ studio, store, container: $("bughunt") });
+attachSampling({ studio, store, container: $("sampling") });
+$("btn-bughunt").addEventListener("click", () => hunt.start());
+
 // The public handle for guided lessons and tests (handle.js).
 const handle = new StudioHandle({ studio, store });
 window.bpttStudio = handle;

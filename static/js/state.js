@@ -5,6 +5,7 @@
 // scenario the API accepted, never one it rejected. Explicit numbers (parameters, initial
 // state, inputs and targets) travel in the fragment (#n=..., fragment.js), never sent to the
 // server; the query string keeps the small settings.
+import { decodeBug, encodeBug } from "./bugtoken.js";
 import { TIMING } from "./config.js";
 import { decodeFragment, encodeFragment, isArrayData, withBigFields } from "./fragment.js";
 
@@ -15,7 +16,7 @@ export const DEFAULT_STATE = Object.freeze({
   notation: "goodfellow",
   lesson: null, // {id, step} of an open guided lesson (lessons.js), step 1-based
   view: null, // "projector": large type, the controls folded away
-  compare: null, // "cell", "loss_at" or "truncation": set-ups side by side (compare-plan.js)
+  compare: null, // "cell", "loss_at", "truncation" or "bug": set-ups side by side (compare-plan.js)
   neuron: null, // {unit} (0-based) of the open neuron view (neuron.js); its step is the event's
   room: null, // the code of the class this page leads or follows (classroom.js)
   flags: null, // {embed, hide}: the link's embed flags as written (the server reads them)
@@ -26,7 +27,7 @@ export const DEFAULT_STATE = Object.freeze({
 export const FLAGS = ["embed", "hide"];
 
 export const VIEWS = ["projector"];
-export const COMPARES = ["cell", "loss_at", "truncation"];
+export const COMPARES = ["cell", "loss_at", "truncation", "bug"];
 // a class's code (app/rooms/hub.py): 6 of these letters and digits, in any case
 export const ROOM_CODE = /^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$/i;
 
@@ -151,6 +152,15 @@ const FIELDS = [
     (s) => s.train,
     (s, v) => {
       s.train = num(v);
+    },
+  ],
+  [
+    // the planted bug of a hunt (bughunt.js), opaque in the link: a student does not read it
+    "bug",
+    (s) => (s.bug ? encodeBug(s.bug) : undefined),
+    (s, v) => {
+      const id = decodeBug(v);
+      if (id) s.bug = id;
     },
   ],
 ];

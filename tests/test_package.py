@@ -196,10 +196,12 @@ def test_wheel_carries_every_file_of_the_page_and_of_vendor(wheel):
             if path.is_file() and "__pycache__" not in path.parts:
                 inside = f"bptt_studio/{path.relative_to(ROOT).as_posix()}"
                 assert inside in names, f"{inside} is not in the wheel"
-    for module in (ROOT / "app").glob("*.py"):
-        assert f"bptt_studio/{module.name}" in names
-    for module in (ROOT / "engine").glob("*.py"):
-        assert f"bptt_studio/engine/{module.name}" in names
+    # every file of the two packages, their folders and data (the bug catalogue's texts) too
+    for folder, inside in (("app", "bptt_studio"), ("engine", "bptt_studio/engine")):
+        for path in (ROOT / folder).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                name = f"{inside}/{path.relative_to(ROOT / folder).as_posix()}"
+                assert name in names, f"{name} is not in the wheel"
 
 
 def test_wheel_builds_byte_for_byte_the_same_twice(wheel, tmp_path):

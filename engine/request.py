@@ -169,6 +169,10 @@ class TraceRequest:
     jacobian_norms: bool = field(default=False, metadata=_meta(
         "also compute the exact all-pairs Jacobian norms ||dh(t)/dh(k)|| (O(T²H³) work); "
         "needs diagnostics"))
+    spectral_radii: bool = field(default=False, metadata=_meta(
+        "also compute the spectral radius of every recurrent matrix (W, or each W_*) of the "
+        "initial parameters and of the parameters after each update (one H×H eigenvalue "
+        "problem per matrix and version, O(H³) each)"))
 
 
 @dataclass(frozen=True)

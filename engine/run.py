@@ -9,6 +9,7 @@ import numpy as np
 
 from . import diagnostics as diag
 from .cell_spec import cell_spec
+from .params import spectral_radii
 from .plan import Plan, as_plan, config_of, problem_of
 from .request import TraceRequest
 from .schedule import Problem, Run, run_schedule
@@ -35,6 +36,9 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
                                     jacobian=req.jacobian_norms)
                        if req.diagnostics else None)
     fwd = run.forward
+    for update in run.updates:  # the radii of each update's new parameters, when asked
+        update["spectral_radii_after"] = (spectral_radii(update["params_after"], req.cell)
+                                          if req.spectral_radii else None)
     result = {
         "config": config_of(job),
         "vocab": job.data.vocab,
@@ -52,6 +56,8 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
         "diagnostics": diagnostics,
         "sizes": {"T": job.T, "D": job.D, "H": job.H, "K": job.K},
         "cell_spec": cell_spec(problem.cell, problem.params),
+        "spectral_radii": (spectral_radii(problem.params, req.cell) if req.spectral_radii
+                           else None),
     }
     result["non_finite"] = not _all_finite(problem, run, diagnostics)
     return result

@@ -41,7 +41,8 @@ HEADER = ",".join(COLUMNS) + "\n"
 DETAILS = ("full", "norms")
 GATE_FIELDS = frozenset({"a", "gates", "deltas"})  # {gate: vector} fields of the events
 PARAM_FIELDS = frozenset(EVENT_MATRICES + UPDATE_MATRICES)  # {parameter: array} fields
-PARAM_NORM_FIELDS = frozenset({"accum_norms"})  # {parameter: norm} fields, in either detail
+# {parameter: number} fields, in either detail: norms, and the recurrent matrices' radii
+PARAM_NORM_FIELDS = frozenset({"accum_norms", "spectral_radii", "spectral_radii_after"})
 SKIPPED = frozenset({"kind", "t"})  # the event's own columns
 # The gate of each parameter, as its cell declares it (GRU's candidate parameters are W_h,
 # U_h, b_h: gate "n"); none for a cell without gates, nor for V and b_y.
@@ -148,7 +149,8 @@ def csv_chunks(result: Mapping[str, Any], detail: str = "full") -> Iterator[str]
     for field, value in (source["diagnostics"] or {}).items():
         yield from writer.lines(",,diagnostics,", field, "", value)
     totals = {"loss": source["loss"], "non_finite": source["non_finite"],
-              "scale": source["scale"], "sizes": source["sizes"]}
+              "scale": source["scale"], "sizes": source["sizes"],
+              "spectral_radii": source.get("spectral_radii")}
     for field, value in totals.items():
         yield from writer.lines(",,pass,", field, "", value)
 

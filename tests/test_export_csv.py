@@ -95,12 +95,13 @@ def numbers_of_trace(trace):
         fields = {k: v for k, v in event.items() if k not in ("kind", "t") and v is not None}
         if event["kind"] == "update":
             update = trace["updates"][event["update"]]
-            fields.update({k: v for k, v in update.items() if k != "t"})
+            fields.update({k: v for k, v in update.items() if k != "t" and v is not None})
         total += count_numbers(fields)
     # the T×T diagnostics are null above the diagonal: not numbers (these traces are finite)
     total += count_numbers(trace["diagnostics"], skip_nulls=True)
     return total + count_numbers({k: trace[k] for k in ("loss", "non_finite", "scale",
-                                                         "sizes")}, skip_nulls=True)
+                                                         "sizes", "spectral_radii")},
+                                 skip_nulls=True)
 
 
 def assert_round_trip(trace, rows):
@@ -127,6 +128,8 @@ def test_csv_has_one_row_per_number_of_the_full_trace_json(client, cell):
 @pytest.mark.parametrize("body", [
     {"cell": "lstm", "data": {"series": [2, 4, 6, 8, 10]}},  # mse targets, a scale
     {"cell": "gru", "data": {"words": "the cat sat on the mat"}, "loss_at": "last"},
+    {"cell": "lstm", "truncation": {"k1": 2}, "spectral_radii": True,  # {W_*: ρ} per version
+     "clip": {"mode": "value", "max": 0.01}},
     {"cell": "rnn", "activation": "relu", "truncation": {"k1": 2}, "clip": {"mode": "norm",
                                                                            "max": 0.1}},
     {"diagnostics": False},

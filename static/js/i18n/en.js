@@ -177,9 +177,7 @@ export default {
   "hm.before": "weights before",
   "hm.after": "weights after",
   "hm.params": "weights in use",
-  "hm.legend.accum": "colour:",
-  "hm.legend.grad": "gradients:",
-  "hm.legend.weights": "weights:",
+  "hm.legend.sameAs": "same scale as “{first}”",
   "hm.checkOk": "✓ rel. error {err}",
   "hm.checkBad": "✗ rel. error {err}",
 

@@ -179,9 +179,7 @@ export default {
   "hm.before": "pesos antes",
   "hm.after": "pesos depois",
   "hm.params": "pesos em uso",
-  "hm.legend.accum": "cor:",
-  "hm.legend.grad": "gradientes:",
-  "hm.legend.weights": "pesos:",
+  "hm.legend.sameAs": "mesma escala de “{first}”",
   "hm.checkOk": "✓ erro rel. {err}",
   "hm.checkBad": "✗ erro rel. {err}",
 

@@ -179,9 +179,7 @@ export default {
   "hm.before": "веса до",
   "hm.after": "веса после",
   "hm.params": "текущие веса",
-  "hm.legend.accum": "цвет:",
-  "hm.legend.grad": "градиенты:",
-  "hm.legend.weights": "веса:",
+  "hm.legend.sameAs": "та же шкала, что у «{first}»",
   "hm.checkOk": "✓ отн. ошибка {err}",
   "hm.checkBad": "✗ отн. ошибка {err}",
 

@@ -1,0 +1,160 @@
+"""What a class saw (issue 18): the course's own examples do what the course promises, and no
+picture misleads. In a real browser against the real server, each number compared with the
+API's answer to the same request.
+
+- the series 2, 4, 6, 8, 10 says, as numbers, what comes next and what the network was fed;
+- clipping by value is shown as the clamp it is, with the count of entries it changed;
+- every heatmap is coloured on its own scale, with its ticks, and says when it shares one;
+- ρ(W) of the weights in use stands beside the spectral-radius field, for every version;
+- the smaller ones: one CSV format, the worksheet takes the "machine" preset, the Russian word
+  for the seed, no English under a translated error, strand labels clear of nodes and frames.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+LANGS = ("en", "pt-BR", "ru")
+
+
+def api(base: str, path: str, request: dict) -> dict:
+    response = httpx.post(f"{base}/api/v1/{path}", json={**request, "detail": "full"},
+                          timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def open_studio(page, base: str, query: str = "") -> None:
+    page.goto(f"{base}/{'?' + query if query else ''}")
+    page.wait_for_selector("#studio[data-ready=true]", timeout=30_000)
+
+
+def event_index(trace: dict, kind: str, t: int | None = None, n: int = 0) -> int:
+    """The index of the n-th event of a kind (at step t when given)."""
+    found = [i for i, ev in enumerate(trace["events"])
+             if ev["kind"] == kind and (t is None or ev["t"] == t)]
+    return found[n]
+
+
+def max_abs(value) -> float:
+    if isinstance(value, list):
+        return max((max_abs(v) for v in value), default=0.0)
+    return 0.0 if value is None else abs(value)
+
+
+# --- every heatmap on its own scale ------------------------------------------------------------
+
+EXPLODING = {"data": {"preset": "exploding"}, "clip": {"mode": "norm", "max": 1}}
+EXPLODING_QUERY = "preset=exploding&clip=norm&cmax=1"
+
+# what each pane of a card shows, by event kind: (pane index, trace field)
+PANES = {
+    "update": [(0, "grads"), (1, "clipped_grads"), (2, "params_before"), (3, "params_after")],
+    "backward": [(0, "contrib"), (1, "accum")],
+    "forward": [(0, "params")],
+}
+
+
+def drawn_maps(page) -> list[dict]:
+    """Every shown map of every card: its card, pane and caption, how many colours it holds,
+    and the colour bar under it: the scale, the ticks, or the note naming the map whose scale
+    it shares."""
+    for card in page.locator(".hm-card").all():
+        card.scroll_into_view_if_needed()
+    page.wait_for_function("""() => [...document.querySelectorAll('.hm-card')].every(
+        (c) => c.querySelector('.hm-main')._values !== undefined)""")
+    return page.evaluate("""() => [...document.querySelectorAll('.hm-card')].flatMap((card) =>
+        [...card.querySelectorAll('.hm-pane')].flatMap((pane, k) => {
+            if (pane.hidden) return [];
+            const canvas = pane.querySelector('.hm-main');
+            const px = canvas.getContext('2d')
+                .getImageData(0, 0, canvas.width, canvas.height).data;
+            const colours = new Set();
+            for (let p = 0; p < px.length; p += 4) colours.add(`${px[p]},${px[p+1]},${px[p+2]}`);
+            const legend = pane.querySelector('.hm-legend');
+            const shown = (el) => el && !el.hidden && el.getClientRects().length > 0;
+            return [{card: card.dataset.param, pane: k, colours: colours.size,
+                     cap: pane.querySelector('.hm-cap').textContent,
+                     scale: shown(legend) ? Number(legend.dataset.scale) : null,
+                     shared: shown(legend) ? legend.dataset.shared === 'true' : null,
+                     bar: shown(legend?.querySelector('.hm-legend-bar')),
+                     same: shown(legend?.querySelector('.hm-legend-same'))
+                         ? legend.querySelector('.hm-legend-same').textContent : null,
+                     ticks: [...(legend?.querySelectorAll('.hm-tick') || [])]
+                         .map((t) => t.textContent)}];
+        }))""")
+
+
+def parse_tick(text: str) -> float:
+    """A tick as format.num writes it: "−6.0e4", "0.35", "1.2e−3"."""
+    return float(text.replace("\u2212", "-"))
+
+
+def pane_values(trace: dict, index: int, field: str, names: list[str]):
+    ev = trace["events"][index]
+    if ev["kind"] == "update":
+        source = trace["updates"][ev["update"]][field]
+    elif field == "params":
+        version = ev.get("version", 0)
+        source = (trace["params"] if version == 0
+                  else trace["updates"][version - 1]["params_after"])
+    else:
+        source = ev[field]
+    return [source[name] for name in names]
+
+
+@pytest.mark.parametrize("kind", list(PANES))
+def test_every_heatmap_is_coloured_on_its_own_scale_with_its_own_ticks(page, live_server,
+                                                                       console_errors, kind):
+    trace = api(live_server, "trace", EXPLODING)
+    i = event_index(trace, kind, n=-1 if kind == "update" else 0)
+    open_studio(page, live_server, f"{EXPLODING_QUERY}&e={i}")
+    maps = drawn_maps(page)
+    expected_panes = {k for k, _ in PANES[kind]}
+    assert {m["pane"] for m in maps} == expected_panes
+    names = {card: card.split("+") for card in {m["card"] for m in maps}}
+    for m in maps:
+        field = dict(PANES[kind])[m["pane"]]
+        own = max_abs(pane_values(trace, i, field, names[m["card"]]))
+        where = f"{m['card']} {m['cap']}"
+        assert m["scale"] == pytest.approx(own), where
+        assert m["colours"] > 1, f"{where} is one colour"
+        if m["shared"]:  # an earlier map of this card has the same scale: the note names it
+            owner = next(o for o in maps if o["card"] == m["card"] and o["pane"] < m["pane"]
+                         and o["scale"] == m["scale"] and not o["shared"])
+            assert not m["bar"] and owner["cap"] in m["same"], where
+            continue
+        low, zero, high = (parse_tick(t) for t in m["ticks"])
+        assert m["bar"] and m["same"] is None, where
+        assert (low, zero) == (pytest.approx(-high), 0) and high == pytest.approx(own, rel=0.05)
+    assert console_errors == []
+
+
+def test_clipped_gradient_and_weights_of_an_explosion_show_their_structure(page, live_server,
+                                                                            console_errors):
+    # lesson 5's clipping step: the gradient is ~10⁴ times the clipped one
+    trace = api(live_server, "trace", EXPLODING)
+    update = trace["updates"][-1]
+    assert max_abs(update["grads"]["W"]) > 1e3 * max_abs(update["clipped_grads"]["W"])
+    open_studio(page, live_server, f"{EXPLODING_QUERY}&e={len(trace['events']) - 1}")
+    clipped = [m for m in drawn_maps(page) if m["pane"] == 1]
+    assert clipped and all(m["colours"] > 1 and not m["shared"] for m in clipped)
+    assert console_errors == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_maps_of_one_scale_share_one_bar_that_names_both(page, live_server, console_errors,
+                                                         lang):
+    # no clipping: the gradient after clipping is the gradient, on the same scale
+    trace = api(live_server, "trace", {})
+    open_studio(page, live_server, f"lang={lang}&e={len(trace['events']) - 1}")
+    maps = drawn_maps(page)
+    for card in {m["card"] for m in maps}:
+        raw, clipped = (next(m for m in maps if m["card"] == card and m["pane"] == k)
+                        for k in (0, 1))
+        assert raw["bar"] and not raw["shared"]
+        assert clipped["shared"] and not clipped["bar"] and raw["cap"] in clipped["same"]
+    assert console_errors == []

@@ -158,3 +158,48 @@ def test_maps_of_one_scale_share_one_bar_that_names_both(page, live_server, cons
         assert raw["bar"] and not raw["shared"]
         assert clipped["shared"] and not clipped["bar"] and raw["cap"] in clipped["same"]
     assert console_errors == []
+
+
+# --- clipping by value is a clamp ---------------------------------------------------------------
+
+VALUE_CLIP = {"optimizer": {"name": "adam", "lr": 0.05}, "truncation": {"k1": 2, "k2": 3},
+              "clip": {"mode": "value", "max": 0.1}}
+VALUE_CLIP_QUERY = "opt=adam&lr=0.05&k1=2&k2=3&clip=value&cmax=0.1"
+
+
+def clip_line(page) -> dict:
+    return page.evaluate("""() => {
+        const line = document.querySelector('#equation [data-eq=clip]');
+        return {math: line.querySelector('.eq-body').textContent,
+                note: line.querySelector('.eq-note').textContent,
+                fields: [...line.querySelectorAll('[data-field]')].map(
+                    (e) => [e.dataset.field, Number(e.dataset.value)])};
+    }""")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_clipping_by_value_shows_the_clamp_and_how_many_entries_it_changed(
+        page, live_server, console_errors, lang):
+    trace = api(live_server, "trace", VALUE_CLIP)
+    update = trace["updates"][1]
+    total = sum(len(v) * (len(v[0]) if isinstance(v[0], list) else 1)
+                for v in trace["params"].values())
+    assert 0 < update["clipped_entries"] < total
+    open_studio(page, live_server, f"{VALUE_CLIP_QUERY}&lang={lang}"
+                                   f"&e={event_index(trace, 'update', n=1)}")
+    line = clip_line(page)
+    assert "clip(" in line["math"].replace(" ", "") and "c=" not in line["math"].replace(" ", "")
+    assert line["fields"] == [["clip_min", -0.1], ["clip_max", 0.1]]
+    assert f"{update['clipped_entries']} " in line["note"] and line["note"].endswith(str(total))
+    assert "±0.1" in line["note"]
+    assert console_errors == []
+
+
+def test_clipping_by_value_that_changes_nothing_says_so(page, live_server, console_errors):
+    request = {**VALUE_CLIP, "clip": {"mode": "value", "max": 100}}
+    trace = api(live_server, "trace", request)
+    assert all(u["clipped_entries"] == 0 for u in trace["updates"])
+    open_studio(page, live_server, f"{VALUE_CLIP_QUERY.replace('cmax=0.1', 'cmax=100')}"
+                                   f"&e={event_index(trace, 'update', n=1)}")
+    assert clip_line(page)["note"] == "no entry beyond ±100: nothing changed"
+    assert console_errors == []

@@ -160,6 +160,8 @@ export default {
   "eq.windowLoss": "Loss of the window, steps {first}–{last}: {terms}",
   "eq.clipped": "clipped",
   "eq.notClipped": "not clipped (c = 1)",
+  "eq.clampedSome": "entries beyond ±{max}, each set to ±{max}: {n} of {total}",
+  "eq.clampedNone": "no entry beyond ±{max}: nothing changed",
   "eq.opt.sgd": "plain gradient descent",
   "eq.opt.momentum": "with momentum μ",
   "eq.opt.adagrad": "Adagrad: G sums the squared gradients",

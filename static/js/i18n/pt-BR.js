@@ -162,6 +162,8 @@ export default {
   "eq.windowLoss": "Perda da janela, passos {first}–{last}: {terms}",
   "eq.clipped": "recortado",
   "eq.notClipped": "sem recorte (c = 1)",
+  "eq.clampedSome": "entradas além de ±{max}, cada uma levada a ±{max}: {n} de {total}",
+  "eq.clampedNone": "nenhuma entrada além de ±{max}: nada mudou",
   "eq.opt.sgd": "descida do gradiente simples",
   "eq.opt.momentum": "com momento μ",
   "eq.opt.adagrad": "Adagrad: G soma os gradientes ao quadrado",

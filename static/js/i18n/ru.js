@@ -162,6 +162,8 @@ export default {
   "eq.windowLoss": "Потери окна, шаги {first}–{last}: {terms}",
   "eq.clipped": "ограничен",
   "eq.notClipped": "без ограничения (c = 1)",
+  "eq.clampedSome": "элементов за пределами ±{max} (каждый приравнен к ±{max}): {n} из {total}",
+  "eq.clampedNone": "ни один элемент не выходит за ±{max}: ничего не изменилось",
   "eq.opt.sgd": "обычный градиентный спуск",
   "eq.opt.momentum": "с моментом μ",
   "eq.opt.adagrad": "Adagrad: G суммирует квадраты градиентов",

@@ -203,3 +203,67 @@ def test_clipping_by_value_that_changes_nothing_says_so(page, live_server, conso
                                    f"&e={event_index(trace, 'update', n=1)}")
     assert clip_line(page)["note"] == "no entry beyond ±100: nothing changed"
     assert console_errors == []
+
+
+# --- ρ(W) of the weights in use -----------------------------------------------------------------
+
+def rho_now(page) -> dict:
+    return page.evaluate("""() => {
+        const box = document.getElementById('rho-now');
+        return {state: box.dataset.state, text: box.textContent,
+                visible: box.getClientRects().length > 0,
+                items: Object.fromEntries([...box.querySelectorAll('.rho-item')].map(
+                    (e) => [e.dataset.param, e.dataset.value.split(' ').map(Number)]))};
+    }""")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind", ["forward", "backward", "update"])
+def test_spectral_radius_of_the_weights_in_use_stands_beside_the_field(
+        page, live_server, console_errors, cell, kind):
+    request = {"cell": cell, "truncation": {"k1": 2}, "optimizer": {"name": "sgd", "lr": 1.0},
+               "spectral_radii": True}
+    trace = api(live_server, "trace", request)
+    # the second window's events run on the weights after update 1; its update makes version 2
+    i = next(i for i, ev in enumerate(trace["events"]) if ev["kind"] == kind
+             and (ev["version"] == 1 if kind == "forward" else ev["update"] == 1))
+    ev = trace["events"][i]
+    versions = [ev["update"], ev["update"] + 1] if kind == "update" else [1]
+    radii = [trace["spectral_radii"] if v == 0 else trace["updates"][v - 1]["spectral_radii_after"]
+             for v in versions]
+    open_studio(page, live_server, f"cell={cell}&k1=2&lr=1&e={i}")
+    shown = rho_now(page)
+    assert shown["visible"] and shown["state"] == "shown"
+    assert set(shown["items"]) == set(radii[0])
+    for name, values in shown["items"].items():
+        assert values == [r[name] for r in radii]
+    assert "ρ(W" in shown["text"]
+    assert console_errors == []
+
+
+def test_spectral_radius_follows_the_event_and_says_whose_weights(page, live_server,
+                                                                  console_errors):
+    trace = api(live_server, "trace", {"truncation": {"k1": 2}, "spectral_radii": True})
+    open_studio(page, live_server, "k1=2")
+    first = rho_now(page)
+    assert first["items"]["W"] == [trace["spectral_radii"]["W"]]
+    assert "the initial weights" in first["text"]
+    page.focus("body")
+    page.keyboard.press("End")
+    page.wait_for_function("() => document.getElementById('rho-now').dataset.versions === '2 3'")
+    last = rho_now(page)
+    assert last["items"]["W"] == [trace["updates"][k]["spectral_radii_after"]["W"] for k in (1, 2)]
+    assert "update 3: before → after" in last["text"]
+    assert console_errors == []
+
+
+def test_spectral_radius_is_asked_for_only_where_it_is_cheap_and_says_so_beyond(
+        page, live_server, console_errors):
+    sent: list[dict] = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if "/api/v1/trace" in r.url
+            else None)
+    open_studio(page, live_server, "H=32")
+    assert sent and not any(body.get("spectral_radii") for body in sent)
+    shown = rho_now(page)
+    assert shown["state"] == "absent" and "H ≤ 16" in shown["text"]
+    assert console_errors == []

@@ -64,6 +64,10 @@ export const WORKSHEET = {
   digits: 4, // significant digits of its numbers
 };
 
+// The page asks the engine for ρ(W) of every parameter version (spectral_radii) up to this
+// hidden size: one H×H eigenvalue problem per matrix and update, a few ms each at H = 64.
+export const SPECTRAL_MAX_H = 16;
+
 export const TIMING = {
   playSpeeds: [0.5, 1, 2, 4, 8], // events per second multipliers
   playBaseMs: 700, // one event at speed 1

@@ -11,6 +11,7 @@ import { loadPart, t as tr } from "./i18n.js";
 import { NetworkView } from "./network.js";
 import { NeuronView } from "./neuron.js";
 import { PredictionsView } from "./predictions.js";
+import { SpectralView } from "./spectral.js";
 import { fromUrl, Store } from "./state.js";
 import { Studio } from "./studio.js";
 import { Timeline } from "./timeline.js";
@@ -53,6 +54,7 @@ const views = {
     },
   }),
   predictions: new PredictionsView({ container: $("predictions") }),
+  spectral: new SpectralView({ container: $("rho-now") }),
   // last: it marks the network's units, drawn just before it
   neuron: new NeuronView({ container: $("neuron"), store }),
 };

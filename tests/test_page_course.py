@@ -267,3 +267,69 @@ def test_spectral_radius_is_asked_for_only_where_it_is_cheap_and_says_so_beyond(
     shown = rho_now(page)
     assert shown["state"] == "absent" and "H ≤ 16" in shown["text"]
     assert console_errors == []
+
+
+# --- the series: what comes next ----------------------------------------------------------------
+
+def forecast_table(page) -> dict:
+    page.wait_for_selector(".pred-table td.ahead", timeout=30_000)
+    return page.evaluate("""() => {
+        const row = (name) => [...document.querySelectorAll(
+            `.pred-table tr[data-row=${name}] td.ahead`)];
+        const bounded = document.getElementById('pred-bounded');
+        return {
+            predicted: row('predicted').map((td) => Number(td.dataset.value)),
+            shown: row('predicted').map((td) => td.textContent),
+            input: row('input').map((td) => Number(td.dataset.value)),
+            fed: row('input').map((td) => td.classList.contains('fed')),
+            target: row('target').map((td) => td.textContent),
+            steps: [...document.querySelectorAll('.pred-table th.step')].map((th) => th.textContent),
+            kinds: [...document.querySelectorAll('.pred-table th.kind')].map((th) => th.textContent),
+            note: document.getElementById('pred-forecast-note').textContent,
+            bounded: bounded ? bounded.textContent : null,
+        };
+    }""")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_series_preset_after_the_default_training_shows_the_next_values_as_numbers(
+        page, live_server, console_errors, lang):
+    open_studio(page, live_server, f"preset=series&lang={lang}")
+    passes = int(page.input_value("#ctl-train-n"))
+    page.click("#btn-train")
+    table = forecast_table(page)
+    said = api(live_server, "train", {"data": {"preset": "series"}, "iterations": passes})
+    assert table["predicted"] == said["forecast"][:3]
+    assert table["predicted"] == pytest.approx([12, 14, 16], abs=0.5)
+    assert table["shown"] == [f"{v:.1f}" if v < 100 else f"{v:.0f}" for v in said["forecast"][:3]]
+    # what it was fed: the last value, then its own predictions (free running)
+    assert table["input"] == [10, *said["forecast"][:2]] and table["fed"] == [False, True, True]
+    assert table["target"] == ["—"] * 3 and table["steps"] == [str(t) for t in range(1, 8)]
+    assert "teacher forcing" in table["kinds"][0] and "free running" in table["kinds"][1]
+    assert "free running" in table["note"] and "teacher forcing" in table["note"]
+    assert table["bounded"] is None  # ReLU goes on
+    assert console_errors == []
+
+
+@pytest.mark.parametrize("setting", ["act=tanh", "cell=lstm", "cell=gru"])
+def test_a_bounded_network_says_why_its_forecast_levels_off_and_offers_relu(
+        page, live_server, console_errors, setting):
+    open_studio(page, live_server, f"preset=series&{setting}&train=100")
+    table = forecast_table(page)
+    assert max(table["predicted"]) < 15  # it levels off
+    assert table["bounded"] and "−1" in table["bounded"] and "ReLU" in table["bounded"]
+    page.click("#btn-use-relu")
+    page.wait_for_function("() => !document.getElementById('pred-bounded')"
+                           " && document.querySelector('.pred-table td.ahead')")
+    page.wait_for_function("() => location.search.includes('act=relu')")
+    assert "cell=rnn" in page.url
+    assert forecast_table(page)["predicted"][2] > 15
+    assert console_errors == []
+
+
+def test_a_series_that_does_not_run_past_its_range_gets_no_why(page, live_server,
+                                                               console_errors):
+    open_studio(page, live_server, "preset=sine&train=20")
+    table = forecast_table(page)
+    assert table["bounded"] is None and len(table["predicted"]) == 3
+    assert console_errors == []

@@ -64,6 +64,10 @@ export const WORKSHEET = {
   digits: 4, // significant digits of its numbers
 };
 
+// A series' forecast: its first values as columns of the predictions table (the chart shows
+// all of them).
+export const FORECAST_COLUMNS = 3;
+
 // The page asks the engine for ρ(W) of every parameter version (spectral_radii) up to this
 // hidden size: one H×H eigenvalue problem per matrix and update, a few ms each at H = 64.
 export const SPECTRAL_MAX_H = 16;

@@ -53,7 +53,7 @@ const views = {
       flowMode: $("ctl-flow-mode"),
     },
   }),
-  predictions: new PredictionsView({ container: $("predictions") }),
+  predictions: new PredictionsView({ container: $("predictions"), store }),
   spectral: new SpectralView({ container: $("rho-now") }),
   // last: it marks the network's units, drawn just before it
   neuron: new NeuronView({ container: $("neuron"), store }),

@@ -12,6 +12,10 @@ API's answer to the same request.
 
 from __future__ import annotations
 
+import csv
+import io
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -332,4 +336,31 @@ def test_a_series_that_does_not_run_past_its_range_gets_no_why(page, live_server
     open_studio(page, live_server, "preset=sine&train=20")
     table = forecast_table(page)
     assert table["bounded"] is None and len(table["predicted"]) == 3
+    assert console_errors == []
+
+
+# --- the smaller ones ---------------------------------------------------------------------------
+
+def download_text(page, button: str) -> tuple[str, str]:
+    with page.expect_download() as download:
+        page.click(button)
+    return download.value.suggested_filename, Path(download.value.path()).read_text("utf-8")
+
+
+@pytest.mark.parametrize("kind", ["forward", "backward", "update"])
+def test_this_step_csv_is_the_whole_trace_csv_cut_to_its_event(page, live_server,
+                                                                console_errors, kind):
+    trace = api(live_server, "trace", {"cell": "gru", "truncation": {"k1": 2}})
+    i = event_index(trace, kind, n=1)
+    open_studio(page, live_server, f"cell=gru&k1=2&e={i}")
+    name, step = download_text(page, "#btn-export-csv")
+    _, whole = download_text(page, "#btn-export-trace-csv")
+    assert name.startswith(f"bptt-event-{i + 1}-{kind}-")
+    step_rows = list(csv.DictReader(io.StringIO(step)))
+    whole_rows = list(csv.DictReader(io.StringIO(whole)))
+    assert step.splitlines()[0] == whole.splitlines()[0]  # one header
+    assert step_rows == [r for r in whole_rows if r["event"] == str(i + 1)] and step_rows
+    # units numbered from 1, as on the page
+    assert all((int(r["i"]), int(r["j"])) == (int(r["row"]) + 1, int(r["column"]) + 1)
+               for r in step_rows)
     assert console_errors == []

@@ -364,3 +364,28 @@ def test_this_step_csv_is_the_whole_trace_csv_cut_to_its_event(page, live_server
     assert all((int(r["i"]), int(r["j"])) == (int(r["row"]) + 1, int(r["column"]) + 1)
                for r in step_rows)
     assert console_errors == []
+
+
+A4_WIDTH_PX = 703  # 210 mm less the sheet's 12 mm margins, at 96 px per inch
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_worksheet_takes_the_machine_preset_and_fits_it_across_a4(page, live_server, context,
+                                                                  console_errors, cell):
+    trace = api(live_server, "trace", {"cell": cell})  # "machine": T = 6, H = 4, D = K = 7
+    assert (trace["sizes"]["T"], trace["sizes"]["H"]) == (6, 4)
+    open_studio(page, live_server, f"cell={cell}")
+    assert page.locator("#btn-worksheet-key").is_enabled()
+    with context.expect_page() as popup:
+        page.click("#btn-worksheet-key")
+    sheet = popup.value
+    sheet.wait_for_selector(".ws-num", timeout=30_000)
+    grads = sheet.eval_on_selector_all(
+        "[data-field='updates.0.grads.V']", "els => els.map((e) => Number(e.dataset.value))")
+    assert grads == [v for row in trace["updates"][0]["grads"]["V"] for v in row]
+    sheet.set_viewport_size({"width": A4_WIDTH_PX, "height": 1000})
+    sheet.emulate_media(media="print")
+    widest = sheet.evaluate("""() => Math.max(...[...document.querySelectorAll(
+        '.ws-table, .ws-givens')].map((t) => t.getBoundingClientRect().right))""")
+    assert widest <= A4_WIDTH_PX
+    assert console_errors == [] and sheet.evaluate("document.body.dataset.ready") == "true"

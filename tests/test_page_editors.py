@@ -633,11 +633,11 @@ def test_blank_worksheet_leaves_the_computed_numbers_as_boxes(page, live_server,
 
 
 def test_worksheet_is_unavailable_above_its_size_and_says_why(page, live_server, console_errors):
-    open_studio(page, live_server)  # "machine": T = 6, H = 4
+    open_studio(page, live_server, "H=5")  # "machine" (T = 6) with one unit too many
     assert page.locator("#btn-worksheet-key").is_disabled()
     assert page.locator("#btn-worksheet-blank").is_disabled()
     hint = page.text_content("#worksheet-hint")
-    assert "at most 4 steps, 3 hidden units" in hint and "T = 6" in hint and "H = 4" in hint
+    assert "at most 8 steps, 4 hidden units" in hint and "T = 6" in hint and "H = 5" in hint
     page.fill("#ctl-hidden", "2")
     page.press("#ctl-hidden", "Enter")
     page.select_option("#ctl-data-kind", "text")

@@ -58,9 +58,10 @@ export const SIZES = {
 
 // The printable worksheet (worksheet.js) writes every number of a pass: small scenarios only.
 export const WORKSHEET = {
-  maxSteps: 4, // T
-  maxHidden: 3, // H
+  maxSteps: 8, // T: "machine" (6) and words of up to 9 letters
+  maxHidden: 4, // H: the default, "machine"'s
   maxInputs: 8, // D and K
+  maxAcross: 8, // numbers across an A4 page: wider tables are split (worksheet.js)
   digits: 4, // significant digits of its numbers
 };
 

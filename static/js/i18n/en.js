@@ -463,6 +463,7 @@ export default {
   "ws.col.clipped_grads": "after clipping",
   "ws.col.params_after": "new weights",
   "ws.clipCoef": "Clipping coefficient",
+  "ws.clipValue": "Clipping by value: each entry beyond ±{max} is set to ±{max}. Entries changed:",
   "ws.rule.sgd": "For every parameter: new weights = weights − η × gradient.",
   "ws.meta.net": "{cell}{act}; T = {T} steps, D = {D} inputs, H = {H} hidden units, K = {K} outputs.",
   "ws.meta.loss": "Loss: {loss}, applied at {at}, {red} over the steps.",

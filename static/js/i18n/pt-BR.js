@@ -465,6 +465,7 @@ export default {
   "ws.col.clipped_grads": "depois do recorte",
   "ws.col.params_after": "novos pesos",
   "ws.clipCoef": "Coeficiente de recorte",
+  "ws.clipValue": "Recorte por valor: cada entrada além de ±{max} é levada a ±{max}. Entradas alteradas:",
   "ws.rule.sgd": "Para cada parâmetro: novos pesos = pesos − η × gradiente.",
   "ws.meta.net": "{cell}{act}; T = {T} passos, D = {D} entradas, H = {H} unidades ocultas, K = {K} saídas.",
   "ws.meta.loss": "Perda: {loss}, aplicada em {at}, {red} sobre os passos.",

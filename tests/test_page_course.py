@@ -389,3 +389,20 @@ def test_worksheet_takes_the_machine_preset_and_fits_it_across_a4(page, live_ser
         '.ws-table, .ws-givens')].map((t) => t.getBoundingClientRect().right))""")
     assert widest <= A4_WIDTH_PX
     assert console_errors == [] and sheet.evaluate("document.body.dataset.ready") == "true"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_russian_calls_the_seed_as_russian_ml_texts_do(page, live_server, console_errors):
+    # «сид» (the word Russian ML courses use: «зафиксировать сид»), never the literal «зерно»
+    open_studio(page, live_server, "lang=ru")
+    assert page.text_content("label[for=ctl-seed]") == "Сид"
+    texts = [(ROOT / "static/js/i18n/ru.js").read_text("utf-8"),
+             (ROOT / "static/js/i18n/ru.article.js").read_text("utf-8"),
+             (ROOT / "static/lessons/ru.json").read_text("utf-8")]
+    values = [line.split(":", 1)[-1] for text in texts for line in text.splitlines()
+              if not line.lstrip().startswith("//")]
+    assert not [v for v in values if "зерн" in v.lower()]
+    assert "зерн" not in page.inner_text("body").lower()
+    assert console_errors == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import httpx
@@ -406,3 +407,43 @@ def test_russian_calls_the_seed_as_russian_ml_texts_do(page, live_server, consol
     assert not [v for v in values if "зерн" in v.lower()]
     assert "зерн" not in page.inner_text("body").lower()
     assert console_errors == []
+
+
+def catalogue_text(lang: str, key: str) -> str:
+    source = (ROOT / "static/js/i18n" / f"{lang}.js").read_text(encoding="utf-8")
+    match = re.search(rf'^\s*"{re.escape(key)}": "((?:[^"\\]|\\.)*)",$', source, re.M)
+    assert match, f"{key} missing in {lang}"
+    return match.group(1)
+
+
+def refuse_k2_below_k1(page) -> None:
+    """k2 < k1: refused by the API (a value_error with the engine's own English message)."""
+    page.check("#ctl-trunc")
+    page.fill("#ctl-k1", "3")
+    page.fill("#ctl-k2", "1")
+    page.press("#ctl-k2", "Enter")
+    page.locator("#err-k2").wait_for(state="visible")
+
+
+@pytest.mark.parametrize("lang", ["pt-BR", "ru"])
+def test_a_translated_error_shows_no_english_until_asked(page, live_server, console_errors,
+                                                         lang):
+    open_studio(page, live_server, f"lang={lang}")
+    refuse_k2_below_k1(page)
+    # our words and the summary, in the language; the API's sentence folded away
+    assert page.inner_text("#err-k2").split("\n") == [catalogue_text(lang, "error.rejected"),
+                                                        catalogue_text(lang, "error.detail")]
+    detail = page.locator("#err-k2 details.err-detail")
+    assert detail.count() == 1 and detail.get_attribute("open") is None
+    page.click("#err-k2 details.err-detail summary")
+    english = page.locator("#err-k2 details.err-detail [lang=en]")
+    assert english.is_visible() and "k1" in english.text_content()
+    assert console_errors == [m for m in console_errors if "status of 422" in m]
+
+
+def test_an_english_error_shows_the_apis_words_at_once(page, live_server, console_errors):
+    open_studio(page, live_server)
+    refuse_k2_below_k1(page)
+    assert page.locator("#err-k2 span.err-detail").is_visible()
+    assert "k1" in page.locator("#err-k2 span.err-detail").text_content()
+    assert console_errors == [m for m in console_errors if "status of 422" in m]

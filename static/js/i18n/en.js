@@ -117,6 +117,7 @@ export default {
   "error.too_long": "Too long: at most {limit} items.",
   "error.too_short": "Too short: at least {limit} items.",
   "error.rejected": "The server rejected this value:",
+  "error.detail": "The server's message (in English)",
   "error.tooLarge": "Too large for the server: use a smaller hidden size or a shorter sequence.",
   "error.network": "The server cannot be reached. Check that it is running, then try again.",
   "error.server": "The server failed (error {status}). Try again, or change the scenario.",

@@ -119,6 +119,7 @@ export default {
   "error.too_long": "Longo demais: no máximo {limit} itens.",
   "error.too_short": "Curto demais: no mínimo {limit} itens.",
   "error.rejected": "O servidor recusou este valor:",
+  "error.detail": "Mensagem do servidor (em inglês)",
   "error.tooLarge": "Grande demais para o servidor: use um tamanho oculto menor ou uma sequência mais curta.",
   "error.network": "Não foi possível falar com o servidor. Verifique se ele está rodando e tente de novo.",
   "error.server": "O servidor falhou (erro {status}). Tente de novo ou mude o cenário.",

@@ -447,3 +447,75 @@ def test_an_english_error_shows_the_apis_words_at_once(page, live_server, consol
     assert page.locator("#err-k2 span.err-detail").is_visible()
     assert "k1" in page.locator("#err-k2 span.err-detail").text_content()
     assert console_errors == [m for m in console_errors if "status of 422" in m]
+
+
+# Every drawn norm label against the nodes and against the frames' edges: the current event's
+# frame (.cursor), the windows' bands and the truncation's cuts. A label may sit where two
+# columns meet (where the edges run): then its opaque backdrop covers it and is painted over
+# the edge, so that no edge crosses its text.
+STRAND_LABELS = """() => {
+    const box = (e) => e.getBoundingClientRect();
+    const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom
+        && b.top < a.bottom;
+    const covers = (a, b) => a.left <= b.left + 0.5 && a.right >= b.right - 0.5
+        && a.top <= b.top + 0.5 && a.bottom >= b.bottom - 0.5;
+    const shown = (e) => e.getClientRects().length > 0;
+    const opacity = (e) => {
+        let o = 1;
+        for (let n = e; n && n.nodeType === 1; n = n.parentNode) {
+            o *= Number(getComputedStyle(n).opacity);
+        }
+        return o;
+    };
+    const edges = [];
+    for (const frame of document.querySelectorAll('#network .cursor, #network .band rect')) {
+        if (!shown(frame)) continue;
+        const r = box(frame);
+        const w = 2;
+        for (const e of [{left: r.left - w, right: r.left + w, top: r.top, bottom: r.bottom},
+                         {left: r.right - w, right: r.right + w, top: r.top, bottom: r.bottom},
+                         {left: r.left, right: r.right, top: r.top - w, bottom: r.top + w},
+                         {left: r.left, right: r.right, top: r.bottom - w,
+                          bottom: r.bottom + w}]) edges.push([frame, e]);
+    }
+    for (const line of document.querySelectorAll('#network .cut line')) {
+        if (shown(line)) edges.push([line, box(line)]);
+    }
+    const clashes = [];
+    for (const label of document.querySelectorAll('#network .err-norm')) {
+        if (!shown(label) || !label.textContent) continue;
+        const name = `${label.closest('.err').dataset.edge}@${label.closest('.err').dataset.t}`;
+        const r = box(label);
+        for (const c of document.querySelectorAll('#network .node circle')) {
+            if (meets(r, box(c))) clashes.push([name, 'node']);
+        }
+        const bg = label.previousElementSibling;
+        for (const [frame, e] of edges) {
+            if (!meets(r, e)) continue;
+            const under = frame.compareDocumentPosition(bg) & Node.DOCUMENT_POSITION_FOLLOWING;
+            const opaque = bg?.matches('.err-norm-bg') && shown(bg)
+                && getComputedStyle(bg).fill === 'rgb(255, 255, 255)' && opacity(bg) === 1;
+            if (!(under && opaque && covers(box(bg), r))) clashes.push([name, frame.tagName]);
+        }
+    }
+    return clashes;
+}"""
+
+
+@pytest.mark.parametrize("width,height", [(1920, 1080), (1366, 768), (390, 844)])
+@pytest.mark.parametrize("query", ["k1=2&k2=3", "cell=lstm&k1=2", "preset=exploding",
+                                   "preset=series&k1=1"])
+def test_strand_labels_clear_the_nodes_and_no_frame_edge_crosses_them(
+        browser, live_server, width, height, query):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    open_studio(page, live_server, query)
+    events = page.evaluate("window.bpttStudio.index.events.length")
+    clashes = set()
+    for i in range(events):
+        page.evaluate(f"window.bpttStudio.goTo({i})")
+        page.wait_for_function(f"document.body.dataset.eventIndex === '{i}'")
+        clashes |= {(i, *c) for c in page.evaluate(STRAND_LABELS)}
+    page.close()
+    assert sorted(clashes) == [] and errors == []

@@ -510,11 +510,12 @@ def trace_numbers(work: Work, full: bool) -> int:
 class Reduction:
     """One change of the request that brings its cost within the budget.
 
-    ``field``: "iterations", "jacobian_norms", "spectral_radii", "detail", "truncation.k2", "truncation.k1",
-    "diagnostics", "hidden_size" or "steps" (the data's length, T); ``value``: the largest
-    value that fits (the smallest for truncation.k1; False for the switches; "norms" for
-    detail). When no single field is enough, "hidden_size+steps" with the value "H,T" (both
-    cut in the same proportion), or "<field>+iterations" with "<value>,<iterations>".
+    ``field``: "iterations", "jacobian_norms", "spectral_radii", "detail", "truncation.k2",
+    "truncation.k1", "diagnostics", "hidden_size" or "steps" (the data's length, T); ``value``:
+    the largest value that fits (the smallest for truncation.k1; False for the switches;
+    "norms" for detail). When no single field is enough, "hidden_size+steps" with the value
+    "H,T" (both cut in the same proportion), or "<field>+iterations" with
+    "<value>,<iterations>".
     """
 
     field: str

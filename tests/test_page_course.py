@@ -288,8 +288,10 @@ def forecast_table(page) -> dict:
             input: row('input').map((td) => Number(td.dataset.value)),
             fed: row('input').map((td) => td.classList.contains('fed')),
             target: row('target').map((td) => td.textContent),
-            steps: [...document.querySelectorAll('.pred-table th.step')].map((th) => th.textContent),
-            kinds: [...document.querySelectorAll('.pred-table th.kind')].map((th) => th.textContent),
+            steps: [...document.querySelectorAll('.pred-table th.step')].map(
+                (th) => th.textContent),
+            kinds: [...document.querySelectorAll('.pred-table th.kind')].map(
+                (th) => th.textContent),
             note: document.getElementById('pred-forecast-note').textContent,
             bounded: bounded ? bounded.textContent : null,
         };

@@ -518,8 +518,9 @@ def test_whole_trace_csv_has_one_row_per_number_equal_to_the_json(page, live_ser
         page.click("#btn-export-trace-csv")
     assert download.value.suggested_filename == "bptt-trace.csv"
     text = Path(download.value.path()).read_text(encoding="utf-8")
+    # the trace on the page: with the spectral radii it shows beside the field (spectral.js)
     request = {"data": {"text": "machine"}, "cell": "gru", "hidden_size": 3,
-               "truncation": {"k1": 2, "k2": 3}}
+               "truncation": {"k1": 2, "k2": 3}, "spectral_radii": True}
     assert text.encode() == api(live_server, "/export/csv", {**request, "detail": "full"}).content
     trace = api_trace(live_server, request)
     rows = list(csv.DictReader(io.StringIO(text)))

@@ -82,10 +82,10 @@ export class SpectralView {
     });
     box.dataset.state = "shown";
     box.dataset.versions = versions.join(" ");
-    box.replaceChildren(
-      tr("rho.inUse", { when }),
-      " ",
-      ...items.flatMap((item, k) => (k ? [", ", item] : [item])),
-    );
+    // names and numbers, not words: the catalogue has them all in rho.inUse
+    const list = document.createElement("span");
+    list.dataset.raw = "";
+    list.append(...items.flatMap((item, k) => (k ? [", ", item] : [item])));
+    box.replaceChildren(tr("rho.inUse", { when }), " ", list);
   }
 }

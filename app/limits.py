@@ -205,6 +205,7 @@ def _loc(plan: Plan, field: str) -> tuple[str | int, ...]:
 
 
 _SWITCHES = {"jacobian_norms": '"jacobian_norms": false',
+             "spectral_radii": '"spectral_radii": false',
              "diagnostics": '"diagnostics": false (no error-flow matrices)',
              "detail": '"detail": "norms"'}
 _UNITS = {"text": "characters", "words": "words", "series": "values", "inputs": "rows"}

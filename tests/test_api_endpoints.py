@@ -4,7 +4,7 @@ from bptt_studio.engine import list_presets
 
 TRACE_FIELDS = {"config", "vocab", "inputs", "targets", "scale", "params", "events", "updates",
                 "loss", "step_losses", "loss_steps", "windows", "diagnostics", "non_finite",
-                "sizes", "detail", "cell_spec"}
+                "sizes", "detail", "cell_spec", "spectral_radii"}
 
 
 def test_get_presets_lists_every_scenario_with_its_request(client):

@@ -43,9 +43,12 @@ def test_every_phase_the_model_can_name_has_calibrated_coefficients():
     phases = set()
     for task, output in itertools.product(("trace", "train", "gradcheck"), OUTPUTS):
         work = count_work(task, "lstm", 20, 5, 4, 5, k1=2, k2=4, truncated=True,
-                          iterations=3, include_trace=True, jacobian_norms=True, clip="norm")
+                          iterations=3, include_trace=True, jacobian_norms=True,
+                          spectral_radii=True, clip="norm")
         phases |= set(cost.features(work, output))
-    assert phases <= set(cost.CPU) and phases <= set(cost.MEMORY)
+    assert "spectral" in phases  # fitted apart (SPECTRAL_CPU): its memory is one small stack
+    assert phases - {"spectral"} <= set(cost.CPU) and phases - {"spectral"} <= set(cost.MEMORY)
+    assert all(c > 0 for c in cost.SPECTRAL_CPU.values())
     assert min(cost.MARGIN) >= 1.0
 
 
@@ -186,6 +189,19 @@ def test_the_jacobian_norms_are_named_when_they_are_what_costs():
         check(job, settings)
     loc, msg = only_error(error)
     assert loc == ("jacobian_norms",) and '"jacobian_norms": false' in msg
+
+
+def test_the_spectral_radii_are_counted_for_every_version_and_named_when_they_cost():
+    job = plan(request("lstm", 200, 128, 64, truncation={"k1": 1, "k2": 2},
+                       spectral_radii=True))
+    assert job.work.spectral_matrices == 4 * (200 + 1)  # W_f, W_i, W_g, W_o of 201 versions
+    without = plan(request("lstm", 200, 128, 64, truncation={"k1": 1, "k2": 2}))
+    low, high = (cost.estimate(j.work, response(Settings())).cpu_seconds for j in (without, job))
+    assert high > low + 4 * 201 * 64 ** 3 * cost.SPECTRAL_CPU["cubes"]
+    with pytest.raises(RequestError) as error:
+        check(job, Settings(max_cpu_seconds=(low + high) / 2, max_memory_mb=10**6))
+    loc, msg = only_error(error)
+    assert loc == ("spectral_radii",) and '"spectral_radii": false' in msg
 
 
 def test_a_refusal_for_the_sequence_names_the_data_field_in_its_own_units():

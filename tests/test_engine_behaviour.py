@@ -177,6 +177,76 @@ def test_clipping_by_value_clamps_every_entry():
         np.testing.assert_array_equal(update["clipped_grads"][name], np.clip(grad, -0.01, 0.01))
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_clipping_by_value_counts_the_entries_it_clamps(cell):
+    result = run_trace({"cell": cell, "data": {"text": "machine"}, "truncation": {"k1": 2},
+                        "clip": {"mode": "value", "max": 0.02}})
+    for update in result["updates"]:
+        beyond = sum(int(np.sum(np.abs(g) > 0.02)) for g in update["grads"].values())
+        changed = sum(int(np.sum(update["clipped_grads"][name] != g))
+                      for name, g in update["grads"].items())
+        assert update["clipped_entries"] == beyond == changed
+        assert update["clipped"] is (beyond > 0)
+    assert any(u["clipped_entries"] > 0 for u in result["updates"])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_clipping_by_norm_counts_every_entry_it_scales(cell):
+    update = run_trace({"cell": cell, "data": {"text": "machine"},
+                        "clip": {"mode": "norm", "max": 0.01}})["updates"][0]
+    assert update["clip_coef"] < 1
+    assert update["clipped_entries"] == sum(int(np.count_nonzero(g))
+                                            for g in update["grads"].values())
+
+
+@pytest.mark.parametrize("clip", [None, {"mode": "norm", "max": 1e6},
+                                  {"mode": "value", "max": 1e6}])
+def test_clipping_that_changes_nothing_counts_no_entry(clip):
+    update = run_trace({"data": {"text": "machine"}, "clip": clip})["updates"][0]
+    assert update["clipped_entries"] == 0 and update["clipped"] is False
+
+
+# --- the spectral radius of the weights in use -------------------------------------------------
+
+def _recurrent(params):
+    return {name: value for name, value in params.items()
+            if name.startswith("W") and value.shape[0] == value.shape[1]}
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_spectral_radii_are_each_recurrent_matrix_largest_eigenvalue_in_every_version(cell):
+    result = run_trace({"cell": cell, "data": {"text": "machine"}, "truncation": {"k1": 2},
+                        "optimizer": {"name": "sgd", "lr": 1.0}, "spectral_radii": True})
+    versions = [(result["spectral_radii"], result["params"])] + [
+        (u["spectral_radii_after"], u["params_after"]) for u in result["updates"]]
+    for radii, params in versions:
+        matrices = _recurrent(params)
+        assert set(radii) == set(matrices) and matrices
+        for name, matrix in matrices.items():
+            assert radii[name] == pytest.approx(np.abs(np.linalg.eigvals(matrix)).max())
+    assert versions[0][0] != versions[-1][0]  # training moved them
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_spectral_radii_of_rescaled_weights_are_the_radius_asked_for(cell):
+    radii = run_trace({"cell": cell, "spectral_radius": 1.7,
+                       "spectral_radii": True})["spectral_radii"]
+    assert radii and all(r == pytest.approx(1.7) for r in radii.values())
+
+
+def test_spectral_radii_are_null_unless_asked_for():
+    result = run_trace({"data": {"text": "machine"}, "truncation": {"k1": 3}})
+    assert result["spectral_radii"] is None
+    assert all(u["spectral_radii_after"] is None for u in result["updates"])
+
+
+def test_spectral_radius_of_an_overflowed_matrix_is_null():
+    radii = run_trace({"activation": "relu", "spectral_radius": 1e300, "spectral_radii": True,
+                       "truncation": {"k1": 2}, "optimizer": {"name": "sgd", "lr": 1e300}})
+    assert radii["non_finite"] is True
+    assert None in [u["spectral_radii_after"]["W"] for u in radii["updates"]]
+
+
 def test_optimizer_defaults_are_torchs():
     config = run_trace({"optimizer": {"name": "adam", "lr": 0.01}})["config"]["optimizer"]
     assert config["betas"] == [0.9, 0.999] and config["eps"] == 1e-8

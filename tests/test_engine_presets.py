@@ -1,6 +1,7 @@
 """The scenarios teach what their descriptions say: the recall task is a real recall task whose
 RNN gradient vanishes and whose LSTM learns it; the explosion scenario explodes with ReLU and
-not with tanh; the descriptions in every catalogue name the real number of steps."""
+not with tanh; the series goes on past 10 with ReLU and levels off with a bounded state; the
+descriptions in every catalogue name the real number of steps."""
 
 from __future__ import annotations
 
@@ -112,3 +113,29 @@ def test_the_same_scenario_with_tanh_saturates_and_its_error_fades():
 def test_every_catalogue_titles_and_describes_the_exploding_scenario(lang):
     assert catalogue_text(lang, "preset.exploding.title")
     assert "ReLU" in catalogue_text(lang, "preset.exploding.description")
+
+
+# --- the course's series: 2, 4, 6, 8, 10, and then? ------------------------------------------
+
+PAGE_PASSES = 100  # the page's default training (templates/index.html, #ctl-train-n)
+
+
+def series_forecast(**overrides) -> list[float]:
+    return train({"data": {"preset": "series"}, **overrides}, PAGE_PASSES)["forecast"]
+
+
+def test_series_preset_after_the_default_training_says_about_12_14_16():
+    assert series_forecast()[:3] == pytest.approx([12, 14, 16], abs=0.5)
+
+
+@pytest.mark.parametrize("bounded", [{"activation": "tanh"}, {"activation": "sigmoid"},
+                                     {"cell": "lstm"}, {"cell": "gru"}])
+def test_series_with_a_bounded_hidden_state_levels_off_below_what_comes_next(bounded):
+    # its output V h + b_y is bounded with h: it cannot reach 16 in three steps
+    assert max(series_forecast(**bounded)[:3]) < 15
+
+
+@pytest.mark.parametrize("lang", CATALOGUES)
+def test_every_catalogue_says_the_series_preset_uses_relu_to_go_on(lang):
+    text = catalogue_text(lang, "preset.series.description")
+    assert "ReLU" in text and "tanh" in text and "12, 14, 16" in text

@@ -95,12 +95,13 @@ def numbers_of_trace(trace):
         fields = {k: v for k, v in event.items() if k not in ("kind", "t") and v is not None}
         if event["kind"] == "update":
             update = trace["updates"][event["update"]]
-            fields.update({k: v for k, v in update.items() if k != "t"})
+            fields.update({k: v for k, v in update.items() if k != "t" and v is not None})
         total += count_numbers(fields)
     # the T×T diagnostics are null above the diagonal: not numbers (these traces are finite)
     total += count_numbers(trace["diagnostics"], skip_nulls=True)
     return total + count_numbers({k: trace[k] for k in ("loss", "non_finite", "scale",
-                                                         "sizes")}, skip_nulls=True)
+                                                         "sizes", "spectral_radii")},
+                                 skip_nulls=True)
 
 
 def assert_round_trip(trace, rows):
@@ -127,6 +128,8 @@ def test_csv_has_one_row_per_number_of_the_full_trace_json(client, cell):
 @pytest.mark.parametrize("body", [
     {"cell": "lstm", "data": {"series": [2, 4, 6, 8, 10]}},  # mse targets, a scale
     {"cell": "gru", "data": {"words": "the cat sat on the mat"}, "loss_at": "last"},
+    {"cell": "lstm", "truncation": {"k1": 2}, "spectral_radii": True,  # {W_*: ρ} per version
+     "clip": {"mode": "value", "max": 0.01}},
     {"cell": "rnn", "activation": "relu", "truncation": {"k1": 2}, "clip": {"mode": "norm",
                                                                            "max": 0.1}},
     {"diagnostics": False},
@@ -171,7 +174,7 @@ def test_events_are_numbered_from_one_in_trace_order_with_their_step_and_kind():
             seen.setdefault(int(row["event"]), (int(row["t"]), row["kind"]))
     assert seen == {n: (e["t"], e["kind"]) for n, e in enumerate(result["events"], start=1)}
     assert rows[0] == {"event": "1", "t": "1", "kind": "forward", "quantity": "version",
-                       "gate": "", "row": "0", "column": "0", "value": "0"}
+                       "gate": "", "row": "0", "column": "0", "value": "0", "i": "1", "j": "1"}
 
 
 def test_gate_column_names_the_gate_of_gate_vectors_and_of_gate_parameters():
@@ -209,6 +212,13 @@ def test_vectors_fill_column_zero_and_matrices_are_row_major():
     assert dc == [("0", "0"), ("1", "0"), ("2", "0")]
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_i_and_j_number_every_entry_from_one_as_the_page_does(cell):
+    rows = read_rows(to_csv(run_trace(small_request(cell, schedule="k1_lt_k2"))))
+    assert rows and all((int(r["i"]), int(r["j"])) == (int(r["row"]) + 1, int(r["column"]) + 1)
+                        for r in rows)
+
+
 def test_booleans_are_one_and_zero_and_class_ids_are_integers():
     result = run_trace({"loss_at": "last"})  # "machine": 6 steps, class ids of "achine"
     rows = read_rows(to_csv(result))
@@ -235,7 +245,7 @@ def test_post_export_csv_sends_text_csv_as_an_attachment_with_a_filename(client)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["content-disposition"] == 'attachment; filename="bptt-trace.csv"'
-    assert response.text.startswith("event,t,kind,quantity,gate,row,column,value\n")
+    assert response.text.startswith("event,t,kind,quantity,gate,row,column,value,i,j\n")
 
 
 def test_post_export_csv_is_the_engine_csv_of_the_same_request(client):

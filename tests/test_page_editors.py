@@ -518,8 +518,9 @@ def test_whole_trace_csv_has_one_row_per_number_equal_to_the_json(page, live_ser
         page.click("#btn-export-trace-csv")
     assert download.value.suggested_filename == "bptt-trace.csv"
     text = Path(download.value.path()).read_text(encoding="utf-8")
+    # the trace on the page: with the spectral radii it shows beside the field (spectral.js)
     request = {"data": {"text": "machine"}, "cell": "gru", "hidden_size": 3,
-               "truncation": {"k1": 2, "k2": 3}}
+               "truncation": {"k1": 2, "k2": 3}, "spectral_radii": True}
     assert text.encode() == api(live_server, "/export/csv", {**request, "detail": "full"}).content
     trace = api_trace(live_server, request)
     rows = list(csv.DictReader(io.StringIO(text)))
@@ -633,11 +634,11 @@ def test_blank_worksheet_leaves_the_computed_numbers_as_boxes(page, live_server,
 
 
 def test_worksheet_is_unavailable_above_its_size_and_says_why(page, live_server, console_errors):
-    open_studio(page, live_server)  # "machine": T = 6, H = 4
+    open_studio(page, live_server, "H=5")  # "machine" (T = 6) with one unit too many
     assert page.locator("#btn-worksheet-key").is_disabled()
     assert page.locator("#btn-worksheet-blank").is_disabled()
     hint = page.text_content("#worksheet-hint")
-    assert "at most 4 steps, 3 hidden units" in hint and "T = 6" in hint and "H = 4" in hint
+    assert "at most 8 steps, 4 hidden units" in hint and "T = 6" in hint and "H = 5" in hint
     page.fill("#ctl-hidden", "2")
     page.press("#ctl-hidden", "Enter")
     page.select_option("#ctl-data-kind", "text")

@@ -412,7 +412,7 @@ def test_train_check_and_export(page, live_server, console_errors, artifacts_dir
     with page.expect_download() as csv_download:
         page.click("#btn-export-csv")
     csv_text = Path(csv_download.value.path()).read_text(encoding="utf-8")
-    assert csv_text.startswith("event,kind,t,field,row,col,value")
+    assert csv_text.startswith("event,t,kind,quantity,gate,row,column,value,i,j\n")
     with page.expect_download() as json_download:
         page.click("#btn-export-json")
     assert json_download.value.suggested_filename == "bptt-trace.json"

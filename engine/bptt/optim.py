@@ -18,6 +18,8 @@ class Clipped:
     norm: float  # global L2 norm of the raw gradients
     coef: float  # factor applied (norm mode); 1.0 when nothing was scaled
     clipped: bool  # whether clipping changed any number
+    changed: int  # how many entries clipping changed (norm: every nonzero one; value: the
+    # entries beyond ±max, each clamped to it)
 
 
 def global_norm(grads: Grads) -> float:
@@ -28,15 +30,17 @@ def clip(grads: Grads, rule: Clip | None) -> Clipped:
     """clip_grad_norm_: coef = max/(norm + 1e-6), applied only when < 1; clip_grad_value_."""
     norm = global_norm(grads)
     if rule is None:
-        return Clipped(grads, norm, 1.0, False)
+        return Clipped(grads, norm, 1.0, False, 0)
     if rule.mode == "norm":
         coef = rule.max / (norm + 1e-6)
         if coef < 1.0:
-            return Clipped({k: g * coef for k, g in grads.items()}, norm, coef, True)
-        return Clipped(grads, norm, 1.0, False)
+            scaled = sum(int(np.count_nonzero(g)) for g in grads.values())
+            return Clipped({k: g * coef for k, g in grads.items()}, norm, coef, True, scaled)
+        return Clipped(grads, norm, 1.0, False, 0)
     clipped = {k: np.clip(g, -rule.max, rule.max) for k, g in grads.items()}
-    changed = any(bool(np.any(np.abs(g) > rule.max)) for g in grads.values())
-    return Clipped(clipped, norm, 1.0, changed)
+    # a NaN entry compares false: np.clip keeps it, and it is not counted as clamped
+    clamped = sum(int(np.count_nonzero(np.abs(g) > rule.max)) for g in grads.values())
+    return Clipped(clipped, norm, 1.0, clamped > 0, clamped)
 
 
 def init_state(rule: Optimizer) -> dict[str, Any]:

@@ -156,7 +156,8 @@ def apply_update(problem: Problem, run: Run, index: int, bwd: Backward,
         run.updates.append({
             "t": bwd.last, "window": [bwd.first, bwd.last], "loss": window_loss,
             "grads": grads, "grad_norm": clipped.norm, "clip_coef": clipped.coef,
-            "clipped": clipped.clipped, "clipped_grads": clipped.grads,
+            "clipped": clipped.clipped, "clipped_entries": clipped.changed,
+            "clipped_grads": clipped.grads,
             "params_before": params, "params_after": new_params,
             **{f"d{name}_start": dstate for name, dstate in zip(
                 problem.cell_module.STATE, bwd.dstate_start, strict=True)},

@@ -164,7 +164,7 @@ def neuron(request: Plan | TraceRequest | dict[str, Any], t: int, unit: int,
                                             f"got {convention!r}")
     find_update(list(job.windows), t, unit, update, job.T, job.H)
     quiet = dataclasses.replace(job, request=dataclasses.replace(
-        job.request, diagnostics=False, jacobian_norms=False))
+        job.request, diagnostics=False, jacobian_norms=False, spectral_radii=False))
     with np.errstate(all="ignore"):  # overflow shows as non-finite numbers, as in the trace
         result = run_trace(quiet)
         return neuron_view(result, t, unit, update, convention)

@@ -14,6 +14,8 @@ Columns, in this order:
     column    0-based column of a matrix (0 for a vector or a scalar)
     value     the number, in the shortest form that reads back as the same float64;
               booleans as 1 and 0; empty where it is not finite (the JSON's null)
+    i, j      row + 1 and column + 1: the entry as the page numbers it (unit i of a vector,
+              W[i, j] of a matrix; 1, 1 for a scalar)
 
 Every number of every event is a row, in trace order (an event's fields in its order, arrays
 row-major); an update event carries the numbers of ``updates[i]``. Left out, because each is
@@ -36,12 +38,13 @@ import numpy as np
 from ..cells.registry import CELLS
 from .detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
 
-COLUMNS = ("event", "t", "kind", "quantity", "gate", "row", "column", "value")
+COLUMNS = ("event", "t", "kind", "quantity", "gate", "row", "column", "value", "i", "j")
 HEADER = ",".join(COLUMNS) + "\n"
 DETAILS = ("full", "norms")
 GATE_FIELDS = frozenset({"a", "gates", "deltas"})  # {gate: vector} fields of the events
 PARAM_FIELDS = frozenset(EVENT_MATRICES + UPDATE_MATRICES)  # {parameter: array} fields
-PARAM_NORM_FIELDS = frozenset({"accum_norms"})  # {parameter: norm} fields, in either detail
+# {parameter: number} fields, in either detail: norms, and the recurrent matrices' radii
+PARAM_NORM_FIELDS = frozenset({"accum_norms", "spectral_radii", "spectral_radii_after"})
 SKIPPED = frozenset({"kind", "t"})  # the event's own columns
 
 
@@ -61,11 +64,17 @@ def _number(value: Any) -> str:
     return repr(number) if math.isfinite(number) else ""
 
 
+def _place(row: int, column: int) -> tuple[str, str]:
+    """What surrounds an entry's value on its line: "row,column," before it (0-based, the
+    JSON's index) and ",i,j" after it (1-based, as the page numbers units)."""
+    return f"{row},{column},", f",{row + 1},{column + 1}\n"
+
+
 @lru_cache(maxsize=64)
-def _positions(rows: int, columns: int) -> tuple[str, ...]:
-    """"row,column," of every entry of a rows×columns array, row-major (shared by arrays of
+def _positions(rows: int, columns: int) -> tuple[tuple[str, str], ...]:
+    """The places of every entry of a rows×columns array, row-major (shared by arrays of
     one shape: a trace has a handful of shapes)."""
-    return tuple(f"{i},{j}," for i in range(rows) for j in range(columns))
+    return tuple(_place(i, j) for i in range(rows) for j in range(columns))
 
 
 def _array_lines(prefix: str, array: np.ndarray) -> str:
@@ -80,18 +89,19 @@ def _array_lines(prefix: str, array: np.ndarray) -> str:
     else:
         text = [_number(v) for v in values]
     positions = _positions(*matrix.shape)
-    return "".join([f"{prefix}{at}{v}\n" for at, v in zip(positions, text, strict=True)])
+    return "".join([f"{prefix}{at}{v}{tail}"
+                    for (at, tail), v in zip(positions, text, strict=True)])
 
 
 def _list_lines(prefix: str, values: list[Any]) -> str:
     """The rows of a list of numbers or of rows (a T×T diagnostic: None entries skipped)."""
     lines = []
     for i, item in enumerate(values):
-        if isinstance(item, list | tuple | np.ndarray):
-            lines += [f"{prefix}{i},{j},{_number(v)}\n" for j, v in enumerate(item)
-                      if v is not None]
-        elif item is not None:
-            lines.append(f"{prefix}{i},0,{_number(item)}\n")
+        row = list(item) if isinstance(item, list | tuple | np.ndarray) else [item]
+        for j, v in enumerate(row):
+            if v is not None:
+                before, after = _place(i, j)
+                lines.append(f"{prefix}{before}{_number(v)}{after}")
     return "".join(lines)
 
 
@@ -123,7 +133,8 @@ class _Writer:
         elif isinstance(value, list | tuple):
             yield _list_lines(prefix, list(value))
         else:
-            yield f"{prefix}0,0,{_number(value)}\n"
+            before, after = _place(0, 0)
+            yield f"{prefix}{before}{_number(value)}{after}"
 
 
 def csv_chunks(result: Mapping[str, Any], detail: str = "full") -> Iterator[str]:
@@ -151,7 +162,8 @@ def csv_chunks(result: Mapping[str, Any], detail: str = "full") -> Iterator[str]
     for field, value in (source["diagnostics"] or {}).items():
         yield from writer.lines(",,diagnostics,", field, "", value)
     totals = {"loss": source["loss"], "non_finite": source["non_finite"],
-              "scale": source["scale"], "sizes": source["sizes"]}
+              "scale": source["scale"], "sizes": source["sizes"],
+              "spectral_radii": source.get("spectral_radii")}
     for field, value in totals.items():
         yield from writer.lines(",,pass,", field, "", value)
 

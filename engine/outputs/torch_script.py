@@ -69,7 +69,8 @@ def torch_script(request: Plan | TraceRequest | dict[str, Any], *,
     """
     job = request if isinstance(request, Plan) else plan(request)
     # The script compares states, gradients and updates: the diagnostics are not needed.
-    job = replace(job, request=replace(job.request, diagnostics=False, jacobian_norms=False))
+    job = replace(job, request=replace(job.request, diagnostics=False, jacobian_norms=False,
+                                       spectral_radii=False))
     with np.errstate(all="ignore"):
         result = run_trace(job)
     return _Writer(result, made_by, version).script()

@@ -17,6 +17,8 @@ A request's work is a handful of phases, each linear in counts of the plan (``fe
                  O(T^2) rows), the T x T lists, the per-step norms
     replay       truncation's full-vs-truncated comparison: each window's losses back to t = 1
     jacobian     the exact Jacobian norms: O(T^2 H^3)
+    spectral     the spectral radius of every recurrent matrix, of each parameter version, when
+                 asked (spectral_radii): one H x H eigenvalue problem each, O(H^3)
     scan         the non-finite scan of everything recorded
     payload      the trace made ready for the API: "norms" (Gram matrices of each window, a
                  few numbers per event) or "full" (every per-step matrix formed), with the
@@ -150,6 +152,12 @@ MEMORY: dict[str, dict[str, float]] = {
 MARGIN: tuple[float, float] = (1.3, 1.08)
 # CALIBRATION-END
 
+# The spectral radii are fitted apart (bench/calibrate_cost.py does not time that phase): CPU
+# seconds per NumPy call (one per parameter version), per matrix and per H^3 of a matrix,
+# a least-squares fit of np.linalg.eigvals on stacks of 1, 3 and 4 matrices, H = 1 ... 64, one
+# OpenBLAS thread on these machines (9.2e-05, 2.5e-05, 4.7e-09), each rounded up.
+SPECTRAL_CPU: dict[str, float] = {"versions": 1.0e-04, "matrices": 3.0e-05, "cubes": 6.0e-09}
+
 
 def estimate(work: Work, output: Output = Output()) -> Cost:
     """The CPU seconds and peak memory of ``work`` and of making ``output`` from it.
@@ -167,7 +175,8 @@ def estimate(work: Work, output: Output = Output()) -> Cost:
                        response_numbers=response_numbers(work, output))
     phases = []
     for phase, (cpu_features, memory_features) in features(work, output).items():
-        cpu = MARGIN[0] * _dot(cpu_coefficients(phase, work.cell), cpu_features)
+        cpu = MARGIN[0] * _dot(SPECTRAL_CPU if phase == "spectral" else
+                               cpu_coefficients(phase, work.cell), cpu_features)
         memory = MARGIN[1] * _dot(MEMORY.get(phase, {}), memory_features)
         phases.append((phase, cpu, memory))
     return Cost(cpu_seconds=sum(p[1] for p in phases), peak_bytes=sum(p[2] for p in phases),
@@ -246,6 +255,8 @@ def _work_phases(sizes: _Sizes, output: Output, recorded_pass: bool
             out["replay"] = replay_features(sizes)
         if work.jacobian_norms:
             out["jacobian"] = jacobian_features(sizes)
+    if recorded_pass and work.spectral_matrices:
+        out["spectral"] = spectral_features(sizes)
     if work.task == "gradcheck":
         out["gradcheck"] = gradcheck_features(sizes)
     return out
@@ -408,6 +419,15 @@ def jacobian_features(s: _Sizes) -> tuple[Features, Features]:
              "squares": float(s.T * s.T)})
 
 
+def spectral_features(s: _Sizes) -> tuple[Features, Features]:
+    """One eigenvalue problem per recurrent matrix of each version (engine.params): a call
+    per version on its stack of matrices; the memory is one stack and its eigenvalues."""
+    matrices = float(s.work.spectral_matrices)
+    versions = float(s.W + 1)
+    return ({"versions": versions, "matrices": matrices, "cubes": matrices * float(s.H) ** 3},
+            {"one": 1.0})
+
+
 def payload_features(s: _Sizes, detail: str, full_numbers: float
                      ) -> tuple[Features, Features]:
     """The trace made ready for JSON: its matrices formed ("full", ``full_numbers``
@@ -539,11 +559,12 @@ def trace_numbers(work: Work, full: bool) -> int:
 class Reduction:
     """One change of the request that brings its cost within the budget.
 
-    ``field``: "iterations", "jacobian_norms", "detail", "truncation.k2", "truncation.k1",
-    "diagnostics", "hidden_size" or "steps" (the data's length, T); ``value``: the largest
-    value that fits (the smallest for truncation.k1; False for the switches; "norms" for
-    detail). When no single field is enough, "hidden_size+steps" with the value "H,T" (both
-    cut in the same proportion), or "<field>+iterations" with "<value>,<iterations>".
+    ``field``: "iterations", "jacobian_norms", "spectral_radii", "detail", "truncation.k2",
+    "truncation.k1", "diagnostics", "hidden_size" or "steps" (the data's length, T); ``value``:
+    the largest value that fits (the smallest for truncation.k1; False for the switches;
+    "norms" for detail). When no single field is enough, "hidden_size+steps" with the value
+    "H,T" (both cut in the same proportion), or "<field>+iterations" with
+    "<value>,<iterations>".
     """
 
     field: str
@@ -604,6 +625,8 @@ def _changes(work: Work, output: Output, fits: Callable[..., Cost | None], pair:
 
     if work.jacobian_norms:
         consider("jacobian_norms", False, _recount(work, jacobian_norms=False))
+    if work.spectral_matrices:
+        consider("spectral_radii", False, _recount(work, spectral_radii=False))
     if output.detail != "norms" and output.form in ("json", "csv"):
         consider("detail", "norms", work, Output(output.form, "norms", output.full_numbers))
     if work.truncated and work.k2 > work.k1:
@@ -648,6 +671,7 @@ def _recount(work: Work, **changes: int | bool) -> Work:
         "loss_at": work.loss_at, "iterations": work.iterations,
         "include_trace": work.recorded and work.task == "train",
         "diagnostics": work.diagnostics, "jacobian_norms": work.jacobian_norms,
+        "spectral_radii": work.spectral_matrices > 0,
         "optimizer": work.optimizer, "clip": work.clip, "bug": work.bug,
         "sample_steps": work.sample_steps, **changes}
     if not fields["truncated"]:  # full BPTT over the new length

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..bptt.problem import Problem
 from ..bptt.schedule import windows
-from ..cells.protocol import Params
+from ..cells.protocol import Params, recurrent_names
 from ..cells.registry import CELLS
 from ..request import bugs
 from ..request.data import Encoded, encode
@@ -83,6 +83,9 @@ class Work:
     recorded: bool  # a pass comes back as a trace (trace, or train with include_trace)
     diagnostics: bool  # error flow, weight flow, step norms, full vs truncated: O(T^2)
     jacobian_norms: bool  # the exact all-pairs Jacobian norms: O(T^2 H^3)
+    # the recurrent matrices whose spectral radius the trace carries (each of the initial
+    # parameters and of each update's parameters after it): O(H^3) each; 0 when not asked
+    spectral_matrices: int = 0
     # the schedule and the update, as the cost model reads them
     k1: int = 0  # the schedule's k1 and k2 (T for full BPTT)
     k2: int = 0
@@ -309,7 +312,8 @@ def _work_of(job: Plan) -> Work:
         job.task, job.cell, job.T, job.D, job.H, job.K, k1=k1, k2=k2,
         truncated=trunc is not None, loss_at=req.loss_at, iterations=job.iterations,
         include_trace=job.include_trace, diagnostics=req.diagnostics and req.bug is None,
-        jacobian_norms=req.jacobian_norms, optimizer=req.optimizer.name,
+        jacobian_norms=req.jacobian_norms, spectral_radii=req.spectral_radii,
+        optimizer=req.optimizer.name,
         clip=req.clip.mode if req.clip is not None else None, bug=req.bug is not None,
         sample_steps=job.sample_length + 2 * job.T if job.task == "sample" else 0)
 
@@ -317,8 +321,9 @@ def _work_of(job: Plan) -> Work:
 def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int, k2: int,
                truncated: bool = False, loss_at: str = "every", iterations: int = 1,
                include_trace: bool = False, diagnostics: bool = True,
-               jacobian_norms: bool = False, optimizer: str = "sgd",
-               clip: str | None = None, bug: bool = False, sample_steps: int = 0) -> Work:
+               jacobian_norms: bool = False, spectral_radii: bool = False,
+               optimizer: str = "sgd", clip: str | None = None, bug: bool = False,
+               sample_steps: int = 0) -> Work:
     """The work of a request of these sizes (k1 and k2 as asked: at most T is applied here).
 
     Pure counting, a few microseconds: the limits call it for smaller sizes when they say
@@ -334,12 +339,15 @@ def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int
     if diagnostics and recorded:
         flow_steps, flow_rows = _flow_counts(spans, loss_at)
         replay = sum(last for _, last in spans) if truncated else 0
+    versions = len(spans) + 1  # the initial parameters, and those after each update
+    spectral = versions * len(recurrent_names(CELLS[cell])) if spectral_radii and recorded else 0
     return Work(
         task=task, cell=cell, T=T, D=D, H=H, K=K, gates=len(CELLS[cell].DELTA_KEYS),
         parameters=count, windows=len(spans), updates=len(spans), forward_steps=T,
         backward_steps=backward, iterations=iterations,
         evaluations=2 * count * backward if task == "gradcheck" else 0, recorded=recorded,
-        diagnostics=diagnostics, jacobian_norms=diagnostics and jacobian_norms, k1=k1, k2=k2,
+        diagnostics=diagnostics, jacobian_norms=diagnostics and jacobian_norms,
+        spectral_matrices=spectral, k1=k1, k2=k2,
         truncated=truncated, loss_at=loss_at, optimizer=optimizer, clip=clip,
         flow_steps=flow_steps, flow_rows=flow_rows, replay_steps=replay,
         window_squares=sum((last - first + 1) ** 2 for first, last in spans),

@@ -173,6 +173,10 @@ class TraceRequest:
         "plant one mistake of the bug catalogue (GET /api/v1/bugs) in the backward pass: the "
         "forward pass and the loss stay true; null = the true backward pass",
         one_of=BUGS.keys()))
+    spectral_radii: bool = field(default=False, metadata=_meta(
+        "also compute the spectral radius of every recurrent matrix (W, or each W_*) of the "
+        "initial parameters and of the parameters after each update (one H×H eigenvalue "
+        "problem per matrix and version, O(H³) each)"))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from .errors import RequestError
 from .fields import describe
 
 __all__ = ["Params", "check_params", "check_state", "init_params", "param_count",
-           "param_shapes", "rescale_recurrent", "spectral_radius"]
+           "param_shapes", "rescale_recurrent", "spectral_radii", "spectral_radius"]
 
 
 def param_shapes(cell: str, H: int, D: int, K: int) -> dict[str, tuple[int, ...]]:
@@ -47,6 +47,22 @@ def init_params(cell: str, H: int, D: int, K: int, seed: int,
 
 def spectral_radius(matrix: np.ndarray) -> float:
     return float(np.max(np.abs(np.linalg.eigvals(matrix)))) if matrix.size else 0.0
+
+
+def spectral_radii(params: Params, cell: str) -> dict[str, float | None]:
+    """{name: ρ} of each recurrent matrix (W, or every W_*): the largest |eigenvalue|, what
+    the request's spectral_radius sets and what decides whether the error grows or fades
+    step after step. One eigenvalue problem per matrix (O(H³)), all in one call; None for a
+    matrix holding a non-finite number (it has no eigenvalues to speak of)."""
+    names = recurrent_names(CELLS[cell])
+    finite = [name for name in names if bool(np.isfinite(params[name]).all())]
+    radii: dict[str, float | None] = dict.fromkeys(names)
+    if finite and params[finite[0]].size:
+        stack = np.stack([params[name] for name in finite])  # (R, H, H)
+        for name, radius in zip(finite, np.abs(np.linalg.eigvals(stack)).max(axis=1),
+                                strict=True):
+            radii[name] = float(radius)
+    return radii
 
 
 def rescale_recurrent(params: Params, cell: str, radius: float) -> Params:

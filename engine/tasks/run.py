@@ -15,6 +15,7 @@ from ..cells.registry import cell_spec
 from ..planning.plan import Plan, as_plan, config_of, problem_of
 from ..request import bugs
 from ..request.fields import TraceRequest
+from ..request.params import spectral_radii
 
 
 def run_trace(request: Plan | TraceRequest | dict[str, Any]) -> dict[str, Any]:
@@ -40,6 +41,9 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
                                     jacobian=req.jacobian_norms)
                        if req.diagnostics and problem.bug is None else None)
     fwd = run.forward
+    for update in run.updates:  # the radii of each update's new parameters, when asked
+        update["spectral_radii_after"] = (spectral_radii(update["params_after"], req.cell)
+                                          if req.spectral_radii else None)
     result = {
         "config": config_of(job),
         "vocab": job.data.vocab,
@@ -57,6 +61,8 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
         "diagnostics": diagnostics,
         "sizes": {"T": job.T, "D": job.D, "H": job.H, "K": job.K},
         "cell_spec": cell_spec(problem.cell, problem.params),
+        "spectral_radii": (spectral_radii(problem.params, req.cell) if req.spectral_radii
+                           else None),
     }
     result["non_finite"] = not _all_finite(problem, run, diagnostics)
     if problem.bug is not None:

@@ -3,7 +3,6 @@
 // the PyTorch check (a script), and sharing the link to the view. `s` is the studio; what
 // these actions show goes through its controls and views, never their DOM.
 import { api, ApiError } from "./api.js";
-import { raw } from "./format.js";
 import { t as tr } from "./i18n.js";
 import { bodyOf } from "./source.js";
 import { requestOf } from "./state.js";
@@ -18,14 +17,6 @@ function download(name, text, type) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
-
-const csvCell = (v) => {
-  const s = String(v);
-  if (s !== "" && !Number.isNaN(Number(s))) return s;
-  // quote text, and defuse cells a spreadsheet would read as a formula
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-  return /[",\n\r']/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-};
 
 export async function gradcheck(s) {
   s.controls.setCheck("check.running", null, "running");
@@ -53,60 +44,24 @@ export function exportJson(s) {
 }
 
 /**
- * The numbers of the current event as CSV rows: event, kind, t, field, row, column, value. The
- * event is numbered from 1 as on the page ("Event 3 of 20"); rows and columns of a matrix from
- * 0, as in the JSON arrays.
+ * The numbers of the event on screen as CSV: the whole trace's tidy CSV (the API's, one
+ * format for both downloads: docs/export-csv.md) cut to its header and the rows of this event,
+ * numbered from 1 as on the page ("Event 3 of 20"), with i and j numbering units from 1.
  */
-export function currentCsv(s) {
-  const ev = s.index.event(s.store.get().event);
-  const lines = [["event", "kind", "t", "field", "row", "col", "value"].join(",")];
-  const shown = s.store.get().event + 1;
-  const line = (field, r, c, v) => {
-    lines.push([shown, ev.kind, ev.t, field, r, c, raw(v)].map(csvCell).join(","));
-  };
-  const put = (field, value) => {
-    if (Array.isArray(value)) {
-      value.forEach((v, r) => {
-        if (!Array.isArray(v)) line(field, r, "", v);
-        else {
-          v.forEach((w, c) => {
-            line(field, r, c, w);
-          });
-        }
-      });
-    } else if (typeof value === "number" || value === null) {
-      line(field, "", "", value);
-    } else if (value && typeof value === "object") {
-      for (const [k, v] of Object.entries(value)) put(`${field}.${k}`, v);
-    }
-  };
-  if (ev.kind === "update") {
-    const u = s.trace.updates[ev.update];
-    for (const key of [
-      "loss",
-      "grad_norm",
-      "clip_coef",
-      "grads",
-      "clipped_grads",
-      "params_before",
-      "params_after",
-    ]) {
-      put(key, u[key]);
-    }
-  } else {
-    for (const [k, v] of Object.entries(ev)) {
-      if (["kind", "t", "update", "window", "version", "loss_injected"].includes(k)) continue;
-      put(k, v);
-    }
-  }
-  return `${lines.join("\n")}\n`;
+export function eventRows(csv, shown) {
+  const lines = csv.split("\n");
+  const mine = lines.filter((line) => line.startsWith(`${shown},`));
+  return `${[lines[0], ...mine].join("\n")}\n`;
 }
 
-export function exportCsv(s) {
+export async function exportCsv(s) {
   if (!s.index) return;
-  const ev = s.index.event(s.store.get().event);
-  const name = `bptt-event-${s.store.get().event + 1}-${ev.kind}-t${ev.t}.csv`;
-  download(name, currentCsv(s), "text/csv");
+  const i = s.store.get().event;
+  const ev = s.index.event(i);
+  await exportTrace(s, (csv) => [
+    `bptt-event-${i + 1}-${ev.kind}-t${ev.t}.csv`,
+    eventRows(csv, i + 1),
+  ]);
 }
 
 /**
@@ -124,10 +79,15 @@ export function traceRequest(s) {
 /** The whole trace as the API's tidy CSV: one row per number, events numbered from 1. */
 export async function exportTraceCsv(s) {
   if (!s.trace) return;
+  await exportTrace(s, (csv) => ["bptt-trace.csv", csv]);
+}
+
+/** Ask for the trace's CSV and download what `made` makes of it ([file name, text]). */
+async function exportTrace(s, made) {
   s.controls.showSlot("export", "");
   try {
-    const csv = await api.exportCsv(traceRequest(s));
-    download("bptt-trace.csv", csv, "text/csv");
+    const [name, text] = made(await api.exportCsv(traceRequest(s)));
+    download(name, text, "text/csv");
   } catch (err) {
     if (err instanceof ApiError && err.kind === "too_large") {
       s.controls.showSlot("export", tr("error.exportTooLarge"));

@@ -58,11 +58,20 @@ export const SIZES = {
 
 // The printable worksheet (worksheet.js) writes every number of a pass: small scenarios only.
 export const WORKSHEET = {
-  maxSteps: 4, // T
-  maxHidden: 3, // H
+  maxSteps: 8, // T: "machine" (6) and words of up to 9 letters
+  maxHidden: 4, // H: the default, "machine"'s
   maxInputs: 8, // D and K
+  maxAcross: 8, // numbers across an A4 page: wider tables are split (worksheet.js)
   digits: 4, // significant digits of its numbers
 };
+
+// A series' forecast: its first values as columns of the predictions table (the chart shows
+// all of them).
+export const FORECAST_COLUMNS = 3;
+
+// The page asks the engine for ρ(W) of every parameter version (spectral_radii) up to this
+// hidden size: one H×H eigenvalue problem per matrix and update, a few ms each at H = 64.
+export const SPECTRAL_MAX_H = 16;
 
 export const TIMING = {
   playSpeeds: [0.5, 1, 2, 4, 8], // events per second multipliers

@@ -4,6 +4,7 @@
 // control that owns the field.
 import { api } from "./api.js";
 import { WORKSHEET } from "./config.js";
+import { apiDetail } from "./dom.js";
 import { num } from "./format.js";
 import { isArrayData } from "./fragment.js";
 import { has, t as tr, tp } from "./i18n.js";
@@ -480,13 +481,7 @@ export class Controls {
       const main = document.createElement("span");
       main.textContent = text;
       el.appendChild(main);
-      if (detail) {
-        const d = document.createElement("span");
-        d.className = "err-detail";
-        d.dataset.raw = "";
-        d.textContent = detail;
-        el.appendChild(d);
-      }
+      apiDetail(el, detail);
     }
     el.hidden = !text;
     const control = el.previousElementSibling?.matches?.("input, select")

@@ -23,7 +23,7 @@ import {
 import { initialParams } from "./seed.js";
 import { requestOf } from "./state.js";
 import { TraceIndex } from "./trace.js";
-import { el } from "./dom.js";
+import { apiDetail, el } from "./dom.js";
 
 // Above this many weights in all, one parameter is shown at a time (chosen by its name).
 const ALL_AT_ONCE = 600;
@@ -354,8 +354,7 @@ export class Editors {
     const p = el("p", "cell-error", parent);
     p.setAttribute("role", "alert");
     el("span", "", p, entry.text);
-    const d = el("span", "err-detail", p, entry.detail);
-    d.dataset.raw = "";
+    apiDetail(p, entry.detail);
   }
 
   note_(parent) {

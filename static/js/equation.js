@@ -864,6 +864,52 @@ export class EquationView {
     return items.flatMap(([, math], k) => (k ? [mo(","), SPACE(), ...math] : math));
   }
 
+  /**
+   * Clipping: by norm, every entry scaled by one coefficient c; by value, each entry clamped
+   * to [−max, max] on its own (no single c), with how many entries that changed (the
+   * update's clipped_entries) out of all the parameters' entries.
+   */
+  clipLine(u, grad) {
+    const clip = this.index.trace.config?.clip;
+    if (clip?.mode !== "value") {
+      return {
+        id: "clip",
+        math: [
+          grad(),
+          mo("←"),
+          mi("c"),
+          mo("·"),
+          grad(),
+          mo(","),
+          SPACE(),
+          mi("c"),
+          mo("="),
+          this.scalar(u.clip_coef, "clip_coef"),
+        ],
+        note: u.clipped ? "eq.clipped" : "eq.notClipped",
+      };
+    }
+    const shapes = Object.values(this.index.trace.cell_spec?.params ?? {}).map((p) => p.shape);
+    const total = shapes.reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
+    return {
+      id: "clip",
+      math: [
+        grad(),
+        mo("←"),
+        this.fn(
+          "clip",
+          grad(),
+          mo(","),
+          this.scalar(-clip.max, "clip_min"),
+          mo(","),
+          this.scalar(clip.max, "clip_max"),
+        ),
+      ],
+      note: u.clipped_entries ? "eq.clampedSome" : "eq.clampedNone",
+      noteParams: { n: u.clipped_entries, total, max: num(clip.max, 4) },
+    };
+  }
+
   update(ev) {
     const u = this.index.trace.updates?.[ev.update];
     if (!u) return [];
@@ -879,22 +925,7 @@ export class EquationView {
       id: "grad-norm",
       math: [mo("‖"), grad(), mo("‖"), mo("="), this.scalar(u.grad_norm, "grad_norm")],
     });
-    lines.push({
-      id: "clip",
-      math: [
-        grad(),
-        mo("←"),
-        mi("c"),
-        mo("·"),
-        grad(),
-        mo(","),
-        SPACE(),
-        mi("c"),
-        mo("="),
-        this.scalar(u.clip_coef, "clip_coef"),
-      ],
-      note: u.clipped ? "eq.clipped" : "eq.notClipped",
-    });
+    lines.push(this.clipLine(u, grad));
     const theta = () => mi("θ");
     const eta = () => this.scalar(opt.lr, "lr");
     let rule;

@@ -8,7 +8,7 @@
 // Pure parsing functions first, then the component.
 import { num } from "./format.js";
 import { t as tr } from "./i18n.js";
-import { el } from "./dom.js";
+import { apiDetail, el } from "./dom.js";
 
 // ---- parsing (no DOM) --------------------------------------------------------------------------
 
@@ -151,11 +151,7 @@ export class Grid {
     box.setAttribute("role", "alert");
     const main = el("span", "", box);
     main.textContent = error.text;
-    if (error.detail) {
-      const d = el("span", "err-detail", box);
-      d.dataset.raw = "";
-      d.textContent = error.detail;
-    }
+    apiDetail(box, error.detail);
     return box;
   }
 

@@ -3,8 +3,12 @@
 // what multiplies what is read from the trace's cell_spec: in a backward event a card shows
 // this step's contribution as the outer product of the two factors the spec names (the column
 // on the left, the row on top, both read from the trace), entering the running sum; in an
-// update event, the raw and clipped gradient and the parameters before and after. Each card
-// has its colour scale with numbers. Hooks: each card is #hm-<name> (after the view's idPrefix)
+// update event, the raw and clipped gradient and the parameters before and after. Each map is
+// coloured on its own scale (its largest magnitude at this event), with a numbered colour bar
+// named for it: a clipped gradient 10⁴ times smaller than the raw one, or the weights before
+// an exploding update, keep their structure. Maps whose scales are equal (a gradient that
+// clipping left alone, the first step's contribution and its sum) share one bar that says so.
+// Hooks: each card is #hm-<name> (after the view's idPrefix)
 // with data-param (and data-params listing every parameter it shows). A click on an entry of
 // a card's matrix hands that parameter's entry to `onPick` (the weight card changes that
 // initial weight).
@@ -99,6 +103,9 @@ function sideBySide(parts) {
   if (!Array.isArray(parts[0][0])) return parts.flat();
   return parts[0].map((_, r) => parts.flatMap((p) => p[r]));
 }
+
+/** A map's own colour scale: its largest magnitude (1 for a map of zeros, drawn white). */
+const ownScale = (values) => maxAbs(values, 0) || 1;
 
 const setText = (el, text) => {
   if (el.textContent !== text) el.textContent = text;
@@ -224,9 +231,10 @@ export class HeatmapsView {
         const mainRow = div("hm-mainrow", fig);
         mainRow.append(left, main);
         const cap = div("hm-cap", pane);
+        const legend = this.legend(pane); // this map's own colour bar, under its caption
         const norm = div("hm-norm", pane);
         norm.dataset.raw = "";
-        panes.push({ pane, left, top, main, cap, norm, topRow });
+        panes.push({ pane, left, top, main, cap, norm, topRow, legend });
         if (k < 3) {
           const op = div("hm-op", body);
           op.setAttribute("aria-hidden", "true");
@@ -235,7 +243,6 @@ export class HeatmapsView {
           panes[k].op = op;
         }
       }
-      const scale = div("hm-scales", card);
       this.cards.set(group.id, {
         group,
         card,
@@ -243,8 +250,6 @@ export class HeatmapsView {
         formula,
         check,
         panes,
-        scale,
-        legends: [this.legend(scale), this.legend(scale)],
       });
     }
     this.observer.disconnect();
@@ -255,49 +260,49 @@ export class HeatmapsView {
     this.labelsDirty = true;
   }
 
-  /** A colour bar with numbers under it: −v, 0, v. */
+  /**
+   * A map's colour bar with numbers under it (−v, 0, v), or, when the map shares an earlier
+   * map's scale, a note that names that map instead of a second, identical bar.
+   */
   legend(parent) {
     const box = div("hm-legend", parent);
-    box.style.display = "inline-flex";
-    box.style.alignItems = "flex-start";
-    box.style.gap = "0.3rem";
-    box.style.marginRight = "0.8rem";
-    box.style.fontSize = "0.68rem";
-    box.style.color = "var(--muted)";
-    const name = div("hm-legend-name", box, "span");
-    name.style.lineHeight = "0.5rem";
+    const same = div("hm-legend-same", box, "span");
     const bar = div("hm-legend-bar", box);
-    bar.style.position = "relative";
-    bar.style.width = "6.5rem";
-    bar.style.paddingBottom = "0.85rem";
     const strip = div("hm-legend-strip", bar);
-    strip.style.height = "0.45rem";
     strip.style.background = GRADIENT;
-    strip.style.outline = "1px solid rgba(0,0,0,0.12)";
     const ticks = [-1, 0, 1].map((at) => {
       const tick = div("hm-tick", bar, "span");
       tick.dataset.raw = "";
       tick.dataset.at = String(at);
-      tick.style.position = "absolute";
-      tick.style.top = "0.5rem";
-      tick.style.left = `${((at + 1) / 2) * 100}%`;
-      tick.style.transform =
-        at === -1 ? "none" : at === 1 ? "translateX(-100%)" : "translateX(-50%)";
-      tick.style.whiteSpace = "nowrap";
-      tick.style.fontSize = "0.65rem";
-      tick.style.fontVariantNumeric = "tabular-nums";
       return tick;
     });
-    return { box, name, ticks };
+    return { box, same, bar, ticks };
   }
 
-  setLegend(legend, nameKey, scale) {
-    const display = nameKey === null ? "none" : "inline-flex";
-    if (legend.box.style.display !== display) legend.box.style.display = display;
-    if (nameKey === null) return;
-    setText(legend.name, tr(nameKey));
-    legend.box.dataset.scale = String(scale);
-    for (const tick of legend.ticks) setText(tick, num(Number(tick.dataset.at) * scale, 2));
+  /**
+   * The colour bars of a card's maps at this event, each under its map, on its own scale; a
+   * map whose scale is an earlier map's says "same scale as" that one instead of a bar.
+   * maps: [{pane, scale}] of the shown panes that hold matrices.
+   */
+  setLegends(c, maps) {
+    const first = new Map(); // scale -> the caption of the first map drawn on it
+    for (const pane of c.panes) {
+      const { box, same, bar, ticks } = pane.legend;
+      const map = maps.find((m) => m.pane === pane);
+      setHidden(box, !map);
+      if (!map) continue;
+      const owner = first.get(map.scale);
+      box.dataset.scale = String(map.scale);
+      box.dataset.shared = String(owner !== undefined);
+      setHidden(bar, owner !== undefined);
+      setHidden(same, owner === undefined);
+      if (owner !== undefined) {
+        setText(same, tr("hm.legend.sameAs", { first: owner }));
+        continue;
+      }
+      first.set(map.scale, pane.cap.textContent);
+      for (const tick of ticks) setText(tick, num(Number(tick.dataset.at) * map.scale, 2));
+    }
   }
 
   relabel() {
@@ -370,8 +375,6 @@ export class HeatmapsView {
       const { group } = c;
       const names = group.names;
       const of = (source) => sideBySide(names.map((p) => source?.[p]));
-      const widest = (prefix) =>
-        Math.max(...names.map((p) => idx.scales.params[`${prefix}:${p}`] || 0)) || 1;
       const [p0, p1, p2, p3] = c.panes;
       const [rows, cols] = this.shapeOf(group);
       const cell = heatCell(rows, cols);
@@ -380,56 +383,51 @@ export class HeatmapsView {
         if (pane.op) setHidden(pane.op, !on);
       };
       c.blocks = names.map((p) => this.spec.params[p].shape[1] || 1);
+      const maps = []; // the maps drawn at this event, each on its own scale
+      const fill = (pane, values, capKey, capParams, ...factors) => {
+        const scale = ownScale(values);
+        if (this.fill(pane, values, scale, cell, capKey, capParams, names, ...factors)) {
+          maps.push({ pane, scale });
+        }
+      };
       if (mode === "backward") {
-        const scale = Math.max(...names.map((p) => idx.scales.accum[p] || 0)) || 1;
         const left = readPath(ev, group.left);
         const rights = group.rights.filter((r) => r !== null);
         const top = rights.length ? sideBySide(rights.map((r) => readPath(fwd, r))) : null;
         const topScale = Math.max(...rights.map((r) => this.factorScale(r, "forward")), 0) || 1;
-        this.fill(
+        fill(
           p0,
           of(ev.contrib),
-          scale,
-          cell,
           "hm.contrib",
           { t: ev.t },
-          names,
           left,
           top,
           this.factorScale(group.left, "backward"),
           topScale,
         );
         setText(p0.op, "→");
-        this.fill(p1, of(ev.accum), scale, cell, "hm.accum", { t: ev.t }, names);
+        fill(p1, of(ev.accum), "hm.accum", { t: ev.t });
         show(p0, true);
         show(p1, true);
         setHidden(p1.op, true);
         show(p2, false);
         show(p3, false);
-        this.setLegend(c.legends[0], "hm.legend.accum", scale);
-        this.setLegend(c.legends[1], null, 0);
       } else if (mode === "update" && update) {
-        const gs = widest("grad");
-        const ps = widest("param");
-        this.fill(p0, of(update.grads), gs, cell, "hm.raw", null, names);
-        this.fill(p1, of(update.clipped_grads), gs, cell, "hm.clipped", null, names);
-        this.fill(p2, of(update.params_before), ps, cell, "hm.before", null, names);
-        this.fill(p3, of(update.params_after), ps, cell, "hm.after", null, names);
+        fill(p0, of(update.grads), "hm.raw", null);
+        fill(p1, of(update.clipped_grads), "hm.clipped", null);
+        fill(p2, of(update.params_before), "hm.before", null);
+        fill(p3, of(update.params_after), "hm.after", null);
         for (const p of c.panes) show(p, true);
-        this.setLegend(c.legends[0], "hm.legend.grad", gs);
-        this.setLegend(c.legends[1], "hm.legend.weights", ps);
       } else {
         // forward: the window's accumulators start from zero; show the parameters in use
-        const ps = widest("param");
-        this.fill(p0, of(this.paramsAt(i)), ps, cell, "hm.params", null, names);
+        fill(p0, of(this.paramsAt(i)), "hm.params", null);
         show(p0, true);
         setHidden(p0.op, true);
         show(p1, false);
         show(p2, false);
         show(p3, false);
-        this.setLegend(c.legends[0], "hm.legend.weights", ps);
-        this.setLegend(c.legends[1], null, 0);
       }
+      this.setLegends(c, maps);
     }
   }
 
@@ -459,7 +457,7 @@ export class HeatmapsView {
     if (values === undefined) {
       setHidden(pane.main, true);
       setText(pane.norm, "");
-      return;
+      return false;
     }
     const isNorm = (v) => typeof v === "number" || v === null;
     if (isNorm(values) || (names.length > 1 && values.every?.(isNorm))) {
@@ -479,7 +477,7 @@ export class HeatmapsView {
           .join(", "),
       );
       pane.norm.dataset.value = list.map(String).join(" ");
-      return;
+      return false;
     }
     setHidden(pane.main, false);
     setText(pane.norm, "");
@@ -494,6 +492,7 @@ export class HeatmapsView {
       if (pane.topRow.firstChild.style.width !== w) pane.topRow.firstChild.style.width = w;
       paint(pane.top, top, tscale, cell, true);
     } else setHidden(pane.topRow, true);
+    return true;
   }
 
   /**

@@ -11,6 +11,7 @@ import { loadPart, t as tr } from "./i18n.js";
 import { NetworkView } from "./network.js";
 import { NeuronView } from "./neuron.js";
 import { PredictionsView } from "./predictions.js";
+import { SpectralView } from "./spectral.js";
 import { fromUrl, Store } from "./state.js";
 import { Studio } from "./studio.js";
 import { Timeline } from "./timeline.js";
@@ -52,7 +53,8 @@ const views = {
       flowMode: $("ctl-flow-mode"),
     },
   }),
-  predictions: new PredictionsView({ container: $("predictions") }),
+  predictions: new PredictionsView({ container: $("predictions"), store }),
+  spectral: new SpectralView({ container: $("rho-now") }),
   // last: it marks the network's units, drawn just before it
   neuron: new NeuronView({ container: $("neuron"), store }),
 };

@@ -264,10 +264,13 @@ export class NetworkView extends EventTarget {
     this.stack.style.height = `${lay.height}px`;
     const bandSvg = this.svgFrame();
     this.bandLayer = el("g", { class: "bands" }, bandSvg);
-    this.errLayer = el("g", { class: "err-layer" }, svg);
-    this.unitLayer = el("g", { class: "unit-layer" }, svg);
+    // the current event's frame under the errors: a strand's norm, written where two columns
+    // meet, sits on its backdrop above the frame's edge (and above the bands and cuts, in
+    // the <svg>s below), never crossed by it
     const cursorId = `${this.idPrefix}net-cursor`;
     this.cursor = el("rect", { id: cursorId, class: "cursor", rx: 8 }, svg);
+    this.errLayer = el("g", { class: "err-layer" }, svg);
+    this.unitLayer = el("g", { class: "unit-layer" }, svg);
     this.buildBands();
     this.columns = [];
     for (let t = 0; t <= T; t += 1) this.columns.push(this.buildColumn(t));
@@ -808,12 +811,30 @@ export class NetworkView extends EventTarget {
       });
       // a wide transparent path makes the bundle easy to hover
       el("path", { class: "hit", d: path(0) }, b);
+      const text = num(ev.norms?.[field] ?? null, 2); // the API's ‖vector‖
+      // its backdrop: the label's monospaced cells (0.6 em each) and a margin, from the size
+      // the CSS gives it (10 px at scale 1; its line box, ascent and descent, 1.2 em tall), so
+      // no layout is read to draw it
+      const em = 10 * s;
+      const w = text.length * 0.6 * em + 3 * s;
+      el(
+        "rect",
+        {
+          class: "err-norm-bg",
+          x: anchor === "start" ? lx - 1.5 * s : lx - w + 1.5 * s,
+          y: ly - 0.95 * em,
+          width: w,
+          height: 1.22 * em,
+          rx: 2 * s,
+        },
+        b,
+      );
       const norm = el(
         "text",
         { class: "err-norm", x: lx, y: ly, "text-anchor": anchor, "data-raw": "" },
         b,
       );
-      norm.textContent = num(ev.norms?.[field] ?? null, 2); // the API's ‖vector‖
+      norm.textContent = text;
     };
     const xo = x + lay.colW * 0.3;
     const pad = spread / 2 + 4 * s;

@@ -3,7 +3,7 @@
 // charts.js, which never imports this module statically: no cycle). Every number drawn is a
 // field of the trace or of the training result; the only arithmetic here is display: log10 of
 // a value to place it on a colour scale, and series values back in their own units.
-import { PALETTE, SEQUENTIAL } from "./config.js";
+import { FORECAST_COLUMNS, PALETTE, SEQUENTIAL } from "./config.js";
 import { num, superscript } from "./format.js";
 import { t as tr } from "./i18n.js";
 import { gradText, specParams, symbolArgs } from "./notation.js";
@@ -427,7 +427,10 @@ function loss(Plotly, v) {
   // the forecast after the end (/train's `forecast`: each prediction fed back as the next input)
   const observed = seriesValues(trace);
   const n = observed.length;
-  const next = Array.isArray(run.forecast) ? run.forecast : [];
+  // as many values ahead as the series has (at least the table's): further out, a ReLU
+  // network's free running grows without bound and would squash the series into a line
+  const ahead = Math.max(FORECAST_COLUMNS, n);
+  const next = Array.isArray(run.forecast) ? run.forecast.slice(0, ahead) : [];
   const stacked = el.clientWidth < 560;
   el.style.height = stacked ? "480px" : "";
   const room = Math.floor(((el.clientWidth || 400) * (stacked ? 0.92 : 0.44)) / CHAR_PX.title);

@@ -3,6 +3,7 @@
 // the full trace would be too large; the previous request is abandoned when a new one starts.
 // A comparison (CompareSource) asks for each of its set-ups that way, all at once.
 import { api, ApiError } from "./api.js";
+import { SPECTRAL_MAX_H } from "./config.js";
 import { requestOf } from "./state.js";
 
 const FULL_DETAIL_MAX_H = 16;
@@ -13,6 +14,8 @@ export function bodyOf(scenario, detail = null) {
   const request = requestOf(scenario);
   const H = Number(request.hidden_size) || 8;
   request.detail = detail ?? (H <= FULL_DETAIL_MAX_H ? "full" : "auto");
+  // ρ(W) of every version, shown beside the spectral-radius field (spectral.js)
+  if (H <= SPECTRAL_MAX_H) request.spectral_radii = true;
   if (!scenario.train) return { endpoint: "trace", request };
   return {
     endpoint: "train",

@@ -60,15 +60,11 @@ export class TraceIndex {
   computeScales() {
     let err = 0;
     let delta = 0;
-    const accum = {};
     for (const ev of this.events) {
       if (ev.kind !== "backward") continue;
       err = maxAbs(ev.dh_out, maxAbs(ev.dh_next, err));
       if (this.cell === "lstm") err = maxAbs(ev.dc_next, err);
       delta = maxAbs(ev.delta ?? ev.deltas, delta);
-      for (const [name, v] of Object.entries(ev.accum || {})) {
-        accum[name] = maxAbs(v, maxAbs(ev.contrib?.[name], accum[name] || 0));
-      }
     }
     let h = 0;
     let c = 0;
@@ -77,20 +73,8 @@ export class TraceIndex {
       h = maxAbs(ev.h, h);
       if (ev.c) c = maxAbs(ev.c, c);
     }
-    const params = {};
-    for (const u of this.trace.updates || []) {
-      for (const key of ["grads", "clipped_grads"]) {
-        for (const [name, v] of Object.entries(u[key] || {})) {
-          params[`grad:${name}`] = maxAbs(v, params[`grad:${name}`] || 0);
-        }
-      }
-      for (const key of ["params_before", "params_after"]) {
-        for (const [name, v] of Object.entries(u[key] || {})) {
-          params[`param:${name}`] = maxAbs(v, params[`param:${name}`] || 0);
-        }
-      }
-    }
-    return { err: err || 1, delta: delta || 1, accum, h: h || 1, c: c || 1, params };
+    // (each heatmap is coloured on its own scale at its event: heatmaps.js)
+    return { err: err || 1, delta: delta || 1, h: h || 1, c: c || 1 };
   }
 
   event(i) {

@@ -168,8 +168,20 @@ class Worksheet {
     return s;
   }
 
-  /** A table with a column per step: head cells, then rows [label, note, cells]. */
-  stepTable(parent, steps, rows) {
+  /**
+   * A table with a column per step: head cells, then rows [label, note, cells]. `width`: the
+   * numbers across one step's cell (a matrix's columns); the steps are split into tables of
+   * as many as fit across a page (WORKSHEET.maxAcross numbers), so that nothing is cut off.
+   */
+  stepTable(parent, steps, rows, width = 1) {
+    const per = Math.max(1, Math.floor(WORKSHEET.maxAcross / width));
+    for (let k = 0; k < steps.length; k += per) {
+      const part = rows.map((row) => ({ ...row, cells: row.cells.slice(k, k + per) }));
+      this.stepPart(parent, steps.slice(k, k + per), part);
+    }
+  }
+
+  stepPart(parent, steps, rows) {
     const wrap = el("div", "ws-table-wrap", parent);
     const table = el("table", "ws-table", wrap);
     const head = el("tr", "", el("thead", "", table));
@@ -360,6 +372,7 @@ class Worksheet {
             }),
           },
         ],
+        this.spec.params[name].shape[1] || 1,
       );
     }
   }
@@ -372,26 +385,38 @@ class Worksheet {
     rule.dataset.rule = opt.name;
     if (opt.name === "sgd") el("p", "ws-line", s, tr("ws.rule.sgd"));
     const clip = this.trace.config.clip;
-    if (clip) {
+    if (clip?.mode === "norm") {
       const line = el("p", "ws-line", s);
       el("span", "", line, tr("ws.clipCoef"));
       el("span", "", line, " c = ").dataset.raw = "";
       this.number(line, update.clip_coef, `updates.${u}.clip_coef`, "", false);
+    } else if (clip) {
+      // by value: each entry clamped on its own, no single coefficient
+      const line = el("p", "ws-line", s);
+      el("span", "", line, tr("ws.clipValue", { max: num(clip.max, WORKSHEET.digits) }));
+      el("span", "", line, " ");
+      this.number(line, update.clipped_entries, `updates.${u}.clipped_entries`, "", false);
     }
-    const wrap = el("div", "ws-table-wrap", s);
-    const table = el("table", "ws-table", wrap);
-    const head = el("tr", "", el("thead", "", table));
-    el("th", "", head);
     const cols = ["grads", ...(clip ? ["clipped_grads"] : []), "params_after"];
-    for (const key of cols) el("th", "", head, tr(`ws.col.${key}`));
-    const body = el("tbody", "", table);
-    for (const name of specParams(this.spec)) {
-      const row = el("tr", "", body);
-      const th = el("th", "", row);
-      th.scope = "row";
-      el("span", "ws-sym", th, this.param(name)).dataset.raw = "";
-      for (const key of cols) {
-        this.value(el("td", "", row), update[key]?.[name], `updates.${u}.${key}.${name}`);
+    const names = specParams(this.spec);
+    const width = Math.max(...names.map((name) => this.spec.params[name].shape[1] || 1));
+    // the columns side by side while they fit across the page, else one table each
+    const together = cols.length * width <= WORKSHEET.maxAcross;
+    for (const part of together ? [cols] : cols.map((key) => [key])) {
+      const wrap = el("div", "ws-table-wrap", s);
+      const table = el("table", "ws-table", wrap);
+      const head = el("tr", "", el("thead", "", table));
+      el("th", "", head);
+      for (const key of part) el("th", "", head, tr(`ws.col.${key}`));
+      const body = el("tbody", "", table);
+      for (const name of names) {
+        const row = el("tr", "", body);
+        const th = el("th", "", row);
+        th.scope = "row";
+        el("span", "ws-sym", th, this.param(name)).dataset.raw = "";
+        for (const key of part) {
+          this.value(el("td", "", row), update[key]?.[name], `updates.${u}.${key}.${name}`);
+        }
       }
     }
   }

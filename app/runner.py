@@ -102,7 +102,7 @@ SETTLE_TIMEOUT_S = 10.0
 RETIRING_ERRORS = frozenset({"memory_limit", "internal_error"})
 
 
-# A worker's memory, measured on these machines (README, "Serving a class"), in MiB:
+# A worker's memory, measured on these machines (docs/SERVING.md, "Serving a class"), in MiB:
 WORKER_IDLE_MB = 70  # the worker process, idle (65 measured)
 FORK_SERVER_MB = 55  # the fork server (51 measured)
 CHILD_IDLE_MB = 130  # a computation process's address space before it computes (125 measured)

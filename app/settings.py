@@ -1,8 +1,8 @@
 """Settings from the environment (prefix ``BPTT_``), with safe defaults.
 
 The limits are chosen so that a request at every limit at once still finishes within about
-2 s on a 2-core machine (see README, "Limits"). The serving settings bound what one worker
-process does at once and how long it waits for anyone (see README, "Serving a class"):
+2 s on a 2-core machine (see docs/API.md, "Limits"). The serving settings bound what one worker
+process does at once and how long it waits for anyone (see docs/SERVING.md, "Serving a class"):
 
     resident memory of a worker <= parent + forkserver + compute_processes x
                                    (a computation process's idle size + compute_memory_mb)
@@ -101,7 +101,8 @@ class Settings(BaseSettings):
                                              "FORWARDED_ALLOW_IPS is not one client: it caps "
                                              "its own clients); one more is answered 429 and "
                                              "closed")
-    # Classrooms (app/rooms/, README "Classroom mode"): a teacher's page leads students' pages.
+    # Classrooms (app/rooms/, docs/STUDIO.md "Classroom mode"): a teacher's page leads
+    # students' pages.
     # One process keeps its rooms itself; with several workers or replicas every one of them
     # must see every room, so they live in Redis (pub/sub, and the state with its expiry).
     rooms_hub: Literal["memory", "redis"] = Field(

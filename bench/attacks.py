@@ -4,7 +4,7 @@ On loopback only, bounded in time, against the production command (``bptt-studio
 worker, production settings; ``--server`` runs another installation, to measure the code
 before a fix). The attacker uses the source address 127.0.0.2 where the server must tell it
 apart from everyone else (the health probes come from 127.0.0.1), as a second machine would.
-Each prints its figures; they are the README's before/after table ("Serving a class").
+Each prints its figures; they are docs/SERVING.md's before/after table ("Under attack").
 
     words        12 clients sending {"data": {"words": "a a a ..."}} (3 MB) for 15 s
     stalled      60 clients that never read a ~7 MB response, and one that reads 1 KB a second

@@ -218,9 +218,9 @@ def test_widget_markup_holds_the_pages_panels():
 def test_readme_example_runs_and_prints_the_event_python_set(capsys):
     from test_package import readme_section
 
-    program = readme_section("The studio in a notebook cell")
+    program = readme_section("The studio in a notebook cell", "docs/STUDIO.md")
     assert "from bptt_studio.notebook import Studio" in program
     namespace: dict = {}
-    exec(compile(program, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    exec(compile(program, "docs/STUDIO.md", "exec"), namespace)  # noqa: S102 - our own manual
     assert capsys.readouterr().out.split() == ["9", "backward", "3"]
     assert namespace["w"].event == 0 and namespace["w"].trace["config"]["cell"] == "gru"

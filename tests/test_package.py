@@ -366,9 +366,9 @@ def test_installed_serve_answers_the_api(served):
     assert status == 200 and b"static-offline-docs" in body
 
 
-def readme_section(title: str) -> str:
-    """The indented code blocks of one README section, as one program."""
-    text = (ROOT / "README.md").read_text()
+def readme_section(title: str, page: str = "docs/API.md") -> str:
+    """The indented code blocks of one section of the manual, as one program."""
+    text = (ROOT / page).read_text()
     section = text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
     code = [line for line in section.splitlines() if line.startswith("    ") or not line.strip()]
     blocks = "\n".join(line if line.startswith("    ") else "" for line in code)
@@ -376,7 +376,7 @@ def readme_section(title: str) -> str:
 
 
 def test_readme_notebook_example_runs_outside_the_repository(installed, elsewhere):
-    program = readme_section("The engine, from a notebook")
+    program = readme_section("From Python: the engine without a server")
     assert "bptt_studio.engine" in program and "to_data" in program
     run = subprocess.run([str(installed / "python"), "-c", program], cwd=elsewhere,
                          env=clean_env(), capture_output=True, text=True, timeout=300,

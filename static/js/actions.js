@@ -106,7 +106,7 @@ export async function worksheet(s, variant) {
 
 /**
  * "Check it in PyTorch": the script of POST /api/v1/export/torch for this scenario, downloaded.
- * It rebuilds the network in PyTorch and compares every number with ours (see the README).
+ * It rebuilds the network in PyTorch and compares every number with ours (see docs/API.md, "Check it in PyTorch").
  */
 export async function exportTorch(s) {
   s.controls.setTorch("check.torchMaking", "running");

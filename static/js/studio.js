@@ -9,6 +9,7 @@ import { matchEvent, ordinalOf, setupsOf } from "./compare-plan.js";
 import { PAGE_SCOPE } from "./highlight.js";
 import { applyTranslations, setLanguage, t as tr } from "./i18n.js";
 import { NOTATIONS } from "./notation.js";
+import { labelKey, repair } from "./repair.js";
 import { CompareSource, TraceSource } from "./source.js";
 import { TraceIndex } from "./trace.js";
 
@@ -39,6 +40,7 @@ export class Studio extends EventTarget {
     this.training = null;
     this.error = null; // the API's refusal of the scenario in the store, while it stands
     this.loadSeq = 0;
+    this.repairs = []; // what was changed to open the link (repair.js), said once it opens
     this.offScreen = new Set(); // views a step leaves alone (not near the view)
     this.stale = new Set(); // views left alone since their last draw
     this.watch(placed);
@@ -160,9 +162,11 @@ export class Studio extends EventTarget {
       this.error = null;
       this.controls.clearErrors();
       if (normsOnly) this.controls.showSlot("general", tr("status.normsOnly"));
+      this.sayRepairs();
       this.setTrace(trace, training, eventIndex, keep);
     } catch (err) {
       if (err?.name === "AbortError" || seq !== this.loadSeq) return;
+      if (this.repairLink(err)) return;
       this.error = err;
       if (err?.setup) {
         // which column of the comparison the API refused, then why, beside the control
@@ -189,6 +193,37 @@ export class Studio extends EventTarget {
         delete document.body.dataset.loading;
       }
     }
+  }
+
+  /**
+   * The link's scenario was refused before anything was drawn (a link the page could not have
+   * written): ask again with the nearest scenario the API takes (repair.js); true if it did.
+   * A few rounds at most (each refusal names the fields it refuses).
+   */
+  repairLink(err) {
+    if (this.trace || !(err instanceof ApiError) || err.kind !== "validation") return false;
+    if (this.repairs.length > 8 || err.setup) return false;
+    const fixed = repair(this.store.get().scenario, err.fields);
+    if (!fixed) return false;
+    this.repairs.push(...fixed.changes);
+    this.store.update({ scenario: fixed.scenario });
+    return true;
+  }
+
+  /** Say what opening the link changed (in the general slot, under the controls). */
+  sayRepairs() {
+    if (!this.repairs.length) return;
+    const shown = (v) =>
+      v === undefined ? "—" : typeof v === "object" ? null : String(v).replace("-", "−");
+    const items = this.repairs.map(({ path, from, to }) => {
+      const key = labelKey(path);
+      const label = key ? tr(key).replace(/\s*[=:]\s*$/, "") : path.join(".");
+      const before = shown(from);
+      const after = to === undefined ? tr("link.default") : shown(to);
+      return before === null ? `${label} → ${after}` : `${label}: ${before} → ${after}`;
+    });
+    this.controls.showSlot("general", tr("link.repaired", { changes: items.join("; ") }));
+    this.repairs = [];
   }
 
   setTrace(trace, training, eventIndex, keep = null) {

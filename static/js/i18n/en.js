@@ -398,6 +398,8 @@ export default {
   "ed.card.large": "This matrix has {n} entries: open it in the editor.",
   "ed.card.openEditor": "Open in the editor",
   "ed.link.broken": "The numbers in this link could not be read (was it cut short?); its other settings are shown.",
+  "link.repaired": "This link asks for settings the page cannot show; it opened with the nearest ones that work: {changes}.",
+  "link.default": "default",
 
   // ---- the printable worksheet (issue 13, item 3) ----
   "ws.title.key": "BPTT worksheet: answer key",

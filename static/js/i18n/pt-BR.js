@@ -400,6 +400,8 @@ export default {
   "ed.card.large": "Esta matriz tem {n} entradas: abra-a no editor.",
   "ed.card.openEditor": "Abrir no editor",
   "ed.link.broken": "Não foi possível ler os números deste link (ele foi cortado?); os demais ajustes dele são mostrados.",
+  "link.repaired": "Este link pede ajustes que a página não consegue mostrar; ele abriu com os mais próximos que funcionam: {changes}.",
+  "link.default": "padrão",
 
   // ---- the printable worksheet (issue 13, item 3) ----
   "ws.title.key": "Folha de exercícios de BPTT: gabarito",

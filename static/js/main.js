@@ -110,6 +110,7 @@ studio = new Studio({
   timeline,
   topbar,
   banner: $("status-exploded"),
+  linkNote: $("status-link"),
   // a step leaves these alone while they are off screen (redrawn when they come near)
   placed: { equation: $("equation"), heatmaps: $("heatmaps"), charts: $("charts") },
   compare,

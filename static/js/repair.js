@@ -3,8 +3,8 @@
 // fields are moved to the nearest value the API takes, and the page says what it changed.
 // Nearest: a number past a limit becomes the limit (H = 1000 → 64); a number the page's own
 // controls fill in when a choice needs one is filled in (clipping without a threshold gets the
-// threshold the Threshold field shows, 1); anything else goes back to its default (the field is
-// left out of the request). Pure: no DOM, no store; studio.js applies it.
+// threshold the Threshold field shows, 1); anything else goes back to its default (the setting
+// is left out of the request: the learning rate, not the whole optimizer). Pure: no DOM, no store; studio.js applies it.
 
 // What the controls write when a choice needs a number (controls.js, syncEnabled).
 const FILLED = { "clip.max": 1, "truncation.k1": 3 };
@@ -50,6 +50,9 @@ export function repair(scenario, fields) {
     } else if (f.type === "missing" && key in FILLED) {
       setAt(out, parts, FILLED[key]);
       changes.push({ path: parts, from, to: FILLED[key] });
+    } else if (parts.length === 2 && from !== undefined && !Array.isArray(scenario[top])) {
+      delete out[top][parts[1]]; // the one setting back to its default (lr, not the optimizer)
+      changes.push({ path: parts, from, to: undefined });
     } else {
       delete out[top];
       changes.push({ path: [top], from: scenario[top], to: undefined });

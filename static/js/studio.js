@@ -17,12 +17,23 @@ export class Studio extends EventTarget {
   /**
    * views: {network, equation, heatmaps, charts, predictions} (each setTrace, setEvent, draw;
    * optional setNotation, setLanguage); controls, timeline, topbar, banner (the overflow note);
+   * linkNote (what opening a link changed);
    * placed: {view name: its element} for views that a step need not redraw while off screen
    * (they are redrawn when they come near the view); compare: a function that makes the
    * compare view (CompareView, loaded with the first comparison: the single view never waits
    * for it).
    */
-  constructor({ store, views, controls, timeline, topbar, banner, placed = {}, compare }) {
+  constructor({
+    store,
+    views,
+    controls,
+    timeline,
+    topbar,
+    banner,
+    linkNote,
+    placed = {},
+    compare,
+  }) {
     super();
     this.store = store;
     this.views = views;
@@ -30,6 +41,7 @@ export class Studio extends EventTarget {
     this.timeline = timeline;
     this.topbar = topbar;
     this.banner = banner;
+    this.linkNote = linkNote; // what opening the link changed (repairLink), until it changes
     this.makeCompare = compare;
     this.compare = null; // the compare view, once a comparison has been asked for
     this.comparing = null; // the mode of the comparison on screen, null for the single view
@@ -88,6 +100,7 @@ export class Studio extends EventTarget {
         return;
       }
       applyTranslations();
+      this.sayRepairs();
       this.controls.relabel();
       this.controls.sync(null);
       for (const v of Object.values(this.views)) v.setLanguage?.();
@@ -103,7 +116,7 @@ export class Studio extends EventTarget {
     if (changed.has("scenario") || changed.has("compare")) {
       this.controls.sync(null);
       // into or out of a comparison: the same kind of event at the same t, in the new traces
-      this.load(state.event, changed.has("compare"));
+      this.loading = this.load(state.event, changed.has("compare"));
       return;
     }
     if (changed.has("lang") || changed.has("notation")) this.drawEvent({ all: true });
@@ -144,6 +157,7 @@ export class Studio extends EventTarget {
         const keep = keepEvent && this.index ? this.eventAt(this.store.get().event) : null;
         this.store.accept(scenario);
         this.controls.clearErrors();
+        this.sayRepairs();
         if (results.some((r) => r.normsOnly)) {
           this.controls.showSlot("general", tr("status.normsOnly"));
         }
@@ -166,7 +180,7 @@ export class Studio extends EventTarget {
       this.setTrace(trace, training, eventIndex, keep);
     } catch (err) {
       if (err?.name === "AbortError" || seq !== this.loadSeq) return;
-      if (this.repairLink(err)) return;
+      if (this.repairLink(err)) return this.loading; // the page is ready once that is drawn
       this.error = err;
       if (err?.setup) {
         // which column of the comparison the API refused, then why, beside the control
@@ -210,20 +224,33 @@ export class Studio extends EventTarget {
     return true;
   }
 
-  /** Say what opening the link changed (in the general slot, under the controls). */
+  /**
+   * Say what opening the link changed, above the timeline, in the page's language (again on
+   * a change of language); the note goes once the scenario on screen is one the user chose.
+   */
   sayRepairs() {
-    if (!this.repairs.length) return;
+    const note = this.linkNote;
+    if (!note) return;
+    if (this.repairs.length) {
+      this.repaired = { changes: this.repairs, scenario: JSON.stringify(this.store.accepted) };
+      this.repairs = [];
+    }
+    const shownNow = this.repaired?.scenario === JSON.stringify(this.store.accepted);
+    note.hidden = !shownNow;
+    if (!shownNow) {
+      this.repaired = null;
+      return;
+    }
     const shown = (v) =>
       v === undefined ? "—" : typeof v === "object" ? null : String(v).replace("-", "−");
-    const items = this.repairs.map(({ path, from, to }) => {
+    const items = this.repaired.changes.map(({ path, from, to }) => {
       const key = labelKey(path);
       const label = key ? tr(key).replace(/\s*[=:]\s*$/, "") : path.join(".");
       const before = shown(from);
       const after = to === undefined ? tr("link.default") : shown(to);
       return before === null ? `${label} → ${after}` : `${label}: ${before} → ${after}`;
     });
-    this.controls.showSlot("general", tr("link.repaired", { changes: items.join("; ") }));
-    this.repairs = [];
+    note.textContent = tr("link.repaired", { changes: items.join("; ") });
   }
 
   setTrace(trace, training, eventIndex, keep = null) {

@@ -30,6 +30,7 @@ export default {
   "ctl.data.words": "Palavras",
   "ctl.data.series": "Números",
   "ctl.data.placeholder": "Texto, palavras ou números + Enter",
+  "ctl.data.seriesRule": "Números: separe-os com ponto e vírgula ou espaços; a vírgula entre algarismos é a vírgula decimal (2,5).",
   "ctl.model": "Rede",
   "ctl.cell": "Célula",
   "ctl.cell.rnn": "RNN simples",
@@ -97,7 +98,8 @@ export default {
 
   "error.number": "Digite um número.",
   "error.integer": "Digite um número inteiro.",
-  "error.series": "Digite números separados por vírgulas, por exemplo 2, 4, 6, 8.",
+  "error.series": "Digite números separados por ponto e vírgula ou espaços, por exemplo 2; 4; 6; 8 ou 1,5; 2,5.",
+  "error.seriesAmbiguous": "“{entry}” pode ser lido de dois jeitos: qual vírgula é a decimal? Separe os valores com ponto e vírgula (1,5; 2,5).",
   "error.greater_than_equal": "Deve ser no mínimo {limit}.",
   "error.greater_than": "Deve ser maior que {limit}.",
   "error.less_than_equal": "Deve ser no máximo {limit}.",

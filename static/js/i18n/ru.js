@@ -30,6 +30,7 @@ export default {
   "ctl.data.words": "Слова",
   "ctl.data.series": "Числа",
   "ctl.data.placeholder": "Текст, слова или числа, затем Enter",
+  "ctl.data.seriesRule": "Числа: разделяйте их точкой с запятой или пробелами; запятая между цифрами — десятичная (2,5).",
   "ctl.model": "Сеть",
   "ctl.cell": "Ячейка",
   "ctl.cell.rnn": "Простая RNN",
@@ -97,7 +98,8 @@ export default {
 
   "error.number": "Введите число.",
   "error.integer": "Введите целое число.",
-  "error.series": "Введите числа через запятую, например 2, 4, 6, 8.",
+  "error.series": "Введите числа через точку с запятой или пробел, например 2; 4; 6; 8 или 1,5; 2,5.",
+  "error.seriesAmbiguous": "«{entry}» можно прочитать двумя способами: какая запятая десятичная? Разделяйте значения точкой с запятой (1,5; 2,5).",
   "error.greater_than_equal": "Должно быть не меньше {limit}.",
   "error.greater_than": "Должно быть больше {limit}.",
   "error.less_than_equal": "Должно быть не больше {limit}.",

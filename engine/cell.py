@@ -16,7 +16,8 @@ It declares, once, what it is:
   {gate: stack name};
 - ``RECORDED``: further per-step vectors the forward event carries (``c_prev``, ``c``,
   ``rh_prev``), by stack name;
-- ``BACKWARD_RECORDED``: further per-step vectors the backward event carries (``dc``);
+- ``BACKWARD_RECORDED``: further per-step vectors the backward event carries (``dc``,
+  ``dc_next``, ``dc_from_h``);
 - ``BACKWARD_KEYS``: the forward stacks ``backward_steps`` reads;
 - ``KEEP_BIAS``: the bias of the gate that keeps the old state (request.forget_bias), or None;
 

@@ -26,6 +26,27 @@ const CACHE_SIZE = 32;
 
 const h = (tag, cls = "", text = null) => el(tag, cls, null, text);
 
+/**
+ * Whether a symbol's text is a sum or a difference at its top level ("1 − tanh² c", not
+ * "(1 − tanh² c)" nor "f(1 − f)"): a factor of a product written so is put in brackets.
+ */
+export function isCompound(text) {
+  let depth = 0;
+  for (let k = 0; k < text.length; k += 1) {
+    const ch = text[k];
+    if (ch === "(" || ch === "[") depth += 1;
+    else if (ch === ")" || ch === "]") depth -= 1;
+    else if (
+      depth === 0 &&
+      (ch === "−" || ch === "+") &&
+      text[k - 1] === " " &&
+      text[k + 1] === " "
+    )
+      return true;
+  }
+  return false;
+}
+
 /** A label with the unit index (1-based, as the page shows it) added to its subscript. */
 const ofUnit = (label, j) => ({ ...label, s: label.s ? `${label.s},${j}` : String(j) });
 
@@ -282,7 +303,11 @@ export class NeuronView {
         if (k) line.append(joiner);
         const part = h("span", "nv-part");
         this.hook(part, p, true);
-        part.append(this.symbol(p));
+        const sym = this.symbol(p);
+        // ε × o × (1 − tanh² c): a difference among factors keeps its brackets
+        const bracket = node.op === "product" && parts.length > 1 && isCompound(sym.textContent);
+        if (bracket) part.append("(", sym, ")");
+        else part.append(sym);
         line.append(part);
       });
       line.append(" = ");

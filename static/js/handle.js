@@ -90,7 +90,9 @@ export class StudioHandle {
   /** Mark network nodes and strands, heatmap cards, equation lines or chart boxes. */
   highlight(targets) {
     this.studio.drawStale(); // the targets' views show the current event, on screen or not
-    return this.marks.set(targets);
+    const marked = this.marks.set(targets);
+    this.studio.pointAt(targets.flatMap((t) => this.resolve(t))); // a chart draws at once
+    return marked;
   }
 
   clearHighlight() {

@@ -92,7 +92,7 @@ function clearMessage(el) {
  */
 export async function drawAll(Plotly, v, stale = () => false) {
   for (const chart of [gradNorms, errorFlow, accum, loss]) {
-    await idle();
+    if (!v.urgent) await idle(); // pointed at: no wait for idle time (input still first)
     if (stale()) return false;
     await chart(Plotly, v);
   }

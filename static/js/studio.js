@@ -369,6 +369,12 @@ export class Studio extends EventTarget {
     this.dispatchEvent(new CustomEvent("event", { detail: { index: i } }));
   }
 
+  /** Something points at these elements (a lesson's highlight): a view holding one draws now. */
+  pointAt(elements) {
+    if (this.comparing) return;
+    for (const v of Object.values(this.views)) v.pointedAt?.(elements);
+  }
+
   /** Draw the views a step left alone (something is about to point at their elements). */
   drawStale() {
     if (this.comparing) {

@@ -4,7 +4,9 @@
 // "error". It drives the page only through the store and the studio, and marks elements only
 // through highlight.js. In a comparison, trace, index and event are the leading set-up's (the
 // one the timeline walks) and highlight targets resolve in every column ("lstm:…" in one).
+import { setupsOf } from "./compare-plan.js";
 import { Highlighter, resolve } from "./highlight.js";
+import { prefetch } from "./source.js";
 
 export class StudioHandle {
   constructor({ studio, store }) {
@@ -68,6 +70,15 @@ export class StudioHandle {
       return;
     }
     await done;
+  }
+
+  /**
+   * Ask now for what a later loadScenario(scenario, {compare}) will show (a lesson's reveal,
+   * while its question is read): that load then finds the API's answer here.
+   */
+  prefetch(scenario, { compare = null } = {}) {
+    const scenarios = compare ? setupsOf(compare, scenario).map((s) => s.scenario) : [scenario];
+    for (const s of scenarios) prefetch(s);
   }
 
   /** Move the timeline to an event index, or to {kind, t, update} (the first match). */

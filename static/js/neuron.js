@@ -178,7 +178,12 @@ export class NeuronView {
     }
     c.dataset.state = "loading";
     this.render(unit, H, ev, h("p", "nv-hint", tr("neuron.loading")));
-    if (this.inflight.has(key)) return;
+    this.ask(key, body);
+  }
+
+  /** Ask the API for a view once (the answer, or the failure, is kept); draw it if shown. */
+  ask(key, body) {
+    if (this.inflight.has(key) || this.cache.has(key)) return;
     this.inflight.add(key);
     api
       .neuron(body)
@@ -188,8 +193,20 @@ export class NeuronView {
         this.inflight.delete(key);
         if (this.cache.size >= CACHE_SIZE) this.cache.delete(this.cache.keys().next().value);
         this.cache.set(key, answer);
-        if (this.key === key) this.show(answer, unit, H, ev);
+        if (this.key === key) this.draw();
       });
+  }
+
+  /**
+   * A unit the pointer (or the keyboard) is on, not yet clicked: ask for its view now, so that
+   * the click finds it here (the API's round trip is most of the time a view takes).
+   */
+  prefetch({ event, unit }) {
+    if (!this.index) return;
+    const ev = this.index.event(event);
+    if (ev?.kind !== "backward") return;
+    const body = this.request(ev, unit);
+    if (body) this.ask(JSON.stringify(body), body);
   }
 
   show(answer, unit, H, ev) {

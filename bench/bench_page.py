@@ -154,7 +154,8 @@ CPU: dict[str, list[float]] = {}  # name -> main-thread CPU ms of each answer
 
 
 def measure_reveals(page, base: str) -> dict[str, list[float]]:
-    """Each question of the lessons: choose the first option, click Reveal, until the answer."""
+    """Each question of the lessons: read it (2 s), choose the first option, click Reveal,
+    until the answer."""
     lessons = json.loads((ROOT / "static/lessons/lessons.json").read_text())["lessons"]
     out: dict[str, list[float]] = {}
     for lesson in lessons:
@@ -166,7 +167,7 @@ def measure_reveals(page, base: str) -> dict[str, list[float]]:
                 page.goto(f"{base}/?lesson={lesson['id']}&step={k + 1}")
                 page.wait_for_selector("#lesson-panel[data-state=ready] #lesson-reveal",
                                        timeout=60_000)
-                page.wait_for_timeout(300)
+                page.wait_for_timeout(2000)  # a student reads the question and chooses
                 page.locator(".lesson-option input").first.check()
                 out.setdefault(name, []).append(answer_ms(
                     page, ".lesson-result", lambda: page.click("#lesson-reveal"),

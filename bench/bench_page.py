@@ -90,7 +90,8 @@ WATCH = """(selector) => {
             observer.disconnect();
             requestAnimationFrame(() => {
                 const channel = new MessageChannel();
-                channel.port1.onmessage = () => resolve(t0 === null ? null : performance.now() - t0);
+                channel.port1.onmessage = () =>
+                    resolve(t0 === null ? null : performance.now() - t0);
                 channel.port2.postMessage(0);
             });
         };

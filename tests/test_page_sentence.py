@@ -9,7 +9,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 LANGS = ["en", "pt-BR", "ru"]
-WORDS = "Matias tinha um cachorro e ele gostava de beber água".split()
+WORDS = ["Matias", "tinha", "um", "cachorro", "e", "ele", "gostava", "de", "beber", "água"]
 
 
 def open_studio(page, base: str, query: str) -> None:

@@ -11,6 +11,10 @@ each against its goal (issue 11, "Speed"):
   H = 64, T = 200, D = K = 128: norms instead of matrices, as the page asks): p95 <= 33 ms;
 - navigation to the interactive default view (the first trace drawn, handlers attached),
   median of several loads: <= 1 s on loopback;
+- the slow list of issue 18: a click or key answered (from the input to the frame painted after
+  its answer appears) within 100 ms: a lesson's Reveal, a grid weight edited (Enter, to the
+  redrawn trace), a unit of an LSTM clicked (its neuron view drawn), a step of an LSTM H = 32
+  sentence with the charts in view;
 - for information: the longest task of the page's life (plotly.js's evaluation, which runs
   only once the page has been quiet; see static/js/schedule.js), CPU time of the renderer, and
   the bytes of our own JavaScript and CSS.
@@ -42,6 +46,7 @@ LARGEST_QUERY = f"text={quote((ALPHABET * 2)[:201])}&cell=lstm&H=64"
 STEP_GOAL_MS = 16.0
 LARGEST_GOAL_MS = 33.0
 KEY_GOAL_MS = 100.0
+ANSWER_GOAL_MS = 100.0
 LOAD_GOAL_S = 1.0
 # Seconds after load at which → is pressed: a student stepping at a reading pace.
 KEY_TIMES = [0.3, 0.8, 1.3, 2.0, 2.6, 3.3, 4.0, 4.6, 5.0]
@@ -68,6 +73,199 @@ new PerformanceObserver((list) => { for (const e of list.getEntries()) {
     window.__long.push({at: e.startTime, duration: e.duration});
 }}).observe({type: 'longtask', buffered: true});
 """
+
+
+# Time to the answer of a real (trusted) click or key: from the input's timestamp to the frame
+# painted after `selector` first matches (a MutationObserver notices it; the message posted
+# from the next animation frame runs right after that frame is painted).
+WATCH = """(selector) => {
+    window.__answer = new Promise((resolve) => {
+        let t0 = null;
+        const start = (e) => { if (e.isTrusted && t0 === null) t0 = e.timeStamp; };
+        window.addEventListener('pointerdown', start, {capture: true});
+        window.addEventListener('keydown', start, {capture: true});
+        // (t0 is read after the frame: a listener of the page may run before ours)
+        const check = () => {
+            if (!document.querySelector(selector)) return;
+            observer.disconnect();
+            requestAnimationFrame(() => {
+                const channel = new MessageChannel();
+                channel.port1.onmessage = () =>
+                    resolve(t0 === null ? null : performance.now() - t0);
+                channel.port2.postMessage(0);
+            });
+        };
+        const observer = new MutationObserver(check);
+        observer.observe(document, {subtree: true, childList: true, attributes: true});
+        setTimeout(() => { observer.disconnect(); resolve(null); }, 20000);  // never answered
+    });
+}"""
+
+
+def main_thread_cpu(page, cdp, run) -> float:
+    """Main-thread CPU ms of the renderer (the trace's thread time of every task) while `run`
+    runs: unlike wall time, it does not grow when other processes share the CPUs."""
+    cdp.send("Tracing.start", {"categories": "toplevel", "transferMode": "ReturnAsStream"})
+    run()
+    done: dict = {}
+    cdp.on("Tracing.tracingComplete", lambda e: done.update(e))
+    cdp.send("Tracing.end")
+    while not done:
+        page.wait_for_timeout(50)  # lets Playwright deliver the event
+    chunks = []
+    while True:
+        read = cdp.send("IO.read", {"handle": done["stream"], "size": 1 << 22})
+        chunks.append(read["data"])
+        if read.get("eof"):
+            break
+    cdp.send("IO.close", {"handle": done["stream"]})
+    data = json.loads("".join(chunks))
+    events = data["traceEvents"] if isinstance(data, dict) else data
+    mains = [(e["pid"], e["tid"]) for e in events
+             if e.get("name") == "thread_name" and e["args"]["name"] == "CrRendererMain"]
+    cpu = sum(e.get("tdur", 0) for e in events if (e.get("pid"), e.get("tid")) in mains
+              and e.get("ph") == "X" and e["name"] == "ThreadControllerImpl::RunTask")
+    return cpu / 1000
+
+
+def answer_ms(page, selector: str, act, cpu: list[float] | None = None) -> float:
+    """Milliseconds from the input `act` makes to the paint after `selector` matches; the
+    main thread's CPU ms meanwhile appended to `cpu`."""
+    page.evaluate(WATCH, selector)
+    got: dict = {}
+
+    def run() -> None:
+        act()
+        got["ms"] = page.evaluate("window.__answer")
+
+    if cpu is None:
+        run()
+    else:
+        cdp = page.context.new_cdp_session(page)
+        cpu.append(main_thread_cpu(page, cdp, run))
+        cdp.detach()
+    ms = got["ms"]
+    if ms is None:
+        raise RuntimeError(f"no answer ({selector}) within 20 s")
+    print(f"    {selector}: {ms:.0f} ms", file=sys.stderr, flush=True)
+    return float(ms)
+
+
+CPU: dict[str, list[float]] = {}  # name -> main-thread CPU ms of each answer
+
+
+def measure_reveals(page, base: str) -> dict[str, list[float]]:
+    """Each question of the lessons: read it (2 s), choose the first option, click Reveal,
+    until the answer."""
+    lessons = json.loads((ROOT / "static/lessons/lessons.json").read_text())["lessons"]
+    out: dict[str, list[float]] = {}
+    for lesson in lessons:
+        for k, step in enumerate(lesson["steps"]):
+            if not step.get("question"):
+                continue
+            name = f"{lesson['id']} {k + 1}"
+            for _ in range(2):
+                page.goto(f"{base}/?lesson={lesson['id']}&step={k + 1}")
+                page.wait_for_selector("#lesson-panel[data-state=ready] #lesson-reveal",
+                                       timeout=60_000)
+                page.wait_for_timeout(2000)  # a student reads the question and chooses
+                page.locator(".lesson-option input").first.check()
+                out.setdefault(name, []).append(answer_ms(
+                    page, ".lesson-result", lambda: page.click("#lesson-reveal"),
+                    CPU.setdefault(f"lesson Reveal, {name}", [])))
+    return out
+
+
+GRID = "grid weight edited (Enter to the new trace)"
+
+
+def measure_grid_edits(page, base: str, runs: int) -> list[float]:
+    """A weight typed into the editors' grid and Enter: until the new trace is drawn."""
+    page.goto(f"{base}/")
+    page.wait_for_selector("#studio[data-ready=true]", timeout=60_000)
+    page.click("#btn-editors")
+    page.click("#ed-tab-weights")
+    entry = page.locator("[data-grid='params.W'] input.cell[data-row='0'][data-col='0']")
+    entry.wait_for()
+    times = []
+    for k in range(runs):
+        entry.click()
+        entry.fill(f"0.{k + 1}")
+        page.evaluate("delete document.body.dataset.traceReady")
+        times.append(answer_ms(page, "body[data-trace-ready=true]",
+                               lambda: entry.press("Enter"), CPU.setdefault(GRID, [])))
+        page.wait_for_timeout(200)
+    return times
+
+
+def measure_neuron_opens(page, base: str, runs: int, name: str, aim_ms: int = 0
+                         ) -> list[float]:
+    """A unit of an LSTM clicked on the network (a new one each time): its neuron view drawn.
+    aim_ms: how long the pointer rests on the unit before the press (a person's aim; 0: the
+    pointer arrives with the click)."""
+    times = []
+    for k in range(runs):
+        page.goto(f"{base}/?cell=lstm&e=9")
+        page.wait_for_selector("#studio[data-ready=true]", timeout=60_000)
+        units = page.evaluate("window.bpttStudio.index.sizes.H")
+        unit = page.locator(f"#network rect.unit[data-unit='{k % units}']").first
+        if aim_ms:
+            unit.hover()
+            page.wait_for_timeout(aim_ms)
+        times.append(answer_ms(page, "#neuron[data-state=ready]", unit.click,
+                               CPU.setdefault(name, [])))
+    return times
+
+
+SENTENCE = "step of an LSTM H=32 sentence, charts in view"
+
+
+def measure_sentence_steps(page, base: str, runs: int) -> list[float]:
+    """→ on an LSTM H = 32 sentence, the charts in view (drawn): until the step is painted."""
+    page.goto(f"{base}/?preset=sentence&cell=lstm&H=32")
+    page.wait_for_selector("#studio[data-ready=true]", timeout=60_000)
+    page.locator("#charts").scroll_into_view_if_needed()
+    page.wait_for_selector("#charts[data-ready=true]", timeout=60_000)
+    n = page.evaluate("window.bpttStudio.index.events.length")
+    times = []
+    for _ in range(runs):
+        nxt = page.evaluate("Number(document.body.dataset.eventIndex) + 1")
+        if nxt >= n:
+            page.evaluate("window.bpttStudio.goTo(0)")
+            page.wait_for_timeout(300)
+            nxt = 1
+        times.append(answer_ms(page, f"body[data-event-index='{nxt}']",
+                               lambda: page.keyboard.press("ArrowRight"),
+                               CPU.setdefault(SENTENCE, [])))
+        page.wait_for_timeout(150)
+    return times
+
+
+def measure_answers(browser, base: str) -> dict[str, list[float]]:
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    reveals = measure_reveals(page, base)
+    out = {f"lesson Reveal, {name}": times for name, times in reveals.items()}
+    out[GRID] = measure_grid_edits(page, base, 8)
+    for name, aim in [("LSTM unit clicked (its neuron view)", 0),
+                      ("LSTM unit clicked, pointer on it 150 ms before", 150)]:
+        out[name] = measure_neuron_opens(page, base, 6, name, aim)
+    out[SENTENCE] = measure_sentence_steps(page, base, 20)
+    context.close()
+    return out
+
+
+def print_answers(answers: dict[str, list[float]]) -> bool:
+    ok = True
+    print(f"  clicks and keys answered (first visible change; goal <= {ANSWER_GOAL_MS:.0f} ms):")
+    for name, times in answers.items():
+        worst = max(times)
+        ok = ok and worst <= ANSWER_GOAL_MS
+        cpu = CPU.get(name) or [0.0]
+        print(f"    {name:<50} median {statistics.median(times):5.0f} ms   worst {worst:5.0f} ms"
+              f"   {verdict(worst <= ANSWER_GOAL_MS)}   main-thread CPU median "
+              f"{statistics.median(cpu):4.0f} ms")
+    return ok
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -182,10 +380,19 @@ def main() -> int:
     if not chromium:
         print("bench-page: no Chromium on PATH (apt-get install -y chromium)")
         return 2
+    only_answers = sys.argv[1:] == ["answers"]  # bench_page.py answers: the slow list alone
     proc, base = start_server()
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            answers = measure_answers(browser, base)
+            if only_answers:
+                browser.close()
+                print("BPTT Studio page benchmark (Chromium, loopback): the slow list")
+                ok = print_answers(answers)
+                print(f"  machine load average during the run: {os.getloadavg()[0]:.1f} "
+                      f"on {os.cpu_count()} CPUs (timings grow with load)")
+                return 0 if ok else 1
             keys = measure_keys_after_load(browser, base)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             errors: list[str] = []
@@ -239,10 +446,11 @@ def main() -> int:
           f"in {len(loaded_files)} files   (information)")
     print(f"  machine load average during the run: {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} CPUs (timings grow with load)")
+    answers_ok = print_answers(answers)
     if errors:
         print(f"  console errors: {len(errors)} (first: {errors[0]})")
     ok = (worst_key <= KEY_GOAL_MS and step_p95 <= STEP_GOAL_MS and big_p95 <= LARGEST_GOAL_MS
-          and load_med <= LOAD_GOAL_S and not errors)
+          and load_med <= LOAD_GOAL_S and answers_ok and not errors)
     return 0 if ok else 1
 
 

@@ -151,6 +151,15 @@ def test_lstm_cell_error_carries_dc_of_the_next_step_through_its_forget_gate():
         np.testing.assert_allclose(back[t]["dc_next"], back[t + 1]["dc"] * f_next)
 
 
+def test_lstm_cell_error_is_the_sum_of_what_reaches_it_through_h_and_from_the_next_step():
+    result = run_trace({"cell": "lstm", "data": {"text": "machine"}})
+    for ev in (e for e in result["events"] if e["kind"] == "backward"):
+        forward = _forward(result, ev["t"])
+        through_h = np.asarray(ev["dh"]) * forward["gates"]["o"] * (1 - np.tanh(forward["c"]) ** 2)
+        np.testing.assert_allclose(ev["dc_from_h"], through_h)
+        np.testing.assert_array_equal(np.asarray(ev["dc_from_h"]) + ev["dc_next"], ev["dc"])
+
+
 def test_update_records_raw_and_clipped_gradients_and_parameters_before_and_after():
     result = run_trace({"data": {"text": "machine"}, "clip": {"mode": "norm", "max": 0.5}})
     update = result["updates"][0]

@@ -152,7 +152,7 @@ def backward_events(cell: Cell, bwd: Backward, grad_window: WindowGradients, dx:
         delta_field(cell): (gate_rows_of(split_gates(cell, bwd.delta, H)) if cell.GATES
                             else rows_of(bwd.delta)),
     }
-    for key in cell.BACKWARD_RECORDED:  # dc, dc_next (LSTM)
+    for key in cell.BACKWARD_RECORDED:  # dc, dc_next, dc_from_h (LSTM)
         fields[key] = rows_of(bwd.recorded[key])
     fields["dx"] = rows_of(dx)
     fields["dh_prev"] = rows_of(bwd.dh_prev)

@@ -123,7 +123,7 @@ class Backward:
     dh: np.ndarray  # (n, H)
     delta: np.ndarray  # (n, G*H) stacked gate deltas
     dh_prev: np.ndarray  # (n, H)
-    # the cell's further per-step records (its BACKWARD_RECORDED: dc, dc_next for the LSTM)
+    # the cell's further per-step records (BACKWARD_RECORDED: dc, dc_next, dc_from_h, LSTM)
     recorded: dict[str, np.ndarray] = field(default_factory=dict)
     # dL/d(state before the window), one per state vector (dh, and dc for the LSTM)
     dstate_start: tuple[np.ndarray, ...] = field(default_factory=tuple)

@@ -5,7 +5,7 @@ Forward, for one step t (sigm = logistic sigmoid, * = elementwise):
     g = tanh(W_g h(t-1) + U_g x(t) + b_g)     o = sigm(W_o h(t-1) + U_o x(t) + b_o)
     c(t) = f * c(t-1) + i * g                 h(t) = o * tanh(c(t))
 Backward, given dh(t) = V^T g_o(t) + dh_next(t) and dc_next(t) = dc(t+1) * f(t+1):
-    dc(t)   = dh(t) * o * (1 - tanh^2 c(t)) + dc_next(t)
+    dc(t)   = dh(t) * o * (1 - tanh^2 c(t)) + dc_next(t)     (its first term: dc_from_h(t))
     delta_o = dh(t) * tanh c(t) * o (1 - o)      delta_f = dc(t) * c(t-1) * f (1 - f)
     delta_i = dc(t) * g * i (1 - i)              delta_g = dc(t) * i * (1 - g^2)
     dh_prev(t) = sum over gates W_*^T delta_*    dc_prev(t) = dc(t) * f(t)
@@ -45,7 +45,8 @@ PARAMS: dict[str, ParamSpec] = {
     name: spec for k in GATES for name, spec in gate_params(k, k, f"deltas.{k}").items()}
 PRE_ACTIVATIONS: str | dict[str, str] = {k: f"a_{k}" for k in GATES}
 RECORDED: tuple[str, ...] = ("c_prev", "c")
-BACKWARD_RECORDED: tuple[str, ...] = ("dc", "dc_next")
+# dc(t), what reaches it from c(t+1), and what reaches it through h(t): the two terms of its sum
+BACKWARD_RECORDED: tuple[str, ...] = ("dc", "dc_next", "dc_from_h")
 BACKWARD_KEYS = ("delta_factor", "o_dtanh_c", "f")  # the stacks backward_steps reads
 recurrent = stacked_recurrent  # backward_steps multiplies the deltas by the stacked W
 KEEP_BIAS: str | None = "b_f"  # the forget gate's bias: how much of c(t-1) is kept
@@ -159,18 +160,20 @@ def state_of(cache: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
 def step_backward(packed: Packed, dstate: tuple[np.ndarray, ...],
                   cache: Mapping[str, np.ndarray]
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]:
-    """(dh, dc_next) -> ((dh_prev, dc_prev), deltas stacked (4H,) as f, i, g, o, {"dc"}).
+    """(dh, dc_next) -> ((dh_prev, dc_prev), deltas stacked (4H,) as f, i, g, o,
+    {"dc", "dc_from_h"}).
 
     Reads the factors of ``backward_factors``. Rows of a batch (B, H) work too: every product
     is elementwise or a right product by W.
     """
     dh, dc_next = dstate
-    dc = dh * cache["o_dtanh_c"] + dc_next  # dh * o * (1 - tanh^2 c) + dc(t+1) f(t+1)
+    dc_from_h = dh * cache["o_dtanh_c"]  # dh * o * (1 - tanh^2 c)
+    dc = dc_from_h + dc_next  # ... + dc(t+1) f(t+1)
     # delta_f = dc c(t-1) f(1-f), delta_i = dc g i(1-i), delta_g = dc i (1-g^2),
     # delta_o = dh tanh c(t) o(1-o): one product over the stacked gates
     delta = np.concatenate((dc, dc, dc, dh), axis=-1) * cache["delta_factor"]
     dh_prev = delta @ packed["W"]  # (H,)
-    return (dh_prev, dc * cache["f"]), delta, {"dc": dc}
+    return (dh_prev, dc * cache["f"]), delta, {"dc": dc, "dc_from_h": dc_from_h}
 
 
 def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray,
@@ -178,16 +181,18 @@ def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndar
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
     ``Ws[row]`` is the stacked W the row's step used; ``stacks`` the window's rows of
-    forward_steps. Returns stacks of dh, dc (n, H), the deltas (n, 4H), dh_prev, dc_prev
-    (n, H), and dh_next, dc_next (dh_prev and dc_prev one row later).
+    forward_steps. Returns stacks of dh, dc, dc_from_h (n, H), the deltas (n, 4H), dh_prev,
+    dc_prev (n, H), and dh_next, dc_next (dh_prev and dc_prev one row later).
     ``bug`` (engine.bugs): "dh_next_dropped" leaves dh_next(t) out of dh(t),
     "dc_next_dropped" dc_next(t) out of dc(t).
     """
     n, H = dh_out.shape
     factor, o_dtanh_c, f = stacks["delta_factor"], stacks["o_dtanh_c"], stacks["f"]
-    out = empty_stacks({"dh": (n, H), "dc": (n, H), "delta": (n, 4 * H), "dh_prev": (n, H),
-                        "dc_prev": (n, H), "dh_next": (n, H), "dc_next": (n, H)})
+    out = empty_stacks({"dh": (n, H), "dc": (n, H), "dc_from_h": (n, H), "delta": (n, 4 * H),
+                        "dh_prev": (n, H), "dc_prev": (n, H), "dh_next": (n, H),
+                        "dc_next": (n, H)})
     dh, dc, dh_prev, dc_prev = out["dh"], out["dc"], out["dh_prev"], out["dc_prev"]
+    dc_from_h = out["dc_from_h"]
     delta = out["delta"]
     fig, fig_factor = delta[:, :3 * H].reshape(n, 3, H), factor[:, :3 * H].reshape(n, 3, H)
     dh_next, dc_next = np.zeros(H), np.zeros(H)
@@ -196,9 +201,11 @@ def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndar
     for t in range(n - 1, -1, -1):
         dh_t, dc_t = dh[t], dc[t]
         np.add(dh_out[t], dh_next if carried_h else 0.0, out=dh_t)
-        np.multiply(dh_t, o_dtanh_c[t], out=dc_t)
+        np.multiply(dh_t, o_dtanh_c[t], out=dc_from_h[t])
         if carried_c:
-            dc_t += dc_next
+            np.add(dc_from_h[t], dc_next, out=dc_t)
+        else:
+            dc_t[...] = dc_from_h[t]
         np.multiply(fig_factor[t], dc_t, out=fig[t])  # delta_f, delta_i, delta_g
         np.multiply(factor[t, 3 * H:], dh_t, out=delta[t, 3 * H:])  # delta_o
         dh_next, dc_next = dh_prev[t], dc_prev[t]

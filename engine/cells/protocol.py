@@ -20,7 +20,8 @@ declares, once, what it is:
   {gate: stack name};
 - ``RECORDED``: further per-step vectors the forward event carries (``c_prev``, ``c``,
   ``rh_prev``), by stack name; every state s beyond h is recorded as ``s_prev`` and ``s``;
-- ``BACKWARD_RECORDED``: further per-step vectors the backward event carries (``dc``);
+- ``BACKWARD_RECORDED``: further per-step vectors the backward event carries (``dc``,
+  ``dc_next``, ``dc_from_h``);
 - ``BACKWARD_KEYS``: the forward stacks ``backward_steps`` reads;
 - ``KEEP_BIAS``: the bias of the gate that keeps the old state (request.forget_bias), or None;
 - ``VIEW_CONFIG``: the request's settings the neuron view repeats (the vanilla RNN's

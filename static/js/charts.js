@@ -13,28 +13,31 @@ import { t as tr } from "./i18n.js";
 import { symbolArgs } from "./notation.js";
 import { paced, quiet } from "./schedule.js";
 
-let plotlyPromise = null;
+let plotlyPromise = null; // the script, once asked for
+let plotlyWhenQuiet = null; // the wait for a quiet page before asking for it
+
+/** Insert /vendor/plotly.min.js once (a same-origin script, allowed by the CSP). */
+function plotlyScript() {
+  plotlyPromise ??= new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = "/vendor/plotly.min.js";
+    s.async = true;
+    s.onload = () => resolve(window.Plotly);
+    s.onerror = () => reject(new Error("plotly.js failed to load"));
+    document.head.appendChild(s);
+  });
+  return plotlyPromise;
+}
 
 /**
- * Load /vendor/plotly.min.js once (a same-origin script, allowed by the CSP), when the page is
- * quiet: its evaluation is one long task, and no key may wait for it (schedule.js).
+ * plotly.js, loaded once the page is quiet: its evaluation is one long task, and no key may
+ * wait for it (schedule.js); at once when `now` (something points at a chart).
  */
-export function loadPlotly() {
+export function loadPlotly(now = false) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
-  if (!plotlyPromise) {
-    plotlyPromise = quiet().then(
-      () =>
-        new Promise((resolve, reject) => {
-          const s = document.createElement("script");
-          s.src = "/vendor/plotly.min.js";
-          s.async = true;
-          s.onload = () => resolve(window.Plotly);
-          s.onerror = () => reject(new Error("plotly.js failed to load"));
-          document.head.appendChild(s);
-        }),
-    );
-  }
-  return plotlyPromise;
+  if (now || plotlyPromise) return plotlyScript();
+  plotlyWhenQuiet ??= quiet().then(plotlyScript);
+  return plotlyWhenQuiet;
 }
 
 let identity = 0;
@@ -60,6 +63,8 @@ export class ChartsView {
     this.plots = null; // plots.js, once loaded
     this.drawnKey = null;
     this.pendingKey = null;
+    this.drawSeq = 0;
+    this.urgent = false; // pointed at: drawn without waiting for quiet or for the view
     this.visible = false;
     this.observer = new IntersectionObserver((entries) => {
       this.visible = entries.some((e) => e.isIntersecting);
@@ -70,6 +75,26 @@ export class ChartsView {
       this.flowMode = this.c.flowMode.value;
       this.draw();
     });
+    // a person pointing at a chart (the pointer over it, the keyboard in it) sees it at once
+    for (const type of ["pointerover", "focusin"])
+      this.c.section.addEventListener(type, () => this.drawNow(), { passive: true });
+  }
+
+  /**
+   * Draw now, without waiting for a quiet page or for the scroll that brings the charts into
+   * view (a lesson's step or a person points at them).
+   */
+  drawNow() {
+    if (this.drawnKey === this.dataKey() && !this.pendingKey) return;
+    this.urgent = true;
+    this.visible = true;
+    this.pendingKey = null; // a wait for quiet in progress is overtaken
+    this.draw();
+  }
+
+  /** Something points at these elements (a lesson's highlight): draw at once if ours. */
+  pointedAt(elements) {
+    if (elements.some((el) => this.c.section.contains(el))) this.drawNow();
   }
 
   setTrace(index) {
@@ -169,12 +194,15 @@ export class ChartsView {
   async drawPlots(key) {
     if (this.pendingKey === key) return;
     this.pendingKey = key;
+    const seq = ++this.drawSeq; // a later call (drawNow) overtakes this one
+    const stale = () => this.pendingKey !== key || this.drawSeq !== seq;
     // the page grows as the first trace is drawn: decide that the charts are in view from the
     // settled layout of the next frame, not from a report made while the page was short
     await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-    if (this.pendingKey !== key) return;
+    if (stale()) return;
     const box = this.c.section.getBoundingClientRect();
-    if (box.top >= window.innerHeight || box.bottom <= 0) {
+    const urgent = this.urgent;
+    if (!urgent && (box.top >= window.innerHeight || box.bottom <= 0)) {
       // not in view after all: observe afresh, so that its next report (now or when the charts
       // scroll into view) comes even if the observer last saw them visible
       this.pendingKey = null;
@@ -184,7 +212,7 @@ export class ChartsView {
     }
     let Plotly;
     try {
-      [Plotly, this.plots] = await Promise.all([loadPlotly(), import("./plots.js")]);
+      [Plotly, this.plots] = await Promise.all([loadPlotly(urgent), import("./plots.js")]);
     } catch {
       for (const el of [this.c.gradNorms, this.c.errorFlow, this.c.accum, this.c.loss]) {
         el.dataset.error = "true";
@@ -194,12 +222,12 @@ export class ChartsView {
       this.pendingKey = null;
       return;
     }
-    const stale = () => this.pendingKey !== key;
     if (stale()) return;
     // one chart per idle slot, and each Plotly.react after any pending input (schedule.js)
     const done = await this.plots.drawAll(paced(Plotly), this, stale);
     if (!done || stale()) return;
     this.pendingKey = null;
+    this.urgent = false;
     this.drawnKey = key;
     this.plots.marks(this);
     this.c.section.setAttribute("data-ready", "true");

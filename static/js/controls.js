@@ -8,6 +8,7 @@ import { apiDetail } from "./dom.js";
 import { num } from "./format.js";
 import { isArrayData } from "./fragment.js";
 import { has, t as tr, tp } from "./i18n.js";
+import { seriesText, seriesValues } from "./numbers.js";
 
 // The controls own the sidebar and the few top-bar items of their actions (share): every id
 // looked up here is one of theirs.
@@ -130,13 +131,14 @@ export class Controls {
       if (!text.trim()) return;
       let data;
       if (kind === "series") {
-        const parts = text.split(/[\s,;]+/).filter(Boolean);
-        const values = parts.map((p) => Number(p));
-        if (!values.length || values.some((v) => !Number.isFinite(v))) {
-          this.showSlot("data", tr("error.series"));
+        // by the rule of the page's language, stated under the box (numbers.js)
+        const read = seriesValues(text, this.store.get().lang);
+        if (read.error) {
+          const key = read.error === "ambiguous" ? "error.seriesAmbiguous" : "error.series";
+          this.showSlot("data", tr(key, { entry: read.entry }));
           return;
         }
-        data = { series: values };
+        data = { series: read.values };
       } else {
         data = { [kind]: text };
       }
@@ -150,7 +152,15 @@ export class Controls {
     $("ctl-data").addEventListener("keydown", (e) => {
       if (e.key === "Enter") applyData();
     });
-    $("ctl-data-kind").addEventListener("change", applyData);
+    $("ctl-data-kind").addEventListener("change", () => {
+      this.syncDataRule();
+      applyData();
+    });
+  }
+
+  /** Under the box, how it reads numbers (shown while the kind of data is "Numbers"). */
+  syncDataRule() {
+    $("data-rule").hidden = $("ctl-data-kind").value !== "series";
   }
 
   /** The network: cell, sizes, activation, loss, seed and spectral radius. */
@@ -322,12 +332,13 @@ export class Controls {
       if (kind) {
         $("ctl-data-kind").value = kind;
         const v = data[kind];
-        const text = Array.isArray(v) ? v.join(", ") : String(v);
+        const text = Array.isArray(v) ? seriesText(v, this.store.get().lang) : String(v);
         if (document.activeElement !== $("ctl-data")) $("ctl-data").value = text;
       }
     } else if (document.activeElement !== $("ctl-data")) {
       $("ctl-data").value = "";
     }
+    this.syncDataRule();
     // explicit arrays are edited in the editors, not typed here
     if (isArrayData(data) && document.activeElement !== $("ctl-data")) $("ctl-data").value = "";
     const setv = (id, v) => {

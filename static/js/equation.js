@@ -258,7 +258,10 @@ export class EquationView {
     if (!Array.isArray(values)) {
       return m("mn", { "data-field": field, "data-value": raw(values), class: "num" }, num(values));
     }
-    const nums = values.slice(0, SIZES.maxVectorShown).map((value, j) =>
+    // between the numbers a ", " of no width: copied and read aloud ("[0.142, 0.122]"), never
+    // seen (the look is the spacing of .vec .num)
+    const nums = values.slice(0, SIZES.maxVectorShown).flatMap((value, j) => [
+      ...(j ? [html("span", { class: "sep" }, ", ")] : []),
       html(
         "span",
         {
@@ -269,7 +272,7 @@ export class EquationView {
         },
         num(value),
       ),
-    );
+    ]);
     const close = values.length > SIZES.maxVectorShown ? "…]" : "]";
     return html(
       "span",
@@ -714,7 +717,9 @@ export class EquationView {
       ],
     });
     if (cell === "rnn") {
-      const prime = m("msup", {}, mi(FN[act]), mo("′"));
+      // φ′ with a prime of full size beside the name (as a superscript it shrank to a speck,
+      // and tanh′(a) read as tanh(a))
+      const prime = row(mi(FN[act]), mo("′", { class: "prime", lspace: "0", rspace: "0" }));
       lines.push({
         id: "delta",
         math: [
@@ -758,7 +763,7 @@ export class EquationView {
             this.gate("f", t + 1),
           ),
           mo("="),
-          mo("…"),
+          this.term([`node-h-${t}`], this.vec(ev.dc_from_h, "dc_from_h")),
           mo("+"),
           this.term([`err-c@${t}`], this.vec(ev.dc_next, "dc_next")),
           mo("="),

@@ -9,26 +9,11 @@
 import { num } from "./format.js";
 import { t as tr } from "./i18n.js";
 import { apiDetail, el } from "./dom.js";
+import { cellValue, DECIMAL_COMMA } from "./numbers.js";
 
 // ---- parsing (no DOM) --------------------------------------------------------------------------
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-const DECIMAL_COMMA = /^[+-]?\d*,\d+(e[+-]?\d+)?$/i;
-
-/**
- * What a typed or pasted entry means: a number (the float64 nearest to the decimal written,
- * exactly as the API's JSON parser reads it), null for an empty entry, or the text itself
- * (which the API refuses, naming the entry). Accepts a decimal comma and the typographic minus
- * (−) the page writes numbers with, so that numbers copied from the page paste back.
- */
-export function cellValue(text) {
-  const s = String(text ?? "")
-    .replace(/[\u2212\u2012\u2013\uFE63\uFF0D]/g, "-")
-    .replace(/[\s\u00a0\u202f]/g, "");
-  if (s === "") return null;
-  const plain = DECIMAL_COMMA.test(s) ? s.replace(",", ".") : s;
-  return NUMBER.test(plain) ? Number(plain) : String(text).trim();
-}
+export { cellValue }; // what one entry means: numbers.js, shared with the data box
 
 /** The text of a value in a cell: the shortest text that reads back as the same float64. */
 export function cellText(value) {

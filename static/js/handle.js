@@ -4,7 +4,9 @@
 // "error". It drives the page only through the store and the studio, and marks elements only
 // through highlight.js. In a comparison, trace, index and event are the leading set-up's (the
 // one the timeline walks) and highlight targets resolve in every column ("lstm:…" in one).
+import { setupsOf } from "./compare-plan.js";
 import { Highlighter, resolve } from "./highlight.js";
+import { prefetch } from "./source.js";
 
 export class StudioHandle {
   constructor({ studio, store }) {
@@ -70,6 +72,15 @@ export class StudioHandle {
     await done;
   }
 
+  /**
+   * Ask now for what a later loadScenario(scenario, {compare}) will show (a lesson's reveal,
+   * while its question is read): that load then finds the API's answer here.
+   */
+  prefetch(scenario, { compare = null } = {}) {
+    const scenarios = compare ? setupsOf(compare, scenario).map((s) => s.scenario) : [scenario];
+    for (const s of scenarios) prefetch(s);
+  }
+
   /** Move the timeline to an event index, or to {kind, t, update} (the first match). */
   goTo(target) {
     const index = this.studio.index;
@@ -90,7 +101,9 @@ export class StudioHandle {
   /** Mark network nodes and strands, heatmap cards, equation lines or chart boxes. */
   highlight(targets) {
     this.studio.drawStale(); // the targets' views show the current event, on screen or not
-    return this.marks.set(targets);
+    const marked = this.marks.set(targets);
+    this.studio.pointAt(targets.flatMap((t) => this.resolve(t))); // a chart draws at once
+    return marked;
   }
 
   clearHighlight() {

@@ -20,6 +20,16 @@ export { rich } from "./lesson-formula.js";
 
 const BASE = "/static/lessons/";
 
+/** Resolve after the next frame is painted (a message posted from its animation frame). */
+const nextFrame = () =>
+  new Promise((resolve) => {
+    requestAnimationFrame(() => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => resolve();
+      channel.port2.postMessage(0);
+    });
+  });
+
 async function getJson(path) {
   const res = await fetch(BASE + path);
   if (!res.ok) throw new Error(`${path}: ${res.status}`);
@@ -187,6 +197,7 @@ export class Lessons {
     this.target = { event: step.event, highlight: step.highlight || [] };
     this.applyHighlight(true);
     this.values = this.readValues(step.values, step);
+    this.prefetchReveal(step);
     this.panel.dataset.state = "ready";
     this.view.render({ focus: false });
     const text = this.view.content.querySelector(".lesson-text")?.textContent || "";
@@ -292,14 +303,31 @@ export class Lessons {
     }
     const seq = this.seq;
     const rv = step.reveal;
+    const scenario = rv.scenario || step.scenario;
+    const compare = rv.compare ?? step.compare;
+    if (!rv.neuron && this.onScreen(scenario, compare)) {
+      // what the answer is read from is on the page already: the answer first, in this frame;
+      // the page moves to the reveal's event and marks after it is painted
+      this.answerReveal(step, rv);
+      await nextFrame();
+      if (seq !== this.seq) return;
+      const ok = await this.show(scenario, rv.event, compare);
+      if (seq !== this.seq) return;
+      if (!ok) {
+        this.view.renderStatus(this.ui("failed"));
+        return;
+      }
+      this.applyHighlight(true);
+      return;
+    }
     this.panel.dataset.state = "loading";
     // a reveal that compares shows its set-ups side by side (and its readers read them)
-    const ok = await this.show(rv.scenario || step.scenario, rv.event, rv.compare ?? step.compare);
+    const ok = await this.show(scenario, rv.event, compare);
     if (seq !== this.seq) return;
     this.neuron = null;
     if (ok && rv.neuron) {
       this.store.update({ neuron: rv.neuron });
-      this.neuron = await this.neuronView(rv.scenario || step.scenario, rv.neuron.unit);
+      this.neuron = await this.neuronView(scenario, rv.neuron.unit);
       if (seq !== this.seq) return;
     }
     if (!ok || (rv.neuron && !this.neuron)) {
@@ -307,6 +335,32 @@ export class Lessons {
       this.view.renderStatus(this.ui("failed"));
       return;
     }
+    this.answerReveal(step, rv);
+    this.applyHighlight(true);
+  }
+
+  /** What the reveal shows, asked for while the question is read (when not on the page). */
+  prefetchReveal(step) {
+    const rv = step.reveal;
+    if (!step.question || !rv) return;
+    const scenario = rv.scenario || step.scenario;
+    const compare = rv.compare ?? step.compare ?? null;
+    if (!this.onScreen(scenario, compare)) this.studio.prefetch(scenario, { compare });
+  }
+
+  /** Whether the page shows this scenario (and comparison) already, its trace drawn. */
+  onScreen(scenario, compare) {
+    const state = this.store.get();
+    return (
+      Boolean(this.studio.trace) &&
+      !document.body.dataset.loading &&
+      JSON.stringify(state.scenario) === JSON.stringify(scenario) &&
+      (state.compare ?? null) === (compare ?? null)
+    );
+  }
+
+  /** Read the answer from the engine's result on the page and show the verdict. */
+  answerReveal(step, rv) {
     this.unconceal();
     this.answer = read(step.question.reader, this.context(step));
     const correct = step.question.options.findIndex((o) =>
@@ -318,7 +372,6 @@ export class Lessons {
     this.target = { event: rv.event, highlight: rv.highlight || [] };
     this.panel.dataset.state = "ready";
     this.view.render({ focus: false });
-    this.applyHighlight(true);
     this.panel.querySelector(".lesson-result")?.focus({ preventScroll: true });
   }
 

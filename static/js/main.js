@@ -74,6 +74,8 @@ const compare = () =>
         },
       }),
   );
+// the pointer (or the keyboard) on a unit: its neuron view is asked for before the click
+views.network.addEventListener("unit-intent", (e) => views.neuron.prefetch(e.detail));
 // a unit clicked (or Enter) on the network: its neuron view, at its step's backward event
 views.network.addEventListener("unit", (e) => {
   store.update({ event: e.detail.event, neuron: { unit: e.detail.unit } });
@@ -112,6 +114,7 @@ studio = new Studio({
   timeline,
   topbar,
   banner: $("status-exploded"),
+  linkNote: $("status-link"),
   // a step leaves these alone while they are off screen (redrawn when they come near)
   placed: { equation: $("equation"), heatmaps: $("heatmaps"), charts: $("charts") },
   compare,

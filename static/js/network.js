@@ -737,13 +737,16 @@ export class NetworkView extends EventTarget {
     }
   }
 
-  /** Ask for the neuron view of unit j at step t of the current window (main.js: the store). */
-  openUnit(t, unit) {
-    const ev = this.index.event(this.eventIndex);
+  /**
+   * Ask for the neuron view of unit j at step t of the current window (main.js: the store);
+   * type "unit-intent": the pointer or the keyboard is on it, not yet clicked.
+   */
+  openUnit(t, unit, type = "unit") {
+    const ev = this.index?.event(this.eventIndex);
     if (!ev || ev.kind === "forward") return false;
     const k = this.index.find("backward", t, ev.update);
     if (k < 0 || !this.index.backwardReached(t, Math.max(k, this.eventIndex))) return false;
-    this.dispatchEvent(new CustomEvent("unit", { detail: { event: k, unit } }));
+    this.dispatchEvent(new CustomEvent(type, { detail: { event: k, unit } }));
     return true;
   }
 
@@ -930,6 +933,8 @@ export class NetworkView extends EventTarget {
 
   /** Hover or focus: the values of a node or an error bundle (inspect.js, loaded on first use). */
   onHover(e) {
+    const unit = e.target.closest?.(".unit");
+    if (unit) this.openUnit(Number(unit.dataset.t), Number(unit.dataset.unit), "unit-intent");
     const target = e.target.closest?.(".node, .err");
     this.hovered = target;
     if (!target) return;

@@ -26,6 +26,27 @@ const CACHE_SIZE = 32;
 
 const h = (tag, cls = "", text = null) => el(tag, cls, null, text);
 
+/**
+ * Whether a symbol's text is a sum or a difference at its top level ("1 − tanh² c", not
+ * "(1 − tanh² c)" nor "f(1 − f)"): a factor of a product written so is put in brackets.
+ */
+export function isCompound(text) {
+  let depth = 0;
+  for (let k = 0; k < text.length; k += 1) {
+    const ch = text[k];
+    if (ch === "(" || ch === "[") depth += 1;
+    else if (ch === ")" || ch === "]") depth -= 1;
+    else if (
+      depth === 0 &&
+      (ch === "−" || ch === "+") &&
+      text[k - 1] === " " &&
+      text[k + 1] === " "
+    )
+      return true;
+  }
+  return false;
+}
+
 /** A label with the unit index (1-based, as the page shows it) added to its subscript. */
 const ofUnit = (label, j) => ({ ...label, s: label.s ? `${label.s},${j}` : String(j) });
 
@@ -157,7 +178,12 @@ export class NeuronView {
     }
     c.dataset.state = "loading";
     this.render(unit, H, ev, h("p", "nv-hint", tr("neuron.loading")));
-    if (this.inflight.has(key)) return;
+    this.ask(key, body);
+  }
+
+  /** Ask the API for a view once (the answer, or the failure, is kept); draw it if shown. */
+  ask(key, body) {
+    if (this.inflight.has(key) || this.cache.has(key)) return;
     this.inflight.add(key);
     api
       .neuron(body)
@@ -167,8 +193,20 @@ export class NeuronView {
         this.inflight.delete(key);
         if (this.cache.size >= CACHE_SIZE) this.cache.delete(this.cache.keys().next().value);
         this.cache.set(key, answer);
-        if (this.key === key) this.show(answer, unit, H, ev);
+        if (this.key === key) this.draw();
       });
+  }
+
+  /**
+   * A unit the pointer (or the keyboard) is on, not yet clicked: ask for its view now, so that
+   * the click finds it here (the API's round trip is most of the time a view takes).
+   */
+  prefetch({ event, unit }) {
+    if (!this.index) return;
+    const ev = this.index.event(event);
+    if (ev?.kind !== "backward") return;
+    const body = this.request(ev, unit);
+    if (body) this.ask(JSON.stringify(body), body);
   }
 
   show(answer, unit, H, ev) {
@@ -282,7 +320,11 @@ export class NeuronView {
         if (k) line.append(joiner);
         const part = h("span", "nv-part");
         this.hook(part, p, true);
-        part.append(this.symbol(p));
+        const sym = this.symbol(p);
+        // ε × o × (1 − tanh² c): a difference among factors keeps its brackets
+        const bracket = node.op === "product" && parts.length > 1 && isCompound(sym.textContent);
+        if (bracket) part.append("(", sym, ")");
+        else part.append(sym);
         line.append(part);
       });
       line.append(" = ");

@@ -16,7 +16,7 @@ export const NOTATIONS = ["goodfellow", "d2l", "coursera", "haykin"];
 
 // The error quantities of a backward event (gradients of the loss): the ones whose sign
 // Haykin's convention flips (his δ = −∂ℰ/∂v, e = −∂ℰ/∂y).
-const ERRORS = /^(g_o|dh|dh_out|dh_next|dh_prev|delta|deltas(\..*)?|dc|dc_next|dx)$/;
+const ERRORS = /^(g_o|dh|dh_out|dh_next|dh_prev|delta|deltas(\..*)?|dc|dc_next|dc_from_h|dx)$/;
 
 /**
  * The sign an error quantity (a backward event's field: "g_o", "dh_next", "delta",

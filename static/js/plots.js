@@ -8,6 +8,7 @@ import { num, superscript } from "./format.js";
 import { t as tr } from "./i18n.js";
 import { gradText, specParams, symbolArgs } from "./notation.js";
 import { idle } from "./schedule.js";
+import { TraceIndex } from "./trace.js";
 import { inSeriesUnits } from "./units.js";
 
 const CONFIG = { displayModeBar: false, responsive: true };
@@ -92,7 +93,7 @@ function clearMessage(el) {
  */
 export async function drawAll(Plotly, v, stale = () => false) {
   for (const chart of [gradNorms, errorFlow, accum, loss]) {
-    await idle();
+    if (!v.urgent) await idle(); // pointed at: no wait for idle time (input still first)
     if (stale()) return false;
     await chart(Plotly, v);
   }
@@ -249,6 +250,64 @@ export function windowBand(windows) {
   return paths;
 }
 
+/**
+ * A sentence of words (the sentence preset): the axes name the words (the input of step k, the
+ * target of the loss at t), and an arrow points into the last row, the error of the last word
+ * reaching every word before it: the context the network must carry to predict it.
+ */
+function pointAtWords(layout, index, T) {
+  const words = index.trace.vocab;
+  if (!words?.some((w) => w.length > 1) || T > 16) return;
+  const ts = range(T);
+  const label = (k, w) => `${k} ${TraceIndex.shown(w)}`;
+  Object.assign(layout.xaxis, {
+    tickvals: ts,
+    ticktext: ts.map((k) => label(k, index.tokens(k).x)),
+  });
+  Object.assign(layout.yaxis, {
+    tickvals: ts,
+    ticktext: ts.map((t) => label(t, index.tokens(t).y)),
+  });
+  layout.xaxis.tickangle = -40;
+  layout.margin.b += 36;
+  layout.margin.l += 46;
+  // the last row outlined, and named from the empty corner above the diagonal
+  layout.shapes = [
+    ...(layout.shapes || []),
+    {
+      type: "rect",
+      xref: "x",
+      yref: "y",
+      x0: 0.5,
+      x1: T + 0.5,
+      y0: T - 0.5,
+      y1: T + 0.5,
+      line: { color: PALETTE.ink, width: 1.5, dash: "dash" },
+    },
+  ];
+  layout.annotations = [
+    {
+      x: T,
+      y: T - 0.5,
+      xref: "x",
+      yref: "y",
+      axref: "x",
+      ayref: "y",
+      ax: T,
+      ay: 1.6,
+      xanchor: "right",
+      align: "right",
+      text: wrap(tr("charts.errorFlow.lastWord", { word: TraceIndex.shown(index.tokens(T).y) }), 24)
+        .text,
+      showarrow: true,
+      arrowhead: 2,
+      arrowcolor: PALETTE.ink,
+      arrowwidth: 1.5,
+      font: { size: 11 },
+    },
+  ];
+}
+
 function errorFlow(Plotly, v) {
   const el = v.c.errorFlow;
   const jacobian = v.flowMode === "jacobian_norms";
@@ -303,6 +362,7 @@ function errorFlow(Plotly, v) {
     }
   }
   layout.shapes = shapes;
+  pointAtWords(layout, v.index, T); // after the shapes: it adds its own
   const traces = [
     {
       type: "heatmap",

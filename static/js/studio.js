@@ -9,6 +9,7 @@ import { matchEvent, ordinalOf, setupsOf } from "./compare-plan.js";
 import { PAGE_SCOPE } from "./highlight.js";
 import { applyTranslations, setLanguage, t as tr } from "./i18n.js";
 import { NOTATIONS } from "./notation.js";
+import { labelKey, repair } from "./repair.js";
 import { CompareSource, TraceSource } from "./source.js";
 import { TraceIndex } from "./trace.js";
 
@@ -16,12 +17,23 @@ export class Studio extends EventTarget {
   /**
    * views: {network, equation, heatmaps, charts, predictions} (each setTrace, setEvent, draw;
    * optional setNotation, setLanguage); controls, timeline, topbar, banner (the overflow note);
+   * linkNote (what opening a link changed);
    * placed: {view name: its element} for views that a step need not redraw while off screen
    * (they are redrawn when they come near the view); compare: a function that makes the
    * compare view (CompareView, loaded with the first comparison: the single view never waits
    * for it).
    */
-  constructor({ store, views, controls, timeline, topbar, banner, placed = {}, compare }) {
+  constructor({
+    store,
+    views,
+    controls,
+    timeline,
+    topbar,
+    banner,
+    linkNote,
+    placed = {},
+    compare,
+  }) {
     super();
     this.store = store;
     this.views = views;
@@ -29,6 +41,7 @@ export class Studio extends EventTarget {
     this.timeline = timeline;
     this.topbar = topbar;
     this.banner = banner;
+    this.linkNote = linkNote; // what opening the link changed (repairLink), until it changes
     this.makeCompare = compare;
     this.compare = null; // the compare view, once a comparison has been asked for
     this.comparing = null; // the mode of the comparison on screen, null for the single view
@@ -39,6 +52,7 @@ export class Studio extends EventTarget {
     this.training = null;
     this.error = null; // the API's refusal of the scenario in the store, while it stands
     this.loadSeq = 0;
+    this.repairs = []; // what was changed to open the link (repair.js), said once it opens
     this.offScreen = new Set(); // views a step leaves alone (not near the view)
     this.stale = new Set(); // views left alone since their last draw
     this.watch(placed);
@@ -86,6 +100,7 @@ export class Studio extends EventTarget {
         return;
       }
       applyTranslations();
+      this.sayRepairs();
       this.controls.relabel();
       this.controls.sync(null);
       for (const v of Object.values(this.views)) v.setLanguage?.();
@@ -101,7 +116,7 @@ export class Studio extends EventTarget {
     if (changed.has("scenario") || changed.has("compare")) {
       this.controls.sync(null);
       // into or out of a comparison: the same kind of event at the same t, in the new traces
-      this.load(state.event, changed.has("compare"));
+      this.loading = this.load(state.event, changed.has("compare"));
       return;
     }
     if (changed.has("lang") || changed.has("notation")) this.drawEvent({ all: true });
@@ -142,6 +157,7 @@ export class Studio extends EventTarget {
         const keep = keepEvent && this.index ? this.eventAt(this.store.get().event) : null;
         this.store.accept(scenario);
         this.controls.clearErrors();
+        this.sayRepairs();
         if (results.some((r) => r.normsOnly)) {
           this.controls.showSlot("general", tr("status.normsOnly"));
         }
@@ -160,9 +176,11 @@ export class Studio extends EventTarget {
       this.error = null;
       this.controls.clearErrors();
       if (normsOnly) this.controls.showSlot("general", tr("status.normsOnly"));
+      this.sayRepairs();
       this.setTrace(trace, training, eventIndex, keep);
     } catch (err) {
       if (err?.name === "AbortError" || seq !== this.loadSeq) return;
+      if (this.repairLink(err)) return this.loading; // the page is ready once that is drawn
       this.error = err;
       if (err?.setup) {
         // which column of the comparison the API refused, then why, beside the control
@@ -189,6 +207,50 @@ export class Studio extends EventTarget {
         delete document.body.dataset.loading;
       }
     }
+  }
+
+  /**
+   * The link's scenario was refused before anything was drawn (a link the page could not have
+   * written): ask again with the nearest scenario the API takes (repair.js); true if it did.
+   * A few rounds at most (each refusal names the fields it refuses).
+   */
+  repairLink(err) {
+    if (this.trace || !(err instanceof ApiError) || err.kind !== "validation") return false;
+    if (this.repairs.length > 8 || err.setup) return false;
+    const fixed = repair(this.store.get().scenario, err.fields);
+    if (!fixed) return false;
+    this.repairs.push(...fixed.changes);
+    this.store.update({ scenario: fixed.scenario });
+    return true;
+  }
+
+  /**
+   * Say what opening the link changed, above the timeline, in the page's language (again on
+   * a change of language); the note goes once the scenario on screen is one the user chose.
+   */
+  sayRepairs() {
+    const note = this.linkNote;
+    if (!note) return;
+    if (this.repairs.length) {
+      this.repaired = { changes: this.repairs, scenario: JSON.stringify(this.store.accepted) };
+      this.repairs = [];
+    }
+    const shownNow = this.repaired?.scenario === JSON.stringify(this.store.accepted);
+    note.hidden = !shownNow;
+    if (!shownNow) {
+      this.repaired = null;
+      return;
+    }
+    const shown = (v) =>
+      v === undefined ? "—" : typeof v === "object" ? null : String(v).replace("-", "−");
+    const items = this.repaired.changes.map(({ path, from, to }) => {
+      const key = labelKey(path);
+      const label = key ? tr(key).replace(/\s*[=:]\s*$/, "") : path.join(".");
+      const before = shown(from);
+      const after = to === undefined ? tr("link.default") : shown(to);
+      return before === null ? `${label} → ${after}` : `${label}: ${before} → ${after}`;
+    });
+    note.textContent = tr("link.repaired", { changes: items.join("; ") });
   }
 
   setTrace(trace, training, eventIndex, keep = null) {
@@ -305,6 +367,12 @@ export class Studio extends EventTarget {
     }
     document.body.dataset.eventIndex = String(i);
     this.dispatchEvent(new CustomEvent("event", { detail: { index: i } }));
+  }
+
+  /** Something points at these elements (a lesson's highlight): a view holding one draws now. */
+  pointAt(elements) {
+    if (this.comparing) return;
+    for (const v of Object.values(this.views)) v.pointedAt?.(elements);
   }
 
   /** Draw the views a step left alone (something is about to point at their elements). */

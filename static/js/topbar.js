@@ -1,6 +1,7 @@
 // The top bar: language, notation, the comparison (one set-up, or set-ups side by side: the
 // URL keeps it as compare=cell, loss_at or truncation) and the projector view (large type, the
-// controls folded away behind a button; the URL keeps it as view=projector). It writes the
+// controls folded away behind a button; the URL keeps it as view=projector). In one column (a
+// phone) the same Settings button brings the controls up from the foot of the page. It writes the
 // store and shows the store; the page's attributes it sets (data-lang, data-notation,
 // data-view) are what the CSS and the tests read. The page's static texts that name a symbol
 // (marked data-i18n-symbols: the legend's "click h", Haykin's x, Coursera's a) follow the
@@ -22,7 +23,23 @@ export class TopBar {
     projector.addEventListener("click", () => {
       store.update({ view: store.get().view === "projector" ? null : "projector" });
     });
-    controlsToggle.addEventListener("click", () => this.foldControls(!this.controlsOpen()));
+    controlsToggle.addEventListener("click", () => this.toggleControls());
+    // one column (a phone, a narrow window): the settings come after the studio, far down the
+    // page; the Settings button brings them up under the top bar
+    this.narrow = window.matchMedia("(max-width: 1000px)");
+    this.narrow.addEventListener("change", () => this.sync(store.get()));
+  }
+
+  /** Settings: open (under the top bar, the first field focused) or fold them away again. */
+  toggleControls() {
+    const open = !this.controlsOpen();
+    this.foldControls(open);
+    if (!open) return;
+    const controls = document.getElementById("controls");
+    // under the top bar: in view from the top of the page (the button stays in view to close)
+    const top = controls.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight * 0.5) controls.scrollIntoView({ block: "start" });
+    controls.querySelector("select, input, button")?.focus({ preventScroll: true });
   }
 
   controlsOpen() {
@@ -51,8 +68,9 @@ export class TopBar {
     }
     writeSymbols(document, state.notation);
     this.projector.setAttribute("aria-pressed", String(projector));
-    this.controlsToggle.hidden = !projector;
-    if (!projector) this.foldControls(false);
+    this.controlsToggle.hidden = !(projector || this.narrow.matches);
+    if (this.wasProjector && !projector) this.foldControls(false);
+    this.wasProjector = projector;
   }
 }
 

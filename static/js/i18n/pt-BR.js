@@ -32,6 +32,7 @@ export default {
   "ctl.data.words": "Palavras",
   "ctl.data.series": "Números",
   "ctl.data.placeholder": "Texto, palavras ou números + Enter",
+  "ctl.data.seriesRule": "Números: separe-os com ponto e vírgula ou espaços; a vírgula entre algarismos é a vírgula decimal (2,5).",
   "ctl.model": "Rede",
   "ctl.cell": "Célula",
   "ctl.cell.rnn": "RNN simples",
@@ -104,7 +105,8 @@ export default {
 
   "error.number": "Digite um número.",
   "error.integer": "Digite um número inteiro.",
-  "error.series": "Digite números separados por vírgulas, por exemplo 2, 4, 6, 8.",
+  "error.series": "Digite números separados por ponto e vírgula ou espaços, por exemplo 2; 4; 6; 8 ou 1,5; 2,5.",
+  "error.seriesAmbiguous": "“{entry}” pode ser lido de dois jeitos: qual vírgula é a decimal? Separe os valores com ponto e vírgula (1,5; 2,5).",
   "error.greater_than_equal": "Deve ser no mínimo {limit}.",
   "error.greater_than": "Deve ser maior que {limit}.",
   "error.less_than_equal": "Deve ser no máximo {limit}.",
@@ -209,6 +211,7 @@ export default {
   "charts.errorFlow.x": "passo anterior k",
   "charts.errorFlow.y": "perda no passo t",
   "charts.errorFlow.hover": "perda em t = %{y}, passo k = %{x}: %{text}",
+  "charts.errorFlow.lastWord": "o erro de “{word}” chegando a cada palavra anterior",
   "charts.errorFlow.caption": "O desaparecimento do gradiente aparece como o desbotar longe da diagonal. Com truncagem, o contorno pontilhado guarda o que as janelas mantêm: cada perda volta só até o primeiro passo da sua janela.",
   "charts.jacobian.title": "Normas do jacobiano: quanto {hk} move {ht}",
   "charts.jacobian.x": "passo anterior k",
@@ -271,7 +274,7 @@ export default {
   "preset.series.title": "2, 4, 6, 8, 10",
   "preset.series.description": "Continuar uma série numérica: regressão do próximo valor, erro quadrático. ReLU, para que a rede treinada consiga passar de 10 (cerca de 12, 14, 16); a tanh satura e a previsão se estabiliza.",
   "preset.sentence.title": "Matias tinha um cachorro…",
-  "preset.sentence.description": "Modelo de palavras numa frase em português: por que o contexto antes da lacuna importa.",
+  "preset.sentence.description": "Modelo de palavras em “Matias tinha um cachorro e ele gostava de beber água”: para prever a última palavra, “água”, a rede só tem o seu estado, que leva “beber” e as palavras anteriores de passo em passo, e por isso a última linha do gráfico de fluxo do erro mostra quanto do erro dessa palavra chega a cada uma delas.",
   "preset.sine.title": "Onda senoidal",
   "preset.sine.description": "Prever o próximo ponto de uma senoide, 24 passos (dois períodos).",
   "preset.long_range.title": "Lembrar o primeiro símbolo",
@@ -508,6 +511,8 @@ export default {
   "ed.card.large": "Esta matriz tem {n} entradas: abra-a no editor.",
   "ed.card.openEditor": "Abrir no editor",
   "ed.link.broken": "Não foi possível ler os números deste link (ele foi cortado?); os demais ajustes dele são mostrados.",
+  "link.repaired": "Este link pede ajustes que a página não consegue mostrar; ele abriu com os mais próximos que funcionam: {changes}.",
+  "link.default": "padrão",
 
   // ---- the printable worksheet (issue 13, item 3) ----
   "ws.title.key": "Folha de exercícios de BPTT: gabarito",

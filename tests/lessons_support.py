@@ -77,7 +77,7 @@ COMPARE_SETUPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "cell": [(c, {"cell": c}) for c in ("rnn", "lstm", "gru")],
     "loss_at": [(a, {"loss_at": a}) for a in ("every", "last")],
     "truncation": [("full", {"truncation": None}), ("truncated", {})],
-    "bug": [("true", {"bug": None}), ("bugged", {})],
+    "bug": [("true", {}), ("bugged", {})],  # the true pass without the bug (compare_setups)
 }
 DEFAULT_TRUNCATION = {"k1": 3}  # compare-plan.js: when the scenario has none
 
@@ -89,6 +89,10 @@ def compare_setups(mode: str, scenario: dict[str, Any]) -> dict[str, dict[str, A
         s = {**scenario, **fields}
         if setup == "truncated":
             s["truncation"] = scenario.get("truncation") or DEFAULT_TRUNCATION
+        if setup == "true":  # compare-plan.js: the scenario without its bug
+            s.pop("bug", None)
+        if setup == "bugged":  # ... beside it with the bug (null when none was planted)
+            s["bug"] = scenario.get("bug")
         out[setup] = s
     return out
 

@@ -43,8 +43,8 @@ from bptt_studio.service import trace_payload
 from bptt_studio.settings import get_settings
 
 JS_DIR = STATIC_DIR / "js"
-ENTRY = JS_DIR / "notebook.js"  # anywidget's ESM: it links the modules below
-VIEW = "notebook-view.js"  # the widget's view, under JS_DIR
+ENTRY = JS_DIR / "notebook" / "notebook.js"  # anywidget's ESM: it links the modules below
+VIEW = "notebook/notebook-view.js"  # the widget's view, under JS_DIR
 STYLES = (STATIC_DIR / "css" / "studio.css", STATIC_DIR / "css" / "notebook.css")
 
 
@@ -58,8 +58,8 @@ def js_list(module: str, name: str) -> list[str]:
     return list(json.loads(found.group(1)))
 
 
-LANGUAGES = js_list("i18n.js", "LANGUAGES")
-NOTATIONS = js_list("notation.js", "NOTATIONS")
+LANGUAGES = js_list("text/i18n.js", "LANGUAGES")
+NOTATIONS = js_list("text/notation.js", "NOTATIONS")
 
 
 @lru_cache

@@ -16,7 +16,7 @@ each against its goal (issue 11, "Speed"):
   redrawn trace), a unit of an LSTM clicked (its neuron view drawn), a step of an LSTM H = 32
   sentence with the charts in view;
 - for information: the longest task of the page's life (plotly.js's evaluation, which runs
-  only once the page has been quiet; see static/js/schedule.js), CPU time of the renderer, and
+  only once the page has been quiet; see static/js/util/schedule.js), CPU time of the renderer, and
   the bytes of our own JavaScript and CSS.
 """
 

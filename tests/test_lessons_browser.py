@@ -219,7 +219,7 @@ def test_lessons_work_with_the_keyboard_alone(page, live_server, console_errors)
     page.keyboard.press("Enter")
     in_menu = "() => document.activeElement.closest('#lesson-menu') !== null"
     page.wait_for_function(in_menu)
-    assert [u for u in requested if u.endswith("/static/js/lessons.js")]
+    assert [u for u in requested if u.endswith("/static/js/lessons/lessons.js")]
     assert [u for u in requested if u.endswith("/static/css/lessons.css")]
     page.keyboard.press("Escape")
     assert page.locator("#lesson-menu").is_hidden()

@@ -30,7 +30,7 @@ from lessons_support import (
 )
 
 READER_NAMES = set(re.findall(r"^  (\w+): \(",
-                              (ROOT / "static/js/lesson-readers.js").read_text(), re.MULTILINE))
+                              (ROOT / "static/js/lessons/lesson-readers.js").read_text(), re.MULTILINE))
 PARAMS = {
     "rnn": {"W", "U", "b", "V", "b_y"},
     "lstm": {f"{k}_{g}" for k in "WUb" for g in "figo"} | {"V", "b_y", "W_k", "U_k", "b_k"},
@@ -317,7 +317,7 @@ def test_neuron_reveal_reads_the_engines_terms_and_they_add_up(lesson, i, step, 
 
 def test_every_ui_label_the_runner_uses_is_in_the_catalogue():
     # the runner and its panel (lessons.js, lesson-panel.js)
-    runner = "".join((ROOT / "static/js" / name).read_text(encoding="utf-8")
+    runner = "".join((ROOT / "static/js/lessons" / name).read_text(encoding="utf-8")
                      for name in ("lessons.js", "lesson-panel.js"))
     used = set(re.findall(r'this\.(?:r\.)?ui\("([\w.]+)"', runner))
     assert used and used <= set(texts("en")["ui"]), used - set(texts("en")["ui"])

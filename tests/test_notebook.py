@@ -158,7 +158,8 @@ def test_widget_carries_every_catalogue_the_template_import_can_name():
     assert set(catalogues) <= set(linked_paths())
 
 
-@pytest.mark.parametrize("module", ["api.js", "source.js", "charts.js", "controls.js", "main.js"])
+@pytest.mark.parametrize("module", ["state/api.js", "state/source.js", "views/charts.js",
+                                    "controls/controls.js", "main.js"])
 def test_widget_never_carries_the_pages_api_client_or_wiring(module):
     """The widget asks no server: the engine computed the trace in the kernel."""
     assert module not in linked_paths()

@@ -405,7 +405,7 @@ def test_installed_notebook_widget_carries_the_pages_modules_from_site_packages(
         w.event = 3
         paths = [p for p, _ in assets()["_modules"]]
         print(json.dumps({"dir": str(JS_DIR), "paths": paths, "event": w.current["kind"],
-                          "esm": w._esm == (JS_DIR / "notebook.js").read_text(),
+                          "esm": w._esm == (JS_DIR / "notebook" / "notebook.js").read_text(),
                           "markup": "id=\\"network\\"" in w._markup,
                           "styles": ":host" in w._styles}))
     """)
@@ -415,10 +415,10 @@ def test_installed_notebook_widget_carries_the_pages_modules_from_site_packages(
     assert run.returncode == 0, run.stderr[-3000:]
     shown = json.loads(run.stdout)
     assert shown["dir"].startswith(str(installed_notebook.parent / "lib"))
-    assert {"notebook-view.js", "network.js", "equation.js", "heatmaps.js", "timeline.js",
-            "i18n/ru.js"} <= set(shown["paths"])
+    assert {"notebook/notebook-view.js", "views/network.js", "views/equation.js",
+            "views/heatmaps.js", "views/timeline.js", "i18n/ru.js"} <= set(shown["paths"])
     assert shown["markup"] and shown["styles"] and shown["event"] == "forward"
-    assert shown["esm"]  # anywidget's entry: the installed static/js/notebook.js
+    assert shown["esm"]  # anywidget's entry: the installed static/js/notebook/notebook.js
 
 
 def test_vendored_plotly_js_is_the_recorded_npm_release():

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 SIZES = {"desktop": (1920, 1080), "laptop": (1366, 768), "phone": (390, 844)}
 LANGS = ["en", "pt-BR", "ru"]
-KEY = [0x5B, 0x17, 0x3C, 0x6E, 0x21, 0x48]  # static/js/bugtoken.js
+KEY = [0x5B, 0x17, 0x3C, 0x6E, 0x21, 0x48]  # static/js/bughunt/bugtoken.js
 
 
 def token(bug_id: str) -> str:

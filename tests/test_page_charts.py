@@ -263,8 +263,8 @@ def test_accumulator_chart_draws_the_apis_accum_norms(page, live_server, console
 
 
 def test_charts_and_plots_do_not_import_each_other():
-    charts = (ROOT / "static/js/charts.js").read_text(encoding="utf-8")
-    plots = (ROOT / "static/js/plots.js").read_text(encoding="utf-8")
+    charts = (ROOT / "static/js/views/charts.js").read_text(encoding="utf-8")
+    plots = (ROOT / "static/js/views/plots.js").read_text(encoding="utf-8")
     assert not re.search(r"""from\s+["']\./charts\.js["']""", plots)
     assert not re.search(r"""from\s+["']\./plots\.js["']""", charts)  # only import() on demand
 

@@ -217,7 +217,7 @@ def test_the_differences_pointed_out_are_the_api_numbers(page, live_server, cons
     assert checked == set(range(1, traces[MODES[mode][0]]["sizes"]["T"] + 1))
     # the sentence that says what differs, with the same numbers as the page writes them
     text = page.text_content("#compare .cmp-point-pass")
-    shown = "async (v) => (await import('/static/js/format.js')).num(v, 3)"
+    shown = "async (v) => (await import('/static/js/text/format.js')).num(v, 3)"
     if mode == "cell":
         for setup in MODES[mode]:  # the error of the last loss reaching h(1)
             flow = traces[setup]["diagnostics"]["error_flow"][-1][0]
@@ -417,14 +417,14 @@ def test_the_setups_named_by_the_tests_are_the_page_s(page, live_server, console
         for scenario in ({"data": {"preset": "machine"}},
                          {"data": {"text": "abc"}, "truncation": {"k1": 1, "k2": 2}}):
             page_setups = page.evaluate("""async ([mode, scenario]) => {
-                const m = await import('/static/js/compare-plan.js');
+                const m = await import('/static/js/views/compare-plan.js');
                 const setups = m.setupsOf(mode, scenario);
                 return Object.fromEntries(setups.map((s) => [s.id, s.scenario]));
             }""", [mode, scenario])
             assert page_setups == compare_setups(mode, scenario)
     # an LSTM's c0 and explicit weights belong to one cell: the other columns draw from the seed
     dropped = page.evaluate("""async () => {
-        const m = await import('/static/js/compare-plan.js');
+        const m = await import('/static/js/views/compare-plan.js');
         const s = {data: {text: 'abc'}, cell: 'lstm', c0: [0, 0, 0, 0], params: {}};
         return m.setupsOf('cell', s).map((x) => [x.id, x.dropped, 'c0' in x.scenario,
                                                  'params' in x.scenario]);

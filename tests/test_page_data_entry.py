@@ -1,6 +1,6 @@
 """Numbers typed into the data box, in a real browser: read by the rule of the page's language
 (a decimal comma in pt-BR and ru), the rule written under the box, and what could be read two
-ways refused with a message that names it (static/js/numbers.js, docs/DESIGN.md)."""
+ways refused with a message that names it (static/js/text/numbers.js, docs/DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def type_series(page, text: str) -> None:
 
 
 def catalogue(page, key: str, args: dict | None = None) -> str:
-    return page.evaluate("([k, a]) => import('/static/js/i18n.js').then((m) => m.t(k, a))",
+    return page.evaluate("([k, a]) => import('/static/js/text/i18n.js').then((m) => m.t(k, a))",
                          [key, args or {}])
 
 

@@ -148,7 +148,7 @@ def test_negative_zero_is_sent_as_negative_zero(page, live_server, console_error
     type_into(page, "h0", 0, 0, "-0")
     wait_traces(page)
     body = page.evaluate("""async () => {
-        const {toJson} = await import('/static/js/api.js');
+        const {toJson} = await import('/static/js/state/api.js');
         return toJson(window.bpttStudio.store.get().scenario);
     }""")
     assert '"h0":[-0.0,' in body
@@ -220,7 +220,7 @@ PASTE_CASES = {
 def test_paste_parser_reads_spreadsheets_and_numpy_prints(page, live_server, console_errors):
     open_studio(page, live_server, SMALL)
     got = page.evaluate("""async (cases) => {
-        const {parseBlock, cellValue} = await import('/static/js/grid.js');
+        const {parseBlock, cellValue} = await import('/static/js/controls/grid.js');
         const out = {};
         for (const [name, [text]] of Object.entries(cases)) {
             out[name] = parseBlock(text).map((row) => row.map(cellValue));
@@ -423,7 +423,7 @@ def test_fragment_carries_the_largest_models_parameters_bit_for_bit(page, live_s
                 "data": {"inputs": rng.normal(size=(3, 128)).tolist(), "targets": [1, 2, 3]}}
     open_studio(page, live_server)
     result = page.evaluate("""async (scenario) => {
-        const {encodeFragment, decodeFragment} = await import('/static/js/fragment.js');
+        const {encodeFragment, decodeFragment} = await import('/static/js/state/fragment.js');
         // −0 does not survive the trip into the page as JSON: put it back
         scenario.params.W_f[0][0] = -0;
         const started = performance.now();

@@ -1,6 +1,6 @@
 """Links in a real browser: a link the page could write opens as written; a link it could not
 write (hand-edited, cut short) opens with the nearest scenario the API takes and says, in the
-page's language, what it changed (static/js/repair.js)."""
+page's language, what it changed (static/js/controls/repair.js)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def open_link(page, base: str, query: str) -> None:
 
 
 def catalogue(page, key: str) -> str:
-    return page.evaluate("(k) => import('/static/js/i18n.js').then((m) => m.t(k))", key)
+    return page.evaluate("(k) => import('/static/js/text/i18n.js').then((m) => m.t(k))", key)
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -36,7 +36,7 @@ def test_settings_are_one_press_away_on_the_first_screen(page, live_server, cons
     button = page.locator("#btn-controls")
     assert button.is_visible() and in_first_screen(page, "#btn-controls")
     assert not in_first_screen(page, "#ctl-preset")  # the studio comes first
-    label = page.evaluate("import('/static/js/i18n.js').then((m) => m.t('view.controls'))")
+    label = page.evaluate("import('/static/js/text/i18n.js').then((m) => m.t('view.controls'))")
     assert button.inner_text() == label
     button.click()
     assert button.get_attribute("aria-expanded") == "true"

@@ -35,7 +35,7 @@ def test_the_example_says_why_the_words_before_the_blank_matter(page, live_serve
     open_studio(page, live_server, f"preset=sentence&lang={lang}")
     said = page.inner_text("#preset-desc")
     key = "preset.sentence.description"
-    assert said == page.evaluate(f"import('/static/js/i18n.js').then((m) => m.t('{key}'))")
+    assert said == page.evaluate(f"import('/static/js/text/i18n.js').then((m) => m.t('{key}'))")
     assert " ".join(WORDS) in said  # the sentence itself is shown
     assert said.count(".") <= 1  # one sentence
     assert "água" in said and "beber" in said

@@ -314,8 +314,8 @@ def test_the_openapi_document_names_every_rooms_route_and_refusal(server):
 
 
 @pytest.mark.parametrize("name, values, source", [
-    ("NOTATIONS", NOTATIONS, "static/js/notation.js"),
-    ("COMPARES", COMPARES, "static/js/state.js"),
+    ("NOTATIONS", NOTATIONS, "static/js/text/notation.js"),
+    ("COMPARES", COMPARES, "static/js/state/state.js"),
 ])
 def test_the_states_names_are_the_pages_own_registries(name, values, source):
     text = (ROOT / source).read_text()

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# The page's registries (static/js/notation.js NOTATIONS, static/js/state.js COMPARES);
+# The page's registries (static/js/text/notation.js NOTATIONS, static/js/state/state.js COMPARES);
 # tests/test_rooms_api.py reads both files and holds these equal.
 NOTATIONS = ("goodfellow", "d2l", "coursera", "haykin")
 COMPARES = ("cell", "loss_at", "truncation")

@@ -4,9 +4,9 @@
 // "error". It drives the page only through the store and the studio, and marks elements only
 // through highlight.js. In a comparison, trace, index and event are the leading set-up's (the
 // one the timeline walks) and highlight targets resolve in every column ("lstm:…" in one).
-import { setupsOf } from "./compare-plan.js";
-import { Highlighter, resolve } from "./highlight.js";
-import { prefetch } from "./source.js";
+import { setupsOf } from "./views/compare-plan.js";
+import { Highlighter, resolve } from "./views/highlight.js";
+import { prefetch } from "./state/source.js";
 
 export class StudioHandle {
   constructor({ studio, store }) {

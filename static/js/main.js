@@ -1,22 +1,22 @@
 // Wires the studio page: state, views, controls and the public handle. Nothing else: each
 // component gets its own container here and never looks up another's.
-import { ChartsView } from "./charts.js";
-import { applyCssVars } from "./config.js";
-import { Controls } from "./controls.js";
-import { EquationView } from "./equation.js";
+import { ChartsView } from "./views/charts.js";
+import { applyCssVars } from "./util/config.js";
+import { Controls } from "./controls/controls.js";
+import { EquationView } from "./views/equation.js";
 import { StudioHandle } from "./handle.js";
-import { HeatmapsView } from "./heatmaps.js";
-import { Highlighter } from "./highlight.js";
-import { loadPart, t as tr } from "./i18n.js";
-import { NetworkView } from "./network.js";
-import { NeuronView } from "./neuron.js";
-import { PredictionsView } from "./predictions.js";
-import { SpectralView } from "./spectral.js";
-import { fromUrl, Store } from "./state.js";
+import { HeatmapsView } from "./views/heatmaps.js";
+import { Highlighter } from "./views/highlight.js";
+import { loadPart, t as tr } from "./text/i18n.js";
+import { NetworkView } from "./views/network.js";
+import { NeuronView } from "./views/neuron.js";
+import { PredictionsView } from "./views/predictions.js";
+import { SpectralView } from "./views/spectral.js";
+import { fromUrl, Store } from "./state/state.js";
 import { Studio } from "./studio.js";
-import { Timeline } from "./timeline.js";
-import { Tooltip } from "./tooltip.js";
-import { TopBar } from "./topbar.js";
+import { Timeline } from "./views/timeline.js";
+import { Tooltip } from "./views/tooltip.js";
+import { TopBar } from "./controls/topbar.js";
 
 applyCssVars();
 const $ = (id) => document.getElementById(id);
@@ -28,10 +28,10 @@ let studio = null;
 // The editors of the student's own numbers, and the card that changes one weight where it is
 // drawn (a click on an accumulator's entry or on a connection of the network): on first use.
 const editors = () =>
-  import("./editors.js").then((m) => m.attach({ studio, store, container: $("editors") }));
+  import("./controls/editors.js").then((m) => m.attach({ studio, store, container: $("editors") }));
 let card = null;
 const weightCard = () =>
-  Promise.all([editors(), import("./weightcard.js")]).then(([ed, m]) => {
+  Promise.all([editors(), import("./views/weightcard.js")]).then(([ed, m]) => {
     card ??= new m.WeightCard({ editors: ed });
     return card;
   });
@@ -64,7 +64,7 @@ views.network.addEventListener("pick-weights", (e) =>
 // the comparison's columns (compare=…), each with views of its own: loaded with the first one.
 // A unit clicked in a column opens its neuron view: that set-up alone, at the same event.
 const compare = () =>
-  import("./compare.js").then(
+  import("./views/compare.js").then(
     (m) =>
       new m.CompareView({
         container: $("compare-view"),
@@ -123,8 +123,8 @@ studio = new Studio({
 // "Find the bug" (bughunt.js) and "the network writes" (sampling.js): loaded at once, each
 // drawing its own section when a trace calls for it (a planted bug; a trained text model).
 const [{ attach: attachHunt }, { attach: attachSampling }] = await Promise.all([
-  import("./bughunt.js"),
-  import("./sampling.js"),
+  import("./bughunt/bughunt.js"),
+  import("./views/sampling.js"),
 ]);
 const hunt = attachHunt({ studio, store, container: $("bughunt") });
 attachSampling({ studio, store, container: $("sampling") });
@@ -136,7 +136,7 @@ window.bpttStudio = handle;
 
 // Guided lessons load on demand (first click on Lessons, or a lesson link).
 const lessons = () =>
-  import("./lessons.js").then((m) =>
+  import("./lessons/lessons.js").then((m) =>
     m.attach({
       studio: handle,
       store,
@@ -150,7 +150,7 @@ $("btn-lessons").addEventListener("click", () => lessons().then((l) => l.toggleM
 // A class (classroom.js: a teacher's page leads, students' pages follow) loads on demand too:
 // when the class button is used, or the URL names a room.
 const classroom = () =>
-  import("./classroom.js").then((m) =>
+  import("./classroom/classroom.js").then((m) =>
     m.attach({ store, studio: handle, lessons, button: $("btn-class"), panel: $("class-panel") }),
   );
 $("btn-class").addEventListener("click", () => classroom().then((c) => c.toggle()));

@@ -4,14 +4,14 @@
 // highlight.js. The public handle for lessons and tests is handle.js (window.bpttStudio).
 // With a comparison in the store it shows the compare view instead (compare.js): one trace
 // per set-up, the timeline walking the leading set-up's events (compare-plan.js).
-import { ApiError } from "./api.js";
-import { matchEvent, ordinalOf, setupsOf } from "./compare-plan.js";
-import { PAGE_SCOPE } from "./highlight.js";
-import { applyTranslations, setLanguage, t as tr } from "./i18n.js";
-import { NOTATIONS } from "./notation.js";
-import { labelKey, repair } from "./repair.js";
-import { CompareSource, TraceSource } from "./source.js";
-import { TraceIndex } from "./trace.js";
+import { ApiError } from "./state/api.js";
+import { matchEvent, ordinalOf, setupsOf } from "./views/compare-plan.js";
+import { PAGE_SCOPE } from "./views/highlight.js";
+import { applyTranslations, setLanguage, t as tr } from "./text/i18n.js";
+import { NOTATIONS } from "./text/notation.js";
+import { labelKey, repair } from "./controls/repair.js";
+import { CompareSource, TraceSource } from "./state/source.js";
+import { TraceIndex } from "./state/trace.js";
 
 export class Studio extends EventTarget {
   /**
@@ -401,7 +401,7 @@ export class Studio extends EventTarget {
 
   // The rarer actions (gradient check, exports, share) live in actions.js, loaded on first use.
   async act(name, ...args) {
-    (await import("./actions.js"))[name](this, ...args);
+    (await import("./controls/actions.js"))[name](this, ...args);
   }
 
   get event() {

@@ -1,0 +1,194 @@
+// The compare view's rules, apart from its drawing (no DOM): which set-ups a comparison shows,
+// which event of each set-up goes with the timeline's event, and which of the API's numbers
+// point out their differences. Every number is read from the traces; nothing is recomputed.
+//
+// One timeline for every column. It walks the events of the leading set-up: the one whose
+// trace has the most events (a truncated trace, which passes backward once per window), the
+// first on a tie (every cell, and both losses, have the same schedule). Each column then shows
+// its event of the same kind at the same t: the n-th such event when the leader's is its n-th
+// (a truncated trace passes backward through step t once per window that covers it), else its
+// last one. A column with no event of that kind at that t (full BPTT has no update after
+// step 2) shows its event of that kind with the nearest t, the earlier on a tie, and says so.
+import { COMPARES } from "../state/state.js";
+
+export { COMPARES };
+
+// The truncation compared with full BPTT when the scenario has none: the controls' own start.
+export const DEFAULT_TRUNCATION = Object.freeze({ k1: 3 });
+
+const CELLS = ["rnn", "lstm", "gru"];
+
+/**
+ * The set-ups of a comparison: the scenario with the compared field set, in display order.
+ * [{id, scenario, label: {key, args}}]; ids name the columns (highlight targets "lstm:…").
+ * An LSTM's c0 and a scenario's explicit weights belong to one cell: the other cells draw
+ * theirs from the seed (dropped: true says so).
+ */
+export function setupsOf(mode, scenario) {
+  const base = structuredClone(scenario || {}); // "train" too: every column trains as much
+  if (mode === "cell") {
+    const own = base.cell || "rnn";
+    return CELLS.map((cell) => {
+      const s = { ...structuredClone(base), cell };
+      const dropped = (cell !== "lstm" && "c0" in s) || (cell !== own && "params" in s);
+      if (cell !== "lstm") delete s.c0;
+      if (cell !== own) delete s.params;
+      return { id: cell, scenario: s, label: { key: `cmp.setup.${cell}` }, dropped };
+    });
+  }
+  if (mode === "loss_at") {
+    return ["every", "last"].map((at) => ({
+      id: at,
+      scenario: { ...structuredClone(base), loss_at: at },
+      label: { key: `cmp.setup.${at}` },
+    }));
+  }
+  if (mode === "bug") {
+    // the hunt (bughunt.js): the true backward pass beside the one with the planted bug
+    const { bug, ...truth } = structuredClone(base);
+    return [
+      { id: "true", scenario: truth, label: { key: "cmp.setup.true" } },
+      { id: "bugged", scenario: { ...truth, bug }, label: { key: "cmp.setup.bugged" } },
+    ];
+  }
+  if (mode === "truncation") {
+    const trunc = base.truncation || DEFAULT_TRUNCATION;
+    const k2 = trunc.k2 ?? trunc.k1;
+    return [
+      { id: "full", scenario: { ...base, truncation: null }, label: { key: "cmp.setup.full" } },
+      {
+        id: "truncated",
+        scenario: { ...structuredClone(base), truncation: structuredClone(trunc) },
+        label: { key: "cmp.setup.truncated", args: { k1: trunc.k1, k2 } },
+      },
+    ];
+  }
+  return [];
+}
+
+/** The set-up whose events the timeline walks: the most events, the first on a tie. */
+export function leaderOf(indexes) {
+  let best = 0;
+  indexes.forEach((idx, k) => {
+    if (idx.events.length > indexes[best].events.length) best = k;
+  });
+  return best;
+}
+
+/** How many events of the same kind at the same t come before event i (0 for the first). */
+export function ordinalOf(index, i) {
+  const ev = index.events[i];
+  let n = 0;
+  for (let k = 0; k < i; k += 1) {
+    const e = index.events[k];
+    if (e.kind === ev.kind && e.t === ev.t) n += 1;
+  }
+  return n;
+}
+
+/**
+ * The event of a set-up that goes with the leader's event {kind, t} (its n-th of that kind at
+ * that t): {i, exact}. exact is false when the set-up has no such event and shows its event of
+ * the same kind with the nearest t instead.
+ */
+export function matchEvent(index, { kind, t }, n = 0) {
+  const same = [];
+  let nearest = -1;
+  let gap = Infinity;
+  index.events.forEach((e, i) => {
+    if (e.kind !== kind) return;
+    if (e.t === t) same.push(i);
+    const d = Math.abs(e.t - t);
+    if (d < gap || (d === gap && e.t < index.events[nearest].t)) {
+      gap = d;
+      nearest = i;
+    }
+  });
+  if (same.length) return { i: same[Math.min(n, same.length - 1)], exact: true };
+  if (nearest >= 0) return { i: nearest, exact: false };
+  return { i: 0, exact: false };
+}
+
+const last = (list) => list[list.length - 1];
+
+/**
+ * The numbers of the current event, as the API sent them: the step's loss (forward), the error
+ * reaching h(t) with its two sources (backward: the lengths of the error vectors dh, dh_out and
+ * dh_next, the event's `norms`, as the network's strands are labelled), the update's gradient
+ * norm and loss.
+ * [{key, value, args}]
+ */
+export function eventNumbers(index, i) {
+  const ev = index.events[i];
+  if (!ev) return [];
+  if (ev.kind === "forward") {
+    return [
+      {
+        key: ev.loss_injected ? "cmp.num.loss" : "cmp.num.lossOff",
+        value: ev.loss,
+        args: { t: ev.t },
+      },
+    ];
+  }
+  if (ev.kind === "backward") {
+    const norms = ev.norms ?? {}; // the engine's lengths of the error vectors
+    return [
+      { key: "cmp.num.dh", value: norms.dh ?? null, args: { t: ev.t }, id: "dh" },
+      { key: "cmp.num.dhOut", value: norms.dh_out ?? null, args: { t: ev.t }, id: "dh_out" },
+      {
+        key: "cmp.num.dhNext",
+        value: norms.dh_next ?? null,
+        args: { t: ev.t, next: ev.t + 1 },
+        id: "dh_next",
+      },
+    ];
+  }
+  const u = index.trace.updates?.[ev.update];
+  return [
+    { key: "cmp.num.gradNorm", value: u?.grad_norm ?? null, args: { u: ev.update + 1 } },
+    { key: "cmp.num.windowLoss", value: u?.loss ?? null, args: { u: ev.update + 1 } },
+  ];
+}
+
+/**
+ * The numbers of the whole pass: the error of the last loss reaching h(1) (error_flow, the
+ * API's own norm), the loss of the pass, the updates and, for a truncated set-up, the cosine
+ * and relative error between its gradient and full BPTT's (diagnostics.full_vs_truncated).
+ */
+export function passNumbers(trace) {
+  const T = trace.sizes.T;
+  const flow = trace.diagnostics?.error_flow;
+  const rows = [
+    {
+      key: "cmp.num.flowFirst",
+      value: flow ? (last(flow)?.[0] ?? null) : null,
+      args: { T },
+      id: "flow_first",
+    },
+    { key: "cmp.num.passLoss", value: trace.loss, id: "loss" },
+    { key: "cmp.num.updates", value: trace.updates?.length ?? 0, id: "updates", count: true },
+  ];
+  const fvt = trace.diagnostics?.full_vs_truncated;
+  if (fvt) {
+    rows.push({ key: "cmp.num.cosine", value: fvt.cosine, id: "cosine" });
+    rows.push({ key: "cmp.num.relError", value: fvt.relative_error, id: "relative_error" });
+  }
+  return rows;
+}
+
+/**
+ * The row of numbers drawn under each column's name, one per step k: how much of the last
+ * loss reaches h(k) (error_flow's last row: the fade of a vanishing gradient, the cut of a
+ * truncation), or, comparing where the loss is, how much each step adds to the gradient
+ * (step_grad_norms: with a loss at the last step only, the early steps add little).
+ */
+export function stripOf(mode, trace) {
+  const d = trace.diagnostics;
+  if (!d) return { key: null, values: [] };
+  if (mode === "loss_at") return { key: "cmp.strip.stepGrad", values: d.step_grad_norms || [] };
+  return {
+    key: "cmp.strip.flow",
+    values: (last(d.error_flow || []) || []).map((v) => v ?? 0),
+    args: { T: trace.sizes.T },
+  };
+}

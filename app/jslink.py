@@ -1,8 +1,8 @@
 """The page's own ES modules, readied for a host that loads one file from a blob: URL.
 
 A notebook widget (anywidget) is one JavaScript file that its host imports from a ``blob:``
-URL, where ``"./network.js"`` resolves to nothing. So the widget's entry (static/js/notebook/notebook.js)
-is handed the page's modules as text, the ones its view reaches, and makes each a ``blob:``
+URL, where ``"./network.js"`` resolves to nothing. So the widget's entry
+(static/js/notebook/notebook.js) is handed the page's modules as text, the ones its view reaches, and makes each a ``blob:``
 module of its own. What that needs is worked out here, once, in Python:
 
 - the closure: every module reached from the view by static imports (``import ... from
@@ -33,8 +33,8 @@ DYNAMIC = re.compile(r"\bimport\(")
 DYNAMIC_TARGET = re.compile(r"""\bimport\(\s*(["'`])(\.{1,2}/[^"'`\n]+)\1\s*\)""")
 PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 TOKEN = "bptt-module:"
-# What a dynamic import becomes: the entry's resolver (static/js/notebook/notebook.js), given the URL of
-# the module that imports, so that "./x.js" resolves relative to it.
+# What a dynamic import becomes: the entry's resolver (static/js/notebook/notebook.js), given
+# the URL of the module that imports, so that "./x.js" resolves relative to it.
 RESOLVER = 'globalThis[Symbol.for("bptt-studio.import")](import.meta.url, '
 
 

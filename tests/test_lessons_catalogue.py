@@ -30,7 +30,8 @@ from lessons_support import (
 )
 
 READER_NAMES = set(re.findall(r"^  (\w+): \(",
-                              (ROOT / "static/js/lessons/lesson-readers.js").read_text(), re.MULTILINE))
+                              (ROOT / "static/js/lessons/lesson-readers.js").read_text(),
+                              re.MULTILINE))
 PARAMS = {
     "rnn": {"W", "U", "b", "V", "b_y"},
     "lstm": {f"{k}_{g}" for k in "WUb" for g in "figo"} | {"V", "b_y", "W_k", "U_k", "b_k"},

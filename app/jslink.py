@@ -3,7 +3,8 @@
 A notebook widget (anywidget) is one JavaScript file that its host imports from a ``blob:``
 URL, where ``"./network.js"`` resolves to nothing. So the widget's entry
 (static/js/notebook/notebook.js) is handed the page's modules as text, the ones its view
-reaches, and makes each a ``blob:`` module of its own. What that needs is worked out here, once, in Python:
+reaches, and makes each a ``blob:`` module of its own. What that needs is worked out here,
+once, in Python:
 
 - the closure: every module reached from the view by static imports (``import ... from
   "./x.js"``, ``export ... from``, ``import "./x.js"``) and dynamic ones (``import("./x.js")``,

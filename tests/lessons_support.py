@@ -2,9 +2,10 @@
 
 The lessons' questions are answered in the browser by readers in
 static/js/lessons/lesson-readers.js. Here the same questions are answered independently,
-straight from the engine's Python result, so a test can check that what the page reveals is what the engine computed. A step that
-compares shows set-ups side by side (static/js/views/compare-plan.js); their scenarios and the
-one the timeline walks are worked out here again from the same rules.
+straight from the engine's Python result, so a test can check that what the page reveals is
+what the engine computed. A step that compares shows set-ups side by side
+(static/js/views/compare-plan.js); their scenarios and the one the timeline walks are worked
+out here again from the same rules.
 """
 
 from __future__ import annotations

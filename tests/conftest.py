@@ -33,8 +33,17 @@ NO_BROWSER_MESSAGE = (
 )
 
 
+def uses_browser(item: pytest.Item) -> bool:
+    fixtures = getattr(item, "fixturenames", ())
+    return "browser" in item.keywords or bool({"browser", "page", "context"} & set(fixtures))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    browser_items = [item for item in items if "browser" in item.keywords]
+    # Playwright's sync API keeps an event loop running in the main thread once the first
+    # browser test has run, and every anyio test after it would fail with "Cannot run the
+    # event loop while another loop is running": the browser tests run last.
+    items.sort(key=uses_browser)
+    browser_items = [item for item in items if uses_browser(item)]
     if CHROMIUM or not browser_items:
         return
     if REQUIRE_BROWSER:

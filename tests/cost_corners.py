@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import subprocess
 import sys
@@ -31,7 +32,8 @@ from typing import Any
 from bptt_studio.engine import CELLS as ENGINE_CELLS
 from bptt_studio.engine import RequestError, plan
 from bptt_studio.engine.planning import cost
-from bptt_studio.limits import MB, check, response
+from bptt_studio.errors import ApiError
+from bptt_studio.limits import MB, check, response, response_budget
 from bptt_studio.settings import Settings
 
 # Measured against the budget and the estimate with these margins (the noise of a shared
@@ -181,9 +183,12 @@ def accepted(corner: dict[str, Any], settings: Settings) -> dict[str, Any]:
         try:
             check(job, settings, output)
             return corner
-        except RequestError:
+        except (RequestError, ApiError) as refused:
+            # a 413 is the response's limit: cut within it as well as within the budget
+            most = (response_budget(settings, output) if isinstance(refused, ApiError)
+                    else math.inf)
             found = cost.reductions(job.work, output, settings.max_cpu_seconds,
-                                    settings.max_memory_mb * MB)
+                                    settings.max_memory_mb * MB, most)
             assert found, f"{corner['name']}: refused with nothing to reduce"
             prefer = corner["prefer"]
             ranked = sorted(found, key=lambda r: min(

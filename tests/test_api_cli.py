@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from bptt_studio.cli import EXIT_BAD_REQUEST, EXIT_CLOSED_PIPE, build_parser, main
-from bptt_studio.settings import get_settings
+from bptt_studio.core.settings import get_settings
 
 CLI = str(Path(sys.executable).parent / "bptt-studio")
 

@@ -63,9 +63,9 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol
 from uvicorn.server import ServerState
 
-from bptt_studio.errors import error_body
-from bptt_studio.security import COMMON_HEADERS, STRICT_CSP
-from bptt_studio.settings import get_settings
+from bptt_studio.core.errors import error_body
+from bptt_studio.core.settings import get_settings
+from bptt_studio.serving.security import COMMON_HEADERS, STRICT_CSP
 
 PROTOCOL = "bptt_studio.protocol:GuardedH11Protocol"
 

@@ -8,13 +8,34 @@ process does at once and how long it waits for anyone (see README, "Serving a cl
                                    (a computation process's idle size + compute_memory_mb)
 """
 
+import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bptt_studio.security import frame_sources
+# What BPTT_FRAME_ANCESTORS accepts, one source at a time: 'self', * (any site), or an origin:
+# http(s)://, a host name or address (a leading *. for its subdomains), an optional port. Only
+# these: a space or a ';' would write other sources or directives into the policy.
+FRAME_SOURCE = re.compile(
+    r"(?:'self'|\*|https?://(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::(?:[0-9]{1,5}|\*))?)")
+
+
+def frame_sources(values: list[str]) -> list[str]:
+    """The sites allowed to frame the page, checked (a trailing "/" of an origin dropped);
+    [] (nothing, or 'none' alone) for none. ValueError names a value that is not a source."""
+    sources = [v[:-1] if v.endswith("/") and "://" in v else v for v in values]
+    if sources == ["'none'"]:
+        return []
+    for source in sources:
+        if not FRAME_SOURCE.fullmatch(source):
+            raise ValueError(
+                f"{source!r} is not a site that may frame the page: write an origin such as "
+                f"https://course.example or http://localhost:8888 (no path), 'self', or * for "
+                f"any site, separated by commas; or 'none' alone (the default)")
+    return list(dict.fromkeys(sources))
+
 
 
 class Settings(BaseSettings):

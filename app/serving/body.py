@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bptt_studio import jsonio
-from bptt_studio.errors import ApiError
+from bptt_studio.core import jsonio
+from bptt_studio.core.errors import ApiError
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # The bytes of the bodies being received at once, all connections of a worker together: ten of

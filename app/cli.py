@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 EXIT_BAD_REQUEST = 2
 EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a filter ended by SIGPIPE
 EXIT_INTERRUPTED = 128 + 2
-PROTOCOL = "bptt_studio.serving.protocol:GuardedH11Protocol"  # slow clients, JSON 400
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 # One BLAS thread per process, set before NumPy is imported. Under concurrent requests a
@@ -45,6 +44,8 @@ BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    from bptt_studio.serving.protocol import PROTOCOL  # slow clients, JSON 400
 
     if args.workers > 1:
         return _serve_workers(args)
@@ -73,6 +74,8 @@ def _serve_workers(args: argparse.Namespace) -> int:
 
     import uvicorn
     from uvicorn.supervisors import Multiprocess
+
+    from bptt_studio.serving.protocol import PROTOCOL
 
     config = uvicorn.Config("bptt_studio.main:app", host=args.host, port=args.port,
                             workers=args.workers, log_level=args.log_level, proxy_headers=True,
@@ -279,9 +282,10 @@ def build_parser(endpoints: bool = True) -> argparse.ArgumentParser:
             command = commands.add_parser(endpoint.command_name, help=endpoint.command.help)
             _add_request_options(command)
             for option in endpoint.command.options:
-                extra = {"default": None} if option.argparse.get("action") == "store_true" \
-                    else {}
-                command.add_argument(option.flag, **extra, **option.argparse)
+                # a switch left out is None, as every option left out: the body's own value
+                flag: dict[str, Any] = {"default": None} if option.argparse.get(
+                    "action") == "store_true" else {}
+                command.add_argument(option.flag, **flag, **option.argparse)
             command.set_defaults(func=lambda args, endpoint=endpoint: _answer(args, endpoint))
     return parser
 

@@ -426,7 +426,7 @@ def breakdown() -> None:
             lambda: engine.run_trace({**request, "diagnostics": False}))),
         ("engine.run_trace, diagnostics on (default)", timed(lambda: engine.run_trace(request))),
         ("engine.detail.with_norms", timed(lambda: with_norms(result))),
-        ("non_finite scan (app.jsonio.all_finite)", timed(lambda: all_finite(payload))),
+        ("non_finite scan (app.core.jsonio.all_finite)", timed(lambda: all_finite(payload))),
         ("orjson serialisation", timed(lambda: dumps(payload))),
         ("gzip level 1 (the server's)", timed(lambda: gzip.compress(body, 1), 3)),
     ]

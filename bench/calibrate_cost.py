@@ -5,11 +5,11 @@
     .venv/bin/python bench/calibrate_cost.py --save m.json    # keep the measurements
     .venv/bin/python bench/calibrate_cost.py --load m.json    # fit again without measuring
 
-Each request runs in a fresh process (``--child``), as the API runs it (``service.compute``,
-``derived.compute``), with OpenBLAS on one thread as ``bptt-studio serve`` pins it. The child
-times every phase of engine/cost.py (CPU seconds from ``time.process_time``, exclusive of the
-phases inside it) and measures the memory each phase adds at its peak (VmHWM, reset before
-each phase through /proc/self/clear_refs, minus VmRSS when the phase starts). The requests
+Each request runs in a fresh process (``--child``), as the API runs it (its endpoint's ``compute``,
+app/endpoints/registry.py), with OpenBLAS on one thread as ``bptt-studio serve`` pins it. The child
+times every phase of engine/planning/cost.py (CPU seconds from ``time.process_time``, exclusive of
+the phases inside it) and measures the memory each phase adds at its peak (VmHWM, reset before each
+phase through /proc/self/clear_refs, minus VmRSS when the phase starts). The requests
 are drawn at random (seeded) across the server's limits, every cell, schedule, optimizer,
 clipping, endpoint and detail, plus the corners of the limits, each kept to a few seconds.
 

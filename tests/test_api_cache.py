@@ -1,4 +1,4 @@
-"""The response cache (app/cache.py): identical compute requests replay the same bytes."""
+"""The response cache (app/serving/cache.py): identical compute requests replay the same bytes."""
 
 import gzip
 import subprocess

@@ -48,7 +48,7 @@ CUT_OFF_WITHIN_S = 10 * CLIENT_TIMEOUT_S
 # One computation process and two places in the queue: four slow requests saturate it.
 # A long deadline: on a busy machine the slow requests must not end by it here.
 # The serving tests hold computations of 1.5 CPU-seconds and more, near the default cost budget
-# (BPTT_MAX_CPU_SECONDS, app/limits.py): they raise it, as they do the deadline.
+# (BPTT_MAX_CPU_SECONDS, app/serving/limits.py): they raise it, as they do the deadline.
 BUDGET = 60.0
 SERVER_ENV = {"BPTT_COMPUTE_PROCESSES": "1", "BPTT_COMPUTE_QUEUE": "2",
               "BPTT_CLIENT_TIMEOUT_S": str(CLIENT_TIMEOUT_S), "BPTT_COMPUTE_DEADLINE_S": "60",

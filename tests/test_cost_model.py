@@ -1,6 +1,6 @@
-"""The cost model (engine/cost.py) and the limits that judge it (app/limits.py): the estimate
-grows with every count, a request over the budget is refused naming the field to reduce and
-how far, and what that says to do is then accepted."""
+"""The cost model (engine/planning/cost.py) and the limits that judge it
+(app/serving/limits.py): the estimate grows with every count, a request over the budget is
+refused naming the field to reduce and how far, and what that says to do is then accepted."""
 
 from __future__ import annotations
 

@@ -294,7 +294,7 @@ def test_site_packages_gains_bptt_studio_and_no_app_or_engine(installed):
 def test_installed_package_is_imported_from_site_packages_not_the_folder(installed, elsewhere):
     run = subprocess.run(
         [str(installed / "python"), "-c",
-         "import bptt_studio, bptt_studio.engine, bptt_studio.paths as p; "
+         "import bptt_studio, bptt_studio.engine, bptt_studio.core.paths as p; "
          "print(bptt_studio.__file__); print(p.STATIC_DIR); print(bptt_studio.__version__)"],
         cwd=elsewhere, env=clean_env(), capture_output=True, text=True, timeout=120,
         check=False)

@@ -20,7 +20,7 @@ import orjson
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-logger = logging.getLogger("bptt_studio.errors")
+logger = logging.getLogger("bptt_studio.core.errors")
 
 Loc = tuple[str | int, ...]
 

@@ -34,7 +34,7 @@ from bptt_studio.core import jsonio
 from bptt_studio.core.settings import Settings
 from bptt_studio.endpoints.schemas import Schemas
 from bptt_studio.engine import Plan
-from bptt_studio.engine.planning.cost import Form, Output, estimate
+from bptt_studio.engine.planning.cost import Detail, Form, Output, estimate
 from bptt_studio.engine.request.fields import TraceRequest
 from bptt_studio.serving import limits
 from bptt_studio.serving.runner import Work
@@ -130,7 +130,8 @@ class Computation:
 
     def output(self, options: dict[str, Any], settings: Settings) -> Output:
         """What the response makes of the engine's result, as the cost model prices it."""
-        detail = "auto" if self.response_limit is not None else options.get("detail", "auto")
+        detail: Detail = "auto" if self.response_limit is not None else options.get(
+            "detail", "auto")
         return limits.response(settings, self.form, detail)
 
     def admit(self, request: dict[str, Any], options: dict[str, Any],

@@ -186,7 +186,7 @@ class _Builder:
         """A matrix or a vector, chosen as the engine's walker chooses (``_by_depth``): by
         the first item, a list or a number. Only the chosen shape validates the items, so a
         bad entry is one error at its place (["params", "W", i, j]), not one per shape.
-        The tags are the members' type names, which ``app.errors`` drops from a loc as it
+        The tags are the members' type names, which ``app.core.errors`` drops from a loc as it
         drops pydantic's own union member names."""
         by_depth = sorted(options, key=_list_depth)
         flat, deep = by_depth[0], by_depth[-1]

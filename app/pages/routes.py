@@ -38,7 +38,7 @@ LONG_CACHE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 @router.get("/", response_class=HTMLResponse)
 async def studio(request: Request) -> HTMLResponse:
-    """The studio; ``?embed=1&hide=...`` as a frame on another site's page (app/embed.py)."""
+    """The studio; ``?embed=1&hide=...`` as a frame on another site's page (app/pages/embed.py)."""
     return templates.TemplateResponse(request, "index.html", {
         "version": __version__, "embed": embed_view(request.query_params), "embed_panels": PANELS})
 

@@ -208,3 +208,18 @@ def test_cli_deeply_nested_request_is_the_api_error_not_a_traceback(client, caps
     expected = client.post("/api/v1/trace", content=body,
                            headers={"Content-Type": "application/json"}).content
     assert capsysbinary.readouterr().err.rstrip(b"\n") == expected
+
+
+def test_serve_leaves_numpy_and_the_endpoints_to_its_workers():
+    # the supervisor of several workers never computes: the registry (NumPy, the engine, every
+    # endpoint's models) is imported by the workers alone
+    program = ("import contextlib, sys\n"
+               "from bptt_studio.cli import main\n"
+               "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(None):\n"
+               "    main(['serve', '--help'])\n"
+               "print(sorted(m for m in ('numpy', 'bptt_studio.endpoints.registry')"
+               " if m in sys.modules))\n")
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                               timeout=60, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"

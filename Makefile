@@ -71,7 +71,11 @@ run: $(VENV)/.installed-run
 	$(BIN)/bptt-studio serve --host $(HOST) --port $(PORT)
 
 # mypy reads the package as it is installed (app/ is bptt_studio, engine/ bptt_studio.engine):
-# a tree of links in build/typecheck gives it that layout without an install.
+# a tree of links in build/typecheck gives it that layout without an install. mypy has no
+# setting that maps a folder to another package name (mypy_path, explicit_package_bases and
+# files name modules after their folders: app/core/settings.py would be app.core.settings, and
+# every `import bptt_studio...` unresolved; python/mypy#10564), and it does not run the
+# editable install's import hook. One link per entry of app/, and engine/ inside it.
 TYPECHECK := build/typecheck/bptt_studio
 # The page's JavaScript: Biome (lint, and the format check at line width 100) from the committed
 # lock (npm ci installs exactly package-lock.json; the app itself needs no Node). biome.json's
@@ -84,8 +88,7 @@ lint: $(VENV)/.installed-dev node_modules/.installed
 	npx --no-install biome ci static/js
 	$(BIN)/ruff check app engine tests bench tools
 	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
-	ln -s $(CURDIR)/app/*.py $(TYPECHECK)/ && ln -s $(CURDIR)/engine $(TYPECHECK)/engine
-	ln -s $(CURDIR)/app/rooms $(TYPECHECK)/rooms
+	ln -s $(CURDIR)/app/* $(TYPECHECK)/ && ln -s $(CURDIR)/engine $(TYPECHECK)/engine
 	MYPYPATH=build/typecheck $(BIN)/mypy -p bptt_studio
 
 test: $(VENV)/.installed-dev lint

@@ -4,31 +4,34 @@
     bptt-studio trace --preset machine [--detail norms]        POST /api/v1/trace, offline
     bptt-studio trace --request req.json   (or - for stdin)
     bptt-studio train --preset machine --iterations 200        POST /api/v1/train, offline
-    bptt-studio gradcheck --request req.json                   POST /api/v1/gradcheck, offline
+    bptt-studio neuron --preset machine --t 3 --unit 1         POST /api/v1/neuron, offline
     bptt-studio export-torch --request req.json > check.py     POST /api/v1/export/torch
     bptt-studio sample --preset machine --iterations 200       POST /api/v1/sample
 
-``trace``, ``train`` and ``gradcheck`` print exactly the JSON the API would return for the same
-request (same validation, limits, serialiser); a bad request prints the API's error JSON on
-stderr and exits with status 2. Every other bad invocation (an option, an environment
-variable such as PORT or BPTT_MAX_HIDDEN_SIZE, a closed standard input) prints one line,
-``bptt-studio: error: ...``, and exits with status 2 too. Output into a pipe that closes early
-(``| head``) ends quietly with the status of a filter stopped by SIGPIPE (141).
+Every POST endpoint of the API has its command, named as its path (export/csv is export-csv),
+made from its declaration (app/endpoints/registry.py): it prints exactly the bytes the API
+would answer for the same request (same validation, limits, serialiser); a bad request prints
+the API's error JSON on stderr and exits with status 2. Every other bad invocation (an option,
+an environment variable such as PORT or BPTT_MAX_HIDDEN_SIZE, a closed standard input) prints
+one line, ``bptt-studio: error: ...``, and exits with status 2 too. Output into a pipe that
+closes early (``| head``) ends quietly with the status of a filter stopped by SIGPIPE (141).
 """
+
+from __future__ import annotations
 
 import argparse
 import contextlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from bptt_studio import derived_cli, export
+if TYPE_CHECKING:
+    from bptt_studio.endpoints.endpoint import Computation
 
 EXIT_BAD_REQUEST = 2
 EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a filter ended by SIGPIPE
 EXIT_INTERRUPTED = 128 + 2
-PROTOCOL = "bptt_studio.protocol:GuardedH11Protocol"  # app/protocol.py: slow clients, JSON 400
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 # One BLAS thread per process, set before NumPy is imported. Under concurrent requests a
@@ -41,6 +44,8 @@ BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    from bptt_studio.serving.protocol import PROTOCOL  # slow clients, JSON 400
 
     if args.workers > 1:
         return _serve_workers(args)
@@ -70,6 +75,8 @@ def _serve_workers(args: argparse.Namespace) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from bptt_studio.serving.protocol import PROTOCOL
+
     config = uvicorn.Config("bptt_studio.main:app", host=args.host, port=args.port,
                             workers=args.workers, log_level=args.log_level, proxy_headers=True,
                             http=PROTOCOL)
@@ -93,9 +100,9 @@ class UsageError(Exception):
 
 def _read_body(args: argparse.Namespace, max_bytes: int | None = None) -> Any:
     """The request as JSON, read up to the API's body limit (the file may be endless)."""
-    from bptt_studio import jsonio
-    from bptt_studio.body import too_large
-    from bptt_studio.settings import get_settings
+    from bptt_studio.core import jsonio
+    from bptt_studio.core.settings import get_settings
+    from bptt_studio.serving.body import too_large
 
     if max_bytes is None:
         max_bytes = get_settings().max_body_bytes
@@ -116,39 +123,38 @@ def _read_body(args: argparse.Namespace, max_bytes: int | None = None) -> Any:
     return jsonio.parse_body(raw)
 
 
-def run_request(args: argparse.Namespace, overrides: dict[str, Any],
-                model_of: Callable[[Any, Any], Any], work: Callable[[Any, Any], bytes]) -> int:
-    """Validate like the API (``model_of(schemas, settings)``, then the engine), run
-    ``work(validated, settings)``, print its bytes. Every command that answers as an endpoint
-    does goes through here: a bad request prints the API's error JSON on standard error and
-    exits with status 2; the request is read up to the API's body limit."""
+def _answer(args: argparse.Namespace, endpoint: Computation) -> int:
+    """Print the bytes POST /api/v1/<path> answers: the request read (up to the API's body
+    limit), the command's options set over it, validated by the endpoint's body model, then
+    admitted and run in this process; a bad request prints the API's error JSON on standard
+    error and exits with status 2."""
     from pydantic import ValidationError
 
+    from bptt_studio.core.errors import ApiError, engine_error, error_body, validation_errors
+    from bptt_studio.core.settings import get_settings
+    from bptt_studio.endpoints.schemas import build_schemas
     from bptt_studio.engine import RequestError
-    from bptt_studio.errors import ApiError, engine_error, error_body, validation_errors
-    from bptt_studio.schemas import build_schemas
-    from bptt_studio.settings import get_settings
 
     settings = get_settings()
     schemas = build_schemas(settings)
-    model = model_of(schemas, settings)
+    model = endpoint.body(schemas, settings)
     try:
         body = _read_body(args, settings.max_body_bytes)
         if isinstance(body, dict):
-            body = {**body, **{k: v for k, v in overrides.items() if v is not None}}
+            given = {option.field: getattr(args, option.field)
+                     for option in endpoint.command.options}
+            body = {**body, **{k: v for k, v in given.items() if v is not None}}
         try:
             validated = model.model_validate(body, from_attributes=True)  # as FastAPI does
         except ValidationError as exc:
             errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-            raise _CliError(error_body(validation_errors(errors, model, schemas.limits,
-                                                         schemas.tags))) from None
-        output = work(validated, settings)
+            return _fail(error_body(validation_errors(errors, model, schemas.limits,
+                                                      schemas.tags)))
+        output = endpoint.compute(*endpoint.split(validated), settings)
     except ApiError as exc:
         return _fail(exc.body())
     except RequestError as exc:
         return _fail(error_body([engine_error(exc.loc, exc.msg)]))
-    except _CliError as exc:
-        return _fail(exc.body)
     except OSError as exc:
         raise UsageError(f"cannot read the request: {exc}") from None
     sys.stdout.buffer.write(output)
@@ -158,42 +164,12 @@ def run_request(args: argparse.Namespace, overrides: dict[str, Any],
     return 0
 
 
-def _endpoint(args: argparse.Namespace, endpoint: str, overrides: dict[str, Any],
-              model_of: Callable[[Any], Any]) -> int:
-    """A command printing the bytes of POST /api/v1/<endpoint> (trace, train, gradcheck)."""
-    from bptt_studio import service
-
-    return run_request(args, overrides, lambda schemas, _: model_of(schemas),
-                       lambda body, settings: service.compute(endpoint, *service.split(body),
-                                                              settings))
-
-
-class _CliError(Exception):
-    def __init__(self, body: dict[str, Any]) -> None:
-        super().__init__("bad request")
-        self.body = body
-
-
 def _fail(body: dict[str, Any]) -> int:
-    from bptt_studio import jsonio
+    from bptt_studio.core import jsonio
 
     sys.stderr.buffer.write(jsonio.dumps(body) + b"\n")
     sys.stderr.flush()
     return EXIT_BAD_REQUEST
-
-
-def _trace(args: argparse.Namespace) -> int:
-    return _endpoint(args, "trace", {"detail": args.detail}, lambda s: s.trace_body)
-
-
-def _train(args: argparse.Namespace) -> int:
-    overrides = {"iterations": args.iterations, "record_every": args.record_every,
-                 "include_trace": True if args.include_trace else None, "detail": args.detail}
-    return _endpoint(args, "train", overrides, lambda s: s.train_body)
-
-
-def _gradcheck(args: argparse.Namespace) -> int:
-    return _endpoint(args, "gradcheck", {}, lambda s: s.trace_request)
 
 
 def _add_request_options(parser: argparse.ArgumentParser) -> None:
@@ -231,16 +207,6 @@ def _workers(text: str) -> int:
     return workers
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
-
-
 def _log_level(text: str) -> str:
     if text.lower() not in LOG_LEVELS:
         raise argparse.ArgumentTypeError(f"{text!r} is not a log level ({', '.join(LOG_LEVELS)})")
@@ -268,7 +234,7 @@ def _check_settings() -> None:
     """The BPTT_* settings, each bad one named by its environment variable."""
     from pydantic import ValidationError
 
-    from bptt_studio.settings import get_settings
+    from bptt_studio.core.settings import get_settings
 
     try:
         get_settings()
@@ -282,7 +248,10 @@ def _check_settings() -> None:
         raise UsageError("bad setting: " + "; ".join(problems)) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(endpoints: bool = True) -> argparse.ArgumentParser:
+    """The command's parser: ``serve`` and, with ``endpoints``, a command per POST endpoint
+    (the registry's; importing it imports NumPy and the engine, which ``serve`` leaves to its
+    workers)."""
     parser = _Parser(prog="bptt-studio", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -306,27 +275,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"one of {', '.join(LOG_LEVELS)} (default: LOG_LEVEL, or info)")
     serve.set_defaults(func=_serve)
 
-    detail_help = 'full matrices, their norms, or "auto" (full while small), as the API'
-    trace = commands.add_parser("trace", help="print the JSON of POST /api/v1/trace")
-    _add_request_options(trace)
-    trace.add_argument("--detail", choices=["auto", "full", "norms"], help=detail_help)
-    trace.set_defaults(func=_trace)
+    if endpoints:
+        from bptt_studio.endpoints.registry import COMPUTATIONS
 
-    train = commands.add_parser("train", help="print the JSON of POST /api/v1/train")
-    _add_request_options(train)
-    train.add_argument("--iterations", type=_positive, help="training passes (default 100)")
-    train.add_argument("--record-every", type=_positive,
-                       help="record the curves every N passes")
-    train.add_argument("--include-trace", action="store_true",
-                       help="also the trace of one more pass from the trained parameters")
-    train.add_argument("--detail", choices=["auto", "full", "norms"], help=detail_help)
-    train.set_defaults(func=_train)
-
-    gradcheck = commands.add_parser("gradcheck", help="print the JSON of POST /api/v1/gradcheck")
-    _add_request_options(gradcheck)
-    gradcheck.set_defaults(func=_gradcheck)
-    derived_cli.add_commands(commands)  # neuron, export-csv, sample
-    export.add_command(commands)  # export-torch
+        for endpoint in COMPUTATIONS.values():
+            command = commands.add_parser(endpoint.command_name, help=endpoint.command.help)
+            _add_request_options(command)
+            for option in endpoint.command.options:
+                # a switch left out is None, as every option left out: the body's own value
+                flag: dict[str, Any] = {"default": None} if option.argparse.get(
+                    "action") == "store_true" else {}
+                command.add_argument(option.flag, **flag, **option.argparse)
+            command.set_defaults(func=lambda args, endpoint=endpoint: _answer(args, endpoint))
     return parser
 
 
@@ -349,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         if _command(argv) == "serve":
             _check_serve_environment()
         _check_settings()
-        args = build_parser().parse_args(argv)
+        args = build_parser(endpoints=_command(argv) != "serve").parse_args(argv)
         return int(args.func(args))
     except UsageError as exc:
         sys.stderr.write(f"bptt-studio: error: {exc}\n")

@@ -9,17 +9,19 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from bptt_studio import __version__, api, bugs_api, derived_api, pages
-from bptt_studio.body import BodyLimitMiddleware
-from bptt_studio.cache import ResponseCacheMiddleware
-from bptt_studio.errors import InternalErrorMiddleware
-from bptt_studio.paths import STATIC_DIR
-from bptt_studio.protocol import HeadAsGetMiddleware, ProtocolChecksMiddleware
+from bptt_studio.core.errors import InternalErrorMiddleware
+from bptt_studio.core.paths import STATIC_DIR
+from bptt_studio.core.settings import Settings, get_settings
+from bptt_studio.core.version import __version__
+from bptt_studio.endpoints import registry
+from bptt_studio.endpoints import routes as api
+from bptt_studio.pages import routes as pages
 from bptt_studio.rooms import routes as rooms
-from bptt_studio.runner import ComputePool, release_large_blocks_when_freed
-from bptt_studio.schemas import build_schemas
-from bptt_studio.security import JSONCORSMiddleware, SecurityHeadersMiddleware
-from bptt_studio.settings import Settings, get_settings
+from bptt_studio.serving.body import BodyLimitMiddleware
+from bptt_studio.serving.cache import ResponseCacheMiddleware
+from bptt_studio.serving.protocol import HeadAsGetMiddleware, ProtocolChecksMiddleware
+from bptt_studio.serving.runner import ComputePool, release_large_blocks_when_freed
+from bptt_studio.serving.security import JSONCORSMiddleware, SecurityHeadersMiddleware
 
 # gzip level: traces are mostly digits, which compress about 2.4x at any level; on a 3.7 MB
 # trace level 1 took 25 ms for 1.57 MB, level 5 120 ms for 1.44 MB, level 9 290 ms for 1.42 MB.
@@ -29,7 +31,8 @@ GZIP_LEVEL = 1
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app under the given limits (by default from the environment, BPTT_*)."""
     settings = settings or get_settings()
-    pool = ComputePool(settings)
+    # the fork server imports every endpoint's module once, for all its children
+    pool = ComputePool(settings, warm_up=registry.warm_up)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,11 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HeadAsGetMiddleware)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.state.compute_pool = pool  # (its state, for tests and a debugger)
-    app.include_router(api.build_router(settings, pool))
-    app.include_router(derived_api.build_router(settings, pool))  # /neuron, /export/csv, /sample
-    app.include_router(bugs_api.build_router())  # /bugs
+    api.install(app, settings, pool)  # /api/v1: every endpoint of app/endpoints/registry.py
     app.include_router(rooms.build_router(settings))  # /rooms: classrooms (app/rooms/)
-    api.install_error_handlers(app, build_schemas(settings))
     app.include_router(pages.router)
     return app
 

@@ -338,7 +338,7 @@ def largest(path: str, body_of: Callable[[int], dict], low: int, high: int) -> i
 def limit_requests() -> dict[str, tuple[str, dict]]:
     """One request at every limit of the default settings (the sizes, and the cost budget:
     the most work it accepts), per endpoint and cell."""
-    from bptt_studio.settings import Settings
+    from bptt_studio.core.settings import Settings
 
     s = Settings()
     rng = np.random.default_rng(0)
@@ -401,10 +401,10 @@ def run_limits() -> None:
 def breakdown() -> None:
     """Where the time of scenario (b) goes, measured in-process (median of 5)."""
     from bptt_studio import engine
+    from bptt_studio.core.jsonio import all_finite, dumps
+    from bptt_studio.core.settings import Settings
+    from bptt_studio.endpoints.detail import trace_payload
     from bptt_studio.engine.outputs.detail import with_norms
-    from bptt_studio.jsonio import all_finite, dumps
-    from bptt_studio.service import trace_payload
-    from bptt_studio.settings import Settings
 
     request = {k: v for k, v in lstm_request().items() if k != "detail"}
     settings = Settings()
@@ -426,7 +426,7 @@ def breakdown() -> None:
             lambda: engine.run_trace({**request, "diagnostics": False}))),
         ("engine.run_trace, diagnostics on (default)", timed(lambda: engine.run_trace(request))),
         ("engine.detail.with_norms", timed(lambda: with_norms(result))),
-        ("non_finite scan (app.jsonio.all_finite)", timed(lambda: all_finite(payload))),
+        ("non_finite scan (app.core.jsonio.all_finite)", timed(lambda: all_finite(payload))),
         ("orjson serialisation", timed(lambda: dumps(payload))),
         ("gzip level 1 (the server's)", timed(lambda: gzip.compress(body, 1), 3)),
     ]
@@ -508,17 +508,18 @@ JUDGED: dict[str, tuple[Any, Any]] = {
 
 def judge(path: str, body: dict) -> tuple[bool, float, float]:
     """(accepted by the default limits, estimated CPU seconds, estimated peak MB): the plan
-    and cost model the server itself judges the request with (app/limits.py)."""
-    from bptt_studio import engine, limits
+    and cost model the server itself judges the request with (app/serving/limits.py)."""
+    from bptt_studio import engine
+    from bptt_studio.core.errors import ApiError
+    from bptt_studio.core.settings import Settings
+    from bptt_studio.endpoints.endpoint import REQUEST_FIELDS
     from bptt_studio.engine.planning.cost import estimate
-    from bptt_studio.errors import ApiError
-    from bptt_studio.schemas import API_FIELDS
-    from bptt_studio.settings import Settings
+    from bptt_studio.serving import limits
 
     s = Settings()
     task, form = JUDGED[path]
-    options = {k: v for k, v in body.items() if k in API_FIELDS}
-    request = {k: v for k, v in body.items() if k not in API_FIELDS}
+    options = {k: v for k, v in body.items() if k not in REQUEST_FIELDS}
+    request = {k: v for k, v in body.items() if k in REQUEST_FIELDS}
     job = engine.plan(request, task=task, iterations=options.get("iterations", 100),
                       include_trace=options.get("include_trace", False))
     output = limits.response(s, form, options.get("detail", "auto"))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bptt_studio.settings import Settings  # noqa: E402
+from bptt_studio.core.settings import Settings  # noqa: E402
 from tests.cost_corners import (  # noqa: E402
     chosen,
     cpu_failures,

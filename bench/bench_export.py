@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_export.py [--repeats 3]
 
 Each endpoint of each case runs in a fresh process (so its peak resident memory is its own):
-the endpoint's function from app.derived with the default settings, against /api/v1/trace's
-own function on the same request (service.trace, detail auto: the detail the CSV chooses too).
+the endpoint's run (app/endpoints/registry.py) with the default settings, against
+/api/v1/trace's own run on the same request (detail auto: the detail the CSV chooses too; each
+run writes its response's bytes).
 Reported: CSV rows and bytes, the detail chosen, the JSON's bytes, CPU seconds
 (time.process_time, median of the repeats) of the CSV, of /trace and of the neuron view, and
 the growth of the peak resident memory (ru_maxrss, MB) over the process after its imports,
@@ -43,18 +44,20 @@ def _child(spec: dict) -> None:
     import resource
     import time
 
-    from bptt_studio import derived, service
-    from bptt_studio.settings import Settings
+    from bptt_studio.core.settings import Settings
+    from bptt_studio.endpoints.registry import COMPUTATIONS
 
     settings = Settings()
     request = _request(spec["cell"], spec["T"], spec["D"], spec["H"], spec["truncation"])
-    run = {
-        "csv": lambda: derived.export_csv(request, {"detail": "auto"}, settings),
-        "trace": lambda: service.trace(request, {"detail": "auto"}, settings),
-        "neuron": lambda: derived.neuron(request, {"t": spec["T"] // 2, "unit": 0,
-                                                   "update": None, "convention": "gradient"},
-                                         settings),
+    endpoint, options = {
+        "csv": ("export/csv", {"detail": "auto"}),
+        "trace": ("trace", {"detail": "auto"}),
+        "neuron": ("neuron", {"t": spec["T"] // 2, "unit": 0, "update": None,
+                              "convention": "gradient"}),
     }[spec["what"]]
+
+    def run() -> bytes:
+        return COMPUTATIONS[endpoint].run(request, options, settings)  # type: ignore[arg-type]
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu, body = [], b""
     for _ in range(spec["repeats"]):

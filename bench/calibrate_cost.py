@@ -5,11 +5,11 @@
     .venv/bin/python bench/calibrate_cost.py --save m.json    # keep the measurements
     .venv/bin/python bench/calibrate_cost.py --load m.json    # fit again without measuring
 
-Each request runs in a fresh process (``--child``), as the API runs it (``service.compute``,
-``derived.compute``), with OpenBLAS on one thread as ``bptt-studio serve`` pins it. The child
-times every phase of engine/cost.py (CPU seconds from ``time.process_time``, exclusive of the
-phases inside it) and measures the memory each phase adds at its peak (VmHWM, reset before
-each phase through /proc/self/clear_refs, minus VmRSS when the phase starts). The requests
+Each request runs in a fresh process (``--child``), as the API runs it (its endpoint's ``compute``,
+app/endpoints/registry.py), with OpenBLAS on one thread as ``bptt-studio serve`` pins it. The child
+times every phase of engine/planning/cost.py (CPU seconds from ``time.process_time``, exclusive of
+the phases inside it) and measures the memory each phase adds at its peak (VmHWM, reset before each
+phase through /proc/self/clear_refs, minus VmRSS when the phase starts). The requests
 are drawn at random (seeded) across the server's limits, every cell, schedule, optimizer,
 clipping, endpoint and detail, plus the corners of the limits, each kept to a few seconds.
 
@@ -159,10 +159,10 @@ WRAPPED = [  # (module, function, phase of engine/cost.py)
     ("bptt_studio.engine.bptt.diagnostics", "_full_vs_truncated", "replay"),
     ("bptt_studio.engine.bptt.diagnostics", "jacobian_norms", "jacobian"),
     ("bptt_studio.engine.tasks.run", "_all_finite", "scan"),
-    ("bptt_studio.service", "trace_payload", "payload"),
-    ("bptt_studio.service", "dumps", "json"),
-    ("bptt_studio.derived", "dumps", "json"),
-    ("bptt_studio.derived", "to_csv_bytes", "csv"),
+    ("bptt_studio.endpoints.tasks", "trace_payload", "payload"),
+    ("bptt_studio.endpoints.tasks", "dumps", "json"),
+    ("bptt_studio.endpoints.neuron", "dumps", "json"),
+    ("bptt_studio.endpoints.export_csv", "to_csv_bytes", "csv"),
     ("bptt_studio.engine.tasks.gradcheck", "numeric_param_grad", "gradcheck"),
     ("bptt_studio.engine.tasks.train", "what_it_says", "extras"),
     ("bptt_studio.engine.outputs.neuron", "neuron_view", "view"),
@@ -170,10 +170,10 @@ WRAPPED = [  # (module, function, phase of engine/cost.py)
 
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
-    from bptt_studio import derived, service
+    from bptt_studio.core.errors import ApiError
+    from bptt_studio.core.settings import Settings
+    from bptt_studio.endpoints.registry import COMPUTATIONS
     from bptt_studio.engine import RequestError
-    from bptt_studio.errors import ApiError
-    from bptt_studio.settings import Settings
 
     fields = Settings.model_fields
     settings = Settings(**{k: v for k, v in UNLIMITED.items() if k in fields})
@@ -184,10 +184,9 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     idle = _status("VmRSS:")
     _reset_peak()
     start = time.process_time()
-    compute = derived.compute if spec["endpoint"] in derived.ENDPOINTS else service.compute
     try:
-        status, size = 200, len(compute(spec["endpoint"], spec["request"], spec["options"],
-                                        settings))
+        status, size = 200, len(COMPUTATIONS[spec["endpoint"]].compute(
+            spec["request"], spec["options"], settings))
     except (RequestError, ApiError) as error:  # "full" over the response limit: a 413
         status, size = getattr(error, "status_code", 422), 0
     total = time.process_time() - start
@@ -215,16 +214,13 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
 
 def work_and_output(spec: dict[str, Any]) -> tuple[Any, Any]:
     """The request's Work and Output as the API plans them."""
-    from bptt_studio.engine import plan
+    from bptt_studio.endpoints.registry import COMPUTATIONS
     from bptt_studio.engine.planning import cost
 
-    endpoint, options = spec["endpoint"], spec["options"]
-    task = endpoint if endpoint in ("trace", "train", "gradcheck") else "trace"
-    job = plan(spec["request"], task=task, iterations=options.get("iterations", 1),
-               include_trace=options.get("include_trace", False))
-    form = {"export_csv": "csv", "neuron": "neuron"}.get(endpoint, "json")
-    detail = options.get("detail", "auto")
-    return job.work, cost.Output(form, detail, FULL_NUMBERS)
+    endpoint = COMPUTATIONS[spec["endpoint"]]
+    options = spec["options"]
+    job = endpoint.plan(spec["request"], options)
+    return job.work, cost.Output(endpoint.form, options.get("detail", "auto"), FULL_NUMBERS)
 
 
 def rough_seconds(work: Any) -> float:
@@ -268,9 +264,9 @@ def random_spec(rng: np.random.Generator, index: int) -> dict[str, Any] | None:
     if rng.random() < 0.1:  # a series: D = K = 1
         request["data"] = {"series": [float(math.sin(t / 3.0)) for t in range(T + 1)]}
     endpoint = str(rng.choice(["trace"] * 6 + ["train"] * 5 + ["gradcheck"] * 4
-                              + ["neuron"] * 2 + ["export_csv"] * 3))
+                              + ["neuron"] * 2 + ["export/csv"] * 3))
     options: dict[str, Any] = {}
-    if endpoint in ("trace", "export_csv"):
+    if endpoint in ("trace", "export/csv"):
         request["diagnostics"] = bool(rng.random() < 0.85)
         request["jacobian_norms"] = bool(request["diagnostics"] and rng.random() < 0.25)
         options["detail"] = str(rng.choice(["auto", "auto", "norms", "full"]))
@@ -310,7 +306,7 @@ def corner_specs() -> list[dict[str, Any]]:
                  "request": base, "options": {"detail": "auto"}},
                 {"name": f"corner trace {cell} {schedule} jacobian", "endpoint": "trace",
                  "request": {**base, "jacobian_norms": True}, "options": {"detail": "norms"}},
-                {"name": f"corner csv {cell} {schedule}", "endpoint": "export_csv",
+                {"name": f"corner csv {cell} {schedule}", "endpoint": "export/csv",
                  "request": base, "options": {"detail": "auto"}},
                 {"name": f"corner neuron {cell} {schedule}", "endpoint": "neuron",
                  "request": base, "options": {"t": 100, "unit": 3, "update": None,
@@ -334,7 +330,7 @@ def corner_specs() -> list[dict[str, Any]]:
                       "request": overlapping, "options": {"iterations": 13, "record_every": 1,
                                                           "include_trace": False,
                                                           "detail": "norms"}})
-        specs.append({"name": f"corner csv {cell} BPTT(1,20)", "endpoint": "export_csv",
+        specs.append({"name": f"corner csv {cell} BPTT(1,20)", "endpoint": "export/csv",
                       "request": request_of(cell, 150, 26, 8, truncation={"k1": 1, "k2": 20}),
                       "options": {"detail": "auto"}})
     # the corners are measured as they are (a few CPU-seconds at most); /train's iterations

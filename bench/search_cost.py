@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibrate_cost import CELL_NAMES, OPTIMIZERS, request_of, run_child  # noqa: E402
 
 ENDPOINT_PATHS = {"trace": "/api/v1/trace", "train": "/api/v1/train",
-                  "export_csv": "/api/v1/export/csv", "gradcheck": "/api/v1/gradcheck"}
+                  "export/csv": "/api/v1/export/csv", "gradcheck": "/api/v1/gradcheck"}
 
 
 def judged(endpoint: str, request: dict[str, Any], options: dict[str, Any]
@@ -75,7 +75,7 @@ def adversarial(rng: np.random.Generator, index: int) -> dict[str, Any] | None:
                               "optimizer": OPTIMIZERS[str(rng.choice(list(OPTIMIZERS)))],
                               "diagnostics": bool(rng.random() < 0.7)}
     request = request_of(cell, T, D, int(rng.integers(1, 65)), **fields)
-    endpoint = str(rng.choice(["train", "train", "export_csv", "trace", "gradcheck"]))
+    endpoint = str(rng.choice(["train", "train", "export/csv", "trace", "gradcheck"]))
     options: dict[str, Any] = {"detail": str(rng.choice(["auto", "norms", "full"]))}
     if endpoint == "train":
         options = {"iterations": 1, "record_every": 1,

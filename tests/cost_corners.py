@@ -13,7 +13,7 @@ corner, the request is cut as its refusal says (the corner's own field first), w
 proves that what a refusal says to do is accepted.
 
 Each accepted corner runs in a fresh process (OpenBLAS on one thread, as ``bptt-studio
-serve`` runs it), through ``service.compute`` or ``derived.compute``: CPU seconds from
+serve`` runs it), through its endpoint's ``compute`` (app/endpoints/registry.py): CPU seconds from
 ``time.process_time``, peak memory as VmHWM (reset once the process is idle) minus the idle
 VmRSS.
 """
@@ -29,12 +29,13 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from bptt_studio.core.errors import ApiError
+from bptt_studio.core.settings import Settings
+from bptt_studio.endpoints.registry import COMPUTATIONS
 from bptt_studio.engine import CELLS as ENGINE_CELLS
-from bptt_studio.engine import RequestError, plan
+from bptt_studio.engine import RequestError
 from bptt_studio.engine.planning import cost
-from bptt_studio.errors import ApiError
-from bptt_studio.limits import MB, check, response, response_budget
-from bptt_studio.settings import Settings
+from bptt_studio.serving.limits import MB, check, response_budget
 
 # Measured against the budget and the estimate with these margins (the noise of a shared
 # machine: its allocator, its page cache; for CPU seconds, its speed).
@@ -50,10 +51,10 @@ TRAIN = {"record_every": 1, "include_trace": False, "detail": "auto"}
 CHILD = r"""
 import json, sys, time
 spec = json.loads(sys.argv[1])
-from bptt_studio import derived, service
+from bptt_studio.endpoints.registry import COMPUTATIONS
 from bptt_studio.engine import RequestError
-from bptt_studio.errors import ApiError
-from bptt_studio.settings import Settings
+from bptt_studio.core.errors import ApiError
+from bptt_studio.core.settings import Settings
 
 def status(key):
     with open("/proc/self/status") as lines:
@@ -68,8 +69,7 @@ except OSError:
     pass
 start = time.process_time()
 try:
-    compute = derived.compute if spec["endpoint"] in derived.ENDPOINTS else service.compute
-    compute(spec["endpoint"], spec["request"], spec["options"], settings)
+    COMPUTATIONS[spec["endpoint"]].compute(spec["request"], spec["options"], settings)
     code = 200
 except ApiError as error:
     code = error.status_code
@@ -118,7 +118,7 @@ def corners() -> list[dict[str, Any]]:
             add("neuron", "neuron", base, {"t": 150, "unit": 0, "update": None,
                                             "convention": "gradient"})
             for detail in ("auto", "norms"):
-                add(f"csv {detail}", "export_csv", base, {"detail": detail})
+                add(f"csv {detail}", "export/csv", base, {"detail": detail})
     return out
 
 
@@ -134,15 +134,11 @@ SAMPLE = [
 
 
 def output_of(corner: dict[str, Any], settings: Settings) -> cost.Output:
-    form = {"export_csv": "csv", "neuron": "neuron"}.get(corner["endpoint"], "json")
-    return response(settings, form, corner["options"].get("detail", "auto"))  # type: ignore[arg-type]
+    return COMPUTATIONS[corner["endpoint"]].output(corner["options"], settings)
 
 
 def plan_of(corner: dict[str, Any]) -> Any:
-    endpoint, options = corner["endpoint"], corner["options"]
-    task = endpoint if endpoint in ("trace", "train", "gradcheck") else "trace"
-    return plan(corner["request"], task=task, iterations=options.get("iterations", 1),
-                include_trace=options.get("include_trace", False))
+    return COMPUTATIONS[corner["endpoint"]].plan(corner["request"], corner["options"])
 
 
 def cut(corner: dict[str, Any], field: str, value: Any) -> dict[str, Any]:

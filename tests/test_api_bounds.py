@@ -8,11 +8,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from bptt_studio import derived, limits, service
-from bptt_studio.errors import ApiError
+from bptt_studio.core.errors import ApiError
+from bptt_studio.core.settings import Settings
+from bptt_studio.endpoints.registry import COMPUTATIONS
 from bptt_studio.main import create_app
-from bptt_studio.schemas import MAX_PARAM_NAME_CHARS, WORD_CHARS
-from bptt_studio.settings import Settings
+from bptt_studio.serving import limits
+from bptt_studio.serving.limits import MAX_PARAM_NAME_CHARS, WORD_CHARS
 
 DOCUMENT = create_app().openapi()
 COMPONENTS = DOCUMENT["components"]["schemas"]
@@ -139,16 +140,17 @@ def test_a_response_over_its_limit_is_refused_with_413_naming_what_to_reduce(cli
     assert "BPTT_MAX_RESPONSE_BYTES" in error["msg"] and "truncation k2 at most" in error["msg"]
 
 
-@pytest.mark.parametrize(("endpoint", "admit", "request_"), [
-    ("trace", service.admit, overlapping_lstm_trace()),
-    ("export_csv", derived.admit, {**overlapping_lstm_trace(), "hidden_size": 2,
-                                   "truncation": {"k1": 1, "k2": 40}}),  # 30 MB of CSV
+@pytest.mark.parametrize(("endpoint", "request_"), [
+    ("trace", overlapping_lstm_trace()),
+    ("export/csv", {**overlapping_lstm_trace(), "hidden_size": 2,
+                    "truncation": {"k1": 1, "k2": 40}}),  # 30 MB of CSV
 ], ids=["trace", "csv"])
 def test_a_response_over_its_limit_is_refused_at_admission_before_any_computation(
-        endpoint, admit, request_):
-    # the worker admits a request before it queues it for a computation process (app.runner)
+        endpoint, request_):
+    # the worker admits a request before it queues it for a computation process
+    # (app/serving/runner.py)
     with pytest.raises(ApiError) as refused:
-        admit(endpoint, request_, {"detail": "auto"}, Settings())
+        COMPUTATIONS[endpoint].admit(request_, {"detail": "auto"}, Settings())
     assert (refused.value.status_code, refused.value.type) == (413, "response_too_large")
 
 
@@ -164,21 +166,20 @@ def random_request(rng: np.random.Generator) -> dict:
             "diagnostics": bool(rng.integers(0, 2))}
 
 
-ENDPOINTS = {"trace": (service, "trace"), "train with its trace": (service, "train"),
-             "csv": (derived, "export_csv")}
+ENDPOINTS = {"trace": "trace", "train with its trace": "train", "csv": "export/csv"}
 
 
 @pytest.mark.parametrize("kind", ENDPOINTS)
 def test_every_response_the_server_accepts_stays_within_its_limit(kind):
     settings = Settings(max_response_bytes=100_000)
-    module, endpoint = ENDPOINTS[kind]
+    endpoint = COMPUTATIONS[ENDPOINTS[kind]]
     options = {"detail": "auto", "iterations": 2, "record_every": 1, "include_trace": True}
     rng = np.random.default_rng(23)
     sizes, refused = [], 0
     for _ in range(30):
         request = random_request(rng)
         try:
-            sizes.append(len(module.compute(endpoint, request, options, settings)))
+            sizes.append(len(endpoint.compute(request, options, settings)))
         except ApiError as exc:
             assert exc.status_code == 413, exc.msg
             refused += 1

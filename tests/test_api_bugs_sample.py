@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bptt_studio.bugs_api import texts
 from bptt_studio.cli import EXIT_BAD_REQUEST, main
+from bptt_studio.endpoints.bugs import texts
 from bptt_studio.engine.request.bugs import BUGS
 from tests.registries import LANGUAGES
 

@@ -1,4 +1,4 @@
-"""The response cache (app/cache.py): identical compute requests replay the same bytes."""
+"""The response cache (app/serving/cache.py): identical compute requests replay the same bytes."""
 
 import gzip
 import subprocess
@@ -7,9 +7,9 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
-from bptt_studio.cache import ENTRY_OVERHEAD
+from bptt_studio.core.settings import Settings, get_settings
 from bptt_studio.main import create_app
-from bptt_studio.settings import Settings, get_settings
+from bptt_studio.serving.cache import ENTRY_OVERHEAD
 
 TRACE = "/api/v1/trace"
 JSON = {"Content-Type": "application/json"}
@@ -229,7 +229,7 @@ def run_python(code):
 # default trace's gzip), sent `count` distinct requests with a long query string.
 CACHE_MEMORY_SCRIPT = '''
 import asyncio, gc, tracemalloc
-from bptt_studio.cache import ResponseCacheMiddleware
+from bptt_studio.serving.cache import ResponseCacheMiddleware
 
 def rss():
     with open("/proc/self/statm") as f:

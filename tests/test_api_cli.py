@@ -1,4 +1,5 @@
-"""The CLI prints exactly the JSON the API returns, and the API's error JSON for bad requests."""
+"""The CLI prints exactly the bytes the API returns, and the API's error JSON for bad requests:
+every POST endpoint of the registry has its command."""
 
 import json
 import os
@@ -6,8 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bptt_studio.cli import EXIT_BAD_REQUEST, EXIT_CLOSED_PIPE, build_parser, main
-from bptt_studio.settings import get_settings
+from bptt_studio.core.settings import get_settings
+from bptt_studio.endpoints.registry import COMPUTATIONS
+from bptt_studio.endpoints.schemas import build_schemas
+from tests.registries import ENDPOINT_OPTIONS, POST_ENDPOINTS
 
 CLI = str(Path(sys.executable).parent / "bptt-studio")
 
@@ -17,11 +23,50 @@ def api_bytes(client, path, body):
     return response.status_code, response.content
 
 
-def test_cli_trace_preset_prints_exactly_the_api_response(client, capsysbinary):
-    assert main(["trace", "--preset", "machine"]) == 0
-    status, expected = api_bytes(client, "/api/v1/trace", {"data": {"preset": "machine"}})
+def flags(options: dict) -> list[str]:
+    """The command's options that set these body fields (--record-every for record_every)."""
+    return [arg for field, value in options.items()
+            for arg in (f"--{field.replace('_', '-')}", str(value))]
+
+
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+def test_every_post_endpoint_has_a_command_printing_exactly_the_apis_bytes(client, capsysbinary,
+                                                                          path):
+    options = ENDPOINT_OPTIONS.get(path, {})
+    command = COMPUTATIONS[path].command_name
+    assert main([command, "--preset", "machine", *flags(options)]) == 0
+    status, expected = api_bytes(client, f"/api/v1/{path}",
+                                 {"data": {"preset": "machine"}, **options})
     assert status == 200
     assert capsysbinary.readouterr().out == expected
+
+
+# A request the schema refuses, and one only the engine refuses (k2 < k1)
+BAD_REQUESTS = {"schema": {"hidden_size": 65, "cel": "lstm"},
+                "engine": {"truncation": {"k1": 3, "k2": 2}}}
+
+
+@pytest.mark.parametrize("bad", BAD_REQUESTS)
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+def test_every_commands_bad_request_is_the_apis_error_on_stderr_with_status_2(
+        client, capsysbinary, tmp_path, path, bad):
+    body = {**ENDPOINT_OPTIONS.get(path, {}), **BAD_REQUESTS[bad]}
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(body))
+    assert main([COMPUTATIONS[path].command_name, "--request", str(request)]) == EXIT_BAD_REQUEST
+    captured = capsysbinary.readouterr()
+    status, expected = api_bytes(client, f"/api/v1/{path}", body)
+    assert status == 422
+    assert captured.out == b""
+    assert captured.err.rstrip(b"\n") == expected
+
+
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+def test_every_option_of_a_command_is_a_field_of_its_endpoints_body(path):
+    endpoint = COMPUTATIONS[path]
+    settings = get_settings()
+    body = endpoint.body(build_schemas(settings), settings)
+    assert {option.field for option in endpoint.command.options} <= set(body.model_fields)
 
 
 def test_cli_trace_request_file_with_detail_prints_the_api_response(client, capsysbinary,
@@ -34,38 +79,13 @@ def test_cli_trace_request_file_with_detail_prints_the_api_response(client, caps
     assert capsysbinary.readouterr().out == expected
 
 
-def test_cli_train_prints_exactly_the_api_response(client, capsysbinary):
-    assert main(["train", "--preset", "series", "--iterations", "25", "--record-every",
-                 "5"]) == 0
+def test_cli_train_switch_includes_the_trace_as_the_api_does(client, capsysbinary):
+    assert main(["train", "--preset", "series", "--iterations", "25", "--record-every", "5",
+                 "--include-trace"]) == 0
     _, expected = api_bytes(client, "/api/v1/train", {"data": {"preset": "series"},
-                                                      "iterations": 25, "record_every": 5})
+                                                      "iterations": 25, "record_every": 5,
+                                                      "include_trace": True})
     assert capsysbinary.readouterr().out == expected
-
-
-def test_cli_gradcheck_prints_exactly_the_api_response(client, capsysbinary):
-    assert main(["gradcheck", "--preset", "series"]) == 0
-    _, expected = api_bytes(client, "/api/v1/gradcheck", {"data": {"preset": "series"}})
-    assert capsysbinary.readouterr().out == expected
-
-
-def test_cli_bad_request_exits_non_zero_with_the_api_error_on_stderr(client, capsysbinary,
-                                                                     tmp_path):
-    path = tmp_path / "request.json"
-    path.write_text('{"truncation": {"k1": 3, "k2": 2}}')
-    assert main(["trace", "--request", str(path)]) == EXIT_BAD_REQUEST
-    captured = capsysbinary.readouterr()
-    status, expected = api_bytes(client, "/api/v1/trace", {"truncation": {"k1": 3, "k2": 2}})
-    assert status == 422
-    assert captured.out == b""
-    assert captured.err.rstrip(b"\n") == expected
-
-
-def test_cli_schema_error_matches_the_api_error(client, capsysbinary, tmp_path):
-    path = tmp_path / "request.json"
-    path.write_text('{"hidden_size": 65, "cel": "lstm"}')
-    assert main(["trace", "--request", str(path)]) == EXIT_BAD_REQUEST
-    _, expected = api_bytes(client, "/api/v1/trace", {"hidden_size": 65, "cel": "lstm"})
-    assert capsysbinary.readouterr().err.rstrip(b"\n") == expected
 
 
 def test_cli_non_json_request_exits_non_zero_with_error_json(capsysbinary, tmp_path):
@@ -188,3 +208,18 @@ def test_cli_deeply_nested_request_is_the_api_error_not_a_traceback(client, caps
     expected = client.post("/api/v1/trace", content=body,
                            headers={"Content-Type": "application/json"}).content
     assert capsysbinary.readouterr().err.rstrip(b"\n") == expected
+
+
+def test_serve_leaves_numpy_and_the_endpoints_to_its_workers():
+    # the supervisor of several workers never computes: the registry (NumPy, the engine, every
+    # endpoint's models) is imported by the workers alone
+    program = ("import contextlib, sys\n"
+               "from bptt_studio.cli import main\n"
+               "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(None):\n"
+               "    main(['serve', '--help'])\n"
+               "print(sorted(m for m in ('numpy', 'bptt_studio.endpoints.registry')"
+               " if m in sys.modules))\n")
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                               timeout=60, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bptt_studio import protocol
+from bptt_studio.serving import protocol
 from tests.conftest import start_server, stop_server
 from tests.serving_support import read_response
 
@@ -190,7 +190,7 @@ def test_a_proxy_in_forwarded_allow_ips_is_not_one_client_but_the_worker_has_a_c
 
 def test_bodies_being_received_past_the_workers_budget_are_answered_503(server):
     _, port = server
-    from bptt_studio.body import RECEIVING_BYTES
+    from bptt_studio.serving.body import RECEIVING_BYTES
 
     size = 3_000_000
     room = RECEIVING_BYTES // size  # bodies of 3 MB the budget holds at once
@@ -256,7 +256,7 @@ def test_a_redirect_never_names_the_host_the_client_sent(server, method, path, l
     (b"/already/relative", b"/already/relative"),
 ])
 def test_a_location_is_made_relative_with_one_leading_slash(location, relative):
-    from bptt_studio.security import relative as made_relative
+    from bptt_studio.serving.security import relative as made_relative
 
     assert made_relative(location) == relative
 
@@ -267,8 +267,8 @@ def test_a_location_is_made_relative_with_one_leading_slash(location, relative):
 def test_a_computation_stopped_at_its_deadline_says_when_to_come_back():
     from fastapi.testclient import TestClient
 
+    from bptt_studio.core.settings import Settings
     from bptt_studio.main import create_app
-    from bptt_studio.settings import Settings
     from tests.serving_support import slow_train
 
     # 1.5 CPU-seconds of work against a deadline of 0.3 s: stopped on any machine
@@ -279,8 +279,8 @@ def test_a_computation_stopped_at_its_deadline_says_when_to_come_back():
 
 
 def test_retry_after_is_the_soonest_expected_end_of_a_running_computation(monkeypatch):
-    from bptt_studio import runner
-    from bptt_studio.settings import Settings
+    from bptt_studio.core.settings import Settings
+    from bptt_studio.serving import runner
 
     pool = runner.ComputePool(Settings(compute_processes=2))
     monkeypatch.setattr(runner.time, "monotonic", lambda: 100.0)
@@ -296,8 +296,8 @@ def test_retry_after_is_the_soonest_expected_end_of_a_running_computation(monkey
 def test_work_that_would_pass_the_deadline_under_load_is_not_started_and_says_when_to_retry():
     from fastapi.testclient import TestClient
 
+    from bptt_studio.core.settings import Settings
     from bptt_studio.main import create_app
-    from bptt_studio.settings import Settings
     from tests.serving_support import slow_train
 
     app = create_app(Settings(max_cpu_seconds=60))
@@ -316,16 +316,16 @@ def test_work_that_would_pass_the_deadline_under_load_is_not_started_and_says_wh
 
 
 def test_an_idle_server_starts_whatever_the_cost_model_accepted():
-    from bptt_studio import runner
-    from bptt_studio.settings import Settings
+    from bptt_studio.core.settings import Settings
+    from bptt_studio.serving import runner
 
     pool = runner.ComputePool(Settings())
     assert not pool._would_miss_deadline(Settings().max_cpu_seconds)
 
 
 def test_the_slowdown_follows_how_long_computations_take_against_their_estimates():
-    from bptt_studio import runner
-    from bptt_studio.settings import Settings
+    from bptt_studio.core.settings import Settings
+    from bptt_studio.serving import runner
 
     pool = runner.ComputePool(Settings())
     for _ in range(10):
@@ -362,8 +362,8 @@ def test_a_request_http_refuses_is_answered_in_json(server, request_, status, ty
 def test_a_refused_cors_preflight_is_answered_in_json():
     from fastapi.testclient import TestClient
 
+    from bptt_studio.core.settings import Settings
     from bptt_studio.main import create_app
-    from bptt_studio.settings import Settings
 
     with TestClient(create_app(Settings(cors_origins=["https://class.example"]))) as client:
         response = client.options("/api/v1/trace", headers={

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from bptt_studio.core.settings import Settings
 from bptt_studio.engine import run_trace
 from bptt_studio.engine.outputs.detail import frobenius, with_norms
 from bptt_studio.main import create_app
-from bptt_studio.settings import Settings
 from tests.engine_helpers import CELL_NAMES
 
 SMALL = {"cell": "lstm", "hidden_size": 3, "data": {"text": "hello"}}
@@ -115,7 +115,7 @@ def test_post_train_applies_detail_to_the_included_trace(client):
 
 
 def test_full_response_size_estimate_is_close_to_the_real_size(client):
-    from bptt_studio.service import estimate_full_bytes
+    from bptt_studio.endpoints.detail import estimate_full_bytes
 
     for request in (SMALL, {"cell": "gru", "hidden_size": 8, "truncation": {"k1": 2}},
                     {"hidden_size": 16, "data": {"series": list(range(40))}}):

@@ -1,6 +1,11 @@
 """The endpoints under /api/v1, read like the contract: status first, then fields and shapes."""
 
+import pytest
+
+from bptt_studio.endpoints.endpoint import Computation
+from bptt_studio.endpoints.registry import COMPUTATIONS, ENDPOINTS
 from bptt_studio.engine import list_presets
+from tests.registries import ENDPOINT_OPTIONS, POST_ENDPOINTS
 
 TRACE_FIELDS = {"config", "vocab", "inputs", "targets", "scale", "params", "events", "updates",
                 "loss", "step_losses", "loss_steps", "windows", "diagnostics", "non_finite",
@@ -128,17 +133,20 @@ def test_post_gradcheck_reports_every_parameter_within_tolerance(client):
     assert max(result["max_rel_error"].values()) < result["tolerance"]
 
 
+# Answers that are not JSON: the computations' own (the registry's), a room's event stream and
+# its QR code
+MEDIA_TYPES = {**{f"/api/v1/{path}": endpoint.media_type.split(";")[0]
+                  for path, endpoint in COMPUTATIONS.items()},
+               "/api/v1/rooms/{room}/events": "text/event-stream",
+               "/api/v1/rooms/{room}/qr.svg": "image/svg+xml"}
+
+
 def test_openapi_declares_a_response_schema_for_every_endpoint(client):
     document = client.get("/openapi.json").json()
     for path, operations in document["paths"].items():
         if not path.startswith("/api/v1/"):
             continue
-        # JSON, except the CSV export (text/csv), the PyTorch check (a Python script), a
-        # room's event stream and its QR code
-        media = {"/api/v1/export/csv": "text/csv",
-                 "/api/v1/export/torch": "text/x-python",
-                 "/api/v1/rooms/{room}/events": "text/event-stream",
-                 "/api/v1/rooms/{room}/qr.svg": "image/svg+xml"}.get(path, "application/json")
+        media = MEDIA_TYPES.get(path, "application/json")
         for method, operation in operations.items():
             success = [code for code in operation["responses"] if code.startswith("2")]
             assert len(success) == 1, (path, method)
@@ -148,13 +156,42 @@ def test_openapi_declares_a_response_schema_for_every_endpoint(client):
             assert content["schema"], (path, method)
 
 
+def test_openapi_lists_every_endpoint_of_the_registry_with_its_method(client):
+    document = client.get("/openapi.json").json()
+    listed = {(path.removeprefix("/api/v1/"), method) for path, operations
+              in document["paths"].items() for method in operations}
+    declared = {(endpoint.path, "post" if isinstance(endpoint, Computation) else "get")
+                for endpoint in ENDPOINTS}
+    assert declared <= listed
+
+
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+def test_every_post_endpoint_declares_400_413_422_503_and_504(client, path):
+    operation = client.get("/openapi.json").json()["paths"][f"/api/v1/{path}"]["post"]
+    assert {"400", "413", "422", "503", "504"} <= set(operation["responses"])
+    assert operation["requestBody"]["required"] is True
+
+
 def test_openapi_declares_400_413_and_422_on_every_post(client):
     document = client.get("/openapi.json").json()
     posts = {path: ops["post"] for path, ops in document["paths"].items()
              if "post" in ops and "requestBody" in ops["post"]}  # (POST /rooms takes none)
-    assert {"/api/v1/trace", "/api/v1/export/csv", "/api/v1/rooms/{room}/answers"} <= set(posts)
+    assert {"/api/v1/rooms/{room}/answers"} <= set(posts)
     for path, operation in posts.items():
         assert {"400", "413", "422"} <= set(operation["responses"]), path
+
+
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+def test_every_post_endpoint_answers_its_media_type(client, path):
+    body = {"cell": "gru", "hidden_size": 2, "data": {"text": "hello"},
+            **ENDPOINT_OPTIONS.get(path, {})}
+    response = client.post(f"/api/v1/{path}", json=body)
+    assert response.status_code == 200, response.text
+    endpoint = COMPUTATIONS[path]
+    assert response.headers["content-type"] == endpoint.media_type
+    if endpoint.filename is not None:
+        assert response.headers["content-disposition"] == (
+            f'attachment; filename="{endpoint.filename}"')
 
 
 def test_openapi_request_schema_carries_the_server_limits(client):

@@ -15,8 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from bptt_studio.core.settings import Settings
 from bptt_studio.main import create_app
-from bptt_studio.settings import Settings
 
 SMALL_LIMITS = Settings(
     max_hidden_size=6, max_seq_len=12, max_input_size=8, max_iterations=20,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from bptt_studio import jsonio
+from bptt_studio.core import jsonio
+from bptt_studio.core.settings import Settings, get_settings
 from bptt_studio.main import create_app
-from bptt_studio.settings import Settings, get_settings
 
 # H = 8 ReLU units with W scaled to spectral radius 50 over 200 steps: h grows like 50^t and
 # overflows float64 long before the end.

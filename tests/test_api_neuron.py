@@ -12,8 +12,8 @@ import math
 import pytest
 
 from bptt_studio.cli import EXIT_BAD_REQUEST, main
+from bptt_studio.core.jsonio import dumps
 from bptt_studio.engine import neuron
-from bptt_studio.jsonio import dumps
 from tests.engine_helpers import CELL_NAMES, small_request
 
 NO_GZIP = {"Accept-Encoding": "identity"}

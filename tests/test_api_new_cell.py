@@ -16,22 +16,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.registries import ENDPOINT_OPTIONS, POST_ENDPOINTS
+
 TESTS = Path(__file__).resolve().parent
 
-# The process's script: every POST endpoint asked for the cell, (endpoint, status, media
-# type, body) of each answer on stdout as JSON, and the OpenAPI document's cell names.
+# The process's script: every POST endpoint asked for the cell (the bodies in argv), (status,
+# media type, body) of each answer on stdout as JSON, and the OpenAPI document's cell names.
 SCRIPT = """
-import json
+import json, sys
 from fastapi.testclient import TestClient
 from bptt_studio.main import create_app
 
-request = {"cell": "mgu", "hidden_size": 3, "data": {"text": "hello"},
-           "truncation": {"k1": 2, "k2": 3}}
-bodies = {
-    "trace": request, "train": {**request, "iterations": 5, "include_trace": True},
-    "gradcheck": request, "params": request, "neuron": {**request, "t": 2, "unit": 1},
-    "export/torch": request, "export/csv": request,
-}
+bodies = json.loads(sys.argv[1])
 answers = {}
 with TestClient(create_app()) as client:
     for endpoint, body in bodies.items():
@@ -42,8 +38,12 @@ with TestClient(create_app()) as client:
     answers["enum"] = schema["TraceApiRequest"]["properties"]["cell"]["enum"]
 print(json.dumps(answers))
 """
-
-ENDPOINTS = ("trace", "train", "gradcheck", "params", "neuron", "export/torch", "export/csv")
+REQUEST = {"cell": "mgu", "hidden_size": 3, "data": {"text": "hello"},
+           "truncation": {"k1": 2, "k2": 3}}
+# /train with the trace of its last pass too
+BODIES = {path: {**REQUEST, **ENDPOINT_OPTIONS.get(path, {}),
+                 **({"include_trace": True} if path == "train" else {})}
+          for path in POST_ENDPOINTS}
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +51,13 @@ def answers() -> dict:
     env = {**os.environ, "BPTT_CELLS": "mgu_cell",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS),
                                                        os.environ.get("PYTHONPATH")]))}
-    run = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=300, check=False)
+    run = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(BODIES)], env=env,
+                         capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.splitlines()[-1])
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("endpoint", POST_ENDPOINTS)
 def test_every_endpoint_answers_the_new_cell_with_a_200(answers, endpoint):
     status, _, text = answers[endpoint]
     assert status == 200, text[:2000]

@@ -12,10 +12,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from bptt_studio.core.settings import Settings
 from bptt_studio.engine import RequestError
 from bptt_studio.engine.request.fields import parse_request
 from bptt_studio.main import create_app
-from bptt_studio.settings import Settings
 
 SMALL_LIMITS = Settings(
     max_hidden_size=6, max_seq_len=12, max_input_size=8, max_iterations=20,

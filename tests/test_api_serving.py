@@ -17,10 +17,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bptt_studio import runner
+from bptt_studio.core.settings import Settings
 from bptt_studio.engine import train
 from bptt_studio.main import create_app
-from bptt_studio.settings import Settings
+from bptt_studio.serving import runner
 from tests.conftest import start_server, stop_server
 from tests.proc_support import (
     own_cpu_seconds,
@@ -48,7 +48,7 @@ CUT_OFF_WITHIN_S = 10 * CLIENT_TIMEOUT_S
 # One computation process and two places in the queue: four slow requests saturate it.
 # A long deadline: on a busy machine the slow requests must not end by it here.
 # The serving tests hold computations of 1.5 CPU-seconds and more, near the default cost budget
-# (BPTT_MAX_CPU_SECONDS, app/limits.py): they raise it, as they do the deadline.
+# (BPTT_MAX_CPU_SECONDS, app/serving/limits.py): they raise it, as they do the deadline.
 BUDGET = 60.0
 SERVER_ENV = {"BPTT_COMPUTE_PROCESSES": "1", "BPTT_COMPUTE_QUEUE": "2",
               "BPTT_CLIENT_TIMEOUT_S": str(CLIENT_TIMEOUT_S), "BPTT_COMPUTE_DEADLINE_S": "60",
@@ -218,17 +218,14 @@ def test_a_computation_over_its_memory_budget_is_refused_with_422_naming_the_set
     assert after.status_code == 200
 
 
-def test_an_unexpected_error_in_a_computation_is_a_500_without_its_traceback(monkeypatch,
-                                                                           capsys):
-    import pickle
+def broken_computation(detail: str) -> bytes:
+    """A computation with a bug (module-level: a child's work is pickled by reference)."""
+    raise ZeroDivisionError(detail)
 
-    from bptt_studio import service
 
-    def broken(*args):
-        raise ZeroDivisionError("a secret detail")
-
-    monkeypatch.setattr(service, "run", broken)
-    kind, payload, retire = runner._run_one(pickle.dumps(("trace", None, {})), Settings())
+def test_an_unexpected_error_in_a_computation_is_a_500_without_its_traceback(capsys):
+    work = runner.Work(broken_computation, ("a secret detail",))
+    kind, payload, retire = runner._run_one(work.task(), Settings())
     error = json.loads(payload)
     assert (kind, retire, error["status"], error["type"]) == (runner.ERROR, True, 500,
                                                               "internal_error")

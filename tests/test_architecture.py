@@ -1,10 +1,8 @@
-"""The architecture, held: the engine imports nothing of the web, and no import cycles.
+"""The architecture, held: the engine imports nothing of the web, each package's folders form
+layers (no folder imports one above it), and no import cycle anywhere.
 
 Every import counts (at the top of a module, inside a function, under TYPE_CHECKING): the
-graph is tools/import_graph.py's, read from the source. The engine's own cycles are gone; the
-app's that remain are listed below, each to be removed (issue 19, phase 2: one endpoint
-registry), and the test fails when one of them grows, a new one appears, or one is gone and
-still listed.
+graph is tools/import_graph.py's, read from the source.
 """
 
 from __future__ import annotations
@@ -23,13 +21,21 @@ ENGINE = "bptt_studio.engine"
 # What the engine may import: NumPy and the standard library (and itself).
 ENGINE_ALLOWED_THIRD_PARTY = {"numpy"}
 
-# The app's import cycles still there, to be taken apart by phase 2's endpoint registry
-# (routes, CLI and runner made from one declaration per endpoint).
-KNOWN_APP_CYCLES = [
-    ["bptt_studio.api", "bptt_studio.cli", "bptt_studio.derived", "bptt_studio.derived_api",
-     "bptt_studio.derived_cli", "bptt_studio.export", "bptt_studio.runner"],
-    ["bptt_studio.limits", "bptt_studio.service"],
-]
+APP = "bptt_studio"
+# The app's folders and the folders of the app each may import (the engine, below them all,
+# any of them may): what every part shares at the bottom, then the machinery that serves any
+# request, the endpoints, and the parts that stand beside them. The top (main.py, cli.py)
+# wires them all.
+APP_LAYERS = {
+    "core": set(),
+    "serving": {"core"},
+    "endpoints": {"core", "serving"},
+    "pages": {"core"},
+    "notebook": {"core", "endpoints"},
+    "rooms": {"core", "serving"},
+}
+# The top of the package: only the wiring.
+APP_TOP = {APP, f"{APP}.main", f"{APP}.cli"}
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +94,32 @@ def test_the_engine_has_no_import_cycle(graph):
     assert import_graph.cycles(engine) == []
 
 
-def test_the_only_import_cycles_are_the_apps_known_ones(graph):
-    assert import_graph.cycles(graph) == KNOWN_APP_CYCLES
+def test_there_is_no_import_cycle(graph):
+    assert import_graph.cycles(graph) == []
+
+
+def test_the_apps_folders_form_a_dag(graph):
+    folders = import_graph.folder_graph(graph, import_graph.modules(ROOT))
+    app = {name: {t for t in targets if not t.startswith(ENGINE)}
+           for name, targets in folders.items() if not name.startswith(ENGINE)}
+    assert import_graph.cycles(app) == []
+
+
+def test_each_folder_of_the_app_imports_only_the_folders_it_stands_on(graph):
+    folders = import_graph.folder_graph(graph, import_graph.modules(ROOT))
+    app = {name.removeprefix(f"{APP}."): {t.removeprefix(f"{APP}.") for t in targets
+                                           if not t.startswith(ENGINE)}
+           for name, targets in folders.items()
+           if name.startswith(f"{APP}.") and not name.startswith(ENGINE)}
+    assert set(app) == set(APP_LAYERS)  # every folder of app/ has its place here
+    assert {name: sorted(imported - APP_LAYERS[name]) for name, imported in app.items()} == {
+        name: [] for name in APP_LAYERS}
+
+
+def test_the_top_of_the_app_holds_only_the_wiring(graph):
+    top = {name for name in graph if name.count(".") <= 1 and not name.startswith(ENGINE)
+           and import_graph.folder_of(name, import_graph.modules(ROOT)) == APP}
+    assert top == APP_TOP
 
 
 def test_a_cycle_through_a_function_level_import_is_found(tmp_path):

@@ -1,6 +1,6 @@
-"""The cost model (engine/cost.py) and the limits that judge it (app/limits.py): the estimate
-grows with every count, a request over the budget is refused naming the field to reduce and
-how far, and what that says to do is then accepted."""
+"""The cost model (engine/planning/cost.py) and the limits that judge it
+(app/serving/limits.py): the estimate grows with every count, a request over the budget is
+refused naming the field to reduce and how far, and what that says to do is then accepted."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import itertools
 
 import pytest
 
-from bptt_studio import service
+from bptt_studio.core.settings import Settings
+from bptt_studio.endpoints.detail import estimate_full_bytes
+from bptt_studio.endpoints.registry import COMPUTATIONS
 from bptt_studio.engine import RequestError, plan, run_trace
 from bptt_studio.engine.planning import cost
 from bptt_studio.engine.planning.plan import count_work
-from bptt_studio.limits import MB, check, response
-from bptt_studio.service import BYTES_PER_NUMBER, estimate_full_bytes
-from bptt_studio.settings import Settings
+from bptt_studio.serving.limits import BYTES_PER_NUMBER, MB, check, response
 from tests.engine_helpers import CELL_NAMES
 
 ALPHABET = [chr(0x21 + i) for i in range(94)] + [chr(0xC0 + i) for i in range(34)]
@@ -102,7 +102,7 @@ def test_a_plan_is_estimated_from_its_work():
 
 @pytest.mark.parametrize("cell", CELL_NAMES)
 @pytest.mark.parametrize("truncation", [None, {"k1": 1, "k2": 2}, {"k1": 3, "k2": 8}])
-def test_the_count_of_a_full_trace_is_the_service_estimate_of_its_size(cell, truncation):
+def test_the_count_of_a_full_trace_is_the_api_estimate_of_its_size(cell, truncation):
     req = request(cell, 30, 9, 6, truncation=truncation, jacobian_norms=True)
     job = plan(req)
     counted = cost.trace_numbers(job.work, full=True)
@@ -151,7 +151,7 @@ TRAIN = {"iterations": 100, "record_every": 1, "include_trace": False, "detail":
 def test_the_issue_s_train_request_is_refused_naming_iterations_and_how_many_fit():
     # one 1.35 KB request that used to cost about 40 CPU-seconds
     with pytest.raises(RequestError) as error:
-        service.compute("train", SLOW_TRAIN, TRAIN, Settings())
+        COMPUTATIONS["train"].compute(SLOW_TRAIN, TRAIN, Settings())
     loc, msg = only_error(error)
     assert loc == ("iterations",)
     assert "CPU-seconds" in msg and "the server allows 2 CPU-seconds (BPTT_MAX_CPU_SECONDS)" in msg
@@ -163,7 +163,7 @@ def test_the_issue_s_train_request_is_refused_naming_iterations_and_how_many_fit
 def test_the_iterations_a_refusal_names_are_accepted_and_one_more_is_not():
     settings = Settings()
     with pytest.raises(RequestError) as error:
-        service.compute("train", SLOW_TRAIN, TRAIN, settings)
+        COMPUTATIONS["train"].compute(SLOW_TRAIN, TRAIN, settings)
     most = int(error.value.msg.split("at most ")[1].split(" iterations")[0])
     job = plan(SLOW_TRAIN, task="train", iterations=most)
     check(job, settings, response(settings, "json", "auto"))  # just under: accepted
@@ -230,7 +230,7 @@ def test_each_way_a_refusal_offers_fits_the_budget():
 def test_a_small_request_is_accepted_by_the_default_budget():
     for endpoint, options in (("trace", {"detail": "auto"}), ("gradcheck", {}),
                               ("train", {**TRAIN, "iterations": 100})):
-        service.compute(endpoint, {"cell": "lstm", "hidden_size": 4}, options, Settings())
+        COMPUTATIONS[endpoint].compute({"cell": "lstm", "hidden_size": 4}, options, Settings())
 
 
 def test_the_superseded_count_limits_still_apply_when_a_deployment_sets_them():

@@ -18,7 +18,7 @@ import os
 
 import pytest
 
-from bptt_studio.settings import Settings
+from bptt_studio.core.settings import Settings
 from tests.cost_corners import (
     CELLS,
     OPTIMIZERS,

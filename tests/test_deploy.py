@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bptt_studio.runner import memory_bound_mb, memory_terms_mb
-from bptt_studio.settings import Settings
+from bptt_studio.core.settings import Settings
+from bptt_studio.serving.memory import memory_bound_mb, memory_terms_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

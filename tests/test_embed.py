@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 from proc_support import stop_server
 from pydantic import ValidationError
 
-from bptt_studio.embed import PANELS, embed_view
+from bptt_studio.core.settings import Settings
 from bptt_studio.main import create_app
-from bptt_studio.settings import Settings
+from bptt_studio.pages.embed import PANELS, embed_view
 
 # What each panel name hides on the page: its element, found by selector.
 PANEL_ELEMENTS = {"timeline": "#timeline", "network": ".stage", "equation": ".equation-wrap",

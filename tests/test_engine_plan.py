@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from bptt_studio import service
+from bptt_studio.core.settings import Settings
+from bptt_studio.endpoints.registry import COMPUTATIONS
 from bptt_studio.engine import (
     PRESETS,
     Plan,
@@ -21,7 +22,6 @@ from bptt_studio.engine import (
     run_trace,
     train,
 )
-from bptt_studio.settings import Settings
 from tests.engine_helpers import CELL_NAMES, small_request
 
 # the module (the package's name ``plan`` is the function)
@@ -69,7 +69,7 @@ def test_one_request_reads_its_preset_once_from_the_schema_to_the_json(monkeypat
     preset = CountingPreset(PRESETS["sentence"])
     monkeypatch.setitem(PRESETS, "sentence", preset)
     request = {"data": {"preset": "sentence"}, "hidden_size": 3}
-    service.compute(endpoint, request, OPTIONS[endpoint], Settings())
+    COMPUTATIONS[endpoint].compute(request, OPTIONS[endpoint], Settings())
     assert preset.reads == 1
 
 
@@ -77,7 +77,8 @@ def test_one_request_reads_its_preset_once_from_the_schema_to_the_json(monkeypat
 def test_one_request_is_validated_and_encoded_once(monkeypatch, endpoint):
     parsed = _counting(monkeypatch, plan_module, "parse_request")
     encoded = _counting(monkeypatch, plan_module, "encode")
-    service.compute(endpoint, {"cell": "gru", "hidden_size": 3}, OPTIONS[endpoint], Settings())
+    COMPUTATIONS[endpoint].compute({"cell": "gru", "hidden_size": 3}, OPTIONS[endpoint],
+                                   Settings())
     assert (len(parsed), len(encoded)) == (1, 1)
 
 

@@ -12,10 +12,10 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
+from bptt_studio.core.settings import Settings
 from bptt_studio.engine import run_trace
 from bptt_studio.engine.outputs.tidy import COLUMNS, to_csv, to_csv_bytes
 from bptt_studio.main import create_app
-from bptt_studio.settings import Settings
 from tests.engine_helpers import CELL_NAMES, small_request
 
 NO_GZIP = {"Accept-Encoding": "identity"}

@@ -2,8 +2,8 @@
 
 import re
 
-from bptt_studio import __version__
-from bptt_studio.paths import TEMPLATES_DIR
+from bptt_studio.core.paths import TEMPLATES_DIR
+from bptt_studio.core.version import __version__
 
 
 def test_get_health_answers_status_and_package_version(client):
@@ -63,7 +63,7 @@ def test_templates_hold_no_inline_script_or_handler():
 
 
 def test_templates_and_static_load_nothing_from_the_internet():
-    from bptt_studio.paths import STATIC_DIR
+    from bptt_studio.core.paths import STATIC_DIR
 
     pattern = re.compile(r"(src|href)\s*=\s*[\"']https?://", re.IGNORECASE)
     for folder in (TEMPLATES_DIR, STATIC_DIR):

@@ -16,9 +16,10 @@ import pytest
 
 anywidget = pytest.importorskip("anywidget", reason='the notebook extra: pip install ".[notebook]"')
 
-from bptt_studio import jslink  # noqa: E402 - after the extra's check
+from bptt_studio.core.paths import TEMPLATES_DIR  # noqa: E402
 from bptt_studio.engine import CELLS, RequestError, run_trace, to_data, train  # noqa: E402
-from bptt_studio.notebook import (  # noqa: E402
+from bptt_studio.notebook import jslink  # noqa: E402 - after the extra's check
+from bptt_studio.notebook.widget import (  # noqa: E402
     JS_DIR,
     LANGUAGES,
     NOTATIONS,
@@ -26,7 +27,6 @@ from bptt_studio.notebook import (  # noqa: E402
     Studio,
     assets,
 )
-from bptt_studio.paths import TEMPLATES_DIR  # noqa: E402
 
 REQUEST = {"cell": "lstm", "hidden_size": 3, "data": {"text": "machine"}}
 

@@ -294,7 +294,7 @@ def test_site_packages_gains_bptt_studio_and_no_app_or_engine(installed):
 def test_installed_package_is_imported_from_site_packages_not_the_folder(installed, elsewhere):
     run = subprocess.run(
         [str(installed / "python"), "-c",
-         "import bptt_studio, bptt_studio.engine, bptt_studio.paths as p; "
+         "import bptt_studio, bptt_studio.engine, bptt_studio.core.paths as p; "
          "print(bptt_studio.__file__); print(p.STATIC_DIR); print(bptt_studio.__version__)"],
         cwd=elsewhere, env=clean_env(), capture_output=True, text=True, timeout=120,
         check=False)
@@ -400,7 +400,8 @@ def test_installed_notebook_widget_carries_the_pages_modules_from_site_packages(
     """The widget's JavaScript, style sheet and markup come from the installed package."""
     program = textwrap.dedent("""
         import json
-        from bptt_studio.notebook import Studio, assets, JS_DIR
+        from bptt_studio.notebook import Studio
+        from bptt_studio.notebook.widget import assets, JS_DIR
         w = Studio({"cell": "gru", "hidden_size": 2})
         w.event = 3
         paths = [p for p, _ in assets()["_modules"]]
@@ -422,7 +423,7 @@ def test_installed_notebook_widget_carries_the_pages_modules_from_site_packages(
 
 
 def test_vendored_plotly_js_is_the_recorded_npm_release():
-    from bptt_studio.paths import plotly_js_path
+    from bptt_studio.core.paths import plotly_js_path
 
     record = json.loads((ROOT / "vendor" / "plotly.js.json").read_text())
     bundle = ROOT / "vendor" / record["file"]

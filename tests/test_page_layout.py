@@ -405,7 +405,7 @@ def test_no_accessibility_violations(page, live_server, console_errors, query):
 
 def test_the_longest_sequence_the_api_takes_is_drawn(page, live_server, console_errors):
     """T = 200 (BPTT_MAX_SEQ_LEN's default): drawn, stepped to its end, no console error."""
-    from bptt_studio.settings import Settings
+    from bptt_studio.core.settings import Settings
 
     steps = Settings().max_seq_len
     text = ("abcdefghij" * 40)[: steps + 1]

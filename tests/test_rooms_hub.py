@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import orjson
 import pytest
 
+from bptt_studio.core.settings import Settings
 from bptt_studio.rooms.hub import (
     ALPHABET,
     Closed,
@@ -24,7 +25,6 @@ from bptt_studio.rooms.hub import (
     Unauthorized,
 )
 from bptt_studio.rooms.memory import MemoryHub
-from bptt_studio.settings import Settings
 
 pytestmark = pytest.mark.anyio
 HUBS = ["memory", "redis"]

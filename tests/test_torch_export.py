@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from bptt_studio import __version__
+from bptt_studio.core.settings import Settings
+from bptt_studio.core.version import __version__
 from bptt_studio.engine import run_trace, torch_script
 from bptt_studio.engine.outputs.torch_script import estimate_script_bytes
 from bptt_studio.main import create_app
-from bptt_studio.settings import Settings
 
 BIN = Path(sys.executable).parent
 

@@ -145,8 +145,8 @@ def answers(seed: int, per_endpoint: int) -> list[tuple[str, dict[str, Any], int
     and /api/v1/presets."""
     from fastapi.testclient import TestClient
 
+    from bptt_studio.core.settings import Settings
     from bptt_studio.main import create_app
-    from bptt_studio.settings import Settings
 
     # The default limits judge every request (the refusals are part of the recording), but
     # the deadline is generous: a busy machine must not turn an answer into a 504.

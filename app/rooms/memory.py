@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bptt_studio.core.settings import Settings
 from bptt_studio.rooms.hub import (
     CODE_TRIES,
     RETRY_AFTER_S,
@@ -39,7 +40,6 @@ from bptt_studio.rooms.hub import (
     too_fast,
     too_many_students,
 )
-from bptt_studio.settings import Settings
 
 
 @dataclass

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bptt_studio.core.settings import Settings
 from bptt_studio.rooms.hub import (
     CODE_TRIES,
     Full,
@@ -53,7 +54,6 @@ from bptt_studio.rooms.hub import (
     too_many_students,
     wrong_token,
 )
-from bptt_studio.settings import Settings
 
 logger = logging.getLogger("bptt_studio.rooms")
 T = TypeVar("T")

@@ -17,9 +17,9 @@ import orjson
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from starlette.responses import Response
 
-from bptt_studio import jsonio
-from bptt_studio.body import JSONBodyRoute
-from bptt_studio.errors import ApiError
+from bptt_studio.core import jsonio
+from bptt_studio.core.errors import ApiError, ErrorBody
+from bptt_studio.core.settings import Settings
 from bptt_studio.rooms.hub import Hub, NoRoom, RoomError, normal_code
 from bptt_studio.rooms.models import (
     Answer,
@@ -30,8 +30,7 @@ from bptt_studio.rooms.models import (
 )
 from bptt_studio.rooms.qr import page_problem, qr_svg, room_link
 from bptt_studio.rooms.stream import EventStream
-from bptt_studio.schemas import ErrorBody
-from bptt_studio.settings import Settings
+from bptt_studio.serving.body import JSONBodyRoute
 
 PREFIX = "/api/v1/rooms"
 T = TypeVar("T")

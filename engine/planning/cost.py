@@ -533,7 +533,7 @@ def params_numbers(s: _Sizes) -> float:
 
 def trace_numbers(work: Work, full: bool) -> int:
     """The numbers of the trace's JSON: with every per-step matrix (``full``) or with their
-    norms (app.service's ``estimate_full_bytes`` counts the same from a made trace)."""
+    norms (app/endpoints/detail.py's ``estimate_full_bytes`` counts the same from a made trace)."""
     cell = CELLS[work.cell]
     T, B, W, P = work.T, work.backward_steps, work.windows, work.parameters
     G, H, D, K = work.gates, work.H, work.D, work.K

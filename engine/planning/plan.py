@@ -15,8 +15,8 @@ state against those sizes, and counts the work: windows, forward and backward st
 parameters, the cell steps a gradient check would replay, the diagnostics' own steps; from
 those counts engine.cost estimates the CPU time and peak memory.
 
-The server's limits judge a plan (app.limits) before ``problem_of`` allocates the arrays a
-pass runs on; the engine's entries (``run_trace``, ``train``, ``gradcheck``) take a plan or a
+The server's limits judge a plan (app/serving/limits.py) before ``problem_of`` allocates the arrays
+a pass runs on; the engine's entries (``run_trace``, ``train``, ``gradcheck``) take a plan or a
 request, so a caller that has planned does not plan again.
 """
 

@@ -1,8 +1,8 @@
 """The request: one definition, read by the engine, the API schema and the docs.
 
 Every field is a frozen dataclass field whose ``metadata`` carries its description and its
-constraints; ``app/schemas.py`` builds the pydantic models (and so the OpenAPI document) from
-these same classes and ``RULES``, so the request is written once and the OpenAPI document
+constraints; ``app/endpoints/schemas.py`` builds the pydantic models (and so the OpenAPI document)
+from these same classes and ``RULES``, so the request is written once and the OpenAPI document
 cannot say less than the engine checks. ``parse_request`` validates a plain dict (or a
 ``TraceRequest``) here, without pydantic, so a notebook gets the same errors as the API.
 

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-logger = logging.getLogger("bptt_studio.errors")
+logger = logging.getLogger("bptt_studio.core.errors")
 
 Loc = tuple[str | int, ...]
 
@@ -84,6 +84,20 @@ class InternalErrorMiddleware:
                 (b"content-length", str(len(body)).encode()),
             ]})
             await send({"type": "http.response.body", "body": body})
+
+
+# The shape, for the OpenAPI document.
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int] = Field(description='where: ["body", field, ...]')
+    msg: str = Field(description="what was wrong and what would be accepted")
+    type: str
+    ctx: dict[str, Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    detail: list[ErrorItem]
 
 
 def engine_error(loc: Sequence[str | int], msg: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The API's request and response models.
 
-The request is defined once, as the engine's frozen dataclasses (engine/request.py): each
+The request is defined once, as the engine's frozen dataclasses (engine/request/fields.py): each
 field's type, default, description and constraints live there, and the rules between fields
 in ``engine.request.RULES``. ``build_schemas`` walks those dataclasses and generates the
 pydantic models (and so the OpenAPI document) from them, so the document states every check
@@ -17,9 +17,9 @@ the engine's walker makes (tests/test_api_schema.py holds the two to each other)
 - ``data`` is a union of the five shapes, told apart by their required keys exactly as
   the engine's walker (engine.request) does.
 
-The only things written here are the API's own: the ``detail`` option, the training fields,
-and the lengths the server's limits put on the data, the parameters and the initial state
-(the engine itself takes any length).
+The only things written here are the API's own: the ``detail`` option and the training
+fields; the lengths the server's limits put on the data, the parameters and the initial state
+(the engine itself takes any length) are app/serving/limits.py's ``request_bounds``.
 Checks that need the data (parameter shapes, class ids, ...) stay in the engine, which the
 handlers call and whose ``RequestError`` becomes the same 422 body.
 """
@@ -46,8 +46,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bptt_studio.engine.cells.protocol import all_params
-from bptt_studio.engine.cells.registry import CELLS
+from bptt_studio.core.errors import ErrorBody
+from bptt_studio.core.settings import Settings
 from bptt_studio.engine.request.fields import (
     RULES,
     ArrayData,
@@ -58,7 +58,7 @@ from bptt_studio.engine.request.fields import (
     TraceRequest,
     WordsData,
 )
-from bptt_studio.settings import Settings
+from bptt_studio.serving.limits import MAX_PARAM_NAME_CHARS, request_bounds
 
 Detail = Literal["auto", "full", "norms"]
 
@@ -77,58 +77,6 @@ _FITTING: dict[Any, tuple[str, ...]] = {  # which constraints a type takes
     dict: _LENGTH_BOUNDS}
 
 
-# The most parameters a cell has (the LSTM's 14): how many names ``params`` may hold.
-MAX_PARAM_NAMES = max(len(all_params(cell)) for cell in CELLS.values())
-# The longest parameter name a request may write (the cells' own are at most 4 characters:
-# "W_hf" and such); a longer key is refused by the schema before anything reads it.
-MAX_PARAM_NAME_CHARS = 16
-# Characters per word of ``data.words`` (the word and the white space after it): the string
-# is bounded before it is split, so a body of 1.5 million words is refused by the schema, not
-# split in the worker (+198 MB and 0.5 CPU-s each, before this bound). 32 is four times an
-# English or Russian word with its space; the plan still counts the words (app.limits).
-WORD_CHARS = 32
-
-
-def _api_bounds(settings: Settings
-                ) -> dict[tuple[str, ...], tuple[str | None, dict[str, int]]]:
-    """Lengths the server's limits put on the data, the parameters and the initial state, and
-    the largest values they leave the schedule and the class ids: path -> (settings field,
-    bounds).
-
-    T steps need T + 1 characters or values (inputs are tokens[:-1], targets tokens[1:]);
-    ``*`` is any item of a list (or any parameter's array). Words are bounded in characters
-    (``WORD_CHARS`` per word) before they are split, and counted after, in app.limits. A
-    parameter's rows and its row's length are H, D or K, so at most the larger of the two
-    limits; the exact shape is the plan's to check (it knows H,
-    D and K). So the numbers a request can hold are bounded by the limits (the largest
-    cell's parameters at these bounds, the longest data), not by its bytes: the worker
-    parses, validates and queues no more than that whatever the body limit allows.
-    """
-    seq, width = settings.max_seq_len, settings.max_input_size
-    side = max(settings.max_hidden_size, width)
-    side_setting = "max_input_size" if width >= settings.max_hidden_size else "max_hidden_size"
-    return {
-        ("data", "text"): ("max_seq_len", {"max_length": seq + 1}),
-        ("data", "words"): ("max_seq_len", {"max_length": WORD_CHARS * (seq + 1)}),
-        ("data", "series"): ("max_seq_len", {"max_length": seq + 1}),
-        ("data", "inputs"): ("max_seq_len", {"max_length": seq}),
-        ("data", "inputs", "*"): ("max_input_size", {"max_length": width}),
-        ("data", "targets"): ("max_seq_len", {"max_length": seq}),
-        ("params",): (None, {"max_length": MAX_PARAM_NAMES}),  # names: the cells', no setting
-        ("params", "*"): (side_setting, {"max_length": side}),
-        ("params", "*", "*"): (side_setting, {"max_length": side}),
-        ("h0",): ("max_hidden_size", {"max_length": settings.max_hidden_size}),
-        ("c0",): ("max_hidden_size", {"max_length": settings.max_hidden_size}),
-        # a window of more than T steps is the whole sequence: k1 and k2 beyond the longest
-        # sequence say nothing more; a class id is below the largest output size
-        ("truncation", "k1"): ("max_seq_len", {"le": seq}),
-        ("truncation", "k2"): ("max_seq_len", {"le": seq}),
-        ("data", "targets", "*"): ("max_input_size", {"max_length": width, "ge": 0,
-                                                      "le": width - 1}),
-    }
-
-
-
 def _list_depth(tp: Any) -> int:
     return 1 + _list_depth(typing.get_args(tp)[0]) if typing.get_origin(tp) is list else 0
 
@@ -137,20 +85,6 @@ def _type_tag(tp: Any) -> str:
     """A list type's name as pydantic names a union member: list[list[float]]."""
     return f"list[{_type_tag(typing.get_args(tp)[0])}]" if typing.get_origin(tp) is list \
         else tp.__name__
-
-
-def max_request_numbers(settings: Settings) -> int:
-    """The most numbers a request the schema accepts can hold under these limits: every name
-    of ``params`` at the largest rows and row length, the longest explicit inputs and targets,
-    h0 and c0, and a few dozen scalars (280,768 at the default limits; the largest real
-    model, the LSTM at H = 64, D = K = 128 with 200 steps of data, holds 109,184). The
-    worker's memory per request is bounded by this, not by the body's bytes (app.runner)."""
-    lengths = _api_bounds(settings)
-    side = lengths[("params", "*")][1]["max_length"]
-    steps = lengths[("data", "inputs")][1]["max_length"]
-    width = lengths[("data", "inputs", "*")][1]["max_length"]
-    return (MAX_PARAM_NAMES * side * side + 2 * steps * width + 2 * settings.max_hidden_size
-            + 64)
 
 
 def _json_integer(value: Any) -> Any:
@@ -214,7 +148,7 @@ class _Builder:
         self.models: dict[type, type[BaseModel]] = {}
         self.limits: dict[tuple[str, ...], tuple[str, int]] = {}
         self.tags: dict[str, type[BaseModel]] = {}
-        self.api_bounds = _api_bounds(settings)
+        self.api_bounds = request_bounds(settings)
 
     # -- types ----------------------------------------------------------------------------
     def annotation(self, tp: Any, path: tuple[str, ...]) -> Any:
@@ -252,7 +186,7 @@ class _Builder:
         """A matrix or a vector, chosen as the engine's walker chooses (``_by_depth``): by
         the first item, a list or a number. Only the chosen shape validates the items, so a
         bad entry is one error at its place (["params", "W", i, j]), not one per shape.
-        The tags are the members' type names, which ``app.errors`` drops from a loc as it
+        The tags are the members' type names, which ``app.core.errors`` drops from a loc as it
         drops pydantic's own union member names."""
         by_depth = sorted(options, key=_list_depth)
         flat, deep = by_depth[0], by_depth[-1]
@@ -404,10 +338,6 @@ def _build_schemas(settings_json: str) -> Schemas:
                    limits=builder.limits, tags=builder.tags)
 
 
-# Fields the API adds to the engine's request; they are not passed to the engine.
-API_FIELDS = frozenset({"detail", "iterations", "record_every", "include_trace"})
-
-
 # ---------------------------------------------------------------------------------------------
 # Responses. Numbers may be null where they overflowed (then ``non_finite`` is true).
 
@@ -515,17 +445,6 @@ class GradcheckResult(BaseModel):
     tolerance: float
     eps: float
     windows: int
-
-
-class ErrorItem(BaseModel):
-    loc: list[str | int] = Field(description='where: ["body", field, ...]')
-    msg: str = Field(description="what was wrong and what would be accepted")
-    type: str
-    ctx: dict[str, Any] | None = None
-
-
-class ErrorBody(BaseModel):
-    detail: list[ErrorItem]
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -2,12 +2,14 @@
 the CPU work itself, not just the waiting for it.
 
 Each worker process of the server keeps a ``ComputePool``: ``compute_processes`` child
-processes, each running ``service.run`` (or ``derived.run``, for /neuron, /export/csv and
-/export/torch) for one request at a time. The worker validates the request and admits it
-(``service.admit``: the plan, judged by the limits and the cost model, in a thread, in a few
-milliseconds), so a refusal is answered at once and never waits in the queue; it then sends
-the plan to a child over a socket and awaits the answer, so ``/api/v1/health`` and cache hits
-never wait behind a computation.
+processes, each running one request's ``Work`` at a time. The worker validates the request
+and admits it (the endpoint's admission, app/endpoints/endpoint.py: the plan, judged by the
+limits and the cost model, in a thread, in a few milliseconds), so a refusal is answered at
+once and never waits in the queue; it then sends the work (a function by reference and its
+plain arguments: the plan, the options, the settings) to a child over a socket and awaits the
+answer, so ``/api/v1/health`` and cache hits never wait behind a computation. Nothing here
+knows an endpoint: the work says what to run, and the fork server's warm-up is given to the
+pool by whoever makes it (app/main.py).
 
     request ──validated──▶ admitted? ──no──▶ 422 (413), at once
                               │ yes
@@ -22,13 +24,14 @@ never wait behind a computation.
 
 Why processes: a thread cannot be stopped from outside, and a NumPy loop never checks a flag;
 a process can be killed, and the kernel takes its memory back at once. Why a fork server: the
-children are forked from a small process that imported the engine once, so a replacement is
-ready in about 5 ms with no CPU spent importing; ``spawn`` took 0.24 s and 0.35 CPU-seconds
-per replacement (measured here), and a killed child is replaced after every deadline and every
-departed client. Forking the worker itself would be unsafe: it runs threads (uvicorn's
-supervisor ping, the fork thread below). Python's own ``forkserver`` start method was the
-first choice, but it re-imports the parent's ``__main__`` in every child (a test runner, a
-script), so this module keeps its own fork server, in about 50 lines (``zygote_main``).
+children are forked from a small process that imported the engine once (and ran its warm-up),
+so a replacement is ready in about 5 ms with no CPU spent importing; ``spawn`` took 0.24 s and
+0.35 CPU-seconds per replacement (measured here), and a killed child is replaced after every
+deadline and every departed client. Forking the worker itself would be unsafe: it runs
+threads (uvicorn's supervisor ping, the fork thread below). Python's own ``forkserver`` start
+method was the first choice, but it re-imports the parent's ``__main__`` in every child (a
+test runner, a script), so this module keeps its own fork server, in about 50 lines
+(``zygote_main``).
 
 Memory: each child limits its own address space to its idle size plus ``compute_memory_mb``
 (``RLIMIT_AS``), so no computation can take more; NumPy then raises ``MemoryError``, which
@@ -67,17 +70,18 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from bptt_studio.errors import ApiError
-from bptt_studio.settings import Settings
+from bptt_studio.core.errors import ApiError
+from bptt_studio.core.settings import Settings
 
-logger = logging.getLogger("bptt_studio.runner")
+logger = logging.getLogger("bptt_studio.serving.runner")
 
 # Frames on the socket between a worker and a child. Worker to child: a length, then the
-# pickled settings (the first frame) or task (endpoint, request, options). Child to worker:
+# pickled settings (the first frame) or task (a Work's run and args). Child to worker:
 # the reply (kind, a length, then the response bytes (kind OK) or an error as JSON (kind
 # ERROR)), and once it has tidied its heap, its state (retiring or not, its RSS).
 FRAME = struct.Struct("!Q")
@@ -102,72 +106,20 @@ SETTLE_TIMEOUT_S = 10.0
 RETIRING_ERRORS = frozenset({"memory_limit", "internal_error"})
 
 
-# A worker's memory, measured on these machines (docs/SERVING.md, "Serving a class"), in MiB:
-WORKER_IDLE_MB = 70  # the worker process, idle (65 measured)
-FORK_SERVER_MB = 55  # the fork server (51 measured)
-CHILD_IDLE_MB = 130  # a computation process's address space before it computes (125 measured)
-# The worker's objects per byte of a waiting request's pickled task: its raw body, the parsed
-# JSON, the validated model, the split dicts and the task (6.5x measured without the body;
-# 7.5x for requests of 110,000 to 280,000 numbers, 8x with the body).
-OBJECTS_PER_TASK_BYTE = 10
-# A number of a request in its pickled task (a float64: one opcode and 8 bytes).
-PICKLED_NUMBER_BYTES = 9
-# Copies of a response the worker holds while it sends it: the bytes from the computation
-# process, and the transport's copy of what the kernel has not taken yet (gzip's output, when
-# the client accepts gzip, is under half of the first).
-RESPONSE_COPIES = 2.5
-# orjson's peak while it parses a body, per byte of the body (39 MB for a 3 MB body of one
-# long string, measured with tracemalloc); bodies are parsed one at a time, on the event loop.
-PARSE_PEAK_PER_BODY_BYTE = 13
-# A connection's own buffers: h11's incomplete headers (at most 16 KB) and uvicorn's body
-# buffer (paused past 64 KB).
-CONNECTION_KB = 80
+@dataclass(frozen=True)
+class Work:
+    """A computation, as a child runs it: ``run(*args)``, the response bytes. ``run`` is a
+    module-level function (pickled by reference: the child imports its module) and ``args``
+    plain, picklable values; ``cpu_seconds`` is the cost model's estimate of it, which the
+    pool weighs against its deadline."""
 
+    run: Callable[..., bytes]
+    args: tuple[Any, ...]
+    cpu_seconds: float = 0.0
 
-def request_in_flight_mb(settings: Settings) -> float:
-    """What the worker holds for a running computation's request until its reply: the most
-    numbers the schema lets a request hold (app.schemas.max_request_numbers) as objects
-    (24 MiB at the default limits; 18 MiB measured for such a request, 7.5 for the largest
-    real one). The schema, not BPTT_MAX_BODY_BYTES, bounds it."""
-    from bptt_studio.schemas import max_request_numbers  # schemas imports the engine: lazily
-
-    return (OBJECTS_PER_TASK_BYTE * PICKLED_NUMBER_BYTES * max_request_numbers(settings)
-            / MB)
-
-
-def memory_terms_mb(settings: Settings) -> dict[str, float]:
-    """The resident memory (MiB) of a worker's process tree, term by term, whatever the load:
-    docs/serving-memory.md writes the arithmetic, tests/test_deploy.py holds the two and the
-    deployments' limits to each other."""
-    from bptt_studio.body import RECEIVING_BYTES  # (the body module imports the app's own)
-    from bptt_studio.limits import largest_response_bytes
-    from bptt_studio.protocol import STALLED_BYTES
-
-    processes = settings.compute_processes
-    response = largest_response_bytes(settings) / MB
-    return {
-        "worker, idle": WORKER_IDLE_MB,
-        "response cache": 1.2 * settings.response_cache_bytes / MB,
-        "requests waiting": OBJECTS_PER_TASK_BYTE * QUEUE_BYTES / MB,
-        "requests running": processes * request_in_flight_mb(settings),
-        "responses being sent": processes * RESPONSE_COPIES * response,
-        "responses held by stalled clients": STALLED_BYTES / MB,
-        "bodies being received": 2 * RECEIVING_BYTES / MB,
-        "a body being parsed": PARSE_PEAK_PER_BODY_BYTE * settings.max_body_bytes / MB,
-        "connections": settings.max_connections * CONNECTION_KB / 1024,
-        # each room keeps its last BPTT_ROOMS_LOG states, each at most the largest message
-        # (its students' streams share them, and are connections above)
-        "classrooms": (settings.rooms_max * settings.rooms_log
-                       * settings.rooms_max_message_bytes / MB),
-        "fork server": FORK_SERVER_MB,
-        "computation processes": processes * (CHILD_IDLE_MB + settings.compute_memory_mb),
-    }
-
-
-def memory_bound_mb(settings: Settings) -> float:
-    """The resident memory (MiB) a worker and its processes stay under, whatever the load:
-    the sum of ``memory_terms_mb``."""
-    return sum(memory_terms_mb(settings).values())
+    def task(self) -> bytes:
+        """The frame a child reads: the run function and its arguments, pickled."""
+        return pickle.dumps((self.run, self.args), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class ClientGone(Exception):  # noqa: N818 - an event, not an error of ours
@@ -251,14 +203,12 @@ def _memory_message(settings: Settings) -> str:
 
 def _run_one(task: bytes, settings: Settings) -> tuple[int, bytes, bool]:
     """(kind, payload, retire) of one task; every exception becomes an error payload."""
-    from bptt_studio import derived, service
     from bptt_studio.engine import RequestError
 
-    endpoint, job, options = pickle.loads(task)
-    entry = derived.run if endpoint in derived.ENDPOINTS else service.run
     failure: tuple[int, tuple[Any, ...], str, str]
     try:
-        return OK, entry(endpoint, job, options, settings), False
+        run, args = pickle.loads(task)
+        return OK, run(*args), False
     except RequestError as exc:
         failure = (422, ("body", *exc.loc), exc.msg, "value_error")
     except ApiError as exc:
@@ -317,19 +267,19 @@ def child_main(sock: socket.socket) -> None:
 # The fork server: a process that imported the engine once and forks a child on request.
 
 
-def zygote_main(control_fd: int) -> None:
+def zygote_main(control_fd: int, warm_up: str | None = None) -> None:
     """The fork server's loop: one fork per request on the control socket.
 
     Each request carries one end of a socket pair (SCM_RIGHTS); the fork serves it and the
     server answers the child's pid. Children are reaped as soon as they end (SIGCHLD), so
     their CPU time adds up in this process's counters (/proc/PID/stat cutime, cstime). The
     server exits when the worker closes the control socket, and its children follow it.
+    ``warm_up``: "module:function", called once before the first fork (see ``_warm_up``).
     """
     control = socket.socket(fileno=control_fd)
     _leave_signals_to_the_worker()
-    from bptt_studio import derived, service  # noqa: F401 - imported once, for every child
-
-    _warm_up(service)
+    if warm_up is not None:
+        _warm_up(warm_up)
     gc.collect()
     gc.freeze()  # what is imported stays shared with the children (the collector skips it)
 
@@ -362,15 +312,17 @@ def zygote_main(control_fd: int) -> None:
         control.sendall(PID.pack(pid))
 
 
-def _warm_up(service: Any) -> None:
-    """One small computation, so what NumPy and the engine set up on first use is set up
-    here, once, and every child starts ready (a fresh child's first request took 45-75 ms
-    where the next took 5)."""
+def _warm_up(reference: str) -> None:
+    """Import the modules the children run and make one small computation (the function
+    named "module:function" does both), so what NumPy and the engine set up on first use is
+    set up here, once, and every child starts ready (a fresh child's first request took 45-75
+    ms where the next took 5)."""
+    import importlib
+
+    module, _, name = reference.partition(":")
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            service.compute("train", {}, {"iterations": 2, "record_every": 1,
-                                          "include_trace": True, "detail": "auto"},
-                            Settings())
+            getattr(importlib.import_module(module), name)()
     except Exception:  # a warm-up only: the first request would meet the same error
         logger.exception("the fork server's warm-up computation failed")
 
@@ -378,12 +330,13 @@ def _warm_up(service: Any) -> None:
 class ForkServer:
     """A worker's handle on its fork server (blocking calls, made under ``_server_lock``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, warm_up: str | None = None) -> None:
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         for name in BLAS_THREADS:
             env.setdefault(name, "1")
-        code = f"from bptt_studio.runner import zygote_main; zygote_main({theirs.fileno()})"
+        code = (f"from bptt_studio.serving.runner import zygote_main; "
+                f"zygote_main({theirs.fileno()}, {warm_up!r})")
         # A session of its own: a signal to the server's process group (Ctrl-C, a test's
         # killpg) does not reach it, even while it imports; the worker ends it (EOF).
         self.process = subprocess.Popen(  # our own interpreter, our own module
@@ -421,16 +374,17 @@ _server: ForkServer | None = None
 _server_lock = threading.Lock()
 
 
-def _fork() -> tuple[int, socket.socket]:
-    """A new child from this process's fork server, started (or restarted) when needed.
-    Blocking: the first call waits for the server to import the engine (about 0.3 s)."""
+def _fork(warm_up: str | None = None) -> tuple[int, socket.socket]:
+    """A new child from this process's fork server, started (or restarted) when needed, with
+    ``warm_up`` ("module:function"; the first pool's of the process). Blocking: the first
+    call waits for the server to import the engine (about 0.3 s)."""
     global _server
     with _server_lock:
         if _server is not None and not _server.alive():
             _server.close()
             _server = None
         if _server is None:
-            _server = ForkServer()
+            _server = ForkServer(warm_up)
             atexit.register(_server.close)
         return _server.fork()
 
@@ -502,8 +456,11 @@ class ComputePool:
     shared by every pool in it (a test suite makes many apps).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, warm_up: Callable[[], None] | None = None) -> None:
+        """``warm_up``: a module-level function the fork server calls once, before its first
+        fork: it imports what the children run and makes a small computation."""
         self.settings = settings
+        self._warm_up = None if warm_up is None else f"{warm_up.__module__}:{warm_up.__qualname__}"
         self.size = settings.compute_processes
         self._settings_frame = _frame(pickle.dumps(settings, protocol=pickle.HIGHEST_PROTOCOL))
         self._idle: list[_Child] = []
@@ -531,14 +488,15 @@ class ComputePool:
             self._alive += 1
             self._in_background(self._spawn())
 
-    async def compute(self, endpoint: str, request: dict[str, Any], options: dict[str, Any],
+    async def compute(self, admit: Callable[[], Work],
                       disconnected: Callable[[], Awaitable[None]]) -> bytes:
-        """The response bytes of ``service.compute``: admitted here, run in a child.
+        """The response bytes of the work ``admit()`` returns: admitted here, in a thread, run
+        in a child.
 
-        Raises ``RequestError`` or ``ApiError`` when the request is refused (422, 413: at
-        once, before any queue), ``ApiError``: the child's own errors, 503 busy (with
-        Retry-After), 504 past the deadline, 500 if the child died; ``ClientGone`` when
-        ``disconnected()`` returns first (the child is then killed).
+        Raises what ``admit`` raises when the request is refused (``RequestError`` or
+        ``ApiError``, 422 or 413: at once, before any queue), ``ApiError``: the child's own
+        errors, 503 busy (with Retry-After), 504 past the deadline, 500 if the child died;
+        ``ClientGone`` when ``disconnected()`` returns first (the child is then killed).
         """
         if self._closed:
             raise self._busy("the server is shutting down")
@@ -546,14 +504,12 @@ class ComputePool:
             # the answer is 503 whatever the request: it is not planned (a client that
             # retries at once on every 503 cost the worker its plan and cost model each time)
             raise self._busy(self._queue_full_message())
-        from bptt_studio import derived, limits, service
-
-        entry = derived if endpoint in derived.ENDPOINTS else service
         # In a thread: a large explicit request takes some milliseconds to plan, and the event
         # loop keeps answering /api/v1/health meanwhile.
-        job = await asyncio.to_thread(entry.admit, endpoint, request, options, self.settings)
-        estimate = limits.estimated_cpu_seconds(endpoint, job, options, self.settings)
-        task = pickle.dumps((endpoint, job, options), protocol=pickle.HIGHEST_PROTOCOL)
+        work = await asyncio.to_thread(admit)
+        estimate = work.cpu_seconds
+        task = work.task()
+        del work  # the pickled task is what the queue holds
         watcher = asyncio.ensure_future(disconnected())
         try:
             child = await self._acquire(watcher, len(task))
@@ -753,7 +709,7 @@ class ComputePool:
     async def _spawn(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            pid, sock = await loop.run_in_executor(self._executor, _fork)
+            pid, sock = await loop.run_in_executor(self._executor, _fork, self._warm_up)
             reader, writer = await asyncio.open_unix_connection(sock=sock, limit=MB)
         except Exception:
             if not self._closed:

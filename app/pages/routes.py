@@ -13,9 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from bptt_studio import __version__
-from bptt_studio.embed import PANELS, embed_view
-from bptt_studio.paths import STATIC_DIR, TEMPLATES_DIR, plotly_js_path
+from bptt_studio.core.paths import STATIC_DIR, TEMPLATES_DIR, plotly_js_path
+from bptt_studio.core.version import __version__
+from bptt_studio.pages.embed import PANELS, embed_view
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -38,7 +38,7 @@ LONG_CACHE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 @router.get("/", response_class=HTMLResponse)
 async def studio(request: Request) -> HTMLResponse:
-    """The studio; ``?embed=1&hide=...`` as a frame on another site's page (app/embed.py)."""
+    """The studio; ``?embed=1&hide=...`` as a frame on another site's page (app/pages/embed.py)."""
     return templates.TemplateResponse(request, "index.html", {
         "version": __version__, "embed": embed_view(request.query_params), "embed_panels": PANELS})
 

@@ -63,11 +63,11 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol
 from uvicorn.server import ServerState
 
-from bptt_studio.errors import error_body
-from bptt_studio.security import COMMON_HEADERS, STRICT_CSP
-from bptt_studio.settings import get_settings
+from bptt_studio.core.errors import error_body
+from bptt_studio.core.settings import get_settings
+from bptt_studio.serving.security import COMMON_HEADERS, STRICT_CSP
 
-PROTOCOL = "bptt_studio.protocol:GuardedH11Protocol"
+PROTOCOL = "bptt_studio.serving.protocol:GuardedH11Protocol"
 
 IDLE, HEAD, BODY, WRITE = "a new connection", "headers", "body", "response"
 
@@ -125,8 +125,8 @@ def error_response(status: int, msg: str, type_: str,
         b"\r\n" + body
 
 
-# What the stalled clients' transports hold at most, between them (app.runner's bound counts
-# it): eight responses of 8 MB, which a class on slow links does not reach (the kernel's own
+# What the stalled clients' transports hold at most, between them (app/serving/memory.py's bound
+# counts it): eight responses of 8 MB, which a class on slow links does not reach (the kernel's own
 # buffers take the first few MB of each response).
 STALLED_BYTES = 64 * 1024 * 1024
 

@@ -8,13 +8,34 @@ process does at once and how long it waits for anyone (see docs/SERVING.md, "Ser
                                    (a computation process's idle size + compute_memory_mb)
 """
 
+import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bptt_studio.security import frame_sources
+# What BPTT_FRAME_ANCESTORS accepts, one source at a time: 'self', * (any site), or an origin:
+# http(s)://, a host name or address (a leading *. for its subdomains), an optional port. Only
+# these: a space or a ';' would write other sources or directives into the policy.
+FRAME_SOURCE = re.compile(
+    r"(?:'self'|\*|https?://(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::(?:[0-9]{1,5}|\*))?)")
+
+
+def frame_sources(values: list[str]) -> list[str]:
+    """The sites allowed to frame the page, checked (a trailing "/" of an origin dropped);
+    [] (nothing, or 'none' alone) for none. ValueError names a value that is not a source."""
+    sources = [v[:-1] if v.endswith("/") and "://" in v else v for v in values]
+    if sources == ["'none'"]:
+        return []
+    for source in sources:
+        if not FRAME_SOURCE.fullmatch(source):
+            raise ValueError(
+                f"{source!r} is not a site that may frame the page: write an origin such as "
+                f"https://course.example or http://localhost:8888 (no path), 'self', or * for "
+                f"any site, separated by commas; or 'none' alone (the default)")
+    return list(dict.fromkeys(sources))
+
 
 
 class Settings(BaseSettings):
@@ -24,9 +45,10 @@ class Settings(BaseSettings):
     max_seq_len: int = Field(200, ge=2, description="largest number of timesteps T")
     max_input_size: int = Field(128, ge=1, description="largest input size D / output size K")
     max_iterations: int = Field(2000, ge=1, description="largest number of training passes")
-    # The cost budget (app/limits.py, engine/cost.py): before any work, the engine's cost
-    # model estimates each request's CPU seconds and peak memory, the response included;
-    # a request over either budget is refused (422) naming the field to reduce and how far.
+    # The cost budget (app/serving/limits.py, engine/planning/cost.py): before any work, the
+    # engine's cost model estimates each request's CPU seconds and peak memory, the response
+    # included; a request over either budget is refused (422) naming the field to reduce and
+    # how far.
     max_cpu_seconds: float = Field(
         2.0, gt=0, description="CPU seconds one request may take (the cost model's estimate, "
                                "calibrated to stay above what these machines measure)")
@@ -48,7 +70,7 @@ class Settings(BaseSettings):
     # H = 64, D = K = 128 with explicit params (57,728 numbers), h0, c0 and 200 steps of
     # real-valued inputs and targets is 109,184 numbers, 2.2 MB written compactly with
     # shortest round-trip float64s and at most 24 characters a number whatever they are
-    # (2.73 MB). The schema bounds how many numbers a request may hold (app.schemas), so a
+    # (2.73 MB). The schema bounds how many numbers a request may hold (app.serving.limits), so a
     # larger body holds more text, not more work.
     max_body_bytes: int = Field(3_000_000, ge=1024, description="largest request body")
     max_response_bytes: int = Field(
@@ -58,7 +80,7 @@ class Settings(BaseSettings):
         64_000_000, ge=0, description="bytes of responses each worker keeps to replay identical "
                                       "compute requests (LRU); 0 = no cache")
     # Serving: computations run in child processes that the deadline and a departed client end
-    # (app/runner.py); at most compute_processes at once, compute_queue more waiting.
+    # (app/serving/runner.py); at most compute_processes at once, compute_queue more waiting.
     compute_processes: int = Field(
         2, ge=1, le=64, description="computations running at once in each worker process, "
                                     "each in its own child process")

@@ -13,7 +13,7 @@ Chromium spends about half the time parsing and running it.
 from functools import lru_cache
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # bptt_studio (app/), above core/
 
 
 def _data_dir(name: str) -> Path:

@@ -13,15 +13,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from bptt_studio import jsonio
+from bptt_studio.core import jsonio
+from bptt_studio.core.errors import ApiError
 from bptt_studio.engine.request import bugs
-from bptt_studio.errors import ApiError
 
-PREFIX = "/api/v1"
 TEXTS = Path(__file__).with_name("bug_texts.json")
 DEFAULT_LANGUAGE = "en"
 
@@ -108,22 +107,14 @@ class BugCatalogue(BaseModel):
     bugs: list[BugEntry]
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["api"])
-
-    @router.get("/bugs", response_model=BugCatalogue,
-                summary="The bug catalogue: real mistakes of hand-written BPTT, each planted "
-                        "in one line of the backward pass (the request's bug)")
-    async def bug_catalogue(request: Request, lang: str | None = Query(
-            None, description="en, pt-BR or ru; default: from Accept-Language, else en")
-            ) -> Response:
-        if lang is not None and lang not in languages():
-            raise ApiError(422, ("query", "lang"), f"must be one of {', '.join(languages())}; "
-                                                   f"got {lang!r}", "enum")
-        chosen = language_of(lang, request.headers.get("accept-language"))
-        response = jsonio.response(jsonio.dumps(catalogue(chosen)))
-        response.headers["Content-Language"] = chosen
-        response.headers["Vary"] = "Accept-Language"
-        return response
-
-    return router
+async def bug_catalogue(request: Request, lang: str | None = Query(
+        None, description="en, pt-BR or ru; default: from Accept-Language, else en")
+        ) -> Response:
+    if lang is not None and lang not in languages():
+        raise ApiError(422, ("query", "lang"), f"must be one of {', '.join(languages())}; "
+                                               f"got {lang!r}", "enum")
+    chosen = language_of(lang, request.headers.get("accept-language"))
+    response = jsonio.response(jsonio.dumps(catalogue(chosen)))
+    response.headers["Content-Language"] = chosen
+    response.headers["Vary"] = "Accept-Language"
+    return response

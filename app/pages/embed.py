@@ -6,7 +6,7 @@ TensorFlow Playground's flags do. The page carries both on ``<body>`` (data-embe
 data-hide), where its style sheet reads them: nothing is removed, so every module finds the
 elements it wires. A name that is not a panel, or an embed value that is neither on nor off,
 is said on the page (the rest of the link still applies). Which sites may frame the page at
-all is a setting (BPTT_FRAME_ANCESTORS, app/security.py).
+all is a setting (BPTT_FRAME_ANCESTORS, app/serving/security.py).
 """
 
 from collections.abc import Mapping

@@ -20,7 +20,11 @@ applies when set, and is unset by default.
 
 from __future__ import annotations
 
+from bptt_studio.core.errors import ApiError
+from bptt_studio.core.settings import Settings
 from bptt_studio.engine import Plan, RequestError
+from bptt_studio.engine.cells.protocol import all_params
+from bptt_studio.engine.cells.registry import CELLS
 from bptt_studio.engine.planning.cost import (
     FULL_MARGIN,
     Cost,
@@ -31,10 +35,11 @@ from bptt_studio.engine.planning.cost import (
     estimate,
     reductions,
 )
-from bptt_studio.errors import ApiError
-from bptt_studio.settings import Settings
 
 MB = 1024 * 1024  # BPTT_MAX_MEMORY_MB counts mebibytes
+# Bytes per number of a full trace, measured on traces of every cell (orjson writes float64
+# in their shortest round-trip form, about 19 characters and a comma; zeros are shorter).
+BYTES_PER_NUMBER = 20
 
 
 def check(plan: Plan, settings: Settings, output: Output | None = None,
@@ -55,18 +60,7 @@ def response(settings: Settings, form: Form = "json", detail: Detail = "auto") -
     """What a response makes of the engine's result: its form ("json", "csv", "neuron"),
     the trace's detail, and how many numbers a full trace may hold under "auto"
     (BPTT_MAX_RESPONSE_BYTES over the bytes a number takes in the JSON)."""
-    from bptt_studio.service import BYTES_PER_NUMBER  # the service imports this module
-
     return Output(form, detail, settings.max_response_bytes // BYTES_PER_NUMBER)
-
-
-def estimated_cpu_seconds(endpoint: str, plan: Plan, options: dict[str, object],
-                          settings: Settings) -> float:
-    """The cost model's CPU seconds of an admitted request (its response's form as the
-    endpoint writes it): what the compute pool weighs against its deadline."""
-    form: Form = "csv" if endpoint == "export_csv" else "neuron" if endpoint == "neuron" else "json"
-    detail = options.get("detail", "auto")
-    return estimate(plan.work, response(settings, form, detail)).cpu_seconds  # type: ignore[arg-type]
 
 
 def check_sizes(plan: Plan, settings: Settings) -> None:
@@ -134,8 +128,6 @@ CSV_BYTES_PER_ROW = 48
 
 
 def bytes_per_number(form: Form) -> int:
-    from bptt_studio.service import BYTES_PER_NUMBER  # the service imports this module
-
     return CSV_BYTES_PER_ROW if form == "csv" else BYTES_PER_NUMBER
 
 
@@ -271,3 +263,74 @@ def check_superseded(plan: Plan, settings: Settings) -> None:
                                              f"runs at most {most} "
                                              f"(BPTT_MAX_GRADCHECK_EVALUATIONS): use a smaller "
                                              f"hidden_size or a shorter sequence")
+
+
+# ---------------------------------------------------------------------------------------------
+# What a request may hold: the lengths the limits put on its fields (the request schemas state
+# them, app/endpoints/schemas.py), and so the most numbers it can carry.
+
+# The most parameters a cell has (the LSTM's 14): how many names ``params`` may hold.
+MAX_PARAM_NAMES = max(len(all_params(cell)) for cell in CELLS.values())
+# The longest parameter name a request may write (the cells' own are at most 4 characters:
+# "W_hf" and such); a longer key is refused by the schema before anything reads it.
+MAX_PARAM_NAME_CHARS = 16
+# Characters per word of ``data.words`` (the word and the white space after it): the string
+# is bounded before it is split, so a body of 1.5 million words is refused by the schema, not
+# split in the worker (+198 MB and 0.5 CPU-s each, before this bound). 32 is four times an
+# English or Russian word with its space; the plan still counts the words (``check_sizes``).
+WORD_CHARS = 32
+
+
+def request_bounds(settings: Settings) -> dict[tuple[str, ...], tuple[str | None, dict[str, int]]]:
+    """Lengths the server's limits put on the data, the parameters and the initial state, and
+    the largest values they leave the schedule and the class ids: path -> (settings field,
+    bounds).
+
+    T steps need T + 1 characters or values (inputs are tokens[:-1], targets tokens[1:]);
+    ``*`` is any item of a list (or any parameter's array). Words are bounded in characters
+    (``WORD_CHARS`` per word) before they are split, and counted after, by ``check_sizes``. A
+    parameter's rows and its row's length are H, D or K, so at most the larger of the two
+    limits; the exact shape is the plan's to check (it knows H,
+    D and K). So the numbers a request can hold are bounded by the limits (the largest
+    cell's parameters at these bounds, the longest data), not by its bytes: the worker
+    parses, validates and queues no more than that whatever the body limit allows.
+    """
+    seq, width = settings.max_seq_len, settings.max_input_size
+    side = max(settings.max_hidden_size, width)
+    side_setting = "max_input_size" if width >= settings.max_hidden_size else "max_hidden_size"
+    return {
+        ("data", "text"): ("max_seq_len", {"max_length": seq + 1}),
+        ("data", "words"): ("max_seq_len", {"max_length": WORD_CHARS * (seq + 1)}),
+        ("data", "series"): ("max_seq_len", {"max_length": seq + 1}),
+        ("data", "inputs"): ("max_seq_len", {"max_length": seq}),
+        ("data", "inputs", "*"): ("max_input_size", {"max_length": width}),
+        ("data", "targets"): ("max_seq_len", {"max_length": seq}),
+        ("params",): (None, {"max_length": MAX_PARAM_NAMES}),  # names: the cells', no setting
+        ("params", "*"): (side_setting, {"max_length": side}),
+        ("params", "*", "*"): (side_setting, {"max_length": side}),
+        ("h0",): ("max_hidden_size", {"max_length": settings.max_hidden_size}),
+        ("c0",): ("max_hidden_size", {"max_length": settings.max_hidden_size}),
+        # a window of more than T steps is the whole sequence: k1 and k2 beyond the longest
+        # sequence say nothing more; a class id is below the largest output size
+        ("truncation", "k1"): ("max_seq_len", {"le": seq}),
+        ("truncation", "k2"): ("max_seq_len", {"le": seq}),
+        ("data", "targets", "*"): ("max_input_size", {"max_length": width, "ge": 0,
+                                                      "le": width - 1}),
+    }
+
+
+
+
+def max_request_numbers(settings: Settings) -> int:
+    """The most numbers a request the schema accepts can hold under these limits: every name
+    of ``params`` at the largest rows and row length, the longest explicit inputs and targets,
+    h0 and c0, and a few dozen scalars (280,768 at the default limits; the largest real
+    model, the LSTM at H = 64, D = K = 128 with 200 steps of data, holds 109,184). The
+    worker's memory per request is bounded by this, not by the body's bytes
+    (app/serving/memory.py)."""
+    lengths = request_bounds(settings)
+    side = lengths[("params", "*")][1]["max_length"]
+    steps = lengths[("data", "inputs")][1]["max_length"]
+    width = lengths[("data", "inputs", "*")][1]["max_length"]
+    return (MAX_PARAM_NAMES * side * side + 2 * steps * width + 2 * settings.max_hidden_size
+            + 64)

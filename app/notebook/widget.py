@@ -35,12 +35,12 @@ except ImportError as error:  # pragma: no cover - the extra is installed wherev
         'bptt_studio.notebook needs the notebook extra: pip install "bptt-studio[notebook]"'
     ) from error
 
-from bptt_studio import jslink
+from bptt_studio.core.jsonio import dumps
+from bptt_studio.core.paths import STATIC_DIR, TEMPLATES_DIR
+from bptt_studio.core.settings import get_settings
+from bptt_studio.endpoints.detail import trace_payload
 from bptt_studio.engine import run_trace, to_data
-from bptt_studio.jsonio import dumps
-from bptt_studio.paths import STATIC_DIR, TEMPLATES_DIR
-from bptt_studio.service import trace_payload
-from bptt_studio.settings import get_settings
+from bptt_studio.notebook import jslink
 
 JS_DIR = STATIC_DIR / "js"
 ENTRY = JS_DIR / "notebook" / "notebook.js"  # anywidget's ESM: it links the modules below

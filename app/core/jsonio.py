@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 from starlette.responses import Response
 
-from bptt_studio.errors import ApiError
+from bptt_studio.core.errors import ApiError
 
 MEDIA_TYPE = "application/json"
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY

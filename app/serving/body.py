@@ -8,7 +8,7 @@ in; a streamed body counts as it arrives): one more is a 503 with Retry-After, s
 that send bodies slowly cannot make the worker hold their bytes by the hundred (200 bodies of
 3 MB stalled before their end took the worker +575 MB for 10 s).
 
-``JSONBodyRoute`` parses bodies with orjson (``app.jsonio.parse_body``), which refuses NaN
+``JSONBodyRoute`` parses bodies with orjson (``app.core.jsonio.parse_body``), which refuses NaN
 and Infinity (Python's json module would accept them), and answers 400 for a body that is not
 JSON.
 """
@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bptt_studio import jsonio
-from bptt_studio.errors import ApiError
+from bptt_studio.core import jsonio
+from bptt_studio.core.errors import ApiError
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # The bytes of the bodies being received at once, all connections of a worker together: ten of

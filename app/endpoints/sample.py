@@ -1,12 +1,10 @@
-"""POST /api/v1/sample and ``bptt-studio sample``: the text a trained network writes.
+"""POST /api/v1/sample (and ``bptt-studio sample``): the text a trained network writes.
 
 The body is /trace's request plus the sampler's options (``iterations`` training passes, 0 or
 more; ``prime``, ``length`` up to 500, ``temperature`` > 0, ``sample_seed``); the work is
 engine.sample, admitted like every endpoint (planned once, judged by the limits and the cost
 model: the training passes, then every step the sampler reads and writes) and run in the
-worker's computation processes (registered in ``app.derived.ENDPOINTS``). The route is
-app.derived_api's, the command (``bptt-studio sample``) app.derived_cli's: they print the same
-bytes.
+worker's computation processes.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the body models, which are built
@@ -17,28 +15,25 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, Field, Strict, create_model
 
-from bptt_studio import engine, jsonio, limits
+from bptt_studio import engine
+from bptt_studio.core import jsonio
+from bptt_studio.core.settings import Settings
+from bptt_studio.endpoints.schemas import Schemas, _json_integer
 from bptt_studio.engine import Plan
 from bptt_studio.engine.request.fields import SEED_MAX
 from bptt_studio.engine.tasks.sample import MAX_LENGTH, MAX_TEMPERATURE, sample
-from bptt_studio.schemas import Schemas, _json_integer
-from bptt_studio.settings import Settings
-
-SAMPLE_OPTIONS = frozenset({"iterations", "prime", "length", "temperature", "sample_seed"})
-
 
 # ---------------------------------------------------------------------------------------------
-# The work: admission and run (plain values in, bytes out; app.derived dispatches them).
+# The work: the plan and the run (plain values in, bytes out).
 
 
-def admit_sample(request: dict[str, Any], options: dict[str, Any], settings: Settings) -> Plan:
-    job = engine.plan(request, task="sample", iterations=options["iterations"],
-                      sample_length=options["length"])
-    limits.check(job, settings, limits.response(settings, "json"))
-    return job
+def plan(request: dict[str, Any], options: dict[str, Any]) -> Plan:
+    """The training passes, then every step the sampler reads and writes."""
+    return engine.plan(request, task="sample", iterations=options["iterations"],
+                       sample_length=options["length"])
 
 
-def sample_bytes(job: Plan, options: dict[str, Any], settings: Settings) -> bytes:
+def run(job: Plan, options: dict[str, Any], settings: Settings) -> bytes:
     with np.errstate(all="ignore"):
         result = sample(job, options["iterations"], options.get("prime"), options["length"],
                         options["temperature"], options["sample_seed"])
@@ -49,7 +44,7 @@ def sample_bytes(job: Plan, options: dict[str, Any], settings: Settings) -> byte
 # The body and the response, for the OpenAPI document.
 
 
-def sample_body(schemas: Schemas, settings: Settings) -> type[BaseModel]:
+def body(schemas: Schemas, settings: Settings) -> type[BaseModel]:
     """/trace's request plus the sampler's options."""
     integer = BeforeValidator(_json_integer)
     model: type[BaseModel] = create_model(

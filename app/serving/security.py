@@ -16,7 +16,6 @@ removed from /api/v1/trace/, added to /static): a client, or a cache in between,
 this app stays on this server, so its Location is made relative: the path and query alone.
 """
 
-import re
 from urllib.parse import urlsplit
 
 import orjson
@@ -24,6 +23,8 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bptt_studio.core.settings import frame_sources
 
 # plotly.js injects inline styles and draws heatmaps through data: images; scripts need
 # neither 'unsafe-inline' nor 'unsafe-eval'.
@@ -45,28 +46,6 @@ BASE_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 COMMON_HEADERS = [*BASE_HEADERS, (b"x-frame-options", b"DENY")]
-
-# What BPTT_FRAME_ANCESTORS accepts, one source at a time: 'self', * (any site), or an origin:
-# http(s)://, a host name or address (a leading *. for its subdomains), an optional port. Only
-# these: a space or a ';' would write other sources or directives into the policy.
-FRAME_SOURCE = re.compile(
-    r"(?:'self'|\*|https?://(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::(?:[0-9]{1,5}|\*))?)")
-
-
-def frame_sources(values: list[str]) -> list[str]:
-    """The sites allowed to frame the page, checked (a trailing "/" of an origin dropped);
-    [] (nothing, or 'none' alone) for none. ValueError names a value that is not a source."""
-    sources = [v[:-1] if v.endswith("/") and "://" in v else v for v in values]
-    if sources == ["'none'"]:
-        return []
-    for source in sources:
-        if not FRAME_SOURCE.fullmatch(source):
-            raise ValueError(
-                f"{source!r} is not a site that may frame the page: write an origin such as "
-                f"https://course.example or http://localhost:8888 (no path), 'self', or * for "
-                f"any site, separated by commas; or 'none' alone (the default)")
-    return list(dict.fromkeys(sources))
-
 
 def frame_policy(sources: list[str]) -> tuple[str, list[tuple[bytes, bytes]]]:
     """(the CSP of the app's pages and API, the headers beside it) for the allowed framers."""

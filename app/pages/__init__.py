@@ -1,0 +1,1 @@
+"""The page: GET / (the studio, its embed flags) and the files it loads."""

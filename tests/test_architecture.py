@@ -8,6 +8,7 @@ graph is tools/import_graph.py's, read from the source.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -132,3 +133,32 @@ def test_a_cycle_through_a_function_level_import_is_found(tmp_path):
         "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from .c import C\n")
     (tmp_path / "src" / "c.py").write_text("def f():\n    from pkg.a import x\n")
     assert import_graph.cycles(import_graph.graph(tmp_path)) == [["pkg.a", "pkg.b", "pkg.c"]]
+
+
+# A path as the README and the manual write one: in backquotes, or a file with its extension.
+NAMED_PATH = re.compile(r"`((?:app|engine|static|templates|tests|tools|bench|docs)/[^`\s]*)`"
+                        r"|\b((?:app|engine|static|templates|tools|bench)/[\w./<>-]+"
+                        r"\.(?:py|js|json|html|css))\b")
+
+
+@pytest.mark.parametrize("document", ["README.md", *sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
+def test_every_path_the_readme_and_the_manual_name_exists(document):
+    # the README's request flow and module map, and the manual's pointers into the code, are a
+    # reader's picture of the house: a module moved without them sends the reader nowhere
+    named = {a or b for a, b in NAMED_PATH.findall((ROOT / document).read_text())}
+    missing = [path for path in sorted(named)
+               if not list(ROOT.glob(re.sub(r"<[^>]+>", "*", path.rstrip("/"))))]
+    assert missing == []
+
+
+def test_the_readme_names_the_paths_of_its_flow_and_map():
+    named = NAMED_PATH.findall((ROOT / "README.md").read_text())
+    assert len(named) > 20  # the flow and the map are there, so the test above reads them
+
+
+def test_the_readmes_module_map_names_every_folder_of_the_app():
+    readme = (ROOT / "README.md").read_text()
+    folders = {p.name for p in (ROOT / "app").iterdir() if (p / "__init__.py").exists()}
+    assert folders == set(APP_LAYERS)  # the layers above are the folders, too
+    assert [f for f in sorted(folders) if f"`app/{f}/`" not in readme] == []

@@ -6,16 +6,30 @@
 export const LANGUAGES = ["en", "pt-BR", "ru"];
 const CATALOGUES = {};
 const PARTS = new Set(); // parts wanted so far, loaded for every language switched to
-const loaded = new Set(); // "<lang>:<part>"
+const loading = new Map(); // "<lang>" or "<lang>:<part>" -> the promise of its loading
 let current = "en";
 
+// Each catalogue and part is loaded by one promise, kept: two modules that switch the language
+// at once (the studio and a view) wait for the same loading, and neither replaces the
+// catalogue the other is filling.
+// A loading that failed (the server went away) is forgotten, so that the next switch tries again.
+function once(key, load) {
+  if (!loading.has(key)) {
+    const promise = load();
+    promise.catch(() => loading.delete(key));
+    loading.set(key, promise);
+  }
+  return loading.get(key);
+}
+
 async function ensure(lang) {
-  if (!CATALOGUES[lang]) CATALOGUES[lang] = { ...(await import(`../i18n/${lang}.js`)).default };
+  await once(lang, async () => {
+    CATALOGUES[lang] = { ...(await import(`../i18n/${lang}.js`)).default };
+  });
   for (const part of PARTS) {
-    if (!loaded.has(`${lang}:${part}`)) {
+    await once(`${lang}:${part}`, async () => {
       Object.assign(CATALOGUES[lang], (await import(`../i18n/${lang}.${part}.js`)).default);
-      loaded.add(`${lang}:${part}`);
-    }
+    });
   }
 }
 

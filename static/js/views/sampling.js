@@ -6,7 +6,7 @@
 import { api, ApiError } from "../state/api.js";
 import { el } from "../util/dom.js";
 import { num } from "../text/format.js";
-import { t as tr } from "../text/i18n.js";
+import { setLanguage, t as tr } from "../text/i18n.js";
 import { requestOf } from "../state/state.js";
 import { TraceIndex } from "../state/trace.js";
 
@@ -23,7 +23,8 @@ export class SamplingView {
     this.build();
     studio.addEventListener("trace", () => this.onTrace());
     store.addEventListener("change", (e) => {
-      if (e.detail.changed.has("lang")) this.draw();
+      // the store changes before the new catalogue has loaded: wait for it (loaded once)
+      if (e.detail.changed.has("lang")) setLanguage(store.get().lang).then(() => this.draw());
     });
   }
 
@@ -72,6 +73,7 @@ export class SamplingView {
     this.textTitle = el("p", "sample-label", box);
     this.text = el("p", "sample-text", box);
     this.text.id = "sample-text";
+    this.text.dataset.raw = ""; // the network's own characters: data, never a catalogue's text
     this.popup = el("div", "sample-popup", box);
     this.popup.id = "sample-popup";
     this.popup.setAttribute("role", "tooltip");
@@ -230,6 +232,7 @@ export class SamplingView {
     const cap = el("caption", "visually-hidden", this.forcing, tr("sample.forcing.title"));
     cap.id = "sample-forcing-caption";
     const head = el("tr", "", this.forcing);
+    head.dataset.raw = ""; // the time symbol and its steps: the same in every language
     el("th", "", head, "t");
     f.targets.forEach((_, k) => {
       const th = el("th", "", head, String(k + 1));
@@ -241,6 +244,7 @@ export class SamplingView {
       th.scope = "row";
       tokens.forEach((token, k) => {
         const td = el("td", "", tr1, TraceIndex.shown(token));
+        td.dataset.raw = ""; // a token of the data
         if (probs) {
           const which =
             key === "sample.forcing.free" ? "sample.forcing.pDrawn" : "sample.forcing.pTarget";

@@ -91,8 +91,15 @@ lint: $(VENV)/.installed-dev node_modules/.installed
 	ln -s $(CURDIR)/app/* $(TYPECHECK)/ && ln -s $(CURDIR)/engine $(TYPECHECK)/engine
 	MYPYPATH=build/typecheck $(BIN)/mypy -p bptt_studio
 
+# Two runs of pytest: the tests without a browser on both cores (pytest-xdist; TEST_WORKERS=1
+# for one process), then the real-browser tests in one process of their own: Playwright's sync
+# API holds an event loop that the async tests of the first run would meet, and two browsers at
+# once on two cores were no faster (19 min against 20) and slowed a page's timers past what its
+# tests wait for.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not browser" -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -m browser
 
 # The notebook widget alone (part of `make test` too): its kernel side, then a real JupyterLab
 # (the dev set's) in headless Chromium runs a notebook, steps the widget, reads it back. ~2 min.

@@ -38,12 +38,16 @@ def uses_browser(item: pytest.Item) -> bool:
     return "browser" in item.keywords or bool({"browser", "page", "context"} & set(fixtures))
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker: every browser test is marked
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Playwright's sync API keeps an event loop running in the main thread once the first
     # browser test has run, and every anyio test after it would fail with "Cannot run the
-    # event loop while another loop is running": the browser tests run last.
+    # event loop while another loop is running": the browser tests run last (and `make test`
+    # runs them in a pytest of their own, `-m browser`).
     items.sort(key=uses_browser)
     browser_items = [item for item in items if uses_browser(item)]
+    for item in browser_items:
+        item.add_marker(pytest.mark.browser)
     if CHROMIUM or not browser_items:
         return
     if REQUIRE_BROWSER:

@@ -321,7 +321,12 @@ def main() -> int:
     args = parser.parse_args()
     env = {**os.environ, "WEB_CONCURRENCY": "1", "BPTT_ROOMS_HUB": "memory",
            "BPTT_ROOMS_MAX": "1000",
-           "BPTT_ROOMS_MAX_MEMBERS": str(max(args.students, args.room_size, 400))}
+           "BPTT_ROOMS_MAX_MEMBERS": str(max(args.students, args.room_size, 400)),
+           # every student here is one address (loopback), and 30 rooms of 100 are 3,000
+           # streams on one worker, past the defaults (2,048 connections a worker, 1,024 from
+           # one address: a class behind one NAT); room for them, and for the teachers
+           **{name: str(max(args.students, args.rooms * args.room_size) + 256)
+              for name in ("BPTT_MAX_CONNECTIONS", "BPTT_MAX_CONNECTIONS_PER_CLIENT")}}
     exe = Path(sys.executable).parent / "bptt-studio"
     proc, base = serve(exe, env=env, cwd=ROOT)
     port = int(base.rsplit(":", 1)[1])

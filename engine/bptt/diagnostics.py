@@ -100,9 +100,12 @@ def _param_norm_sq(cell: Cell, delta: np.ndarray, weights: np.ndarray) -> np.nda
 def _error_flow(cell: Cell, problem: Problem, fwd: Forward,
                 updates: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     T, H = problem.T, problem.H
-    flow = np.zeros((T, T))
-    weight = np.zeros((T, T))
+    # squared norms, rooted once at the end (the same bits as a root per step: elementwise)
+    flow_sq = np.zeros((T, T))
+    weight_sq = np.zeros((T, T))
     weights = _gate_weights(cell, problem, fwd)
+    caches, packs, version_of = fwd.caches, fwd.packs, fwd.version_of  # read once per pass
+    diagonal = any(spec.kind == "diagonal" for spec in cell.PARAMS.values())
     done = 0
     for index, (first, last) in enumerate(problem.windows):
         losses = [t for t in range(done + 1, last + 1) if t in problem.loss_steps]
@@ -122,20 +125,21 @@ def _error_flow(cell: Cell, problem: Problem, fwd: Forward,
             if losses[start] == k:  # L(k) enters at h(k) through this step's output
                 dh[0] += fwd.step_grad_o[k - 1] @ V
             active = rows[start:]
-            flow[active, k - 1] = np.sqrt(np.sum(dh * dh, axis=1))
+            flow_sq[active, k - 1] = np.sum(dh * dh, axis=1)
             dstate = (dh, *(d[start:] for d in dnext[1:]))
-            dstate_prev, delta, _ = cell.step_backward(fwd.packs[fwd.version_of[k]], dstate,
-                                                       fwd.caches[k])
+            cache = caches[k]
+            dstate_prev, delta, _ = cell.step_backward(packs[version_of[k]], dstate, cache)
             w_sq = _param_norm_sq(cell, delta, weights[k - 1])
-            _add_diagonal_norm_sq(cell, fwd, k, k, delta, w_sq)
+            if diagonal:
+                _add_diagonal_norm_sq(cell, fwd, k, k, delta, w_sq)
             if losses[start] == k:  # the output layer's own contribution, V and b_y, at k = t
                 g = fwd.step_grad_o[k - 1]
-                h = fwd.caches[k]["h"]
+                h = cache["h"]
                 w_sq[0] += float(g @ g) * (float(h @ h) + 1.0)
-            weight[active, k - 1] = np.sqrt(w_sq)
+            weight_sq[active, k - 1] = w_sq
             for d, d_prev in zip(dnext, dstate_prev, strict=True):
                 d[start:] = d_prev
-    return flow, weight
+    return np.sqrt(flow_sq), np.sqrt(weight_sq)
 
 
 def jacobian_norms(cell: Cell, problem: Problem, fwd: Forward) -> np.ndarray:

@@ -96,6 +96,22 @@ def test_sample_writes_text_with_probabilities_and_the_perplexity(client):
     assert result["perplexity"] >= 1.0 and result["prime"] == "ma"
 
 
+def test_sample_that_overflows_says_non_finite_and_sends_its_probabilities_as_null(client):
+    # found by fuzzing against the document: the probabilities were declared numbers, the
+    # answer held nulls (an SGD step of 1.8e308 turns every parameter into NaN)
+    response = client.post("/api/v1/sample", json={
+        **MACHINE, "cell": "lstm", "iterations": 3, "length": 4,
+        "optimizer": {"name": "sgd", "lr": 1.7e308}})
+    assert response.status_code == 200
+    result = response.json()
+    assert result["non_finite"] is True and result["perplexity"] is None
+    assert [step["p"] for step in result["steps"]] == [None] * 4
+    assert {top["p"] for step in result["steps"] for top in step["top"]} == {None}
+    document = client.get("/openapi.json").json()["components"]["schemas"]
+    for model in ("SampledStep", "TopToken"):  # the document says null can come
+        assert {"type": "null"} in document[model]["properties"]["p"]["anyOf"]
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"length": 501}, "length"), ({"temperature": 0}, "temperature"),
     ({"temperature": -1.0}, "temperature"), ({"prime": "zz"}, "prime"),

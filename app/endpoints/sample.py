@@ -72,12 +72,13 @@ def body(schemas: Schemas, settings: Settings) -> type[BaseModel]:
 
 class TopToken(BaseModel):
     token: str
-    p: float
+    p: float | None = Field(description="its probability; null when training overflowed")
 
 
 class SampledStep(BaseModel):
     token: str = Field(description="the token drawn")
-    p: float = Field(description="its probability at the temperature")
+    p: float | None = Field(description="its probability at the temperature; null when "
+                                         "training overflowed (non_finite)")
     top: list[TopToken] = Field(description="the 5 most probable tokens, most probable first")
 
 

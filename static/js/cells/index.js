@@ -15,8 +15,17 @@
 //   negated           gates whose parameters Coursera writes negated (the GRU's z = 1 − Γ_u)
 //   gatedPrev         recorded right factors that are a gate times h(t−1): {rh_prev: {gate, note}}
 //   tanhGates         gates whose slope is 1 − s², not s(1 − s)
-//   equation          {forward, fromNext, backward}: its lines in the equation panel
-//   neuron            {symbol, words, formula}: its own terms in the neuron view (optional)
+//   equation          {forward, fromNext, backward}: its lines in the equation panel, written
+//                     with the panel's notation-aware writer `w` (views/equation.js: w.v, w.p,
+//                     w.pT, w.pk, w.gate, w.delta, w.label, w.term, w.fn, w.affine, w.vec,
+//                     w.overflowed, w.coursera) and the MathML of text/mathml.js:
+//                       forward(w, ev, t, {hTerm, xTerm, hPrev, act}) → the state's lines
+//                       fromNext(w, t, nextIds) → the term of dh(t)'s error from step t+1
+//                       backward(w, ev, t, {g, sig, deltaLine, act}) → the δ lines
+//   neuron            its own terms in the neuron view (views/neuron.js), each optional:
+//                     symbol(base, rest, {t, lab, v, gate, delta, product}) → the parts of a
+//                     node's symbol, or null for every cell's; words: {node name: catalogue
+//                     key}; formula(view, …) → its rule in symbols (the RNN's)
 //
 // A gate's letter names one gate page-wide (the network's node-gate-f-3, a lesson's %gate.f),
 // so two cells may share a letter only with the same labels: register refuses any other.

@@ -227,3 +227,10 @@ def test_the_search_for_cell_names_sees_strings_and_keys_not_comments():
     assert page_cell_names(code, ["rnn", "lstm", "gru"], ["W_f", "W_h"]) == [
         "W_f", "W_h", "gru", "lstm"]
     assert "http://x" in code
+
+
+def test_every_cell_the_engine_registers_has_its_page_module():
+    # the page would say it has none (cell.noModule) where the cell's equations belong
+    cells, _ = registered_cells()
+    missing = [c for c in cells if not (PAGE_JS / "cells" / f"{c}.js").is_file()]
+    assert missing == []

@@ -106,6 +106,16 @@ def test_the_page_steps_the_new_cell_forward_and_backward_with_its_own_equations
     assert console_errors == []
 
 
+def test_in_courseras_notation_the_diagonal_keeps_its_own_card(page, mgu_server,
+                                                               console_errors):
+    # W_f and U_f are one matrix W_f·[a, x] there; p_f multiplies a elementwise, apart
+    serve_the_cells_page_files(page)
+    open_studio(page, mgu_server, "cell=mgu&e=9&nota=coursera")
+    contrib = page.text_content("#equation [data-eq=contrib]")
+    assert "dpf+=" in contrib and "[a⟨2⟩;x⟨3⟩]" in contrib
+    assert console_errors == []
+
+
 def test_the_new_cells_neuron_view_names_every_term(page, mgu_server, console_errors):
     serve_the_cells_page_files(page)
     open_studio(page, mgu_server, "cell=mgu&e=9&unit=1")

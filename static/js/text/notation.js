@@ -270,7 +270,9 @@ export function paramGroups(spec, notation) {
   const byLeft = new Map();
   for (const name of specParams(spec)) {
     const [left, right] = spec.params[name].factors;
-    const mergeable = merge && right !== null && left !== "g_o";
+    // a diagonal (a peephole's p_f ⊙ h) is no block of columns of W_k·[a, x]: its own card
+    const diagonal = spec.params[name].kind === "diagonal";
+    const mergeable = merge && right !== null && left !== "g_o" && !diagonal;
     if (mergeable && byLeft.has(left)) {
       const g = byLeft.get(left);
       g.names.push(name);

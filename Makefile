@@ -85,7 +85,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 lint: $(VENV)/.installed-dev node_modules/.installed
-	npx --no-install biome ci static/js
+	npx --no-install biome ci static/js tests/static
 	$(BIN)/ruff check app engine tests bench tools
 	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
 	ln -s $(CURDIR)/app/* $(TYPECHECK)/ && ln -s $(CURDIR)/engine $(TYPECHECK)/engine

@@ -162,3 +162,75 @@ def test_the_readmes_module_map_names_every_folder_of_the_app():
     folders = {p.name for p in (ROOT / "app").iterdir() if (p / "__init__.py").exists()}
     assert folders == set(APP_LAYERS)  # the layers above are the folders, too
     assert [f for f in sorted(folders) if f"`app/{f}/`" not in readme] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The page: everything cell-specific lives in static/js/cells/ (one module per cell and their
+# registry). The rest of the page asks the module of the trace's cell, so it names no cell and
+# no gate's parameter: the catalogues (static/js/i18n/) and the lessons' content hold words and
+# formulas about particular cells, and are the other places allowed to.
+
+PAGE_JS = ROOT / "static" / "js"
+PAGE_ALLOWED = (PAGE_JS / "cells", PAGE_JS / "i18n")
+PAGE_TEMPLATES = ROOT / "templates"
+# A comment may name what it talks about; code may not: comments are dropped before the search
+# (a "//" inside a string such as a URL is kept, since the string is matched first).
+JS_COMMENT = re.compile(r"""("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)"""
+                        r"|//[^\n]*|/\*.*?\*/", re.S)
+
+
+def js_code(text: str) -> str:
+    """The text of a module without its comments."""
+    return JS_COMMENT.sub(lambda m: m.group(1) or "", text)
+
+
+def page_cell_names(text: str, cells: list[str], params: list[str]) -> list[str]:
+    """The cells (as a string, or a key such as `rnn:`) and the gates' parameters a module's
+    code names."""
+    cell = "|".join(map(re.escape, cells))
+    param = "|".join(map(re.escape, params))
+    found = re.findall(rf"""["'`]({cell})["'`]|[{{,\s]({cell})\s*:""", text)
+    named = {a or b for a, b in found}
+    named |= set(re.findall(rf"(?<![\w.])({param})(?!\w)", text))
+    return sorted(named)
+
+
+def registered_cells() -> tuple[list[str], list[str]]:
+    """The engine's registered cells, and their gates' parameters (a name with the gate after
+    its kind, "W_f"; the output layer's V and b_y are every cell's, not a gate's)."""
+    from bptt_studio.engine.cells.registry import CELLS
+
+    params = {name for cell in CELLS.values() for name in cell.PARAMS if "_" in name}
+    return list(CELLS), sorted(params)
+
+
+def test_the_page_outside_its_cell_modules_names_no_cell_and_no_gates_parameter():
+    cells, params = registered_cells()
+    assert {"rnn", "lstm", "gru"} <= set(cells) and {"W_f", "W_z", "U_r", "b_o"} <= set(params)
+    found = {}
+    for path in sorted(PAGE_JS.rglob("*.js")):
+        if any(path.is_relative_to(allowed) for allowed in PAGE_ALLOWED):
+            continue
+        named = page_cell_names(js_code(path.read_text()), cells, params)
+        if named:
+            found[str(path.relative_to(ROOT))] = named
+    for path in sorted(PAGE_TEMPLATES.glob("*.html")):  # the cell menu is made from the registry
+        named = [c for c in cells if re.search(rf"""value=["']{c}["']""", path.read_text())]
+        if named:
+            found[str(path.relative_to(ROOT))] = named
+    assert found == {}
+
+
+def test_the_search_for_cell_names_sees_strings_and_keys_not_comments():
+    code = js_code('const a = x === "lstm"; // the rnn: "gru"\nconst b = { gru: 1 };'
+                   ' f(`W_f`); /* "rnn" */ g("http://x"), W_h.y, sW_hx;')
+    assert page_cell_names(code, ["rnn", "lstm", "gru"], ["W_f", "W_h"]) == [
+        "W_f", "W_h", "gru", "lstm"]
+    assert "http://x" in code
+
+
+def test_every_cell_the_engine_registers_has_its_page_module():
+    # the page would say it has none (cell.noModule) where the cell's equations belong
+    cells, _ = registered_cells()
+    missing = [c for c in cells if not (PAGE_JS / "cells" / f"{c}.js").is_file()]
+    assert missing == []

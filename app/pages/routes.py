@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from bptt_studio.core.paths import STATIC_DIR, TEMPLATES_DIR, plotly_js_path
 from bptt_studio.core.version import __version__
+from bptt_studio.engine.cells.registry import CELLS
 from bptt_studio.pages.embed import PANELS, embed_view
 
 router = APIRouter(include_in_schema=False)
@@ -38,9 +39,11 @@ LONG_CACHE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 @router.get("/", response_class=HTMLResponse)
 async def studio(request: Request) -> HTMLResponse:
-    """The studio; ``?embed=1&hide=...`` as a frame on another site's page (app/pages/embed.py)."""
+    """The studio; ``?embed=1&hide=...`` as a frame on another site's page (app/pages/embed.py).
+    Its cell menu lists the engine's registered cells, each labelled by its catalogue key."""
     return templates.TemplateResponse(request, "index.html", {
-        "version": __version__, "embed": embed_view(request.query_params), "embed_panels": PANELS})
+        "version": __version__, "embed": embed_view(request.query_params), "embed_panels": PANELS,
+        "cells": list(CELLS)})
 
 
 @router.get("/worksheet", response_class=HTMLResponse)

@@ -1,6 +1,7 @@
 // Wires the studio page: state, views, controls and the public handle. Nothing else: each
 // component gets its own container here and never looks up another's.
 import { ChartsView } from "./views/charts.js";
+import { loadCell } from "./cells/index.js";
 import { applyCssVars } from "./util/config.js";
 import { Controls } from "./controls/controls.js";
 import { EquationView } from "./views/equation.js";
@@ -21,6 +22,9 @@ import { TopBar } from "./controls/topbar.js";
 applyCssVars();
 const $ = (id) => document.getElementById(id);
 const link = await fromUrl(window.location); // the query, and the numbers of the fragment
+// the page modules of the cells the engine serves beyond the page's own (cells/index.js)
+const served = [...document.querySelectorAll("#ctl-cell option")].map((o) => o.value);
+await Promise.all([...served, link.state.scenario?.cell].filter(Boolean).map(loadCell));
 const store = new Store(link.state);
 const tooltip = new Tooltip({ container: document.body });
 const termMarks = new Highlighter(); // the nodes an equation term stands for, while hovered

@@ -3,6 +3,7 @@
 // write the scenario into the store; API errors come back here and are shown beside the
 // control that owns the field.
 import { api } from "../state/api.js";
+import { cellModule, DEFAULT_CELL } from "../cells/index.js";
 import { WORKSHEET } from "../util/config.js";
 import { apiDetail } from "../util/dom.js";
 import { num } from "../text/format.js";
@@ -346,7 +347,7 @@ export class Controls {
       if (document.activeElement === el) return;
       el.value = v === null || v === undefined ? "" : String(v);
     };
-    setv("ctl-cell", c.cell || "rnn");
+    setv("ctl-cell", c.cell || DEFAULT_CELL);
     setv("ctl-hidden", c.hidden_size ?? 4);
     setv("ctl-activation", c.activation || "tanh");
     setv("ctl-loss", s.loss || "");
@@ -414,9 +415,9 @@ export class Controls {
 
   syncEnabled() {
     const compared = this.compared;
-    const rnn = $("ctl-cell").value === "rnn";
+    const chooses = cellModule($("ctl-cell").value)?.choosesActivation;
     // comparing cells, the vanilla RNN's column uses the activation whatever the cell control says
-    $("ctl-activation").disabled = !rnn && compared !== "cell";
+    $("ctl-activation").disabled = !chooses && compared !== "cell";
     for (const [id, mode] of [
       ["ctl-cell", "cell"],
       ["ctl-loss-at", "loss_at"],

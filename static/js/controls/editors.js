@@ -6,6 +6,7 @@
 // URL's fragment carries the numbers exactly (fragment.js). What they show when the scenario
 // does not set a number is the API's own: the trace's inputs, targets, parameters and states.
 import { api, ApiError } from "../state/api.js";
+import { DEFAULT_CELL } from "../cells/index.js";
 import { KNOWN } from "./controls.js";
 import { num } from "../text/format.js";
 import { isArrayData } from "../state/fragment.js";
@@ -133,7 +134,7 @@ export class Editors {
   }
 
   get cell() {
-    return this.studio.trace?.config?.cell ?? this.scenario.cell ?? "rnn";
+    return this.studio.trace?.config?.cell ?? this.scenario.cell ?? DEFAULT_CELL;
   }
 
   get notation() {

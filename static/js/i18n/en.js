@@ -36,6 +36,7 @@ export default {
   "ctl.cell.rnn": "Vanilla RNN",
   "ctl.cell.lstm": "LSTM",
   "ctl.cell.gru": "GRU",
+  "cell.noModule": "The page has no module for the cell “{cell}” (static/js/cells/{cell}.js): its equations, its neuron view and its worksheet are not shown. Every number is still the API's, in the network and the accumulators.",
   "ctl.hidden": "Hidden size H",
   "ctl.activation": "Activation φ",
   "ctl.act.tanh": "tanh",

@@ -38,6 +38,7 @@ export default {
   "ctl.cell.rnn": "RNN simples",
   "ctl.cell.lstm": "LSTM",
   "ctl.cell.gru": "GRU",
+  "cell.noModule": "A página não tem módulo para a célula “{cell}” (static/js/cells/{cell}.js): suas equações, sua visão do neurônio e sua folha de exercícios não são mostradas. Todos os números continuam sendo os da API, na rede e nos acumuladores.",
   "ctl.hidden": "Tamanho oculto H",
   "ctl.activation": "Ativação φ",
   "ctl.act.tanh": "tanh",

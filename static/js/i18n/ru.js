@@ -38,6 +38,7 @@ export default {
   "ctl.cell.rnn": "Простая RNN",
   "ctl.cell.lstm": "LSTM",
   "ctl.cell.gru": "GRU",
+  "cell.noModule": "У страницы нет модуля для ячейки «{cell}» (static/js/cells/{cell}.js): её уравнения, вид нейрона и рабочий лист не показаны. Все числа по-прежнему от API — в сети и в накопителях.",
   "ctl.hidden": "Скрытых нейронов H",
   "ctl.activation": "Активация φ",
   "ctl.act.tanh": "tanh",

@@ -10,6 +10,7 @@
 // (lesson-readers.js); texts write formulas in a small language (lesson-formula.js); the panel
 // draws the step (lesson-panel.js). This module is the runner: it opens, moves and leaves.
 import { api } from "../state/api.js";
+import { DEFAULT_CELL } from "../cells/index.js";
 import { fill } from "../text/i18n.js";
 import { LessonPanel } from "./lesson-panel.js";
 import { format, read } from "./lesson-readers.js";
@@ -111,7 +112,7 @@ export class Lessons {
   ctx(step) {
     // formulaCell: the cell whose parameter names a step's formulas use, when not the scenario's
     return {
-      cell: step?.formulaCell || step?.scenario?.cell || "rnn",
+      cell: step?.formulaCell || step?.scenario?.cell || DEFAULT_CELL,
       notation: this.store.get().notation,
     };
   }

@@ -1,6 +1,7 @@
 // Reading a trace: indexes from (window, t) to events, and the display scales of the views.
 // No mathematics: it only picks fields of the API's result and finds the largest magnitude
 // of the values a view draws, to scale its colours.
+import { DEFAULT_CELL } from "../cells/index.js";
 
 function maxAbs(values, acc = 0) {
   let m = acc;
@@ -22,7 +23,7 @@ export class TraceIndex {
   constructor(trace) {
     this.trace = trace;
     this.events = trace.events || [];
-    this.cell = trace.config?.cell || "rnn";
+    this.cell = trace.config?.cell || DEFAULT_CELL;
     this.sizes = trace.sizes;
     this.T = trace.sizes.T;
     this.windows = trace.windows || [];
@@ -60,10 +61,12 @@ export class TraceIndex {
   computeScales() {
     let err = 0;
     let delta = 0;
+    // the errors that flow between steps: dh_next, and each other state's (the LSTM's dc_next)
+    const carried = (this.trace.cell_spec?.state || []).slice(1).map((s) => `d${s}_next`);
     for (const ev of this.events) {
       if (ev.kind !== "backward") continue;
       err = maxAbs(ev.dh_out, maxAbs(ev.dh_next, err));
-      if (this.cell === "lstm") err = maxAbs(ev.dc_next, err);
+      for (const key of carried) err = maxAbs(ev[key], err);
       delta = maxAbs(ev.delta ?? ev.deltas, delta);
     }
     let h = 0;

@@ -10,7 +10,10 @@
 // "convention": "haykin"), and the gradients' accumulators stay gradients, dW = −Σ δ xᵀ.
 // What a cell is made of (its gates, parameters and the factors of each contribution) is not
 // written here: it comes with every trace as `cell_spec` (docs/trace-format.md), and the
-// functions below that need it take that spec.
+// functions below that need it take that spec. What only the page knows of a cell (its gates'
+// and parameters' names in each notation) is its module's (static/js/cells/).
+import { cellModule, gatedPrevOf, gateLabelOf } from "../cells/index.js";
+import { L } from "./label.js";
 
 export const NOTATIONS = ["goodfellow", "d2l", "coursera", "haykin"];
 
@@ -48,7 +51,6 @@ export function timeIndex(time, notation) {
 
 // A sign in front of the base ("1−Γ" for the GRU's z = 1 − Γ_u, "−W" for its weights) is part
 // of `b`, so a renderer that knows nothing of signs still writes it; splitSign separates it.
-const L = (b, s = "", acc = null, post = "") => ({ b, s, acc, post });
 
 /** [sign, base] of a label's base: ["1−", "Γ"] for "1−Γ", ["", "W"] for "W". */
 export function splitSign(label) {
@@ -56,16 +58,8 @@ export function splitSign(label) {
   return m ? [m[1], m[2]] : ["", label.b];
 }
 
-// Coursera's names of the gates: LSTM f, i (update u), g (candidate c̃), o; GRU r, n (c̃) and
-// z, which keeps the old state: Coursera's update gate multiplies the candidate, Γ_u = 1 − z.
-const COURSERA_GATE = { f: "f", i: "u", g: "c", o: "o", z: "u", r: "r", n: "c", h: "c" };
-const NEGATED = new Set(["z"]); // z = σ(W_z[…] + b_z) = 1 − Γ_u: W_z = −W_u, b_z = −b_u
-const D2L_GATE = { f: "f", i: "i", g: "c", o: "o", z: "z", r: "r", h: "h", n: "h" };
-// Haykin's gated cells keep the gate letters, the GRU's candidate is n.
-const HAYKIN_GATE = { h: "n" };
-
-// The gate a parameter belongs to, from its engine name ("W_f" -> "f", GRU "W_h" -> "h"): the
-// suffix of the name; its delta's key is in the spec (the GRU candidate's is "n").
+// The gate a parameter belongs to, from its engine name ("W_f" -> "f", the GRU's "W_h" -> "h"):
+// the suffix of the name; its delta's key is in the spec (the GRU candidate's is "n").
 const suffix = (name) => name.split("_").slice(1).join("_");
 const kindOf = (name) => name.split("_")[0];
 
@@ -78,62 +72,32 @@ export function paramLabel(name, cell, notation) {
     return name === "V" ? L("V") : L("b", "y");
   }
   const kind = kindOf(name);
-  if (cell === "rnn") {
-    if (notation === "d2l") return { W: L("W", "hh"), U: L("W", "xh"), b: L("b", "h") }[kind];
-    if (notation === "coursera") return { W: L("W", "aa"), U: L("W", "ax"), b: L("b", "a") }[kind];
-    if (notation === "haykin") return { W: L("W", "a"), U: L("W", "b"), b: L("b") }[kind];
-    return L(kind);
-  }
+  const own = cellModule(cell);
+  const named = own?.paramLabel?.(name, notation); // a cell's own names (the RNN's W_hh, …)
+  if (named) return named;
   const gate = suffix(name);
+  // the subscript the notation gives the gate's parameters (d2l's and Coursera's candidate c)
+  const g = own?.paramSubscripts?.[notation]?.[gate] || gate;
   if (notation === "d2l") {
-    const g = D2L_GATE[gate] || gate;
-    return { W: L("W", `h${g}`), U: L("W", `x${g}`), b: L("b", g) }[kind];
+    return { W: L("W", `h${g}`), U: L("W", `x${g}`), b: L("b", g) }[kind] ?? L(kind, g);
   }
   if (notation === "coursera") {
     // Coursera writes one matrix W_k·[a(t−1), x(t)]: the engine's W_k and U_k are its two
     // blocks of columns, the one that multiplies a and the one that multiplies x.
-    const sign = NEGATED.has(gate) ? "−" : "";
-    const g = COURSERA_GATE[gate] || gate;
+    const sign = own?.negated?.includes(gate) ? "−" : "";
     if (kind === "b") return L(`${sign}b`, g);
     return L(`${sign}W`, g, null, kind === "W" ? "[:,a]" : "[:,x]");
   }
   if (notation === "haykin") {
-    const g = HAYKIN_GATE[gate] || gate;
-    return { W: L("W", `a,${g}`), U: L("W", `b,${g}`), b: L("b", g) }[kind];
+    return { W: L("W", `a,${g}`), U: L("W", `b,${g}`), b: L("b", g) }[kind] ?? L(kind, g);
   }
   return L(kind, gate);
 }
 
-// Gate labels: LSTM f, i, g, o; GRU z, r, n.
-const GATES = {
-  goodfellow: { f: L("f"), i: L("i"), g: L("g"), o: L("o"), z: L("z"), r: L("r"), n: L("n") },
-  d2l: {
-    f: L("f"),
-    i: L("i"),
-    g: L("c", "", "tilde"),
-    o: L("o"),
-    z: L("z"),
-    r: L("r"),
-    n: L("h", "", "tilde"),
-  },
-  coursera: {
-    f: L("Γ", "f"),
-    i: L("Γ", "u"),
-    g: L("c", "", "tilde"),
-    o: L("Γ", "o"),
-    z: L("1−Γ", "u"),
-    r: L("Γ", "r"),
-    n: L("c", "", "tilde"),
-  },
-  haykin: { f: L("f"), i: L("i"), g: L("g"), o: L("o"), z: L("z"), r: L("r"), n: L("n") },
-};
-
+/** A gate's label: its cell module's (static/js/cells/), else its letter. */
 export function gateLabel(gate, notation) {
-  return (GATES[notation] || GATES.goodfellow)[gate] || L(gate);
+  return gateLabelOf(gate, notation) || L(gate);
 }
-
-/** Coursera's own update gate Γ_u (= 1 − z of this page's GRU), for its GRU equations. */
-export const COURSERA_UPDATE = L("Γ", "u");
 
 // State and signal labels. In Coursera's notation the hidden state is a and the
 // pre-activation, which that course leaves unnamed, is written z.
@@ -291,7 +255,6 @@ export function specParams(spec) {
 
 /** The gates of a cell, from its spec. */
 export function gatesOf(spec) {
-  if (typeof spec === "string") return LEGACY_GATES[spec] || [];
   return spec?.gates || [];
 }
 
@@ -307,7 +270,9 @@ export function paramGroups(spec, notation) {
   const byLeft = new Map();
   for (const name of specParams(spec)) {
     const [left, right] = spec.params[name].factors;
-    const mergeable = merge && right !== null && left !== "g_o";
+    // a diagonal (a peephole's p_f ⊙ h) is no block of columns of W_k·[a, x]: its own card
+    const diagonal = spec.params[name].kind === "diagonal";
+    const mergeable = merge && right !== null && left !== "g_o" && !diagonal;
     if (mergeable && byLeft.has(left)) {
       const g = byLeft.get(left);
       g.names.push(name);
@@ -327,14 +292,15 @@ export function groupLabel(group, notation, cell) {
   return group.names.length > 1 ? { ...label, post: "" } : label;
 }
 
-/** Label of a right factor at step t: h(t−1), x(t), h(t), and r ⊙ h(t−1) (GRU's rh_prev). */
+/** Label of a right factor at step t: h(t−1), x(t), h(t), and a gate ⊙ h(t−1) (GRU's r ⊙ h). */
 export function rightText(path, notation, t = "t") {
   const prev = typeof t === "number" ? t - 1 : `${t}−1`;
   if (path === "h_prev") return labelText(varLabel("h", notation), notation, prev);
   if (path === "x") return labelText(varLabel("x", notation), notation, t);
   if (path === "h") return labelText(varLabel("h", notation), notation, t);
-  if (path === "rh_prev") {
-    const r = labelText(gateLabel("r", notation), notation, t);
+  const gated = gatedPrevOf(path);
+  if (gated) {
+    const r = labelText(gateLabel(gated.gate, notation), notation, t);
     return `${r} ⊙ ${labelText(varLabel("h", notation), notation, prev)}`;
   }
   return path;
@@ -361,11 +327,7 @@ export function contribText(group, notation, t = "t") {
   if (!rights.length) return left;
   if (rights.length === 1) {
     const r = rightText(rights[0], notation, t);
-    return group.rights[0] === "rh_prev" ? `${left} (${r})ᵀ` : `${left} ${r}ᵀ`;
+    return gatedPrevOf(group.rights[0]) ? `${left} (${r})ᵀ` : `${left} ${r}ᵀ`;
   }
   return `${left} [${rights.map((r) => rightText(r, notation, t)).join("; ")}]ᵀ`;
 }
-
-// ---- for views that still pass a cell name (deprecated: pass the trace's cell_spec) --------
-
-const LEGACY_GATES = { rnn: [], lstm: ["f", "i", "g", "o"], gru: ["z", "r", "n"] };

@@ -9,6 +9,7 @@
 // (a truncated trace passes backward through step t once per window that covers it), else its
 // last one. A column with no event of that kind at that t (full BPTT has no update after
 // step 2) shows its event of that kind with the nearest t, the earlier on a tie, and says so.
+import { cellModule, cellNames, DEFAULT_CELL } from "../cells/index.js";
 import { COMPARES } from "../state/state.js";
 
 export { COMPARES };
@@ -16,22 +17,26 @@ export { COMPARES };
 // The truncation compared with full BPTT when the scenario has none: the controls' own start.
 export const DEFAULT_TRUNCATION = Object.freeze({ k1: 3 });
 
-const CELLS = ["rnn", "lstm", "gru"];
-
 /**
  * The set-ups of a comparison: the scenario with the compared field set, in display order.
  * [{id, scenario, label: {key, args}}]; ids name the columns (highlight targets "lstm:…").
- * An LSTM's c0 and a scenario's explicit weights belong to one cell: the other cells draw
- * theirs from the seed (dropped: true says so).
+ * Comparing cells: every cell the page has a module for (cells/index.js). An initial state
+ * of a state vector another cell lacks (the LSTM's c0), and a scenario's explicit weights,
+ * belong to one cell: the other cells draw theirs from the seed (dropped: true says so).
  */
 export function setupsOf(mode, scenario) {
   const base = structuredClone(scenario || {}); // "train" too: every column trains as much
   if (mode === "cell") {
-    const own = base.cell || "rnn";
-    return CELLS.map((cell) => {
+    const own = base.cell || DEFAULT_CELL;
+    const initial = new Set(
+      cellNames().flatMap((cell) => cellModule(cell).state.map((v) => `${v}0`)),
+    );
+    return cellNames().map((cell) => {
       const s = { ...structuredClone(base), cell };
-      const dropped = (cell !== "lstm" && "c0" in s) || (cell !== own && "params" in s);
-      if (cell !== "lstm") delete s.c0;
+      const kept = new Set(cellModule(cell).state.map((v) => `${v}0`));
+      const foreign = [...initial].filter((key) => !kept.has(key) && key in s);
+      const dropped = foreign.length > 0 || (cell !== own && "params" in s);
+      for (const key of foreign) delete s[key];
       if (cell !== own) delete s.params;
       return { id: cell, scenario: s, label: { key: `cmp.setup.${cell}` }, dropped };
     });

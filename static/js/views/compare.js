@@ -421,11 +421,10 @@ export class CompareView {
     let text = [];
     if (this.mode === "cell") {
       const flow = (id) => num(cols[id]?.diagnostics?.error_flow?.at(-1)?.[0] ?? null, 3);
+      // each cell's number under its own name ({rnn}, {lstm}, … in the catalogue's sentence)
       text = tr("cmp.point.cell", {
         ...args,
-        rnn: flow("rnn"),
-        lstm: flow("lstm"),
-        gru: flow("gru"),
+        ...Object.fromEntries(this.columns.map((c) => [c.id, flow(c.id)])),
       });
     } else if (this.mode === "loss_at") {
       const count = (id) => cols[id]?.loss_steps?.length ?? 0;

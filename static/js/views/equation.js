@@ -3,11 +3,12 @@
 // that stands for a node is an <mrow class="term" data-nodes="node-h-2 ..."> that highlights
 // the node when hovered or focused. Symbols follow the notation switch everywhere (Coursera's
 // W_k·[a, x], Γ gates and ⟨t⟩ included); the contribution line is read from the cell_spec.
+import { cellModule, gatedPrevOf } from "../cells/index.js";
 import { SIZES } from "../util/config.js";
 import { num, raw } from "../text/format.js";
 import { t as tr } from "../text/i18n.js";
+import { HTML, html, m, mi, mo, mtext, oneMinus, row, SPACE } from "../text/mathml.js";
 import {
-  COURSERA_UPDATE,
   deltaLabel,
   gateLabel,
   gradLabel,
@@ -23,23 +24,11 @@ import {
 } from "../text/notation.js";
 import { inSeriesUnits } from "../state/units.js";
 
-const MATH = "http://www.w3.org/1998/Math/MathML";
-const HTML = "http://www.w3.org/1999/xhtml";
-
-// The equation is written as descriptions of elements, {ns, tag, attrs, kids} (kids: more
-// descriptions or strings), and patched into the page (patchChildren): a step changes numbers
-// and superscripts, rarely the shape of a line, so the elements already there stay and the
-// browser restyles and lays out only what changed (a rebuild cost as much layout as the rest
-// of the page's step together).
-function h(ns, tag, attrs, children) {
-  const kids = [];
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined && child !== false) kids.push(child);
-  }
-  return { ns, tag, attrs: attrs || {}, kids };
-}
-const m = (tag, attrs, ...children) => h(MATH, tag, attrs, children);
-const html = (tag, attrs, ...children) => h(HTML, tag, attrs, children);
+// The equation is written as descriptions of elements (text/mathml.js), and patched into the
+// page (patchChildren): a step changes numbers and superscripts, rarely the shape of a line, so
+// the elements already there stay and the browser restyles and lays out only what changed (a
+// rebuild cost as much layout as the rest of the page's step together). The lines of a cell's
+// own state (its gates, c, δ's) are its module's (static/js/cells/); the rest is every cell's.
 
 /** A new element (or text node) for a description. */
 function create(d) {
@@ -97,12 +86,6 @@ function patchAttributes(node, attrs) {
     }
   }
 }
-const mi = (text, attrs = {}) => m("mi", attrs, text);
-// Operators never stretch here: stretching costs layout time and the vectors are one line.
-const mo = (text, attrs = {}) => m("mo", { stretchy: "false", ...attrs }, text);
-const mtext = (text) => m("mtext", {}, text);
-const row = (...c) => m("mrow", {}, ...c);
-const SPACE = () => m("mspace", { width: "0.25em" });
 
 const ACC = { hat: "^", tilde: "~" };
 const BREAK_AFTER = new Set(["=", "+", ",", "+="]);
@@ -302,8 +285,9 @@ export class EquationView {
     }
     const i = Math.min(this.eventIndex, this.index.events.length - 1);
     const ev = this.index.event(i);
-    const lines =
-      ev.kind === "forward"
+    const lines = !this.ownLines(ev)
+      ? [{ id: "no-cell", math: [], note: "cell.noModule", noteParams: { cell: this.index.cell } }]
+      : ev.kind === "forward"
         ? this.forward(ev)
         : ev.kind === "backward"
           ? this.backward(ev)
@@ -344,10 +328,14 @@ export class EquationView {
     c.dataset.t = ev.t;
   }
 
+  /** Whether the event's lines can be written: a step's need the page module of its cell. */
+  ownLines(ev) {
+    return ev.kind === "update" || cellModule(this.index.cell) !== null;
+  }
+
   // Forward: pre-activations, gates, state, output, loss.
   forward(ev) {
     const { t } = ev;
-    const cell = this.index.cell;
     const act = this.index.trace.config?.activation || "tanh";
     const idx = this.index;
     const scale = idx.trace.scale;
@@ -384,148 +372,8 @@ export class EquationView {
       inputs.push(mo(","), SPACE(), xTerm(), mo("="), this.vec(ev.x, "x"));
       lines.push({ id: "inputs", math: inputs });
     }
-    if (cell === "rnn") {
-      lines.push({
-        id: "a",
-        math: [
-          this.term([`node-h-${t}`], this.v("a", t)),
-          mo("="),
-          this.p("W"),
-          hTerm(),
-          mo("+"),
-          this.p("U"),
-          xTerm(),
-          mo("+"),
-          this.p("b"),
-          mo("="),
-          this.vec(ev.a, "a"),
-        ],
-      });
-      lines.push({
-        id: "h",
-        math: [
-          this.term([`node-h-${t}`], this.v("h", t)),
-          mo("="),
-          this.fn(FN[act], this.v("a", t)),
-          mo("="),
-          this.vec(ev.h, "h"),
-        ],
-      });
-    } else if (cell === "lstm") {
-      for (const g of ["f", "i", "g", "o"]) {
-        const f = g === "g" ? "tanh" : "σ";
-        lines.push({
-          id: `gate-${g}`,
-          math: [
-            this.term([`node-gate-${g}-${t}`], this.gate(g, t)),
-            mo("="),
-            this.fn(f, ...this.affine(g, hTerm(), xTerm())),
-            ...this.overflowed(g, f, ev),
-            mo("="),
-            this.vec(ev.gates?.[g], `gates.${g}`),
-          ],
-        });
-      }
-      lines.push({
-        id: "c",
-        math: [
-          this.term([`node-c-${t}`], this.v("c", t)),
-          mo("="),
-          this.gate("f", t),
-          mo("⊙"),
-          this.term([`node-c-${t - 1}`], this.v("c", t - 1)),
-          mo("+"),
-          this.gate("i", t),
-          mo("⊙"),
-          this.gate("g", t),
-          mo("="),
-          this.vec(ev.c, "c"),
-        ],
-      });
-      lines.push({
-        id: "h",
-        math: [
-          this.term([`node-h-${t}`], this.v("h", t)),
-          mo("="),
-          this.gate("o", t),
-          mo("⊙"),
-          this.fn("tanh", this.v("c", t)),
-          mo("="),
-          this.vec(ev.h, "h"),
-        ],
-      });
-    } else {
-      for (const g of ["z", "r"]) {
-        lines.push({
-          id: `gate-${g}`,
-          math: [
-            this.term([`node-gate-${g}-${t}`], this.gate(g, t)),
-            mo("="),
-            this.fn("σ", ...this.affine(g, hTerm(), xTerm())),
-            ...this.overflowed(g, "σ", ev),
-            mo("="),
-            this.vec(ev.gates?.[g], `gates.${g}`),
-          ],
-        });
-      }
-      const reset = this.term(hPrev, row(this.gate("r", t), mo("⊙"), this.v("h", t - 1)));
-      const candidate = this.coursera
-        ? this.affine("n", reset, xTerm(), "h")
-        : [
-            this.p("W_h"),
-            mo("("),
-            reset,
-            mo(")"),
-            mo("+"),
-            this.p("U_h"),
-            xTerm(),
-            ...this.affine("n", null, null, "h").slice(-2),
-          ];
-      lines.push({
-        id: "gate-n",
-        math: [
-          this.term([`node-gate-n-${t}`], this.gate("n", t)),
-          mo("="),
-          this.fn("tanh", ...candidate),
-          ...this.overflowed("n", "tanh", ev),
-          mo("="),
-          this.vec(ev.gates?.n, "gates.n"),
-        ],
-      });
-      const hNew = [this.term([`node-h-${t}`], this.v("h", t)), mo("=")];
-      if (this.coursera) {
-        // Coursera's own form: the update gate Γ_u = 1 − z weighs the candidate
-        const gu = () => this.label(COURSERA_UPDATE, t);
-        hNew.push(
-          gu(),
-          mo("⊙"),
-          this.gate("n", t),
-          mo("+"),
-          mo("("),
-          m("mn", {}, "1"),
-          mo("−"),
-          gu(),
-          mo(")"),
-          mo("⊙"),
-          hTerm(),
-        );
-      } else {
-        hNew.push(
-          this.gate("z", t),
-          mo("⊙"),
-          hTerm(),
-          mo("+"),
-          mo("("),
-          m("mn", {}, "1"),
-          mo("−"),
-          this.gate("z", t),
-          mo(")"),
-          mo("⊙"),
-          this.gate("n", t),
-        );
-      }
-      lines.push({ id: "h", math: [...hNew, mo("="), this.vec(ev.h, "h")] });
-    }
+    const state = { hTerm, xTerm, hPrev, act: FN[act] };
+    lines.push(...cellModule(this.index.cell).equation.forward(this, ev, t, state));
     const ce = idx.trace.config?.loss !== "mse";
     const yhat = () => this.term([`node-yhat-${t}`], this.v("yhat", t));
     if (ce) {
@@ -637,7 +485,6 @@ export class EquationView {
   // Backward: where the error of h(t) comes from, then the local gradients.
   backward(ev) {
     const { t } = ev;
-    const cell = this.index.cell;
     const act = this.index.trace.config?.activation || "tanh";
     const ce = this.index.trace.config?.loss !== "mse";
     const last = ev.window ? ev.window[1] : this.index.T;
@@ -660,25 +507,8 @@ export class EquationView {
     });
     // dh(t) = V^T g_o(t) + (error from t+1)
     const nextIds = [`node-h-${t + 1}`, `err-next@${t}`];
-    let fromNext;
-    if (cell === "rnn") fromNext = this.term(nextIds, this.pT("W"), this.delta(null, t + 1));
-    else if (cell === "lstm") {
-      fromNext = this.term(
-        nextIds,
-        m("munder", {}, mo("∑"), mi("k")),
-        m("msup", {}, this.pk("W"), mi("T")),
-        this.delta("k", t + 1),
-      );
-    } else {
-      fromNext = this.term(
-        nextIds,
-        m("munder", {}, mo("∑"), mi("k")),
-        m("msup", {}, this.pk("W"), mi("T")),
-        this.delta("k", t + 1),
-        mo("+"),
-        mi("…"),
-      );
-    }
+    const own = cellModule(this.index.cell).equation;
+    const fromNext = own.fromNext(this, t, nextIds);
     const dhLine = [
       this.term([`node-h-${t}`], this.v("dh", t)),
       mo("="),
@@ -699,9 +529,6 @@ export class EquationView {
         t === last ? (last === this.index.T && first === 1 ? "eq.lastStep" : "eq.windowEnd") : null,
       noteParams: { t },
     });
-    // (1 − x) and x², the shapes every gate's local slope is written with
-    const oneMinus = (...x) => [mo("("), m("mn", {}, "1"), mo("−"), ...x, mo(")")];
-    const squared = (x) => m("msup", {}, x, m("mn", {}, "2"));
     // a gate on the network (hover lights its node), and a sigmoid gate's slope σ(1 − σ)
     const g = (name) => this.term([`node-gate-${name}-${t}`], this.gate(name, t));
     const sig = (name) => [g(name), ...oneMinus(this.gate(name, t))];
@@ -716,92 +543,21 @@ export class EquationView {
         this.vec(ev.deltas?.[name], `deltas.${name}`),
       ],
     });
-    if (cell === "rnn") {
-      // φ′ with a prime of full size beside the name (as a superscript it shrank to a speck,
-      // and tanh′(a) read as tanh(a))
-      const prime = row(mi(FN[act]), mo("′", { class: "prime", lspace: "0", rspace: "0" }));
-      lines.push({
-        id: "delta",
-        math: [
-          this.term([`node-h-${t}`], this.delta(null, t)),
-          mo("="),
-          prime,
-          mo("("),
-          this.v("a", t),
-          mo(")"),
-          mo("⊙"),
-          mo("("),
-          this.pT("V"),
-          this.v("g_o", t),
-          mo("+"),
-          this.pT("W"),
-          this.delta(null, t + 1),
-          mo(")"),
-          mo("="),
-          this.vec(ev.delta, "delta"),
-        ],
-      });
-    } else if (cell === "lstm") {
-      const dc = () => this.v("dc", t);
-      const tanhC = this.fn("tanh", this.v("c", t));
-      lines.push(deltaLine("o", this.v("dh", t), mo("⊙"), tanhC, mo("⊙"), ...sig("o")));
-      lines.push({
-        id: "dc",
-        math: [
-          this.term([`node-c-${t}`], dc()),
-          mo("="),
-          this.v("dh", t),
-          mo("⊙"),
-          this.gate("o", t),
-          mo("⊙"),
-          ...oneMinus(squared(mi("tanh")), this.v("c", t)),
-          mo("+"),
-          this.term(
-            [`node-c-${t + 1}`, `err-c@${t}`],
-            this.v("dc", t + 1),
-            mo("⊙"),
-            this.gate("f", t + 1),
-          ),
-          mo("="),
-          this.term([`node-h-${t}`], this.vec(ev.dc_from_h, "dc_from_h")),
-          mo("+"),
-          this.term([`err-c@${t}`], this.vec(ev.dc_next, "dc_next")),
-          mo("="),
-          this.vec(ev.dc, "dc"),
-        ],
-      });
-      const cPrev = this.term([`node-c-${t - 1}`], this.v("c", t - 1));
-      lines.push(deltaLine("f", dc(), mo("⊙"), cPrev, mo("⊙"), ...sig("f")));
-      lines.push(deltaLine("i", dc(), mo("⊙"), this.gate("g", t), mo("⊙"), ...sig("i")));
-      const tanhSlope = oneMinus(squared(g("g")));
-      lines.push(deltaLine("g", dc(), mo("⊙"), this.gate("i", t), mo("⊙"), ...tanhSlope));
-    } else {
-      const hPrevTerm = () => this.term([`node-h-${t - 1}`], this.v("h", t - 1));
-      // 1 − z and z(1 − z); in Coursera's notation Γ_u and Γ_u(1 − Γ_u), since Γ_u = 1 − z
-      const gu = () => this.term([`node-gate-z-${t}`], this.label(COURSERA_UPDATE, t));
-      const keep = this.coursera ? [gu()] : oneMinus(g("z"));
-      const zSlope = this.coursera ? [gu(), ...oneMinus(this.label(COURSERA_UPDATE, t))] : sig("z");
-      const dh = () => this.v("dh", t);
-      const tanhSlope = oneMinus(squared(g("n")));
-      lines.push(deltaLine("n", dh(), mo("⊙"), ...keep, mo("⊙"), ...tanhSlope));
-      const hMinusN = [mo("("), hPrevTerm(), mo("−"), g("n"), mo(")")];
-      lines.push(deltaLine("z", dh(), mo("⊙"), ...hMinusN, mo("⊙"), ...zSlope));
-      const fromN = [mo("("), this.pT("W_h"), this.delta("n", t), mo(")")];
-      lines.push(deltaLine("r", ...fromN, mo("⊙"), hPrevTerm(), mo("⊙"), ...sig("r")));
-    }
+    lines.push(...own.backward(this, ev, t, { g, sig, deltaLine, act: FN[act] }));
     lines.push({ id: "contrib", math: this.contribLine(t) });
     return lines;
   }
 
-  /** A right factor of the cell_spec at step t: h(t−1), x(t), r ⊙ h(t−1), h(t). */
+  /** A right factor of the cell_spec at step t: h(t−1), x(t), a gate ⊙ h(t−1) (the GRU's r), h(t). */
   rightFactor(path, t) {
     if (path === "h_prev") return this.term([`node-h-${t - 1}`], this.v("h", t - 1));
     if (path === "x") return this.term([`node-x-${t}`], this.v("x", t));
     if (path === "h") return this.v("h", t);
-    if (path === "rh_prev") {
+    const gated = gatedPrevOf(path);
+    if (gated) {
       return row(
         mo("("),
-        this.gate("r", t),
+        this.gate(gated.gate, t),
         mo("⊙"),
         this.term([`node-h-${t - 1}`], this.v("h", t - 1)),
         mo(")"),

@@ -30,7 +30,8 @@ export function showNode(view, node) {
     rows.push({ label: lab("x"), value: fwd.x });
   } else if (name === "h") {
     rows.push({ label: lab("h"), value: fwd.h });
-    if (idx.cell === "rnn") rows.push({ label: lab("a"), value: fwd.a });
+    // a cell without gates has one pre-activation a(t) (the RNN's); gates have theirs
+    if (!(idx.trace.cell_spec?.gates || []).length) rows.push({ label: lab("a"), value: fwd.a });
     if (bwd) {
       rows.push({ label: lab("dh"), value: err(bwd.dh, "dh") });
       if (bwd.delta) rows.push({ label: lab("delta"), value: err(bwd.delta, "delta") });

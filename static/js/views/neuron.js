@@ -9,10 +9,12 @@
 //
 // It follows the store: `neuron` ({unit}, 0-based, or null when closed) and the current event
 // (a backward event gives t and the window). Hooks for tests: #neuron[data-state] ("loading",
-// "ready", "idle": not a backward event, "failed"), data-t, data-unit, data-convention; every
-// node is an element [data-node] with data-op and data-value (the API's exact number); each row
-// of a dot table is a .nv-row with data-k, data-weight, data-signal and data-product.
+// "ready", "idle": not a backward event, "failed", "none": a cell the page has no module for),
+// data-t, data-unit, data-convention; every node is an element [data-node] with data-op and
+// data-value (the API's exact number); each row of a dot table is a .nv-row with data-k,
+// data-weight, data-signal and data-product.
 import { api } from "../state/api.js";
+import { cellModule } from "../cells/index.js";
 import { num, raw } from "../text/format.js";
 import { Highlighter } from "./highlight.js";
 import { t as tr } from "../text/i18n.js";
@@ -25,6 +27,14 @@ const UNIT_BUTTONS_MAX = 24; // more units than this: a number field instead of 
 const CACHE_SIZE = 32;
 
 const h = (tag, cls = "", text = null) => el(tag, cls, null, text);
+
+// Words for the terms every cell has; a cell module's `neuron.words` adds its own.
+const WORDS = {
+  dh: "neuron.w.dh",
+  dh_out: "neuron.w.out",
+  delta: "neuron.w.delta",
+  deltas: "neuron.w.gateDelta",
+};
 
 /**
  * Whether a symbol's text is a sum or a difference at its top level ("1 − tanh² c", not
@@ -163,6 +173,13 @@ export class NeuronView {
       return;
     }
     c.dataset.t = String(ev.t);
+    if (!cellModule(this.index.cell)) {
+      // a cell the page has no module for: its terms could not be named, so none are shown
+      c.dataset.state = "none";
+      this.marks.clear();
+      this.render(unit, H, ev, h("p", "nv-hint", tr("cell.noModule", { cell: this.index.cell })));
+      return;
+    }
     const body = this.request(ev, unit);
     if (!body) {
       c.dataset.state = "failed";
@@ -279,7 +296,8 @@ export class NeuronView {
     const frag = h("div", "nv-body");
     this.view = view;
     const next = view.next ? view.next.t : null;
-    const gated = view.cell !== "rnn";
+    // a gated cell's error reaches h(t) from t+1 through its gates (and more)
+    const gated = (this.index?.trace.cell_spec?.gates || []).length > 0;
     const rule = next
       ? tr(gated ? "neuron.ruleGated" : "neuron.rule", { t: view.t, next })
       : tr("neuron.ruleLast", { t: view.t });
@@ -291,11 +309,11 @@ export class NeuronView {
         tr(view.convention === "haykin" ? "neuron.signHaykin" : "neuron.signGradient"),
       ),
     );
-    if (view.cell === "rnn") frag.append(this.formula(view));
+    if (this.own?.formula) frag.append(this.formula(view));
     // the RNN: δ first (Haykin's line), then its bracket term by term; gated cells build up
-    // from the error reaching h, through c, to each gate's δ
+    // from the error reaching h, through their other states' (the LSTM's dc), to each gate's δ
     const blocks = view.delta ? [view.delta, view.dh] : [view.dh];
-    if (view.dc) blocks.push(view.dc);
+    for (const s of this.otherStates()) if (view[`d${s}`]) blocks.push(view[`d${s}`]);
     blocks.push(...Object.values(view.deltas || {}));
     for (const node of blocks) frag.append(this.block(node, 0));
     if (view.non_finite) frag.append(h("p", "nv-hint", tr("neuron.overflow")));
@@ -350,31 +368,35 @@ export class NeuronView {
     return div;
   }
 
-  /**
-   * The RNN's rule in the notation, with symbols only: δ_j(t) = φ′(a_j(t)) [Σ_k V_kj g_k(t) +
-   * Σ_k W_kj δ_k(t+1)]; Haykin's δ_j(n) = φ′(v_j(n)) [e_j(n) + Σ_k w_kj δ_k(n+1)], e_j(n) =
-   * Σ_k C_kj e_k(n) being the error his hidden neuron j receives from the output neurons.
-   */
+  /** The cell's own rule in the notation, with symbols only (the RNN's: its module's). */
   formula(view) {
     const n = this.notation;
     const p = h("p", "nv-line nv-formula");
     const j = "j";
-    const at = (label, time) => htmlLabel(ofUnit(label, j), n, time);
-    const w = (name) => {
-      const label = paramLabel(name, "rnn", n);
-      return htmlLabel({ ...label, s: label.s ? `${label.s},kj` : "kj" }, n);
-    };
-    const sum = () => ["Σ", h("sub", "", "k"), " "];
-    p.append(at(varLabel("delta", n), "t"), " = φ′(", at(varLabel("a", n), "t"), ") [ ");
-    if (view.next) {
-      p.append(...sum(), w("V"), " ", htmlLabel(ofUnit(varLabel("g_o", n), "k"), n, "t"), " + ");
-      p.append(...sum(), w("W"), " ", htmlLabel(ofUnit(varLabel("delta", n), "k"), n, "t+1"));
-    } else {
-      p.append(...sum(), w("V"), " ", htmlLabel(ofUnit(varLabel("g_o", n), "k"), n, "t"));
-    }
-    p.append(" ]");
-    p.dataset.formula = "rnn";
+    p.append(
+      ...this.own.formula(view, {
+        at: (label, time) => htmlLabel(ofUnit(label, j), n, time),
+        weight: (name) => {
+          const label = paramLabel(name, view.cell, n);
+          return htmlLabel({ ...label, s: label.s ? `${label.s},kj` : "kj" }, n);
+        },
+        unitLabel: (label, k, time) => htmlLabel(ofUnit(label, k), n, time),
+        v: (name) => varLabel(name, n),
+        sub: (text) => h("sub", "", text),
+      }),
+    );
+    p.dataset.formula = view.cell;
     return p;
+  }
+
+  /** The page module of the view's cell (its own terms), or null. */
+  get own() {
+    return this.view ? (cellModule(this.view.cell)?.neuron ?? null) : null;
+  }
+
+  /** The cell's state vectors besides h (the LSTM's c), from the trace's cell_spec. */
+  otherStates() {
+    return (this.index?.trace.cell_spec?.state || []).slice(1);
   }
 
   /** data-node, data-op, data-value on an element standing for a node (a part: data-part). */
@@ -496,6 +518,19 @@ export class NeuronView {
     const [base, rest] = node.name.split(/\.(.*)/s);
     const gate = (g) => gateLabel(g, n);
     const gateText = (g) => labelText(gate(g), n);
+    // the cell's own terms first (the LSTM's dc, the GRU's reset path), then every cell's
+    const own = this.own?.symbol?.(base, rest, {
+      t,
+      lab,
+      v: (name) => varLabel(name, n),
+      gate,
+      delta: (g) => deltaLabel(g, n),
+      product: (param, signal, time) => this.product(param, signal, time, j),
+    });
+    if (own) {
+      span.append(...own);
+      return span;
+    }
     switch (base) {
       case "dh":
         span.append(lab(varLabel("dh", n)));
@@ -504,30 +539,9 @@ export class NeuronView {
         span.append(this.product("V", "g_o", t, j));
         break;
       case "dh_next":
-        if (!rest) {
-          const rnn = this.view.cell === "rnn";
-          span.append(this.product(rnn ? "W" : null, rnn ? "delta" : "deltas.k", t + 1, j));
-        } else if (rest === "direct") {
-          span.append(lab(varLabel("dh", n), t + 1), " · ", lab(gate("z"), t + 1));
-        } else if (rest === "reset") {
-          span.append(this.product("W_h", "deltas.n", t + 1, j), " · ", lab(gate("r"), t + 1));
-        } else {
-          span.append(this.product(`W_${rest}`, `deltas.${rest}`, t + 1, j));
-        }
-        break;
-      case "drh":
-        span.append(this.product("W_h", "deltas.n", t, j));
-        break;
-      case "dc":
-      case "dc_next":
-      case "dc_from_h":
-        if (base === "dc") span.append(lab(varLabel("dc", n)));
-        else if (base === "dc_next")
-          span.append(lab(varLabel("dc", n), t + 1), " · ", lab(gate("f"), t + 1));
-        else {
-          span.append(lab(varLabel("dh", n)), " · ", lab(gate("o")), " · (1 − tanh² ");
-          span.append(lab(varLabel("c", n)), ")");
-        }
+        // through every gate at once, or through one gate's weights
+        if (!rest) span.append(this.product(null, "deltas.k", t + 1, j));
+        else span.append(this.product(`W_${rest}`, `deltas.${rest}`, t + 1, j));
         break;
       case "delta":
       case "deltas":
@@ -537,32 +551,18 @@ export class NeuronView {
         span.append("φ′(", lab(varLabel("a", n)), ")");
         break;
       case "dgate": {
-        // the gate's own slope: s(1 − s) for a sigmoid gate, 1 − s² for g and n
+        // the gate's own slope: s(1 − s) for a sigmoid gate, 1 − s² for a tanh one (g, n)
         const g = gateText(rest);
-        const slope = rest === "g" || rest === "n" ? `1 − ${g}²` : `${g}(1 − ${g})`;
+        const tanh = cellModule(this.view.cell)?.tanhGates?.includes(rest);
+        const slope = tanh ? `1 − ${g}²` : `${g}(1 − ${g})`;
         span.append(lab({ b: slope }));
         break;
       }
-      case "dtanh_c":
-        span.append("1 − tanh² ", lab(varLabel("c", n)));
-        break;
-      case "tanh_c":
-        span.append("tanh ", lab(varLabel("c", n)));
-        break;
-      case "h_prev_minus_n":
-        span.append(lab(varLabel("h", n), t - 1), " − ", lab(gate("n")));
-        break;
-      case "one_minus_z":
-        span.append("1 − ", lab(gate("z")));
-        break;
       case "gates":
         span.append(lab(gate(rest)));
         break;
       case "h_prev":
         span.append(lab(varLabel("h", n), t - 1));
-        break;
-      case "c_prev":
-        span.append(lab(varLabel("c", n), t - 1));
         break;
       default:
         span.append(lab(varLabel(base, n)));
@@ -591,20 +591,12 @@ export class NeuronView {
     const t = node.t;
     const n = this.notation;
     const gate = rest ? labelText(gateLabel(rest, n), n) : "";
-    const K = {
-      dh: "neuron.w.dh",
-      dh_out: "neuron.w.out",
-      dc: "neuron.w.dc",
-      dc_next: "neuron.w.dcNext",
-      dc_from_h: "neuron.w.dcFromH",
-      drh: "neuron.w.drh",
-      delta: "neuron.w.delta",
-      deltas: "neuron.w.gateDelta",
-    }[base];
+    // the cell's own words (the LSTM's dc, the GRU's reset path), then every cell's
+    const own = this.own?.words || {};
+    const K = own[base] ?? WORDS[base];
     if (base === "dh_next") {
       if (!rest) return tr("neuron.w.next", { next: t + 1 });
-      if (rest === "direct") return tr("neuron.w.direct", { next: t + 1 });
-      if (rest === "reset") return tr("neuron.w.reset", { next: t + 1 });
+      if (own[node.name]) return tr(own[node.name], { next: t + 1 });
       return tr("neuron.w.nextGate", { next: t + 1, gate });
     }
     return K ? tr(K, { t, gate }) : "";
@@ -620,7 +612,9 @@ export class NeuronView {
       targets.push(`node-h-${t + 1}`, `err-next@${t}`);
       for (const g of this.index.trace.cell_spec?.gates || [])
         targets.push(`node-gate-${g}-${t + 1}`);
-      if (view.dc) targets.push(`err-c@${t}`, `node-c-${t + 1}`);
+      for (const s of this.otherStates()) {
+        if (view[`d${s}`]) targets.push(`err-${s}@${t}`, `node-${s}-${t + 1}`);
+      }
     }
     this.marks.set(targets);
   }

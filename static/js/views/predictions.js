@@ -5,6 +5,7 @@
 // last value, then its own predictions: free running) against the true inputs of the fitted
 // steps (teacher forcing). Where the hidden state is bounded and the series runs on past what
 // was seen, one sentence says why the forecast levels off and offers the setting that does not.
+import { cellChoosingActivation, cellModule } from "../cells/index.js";
 import { FORECAST_COLUMNS } from "../util/config.js";
 import { num } from "../text/format.js";
 import { t as tr, tp } from "../text/i18n.js";
@@ -17,7 +18,7 @@ import { inSeriesUnits } from "../state/units.js";
  * and the gated cells' h in (−1, 1), sigmoid's in (0, 1); ReLU's is not.
  */
 export function boundedState(config) {
-  if (config.cell === "rnn") {
+  if (cellModule(config.cell)?.choosesActivation) {
     return config.activation === "relu" ? null : `pred.bounded.${config.activation}`;
   }
   return "pred.bounded.gated";
@@ -178,7 +179,8 @@ export class PredictionsView {
       offer.id = "btn-use-relu";
       offer.addEventListener("click", () => {
         const scenario = structuredClone(this.store.get().scenario);
-        this.store.update({ scenario: { ...scenario, cell: "rnn", activation: "relu" } });
+        const cell = cellChoosingActivation();
+        this.store.update({ scenario: { ...scenario, cell, activation: "relu" } });
       });
       note.append(" ", offer);
     }

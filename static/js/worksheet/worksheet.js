@@ -7,6 +7,7 @@
 // studio's, read from the same link), written in the notation and language of the link.
 // Each number is a .ws-num (or, blank, a .ws-box) with data-field (its path in the trace:
 // "events.3.h", "updates.0.grads.W", "params.U") and data-index ("r" or "r,c").
+import { cellModule, gatedPrevOf, loadCell } from "../cells/index.js";
 import { WORKSHEET } from "../util/config.js";
 import { applyTranslations, setLanguage, t as tr } from "../text/i18n.js";
 import { num, raw } from "../text/format.js";
@@ -89,6 +90,17 @@ class Worksheet {
 
   param(name) {
     return labelText(paramLabel(name, this.cell, this.n), this.n);
+  }
+
+  /** The cell's state vectors besides h (the LSTM's c), from the trace's cell_spec. */
+  otherStates() {
+    return (this.spec.state || []).slice(1);
+  }
+
+  /** The recorded right factors that are a gate times h(t−1) (the GRU's rh_prev), in order. */
+  rights() {
+    const paths = specParams(this.spec).map((name) => this.spec.params[name].factors[1]);
+    return [...new Set(paths)].filter((path) => path && gatedPrevOf(path));
   }
 
   // ---- numbers -----------------------------------------------------------------------------
@@ -275,11 +287,16 @@ class Worksheet {
     for (const g of gates) {
       rows.push(row(this.gate(g, "t"), tr("ws.row.gate"), (e) => e.gates?.[g], `gates.${g}`));
     }
-    if (this.cell === "gru") {
-      const rh = `${this.gate("r", "t")} ⊙ ${this.v("h", "t−1")}`;
-      rows.push(row(rh, tr("ws.row.rh"), (e) => e.rh_prev, "rh_prev"));
+    // what the cell records that is a gate times h(t−1) (the GRU's r ⊙ h(t−1)), then its
+    // states besides h (the LSTM's c)
+    for (const path of this.rights()) {
+      const { gate, note } = gatedPrevOf(path);
+      const label = `${this.gate(gate, "t")} ⊙ ${this.v("h", "t−1")}`;
+      rows.push(row(label, tr(note), (e) => e[path], path));
     }
-    if (this.cell === "lstm") rows.push(row(this.v("c", "t"), tr("ws.row.c"), (e) => e.c, "c"));
+    for (const s of this.otherStates()) {
+      rows.push(row(this.v(s, "t"), tr(`ws.row.${s}`), (e) => e[s], s));
+    }
     rows.push(row(this.v("h", "t"), tr("ws.row.h"), (e) => e.h, "h"));
     rows.push(row(this.v("o", "t"), tr("ws.row.o"), (e) => e.o, "o"));
     rows.push(row(this.v("yhat", "t"), tr("ws.row.yhat"), (e) => e.yhat, "yhat"));
@@ -329,7 +346,8 @@ class Worksheet {
       row(this.v("dh", "t"), tr("ws.row.dhNext", sym), "dh_next"),
       row(this.v("dh", "t"), tr("ws.row.dh", sym), "dh"),
     ];
-    if (this.cell === "lstm") rows.push(row(this.v("dc", "t"), tr("ws.row.dc"), "dc"));
+    for (const s of this.otherStates())
+      rows.push(row(this.v(`d${s}`, "t"), tr(`ws.row.d${s}`), `d${s}`));
     const gates = this.spec.gates || [];
     if (!gates.length) rows.push(row(this.delta(null), tr("ws.row.delta"), "delta"));
     for (const g of gates) rows.push(row(this.delta(g), tr("ws.row.deltaGate"), `deltas.${g}`));
@@ -454,6 +472,11 @@ async function main() {
     return;
   }
   const trace = result.trace;
+  if (!(await loadCell(trace.config.cell))) {
+    status.textContent = tr("cell.noModule", { cell: trace.config.cell });
+    status.dataset.state = "bad";
+    return;
+  }
   const problem = tooLarge(trace.sizes);
   if (problem) {
     status.textContent = tr(problem.key, problem.args);
@@ -473,7 +496,7 @@ function describe(trace, notation, state) {
   const lines = [
     tr("ws.meta.net", {
       cell: tr(`ctl.cell.${c.cell}`),
-      act: c.cell === "rnn" ? `, ${tr(`ctl.act.${c.activation}`)}` : "",
+      act: cellModule(c.cell)?.choosesActivation ? `, ${tr(`ctl.act.${c.activation}`)}` : "",
       T,
       D,
       H,

@@ -69,6 +69,7 @@ export class Lessons {
     this.current = null; // {lesson, index}
     this.seq = 0;
     this.concealed = [];
+    this.early = null; // the reveal's traces asked for while the question is read (a promise)
     // A class in session (classroom.js) may hold a reveal: gate(step, chosen) answers
     // "hold" (a student's answer is sent; the teacher's reveal shows it), "reveal" (the
     // teacher reveals to the class, chosen or not) or null (no class: as alone).
@@ -158,6 +159,7 @@ export class Lessons {
   leave() {
     this.seq += 1;
     this.reveal = null;
+    this.early = null;
     this.unconceal();
     this.studio.clearHighlight();
     this.current = null;
@@ -179,6 +181,7 @@ export class Lessons {
     this.reveal = null;
     this.values = {};
     this.target = null;
+    this.early = null;
     this.store.update({ lesson: { id: lesson.id, step: index + 1 } });
     this.panel.dataset.state = "loading";
     this.view.render({ focus });
@@ -224,6 +227,7 @@ export class Lessons {
   }
 
   context(step) {
+    // (a reveal answered from its prefetched traces reads them instead: revealContext)
     return {
       trace: this.studio.trace,
       training: this.studio.training,
@@ -234,9 +238,8 @@ export class Lessons {
     };
   }
 
-  readValues(spec, step) {
+  readValues(spec, step, ctx = this.context(step)) {
     const out = {};
-    const ctx = this.context(step);
     for (const [name, reader] of Object.entries(spec || {}))
       out[name] = format(read(reader, ctx), reader.format, this.lang());
     return out;
@@ -305,6 +308,26 @@ export class Lessons {
     const rv = step.reveal;
     const scenario = rv.scenario || step.scenario;
     const compare = rv.compare ?? step.compare;
+    const early = !rv.neuron && !this.onScreen(scenario, compare) ? await this.early : null;
+    if (seq !== this.seq) return;
+    if (early) {
+      // the traces the reveal reads were asked for while the question was read: the answer
+      // first, read from them (the engine's numbers, as the page will show them); the page
+      // loads them (a comparison builds its columns) after the answer is painted
+      this.answerReveal(step, rv, { ...this.context(step), ...early });
+      this.panel.dataset.state = "loading"; // ready again once the page shows the reveal
+      await nextFrame();
+      if (seq !== this.seq) return;
+      const ok = await this.show(scenario, rv.event, compare);
+      if (seq !== this.seq) return;
+      this.panel.dataset.state = ok ? "ready" : "failed";
+      if (!ok) {
+        this.view.renderStatus(this.ui("failed"));
+        return;
+      }
+      this.applyHighlight(true);
+      return;
+    }
     if (!rv.neuron && this.onScreen(scenario, compare)) {
       // what the answer is read from is on the page already: the answer first, in this frame;
       // the page moves to the reveal's event and marks after it is painted
@@ -339,13 +362,19 @@ export class Lessons {
     this.applyHighlight(true);
   }
 
-  /** What the reveal shows, asked for while the question is read (when not on the page). */
+  /**
+   * What the reveal shows, asked for while the question is read (when not on the page);
+   * this.early resolves to it as the readers read it ({trace, training, compare}), or null.
+   */
   prefetchReveal(step) {
+    this.early = null;
     const rv = step.reveal;
     if (!step.question || !rv) return;
     const scenario = rv.scenario || step.scenario;
     const compare = rv.compare ?? step.compare ?? null;
-    if (!this.onScreen(scenario, compare)) this.studio.prefetch(scenario, { compare });
+    if (!this.onScreen(scenario, compare)) {
+      this.early = this.studio.prefetch(scenario, { compare });
+    }
   }
 
   /** Whether the page shows this scenario (and comparison) already, its trace drawn. */
@@ -359,16 +388,19 @@ export class Lessons {
     );
   }
 
-  /** Read the answer from the engine's result on the page and show the verdict. */
-  answerReveal(step, rv) {
+  /**
+   * Read the answer from the engine's result (on the page, or `ctx`: the reveal's prefetched
+   * traces) and show the verdict.
+   */
+  answerReveal(step, rv, ctx = this.context(step)) {
     this.unconceal();
-    this.answer = read(step.question.reader, this.context(step));
+    this.answer = read(step.question.reader, ctx);
     const correct = step.question.options.findIndex((o) =>
       "value" in o
         ? String(o.value) === String(this.answer)
         : this.answer >= o.min && this.answer <= o.max,
     );
-    this.reveal = { correct, values: this.readValues(rv.values, step) };
+    this.reveal = { correct, values: this.readValues(rv.values, step, ctx) };
     this.target = { event: rv.event, highlight: rv.highlight || [] };
     this.panel.dataset.state = "ready";
     this.view.render({ focus: false });

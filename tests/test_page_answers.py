@@ -45,7 +45,7 @@ def test_a_reveal_that_compares_answers_before_the_columns_are_built(
     step = lesson_step(lesson_id, number)
     page.goto(f"{live_server}/?lesson={lesson_id}&step={number}")
     page.wait_for_selector("#lesson-panel[data-state=ready] #lesson-reveal", timeout=30_000)
-    page.wait_for_function("!document.body.dataset.compare")
+    page.wait_for_function("() => !document.body.dataset.compare")
     right = correct_option(step)
     page.locator(".lesson-option input").nth(right).check()
     page.wait_for_timeout(1500)  # the question is read while its traces come
@@ -62,3 +62,78 @@ def test_a_reveal_that_compares_answers_before_the_columns_are_built(
     assert page.text_content(".lesson-reveal-text") == first["reveal"]
     assert page.text_content(".lesson-verdict") == first["verdict"]
     assert console_errors == []
+
+
+# What the grid shows at the moment the key is handled (a keydown listener on the window runs
+# after the grid's own, in the same task: before anything else can be painted), and when the
+# new trace comes.
+CATCH_GRID = """() => {
+    window.__atKey = null; window.__atTrace = null;
+    const look = () => {
+        const entry = document.querySelector(
+            "[data-grid='params.W'] input.cell[data-row='0'][data-col='0']");
+        return {value: entry?.value ?? null, title: entry?.title ?? null,
+                pending: entry?.dataset.pending ?? null,
+                marked: document.querySelectorAll('#ed-body [data-pending]').length,
+                status: document.querySelector('.ed-pending')?.textContent ?? null,
+                traceW: window.bpttStudio.trace.params.W[0][0]};
+    };
+    window.addEventListener('keydown', (e) => {
+        if (e.key !== 'Enter' || window.__atKey) return;
+        window.__atKey = look();
+        window.__grid = document.querySelector("[data-grid='params.W'] table");
+    });
+    window.bpttStudio.addEventListener('trace', () => { window.__atTrace = look(); },
+                                       {once: true});
+}"""
+
+
+def test_a_grid_edit_shows_the_edited_weight_marked_in_the_keys_frame(
+        page, live_server, console_errors):
+    """Enter on an edited weight: in the key's own task the entry shows its new number, marked
+    as being recomputed (with a line that says so); the marks go when the API's trace comes."""
+    page.goto(f"{live_server}/")
+    page.wait_for_selector("#studio[data-ready=true]", timeout=20_000)
+    page.click("#btn-editors")
+    page.click("#ed-tab-weights")
+    entry = page.locator("[data-grid='params.W'] input.cell[data-row='0'][data-col='0']")
+    entry.wait_for()
+    before = page.evaluate("window.bpttStudio.trace.params.W[0][0]")
+    assert before != 0.375
+    entry.click()
+    entry.fill("0.375")
+    page.evaluate(CATCH_GRID)
+    entry.press("Enter")
+    page.wait_for_function("() => window.__atTrace !== null", timeout=20_000)
+    at_key = page.evaluate("window.__atKey")
+    # the edited number, marked, and said; the page's trace is still the old one
+    assert at_key["value"] == "0.375" and at_key["title"] == "0.375", at_key
+    assert at_key["pending"] == "true" and at_key["marked"] == 1, at_key
+    assert at_key["status"], at_key
+    assert at_key["traceW"] == before
+    # the API's trace of the edit: the marks go, the entry keeps its number
+    page.wait_for_function("() => !document.querySelector('#ed-body [data-pending]')")
+    assert page.evaluate("window.bpttStudio.trace.params.W[0][0]") == 0.375
+    assert page.locator(".ed-pending").count() == 0
+    assert entry.input_value() == "0.375"
+    # the new trace changed nothing else the weights tab shows: its grids were not rebuilt
+    assert page.evaluate("""() => window.__grid ===
+        document.querySelector("[data-grid='params.W'] table")""")
+    assert console_errors == []
+
+
+def test_a_refused_grid_edit_loses_its_mark_and_shows_the_refusal(
+        page, live_server, console_errors):
+    page.goto(f"{live_server}/")
+    page.wait_for_selector("#studio[data-ready=true]", timeout=20_000)
+    page.click("#btn-editors")
+    page.click("#ed-tab-weights")
+    entry = page.locator("[data-grid='params.W'] input.cell[data-row='0'][data-col='1']")
+    entry.wait_for()
+    entry.click()
+    entry.fill("1e999")  # not a finite float64: the API refuses it
+    entry.press("Enter")
+    page.wait_for_selector("[data-grid='params.W'] input.cell[aria-invalid=true]",
+                           timeout=20_000)
+    assert page.locator("#ed-body [data-pending]").count() == 0
+    assert page.locator(".ed-pending").count() == 0

@@ -137,3 +137,30 @@ def test_a_refused_grid_edit_loses_its_mark_and_shows_the_refusal(
                            timeout=20_000)
     assert page.locator("#ed-body [data-pending]").count() == 0
     assert page.locator(".ed-pending").count() == 0
+
+
+def test_a_reveal_with_a_neuron_view_answers_from_the_view_asked_for_while_reading(
+        page, live_server, console_errors):
+    """Lesson 1's neuron question: its view was asked for while the question was read, so the
+    click asks the API for nothing and the verdict comes at once, with the view's numbers."""
+    lesson_id, number = "recursion", 6
+    step = lesson_step(lesson_id, number)
+    page.goto(f"{live_server}/?lesson={lesson_id}&step={number}")
+    page.wait_for_selector("#lesson-panel[data-state=ready] #lesson-reveal", timeout=30_000)
+    page.wait_for_selector("#neuron[data-state=ready]", timeout=30_000)
+    right = correct_option(step)
+    page.locator(".lesson-option input").nth(right).check()
+    page.wait_for_timeout(1500)  # the question is read while its view comes
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/" in r.url else None)
+    page.click("#lesson-reveal")
+    page.wait_for_selector("#lesson-panel[data-state=ready] .lesson-result", timeout=30_000)
+    assert asked == []
+    assert page.get_attribute(".lesson-result", "data-correct") == str(right)
+    # the revealed numbers are the neuron panel's (the API's): the two terms of the error
+    # reaching h, as the page writes them (three decimals)
+    terms = [float(page.get_attribute(f"#neuron [data-part='{name}']", "data-value"))
+             for name in ("dh_out", "dh_next")]
+    text = page.text_content(".lesson-reveal-text").replace("\u2212", "-")
+    assert all(f"{v:.3f}" in text for v in terms), (terms, text)
+    assert console_errors == []

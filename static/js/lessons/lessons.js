@@ -70,6 +70,7 @@ export class Lessons {
     this.seq = 0;
     this.concealed = [];
     this.early = null; // the reveal's traces asked for while the question is read (a promise)
+    this.earlyNeuron = null; // the neuron view it opens, asked for then too ({key, view})
     // A class in session (classroom.js) may hold a reveal: gate(step, chosen) answers
     // "hold" (a student's answer is sent; the teacher's reveal shows it), "reveal" (the
     // teacher reveals to the class, chosen or not) or null (no class: as alone).
@@ -160,6 +161,7 @@ export class Lessons {
     this.seq += 1;
     this.reveal = null;
     this.early = null;
+    this.earlyNeuron = null;
     this.unconceal();
     this.studio.clearHighlight();
     this.current = null;
@@ -182,6 +184,7 @@ export class Lessons {
     this.values = {};
     this.target = null;
     this.early = null;
+    this.earlyNeuron = null;
     this.store.update({ lesson: { id: lesson.id, step: index + 1 } });
     this.panel.dataset.state = "loading";
     this.view.render({ focus });
@@ -308,18 +311,21 @@ export class Lessons {
     const rv = step.reveal;
     const scenario = rv.scenario || step.scenario;
     const compare = rv.compare ?? step.compare;
-    const early = !rv.neuron && !this.onScreen(scenario, compare) ? await this.early : null;
+    const early = await this.earlyAnswer(rv, scenario, compare);
     if (seq !== this.seq) return;
     if (early) {
-      // the traces the reveal reads were asked for while the question was read: the answer
-      // first, read from them (the engine's numbers, as the page will show them); the page
-      // loads them (a comparison builds its columns) after the answer is painted
+      // what the reveal reads was asked for while the question was read (traces, or a neuron
+      // view): the answer first, read from it (the engine's numbers, as the page will show
+      // them); the page loads it (a comparison builds its columns, a neuron view opens) after
+      // the answer is painted
+      if (early.neuron) this.neuron = early.neuron;
       this.answerReveal(step, rv, { ...this.context(step), ...early });
       this.panel.dataset.state = "loading"; // ready again once the page shows the reveal
       await nextFrame();
       if (seq !== this.seq) return;
       const ok = await this.show(scenario, rv.event, compare);
       if (seq !== this.seq) return;
+      if (ok && rv.neuron) this.store.update({ neuron: rv.neuron });
       this.panel.dataset.state = ok ? "ready" : "failed";
       if (!ok) {
         this.view.renderStatus(this.ui("failed"));
@@ -363,18 +369,41 @@ export class Lessons {
   }
 
   /**
-   * What the reveal shows, asked for while the question is read (when not on the page);
-   * this.early resolves to it as the readers read it ({trace, training, compare}), or null.
+   * What the reveal reads, asked for while the question is read: its traces when they are not
+   * on the page (this.early resolves to them as the readers read them, {trace, training,
+   * compare}, or null), or the neuron view it opens (this.earlyNeuron: {key, view}).
    */
   prefetchReveal(step) {
     this.early = null;
+    this.earlyNeuron = null;
     const rv = step.reveal;
     if (!step.question || !rv) return;
     const scenario = rv.scenario || step.scenario;
     const compare = rv.compare ?? step.compare ?? null;
     if (!this.onScreen(scenario, compare)) {
-      this.early = this.studio.prefetch(scenario, { compare });
+      if (!rv.neuron) this.early = this.studio.prefetch(scenario, { compare });
+      return;
     }
+    const body = rv.neuron && this.neuronBody(scenario, rv.event, rv.neuron.unit);
+    if (body) {
+      const key = JSON.stringify(body);
+      this.earlyNeuron = { key, view: api.neuron(body).catch(() => null) };
+    }
+  }
+
+  /**
+   * What a reveal reads that was asked for while its question was read (prefetchReveal), once
+   * it is in: {trace, training, compare} or {neuron}; null when there is none (or it failed).
+   */
+  async earlyAnswer(rv, scenario, compare) {
+    if (!rv.neuron) return this.onScreen(scenario, compare) ? null : this.early;
+    const body = this.onScreen(scenario, compare)
+      ? this.neuronBody(scenario, rv.event, rv.neuron.unit)
+      : null;
+    // (the notation may have changed the convention since: then it is asked for again)
+    if (!body || this.earlyNeuron?.key !== JSON.stringify(body)) return null;
+    const view = await this.earlyNeuron.view;
+    return view ? { neuron: view } : null;
   }
 
   /** Whether the page shows this scenario (and comparison) already, its trace drawn. */
@@ -412,10 +441,20 @@ export class Lessons {
    * the sign of the notation's convention), or null on an API error.
    */
   async neuronView(scenario, unit) {
-    const ev = this.studio.event;
+    return api.neuron(this.neuronRequest(scenario, this.studio.event, unit)).catch(() => null);
+  }
+
+  /** The neuron view's request of a unit at an event of the trace on the page. */
+  neuronRequest(scenario, ev, unit) {
     const convention = this.store.get().notation === "haykin" ? "haykin" : "gradient";
-    const body = { ...requestOf(scenario), t: ev.t, unit, update: ev.update, convention };
-    return api.neuron(body).catch(() => null);
+    return { ...requestOf(scenario), t: ev.t, unit, update: ev.update, convention };
+  }
+
+  /** neuronRequest at a target event ({kind, t, update}) of the page's trace; null if none. */
+  neuronBody(scenario, target, unit) {
+    const index = this.studio.index;
+    const i = index?.find(target.kind, target.t ?? null, target.update ?? null) ?? -1;
+    return i >= 0 ? this.neuronRequest(scenario, index.event(i), unit) : null;
   }
 
   // ---- following the page ----

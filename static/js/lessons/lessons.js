@@ -12,7 +12,7 @@
 import { api } from "../state/api.js";
 import { fill } from "../text/i18n.js";
 import { LessonPanel } from "./lesson-panel.js";
-import { format, read } from "./lesson-readers.js";
+import { format, read, warmFormats } from "./lesson-readers.js";
 import { requestOf } from "../state/state.js";
 
 export { read } from "./lesson-readers.js";
@@ -378,6 +378,7 @@ export class Lessons {
     this.earlyNeuron = null;
     const rv = step.reveal;
     if (!step.question || !rv) return;
+    warmFormats(rv.values, this.lang());
     const scenario = rv.scenario || step.scenario;
     const compare = rv.compare ?? step.compare ?? null;
     if (!this.onScreen(scenario, compare)) {
@@ -432,7 +433,7 @@ export class Lessons {
     this.reveal = { correct, values: this.readValues(rv.values, step, ctx) };
     this.target = { event: rv.event, highlight: rv.highlight || [] };
     this.panel.dataset.state = "ready";
-    this.view.render({ focus: false });
+    this.view.renderReveal();
     this.panel.querySelector(".lesson-result")?.focus({ preventScroll: true });
   }
 

@@ -13,8 +13,8 @@ each against its goal (issue 11, "Speed"):
   median of several loads: <= 1 s on loopback;
 - the slow list of issue 18: a click or key answered (from the input to the frame painted after
   its answer appears) within 100 ms: a lesson's Reveal, a grid weight edited (Enter, to the
-  redrawn trace), a unit of an LSTM clicked (its neuron view drawn), a step of an LSTM H = 32
-  sentence with the charts in view;
+  edited entry marked as being recomputed, and to the redrawn trace), a unit of an LSTM
+  clicked (its neuron view drawn), a step of an LSTM H = 32 sentence with the charts in view;
 - for information: the longest task of the page's life (plotly.js's evaluation, which runs
   only once the page has been quiet; see static/js/util/schedule.js), CPU time of the renderer, and
   the bytes of our own JavaScript and CSS.
@@ -177,23 +177,31 @@ def measure_reveals(page, base: str) -> dict[str, list[float]]:
 
 
 GRID = "grid weight edited (Enter to the new trace)"
+GRID_MARKED = "grid weight edited (Enter to the edit marked)"
+ENTRY = "[data-grid='params.W'] input.cell[data-row='0'][data-col='0']"
 
 
-def measure_grid_edits(page, base: str, runs: int) -> list[float]:
-    """A weight typed into the editors' grid and Enter: until the new trace is drawn."""
+def measure_grid_edits(page, base: str, runs: int) -> dict[str, list[float]]:
+    """A weight typed into the editors' grid and Enter, alternately: until the entry shows its
+    new number marked as being recomputed (the first visible change), and until the new trace
+    is drawn (the whole answer)."""
     page.goto(f"{base}/")
     page.wait_for_selector("#studio[data-ready=true]", timeout=60_000)
     page.click("#btn-editors")
     page.click("#ed-tab-weights")
-    entry = page.locator("[data-grid='params.W'] input.cell[data-row='0'][data-col='0']")
+    entry = page.locator(ENTRY)
     entry.wait_for()
-    times = []
-    for k in range(runs):
+    times: dict[str, list[float]] = {GRID_MARKED: [], GRID: []}
+    for k in range(2 * runs):
         entry.click()
         entry.fill(f"0.{k + 1}")
         page.evaluate("delete document.body.dataset.traceReady")
-        times.append(answer_ms(page, "body[data-trace-ready=true]",
-                               lambda: entry.press("Enter"), CPU.setdefault(GRID, [])))
+        name = GRID_MARKED if k % 2 == 0 else GRID
+        selector = (f"{ENTRY}[data-pending]" if name == GRID_MARKED
+                    else "body[data-trace-ready=true]")
+        times[name].append(answer_ms(page, selector, lambda: entry.press("Enter"),
+                                     CPU.setdefault(name, [])))
+        page.wait_for_selector("body[data-trace-ready=true]", timeout=60_000)
         page.wait_for_timeout(200)
     return times
 
@@ -246,7 +254,7 @@ def measure_answers(browser, base: str) -> dict[str, list[float]]:
     page = context.new_page()
     reveals = measure_reveals(page, base)
     out = {f"lesson Reveal, {name}": times for name, times in reveals.items()}
-    out[GRID] = measure_grid_edits(page, base, 8)
+    out.update(measure_grid_edits(page, base, 8))
     for name, aim in [("LSTM unit clicked (its neuron view)", 0),
                       ("LSTM unit clicked, pointer on it 150 ms before", 150)]:
         out[name] = measure_neuron_opens(page, base, 6, name, aim)

@@ -4,7 +4,7 @@
 // "error". It drives the page only through the store and the studio, and marks elements only
 // through highlight.js. In a comparison, trace, index and event are the leading set-up's (the
 // one the timeline walks) and highlight targets resolve in every column ("lstm:…" in one).
-import { setupsOf } from "./views/compare-plan.js";
+import { leaderOf, setupsOf } from "./views/compare-plan.js";
 import { Highlighter, resolve } from "./views/highlight.js";
 import { prefetch } from "./state/source.js";
 
@@ -74,11 +74,21 @@ export class StudioHandle {
 
   /**
    * Ask now for what a later loadScenario(scenario, {compare}) will show (a lesson's reveal,
-   * while its question is read): that load then finds the API's answer here.
+   * while its question is read): that load then finds the API's answer here. Resolves to the
+   * answer as a lesson reads it, {trace, training, compare: {set-up id: trace}} (trace: the
+   * leading set-up's in a comparison, as on the page once loaded), or null if any part failed.
    */
-  prefetch(scenario, { compare = null } = {}) {
-    const scenarios = compare ? setupsOf(compare, scenario).map((s) => s.scenario) : [scenario];
-    for (const s of scenarios) prefetch(s);
+  async prefetch(scenario, { compare = null } = {}) {
+    const setups = compare ? setupsOf(compare, scenario) : [{ id: null, scenario }];
+    const got = await Promise.all(setups.map((s) => prefetch(s.scenario)));
+    if (got.some((g) => !g?.trace)) return null; // refused, failed or diverged: the load says
+    if (!compare) return { ...got[0], compare: {} };
+    const traces = got.map((g) => g.trace);
+    return {
+      trace: traces[leaderOf(traces)],
+      training: null,
+      compare: Object.fromEntries(setups.map((s, k) => [s.id, traces[k]])),
+    };
   }
 
   /** Move the timeline to an event index, or to {kind, t, update} (the first match). */

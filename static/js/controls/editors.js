@@ -88,12 +88,24 @@ export class Editors {
     this.groupErrors = []; // refusals of "params" or "data" as a whole
     this.note = null; // {key, args}: the last action's outcome
     this.busy = false;
+    // the entries just written, {grid, cells: ["r,c"]}, marked in their grid until the API
+    // answers the scenario they make: the edit's first visible answer is the edited number
+    // itself, marked as being recomputed, in the key's own frame
+    this.pending = null;
+    this.drawn = null; // what the open tab was drawn from (drawnFrom), to skip a needless redraw
     this.build();
     studio.addEventListener("trace", () => {
+      // the new trace of an edited weight usually changes nothing the weights tab shows (its
+      // numbers are the scenario's own, already drawn): only the marks go, no rebuilt grids
+      const same =
+        this.pending && !this.errors.size && !this.groupErrors.length && this.sameDrawing();
       this.setErrors(null);
-      this.refresh();
+      this.pending = null;
+      if (same) this.settle();
+      else this.refresh();
     });
     studio.addEventListener("error", (e) => {
+      this.pending = null;
       this.setErrors(e.detail);
       this.refresh();
     });
@@ -314,6 +326,39 @@ export class Editors {
     document.getElementById("btn-editors")?.focus();
   }
 
+  /**
+   * What the weights tab draws from the page's trace rather than from the scenario (the cell,
+   * the sizes, the seed, the vocabulary, the initial state), or null for the data tab.
+   */
+  drawnFrom() {
+    if (this.tab !== "weights") return null;
+    const trace = this.studio.trace;
+    const { params, h0, c0, ...config } = trace?.config ?? {};
+    const first = trace?.events?.find((e) => e.kind === "forward");
+    return JSON.stringify([
+      this.scenario === this.drawn?.scenario,
+      config,
+      trace?.sizes,
+      trace?.vocab,
+      trace?.cell_spec,
+      first?.h_prev,
+      first?.c_prev,
+    ]);
+  }
+
+  /** Whether the open tab, drawn before the new trace came, is what it would draw now. */
+  sameDrawing() {
+    return !this.container.hidden && this.drawn?.from === this.drawnFrom();
+  }
+
+  /** The API answered the edit: its entries are no longer marked as being recomputed. */
+  settle() {
+    for (const input of this.body.querySelectorAll("[data-pending]")) {
+      delete input.dataset.pending;
+    }
+    this.body.querySelector(".ed-pending")?.remove();
+  }
+
   /** Draw the open tab again, keeping the entry being edited (and what was typed in it). */
   refresh() {
     for (const el_ of this.container.querySelectorAll("[data-i18n]")) {
@@ -338,8 +383,13 @@ export class Editors {
     this.body.setAttribute("aria-labelledby", `ed-tab-${this.tab}`);
     this.body.replaceChildren();
     this.body.dataset.tab = this.tab;
+    // the edit is marked while the page's trace is not yet the edited scenario's (an edit
+    // that changed nothing asks for nothing)
+    this.marked = this.pending && !this.trace ? this.pending : null;
     if (this.tab === "data") this.drawData();
     else this.drawWeights();
+    this.drawn = { scenario: this.scenario };
+    this.drawn.from = this.drawnFrom();
     if (keep?.grid) {
       const input = this.body.querySelector(
         `[data-grid="${keep.grid}"] input.cell[data-row="${keep.row}"][data-col="${keep.col}"]`,
@@ -359,6 +409,10 @@ export class Editors {
   }
 
   note_(parent) {
+    if (this.marked) {
+      const p = el("p", "ed-pending", parent, tr("ed.recomputing"));
+      p.setAttribute("role", "status");
+    }
     if (!this.note) return;
     const p = el("p", "ed-note", parent, tr(this.note.key, this.note.args));
     p.setAttribute("role", "status");
@@ -383,10 +437,14 @@ export class Editors {
       rowLabel,
       colLabel,
       label: title,
-      onChange,
+      onChange: (v) => {
+        this.pending = { grid: name, cells: grid.written };
+        onChange(v);
+      },
     });
     grid.setValues(values);
     grid.setErrors(this.errors.get(name) ?? []);
+    if (this.marked?.grid === name) grid.setPending(this.marked.cells);
     grid.draw();
     box.grid = grid;
     return box;

@@ -88,7 +88,14 @@ export class Grid {
     this.onChange = onChange;
     this.values = [];
     this.errors = [];
+    this.pending = new Set(); // "r,c" of entries written and not yet answered by the API
+    this.written = []; // "r,c" of the entries the last write changed
     this.readOnly = false;
+  }
+
+  /** Mark entries ("r,c") as written and waiting for the API's new trace. */
+  setPending(cells) {
+    this.pending = new Set(cells);
   }
 
   /** Set the contents: rows of values (a vector is a list of values). */
@@ -184,6 +191,7 @@ export class Grid {
           `${this.label} [${this.rowLabel(r)}, ${this.colLabel(c)}]`,
         );
         this.show(input, value, false);
+        if (this.pending.has(`${r},${c}`)) input.dataset.pending = "true";
         const errs = this.errors.filter((e) => e.row === r && (e.col === c || e.col === null));
         if (errs.length) {
           input.setAttribute("aria-invalid", "true");
@@ -271,6 +279,7 @@ export class Grid {
       });
       for (const row of rows) for (let j = 0; j < row.length; j += 1) row[j] ??= null;
     }
+    this.written = block.flatMap((row, i) => row.map((_v, j) => `${r + i},${c + j}`));
     this.values = this.fromRows(rows);
     this.onChange?.(structuredClone(this.values));
   }

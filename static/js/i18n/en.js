@@ -490,6 +490,7 @@ export default {
   "ed.dropOwn": "Back to the seed's weights",
   "ed.filled": "Filled with the API's weights for seed {seed}.",
   "ed.rescaled": "The API rescaled the recurrent matrices to spectral radius {rho}.",
+  "ed.recomputing": "Computing the pass again with the numbers marked…",
   "ed.loading": "Asking the API for the weights…",
   "ed.seed.failed": "The API could not give the weights of this scenario.",
   "ed.seed.tooLarge": "This model has too many weights for one answer of the API (its response limit): edit a smaller model.",

@@ -492,6 +492,7 @@ export default {
   "ed.dropOwn": "Voltar aos pesos da semente",
   "ed.filled": "Preenchido com os pesos da API para a semente {seed}.",
   "ed.rescaled": "A API reescalou as matrizes recorrentes para raio espectral {rho}.",
+  "ed.recomputing": "Calculando a passagem de novo com os números marcados…",
   "ed.loading": "Pedindo os pesos à API…",
   "ed.seed.failed": "A API não conseguiu fornecer os pesos deste cenário.",
   "ed.seed.tooLarge": "Este modelo tem pesos demais para uma única resposta da API (o limite de resposta dela): edite um modelo menor.",

@@ -139,6 +139,27 @@ export class LessonPanel {
     else if (keep) next.focus({ preventScroll: true });
   }
 
+  /**
+   * The step's question as revealed, in place: only its box changes (and the last step says it
+   * is done), so that the verdict is drawn without laying out the step's text again.
+   */
+  renderReveal() {
+    const box = this.content.querySelector(".lesson-question");
+    if (!box || !this.r.current) {
+      this.render({ focus: false });
+      return;
+    }
+    const { lesson, index } = this.r.current;
+    const step = lesson.steps[index];
+    const texts = this.r.texts[this.r.lang()] || this.r.texts.en;
+    const stepText = texts.lessons[lesson.id].steps[index];
+    box.replaceWith(this.renderQuestion(step, stepText, this.r.ctx(step)));
+    this.renderStatus("");
+    const status = this.content.querySelector(".lesson-status");
+    if (index === lesson.steps.length - 1 && !this.content.querySelector(".lesson-done"))
+      status?.after(h("p", "lesson-done", this.r.ui("done")));
+  }
+
   navButton(id, label, onClick, cls = "") {
     const b = h("button", `btn ${cls}`.trim(), label);
     b.type = "button";

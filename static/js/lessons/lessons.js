@@ -13,7 +13,7 @@ import { api } from "../state/api.js";
 import { DEFAULT_CELL } from "../cells/index.js";
 import { fill } from "../text/i18n.js";
 import { LessonPanel } from "./lesson-panel.js";
-import { format, read } from "./lesson-readers.js";
+import { format, read, warmFormats } from "./lesson-readers.js";
 import { requestOf } from "../state/state.js";
 
 export { read } from "./lesson-readers.js";
@@ -70,6 +70,8 @@ export class Lessons {
     this.current = null; // {lesson, index}
     this.seq = 0;
     this.concealed = [];
+    this.early = null; // the reveal's traces asked for while the question is read (a promise)
+    this.earlyNeuron = null; // the neuron view it opens, asked for then too ({key, view})
     // A class in session (classroom.js) may hold a reveal: gate(step, chosen) answers
     // "hold" (a student's answer is sent; the teacher's reveal shows it), "reveal" (the
     // teacher reveals to the class, chosen or not) or null (no class: as alone).
@@ -159,6 +161,8 @@ export class Lessons {
   leave() {
     this.seq += 1;
     this.reveal = null;
+    this.early = null;
+    this.earlyNeuron = null;
     this.unconceal();
     this.studio.clearHighlight();
     this.current = null;
@@ -180,6 +184,8 @@ export class Lessons {
     this.reveal = null;
     this.values = {};
     this.target = null;
+    this.early = null;
+    this.earlyNeuron = null;
     this.store.update({ lesson: { id: lesson.id, step: index + 1 } });
     this.panel.dataset.state = "loading";
     this.view.render({ focus });
@@ -225,6 +231,7 @@ export class Lessons {
   }
 
   context(step) {
+    // (a reveal answered from its prefetched traces reads them instead: revealContext)
     return {
       trace: this.studio.trace,
       training: this.studio.training,
@@ -235,9 +242,8 @@ export class Lessons {
     };
   }
 
-  readValues(spec, step) {
+  readValues(spec, step, ctx = this.context(step)) {
     const out = {};
-    const ctx = this.context(step);
     for (const [name, reader] of Object.entries(spec || {}))
       out[name] = format(read(reader, ctx), reader.format, this.lang());
     return out;
@@ -306,6 +312,29 @@ export class Lessons {
     const rv = step.reveal;
     const scenario = rv.scenario || step.scenario;
     const compare = rv.compare ?? step.compare;
+    const early = await this.earlyAnswer(rv, scenario, compare);
+    if (seq !== this.seq) return;
+    if (early) {
+      // what the reveal reads was asked for while the question was read (traces, or a neuron
+      // view): the answer first, read from it (the engine's numbers, as the page will show
+      // them); the page loads it (a comparison builds its columns, a neuron view opens) after
+      // the answer is painted
+      if (early.neuron) this.neuron = early.neuron;
+      this.answerReveal(step, rv, { ...this.context(step), ...early });
+      this.panel.dataset.state = "loading"; // ready again once the page shows the reveal
+      await nextFrame();
+      if (seq !== this.seq) return;
+      const ok = await this.show(scenario, rv.event, compare);
+      if (seq !== this.seq) return;
+      if (ok && rv.neuron) this.store.update({ neuron: rv.neuron });
+      this.panel.dataset.state = ok ? "ready" : "failed";
+      if (!ok) {
+        this.view.renderStatus(this.ui("failed"));
+        return;
+      }
+      this.applyHighlight(true);
+      return;
+    }
     if (!rv.neuron && this.onScreen(scenario, compare)) {
       // what the answer is read from is on the page already: the answer first, in this frame;
       // the page moves to the reveal's event and marks after it is painted
@@ -340,13 +369,43 @@ export class Lessons {
     this.applyHighlight(true);
   }
 
-  /** What the reveal shows, asked for while the question is read (when not on the page). */
+  /**
+   * What the reveal reads, asked for while the question is read: its traces when they are not
+   * on the page (this.early resolves to them as the readers read them, {trace, training,
+   * compare}, or null), or the neuron view it opens (this.earlyNeuron: {key, view}).
+   */
   prefetchReveal(step) {
+    this.early = null;
+    this.earlyNeuron = null;
     const rv = step.reveal;
     if (!step.question || !rv) return;
+    warmFormats(rv.values, this.lang());
     const scenario = rv.scenario || step.scenario;
     const compare = rv.compare ?? step.compare ?? null;
-    if (!this.onScreen(scenario, compare)) this.studio.prefetch(scenario, { compare });
+    if (!this.onScreen(scenario, compare)) {
+      if (!rv.neuron) this.early = this.studio.prefetch(scenario, { compare });
+      return;
+    }
+    const body = rv.neuron && this.neuronBody(scenario, rv.event, rv.neuron.unit);
+    if (body) {
+      const key = JSON.stringify(body);
+      this.earlyNeuron = { key, view: api.neuron(body).catch(() => null) };
+    }
+  }
+
+  /**
+   * What a reveal reads that was asked for while its question was read (prefetchReveal), once
+   * it is in: {trace, training, compare} or {neuron}; null when there is none (or it failed).
+   */
+  async earlyAnswer(rv, scenario, compare) {
+    if (!rv.neuron) return this.onScreen(scenario, compare) ? null : this.early;
+    const body = this.onScreen(scenario, compare)
+      ? this.neuronBody(scenario, rv.event, rv.neuron.unit)
+      : null;
+    // (the notation may have changed the convention since: then it is asked for again)
+    if (!body || this.earlyNeuron?.key !== JSON.stringify(body)) return null;
+    const view = await this.earlyNeuron.view;
+    return view ? { neuron: view } : null;
   }
 
   /** Whether the page shows this scenario (and comparison) already, its trace drawn. */
@@ -360,19 +419,22 @@ export class Lessons {
     );
   }
 
-  /** Read the answer from the engine's result on the page and show the verdict. */
-  answerReveal(step, rv) {
+  /**
+   * Read the answer from the engine's result (on the page, or `ctx`: the reveal's prefetched
+   * traces) and show the verdict.
+   */
+  answerReveal(step, rv, ctx = this.context(step)) {
     this.unconceal();
-    this.answer = read(step.question.reader, this.context(step));
+    this.answer = read(step.question.reader, ctx);
     const correct = step.question.options.findIndex((o) =>
       "value" in o
         ? String(o.value) === String(this.answer)
         : this.answer >= o.min && this.answer <= o.max,
     );
-    this.reveal = { correct, values: this.readValues(rv.values, step) };
+    this.reveal = { correct, values: this.readValues(rv.values, step, ctx) };
     this.target = { event: rv.event, highlight: rv.highlight || [] };
     this.panel.dataset.state = "ready";
-    this.view.render({ focus: false });
+    this.view.renderReveal();
     this.panel.querySelector(".lesson-result")?.focus({ preventScroll: true });
   }
 
@@ -381,10 +443,20 @@ export class Lessons {
    * the sign of the notation's convention), or null on an API error.
    */
   async neuronView(scenario, unit) {
-    const ev = this.studio.event;
+    return api.neuron(this.neuronRequest(scenario, this.studio.event, unit)).catch(() => null);
+  }
+
+  /** The neuron view's request of a unit at an event of the trace on the page. */
+  neuronRequest(scenario, ev, unit) {
     const convention = this.store.get().notation === "haykin" ? "haykin" : "gradient";
-    const body = { ...requestOf(scenario), t: ev.t, unit, update: ev.update, convention };
-    return api.neuron(body).catch(() => null);
+    return { ...requestOf(scenario), t: ev.t, unit, update: ev.update, convention };
+  }
+
+  /** neuronRequest at a target event ({kind, t, update}) of the page's trace; null if none. */
+  neuronBody(scenario, target, unit) {
+    const index = this.studio.index;
+    const i = index?.find(target.kind, target.t ?? null, target.update ?? null) ?? -1;
+    return i >= 0 ? this.neuronRequest(scenario, index.event(i), unit) : null;
   }
 
   // ---- following the page ----

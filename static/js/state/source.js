@@ -34,15 +34,26 @@ const WARM_MAX = 8;
 const warm = new Map();
 const keyOf = (endpoint, request) => JSON.stringify([endpoint, request]);
 
-/** Ask for a scenario's trace (or training) now, for a load that will want it soon. */
+/**
+ * Ask for a scenario's trace (or training) now, for a load that will want it soon. Resolves
+ * to {trace, training} as the API answered (null if it refused or failed): what was asked for
+ * can be read before the load draws it (a lesson's reveal reads its answer from it).
+ */
 export function prefetch(scenario) {
   const { endpoint, request } = bodyOf(scenario);
   const key = keyOf(endpoint, request);
-  if (warm.has(key)) return;
-  if (warm.size >= WARM_MAX) warm.delete(warm.keys().next().value);
-  const answer = api[endpoint](request);
-  answer.catch(() => warm.delete(key)); // a failure is asked for again by the load itself
-  warm.set(key, answer);
+  let answer = warm.get(key);
+  if (!answer) {
+    if (warm.size >= WARM_MAX) warm.delete(warm.keys().next().value);
+    answer = api[endpoint](request);
+    answer.catch(() => warm.delete(key)); // a failure is asked for again by the load itself
+    warm.set(key, answer);
+  }
+  return answer.then(
+    (got) =>
+      endpoint === "train" ? { trace: got.trace, training: got } : { trace: got, training: null },
+    () => null,
+  );
 }
 
 /** The answer asked for ahead of time for this request, once (null if none). */

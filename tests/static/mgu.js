@@ -6,7 +6,7 @@
 //     n = tanh(W_h (f ⊙ h(t−1)) + U_h x(t) + b_h)
 //     h(t) = (1 − f) ⊙ h(t−1) + f ⊙ n
 import { L } from "../text/label.js";
-import { m, mi, mo, oneMinus, row, squared } from "../text/mathml.js";
+import { mi, mo, oneMinus, row, squared } from "../text/mathml.js";
 
 export default {
   name: "mgu",
@@ -70,14 +70,7 @@ export default {
     },
 
     fromNext(w, t, nextIds) {
-      return w.term(
-        nextIds,
-        m("munder", {}, mo("∑"), mi("k")),
-        m("msup", {}, w.pk("W"), mi("T")),
-        w.delta("k", t + 1),
-        mo("+"),
-        mi("…"),
-      );
+      return w.term(nextIds, ...w.throughGates(t + 1), mo("+"), mi("…"));
     },
 
     backward(w, _ev, t, { g, sig, deltaLine }) {

@@ -3,7 +3,7 @@
 // the old state; Coursera's update gate Γ_u weighs the candidate, so z = 1 − Γ_u there, and
 // z's parameters are Coursera's negated (W_z = −W_u, b_z = −b_u).
 import { L } from "../text/label.js";
-import { m, mi, mo, oneMinus, row, squared } from "../text/mathml.js";
+import { mi, mo, oneMinus, row, squared } from "../text/mathml.js";
 
 /** Coursera's own update gate Γ_u (= 1 − z), in which that notation writes the GRU. */
 const COURSERA_UPDATE = L("Γ", "u");
@@ -79,14 +79,7 @@ export default {
 
     /** Σ_k W_kᵀ δ_k(t+1) through the gates, and more: h(t) also carries over directly. */
     fromNext(w, t, nextIds) {
-      return w.term(
-        nextIds,
-        m("munder", {}, mo("∑"), mi("k")),
-        m("msup", {}, w.pk("W"), mi("T")),
-        w.delta("k", t + 1),
-        mo("+"),
-        mi("…"),
-      );
+      return w.term(nextIds, ...w.throughGates(t + 1), mo("+"), mi("…"));
     },
 
     /** δ_n, δ_z, δ_r; in Coursera's notation with Γ_u = 1 − z. */

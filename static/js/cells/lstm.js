@@ -2,7 +2,7 @@
 // c(t) = f ⊙ c(t−1) + i ⊙ g, h(t) = o ⊙ tanh(c(t)); a second state, c, with its own error dc
 // (dc_next from step t+1, dc_from_h through h).
 import { L } from "../text/label.js";
-import { m, mi, mo, oneMinus, squared } from "../text/mathml.js";
+import { mi, mo, oneMinus, squared } from "../text/mathml.js";
 
 const GATES = ["f", "i", "g", "o"];
 
@@ -73,12 +73,7 @@ export default {
 
     /** The error h(t) receives from step t+1: Σ_k W_kᵀ δ_k(t+1), through every gate. */
     fromNext(w, t, nextIds) {
-      return w.term(
-        nextIds,
-        m("munder", {}, mo("∑"), mi("k")),
-        m("msup", {}, w.pk("W"), mi("T")),
-        w.delta("k", t + 1),
-      );
+      return w.term(nextIds, ...w.throughGates(t + 1));
     },
 
     /** δ_o, the error of c (from h and from step t+1), then δ_f, δ_i, δ_g. */

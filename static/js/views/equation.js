@@ -176,6 +176,15 @@ export class EquationView {
     return m("msup", {}, this.p(name), mi("T"));
   }
 
+  /** Σ_k W_kᵀ δ_k(t): the error a gated cell's h(t−1) receives through every gate of step t. */
+  throughGates(t) {
+    return [
+      m("munder", {}, mo("∑"), mi("k")),
+      m("msup", {}, this.pk("W"), mi("T")),
+      this.delta("k", t),
+    ];
+  }
+
   gate(g, t = null) {
     return this.label(gateLabel(g, this.notation), t);
   }

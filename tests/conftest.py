@@ -134,6 +134,32 @@ def browser_context_args(browser_context_args: dict) -> dict:
     return {**browser_context_args, "viewport": {"width": 1280, "height": 800}}
 
 
+@pytest.fixture(scope="session")
+def shared_context(browser, browser_context_args: dict) -> Iterator[object]:
+    """One browser context for the session's `page`s (pytest-playwright makes one per test).
+    A test still gets a page of its own: a new tab, closed after it with every other tab the
+    test opened. The page keeps nothing across tests: it keeps no cookie or localStorage, and
+    sessionStorage belongs to the tab. What the tabs share is the HTTP cache (the studio's
+    modules answered by an ETag), so opening the studio is cheaper."""
+    context = browser.new_context(**browser_context_args)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(request: pytest.FixtureRequest) -> Iterator[object]:
+    """A new tab of the shared context; a test that also asks for pytest-playwright's
+    `context` (to catch its pop-ups, or open a second tab) gets that fresh context's page."""
+    if "context" in request.fixturenames:
+        yield request.getfixturevalue("context").new_page()
+        return
+    context = request.getfixturevalue("shared_context")
+    tab = context.new_page()
+    yield tab
+    for opened in context.pages:
+        opened.close()
+
+
 @pytest.fixture
 def console_errors(page) -> list[str]:  # noqa: ANN001 - pytest-playwright's Page
     """Every console error and uncaught page error; a browser test asserts it stays empty."""

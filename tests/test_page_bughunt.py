@@ -183,11 +183,19 @@ FITS = """() => ({page: document.documentElement.scrollWidth <= innerWidth + 1,
 
 
 def into_view(page, element_id: str) -> None:
-    """Scroll to an element, twice: the views above it draw as they come near, which moves
-    it."""
-    for _ in range(2):
-        page.evaluate("(id) => document.getElementById(id).scrollIntoView()", element_id)
-        page.wait_for_timeout(500)
+    """Scroll to an element until it stays put: the views above it draw as they come near,
+    which moves it. Scrolled again every frame until ten frames in a row leave it where it is
+    (the fixed 2 x 500 ms this waited before was longer on a quiet machine, shorter on a slow
+    one)."""
+    page.wait_for_function("""(id) => {
+        const el = document.getElementById(id);
+        el.scrollIntoView();
+        const top = Math.round(el.getBoundingClientRect().top);
+        window.__still = top === window.__lastTop ? (window.__still || 0) + 1 : 0;
+        window.__lastTop = top;
+        return window.__still >= 10;
+    }""", arg=element_id, polling="raf")
+    page.evaluate("() => { delete window.__still; delete window.__lastTop; }")
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -32,13 +32,26 @@ def catalogue(lang: str) -> dict[str, str]:
     return entries
 
 
+# The cells the page draws: one page module each (tests/test_architecture.py holds that every
+# cell the engine registers has one); the template names their menu entries' keys by a loop.
+PAGE_CELLS = sorted(path.stem for path in (ROOT / "static/js/cells").glob("*.js")
+                    if path.stem != "index")
+TEMPLATE_CELL = "{{ cell }}"
+
+
 def keys_used() -> set[str]:
-    """Keys named literally in the templates and in the modules (data-i18n*, tr("..."))."""
+    """Keys named literally in the templates and in the modules (data-i18n*, tr("...")), in
+    every folder of static/js but the catalogues; a template key made in the loop over the
+    cells stands for each cell's key."""
     used: set[str] = set()
     for path in (ROOT / "templates").glob("*.html"):
         template = path.read_text(encoding="utf-8")
-        used |= set(re.findall(r'data-i18n(?:-aria|-title|-placeholder)?="([^"]+)"', template))
-    for path in (ROOT / "static" / "js").glob("*.js"):
+        for key in re.findall(r'data-i18n(?:-aria|-title|-placeholder)?="([^"]+)"', template):
+            used |= ({key.replace(TEMPLATE_CELL, cell) for cell in PAGE_CELLS}
+                     if TEMPLATE_CELL in key else {key})
+    for path in (ROOT / "static" / "js").rglob("*.js"):
+        if path.parent == I18N:
+            continue
         text = path.read_text(encoding="utf-8")
         used |= set(re.findall(r'\btr\("([a-zA-Z0-9_.-]+)"', text))
         used |= {f"{k}.other" for k in re.findall(r'\btp\("([a-zA-Z0-9_.-]+)"', text)}

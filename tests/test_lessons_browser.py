@@ -21,6 +21,7 @@ from lessons_support import (
     texts,
     trace,
 )
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -78,8 +79,11 @@ def answer_question(page, step: dict, lang: str, where, pick_right: bool) -> Non
     assert options.count() == len(step["question"]["options"])
     # revealing without a choice only asks for one
     page.click("#lesson-reveal")
+    # the status is written by the click's handler; waited for (not read at once) so that the
+    # read cannot come between the click and its handler's task
+    expect(page.locator("#lesson-panel .lesson-status")).to_have_text(
+        texts(lang)["ui"]["chooseFirst"])
     assert page.locator(".lesson-result").count() == 0
-    assert page.text_content(".lesson-status") == texts(lang)["ui"]["chooseFirst"]
     chosen = right if pick_right else (right + 1) % options.count()
     options.nth(chosen).check()
     page.click("#lesson-reveal")

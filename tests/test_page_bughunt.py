@@ -16,6 +16,7 @@ import pytest
 from test_page_studio import axe_violations, open_studio
 
 from bptt_studio.engine.request.bugs import BUGS
+from tests.registries import LANGUAGES
 
 pytestmark = pytest.mark.browser
 
@@ -142,6 +143,21 @@ def test_after_training_the_network_writes_with_each_token_s_probability(page, l
     page.focus("#sample-text .sample-token[data-step='1']")  # by keyboard too
     assert "Token 1" in page.text_content("#sample-popup")
     assert console_errors == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_writing_is_labelled_before_its_first_sample_answers(page, live_server, lang):
+    # /sample held unanswered: the section's title, fields and button are named meanwhile (a
+    # fresh-clone run's accessibility check met them empty while the first /sample ran)
+    page.route("**/api/v1/sample", lambda route: None)  # never answered
+    open_studio(page, live_server, f"preset=machine&lang={lang}")
+    page.wait_for_selector("#sampling:not([hidden])")
+    words = [page.text_content(sel) for sel in (
+        "#sample-title", "#sample-write", "label:has(#sample-prime) span",
+        "label:has(#sample-length) span", "label:has(#sample-temperature) span",
+        "label:has(#sample-seed) span")]
+    assert all(w and w.strip() and "sample." not in w for w in words), words
+    assert page.get_attribute("#sampling", "data-state") == "running"
 
 
 def test_a_low_temperature_writes_the_arg_max_text(page, live_server, console_errors):

@@ -21,6 +21,9 @@ export class SamplingView {
     this.seq = 0;
     this.vocab = null; // the vocabulary the prime was written for
     this.build();
+    // its labels at once, in the page's language: the first text comes with the first answer
+    // of /sample, and a section with empty labels meanwhile is one no screen reader can name
+    setLanguage(store.get().lang).then(() => this.draw());
     studio.addEventListener("trace", () => this.onTrace());
     store.addEventListener("change", (e) => {
       // the store changes before the new catalogue has loaded: wait for it (loaded once)

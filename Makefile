@@ -98,7 +98,7 @@ lint: $(VENV)/.installed-dev node_modules/.installed
 # (434 tests, after the others' 4 min 57 s on both cores): what it leaves idle now runs the
 # others, and at nice 10 they yield the CPU to the pages whose timers its tests count on (two
 # browsers at once were no faster, 19 min against 20, and made a timer test fail). Measured on
-# a machine shared with two other test runs (load 15.7): 39 min wall, 15.2 min CPU (23 before).
+# a fresh clone on a quiet machine: about 20 min for make test (18 min 33 s of browser tests).
 # The browser run's output and its 25 slowest steps go to $(BROWSER_LOG), printed when both
 # are done; make exits with the first failure's status.
 TEST_WORKERS ?= 2

@@ -211,13 +211,27 @@ def behind_nginx(tmp_path):
             stop_server(proc)
 
 
+# The occupying client asks again while it is answered busy: it starts a second or so after the
+# test's own requests (a fresh interpreter importing httpx), and on a loaded machine those had
+# taken its replica first, it was answered 503 and left, and nothing held the replicas again
+# (the test then saw 200 answers to its 200 requests and failed, on a correct server).
+OCCUPY = """
+import httpx, json, sys, time
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    answer = httpx.post(sys.argv[1] + '/api/v1/train', json=json.loads(sys.argv[2]), timeout=60)
+    if answer.status_code != 503:
+        break
+    time.sleep(0.05)
+"""
+
+
 def occupy(base: str, seed: int) -> subprocess.Popen[bytes]:
-    """A client (a process of its own) whose slow computation holds a replica's process."""
+    """A client (a process of its own) whose slow computation holds a replica's process, asked
+    again until a replica takes it."""
     from tests.serving_support import slow_train
 
-    return subprocess.Popen([sys.executable, "-c", (
-        "import httpx, json, sys; httpx.post(sys.argv[1] + '/api/v1/train', "
-        "json=json.loads(sys.argv[2]), timeout=60)"), base, json.dumps(slow_train(40, seed))])
+    return subprocess.Popen([sys.executable, "-c", OCCUPY, base, json.dumps(slow_train(40, seed))])
 
 
 @needs_nginx

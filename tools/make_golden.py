@@ -82,14 +82,30 @@ def make_request(name: str, *, cell: str = "rnn", H: int = 3, T: int = 5, D: int
                  truncation: tuple[int, int] | None = None,
                  optimizer: dict[str, Any] | None = None, clip: dict[str, Any] | None = None,
                  text: str | None = None, h0: bool = True, c0: bool = True,
-                 scale: float = 0.9) -> dict[str, Any]:
-    """A request with explicit params, state and data from a Generator seeded by the name."""
+                 scale: float = 0.9, batch: int = 0,
+                 texts: list[str] | None = None) -> dict[str, Any]:
+    """A request with explicit params, state and data from a Generator seeded by the name;
+    ``batch``: a mini-batch of that many sequences of inputs and targets; ``texts``: a
+    mini-batch of texts of one length."""
     rng = np.random.default_rng(sum(name.encode()) * 7919 + len(name))
-    if text is not None:
+    if texts is not None:
+        vocab = sorted(set("".join(texts)))
+        D = K = len(vocab)
+        T = len(texts[0]) - 1
+        data: dict[str, Any] = {"batch": [{"text": one} for one in texts]}
+    elif batch and loss == "mse":
+        data = {"batch": [{"inputs": draw(rng.uniform(-1, 1, size=(T, D))),
+                           "targets": draw(rng.normal(0, 1, size=(T, K)))}
+                          for _ in range(batch)]}
+    elif batch:
+        data = {"batch": [{"inputs": draw(rng.uniform(-1, 1, size=(T, D))),
+                           "targets": rng.integers(0, K, size=T).tolist()}
+                          for _ in range(batch)]}
+    elif text is not None:
         vocab = sorted(set(text))
         D = K = len(vocab)
         T = len(text) - 1
-        data: dict[str, Any] = {"text": text}
+        data = {"text": text}
     elif loss == "mse":
         data = {"inputs": draw(rng.uniform(-1, 1, size=(T, D))),
                 "targets": draw(rng.normal(0, 1, size=(T, K)))}
@@ -105,7 +121,7 @@ def make_request(name: str, *, cell: str = "rnn", H: int = 3, T: int = 5, D: int
     }
     if cell == "rnn":
         request["activation"] = activation
-    if "text" not in data:
+    if "text" not in data and texts is None:
         request["output_size"] = K
     if truncation is not None:
         request["truncation"] = {"k1": truncation[0], "k2": truncation[1]}
@@ -120,11 +136,23 @@ def make_request(name: str, *, cell: str = "rnn", H: int = 3, T: int = 5, D: int
 # The data, decoded here without the engine.
 
 
-def decode(request: dict[str, Any]) -> tuple[torch.Tensor, list[Any], int]:
+def decode_batch(request: dict[str, Any]) -> list[tuple[torch.Tensor, list[Any]]]:
+    """Every sequence of the request: its (T, D) inputs and T targets. A mini-batch's texts
+    share one vocabulary, the sorted characters of all of them."""
+    data = request["data"]
+    if "batch" not in data:
+        x, targets, _ = decode(request)
+        return [(x, targets)]
+    vocab = sorted({ch for item in data["batch"] if "text" in item for ch in item["text"]})
+    return [decode({**request, "data": item}, vocab)[:2] for item in data["batch"]]
+
+
+def decode(request: dict[str, Any], vocab: list[str] | None = None
+           ) -> tuple[torch.Tensor, list[Any], int]:
     data = request["data"]
     if "text" in data:
         text = data["text"]
-        vocab = sorted(set(text))
+        vocab = vocab or sorted(set(text))
         ids = [vocab.index(ch) for ch in text]
         x = torch.zeros(len(ids) - 1, len(vocab))  # (T, D) one-hot
         for t, i in enumerate(ids[:-1]):
@@ -203,11 +231,35 @@ def as_list(tensor: torch.Tensor) -> Any:
     return np.vectorize(rounded, otypes=[float])(array).tolist()
 
 
+def window_reduced(kind: str, reduction: str, logits: list[torch.Tensor],
+                   targets: list[Any]) -> torch.Tensor:
+    """The window's loss over its injected (example, step) terms: their sum, or their mean.
+    Cross-entropy's mean is torch's own reduction="mean" over the stacked terms (what
+    nn.CrossEntropyLoss does with a batch); squared error's is the sum over their number
+    (torch's MSELoss would also divide by K and drop the 1/2)."""
+    if not logits:
+        return torch.zeros(())
+    o = torch.stack(logits)  # (m, K): one row per injected term
+    if kind == "cross_entropy":
+        y = torch.tensor([int(t) for t in targets])
+        return torch.nn.functional.cross_entropy(o, y, reduction=reduction)
+    total = 0.5 * ((o - torch.stack(targets)) ** 2).sum()
+    return total / len(logits) if reduction == "mean" else total
+
+
+def start_grad(dstarts: list[list[torch.Tensor]], i: int, batch: bool) -> Any:
+    """dL/d(state i before the window): (H,), a mini-batch's (n, H), one row per example."""
+    if batch:
+        return as_list(torch.stack([dstart[i] for dstart in dstarts]))
+    return as_list(dstarts[0][i])
+
+
 def run_pass(request: dict[str, Any]) -> dict[str, Any]:
     cell, activation = request["cell"], request.get("activation", "tanh")
     kind, reduction = request["loss"], request["reduction"]
-    x, targets, _ = decode(request)
-    T = x.shape[0]
+    examples = decode_batch(request)
+    batch = "batch" in request["data"]
+    T = examples[0][0].shape[0]
     trunc = request.get("truncation")
     k1, k2 = (T, T) if trunc is None else (trunc["k1"], trunc["k2"])
     loss_steps = set(range(1, T + 1)) if request["loss_at"] == "every" else {T}
@@ -219,14 +271,16 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
     clip = request["clip"]
 
     h0 = torch.tensor(request["h0"]) if request["h0"] is not None else torch.zeros(H)
-    states: dict[int, tuple[torch.Tensor, ...]] = {0: (h0,)}
+    start0: tuple[torch.Tensor, ...] = (h0,)
     if cell == "lstm":
         c0 = torch.tensor(request["c0"]) if request.get("c0") is not None else torch.zeros(H)
-        states[0] = (h0, c0)
+        start0 = (h0, c0)
+    # every example starts from the same initial state, as PyTorch's zeros h0 for a batch
+    states: list[dict[int, tuple[torch.Tensor, ...]]] = [{0: start0} for _ in examples]
 
     versions: list[dict[str, torch.Tensor]] = []  # parameter values after each update count
     version_of: dict[int, int] = {}
-    step_losses: list[float] = []
+    step_losses: list[list[float]] = [[] for _ in examples]
     updates: list[dict[str, Any]] = []
     last_update = 0
     total_loss = 0.0
@@ -237,8 +291,10 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
         version_of[t] = len(updates)
         with torch.no_grad():
             p = versions[version_of[t]]
-            states[t] = cell_step(cell, activation, p, x[t - 1], states[t - 1])
-            step_losses.append(float(step_loss(kind, p, states[t][0], targets[t - 1])))
+            for e, (x, targets) in enumerate(examples):
+                states[e][t] = cell_step(cell, activation, p, x[t - 1], states[e][t - 1])
+                step_losses[e].append(float(step_loss(kind, p, states[e][t][0],
+                                                      targets[t - 1])))
         if t % k1 != 0 and t != T:
             continue
 
@@ -247,15 +303,23 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
         injected = [s for s in range(last_update + 1, t + 1) if s in loss_steps]
         leaves = {v: {n: versions[v][n].clone().requires_grad_(True) for n in names}
                   for v in sorted({version_of[s] for s in range(first, t + 1)})}
-        start = tuple(s.clone().requires_grad_(True) for s in states[first - 1])
-        state = start
+        starts = [tuple(s.clone().requires_grad_(True) for s in states[e][first - 1])
+                  for e in range(len(examples))]
+        logits: list[torch.Tensor] = []
+        wanted: list[Any] = []
         window_loss = torch.zeros(())
-        for s in range(first, t + 1):
-            p = leaves[version_of[s]]
-            state = cell_step(cell, activation, p, x[s - 1], state)
-            if s in injected:
-                window_loss = window_loss + step_loss(kind, p, state[0], targets[s - 1])
-        if reduction == "mean" and injected:
+        for e, (x, targets) in enumerate(examples):
+            state = starts[e]
+            for s in range(first, t + 1):
+                p = leaves[version_of[s]]
+                state = cell_step(cell, activation, p, x[s - 1], state)
+                if s in injected:
+                    logits.append(p["V"] @ state[0] + p["b_y"])
+                    wanted.append(targets[s - 1])
+                    window_loss = window_loss + step_loss(kind, p, state[0], targets[s - 1])
+        if batch:  # torch's own reduction over the batch's terms
+            window_loss = window_reduced(kind, reduction, logits, wanted)
+        elif reduction == "mean" and injected:
             window_loss = window_loss / len(injected)
         if injected:
             window_loss.backward()
@@ -266,7 +330,8 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
                 if leaves[v][n].grad is not None:
                     total = total + leaves[v][n].grad
             grads[n] = total
-        dstart = [s.grad if s.grad is not None else torch.zeros(H) for s in start]
+        dstarts = [[s.grad if s.grad is not None else torch.zeros(H) for s in start]
+                   for start in starts]
 
         # ---- clip and step, with torch's own functions on the live parameters --------------
         for n in names:
@@ -290,6 +355,7 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
 
         wl = float(window_loss.detach())
         total_loss += wl
+
         record = {
             "t": t, "window": [first, t], "loss": rounded(wl),
             "grads": {n: as_list(grads[n]) for n in names},
@@ -297,14 +363,15 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
             "clip_coef": None if clip_coef is None else rounded(clip_coef), "clipped": clipped,
             "clipped_grads": {n: as_list(clipped_grads[n]) for n in names},
             "params_after": {n: as_list(live[n]) for n in names},
-            "dh_start": as_list(dstart[0]),
+            "dh_start": start_grad(dstarts, 0, batch),
         }
         if cell == "lstm":
-            record["dc_start"] = as_list(dstart[1])
+            record["dc_start"] = start_grad(dstarts, 1, batch)
         updates.append(record)
         last_update = t
 
-    return {"step_losses": [rounded(v) for v in step_losses], "loss": rounded(total_loss),
+    losses = [[rounded(v) for v in one] for one in step_losses]
+    return {"step_losses": losses if batch else losses[0], "loss": rounded(total_loss),
             "updates": updates}
 
 
@@ -371,6 +438,26 @@ CASES: dict[str, dict[str, Any]] = {
                                   "D": 2, "clip": {"mode": "norm", "max": 0.2}},
     "gru_text_machine_loss_at_last": {"cell": "gru", "text": "machine", "loss_at": "last",
                                       "optimizer": ADAGRAD},
+    # mini-batches: n sequences, one update per window from the sum of the examples' shares;
+    # "mean" over the (example, step) loss terms (torch's own reduction for cross-entropy)
+    "batch_rnn_cross_entropy_sum_full_bptt": {"batch": 3, "T": 4},
+    "batch_rnn_cross_entropy_mean_chunked": {"batch": 4, "T": 5, "reduction": "mean",
+                                             "truncation": (2, 2), "optimizer": MOMENTUM},
+    "batch_rnn_mse_mean_loss_at_last": {"batch": 2, "loss": "mse", "loss_at": "last",
+                                        "reduction": "mean", "K": 2, "activation": "relu"},
+    "batch_lstm_cross_entropy_mean_k1_less_than_k2": {"cell": "lstm", "batch": 3, "T": 5,
+                                                      "K": 2, "D": 2, "reduction": "mean",
+                                                      "truncation": (2, 3),
+                                                      "optimizer": ADAM},
+    "batch_lstm_texts_sum_clip_norm": {"cell": "lstm", "texts": ["machine", "learner",
+                                                                 "network"],
+                                       "H": 3, "clip": {"mode": "norm", "max": 1.0}},
+    "batch_gru_mse_sum_online_bptt": {"cell": "gru", "batch": 2, "loss": "mse", "K": 2,
+                                      "D": 2, "T": 4, "truncation": (1, 2),
+                                      "optimizer": ADAGRAD},
+    "batch_gru_cross_entropy_mean_clip_value": {"cell": "gru", "batch": 5, "T": 4, "K": 3,
+                                                "D": 2, "reduction": "mean",
+                                                "clip": {"mode": "value", "max": 0.02}},
 }
 
 

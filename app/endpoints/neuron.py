@@ -18,6 +18,8 @@ from bptt_studio.core.settings import Settings
 from bptt_studio.endpoints.schemas import Schemas, _json_integer
 from bptt_studio.engine import Plan
 from bptt_studio.engine.cells.registry import CELLS
+from bptt_studio.engine.outputs.neuron import NEURON_VIEW
+from bptt_studio.engine.planning.plan import one_sequence
 
 Convention = Literal["gradient", "haykin"]
 # The registered cells (engine.cells.CELLS), as the request's enum names them
@@ -30,6 +32,7 @@ CellName: Any = Literal[tuple(CELLS)]
 
 def plan(request: dict[str, Any], options: dict[str, Any]) -> Plan:
     job = engine.plan(request)
+    one_sequence(job.data, NEURON_VIEW)
     if job.request.bug is not None:
         raise engine.RequestError(("bug",), "the neuron view writes each term as the true "
                                             "equations give it, and a planted bug's numbers do "

@@ -43,6 +43,7 @@ from pydantic import (
     Strict,
     Tag,
     create_model,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -51,6 +52,7 @@ from bptt_studio.core.settings import Settings
 from bptt_studio.engine.request.fields import (
     RULES,
     ArrayData,
+    BatchData,
     OnlyWhen,
     PresetData,
     SeriesData,
@@ -65,10 +67,15 @@ Detail = Literal["auto", "full", "norms"]
 # Tags of the data shapes, in the order the engine's walker tries them.
 DATA_TAGS: dict[type, str] = {
     TextData: "text", WordsData: "words", SeriesData: "series", ArrayData: "arrays",
-    PresetData: "preset",
+    BatchData: "batch", PresetData: "preset",
 }
-DATA_SHAPES = ('{"text": "..."}, {"words": "..."}, {"series": [numbers]}, '
-               '{"inputs": [[numbers]], "targets": [...]}, {"preset": "id"}')
+# How an error message writes each shape (a batch's items take the first four).
+SHAPE_TEXT: dict[type, str] = {
+    TextData: '{"text": "..."}', WordsData: '{"words": "..."}',
+    SeriesData: '{"series": [numbers]}', ArrayData: '{"inputs": [[numbers]], "targets": [...]}',
+    BatchData: '{"batch": [sequences]}', PresetData: '{"preset": "id"}',
+}
+DATA_SHAPES = ", ".join(SHAPE_TEXT.values())
 
 _NUMERIC_BOUNDS = ("ge", "gt", "le", "lt")
 _LENGTH_BOUNDS = ("min_length", "max_length")
@@ -85,6 +92,12 @@ def _type_tag(tp: Any) -> str:
     """A list type's name as pydantic names a union member: list[list[float]]."""
     return f"list[{_type_tag(typing.get_args(tp)[0])}]" if typing.get_origin(tp) is list \
         else tp.__name__
+
+
+def _numbers(values: list[Any]) -> int:
+    """The numbers of a list of numbers or of rows of numbers."""
+    return sum(len(row) for row in values) if values and isinstance(values[0], list) \
+        else len(values)
 
 
 def _json_integer(value: Any) -> Any:
@@ -267,9 +280,33 @@ class _Builder:
         config = ConfigDict(extra="forbid", title=cls.__name__)
         if cls is TraceRequest:  # the rules between fields, as JSON Schema states them
             config["json_schema_extra"] = {"allOf": [_rule_schema(r) for r in RULES]}
-        model = create_model(cls.__name__, __config__=config, **definitions)
+        validators = ({"batch_numbers": self.batch_numbers()} if cls is BatchData else {})
+        model = create_model(cls.__name__, __config__=config, __validators__=validators,
+                             **definitions)
         self.models[cls] = model
         return model
+
+    def batch_numbers(self) -> Any:
+        """A mini-batch's explicit inputs and targets hold, all together, no more numbers
+        than one sequence's may (BPTT_MAX_SEQ_LEN steps of BPTT_MAX_INPUT_SIZE values, and
+        as many targets): the worker's memory per request (serving.limits.
+        max_request_numbers) is bounded by one sequence's data, whatever the batch's size.
+        JSON Schema cannot sum over items, so the OpenAPI document states it in words."""
+        most = 2 * self.settings.max_seq_len * self.settings.max_input_size
+
+        def check(model: Any) -> Any:
+            held = sum(_numbers(item.inputs) + _numbers(item.targets)
+                       for item in model.batch if hasattr(item, "inputs"))
+            if held > most:
+                raise PydanticCustomError(
+                    "batch_too_large",
+                    "a batch's inputs and targets hold at most {most} numbers in all (one "
+                    "sequence's: BPTT_MAX_SEQ_LEN steps of BPTT_MAX_INPUT_SIZE values and their "
+                    "targets); this one holds {held}: give fewer or shorter sequences, or "
+                    "shorter vectors", {"most": most, "held": held})
+            return model
+
+        return model_validator(mode="after")(check)
 
     def data_union(self, options: list[type], path: tuple[str, ...]) -> Any:
         members = []
@@ -296,7 +333,8 @@ class _Builder:
         return Annotated[
             Union[tuple(members)],  # noqa: UP007
             Discriminator(tag_of, custom_error_type="data_shape",
-                          custom_error_message=f"data must have one of the shapes {DATA_SHAPES}"),
+                          custom_error_message="data must have one of the shapes " + ", ".join(
+                              SHAPE_TEXT[cls] for cls in options)),
         ]
 
 
@@ -364,6 +402,8 @@ class Sizes(BaseModel):
     D: int
     H: int
     K: int
+    n: int | None = Field(None, description="a mini-batch's number of sequences (absent for "
+                                            "one sequence)")
 
 
 class Window(BaseModel):
@@ -382,18 +422,25 @@ class TraceResult(BaseModel):
 
     config: dict[str, Any] = Field(description="the request with every default filled in")
     vocab: list[str] | None
-    inputs: list[list[Number]]
-    targets: list[int] | list[list[Number]]
+    inputs: list[list[Number]] | list[list[list[Number]]] = Field(
+        description="T×D; a mini-batch's n×T×D")
+    targets: list[int] | list[list[Number]] | list[list[list[Number]]] = Field(
+        description="T class ids or T×K values; a mini-batch's n×T or n×T×K")
     scale: Scale | None
     params: dict[str, Any] = Field(description="initial parameters {name: array}, or "
                                                "{name: Frobenius norm} with detail norms")
     events: list[dict[str, Any]] = Field(description="forward, backward and update events")
     updates: list[dict[str, Any]]
     loss: Number
-    step_losses: list[Number]
+    step_losses: list[Number] | list[list[Number]] = Field(
+        description="L(t) of every step; a mini-batch's n×T (unweighted)")
     loss_steps: list[int]
     windows: list[Window]
-    diagnostics: dict[str, Any] | None
+    diagnostics: dict[str, Any] | None = Field(
+        description="error flow, weight flow, step norms; a mini-batch's example 0's")
+    example_diagnostics: list[dict[str, Any]] | None = Field(
+        None, description="a mini-batch's diagnostics, one per example (absent for one "
+                          "sequence)")
     non_finite: bool = Field(description="true when a number overflowed; it is sent as null")
     sizes: Sizes
     cell_spec: dict[str, Any] = Field(description="the cell's state, gates and each parameter's "
@@ -407,13 +454,16 @@ class TrainResult(BaseModel):
     grad_norms: list[Number] = Field(description="mean gradient norm over a pass's updates")
     final_params: dict[str, Any]
     predictions: list[Any] = Field(description="next token at every step (text, words), "
-                                               "next value in the series' units, or outputs")
-    continuation: str | None = Field(description="text and words: the next 20 tokens the "
-                                                   "trained network writes after the text, "
-                                                   "each fed back in (greedy); else null")
-    forecast: list[Number] | None = Field(
+                                               "next value in the series' units, or outputs; "
+                                               "a mini-batch's, one list per example")
+    continuation: str | list[str] | None = Field(
+        description="text and words: the next 20 tokens the trained network writes after "
+                    "the text, each fed back in (greedy); a mini-batch's, one per example; "
+                    "else null")
+    forecast: list[Number] | list[list[Number]] | None = Field(
         description="series: the next 20 values in the series' units, each predicted value "
-                    "fed back as the next input; else null")
+                    "fed back as the next input; a mini-batch's, one list per example; else "
+                    "null")
     vocab: list[str] | None
     trace: TraceResult | None
     non_finite: bool

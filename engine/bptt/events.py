@@ -85,15 +85,17 @@ def block_events(fields: Fields, n: int, reverse: bool = False) -> list[Mapping[
 # The events of a pass, from its records.
 
 
-def forward_events(problem: Problem, fwd: Forward, steps: range, stacks: Stacks
-                   ) -> list[Mapping[str, Any]]:
-    """The forward events of a block of steps, each a view of the block's stacks."""
+def forward_events(problem: Problem, fwd: Forward, steps: range, stacks: Stacks,
+                   example: int | None = None) -> list[Mapping[str, Any]]:
+    """The forward events of a block of steps, each a view of the block's stacks;
+    ``example``: the mini-batch example they belong to (None: one sequence, no such field)."""
     cell = problem.cell_module
     first, lo = steps.start, steps.start - 1  # 1-based t of row 0, and its 0-based index
     targets = problem.targets
     fields: Fields = {
         "kind": constant("forward"),
         "t": lambda row: first + row,
+        **({} if example is None else {"example": constant(example)}),
         "version": lambda row: fwd.version_of[first + row],
         "x": rows_of(problem.inputs, lo),
         "h_prev": rows_of(stacks["h_prev"]),
@@ -137,12 +139,15 @@ def strand_norms(bwd: Backward) -> Callable[[int], dict[str, float]]:
 
 
 def backward_events(cell: Cell, bwd: Backward, grad_window: WindowGradients, dx: np.ndarray,
-                    index: int, H: int) -> list[Mapping[str, Any]]:
-    """The window's backward events, t = last..first; every array a row view of a stack."""
+                    index: int, H: int, example: int | None = None
+                    ) -> list[Mapping[str, Any]]:
+    """The window's backward events, t = last..first; every array a row view of a stack.
+    ``example``: the mini-batch example (its contributions and running sums are its share)."""
     first, last = bwd.first, bwd.last
     fields: Fields = {
         "kind": constant("backward"),
         "t": lambda row: first + row,
+        **({} if example is None else {"example": constant(example)}),
         "update": constant(index),
         "window": lambda row: [first, last],
         "g_o": rows_of(bwd.g_o),

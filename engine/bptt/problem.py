@@ -6,7 +6,7 @@ each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,8 +21,8 @@ class Problem:
 
     cell: str
     activation: str
-    inputs: np.ndarray  # (T, D)
-    targets: np.ndarray  # (T,) class ids or (T, K) values
+    inputs: np.ndarray  # (T, D); a mini-batch's (n, T, D)
+    targets: np.ndarray  # (T,) class ids or (T, K) values; a mini-batch's (n, T) or (n, T, K)
     loss: str
     loss_steps: frozenset[int]  # 1-based steps whose loss is injected
     reduction: str
@@ -34,6 +34,15 @@ class Problem:
     params: Params
     state0: tuple[np.ndarray, ...]  # one per state vector of the cell: (h0,) or (h0, c0)
     bug: str | None = None  # a planted mistake of the backward pass (engine.bugs), or None
+    batch: int = 0  # n when inputs and targets hold a mini-batch, 0 for one sequence
+
+    def examples(self) -> list[Problem]:
+        """The sequences a pass runs over: this one, or each example of the mini-batch as a
+        problem of its own (its rows of inputs and targets, the same parameters)."""
+        if not self.batch:
+            return [self]
+        return [replace(self, inputs=self.inputs[e], targets=self.targets[e], batch=0)
+                for e in range(self.batch)]
 
     @property
     def cell_module(self) -> Cell:
@@ -41,7 +50,7 @@ class Problem:
 
     @property
     def T(self) -> int:
-        return int(self.inputs.shape[0])
+        return int(self.inputs.shape[-2])
 
     @property
     def H(self) -> int:

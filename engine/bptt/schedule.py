@@ -16,7 +16,7 @@ the window's rows; engine.events turns the records into the trace's events.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,61 +36,106 @@ def windows(T: int, k1: int, k2: int) -> list[tuple[int, int]]:
 
 
 @dataclass
+class Recorded:
+    """What one sequence's pass recorded: its forward pass and each window's backward pass."""
+
+    forward: Forward
+    backwards: list[Backward] = field(default_factory=list)  # one per window (when recorded)
+
+
+@dataclass
 class Run:
     """One pass, recorded: the trace's events and updates, and the records they view."""
 
     events: list[Mapping[str, Any]]  # in the order a student should see them
     updates: list[dict[str, Any]]  # one per window: CONTRACT.md's ``updates`` entries
     loss: float  # the sum of every injected (reduced) window loss
-    forward: Forward
-    backwards: list[Backward]  # one per window
+    examples: list[Recorded]  # one per sequence: the one sequence, or each example's
     final_params: Params  # after the last update
     opt_state: dict[str, Any]  # the optimizer's buffers after the last update
+
+    @property
+    def forward(self) -> Forward:
+        """The first (for one sequence, the only) sequence's forward record."""
+        return self.examples[0].forward
+
+    @property
+    def backwards(self) -> list[Backward]:
+        return self.examples[0].backwards
 
 
 def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None,
                  record: bool = True) -> Run:
-    """Run one pass over the sequence and record it.
+    """Run one pass over the sequence (or every sequence of a mini-batch) and record it.
 
     ``opt_state`` carries the optimizer's buffers from an earlier pass (training).
     ``record``: keep the trace (events, every window's backward pass, every update's arrays);
     a training pass that only needs the loss, the gradient norms and the parameters after it
     passes False, and holds no more than the windows still running need (the numbers are the
     same).
+
+    A mini-batch runs each window over every example with the same parameter version; the
+    update's gradient is the sum of the examples' shares (each already carries the
+    reduction's weight), and one update follows, as one optimizer step on a batch does.
     """
     cell = problem.cell_module
     T, K = problem.T, problem.K
-    fwd = Forward(version_of=[0] * (T + 1), packs=[], outputs=np.zeros((T, K)),
-                  yhat=np.zeros((T, K)), step_loss=np.zeros(T), step_grad_o=np.zeros((T, K)))
-    run = Run(events=[], updates=[], loss=0.0, forward=fwd, backwards=[],
-              final_params=problem.params,
-              opt_state=optim.init_state(problem.optimizer) if opt_state is None else opt_state)
-    state = problem.state0
+    examples = problem.examples()
+    packs: list[Any] = []  # every example's forward pass reads the same parameter versions
+    run = Run(events=[], updates=[], loss=0.0, examples=[
+        Recorded(Forward(version_of=[0] * (T + 1), packs=packs, outputs=np.zeros((T, K)),
+                         yhat=np.zeros((T, K)), step_loss=np.zeros(T),
+                         step_grad_o=np.zeros((T, K)))) for _ in examples],
+        final_params=problem.params,
+        opt_state=optim.init_state(problem.optimizer) if opt_state is None else opt_state)
+    states = [problem.state0] * len(examples)
     done = 0  # the last step already run forward
     for index, (first, last) in enumerate(problem.windows):
         params = run.final_params  # window i runs on the i-th parameter version
         new = range(done + 1, last + 1)
-        stacks, state = forward_block(problem, fwd, params, index, new, state)
-        g_o, window_loss = inject_losses(problem, fwd, params, new, first)
-
-        bwd = backward_window(cell, fwd, params["V"], first, last, g_o, problem.H,
-                              problem.bug, problem.activation)
-        factors = window_factors(cell, fwd, bwd, problem.inputs, problem.H, problem.bug)
-        grads = bugs.returned_gradient(problem.bug, window_gradient(cell, bwd, factors,
-                                                                    problem.H),
-                                       problem.clip.max if problem.clip else None)
-        if record:  # dL/dx(t) is shown, never used: a training pass skips it
-            dx = input_grads(cell, fwd, bwd)
-            run.events.extend(events.forward_events(problem, fwd, new, stacks))
-            run.events.extend(events.backward_events(cell, bwd, WindowGradients(factors), dx,
-                                                     index, problem.H))
-            run.backwards.append(bwd)
-
-        apply_update(problem, run, index, bwd, grads, window_loss, record)
+        shares: list[Share] = []
+        for e, (example, recorded) in enumerate(zip(examples, run.examples, strict=True)):
+            fwd = recorded.forward
+            stacks, states[e] = forward_block(example, fwd, params, index, new, states[e])
+            g_o, example_loss = inject_losses(example, fwd, params, new, first, len(examples))
+            bwd = backward_window(cell, fwd, params["V"], first, last, g_o, problem.H,
+                                  problem.bug, problem.activation)
+            factors = window_factors(cell, fwd, bwd, example.inputs, problem.H, problem.bug)
+            grads = bugs.returned_gradient(problem.bug, window_gradient(cell, bwd, factors,
+                                                                        problem.H),
+                                           problem.clip.max if problem.clip else None)
+            if record:  # dL/dx(t) is shown, never used: a training pass skips it
+                dx = input_grads(cell, fwd, bwd)
+                tag = e if problem.batch else None
+                run.events.extend(events.forward_events(example, fwd, new, stacks, tag))
+                run.events.extend(events.backward_events(cell, bwd, WindowGradients(factors),
+                                                         dx, index, problem.H, tag))
+                recorded.backwards.append(bwd)
+            shares.append(Share(grads, example_loss, bwd))
+        apply_update(problem, run, index, shares, record)
         done = last
         if not record:
-            release_packs(fwd, problem.windows, index)
+            release_packs(run.forward, problem.windows, index)
     return run
+
+
+@dataclass
+class Share:
+    """One example's part of a window: its gradient and loss (with the reduction's weight)
+    and its backward pass."""
+
+    grads: dict[str, np.ndarray]
+    loss: float
+    backward: Backward
+
+
+def summed(shares: list[Share]) -> tuple[dict[str, np.ndarray], float]:
+    """The window's gradient and loss: the sum of the examples' shares (one sequence's own)."""
+    if len(shares) == 1:
+        return shares[0].grads, shares[0].loss
+    grads = {name: sum((share.grads[name] for share in shares[1:]),
+                       start=shares[0].grads[name].copy()) for name in shares[0].grads}
+    return grads, float(sum(share.loss for share in shares))
 
 
 def release_packs(fwd: Forward, spans: tuple[tuple[int, int], ...], index: int) -> None:
@@ -124,26 +169,30 @@ def forward_block(problem: Problem, fwd: Forward, params: Params, version: int, 
     return stacks, cell.state_of(StepRecord(stacks, len(new) - 1))
 
 
-def inject_losses(problem: Problem, fwd: Forward, params: Params, new: range, first: int
-                  ) -> tuple[np.ndarray, float]:
+def inject_losses(problem: Problem, fwd: Forward, params: Params, new: range, first: int,
+                  examples: int = 1) -> tuple[np.ndarray, float]:
     """g_o for the window first..new[-1] (error enters only at the new, injected steps) and
-    the window's loss (their sum, or mean)."""
+    the window's loss (their sum, or mean: over the window's loss terms of all ``examples``
+    sequences of a mini-batch, as PyTorch's reduction="mean" over (n, T) outputs)."""
     lo, hi = new.start - 1, new.stop - 1
     injected = np.array([t in problem.loss_steps for t in new], dtype=bool)
     count = int(injected.sum())
-    weight = 1.0 / count if (problem.reduction == "mean" and count) else 1.0
+    weight = 1.0 / (count * examples) if (problem.reduction == "mean" and count) else 1.0
     weight = bugs.loss_weight(problem.bug, weight, count)  # the same without a bug
     g_o = np.zeros((new.stop - first, problem.K))  # (n, K)
     g_o[new.start - first:][injected] = weight * fwd.step_grad_o[lo:hi][injected]
     return g_o, weight * float(fwd.step_loss[lo:hi][injected].sum())
 
 
-def apply_update(problem: Problem, run: Run, index: int, bwd: Backward,
-                 grads: dict[str, np.ndarray], window_loss: float, record: bool = True) -> None:
-    """Clip, step the optimizer, and record the update (its entry and its event).
+def apply_update(problem: Problem, run: Run, index: int, shares: list[Share],
+                 record: bool = True) -> None:
+    """Sum the examples' shares, clip, step the optimizer, and record the update (its entry
+    and its event).
 
     The new parameters are packed here when a window runs on them, and kept as views into
     their pack (engine.memory.packed_with_views): one copy of each version, not two."""
+    grads, window_loss = summed(shares)
+    bwd = shares[0].backward
     params = run.final_params
     clipped = optim.clip(grads, problem.clip)
     new_params, run.opt_state = optim.step(params, clipped.grads, problem.optimizer,
@@ -153,15 +202,21 @@ def apply_update(problem: Problem, run: Run, index: int, bwd: Backward,
                                                problem.activation)
         run.forward.packs.append(packed)
     if record:
-        run.updates.append({
+        entry = {
             "t": bwd.last, "window": [bwd.first, bwd.last], "loss": window_loss,
             "grads": grads, "grad_norm": clipped.norm, "clip_coef": clipped.coef,
             "clipped": clipped.clipped, "clipped_entries": clipped.changed,
             "clipped_grads": clipped.grads,
             "params_before": params, "params_after": new_params,
-            **{f"d{name}_start": dstate for name, dstate in zip(
-                problem.cell_module.STATE, bwd.dstate_start, strict=True)},
-        })
+        }
+        for s, name in enumerate(problem.cell_module.STATE):  # dL/dh(first-1) (and dc)
+            entry[f"d{name}_start"] = (np.stack([share.backward.dstate_start[s]
+                                                 for share in shares])
+                                       if problem.batch else bwd.dstate_start[s])
+        if problem.batch:  # each example's part, adding up to the loss and the gradient
+            entry["shares"] = [{"example": e, "loss": share.loss, "grads": share.grads}
+                               for e, share in enumerate(shares)]
+        run.updates.append(entry)
         run.events.append({"kind": "update", "t": bwd.last, "update": index})
     else:  # what a training pass reads: no arrays
         run.updates.append({"t": bwd.last, "window": [bwd.first, bwd.last],

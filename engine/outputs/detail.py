@@ -44,7 +44,8 @@ def with_norms(result: dict[str, Any]) -> dict[str, Any]:
     """A copy of a ``run_trace`` result with every parameter-shaped array replaced by its norm.
 
     Replaced: each backward event's ``contrib`` and ``accum``; each update's ``grads``,
-    ``clipped_grads``, ``params_before`` and ``params_after``; the initial ``params``. Every
+    ``clipped_grads``, ``params_before`` and ``params_after`` (and a mini-batch's
+    ``shares``' ``grads``); the initial ``params``. Every
     other field is shared with ``result`` (not copied), so the copy is cheap.
     """
     events = []
@@ -62,6 +63,9 @@ def with_norms(result: dict[str, Any]) -> dict[str, Any]:
         for key in UPDATE_MATRICES:
             if update.get(key) is not None:
                 update[key] = norms(update[key])
+        if "shares" in update:  # a mini-batch's examples' gradients
+            update["shares"] = [{**share, "grads": norms(share["grads"])}
+                                for share in update["shares"]]
         updates.append(update)
     return {**result, "params": norms(result["params"]), "events": events, "updates": updates}
 

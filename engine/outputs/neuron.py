@@ -55,7 +55,7 @@ import numpy as np
 
 from ..cells.registry import CELLS
 from ..cells.terms import Reader, dot, leaf, total
-from ..planning.plan import Plan, as_plan
+from ..planning.plan import Plan, as_plan, one_sequence
 from ..request.errors import RequestError
 from ..request.fields import TraceRequest
 from ..tasks.run import run_trace
@@ -153,12 +153,15 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
 # ---------------------------------------------------------------------------------------------
 # From a request.
 
+NEURON_VIEW = "the neuron view"  # what a refused mini-batch is told (engine.plan.one_sequence)
+
 
 def neuron(request: Plan | TraceRequest | dict[str, Any], t: int, unit: int,
            update: int | None = None, convention: str = "gradient") -> dict[str, Any]:
     """``neuron_view`` of the pass ``request`` (or its plan) describes; the position is
     checked before the pass runs (its diagnostics are skipped: the view does not read them)."""
     job = as_plan(request, "trace")
+    one_sequence(job.data, NEURON_VIEW)
     if convention not in CONVENTIONS:
         raise RequestError(("convention",), f"must be one of {', '.join(CONVENTIONS)}, "
                                             f"got {convention!r}")

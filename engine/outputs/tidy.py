@@ -117,17 +117,23 @@ class _Writer:
             return self.param_gates.get(key, "")
         return ""
 
-    def lines(self, head: str, quantity: str, gate: str, value: Any) -> Iterator[str]:
-        """head is "event,t,kind," of the rows; one string per array or scalar."""
+    def lines(self, head: str, quantity: str, gate: str, value: Any,
+              field: str | None = None) -> Iterator[str]:
+        """head is "event,t,kind," of the rows; one string per array or scalar. ``field``:
+        the field whose kind decides gates and norms (the quantity itself, unless it is
+        nested: "shares.0.grads" is a "grads")."""
         if value is None:
             return
         prefix = f"{head}{quantity},{gate},"
+        kind = field or quantity
         if isinstance(value, Mapping):
-            field = quantity
-            if self.norms and field in PARAM_FIELDS:
-                field = f"{field}_norm"
+            name = f"{quantity}_norm" if self.norms and kind in PARAM_FIELDS else quantity
             for key, item in value.items():
-                yield from self.lines(head, f"{field}.{key}", self.gate_of(quantity, key), item)
+                yield from self.lines(head, f"{name}.{key}", self.gate_of(kind, key), item)
+        elif isinstance(value, list) and value and isinstance(value[0], Mapping):
+            for i, item in enumerate(value):  # a mini-batch's shares: shares.<i>.<field>
+                for key, sub in item.items():
+                    yield from self.lines(head, f"{quantity}.{i}.{key}", "", sub, key)
         elif isinstance(value, np.ndarray):
             yield _array_lines(prefix, value)
         elif isinstance(value, list | tuple):

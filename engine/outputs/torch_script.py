@@ -29,9 +29,12 @@ from typing import Any
 import numpy as np
 
 from ..cells.registry import CELLS
-from ..planning.plan import Plan, plan
+from ..planning.plan import Plan, one_sequence, plan
 from ..request.fields import TraceRequest
 from ..tasks.run import run_trace
+
+# what a refused mini-batch is told (engine.plan.one_sequence)
+TORCH_SCRIPT = "the PyTorch script"
 
 __all__ = ["torch_script", "estimate_script_bytes"]
 
@@ -68,6 +71,7 @@ def torch_script(request: Plan | TraceRequest | dict[str, Any], *,
     ``RequestError`` for a bad request, like ``run_trace``.
     """
     job = request if isinstance(request, Plan) else plan(request)
+    one_sequence(job.data, TORCH_SCRIPT)
     # The script compares states, gradients and updates: the diagnostics are not needed.
     job = replace(job, request=replace(job.request, diagnostics=False, jacobian_norms=False,
                                        spectral_radii=False))

@@ -159,6 +159,13 @@ MARGIN: tuple[float, float] = (1.3, 1.08)
 SPECTRAL_CPU: dict[str, float] = {"versions": 1.0e-04, "matrices": 3.0e-05, "cubes": 6.0e-09}
 
 
+# The phases a mini-batch runs once per example (each example's pass, its records and its
+# diagnostics are one sequence's); the output phases count the batch's numbers themselves
+# (``trace_numbers``), and planning, the spectral radii and the neuron view are the batch's once.
+PER_EXAMPLE = frozenset({"passes", "extras", "pass", "scan", "diagnostics", "replay",
+                         "jacobian", "gradcheck"})
+
+
 def estimate(work: Work, output: Output = Output()) -> Cost:
     """The CPU seconds and peak memory of ``work`` and of making ``output`` from it.
 
@@ -175,9 +182,10 @@ def estimate(work: Work, output: Output = Output()) -> Cost:
                        response_numbers=response_numbers(work, output))
     phases = []
     for phase, (cpu_features, memory_features) in features(work, output).items():
-        cpu = MARGIN[0] * _dot(SPECTRAL_CPU if phase == "spectral" else
-                               cpu_coefficients(phase, work.cell), cpu_features)
-        memory = MARGIN[1] * _dot(MEMORY.get(phase, {}), memory_features)
+        repeats = work.examples if phase in PER_EXAMPLE else 1
+        cpu = repeats * MARGIN[0] * _dot(SPECTRAL_CPU if phase == "spectral" else
+                                         cpu_coefficients(phase, work.cell), cpu_features)
+        memory = repeats * MARGIN[1] * _dot(MEMORY.get(phase, {}), memory_features)
         phases.append((phase, cpu, memory))
     return Cost(cpu_seconds=sum(p[1] for p in phases), peak_bytes=sum(p[2] for p in phases),
                 phases=tuple(phases), response_numbers=response_numbers(work, output))
@@ -548,7 +556,11 @@ def trace_numbers(work: Work, full: bool) -> int:
     update = 3 + 7 + len(cell.STATE) * H + 4 * (matrix + names)
     diagnostics = (_matrices(work) * T * T + T + 8) if work.diagnostics else 1
     rest = 60 + D + T * D + T * (K + 2) + 6 * W + diagnostics + matrix + names
-    return T * forward + B * backward + W * update + rest
+    # a mini-batch: every example's events, inputs, targets, losses and diagnostics, its
+    # shares of each update and its dL/d(state before the window)
+    n = work.examples
+    shares = (n * (matrix + names + 3) + (n - 1) * len(cell.STATE) * H) if n > 1 else 0
+    return n * (T * forward + B * backward + rest) + W * (update + shares)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -673,7 +685,7 @@ def _recount(work: Work, **changes: int | bool) -> Work:
         "diagnostics": work.diagnostics, "jacobian_norms": work.jacobian_norms,
         "spectral_radii": work.spectral_matrices > 0,
         "optimizer": work.optimizer, "clip": work.clip, "bug": work.bug,
-        "sample_steps": work.sample_steps, **changes}
+        "sample_steps": work.sample_steps, "examples": work.examples, **changes}
     if not fields["truncated"]:  # full BPTT over the new length
         fields["k1"] = fields["k2"] = fields["T"]
     task, cell, T, D, H, K = (fields.pop(name) for name in ("task", "cell", "T", "D", "H",

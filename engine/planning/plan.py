@@ -100,6 +100,9 @@ class Work:
     window_squares: int = 0  # sum over windows of their length squared (norms of the sums)
     bug: bool = False  # a planted bug: a recorded trace runs the true pass too (its parting)
     sample_steps: int = 0  # steps a sample reads and writes: its length, and 2T (engine.sample)
+    # the sequences of a mini-batch (1: one sequence): every count above is one example's,
+    # and each example's pass repeats it (engine.cost multiplies the phases of the pass)
+    examples: int = 1
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself
@@ -191,6 +194,11 @@ def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
     bugs.check(req.bug, cell, {"activation": req.activation, "reduction": req.reduction,
                                "loss_at": req.loss_at,
                                "clip": req.clip.mode if req.clip is not None else None})
+    if enc.examples and req.bug is not None:
+        raise RequestError(("bug",), "the bug hunt runs on one sequence: remove bug, or give "
+                                     "one sequence instead of a batch")
+    if enc.examples and task == "sample":
+        one_sequence(enc, "writing text")
     T = enc.T
     trunc = req.truncation  # k2 filled in by _fill_defaults
     k1, k2 = (trunc.k1, cast(int, trunc.k2)) if trunc else (T, T)
@@ -204,6 +212,15 @@ def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
         evaluations=2 * count * backward, task=task, iterations=_iterations(task, iterations),
         include_trace=bool(include_trace) and task == "train",
         sample_length=sample_length if task == "sample" else 0)
+
+
+def one_sequence(data: Encoded, what: str) -> None:
+    """Refuse a mini-batch where ``what`` reads one sequence (the neuron view, the PyTorch
+    script, a written sample), naming the field."""
+    if data.examples:
+        raise RequestError(("data", "batch"), f"{what} reads one sequence; give one sequence "
+                                              f"here, not a batch of {data.n} (a batch's "
+                                              f"every example is in POST /api/v1/trace)")
 
 
 def as_plan(request: Plan | TraceRequest | dict[str, Any], task: Task = "trace",
@@ -231,7 +248,8 @@ def problem_of(job: Plan, params: Params | None = None) -> Problem:
         cell=req.cell, activation=req.activation, inputs=job.data.inputs(),
         targets=job.data.targets(), loss=job.data.loss, loss_steps=job.loss_steps,
         reduction=req.reduction, k1=job.k1, k2=job.k2, windows=job.windows,
-        optimizer=req.optimizer, clip=req.clip, params=params, state0=state0, bug=req.bug)
+        optimizer=req.optimizer, clip=req.clip, params=params, state0=state0, bug=req.bug,
+        batch=len(job.data.examples))
 
 
 def config_of(job: Plan) -> dict[str, Any]:
@@ -315,7 +333,8 @@ def _work_of(job: Plan) -> Work:
         jacobian_norms=req.jacobian_norms, spectral_radii=req.spectral_radii,
         optimizer=req.optimizer.name,
         clip=req.clip.mode if req.clip is not None else None, bug=req.bug is not None,
-        sample_steps=job.sample_length + 2 * job.T if job.task == "sample" else 0)
+        sample_steps=job.sample_length + 2 * job.T if job.task == "sample" else 0,
+        examples=job.data.n)
 
 
 def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int, k2: int,
@@ -323,7 +342,7 @@ def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int
                include_trace: bool = False, diagnostics: bool = True,
                jacobian_norms: bool = False, spectral_radii: bool = False,
                optimizer: str = "sgd", clip: str | None = None, bug: bool = False,
-               sample_steps: int = 0) -> Work:
+               sample_steps: int = 0, examples: int = 1) -> Work:
     """The work of a request of these sizes (k1 and k2 as asked: at most T is applied here).
 
     Pure counting, a few microseconds: the limits call it for smaller sizes when they say
@@ -351,7 +370,8 @@ def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int
         truncated=truncated, loss_at=loss_at, optimizer=optimizer, clip=clip,
         flow_steps=flow_steps, flow_rows=flow_rows, replay_steps=replay,
         window_squares=sum((last - first + 1) ** 2 for first, last in spans),
-        bug=bug and task == "trace", sample_steps=sample_steps if task == "sample" else 0)
+        bug=bug and task == "trace", sample_steps=sample_steps if task == "sample" else 0,
+        examples=examples)
 
 
 def _flow_counts(spans: list[tuple[int, int]], loss_at: str) -> tuple[int, int]:

@@ -9,12 +9,13 @@ server's limits have judged the plan.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 
 from .errors import RequestError
-from .fields import ArrayData, Data, SeriesData, TextData, WordsData
+from .fields import ArrayData, BatchData, Data, SeriesData, TextData, WordsData
 
 Loc = tuple[str | int, ...]
 
@@ -37,16 +38,30 @@ class Encoded:
     loc: Loc  # the data field that sets T and D
     k_loc: Loc  # what set K: ("output_size",), ("params", "V"), or a data field
     joiner: str = ""  # how tokens join back into text: "" for characters, " " for words
+    # a mini-batch's examples, each encoded as one sequence with the batch's T, D, K, vocabulary
+    # and scale (empty: one sequence, not a batch)
+    examples: tuple[Encoded, ...] = ()
+
+    @property
+    def n(self) -> int:
+        """The number of sequences: the batch's size, 1 for one sequence."""
+        return len(self.examples) or 1
 
     def inputs(self) -> np.ndarray:
-        """(T, D) float64: explicit values, z-scores, or one-hot rows of tokens."""
+        """(T, D) float64: explicit values, z-scores, or one-hot rows of tokens; a batch's
+        (n, T, D)."""
+        if self.examples:
+            return np.stack([example.inputs() for example in self.examples])
         if self.input_ids is not None:
             return _one_hot(self.input_ids, self.D)
         assert self.input_values is not None
         return self.input_values
 
     def targets(self) -> np.ndarray:
-        """(T,) int64 class ids (cross-entropy), or (T, K) float64 values (mse)."""
+        """(T,) int64 class ids (cross-entropy), or (T, K) float64 values (mse); a batch's
+        (n, T) or (n, T, K)."""
+        if self.examples:
+            return np.stack([example.targets() for example in self.examples])
         if self.target_values is not None:
             return self.target_values
         assert self.target_ids is not None
@@ -78,6 +93,8 @@ def encode(data: Data, loss: str | None, output_size: int | None,
         return _series(data, loss)
     if isinstance(data, ArrayData):
         return _arrays(data, loss, output_size, params_k)
+    if isinstance(data, BatchData):
+        return _batch(data, loss, output_size, params_k)
     raise RequestError(("data",), "unsupported data shape")  # unreachable after planning
 
 
@@ -86,17 +103,7 @@ def _vocabulary(tokens: list[str], loc: Loc, loss: str | None, output_size: int 
     if len(tokens) < 2:
         raise RequestError(loc, f"needs at least two tokens (one input and its next token); "
                                 f"got {len(tokens)}")
-    vocab = sorted(set(tokens))
-    index = {tok: i for i, tok in enumerate(vocab)}
-    ids = np.array([index[tok] for tok in tokens])
-    k = len(vocab)
-    if output_size is not None and output_size != k:
-        raise RequestError(("output_size",), f"text and words set K to the vocabulary size "
-                                             f"{k}; got output_size = {output_size}")
-    chosen = loss or "cross_entropy"
-    return Encoded(chosen, len(ids) - 1, k, k, input_ids=ids[:-1], input_values=None,
-                   target_ids=ids[1:].astype(np.int64), target_values=None, vocab=vocab,
-                   scale=None, loc=loc, k_loc=loc, joiner=joiner)
+    return _tokens(tokens, sorted(set(tokens)), loc, loss, output_size, joiner)
 
 
 def _series(data: SeriesData, loss: str | None) -> Encoded:
@@ -190,3 +197,128 @@ def _class_ids(data: ArrayData, inputs: np.ndarray, loss: str | None,
     return Encoded(chosen, len(inputs), inputs.shape[1], k, input_ids=None, input_values=inputs,
                    target_ids=np.asarray(ids, dtype=np.int64), target_values=None, vocab=None,
                    scale=None, loc=("data", "inputs"), k_loc=k_loc)
+
+
+# ---------------------------------------------------------------------------------------------
+# A mini-batch: n sequences of one shape and one length, encoded with one vocabulary (text,
+# words), one scale (a series) and one K, so that one network reads them all.
+
+
+def _batch(data: BatchData, loss: str | None, output_size: int | None,
+           params_k: int | None) -> Encoded:
+    items = data.batch
+    shape = type(items[0])
+    for i, item in enumerate(items):
+        if type(item) is not shape:
+            raise RequestError(("data", "batch", i), f"every example must have the shape of "
+                                                     f"example 0 ({_shape_name(shape)}); got "
+                                                     f"{_shape_name(type(item))}")
+    if shape in (TextData, WordsData):
+        examples = _token_batch(cast(list[TextData | WordsData], items), loss, output_size)
+    elif shape is SeriesData:
+        examples = _series_batch(cast(list[SeriesData], items), loss)
+    else:
+        examples = _array_batch(cast(list[ArrayData], items), loss, output_size, params_k)
+    lengths = [example.T for example in examples]
+    for i, length in enumerate(lengths):
+        if length != lengths[0]:
+            raise RequestError(("data", "batch", i), f"every sequence of a batch must have the "
+                                                     f"same length: example 0 has T = "
+                                                     f"{lengths[0]} steps, example {i} has "
+                                                     f"{length} (sequences of different "
+                                                     f"lengths are not padded)")
+    first = examples[0]
+    for i, example in enumerate(examples):
+        if (example.D, example.K) != (first.D, first.K):
+            raise RequestError(("data", "batch", i), f"every example must have the sizes of "
+                                                     f"example 0 (D = {first.D}, K = "
+                                                     f"{first.K}); got D = {example.D}, K = "
+                                                     f"{example.K}")
+    return Encoded(first.loss, first.T, first.D, first.K, input_ids=None, input_values=None,
+                   target_ids=None, target_values=None, vocab=first.vocab, scale=first.scale,
+                   loc=("data", "batch"), k_loc=first.k_loc, joiner=first.joiner,
+                   examples=tuple(examples))
+
+
+def _shape_name(shape: type) -> str:
+    return {TextData: "text", WordsData: "words", SeriesData: "series",
+            ArrayData: "inputs and targets"}.get(shape, shape.__name__)
+
+
+def _in_batch(i: int, error: RequestError) -> RequestError:
+    """An example's error, located inside the batch: ("data", "batch", i, ...)."""
+    loc = error.loc
+    inner = loc[1:] if loc[:1] == ("data",) else ()
+    where = ("data", "batch", i, *inner) if loc[:1] == ("data",) else loc
+    return RequestError(where, error.msg)
+
+
+def _token_batch(items: list[TextData | WordsData], loss: str | None,
+                 output_size: int | None) -> list[Encoded]:
+    """Text or words: one vocabulary, the sorted distinct tokens of every example."""
+    is_text = isinstance(items[0], TextData)
+    sequences = [list(item.text) if isinstance(item, TextData) else item.words.split()
+                 for item in items]
+    vocab = sorted({token for tokens in sequences for token in tokens})
+    examples = []
+    for i, tokens in enumerate(sequences):
+        loc: Loc = ("data", "batch", i, "text" if is_text else "words")
+        if len(tokens) < 2:
+            raise RequestError(loc, f"needs at least two tokens (one input and its next "
+                                    f"token); got {len(tokens)}")
+        examples.append(_tokens(tokens, vocab, loc, loss, output_size, "" if is_text else " "))
+    return examples
+
+
+def _series_batch(items: list[SeriesData], loss: str | None) -> list[Encoded]:
+    """Series: z-scored with the mean and spread of all the batch's values together."""
+    together = SeriesData([value for item in items for value in item.series])
+    try:
+        scale = _series(together, loss).scale
+    except RequestError as error:
+        raise RequestError(("data", "batch") if error.loc[:1] == ("data",) else error.loc,
+                           error.msg + " (over all the batch's values)") from None
+    assert scale is not None
+    examples = []
+    for i, item in enumerate(items):
+        if len(item.series) < 2:
+            raise RequestError(("data", "batch", i, "series"),
+                               f"needs at least 2 items, got {len(item.series)}")
+        z = (np.asarray(item.series, dtype=float) - scale["mean"]) / scale["std"]
+        examples.append(Encoded("mse", len(z) - 1, 1, 1, input_ids=None,
+                                input_values=z[:-1, None], target_ids=None,
+                                target_values=z[1:, None], vocab=None, scale=scale,
+                                loc=("data", "batch", i, "series"),
+                                k_loc=("data", "batch", i, "series")))
+    return examples
+
+
+def _array_batch(items: list[ArrayData], loss: str | None, output_size: int | None,
+                 params_k: int | None) -> list[Encoded]:
+    """Inputs and targets: every example checked as one sequence is; class ids with no
+    output_size share K = the largest id of the batch + 1."""
+    examples = []
+    for i, item in enumerate(items):
+        try:
+            examples.append(_arrays(item, loss, output_size, params_k))
+        except RequestError as error:
+            raise _in_batch(i, error) from None
+    if output_size is None and params_k is None and examples[0].target_ids is not None \
+            and examples[0].loss == "cross_entropy":
+        k = max(example.K for example in examples)
+        examples = [replace(example, K=k) for example in examples]
+    return examples
+
+
+def _tokens(tokens: list[str], vocab: list[str], loc: Loc, loss: str | None,
+            output_size: int | None, joiner: str) -> Encoded:
+    """One sequence of tokens over a given vocabulary (inputs tokens[:-1], targets [1:])."""
+    index = {tok: i for i, tok in enumerate(vocab)}
+    ids = np.array([index[tok] for tok in tokens])
+    k = len(vocab)
+    if output_size is not None and output_size != k:
+        raise RequestError(("output_size",), f"text and words set K to the vocabulary size "
+                                             f"{k}; got output_size = {output_size}")
+    return Encoded(loss or "cross_entropy", len(ids) - 1, k, k, input_ids=ids[:-1],
+                   input_values=None, target_ids=ids[1:].astype(np.int64), target_values=None,
+                   vocab=vocab, scale=None, loc=loc, k_loc=loc, joiner=joiner)

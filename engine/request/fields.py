@@ -86,13 +86,27 @@ class ArrayData:
         "T class ids (cross_entropy) or T×K values (mse)", min_length=1))
 
 
+# A mini-batch holds at most this many sequences (the course's n; PyTorch's batch size).
+MAX_EXAMPLES = 16
+
+
+@dataclass(frozen=True)
+class BatchData:
+    batch: list[Union[TextData, WordsData, SeriesData, ArrayData]] = field(  # noqa: UP007
+        metadata=_meta(
+            "a mini-batch: n sequences of one length, each any of the single shapes (all of "
+            "the same shape); every update's gradient is the sum of the examples' shares "
+            "(reduction mean divides by the number of (example, step) loss terms)",
+            min_length=1, max_length=MAX_EXAMPLES))
+
+
 @dataclass(frozen=True)
 class PresetData:
     preset: str = field(metadata=_meta("a scenario id from GET /api/v1/presets",
                                        one_of=PRESETS.keys()))
 
 
-Data = Union[TextData, WordsData, SeriesData, ArrayData, PresetData]  # noqa: UP007
+Data = Union[TextData, WordsData, SeriesData, ArrayData, BatchData, PresetData]  # noqa: UP007
 # One parameter's array: a matrix (rows of numbers) or a vector, told apart by its first item
 # (a row, or a number), so that a bad entry is named where it is: ("params", "W", i, j).
 ParamArray = Union[list[list[float]], list[float]]  # noqa: UP007
@@ -141,7 +155,8 @@ class TraceRequest:
     loss_at: LossAt = field(default="every", metadata=_meta(
         "loss at every step (many-to-many) or at the last step only (many-to-one)"))
     reduction: Reduction = field(default="sum", metadata=_meta(
-        "sum or mean over the loss steps of a window"))
+        "sum or mean over the loss steps of a window (of a mini-batch: over its (example, "
+        "step) loss terms, as PyTorch's reduction='mean')"))
     truncation: Truncation | None = field(default=None, metadata=_meta(
         "BPTT(k1, k2); null = full epochwise BPTT"))
     optimizer: Optimizer = field(default_factory=Optimizer, metadata=_meta(

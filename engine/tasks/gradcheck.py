@@ -22,6 +22,7 @@ import numpy as np
 
 from ..bptt import losses
 from ..bptt.problem import Problem
+from ..bptt.record import Forward
 from ..bptt.schedule import Run, run_schedule
 from ..cells.protocol import Params
 from ..planning.plan import Plan, as_plan, problem_of
@@ -40,10 +41,22 @@ def window_loss(problem: Problem, run: Run, index: int,
     """The injected loss of window ``index`` replayed with the given parameter versions.
 
     ``versions`` maps a version number to its (possibly perturbed) parameters; ``inputs`` and
-    ``start`` replace the inputs and the state before the window when given.
+    ``start`` replace the inputs and the state before the window when given (one sequence).
+    A mini-batch's window loss is the sum of its examples' (each with the reduction's weight).
     """
+    if problem.batch:
+        return sum(example_window_loss(example, recorded.forward, run, index, versions,
+                                       problem.batch)
+                   for example, recorded in zip(problem.examples(), run.examples, strict=True))
+    return example_window_loss(problem, run.forward, run, index, versions, 1, inputs, start)
+
+
+def example_window_loss(problem: Problem, fwd: Forward, run: Run, index: int,
+                        versions: dict[int, Params], examples: int,
+                        inputs: np.ndarray | None = None,
+                        start: tuple[np.ndarray, ...] | None = None) -> float:
+    """One sequence's part of ``window_loss``: its steps replayed from its recorded state."""
     cell = problem.cell_module
-    fwd = run.forward
     first, last = run.updates[index]["window"]
     prev_last = run.updates[index - 1]["window"][1] if index else 0
     xs = problem.inputs if inputs is None else inputs
@@ -52,7 +65,8 @@ def window_loss(problem: Problem, run: Run, index: int,
         start = tuple(cache[f"{name}_prev"] for name in cell.STATE)
     state = start
     injected = [t for t in range(prev_last + 1, last + 1) if t in problem.loss_steps]
-    weight = 1.0 / len(injected) if (problem.reduction == "mean" and injected) else 1.0
+    weight = (1.0 / (len(injected) * examples) if (problem.reduction == "mean" and injected)
+              else 1.0)
     total = 0.0
     for t in range(first, last + 1):
         params = versions[fwd.version_of[t]]

@@ -37,14 +37,20 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
         run = run_schedule(problem)
         # the diagnostics follow the true equations (the error flow is the network's own
         # Jacobians): beside a planted bug they would describe another backward pass
-        diagnostics = (diag.compute(problem, run, truncated=job.truncated,
-                                    jacobian=req.jacobian_norms)
+        per_example = ([diag.compute(example, view, truncated=job.truncated,
+                                     jacobian=req.jacobian_norms)
+                        for example, view in zip(problem.examples(), example_runs(run),
+                                                 strict=True)]
                        if req.diagnostics and problem.bug is None else None)
-    fwd = run.forward
+    diagnostics = per_example[0] if per_example else None
+    each: list[dict[str, Any] | None]
     for update in run.updates:  # the radii of each update's new parameters, when asked
         update["spectral_radii_after"] = (spectral_radii(update["params_after"], req.cell)
                                           if req.spectral_radii else None)
-    result = {
+    sizes = {"T": job.T, "D": job.D, "H": job.H, "K": job.K}
+    if problem.batch:  # a mini-batch's size (one sequence's sizes stay as they were)
+        sizes["n"] = problem.batch
+    result: dict[str, Any] = {
         "config": config_of(job),
         "vocab": job.data.vocab,
         "inputs": problem.inputs,
@@ -54,20 +60,35 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
         "events": run.events,
         "updates": run.updates,
         "loss": run.loss,
-        "step_losses": fwd.step_loss,
+        "step_losses": (np.stack([one.forward.step_loss for one in run.examples])
+                        if problem.batch else run.forward.step_loss),
         "loss_steps": sorted(problem.loss_steps),
         "windows": [{"first": u["window"][0], "last": u["window"][1], "t_update": u["t"]}
                     for u in run.updates],
         "diagnostics": diagnostics,
-        "sizes": {"T": job.T, "D": job.D, "H": job.H, "K": job.K},
+        "sizes": sizes,
         "cell_spec": cell_spec(problem.cell, problem.params),
         "spectral_radii": (spectral_radii(problem.params, req.cell) if req.spectral_radii
                            else None),
     }
-    result["non_finite"] = not _all_finite(problem, run, diagnostics)
+    if problem.batch:  # each example's diagnostics
+        result["example_diagnostics"] = per_example
+    each = list(per_example) if per_example else [None] * len(run.examples)
+    result["non_finite"] = not all(_all_finite(example, view, one) for example, view, one in zip(
+        problem.examples(), example_runs(run), each, strict=True))
     if problem.bug is not None:
         result["bug"] = bug_report(problem, run)
     return result
+
+
+def example_runs(run: Run) -> list[Run]:
+    """The pass as each sequence saw it: its own records, and the updates with its share of
+    each gradient as ``grads`` (one sequence: the pass itself)."""
+    if len(run.examples) == 1:
+        return [run]
+    return [replace(run, examples=[recorded], updates=[
+        {**update, "grads": update["shares"][e]["grads"], "loss": update["shares"][e]["loss"]}
+        for update in run.updates]) for e, recorded in enumerate(run.examples)]
 
 
 def bug_report(problem: Problem, run: Run) -> dict[str, Any]:

@@ -67,7 +67,13 @@ def train(request: Plan | TraceRequest | dict[str, Any], iterations: int | None 
 
 def what_it_says(enc: Encoded, trained: Problem, length: int) -> dict[str, Any]:
     """The trained network's ``predictions`` at every step, and what it says comes after the
-    data: a ``continuation`` of text and words, a ``forecast`` of a series (else null)."""
+    data: a ``continuation`` of text and words, a ``forecast`` of a series (else null); of a
+    mini-batch, a list of each example's."""
+    if trained.batch:  # each example's own, in the batch's order
+        said = [what_it_says(enc.examples[e], example, length)
+                for e, example in enumerate(trained.examples())]
+        return {key: (None if said[0][key] is None else [one[key] for one in said])
+                for key in said[0]}
     outputs, state = forward_only(trained, trained.params, trained.inputs, trained.state0)
     return {
         "predictions": _predictions(enc, outputs),

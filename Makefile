@@ -124,6 +124,7 @@ test-notebook: $(VENV)/.installed-dev
 BENCH_PYTHON ?= $(BIN)/python
 bench: $(VENV)/.installed-dev
 	$(BENCH_PYTHON) bench/bench_engine.py
+	$(BENCH_PYTHON) bench/bench_batch.py
 	$(BIN)/python bench/bench_cost.py
 
 bench-api: $(VENV)/.installed-dev

@@ -21,16 +21,23 @@ and the ratios. The torch column is skipped, with a message, where torch is not 
 
 from __future__ import annotations
 
-import statistics
-import string
-import sys
-import time
-import tracemalloc
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+import os
 
-import numpy as np
+# One BLAS thread, as the server's computation processes run (app/serving/runner.py): CPU time
+# is then the time of one core, and the two columns compare the same kind of work.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_name] = "1"
+
+import statistics  # noqa: E402
+import string  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -8,7 +8,8 @@ figures, not a test's).
 The corners: every cell, full BPTT and BPTT(1, 2), at the largest sizes (T = 200 steps,
 D = K = 128, hidden_size = 64); /trace with each ``detail``, with the Jacobian norms and
 without diagnostics; /train with every optimizer at the most iterations the budget accepts
-(one with include_trace); /gradcheck; /neuron; /export/csv. Where the budget refuses a
+(one with include_trace); /gradcheck; /neuron; /export/csv; /trace and /train of a
+mini-batch of 16 such texts. Where the budget refuses a
 corner, the request is cut as its refusal says (the corner's own field first), which also
 proves that what a refusal says to do is accepted.
 
@@ -35,6 +36,7 @@ from bptt_studio.endpoints.registry import COMPUTATIONS
 from bptt_studio.engine import CELLS as ENGINE_CELLS
 from bptt_studio.engine import RequestError
 from bptt_studio.engine.planning import cost
+from bptt_studio.engine.request.fields import MAX_EXAMPLES
 from bptt_studio.serving.limits import MB, check, response_budget
 
 # Measured against the budget and the estimate with these margins (the noise of a shared
@@ -85,6 +87,13 @@ def text(T: int, D: int) -> str:
     return (chars * (T // D + 2))[:T + 1]
 
 
+def shorter(data: dict[str, Any], steps: int) -> dict[str, Any]:
+    """The data of ``steps`` steps: a text, or a batch of as many texts as it had."""
+    if "batch" in data:
+        return {"batch": [{"text": text(steps, 128)}] * len(data["batch"])}
+    return {"text": text(steps, 128)}
+
+
 def corners() -> list[dict[str, Any]]:
     """Every corner at the largest sizes, with the fields the corner is about (its own to
     cut first when the budget refuses it)."""
@@ -119,6 +128,11 @@ def corners() -> list[dict[str, Any]]:
                                             "convention": "gradient"})
             for detail in ("auto", "norms"):
                 add(f"csv {detail}", "export/csv", base, {"detail": detail})
+            # a mini-batch of the most sequences, each of the most steps and characters
+            batch = {**base, "data": {"batch": [{"text": text(200, 128)}] * MAX_EXAMPLES}}
+            add("trace batch", "trace", batch, {"detail": "auto"}, prefer=("examples",))
+            add("train batch", "train", batch, {**TRAIN, "iterations": 2000},
+                prefer=("iterations",))
     return out
 
 
@@ -130,6 +144,7 @@ SAMPLE = [
     "train momentum rnn BPTT(1,2)", "train adagrad lstm full", "train adam gru BPTT(1,2)",
     "train adam + trace, clip lstm BPTT(1,2)", "gradcheck lstm full", "gradcheck rnn BPTT(1,2)",
     "neuron gru BPTT(1,2)", "csv auto lstm BPTT(1,2)", "csv norms rnn full",
+    "trace batch lstm BPTT(1,2)", "train batch gru full",
 ]
 
 
@@ -163,11 +178,13 @@ def cut(corner: dict[str, Any], field: str, value: Any) -> dict[str, Any]:
         request["truncation"] = {"k1": value, "k2": max(value, request["truncation"]["k2"])}
     elif field == "hidden_size":
         request["hidden_size"] = value
+    elif field == "examples":  # the batch's first sequences
+        request["data"] = {"batch": request["data"]["batch"][:value]}
     elif field == "hidden_size+steps":
         hidden, steps = map(int, str(value).split(","))
-        request["hidden_size"], request["data"] = hidden, {"text": text(steps, 128)}
+        request["hidden_size"], request["data"] = hidden, shorter(request["data"], steps)
     else:  # steps: a shorter text with as many distinct characters as it can hold
-        request["data"] = {"text": text(value, 128)}
+        request["data"] = shorter(request["data"], value)
     corner["cut"] = [*corner.get("cut", []), f"{field}={value}"]
     return corner
 

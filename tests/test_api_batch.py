@@ -3,6 +3,8 @@ sequence; the shares travel in either detail and in the CSV; the schema's own bo
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bptt_studio.core.settings import Settings
@@ -70,3 +72,25 @@ def test_the_openapi_document_states_the_batch_shape_and_its_bounds(client):
     assert batch["minItems"] == 1 and batch["maxItems"] == 16
     refs = {option["$ref"].rsplit("/", 1)[-1] for option in batch["items"]["oneOf"]}
     assert refs == {"TextData", "WordsData", "SeriesData", "ArrayData"}
+
+
+def test_a_batch_over_the_budget_is_told_how_many_sequences_fit(client):
+    text = "".join(chr(0x21 + i % 90) for i in range(201))
+    body = {"cell": "lstm", "hidden_size": 64, "data": {"batch": [{"text": text}] * 16}}
+    refused = client.post("/api/v1/trace", json=body)
+    assert refused.status_code == 422
+    (error,) = refused.json()["detail"]
+    assert error["loc"] == ["body", "data", "batch"]
+    fits = re.search(r"at most (\d+) sequences in the batch", error["msg"])
+    assert fits, error["msg"]
+    # within the cost budget now; the response's own limit (a 413) may then ask for fewer
+    # still, as it does for one long sequence, and says how many
+    smaller = {**body, "data": {"batch": [{"text": text}] * int(fits.group(1))}}
+    answer = client.post("/api/v1/trace", json=smaller)
+    if answer.status_code == 413:
+        (error,) = answer.json()["detail"]
+        fewer = re.search(r"at most (\d+) sequences in the batch", error["msg"])
+        assert fewer, error["msg"]
+        smaller["data"] = {"batch": [{"text": text}] * int(fewer.group(1))}
+        answer = client.post("/api/v1/trace", json=smaller)
+    assert answer.status_code == 200

@@ -192,8 +192,11 @@ def _number(value: float) -> str:
 
 
 def _loc(plan: Plan, field: str) -> tuple[str | int, ...]:
-    return plan.data.loc if field.startswith("steps") else tuple(
-        field.split("+")[0].split("."))
+    if field.startswith("steps"):
+        return plan.data.loc
+    if field == "examples":  # the batch's sequences
+        return ("data", "batch")
+    return tuple(field.split("+")[0].split("."))
 
 
 _SWITCHES = {"jacobian_norms": '"jacobian_norms": false',
@@ -216,6 +219,8 @@ def _way(plan: Plan, reduction: Reduction) -> str:
         return f"truncation k2 at most {value}"
     if field == "hidden_size":
         return f"hidden_size at most {value}"
+    if field == "examples":
+        return f"at most {value} sequences in the batch"
     if field == "hidden_size+steps":
         hidden, steps = str(value).split(",")
         return (f"hidden_size at most {hidden} and "

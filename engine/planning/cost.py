@@ -157,6 +157,15 @@ MARGIN: tuple[float, float] = (1.3, 1.08)
 # a least-squares fit of np.linalg.eigvals on stacks of 1, 3 and 4 matrices, H = 1 ... 64, one
 # OpenBLAS thread on these machines (9.2e-05, 2.5e-05, 4.7e-09), each rounded up.
 SPECTRAL_CPU: dict[str, float] = {"versions": 1.0e-04, "matrices": 3.0e-05, "cubes": 6.0e-09}
+# A mini-batch's own work, beside its examples' passes (PER_EXAMPLE), set by hand from
+# engine.schedule.summed timed on these machines (one OpenBLAS thread): at each window the
+# examples' gradients are summed, n arrays per parameter (8.6e-10 s per number at n = 16,
+# 6.7e-09 at n = 2, where the first share's copy dominates; about 3.6e-06 s per array), each
+# rounded up; and the batch's inputs are stacked from each example's. In memory: every
+# example's share of the window's gradient until the update, their sum, and the stacked inputs
+# (each example's one-hot rows, then the batch's). bench/bench_cost.py's batch corners hold
+# them to the measurements.
+BATCH_CPU: dict[str, float] = {"numbers": 1.0e-09, "arrays": 5.0e-06, "inputs": 1.0e-08}
 
 
 # The phases a mini-batch runs once per example (each example's pass, its records and its
@@ -183,9 +192,11 @@ def estimate(work: Work, output: Output = Output()) -> Cost:
     phases = []
     for phase, (cpu_features, memory_features) in features(work, output).items():
         repeats = work.examples if phase in PER_EXAMPLE else 1
-        cpu = repeats * MARGIN[0] * _dot(SPECTRAL_CPU if phase == "spectral" else
-                                         cpu_coefficients(phase, work.cell), cpu_features)
-        memory = repeats * MARGIN[1] * _dot(MEMORY.get(phase, {}), memory_features)
+        coefficients = {"spectral": SPECTRAL_CPU, "batch": BATCH_CPU}.get(phase)
+        cpu = repeats * MARGIN[0] * _dot(coefficients or cpu_coefficients(phase, work.cell),
+                                         cpu_features)
+        memory = repeats * MARGIN[1] * (sum(memory_features.values()) if phase == "batch"
+                                        else _dot(MEMORY.get(phase, {}), memory_features))
         phases.append((phase, cpu, memory))
     return Cost(cpu_seconds=sum(p[1] for p in phases), peak_bytes=sum(p[2] for p in phases),
                 phases=tuple(phases), response_numbers=response_numbers(work, output))
@@ -265,6 +276,8 @@ def _work_phases(sizes: _Sizes, output: Output, recorded_pass: bool
             out["jacobian"] = jacobian_features(sizes)
     if recorded_pass and work.spectral_matrices:
         out["spectral"] = spectral_features(sizes)
+    if work.examples > 1:
+        out["batch"] = batch_features(sizes, recorded_pass)
     if work.task == "gradcheck":
         out["gradcheck"] = gradcheck_features(sizes)
     return out
@@ -427,6 +440,20 @@ def jacobian_features(s: _Sizes) -> tuple[Features, Features]:
              "squares": float(s.T * s.T)})
 
 
+def batch_features(s: _Sizes, recorded: bool) -> tuple[Features, Features]:
+    """A mini-batch's own work: summing the examples' shares at each window of every pass
+    (CPU seconds by BATCH_CPU), and its memory in bytes (the shares held until the update,
+    their sum, the batch's inputs stacked from each example's)."""
+    n, work = s.work.examples, s.work
+    passes = (float(s.iterations) if work.task in ("train", "sample") else 0.0) + (
+        1.0 if recorded else 0.0)
+    windows = passes * s.W
+    return ({"numbers": windows * n * s.P, "arrays": windows * n * s.names,
+             "inputs": float(n * s.T * s.D)},
+            {"shares": BYTES_PER_FLOAT * (n + 1) * s.P,
+             "inputs": BYTES_PER_FLOAT * 2 * n * s.T * s.D})
+
+
 def spectral_features(s: _Sizes) -> tuple[Features, Features]:
     """One eigenvalue problem per recurrent matrix of each version (engine.params): a call
     per version on its stack of matrices; the memory is one stack and its eigenvalues."""
@@ -572,7 +599,8 @@ class Reduction:
     """One change of the request that brings its cost within the budget.
 
     ``field``: "iterations", "jacobian_norms", "spectral_radii", "detail", "truncation.k2",
-    "truncation.k1", "diagnostics", "hidden_size" or "steps" (the data's length, T); ``value``:
+    "truncation.k1", "diagnostics", "examples" (a mini-batch's sequences), "hidden_size" or
+    "steps" (the data's length, T); ``value``:
     the largest value that fits (the smallest for truncation.k1; False for the switches;
     "norms" for detail). When no single field is enough, "hidden_size+steps" with the value
     "H,T" (both cut in the same proportion), or "<field>+iterations" with
@@ -652,6 +680,10 @@ def _changes(work: Work, output: Output, fits: Callable[..., Cost | None], pair:
             consider("truncation.k1", k1, _recount(work, k1=k1, k2=max(work.k2, k1)))
     if work.diagnostics and work.recorded:
         consider("diagnostics", False, _recount(work, diagnostics=False, jacobian_norms=False))
+    if work.examples > 1:  # a mini-batch of fewer sequences
+        n = _largest(1, work.examples - 1, lambda n: fits(_recount(work, examples=n)))
+        if n is not None:
+            consider("examples", n, _recount(work, examples=n))
     if work.H > 1:
         h = _largest(1, work.H - 1, lambda h: fits(_recount(work, H=h)))
         if h is not None:

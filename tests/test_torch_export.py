@@ -43,6 +43,15 @@ SCENARIOS: dict[str, dict] = {
         "data": {"inputs": [[1, 0], [0, 1], [1, 1], [0, 0], [1, 0]], "targets": [0, 1, 1, 0, 1]},
         "truncation": {"k1": 1, "k2": 3}, "optimizer": {"name": "adagrad", "lr": 0.1},
         "clip": {"mode": "value", "max": 0.05}},
+    # mini-batches: every example's states and losses, the shares summed by autograd
+    "lstm_batch_of_texts_truncated_bptt_2_3_mean_adam_clip_norm": {
+        "cell": "lstm", "hidden_size": 3, "reduction": "mean",
+        "data": {"batch": [{"text": "machine"}, {"text": "learner"}, {"text": "network"}]},
+        "truncation": {"k1": 2, "k2": 3}, "optimizer": {"name": "adam", "lr": 0.05},
+        "clip": {"mode": "norm", "max": 0.5}},
+    "gru_batch_of_series_full_bptt_sum": {
+        "cell": "gru", "hidden_size": 4,
+        "data": {"batch": [{"series": [1, 2, 3, 4, 5]}, {"series": [2, 4, 6, 8, 10]}]}},
 }
 
 
@@ -57,11 +66,18 @@ def comparisons(request: dict) -> list[str]:
     clipped = result["config"]["clip"] is not None
     expected = []
     updates = iter(result["updates"])
+    steps: list[dict] = []  # the forward events since the last update
     for event in result["events"]:
         if event["kind"] == "forward":
-            t = event["t"]
-            expected += [f"h({t})"] + ([f"c({t})"] if "c" in event else []) + [f"L({t})"]
+            steps.append(event)
         elif event["kind"] == "update":
+            # the script steps every example at step t before step t + 1
+            for step in sorted(steps, key=lambda e: (e["t"], e.get("example", 0))):
+                t = step["t"]
+                of = f" of example {step['example']}" if "example" in step else ""
+                expected += [f"h({t}){of}"] + ([f"c({t}){of}"] if "c" in step else [])
+                expected += [f"L({t}){of}"]
+            steps = []
             update = next(updates)
             first, t = update["window"][0], update["t"]
             span = f"(window {first}..{t})"

@@ -20,8 +20,7 @@ from bptt_studio.core.errors import ApiError
 from bptt_studio.core.settings import Settings
 from bptt_studio.core.version import __version__
 from bptt_studio.engine import Plan
-from bptt_studio.engine.outputs.torch_script import TORCH_SCRIPT, estimate_script_bytes
-from bptt_studio.engine.planning.plan import one_sequence
+from bptt_studio.engine.outputs.torch_script import estimate_script_bytes
 
 MEDIA_TYPE = "text/x-python; charset=utf-8"
 FILENAME = "bptt_check_in_pytorch.py"
@@ -34,9 +33,7 @@ OPENAPI_200: dict[str, Any] = {
 
 def plan(request: dict[str, Any], options: dict[str, Any]) -> Plan:
     # "detail" shapes a trace's JSON; the script always carries every number
-    job = engine.plan(request)
-    one_sequence(job.data, TORCH_SCRIPT)
-    return job
+    return engine.plan(request)
 
 
 def response_limit(job: Plan, settings: Settings) -> None:

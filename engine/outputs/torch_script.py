@@ -29,12 +29,9 @@ from typing import Any
 import numpy as np
 
 from ..cells.registry import CELLS
-from ..planning.plan import Plan, one_sequence, plan
+from ..planning.plan import Plan, plan
 from ..request.fields import TraceRequest
 from ..tasks.run import run_trace
-
-# what a refused mini-batch is told (engine.plan.one_sequence)
-TORCH_SCRIPT = "the PyTorch script"
 
 __all__ = ["torch_script", "estimate_script_bytes"]
 
@@ -52,14 +49,16 @@ def estimate_script_bytes(request: Plan | TraceRequest | dict[str, Any]) -> int:
     anything runs.
 
     The embedded numbers: the data and the initial parameters, two states per step (h, and c
-    for the LSTM), and per update its gradients, the clipped ones (with clipping) and the
-    parameters after, each as large as the parameters.
+    for the LSTM) of every sequence of a mini-batch, and per update its gradients, the
+    clipped ones (with clipping) and the parameters after, each as large as the parameters.
     """
     job = request if isinstance(request, Plan) else plan(request)
     per_update = job.parameter_count * (3 if job.request.clip is not None else 2)
-    numbers = (job.T * (job.D + job.K) + job.parameter_count + 2 * job.T * job.H + job.T
+    per_sequence = job.T * (job.D + job.K) + 2 * job.T * job.H + job.T  # each example's
+    numbers = (job.data.n * per_sequence + job.parameter_count
                + len(job.windows) * per_update)
-    return 4000 + numbers * BYTES_PER_NUMBER
+    # the script's own text: 4 KB, and 2 KB more for a mini-batch's loops and comments
+    return 4000 + (2000 if job.data.examples else 0) + numbers * BYTES_PER_NUMBER
 
 
 def torch_script(request: Plan | TraceRequest | dict[str, Any], *,
@@ -71,7 +70,6 @@ def torch_script(request: Plan | TraceRequest | dict[str, Any], *,
     ``RequestError`` for a bad request, like ``run_trace``.
     """
     job = request if isinstance(request, Plan) else plan(request)
-    one_sequence(job.data, TORCH_SCRIPT)
     # The script compares states, gradients and updates: the diagnostics are not needed.
     job = replace(job, request=replace(job.request, diagnostics=False, jacobian_norms=False,
                                        spectral_radii=False))
@@ -179,6 +177,66 @@ def _clip_lines(clip: dict[str, Any] | None) -> tuple[str, str]:
     return code, f"every gradient entry clipped to [-{limit}, {limit}]"
 
 
+# The parts of the pass that differ between one sequence and a mini-batch (the script's text).
+_ONE_STATES = """\
+    states = [tuple(torch.tensor(s) for s in {state0})]  # states[t]: the state after step t
+"""
+_ONE_FORWARD = """\
+        # Forward step t, with the parameters of this moment (no graph is kept here).
+        used.append({name: p.detach().clone() for name, p in params.items()})
+        with torch.no_grad():
+            state = step(used[t], inputs[t - 1], states[t - 1])
+            loss = step_loss(used[t], state[0], targets[t - 1])
+        states.append(state)
+        compare(f"h({t})", state[0], EXPECTED["h"][t - 1], failures)
+{checks}        compare(f"L({t})", loss, EXPECTED["step_losses"][t - 1], failures)
+"""
+_ONE_REPLAY = """\
+        state = states[first - 1]
+        window_loss = torch.zeros(())
+        for s in range(first, t + 1):
+            state = step(copies[s], inputs[s - 1], state)
+            if s in injected:
+                window_loss = window_loss + step_loss(copies[s], state[0], targets[s - 1])
+        if MEAN and injected:
+            window_loss = window_loss / len(injected)
+"""
+_BATCH_STATES = """\
+    # states[e][t]: the state of example e after step t; every example starts from h(0)
+    states = [[tuple(torch.tensor(s) for s in {state0})] for _ in range(N)]
+"""
+_BATCH_FORWARD = """\
+        # Forward step t of every example, with the parameters of this moment (no graph).
+        used.append({name: p.detach().clone() for name, p in params.items()})
+        for e in range(N):
+            with torch.no_grad():
+                state = step(used[t], inputs[e][t - 1], states[e][t - 1])
+                loss = step_loss(used[t], state[0], targets[e][t - 1])
+            states[e].append(state)
+            compare(f"h({t}) of example {e}", state[0], EXPECTED["h"][e][t - 1], failures)
+{checks}            compare(f"L({t}) of example {e}", loss, EXPECTED["step_losses"][e][t - 1],
+                    failures)
+"""
+_BATCH_REPLAY = """\
+        # Every example's window, replayed with the same copies: autograd adds their shares.
+        window_loss = torch.zeros(())
+        for e in range(N):
+            state = states[e][first - 1]
+            for s in range(first, t + 1):
+                state = step(copies[s], inputs[e][s - 1], state)
+                if s in injected:
+                    window_loss = window_loss + step_loss(copies[s], state[0], targets[e][s - 1])
+        if MEAN and injected:  # the mean over the batch's (example, step) loss terms
+            window_loss = window_loss / (len(injected) * N)
+"""
+
+
+def _blocks(value: Any) -> str:
+    """A stack of matrices (a mini-batch's), one matrix per example, one row per line."""
+    inner = "".join(f"    {_rows(matrix, '    ')},\n" for matrix in np.asarray(value))
+    return "[\n" + inner + "]"
+
+
 class _Writer:
     def __init__(self, result: dict[str, Any], made_by: str, version: str | None) -> None:
         self.r = result
@@ -187,7 +245,11 @@ class _Writer:
         self.config = result["config"]
         self.cell = CELLS[self.config["cell"]]
         self.states = self.cell.STATE[1:]  # the states beyond h (the LSTM's c)
-        self.forward = [e for e in result["events"] if e["kind"] == "forward"]
+        # a mini-batch's n sequences (0: one sequence); every example's forward events
+        self.n = int(result["sizes"].get("n", 0))
+        self.forwards = [[e for e in result["events"] if e["kind"] == "forward"
+                          and e.get("example", 0) == example] for example in range(self.n or 1)]
+        self.forward = self.forwards[0]
         self.T = len(self.forward)
         trunc = self.config["truncation"]
         self.k1 = min(trunc["k1"], self.T) if trunc else self.T
@@ -200,12 +262,17 @@ class _Writer:
         c, sizes = self.config, self.r["sizes"]
         title = self.cell.TITLE.format(activation=c["activation"])
         data = c["data"]
+        items = data.get("batch", [data])  # a mini-batch's sequences are all of one shape
+        quoted = ", ".join(json.dumps(item.get("text", item.get("words")), ensure_ascii=False)
+                           for item in items)
+        if "batch" in data:
+            data = items[0]
         if "text" in data:
-            what = f'the characters of {json.dumps(data["text"], ensure_ascii=False)}'
+            what = f'the characters of {quoted}'
         elif "words" in data:
-            what = f'the words of {json.dumps(data["words"], ensure_ascii=False)}'
+            what = f'the words of {quoted}'
         elif "series" in data:
-            what = "a numeric series"
+            what = "a numeric series" if len(items) == 1 else "numeric series"
         elif "preset" in data:
             what = f'the preset "{data["preset"]}"'
         else:
@@ -222,8 +289,12 @@ class _Writer:
         return [
             f"Network: {title}, hidden size H = {sizes['H']}, input size D = "
             f"{sizes['D']}, output size K = {sizes['K']}.",
-            f"Data: {what}, T = {self.T} steps.",
-            f"Loss: {loss} {where} ({c['reduction']} over each window's loss steps).",
+            (f"Data: a mini-batch of n = {self.n} sequences of T = {self.T} steps: {what}; "
+             f"every example runs the same schedule, and each update's gradient is the sum "
+             f"of the examples' shares." if self.n else
+             f"Data: {what}, T = {self.T} steps."),
+            f"Loss: {loss} {where} ({c['reduction']} over each window's loss "
+            f"{'terms of every example' if self.n else 'steps'}).",
             f"Schedule: {schedule}.",
             f"Update: {optimizer}, {clipping}.",
         ]
@@ -279,14 +350,28 @@ inf, nan = float("inf"), float("nan")  # in case a number overflowed
         if r["scale"] is not None:
             lines.append(f"# The series is z-scored: (value - {_number(r['scale']['mean'])}) / "
                          f"{_number(r['scale']['std'])}; x(t) is value t, y(t) value t + 1.\n")
-        lines.append(f"INPUTS = {_rows(r['inputs'], '')}  # {_shape(r['inputs'])}: row t-1 "
-                     f"is x(t)\n")
-        if c["loss"] == "cross_entropy":
+        if self.n:  # one block of rows per example
+            lines.append(f"N = {self.n}  # the sequences of the mini-batch\n")
+            lines.append(f"INPUTS = {_blocks(r['inputs'])}  # {_shape(r['inputs'])}: "
+                         f"INPUTS[e][t-1] is x(t) of example e\n")
+            if c["loss"] == "cross_entropy":
+                lines.append(f"TARGETS = {_rows(r['targets'], '')}  # TARGETS[e][t-1]: the "
+                             f"class y(t) of example e\n")
+            else:
+                lines.append(f"TARGETS = {_blocks(r['targets'])}  # {_shape(r['targets'])}: "
+                             f"TARGETS[e][t-1] is y(t) of example e\n")
+        else:
+            lines.append(f"INPUTS = {_rows(r['inputs'], '')}  # {_shape(r['inputs'])}: row t-1 "
+                         f"is x(t)\n")
+        if self.n:
+            pass
+        elif c["loss"] == "cross_entropy":
             lines.append(f"TARGETS = {_literal(r['targets'])}  # the class y(t) of each step\n")
         else:
             lines.append(f"TARGETS = {_rows(r['targets'], '')}  # {_shape(r['targets'])}: "
                          f"row t-1 is y(t)\n")
-        lines.append(f"H0 = {_literal(first['h_prev'])}  # h(0)\n")
+        lines.append(f"H0 = {_literal(first['h_prev'])}  # h(0)"
+                     f"{' of every example' if self.n else ''}\n")
         for name in self.states:
             lines.append(f"{name.upper()}0 = {_literal(first[f'{name}_prev'])}  # {name}(0)\n")
         shapes = ", ".join(f"{n} {_shape(v)}" for n, v in r["params"].items())
@@ -305,8 +390,12 @@ inf, nan = float("inf"), float("nan")  # in case a number overflowed
         lines.append(f"K1, K2 = {self.k1}, {self.k2}  # BPTT(k1, k2): update every K1 steps, "
                      f"look back K2 steps\n")
         lines.append(f"LOSS_STEPS = {steps}\n")
-        lines.append(f"MEAN = {c['reduction'] == 'mean'}  # a window's loss: the mean (True) "
-                     f"or the sum (False) of its steps' losses\n")
+        if self.n:
+            lines.append(f"MEAN = {c['reduction'] == 'mean'}  # a window's loss: the mean "
+                         f"(True) or the sum (False) of its (example, step) loss terms\n")
+        else:
+            lines.append(f"MEAN = {c['reduction'] == 'mean'}  # a window's loss: the mean "
+                         f"(True) or the sum (False) of its steps' losses\n")
         lines.append(f"RTOL, ATOL = {RTOL!r}, {ATOL!r}  # float64 both sides, the same "
                      f"operations in another order\n\n")
         return "".join(lines)
@@ -328,18 +417,32 @@ def compare(what, ours, theirs, failures):
 
 ''')
 
+    def passes(self, state0: str) -> tuple[str, str, str]:
+        """The forward step, the window's replay and the states, in the script's text: of
+        one sequence, or of every example of a mini-batch (whose replays all use the same
+        copies of the parameters, so autograd sums the examples' shares)."""
+        if not self.n:
+            checks = "".join(f'        compare(f"{name}({{t}})", state[{index}], '
+                             f'EXPECTED["{name}"][t - 1], failures)\n'
+                             for index, name in enumerate(self.states, start=1))
+            return (_ONE_FORWARD.replace("{checks}", checks), _ONE_REPLAY,
+                    _ONE_STATES.replace("{state0}", state0))
+        checks = "".join(f'            compare(f"{name}({{t}}) of example {{e}}", state[{index}], '
+                         f'EXPECTED["{name}"][e][t - 1], failures)\n'
+                         for index, name in enumerate(self.states, start=1))
+        return (_BATCH_FORWARD.replace("{checks}", checks), _BATCH_REPLAY,
+                _BATCH_STATES.replace("{state0}", state0))
+
     def main(self) -> str:
         create, _ = _optimizer_line(self.config["optimizer"])
         clip_code, _ = _clip_lines(self.config["clip"])
         state0 = "(" + ", ".join(f"{name.upper()}0" for name in self.cell.STATE) + (
             "," if len(self.cell.STATE) == 1 else "") + ")"
-        check_c = "".join(f'        compare(f"{name}({{t}})", state[{index}], '
-                          f'EXPECTED["{name}"][t - 1], failures)\n'
-                          for index, name in enumerate(self.states, start=1))
         check_clipped = ('''        for name, p in params.items():
             compare(f"clipped dL/d{name} (window {first}..{t})", p.grad,
                     theirs["clipped_grads"][name], failures)
 ''' if self.clipping else "")
+        forward, replay, states = self.passes(state0)
         return f'''
 def main():
     """The pass, step by step; returns the list of what differs (empty: all match)."""
@@ -349,20 +452,11 @@ def main():
     live = list(params.values())
     optimizer = {create}
 
-    states = [tuple(torch.tensor(s) for s in {state0})]  # states[t]: the state after step t
-    used = [None]  # used[t]: the parameters step t ran with (they change at every update)
+{states}    used = [None]  # used[t]: the parameters step t ran with (they change at every update)
     expected_updates = iter(EXPECTED["updates"])
     last_update = 0
     for t in range(1, T + 1):
-        # Forward step t, with the parameters of this moment (no graph is kept here).
-        used.append({{name: p.detach().clone() for name, p in params.items()}})
-        with torch.no_grad():
-            state = step(used[t], inputs[t - 1], states[t - 1])
-            loss = step_loss(used[t], state[0], targets[t - 1])
-        states.append(state)
-        compare(f"h({{t}})", state[0], EXPECTED["h"][t - 1], failures)
-{check_c}        compare(f"L({{t}})", loss, EXPECTED["step_losses"][t - 1], failures)
-        if t % K1 != 0 and t != T:
+{forward}        if t % K1 != 0 and t != T:
             continue
 
         # After step t, an update: the losses of the steps since the last update are injected
@@ -374,15 +468,7 @@ def main():
         injected = [s for s in range(last_update + 1, t + 1) if s in LOSS_STEPS]
         copies = {{s: {{name: v.clone().requires_grad_(True) for name, v in used[s].items()}}
                   for s in range(first, t + 1)}}
-        state = states[first - 1]
-        window_loss = torch.zeros(())
-        for s in range(first, t + 1):
-            state = step(copies[s], inputs[s - 1], state)
-            if s in injected:
-                window_loss = window_loss + step_loss(copies[s], state[0], targets[s - 1])
-        if MEAN and injected:
-            window_loss = window_loss / len(injected)
-        if injected:
+{replay}        if injected:
             window_loss.backward()
         theirs = next(expected_updates)
         compare(f"window loss (window {{first}}..{{t}})", window_loss, theirs["loss"], failures)
@@ -408,11 +494,20 @@ def main():
     def expected(self) -> str:
         r = self.r
         lines = ["\n" + _rule(f"What {self.made_by} computed"), "\n", "EXPECTED = {\n"]
-        lines.append(f'    "h": {_rows([e["h"] for e in self.forward], "    ")},  # h(1..T)\n')
-        for name in self.states:
-            lines.append(f'    "{name}": {_rows([e[name] for e in self.forward], "    ")},  '
-                         f'# {name}(1..T)\n')
-        lines.append(f'    "step_losses": {_literal(r["step_losses"])},  # L(1..T)\n')
+        if self.n:  # every example's states, one block each
+            for name in self.cell.STATE:
+                lines.append(f'    "{name}": ' + _blocks([[e[name] for e in forward]
+                                                        for forward in self.forwards])
+                             .replace("\n", "\n    ") + f",  # {name}(1..T) of each example\n")
+            lines.append(f'    "step_losses": {_rows(r["step_losses"], "    ")},  # L(1..T) of '
+                         f'each example\n')
+        else:
+            lines.append(f'    "h": {_rows([e["h"] for e in self.forward], "    ")},  '
+                         f'# h(1..T)\n')
+            for name in self.states:
+                lines.append(f'    "{name}": {_rows([e[name] for e in self.forward], "    ")},  '
+                             f'# {name}(1..T)\n')
+            lines.append(f'    "step_losses": {_literal(r["step_losses"])},  # L(1..T)\n')
         lines.append('    "updates": [\n')
         for update in r["updates"]:
             first, last = update["window"]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bptt_studio.engine import RequestError, gradcheck, plan, run_trace, train
+from bptt_studio.engine import RequestError, gradcheck, neuron, plan, run_trace, train
 from bptt_studio.engine.cells.registry import CELLS
 from bptt_studio.engine.planning.cost import PER_EXAMPLE, Output, estimate
 from bptt_studio.engine.request.fields import MAX_EXAMPLES
@@ -165,6 +165,28 @@ def test_class_ids_share_the_largest_output_size_of_the_batch():
     result = run_trace({"data": {"batch": [{"inputs": [[1.0], [0.0]], "targets": [0, 1]},
                                            {"inputs": [[0.5], [0.2]], "targets": [3, 0]}]}})
     assert result["sizes"]["K"] == 4
+
+
+@pytest.mark.parametrize("cell", ALL_CELLS)
+def test_the_neuron_view_reads_the_chosen_examples_unit(cell):
+    request = batch_request(cell, truncation={"k1": 3, "k2": 4})
+    result = run_trace(request)
+    for e in range(len(TEXTS)):
+        view = neuron(request, t=3, unit=1, update=1, example=e)
+        event = next(ev for ev in result["events"] if ev["kind"] == "backward"
+                     and ev["example"] == e and ev["t"] == 3 and ev["update"] == 1)
+        assert view["example"] == e
+        close(view["dh"]["value"], event["dh"][1])
+        close(view["dh"]["terms"][0]["value"], event["dh_out"][1])
+
+
+def test_only_a_batch_has_examples_to_choose():
+    with pytest.raises(RequestError) as refused:
+        neuron({"data": {"text": "machine"}}, t=2, unit=0, example=0)
+    assert refused.value.loc == ("example",)
+    with pytest.raises(RequestError) as refused:
+        neuron(batch_request("rnn"), t=2, unit=0, example=len(TEXTS))
+    assert refused.value.loc == ("example",) and "0..2" in refused.value.msg
 
 
 # --- refusals --------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from bptt_studio.core.settings import Settings
 from bptt_studio.endpoints.schemas import Schemas, _json_integer
 from bptt_studio.engine import Plan
 from bptt_studio.engine.cells.registry import CELLS
-from bptt_studio.engine.outputs.neuron import NEURON_VIEW
-from bptt_studio.engine.planning.plan import one_sequence
+from bptt_studio.engine.outputs.neuron import check_example
+from bptt_studio.engine.request.fields import MAX_EXAMPLES
 
 Convention = Literal["gradient", "haykin"]
 # The registered cells (engine.cells.CELLS), as the request's enum names them
@@ -32,7 +32,7 @@ CellName: Any = Literal[tuple(CELLS)]
 
 def plan(request: dict[str, Any], options: dict[str, Any]) -> Plan:
     job = engine.plan(request)
-    one_sequence(job.data, NEURON_VIEW)
+    check_example(len(job.data.examples), options.get("example"))  # before any computation
     if job.request.bug is not None:
         raise engine.RequestError(("bug",), "the neuron view writes each term as the true "
                                             "equations give it, and a planted bug's numbers do "
@@ -45,7 +45,7 @@ def run(job: Plan, options: dict[str, Any], settings: Settings) -> bytes:
     """The neuron view (engine.neuron) of unit ``unit`` at step ``t`` as JSON bytes."""
     with np.errstate(all="ignore"):
         view = engine.neuron(job, options["t"], options["unit"], options.get("update"),
-                             options.get("convention", "gradient"))
+                             options.get("convention", "gradient"), options.get("example"))
     view["non_finite"] = not all_finite(view)
     return dumps(view)
 
@@ -72,6 +72,10 @@ def body(schemas: Schemas, settings: Settings) -> type[BaseModel]:
                                         "makes at most one update per step); null = the "
                                         "first window that holds t")),
         convention=convention,
+        example=(Annotated[int, Field(ge=0, lt=MAX_EXAMPLES), BeforeValidator(_json_integer)]
+                 | None,
+                 Field(None, description="a mini-batch's example whose unit to read (0-based; "
+                                         "null = example 0); only with data.batch")),
     )
     return model
 
@@ -133,6 +137,8 @@ class NeuronResult(BaseModel):
         description="step t+1 of the window and its parameter version; null at the window's "
                     "last step (nothing flows back from t+1)")
     convention: Convention
+    example: int | None = Field(None, description="a mini-batch's example the unit belongs to "
+                                                  "(0-based); absent for one sequence")
     activation: str | None = Field(None, description="rnn: phi")
     dh: Node = Field(description="dh_j(t) = dh_out_j(t) + dh_next_j(t)")
     delta: Node | None = Field(

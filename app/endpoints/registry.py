@@ -102,6 +102,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             option("--unit", type=int, help="the hidden unit (0-based)"),
             option("--update", type=int, help="the update whose window to read (0-based; "
                                               "default: the first window holding t)"),
+            option("--example", type=int, help="a mini-batch's example (0-based; default 0)"),
             option("--convention", choices=["gradient", "haykin"],
                    help="gradient: delta = dL/da (default); haykin: delta = -dE/dv")))),
     Computation(

@@ -55,7 +55,7 @@ import numpy as np
 
 from ..cells.registry import CELLS
 from ..cells.terms import Reader, dot, leaf, total
-from ..planning.plan import Plan, as_plan, one_sequence
+from ..planning.plan import Plan, as_plan
 from ..request.errors import RequestError
 from ..request.fields import TraceRequest
 from ..tasks.run import run_trace
@@ -100,23 +100,45 @@ def find_update(windows: Sequence[tuple[int, int]], t: Any, unit: Any, update: A
     return update
 
 
+def check_example(n: int | None, example: Any) -> int | None:
+    """The example of a mini-batch of ``n`` sequences the view reads (0 when not given), or
+    None for one sequence, which has no examples to choose from."""
+    if example is None:
+        return 0 if n else None
+    if isinstance(example, bool) or not isinstance(example, int | np.integer):
+        raise RequestError(("example",), f"must be an integer or null, got {example!r}")
+    if not n:
+        raise RequestError(("example",), "only a mini-batch (data.batch) has examples; remove "
+                                         "example for one sequence")
+    if not 0 <= example < n:
+        raise RequestError(("example",), f"example {example} is not in the batch: examples "
+                                         f"are 0..{n - 1} (0-based, n = {n})")
+    return int(example)
+
+
 # ---------------------------------------------------------------------------------------------
 # The view: what every cell shares (dh = dh_out + dh_next), then the cell's own terms.
 
 
 def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None = None,
-                convention: str = "gradient") -> dict[str, Any]:
+                convention: str = "gradient", example: int | None = None) -> dict[str, Any]:
     """delta_j(t) of hidden unit ``unit`` (0-based) at step ``t`` (1-based) of the window of
     ``update`` (0-based; None = the first window holding t), term by term.
 
     ``result`` is a ``run_trace`` result. Returns {"cell", "t", "unit", "update", "window",
     "version", "next", "convention", the cell's VIEW_CONFIG settings, "dh", then the cell's
     own terms}: "delta" (rnn), "dc" (lstm) and "deltas" {gate: node} (gated cells); every
-    number a Python float (non-finite ones stay NaN/inf).
+    number a Python float (non-finite ones stay NaN/inf). Of a mini-batch, the unit of
+    ``example`` (0-based; None = example 0), whose events alone are read, and the view says
+    which ("example").
     """
     if convention not in CONVENTIONS:
         raise RequestError(("convention",), f"must be one of {', '.join(CONVENTIONS)}, "
                                             f"got {convention!r}")
+    example = check_example(result["sizes"].get("n"), example)
+    if example is not None:  # that example's steps: every view below reads one sequence
+        result = {**result, "events": [event for event in result["events"]
+                                       if event.get("example", example) == example]}
     sizes = result["sizes"]
     windows = [(w["first"], w["last"]) for w in result["windows"]]
     index = find_update(windows, t, unit, update, sizes["T"], sizes["H"])
@@ -144,6 +166,8 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
         "next": None if after is None else {"t": after.t, "version": after.version},
         "convention": convention,
     }
+    if example is not None:
+        view["example"] = example
     view.update({key: config[key] for key in cell.VIEW_CONFIG})
     view["dh"] = total("dh", t, [dh_out, dh_next], recorded=dh_value)
     view.update(cell.neuron_deltas(reader, here, after, j, dh_value, config))
@@ -153,21 +177,20 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
 # ---------------------------------------------------------------------------------------------
 # From a request.
 
-NEURON_VIEW = "the neuron view"  # what a refused mini-batch is told (engine.plan.one_sequence)
-
 
 def neuron(request: Plan | TraceRequest | dict[str, Any], t: int, unit: int,
-           update: int | None = None, convention: str = "gradient") -> dict[str, Any]:
+           update: int | None = None, convention: str = "gradient",
+           example: int | None = None) -> dict[str, Any]:
     """``neuron_view`` of the pass ``request`` (or its plan) describes; the position is
     checked before the pass runs (its diagnostics are skipped: the view does not read them)."""
     job = as_plan(request, "trace")
-    one_sequence(job.data, NEURON_VIEW)
     if convention not in CONVENTIONS:
         raise RequestError(("convention",), f"must be one of {', '.join(CONVENTIONS)}, "
                                             f"got {convention!r}")
     find_update(list(job.windows), t, unit, update, job.T, job.H)
+    check_example(len(job.data.examples), example)
     quiet = dataclasses.replace(job, request=dataclasses.replace(
         job.request, diagnostics=False, jacobian_norms=False, spectral_radii=False))
     with np.errstate(all="ignore"):  # overflow shows as non-finite numbers, as in the trace
         result = run_trace(quiet)
-        return neuron_view(result, t, unit, update, convention)
+        return neuron_view(result, t, unit, update, convention, example)

@@ -49,6 +49,9 @@ SCENARIOS: dict[str, dict] = {
         "data": {"batch": [{"text": "machine"}, {"text": "learner"}, {"text": "network"}]},
         "truncation": {"k1": 2, "k2": 3}, "optimizer": {"name": "adam", "lr": 0.05},
         "clip": {"mode": "norm", "max": 0.5}},
+    "rnn_randomized_truncation_p_half": {
+        "hidden_size": 3, "seed": 3, "data": {"text": "machine learning"},
+        "truncation": {"mode": "randomized", "p": 0.5}},
     "gru_batch_of_series_full_bptt_sum": {
         "cell": "gru", "hidden_size": 4,
         "data": {"batch": [{"series": [1, 2, 3, 4, 5]}, {"series": [2, 4, 6, 8, 10]}]}},

@@ -83,7 +83,8 @@ def make_request(name: str, *, cell: str = "rnn", H: int = 3, T: int = 5, D: int
                  optimizer: dict[str, Any] | None = None, clip: dict[str, Any] | None = None,
                  text: str | None = None, h0: bool = True, c0: bool = True,
                  scale: float = 0.9, batch: int = 0,
-                 texts: list[str] | None = None) -> dict[str, Any]:
+                 texts: list[str] | None = None, randomized: float | None = None,
+                 seed: int = 0) -> dict[str, Any]:
     """A request with explicit params, state and data from a Generator seeded by the name;
     ``batch``: a mini-batch of that many sequences of inputs and targets; ``texts``: a
     mini-batch of texts of one length."""
@@ -125,6 +126,9 @@ def make_request(name: str, *, cell: str = "rnn", H: int = 3, T: int = 5, D: int
         request["output_size"] = K
     if truncation is not None:
         request["truncation"] = {"k1": truncation[0], "k2": truncation[1]}
+    if randomized is not None:  # xi drawn from the seed (the parameters are explicit)
+        request["truncation"] = {"mode": "randomized", "p": randomized}
+        request["seed"] = seed
     request["h0"] = draw(rng.uniform(-0.5, 0.5, size=H)) if h0 else None
     if cell == "lstm":
         request["c0"] = draw(rng.uniform(-0.5, 0.5, size=H)) if c0 else None
@@ -247,6 +251,19 @@ def window_reduced(kind: str, reduction: str, logits: list[torch.Tensor],
     return total / len(logits) if reduction == "mean" else total
 
 
+def xi_weights(p: float, T: int, seed: int) -> list[float]:
+    """Randomized truncation's xi_1..xi_T, as DESIGN.md draws them: one uniform per step from
+    numpy's default_rng((seed, 97)), xi_t = 1/p where it is below p, else 0; xi_1 = 1."""
+    draws = np.random.default_rng((seed, 97)).random(T)
+    return [1.0] + [1.0 / p if u < p else 0.0 for u in draws[1:]]
+
+
+def scaled_flow(value: torch.Tensor, weight: float) -> torch.Tensor:
+    """The same value forward, its gradient times ``weight`` backward: weight * v +
+    (1 - weight) * v.detach() (d2l 9.7's xi_t on the recursion)."""
+    return weight * value + (1.0 - weight) * value.detach()
+
+
 def start_grad(dstarts: list[list[torch.Tensor]], i: int, batch: bool) -> Any:
     """dL/d(state i before the window): (H,), a mini-batch's (n, H), one row per example."""
     if batch:
@@ -261,7 +278,9 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
     batch = "batch" in request["data"]
     T = examples[0][0].shape[0]
     trunc = request.get("truncation")
-    k1, k2 = (T, T) if trunc is None else (trunc["k1"], trunc["k2"])
+    randomized = trunc is not None and trunc.get("mode") == "randomized"
+    k1, k2 = (T, T) if trunc is None or randomized else (trunc["k1"], trunc["k2"])
+    xi = xi_weights(trunc["p"], T, request["seed"]) if randomized else None
     loss_steps = set(range(1, T + 1)) if request["loss_at"] == "every" else {T}
     H = request["hidden_size"]
     names = list(request["params"])
@@ -312,6 +331,8 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
             state = starts[e]
             for s in range(first, t + 1):
                 p = leaves[version_of[s]]
+                if xi is not None and s > first:  # the error into step s-1 weighted by xi_s
+                    state = tuple(scaled_flow(v, xi[s - 1]) for v in state)
                 state = cell_step(cell, activation, p, x[s - 1], state)
                 if s in injected:
                     logits.append(p["V"] @ state[0] + p["b_y"])
@@ -458,6 +479,12 @@ CASES: dict[str, dict[str, Any]] = {
     "batch_gru_cross_entropy_mean_clip_value": {"cell": "gru", "batch": 5, "T": 4, "K": 3,
                                                 "D": 2, "reduction": "mean",
                                                 "clip": {"mode": "value", "max": 0.02}},
+    # randomized truncation (d2l 9.7): full BPTT, the flow into step t-1 weighted by xi_t
+    "randomized_rnn_p_half": {"randomized": 0.5, "T": 8, "seed": 3},
+    "randomized_lstm_p_third_adam": {"cell": "lstm", "randomized": 1 / 3, "T": 7, "K": 2,
+                                     "D": 2, "optimizer": ADAM, "seed": 11},
+    "randomized_gru_batch_mean": {"cell": "gru", "randomized": 0.6, "batch": 3, "T": 6,
+                                  "K": 2, "D": 2, "reduction": "mean", "seed": 5},
 }
 
 
@@ -466,10 +493,15 @@ def check_case(name: str, request: dict[str, Any], expected: dict[str, Any]) -> 
     clip = request["clip"]
     if clip is not None and not any(u["clipped"] for u in expected["updates"]):
         raise AssertionError(f"{name}: clipping never happened; lower clip.max")
+    trunc = request.get("truncation")
+    if trunc is not None and trunc.get("mode") == "randomized":
+        xi = xi_weights(trunc["p"], len(expected["step_losses"][0] if isinstance(
+            expected["step_losses"][0], list) else expected["step_losses"]), request["seed"])
+        if 0.0 not in xi or all(w == 0.0 for w in xi[1:]):
+            raise AssertionError(f"{name}: xi {xi} cuts no step, or every step; change seed")
     if "some_windows" in name and all(u["clipped"] for u in expected["updates"]):
         raise AssertionError(f"{name}: every window clipped; raise clip.max")
-    trunc = request.get("truncation")
-    if trunc is not None and trunc["k2"] > trunc["k1"]:
+    if trunc is not None and trunc.get("mode") != "randomized" and trunc["k2"] > trunc["k1"]:
         spans = [u["window"] for u in expected["updates"]]
         if not any(first <= prev_t for (first, _), prev_t in
                    zip(spans[1:], [u["t"] for u in expected["updates"]], strict=False)):

@@ -18,7 +18,7 @@ from bptt_studio.core.settings import Settings
 from bptt_studio.endpoints.schemas import Schemas, _json_integer
 from bptt_studio.engine import Plan
 from bptt_studio.engine.cells.registry import CELLS
-from bptt_studio.engine.outputs.neuron import check_example
+from bptt_studio.engine.outputs.neuron import check_example, check_fixed
 from bptt_studio.engine.request.fields import MAX_EXAMPLES
 
 Convention = Literal["gradient", "haykin"]
@@ -33,6 +33,7 @@ CellName: Any = Literal[tuple(CELLS)]
 def plan(request: dict[str, Any], options: dict[str, Any]) -> Plan:
     job = engine.plan(request)
     check_example(len(job.data.examples), options.get("example"))  # before any computation
+    check_fixed(job.request.truncation)
     if job.request.bug is not None:
         raise engine.RequestError(("bug",), "the neuron view writes each term as the true "
                                             "equations give it, and a planted bug's numbers do "

@@ -438,6 +438,9 @@ class TraceResult(BaseModel):
     windows: list[Window]
     diagnostics: dict[str, Any] | None = Field(
         description="error flow, weight flow, step norms; a mini-batch's example 0's")
+    xi: list[float] | None = Field(
+        None, description="randomized truncation's xi_1..xi_T: the weight of the error flowing "
+                          "from step t back to step t-1 (absent otherwise)")
     example_diagnostics: list[dict[str, Any]] | None = Field(
         None, description="a mini-batch's diagnostics, one per example (absent for one "
                           "sequence)")

@@ -35,6 +35,9 @@ class Problem:
     state0: tuple[np.ndarray, ...]  # one per state vector of the cell: (h0,) or (h0, c0)
     bug: str | None = None  # a planted mistake of the backward pass (engine.bugs), or None
     batch: int = 0  # n when inputs and targets hold a mini-batch, 0 for one sequence
+    # randomized truncation's xi_1..xi_T: the weight of the error flowing from step t back to
+    # step t-1 (engine.plan.carry_weights); None: every flow kept whole
+    carry: np.ndarray | None = None
 
     def examples(self) -> list[Problem]:
         """The sequences a pass runs over: this one, or each example of the mini-batch as a

@@ -99,7 +99,7 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None,
             stacks, states[e] = forward_block(example, fwd, params, index, new, states[e])
             g_o, example_loss = inject_losses(example, fwd, params, new, first, len(examples))
             bwd = backward_window(cell, fwd, params["V"], first, last, g_o, problem.H,
-                                  problem.bug, problem.activation)
+                                  problem.bug, problem.activation, problem.carry)
             factors = window_factors(cell, fwd, bwd, example.inputs, problem.H, problem.bug)
             grads = bugs.returned_gradient(problem.bug, window_gradient(cell, bwd, factors,
                                                                         problem.H),
@@ -232,14 +232,17 @@ def apply_update(problem: Problem, run: Run, index: int, shares: list[Share],
 
 def backward_window(cell: Cell, fwd: Forward, V: np.ndarray, first: int, last: int,
                     g_o: np.ndarray, H: int, bug: str | None = None,
-                    activation: str = "tanh") -> Backward:
+                    activation: str = "tanh", carry: np.ndarray | None = None) -> Backward:
     """Deltas for t = last..first, error entering only through g_o (rows first..last);
-    ``bug``: a planted mistake (engine.bugs), a factor replaced or a term the cell drops."""
+    ``bug``: a planted mistake (engine.bugs), a factor replaced or a term the cell drops;
+    ``carry``: randomized truncation's xi_1..xi_T (the window's rows are passed)."""
     dh_out = g_o @ V  # (n, H): V^T g_o(t) for every step (V is the same for all of them
     # whenever g_o is nonzero: only the steps new in this window carry a loss)
     stacks = {key: fwd.rows(key, first, last) for key in cell.BACKWARD_KEYS}
     Ws = [cell.recurrent(fwd.packs[version]) for version in fwd.version_of[first:last + 1]]
-    if bug is None:
+    if carry is not None:  # (a planted bug is refused with randomized truncation)
+        out = cell.backward_steps(Ws, stacks, dh_out, carry=carry[first - 1:last])
+    elif bug is None:
         out = cell.backward_steps(Ws, stacks, dh_out)
     else:
         stacks = bugs.backward_stacks(bug, cell.NAME, lambda key: fwd.rows(key, first, last),

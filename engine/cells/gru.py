@@ -178,7 +178,8 @@ def step_backward(packed: Packed, dstate: tuple[np.ndarray, ...],
 
 
 def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray,
-                   bug: str | None = None) -> dict[str, np.ndarray]:
+                   bug: str | None = None, carry: np.ndarray | None = None
+                   ) -> dict[str, np.ndarray]:
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
     ``Ws[row]`` is the (W_zr, W_h) pair the row's step used; ``stacks`` the window's rows of
@@ -208,6 +209,8 @@ def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndar
         np.multiply(dh_t, z[t], out=dh_next)
         dh_next += drh * r[t] if reset_inside else (r[t] * delta_n) @ W_h
         dh_next += delta_t[:2 * H] @ W_zr
+        if carry is not None:  # randomized truncation: the flow to t-1 weighted by xi_t
+            dh_next *= carry[t]
     shift_rows(dh_prev, out["dh_next"])
     return out
 

@@ -177,14 +177,16 @@ def step_backward(packed: Packed, dstate: tuple[np.ndarray, ...],
 
 
 def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray,
-                   bug: str | None = None) -> dict[str, np.ndarray]:
+                   bug: str | None = None, carry: np.ndarray | None = None
+                   ) -> dict[str, np.ndarray]:
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
     ``Ws[row]`` is the stacked W the row's step used; ``stacks`` the window's rows of
     forward_steps. Returns stacks of dh, dc, dc_from_h (n, H), the deltas (n, 4H), dh_prev,
     dc_prev (n, H), and dh_next, dc_next (dh_prev and dc_prev one row later).
     ``bug`` (engine.bugs): "dh_next_dropped" leaves dh_next(t) out of dh(t),
-    "dc_next_dropped" dc_next(t) out of dc(t).
+    "dc_next_dropped" dc_next(t) out of dc(t). ``carry`` (randomized truncation): each
+    row's weight on the errors it sends to the row before.
     """
     n, H = dh_out.shape
     factor, o_dtanh_c, f = stacks["delta_factor"], stacks["o_dtanh_c"], stacks["f"]
@@ -211,6 +213,9 @@ def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndar
         dh_next, dc_next = dh_prev[t], dc_prev[t]
         np.dot(delta[t], Ws[t], out=dh_next)
         np.multiply(dc_t, f[t], out=dc_next)
+        if carry is not None:  # randomized truncation: both flows to t-1 weighted by xi_t
+            dh_next *= carry[t]
+            dc_next *= carry[t]
     shift_rows(dh_prev, out["dh_next"])
     shift_rows(dc_prev, out["dc_next"])
     return out

@@ -35,7 +35,9 @@ and its functions:
 - the forward/backward pair over plain arrays (``pack``, ``recurrent``,
   ``input_projection``, ``step_forward``, ``forward_steps``, ``state_of``, ``step_backward``,
   ``backward_steps``, ``input_grad``); ``backward_steps`` takes ``bug``, a planted mistake of
-  engine.bugs, only for the bugs that list the cell (it is not passed otherwise);
+  engine.bugs, only for the bugs that list the cell (it is not passed otherwise), and
+  ``carry``, randomized truncation's weight on the error each row sends to the row before
+  (passed only with randomized truncation);
 - ``torch_step(activation)``: the PyTorch source of its step, for the "check it in PyTorch"
   script (engine.torch_script), written from the equations, not from the code above;
 - ``neuron_next`` and ``neuron_deltas``: one unit's error written term by term (engine.neuron,
@@ -185,7 +187,7 @@ class Cell(Protocol):
                       ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]: ...
 
     def backward_steps(self, Ws: list[Any], stacks: Stacks, dh_out: np.ndarray, /,
-                       bug: str | None = ...) -> Stacks: ...
+                       bug: str | None = ..., carry: np.ndarray | None = ...) -> Stacks: ...
 
     def input_grad(self, packed: Packed, stacked_delta: np.ndarray, /) -> np.ndarray: ...
 

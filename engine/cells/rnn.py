@@ -150,12 +150,14 @@ def step_backward(packed: Packed, dstate: tuple[np.ndarray, ...],
 
 
 def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndarray,
-                   bug: str | None = None) -> dict[str, np.ndarray]:
+                   bug: str | None = None, carry: np.ndarray | None = None
+                   ) -> dict[str, np.ndarray]:
     """step_backward for rows n-1..0 of a window, error entering through ``dh_out`` (n, H).
 
     ``Ws[row]`` is the W the row's step used; ``stacks`` the window's rows of forward_steps.
     Returns stacks (n, H) of dh, delta, dh_prev and dh_next (dh_prev one row later).
-    ``bug`` (engine.bugs): "dh_next_dropped" leaves dh_next(t) out of dh(t).
+    ``bug`` (engine.bugs): "dh_next_dropped" leaves dh_next(t) out of dh(t). ``carry``
+    (randomized truncation): each row's weight on the error it sends to the row before.
     """
     n, H = dh_out.shape
     dphi = stacks["dphi"]
@@ -170,6 +172,8 @@ def backward_steps(Ws: list[Any], stacks: dict[str, np.ndarray], dh_out: np.ndar
         np.multiply(dphi[t], dh_t, out=delta_t)
         dh_next = dh_prev[t]
         np.dot(delta_t, Ws[t], out=dh_next)
+        if carry is not None:  # randomized truncation: the flow to t-1 weighted by xi_t
+            dh_next *= carry[t]
     shift_rows(dh_prev, out["dh_next"])
     return out
 

@@ -100,6 +100,18 @@ def find_update(windows: Sequence[tuple[int, int]], t: Any, unit: Any, update: A
     return update
 
 
+def check_fixed(truncation: Any) -> None:
+    """The view writes dh_next(t) as the recursion's own sum; under randomized truncation the
+    recorded one is weighted by xi_(t+1), which the view does not write: refused, naming
+    the field."""
+    if truncation is not None and truncation.mode == "randomized":
+        raise RequestError(("truncation", "mode"), "the neuron view writes the error from t+1 "
+                                                   "as the recursion's own sum, which "
+                                                   "randomized truncation weights by xi; look "
+                                                   "at the unit under fixed truncation or full "
+                                                   "BPTT")
+
+
 def check_example(n: int | None, example: Any) -> int | None:
     """The example of a mini-batch of ``n`` sequences the view reads (0 when not given), or
     None for one sequence, which has no examples to choose from."""
@@ -189,6 +201,7 @@ def neuron(request: Plan | TraceRequest | dict[str, Any], t: int, unit: int,
                                             f"got {convention!r}")
     find_update(list(job.windows), t, unit, update, job.T, job.H)
     check_example(len(job.data.examples), example)
+    check_fixed(job.request.truncation)
     quiet = dataclasses.replace(job, request=dataclasses.replace(
         job.request, diagnostics=False, jacobian_norms=False, spectral_radii=False))
     with np.errstate(all="ignore"):  # overflow shows as non-finite numbers, as in the trace

@@ -170,6 +170,8 @@ def csv_chunks(result: Mapping[str, Any], detail: str = "full") -> Iterator[str]
     totals = {"loss": source["loss"], "non_finite": source["non_finite"],
               "scale": source["scale"], "sizes": source["sizes"],
               "spectral_radii": source.get("spectral_radii")}
+    if source.get("xi") is not None:  # randomized truncation's weights, one row per step
+        totals["xi"] = source["xi"]
     for field, value in totals.items():
         yield from writer.lines(",,pass,", field, "", value)
 

@@ -195,7 +195,7 @@ _ONE_REPLAY = """\
         state = states[first - 1]
         window_loss = torch.zeros(())
         for s in range(first, t + 1):
-            state = step(copies[s], inputs[s - 1], state)
+{xi}            state = step(copies[s], inputs[s - 1], state)
             if s in injected:
                 window_loss = window_loss + step_loss(copies[s], state[0], targets[s - 1])
         if MEAN and injected:
@@ -223,7 +223,7 @@ _BATCH_REPLAY = """\
         for e in range(N):
             state = states[e][first - 1]
             for s in range(first, t + 1):
-                state = step(copies[s], inputs[e][s - 1], state)
+{xi}                state = step(copies[s], inputs[e][s - 1], state)
                 if s in injected:
                     window_loss = window_loss + step_loss(copies[s], state[0], targets[e][s - 1])
         if MEAN and injected:  # the mean over the batch's (example, step) loss terms
@@ -252,9 +252,11 @@ class _Writer:
         self.forward = self.forwards[0]
         self.T = len(self.forward)
         trunc = self.config["truncation"]
-        self.k1 = min(trunc["k1"], self.T) if trunc else self.T
-        self.k2 = min(trunc["k2"] or trunc["k1"], self.T) if trunc else self.T
+        fixed = trunc is not None and trunc.get("mode", "fixed") == "fixed"
+        self.k1 = min(trunc["k1"], self.T) if fixed else self.T
+        self.k2 = min(trunc["k2"] or trunc["k1"], self.T) if fixed else self.T
         self.clipping = self.config["clip"] is not None
+        self.xi = result.get("xi")  # randomized truncation's weights (None: fixed or full)
 
     # ---- the scenario in words -----------------------------------------------------------
 
@@ -279,7 +281,11 @@ class _Writer:
             what = "explicit inputs and targets"
         loss = {"cross_entropy": "softmax cross-entropy", "mse": "1/2 squared error"}[c["loss"]]
         where = "at every step" if c["loss_at"] == "every" else "at the last step only"
-        if self.k1 == self.k2 == self.T:
+        if self.xi is not None:
+            schedule = (f"randomized truncation (p = {_number(c['truncation']['p'])}): full BPTT "
+                        f"over all {self.T} steps, the error into step t-1 weighted by xi_t "
+                        f"(0, or 1/p), one update")
+        elif self.k1 == self.k2 == self.T:
             schedule = f"full BPTT: one backward pass over all {self.T} steps, one update"
         else:
             schedule = (f"truncated BPTT(k1 = {self.k1}, k2 = {self.k2}): an update every "
@@ -390,6 +396,9 @@ inf, nan = float("inf"), float("nan")  # in case a number overflowed
         lines.append(f"K1, K2 = {self.k1}, {self.k2}  # BPTT(k1, k2): update every K1 steps, "
                      f"look back K2 steps\n")
         lines.append(f"LOSS_STEPS = {steps}\n")
+        if self.xi is not None:
+            lines.append(f"XI = {_literal(self.xi)}  # xi_1..xi_T: the weight of the error "
+                         f"into step t-1\n")
         if self.n:
             lines.append(f"MEAN = {c['reduction'] == 'mean'}  # a window's loss: the mean "
                          f"(True) or the sum (False) of its (example, step) loss terms\n")
@@ -421,16 +430,26 @@ def compare(what, ours, theirs, failures):
         """The forward step, the window's replay and the states, in the script's text: of
         one sequence, or of every example of a mini-batch (whose replays all use the same
         copies of the parameters, so autograd sums the examples' shares)."""
+        def weighted(indent: str) -> str:  # randomized truncation's xi_s on the recursion
+            if self.xi is None:
+                return ""
+            return (f"{indent}if s > first:  # the error into step s-1 weighted by xi_s: the "
+                    f"same value forward,\n{indent}    # its gradient times XI[s-1] backward\n"
+                    f"{indent}    state = tuple(XI[s - 1] * v + (1 - XI[s - 1]) * v.detach() "
+                    f"for v in state)\n")
+
         if not self.n:
             checks = "".join(f'        compare(f"{name}({{t}})", state[{index}], '
                              f'EXPECTED["{name}"][t - 1], failures)\n'
                              for index, name in enumerate(self.states, start=1))
-            return (_ONE_FORWARD.replace("{checks}", checks), _ONE_REPLAY,
+            return (_ONE_FORWARD.replace("{checks}", checks),
+                    _ONE_REPLAY.replace("{xi}", weighted(" " * 12)),
                     _ONE_STATES.replace("{state0}", state0))
         checks = "".join(f'            compare(f"{name}({{t}}) of example {{e}}", state[{index}], '
                          f'EXPECTED["{name}"][e][t - 1], failures)\n'
                          for index, name in enumerate(self.states, start=1))
-        return (_BATCH_FORWARD.replace("{checks}", checks), _BATCH_REPLAY,
+        return (_BATCH_FORWARD.replace("{checks}", checks),
+                _BATCH_REPLAY.replace("{xi}", weighted(" " * 16)),
                 _BATCH_STATES.replace("{state0}", state0))
 
     def main(self) -> str:

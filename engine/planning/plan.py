@@ -200,8 +200,14 @@ def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
     if enc.examples and task == "sample":
         one_sequence(enc, "writing text")
     T = enc.T
-    trunc = req.truncation  # k2 filled in by _fill_defaults
-    k1, k2 = (trunc.k1, cast(int, trunc.k2)) if trunc else (T, T)
+    if task == "gradcheck" and req.truncation is not None and \
+            req.truncation.mode == "randomized":
+        raise RequestError(("truncation", "mode"), "randomized truncation's gradient is a "
+                                                   "random estimate of the full one, not the "
+                                                   "gradient of a loss: finite differences "
+                                                   "cannot check it; check fixed truncation "
+                                                   "or full BPTT")
+    k1, k2 = schedule_of(req.truncation, T)  # k2 filled in by _fill_defaults
     spans = tuple(windows(T, min(k1, T), min(k2, T)))
     backward = sum(last - first + 1 for first, last in spans)
     count = param_count(cell, H, enc.D, enc.K)
@@ -249,7 +255,7 @@ def problem_of(job: Plan, params: Params | None = None) -> Problem:
         targets=job.data.targets(), loss=job.data.loss, loss_steps=job.loss_steps,
         reduction=req.reduction, k1=job.k1, k2=job.k2, windows=job.windows,
         optimizer=req.optimizer, clip=req.clip, params=params, state0=state0, bug=req.bug,
-        batch=len(job.data.examples))
+        batch=len(job.data.examples), carry=carry_weights(req.truncation, job.T, req.seed))
 
 
 def config_of(job: Plan) -> dict[str, Any]:
@@ -258,6 +264,9 @@ def config_of(job: Plan) -> dict[str, Any]:
     config = to_dict(job.request)
     if config["bug"] is None:  # a request without a bug keeps its config as it always was
         del config["bug"]
+    trunc = config["truncation"]
+    if trunc is not None and trunc["mode"] == "fixed":  # and fixed truncation's, its own
+        del trunc["mode"], trunc["p"]
     config["loss"] = job.data.loss  # "from data" filled in, like the output size
     config["output_size"] = job.K
     if job.params is not None and job.request.params is None:  # trained parameters
@@ -287,10 +296,20 @@ _DEFAULT_DATA = plain(TraceRequest().data)
 def _fill_defaults(req: TraceRequest) -> TraceRequest:
     """The defaults that depend on other fields: k2 = k1 (checking k2 >= k1), and torch's
     eps of the optimizer."""
-    if req.truncation is not None:
+    if req.truncation is not None and req.truncation.mode == "randomized":
+        _check_randomized(req)
+    elif req.truncation is not None:
         k1, k2 = req.truncation.k1, req.truncation.k2
+        if k1 is None:
+            raise RequestError(("truncation", "k1"), "field required: BPTT(k1, k2) updates "
+                                                     "every k1 steps (or set mode to "
+                                                     "randomized, with p)")
+        if req.truncation.p is not None:
+            raise RequestError(("truncation", "p"), "p is the keep probability of randomized "
+                                                    "truncation; remove it, or set mode to "
+                                                    "randomized")
         if k2 is None:
-            req = replace(req, truncation=Truncation(k1=k1, k2=k1))
+            req = replace(req, truncation=replace(req.truncation, k2=k1))
         elif k2 < k1:
             raise RequestError(("truncation", "k2"),
                                f"k2 must be >= k1 (BPTT(k1, k2) looks back at least as far as "
@@ -299,6 +318,50 @@ def _fill_defaults(req: TraceRequest) -> TraceRequest:
         req = replace(req, optimizer=replace(req.optimizer,
                                              eps=DEFAULT_EPS[req.optimizer.name]))
     return req
+
+
+def _check_randomized(req: TraceRequest) -> None:
+    """Randomized truncation (d2l 9.7) is full BPTT with random weights on the recursion: it
+    takes p, and no k1 or k2; its gradient is an estimate, which finite differences and the
+    bug hunt's true pass cannot be held to."""
+    trunc = req.truncation
+    assert trunc is not None
+    for name in ("k1", "k2"):
+        if getattr(trunc, name) is not None:
+            raise RequestError(("truncation", name), f"randomized truncation runs over the "
+                                                     f"whole sequence (one window, each step's "
+                                                     f"flow kept with probability p): remove "
+                                                     f"{name}, or set mode to fixed")
+    if trunc.p is None:
+        raise RequestError(("truncation", "p"), "field required: randomized truncation keeps "
+                                                "the error's flow at each step with "
+                                                "probability p (0 < p <= 1)")
+    if req.bug is not None:
+        raise RequestError(("bug",), "the bug hunt compares a planted mistake with the true "
+                                     "pass; remove bug, or use fixed truncation")
+
+
+def schedule_of(trunc: Truncation | None, T: int) -> tuple[int, int]:
+    """(k1, k2) as asked: BPTT(k1, k2) of fixed truncation; T, T for full BPTT and for
+    randomized truncation (one window over the whole sequence)."""
+    if trunc is None or trunc.mode == "randomized":
+        return T, T
+    return cast(int, trunc.k1), cast(int, trunc.k2)
+
+
+def carry_weights(trunc: Truncation | None, T: int, seed: int) -> np.ndarray | None:
+    """Randomized truncation's xi_1..xi_T (None otherwise): xi_t weights the error that flows
+    from step t back to step t-1, 0 with probability 1 - p and 1/p with probability p, so
+    that every path's product has expectation 1 and the gradient is unbiased. xi_1 = 1
+    (nothing lies before step 1). Drawn from ``seed``'s own stream (the parameters' draw
+    is another): numpy's default_rng((seed, 9_7)), one uniform per step."""
+    if trunc is None or trunc.mode != "randomized":
+        return None
+    p = cast(float, trunc.p)
+    kept = np.random.default_rng((seed, 9_7)).random(T) < p
+    xi = np.where(kept, 1.0 / p, 0.0)
+    xi[0] = 1.0
+    return xi
 
 
 def _rows_of_v(params: dict[str, Any] | None) -> int | None:
@@ -325,7 +388,7 @@ def _iterations(task: Task, iterations: int) -> int:
 def _work_of(job: Plan) -> Work:
     req = job.request
     trunc = req.truncation
-    k1, k2 = (trunc.k1, cast(int, trunc.k2)) if trunc else (job.T, job.T)
+    k1, k2 = schedule_of(trunc, job.T)
     return count_work(
         job.task, job.cell, job.T, job.D, job.H, job.K, k1=k1, k2=k2,
         truncated=trunc is not None, loss_at=req.loss_at, iterations=job.iterations,

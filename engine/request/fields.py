@@ -47,6 +47,7 @@ LossAt = Literal["every", "last"]
 Reduction = Literal["sum", "mean"]
 OptimizerName = Literal["sgd", "momentum", "adagrad", "adam"]
 ClipMode = Literal["norm", "value"]
+TruncationMode = Literal["fixed", "randomized"]
 
 # torch.optim defaults, so any result can be cross-checked with PyTorch.
 DEFAULT_EPS = {"adagrad": 1e-10, "adam": 1e-8}
@@ -114,9 +115,16 @@ ParamArray = Union[list[list[float]], list[float]]  # noqa: UP007
 
 @dataclass(frozen=True)
 class Truncation:
-    k1: int = field(metadata=_meta("update every k1 steps", ge=1))
+    k1: int | None = field(default=None, metadata=_meta(
+        "update every k1 steps (mode fixed, where it is required)", ge=1))
     k2: int | None = field(default=None, metadata=_meta(
         "look back k2 steps (k2 >= k1); null means k2 = k1", ge=1))
+    mode: TruncationMode = field(default="fixed", metadata=_meta(
+        "fixed: BPTT(k1, k2); randomized: full BPTT whose error from step t to step t-1 is "
+        "weighted by xi_t, 0 with probability 1 - p and 1/p with probability p, drawn from "
+        "seed (d2l 9.7): an unbiased estimate of the full gradient"))
+    p: float | None = field(default=None, metadata=_meta(
+        "randomized: the probability of keeping the error's flow at a step", gt=0, le=1))
 
 
 @dataclass(frozen=True)

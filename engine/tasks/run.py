@@ -73,6 +73,8 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
     }
     if problem.batch:  # each example's diagnostics
         result["example_diagnostics"] = per_example
+    if problem.carry is not None:  # randomized truncation's weights, xi_1..xi_T
+        result["xi"] = problem.carry
     each = list(per_example) if per_example else [None] * len(run.examples)
     result["non_finite"] = not all(_all_finite(example, view, one) for example, view, one in zip(
         problem.examples(), example_runs(run), each, strict=True))

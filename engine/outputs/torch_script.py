@@ -438,19 +438,17 @@ def compare(what, ours, theirs, failures):
                     f"{indent}    state = tuple(XI[s - 1] * v + (1 - XI[s - 1]) * v.detach() "
                     f"for v in state)\n")
 
-        if not self.n:
-            checks = "".join(f'        compare(f"{name}({{t}})", state[{index}], '
-                             f'EXPECTED["{name}"][t - 1], failures)\n'
-                             for index, name in enumerate(self.states, start=1))
-            return (_ONE_FORWARD.replace("{checks}", checks),
-                    _ONE_REPLAY.replace("{xi}", weighted(" " * 12)),
-                    _ONE_STATES.replace("{state0}", state0))
-        checks = "".join(f'            compare(f"{name}({{t}}) of example {{e}}", state[{index}], '
-                         f'EXPECTED["{name}"][e][t - 1], failures)\n'
+        # one sequence, or the batch's loop over examples one level deeper
+        forward, replay, states, indent, of, at = (
+            (_BATCH_FORWARD, _BATCH_REPLAY, _BATCH_STATES, " " * 12, " of example {e}",
+             "[e][t - 1]") if self.n else
+            (_ONE_FORWARD, _ONE_REPLAY, _ONE_STATES, " " * 8, "", "[t - 1]"))
+        checks = "".join(f'{indent}compare(f"{name}({{t}}){of}", state[{index}], '
+                         f'EXPECTED["{name}"]{at}, failures)\n'
                          for index, name in enumerate(self.states, start=1))
-        return (_BATCH_FORWARD.replace("{checks}", checks),
-                _BATCH_REPLAY.replace("{xi}", weighted(" " * 16)),
-                _BATCH_STATES.replace("{state0}", state0))
+        return (forward.replace("{checks}", checks),
+                replay.replace("{xi}", weighted(indent + " " * 4)),
+                states.replace("{state0}", state0))
 
     def main(self) -> str:
         create, _ = _optimizer_line(self.config["optimizer"])

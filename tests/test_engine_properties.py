@@ -155,3 +155,34 @@ def test_error_flow_stays_inside_the_truncation_band(request):
                 if k < first:
                     assert flow[t - 1][k - 1] == 0.0
             assert all(v is None for v in flow[t - 1][t:])
+
+
+@st.composite
+def batch_requests(draw):
+    """A mini-batch of 1 to 4 sequences of the same random request's sizes."""
+    single = draw(requests())
+    n = draw(st.integers(1, 4))
+    rng = np.random.default_rng(single["seed"] + 1)
+    T, D = len(single["data"]["inputs"]), len(single["data"]["inputs"][0])
+    K, mse = single["output_size"], single["loss"] == "mse"
+    batch = [{"inputs": rng.normal(size=(T, D)).tolist(),
+              "targets": (rng.normal(size=(T, K)).tolist() if mse
+                          else rng.integers(0, K, size=T).tolist())} for _ in range(n)]
+    return {**single, "data": {"batch": batch}}
+
+
+@FAST
+@given(batch_requests())
+def test_every_examples_contributions_sum_to_its_share_and_the_shares_to_the_gradient(request):
+    result = run_trace(request)
+    n = len(request["data"]["batch"])
+    for index, update in enumerate(result["updates"]):
+        shares = update["shares"]
+        assert len(shares) == n
+        for name, grad in update["grads"].items():
+            np.testing.assert_allclose(sum(share["grads"][name] for share in shares), grad,
+                                       rtol=1e-12, atol=1e-14)
+            for share in shares:
+                events = [e for e in _backward(result, index) if e["example"] == share["example"]]
+                np.testing.assert_allclose(sum(e["contrib"][name] for e in events),
+                                           share["grads"][name], rtol=1e-12, atol=1e-14)

@@ -485,6 +485,7 @@ export default {
   "ed.close": "Close",
   "ed.data.hint": "{x} is what the network reads at step {t}, {y} what it should output. Type a number and press Enter, or paste a block from a spreadsheet or a NumPy print into the first cell to replace everything.",
   "ed.data.derived": "These are the numbers the API made of the sequence. Editing them turns it into explicit numbers: the characters or words are no longer shown.",
+  "ed.data.batch": "This is a mini-batch of {n} sequences: change them in the data box, one sequence per line. The weights and the initial state are edited here as for one sequence.",
   "ed.inputs": "Inputs {x}",
   "ed.targets.classes": "Targets {y}: class numbers (cross-entropy)",
   "ed.targets.values": "Targets {y}: values (squared error)",

@@ -487,6 +487,7 @@ export default {
   "ed.close": "Fechar",
   "ed.data.hint": "{x} é o que a rede lê no passo {t}, {y} o que ela deve produzir. Digite um número e tecle Enter, ou cole na primeira célula um bloco de uma planilha ou uma saída do NumPy para substituir tudo.",
   "ed.data.derived": "Estes são os números que a API fez da sequência. Editá-los a transforma em números explícitos: os caracteres ou palavras deixam de aparecer.",
+  "ed.data.batch": "Este é um minilote de {n} sequências: altere-as na caixa de dados, uma sequência por linha. Os pesos e o estado inicial são editados aqui como para uma sequência.",
   "ed.inputs": "Entradas {x}",
   "ed.targets.classes": "Alvos {y}: números de classe (entropia cruzada)",
   "ed.targets.values": "Alvos {y}: valores (erro quadrático)",

@@ -12,6 +12,9 @@ import { t as tr } from "../text/i18n.js";
 import { gradText } from "../text/notation.js";
 import { maxAbs } from "../state/trace.js";
 
+// Matrices up to this many columns show their numbers; wider ones only their colours.
+const NUMBERS_UP_TO = 4;
+
 /** The default parameter of the picture: the first whose right factor is h(t−1) (W, or a gate's). */
 function recurrentOf(spec) {
   const names = Object.keys(spec?.params || {});
@@ -129,8 +132,15 @@ export class BatchView {
       const steps = (idx.trace.loss_steps || []).filter((t) => t >= w0 && t <= w1).length;
       el("p", "hint batch-mean", box, tr("batch.mean", { n: idx.n, steps }));
     }
+    if (idx.detail === "norms") {
+      // the trace holds only norms: those of the shares do not add up to the gradient's
+      this.drawNorms(box, update, param);
+      return;
+    }
     const values = [...update.shares.map((s) => s.grads?.[param]), update.grads?.[param]];
     const scale = maxAbs(values) || 1;
+    // one colour scale for every map, so that a share's pale colours say it is small
+    el("p", "hint batch-scale", box, tr("batch.scale", { max: num(scale, 3) }));
     const row = el("div", "batch-maps", box);
     const symbol = gradText(param, idx.cell, this.notation);
     update.shares.forEach((share, k) => {
@@ -151,7 +161,28 @@ export class BatchView {
     sum.classList.add("batch-sum");
   }
 
-  /** One matrix as a small table of coloured entries with their numbers. */
+  /** A large model's trace (norms only): each share's norm and the gradient's, listed. */
+  drawNorms(box, update, param) {
+    const symbol = gradText(param, this.index.cell, this.notation);
+    el("p", "hint batch-norms", box, tr("batch.norms", { g: symbol }));
+    const list = el("ul", "batch-norm-list", box);
+    for (const share of update.shares) {
+      const li = el("li", "batch-share", list);
+      li.dataset.example = String(share.example);
+      li.textContent = tr("batch.shareNorm", {
+        k: share.example + 1,
+        loss: num(share.loss, 4),
+        norm: num(share.grads?.[param], 4),
+      });
+    }
+    const sum = el("li", "batch-sum", list);
+    sum.textContent = tr("batch.sumNorm", { g: symbol, norm: num(update.grads?.[param], 4) });
+  }
+
+  /**
+   * One matrix as a small table of coloured entries, with their numbers while it is narrow
+   * (a wider one keeps each number in its entry's tooltip).
+   */
   map(parent, values, scale, caption, current) {
     const fig = el("figure", "batch-map", parent);
     if (current) fig.classList.add("is-current");
@@ -160,10 +191,13 @@ export class BatchView {
     if (!Array.isArray(values)) rows = [[values]];
     else if (Array.isArray(values[0])) rows = values;
     else rows = values.map((v) => [v]);
+    const narrow = (rows[0]?.length ?? 1) <= NUMBERS_UP_TO;
+    if (!narrow) table.classList.add("wide");
     for (const line of rows) {
       const tr_ = el("tr", "", table);
       for (const v of line) {
-        const td = el("td", "", tr_, num(v, 3));
+        const td = el("td", "", tr_, narrow ? num(v, 3) : "");
+        if (!narrow) td.title = num(v, 4);
         td.style.background = colourOf(v, scale);
         if (typeof v === "number" && Math.abs(v / scale) > 0.55) td.classList.add("dark");
         td.dataset.value = String(v);

@@ -307,3 +307,24 @@ def test_the_editors_send_a_batchs_sequences_to_the_data_box(page, live_server, 
     assert note.inner_text() == catalogue(page, "ed.data.batch", {"n": 3})
     assert page.locator("#editors .ed-data").count() == 0  # no n×T×D grid drawn as T×D
     assert console_errors == []
+
+
+def test_a_large_batchs_shares_are_colours_or_norms_never_a_false_sum(page, live_server,
+                                                                     console_errors):
+    # H = 8: the 8×8 maps keep their numbers in tooltips, their colours on the page
+    open_studio(page, live_server, batch_query().replace("H=3", "H=8"))
+    page.evaluate("window.bpttStudio.goTo({kind: 'update'})")
+    page.locator("#batch-shares .batch-table.wide").first.wait_for()
+    assert page.locator("#batch-shares .batch-share").count() == 3
+    assert page.eval_on_selector_all("#batch-shares .batch-sum td", "tds => tds.length") == 64
+    # H = 64 over 100 steps: the page asks for norms; norms are listed, not added
+    letters = "abcdefghijklmnopqrstuvwxyz" * 4
+    data = {"batch": [{"text": letters[:101]}, {"text": letters[1:102]}]}
+    query = f"data={quote(json.dumps(data, separators=(',', ':')))}&H=64"
+    open_studio(page, live_server, query)
+    assert page.evaluate("window.bpttStudio.index.detail") == "norms"
+    page.evaluate("window.bpttStudio.goTo({kind: 'update'})")
+    page.locator("#batch-shares .batch-norms").wait_for()
+    assert page.locator("#batch-shares li.batch-share").count() == 2
+    assert page.locator("#batch-shares .batch-op").count() == 0  # no "+" or "=" between norms
+    assert console_errors == []

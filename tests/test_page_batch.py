@@ -206,8 +206,9 @@ def test_what_reads_one_sequence_says_so_for_a_batch_without_asking(page, live_s
     page.locator("#neuron[data-state=batch]").wait_for()
     assert catalogue(page, "batch.neuron") in page.locator("#neuron").inner_text()
     # the PyTorch check
-    page.click("#btn-export-torch")
-    assert page.locator("#torch-status").inner_text() == catalogue(page, "batch.torch")
+    page.click("#btn-export-torch")  # its module loads on first use: wait for its answer
+    page.wait_for_function("(t) => document.getElementById('torch-status').textContent === t",
+                           arg=catalogue(page, "batch.torch"))
     # the writing
     page.locator("#sampling[data-state=batch]").wait_for()
     assert page.locator("#sample-batch").inner_text() == catalogue(page, "batch.sample")

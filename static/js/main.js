@@ -1,5 +1,6 @@
 // Wires the studio page: state, views, controls and the public handle. Nothing else: each
 // component gets its own container here and never looks up another's.
+import { BatchView } from "./views/batch.js";
 import { ChartsView } from "./views/charts.js";
 import { loadCell } from "./cells/index.js";
 import { applyCssVars } from "./util/config.js";
@@ -59,6 +60,7 @@ const views = {
   }),
   predictions: new PredictionsView({ container: $("predictions"), store }),
   spectral: new SpectralView({ container: $("rho-now") }),
+  batch: new BatchView({ container: $("batch"), shares: $("batch-shares"), store }),
   // last: it marks the network's units, drawn just before it
   neuron: new NeuronView({ container: $("neuron"), store }),
 };

@@ -11,7 +11,7 @@ import { applyTranslations, setLanguage, t as tr } from "./text/i18n.js";
 import { NOTATIONS } from "./text/notation.js";
 import { labelKey, repair } from "./controls/repair.js";
 import { CompareSource, TraceSource } from "./state/source.js";
-import { TraceIndex } from "./state/trace.js";
+import { batchSize, exampleTraining, TraceIndex } from "./state/trace.js";
 
 export class Studio extends EventTarget {
   /**
@@ -112,6 +112,12 @@ export class Studio extends EventTarget {
     }
     if (["lang", "notation", "view", "compare"].some((k) => changed.has(k))) {
       this.topbar.sync(this.store.get());
+    }
+    if (changed.has("example") && !changed.has("scenario") && this.showsOtherExample()) {
+      // another example of the mini-batch: its events, the same kind of event at the same t
+      const keep = this.eventAt(state.event);
+      this.setTrace(this.trace, this.training, state.event, keep);
+      return;
     }
     if (changed.has("scenario") || changed.has("compare")) {
       this.controls.sync(null);
@@ -253,18 +259,30 @@ export class Studio extends EventTarget {
     note.textContent = tr("link.repaired", { changes: items.join("; ") });
   }
 
+  /** Whether the store asks for another example of the mini-batch than the one on screen. */
+  showsOtherExample() {
+    return Boolean(
+      !this.comparing && this.index?.n && this.store.get().example !== this.index.example,
+    );
+  }
+
   setTrace(trace, training, eventIndex, keep = null) {
     this.showComparison(null);
     this.trace = trace;
     this.training = training;
-    this.index = new TraceIndex(trace);
+    // a mini-batch: the views show the store's example (one sequence: always 0, said so)
+    const n = batchSize(trace);
+    const example = n ? Math.min(this.store.get().example, n - 1) : 0;
+    this.index = new TraceIndex(trace, example);
+    if (example !== this.store.get().example) this.store.update({ example });
     const notation = this.store.get().notation;
     for (const v of Object.values(this.views)) {
       v.setTrace(this.index);
       v.setNotation?.(notation);
     }
     this.views.charts.setTraining(training);
-    this.views.predictions.setTraining(training, this.store.get().scenario.train);
+    const shown = exampleTraining(training, example);
+    this.views.predictions.setTraining(shown, this.store.get().scenario.train);
     this.views.predictions.draw();
     this.controls.sync(trace.config, trace.sizes);
     this.timeline.setEvents(this.index.events, this.index.windows);

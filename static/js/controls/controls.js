@@ -18,7 +18,15 @@ const $ = (id) => document.getElementById(id);
 /** The kind of a scenario's data: "text", "words", "series", or null (a preset, arrays). */
 export function dataKind(data) {
   if (!data) return null;
+  if (Array.isArray(data.batch)) return dataKind(data.batch[0]);
   return ["text", "words", "series"].find((k) => k in data) ?? null;
+}
+
+/** The data box's text of a sequence of that kind (a series by the rule of the language). */
+function boxText(data, kind, lang) {
+  const v = data?.[kind];
+  if (v === undefined) return "";
+  return Array.isArray(v) ? seriesText(v, lang) : String(v);
 }
 
 // API error location (dotted, without "body") -> the error slot next to its control.
@@ -128,10 +136,17 @@ export class Controls {
     });
     const applyData = () => {
       const kind = $("ctl-data-kind").value;
-      const text = $("ctl-data").value;
-      if (!text.trim()) return;
-      let data;
-      if (kind === "series") {
+      // one sequence per line; several lines are a mini-batch (the rule under the box)
+      const lines = $("ctl-data")
+        .value.split(/\r?\n/)
+        .filter((line) => line.trim());
+      if (!lines.length) return;
+      const sequences = [];
+      for (const text of lines) {
+        if (kind !== "series") {
+          sequences.push({ [kind]: text });
+          continue;
+        }
         // by the rule of the page's language, stated under the box (numbers.js)
         const read = seriesValues(text, this.store.get().lang);
         if (read.error) {
@@ -139,10 +154,9 @@ export class Controls {
           this.showSlot("data", tr(key, { entry: read.entry }));
           return;
         }
-        data = { series: read.values };
-      } else {
-        data = { [kind]: text };
+        sequences.push({ series: read.values });
       }
+      const data = sequences.length > 1 ? { batch: sequences } : sequences[0];
       this.showSlot("data", "");
       const s = this.scenario();
       s.data = data;
@@ -150,13 +164,24 @@ export class Controls {
       this.store.update({ scenario: s });
     };
     $("ctl-data").addEventListener("change", applyData);
+    $("ctl-data").addEventListener("input", () => this.fitDataRows());
     $("ctl-data").addEventListener("keydown", (e) => {
-      if (e.key === "Enter") applyData();
+      // Enter computes; Shift+Enter starts the next sequence of a mini-batch
+      if (e.key === "Enter" && !e.shiftKey) {
+        e.preventDefault();
+        applyData();
+      }
     });
     $("ctl-data-kind").addEventListener("change", () => {
       this.syncDataRule();
       applyData();
     });
+  }
+
+  /** The box as tall as its sequences (one a line), from 2 to 6 lines. */
+  fitDataRows() {
+    const lines = $("ctl-data").value.split("\n").length;
+    $("ctl-data").rows = Math.max(2, Math.min(6, lines));
   }
 
   /** Under the box, how it reads numbers (shown while the kind of data is "Numbers"). */
@@ -332,13 +357,15 @@ export class Controls {
       const kind = dataKind(data);
       if (kind) {
         $("ctl-data-kind").value = kind;
-        const v = data[kind];
-        const text = Array.isArray(v) ? seriesText(v, this.store.get().lang) : String(v);
+        const lang = this.store.get().lang;
+        const sequences = Array.isArray(data.batch) ? data.batch : [data];
+        const text = sequences.map((d) => boxText(d, kind, lang)).join("\n");
         if (document.activeElement !== $("ctl-data")) $("ctl-data").value = text;
       }
     } else if (document.activeElement !== $("ctl-data")) {
       $("ctl-data").value = "";
     }
+    this.fitDataRows();
     this.syncDataRule();
     // explicit arrays are edited in the editors, not typed here
     if (isArrayData(data) && document.activeElement !== $("ctl-data")) $("ctl-data").value = "";

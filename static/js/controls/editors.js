@@ -459,6 +459,11 @@ export class Editors {
     const x = labelText(varLabel("x", n), n, timeIndex("t", n));
     const y = labelText(varLabel("y", n), n, timeIndex("t", n));
     el("p", "hint", b, tr("ed.data.hint", { x, y, t: tv }));
+    if (this.studio.trace?.sizes?.n) {
+      // a mini-batch's inputs are n×T×D: its sequences are written a line each in the data box
+      el("p", "hint ed-batch", b, tr("ed.data.batch", { n: this.studio.trace.sizes.n }));
+      return;
+    }
     const { inputs, targets, own } = this.dataShown();
     if (!own) el("p", "hint ed-derived", b, tr("ed.data.derived"));
     for (const e of this.groupErrors) this.message(b, e);

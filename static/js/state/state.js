@@ -18,6 +18,7 @@ export const DEFAULT_STATE = Object.freeze({
   view: null, // "projector": large type, the controls folded away
   compare: null, // "cell", "loss_at", "truncation" or "bug": set-ups side by side (compare-plan.js)
   neuron: null, // {unit} (0-based) of the open neuron view (neuron.js); its step is the event's
+  example: 0, // the example of a mini-batch (data.batch) the views show, 0-based as the API's
   room: null, // the code of the class this page leads or follows (classroom.js)
   flags: null, // {embed, hide}: the link's embed flags as written (the server reads them)
 });
@@ -219,6 +220,7 @@ export function toQuery(state) {
   if (state.view) params.set("view", state.view);
   if (state.compare) params.set("compare", state.compare);
   if (state.neuron) params.set("unit", String(state.neuron.unit + 1)); // 1-based, as shown
+  if (state.example) params.set("ex", String(state.example + 1)); // 1-based, as shown
   if (state.room) params.set("room", state.room);
   for (const flag of FLAGS) {
     if (state.flags?.[flag] !== undefined) params.set(flag, state.flags[flag]);
@@ -237,6 +239,7 @@ export function fromQuery(search) {
   const event = Number.parseInt(params.get("e") || "0", 10);
   const step = Number.parseInt(params.get("step") || "1", 10);
   const unit = Number.parseInt(params.get("unit") || "", 10);
+  const example = Number.parseInt(params.get("ex") || "", 10);
   return {
     scenario,
     event: Number.isFinite(event) && event >= 0 ? event : 0,
@@ -248,6 +251,7 @@ export function fromQuery(search) {
     view: VIEWS.includes(params.get("view")) ? params.get("view") : null,
     compare: COMPARES.includes(params.get("compare")) ? params.get("compare") : null,
     neuron: Number.isInteger(unit) && unit >= 1 ? { unit: unit - 1 } : null,
+    example: Number.isInteger(example) && example >= 1 ? example - 1 : 0,
     room: ROOM_CODE.test(params.get("room") || "") ? params.get("room").toUpperCase() : null,
     flags: flagsOf(params),
   };

@@ -19,8 +19,52 @@ function maxAbs(values, acc = 0) {
 
 export { maxAbs };
 
+/** How many examples a trace's mini-batch holds (data.batch), or 0 for one sequence. */
+export function batchSize(trace) {
+  return trace?.sizes?.n ?? 0;
+}
+
+// The fields of a mini-batch's trace that hold one entry per example (CONTRACT.md): a view of
+// example e reads entry e of each, as it reads the field of one sequence.
+const PER_EXAMPLE = ["inputs", "targets", "step_losses"];
+
+/**
+ * One example of a mini-batch as a trace of one sequence: its forward and backward events and
+ * the update events (which belong to the whole batch), its inputs, targets, step losses and
+ * diagnostics; the rest (the updates, whose gradient is the sum of every example's share) is
+ * the batch's. Every number is the API's: events are picked, none is made.
+ */
+export function exampleTrace(trace, example) {
+  const view = { ...trace, batch: trace };
+  view.events = (trace.events || []).filter((ev) => ev.kind === "update" || ev.example === example);
+  for (const key of PER_EXAMPLE) if (Array.isArray(trace[key])) view[key] = trace[key][example];
+  view.diagnostics = trace.example_diagnostics?.[example] ?? trace.diagnostics;
+  return view;
+}
+
+/** A training run's predictions (one list per example of a batch) for one example. */
+export function exampleTraining(training, example) {
+  if (!training || !batchSize(training.trace)) return training;
+  const pick = (v) => (Array.isArray(v) ? v[example] : v);
+  return {
+    ...training,
+    predictions: pick(training.predictions),
+    continuation: pick(training.continuation),
+    forecast: pick(training.forecast),
+  };
+}
+
 export class TraceIndex {
-  constructor(trace) {
+  /**
+   * trace: the API's result; example: which example of a mini-batch the views show (0-based,
+   * as the API numbers them): the index then reads that example's events and numbers only
+   * (exampleTrace), and `batch` is the whole trace (null for one sequence).
+   */
+  constructor(trace, example = 0) {
+    this.n = batchSize(trace);
+    this.example = this.n ? Math.max(0, Math.min(this.n - 1, example)) : 0;
+    this.batch = this.n ? trace : null;
+    if (this.n) trace = exampleTrace(trace, this.example);
     this.trace = trace;
     this.events = trace.events || [];
     this.cell = trace.config?.cell || DEFAULT_CELL;

@@ -95,6 +95,13 @@ function windowLossNote(trace, u, notation) {
   const [first, last] = u.window;
   const steps = (trace.loss_steps || []).filter((t) => t >= first && t <= last);
   const terms = steps.map((t) => labelText(varLabel("L", notation), notation, t)).join(" + ");
+  const n = trace.sizes?.n;
+  if (n) {
+    // a mini-batch: the window's loss holds every example's terms (their shares)
+    const mean = trace.config?.reduction === "mean";
+    const note = mean ? "eq.windowLossBatchMean" : "eq.windowLossBatch";
+    return { note, noteParams: { first, last, terms, n } };
+  }
   const mean = trace.config?.reduction === "mean" && steps.length > 1;
   return { note: mean ? "eq.windowLossMean" : "eq.windowLoss", noteParams: { first, last, terms } };
 }

@@ -173,6 +173,13 @@ export class NeuronView {
       return;
     }
     c.dataset.t = String(ev.t);
+    if (this.index.n) {
+      // POST /neuron reads one sequence (a 422 for a mini-batch): say so, never ask
+      c.dataset.state = "batch";
+      this.marks.clear();
+      this.render(unit, H, ev, h("p", "nv-hint", tr("batch.neuron")));
+      return;
+    }
     if (!cellModule(this.index.cell)) {
       // a cell the page has no module for: its terms could not be named, so none are shown
       c.dataset.state = "none";
@@ -221,7 +228,7 @@ export class NeuronView {
   prefetch({ event, unit }) {
     if (!this.index) return;
     const ev = this.index.event(event);
-    if (ev?.kind !== "backward") return;
+    if (ev?.kind !== "backward" || this.index.n) return;
     const body = this.request(ev, unit);
     if (body) this.ask(JSON.stringify(body), body);
   }

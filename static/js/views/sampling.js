@@ -46,6 +46,8 @@ export class SamplingView {
     this.title = el("h3", "sample-title", box);
     this.title.id = "sample-title";
     box.setAttribute("aria-labelledby", "sample-title");
+    this.batchNote = el("p", "hint sample-batch", box);
+    this.batchNote.id = "sample-batch";
     this.perplexity = el("p", "sample-perplexity", box);
     this.perplexity.id = "sample-perplexity";
     const form = el("form", "sample-form", box);
@@ -95,6 +97,14 @@ export class SamplingView {
     const textModel = trace?.vocab && trace.config?.loss === "cross_entropy" && !scenario.bug;
     this.box.hidden = !textModel || this.studio.comparing;
     if (this.box.hidden) return;
+    if (trace.sizes?.n) {
+      // POST /sample writes after one sequence (a 422 for a mini-batch): say so, never ask
+      ++this.seq;
+      this.result = null;
+      this.box.dataset.state = "batch";
+      this.draw();
+      return;
+    }
     // another vocabulary: the prime written for the last one may not be in it
     const vocab = JSON.stringify(trace.vocab);
     if (vocab !== this.vocab) {
@@ -147,6 +157,7 @@ export class SamplingView {
     this.inputs.seed.label.textContent = tr("sample.seed");
     this.write.textContent = tr("sample.write");
     this.forcingTitle.textContent = tr("sample.forcing.title");
+    this.batchNote.textContent = tr("batch.sample");
     const r = this.result;
     const trained = Boolean(this.store.get().scenario.train);
     this.textTitle.textContent = tr(trained ? "sample.text" : "sample.untrained", {

@@ -52,10 +52,11 @@ export function tooLarge(sizes) {
 }
 
 class Worksheet {
-  constructor({ root, trace, notation, blank }) {
+  constructor({ root, trace, notation, blank, example = 0 }) {
     this.root = root;
-    this.trace = trace;
-    this.index = new TraceIndex(trace);
+    // a mini-batch: the sheet of the link's example (ex=), its events and numbers (trace.js)
+    this.index = new TraceIndex(trace, example);
+    this.trace = this.index.trace;
     this.n = notation;
     this.blank = blank;
     this.spec = trace.cell_spec;
@@ -485,7 +486,7 @@ async function main() {
   }
   status.textContent = "";
   describe(trace, notation, state);
-  new Worksheet({ root: $("ws-body"), trace, notation, blank }).draw();
+  new Worksheet({ root: $("ws-body"), trace, notation, blank, example: state.example }).draw();
   document.body.dataset.ready = "true";
 }
 
@@ -515,6 +516,8 @@ function describe(trace, notation, state) {
     tr("ws.meta.notation", { notation: tr(`nota.${notation}`) }),
   ];
   if (state.scenario.train) lines.push(tr("ws.meta.trained", { n: state.scenario.train }));
+  const n = trace.sizes.n;
+  if (n) lines.push(tr("batch.of", { k: Math.min(state.example, n - 1) + 1, n }));
   const meta = $("ws-meta");
   meta.replaceChildren();
   for (const line of lines.filter(Boolean)) el("li", "", meta, line);

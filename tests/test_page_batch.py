@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -193,23 +194,45 @@ def test_the_whole_batch_shows_each_share_and_their_sum_at_an_update(page, live_
     assert console_errors == []
 
 
-@pytest.mark.parametrize("lang", LANGS)
-def test_what_reads_one_sequence_says_so_for_a_batch_without_asking(page, live_server,
-                                                                    console_errors, lang):
-    asked = []
-    page.on("request", lambda r: asked.append(r.url) if re.search(
-        r"/api/v1/(neuron|export/torch|sample)", r.url) else None)
-    open_studio(page, live_server, batch_query(f"&lang={lang}&train=5"))
-    # the neuron view, at a backward step
+def test_the_neuron_view_of_a_batch_asks_for_the_example_shown(page, live_server,
+                                                             console_errors):
+    trace = api_trace(live_server)
+    open_studio(page, live_server, batch_query())
+    page.select_option("#batch-example", "2")  # the third example (0-based 2)
+    settled(page)
     page.evaluate("window.bpttStudio.goTo({kind: 'backward', t: 3})")
-    page.locator("#node-h-3").first.click()
-    page.locator("#neuron[data-state=batch]").wait_for()
-    assert catalogue(page, "batch.neuron") in page.locator("#neuron").inner_text()
-    # the PyTorch check
-    page.click("#btn-export-torch")  # its module loads on first use: wait for its answer
-    page.wait_for_function("(t) => document.getElementById('torch-status').textContent === t",
-                           arg=catalogue(page, "batch.torch"))
-    # the writing
+    with page.expect_response("**/api/v1/neuron") as answer:
+        page.locator("#node-h-3").first.click()
+    sent = answer.value.request.post_data_json
+    assert sent["example"] == 2
+    page.locator("#neuron[data-state=ready]").wait_for()
+    view = answer.value.json()
+    event = next(e for e in trace["events"] if e["kind"] == "backward"
+                 and e.get("example") == 2 and e["t"] == 3)
+    assert view["example"] == 2
+    assert view["dh"]["value"] == pytest.approx(event["dh"][view["unit"]], rel=1e-12)
+    assert console_errors == []
+
+
+def test_the_pytorch_check_of_a_batch_downloads_the_apis_script(page, live_server,
+                                                                console_errors):
+    open_studio(page, live_server, batch_query())
+    with page.expect_response("**/api/v1/export/torch") as answer, \
+            page.expect_download() as download:
+        page.click("#btn-export-torch")
+    assert answer.value.status == 200
+    assert "batch" in answer.value.request.post_data_json["data"]
+    assert "mini-batch of n = 3 sequences" in Path(download.value.path()).read_text("utf-8")
+    page.wait_for_selector("#torch-status[data-i18n='check.torchDone']")
+    assert console_errors == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_writing_says_it_continues_one_sequence_without_asking(page, live_server,
+                                                                   console_errors, lang):
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/sample" in r.url else None)
+    open_studio(page, live_server, batch_query(f"&lang={lang}&train=5"))
     page.locator("#sampling[data-state=batch]").wait_for()
     assert page.locator("#sample-batch").inner_text() == catalogue(page, "batch.sample")
     assert page.locator("#sample-write").count() == 0 or page.locator("#sample-write").is_hidden()

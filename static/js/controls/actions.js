@@ -109,11 +109,6 @@ export async function worksheet(s, variant) {
  * It rebuilds the network in PyTorch and compares every number with ours (see docs/API.md, "Check it in PyTorch").
  */
 export async function exportTorch(s) {
-  if (s.store.get().scenario.data?.batch) {
-    // POST /export/torch reads one sequence (a 422 for a mini-batch): say so, never ask
-    s.controls.setTorch("batch.torch", "failed");
-    return;
-  }
   s.controls.setTorch("check.torchMaking", "running");
   try {
     const response = await fetch("/api/v1/export/torch", {

@@ -45,8 +45,6 @@ export default {
   "batch.norms": "This model is large, so the trace holds only norms: the norm of each share of {g} and of the gradient. The shares' matrices add up to the gradient; their norms do not.",
   "batch.shareNorm": "Example {k}: L = {loss}, ‖share‖ = {norm}",
   "batch.sumNorm": "‖{g}‖ of the update = {norm}",
-  "batch.neuron": "The neuron view reads one sequence: it is not available for a mini-batch. Make the data one line to open it.",
-  "batch.torch": "The PyTorch check reads one sequence: it is not available for a mini-batch.",
   "batch.sample": "The network writes after one sequence: writing is not available for a mini-batch.",
   "ctl.model": "Network",
   "ctl.cell": "Cell",

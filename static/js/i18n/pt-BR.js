@@ -47,8 +47,6 @@ export default {
   "batch.norms": "Este modelo é grande, então o traço traz só normas: a norma de cada parcela de {g} e a do gradiente. As matrizes das parcelas somam o gradiente; as normas delas, não.",
   "batch.shareNorm": "Exemplo {k}: L = {loss}, ‖parcela‖ = {norm}",
   "batch.sumNorm": "‖{g}‖ da atualização = {norm}",
-  "batch.neuron": "A visão do neurônio lê uma sequência: não está disponível para um minilote. Deixe os dados em uma linha para abri-la.",
-  "batch.torch": "A verificação no PyTorch lê uma sequência: não está disponível para um minilote.",
   "batch.sample": "A rede escreve depois de uma sequência: a escrita não está disponível para um minilote.",
   "ctl.model": "Rede",
   "ctl.cell": "Célula",

@@ -142,6 +142,8 @@ export class NeuronView {
       update: ev.update,
       convention: this.convention,
     };
+    // a mini-batch: the unit of the example the studio shows (0-based, as the API numbers it)
+    if (this.index.n) body.example = this.index.example;
     if (this.scenario?.train) {
       // a trained network: the trace starts from the trained weights, which it carries
       const params = this.index.trace.params;
@@ -173,13 +175,6 @@ export class NeuronView {
       return;
     }
     c.dataset.t = String(ev.t);
-    if (this.index.n) {
-      // POST /neuron reads one sequence (a 422 for a mini-batch): say so, never ask
-      c.dataset.state = "batch";
-      this.marks.clear();
-      this.render(unit, H, ev, h("p", "nv-hint", tr("batch.neuron")));
-      return;
-    }
     if (!cellModule(this.index.cell)) {
       // a cell the page has no module for: its terms could not be named, so none are shown
       c.dataset.state = "none";
@@ -228,7 +223,7 @@ export class NeuronView {
   prefetch({ event, unit }) {
     if (!this.index) return;
     const ev = this.index.event(event);
-    if (ev?.kind !== "backward" || this.index.n) return;
+    if (ev?.kind !== "backward") return;
     const body = this.request(ev, unit);
     if (body) this.ask(JSON.stringify(body), body);
   }

@@ -197,3 +197,27 @@ def redis_server() -> Iterator[object]:
 def redis_url(redis_server) -> str:  # noqa: ANN001 - redis_support.RedisServer
     redis_server.flush()
     return redis_server.url
+
+
+# The three screen sizes every page is looked at in: a desktop, a laptop, a phone.
+SIZES = {"desktop": (1920, 1080), "laptop": (1366, 768), "phone": (390, 844)}
+
+
+@pytest.fixture
+def sized(browser):
+    """A page of a given size (and options); every console error of it is collected."""
+    contexts = []
+
+    def make(size: str, **options):
+        width, height = SIZES[size]
+        context = browser.new_context(viewport={"width": width, "height": height}, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()

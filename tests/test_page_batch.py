@@ -14,12 +14,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from tests.conftest import SIZES
+
 pytestmark = pytest.mark.browser
 
 # Chromium logs every 4xx answer to fetch() as a console error: a refused batch is one.
 EXPECTED_4XX = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
 LANGS = ["en", "pt-BR", "ru"]
-SIZES = {"desktop": (1920, 1080), "laptop": (1366, 768), "phone": (390, 844)}
 WORDS = ["abcde", "bcdea", "cdeab"]
 BATCH = {"data": {"batch": [{"text": w} for w in WORDS]}, "hidden_size": 3, "reduction": "mean"}
 
@@ -271,25 +272,6 @@ def test_a_preset_stays_one_sequence(page, live_server, console_errors):
     assert "batch" not in page.evaluate("window.bpttStudio.trace.config.data")
     page.wait_for_function("() => !location.search.includes('ex=')")
     assert console_errors == []
-
-
-@pytest.fixture
-def sized(browser):
-    contexts = []
-
-    def make(size: str):
-        width, height = SIZES[size]
-        context = browser.new_context(viewport={"width": width, "height": height})
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 @pytest.mark.parametrize("size", list(SIZES))

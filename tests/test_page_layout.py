@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from test_page_studio import EXPECTED_4XX, api_trace, axe_violations, current, open_studio
 
+from tests.conftest import SIZES
+
 pytestmark = pytest.mark.browser
 
-SIZES = {"desktop": (1920, 1080), "laptop": (1366, 768), "phone": (390, 844)}
 LANGS = ["en", "pt-BR", "ru"]
 
 # Event Timing (keys whose answer took 16 ms or more), recorded from the very first moment:
@@ -35,26 +36,6 @@ new PerformanceObserver((list) => { for (const e of list.getEntries()) {
 # The 100 ms goal for a key is measured by `make bench-page`, not asserted in a test: how long a
 # key waits depends on how busy the machine is. What a test can hold on any machine: every key
 # was handled before plotly.js was even requested, so none waited for it.
-
-
-@pytest.fixture
-def sized(browser):
-    """A page of a given size (and options); every console error of it is collected."""
-    contexts = []
-
-    def make(size: str, **options):
-        width, height = SIZES[size]
-        context = browser.new_context(viewport={"width": width, "height": height}, **options)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 def index(page) -> int:

@@ -149,6 +149,27 @@ def test_walk_every_lesson_to_its_end(page, live_server, console_errors, artifac
     assert [w for w in warnings if "i18n" in w] == []
 
 
+def test_choose_an_answer_first_survives_a_redraw_of_the_panel_in_its_new_language(
+        page, live_server, console_errors):
+    """The walk once met an empty status after Reveal: a language's texts that finished loading
+    after the click redrew the panel and dropped what the click had said. A redraw (here a
+    language change) says it again, in the new language."""
+    lesson, number, step = next((lesson, i + 1, step) for lesson in lessons()
+                                for i, step in enumerate(lesson["steps"]) if "question" in step)
+    page.goto(f"{live_server}/?lesson={lesson['id']}&step={number}")
+    page.wait_for_selector(READY, timeout=30_000)
+    assert "question" in step
+    page.click("#lesson-reveal")
+    status = page.locator("#lesson-panel .lesson-status")
+    expect(status).to_have_text(texts("en")["ui"]["chooseFirst"])
+    page.select_option("#ctl-lang", "pt-BR")
+    page.wait_for_selector("#lesson-panel[data-lang='pt-BR']")
+    expect(status).to_have_text(texts("pt-BR")["ui"]["chooseFirst"])
+    page.locator(".lesson-option input").first.check()  # a choice clears it
+    expect(status).to_have_text("")
+    assert console_errors == []
+
+
 def test_lesson_link_opens_a_step_in_a_language_and_round_trips(page, live_server,
                                                                 console_errors, browser):
     lesson = next(x for x in lessons() if x["id"] == "vanishing")

@@ -15,6 +15,7 @@ export class LessonPanel {
   constructor(runner, panel) {
     this.r = runner;
     this.panel = panel;
+    this.said = null; // the step's status, by its catalogue key ({key, args}), or null
     // the panel holds the step (redrawn) and a live region (kept) that announces each new step
     this.content = h("div", "lesson-content");
     this.live = h("p", "visually-hidden");
@@ -97,6 +98,9 @@ export class LessonPanel {
     const status = h("p", "lesson-status");
     status.setAttribute("role", "status");
     if (this.panel.dataset.state === "loading") status.textContent = this.r.ui("loading");
+    // what the step's status said is kept across a redraw (a language or notation change),
+    // in the language of the redraw
+    else if (this.said) status.textContent = this.r.ui(this.said.key, this.said.args);
     body.append(status);
     if (index === n - 1 && (!step.question || this.r.reveal))
       body.append(h("p", "lesson-done", this.r.ui("done")));
@@ -154,7 +158,7 @@ export class LessonPanel {
     const texts = this.r.texts[this.r.lang()] || this.r.texts.en;
     const stepText = texts.lessons[lesson.id].steps[index];
     box.replaceWith(this.renderQuestion(step, stepText, this.r.ctx(step)));
-    this.renderStatus("");
+    this.say(null);
     const status = this.content.querySelector(".lesson-status");
     if (index === lesson.steps.length - 1 && !this.content.querySelector(".lesson-done"))
       status?.after(h("p", "lesson-done", this.r.ui("done")));
@@ -187,7 +191,7 @@ export class LessonPanel {
       input.disabled = Boolean(this.r.reveal);
       input.addEventListener("change", () => {
         this.r.chosen = k;
-        this.renderStatus("");
+        this.say(null);
       });
       label.append(input, " ", rich(stepText.options[k], this.r.values, ctx));
       if (this.r.reveal) {
@@ -228,6 +232,16 @@ export class LessonPanel {
     return box;
   }
 
+  /**
+   * The step's status by its catalogue key (null: nothing to say), kept until the step changes,
+   * so that a redraw of the panel says it again (it once cleared "choose an answer first" when
+   * a language's texts finished loading after the click).
+   */
+  say(key, args = {}) {
+    this.said = key ? { key, args } : null;
+    this.renderStatus(key ? this.r.ui(key, args) : "");
+  }
+
   renderStatus(text) {
     const status = this.panel.querySelector(".lesson-status");
     if (status) status.textContent = text;
@@ -241,10 +255,10 @@ export class LessonPanel {
     box.hidden = false;
     try {
       await navigator.clipboard.writeText(url);
-      this.renderStatus(this.r.ui("linkCopied"));
+      this.say("linkCopied");
     } catch {
       box.select();
-      this.renderStatus(this.r.ui("linkSelect"));
+      this.say("linkSelect");
     }
   }
 }

@@ -181,6 +181,7 @@ export class Lessons {
     this.current.index = index;
     this.answer = null;
     this.chosen = null;
+    this.view.said = null; // a new step says nothing yet
     this.reveal = null;
     this.values = {};
     this.target = null;
@@ -195,7 +196,7 @@ export class Lessons {
     if (seq !== this.seq) return;
     if (!ok) {
       this.panel.dataset.state = "failed";
-      this.view.renderStatus(this.ui("failed"));
+      this.view.say("failed");
       return;
     }
     // a step that names a unit opens its neuron view (neuron.js), the others close it
@@ -305,7 +306,7 @@ export class Lessons {
     const gated = byTeacher || !this.gate ? null : await this.gate(step, this.chosen);
     if (gated === "hold" || this.current?.index !== index) return;
     if (this.chosen === null && !byTeacher && gated !== "reveal") {
-      this.view.renderStatus(this.ui("chooseFirst"));
+      this.view.say("chooseFirst");
       return;
     }
     const seq = this.seq;
@@ -329,7 +330,7 @@ export class Lessons {
       if (ok && rv.neuron) this.store.update({ neuron: rv.neuron });
       this.panel.dataset.state = ok ? "ready" : "failed";
       if (!ok) {
-        this.view.renderStatus(this.ui("failed"));
+        this.view.say("failed");
         return;
       }
       this.applyHighlight(true);
@@ -344,7 +345,7 @@ export class Lessons {
       const ok = await this.show(scenario, rv.event, compare);
       if (seq !== this.seq) return;
       if (!ok) {
-        this.view.renderStatus(this.ui("failed"));
+        this.view.say("failed");
         return;
       }
       this.applyHighlight(true);
@@ -362,7 +363,7 @@ export class Lessons {
     }
     if (!ok || (rv.neuron && !this.neuron)) {
       this.panel.dataset.state = "failed";
-      this.view.renderStatus(this.ui("failed"));
+      this.view.say("failed");
       return;
     }
     this.answerReveal(step, rv);

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -185,7 +186,8 @@ needs_nginx = pytest.mark.skipif(not Path(NGINX).exists(),
 def behind_nginx(tmp_path):
     """deploy/nginx's configuration in front of two replicas, each with one computation
     process and no queue (so a computation while one runs is answered 503, busy); yields
-    (nginx's base URL, the replicas' processes). (With one replica nginx never ejects it.)"""
+    (nginx's base URL, the replicas' processes, their own base URLs). (With one replica nginx
+    never ejects it.)"""
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         from bench_scale import nginx_config
@@ -203,7 +205,8 @@ def behind_nginx(tmp_path):
                              start_new_session=True)
     try:
         wait_healthy(f"http://127.0.0.1:{listen}", proxy, 20)
-        yield f"http://127.0.0.1:{listen}", [proc for proc, _ in started]
+        yield (f"http://127.0.0.1:{listen}", [proc for proc, _ in started],
+               [replica for _, replica in started])
     finally:
         proxy.terminate()
         proxy.wait(10)
@@ -211,27 +214,27 @@ def behind_nginx(tmp_path):
             stop_server(proc)
 
 
-# The occupying client asks again while it is answered busy: it starts a second or so after the
-# test's own requests (a fresh interpreter importing httpx), and on a loaded machine those had
-# taken its replica first, it was answered 503 and left, and nothing held the replicas again
-# (the test then saw 200 answers to its 200 requests and failed, on a correct server).
+# An occupying client (a process of its own) asks one replica, directly, for a slow computation
+# again and again until it is killed, so that the replica is busy but for the instants between
+# two requests. Asked once, through nginx, it raced the test's own requests: on a loaded machine
+# those took its replica first, it was answered 503 and left (or its one computation ended
+# before the test came), nothing held the replicas again, and the test saw 200 answers to its
+# 200 requests on a correct server. Held this way, the test's request finds both replicas busy
+# as soon as both clients have started, on a slow machine or a fast one.
 OCCUPY = """
 import httpx, json, sys, time
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
-    answer = httpx.post(sys.argv[1] + '/api/v1/train', json=json.loads(sys.argv[2]), timeout=60)
-    if answer.status_code != 503:
-        break
-    time.sleep(0.05)
+while True:
+    httpx.post(sys.argv[1] + '/api/v1/train', json=json.loads(sys.argv[2]), timeout=120)
+    time.sleep(0.01)
 """
 
 
-def occupy(base: str, seed: int) -> subprocess.Popen[bytes]:
-    """A client (a process of its own) whose slow computation holds a replica's process, asked
-    again until a replica takes it."""
+def occupy(replica: str, seed: int) -> subprocess.Popen[bytes]:
+    """A client that keeps one replica's computation process busy until it is killed."""
     from tests.serving_support import slow_train
 
-    return subprocess.Popen([sys.executable, "-c", OCCUPY, base, json.dumps(slow_train(40, seed))])
+    return subprocess.Popen([sys.executable, "-c", OCCUPY, replica,
+                             json.dumps(slow_train(40, seed))])
 
 
 @needs_nginx
@@ -240,13 +243,14 @@ def test_busy_replicas_answer_503_through_nginx_and_stay_in_the_pool(behind_ngin
 
     from tests.serving_support import slow_train
 
-    base, _ = behind_nginx
-    running = [occupy(base, seed) for seed in (1, 2)]  # least_conn: one on each replica
+    base, _, replicas = behind_nginx
+    running = [occupy(replica, seed) for seed, replica in enumerate(replicas, start=1)]
     try:
-        with httpx.Client(base_url=base, timeout=60) as client:
+        with httpx.Client(base_url=base, timeout=120) as client:
             statuses = []
-            for seed in range(200):  # until both replicas are busy
-                busy = client.post("/api/v1/train", json=slow_train(2, seed=1000 + seed))
+            deadline = time.monotonic() + 120  # the clients start in about a second
+            while time.monotonic() < deadline:
+                busy = client.post("/api/v1/train", json=slow_train(2, seed=1000 + len(statuses)))
                 statuses.append(busy.status_code)
                 if busy.status_code == 503:
                     break
@@ -267,7 +271,7 @@ def test_nginx_own_502_when_no_replica_answers_is_json_with_retry_after(behind_n
 
     from tests.conftest import stop_server
 
-    base, replicas = behind_nginx
+    base, replicas, _ = behind_nginx
     for proc in replicas:
         stop_server(proc)
     response = httpx.get(base + "/api/v1/health", timeout=30)

@@ -87,6 +87,15 @@ export class Lessons {
     });
     store.addEventListener("change", (e) => this.onStore(e.detail.changed));
     studio.addEventListener("event", (e) => this.onEvent(e.detail.index));
+    // Once the student acts (scrolls, clicks, types), the page no longer scrolls by itself: a
+    // step's second look (applyHighlight) came after they had scrolled away, or between the
+    // press and the release of a click, moving the button from under the pointer (the click
+    // was lost, and Finish left the lesson open).
+    for (const type of ["pointerdown", "keydown", "wheel", "touchstart"])
+      document.addEventListener(type, () => clearTimeout(this.scrollTimer), {
+        capture: true,
+        passive: true,
+      });
   }
 
   /** Open the lesson the URL names, once the studio shows its first trace. */

@@ -15,6 +15,7 @@ import pytest
 from proc_support import stop_server
 from sse_support import Stream
 
+from bptt_studio.engine.request.fields import MAX_EXAMPLES
 from bptt_studio.rooms.hub import ALPHABET
 from bptt_studio.rooms.models import COMPARES, NOTATIONS
 
@@ -99,6 +100,8 @@ def test_a_state_over_the_message_size_is_413(room):
     ({"poll": {"question": "q/1", "options": 1}}, ["body", "poll", "options"]),
     ({"scenario": [1, 2]}, ["body", "scenario"]),
     ({"colour": "red"}, ["body", "colour"]),
+    ({"example": -1}, ["body", "example"]),
+    ({"example": MAX_EXAMPLES}, ["body", "example"]),  # a mini-batch's examples are 0..n-1
 ])
 def test_a_malformed_state_is_422_naming_the_field(room, state, loc):
     answer = put_state(room, **state)
@@ -131,7 +134,7 @@ def test_the_event_stream_is_unbuffered_server_sent_events(room):
 def test_a_late_joiner_receives_the_teachers_place_at_once(room):
     state = {"scenario": {"cell": "lstm", "data": {"preset": "machine"}}, "event": 9,
              "notation": "d2l", "compare": "cell", "lesson": {"id": "lstm", "step": 2},
-             "poll": None}
+             "poll": None, "example": 2}
     put_state(room, **state)
     with Stream(f"{room['base']}/events") as stream:
         event = stream.next_event()

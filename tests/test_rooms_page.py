@@ -5,6 +5,9 @@ comes back with one tap; screenshots of both faces in every language and size.""
 
 from __future__ import annotations
 
+import json
+from urllib.parse import quote
+
 import httpx
 import pytest
 
@@ -86,6 +89,21 @@ def test_every_student_follows_the_teachers_step_notation_comparison_and_lesson(
     wait_all(students, "#lesson-panel[data-lesson=lstm][data-step='2'][data-state=ready]")
     index = teacher.evaluate("document.body.dataset.eventIndex")
     wait_all(students, f"body[data-event-index='{index}']")
+    for page in [teacher, *students]:
+        assert page.errors == []
+
+
+def test_every_student_shows_the_example_of_the_batch_the_teacher_shows(open_page, live_server):
+    batch = {"batch": [{"text": word} for word in ("hello", "world", "there")]}
+    teacher = open_page(f"{live_server}/?data={quote(json.dumps(batch))}&cell=rnn")
+    room = start_class(teacher)
+    students = join(open_page, live_server, room, sizes=("1366", "390"))
+    for example in (2, 1):
+        teacher.select_option("#batch-example", str(example))
+        for page in students:
+            page.wait_for_function("(e) => window.bpttStudio.index?.example === e", arg=example,
+                                   timeout=30_000)
+            assert page.input_value("#batch-example") == str(example)
     for page in [teacher, *students]:
         assert page.errors == []
 

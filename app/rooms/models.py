@@ -2,9 +2,9 @@
 
 A room's state is what the teacher's page shows and the students' pages follow: the scenario
 (the page's own sparse request, as its link holds it), the event, the notation, the comparison,
-the lesson step and the open question. The server checks its shape and size, never its
-meaning: each student's page asks the API for the scenario, which validates it as it validates
-any request.
+the lesson step, the open question and the example of a mini-batch shown. The server checks
+its shape and size, never its meaning: each student's page asks the API for the scenario,
+which validates it as it validates any request.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bptt_studio.engine.request.fields import MAX_EXAMPLES
 
 # The page's registries (static/js/text/notation.js NOTATIONS, static/js/state/state.js COMPARES);
 # tests/test_rooms_api.py reads both files and holds these equal.
@@ -67,6 +69,9 @@ class RoomState(Strict):
     compare: Compare | None = Field(None, description="set-ups side by side, or null")
     lesson: Lesson | None = Field(None, description="the open guided lesson's step, or null")
     poll: Poll | None = Field(None, description="the question the students answer, or null")
+    example: int = Field(0, ge=0, le=MAX_EXAMPLES - 1,
+                         description="the example of a mini-batch the views show, 0-based "
+                                     "(0 for one sequence)")
 
     @field_validator("scenario")
     @classmethod

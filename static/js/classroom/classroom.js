@@ -1,6 +1,6 @@
 // Classroom mode: a teacher's page leads, the students' pages follow (app/rooms/; the JSON is
 // docs/CONTRACT.md's "Classrooms"). The teacher's page sends its place — the scenario the API
-// accepted, the event, the notation, the comparison, the lesson step and the open question —
+// accepted, the event, the notation, the comparison, the lesson step, the open question and the example of a mini-batch shown —
 // whenever it changes (one request in flight, the newest state wins); each student's page
 // receives it on the room's event stream and shows the same place, unless the student has
 // gone exploring (any change of their own), from where one tap brings them back. A lesson's
@@ -14,7 +14,7 @@ import { ClassPanel } from "./classroom-panel.js";
 import { setLanguage, t } from "../text/i18n.js";
 import { rich } from "../lessons/lesson-formula.js";
 
-const FOLLOWED = ["scenario", "event", "notation", "compare", "lesson"];
+const FOLLOWED = ["scenario", "event", "notation", "compare", "lesson", "example"];
 const SEND_GAP_MS = 50; // at most 20 states a second, as BPTT_ROOMS_STATE_PER_S allows
 const tokenKey = (room) => `bptt-room-teacher-${room}`;
 const studentKey = (room) => `bptt-room-student-${room}`;
@@ -220,6 +220,7 @@ export class Classroom {
       notation: s.notation,
       compare: s.compare,
       lesson: s.lesson,
+      example: s.example,
       poll: question
         ? {
             question,
@@ -343,7 +344,11 @@ export class Classroom {
         event: state.event,
         compare: state.compare,
       });
-      this.store.update({ notation: state.notation, event: state.event });
+      this.store.update({
+        notation: state.notation,
+        event: state.event,
+        example: state.example ?? 0, // (a state from before the field: the first example)
+      });
       const poll = state.poll;
       if (
         poll?.revealed &&

@@ -334,3 +334,23 @@ def test_a_large_batchs_shares_are_colours_or_norms_never_a_false_sum(page, live
     assert page.locator("#batch-shares li.batch-share").count() == 2
     assert page.locator("#batch-shares .batch-op").count() == 0  # no "+" or "=" between norms
     assert console_errors == []
+
+
+def test_a_link_with_a_batch_of_explicit_arrays_says_they_are_in_use(page, live_server,
+                                                                     console_errors):
+    """A batch of inputs and targets written by hand (as a course's exercise gives them) opens
+    on its examples, and the controls say the numbers in use are the link's own, as they do
+    for one sequence of arrays; the data box, which holds text, words or a series, is empty."""
+    examples = [{"inputs": [[1, 0], [0, 1], [1, 1]], "targets": [0, 1, 0]},
+                {"inputs": [[0, 1], [1, 1], [1, 0]], "targets": [1, 0, 1]}]
+    data = quote(json.dumps({"batch": examples}, separators=(",", ":")))
+    open_studio(page, live_server, f"data={data}&cell=rnn")
+    assert page.locator("#batch-example option").count() == len(examples)
+    assert catalogue(page, "ctl.own.data") in page.text_content("#own-status")
+    assert page.input_value("#ctl-data") == ""
+    page.select_option("#batch-example", "1")
+    page.wait_for_function("() => window.bpttStudio.index.example === 1")
+    first = next(e for e in page.evaluate("window.bpttStudio.trace.events")
+                 if e["kind"] == "forward" and e.get("example") == 1)
+    assert first["x"] == examples[1]["inputs"][0]
+    assert console_errors == []

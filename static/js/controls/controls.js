@@ -7,7 +7,7 @@ import { cellModule, DEFAULT_CELL } from "../cells/index.js";
 import { WORKSHEET } from "../util/config.js";
 import { apiDetail } from "../util/dom.js";
 import { num } from "../text/format.js";
-import { isArrayData } from "../state/fragment.js";
+import { hasOwnArrays } from "../state/fragment.js";
 import { has, t as tr, tp } from "../text/i18n.js";
 import { seriesText, seriesValues } from "../text/numbers.js";
 
@@ -368,7 +368,7 @@ export class Controls {
     this.fitDataRows();
     this.syncDataRule();
     // explicit arrays are edited in the editors, not typed here
-    if (isArrayData(data) && document.activeElement !== $("ctl-data")) $("ctl-data").value = "";
+    if (hasOwnArrays(data) && document.activeElement !== $("ctl-data")) $("ctl-data").value = "";
     const setv = (id, v) => {
       const el = $(id);
       if (document.activeElement === el) return;
@@ -406,7 +406,7 @@ export class Controls {
     const own = [
       s.params && "ctl.own.weights",
       (s.h0 || s.c0) && "ctl.own.state",
-      isArrayData(s.data) && "ctl.own.data",
+      hasOwnArrays(s.data) && "ctl.own.data",
     ].filter(Boolean);
     $("own-status").replaceChildren(
       ...own.map((key) => {

@@ -36,6 +36,11 @@ export function isArrayData(data) {
   return Boolean(data && typeof data === "object" && "inputs" in data);
 }
 
+/** Explicit inputs and targets, of one sequence or of a mini-batch's examples (data.batch). */
+export function hasOwnArrays(data) {
+  return isArrayData(data) || (Array.isArray(data?.batch) && data.batch.some(isArrayData));
+}
+
 const PATH = /^(params\.[A-Za-z][A-Za-z0-9_]*|h0|c0|data\.inputs|data\.targets)$/;
 
 /** Put decoded fields ({path: value}) back into a scenario (a copy); other paths are ignored. */

@@ -60,12 +60,38 @@ def _train(key: str, iterations: int) -> dict[str, Any]:
     return train(json.loads(key), iterations, include_trace=True)
 
 
+def example_view(result: dict[str, Any], example: int = 0) -> dict[str, Any]:
+    """A mini-batch's result as the page's views read it (static/js/state/trace.js
+    exampleTrace): one example's forward and backward events and the update events, its
+    inputs, targets, step losses and diagnostics; the rest (the updates, with every example's
+    share) the batch's. One sequence's result as it is."""
+    if "n" not in result["sizes"]:
+        return result
+    view = dict(result)
+    view["events"] = [ev for ev in result["events"]
+                      if ev["kind"] == "update" or ev.get("example") == example]
+    for key in ("inputs", "targets", "step_losses"):
+        view[key] = result[key][example]
+    if result.get("example_diagnostics"):
+        view["diagnostics"] = result["example_diagnostics"][example]
+    return view
+
+
 def trace(scenario: dict[str, Any]) -> dict[str, Any]:
-    """The engine's result for a scenario, trained first when it names "train"."""
+    """The engine's result for a scenario as the page walks it (a mini-batch's first example:
+    example_view), trained first when it names "train"."""
     key = json.dumps(request_of(scenario), sort_keys=True)
     if scenario.get("train"):
-        return _train(key, scenario["train"])["trace"]
-    return _trace(key)
+        return example_view(_train(key, scenario["train"])["trace"])
+    return example_view(_trace(key))
+
+
+def loss_steps_of(result: dict[str, Any], update: int) -> list[int]:
+    """The steps whose loss an update injects (trace.js lossStepsOf): the loss steps after the
+    update before it, up to its own."""
+    windows = result["windows"]
+    after = windows[update - 1]["t_update"] if update else 0
+    return [t for t in result["loss_steps"] if after < t <= windows[update]["t_update"]]
 
 
 def training(scenario: dict[str, Any]) -> dict[str, Any] | None:
@@ -78,6 +104,7 @@ COMPARE_SETUPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "cell": [(c, {"cell": c}) for c in ("rnn", "lstm", "gru")],
     "loss_at": [(a, {"loss_at": a}) for a in ("every", "last")],
     "truncation": [("full", {"truncation": None}), ("truncated", {})],
+    "reduction": [(r, {"reduction": r}) for r in ("sum", "mean")],
     "bug": [("true", {}), ("bugged", {})],  # the true pass without the bug (compare_setups)
 }
 DEFAULT_TRUNCATION = {"k1": 3}  # compare-plan.js: when the scenario has none
@@ -204,6 +231,15 @@ def answer(step: dict[str, Any]) -> Any:
     if fn == "neuronLarger":
         out, nxt = (term["value"] for term in neuron_view(step)["dh"]["terms"])
         return "out" if abs(out) >= abs(nxt) else "next"
+    if fn == "reductionFactor":
+        # which count the engine's two gradient norms of the update are apart by
+        sides = {k: trace(s) for k, s in compare_setups(mode, shown).items()}
+        u = reader["update"]
+        ratio = sides["sum"]["updates"][u]["grad_norm"] / sides["mean"]["updates"][u]["grad_norm"]
+        n = sides["mean"]["sizes"].get("n", 1)
+        steps = len(loss_steps_of(sides["mean"], u))
+        factors = {"one": 1, "n": n, "steps": steps, "both": n * steps}
+        return min(factors, key=lambda k: abs(np.log(ratio / factors[k])))
     if fn == "compareArgmax":
         flows = {k: _last_row(trace(s))[reader["k"] - 1]
                  for k, s in compare_setups(mode, shown).items()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from lessons_support import (
     COMPARE_SETUPS,
@@ -20,6 +21,7 @@ from lessons_support import (
     correct_option,
     event_index,
     lessons,
+    loss_steps_of,
     match_event,
     neuron_view,
     pick,
@@ -44,13 +46,14 @@ EQ_IDS = {"inputs", "a", "h", "c", "yhat", "loss", "g_o", "dh", "delta", "contri
           "window-loss", "grad-norm", "clip", "rule"} | {f"gate-{g}" for g in "figozrn"} | {
           f"delta-{g}" for g in "figozrn"}
 PAGE_IDS = {"#box-error-flow", "#box-grad-norms", "#box-accum", "#box-loss", "#predictions",
-            "#tl-scrubber", "#neuron", "#bughunt"}
+            "#tl-scrubber", "#neuron", "#bughunt", "#batch", "#batch-shares"}
 # hooks of the compare view (compare.js): the sentence that says what differs, and its numbers
 COMPARE_HOOKS = {".cmp-point"} | {f"[data-num={n}]" for n in (
-    "dh", "dh_out", "dh_next", "flow_first", "loss", "updates", "cosine", "relative_error")}
+    "dh", "dh_out", "dh_next", "flow_first", "loss", "updates", "cosine", "relative_error",
+    "grad_norm", "divisor")}
 # the single view's parts a comparison hides (body[data-compare] in studio.css)
 SINGLE_ONLY = {"#box-error-flow", "#box-grad-norms", "#box-accum", "#box-loss", "#predictions",
-               "#neuron"}
+               "#neuron", "#batch", "#batch-shares"}
 
 
 def all_steps():
@@ -69,10 +72,10 @@ def text_fields(step: dict, lang: str, lesson_id: str, i: int) -> dict[str, str]
     return fields
 
 
-def test_seven_lessons_of_four_to_seven_steps_each_ending_with_questions():
+def test_eight_lessons_of_four_to_seven_steps_each_ending_with_questions():
     ids = [lesson["id"] for lesson in lessons()]
     assert ids == ["recursion", "last-step", "when-update", "lstm", "vanishing", "train-machine",
-                   "find-the-bug"]
+                   "find-the-bug", "mini-batch"]
     for lesson in lessons():
         steps = lesson["steps"]
         assert 4 <= len(steps) <= 7, lesson["id"]
@@ -255,7 +258,7 @@ def test_question_answer_read_from_the_engine_is_an_option(lesson, i, step):
         ("recursion", 5): "next", ("recursion", 6): 2, ("last-step", 5): True,
         ("when-update", 4): 3, ("when-update", 5): "close", ("lstm", 4): 5, ("lstm", 5): True,
         ("vanishing", 4): "gru", ("vanishing", 5): "fades", ("train-machine", 4): 6,
-        ("find-the-bug", 3): 5, ("find-the-bug", 4): 6,
+        ("find-the-bug", 3): 5, ("find-the-bug", 4): 6, ("mini-batch", 3): "both",
     }
     assert answer(step) == expected[(lesson["id"], i)]
 
@@ -281,6 +284,30 @@ def test_the_scenarios_show_what_the_texts_say():
     assert last["loss_steps"] == [6]
     assert not any(ev["dh_out"].any() for ev in last["events"]
                    if ev["kind"] == "backward" and ev["t"] < 6)
+
+
+def test_the_mini_batch_lesson_says_what_the_engine_computes():
+    """The mini-batch lesson's claims, from the engine's result of the whole batch: X_t is an
+    n × d matrix, the examples' shares add up to the update's loss and gradient (and the text's
+    rounded sum is right as written), the mean divides by n · steps and so does its gradient."""
+    from bptt_studio.engine import run_trace
+
+    steps = next(x for x in lessons() if x["id"] == "mini-batch")["steps"]
+    summed = run_trace(steps[1]["scenario"])
+    n, T, D = (summed["sizes"][k] for k in ("n", "T", "D"))
+    assert (n, T) == (3, 6) and np.asarray(summed["inputs"])[:, 0, :].shape == (n, D)
+    update = summed["updates"][0]
+    assert sum(s["loss"] for s in update["shares"]) == pytest.approx(update["loss"], rel=1e-12)
+    for name, grad in update["grads"].items():
+        total = sum(np.asarray(s["grads"][name]) for s in update["shares"])
+        np.testing.assert_allclose(total, grad, rtol=1e-12, atol=1e-15)
+    rounded = [round(s["loss"], 2) for s in update["shares"]]
+    assert round(sum(rounded), 2) == round(update["loss"], 2)  # "{l1} + {l2} + {l3} = {L}"
+    averaged = run_trace(steps[2]["scenario"])
+    terms = n * len(loss_steps_of(averaged, 0))
+    assert terms == 18
+    assert averaged["updates"][0]["loss"] == pytest.approx(update["loss"] / terms, rel=1e-12)
+    assert update["grad_norm"] / averaged["updates"][0]["grad_norm"] == pytest.approx(terms)
 
 
 def neuron_steps():

@@ -37,7 +37,8 @@ def lesson_step(lesson_id: str, number: int) -> dict:
     return lesson["steps"][number - 1]
 
 
-@pytest.mark.parametrize(("lesson_id", "number"), [("vanishing", 5), ("when-update", 6)])
+@pytest.mark.parametrize(("lesson_id", "number"), [("vanishing", 5), ("when-update", 6),
+                                                  ("mini-batch", 4)])
 def test_a_reveal_that_compares_answers_before_the_columns_are_built(
         page, live_server, console_errors, lesson_id, number):
     """The reveal's traces were fetched while the question was read: the verdict and the

@@ -195,6 +195,26 @@ def test_the_whole_batch_shows_each_share_and_their_sum_at_an_update(page, live_
     assert console_errors == []
 
 
+def test_a_truncated_updates_mean_weight_counts_the_steps_it_injects(page, live_server,
+                                                                     console_errors):
+    """With BPTT(2, 3) the second update's window looks back over steps 2-4 but injects the
+    losses of steps 3 and 4 only: the engine divides by n · 2, and the sentence says so."""
+    request = {**BATCH, "truncation": {"k1": 2, "k2": 3}, "detail": "full"}
+    trace = httpx.post(f"{live_server}/api/v1/trace", json=request, timeout=30).json()
+    update = trace["updates"][1]
+    assert update["window"] == [2, 4] and trace["windows"][0]["t_update"] == 2
+    summed = httpx.post(f"{live_server}/api/v1/trace", json={**request, "reduction": "sum"},
+                        timeout=30).json()
+    first = summed["updates"][0]  # the same weights as the mean's first update: n · 2 apart
+    assert first["loss"] == pytest.approx(3 * 2 * trace["updates"][0]["loss"], rel=1e-12)
+    open_studio(page, live_server, batch_query("&k1=2&k2=3"))
+    page.evaluate("window.bpttStudio.goTo({kind: 'update', update: 1})")
+    page.locator("#batch-shares").wait_for(state="visible")
+    assert page.locator(".batch-mean").inner_text() == catalogue(page, "batch.mean",
+                                                                 {"n": 3, "steps": 2})
+    assert console_errors == []
+
+
 def test_the_neuron_view_of_a_batch_asks_for_the_example_shown(page, live_server,
                                                              console_errors):
     trace = api_trace(live_server)

@@ -49,8 +49,8 @@ export class StudioHandle {
 
   /**
    * Load a scenario (a sparse trace request, optionally with "train") at an event; compare:
-   * a comparison to show it in ("cell", "loss_at", "truncation"), null for the single view,
-   * undefined to keep the page's.
+   * a comparison to show it in (one of state.js COMPARES: "cell", "reduction", ...), null for
+   * the single view, undefined to keep the page's.
    */
   async loadScenario(scenario, { event = 0, compare = undefined } = {}) {
     const studio = this.studio;

@@ -2,8 +2,10 @@
 // read from the engine's result (the trace, a training run, compared traces) by a named reader
 // here; lessons.json names the reader and its arguments, never the number. In a comparison
 // the trace is the one the timeline walks; a reader with "setup" reads that set-up's instead
-// (compare-plan.js names them: rnn, lstm, gru; every, last; full, truncated; true, bugged).
+// (compare-plan.js names them: rnn, lstm, gru; every, last; full, truncated; sum, mean; true,
+// bugged).
 
+import { lossStepsOf } from "../state/trace.js";
 import { superscript } from "../text/format.js";
 
 const flat = (v) => (Array.isArray(v) ? v.flat(Infinity) : [v]);
@@ -60,6 +62,25 @@ const READERS = {
     Math.abs(neuron.dh.terms[0].value) >= Math.abs(neuron.dh.terms[1].value) ? "out" : "next",
   // where a bugged pass first parts from the true one (the engine's bug.parting): its step
   partingStep: ({ trace }) => trace.bug.parting.t,
+  // a mini-batch: its sizes (n, T, D), an example's share of an update's loss, the update's
+  size: ({ trace }, r) => trace.sizes[r.key],
+  shareLoss: ({ trace }, r) => trace.updates[r.update].shares[r.example].loss,
+  windowLoss: ({ trace }, r) => trace.updates[r.update].loss,
+  // the steps whose loss update u injects, and its loss terms: those steps in every example
+  lossSteps: ({ trace }, r) => lossStepsOf(trace, r.update).length,
+  lossTerms: ({ trace }, r) => (trace.sizes.n ?? 1) * lossStepsOf(trace, r.update).length,
+  // comparing reductions: which count sets the summed gradient of update u apart from the
+  // averaged one in the engine's two norms ("one", "n", "steps" or "both", n · steps): the
+  // nearest on a logarithmic scale; the ratio only ranks the four, it is never shown
+  reductionFactor: ({ compare }, r) => {
+    const ratio =
+      compare.sum.updates[r.update].grad_norm / compare.mean.updates[r.update].grad_norm;
+    const n = compare.mean.sizes.n ?? 1;
+    const steps = lossStepsOf(compare.mean, r.update).length;
+    const factors = { one: 1, n, steps, both: n * steps };
+    const off = (name) => Math.abs(Math.log(ratio / factors[name]));
+    return Object.keys(factors).reduce((a, b) => (off(b) < off(a) ? b : a));
+  },
   compareFlow: ({ compare }, r) => lastRow(compare[r.value])[r.k - 1],
   compareArgmax: ({ compare }, r) =>
     Object.keys(compare).reduce((a, b) =>

@@ -2,8 +2,8 @@
 // public handle (loadScenario, goTo, highlight, clearHighlight, resolve, compare; events
 // "trace" and "event") and the store (lang, notation, lesson). Lessons are data:
 // /static/lessons/lessons.json holds the scenarios, events, highlights and questions (a step or
-// a reveal that compares names its comparison, "compare": "cell" | "loss_at" | "truncation",
-// and the page shows it side by side); <lang>.json the texts, aligned step by step.
+// a reveal that compares names its comparison, "compare": "cell" | "loss_at" | "truncation" |
+// "reduction", and the page shows it side by side); <lang>.json the texts, aligned step by step.
 // Both are fetched when a lesson opens; main.js imports this module (and attach() its CSS) only
 // when the Lessons button is used or the URL names a lesson. Every number a text shows, and
 // every answer a question checks, is read from the engine's result by a reader

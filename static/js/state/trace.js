@@ -24,6 +24,19 @@ export function batchSize(trace) {
   return trace?.sizes?.n ?? 0;
 }
 
+/**
+ * The steps whose loss update u injects: the API's loss_steps after the step of the update
+ * before it, up to its own (a truncated window looks back further, but injects only its new
+ * steps' losses). With the "mean" reduction the window's loss is divided by n times their
+ * number (CONTRACT.md); they are picked from the trace, none is computed.
+ */
+export function lossStepsOf(trace, u) {
+  const windows = trace?.windows || [];
+  if (!windows[u]) return [];
+  const after = u > 0 ? (windows[u - 1]?.t_update ?? 0) : 0;
+  return (trace.loss_steps || []).filter((t) => t > after && t <= windows[u].t_update);
+}
+
 // The fields of a mini-batch's trace that hold one entry per example (CONTRACT.md): a view of
 // example e reads entry e of each, as it reads the field of one sequence.
 const PER_EXAMPLE = ["inputs", "targets", "step_losses"];

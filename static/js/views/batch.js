@@ -10,7 +10,7 @@ import { el } from "../util/dom.js";
 import { num } from "../text/format.js";
 import { t as tr } from "../text/i18n.js";
 import { gradText } from "../text/notation.js";
-import { maxAbs } from "../state/trace.js";
+import { lossStepsOf, maxAbs } from "../state/trace.js";
 
 // Matrices up to this many columns show their numbers; wider ones only their colours.
 const NUMBERS_UP_TO = 4;
@@ -128,8 +128,8 @@ export class BatchView {
     });
     el("p", "hint batch-explain", box, tr("batch.explain", { n: idx.n }));
     if (idx.trace.config?.reduction === "mean") {
-      const [w0, w1] = update.window || [];
-      const steps = (idx.trace.loss_steps || []).filter((t) => t >= w0 && t <= w1).length;
+      // the steps whose loss this update injects (not every step its window looks back over)
+      const steps = lossStepsOf(idx.trace, ev.update).length;
       el("p", "hint batch-mean", box, tr("batch.mean", { n: idx.n, steps }));
     }
     if (idx.detail === "norms") {

@@ -11,6 +11,7 @@
 // step 2) shows its event of that kind with the nearest t, the earlier on a tie, and says so.
 import { cellModule, cellNames, DEFAULT_CELL } from "../cells/index.js";
 import { COMPARES } from "../state/state.js";
+import { batchSize, lossStepsOf } from "../state/trace.js";
 
 export { COMPARES };
 
@@ -46,6 +47,14 @@ export function setupsOf(mode, scenario) {
       id: at,
       scenario: { ...structuredClone(base), loss_at: at },
       label: { key: `cmp.setup.${at}` },
+    }));
+  }
+  if (mode === "reduction") {
+    // "why 1/n?": the same losses added up, and averaged as PyTorch's reduction="mean" does
+    return ["sum", "mean"].map((reduction) => ({
+      id: reduction,
+      scenario: { ...structuredClone(base), reduction },
+      label: { key: `cmp.setup.${reduction}` },
     }));
   }
   if (mode === "bug") {
@@ -156,11 +165,24 @@ export function eventNumbers(index, i) {
 }
 
 /**
+ * What the "mean" reduction divides update u's loss by, from the trace: n (sizes.n, 1 for one
+ * sequence) times the steps whose loss the update injects; 1 for the "sum". {n, steps, by}.
+ */
+export function divisorOf(trace, u = 0) {
+  const n = batchSize(trace) || 1;
+  const steps = lossStepsOf(trace, u).length;
+  return { n, steps, by: trace.config?.reduction === "mean" ? n * steps : 1 };
+}
+
+/**
  * The numbers of the whole pass: the error of the last loss reaching h(1) (error_flow, the
  * API's own norm), the loss of the pass, the updates and, for a truncated set-up, the cosine
  * and relative error between its gradient and full BPTT's (diagnostics.full_vs_truncated).
+ * Comparing reductions, the error of one loss is the same in both (error_flow is L(T)'s own,
+ * unweighted): the first update's gradient norm and what its loss was divided by instead.
  */
-export function passNumbers(trace) {
+export function passNumbers(trace, mode = null) {
+  if (mode === "reduction") return reductionNumbers(trace);
   const T = trace.sizes.T;
   const flow = trace.diagnostics?.error_flow;
   const rows = [
@@ -181,16 +203,39 @@ export function passNumbers(trace) {
   return rows;
 }
 
+/** A reduction's column: its loss, its first update's gradient norm and divisor, updates. */
+function reductionNumbers(trace) {
+  const { n, steps, by } = divisorOf(trace, 0);
+  return [
+    { key: "cmp.num.passLoss", value: trace.loss, id: "loss" },
+    {
+      key: "cmp.num.gradNorm",
+      value: trace.updates?.[0]?.grad_norm ?? null,
+      args: { u: 1 },
+      id: "grad_norm",
+    },
+    trace.config?.reduction === "mean"
+      ? { key: "cmp.num.divisorMean", value: by, args: { n, steps }, id: "divisor", count: true }
+      : { key: "cmp.num.divisorSum", value: by, id: "divisor", count: true },
+    { key: "cmp.num.updates", value: trace.updates?.length ?? 0, id: "updates", count: true },
+  ];
+}
+
 /**
  * The row of numbers drawn under each column's name, one per step k: how much of the last
  * loss reaches h(k) (error_flow's last row: the fade of a vanishing gradient, the cut of a
- * truncation), or, comparing where the loss is, how much each step adds to the gradient
- * (step_grad_norms: with a loss at the last step only, the early steps add little).
+ * truncation), or, comparing where the loss is or how it is reduced, how much each step adds
+ * to the gradient (step_grad_norms: with a loss at the last step only, the early steps add
+ * little; with the mean, each adds its window's 1/(n·steps) of the sum's, before the weights
+ * of the two part).
  */
 export function stripOf(mode, trace) {
   const d = trace.diagnostics;
   if (!d) return { key: null, values: [] };
-  if (mode === "loss_at") return { key: "cmp.strip.stepGrad", values: d.step_grad_norms || [] };
+  // comparing where the loss is, or its weight: how much each step adds to the gradient
+  if (mode === "loss_at" || mode === "reduction") {
+    return { key: "cmp.strip.stepGrad", values: d.step_grad_norms || [] };
+  }
   return {
     key: "cmp.strip.flow",
     values: (last(d.error_flow || []) || []).map((v) => v ?? 0),

@@ -6,6 +6,7 @@
 // sentence above the columns says the difference with those numbers. It draws the traces it
 // is given at the leader's event index; the studio loads them and the store moves the index.
 import {
+  divisorOf,
   eventNumbers,
   leaderOf,
   matchEvent,
@@ -277,7 +278,7 @@ export class CompareView {
     head.dropped.hidden = !setup.dropped;
     if (setup.dropped) head.dropped.textContent = tr("cmp.dropped");
     this.fillNumbers(head.now, tr("cmp.now"), eventNumbers(col.index, col.match.i));
-    this.fillNumbers(head.pass, tr("cmp.pass"), passNumbers(col.index.trace));
+    this.fillNumbers(head.pass, tr("cmp.pass"), passNumbers(col.index.trace, this.mode));
     this.drawStrip(col, shown.t);
   }
 
@@ -438,6 +439,8 @@ export class CompareView {
         right: norm("true"),
         wrong: norm("bugged"),
       });
+    } else if (this.mode === "reduction") {
+      text = this.reductionPoint(cols);
     } else if (this.mode === "truncation") {
       const fvt = cols.truncated?.diagnostics?.full_vs_truncated;
       const { k1, k2 } = this.setups[1]?.label.args || {};
@@ -450,6 +453,9 @@ export class CompareView {
     }
     // one sentence per span (each a catalogue text of its own)
     const sentences = Array.isArray(text) ? text : [text];
+    // a mini-batch: each column's network and equation show its first example (its selector
+    // is the single view's); the updates are the whole batch's
+    if (this.index.n) sentences.push(tr("cmp.point.batch", { n: this.index.n }));
     if (this.pointPass.textContent !== sentences.join(" ")) {
       this.pointPass.replaceChildren(
         ...sentences.flatMap((t, k) => {
@@ -460,6 +466,23 @@ export class CompareView {
       );
     }
     this.drawPointNow();
+  }
+
+  /**
+   * Sum against mean, in the API's numbers: what the mean divided the first update's loss by
+   * (n from sizes, its loss steps from loss_steps and windows: divisorOf) and the gradient norm
+   * of that update in each column, side by side; the engine's norms, never a ratio made here.
+   * Later updates start from weights the first one moved by different amounts: said, if any.
+   */
+  reductionPoint(cols) {
+    const { n, steps, by } = divisorOf(cols.mean, 0);
+    const norm = (id) => num(cols[id]?.updates?.[0]?.grad_norm ?? null, 4);
+    const text = [
+      tr("cmp.point.reduction", { n, steps, by, sum: norm("sum"), mean: norm("mean") }),
+      tr("cmp.point.reductionWhy"),
+    ];
+    if ((cols.mean?.updates?.length ?? 0) > 1) text.push(tr("cmp.point.reductionLater"));
+    return text;
   }
 
   /** The number that differs at the event shown, column by column (eventNumbers' first). */

@@ -58,9 +58,26 @@ export function setupsOf(mode, scenario) {
   }
   if (mode === "truncation") {
     const trunc = base.truncation || DEFAULT_TRUNCATION;
+    const full = {
+      id: "full",
+      scenario: { ...base, truncation: null },
+      label: { key: "cmp.setup.full" },
+    };
+    if (trunc.mode === "randomized") {
+      // the same column as a fixed truncation's (its id too): the gradient beside full BPTT's
+      return [
+        full,
+        {
+          id: "truncated",
+          scenario: { ...structuredClone(base), truncation: structuredClone(trunc) },
+          label: { key: "cmp.setup.randomized", args: { p: trunc.p } },
+          randomized: true,
+        },
+      ];
+    }
     const k2 = trunc.k2 ?? trunc.k1;
     return [
-      { id: "full", scenario: { ...base, truncation: null }, label: { key: "cmp.setup.full" } },
+      full,
       {
         id: "truncated",
         scenario: { ...structuredClone(base), truncation: structuredClone(trunc) },

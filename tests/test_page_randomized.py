@@ -122,6 +122,13 @@ def test_the_network_shows_the_api_s_xi_between_the_steps(page, live_server, con
     for s in shown:
         assert s["cut"] == (s["xi"] == 0) == s["line"]  # a cut is drawn as a window's cut is
         assert s["label"] == catalogue(page, "net.xi", {"xi": "0" if s["cut"] else "2"})
+    # the equation of this backward step (t = 4) writes ξ_5 before what comes from step 5, and
+    # says what the draw did
+    xi5 = api["xi"][4]
+    note = catalogue(page, "eq.xiCut" if xi5 == 0 else "eq.xiKept",
+                     {"sub": "₅", "next": 5, "xi": "0" if xi5 == 0 else "2"})
+    assert note in page.eval_on_selector_all("#equation .eq-note", "els => els.map((e) => e.textContent)")
+    assert page.locator("#equation msub:has(mi:text-is('ξ'))").count() >= 1
     # a cut flow carries nothing back: no strand from step t to t−1 where ξ_t = 0
     page.click("#tl-last")
     cut_steps = [s["t"] for s in shown if s["cut"]]
@@ -233,3 +240,33 @@ def test_the_randomized_comparison_reads_in_the_language(page, live_server, cons
         page, "spread.title", {"n": SPREAD_SEEDS, "p": "0.5"})
     assert page.evaluate(UNCATALOGUED_TEXT, lang) == []
     assert console_errors == []
+
+
+# ---- screenshots ---------------------------------------------------------------------------
+
+SHOTS = [("desktop", "en"), ("laptop", "pt-BR"), ("phone", "ru")]
+
+
+@pytest.mark.parametrize(("size", "lang"), SHOTS)
+def test_screenshots_of_randomized_truncation_fit_the_screen(sized, live_server, artifacts_dir,
+                                                             size, lang):
+    """The single view (the control, ξ on the network) and the comparison with its spread, at
+    each size, nothing wider than the screen; for a person to look at (artifacts/randomized-*)."""
+    page = sized(size)
+    width = page.viewport_size["width"]
+    open_studio(page, live_server, f"rand=0.5&seed=1&e=9&lang={lang}")
+    page.locator("#trunc-hint").scroll_into_view_if_needed()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=str(artifacts_dir / f"randomized-single-{lang}-{size}.png"))
+    page.locator("#network").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / f"randomized-network-{lang}-{size}.png"))
+    open_studio(page, live_server, f"compare=truncation&rand=0.5&seed=1&e=9&lang={lang}")
+    page.wait_for_selector("#cmp-spread[data-state=ready]", timeout=30_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    box = page.locator("#cmp-spread").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5
+    page.locator("#compare").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / f"randomized-compare-{lang}-{size}.png"))
+    page.locator("#cmp-spread").screenshot(
+        path=str(artifacts_dir / f"randomized-spread-{lang}-{size}.png"))
+    assert page.errors == []

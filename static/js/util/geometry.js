@@ -169,7 +169,9 @@ export function spreadFrame(points, box) {
   const rels = points.map((p) => p.relative_error).filter(Number.isFinite);
   const coss = points.map((p) => p.cosine).filter(Number.isFinite);
   const xMax = niceCeil(Math.max(0.1, ...rels) * 1.05);
-  const yMin = Math.max(-1, Math.min(0.9, Math.floor(Math.min(1, ...coss) * 10 - 1e-9) / 10));
+  // a tenth below the lowest dot, so that no dot sits on the axis
+  const low = Math.min(1, ...coss) - 0.02;
+  const yMin = Math.max(-1, Math.min(0.9, Math.floor(low * 10 - 1e-9) / 10));
   const x0 = box.left;
   const x1 = box.width - box.right;
   const y0 = box.height - box.bottom;

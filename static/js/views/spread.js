@@ -92,7 +92,7 @@ export class SpreadView {
       svgEl("line", { class: "spread-grid", x1: x0, x2: x1, y1: y, y2: y }, svg);
       const t = svgEl(
         "text",
-        { class: "spread-tick", x: x0 - 5, y: y + 3.5, "text-anchor": "end", "data-raw": "" },
+        { class: "spread-tick", x: x0 - 9, y: y + 3.5, "text-anchor": "end", "data-raw": "" },
         svg,
       );
       t.textContent = num(v, 2);

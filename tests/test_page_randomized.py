@@ -127,7 +127,8 @@ def test_the_network_shows_the_api_s_xi_between_the_steps(page, live_server, con
     xi5 = api["xi"][4]
     note = catalogue(page, "eq.xiCut" if xi5 == 0 else "eq.xiKept",
                      {"sub": "₅", "next": 5, "xi": "0" if xi5 == 0 else "2"})
-    assert note in page.eval_on_selector_all("#equation .eq-note", "els => els.map((e) => e.textContent)")
+    notes = page.eval_on_selector_all("#equation .eq-note", "els => els.map((e) => e.textContent)")
+    assert note in notes
     assert page.locator("#equation msub:has(mi:text-is('ξ'))").count() >= 1
     # a cut flow carries nothing back: no strand from step t to t−1 where ξ_t = 0
     page.click("#tl-last")
@@ -183,6 +184,14 @@ def test_compare_truncation_draws_each_seed_s_numbers_as_the_api_gives_them(
     column = traces["truncated"]["diagnostics"]["full_vs_truncated"]
     assert own["seed"] == 3
     assert (own["cosine"], own["relative_error"]) == (column["cosine"], column["relative_error"])
+    # the API's diagnostics are the network's own flows, before ξ: the randomized column's
+    # strip and its "reaching h(1)" say so, not what its pass carried back
+    flow_labels = page.eval_on_selector_all(
+        "#compare .cmp-col [data-num=flow_first] dt", "els => els.map((e) => e.textContent)")
+    assert "ξ" not in flow_labels[0] and "ξ" in flow_labels[1]
+    strips = page.eval_on_selector_all("#compare .cmp-strip-cap",
+                                       "els => els.map((e) => e.textContent)")
+    assert "ξ" not in strips[0] and "ξ" in strips[1]
     # the words say what the dots show: each draw is off, the average is not
     assert page.text_content("#cmp-spread .cmp-spread-say") == catalogue(
         page, "spread.say", {"first": 3, "last": 3 + SPREAD_SEEDS - 1, "seed": 3, "p": "0.5"})

@@ -182,7 +182,9 @@ export function passNumbers(trace) {
   const flow = trace.diagnostics?.error_flow;
   const rows = [
     {
-      key: "cmp.num.flowFirst",
+      // a randomized truncation's diagnostics are the network's own flows, before ξ (DESIGN.md):
+      // said so, not read as what its pass carried back
+      key: Array.isArray(trace.xi) ? "cmp.num.flowFirstOwn" : "cmp.num.flowFirst",
       value: flow ? (last(flow)?.[0] ?? null) : null,
       args: { T },
       id: "flow_first",
@@ -209,7 +211,7 @@ export function stripOf(mode, trace) {
   if (!d) return { key: null, values: [] };
   if (mode === "loss_at") return { key: "cmp.strip.stepGrad", values: d.step_grad_norms || [] };
   return {
-    key: "cmp.strip.flow",
+    key: Array.isArray(trace.xi) ? "cmp.strip.flowOwn" : "cmp.strip.flow",
     values: (last(d.error_flow || []) || []).map((v) => v ?? 0),
     args: { T: trace.sizes.T },
   };

@@ -241,16 +241,6 @@ def test_the_gradient_check_and_the_neuron_view_say_why_they_refuse_randomized(
     assert console_errors == []
 
 
-@pytest.mark.parametrize("lang", LANGS)
-def test_the_randomized_comparison_reads_in_the_language(page, live_server, console_errors, lang):
-    open_studio(page, live_server, f"compare=truncation&rand=0.5&lang={lang}")
-    page.wait_for_selector("#cmp-spread[data-state=ready]", timeout=30_000)
-    assert page.text_content("#cmp-spread .cmp-spread-title") == catalogue(
-        page, "spread.title", {"n": SPREAD_SEEDS, "p": "0.5"})
-    assert page.evaluate(UNCATALOGUED_TEXT, lang) == []
-    assert console_errors == []
-
-
 # ---- screenshots ---------------------------------------------------------------------------
 
 SHOTS = [("desktop", "en"), ("laptop", "pt-BR"), ("phone", "ru")]
@@ -260,7 +250,8 @@ SHOTS = [("desktop", "en"), ("laptop", "pt-BR"), ("phone", "ru")]
 def test_screenshots_of_randomized_truncation_fit_the_screen(sized, live_server, artifacts_dir,
                                                              size, lang):
     """The single view (the control, ξ on the network) and the comparison with its spread, at
-    each size, nothing wider than the screen; for a person to look at (artifacts/randomized-*)."""
+    each size (in a language each: every string from its catalogue), nothing wider than the
+    screen; for a person to look at (artifacts/randomized-*)."""
     page = sized(size)
     width = page.viewport_size["width"]
     open_studio(page, live_server, f"rand=0.5&seed=1&e=9&lang={lang}")
@@ -271,6 +262,10 @@ def test_screenshots_of_randomized_truncation_fit_the_screen(sized, live_server,
     page.screenshot(path=str(artifacts_dir / f"randomized-network-{lang}-{size}.png"))
     open_studio(page, live_server, f"compare=truncation&rand=0.5&seed=1&e=9&lang={lang}")
     page.wait_for_selector("#cmp-spread[data-state=ready]", timeout=30_000)
+    # the comparison reads in the language, the spread's words included
+    assert page.text_content("#cmp-spread .cmp-spread-title") == catalogue(
+        page, "spread.title", {"n": SPREAD_SEEDS, "p": "0.5"})
+    assert page.evaluate(UNCATALOGUED_TEXT, lang) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     box = page.locator("#cmp-spread").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5

@@ -330,6 +330,8 @@ export class NetworkView extends EventTarget {
    * to reach), so it is not drawn.
    */
   buildXi() {
+    this.xiGroups = new Map(); // t -> its <g class="xi">
+    this.xiShown = null;
     const xi = this.index.trace.xi;
     if (!Array.isArray(xi)) return;
     const lay = this.layout;
@@ -344,6 +346,7 @@ export class NetworkView extends EventTarget {
         { class: `xi ${cut ? "xi-cut" : "xi-kept"}`, "data-t": t, "data-xi": raw(value) },
         layer,
       );
+      this.xiGroups.set(t, g);
       if (cut) el("line", { x1: xc, x2: xc, y1: lay.rowY.L - 8 * s, y2: lay.height - 6 }, g);
       const label = el(
         "text",
@@ -633,6 +636,7 @@ export class NetworkView extends EventTarget {
     setAttr(svg, "data-event-kind", ev.kind);
     setAttr(svg, "data-event-t", ev.t);
     this.drawColumns(i, ev);
+    this.markXi(ev);
     this.drawErrors(i);
     this.markCurrent(ev);
     this.drawUnits(i, ev);
@@ -667,6 +671,18 @@ export class NetworkView extends EventTarget {
       this.lastWindow = w;
     }
     setAttr(this.bandLayer, "data-phase", ev.kind);
+  }
+
+  /**
+   * At a backward step t, the ξ of the flow arriving from step t + 1 is the current one: in
+   * narrow columns it is the only ξ named (the CSS), the others keep their line and tooltip.
+   */
+  markXi(ev) {
+    const g = ev.kind === "backward" ? (this.xiGroups?.get(ev.t + 1) ?? null) : null;
+    if (g === this.xiShown) return;
+    this.xiShown?.classList.remove("is-current");
+    g?.classList.add("is-current");
+    this.xiShown = g;
   }
 
   /** The error strands of the backward steps reached in this window (built when first shown). */

@@ -119,6 +119,7 @@ def test_the_network_shows_the_api_s_xi_between_the_steps(page, live_server, con
     assert [s["t"] for s in shown] == list(range(2, len(api["xi"]) + 1))
     assert [s["xi"] for s in shown] == api["xi"][1:]
     assert any(s["cut"] for s in shown) and any(not s["cut"] for s in shown)  # seed 1 has both
+    assert page.locator(".stage .legend .lg-xi").is_visible()  # the key names ξ
     for s in shown:
         assert s["cut"] == (s["xi"] == 0) == s["line"]  # a cut is drawn as a window's cut is
         assert s["label"] == catalogue(page, "net.xi", {"xi": "0" if s["cut"] else "2"})
@@ -139,6 +140,7 @@ def test_the_network_shows_the_api_s_xi_between_the_steps(page, live_server, con
     page.click("#ctl-trunc-fixed")
     wait_truncation(page, {"k1": 3})
     assert page.locator("#network .xi").count() == 0
+    assert page.locator(".stage .legend .lg-xi").is_hidden()
     assert console_errors == []
 
 
@@ -274,3 +276,28 @@ def test_screenshots_of_randomized_truncation_fit_the_screen(sized, live_server,
     page.locator("#cmp-spread").screenshot(
         path=str(artifacts_dir / f"randomized-spread-{lang}-{size}.png"))
     assert page.errors == []
+
+
+def test_the_worksheet_names_the_randomized_truncation_with_the_api_s_xi(page, live_server,
+                                                                         console_errors):
+    page.goto(f"{live_server}/worksheet?text=abcde&H=2&rand=0.5&seed=1&variant=key")
+    page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+    api = api_trace(live_server, {"data": {"text": "abcde"}, "hidden_size": 2, "seed": 1,
+                                  "truncation": RANDOMIZED, "detail": "full"})
+    xi = ", ".join("0" if v == 0 else "2" for v in api["xi"][1:])
+    line = catalogue(page, "ws.meta.randomized", {"p": "0.5", "xi": xi})
+    assert line in page.eval_on_selector_all("#ws-meta li", "els => els.map((e) => e.textContent)")
+    assert console_errors == []
+
+
+def test_past_its_limits_the_spread_is_not_asked_for_and_says_so(page, live_server,
+                                                                 console_errors):
+    asked: list[dict] = []
+    page.on("request", lambda r: asked.append(r.post_data_json)
+            if r.url.endswith("/api/v1/trace") else None)
+    open_studio(page, live_server, "compare=truncation&rand=0.5&H=17")  # spread.js: H ≤ 16
+    page.wait_for_selector("#cmp-spread[data-state=large]")
+    assert page.text_content("#cmp-spread .cmp-spread-say") == catalogue(
+        page, "spread.large", {"n": SPREAD_SEEDS, "H": 16, "T": 64})
+    assert [r for r in asked if r.get("params") is not None] == []
+    assert console_errors == []

@@ -13,6 +13,7 @@ import { labelKey, repair } from "./controls/repair.js";
 import { CompareSource, TraceSource } from "./state/source.js";
 import { SPREAD, SpreadSource, spreadFits, spreadSeeds } from "./state/spread.js";
 import { batchSize, exampleTraining, TraceIndex } from "./state/trace.js";
+import { isRandomized } from "./state/state.js";
 
 export class Studio extends EventTarget {
   /**
@@ -171,7 +172,7 @@ export class Studio extends EventTarget {
           this.controls.showSlot("general", tr("status.normsOnly"));
         }
         this.setComparison(mode, setups, results, eventIndex, keep);
-        this.spreading = this.loadSpread(seq, setups, results);
+        this.loadSpread(seq, setups, results); // not awaited: it draws when its answers come
         return;
       }
       this.compareSource.abort();
@@ -290,6 +291,7 @@ export class Studio extends EventTarget {
     this.views.predictions.draw();
     this.controls.sync(trace.config, trace.sizes);
     this.timeline.setEvents(this.index.events, this.index.windows);
+    this.markTruncation([trace]);
     const exploded = Boolean(trace.non_finite || training?.non_finite);
     this.banner.hidden = !exploded;
     document.body.dataset.exploded = String(exploded);
@@ -338,6 +340,7 @@ export class Studio extends EventTarget {
     this.training = null;
     this.controls.sync(this.trace.config);
     this.timeline.setEvents(this.index.events, this.index.windows);
+    this.markTruncation(results.map((r) => r.trace));
     const exploded = results.some((r) => r.trace.non_finite);
     this.banner.hidden = !exploded;
     document.body.dataset.exploded = String(exploded);
@@ -377,6 +380,13 @@ export class Studio extends EventTarget {
       console.warn(err);
       this.compare.setSpread({ ...base, state: "failed" });
     }
+  }
+
+  /** A randomized truncation on screen: the page's CSS names ξ in the network's legend. */
+  markTruncation(traces) {
+    if (traces.some((trace) => isRandomized(trace.config?.truncation))) {
+      document.body.dataset.truncation = "randomized";
+    } else delete document.body.dataset.truncation;
   }
 
   /** Where highlight targets resolve: the single view, or each column of the comparison. */

@@ -176,6 +176,7 @@ export default {
   "legend.update": "weight update",
   "legend.window": "backward window",
   "legend.cut": "truncation cut",
+  "legend.xi": "ξ: randomized truncation's weight on the error flowing back (0 cuts it, 1/p scales it)",
   "legend.neg": "negative",
   "legend.pos": "positive",
 
@@ -617,6 +618,7 @@ export default {
   "ws.red.mean": "averaged",
   "ws.meta.full": "Full BPTT: one update after the whole sequence.",
   "ws.meta.truncated": "Truncated BPTT({k1}, {k2}): an update every {k1} steps, each looking back {k2} steps.",
+  "ws.meta.randomized": "Randomized truncation, p = {p}: the error flowing back from steps 2, 3, … is multiplied by ξ = {xi}, as the seed drew it (the rows “error from step t + 1” already carry it); one update after the whole sequence.",
   "ws.meta.opt": "Update rule: {opt}.",
   "ws.meta.notation": "Notation: {notation}.",
   "ws.meta.clip": "Gradient clipping {mode}, threshold {max}.",

@@ -178,6 +178,7 @@ export default {
   "legend.update": "atualização dos pesos",
   "legend.window": "janela da retropropagação",
   "legend.cut": "corte da truncagem",
+  "legend.xi": "ξ: o peso do truncamento aleatório no erro que volta (0 o corta, 1/p o escala)",
   "legend.neg": "negativo",
   "legend.pos": "positivo",
 
@@ -619,6 +620,7 @@ export default {
   "ws.red.mean": "em média",
   "ws.meta.full": "BPTT completo: uma atualização depois da sequência inteira.",
   "ws.meta.truncated": "BPTT truncado ({k1}, {k2}): uma atualização a cada {k1} passos, cada uma olhando {k2} passos para trás.",
+  "ws.meta.randomized": "Truncamento aleatório, p = {p}: o erro que volta dos passos 2, 3, … é multiplicado por ξ = {xi}, como a semente sorteou (as linhas “erro vindo do passo t + 1” já o incluem); uma atualização depois da sequência inteira.",
   "ws.meta.opt": "Regra de atualização: {opt}.",
   "ws.meta.notation": "Notação: {notation}.",
   "ws.meta.clip": "Recorte do gradiente {mode}, limiar {max}.",

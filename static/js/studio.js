@@ -11,7 +11,9 @@ import { applyTranslations, setLanguage, t as tr } from "./text/i18n.js";
 import { NOTATIONS } from "./text/notation.js";
 import { labelKey, repair } from "./controls/repair.js";
 import { CompareSource, TraceSource } from "./state/source.js";
+import { SPREAD, SpreadSource, spreadFits, spreadSeeds } from "./state/spread.js";
 import { batchSize, exampleTraining, TraceIndex } from "./state/trace.js";
+import { isRandomized } from "./state/state.js";
 
 export class Studio extends EventTarget {
   /**
@@ -47,6 +49,7 @@ export class Studio extends EventTarget {
     this.comparing = null; // the mode of the comparison on screen, null for the single view
     this.source = new TraceSource();
     this.compareSource = new CompareSource();
+    this.spreadSource = new SpreadSource(); // a randomized truncation's other seeds
     this.trace = null;
     this.index = null;
     this.training = null;
@@ -146,6 +149,7 @@ export class Studio extends EventTarget {
   async load(eventIndex = 0, keepEvent = false) {
     const seq = ++this.loadSeq;
     const { scenario, compare: mode } = this.store.get();
+    this.spreadSource.abort(); // the spread of the scenario on screen is no longer wanted
     this.controls.setBusy(true);
     this.controls.setCompared(mode);
     document.body.dataset.loading = "true";
@@ -168,6 +172,7 @@ export class Studio extends EventTarget {
           this.controls.showSlot("general", tr("status.normsOnly"));
         }
         this.setComparison(mode, setups, results, eventIndex, keep);
+        this.loadSpread(seq, setups, results); // not awaited: it draws when its answers come
         return;
       }
       this.compareSource.abort();
@@ -286,6 +291,7 @@ export class Studio extends EventTarget {
     this.views.predictions.draw();
     this.controls.sync(trace.config, trace.sizes);
     this.timeline.setEvents(this.index.events, this.index.windows);
+    this.markTruncation([trace]);
     const exploded = Boolean(trace.non_finite || training?.non_finite);
     this.banner.hidden = !exploded;
     document.body.dataset.exploded = String(exploded);
@@ -334,10 +340,53 @@ export class Studio extends EventTarget {
     this.training = null;
     this.controls.sync(this.trace.config);
     this.timeline.setEvents(this.index.events, this.index.windows);
+    this.markTruncation(results.map((r) => r.trace));
     const exploded = results.some((r) => r.trace.non_finite);
     this.banner.hidden = !exploded;
     document.body.dataset.exploded = String(exploded);
     this.showEvent(eventIndex, keep, this.trace);
+  }
+
+  /**
+   * A randomized truncation beside full BPTT: ask for its other seeds on the same weights (the
+   * randomized column's), and hand their numbers to the compare view as they come (spread.js);
+   * null for any other comparison. Not awaited: the columns are on screen meanwhile.
+   */
+  async loadSpread(seq, setups, results) {
+    const k = setups.findIndex((s) => s.randomized);
+    if (k < 0) {
+      this.compare.setSpread(null);
+      return;
+    }
+    const { scenario } = setups[k];
+    const { trace } = results[k];
+    const seed = trace.config?.seed ?? scenario.seed ?? 0;
+    const base = { p: scenario.truncation.p, seed, seeds: spreadSeeds(seed) };
+    if (!spreadFits(trace)) {
+      this.compare.setSpread({
+        ...base,
+        state: "large",
+        limits: { H: SPREAD.maxH, T: SPREAD.maxT },
+      });
+      return;
+    }
+    this.compare.setSpread({ ...base, state: "loading" });
+    try {
+      const points = await this.spreadSource.load(scenario, trace, base.seeds);
+      if (seq !== this.loadSeq) return;
+      this.compare.setSpread({ ...base, state: "ready", points });
+    } catch (err) {
+      if (err?.name === "AbortError" || seq !== this.loadSeq) return;
+      console.warn(err);
+      this.compare.setSpread({ ...base, state: "failed" });
+    }
+  }
+
+  /** A randomized truncation on screen: the page's CSS names ξ in the network's legend. */
+  markTruncation(traces) {
+    if (traces.some((trace) => isRandomized(trace.config?.truncation))) {
+      document.body.dataset.truncation = "randomized";
+    } else delete document.body.dataset.truncation;
   }
 
   /** Where highlight targets resolve: the single view, or each column of the comparison. */

@@ -93,7 +93,14 @@ export default {
           mo("⊙"),
           ...oneMinus(squared(mi("tanh")), w.v("c", t)),
           mo("+"),
-          w.term([`node-c-${t + 1}`, `err-c@${t}`], w.v("dc", t + 1), mo("⊙"), w.gate("f", t + 1)),
+          // (randomized truncation weights it by ξ(t+1), as it does the error reaching h)
+          w.term(
+            [`node-c-${t + 1}`, `err-c@${t}`],
+            ...w.xiFactor(t + 1),
+            w.v("dc", t + 1),
+            mo("⊙"),
+            w.gate("f", t + 1),
+          ),
           mo("="),
           w.term([`node-h-${t}`], w.vec(ev.dc_from_h, "dc_from_h")),
           mo("+"),

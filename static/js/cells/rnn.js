@@ -80,6 +80,7 @@ export default {
             w.pT("V"),
             w.v("g_o", t),
             mo("+"),
+            ...w.xiFactor(t + 1), // randomized truncation's ξ(t+1), as in dh(t)'s line
             w.pT("W"),
             w.delta(null, t + 1),
             mo(")"),

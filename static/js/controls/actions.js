@@ -5,7 +5,11 @@
 import { api, ApiError } from "../state/api.js";
 import { t as tr } from "../text/i18n.js";
 import { bodyOf } from "../state/source.js";
-import { requestOf } from "../state/state.js";
+import { isRandomized, requestOf } from "../state/state.js";
+
+// The API's field when it refuses a randomized truncation (/gradcheck, /neuron): its gradient is
+// a random estimate, not a loss's gradient, so finite differences cannot check it.
+const REFUSES_RANDOMIZED = "truncation.mode";
 
 function download(name, text, type) {
   const url = URL.createObjectURL(new Blob([text], { type }));
@@ -19,6 +23,11 @@ function download(name, text, type) {
 }
 
 export async function gradcheck(s) {
+  // the API refuses to check a randomized truncation: the page says why without asking
+  if (isRandomized(s.store.get().scenario.truncation)) {
+    s.controls.setCheck("check.randomized", null, "refused");
+    return;
+  }
   s.controls.setCheck("check.running", null, "running");
   try {
     const result = await api.gradcheck(requestOf(s.store.get().scenario));
@@ -33,6 +42,10 @@ export async function gradcheck(s) {
       result.ok ? "ok" : "bad",
     );
   } catch (err) {
+    if (err instanceof ApiError && err.fields?.some((f) => f.path === REFUSES_RANDOMIZED)) {
+      s.controls.setCheck("check.randomized", null, "refused");
+      return;
+    }
     if (err instanceof ApiError) s.controls.showApiError(err);
     s.controls.setCheck("check.failed", null, "failed");
   }

@@ -8,12 +8,17 @@ import { WORKSHEET } from "../util/config.js";
 import { apiDetail } from "../util/dom.js";
 import { num } from "../text/format.js";
 import { hasOwnArrays } from "../state/fragment.js";
+import { isRandomized } from "../state/state.js";
 import { has, t as tr, tp } from "../text/i18n.js";
 import { seriesText, seriesValues } from "../text/numbers.js";
 
 // The controls own the sidebar and the few top-bar items of their actions (share): every id
 // looked up here is one of theirs.
 const $ = (id) => document.getElementById(id);
+
+// The keep probability a randomized truncation starts from when it is chosen (the p field
+// says it; repair.js fills it in the same way).
+export const DEFAULT_KEEP = 0.5;
 
 /** The kind of a scenario's data: "text", "words", "series", or null (a preset, arrays). */
 export function dataKind(data) {
@@ -42,6 +47,7 @@ const SLOTS = [
   ["reduction", "loss"],
   ["truncation.k1", "k1"],
   ["truncation.k2", "k2"],
+  ["truncation.p", "p"],
   ["truncation", "k1"],
   ["optimizer.lr", "lr"],
   ["optimizer", "opt"],
@@ -209,25 +215,33 @@ export class Controls {
     });
   }
 
-  /** Truncation BPTT(k1, k2), the optimizer and clipping. */
+  /** The truncation chosen: fixed BPTT(k1, k2) or randomized (p); the optimizer and clipping. */
   bindSchedule() {
     const applyTrunc = () => {
       if (!$("ctl-trunc").checked) {
-        this.showSlot("k1", "");
-        this.showSlot("k2", "");
+        for (const slot of ["k1", "k2", "p"]) this.showSlot(slot, "");
         this.set("truncation", null);
         this.syncEnabled();
         return;
       }
       this.syncEnabled();
+      if ($("ctl-trunc-randomized").checked) {
+        this.showSlot("k1", "");
+        this.showSlot("k2", "");
+        const p = this.number($("ctl-p"), "p");
+        if (p !== undefined) this.set("truncation", { mode: "randomized", p });
+        return;
+      }
+      this.showSlot("p", "");
       const k1 = this.number($("ctl-k1"), "k1", { integer: true });
       const k2 = this.number($("ctl-k2"), "k2", { integer: true, optional: true });
       if (k1 === undefined || k2 === undefined) return;
       this.set("truncation", k2 === null ? { k1 } : { k1, k2 });
     };
-    $("ctl-trunc").addEventListener("change", applyTrunc);
-    $("ctl-k1").addEventListener("change", applyTrunc);
-    $("ctl-k2").addEventListener("change", applyTrunc);
+    for (const id of ["ctl-trunc", "ctl-trunc-fixed", "ctl-trunc-randomized"]) {
+      $(id).addEventListener("change", applyTrunc);
+    }
+    for (const id of ["ctl-k1", "ctl-k2", "ctl-p"]) $(id).addEventListener("change", applyTrunc);
     const applyOpt = () => {
       const lr = this.number($("ctl-lr"), "lr");
       if (lr === undefined) return;
@@ -380,8 +394,12 @@ export class Controls {
     setv("ctl-loss", s.loss || "");
     setv("ctl-loss-at", c.loss_at || "every");
     $("ctl-trunc").checked = Boolean(c.truncation);
+    const randomized = isRandomized(c.truncation);
+    $("ctl-trunc-randomized").checked = randomized;
+    $("ctl-trunc-fixed").checked = !randomized;
     setv("ctl-k1", c.truncation?.k1 ?? "");
     setv("ctl-k2", c.truncation?.k2 ?? "");
+    setv("ctl-p", randomized ? c.truncation.p : "");
     setv("ctl-opt", c.optimizer?.name || "sgd");
     setv("ctl-lr", c.optimizer?.lr ?? 0.1);
     setv("ctl-clip", c.clip?.mode || "");
@@ -459,16 +477,28 @@ export class Controls {
     lossAtHint.dataset.i18n = `ctl.lossAt.${$("ctl-loss-at").value || "every"}Hint`;
     lossAtHint.textContent = tr(lossAtHint.dataset.i18n);
     const trunc = $("ctl-trunc").checked;
-    $("ctl-k1").disabled = !trunc;
-    $("ctl-k2").disabled = !trunc;
-    // ticking Truncate starts from k1 = 3, written in the field and said in the hint below
-    if (trunc && !$("ctl-k1").value) $("ctl-k1").value = "3";
+    const randomized = trunc && $("ctl-trunc-randomized").checked;
+    for (const id of ["ctl-k1", "ctl-k2", "ctl-trunc-fixed", "ctl-trunc-randomized"]) {
+      $(id).disabled = !trunc;
+    }
+    // the fields of the truncation chosen: k1 and k2 (shown, disabled, while off), or p
+    $("trunc-fixed-fields").hidden = randomized;
+    $("trunc-randomized-fields").hidden = !randomized;
+    // ticking Truncate starts from k1 = 3 (randomized: p = 0.5), written in the field and said
+    // in the hint below
+    if (trunc && !randomized && !$("ctl-k1").value) $("ctl-k1").value = "3";
+    if (randomized && !$("ctl-p").value) $("ctl-p").value = String(DEFAULT_KEEP);
     const hint = $("trunc-hint");
     const k1 = $("ctl-k1").value;
     const k2 = $("ctl-k2").value || k1;
-    hint.dataset.i18n = trunc ? "ctl.trunc.on" : "ctl.trunc.hint";
-    hint.dataset.i18nArgs = JSON.stringify({ k1, k2 });
-    hint.textContent = tr(hint.dataset.i18n, { k1, k2 });
+    const args = randomized ? { p: $("ctl-p").value } : { k1, k2 };
+    hint.dataset.i18n = randomized
+      ? "ctl.trunc.randomized"
+      : trunc
+        ? "ctl.trunc.on"
+        : "ctl.trunc.hint";
+    hint.dataset.i18nArgs = JSON.stringify(args);
+    hint.textContent = tr(hint.dataset.i18n, args);
     $("ctl-clip-max").disabled = !$("ctl-clip").value;
     if ($("ctl-clip").value && !$("ctl-clip-max").value) $("ctl-clip-max").value = "1";
   }

@@ -3,11 +3,12 @@
 // fields are moved to the nearest value the API takes, and the page says what it changed.
 // Nearest: a number past a limit becomes the limit (H = 1000 → 64); a number the page's own
 // controls fill in when a choice needs one is filled in (clipping without a threshold gets the
-// threshold the Threshold field shows, 1); anything else goes back to its default (the setting
+// threshold the Threshold field shows, 1; randomized truncation without a usable keep
+// probability gets p = 0.5, as its field starts); anything else goes back to its default (the setting
 // is left out of the request: the learning rate, not the whole optimizer). Pure: no DOM, no store; studio.js applies it.
 
 // What the controls write when a choice needs a number (controls.js, syncEnabled).
-const FILLED = { "clip.max": 1, "truncation.k1": 3 };
+const FILLED = { "clip.max": 1, "truncation.k1": 3, "truncation.p": 0.5 };
 // A refused field of the API's request -> the scenario's field it comes from.
 const FROM_REQUEST = { iterations: "train", record_every: "train" };
 // The API's limits that name the nearest value (ge/le; "greater than 0" has no nearest value).
@@ -47,7 +48,9 @@ export function repair(scenario, fields) {
     if (typeof limit === "number" && typeof from === "number" && parts.length <= 2) {
       setAt(out, parts, limit);
       changes.push({ path: parts, from, to: limit });
-    } else if (f.type === "missing" && key in FILLED) {
+    } else if (key in FILLED && (f.type === "missing" || from === undefined || !(from > 0))) {
+      // missing, or refused with no nearest value (p = 0: "greater than 0"; a word): the
+      // number the control fills in, at once (not left out first and refused as missing)
       setAt(out, parts, FILLED[key]);
       changes.push({ path: parts, from, to: FILLED[key] });
     } else if (parts.length === 2 && from !== undefined && !Array.isArray(scenario[top])) {
@@ -74,6 +77,7 @@ const LABELS = {
   loss_at: "ctl.lossAt",
   "truncation.k1": "ctl.k1",
   "truncation.k2": "ctl.k2",
+  "truncation.p": "ctl.p",
   truncation: "ctl.trunc",
   "optimizer.lr": "ctl.lr",
   optimizer: "ctl.opt",

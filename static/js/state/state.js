@@ -93,6 +93,16 @@ const FIELDS = [
     },
   ],
   [
+    // randomized truncation (d2l §9.7) by its keep probability p: rand=0.5. It sets the mode
+    // and keeps any k1 or k2 of the link beside it, for the API to refuse and repair.js to
+    // take away (a link the page could not have written), never dropped unsaid here.
+    "rand",
+    (s) => (s.truncation?.mode === "randomized" ? s.truncation.p : undefined),
+    (s, v) => {
+      s.truncation = { ...s.truncation, mode: "randomized", p: num(v) };
+    },
+  ],
+  [
     "opt",
     (s) => s.optimizer?.name,
     (s, v) => {
@@ -279,6 +289,12 @@ export async function fromUrl(location) {
     return { state, broken: true };
   }
 }
+
+/**
+ * Whether a truncation (a scenario's, or a trace's config) is randomized (d2l §9.7: each step's
+ * flow back kept with probability p), which /gradcheck and /neuron refuse.
+ */
+export const isRandomized = (truncation) => truncation?.mode === "randomized";
 
 /** The trace request of a scenario: the scenario minus the page-only field "train". */
 export function requestOf(scenario) {

@@ -17,6 +17,13 @@ export function num(value, digits = 3) {
   return text.replace(/-/g, MINUS);
 }
 
+const SUBSCRIPT_DIGITS = "₀₁₂₃₄₅₆₇₈₉";
+
+/** A whole number in subscript digits (ξ₄ in a sentence, as d2l writes ξ_t). */
+export function subscript(n) {
+  return String(n).replace(/[0-9]/g, (d) => SUBSCRIPT_DIGITS[Number(d)]);
+}
+
 /** Machine form for data attributes and CSV: the exact float as JSON writes it. */
 export function raw(value) {
   return value === null || value === undefined ? "null" : String(value);

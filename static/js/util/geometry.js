@@ -150,3 +150,39 @@ export function fitText(text, width, fontPx) {
   const room = Math.max(2, Math.floor(width / (0.62 * fontPx)));
   return chars.length <= room ? chars.join("") : `${chars.slice(0, room - 1).join("")}…`;
 }
+
+/** The round number (1, 2 or 5 times a power of ten) at or above v > 0: an axis's end. */
+export function niceCeil(v) {
+  if (!(v > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(v));
+  const step = [1, 2, 5, 10].find((m) => m * power >= v * (1 - 1e-9));
+  return step * power;
+}
+
+/**
+ * The frame of the spread over seeds (spread.js): relative error across from 0 (full BPTT's)
+ * to a round number past the largest, cosine up to 1 (full BPTT's) from a tenth below the
+ * smallest (at most 0.9, at least −1). Returns the pixel of each value, the axes' ends and ticks.
+ * box: {width, height, left, right, top, bottom} in the drawing's units.
+ */
+export function spreadFrame(points, box) {
+  const rels = points.map((p) => p.relative_error).filter(Number.isFinite);
+  const coss = points.map((p) => p.cosine).filter(Number.isFinite);
+  const xMax = niceCeil(Math.max(0.1, ...rels) * 1.05);
+  // a tenth below the lowest dot, so that no dot sits on the axis
+  const low = Math.min(1, ...coss) - 0.02;
+  const yMin = Math.max(-1, Math.min(0.9, Math.floor(low * 10 - 1e-9) / 10));
+  const x0 = box.left;
+  const x1 = box.width - box.right;
+  const y0 = box.height - box.bottom;
+  const y1 = box.top;
+  return {
+    xMax,
+    yMin,
+    x: (v) => x0 + ((x1 - x0) * v) / xMax,
+    y: (v) => y0 - ((y0 - y1) * (v - yMin)) / (1 - yMin),
+    xTicks: [0, xMax / 2, xMax],
+    yTicks: [yMin, (yMin + 1) / 2, 1],
+    plot: { x0, x1, y0, y1 },
+  };
+}

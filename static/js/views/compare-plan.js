@@ -67,9 +67,26 @@ export function setupsOf(mode, scenario) {
   }
   if (mode === "truncation") {
     const trunc = base.truncation || DEFAULT_TRUNCATION;
+    const full = {
+      id: "full",
+      scenario: { ...base, truncation: null },
+      label: { key: "cmp.setup.full" },
+    };
+    if (trunc.mode === "randomized") {
+      // the same column as a fixed truncation's (its id too): the gradient beside full BPTT's
+      return [
+        full,
+        {
+          id: "truncated",
+          scenario: { ...structuredClone(base), truncation: structuredClone(trunc) },
+          label: { key: "cmp.setup.randomized", args: { p: trunc.p } },
+          randomized: true,
+        },
+      ];
+    }
     const k2 = trunc.k2 ?? trunc.k1;
     return [
-      { id: "full", scenario: { ...base, truncation: null }, label: { key: "cmp.setup.full" } },
+      full,
       {
         id: "truncated",
         scenario: { ...structuredClone(base), truncation: structuredClone(trunc) },
@@ -187,7 +204,9 @@ export function passNumbers(trace, mode = null) {
   const flow = trace.diagnostics?.error_flow;
   const rows = [
     {
-      key: "cmp.num.flowFirst",
+      // a randomized truncation's diagnostics are the network's own flows, before ξ (DESIGN.md):
+      // said so, not read as what its pass carried back
+      key: Array.isArray(trace.xi) ? "cmp.num.flowFirstOwn" : "cmp.num.flowFirst",
       value: flow ? (last(flow)?.[0] ?? null) : null,
       args: { T },
       id: "flow_first",
@@ -237,7 +256,7 @@ export function stripOf(mode, trace) {
     return { key: "cmp.strip.stepGrad", values: d.step_grad_norms || [] };
   }
   return {
-    key: "cmp.strip.flow",
+    key: Array.isArray(trace.xi) ? "cmp.strip.flowOwn" : "cmp.strip.flow",
     values: (last(d.error_flow || []) || []).map((v) => v ?? 0),
     args: { T: trace.sizes.T },
   };

@@ -25,6 +25,7 @@ import { NetworkView } from "./network.js";
 import { labelText, varLabel } from "../text/notation.js";
 import { TraceIndex } from "../state/trace.js";
 import { el } from "../util/dom.js";
+import { SpreadView } from "./spread.js";
 
 const h = el;
 
@@ -45,6 +46,8 @@ export class CompareView {
     this.pointPass = h("p", "cmp-point-pass", this.point);
     this.pointNow = h("p", "cmp-point-now", this.point);
     this.pointNow.setAttribute("aria-live", "polite");
+    // a randomized truncation's spread over seeds (the studio asks for it, spread.js draws it)
+    this.spreadView = new SpreadView({ container: h("section", "cmp-spread", container) });
     this.grid = h("div", "cmp-grid", container);
     this.stale = new Set(); // views a step left alone while off screen: [column, view name]
     this.near = new Set(); // view containers near the view
@@ -208,6 +211,13 @@ export class CompareView {
 
   setLanguage() {
     for (const c of this.columns) for (const v of Object.values(c.views)) v.setLanguage?.();
+    this.spreadView.setLanguage();
+  }
+
+  /** The spread over seeds of a randomized truncation (spread.js setSpread), or null. */
+  setSpread(spread) {
+    this.spreadView.setSpread(spread);
+    this.spreadView.draw();
   }
 
   /** Draw every column at the leader's event (all views when `all`, else those near). */
@@ -443,10 +453,10 @@ export class CompareView {
       text = this.reductionPoint(cols);
     } else if (this.mode === "truncation") {
       const fvt = cols.truncated?.diagnostics?.full_vs_truncated;
-      const { k1, k2 } = this.setups[1]?.label.args || {};
-      text = tr("cmp.point.truncation", {
-        k1,
-        k2,
+      const setup = this.setups[1];
+      const key = setup?.randomized ? "cmp.point.randomized" : "cmp.point.truncation";
+      text = tr(key, {
+        ...setup?.label.args,
         cos: num(fvt?.cosine ?? null, 3),
         rel: num(fvt?.relative_error ?? null, 3),
       });

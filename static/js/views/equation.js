@@ -5,7 +5,7 @@
 // W_k·[a, x], Γ gates and ⟨t⟩ included); the contribution line is read from the cell_spec.
 import { cellModule, gatedPrevOf } from "../cells/index.js";
 import { SIZES } from "../util/config.js";
-import { num, raw } from "../text/format.js";
+import { num, raw, subscript } from "../text/format.js";
 import { t as tr } from "../text/i18n.js";
 import { HTML, html, m, mi, mo, mtext, oneMinus, row, SPACE } from "../text/mathml.js";
 import {
@@ -164,6 +164,23 @@ export class EquationView {
 
   v(name, t = null) {
     return this.label(varLabel(name, this.notation), t);
+  }
+
+  /**
+   * The API's ξ_k of a randomized truncation (the weight of the error flowing from step k back
+   * to k − 1), or null for any other truncation.
+   */
+  xiAt(k) {
+    const xi = this.index.trace.xi;
+    return Array.isArray(xi) && k >= 1 && k <= xi.length ? xi[k - 1] : null;
+  }
+
+  /**
+   * The factor ξ_k written before what flows back from step k (randomized truncation: the
+   * numbers after "=" already carry it, as the engine weighted them); none otherwise.
+   */
+  xiFactor(k) {
+    return this.xiAt(k) === null ? [] : [m("msub", {}, mi("ξ"), m("mn", {}, String(k)))];
   }
 
   p(name) {
@@ -524,7 +541,18 @@ export class EquationView {
     // dh(t) = V^T g_o(t) + (error from t+1)
     const nextIds = [`node-h-${t + 1}`, `err-next@${t}`];
     const own = cellModule(this.index.cell).equation;
-    const fromNext = own.fromNext(this, t, nextIds);
+    // randomized truncation: what comes from t+1 is weighted by ξ(t+1), the API's draw; a gated
+    // cell's sum of terms in parentheses
+    const xiNext = this.xiFactor(t + 1);
+    const gated = Boolean(this.index.trace.cell_spec?.gates?.length);
+    const fromNext = xiNext.length
+      ? row(
+          ...xiNext,
+          ...(gated
+            ? [mo("("), own.fromNext(this, t, nextIds), mo(")")]
+            : [own.fromNext(this, t, nextIds)]),
+        )
+      : own.fromNext(this, t, nextIds);
     const dhLine = [
       this.term([`node-h-${t}`], this.v("dh", t)),
       mo("="),
@@ -538,12 +566,15 @@ export class EquationView {
       mo("="),
       this.vec(ev.dh, "dh"),
     ];
+    const xi = t < last ? this.xiAt(t + 1) : null;
+    let dhNote = null;
+    if (t === last) dhNote = last === this.index.T && first === 1 ? "eq.lastStep" : "eq.windowEnd";
+    else if (xi !== null) dhNote = xi === 0 ? "eq.xiCut" : "eq.xiKept";
     lines.push({
       id: "dh",
       math: dhLine,
-      note:
-        t === last ? (last === this.index.T && first === 1 ? "eq.lastStep" : "eq.windowEnd") : null,
-      noteParams: { t },
+      note: dhNote,
+      noteParams: { t, next: t + 1, xi: num(xi, 3), sub: subscript(t + 1) },
     });
     // a gate on the network (hover lights its node), and a sigmoid gate's slope σ(1 − σ)
     const g = (name) => this.term([`node-gate-${name}-${t}`], this.gate(name, t));

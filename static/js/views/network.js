@@ -1,11 +1,14 @@
 // The unrolled network as SVG: a column per timestep, forward edges, the error flowing back
 // (one strand per hidden unit, width and diverging colour from the API's values), the
-// truncation windows and their cut, and the current event highlighted.
+// truncation windows and their cut, the weights ξ_t of a randomized truncation, and the current
+// event highlighted.
 //
 // Stable hooks (for tests and lessons): every node is a <g class="node"> with id
 // "node-<name>-<t>" (name x, h, c, yhat, L, or gate-<f|i|g|o|z|r|n>) and data-node, data-t,
 // data-kind; error edges are <g class="err"> with data-edge (err-out, err-next, err-c) and
-// data-t; the cursor #net-cursor carries the current event's data-t and data-kind. Every id is
+// data-t; a randomized truncation's weight of the flow from step t back to t−1 is a
+// <g class="xi"> with data-t and data-xi (the API's ξ_t, exact), cut (xi-cut) or kept (xi-kept),
+// between columns t−1 and t; the cursor #net-cursor carries the current event's data-t and data-kind. Every id is
 // written after the view's idPrefix (empty for the page's network; the compare view gives each
 // of its columns its own, so that networks side by side never share an id). A connection
 // that applies weights (h-h, x-h, h-yhat, h-gates, x-gate) has a wide invisible twin,
@@ -23,7 +26,7 @@
 // changes; each error bundle is labelled with the length of its error vector, and the error of
 // a new backward event runs along its strands (not under prefers-reduced-motion; see CSS).
 import { DIVERGING_LUT, diverging, lutIndex, SIZES } from "../util/config.js";
-import { num } from "../text/format.js";
+import { num, raw } from "../text/format.js";
 import {
   bandX,
   curve,
@@ -272,6 +275,7 @@ export class NetworkView extends EventTarget {
     this.errLayer = el("g", { class: "err-layer" }, svg);
     this.unitLayer = el("g", { class: "unit-layer" }, svg);
     this.buildBands();
+    this.buildXi();
     this.columns = [];
     for (let t = 0; t <= T; t += 1) this.columns.push(this.buildColumn(t));
     this.buildRowLabels();
@@ -316,6 +320,46 @@ export class NetworkView extends EventTarget {
       }
       return g;
     });
+  }
+
+  /**
+   * Randomized truncation (the trace's xi, as the API drew it; never drawn here): between
+   * columns t−1 and t, ξ_t, the weight of the error flowing from step t back to step t−1. A
+   * zero cuts that flow as a window's cut does (the same dashed line, "ξ = 0"); a kept flow is
+   * scaled by 1/p, written "ξ = 2" (for p = 0.5) with no line. ξ_1 weighs nothing (no step 0
+   * to reach), so it is not drawn.
+   */
+  buildXi() {
+    this.xiGroups = new Map(); // t -> its <g class="xi">
+    this.xiShown = null;
+    const xi = this.index.trace.xi;
+    if (!Array.isArray(xi)) return;
+    const lay = this.layout;
+    const s = lay.scale;
+    const layer = el("g", { class: "xi-layer" }, this.bandLayer);
+    for (let t = 2; t <= xi.length; t += 1) {
+      const value = xi[t - 1];
+      const cut = value === 0;
+      const [xc] = bandX(lay, t, t);
+      const g = el(
+        "g",
+        { class: `xi ${cut ? "xi-cut" : "xi-kept"}`, "data-t": t, "data-xi": raw(value) },
+        layer,
+      );
+      this.xiGroups.set(t, g);
+      if (cut) el("line", { x1: xc, x2: xc, y1: lay.rowY.L - 8 * s, y2: lay.height - 6 }, g);
+      const label = el(
+        "text",
+        { x: xc, y: lay.rowY.L - lay.node - 9 * s, class: "xi-label", "text-anchor": "middle" },
+        g,
+      );
+      const args = { xi: num(value, 3), t, prev: t - 1 };
+      label.dataset.i18n = "net.xi";
+      label.dataset.i18nArgs = JSON.stringify(args);
+      const title = el("title", {}, g);
+      title.dataset.i18n = cut ? "net.xi.cut" : "net.xi.kept";
+      title.dataset.i18nArgs = JSON.stringify(args);
+    }
   }
 
   nodeGroup(parent, { name, t, kind, x, y, r, gate = null }) {
@@ -575,7 +619,8 @@ export class NetworkView extends EventTarget {
     this.svg.setAttribute("aria-label", tr("net.aria"));
     this.container.setAttribute("aria-label", tr("net.aria"));
     for (const label of this.stack.querySelectorAll("[data-i18n]")) {
-      label.textContent = tr(label.dataset.i18n);
+      const args = label.dataset.i18nArgs ? JSON.parse(label.dataset.i18nArgs) : undefined;
+      label.textContent = tr(label.dataset.i18n, args);
     }
   }
 
@@ -591,6 +636,7 @@ export class NetworkView extends EventTarget {
     setAttr(svg, "data-event-kind", ev.kind);
     setAttr(svg, "data-event-t", ev.t);
     this.drawColumns(i, ev);
+    this.markXi(ev);
     this.drawErrors(i);
     this.markCurrent(ev);
     this.drawUnits(i, ev);
@@ -625,6 +671,18 @@ export class NetworkView extends EventTarget {
       this.lastWindow = w;
     }
     setAttr(this.bandLayer, "data-phase", ev.kind);
+  }
+
+  /**
+   * At a backward step t, the ξ of the flow arriving from step t + 1 is the current one: in
+   * narrow columns it is the only ξ named (the CSS), the others keep their line and tooltip.
+   */
+  markXi(ev) {
+    const g = ev.kind === "backward" ? (this.xiGroups?.get(ev.t + 1) ?? null) : null;
+    if (g === this.xiShown) return;
+    this.xiShown?.classList.remove("is-current");
+    g?.classList.add("is-current");
+    this.xiShown = g;
   }
 
   /** The error strands of the backward steps reached in this window (built when first shown). */

@@ -20,7 +20,7 @@ import { Highlighter } from "./highlight.js";
 import { t as tr } from "../text/i18n.js";
 import { htmlLabel } from "../text/labels.js";
 import { deltaLabel, gateLabel, labelText, paramLabel, varLabel } from "../text/notation.js";
-import { requestOf } from "../state/state.js";
+import { isRandomized, requestOf } from "../state/state.js";
 import { el } from "../util/dom.js";
 
 const UNIT_BUTTONS_MAX = 24; // more units than this: a number field instead of buttons
@@ -182,6 +182,14 @@ export class NeuronView {
       this.render(unit, H, ev, h("p", "nv-hint", tr("cell.noModule", { cell: this.index.cell })));
       return;
     }
+    if (isRandomized(this.index.trace.config?.truncation)) {
+      // the API writes a unit's error as the recursion's own sum, which a randomized
+      // truncation weights by ξ: it refuses the view (loc truncation.mode), so none is asked for
+      c.dataset.state = "refused";
+      this.marks.clear();
+      this.render(unit, H, ev, h("p", "nv-hint", tr("neuron.randomized")));
+      return;
+    }
     const body = this.request(ev, unit);
     if (!body) {
       c.dataset.state = "failed";
@@ -223,7 +231,7 @@ export class NeuronView {
   prefetch({ event, unit }) {
     if (!this.index) return;
     const ev = this.index.event(event);
-    if (ev?.kind !== "backward") return;
+    if (ev?.kind !== "backward" || isRandomized(this.index.trace.config?.truncation)) return;
     const body = this.request(ev, unit);
     if (body) this.ask(JSON.stringify(body), body);
   }

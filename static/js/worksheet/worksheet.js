@@ -25,7 +25,7 @@ import {
   varLabel,
 } from "../text/notation.js";
 import { TraceSource } from "../state/source.js";
-import { fromUrl } from "../state/state.js";
+import { fromUrl, isRandomized } from "../state/state.js";
 import { TraceIndex } from "../state/trace.js";
 import { el } from "../util/dom.js";
 
@@ -508,9 +508,7 @@ function describe(trace, notation, state) {
       at: tr(`ctl.lossAt.${c.loss_at}`),
       red: tr(`ws.red.${c.reduction}`),
     }),
-    c.truncation
-      ? tr("ws.meta.truncated", { k1: c.truncation.k1, k2: c.truncation.k2 })
-      : tr("ws.meta.full"),
+    truncationLine(c, trace),
     tr("ws.meta.opt", { opt: tr(`ctl.opt.${c.optimizer.name}`) }),
     c.clip ? tr("ws.meta.clip", { mode: tr(`ctl.clip.${c.clip.mode}`), max: c.clip.max }) : null,
     tr("ws.meta.notation", { notation: tr(`nota.${notation}`) }),
@@ -524,3 +522,16 @@ function describe(trace, notation, state) {
 }
 
 main();
+
+/**
+ * The truncation in the heading: full BPTT, fixed BPTT(k1, k2), or randomized with the API's
+ * ξ(2)…ξ(T), which the rows "error from step t + 1" already carry.
+ */
+function truncationLine(c, trace) {
+  if (isRandomized(c.truncation)) {
+    const xi = (trace.xi || []).slice(1).map((v) => num(v, 3));
+    return tr("ws.meta.randomized", { p: num(c.truncation.p, 3), xi: xi.join(", ") });
+  }
+  if (c.truncation) return tr("ws.meta.truncated", { k1: c.truncation.k1, k2: c.truncation.k2 });
+  return tr("ws.meta.full");
+}

@@ -67,30 +67,19 @@ export function setupsOf(mode, scenario) {
   }
   if (mode === "truncation") {
     const trunc = base.truncation || DEFAULT_TRUNCATION;
-    const full = {
-      id: "full",
-      scenario: { ...base, truncation: null },
-      label: { key: "cmp.setup.full" },
-    };
-    if (trunc.mode === "randomized") {
-      // the same column as a fixed truncation's (its id too): the gradient beside full BPTT's
-      return [
-        full,
-        {
-          id: "truncated",
-          scenario: { ...structuredClone(base), truncation: structuredClone(trunc) },
-          label: { key: "cmp.setup.randomized", args: { p: trunc.p } },
-          randomized: true,
-        },
-      ];
-    }
-    const k2 = trunc.k2 ?? trunc.k1;
+    // a randomized truncation takes the fixed one's column (its id too): its gradient beside
+    // full BPTT's, named by its p
+    const randomized = trunc.mode === "randomized";
+    const label = randomized
+      ? { key: "cmp.setup.randomized", args: { p: trunc.p } }
+      : { key: "cmp.setup.truncated", args: { k1: trunc.k1, k2: trunc.k2 ?? trunc.k1 } };
     return [
-      full,
+      { id: "full", scenario: { ...base, truncation: null }, label: { key: "cmp.setup.full" } },
       {
         id: "truncated",
         scenario: { ...structuredClone(base), truncation: structuredClone(trunc) },
-        label: { key: "cmp.setup.truncated", args: { k1: trunc.k1, k2 } },
+        label,
+        ...(randomized ? { randomized: true } : {}),
       },
     ];
   }

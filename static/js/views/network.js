@@ -8,11 +8,11 @@
 // data-kind; error edges are <g class="err"> with data-edge (err-out, err-next, err-c) and
 // data-t; a randomized truncation's weight of the flow from step t back to t−1 is a
 // <g class="xi"> with data-t and data-xi (the API's ξ_t, exact), cut (xi-cut) or kept (xi-kept),
-// between columns t−1 and t; the cursor #net-cursor carries the current event's data-t and data-kind. Every id is
-// written after the view's idPrefix (empty for the page's network; the compare view gives each
-// of its columns its own, so that networks side by side never share an id). A connection
-// that applies weights (h-h, x-h, h-yhat, h-gates, x-gate) has a wide invisible twin,
-// path.edge-hit with data-hit: a click on it is announced as "pick-weights". At a
+// between columns t−1 and t; the cursor #net-cursor carries the current event's data-t and
+// data-kind. Every id is written after the view's idPrefix (empty for the page's network; the
+// compare view gives each of its columns its own, so that networks side by side never share an
+// id). A connection that applies weights (h-h, x-h, h-yhat, h-gates, x-gate) has a wide
+// invisible twin, path.edge-hit with data-hit: a click on it is announced as "pick-weights". At a
 // backward event, each hidden unit j of a step the error has reached is a button
 // (<rect class="unit" data-t data-unit>, beside h's value strip; click, Enter or Space) that
 // asks for its neuron view: the view dispatches "unit" {event, unit}, and main.js writes the

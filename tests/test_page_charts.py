@@ -331,6 +331,38 @@ def test_jacobian_norms_are_asked_for_only_when_their_mode_is_chosen(page, live_
     assert console_errors == []
 
 
+@browser
+def test_a_mode_switched_away_and_back_before_its_chart_is_drawn_is_the_one_shown(
+        page, live_server, console_errors):
+    """A draw for the mode left is overtaken by the mode chosen again, even though that one was
+    the last drawn: once the page drew the first switch's chart over it (seen in CI, when the
+    second switch came while the first one's four charts were still being drawn)."""
+    open_studio(page, live_server)
+    show_charts(page)
+    page.select_option("#ctl-flow-mode", "jacobian_norms")
+    page.wait_for_selector("#chart-error-flow[data-mode=jacobian_norms]")
+    # back to the error flow, and to the norms again as soon as the error flow's chart is
+    # drawn: the charts after it (the sums, the loss) are still to be drawn
+    page.evaluate("""() => {
+        const select = document.getElementById('ctl-flow-mode');
+        const chart = document.getElementById('chart-error-flow');
+        const choose = (mode) => {
+            select.value = mode;
+            select.dispatchEvent(new Event('change'));
+        };
+        new MutationObserver((_, observer) => {
+            if (chart.dataset.mode !== 'error_flow') return;
+            observer.disconnect();
+            choose('jacobian_norms');
+            window.switchedBack = true;
+        }).observe(chart, { attributes: true, attributeFilter: ['data-mode'] });
+        choose('error_flow');
+    }""")
+    page.wait_for_function("() => window.switchedBack === true")
+    page.wait_for_selector("#chart-error-flow[data-mode=jacobian_norms]", timeout=10_000)
+    assert console_errors == []
+
+
 # --- series ---------------------------------------------------------------------------------------
 
 @browser

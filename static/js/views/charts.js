@@ -187,7 +187,10 @@ export class ChartsView {
   draw() {
     if (!this.index || !this.visible) return;
     const key = this.dataKey();
-    if (key !== this.drawnKey) this.drawPlots(key);
+    // a draw under way for other data is overtaken even when this key is the one drawn last
+    // (a mode switched away and back before the first switch's draw ended)
+    const overtaken = this.pendingKey !== null && this.pendingKey !== key;
+    if (key !== this.drawnKey || overtaken) this.drawPlots(key);
     this.plots?.marks(this);
   }
 

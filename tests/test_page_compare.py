@@ -14,6 +14,7 @@ import httpx
 import pytest
 from lessons_support import COMPARE_SETUPS, compare_setups, match_event
 from test_page_studio import UNCATALOGUED_TEXT, axe_violations, open_studio
+from wait_support import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -170,10 +171,13 @@ def test_the_equations_follow_the_columns(page, live_server, console_errors):
     traces = api_traces(live_server, "cell", {"data": {"preset": "machine"}})
     open_compare(page, live_server, "cell", "e=9")
     page.locator("#compare .cmp-equation").first.scroll_into_view_if_needed()
-    page.wait_for_timeout(300)
-    for c in columns(page):
-        ev = traces[c["setup"]]["events"][c["index"]]
-        assert c["equation"] == {"kind": ev["kind"], "t": ev["t"]}
+
+    def equations_follow() -> None:
+        for c in columns(page):
+            ev = traces[c["setup"]]["events"][c["index"]]
+            assert c["equation"] == {"kind": ev["kind"], "t": ev["t"]}
+
+    eventually(equations_follow)  # each column's equation is drawn as it comes into view
     page.keyboard.press("ArrowLeft")
     for c in columns(page):
         ev = traces[c["setup"]]["events"][c["index"]]
@@ -314,9 +318,12 @@ def test_the_columns_are_requested_at_once_one_trace_each(page, live_server, con
     page.select_option("#ctl-compare", "cell")
     page.keyboard.press("ArrowRight")
     page.wait_for_selector("body[data-compare=cell]")
-    page.wait_for_timeout(200)
-    assert leader_index(page) == 1
-    assert all((c["kind"], c["t"]) == ("forward", 2) for c in columns(page))
+
+    def opened_at_the_key() -> None:
+        assert leader_index(page) == 1
+        assert all((c["kind"], c["t"]) == ("forward", 2) for c in columns(page))
+
+    eventually(opened_at_the_key)
     assert console_errors == []
 
 

@@ -111,7 +111,8 @@ def scenario(page) -> dict:
 def wait_link(page) -> str:
     """The URL once it holds the accepted scenario's numbers in its fragment."""
     page.wait_for_function("() => location.hash.startsWith('#n=')")
-    page.wait_for_timeout(400)  # the URL is written a moment after the trace arrives
+    # the URL is written a moment after the trace arrives: wait for the one the store writes
+    page.wait_for_function("() => location.href === window.bpttStudio.store.url()")
     return page.url
 
 

@@ -85,9 +85,41 @@ def test_the_sum_and_the_mean_side_by_side_show_the_api_numbers_and_how_they_rel
         "sum": shown(page, sum_norm, 4), "mean": shown(page, mean_norm, 4)})
     assert said[1] == catalogue(page, "cmp.point.reductionWhy")
     # a mini-batch says which example the columns draw; one sequence says nothing of it
-    batch_note = catalogue(page, "cmp.point.batch", {"n": n})
+    batch_note = catalogue(page, "cmp.point.batch", {"n": n, "k": 1})
     assert (batch_note in said) == (case == "mini-batch")
     assert len(said) == (3 if case == "mini-batch" else 2)  # one update: no "later updates"
+    assert console_errors == []
+
+
+def test_a_compared_batch_draws_the_example_chosen_under_the_timeline(page, live_server,
+                                                                     console_errors):
+    """The example selector stays under the timeline while two set-ups are compared: every
+    column then draws that example's events and step norms (the updates are the batch's)."""
+    traces = api_traces(live_server, "reduction", {"data": BATCH})
+    open_compare(page, live_server, "reduction", f"{BATCH_QUERY}&e=4")  # forward t = 5
+    page.select_option("#batch-example", "1")
+    said = catalogue(page, "cmp.point.batch", {"n": 3, "k": 2})
+    page.wait_for_function("(said) => [...document.querySelectorAll("
+                           "'#compare .cmp-point-pass span')].some((s) => s.textContent === said)",
+                           arg=said)
+    for c in columns(page):
+        view = example_view(traces[c["setup"]], 1)
+        ev = view["events"][c["index"]]
+        assert (c["kind"], c["t"]) == ("forward", 5)  # the same event, in example 2
+        assert (ev["kind"], ev["t"], ev["example"]) == ("forward", 5, 1)
+        strip = page.eval_on_selector_all(
+            f".cmp-col[data-setup={c['setup']}] .cmp-strip rect[data-k]",
+            "els => els.map((e) => Number(e.dataset.value))")
+        assert strip == view["diagnostics"]["step_grad_norms"]
+        assert strip != example_view(traces[c["setup"]], 0)["diagnostics"]["step_grad_norms"]
+    # the link holds the example: a fresh load compares example 2 again
+    page.wait_for_function("() => location.search.includes('ex=2')")
+    page.goto(page.url)
+    page.wait_for_selector("body[data-compare=reduction]")
+    page.wait_for_function("(said) => [...document.querySelectorAll("
+                           "'#compare .cmp-point-pass span')].some((s) => s.textContent === said)",
+                           arg=said)
+    assert page.input_value("#batch-example") == "1"
     assert console_errors == []
 
 

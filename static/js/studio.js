@@ -119,7 +119,8 @@ export class Studio extends EventTarget {
     if (changed.has("example") && !changed.has("scenario") && this.showsOtherExample()) {
       // another example of the mini-batch: its events, the same kind of event at the same t
       const keep = this.eventAt(state.event);
-      this.setTrace(this.trace, this.training, state.event, keep);
+      if (this.comparing) this.showExampleCompared(state.event, keep);
+      else this.setTrace(this.trace, this.training, state.event, keep);
       return;
     }
     if (changed.has("scenario") || changed.has("compare")) {
@@ -266,9 +267,23 @@ export class Studio extends EventTarget {
 
   /** Whether the store asks for another example of the mini-batch than the one on screen. */
   showsOtherExample() {
-    return Boolean(
-      !this.comparing && this.index?.n && this.store.get().example !== this.index.example,
-    );
+    return Boolean(this.index?.n && this.store.get().example !== this.index.example);
+  }
+
+  /** The store's example of a mini-batch (0-based), within the trace's batch (0 for none). */
+  exampleOf(trace) {
+    const n = batchSize(trace);
+    return n ? Math.min(this.store.get().example, n - 1) : 0;
+  }
+
+  /** A comparison of mini-batches: every column draws the store's example, at the same event. */
+  showExampleCompared(eventIndex, keep) {
+    this.compare.setExample(this.exampleOf(this.trace));
+    this.index = this.compare.index;
+    this.timeline.setEvents(this.index.events, this.index.windows);
+    this.views.batch.setTrace(this.index);
+    this.views.batch.draw();
+    this.showEvent(eventIndex, keep, this.trace);
   }
 
   setTrace(trace, training, eventIndex, keep = null) {
@@ -276,8 +291,7 @@ export class Studio extends EventTarget {
     this.trace = trace;
     this.training = training;
     // a mini-batch: the views show the store's example (one sequence: always 0, said so)
-    const n = batchSize(trace);
-    const example = n ? Math.min(this.store.get().example, n - 1) : 0;
+    const example = this.exampleOf(trace);
     this.index = new TraceIndex(trace, example);
     if (example !== this.store.get().example) this.store.update({ example });
     const notation = this.store.get().notation;
@@ -334,9 +348,14 @@ export class Studio extends EventTarget {
   setComparison(mode, setups, results, eventIndex, keep) {
     this.showComparison(mode);
     this.compare.setNotation(this.store.get().notation);
-    this.compare.setComparison(mode, setups, results);
+    // a mini-batch: the columns draw the store's example, chosen under the timeline
+    const example = this.exampleOf(results[0].trace);
+    this.compare.setComparison(mode, setups, results, example);
     this.index = this.compare.index;
     this.trace = this.index.trace;
+    if (example !== this.store.get().example) this.store.update({ example });
+    this.views.batch.setTrace(this.index);
+    this.views.batch.draw();
     this.training = null;
     this.controls.sync(this.trace.config);
     this.timeline.setEvents(this.index.events, this.index.windows);

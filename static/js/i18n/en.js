@@ -417,7 +417,7 @@ export default {
   "cmp.point.reduction": "The mean divides each window's loss, and with it the gradient, by n · steps (examples × steps with a loss): in update 1, {n} · {steps} = {by}; the engine's gradient norm ‖∇‖ is {sum} summed and {mean} averaged.",
   "cmp.point.reductionWhy": "Why 1/n? So that the size of a step does not grow with the batch or the sequence: one learning rate suits them all.",
   "cmp.point.reductionLater": "Later updates start from weights that the first update moved by different amounts, so their norms part by about their factor, not exactly.",
-  "cmp.point.batch": "A mini-batch of {n}: the columns draw example 1; each update's gradient is the whole batch's.",
+  "cmp.point.batch": "A mini-batch of {n}: the columns draw example {k} (choose another under the timeline); each update's gradient is the whole batch's.",
   "cmp.point.randomized": "Full BPTT against randomized truncation (p = {p}): each step's error flowing back was kept and multiplied by 1/p, or cut, as the seed drew ξ. For this one draw the engine measures a cosine of {cos} with the full gradient and a relative error of {rel}.",
   "spread.title": "The spread over {n} seeds: the same weights, other draws of ξ (p = {p})",
   "spread.loading": "Asking the engine for {n} draws of ξ, one pass each…",

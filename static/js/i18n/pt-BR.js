@@ -419,7 +419,7 @@ export default {
   "cmp.point.reduction": "A média divide a perda de cada janela, e com ela o gradiente, por n · passos (exemplos × passos com perda): na atualização 1, {n} · {steps} = {by}; a norma do gradiente ‖∇‖ dada pelo motor é {sum} com a soma e {mean} com a média.",
   "cmp.point.reductionWhy": "Por que 1/n? Para que o tamanho do passo não cresça com o lote nem com a sequência: a mesma taxa de aprendizado serve para todos.",
   "cmp.point.reductionLater": "As atualizações seguintes partem de pesos que a primeira atualização moveu de modos diferentes; por isso suas normas diferem mais ou menos pelo seu fator, não exatamente.",
-  "cmp.point.batch": "Um minilote de {n}: as colunas desenham o exemplo 1; o gradiente de cada atualização é o do lote inteiro.",
+  "cmp.point.batch": "Um minilote de {n}: as colunas desenham o exemplo {k} (escolha outro abaixo da linha do tempo); o gradiente de cada atualização é o do lote inteiro.",
   "cmp.point.randomized": "BPTT completo contra truncamento aleatório (p = {p}): o erro de cada passo que volta foi mantido e multiplicado por 1/p, ou cortado, conforme a semente sorteou ξ. Para este sorteio o motor mede um cosseno de {cos} com o gradiente completo e um erro relativo de {rel}.",
   "spread.title": "A dispersão em {n} sementes: os mesmos pesos, outros sorteios de ξ (p = {p})",
   "spread.loading": "Pedindo ao motor {n} sorteios de ξ, uma passagem cada…",

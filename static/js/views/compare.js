@@ -40,6 +40,7 @@ export class CompareView {
     this.columns = [];
     this.leader = 0;
     this.eventIndex = 0;
+    this.example = 0; // a mini-batch: the example every column draws (the store's, 0-based)
     this.notation = "goodfellow";
     // what differs, in words with the API's numbers: over the pass, and at the event shown
     this.point = h("div", "cmp-point", container);
@@ -73,7 +74,8 @@ export class CompareView {
    * Show a comparison: its mode, its set-ups (compare-plan.js setupsOf) and one result
    * ({trace}) per set-up, in the same order. Columns are rebuilt only when the set-ups change.
    */
-  setComparison(mode, setups, results) {
+  setComparison(mode, setups, results, example = 0) {
+    this.example = example;
     const same =
       mode === this.mode &&
       setups.length === this.columns.length &&
@@ -168,11 +170,7 @@ export class CompareView {
   setTraces(results) {
     results.forEach((r, k) => {
       const col = this.columns[k];
-      col.index = new TraceIndex(r.trace);
-      for (const v of Object.values(col.views)) {
-        v.setTrace(col.index);
-        v.setNotation?.(this.notation);
-      }
+      this.indexColumn(col, r.trace);
     });
     this.leader = leaderOf(this.columns.map((c) => c.index));
     this.columns.forEach((c, k) => {
@@ -180,6 +178,28 @@ export class CompareView {
       else delete c.el.dataset.leader;
     });
     this.scaleStrips();
+    this.allDirty = true;
+  }
+
+  /** Index a column's trace (a mini-batch: the example shown) and hand it to its views. */
+  indexColumn(col, trace) {
+    col.index = new TraceIndex(trace, this.example);
+    for (const v of Object.values(col.views)) {
+      v.setTrace(col.index);
+      v.setNotation?.(this.notation);
+    }
+  }
+
+  /**
+   * A mini-batch: every column draws another example of its batch (the same examples in each
+   * set-up); the updates, the whole batch's, stay as they are.
+   */
+  setExample(example) {
+    this.example = example;
+    for (const col of this.columns) {
+      if (col.index) this.indexColumn(col, col.index.batch ?? col.index.trace);
+    }
+    this.scaleStrips(); // the example's own step norms
     this.allDirty = true;
   }
 
@@ -463,9 +483,11 @@ export class CompareView {
     }
     // one sentence per span (each a catalogue text of its own)
     const sentences = Array.isArray(text) ? text : [text];
-    // a mini-batch: each column's network and equation show its first example (its selector
-    // is the single view's); the updates are the whole batch's
-    if (this.index.n) sentences.push(tr("cmp.point.batch", { n: this.index.n }));
+    // a mini-batch: the columns' networks and equations show the example chosen under the
+    // timeline; the updates are the whole batch's
+    if (this.index.n) {
+      sentences.push(tr("cmp.point.batch", { n: this.index.n, k: this.index.example + 1 }));
+    }
     if (this.pointPass.textContent !== sentences.join(" ")) {
       this.pointPass.replaceChildren(
         ...sentences.flatMap((t, k) => {

@@ -122,3 +122,43 @@ def test_full_response_size_estimate_is_close_to_the_real_size(client):
         size = len(client.post("/api/v1/trace", json={**request, "detail": "full"}).content)
         estimate = estimate_full_bytes(run_trace(request))
         assert 0.7 * size < estimate < 1.4 * size, (request, size, estimate)
+
+
+# --- summary: the whole pass without its events ------------------------------------------------
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_post_trace_detail_summary_is_the_norms_trace_without_its_events(client, cell):
+    request = {"cell": cell, "hidden_size": 4, "data": {"text": "hello world"},
+               "truncation": {"mode": "randomized", "p": 0.5}, "seed": 3}
+    norms = client.post("/api/v1/trace", json={**request, "detail": "norms"}).json()
+    answer = client.post("/api/v1/trace", json={**request, "detail": "summary"})
+    assert answer.status_code == 200, answer.text
+    summary = answer.json()
+    assert summary["detail"] == "summary"
+    assert summary["events"] == []
+    assert {k: v for k, v in summary.items() if k not in ("events", "detail")} == {
+        k: v for k, v in norms.items() if k not in ("events", "detail")}
+    assert summary["diagnostics"]["full_vs_truncated"] is not None  # what the spread reads
+
+
+def test_post_trace_detail_summary_is_far_smaller_than_norms(client):
+    """The spread's size: an LSTM with H = 16 over 64 steps (the largest the page draws) is
+    713 kB with its events' norms and 116 kB without them (what is left is mostly the two
+    64 x 64 flow matrices of its diagnostics)."""
+    request = {"cell": "lstm", "hidden_size": 16, "data": {"text": "abcdefgh" * 8},
+               "truncation": {"mode": "randomized", "p": 0.5}}
+    sizes = {detail: len(client.post("/api/v1/trace", json={**request, "detail": detail})
+                         .content) for detail in ("norms", "summary")}
+    assert sizes["summary"] * 4 < sizes["norms"], sizes
+
+
+def test_post_train_sends_a_summary_of_the_included_trace(client):
+    result = client.post("/api/v1/train", json={**SMALL, "iterations": 2, "include_trace": True,
+                                                 "detail": "summary"}).json()
+    assert result["trace"]["detail"] == "summary" and result["trace"]["events"] == []
+
+
+def test_the_csv_has_no_summary_and_says_which_field(client):
+    answer = client.post("/api/v1/export/csv", json={**SMALL, "detail": "summary"})
+    assert answer.status_code == 422
+    assert [e["loc"] for e in answer.json()["detail"]] == [["body", "detail"]]

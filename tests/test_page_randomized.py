@@ -172,6 +172,7 @@ def test_compare_truncation_draws_each_seed_s_numbers_as_the_api_gives_them(
     spread = [r for r in requests if r.get("params") is not None]
     assert [r["seed"] for r in spread] == list(range(3, 3 + SPREAD_SEEDS))
     assert all(r["params"] == weights and r["truncation"] == RANDOMIZED for r in spread)
+    assert all(r["detail"] == "summary" for r in spread)  # the diagnostics only: no events
     # each dot is the API's cosine and relative error for its seed, exactly
     points = sorted(spread_points(page), key=lambda p: p["seed"])
     assert [p["seed"] for p in points] == list(range(3, 3 + SPREAD_SEEDS))

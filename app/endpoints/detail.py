@@ -12,7 +12,12 @@ import numpy as np
 from bptt_studio.core.errors import ApiError
 from bptt_studio.core.jsonio import all_finite
 from bptt_studio.core.settings import Settings
-from bptt_studio.engine.outputs.detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
+from bptt_studio.engine.outputs.detail import (
+    EVENT_MATRICES,
+    UPDATE_MATRICES,
+    summary,
+    with_norms,
+)
 from bptt_studio.serving.limits import BYTES_PER_NUMBER
 
 
@@ -21,6 +26,7 @@ def trace_payload(result: dict[str, Any], detail: str, settings: Settings) -> di
 
     "auto" sends full matrices while the estimated response stays under
     ``max_response_bytes``; an explicit "full" over it is a 413 that says to ask for norms.
+    "summary" sends no events (engine.outputs.detail.summary).
     """
     chosen = detail
     if detail in ("auto", "full"):
@@ -36,7 +42,8 @@ def trace_payload(result: dict[str, Any], detail: str, settings: Settings) -> di
                            f"(BPTT_MAX_RESPONSE_BYTES); ask for \"detail\": \"norms\" (every "
                            f"per-step matrix replaced by its Frobenius norm), or a smaller "
                            f"hidden_size or a shorter sequence", "response_too_large")
-    payload = with_norms(result) if chosen == "norms" else _materialised(result)
+    payload = (summary(result) if chosen == "summary" else
+               with_norms(result) if chosen == "norms" else _materialised(result))
     payload["non_finite"] = bool(result["non_finite"]) or not all_finite(_formed(payload))
     payload["detail"] = chosen
     return payload

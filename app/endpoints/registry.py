@@ -33,8 +33,9 @@ from bptt_studio.endpoints.schemas import (
     TrainResult,
 )
 
-DETAIL = option("--detail", choices=["auto", "full", "norms"],
-                help='full matrices, their norms, or "auto" (full while small), as the API')
+DETAIL = option("--detail", choices=["auto", "full", "norms", "summary"],
+                help='full matrices, their norms, "auto" (full while small), or "summary" '
+                     '(no events), as the API')
 
 
 def _trace_body(schemas: Schemas, settings: Settings) -> Any:
@@ -43,6 +44,10 @@ def _trace_body(schemas: Schemas, settings: Settings) -> Any:
 
 def _train_body(schemas: Schemas, settings: Settings) -> Any:
     return schemas.train_body
+
+
+def _csv_body(schemas: Schemas, settings: Settings) -> Any:
+    return schemas.csv_body  # the engine's request + detail (no summary: rows are events)
 
 
 def _request(schemas: Schemas, settings: Settings) -> Any:
@@ -107,7 +112,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                    help="gradient: delta = dL/da (default); haykin: delta = -dE/dv")))),
     Computation(
         "export/csv", "The whole trace as one tidy CSV: one row per number",
-        body=_trace_body, plan=export_csv.plan, run=export_csv.run, form="csv",
+        body=_csv_body, plan=export_csv.plan, run=export_csv.run, form="csv",
         media_type=export_csv.MEDIA_TYPE, filename=export_csv.FILENAME,
         openapi_200=export_csv.OPENAPI_200,
         command=Command("print the tidy CSV of POST /api/v1/export/csv: one row per number", (

@@ -62,7 +62,9 @@ from bptt_studio.engine.request.fields import (
 )
 from bptt_studio.serving.limits import MAX_PARAM_NAME_CHARS, request_bounds
 
-Detail = Literal["auto", "full", "norms"]
+Detail = Literal["auto", "full", "norms", "summary"]
+# The CSV is one row per number of each event: a summary (no events) is not one of its forms.
+CsvDetail = Literal["auto", "full", "norms"]
 
 # Tags of the data shapes, in the order the engine's walker tries them.
 DATA_TAGS: dict[type, str] = {
@@ -151,6 +153,7 @@ class Schemas:
     trace_request: type[BaseModel]  # the engine's request (POST /gradcheck)
     trace_body: type[BaseModel]  # + detail (POST /trace)
     train_body: type[BaseModel]  # + iterations, record_every, include_trace, detail
+    csv_body: type[BaseModel]  # + detail, without "summary" (POST /export/csv)
     limits: dict[tuple[str, ...], tuple[str, int]]  # path -> (settings field, value)
     tags: dict[str, type[BaseModel]]  # data-shape tag -> its model
 
@@ -348,13 +351,18 @@ def _build_schemas(settings_json: str) -> Schemas:
     settings = Settings.model_validate_json(settings_json)
     builder = _Builder(settings)
     trace_request = builder.model(TraceRequest, ())
-    detail_field: Any = (Detail, Field(
-        "auto", description='"full": every per-step matrix; "norms": the Frobenius norm of '
-                            'each instead (contrib, accum, grads, clipped_grads, params); '
-                            '"auto": full while the response stays under the server\'s '
-                            'limit (BPTT_MAX_RESPONSE_BYTES), else norms'))
+    description = ('"full": every per-step matrix; "norms": the Frobenius norm of each '
+                   'instead (contrib, accum, grads, clipped_grads, params); "auto": full '
+                   'while the response stays under the server\'s limit '
+                   '(BPTT_MAX_RESPONSE_BYTES), else norms')
+    detail_field: Any = (Detail, Field("auto", description=description + '; "summary": the '
+                                       'numbers of the whole pass without its events (the '
+                                       'updates as with norms, the diagnostics whole)'))
     trace_body = create_model(
         "TraceApiRequest", __base__=trace_request, detail=detail_field)
+    csv_body = create_model(
+        "CsvApiRequest", __base__=trace_request,
+        detail=(CsvDetail, Field("auto", description=description)))
     most = settings.max_iterations
     builder.limits[("iterations",)] = ("max_iterations", most)
     train_body = create_model(
@@ -373,7 +381,7 @@ def _build_schemas(settings_json: str) -> Schemas:
         detail=detail_field,
     )
     return Schemas(trace_request=trace_request, trace_body=trace_body, train_body=train_body,
-                   limits=builder.limits, tags=builder.tags)
+                   csv_body=csv_body, limits=builder.limits, tags=builder.tags)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,7 +456,8 @@ class TraceResult(BaseModel):
     sizes: Sizes
     cell_spec: dict[str, Any] = Field(description="the cell's state, gates and each parameter's "
                                                   "shape and factors (docs/trace-format.md)")
-    detail: Literal["full", "norms"] = Field(description="what this response carries")
+    detail: Literal["full", "norms", "summary"] = Field(
+        description="what this response carries")
 
 
 class TrainResult(BaseModel):

@@ -28,7 +28,7 @@ from ..bptt.lazy import StepGradients
 from ..bptt.norms import frobenius, row_norms
 
 __all__ = ["EVENT_MATRICES", "UPDATE_MATRICES", "frobenius", "norms", "row_norms",
-           "with_norms"]
+           "summary", "with_norms"]
 
 # The parameter-shaped fields: {name: array} mappings replaced by {name: norm}.
 EVENT_MATRICES = ("contrib", "accum")
@@ -68,6 +68,16 @@ def with_norms(result: dict[str, Any]) -> dict[str, Any]:
                                 for share in update["shares"]]
         updates.append(update)
     return {**result, "params": norms(result["params"]), "events": events, "updates": updates}
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """A ``run_trace`` result without its events: the numbers of the whole pass (loss, the
+    updates with their matrices' norms, as ``with_norms``, the diagnostics whole). What a
+    client that reads only those asks for (the spread of a randomized truncation over seeds
+    reads only ``diagnostics.full_vs_truncated``): an LSTM with H = 16 over T = 64 steps is
+    about 0.71 MB of JSON with its events' norms, 0.12 MB without them (mostly its two T x T
+    flow matrices)."""
+    return {**with_norms({**result, "events": []}), "events": []}
 
 
 def _event_norms(value: Mapping[str, Any]) -> dict[str, float]:

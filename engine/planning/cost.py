@@ -53,7 +53,7 @@ from ..cells.registry import CELLS
 from .plan import Work
 
 Form = Literal["none", "json", "csv", "neuron"]
-Detail = Literal["full", "norms", "auto"]
+Detail = Literal["full", "norms", "auto", "summary"]
 Features = dict[str, float]
 
 FULL_MARGIN = 1.15  # a full trace is built up to its limit; this model's count may be this far off
@@ -68,7 +68,8 @@ class Output:
     ``form``: "json" (the API's /trace, /train, /gradcheck), "csv" (/export/csv), "neuron"
     (/neuron's view) or "none" (the engine alone). ``detail``: the trace's "full" matrices,
     their "norms", or "auto" (full while the full trace holds at most ``full_numbers``
-    numbers: the server's max_response_bytes over its bytes per number).
+    numbers: the server's max_response_bytes over its bytes per number); "summary" (no
+    events) is priced as "norms", which it costs less than (its events' norms are not made).
     """
 
     form: Form = "none"
@@ -288,7 +289,7 @@ def _chosen_detail(work: Work, output: Output, as_run: bool) -> str | None:
     full side of "auto" (estimate() takes the dearer of the two); None when nothing is built
     (an explicit "full" over the limit)."""
     detail: str | None = output.detail
-    if as_run and detail != "norms":
+    if as_run and detail not in ("norms", "summary"):
         fits_limit = trace_numbers(work, full=True) <= output.full_numbers
         return "full" if fits_limit else ("norms" if detail == "auto" else None)
     return "full" if detail == "auto" else detail
@@ -667,7 +668,7 @@ def _changes(work: Work, output: Output, fits: Callable[..., Cost | None], pair:
         consider("jacobian_norms", False, _recount(work, jacobian_norms=False))
     if work.spectral_matrices:
         consider("spectral_radii", False, _recount(work, spectral_radii=False))
-    if output.detail != "norms" and output.form in ("json", "csv"):
+    if output.detail not in ("norms", "summary") and output.form in ("json", "csv"):
         consider("detail", "norms", work, Output(output.form, "norms", output.full_numbers))
     if work.truncated and work.k2 > work.k1:
         k2 = _largest(work.k1, work.k2 - 1, lambda k: fits(_recount(work, k2=k)))

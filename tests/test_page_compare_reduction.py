@@ -120,6 +120,12 @@ def test_a_compared_batch_draws_the_example_chosen_under_the_timeline(page, live
                            "'#compare .cmp-point-pass span')].some((s) => s.textContent === said)",
                            arg=said)
     assert page.input_value("#batch-example") == "1"
+    assert page.text_content("#batch-note") == catalogue(page, "batch.noteCompare", {"n": 3})
+    # back to one view: the same example, and the note names the single view's parts again
+    page.select_option("#ctl-compare", "")
+    page.wait_for_function("() => !document.body.dataset.compare")
+    assert page.input_value("#batch-example") == "1"
+    assert page.text_content("#batch-note") == catalogue(page, "batch.note", {"n": 3})
     assert console_errors == []
 
 

@@ -293,6 +293,7 @@ export class Studio extends EventTarget {
     // a mini-batch: the views show the store's example (one sequence: always 0, said so)
     const example = this.exampleOf(trace);
     this.index = new TraceIndex(trace, example);
+    this.views.batch.setComparing(false);
     if (example !== this.store.get().example) this.store.update({ example });
     const notation = this.store.get().notation;
     for (const v of Object.values(this.views)) {
@@ -354,6 +355,7 @@ export class Studio extends EventTarget {
     this.index = this.compare.index;
     this.trace = this.index.trace;
     if (example !== this.store.get().example) this.store.update({ example });
+    this.views.batch.setComparing(true);
     this.views.batch.setTrace(this.index);
     this.views.batch.draw();
     this.training = null;

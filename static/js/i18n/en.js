@@ -35,6 +35,7 @@ export default {
   "batch.example": "Example of the mini-batch",
   "batch.of": "Example {k} of {n}",
   "batch.note": "The network, the equation, the worksheet and the charts show this example; each update uses all {n}.",
+  "batch.noteCompare": "Every column shows this example; each update uses all {n}.",
   "batch.title": "The whole batch: one update from {n} shares",
   "batch.param": "Gradient",
   "batch.explain": "Each example's backward pass fills its own share; the update's gradient is their sum (every number from the trace); the framed share is the example shown above.",

@@ -37,6 +37,7 @@ export default {
   "batch.example": "Exemplo do minilote",
   "batch.of": "Exemplo {k} de {n}",
   "batch.note": "A rede, a equação, a folha de exercícios e os gráficos mostram este exemplo; cada atualização usa os {n}.",
+  "batch.noteCompare": "Todas as colunas mostram este exemplo; cada atualização usa os {n}.",
   "batch.title": "O lote inteiro: uma atualização a partir de {n} parcelas",
   "batch.param": "Gradiente",
   "batch.explain": "A passagem para trás de cada exemplo preenche a sua parcela; o gradiente da atualização é a soma delas (todos os números vêm do traço); a parcela emoldurada é a do exemplo mostrado acima.",

@@ -38,6 +38,7 @@ export class BatchView {
     this.eventIndex = 0;
     this.notation = "goodfellow";
     this.param = null;
+    this.comparing = false; // set-ups side by side: the columns show the example
     this.build();
   }
 
@@ -65,6 +66,11 @@ export class BatchView {
 
   setEvent(i) {
     this.eventIndex = i;
+  }
+
+  /** Whether set-ups are compared side by side (the note then says the columns follow). */
+  setComparing(comparing) {
+    this.comparing = Boolean(comparing);
   }
 
   setNotation(n) {
@@ -95,7 +101,7 @@ export class BatchView {
     }
     this.select.replaceChildren(...options);
     this.select.value = String(idx.example);
-    this.note.textContent = tr("batch.note", { n });
+    this.note.textContent = tr(this.comparing ? "batch.noteCompare" : "batch.note", { n });
     this.drawShares();
   }
 

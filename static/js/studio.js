@@ -12,7 +12,7 @@ import { NOTATIONS } from "./text/notation.js";
 import { labelKey, repair } from "./controls/repair.js";
 import { CompareSource, TraceSource } from "./state/source.js";
 import { SPREAD, SpreadSource, spreadFits, spreadSeeds } from "./state/spread.js";
-import { batchSize, exampleTraining, TraceIndex } from "./state/trace.js";
+import { exampleTraining, TraceIndex } from "./state/trace.js";
 import { isRandomized } from "./state/state.js";
 
 export class Studio extends EventTarget {
@@ -270,15 +270,9 @@ export class Studio extends EventTarget {
     return Boolean(this.index?.n && this.store.get().example !== this.index.example);
   }
 
-  /** The store's example of a mini-batch (0-based), within the trace's batch (0 for none). */
-  exampleOf(trace) {
-    const n = batchSize(trace);
-    return n ? Math.min(this.store.get().example, n - 1) : 0;
-  }
-
   /** A comparison of mini-batches: every column draws the store's example, at the same event. */
   showExampleCompared(eventIndex, keep) {
-    this.compare.setExample(this.exampleOf(this.trace));
+    this.compare.setExample(this.store.get().example); // (the index keeps it within the batch)
     this.index = this.compare.index;
     this.timeline.setEvents(this.index.events, this.index.windows);
     this.views.batch.setTrace(this.index);
@@ -290,9 +284,10 @@ export class Studio extends EventTarget {
     this.showComparison(null);
     this.trace = trace;
     this.training = training;
-    // a mini-batch: the views show the store's example (one sequence: always 0, said so)
-    const example = this.exampleOf(trace);
-    this.index = new TraceIndex(trace, example);
+    // a mini-batch: the views show the store's example (one sequence: always 0, said so); the
+    // index keeps it within the batch
+    this.index = new TraceIndex(trace, this.store.get().example);
+    const { example } = this.index;
     this.views.batch.setComparing(false);
     if (example !== this.store.get().example) this.store.update({ example });
     const notation = this.store.get().notation;
@@ -350,10 +345,10 @@ export class Studio extends EventTarget {
     this.showComparison(mode);
     this.compare.setNotation(this.store.get().notation);
     // a mini-batch: the columns draw the store's example, chosen under the timeline
-    const example = this.exampleOf(results[0].trace);
-    this.compare.setComparison(mode, setups, results, example);
+    this.compare.setComparison(mode, setups, results, this.store.get().example);
     this.index = this.compare.index;
     this.trace = this.index.trace;
+    const { example } = this.index;
     if (example !== this.store.get().example) this.store.update({ example });
     this.views.batch.setComparing(true);
     this.views.batch.setTrace(this.index);

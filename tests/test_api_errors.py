@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from bptt_studio.serving.limits import MAX_PARAM_NAMES
+
 
 def only_error(response):
     detail = response.json()["detail"]
@@ -335,11 +337,20 @@ def test_post_trace_rejects_a_weight_row_longer_than_the_server_takes(client):
 
 
 def test_post_trace_rejects_more_parameters_than_any_cell_has(client):
-    params = {f"P{i}": [0.0] for i in range(15)}
+    params = {f"P{i}": [0.0] for i in range(MAX_PARAM_NAMES + 1)}  # the deepest stack's + 1
     response = client.post("/api/v1/trace", json={"params": params})
     assert response.status_code == 422
     error = only_error(response)
-    assert error["loc"] == ["body", "params"] and "at most 14" in error["msg"]
+    assert error["loc"] == ["body", "params"] and f"at most {MAX_PARAM_NAMES}" in error["msg"]
+
+
+def test_post_trace_rejects_parameters_holding_more_numbers_than_a_one_layer_network(client):
+    row = [0.0] * 128
+    params = {f"P{i}": [row] * 64 for i in range(MAX_PARAM_NAMES)}  # 50 arrays of 64 x 128
+    response = client.post("/api/v1/trace", json={"params": params})
+    assert response.status_code == 422
+    error = only_error(response)
+    assert error["loc"] == ["body", "params"] and "hold 409600" in error["msg"]
 
 
 def test_post_trace_rejects_h0_longer_than_the_largest_hidden_size(client):

@@ -60,15 +60,45 @@ torch.set_num_threads(1)
 # Building requests (plain JSON values, explicit everything).
 
 
-def param_shapes(cell: str, H: int, D: int, K: int) -> dict[str, tuple[int, ...]]:
+def suffix(layer: int) -> str:
+    """Layer 1 keeps the one-layer names; layer j >= 2 adds _l<j> (DESIGN.md)."""
+    return "" if layer == 1 else f"_l{layer}"
+
+
+def param_shapes(cell: str, H: int, D: int, K: int, layers: int = 1
+                 ) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {}
-    if cell == "rnn":
-        shapes.update({"W": (H, H), "U": (H, D), "b": (H,)})
-    else:
-        for gate in GATES[cell]:
-            shapes.update({f"W_{gate}": (H, H), f"U_{gate}": (H, D), f"b_{gate}": (H,)})
+    for layer in range(1, layers + 1):
+        s, inputs = suffix(layer), D if layer == 1 else H  # layer j >= 2 reads h of j-1
+        if cell == "rnn":
+            shapes.update({f"W{s}": (H, H), f"U{s}": (H, inputs), f"b{s}": (H,)})
+        else:
+            for gate in GATES[cell]:
+                shapes.update({f"W_{gate}{s}": (H, H), f"U_{gate}{s}": (H, inputs),
+                               f"b_{gate}{s}": (H,)})
     shapes.update({"V": (K, H), "b_y": (K,)})
     return shapes
+
+
+def layer_of(p: dict[str, torch.Tensor], cell: str, layer: int) -> dict[str, torch.Tensor]:
+    """One layer's parameters under the one-layer names (what cell_step reads)."""
+    names = ["W", "U", "b"] if cell == "rnn" else [f"{kind}_{gate}" for gate in GATES[cell]
+                                                    for kind in "WUb"]
+    return {name: p[name + suffix(layer)] for name in names}
+
+
+Stack = tuple[tuple[torch.Tensor, ...], ...]  # [layer][state vector]
+
+
+def stack_step(cell: str, activation: str, p: dict[str, torch.Tensor], x: torch.Tensor,
+               states: Stack) -> Stack:
+    """One step through every layer: layer j reads layer j-1's new h (layer 1 reads x)."""
+    new = []
+    for layer, state in enumerate(states, start=1):
+        state = cell_step(cell, activation, layer_of(p, cell, layer), x, state)
+        new.append(state)
+        x = state[0]
+    return tuple(new)
 
 
 def draw(array: np.ndarray) -> Any:
@@ -84,7 +114,7 @@ def make_request(name: str, *, cell: str = "rnn", H: int = 3, T: int = 5, D: int
                  text: str | None = None, h0: bool = True, c0: bool = True,
                  scale: float = 0.9, batch: int = 0,
                  texts: list[str] | None = None, randomized: float | None = None,
-                 seed: int = 0) -> dict[str, Any]:
+                 seed: int = 0, layers: int = 1) -> dict[str, Any]:
     """A request with explicit params, state and data from a Generator seeded by the name;
     ``batch``: a mini-batch of that many sequences of inputs and targets; ``texts``: a
     mini-batch of texts of one length."""
@@ -114,7 +144,7 @@ def make_request(name: str, *, cell: str = "rnn", H: int = 3, T: int = 5, D: int
         data = {"inputs": draw(rng.uniform(-1, 1, size=(T, D))),
                 "targets": rng.integers(0, K, size=T).tolist()}
     params = {n: draw(rng.uniform(-scale, scale, size=s))
-              for n, s in param_shapes(cell, H, D, K).items()}
+              for n, s in param_shapes(cell, H, D, K, layers).items()}
     request: dict[str, Any] = {
         "cell": cell, "hidden_size": H, "data": data, "loss": loss, "loss_at": loss_at,
         "reduction": reduction, "optimizer": optimizer or {"name": "sgd", "lr": 0.1},
@@ -129,9 +159,12 @@ def make_request(name: str, *, cell: str = "rnn", H: int = 3, T: int = 5, D: int
     if randomized is not None:  # xi drawn from the seed (the parameters are explicit)
         request["truncation"] = {"mode": "randomized", "p": randomized}
         request["seed"] = seed
-    request["h0"] = draw(rng.uniform(-0.5, 0.5, size=H)) if h0 else None
+    state_shape = H if layers == 1 else (layers, H)  # a stack's: one row a layer
+    request["h0"] = draw(rng.uniform(-0.5, 0.5, size=state_shape)) if h0 else None
     if cell == "lstm":
-        request["c0"] = draw(rng.uniform(-0.5, 0.5, size=H)) if c0 else None
+        request["c0"] = draw(rng.uniform(-0.5, 0.5, size=state_shape)) if c0 else None
+    if layers > 1:
+        request["num_layers"] = layers
     # Through JSON and back, so torch reads exactly the floats the engine will read.
     return json.loads(json.dumps(request))
 
@@ -264,11 +297,14 @@ def scaled_flow(value: torch.Tensor, weight: float) -> torch.Tensor:
     return weight * value + (1.0 - weight) * value.detach()
 
 
-def start_grad(dstarts: list[list[torch.Tensor]], i: int, batch: bool) -> Any:
-    """dL/d(state i before the window): (H,), a mini-batch's (n, H), one row per example."""
+def start_grad(dstarts: list[list[list[torch.Tensor]]], i: int, batch: bool) -> Any:
+    """dL/d(state i before the window): (H,) of one layer, (layers, H) of a stack; a
+    mini-batch's with one row per example first."""
+    def one(dstart: list[list[torch.Tensor]]) -> torch.Tensor:
+        return dstart[0][i] if len(dstart) == 1 else torch.stack([d[i] for d in dstart])
     if batch:
-        return as_list(torch.stack([dstart[i] for dstart in dstarts]))
-    return as_list(dstarts[0][i])
+        return as_list(torch.stack([one(dstart) for dstart in dstarts]))
+    return as_list(one(dstarts[0]))
 
 
 def run_pass(request: dict[str, Any]) -> dict[str, Any]:
@@ -289,13 +325,20 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
     optimizer = make_optimizer(request["optimizer"], [live[n] for n in names])
     clip = request["clip"]
 
-    h0 = torch.tensor(request["h0"]) if request["h0"] is not None else torch.zeros(H)
-    start0: tuple[torch.Tensor, ...] = (h0,)
+    layers = request.get("num_layers", 1)
+
+    def initial(name: str) -> list[torch.Tensor]:  # one vector a layer
+        given = request.get(name)
+        if given is None:
+            return [torch.zeros(H) for _ in range(layers)]
+        return [torch.tensor(given)] if layers == 1 else list(torch.tensor(given))
+
+    h0s = initial("h0")
+    start0 = tuple((h0,) for h0 in h0s)
     if cell == "lstm":
-        c0 = torch.tensor(request["c0"]) if request.get("c0") is not None else torch.zeros(H)
-        start0 = (h0, c0)
+        start0 = tuple((h0, c0) for h0, c0 in zip(h0s, initial("c0"), strict=True))
     # every example starts from the same initial state, as PyTorch's zeros h0 for a batch
-    states: list[dict[int, tuple[torch.Tensor, ...]]] = [{0: start0} for _ in examples]
+    states: list[dict[int, Stack]] = [{0: start0} for _ in examples]
 
     versions: list[dict[str, torch.Tensor]] = []  # parameter values after each update count
     version_of: dict[int, int] = {}
@@ -311,8 +354,8 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
         with torch.no_grad():
             p = versions[version_of[t]]
             for e, (x, targets) in enumerate(examples):
-                states[e][t] = cell_step(cell, activation, p, x[t - 1], states[e][t - 1])
-                step_losses[e].append(float(step_loss(kind, p, states[e][t][0],
+                states[e][t] = stack_step(cell, activation, p, x[t - 1], states[e][t - 1])
+                step_losses[e].append(float(step_loss(kind, p, states[e][t][-1][0],
                                                       targets[t - 1])))
         if t % k1 != 0 and t != T:
             continue
@@ -322,8 +365,8 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
         injected = [s for s in range(last_update + 1, t + 1) if s in loss_steps]
         leaves = {v: {n: versions[v][n].clone().requires_grad_(True) for n in names}
                   for v in sorted({version_of[s] for s in range(first, t + 1)})}
-        starts = [tuple(s.clone().requires_grad_(True) for s in states[e][first - 1])
-                  for e in range(len(examples))]
+        starts = [tuple(tuple(s.clone().requires_grad_(True) for s in layer)
+                        for layer in states[e][first - 1]) for e in range(len(examples))]
         logits: list[torch.Tensor] = []
         wanted: list[Any] = []
         window_loss = torch.zeros(())
@@ -332,12 +375,14 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
             for s in range(first, t + 1):
                 p = leaves[version_of[s]]
                 if xi is not None and s > first:  # the error into step s-1 weighted by xi_s
-                    state = tuple(scaled_flow(v, xi[s - 1]) for v in state)
-                state = cell_step(cell, activation, p, x[s - 1], state)
+                    state = tuple(tuple(scaled_flow(v, xi[s - 1]) for v in layer)
+                                  for layer in state)
+                state = stack_step(cell, activation, p, x[s - 1], state)
+                top = state[-1][0]
                 if s in injected:
-                    logits.append(p["V"] @ state[0] + p["b_y"])
+                    logits.append(p["V"] @ top + p["b_y"])
                     wanted.append(targets[s - 1])
-                    window_loss = window_loss + step_loss(kind, p, state[0], targets[s - 1])
+                    window_loss = window_loss + step_loss(kind, p, top, targets[s - 1])
         if batch:  # torch's own reduction over the batch's terms
             window_loss = window_reduced(kind, reduction, logits, wanted)
         elif reduction == "mean" and injected:
@@ -351,8 +396,8 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
                 if leaves[v][n].grad is not None:
                     total = total + leaves[v][n].grad
             grads[n] = total
-        dstarts = [[s.grad if s.grad is not None else torch.zeros(H) for s in start]
-                   for start in starts]
+        dstarts = [[[s.grad if s.grad is not None else torch.zeros(H) for s in layer]
+                    for layer in start] for start in starts]
 
         # ---- clip and step, with torch's own functions on the live parameters --------------
         for n in names:
@@ -485,11 +530,96 @@ CASES: dict[str, dict[str, Any]] = {
                                      "D": 2, "optimizer": ADAM, "seed": 11},
     "randomized_gru_batch_mean": {"cell": "gru", "randomized": 0.6, "batch": 3, "T": 6,
                                   "K": 2, "D": 2, "reduction": "mean", "seed": 5},
+    # stacks (num_layers): layer j >= 2 reads layer j-1's h(t); the output reads the top's
+    "deep_rnn_two_layers_full_bptt": {"layers": 2, "T": 4},
+    "deep_rnn_relu_three_layers_mse": {"layers": 3, "activation": "relu", "loss": "mse",
+                                       "K": 2, "T": 4},
+    "deep_lstm_two_layers_full_bptt": {"cell": "lstm", "layers": 2, "T": 4, "D": 2},
+    "deep_lstm_three_layers_k1_less_than_k2_adam": {"cell": "lstm", "layers": 3,
+                                                    "truncation": (2, 3), "T": 5, "K": 2,
+                                                    "D": 2, "optimizer": ADAM},
+    "deep_gru_two_layers_batch_mean_clip_norm": {"cell": "gru", "layers": 2, "batch": 2,
+                                                 "T": 4, "K": 2, "D": 2, "reduction": "mean",
+                                                 "clip": {"mode": "norm", "max": 0.05}},
+    "deep_gru_randomized_two_layers": {"cell": "gru", "layers": 2, "randomized": 0.5, "T": 6,
+                                       "K": 2, "D": 2, "seed": 3},
 }
 
 
+def torch_module_grads(request: dict[str, Any]) -> dict[str, torch.Tensor] | None:
+    """The first update's gradient of a one-sequence stack under full BPTT computed by
+    PyTorch's own nn.RNN / nn.LSTM(num_layers, batch_first=True) (None for other cases: the
+    GRU's formulation differs from nn.GRU's, r applied before W_h, so its hand cells stand).
+    torch packs an LSTM's gates as (i, f, g, o) and keeps two biases: b goes in bias_ih."""
+    cell, layers = request["cell"], request.get("num_layers", 1)
+    if cell == "gru" or layers == 1 or request.get("truncation") or "batch" in request["data"]:
+        return None
+    x, targets, _ = decode(request)
+    T, D = x.shape
+    H = request["hidden_size"]
+    p = {n: torch.tensor(v) for n, v in request["params"].items()}
+    if cell == "rnn":
+        module: torch.nn.Module = torch.nn.RNN(D, H, layers, nonlinearity=request.get(
+            "activation", "tanh"), batch_first=True).double()
+    else:
+        module = torch.nn.LSTM(D, H, layers, batch_first=True).double()
+    order = ("i", "f", "g", "o")
+    with torch.no_grad():
+        for layer in range(1, layers + 1):
+            s, j = suffix(layer), layer - 1
+            if cell == "rnn":
+                w_ih, w_hh, b = p[f"U{s}"], p[f"W{s}"], p[f"b{s}"]
+            else:
+                w_ih = torch.cat([p[f"U_{g}{s}"] for g in order])
+                w_hh = torch.cat([p[f"W_{g}{s}"] for g in order])
+                b = torch.cat([p[f"b_{g}{s}"] for g in order])
+            getattr(module, f"weight_ih_l{j}").copy_(w_ih)
+            getattr(module, f"weight_hh_l{j}").copy_(w_hh)
+            getattr(module, f"bias_ih_l{j}").copy_(b)
+            getattr(module, f"bias_hh_l{j}").zero_()
+    h0 = torch.tensor(request["h0"]).reshape(layers, 1, H)
+    V = p["V"].clone().requires_grad_(True)
+    b_y = p["b_y"].clone().requires_grad_(True)
+    if cell == "rnn":
+        out, _ = module(x[None], h0)
+    else:
+        out, _ = module(x[None], (h0, torch.tensor(request["c0"]).reshape(layers, 1, H)))
+    loss = torch.zeros(())
+    steps = range(T) if request["loss_at"] == "every" else [T - 1]
+    for t in steps:
+        o = V @ out[0, t] + b_y
+        loss = loss + (-torch.log_softmax(o, dim=0)[targets[t]] if request["loss"] ==
+                       "cross_entropy" else 0.5 * ((o - targets[t]) ** 2).sum())
+    if request["reduction"] == "mean":
+        loss = loss / len(steps)
+    loss.backward()
+    grads = {"V": V.grad, "b_y": b_y.grad}
+    for layer in range(1, layers + 1):
+        s, j = suffix(layer), layer - 1
+        w_ih, w_hh = (getattr(module, f"weight_ih_l{j}").grad,
+                      getattr(module, f"weight_hh_l{j}").grad)
+        b = getattr(module, f"bias_ih_l{j}").grad
+        if cell == "rnn":
+            grads.update({f"U{s}": w_ih, f"W{s}": w_hh, f"b{s}": b})
+        else:
+            for k, g in enumerate(order):
+                rows = slice(k * H, (k + 1) * H)
+                grads.update({f"U_{g}{s}": w_ih[rows], f"W_{g}{s}": w_hh[rows],
+                              f"b_{g}{s}": b[rows]})
+    return grads
+
+
 def check_case(name: str, request: dict[str, Any], expected: dict[str, Any]) -> None:
-    """The case tests what its name says: clipping clips, versions differ, and so on."""
+    """The case tests what its name says: clipping clips, versions differ, and so on; a
+    stack's first gradient is PyTorch's nn.RNN / nn.LSTM's own (``torch_module_grads``)."""
+    module_grads = torch_module_grads(request)
+    if module_grads is not None:
+        first = expected["updates"][0]["grads"]
+        for param, grad in module_grads.items():
+            if not np.allclose(first[param], grad.numpy(), rtol=1e-10, atol=1e-13):
+                raise AssertionError(f"{name}: {param} differs from torch.nn's gradient")
+    if request.get("num_layers", 1) > 1 and "deep" not in name:
+        raise AssertionError(f"{name}: a stack's case is named deep_*")
     clip = request["clip"]
     if clip is not None and not any(u["clipped"] for u in expected["updates"]):
         raise AssertionError(f"{name}: clipping never happened; lower clip.max")

@@ -43,6 +43,7 @@ from pydantic import (
     Strict,
     Tag,
     create_model,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -60,7 +61,7 @@ from bptt_studio.engine.request.fields import (
     TraceRequest,
     WordsData,
 )
-from bptt_studio.serving.limits import MAX_PARAM_NAME_CHARS, request_bounds
+from bptt_studio.serving.limits import MAX_PARAM_NAME_CHARS, params_max_numbers, request_bounds
 
 Detail = Literal["auto", "full", "norms", "summary"]
 # The CSV is one row per number of each event: a summary (no events) is not one of its forms.
@@ -283,11 +284,31 @@ class _Builder:
         config = ConfigDict(extra="forbid", title=cls.__name__)
         if cls is TraceRequest:  # the rules between fields, as JSON Schema states them
             config["json_schema_extra"] = {"allOf": [_rule_schema(r) for r in RULES]}
-        validators = ({"batch_numbers": self.batch_numbers()} if cls is BatchData else {})
+        validators = ({"batch_numbers": self.batch_numbers()} if cls is BatchData else
+                      {"params_numbers": self.params_numbers()} if cls is TraceRequest else {})
         model = create_model(cls.__name__, __config__=config, __validators__=validators,
                              **definitions)
         self.models[cls] = model
         return model
+
+    def params_numbers(self) -> Any:
+        """``params`` holds at most as many numbers as a one-layer network's largest cell at
+        these limits (serving.limits.params_max_numbers): its names alone (a 4-layer stack's
+        50) would let it hold more, and the worker's memory per request is bounded by this.
+        JSON Schema cannot sum over items, so the OpenAPI document states it in words."""
+        most = params_max_numbers(self.settings)
+
+        def check(value: Any) -> Any:
+            held = sum(sum(len(row) if isinstance(row, list) else 1 for row in array)
+                       for array in (value or {}).values())
+            if held > most:
+                raise PydanticCustomError(
+                    "params_too_large",
+                    "the parameters hold at most {most} numbers in all (a one-layer network's "
+                    "largest at these limits); these hold {held}", {"most": most, "held": held})
+            return value
+
+        return field_validator("params", mode="after")(check)
 
     def batch_numbers(self) -> Any:
         """A mini-batch's explicit inputs and targets hold, all together, no more numbers
@@ -488,9 +509,11 @@ class ParamsResult(BaseModel):
                                                "forget_bias) and rescaled to spectral_radius, "
                                                "or the explicit params as checked; always "
                                                "whole, whatever the model's size")
-    h0: list[Number] = Field(description="the initial hidden state, H values")
-    c0: list[Number] | None = Field(None, description="the initial cell state (LSTM only; "
-                                                      "absent for the other cells)")
+    h0: list[Number] | list[list[Number]] = Field(
+        description="the initial hidden state, H values; a stack's num_layers rows of H")
+    c0: list[Number] | list[list[Number]] | None = Field(
+        None, description="the initial cell state, as h0 (LSTM only; absent for the other "
+                          "cells)")
     cell_spec: dict[str, Any] = Field(description="the cell's state, gates and each "
                                                   "parameter's shape and factors, as /trace's")
     sizes: Sizes

@@ -35,6 +35,7 @@ from bptt_studio.engine.planning.cost import (
     estimate,
     reductions,
 )
+from bptt_studio.engine.request.fields import MAX_LAYERS
 
 MB = 1024 * 1024  # BPTT_MAX_MEMORY_MB counts mebibytes
 # Bytes per number of a full trace, measured on traces of every cell (orjson writes float64
@@ -221,6 +222,8 @@ def _way(plan: Plan, reduction: Reduction) -> str:
         return f"hidden_size at most {value}"
     if field == "examples":
         return f"at most {value} sequences in the batch"
+    if field == "num_layers":
+        return f"num_layers at most {value}"
     if field == "hidden_size+steps":
         hidden, steps = str(value).split(",")
         return (f"hidden_size at most {hidden} and "
@@ -274,8 +277,13 @@ def check_superseded(plan: Plan, settings: Settings) -> None:
 # What a request may hold: the lengths the limits put on its fields (the request schemas state
 # them, app/endpoints/schemas.py), and so the most numbers it can carry.
 
-# The most parameters a cell has (the LSTM's 14): how many names ``params`` may hold.
-MAX_PARAM_NAMES = max(len(all_params(cell)) for cell in CELLS.values())
+# The most parameters a one-layer network has (the LSTM's 14): what bounds the numbers
+# ``params`` may hold (``params_max_numbers``), whatever the names.
+ONE_LAYER_NAMES = max(len(all_params(cell)) for cell in CELLS.values())
+# How many names ``params`` may hold: the deepest stack's (a 4-layer LSTM's 50). A stack's
+# layers 2.. are H×H where layer 1 may be H×D, so its numbers stay within the one-layer bound
+# at the same limits (a 4-layer LSTM at H = 64, D = K = 128: 156,800 of 229,376).
+MAX_PARAM_NAMES = max(len(all_params(cell, MAX_LAYERS)) for cell in CELLS.values())
 # The longest parameter name a request may write (the cells' own are at most 4 characters:
 # "W_hf" and such); a longer key is refused by the schema before anything reads it.
 MAX_PARAM_NAME_CHARS = 16
@@ -313,8 +321,11 @@ def request_bounds(settings: Settings) -> dict[tuple[str, ...], tuple[str | None
         ("params",): (None, {"max_length": MAX_PARAM_NAMES}),  # names: the cells', no setting
         ("params", "*"): (side_setting, {"max_length": side}),
         ("params", "*", "*"): (side_setting, {"max_length": side}),
+        # H values, or a stack's rows of H values (the rows' count is the plan's to check)
         ("h0",): ("max_hidden_size", {"max_length": settings.max_hidden_size}),
+        ("h0", "*"): ("max_hidden_size", {"max_length": settings.max_hidden_size}),
         ("c0",): ("max_hidden_size", {"max_length": settings.max_hidden_size}),
+        ("c0", "*"): ("max_hidden_size", {"max_length": settings.max_hidden_size}),
         # a window of more than T steps is the whole sequence: k1 and k2 beyond the longest
         # sequence say nothing more; a class id is below the largest output size
         ("truncation", "k1"): ("max_seq_len", {"le": seq}),
@@ -329,13 +340,20 @@ def request_bounds(settings: Settings) -> dict[tuple[str, ...], tuple[str | None
 def max_request_numbers(settings: Settings) -> int:
     """The most numbers a request the schema accepts can hold under these limits: every name
     of ``params`` at the largest rows and row length, the longest explicit inputs and targets,
-    h0 and c0, and a few dozen scalars (280,768 at the default limits; the largest real
+    h0 and c0, and a few dozen scalars (288,832 at the default limits; the largest real
     model, the LSTM at H = 64, D = K = 128 with 200 steps of data, holds 109,184). The
     worker's memory per request is bounded by this, not by the body's bytes
     (app/serving/memory.py)."""
     lengths = request_bounds(settings)
-    side = lengths[("params", "*")][1]["max_length"]
     steps = lengths[("data", "inputs")][1]["max_length"]
     width = lengths[("data", "inputs", "*")][1]["max_length"]
-    return (MAX_PARAM_NAMES * side * side + 2 * steps * width + 2 * settings.max_hidden_size
-            + 64)
+    return (params_max_numbers(settings) + 2 * steps * width
+            + 2 * settings.max_hidden_size ** 2 + 64)
+
+
+def params_max_numbers(settings: Settings) -> int:
+    """The most numbers ``params`` may hold (the schema counts them): a one-layer network's
+    largest cell at the largest rows and row length. Names alone bound less: a stack may
+    name 50 arrays, each of them up to the largest side."""
+    side = request_bounds(settings)[("params", "*")][1]["max_length"]
+    return ONE_LAYER_NAMES * side * side

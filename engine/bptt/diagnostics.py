@@ -19,6 +19,7 @@ Rows and columns are 0-based lists: error_flow[0][0] is t = k = 1.
 from __future__ import annotations
 
 import bisect
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -26,29 +27,45 @@ import numpy as np
 from ..cells.protocol import Cell, right_factors
 from .problem import Problem
 from .record import Forward
-from .schedule import Run, backward_window, sum_factors, window_factors
+from .schedule import Run, backward_layers, sum_factors
 
 
 def compute(problem: Problem, run: Run, truncated: bool | None = None,
             jacobian: bool = False) -> dict[str, Any]:
     """All diagnostics of a recorded pass. ``truncated``: whether the request asked for
     truncation (then full_vs_truncated is given, even when k1 = k2 = T cuts nothing);
-    None decides from the schedule. ``jacobian``: also the exact Jacobian norms."""
+    None decides from the schedule. ``jacobian``: also the exact Jacobian norms.
+
+    A stack of layers: ``error_flow`` is the top layer's (the h(k) the output reads), and
+    ``error_flow_layers`` each layer's, bottom to top (how much of L(t)'s error reaches
+    layer j at step k); the weight flow and the step norms count every layer's parameters;
+    the Jacobian norms are the top layer's own recursion."""
     cell = problem.cell_module
     fwd = run.forward
-    error_flow, weight_flow = _error_flow(cell, problem, fwd, run.updates)
+    layers = stack_of(problem, run)
+    error_flows, weight_flow = _error_flow(cell, problem, layers, run.updates)
     result = {
-        "error_flow": _lower(error_flow),
+        "error_flow": _lower(error_flows[-1]),
         "weight_flow": _lower(weight_flow),
         "jacobian_norms": _lower(jacobian_norms(cell, problem, fwd)) if jacobian else None,
-        "step_grad_norms": _step_grad_norms(cell, problem, fwd, run.backwards).tolist(),
+        "step_grad_norms": _step_grad_norms(cell, problem, run, layers).tolist(),
         "full_vs_truncated": None,
     }
+    if problem.layers > 1:
+        result["error_flow_layers"] = [_lower(flow) for flow in error_flows]
     if truncated is None:
         truncated = problem.k1 < problem.T or problem.k2 < problem.T
     if truncated:
-        result["full_vs_truncated"] = _full_vs_truncated(cell, problem, fwd, run)
+        result["full_vs_truncated"] = _full_vs_truncated(problem, run)
     return result
+
+
+def stack_of(problem: Problem, run: Run) -> list[tuple[Forward, np.ndarray]]:
+    """Each layer's forward record and the rows it read (x(t), or the layer below's h(t)),
+    bottom to top."""
+    records = [layer.forward for layer in run.examples[0].layers]
+    return [(fwd, problem.inputs if j == 0 else records[j - 1].rows("h", 1, problem.T))
+            for j, fwd in enumerate(records)]
 
 
 def _lower(matrix: np.ndarray) -> list[list[float | None]]:
@@ -59,12 +76,14 @@ def _lower(matrix: np.ndarray) -> list[list[float | None]]:
     return rows
 
 
-def _gate_weights(cell: Cell, problem: Problem, fwd: Forward) -> np.ndarray:
+def _gate_weights(cell: Cell, problem: Problem, fwd: Forward, inputs: np.ndarray
+                  ) -> np.ndarray:
     """(T, G): for step t (row t-1) and each gate, the sum over the parameters that gate's
     delta feeds (W_*, U_*, b_*) of their right factor's squared norm (1 for a bias), so that
-    ||contributions of step t||^2 = sum over gates of ||delta_gate(t)||^2 * weight."""
+    ||contributions of step t||^2 = sum over gates of ||delta_gate(t)||^2 * weight.
+    ``inputs``: the rows x(t) the layer read."""
     T = problem.T
-    right_rows = {key: problem.inputs if key == "x" else fwd.rows(key, 1, T)
+    right_rows = {key: inputs if key == "x" else fwd.rows(key, 1, T)
                   for key in right_factors(cell)}
     norms_sq = {name: np.einsum("ti,ti->t", rows, rows) for name, rows in right_rows.items()}
     gates = cell.DELTA_KEYS
@@ -97,14 +116,18 @@ def _param_norm_sq(cell: Cell, delta: np.ndarray, weights: np.ndarray) -> np.nda
     return np.asarray((per_gate * weights).sum(axis=-1))
 
 
-def _error_flow(cell: Cell, problem: Problem, fwd: Forward,
-                updates: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+def _error_flow(cell: Cell, problem: Problem, layers: list[tuple[Forward, np.ndarray]],
+                updates: list[dict[str, Any]]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each layer's ||dL(t)/dh(k)|| (bottom to top) and the weight flow over every layer.
+
+    Every loss L(t) of a window is a row of its own, run back step by step through the top
+    layer; each row's deltas at step k, sent down through the layer's input matrices, are
+    what reaches the layer below at step k from L(t), and so on down the stack."""
     T, H = problem.T, problem.H
     # squared norms, rooted once at the end (the same bits as a root per step: elementwise)
-    flow_sq = np.zeros((T, T))
+    flow_sq = [np.zeros((T, T)) for _ in layers]
     weight_sq = np.zeros((T, T))
-    weights = _gate_weights(cell, problem, fwd)
-    caches, packs, version_of = fwd.caches, fwd.packs, fwd.version_of  # read once per pass
+    weights = [_gate_weights(cell, problem, fwd, inputs) for fwd, inputs in layers]
     diagonal = any(spec.kind == "diagonal" for spec in cell.PARAMS.values())
     done = 0
     for index, (first, last) in enumerate(problem.windows):
@@ -114,32 +137,44 @@ def _error_flow(cell: Cell, problem: Problem, fwd: Forward,
             continue
         V = updates[index]["params_before"]["V"]
         rows = np.array(losses) - 1  # 0-based rows of the losses' steps
-        # one row per loss L(t), t in `losses`, for each state vector (dh, and dc for LSTM)
-        dnext = [np.zeros((len(losses), H)) for _ in cell.STATE]
-        for k in range(last, first - 1, -1):
-            # rows of losses L(t) with t >= k carry error at h(k); the others are still zero
-            start = bisect.bisect_left(losses, k)
-            if start == len(losses):  # no loss at or after k in this window
-                continue
-            dh = dnext[0][start:].copy()
-            if losses[start] == k:  # L(k) enters at h(k) through this step's output
-                dh[0] += fwd.step_grad_o[k - 1] @ V
-            active = rows[start:]
-            flow_sq[active, k - 1] = np.sum(dh * dh, axis=1)
-            dstate = (dh, *(d[start:] for d in dnext[1:]))
-            cache = caches[k]
-            dstate_prev, delta, _ = cell.step_backward(packs[version_of[k]], dstate, cache)
-            w_sq = _param_norm_sq(cell, delta, weights[k - 1])
-            if diagonal:
-                _add_diagonal_norm_sq(cell, fwd, k, k, delta, w_sq)
-            if losses[start] == k:  # the output layer's own contribution, V and b_y, at k = t
-                g = fwd.step_grad_o[k - 1]
-                h = cache["h"]
-                w_sq[0] += float(g @ g) * (float(h @ h) + 1.0)
-            weight_sq[active, k - 1] = w_sq
-            for d, d_prev in zip(dnext, dstate_prev, strict=True):
-                d[start:] = d_prev
-    return np.sqrt(flow_sq), np.sqrt(weight_sq)
+        sent: np.ndarray | None = None  # (steps of the window, losses, H): from the layer above
+        for j in range(len(layers) - 1, -1, -1):
+            fwd = layers[j][0]
+            top = j == len(layers) - 1
+            caches, packs, version_of = fwd.caches, fwd.packs, fwd.version_of  # read once
+            below = np.zeros((last - first + 1, len(losses), H)) if j > 0 else None
+            # one row per loss L(t), t in `losses`, for each state vector (dh, and dc for LSTM)
+            dnext = [np.zeros((len(losses), H)) for _ in cell.STATE]
+            for k in range(last, first - 1, -1):
+                # rows of losses L(t) with t >= k carry error at h(k); the others are zero
+                start = bisect.bisect_left(losses, k)
+                if start == len(losses):  # no loss at or after k in this window
+                    continue
+                dh = dnext[0][start:].copy()
+                if sent is not None:  # what the layer above sent down at step k
+                    dh += sent[k - first, start:]
+                elif losses[start] == k:  # L(k) enters at h(k) through this step's output
+                    dh[0] += fwd.step_grad_o[k - 1] @ V
+                active = rows[start:]
+                flow_sq[j][active, k - 1] = np.sum(dh * dh, axis=1)
+                dstate = (dh, *(d[start:] for d in dnext[1:]))
+                cache = caches[k]
+                pack = packs[version_of[k]]
+                dstate_prev, delta, _ = cell.step_backward(pack, dstate, cache)
+                w_sq = _param_norm_sq(cell, delta, weights[j][k - 1])
+                if diagonal:
+                    _add_diagonal_norm_sq(cell, fwd, k, k, delta, w_sq)
+                if top and losses[start] == k:  # the output layer's own, V and b_y, at k = t
+                    g = fwd.step_grad_o[k - 1]
+                    h = cache["h"]
+                    w_sq[0] += float(g @ g) * (float(h @ h) + 1.0)
+                weight_sq[active, k - 1] += w_sq
+                if below is not None:
+                    below[k - first, start:] = cell.input_grad(pack, delta)
+                for d, d_prev in zip(dnext, dstate_prev, strict=True):
+                    d[start:] = d_prev
+            sent = below
+    return [np.sqrt(flow) for flow in flow_sq], np.sqrt(weight_sq)
 
 
 def jacobian_norms(cell: Cell, problem: Problem, fwd: Forward) -> np.ndarray:
@@ -167,24 +202,29 @@ def jacobian_norms(cell: Cell, problem: Problem, fwd: Forward) -> np.ndarray:
     return norms
 
 
-def _step_grad_norms(cell: Cell, problem: Problem, fwd: Forward,
-                     backwards: list[Any]) -> np.ndarray:
+def _step_grad_norms(cell: Cell, problem: Problem, run: Run,
+                     layers: list[tuple[Forward, np.ndarray]]) -> np.ndarray:
+    """||every parameter's contribution of step t||, over all windows and layers."""
     T, H = problem.T, problem.H
+    fwd = run.forward  # the top layer's: the output's
     K = fwd.outputs.shape[1]
-    delta_sum = np.zeros((T, len(cell.DELTA_KEYS) * H))
+    total = np.zeros(T)
+    for (layer_fwd, inputs), layer in zip(layers, run.examples[0].layers, strict=True):
+        delta_sum = np.zeros((T, len(cell.DELTA_KEYS) * H))
+        for bwd in layer.backwards:  # a step's contributions over all windows share their
+            delta_sum[bwd.first - 1:bwd.last] += bwd.delta  # right factor
+        total += _param_norm_sq(cell, delta_sum, _gate_weights(cell, problem, layer_fwd,
+                                                               inputs))
+        _add_diagonal_norm_sq(cell, layer_fwd, 1, T, delta_sum, total)
     g_o_sum = np.zeros((T, K))
-    for bwd in backwards:  # a step's contributions over all windows share their right factor
-        delta_sum[bwd.first - 1:bwd.last] += bwd.delta
+    for bwd in run.backwards:
         g_o_sum[bwd.first - 1:bwd.last] += bwd.g_o
     hs = fwd.rows("h", 1, T)
-    total = _param_norm_sq(cell, delta_sum, _gate_weights(cell, problem, fwd))
-    _add_diagonal_norm_sq(cell, fwd, 1, T, delta_sum, total)
     total += np.einsum("tk,tk->t", g_o_sum, g_o_sum) * (np.einsum("ti,ti->t", hs, hs) + 1.0)
     return np.sqrt(total)
 
 
-def _full_vs_truncated(cell: Cell, problem: Problem, fwd: Forward, run: Run
-                       ) -> dict[str, float]:
+def _full_vs_truncated(problem: Problem, run: Run) -> dict[str, float]:
     """The truncated gradient (the windows' gradients summed) against the full one (the same
     injected losses of each window flowing back to t = 1), both summed one window at a time:
     a window's full gradient is formed, added and dropped (holding every window's would be
@@ -192,13 +232,16 @@ def _full_vs_truncated(cell: Cell, problem: Problem, fwd: Forward, run: Run
     BPTT(1, 2) over 200 steps)."""
     truncated = WindowSum()
     full = WindowSum()
+    true_full = replace(problem, carry=None)  # every flow whole (randomized truncation's too)
     for update, bwd in zip(run.updates, run.backwards, strict=True):
         first, last = update["window"]
         g_o = np.zeros((last, bwd.g_o.shape[1]))
         g_o[first - 1:] = bwd.g_o  # the same injected losses, now free to reach t = 1
-        whole = backward_window(cell, fwd, update["params_before"]["V"], 1, last, g_o,
-                                problem.H)
-        full.add(sum_factors(window_factors(cell, fwd, whole, problem.inputs, problem.H)))
+        whole: dict[str, np.ndarray] = {}
+        for _, _, factors in backward_layers(true_full, run.examples[0],
+                                             update["params_before"], 1, last, g_o):
+            whole.update(sum_factors(factors))
+        full.add({name: whole[name] for name in update["grads"]})
         truncated.add(update["grads"])
     sum_a, sum_b = truncated.total(), full.total()
     names = list(sum_a)

@@ -86,9 +86,13 @@ def block_events(fields: Fields, n: int, reverse: bool = False) -> list[Mapping[
 
 
 def forward_events(problem: Problem, fwd: Forward, steps: range, stacks: Stacks,
-                   example: int | None = None) -> list[Mapping[str, Any]]:
+                   inputs: np.ndarray, example: int | None = None, layer: int | None = None
+                   ) -> list[Mapping[str, Any]]:
     """The forward events of a block of steps, each a view of the block's stacks;
-    ``example``: the mini-batch example they belong to (None: one sequence, no such field)."""
+    ``inputs``: the rows x(t) the layer read (the layer below's h(t) in a stack);
+    ``example``: the mini-batch example they belong to (None: one sequence, no such field);
+    ``layer``: the layer of a stack, 1-based (None: one layer, no such field). Every layer's
+    event carries the network's output and loss at its step (the top layer's)."""
     cell = problem.cell_module
     first, lo = steps.start, steps.start - 1  # 1-based t of row 0, and its 0-based index
     targets = problem.targets
@@ -96,8 +100,9 @@ def forward_events(problem: Problem, fwd: Forward, steps: range, stacks: Stacks,
         "kind": constant("forward"),
         "t": lambda row: first + row,
         **({} if example is None else {"example": constant(example)}),
+        **({} if layer is None else {"layer": constant(layer)}),
         "version": lambda row: fwd.version_of[first + row],
-        "x": rows_of(problem.inputs, lo),
+        "x": rows_of(inputs, lo),
         "h_prev": rows_of(stacks["h_prev"]),
         "a": _pre_activations(cell, stacks),
         "gates": (gate_rows_of({gate: stacks[gate] for gate in cell.GATES}) if cell.GATES
@@ -139,10 +144,13 @@ def strand_norms(bwd: Backward) -> Callable[[int], dict[str, float]]:
 
 
 def backward_events(cell: Cell, bwd: Backward, grad_window: WindowGradients, dx: np.ndarray,
-                    index: int, H: int, example: int | None = None
+                    index: int, H: int, example: int | None = None, layer: int | None = None
                     ) -> list[Mapping[str, Any]]:
     """The window's backward events, t = last..first; every array a row view of a stack.
-    ``example``: the mini-batch example (its contributions and running sums are its share)."""
+    ``example``: the mini-batch example (its contributions and running sums are its share);
+    ``layer``: the layer of a stack (its events carry ``dh_above``, what the layer above
+    sent down: zeros at the top, whose error comes from its output; below the top,
+    ``dh_out`` is zeros). Its contributions are the layer's own parameters'."""
     first, last = bwd.first, bwd.last
     fields: Fields = {
         "kind": constant("backward"),
@@ -152,6 +160,8 @@ def backward_events(cell: Cell, bwd: Backward, grad_window: WindowGradients, dx:
         "window": lambda row: [first, last],
         "g_o": rows_of(bwd.g_o),
         "dh_out": rows_of(bwd.dh_out),
+        **({} if layer is None else {"layer": constant(layer), "dh_above": rows_of(
+            bwd.dh_above if bwd.dh_above is not None else np.zeros_like(bwd.dh_out))}),
         "dh_next": rows_of(bwd.dh_next),
         "dh": rows_of(bwd.dh),
         delta_field(cell): (gate_rows_of(split_gates(cell, bwd.delta, H)) if cell.GATES

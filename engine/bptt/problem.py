@@ -38,6 +38,18 @@ class Problem:
     # randomized truncation's xi_1..xi_T: the weight of the error flowing from step t back to
     # step t-1 (engine.plan.carry_weights); None: every flow kept whole
     carry: np.ndarray | None = None
+    # the initial states of layers 2..k of a stack (engine.cells.protocol.layer_name), one
+    # tuple like state0 each; () for one layer
+    deep_state0: tuple[tuple[np.ndarray, ...], ...] = ()
+
+    @property
+    def layers(self) -> int:
+        """The stacked layers: 1, or 1 + those of deep_state0."""
+        return 1 + len(self.deep_state0)
+
+    def initial_states(self) -> list[tuple[np.ndarray, ...]]:
+        """Each layer's initial state, bottom to top."""
+        return [self.state0, *self.deep_state0]
 
     def examples(self) -> list[Problem]:
         """The sequences a pass runs over: this one, or each example of the mini-batch as a

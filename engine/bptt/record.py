@@ -127,3 +127,6 @@ class Backward:
     recorded: dict[str, np.ndarray] = field(default_factory=dict)
     # dL/d(state before the window), one per state vector (dh, and dc for the LSTM)
     dstate_start: tuple[np.ndarray, ...] = field(default_factory=tuple)
+    # a layer under another: what reached h(t) from the layer above (n, H); None for the
+    # top layer, whose error comes from its output (dh_out)
+    dh_above: np.ndarray | None = None

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..cells.memory import packed_with_views
-from ..cells.protocol import Cell, Params, split_gates
+from ..cells.protocol import Cell, Params, layer_name, layer_params, split_gates
 from ..request import bugs
 from . import events, losses, optim
 from .lazy import Factors, WindowGradients
@@ -36,11 +36,28 @@ def windows(T: int, k1: int, k2: int) -> list[tuple[int, int]]:
 
 
 @dataclass
-class Recorded:
-    """What one sequence's pass recorded: its forward pass and each window's backward pass."""
+class Layer:
+    """One layer of one sequence's pass: its forward record and each window's backward pass."""
 
     forward: Forward
     backwards: list[Backward] = field(default_factory=list)  # one per window (when recorded)
+
+
+@dataclass
+class Recorded:
+    """What one sequence's pass recorded: each layer's records, bottom to top (one layer: the
+    network's own). The top layer holds the outputs and losses; ``forward`` and ``backwards``
+    are its records."""
+
+    layers: list[Layer]
+
+    @property
+    def forward(self) -> Forward:
+        return self.layers[-1].forward
+
+    @property
+    def backwards(self) -> list[Backward]:
+        return self.layers[-1].backwards
 
 
 @dataclass
@@ -56,7 +73,7 @@ class Run:
 
     @property
     def forward(self) -> Forward:
-        """The first (for one sequence, the only) sequence's forward record."""
+        """The first (for one sequence, the only) sequence's forward record (its top layer's)."""
         return self.examples[0].forward
 
     @property
@@ -77,56 +94,95 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None,
     A mini-batch runs each window over every example with the same parameter version; the
     update's gradient is the sum of the examples' shares (each already carries the
     reduction's weight), and one update follows, as one optimizer step on a batch does.
+
+    A stack of layers runs each window's new steps through layer 1, then layer 2 reading
+    layer 1's h(t), and so on (as PyTorch's num_layers, layer after layer); the window's
+    backward pass runs the top layer first, and each layer below takes the error its upper
+    neighbour sends down, dL/dh(t) through that layer's input matrices, at every step of the
+    window (engine.schedule.backward_layers).
     """
     cell = problem.cell_module
-    T, K = problem.T, problem.K
+    T, K, layers = problem.T, problem.K, problem.layers
     examples = problem.examples()
-    packs: list[Any] = []  # every example's forward pass reads the same parameter versions
+    # every example's forward pass reads the same parameter versions: one list a layer
+    packs: list[list[Any]] = [[] for _ in range(layers)]
+    outputs = [Outputs(T, K) for _ in examples]  # the network's, shared by its layers
+
+    def layer_record(e: int, layer: int) -> Layer:
+        out = outputs[e]
+        return Layer(Forward(version_of=[0] * (T + 1), packs=packs[layer], outputs=out.o,
+                             yhat=out.yhat, step_loss=out.step_loss,
+                             step_grad_o=out.step_grad_o))
+
     run = Run(events=[], updates=[], loss=0.0, examples=[
-        Recorded(Forward(version_of=[0] * (T + 1), packs=packs, outputs=np.zeros((T, K)),
-                         yhat=np.zeros((T, K)), step_loss=np.zeros(T),
-                         step_grad_o=np.zeros((T, K)))) for _ in examples],
+        Recorded([layer_record(e, layer) for layer in range(layers)])
+        for e in range(len(examples))],
         final_params=problem.params,
         opt_state=optim.init_state(problem.optimizer) if opt_state is None else opt_state)
-    states = [problem.state0] * len(examples)
+    states = [problem.initial_states() for _ in examples]  # [example][layer]
     done = 0  # the last step already run forward
     for index, (first, last) in enumerate(problem.windows):
         params = run.final_params  # window i runs on the i-th parameter version
         new = range(done + 1, last + 1)
         shares: list[Share] = []
         for e, (example, recorded) in enumerate(zip(examples, run.examples, strict=True)):
+            tag = e if problem.batch else None
+            inputs = example.inputs
+            for layer, rec in enumerate(recorded.layers, start=1):
+                stacks, states[e][layer - 1] = forward_block(
+                    example, rec.forward, layer_params(cell, params, layer), index, new,
+                    states[e][layer - 1], inputs)
+                if record:
+                    run.events.extend(events.forward_events(
+                        example, rec.forward, new, stacks, inputs, tag,
+                        layer if layers > 1 else None))
+                inputs = rec.forward.joined["h"]  # what the layer above reads
             fwd = recorded.forward
-            stacks, states[e] = forward_block(example, fwd, params, index, new, states[e])
+            evaluate_outputs(example, fwd, params, new)
             g_o, example_loss = inject_losses(example, fwd, params, new, first, len(examples))
-            bwd = backward_window(cell, fwd, params["V"], first, last, g_o, problem.H,
-                                  problem.bug, problem.activation, problem.carry)
-            factors = window_factors(cell, fwd, bwd, example.inputs, problem.H, problem.bug)
-            grads = bugs.returned_gradient(problem.bug, window_gradient(cell, bwd, factors,
-                                                                        problem.H),
+            passes = backward_layers(example, recorded, params, first, last, g_o)
+            grads: dict[str, np.ndarray] = {}
+            for layer, (rec, bwd, factors) in enumerate(passes, start=1):
+                grads.update(window_gradient(cell, bwd, factors, problem.H, layer))
+                if record:  # dL/dx(t) is shown, never used: a training pass skips it
+                    dx = input_grads(cell, rec.forward, bwd)
+                    run.events.extend(events.backward_events(
+                        cell, bwd, WindowGradients(factors), dx, index, problem.H, tag,
+                        layer if layers > 1 else None))
+                    rec.backwards.append(bwd)
+            grads = {name: grads[name] for name in problem.params}  # the parameters' order
+            grads = bugs.returned_gradient(problem.bug, grads,
                                            problem.clip.max if problem.clip else None)
-            if record:  # dL/dx(t) is shown, never used: a training pass skips it
-                dx = input_grads(cell, fwd, bwd)
-                tag = e if problem.batch else None
-                run.events.extend(events.forward_events(example, fwd, new, stacks, tag))
-                run.events.extend(events.backward_events(cell, bwd, WindowGradients(factors),
-                                                         dx, index, problem.H, tag))
-                recorded.backwards.append(bwd)
-            shares.append(Share(grads, example_loss, bwd))
+            shares.append(Share(grads, example_loss, [bwd for _, bwd, _ in passes]))
         apply_update(problem, run, index, shares, record)
         done = last
         if not record:
-            release_packs(run.forward, problem.windows, index)
+            for rec in run.examples[0].layers:
+                release_packs(rec.forward, problem.windows, index)
     return run
+
+
+class Outputs:
+    """The network's outputs, losses and dL(t)/do(t) of one sequence, rows t-1."""
+
+    def __init__(self, T: int, K: int) -> None:
+        self.o, self.yhat = np.zeros((T, K)), np.zeros((T, K))
+        self.step_loss, self.step_grad_o = np.zeros(T), np.zeros((T, K))
 
 
 @dataclass
 class Share:
     """One example's part of a window: its gradient and loss (with the reduction's weight)
-    and its backward pass."""
+    and its backward pass (each layer's, bottom to top)."""
 
     grads: dict[str, np.ndarray]
     loss: float
-    backward: Backward
+    layers: list[Backward]
+
+    @property
+    def backward(self) -> Backward:
+        """The top layer's backward pass."""
+        return self.layers[-1]
 
 
 def summed(shares: list[Share]) -> tuple[dict[str, np.ndarray], float]:
@@ -150,23 +206,29 @@ def release_packs(fwd: Forward, spans: tuple[tuple[int, int], ...], index: int) 
 
 
 def forward_block(problem: Problem, fwd: Forward, params: Params, version: int, new: range,
-                  state: tuple[np.ndarray, ...]) -> tuple[dict[str, np.ndarray],
-                                                          tuple[np.ndarray, ...]]:
-    """Run the window's new steps forward from ``state`` with parameter version ``version``,
-    recording them, and the outputs, losses and dL(t)/do(t) of each; returns the block's
-    stacks and the state after it."""
+                  state: tuple[np.ndarray, ...], inputs: np.ndarray
+                  ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]]:
+    """Run the window's new steps of one layer forward from ``state`` with its parameters of
+    version ``version`` (``params``: the layer's, under the cell's names), reading
+    ``inputs`` (x(t) rows, or the layer below's h(t) rows), recording them; returns the
+    block's stacks and the state after it."""
     cell = problem.cell_module
     if len(fwd.packs) == version:  # version 0 (the others were packed by their update)
         fwd.packs.append(cell.pack(params, problem.activation))
     lo, hi = new.start - 1, new.stop - 1  # 0-based rows of the new steps
-    stacks = fwd.add_block(new.start, cell.forward_steps(fwd.packs[version],
-                                                         problem.inputs[lo:hi], state))
+    stacks = fwd.add_block(new.start, cell.forward_steps(fwd.packs[version], inputs[lo:hi],
+                                                         state))
     fwd.version_of[new.start:new.stop] = [version] * len(new)
-    o = losses.outputs(params["V"], params["b_y"], stacks["h"])
+    return stacks, cell.state_of(StepRecord(stacks, len(new) - 1))
+
+
+def evaluate_outputs(problem: Problem, fwd: Forward, params: Params, new: range) -> None:
+    """The outputs, losses and dL(t)/do(t) of the new steps, read from the top layer's h."""
+    lo, hi = new.start - 1, new.stop - 1
+    o = losses.outputs(params["V"], params["b_y"], fwd.rows("h", new.start, new.stop - 1))
     yhat, step_loss, grad_o = losses.evaluate(problem.loss, o, problem.targets[lo:hi])
     fwd.outputs[lo:hi], fwd.yhat[lo:hi] = o, yhat
     fwd.step_loss[lo:hi], fwd.step_grad_o[lo:hi] = step_loss, grad_o
-    return stacks, cell.state_of(StepRecord(stacks, len(new) - 1))
 
 
 def inject_losses(problem: Problem, fwd: Forward, params: Params, new: range, first: int,
@@ -184,6 +246,32 @@ def inject_losses(problem: Problem, fwd: Forward, params: Params, new: range, fi
     return g_o, weight * float(fwd.step_loss[lo:hi][injected].sum())
 
 
+def backward_layers(problem: Problem, recorded: Recorded, params: Params, first: int,
+                    last: int, g_o: np.ndarray) -> list[tuple[Layer, Backward, Factors]]:
+    """One window's backward pass through every layer, top first: (layer, its backward
+    pass, its contribution factors under the network's names), bottom to top.
+
+    The error enters the top layer through the output (V^T g_o(t)); each layer below takes,
+    at every step of the window, what its upper neighbour's deltas send down through that
+    neighbour's input matrices (dL/dh(t) of this layer: ``input_grads`` of the one above)."""
+    cell, H, bug = problem.cell_module, problem.H, problem.bug
+    passes: list[tuple[Layer, Backward, Factors]] = []
+    dh_above = None
+    for layer in range(problem.layers, 0, -1):
+        rec = recorded.layers[layer - 1]
+        inputs = problem.inputs if layer == 1 else recorded.layers[layer - 2].forward.joined["h"]
+        bwd = backward_window(cell, rec.forward, params["V"], first, last, g_o, H, bug,
+                              problem.activation, problem.carry, dh_above)
+        factors = window_factors(cell, rec.forward, bwd, inputs, H, bug,
+                                 output=layer == problem.layers)
+        if layer > 1:
+            factors = {(layer_name(name, layer) if name in cell.PARAMS else name): value
+                       for name, value in factors.items()}
+            dh_above = input_grads(cell, rec.forward, bwd)
+        passes.append((rec, bwd, factors))
+    return passes[::-1]
+
+
 def apply_update(problem: Problem, run: Run, index: int, shares: list[Share],
                  record: bool = True) -> None:
     """Sum the examples' shares, clip, step the optimizer, and record the update (its entry
@@ -198,9 +286,13 @@ def apply_update(problem: Problem, run: Run, index: int, shares: list[Share],
     new_params, run.opt_state = optim.step(params, clipped.grads, problem.optimizer,
                                            run.opt_state)
     if index + 1 < len(problem.windows):  # the next window runs on them
-        packed, new_params = packed_with_views(problem.cell_module, new_params,
-                                               problem.activation)
-        run.forward.packs.append(packed)
+        new_params = dict(new_params)
+        for layer, rec in enumerate(run.examples[0].layers, start=1):
+            packed, views = packed_with_views(problem.cell_module,
+                                              layer_params(problem.cell_module, new_params,
+                                                           layer), problem.activation)
+            new_params.update({layer_name(name, layer): view for name, view in views.items()})
+            rec.forward.packs.append(packed)
     if record:
         entry = {
             "t": bwd.last, "window": [bwd.first, bwd.last], "loss": window_loss,
@@ -210,9 +302,7 @@ def apply_update(problem: Problem, run: Run, index: int, shares: list[Share],
             "params_before": params, "params_after": new_params,
         }
         for s, name in enumerate(problem.cell_module.STATE):  # dL/dh(first-1) (and dc)
-            entry[f"d{name}_start"] = (np.stack([share.backward.dstate_start[s]
-                                                 for share in shares])
-                                       if problem.batch else bwd.dstate_start[s])
+            entry[f"d{name}_start"] = window_start(problem, shares, s)
         if problem.batch:  # each example's part, adding up to the loss and the gradient
             entry["shares"] = [{"example": e, "loss": share.loss, "grads": share.grads}
                                for e, share in enumerate(shares)]
@@ -226,41 +316,59 @@ def apply_update(problem: Problem, run: Run, index: int, shares: list[Share],
     run.final_params = new_params
 
 
+def window_start(problem: Problem, shares: list[Share], s: int) -> np.ndarray:
+    """dL/d(state s before the window): (H,) of one sequence's one layer; a stack's is
+    (layers, H), bottom to top; a mini-batch's has each example's first, (n, ...)."""
+    def one(share: Share) -> np.ndarray:
+        if problem.layers == 1:
+            return share.backward.dstate_start[s]
+        return np.stack([bwd.dstate_start[s] for bwd in share.layers])
+    return np.stack([one(share) for share in shares]) if problem.batch else one(shares[0])
+
+
 # ---------------------------------------------------------------------------------------------
 # One window's backward pass and its gradient.
 
 
 def backward_window(cell: Cell, fwd: Forward, V: np.ndarray, first: int, last: int,
                     g_o: np.ndarray, H: int, bug: str | None = None,
-                    activation: str = "tanh", carry: np.ndarray | None = None) -> Backward:
-    """Deltas for t = last..first, error entering only through g_o (rows first..last);
+                    activation: str = "tanh", carry: np.ndarray | None = None,
+                    dh_above: np.ndarray | None = None) -> Backward:
+    """Deltas for t = last..first, error entering only through g_o (rows first..last), or,
+    for a layer under another, only from the layer above (``dh_above``, rows first..last);
     ``bug``: a planted mistake (engine.bugs), a factor replaced or a term the cell drops;
     ``carry``: randomized truncation's xi_1..xi_T (the window's rows are passed)."""
-    dh_out = g_o @ V  # (n, H): V^T g_o(t) for every step (V is the same for all of them
-    # whenever g_o is nonzero: only the steps new in this window carry a loss)
+    if dh_above is None:
+        dh_out = g_o @ V  # (n, H): V^T g_o(t) for every step (V is the same for all of them
+        # whenever g_o is nonzero: only the steps new in this window carry a loss)
+        dh_in = dh_out
+    else:  # a lower layer: no output of its own
+        dh_out, dh_in = np.zeros_like(dh_above), dh_above
     stacks = {key: fwd.rows(key, first, last) for key in cell.BACKWARD_KEYS}
     Ws = [cell.recurrent(fwd.packs[version]) for version in fwd.version_of[first:last + 1]]
     if carry is not None:  # (a planted bug is refused with randomized truncation)
-        out = cell.backward_steps(Ws, stacks, dh_out, carry=carry[first - 1:last])
+        out = cell.backward_steps(Ws, stacks, dh_in, carry=carry[first - 1:last])
     elif bug is None:
-        out = cell.backward_steps(Ws, stacks, dh_out)
+        out = cell.backward_steps(Ws, stacks, dh_in)
     else:
         stacks = bugs.backward_stacks(bug, cell.NAME, lambda key: fwd.rows(key, first, last),
                                       stacks, activation)
-        out = cell.backward_steps(Ws, stacks, dh_out, bug)
+        out = cell.backward_steps(Ws, stacks, dh_in, bug)
     return Backward(first=first, last=last, g_o=g_o, dh_out=dh_out, dh_next=out["dh_next"],
                     dh=out["dh"], delta=out["delta"], dh_prev=out["dh_prev"],
                     recorded={key: out[key] for key in cell.BACKWARD_RECORDED},
-                    dstate_start=tuple(out[f"d{name}_prev"][0] for name in cell.STATE))
+                    dstate_start=tuple(out[f"d{name}_prev"][0] for name in cell.STATE),
+                    dh_above=dh_above)
 
 
 def window_factors(cell: Cell, fwd: Forward, bwd: Backward, inputs: np.ndarray, H: int,
-                   bug: str | None = None) -> Factors:
+                   bug: str | None = None, output: bool = True) -> Factors:
     """Left and right factors of every parameter's per-step contributions in this window,
-    as the cell declares them (``PARAMS``; the output layer's V and b_y take g_o). A diagonal
+    as the cell declares them (``PARAMS``; the output layer's V and b_y take g_o, when
+    ``output``: the top layer's). A diagonal
     parameter's contribution is the elementwise product left * right: it is its left factor,
     with no right one, as a bias's is. ``bug`` may plant another right factor
-    (engine.bugs.right_factor)."""
+    (engine.bugs.right_factor). ``inputs``: the layer's x(t) rows (the layer below's h)."""
     def right_rows(declared: str | None) -> np.ndarray | None:
         key = bugs.right_factor(bug, declared)
         if key is None:
@@ -274,8 +382,9 @@ def window_factors(cell: Cell, fwd: Forward, bwd: Backward, inputs: np.ndarray, 
         name: ((deltas[spec.delta] * right_rows(spec.right), None) if spec.kind == "diagonal"
                else (deltas[spec.delta], right_rows(spec.right)))
         for name, spec in cell.PARAMS.items()}
-    factors["V"] = (bwd.g_o, right_rows("h"))
-    factors["b_y"] = (bwd.g_o, None)
+    if output:
+        factors["V"] = (bwd.g_o, right_rows("h"))
+        factors["b_y"] = (bwd.g_o, None)
     return factors
 
 
@@ -285,17 +394,18 @@ def sum_factors(factors: Factors) -> dict[str, np.ndarray]:
             for name, (left, right) in factors.items()}
 
 
-def window_gradient(cell: Cell, bwd: Backward, factors: Factors, H: int
+def window_gradient(cell: Cell, bwd: Backward, factors: Factors, H: int, layer: int = 1
                     ) -> dict[str, np.ndarray]:
     """``sum_factors`` with the gates that share a right factor (h(t-1), x(t), none) summed
     as one product of the stacked deltas, then split by rows: an LSTM window is three
     products instead of twelve. Gradients are row blocks of those products (views). A group
     whose gates are not adjacent in the stack, in order, and a diagonal parameter, are summed
-    one parameter at a time."""
+    one parameter at a time. ``factors`` are layer ``layer``'s, under the network's names."""
     gate_index = {key: j for j, key in enumerate(cell.DELTA_KEYS)}
     groups: dict[str | None, list[tuple[str, int]]] = {}
-    alone = ["V", "b_y"]
-    for name, spec in cell.PARAMS.items():
+    alone: list[str] = [name for name in ("V", "b_y") if name in factors]
+    for base, spec in cell.PARAMS.items():
+        name = layer_name(base, layer)
         if spec.kind == "diagonal":
             alone.append(name)
         else:
@@ -329,13 +439,19 @@ def input_grads(cell: Cell, fwd: Forward, bwd: Backward) -> np.ndarray:
 
 
 def forward_only(problem: Problem, params: Params, inputs: np.ndarray,
-                 state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Outputs o(t) (n, K) for the given inputs from a state, and the state after them."""
+                 states: list[tuple[np.ndarray, ...]]
+                 ) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]]]:
+    """Outputs o(t) (n, K) for the given inputs from each layer's state (bottom to top), and
+    the states after them."""
     cell = problem.cell_module
-    packed = cell.pack(params, problem.activation)
-    ux = cell.input_projection(packed, inputs)
-    hs = []
-    for row in range(len(inputs)):
-        state = cell.state_of(cell.step_forward(packed, ux[row], state))
-        hs.append(state[0])
-    return losses.outputs(params["V"], params["b_y"], np.array(hs)), state
+    after = []
+    for layer, state in enumerate(states, start=1):
+        packed = cell.pack(layer_params(cell, params, layer), problem.activation)
+        ux = cell.input_projection(packed, inputs)
+        hs = []
+        for row in range(len(inputs)):
+            state = cell.state_of(cell.step_forward(packed, ux[row], state))
+            hs.append(state[0])
+        inputs = np.array(hs)  # what the layer above reads
+        after.append(state)
+    return losses.outputs(params["V"], params["b_y"], inputs), after

@@ -231,14 +231,41 @@ def stacked_recurrent(packed: Packed) -> Any:
 # What the engine derives from the declarations.
 
 
-def all_params(cell: Cell) -> dict[str, ParamSpec]:
-    """Every parameter of a network with this cell, in CONTRACT.md's order (V, b_y last)."""
-    return {**cell.PARAMS, **OUTPUT_PARAMS}
+def layer_name(name: str, layer: int) -> str:
+    """A cell parameter's (or state's) name in layer ``layer`` of a stack: layer 1 keeps
+    today's names, layer j >= 2 adds ``_l<j>`` (W_f of layer 2 is W_f_l2)."""
+    return name if layer == 1 else f"{name}_l{layer}"
 
 
-def recurrent_names(cell: Cell) -> list[str]:
-    """The recurrent matrices (what spectral_radius rescales): the cell's H×H parameters."""
-    return [name for name, spec in cell.PARAMS.items() if spec.shape == ("H", "H")]
+def layer_spec(spec: ParamSpec, layer: int) -> ParamSpec:
+    """Layer j >= 2 reads layer j-1's hidden state where layer 1 reads x(t): its input
+    matrices are H×H where layer 1's are H×D (PyTorch's weight_ih_l<j-1>)."""
+    if layer == 1:
+        return spec
+    return ParamSpec(tuple("H" if symbol == "D" else symbol for symbol in spec.shape),
+                     spec.left, spec.right, spec.diagonal)
+
+
+def all_params(cell: Cell, layers: int = 1) -> dict[str, ParamSpec]:
+    """Every parameter of a network of ``layers`` stacked layers of this cell, in
+    CONTRACT.md's order: layer 1's, layer 2's (``_l2``), ..., then V, b_y."""
+    return {**{layer_name(name, layer): layer_spec(spec, layer)
+               for layer in range(1, layers + 1) for name, spec in cell.PARAMS.items()},
+            **OUTPUT_PARAMS}
+
+
+def layer_params(cell: Cell, params: Params, layer: int) -> Params:
+    """The cell's parameters of one layer under the cell's own names (views, no copy): what
+    ``pack`` and the cell's functions read."""
+    return {name: params[layer_name(name, layer)] for name in cell.PARAMS}
+
+
+def recurrent_names(cell: Cell, layers: int = 1) -> list[str]:
+    """The recurrent matrices (what spectral_radius rescales): the cell's H×H parameters, of
+    every layer (not the input matrices of layers 2.., H×H too: they do not recur)."""
+    return [layer_name(name, layer) for layer in range(1, layers + 1)
+            for name, spec in cell.PARAMS.items()
+            if spec.shape == ("H", "H")]
 
 
 def right_factors(cell: Cell) -> list[str]:

@@ -55,7 +55,7 @@ import numpy as np
 
 from ..cells.registry import CELLS
 from ..cells.terms import Reader, dot, leaf, total
-from ..planning.plan import Plan, as_plan
+from ..planning.plan import Plan, as_plan, one_layer
 from ..request.errors import RequestError
 from ..request.fields import TraceRequest
 from ..tasks.run import run_trace
@@ -202,6 +202,7 @@ def neuron(request: Plan | TraceRequest | dict[str, Any], t: int, unit: int,
     find_update(list(job.windows), t, unit, update, job.T, job.H)
     check_example(len(job.data.examples), example)
     check_fixed(job.request.truncation)
+    one_layer(job, "the neuron view")
     quiet = dataclasses.replace(job, request=dataclasses.replace(
         job.request, diagnostics=False, jacobian_norms=False, spectral_radii=False))
     with np.errstate(all="ignore"):  # overflow shows as non-finite numbers, as in the trace

@@ -35,7 +35,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from ..cells.protocol import layer_name
 from ..cells.registry import CELLS
+from ..request.fields import MAX_LAYERS
 from .detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
 
 COLUMNS = ("event", "t", "kind", "quantity", "gate", "row", "column", "value", "i", "j")
@@ -49,10 +51,14 @@ SKIPPED = frozenset({"kind", "t"})  # the event's own columns
 
 
 def param_gates(cell: str) -> dict[str, str]:
-    """The gate of each parameter, as its cell declares it (GRU's candidate parameters are
-    W_h, U_h, b_h: gate "n"); none for a cell without gates, nor for V and b_y."""
+    """The gate of each parameter of every layer, as its cell declares it (GRU's candidate
+    parameters are W_h, U_h, b_h: gate "n"); none for a cell without gates, nor for V and
+    b_y."""
     module = CELLS[cell]
-    return {param: spec.delta for param, spec in module.PARAMS.items()} if module.GATES else {}
+    if not module.GATES:
+        return {}
+    return {layer_name(param, layer): spec.delta for layer in range(1, MAX_LAYERS + 1)
+            for param, spec in module.PARAMS.items()}
 
 
 def _number(value: Any) -> str:
@@ -166,7 +172,11 @@ def csv_chunks(result: Mapping[str, Any], detail: str = "full") -> Iterator[str]
                 if field not in SKIPPED:
                     yield from writer.lines(head, field, "", value)
     for field, value in (source["diagnostics"] or {}).items():
-        yield from writer.lines(",,diagnostics,", field, "", value)
+        if field == "error_flow_layers":  # a stack's: one matrix a layer, error_flow_layers.<j>
+            for layer, matrix in enumerate(value, start=1):
+                yield from writer.lines(",,diagnostics,", f"{field}.{layer}", "", matrix)
+        else:
+            yield from writer.lines(",,diagnostics,", field, "", value)
     totals = {"loss": source["loss"], "non_finite": source["non_finite"],
               "scale": source["scale"], "sizes": source["sizes"],
               "spectral_radii": source.get("spectral_radii")}

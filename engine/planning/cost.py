@@ -174,6 +174,11 @@ BATCH_CPU: dict[str, float] = {"numbers": 1.0e-09, "arrays": 5.0e-06, "inputs": 
 # (``trace_numbers``), and planning, the spectral radii and the neuron view are the batch's once.
 PER_EXAMPLE = frozenset({"passes", "extras", "pass", "scan", "diagnostics", "replay",
                          "jacobian", "gradcheck"})
+# The phases a stack of layers runs once per layer: each layer's pass, records, events and
+# error flow are a one-layer network's of its sizes (layer j >= 2 reads H values where layer
+# 1 reads D: counted as D, an over-estimate when D > H). The output layer and the Jacobian
+# norms (the top layer's) are counted again with each layer: over-estimates too.
+PER_LAYER = PER_EXAMPLE - {"gradcheck"} | {"payload", "csv", "json", "view"}
 
 
 def estimate(work: Work, output: Output = Output()) -> Cost:
@@ -192,7 +197,8 @@ def estimate(work: Work, output: Output = Output()) -> Cost:
                        response_numbers=response_numbers(work, output))
     phases = []
     for phase, (cpu_features, memory_features) in features(work, output).items():
-        repeats = work.examples if phase in PER_EXAMPLE else 1
+        repeats = ((work.examples if phase in PER_EXAMPLE else 1)
+                   * (work.layers if phase in PER_LAYER else 1))
         coefficients = {"spectral": SPECTRAL_CPU, "batch": BATCH_CPU}.get(phase)
         cpu = repeats * MARGIN[0] * _dot(coefficients or cpu_coefficients(phase, work.cell),
                                          cpu_features)
@@ -588,7 +594,8 @@ def trace_numbers(work: Work, full: bool) -> int:
     # shares of each update and its dL/d(state before the window)
     n = work.examples
     shares = (n * (matrix + names + 3) + (n - 1) * len(cell.STATE) * H) if n > 1 else 0
-    return n * (T * forward + B * backward + rest) + W * (update + shares)
+    # a stack: each layer's events and diagnostics, and its parameters in every update
+    return work.layers * (n * (T * forward + B * backward + rest) + W * (update + shares))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -600,7 +607,8 @@ class Reduction:
     """One change of the request that brings its cost within the budget.
 
     ``field``: "iterations", "jacobian_norms", "spectral_radii", "detail", "truncation.k2",
-    "truncation.k1", "diagnostics", "examples" (a mini-batch's sequences), "hidden_size" or
+    "truncation.k1", "diagnostics", "examples" (a mini-batch's sequences), "num_layers",
+    "hidden_size" or
     "steps" (the data's length, T); ``value``:
     the largest value that fits (the smallest for truncation.k1; False for the switches;
     "norms" for detail). When no single field is enough, "hidden_size+steps" with the value
@@ -685,6 +693,10 @@ def _changes(work: Work, output: Output, fits: Callable[..., Cost | None], pair:
         n = _largest(1, work.examples - 1, lambda n: fits(_recount(work, examples=n)))
         if n is not None:
             consider("examples", n, _recount(work, examples=n))
+    if work.layers > 1:  # a shallower stack
+        n = _largest(1, work.layers - 1, lambda n: fits(_recount(work, layers=n)))
+        if n is not None:
+            consider("num_layers", n, _recount(work, layers=n))
     if work.H > 1:
         h = _largest(1, work.H - 1, lambda h: fits(_recount(work, H=h)))
         if h is not None:
@@ -718,7 +730,8 @@ def _recount(work: Work, **changes: int | bool) -> Work:
         "diagnostics": work.diagnostics, "jacobian_norms": work.jacobian_norms,
         "spectral_radii": work.spectral_matrices > 0,
         "optimizer": work.optimizer, "clip": work.clip, "bug": work.bug,
-        "sample_steps": work.sample_steps, "examples": work.examples, **changes}
+        "sample_steps": work.sample_steps, "examples": work.examples, "layers": work.layers,
+        **changes}
     if not fields["truncated"]:  # full BPTT over the new length
         fields["k1"] = fields["k2"] = fields["T"]
     task, cell, T, D, H, K = (fields.pop(name) for name in ("task", "cell", "T", "D", "H",

@@ -103,6 +103,9 @@ class Work:
     # the sequences of a mini-batch (1: one sequence): every count above is one example's,
     # and each example's pass repeats it (engine.cost multiplies the phases of the pass)
     examples: int = 1
+    # the layers of a stack: every count above but ``parameters`` is one layer's, and each
+    # layer repeats it (engine.cost multiplies the phases of the pass and of the trace)
+    layers: int = 1
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself
@@ -188,12 +191,17 @@ def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
     data = convert_data(preset_data) if preset_data is not None else req.data
     enc = encode(data, req.loss, req.output_size, _rows_of_v(req.params))
     cell, H = req.cell, req.hidden_size
-    params = None if req.params is None else check_params(req.params, cell, H, enc.D, enc.K)
-    for name in CELLS[cell].STATE:  # h0 (and c0): H values each
-        _check_length(getattr(req, f"{name}0"), H, f"{name}0")
+    layers = req.num_layers
+    params = None if req.params is None else check_params(req.params, cell, H, enc.D, enc.K,
+                                                          layers)
+    for name in CELLS[cell].STATE:  # h0 (and c0): H values each, a row of them a layer
+        check_state(getattr(req, f"{name}0"), H, f"{name}0", layers)
     bugs.check(req.bug, cell, {"activation": req.activation, "reduction": req.reduction,
                                "loss_at": req.loss_at,
                                "clip": req.clip.mode if req.clip is not None else None})
+    if layers > 1 and req.bug is not None:
+        raise RequestError(("num_layers",), "the bug hunt runs on one layer: remove bug, or "
+                                            "set num_layers to 1")
     if enc.examples and req.bug is not None:
         raise RequestError(("bug",), "the bug hunt runs on one sequence: remove bug, or give "
                                      "one sequence instead of a batch")
@@ -210,7 +218,7 @@ def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
     k1, k2 = schedule_of(req.truncation, T)  # k2 filled in by _fill_defaults
     spans = tuple(windows(T, min(k1, T), min(k2, T)))
     backward = sum(last - first + 1 for first, last in spans)
-    count = param_count(cell, H, enc.D, enc.K)
+    count = param_count(cell, H, enc.D, enc.K, layers)
     return Plan(
         request=req, data=enc, params=params, k1=min(k1, T), k2=min(k2, T), windows=spans,
         loss_steps=frozenset(range(1, T + 1)) if req.loss_at == "every" else frozenset({T}),
@@ -229,6 +237,15 @@ def one_sequence(data: Encoded, what: str) -> None:
                                               f"every example is in POST /api/v1/trace)")
 
 
+def one_layer(job: Plan, what: str) -> None:
+    """Refuse a stack of layers where ``what`` reads one layer (the neuron view, the PyTorch
+    script), naming the field."""
+    if job.request.num_layers > 1:
+        raise RequestError(("num_layers",), f"{what} reads a one-layer network so far; set "
+                                            f"num_layers to 1 here (a stack's every layer is "
+                                            f"in POST /api/v1/trace)")
+
+
 def as_plan(request: Plan | TraceRequest | dict[str, Any], task: Task = "trace",
             iterations: int | None = None, include_trace: bool | None = None,
             sample_length: int = 0) -> Plan:
@@ -245,17 +262,32 @@ def problem_of(job: Plan, params: Params | None = None) -> Problem:
     req = job.request
     if params is None:
         params = job.params if job.params is not None else init_params(
-            req.cell, job.H, job.D, job.K, req.seed, req.forget_bias)
+            req.cell, job.H, job.D, job.K, req.seed, req.forget_bias, req.num_layers)
         if req.spectral_radius is not None:
-            params = rescale_recurrent(params, req.cell, req.spectral_radius)
-    state0 = tuple(check_state(getattr(req, f"{name}0"), job.H, f"{name}0")
-                   for name in CELLS[req.cell].STATE)
+            params = rescale_recurrent(params, req.cell, req.spectral_radius, req.num_layers)
+    # {state name: one array a layer} turned into one tuple (h0, c0) a layer
+    given = [check_state(getattr(req, f"{name}0"), job.H, f"{name}0", req.num_layers)
+             for name in CELLS[req.cell].STATE]
+    state0, *deep_state0 = [tuple(states) for states in zip(*given, strict=True)]
     return Problem(
         cell=req.cell, activation=req.activation, inputs=job.data.inputs(),
         targets=job.data.targets(), loss=job.data.loss, loss_steps=job.loss_steps,
         reduction=req.reduction, k1=job.k1, k2=job.k2, windows=job.windows,
         optimizer=req.optimizer, clip=req.clip, params=params, state0=state0, bug=req.bug,
-        batch=len(job.data.examples), carry=carry_weights(req.truncation, job.T, req.seed))
+        batch=len(job.data.examples), carry=carry_weights(req.truncation, job.T, req.seed),
+        deep_state0=tuple(deep_state0))
+
+
+def sizes_of(job: Plan, batch: bool = True) -> dict[str, int]:
+    """A result's ``sizes``: T, D, H, K; a mini-batch's n (unless not ``batch``: the initial
+    parameters' sizes never said it) and a stack's layers beside them (one sequence of one
+    layer keeps its sizes as they were)."""
+    sizes = {"T": job.T, "D": job.D, "H": job.H, "K": job.K}
+    if batch and job.data.examples:
+        sizes["n"] = len(job.data.examples)
+    if job.request.num_layers > 1:
+        sizes["layers"] = job.request.num_layers
+    return sizes
 
 
 def config_of(job: Plan) -> dict[str, Any]:
@@ -370,12 +402,6 @@ def _rows_of_v(params: dict[str, Any] | None) -> int | None:
     return len(V) if isinstance(V, list) and V else None
 
 
-def _check_length(given: list[float] | None, H: int, name: str) -> None:
-    if given is not None and len(given) != H:
-        raise RequestError((name,), f"wrong shape: expected [{H}] (hidden_size), given "
-                                    f"{list(np.shape(given))}")
-
-
 def _iterations(task: Task, iterations: int) -> int:
     if task not in ("train", "sample"):
         return 1
@@ -397,7 +423,7 @@ def _work_of(job: Plan) -> Work:
         optimizer=req.optimizer.name,
         clip=req.clip.mode if req.clip is not None else None, bug=req.bug is not None,
         sample_steps=job.sample_length + 2 * job.T if job.task == "sample" else 0,
-        examples=job.data.n)
+        examples=job.data.n, layers=req.num_layers)
 
 
 def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int, k2: int,
@@ -405,7 +431,7 @@ def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int
                include_trace: bool = False, diagnostics: bool = True,
                jacobian_norms: bool = False, spectral_radii: bool = False,
                optimizer: str = "sgd", clip: str | None = None, bug: bool = False,
-               sample_steps: int = 0, examples: int = 1) -> Work:
+               sample_steps: int = 0, examples: int = 1, layers: int = 1) -> Work:
     """The work of a request of these sizes (k1 and k2 as asked: at most T is applied here).
 
     Pure counting, a few microseconds: the limits call it for smaller sizes when they say
@@ -414,7 +440,7 @@ def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int
     k1, k2 = min(k1, T), min(max(k2, k1), T)
     spans = windows(T, k1, k2)
     backward = sum(last - first + 1 for first, last in spans)
-    count = param_count(cell, H, D, K)
+    count = param_count(cell, H, D, K, layers)
     iterations = iterations if task in ("train", "sample") else 1
     recorded = task == "trace" or (task == "train" and include_trace)
     flow_steps = flow_rows = replay = 0
@@ -434,7 +460,7 @@ def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int
         flow_steps=flow_steps, flow_rows=flow_rows, replay_steps=replay,
         window_squares=sum((last - first + 1) ** 2 for first, last in spans),
         bug=bug and task == "trace", sample_steps=sample_steps if task == "sample" else 0,
-        examples=examples)
+        examples=examples, layers=layers)
 
 
 def _flow_counts(spans: list[tuple[int, int]], loss_at: str) -> tuple[int, int]:

@@ -111,6 +111,8 @@ Data = Union[TextData, WordsData, SeriesData, ArrayData, BatchData, PresetData] 
 # One parameter's array: a matrix (rows of numbers) or a vector, told apart by its first item
 # (a row, or a number), so that a bad entry is named where it is: ("params", "W", i, j).
 ParamArray = Union[list[list[float]], list[float]]  # noqa: UP007
+# A stack's largest depth (PyTorch's num_layers): the course's deep RNNs have two or three.
+MAX_LAYERS = 4
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,9 @@ class TraceRequest:
                                                     one_of=CELLS.keys()))
     hidden_size: int = field(default=4, metadata=_meta(
         "H, the size of the hidden state", ge=1, limit="max_hidden_size"))
+    num_layers: int = field(default=1, metadata=_meta(
+        "stacked layers, as PyTorch's num_layers: layer j >= 2 reads layer j-1's h(t); the "
+        "output layer reads the top one's", ge=1, le=MAX_LAYERS))
     activation: ActivationName = field(default="tanh", metadata=_meta(
         "phi of the vanilla RNN (ignored by LSTM and GRU)"))
     data: Data = field(default_factory=lambda: PresetData("machine"), metadata=_meta(
@@ -177,9 +182,10 @@ class TraceRequest:
     params: dict[str, ParamArray] | None = field(default=None, metadata=_meta(
         "explicit initial parameters {name: array}, every name of the cell, each entry a "
         "finite number; V's rows set K when output_size is null"))
-    h0: list[float] | None = field(default=None, metadata=_meta("initial hidden state, H values"))
-    c0: list[float] | None = field(default=None, metadata=_meta(
-        "initial cell state, H values (LSTM only)"))
+    h0: ParamArray | None = field(default=None, metadata=_meta(
+        "initial hidden state, H values (num_layers × H: one row a layer, when num_layers > 1)"))
+    c0: ParamArray | None = field(default=None, metadata=_meta(
+        "initial cell state, H values, a row a layer as h0 (LSTM only)"))
     output_size: int | None = field(default=None, metadata=_meta(
         "K, when it cannot be inferred from the data or from params (rows of V)", ge=1,
         limit="max_input_size"))

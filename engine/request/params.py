@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cells.protocol import Params, all_params, recurrent_names
+from ..cells.protocol import Params, all_params, layer_name, recurrent_names
 from ..cells.registry import CELLS
 from .errors import RequestError
 from .fields import describe
@@ -22,26 +22,30 @@ __all__ = ["Params", "check_params", "check_state", "init_params", "param_count"
            "param_shapes", "rescale_recurrent", "spectral_radii", "spectral_radius"]
 
 
-def param_shapes(cell: str, H: int, D: int, K: int) -> dict[str, tuple[int, ...]]:
-    """Names and shapes, in CONTRACT.md's order: W H×H, U H×D, b H (per gate), V K×H, b_y K."""
-    return {name: spec.size(H, D, K) for name, spec in all_params(CELLS[cell]).items()}
+def param_shapes(cell: str, H: int, D: int, K: int, layers: int = 1
+                 ) -> dict[str, tuple[int, ...]]:
+    """Names and shapes, in CONTRACT.md's order: W H×H, U H×D, b H (per gate) of layer 1,
+    the same with ``_l<j>`` and U H×H of each layer j >= 2, then V K×H, b_y K."""
+    return {name: spec.size(H, D, K) for name, spec in all_params(CELLS[cell], layers).items()}
 
 
-def param_count(cell: str, H: int, D: int, K: int) -> int:
+def param_count(cell: str, H: int, D: int, K: int, layers: int = 1) -> int:
     """How many numbers the parameters hold."""
-    return sum(math.prod(shape) for shape in param_shapes(cell, H, D, K).values())
+    return sum(math.prod(shape) for shape in param_shapes(cell, H, D, K, layers).values())
 
 
 def init_params(cell: str, H: int, D: int, K: int, seed: int,
-                forget_bias: float | None = None) -> Params:
-    """Uniform in [-1/sqrt(H), 1/sqrt(H)] from a seeded Generator, in a fixed name order."""
+                forget_bias: float | None = None, layers: int = 1) -> Params:
+    """Uniform in [-1/sqrt(H), 1/sqrt(H)] from a seeded Generator, in a fixed name order
+    (a one-layer network's draw is the same with or without ``layers``)."""
     rng = np.random.default_rng(seed)
     bound = 1.0 / np.sqrt(H)
     params = {name: rng.uniform(-bound, bound, size=shape)
-              for name, shape in param_shapes(cell, H, D, K).items()}
+              for name, shape in param_shapes(cell, H, D, K, layers).items()}
     keep = CELLS[cell].KEEP_BIAS
     if forget_bias is not None and keep is not None:
-        params[keep] = np.full(H, float(forget_bias))
+        for layer in range(1, layers + 1):
+            params[layer_name(keep, layer)] = np.full(H, float(forget_bias))
     return params
 
 
@@ -49,12 +53,12 @@ def spectral_radius(matrix: np.ndarray) -> float:
     return float(np.max(np.abs(np.linalg.eigvals(matrix)))) if matrix.size else 0.0
 
 
-def spectral_radii(params: Params, cell: str) -> dict[str, float | None]:
+def spectral_radii(params: Params, cell: str, layers: int = 1) -> dict[str, float | None]:
     """{name: ρ} of each recurrent matrix (W, or every W_*): the largest |eigenvalue|, what
     the request's spectral_radius sets and what decides whether the error grows or fades
     step after step. One eigenvalue problem per matrix (O(H³)), all in one call; None for a
     matrix holding a non-finite number (it has no eigenvalues to speak of)."""
-    names = recurrent_names(CELLS[cell])
+    names = recurrent_names(CELLS[cell], layers)
     finite = [name for name in names if bool(np.isfinite(params[name]).all())]
     radii: dict[str, float | None] = dict.fromkeys(names)
     if finite and params[finite[0]].size:
@@ -65,17 +69,19 @@ def spectral_radii(params: Params, cell: str) -> dict[str, float | None]:
     return radii
 
 
-def rescale_recurrent(params: Params, cell: str, radius: float) -> Params:
-    """Scale each recurrent matrix (W, or every W_*) to the given spectral radius."""
+def rescale_recurrent(params: Params, cell: str, radius: float, layers: int = 1) -> Params:
+    """Scale each recurrent matrix (W, or every W_*, of every layer) to the given spectral
+    radius."""
     scaled = dict(params)
-    for name in recurrent_names(CELLS[cell]):
+    for name in recurrent_names(CELLS[cell], layers):
         current = spectral_radius(params[name])
         if current > 0:
             scaled[name] = params[name] * (radius / current)
     return scaled
 
 
-def check_params(given: Mapping[str, Any], cell: str, H: int, D: int, K: int) -> Params:
+def check_params(given: Mapping[str, Any], cell: str, H: int, D: int, K: int,
+                 layers: int = 1) -> Params:
     """Explicit parameters: every name present, no extra name, every shape right, every entry
     a finite number. A bad entry is named where it is, ("params", name, i, j) (or i for a
     vector); a wrong shape names the parameter with the expected and the given shapes.
@@ -83,7 +89,7 @@ def check_params(given: Mapping[str, Any], cell: str, H: int, D: int, K: int) ->
     ``engine.request`` has already refused entries that are not numbers (strings, booleans,
     null) or not finite, naming each; the same checks here hold for a caller that skipped it.
     """
-    shapes = param_shapes(cell, H, D, K)
+    shapes = param_shapes(cell, H, D, K, layers)
     missing = [name for name in shapes if name not in given]
     if missing:
         raise RequestError(("params", missing[0]),
@@ -95,13 +101,15 @@ def check_params(given: Mapping[str, Any], cell: str, H: int, D: int, K: int) ->
                                f"unknown parameter for cell {cell!r}; expected {', '.join(shapes)}")
     params: Params = {}
     for name, shape in shapes.items():
-        params[name] = _checked_array(given[name], name, shape)
+        params[name] = _checked_array(given[name], ("params", name), shape)
     return params
 
 
-def _checked_array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """One parameter as a float64 array of ``shape``, or a RequestError naming where."""
-    bad = None if _plain_numbers(value) else _first_non_number(value, ("params", name))
+def _checked_array(value: Any, loc: tuple[str | int, ...], shape: tuple[int, ...],
+                   size: str = "") -> np.ndarray:
+    """One parameter (or initial state) at ``loc`` as a float64 array of ``shape``, or a
+    RequestError naming where; ``size`` says what the shape is made of."""
+    bad = None if _plain_numbers(value) else _first_non_number(value, loc)
     if bad is not None:
         loc, entry = bad
         raise RequestError(loc, f"expected a number, got {describe(entry)}")
@@ -109,16 +117,15 @@ def _checked_array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
         array = np.asarray(value, dtype=float)
     except (ValueError, TypeError):  # ragged: rows of different lengths
         lengths = sorted({len(row) for row in value if isinstance(row, list)})
-        raise RequestError(("params", name), f"wrong shape: expected {list(shape)}, given rows "
-                                             f"of different lengths ({lengths})") from None
+        raise RequestError(loc, f"wrong shape: expected {list(shape)}{size}, given rows of "
+                                f"different lengths ({lengths})") from None
     if array.shape != shape:
-        raise RequestError(("params", name), f"wrong shape: expected {list(shape)}, "
-                                             f"given {list(array.shape)}")
+        raise RequestError(loc, f"wrong shape: expected {list(shape)}{size}, "
+                                f"given {list(array.shape)}")
     finite = np.isfinite(array)
     if not finite.all():
         where = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise RequestError(("params", name, *where),
-                           f"must be a finite number, got {array[where]}")
+        raise RequestError((*loc, *where), f"must be a finite number, got {array[where]}")
     return array
 
 
@@ -151,11 +158,13 @@ def _first_non_number(value: Any, loc: tuple[str | int, ...]
     return None
 
 
-def check_state(given: list[float] | None, H: int, name: str) -> np.ndarray:
+def check_state(given: Any, H: int, name: str, layers: int = 1) -> list[np.ndarray]:
+    """The initial state ``name`` (h0, c0) of each layer: zeros when not given; H values for
+    one layer; one row of H values per layer for a stack (num_layers × H, as PyTorch's h0
+    without its batch axis)."""
     if given is None:
-        return np.zeros(H)
-    state = np.asarray(given, dtype=float)
-    if state.shape != (H,):
-        raise RequestError((name,), f"wrong shape: expected [{H}] (hidden_size), given "
-                                    f"{list(state.shape)}")
-    return state
+        return [np.zeros(H) for _ in range(layers)]
+    shape = (H,) if layers == 1 else (layers, H)
+    size = " (hidden_size)" if layers == 1 else " (num_layers × hidden_size: a row a layer)"
+    state = _checked_array(given, (name,), shape, size)
+    return [state] if layers == 1 else list(state)

@@ -22,9 +22,8 @@ import numpy as np
 
 from ..bptt import losses
 from ..bptt.problem import Problem
-from ..bptt.record import Forward
-from ..bptt.schedule import Run, run_schedule
-from ..cells.protocol import Params
+from ..bptt.schedule import Layer, Run, run_schedule
+from ..cells.protocol import Params, layer_params
 from ..planning.plan import Plan, as_plan, problem_of
 from ..request.errors import RequestError
 from ..request.fields import TraceRequest
@@ -45,36 +44,43 @@ def window_loss(problem: Problem, run: Run, index: int,
     A mini-batch's window loss is the sum of its examples' (each with the reduction's weight).
     """
     if problem.batch:
-        return sum(example_window_loss(example, recorded.forward, run, index, versions,
+        return sum(example_window_loss(example, recorded.layers, run, index, versions,
                                        problem.batch)
                    for example, recorded in zip(problem.examples(), run.examples, strict=True))
-    return example_window_loss(problem, run.forward, run, index, versions, 1, inputs, start)
+    return example_window_loss(problem, run.examples[0].layers, run, index, versions, 1,
+                               inputs, start)
 
 
-def example_window_loss(problem: Problem, fwd: Forward, run: Run, index: int,
+def example_window_loss(problem: Problem, layers: list[Layer], run: Run, index: int,
                         versions: dict[int, Params], examples: int,
                         inputs: np.ndarray | None = None,
                         start: tuple[np.ndarray, ...] | None = None) -> float:
-    """One sequence's part of ``window_loss``: its steps replayed from its recorded state."""
+    """One sequence's part of ``window_loss``: its steps replayed, through every layer, from
+    its recorded state (``start``: layer 1's instead)."""
     cell = problem.cell_module
     first, last = run.updates[index]["window"]
     prev_last = run.updates[index - 1]["window"][1] if index else 0
     xs = problem.inputs if inputs is None else inputs
-    if start is None:  # the recorded state before the window: h(first-1) (and c(first-1))
-        cache = fwd.caches[first]
-        start = tuple(cache[f"{name}_prev"] for name in cell.STATE)
-    state = start
+    # the recorded state before the window: h(first-1) (and c(first-1)) of each layer
+    states = [tuple(layer.forward.caches[first][f"{name}_prev"] for name in cell.STATE)
+              for layer in layers]
+    if start is not None:
+        states[0] = start
+    version_of = layers[-1].forward.version_of
     injected = [t for t in range(prev_last + 1, last + 1) if t in problem.loss_steps]
     weight = (1.0 / (len(injected) * examples) if (problem.reduction == "mean" and injected)
               else 1.0)
     total = 0.0
     for t in range(first, last + 1):
-        params = versions[fwd.version_of[t]]
-        packed = cell.pack(params, problem.activation)
-        ux = cell.input_projection(packed, xs[t - 1:t])[0]
-        state = cell.state_of(cell.step_forward(packed, ux, state))
+        params = versions[version_of[t]]
+        x = xs[t - 1:t]
+        for j in range(len(layers)):
+            packed = cell.pack(layer_params(cell, params, j + 1), problem.activation)
+            ux = cell.input_projection(packed, x)[0]
+            states[j] = cell.state_of(cell.step_forward(packed, ux, states[j]))
+            x = states[j][0][None]
         if t in injected:
-            o = losses.outputs(params["V"], params["b_y"], state[0][None])
+            o = losses.outputs(params["V"], params["b_y"], x)
             _, step_loss, _ = losses.evaluate(problem.loss, o, problem.targets[t - 1:t])
             total += float(step_loss[0])
     return weight * total

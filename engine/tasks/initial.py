@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..cells.registry import CELLS, cell_spec
-from ..planning.plan import Plan, as_plan, problem_of
+from ..planning.plan import Plan, as_plan, problem_of, sizes_of
 from ..request.fields import TraceRequest
 
 
@@ -31,13 +31,15 @@ def initial_params(request: Plan | TraceRequest | dict[str, Any]) -> dict[str, A
     job = as_plan(request, "params")
     with np.errstate(all="ignore"):  # overflow is reported through non_finite, never raised
         problem = problem_of(job)
-    states = {f"{name}0": state for name, state in zip(CELLS[job.cell].STATE, problem.state0,
-                                                        strict=True)}
+    layered = problem.initial_states()  # [layer][state]: one layer's as H values, a stack's
+    states = {f"{name}0": (layered[0][s] if problem.layers == 1 else  # as num_layers × H
+                           np.stack([state[s] for state in layered]))
+              for s, name in enumerate(CELLS[job.cell].STATE)}
     arrays = [*problem.params.values(), *states.values()]
     return {
         "params": problem.params,
         **states,
-        "cell_spec": cell_spec(problem.cell, problem.params),
-        "sizes": {"T": job.T, "D": job.D, "H": job.H, "K": job.K},
+        "cell_spec": cell_spec(problem.cell, problem.params, problem.layers),
+        "sizes": sizes_of(job, batch=False),
         "non_finite": not all(bool(np.isfinite(a).all()) for a in arrays),
     }

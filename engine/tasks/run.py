@@ -12,7 +12,7 @@ from ..bptt import diagnostics as diag
 from ..bptt.problem import Problem
 from ..bptt.schedule import Run, run_schedule, window_factors
 from ..cells.registry import cell_spec
-from ..planning.plan import Plan, as_plan, config_of, problem_of
+from ..planning.plan import Plan, as_plan, config_of, problem_of, sizes_of
 from ..request import bugs
 from ..request.fields import TraceRequest
 from ..request.params import spectral_radii
@@ -47,9 +47,6 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
     for update in run.updates:  # the radii of each update's new parameters, when asked
         update["spectral_radii_after"] = (spectral_radii(update["params_after"], req.cell)
                                           if req.spectral_radii else None)
-    sizes = {"T": job.T, "D": job.D, "H": job.H, "K": job.K}
-    if problem.batch:  # a mini-batch's size (one sequence's sizes stay as they were)
-        sizes["n"] = problem.batch
     result: dict[str, Any] = {
         "config": config_of(job),
         "vocab": job.data.vocab,
@@ -66,8 +63,8 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
         "windows": [{"first": u["window"][0], "last": u["window"][1], "t_update": u["t"]}
                     for u in run.updates],
         "diagnostics": diagnostics,
-        "sizes": sizes,
-        "cell_spec": cell_spec(problem.cell, problem.params),
+        "sizes": sizes_of(job),
+        "cell_spec": cell_spec(problem.cell, problem.params, problem.layers),
         "spectral_radii": (spectral_radii(problem.params, req.cell) if req.spectral_radii
                            else None),
     }

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..bptt.losses import evaluate, outputs
 from ..bptt.problem import Problem
+from ..cells.protocol import layer_params
 from ..planning.plan import Plan, as_plan, problem_of
 from ..request.data import Encoded
 from ..request.errors import RequestError
@@ -92,18 +93,22 @@ class Reader:
 
     def __init__(self, problem: Problem, params: dict[str, np.ndarray]) -> None:
         self.cell = problem.cell_module
-        self.packed = self.cell.pack(params, problem.activation)
+        self.packs = [self.cell.pack(layer_params(self.cell, params, layer), problem.activation)
+                      for layer in range(1, problem.layers + 1)]
         self.V, self.b_y = params["V"], params["b_y"]
         self.D = problem.inputs.shape[1]
-        self.state = problem.state0
+        self.states = problem.initial_states()  # each layer's, bottom to top
 
     def read(self, token: int) -> np.ndarray:
-        """Feed one token (its one-hot row); the output o(t) (K,)."""
+        """Feed one token (its one-hot row) through every layer; the output o(t) (K,)."""
         x = np.zeros((1, self.D))
         x[0, token] = 1.0
-        ux = self.cell.input_projection(self.packed, x)[0]
-        self.state = self.cell.state_of(self.cell.step_forward(self.packed, ux, self.state))
-        return outputs(self.V, self.b_y, self.state[0][None])[0]
+        for layer, packed in enumerate(self.packs):
+            ux = self.cell.input_projection(packed, x)[0]
+            self.states[layer] = self.cell.state_of(self.cell.step_forward(
+                packed, ux, self.states[layer]))
+            x = self.states[layer][0][None]
+        return outputs(self.V, self.b_y, x)[0]
 
 
 def _draw(p: np.ndarray, rng: np.random.Generator) -> int:

@@ -15,7 +15,7 @@ from ..request.errors import RequestError
 from ..request.fields import TraceRequest
 from .run import trace_result
 
-State = tuple[np.ndarray, ...]
+State = list[tuple[np.ndarray, ...]]  # each layer's state vectors (h,) or (h, c)
 
 
 def train(request: Plan | TraceRequest | dict[str, Any], iterations: int | None = None,
@@ -74,7 +74,8 @@ def what_it_says(enc: Encoded, trained: Problem, length: int) -> dict[str, Any]:
                 for e, example in enumerate(trained.examples())]
         return {key: (None if said[0][key] is None else [one[key] for one in said])
                 for key in said[0]}
-    outputs, state = forward_only(trained, trained.params, trained.inputs, trained.state0)
+    outputs, state = forward_only(trained, trained.params, trained.inputs,
+                                  trained.initial_states())
     return {
         "predictions": _predictions(enc, outputs),
         "continuation": (_continue_text(enc, trained, state, length)

@@ -1,0 +1,132 @@
+"""Stacks of layers (num_layers, as PyTorch's): names, shapes, exact gradients and the error's
+flow through depth and time. The golden files deep_* hold the numbers to PyTorch autograd
+(nn.RNN / nn.LSTM themselves for one-sequence full BPTT, tools/make_golden.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bptt_studio.engine import CELLS, RequestError, gradcheck, neuron, plan, run_trace, torch_script
+from bptt_studio.engine.planning.cost import estimate
+from bptt_studio.engine.tasks.initial import initial_params
+from bptt_studio.engine.tasks.train import train
+
+CELL_NAMES = sorted(CELLS)
+SMALL = {"hidden_size": 3, "data": {"text": "machine"}}
+
+
+def stack(cell: str, layers: int, **more: Any) -> dict[str, Any]:
+    return {**SMALL, "cell": cell, "num_layers": layers, **more}
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_one_layer_asked_for_is_todays_network_to_the_bit(cell):
+    plain = run_trace({**SMALL, "cell": cell})
+    asked = run_trace(stack(cell, 1))
+    assert plain["loss"] == asked["loss"]
+    assert plain["sizes"] == asked["sizes"] and "layers" not in asked["sizes"]
+    for a, b in zip(plain["updates"][0]["grads"].values(), asked["updates"][0]["grads"].values(),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert "error_flow_layers" not in asked["diagnostics"]
+    assert all("layer" not in event for event in asked["events"])
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_layer_j_names_its_parameters_l_j_and_reads_h_of_the_layer_below(cell):
+    params = initial_params(stack(cell, 3))["params"]
+    one = initial_params({**SMALL, "cell": cell})["params"]
+    for name, spec in CELLS[cell].PARAMS.items():
+        assert params[name].shape == one[name].shape  # layer 1 keeps today's names
+        for layer in (2, 3):  # where layer 1 reads x(t) (D), layer j reads h of j-1 (H)
+            assert params[f"{name}_l{layer}"].shape == spec.size(3, 3, 7)
+    assert list(params)[-2:] == ["V", "b_y"]
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_every_layers_gradient_agrees_with_finite_differences_under_truncation(cell):
+    result = gradcheck(stack(cell, 3, truncation={"k1": 2, "k2": 3}))
+    assert result["ok"], result["max_rel_error"]
+    assert {"W_l3", "U_l2"} <= set(result["max_rel_error"]) or cell != "rnn"
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_a_stacked_mini_batch_agrees_with_finite_differences(cell):
+    batch = {"batch": [{"text": "abcab"}, {"text": "bcaba"}]}
+    assert gradcheck({**stack(cell, 2), "data": batch, "reduction": "mean"})["ok"]
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_each_layers_error_flow_is_the_norm_of_what_reaches_its_h(cell):
+    result = run_trace(stack(cell, 3, loss_at="last"))
+    flows, T = result["diagnostics"]["error_flow_layers"], result["sizes"]["T"]
+    assert len(flows) == 3 and flows[-1] == result["diagnostics"]["error_flow"]
+    seen = 0
+    for event in result["events"]:
+        if event["kind"] == "backward":  # one loss, L(T): dh of layer j at k is dL(T)/dh_j(k)
+            got = flows[event["layer"] - 1][T - 1][event["t"] - 1]
+            assert got == pytest.approx(float(np.linalg.norm(event["dh"])), rel=1e-12)
+            seen += 1
+    assert seen == 3 * T
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_a_lower_layers_error_comes_from_the_layer_above_and_the_tops_from_its_output(cell):
+    result = run_trace(stack(cell, 2))
+    for event in (e for e in result["events"] if e["kind"] == "backward"):
+        if event["layer"] == 2:
+            assert not np.any(event["dh_above"])
+        else:
+            assert not np.any(event["dh_out"])
+            np.testing.assert_allclose(event["dh"], event["dh_above"] + event["dh_next"],
+                                       atol=1e-15)
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_step_norms_count_every_layers_contributions(cell):
+    result = run_trace(stack(cell, 3))
+    T = result["sizes"]["T"]
+    squares = np.zeros(T)
+    for event in (e for e in result["events"] if e["kind"] == "backward"):
+        squares[event["t"] - 1] += sum(float(np.sum(np.square(v)))
+                                       for v in event["contrib"].values())
+    np.testing.assert_allclose(result["diagnostics"]["step_grad_norms"], np.sqrt(squares),
+                               rtol=1e-12)
+
+
+def test_a_stacks_initial_state_is_a_row_a_layer():
+    with pytest.raises(RequestError) as refused:
+        run_trace(stack("rnn", 2, h0=[0.1, 0.2, 0.3]))
+    assert refused.value.loc == ("h0",) and "num_layers" in refused.value.msg
+    h0 = [[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]]
+    assert initial_params(stack("lstm", 2, h0=h0))["h0"].tolist() == h0
+
+
+@pytest.mark.parametrize("what", ["neuron", "torch_script", "bug"])
+def test_what_reads_one_layer_refuses_a_stack_naming_num_layers(what):
+    with pytest.raises(RequestError) as refused:
+        if what == "neuron":
+            neuron(stack("rnn", 2), t=2, unit=1)
+        elif what == "torch_script":
+            torch_script(stack("rnn", 2))
+        else:
+            run_trace(stack("rnn", 2, bug="dh_next_dropped"))
+    assert refused.value.loc == ("num_layers",)
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_a_trained_stack_continues_its_text(cell):
+    result = train({**stack(cell, 2), "optimizer": {"name": "adam", "lr": 0.05}}, iterations=3)
+    assert len(result["continuation"]) > 0 and len(result["losses"]) == 3
+
+
+def test_the_work_of_a_stack_is_counted_once_a_layer():
+    def work_cost(layers: int) -> tuple[float, float]:  # every phase but the fixed base
+        phases = estimate(plan(stack("lstm", layers, hidden_size=32)).work).phases
+        return (sum(cpu for name, cpu, _ in phases if name != "base"),
+                sum(memory for name, _, memory in phases if name != "base"))
+    one, four = work_cost(1), work_cost(4)
+    assert four[0] >= 4 * one[0] and four[1] >= 4 * one[1]

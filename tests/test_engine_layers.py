@@ -105,16 +105,21 @@ def test_a_stacks_initial_state_is_a_row_a_layer():
     assert initial_params(stack("lstm", 2, h0=h0))["h0"].tolist() == h0
 
 
-@pytest.mark.parametrize("what", ["neuron", "torch_script", "bug"])
+@pytest.mark.parametrize("what", ["neuron", "bug"])
 def test_what_reads_one_layer_refuses_a_stack_naming_num_layers(what):
     with pytest.raises(RequestError) as refused:
         if what == "neuron":
             neuron(stack("rnn", 2), t=2, unit=1)
-        elif what == "torch_script":
-            torch_script(stack("rnn", 2))
         else:
             run_trace(stack("rnn", 2, bug="dh_next_dropped"))
     assert refused.value.loc == ("num_layers",)
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_the_pytorch_script_of_a_stack_steps_every_layer(cell):
+    text = torch_script(stack(cell, 3))
+    assert "LAYERS = 3" in text and "def stack(p, x, states):" in text
+    assert "3 layers stacked" in text
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)

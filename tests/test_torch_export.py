@@ -55,6 +55,17 @@ SCENARIOS: dict[str, dict] = {
     "gru_batch_of_series_full_bptt_sum": {
         "cell": "gru", "hidden_size": 4,
         "data": {"batch": [{"series": [1, 2, 3, 4, 5]}, {"series": [2, 4, 6, 8, 10]}]}},
+    # stacks: every layer's states, layer j reading layer j-1's h(t)
+    "lstm_three_layers_truncated_bptt_2_3_adam_clip_norm": {
+        "cell": "lstm", "num_layers": 3, "hidden_size": 3, "truncation": {"k1": 2, "k2": 3},
+        "optimizer": {"name": "adam", "lr": 0.05}, "clip": {"mode": "norm", "max": 0.5}},
+    "gru_two_layers_batch_randomized_mean": {
+        "cell": "gru", "num_layers": 2, "hidden_size": 3, "reduction": "mean", "seed": 3,
+        "data": {"batch": [{"text": "machine"}, {"text": "learner"}]},
+        "truncation": {"mode": "randomized", "p": 0.5}},
+    "rnn_four_layers_series_with_h0_rows": {
+        "num_layers": 4, "hidden_size": 2, "data": {"series": [1, 2, 3, 4, 5, 6]},
+        "h0": [[0.1, -0.2], [0.3, 0.0], [-0.1, 0.2], [0.0, 0.4]]},
 }
 
 
@@ -74,12 +85,17 @@ def comparisons(request: dict) -> list[str]:
         if event["kind"] == "forward":
             steps.append(event)
         elif event["kind"] == "update":
-            # the script steps every example at step t before step t + 1
-            for step in sorted(steps, key=lambda e: (e["t"], e.get("example", 0))):
+            # the script steps every example at step t before step t + 1, through every
+            # layer of a stack before the loss
+            for step in sorted(steps, key=lambda e: (e["t"], e.get("example", 0),
+                                                     e.get("layer", 1))):
                 t = step["t"]
                 of = f" of example {step['example']}" if "example" in step else ""
-                expected += [f"h({t}){of}"] + ([f"c({t}){of}"] if "c" in step else [])
-                expected += [f"L({t}){of}"]
+                layer = f" of layer {step['layer']}" if "layer" in step else ""
+                expected += [f"h({t}){layer}{of}"] + (
+                    [f"c({t}){layer}{of}"] if "c" in step else [])
+                if step.get("layer", 1) == result["sizes"].get("layers", 1):
+                    expected += [f"L({t}){of}"]
             steps = []
             update = next(updates)
             first, t = update["window"][0], update["t"]

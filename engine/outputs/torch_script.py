@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..cells.registry import CELLS
-from ..planning.plan import Plan, one_layer, plan
+from ..planning.plan import Plan, plan
 from ..request.fields import TraceRequest
 from ..tasks.run import run_trace
 
@@ -54,11 +54,14 @@ def estimate_script_bytes(request: Plan | TraceRequest | dict[str, Any]) -> int:
     """
     job = request if isinstance(request, Plan) else plan(request)
     per_update = job.parameter_count * (3 if job.request.clip is not None else 2)
-    per_sequence = job.T * (job.D + job.K) + 2 * job.T * job.H + job.T  # each example's
+    layers = job.request.num_layers
+    per_sequence = (job.T * (job.D + job.K) + 2 * layers * job.T * job.H
+                    + job.T)  # each example's: its data, states of every layer and losses
     numbers = (job.data.n * per_sequence + job.parameter_count
                + len(job.windows) * per_update)
     # the script's own text: 4 KB, and 2 KB more for a mini-batch's loops and comments
-    return 4000 + (2000 if job.data.examples else 0) + numbers * BYTES_PER_NUMBER
+    return (4000 + (2000 if job.data.examples else 0) + (1000 if layers > 1 else 0)
+            + numbers * BYTES_PER_NUMBER)
 
 
 def torch_script(request: Plan | TraceRequest | dict[str, Any], *,
@@ -70,7 +73,6 @@ def torch_script(request: Plan | TraceRequest | dict[str, Any], *,
     ``RequestError`` for a bad request, like ``run_trace``.
     """
     job = request if isinstance(request, Plan) else plan(request)
-    one_layer(job, "the PyTorch script")
     # The script compares states, gradients and updates: the diagnostics are not needed.
     job = replace(job, request=replace(job.request, diagnostics=False, jacobian_norms=False,
                                        spectral_radii=False))
@@ -248,8 +250,14 @@ class _Writer:
         self.states = self.cell.STATE[1:]  # the states beyond h (the LSTM's c)
         # a mini-batch's n sequences (0: one sequence); every example's forward events
         self.n = int(result["sizes"].get("n", 0))
-        self.forwards = [[e for e in result["events"] if e["kind"] == "forward"
-                          and e.get("example", 0) == example] for example in range(self.n or 1)]
+        # a stack's layers (1: one layer, whose script reads as it always has)
+        self.layers = int(result["sizes"].get("layers", 1))
+        # [example][layer]: the forward events of each example's layer (bottom first)
+        self.stacked = [[[e for e in result["events"] if e["kind"] == "forward"
+                          and e.get("example", 0) == example and e.get("layer", 1) == layer]
+                         for layer in range(1, self.layers + 1)]
+                        for example in range(self.n or 1)]
+        self.forwards = [layers[0] for layers in self.stacked]  # each example's layer 1
         self.forward = self.forwards[0]
         self.T = len(self.forward)
         trunc = self.config["truncation"]
@@ -293,8 +301,10 @@ class _Writer:
                         f"{self.k1} steps (and after the last), each looking back {self.k2} steps")
         _, optimizer = _optimizer_line(c["optimizer"])
         _, clipping = _clip_lines(c["clip"])
+        stacked = (f", {self.layers} layers stacked (layer j reads layer j-1's h(t); the "
+                   f"output reads the top layer's)" if self.layers > 1 else "")
         return [
-            f"Network: {title}, hidden size H = {sizes['H']}, input size D = "
+            f"Network: {title}, hidden size H = {sizes['H']}{stacked}, input size D = "
             f"{sizes['D']}, output size K = {sizes['K']}.",
             (f"Data: a mini-batch of n = {self.n} sequences of T = {self.T} steps: {what}; "
              f"every example runs the same schedule, and each update's gradient is the sum "
@@ -377,10 +387,18 @@ inf, nan = float("inf"), float("nan")  # in case a number overflowed
         else:
             lines.append(f"TARGETS = {_rows(r['targets'], '')}  # {_shape(r['targets'])}: "
                          f"row t-1 is y(t)\n")
-        lines.append(f"H0 = {_literal(first['h_prev'])}  # h(0)"
-                     f"{' of every example' if self.n else ''}\n")
-        for name in self.states:
-            lines.append(f"{name.upper()}0 = {_literal(first[f'{name}_prev'])}  # {name}(0)\n")
+        if self.layers > 1:  # one row a layer, bottom first
+            for name in self.cell.STATE:
+                rows = [layer[0][f"{name}_prev"] for layer in self.stacked[0]]
+                lines.append(f"{name.upper()}0 = {_rows(rows, '')}  # {name}(0) of each "
+                             f"layer{' (every example)' if self.n else ''}\n")
+            lines.append(f"LAYERS = {self.layers}  # stacked: layer j reads layer j-1's h(t)\n")
+        else:
+            lines.append(f"H0 = {_literal(first['h_prev'])}  # h(0)"
+                         f"{' of every example' if self.n else ''}\n")
+            for name in self.states:
+                lines.append(f"{name.upper()}0 = {_literal(first[f'{name}_prev'])}  "
+                             f"# {name}(0)\n")
         shapes = ", ".join(f"{n} {_shape(v)}" for n, v in r["params"].items())
         lines.append(textwrap.fill(f"The initial parameters: {shapes}", 97,
                                    initial_indent="# ", subsequent_indent="# ") + "\n")
@@ -412,6 +430,23 @@ inf, nan = float("inf"), float("nan")  # in case a number overflowed
 
     def functions(self) -> str:
         cell = self.cell.torch_step(self.config["activation"])
+        if self.layers > 1:
+            names = list(self.cell.PARAMS)
+            cell += f'''
+
+CELL_PARAMS = {names!r}  # layer 1's names; layer j >= 2's end in _l<j>
+
+
+def stack(p, x, states):
+    """One step through every layer: layer 1 reads x(t), layer j reads layer j-1's new h(t)."""
+    new = []
+    for layer, state in enumerate(states, start=1):
+        suffix = "" if layer == 1 else f"_l{{layer}}"
+        state = step({{name: p[name + suffix] for name in CELL_PARAMS}}, x, state)
+        new.append(state)
+        x = state[0]
+    return tuple(new)
+'''
         return (_rule("The network, from the equations") + "\n" + cell + "\n" +
                 _LOSS_CODE[self.config["loss"]] + '''
 
@@ -447,9 +482,30 @@ def compare(what, ours, theirs, failures):
         checks = "".join(f'{indent}compare(f"{name}({{t}}){of}", state[{index}], '
                          f'EXPECTED["{name}"]{at}, failures)\n'
                          for index, name in enumerate(self.states, start=1))
-        return (forward.replace("{checks}", checks),
-                replay.replace("{xi}", weighted(indent + " " * 4)),
-                states.replace("{state0}", state0))
+        if self.layers == 1:
+            return (forward.replace("{checks}", checks),
+                    replay.replace("{xi}", weighted(indent + " " * 4)),
+                    states.replace("{state0}", state0))
+        # a stack: the state is a tuple of each layer's, the loss reads the top layer's h,
+        # and every layer's states are compared (EXPECTED's [layer] before [t - 1])
+        at = at.replace("[t - 1]", "[j][t - 1]")
+        checks = (f'{indent}for j, layer in enumerate(state):\n' + "".join(
+            f'{indent}    compare(f"{name}({{t}}) of layer {{j + 1}}{of}", layer[{index}], '
+            f'EXPECTED["{name}"]{at}, failures)\n'
+            for index, name in enumerate(self.cell.STATE)))
+        forward = "".join(line for line in forward.splitlines(keepends=True)
+                          if 'compare(f"h(' not in line)
+        xi = weighted(indent + " " * 4).replace(
+            "state = tuple(XI[s - 1] * v + (1 - XI[s - 1]) * v.detach() for v in state)",
+            "state = tuple(tuple(XI[s - 1] * v + (1 - XI[s - 1]) * v.detach() for v in "
+            "layer) for layer in state)")
+        swap = {"step(": "stack(", "state[0]": "state[-1][0]"}
+        for old, new in swap.items():
+            forward, replay = forward.replace(old, new), replay.replace(old, new)
+        initial = ("tuple(tuple(torch.tensor(s[j]) for s in {state0}) for j in range(LAYERS))"
+                   .replace("{state0}", state0))
+        states = states.replace("tuple(torch.tensor(s) for s in {state0})", initial)
+        return (forward.replace("{checks}", checks), replay.replace("{xi}", xi), states)
 
     def main(self) -> str:
         create, _ = _optimizer_line(self.config["optimizer"])
@@ -512,7 +568,15 @@ def main():
     def expected(self) -> str:
         r = self.r
         lines = ["\n" + _rule(f"What {self.made_by} computed"), "\n", "EXPECTED = {\n"]
-        if self.n:  # every example's states, one block each
+        if self.layers > 1:  # every layer's states: [layer][t - 1], of each example [e] first
+            for name in self.cell.STATE:
+                per = [[[e[name] for e in layer] for layer in layers] for layers in self.stacked]
+                value = per if self.n else per[0]
+                lines.append(f'    "{name}": {_literal(np.asarray(value).tolist())},  # {name}'
+                             f'(1..T) of each layer{" of each example" if self.n else ""}\n')
+            lines.append(f'    "step_losses": {_literal(np.asarray(r["step_losses"]).tolist())},'
+                         f'  # L(1..T){" of each example" if self.n else ""}\n')
+        elif self.n:  # every example's states, one block each
             for name in self.cell.STATE:
                 lines.append(f'    "{name}": ' + _blocks([[e[name] for e in forward]
                                                         for forward in self.forwards])

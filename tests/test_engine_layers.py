@@ -105,14 +105,47 @@ def test_a_stacks_initial_state_is_a_row_a_layer():
     assert initial_params(stack("lstm", 2, h0=h0))["h0"].tolist() == h0
 
 
-@pytest.mark.parametrize("what", ["neuron", "bug"])
-def test_what_reads_one_layer_refuses_a_stack_naming_num_layers(what):
+def test_the_bug_hunt_refuses_a_stack_naming_num_layers():
     with pytest.raises(RequestError) as refused:
-        if what == "neuron":
-            neuron(stack("rnn", 2), t=2, unit=1)
-        else:
-            run_trace(stack("rnn", 2, bug="dh_next_dropped"))
+        run_trace(stack("rnn", 2, bug="dh_next_dropped"))
     assert refused.value.loc == ("num_layers",)
+
+
+def sums_hold(node: dict) -> None:
+    """Every sum and dot product of a neuron view adds up to its value."""
+    parts = node.get("terms") or []
+    if node["op"] == "dot":
+        parts = [{"value": p} for p in node["products"]]
+    if parts:
+        assert sum(p["value"] for p in parts) == pytest.approx(node["value"], rel=1e-12,
+                                                               abs=1e-15)
+    for term in node.get("terms") or []:
+        sums_hold(term)
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_a_lower_units_error_is_what_the_layer_above_sends_down_plus_its_next_step(cell):
+    request = stack(cell, 3)
+    events = run_trace(request)["events"]
+    for layer in (1, 2, 3):
+        view = neuron(request, t=3, unit=1, layer=layer)
+        assert view["layer"] == layer
+        recorded = next(e for e in events if e["kind"] == "backward"
+                        and e["layer"] == layer and e["t"] == 3)
+        assert view["dh"]["value"] == recorded["dh"][1]
+        first = "dh_out" if layer == 3 else "dh_above"
+        assert [term["name"] for term in view["dh"]["terms"]] == [first, "dh_next"]
+        assert view["dh"]["terms"][0]["value"] == pytest.approx(recorded[first][1], abs=1e-15)
+        sums_hold(view["dh"])
+
+
+def test_the_neuron_views_layer_is_checked():
+    with pytest.raises(RequestError) as refused:
+        neuron(stack("lstm", 2), t=2, unit=1, layer=3)
+    assert refused.value.loc == ("layer",) and "1..2" in refused.value.msg
+    with pytest.raises(RequestError) as refused:
+        neuron(stack("lstm", 1), t=2, unit=1, layer=1)
+    assert refused.value.loc == ("layer",)
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)

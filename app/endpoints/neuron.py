@@ -18,8 +18,8 @@ from bptt_studio.core.settings import Settings
 from bptt_studio.endpoints.schemas import Schemas, _json_integer
 from bptt_studio.engine import Plan
 from bptt_studio.engine.cells.registry import CELLS
-from bptt_studio.engine.outputs.neuron import check_example, check_fixed
-from bptt_studio.engine.request.fields import MAX_EXAMPLES
+from bptt_studio.engine.outputs.neuron import check_example, check_fixed, check_layer
+from bptt_studio.engine.request.fields import MAX_EXAMPLES, MAX_LAYERS
 
 Convention = Literal["gradient", "haykin"]
 # The registered cells (engine.cells.CELLS), as the request's enum names them
@@ -33,6 +33,7 @@ CellName: Any = Literal[tuple(CELLS)]
 def plan(request: dict[str, Any], options: dict[str, Any]) -> Plan:
     job = engine.plan(request)
     check_example(len(job.data.examples), options.get("example"))  # before any computation
+    check_layer(job.request.num_layers, options.get("layer"))
     check_fixed(job.request.truncation)
     if job.request.bug is not None:
         raise engine.RequestError(("bug",), "the neuron view writes each term as the true "
@@ -46,7 +47,8 @@ def run(job: Plan, options: dict[str, Any], settings: Settings) -> bytes:
     """The neuron view (engine.neuron) of unit ``unit`` at step ``t`` as JSON bytes."""
     with np.errstate(all="ignore"):
         view = engine.neuron(job, options["t"], options["unit"], options.get("update"),
-                             options.get("convention", "gradient"), options.get("example"))
+                             options.get("convention", "gradient"), options.get("example"),
+                             options.get("layer"))
     view["non_finite"] = not all_finite(view)
     return dumps(view)
 
@@ -77,6 +79,10 @@ def body(schemas: Schemas, settings: Settings) -> type[BaseModel]:
                  | None,
                  Field(None, description="a mini-batch's example whose unit to read (0-based; "
                                          "null = example 0); only with data.batch")),
+        layer=(Annotated[int, Field(ge=1, le=MAX_LAYERS), BeforeValidator(_json_integer)]
+               | None,
+               Field(None, description="a stack's layer whose unit to read (1-based, bottom "
+                                       "first; null = the top layer); only with num_layers > 1")),
     )
     return model
 
@@ -140,8 +146,11 @@ class NeuronResult(BaseModel):
     convention: Convention
     example: int | None = Field(None, description="a mini-batch's example the unit belongs to "
                                                   "(0-based); absent for one sequence")
+    layer: int | None = Field(None, description="a stack's layer the unit belongs to (1-based); "
+                                                "absent for one layer")
     activation: str | None = Field(None, description="rnn: phi")
-    dh: Node = Field(description="dh_j(t) = dh_out_j(t) + dh_next_j(t)")
+    dh: Node = Field(description="dh_j(t) = dh_out_j(t) + dh_next_j(t); below a stack's top "
+                                 "dh_above_j(t) + dh_next_j(t)")
     delta: Node | None = Field(
         None, description="rnn: delta_j(t) = phi'(a_j(t)) dh_j(t)")
     dc: Node | None = Field(None, description="lstm: dc_j(t), its two paths")

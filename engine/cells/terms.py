@@ -108,14 +108,18 @@ class Step:
 class Reader:
     """The events of one update's window, by step; ``err`` signs an error quantity."""
 
-    def __init__(self, result: Mapping[str, Any], update: int, sign: float) -> None:
+    def __init__(self, result: Mapping[str, Any], update: int, sign: float,
+                 layer: int = 1) -> None:
         self.result = result
         self.update = update
         self.sign = sign  # -1 for Haykin's convention: error quantities negated
+        self.layer = layer  # a stack's layer (1-based): its events, its parameters
         self.forward: dict[int, Mapping[str, Any]] = {}
         self.backward: dict[int, Mapping[str, Any]] = {}
         for event in result["events"]:
             kind = event["kind"]
+            if event.get("layer", 1) != layer:
+                continue
             if kind == "forward":
                 self.forward[event["t"]] = event
             elif kind == "backward" and event["update"] == update:
@@ -128,6 +132,10 @@ class Reader:
         version = int(forward["version"])
         # updates[v]["params_before"] is the version v every step of window v ran forward on
         params = self.result["updates"][version]["params_before"]
+        if self.layer > 1:  # the layer's own parameters under the cell's names (V stays)
+            suffix = f"_l{self.layer}"
+            params = {**params, **{name.removesuffix(suffix): value
+                                   for name, value in params.items() if name.endswith(suffix)}}
         return Step(t, forward, self.backward[t], version, params)
 
     def err(self, vector: Any) -> np.ndarray:

@@ -55,7 +55,7 @@ import numpy as np
 
 from ..cells.registry import CELLS
 from ..cells.terms import Reader, dot, leaf, total
-from ..planning.plan import Plan, as_plan, one_layer
+from ..planning.plan import Plan, as_plan
 from ..request.errors import RequestError
 from ..request.fields import TraceRequest
 from ..tasks.run import run_trace
@@ -133,7 +133,8 @@ def check_example(n: int | None, example: Any) -> int | None:
 
 
 def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None = None,
-                convention: str = "gradient", example: int | None = None) -> dict[str, Any]:
+                convention: str = "gradient", example: int | None = None,
+                layer: int | None = None) -> dict[str, Any]:
     """delta_j(t) of hidden unit ``unit`` (0-based) at step ``t`` (1-based) of the window of
     ``update`` (0-based; None = the first window holding t), term by term.
 
@@ -142,7 +143,10 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
     own terms}: "delta" (rnn), "dc" (lstm) and "deltas" {gate: node} (gated cells); every
     number a Python float (non-finite ones stay NaN/inf). Of a mini-batch, the unit of
     ``example`` (0-based; None = example 0), whose events alone are read, and the view says
-    which ("example").
+    which ("example"). Of a stack, the unit of ``layer`` (1-based; None = the top layer,
+    the one the output reads), and the view says which ("layer"): below the top its error
+    comes from the layer above, dh = dh_above + dh_next, with
+    dh_above_j(t) = sum over gates of sum_k U_{gate,kj} delta_{gate,k}(t) of the layer above.
     """
     if convention not in CONVENTIONS:
         raise RequestError(("convention",), f"must be one of {', '.join(CONVENTIONS)}, "
@@ -152,20 +156,30 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
         result = {**result, "events": [event for event in result["events"]
                                        if event.get("example", example) == example]}
     sizes = result["sizes"]
+    layers = int(sizes.get("layers", 1))
+    layer = check_layer(layers, layer)
     windows = [(w["first"], w["last"]) for w in result["windows"]]
     index = find_update(windows, t, unit, update, sizes["T"], sizes["H"])
     t, unit = int(t), int(unit)  # plain ints from here on (a NumPy integer was accepted)
-    reader = Reader(result, index, -1.0 if convention == "haykin" else 1.0)
+    sign = -1.0 if convention == "haykin" else 1.0
+    reader = Reader(result, index, sign, layer or 1)
     here = reader.step(t)
     assert here is not None  # find_update checked that t is in the window
     after = reader.step(t + 1)
     config = result["config"]
     cell = CELLS[config["cell"]]
     j = unit
-    # V of the window's update: what backward_window formed dh_out = V^T g_o(t) with
-    V = result["updates"][index]["params_before"]["V"]
-    dh_out = dot("dh_out", t, "V", index, j, V[:, j], "g_o", t, reader.err(here.backward["g_o"]),
-                 recorded=reader.err(here.backward["dh_out"])[j])
+    if layer is None or layer == layers:
+        # V of the window's update: what backward_window formed dh_out = V^T g_o(t) with
+        V = result["updates"][index]["params_before"]["V"]
+        dh_out = dot("dh_out", t, "V", index, j, V[:, j], "g_o", t,
+                     reader.err(here.backward["g_o"]),
+                     recorded=reader.err(here.backward["dh_out"])[j])
+    else:  # a lower layer: what the layer above's deltas at t send down through its U
+        above = Reader(result, index, sign, layer + 1).step(t)
+        assert above is not None  # every layer's window holds the same steps
+        dh_out = from_above(cell, reader, above, t, j,
+                            reader.err(here.backward["dh_above"])[j])
     recorded_next = reader.err(here.backward["dh_next"])[j]
     if after is None:  # the window's last step: nothing flows back from t + 1
         dh_next = leaf("dh_next", t, recorded_next, "error")
@@ -180,10 +194,42 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
     }
     if example is not None:
         view["example"] = example
+    if layer is not None:
+        view["layer"] = layer
     view.update({key: config[key] for key in cell.VIEW_CONFIG})
     view["dh"] = total("dh", t, [dh_out, dh_next], recorded=dh_value)
     view.update(cell.neuron_deltas(reader, here, after, j, dh_value, config))
     return view
+
+
+def check_layer(layers: int, layer: Any) -> int | None:
+    """The layer of a stack the view reads (the top when not given), or None for one layer."""
+    if layer is None:
+        return layers if layers > 1 else None
+    if isinstance(layer, bool) or not isinstance(layer, int | np.integer):
+        raise RequestError(("layer",), f"must be an integer or null, got {layer!r}")
+    if layers == 1:
+        raise RequestError(("layer",), "only a stack (num_layers > 1) has layers to choose "
+                                       "from; remove layer")
+    if not 1 <= layer <= layers:
+        raise RequestError(("layer",), f"layer {layer} is not in the stack: layers are "
+                                       f"1..{layers} (1-based, bottom first)")
+    return int(layer)
+
+
+def from_above(cell: Any, reader: Reader, above: Any, t: int, j: int, recorded: float) -> Any:
+    """dh_above_j(t) = sum over gates of sum_k U_{gate,kj} delta_{gate,k}(t) of the layer
+    above: one dot product per input matrix of that layer (U of the RNN; U_f, U_i, ... of a
+    gated cell), at the same step t and parameter version."""
+    if not cell.GATES:  # the RNN: one input matrix, its dot product is the whole error
+        return dot("dh_above", t, f"U_l{reader.layer + 1}", above.version, j,
+                   above.params["U"][:, j], "delta", t, reader.err(above.backward["delta"]),
+                   recorded=recorded)
+    terms = [dot(f"dh_above.{spec.delta}", t, f"{name}_l{reader.layer + 1}", above.version, j,
+                 above.params[name][:, j], f"deltas.{spec.delta}", t,
+                 reader.err(above.backward["deltas"][spec.delta]))
+             for name, spec in cell.PARAMS.items() if spec.right == "x" and spec.kind == "outer"]
+    return total("dh_above", t, terms, recorded=recorded)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +238,7 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
 
 def neuron(request: Plan | TraceRequest | dict[str, Any], t: int, unit: int,
            update: int | None = None, convention: str = "gradient",
-           example: int | None = None) -> dict[str, Any]:
+           example: int | None = None, layer: int | None = None) -> dict[str, Any]:
     """``neuron_view`` of the pass ``request`` (or its plan) describes; the position is
     checked before the pass runs (its diagnostics are skipped: the view does not read them)."""
     job = as_plan(request, "trace")
@@ -202,9 +248,9 @@ def neuron(request: Plan | TraceRequest | dict[str, Any], t: int, unit: int,
     find_update(list(job.windows), t, unit, update, job.T, job.H)
     check_example(len(job.data.examples), example)
     check_fixed(job.request.truncation)
-    one_layer(job, "the neuron view")
+    check_layer(job.request.num_layers, layer)
     quiet = dataclasses.replace(job, request=dataclasses.replace(
         job.request, diagnostics=False, jacobian_norms=False, spectral_radii=False))
     with np.errstate(all="ignore"):  # overflow shows as non-finite numbers, as in the trace
         result = run_trace(quiet)
-        return neuron_view(result, t, unit, update, convention, example)
+        return neuron_view(result, t, unit, update, convention, example, layer)

@@ -125,6 +125,7 @@ BENCH_PYTHON ?= $(BIN)/python
 bench: $(VENV)/.installed-dev
 	$(BENCH_PYTHON) bench/bench_engine.py
 	$(BENCH_PYTHON) bench/bench_batch.py
+	$(BENCH_PYTHON) bench/bench_layers.py
 	$(BIN)/python bench/bench_cost.py
 
 bench-api: $(VENV)/.installed-dev

@@ -9,7 +9,7 @@ The corners: every cell, full BPTT and BPTT(1, 2), at the largest sizes (T = 200
 D = K = 128, hidden_size = 64); /trace with each ``detail``, with the Jacobian norms and
 without diagnostics; /train with every optimizer at the most iterations the budget accepts
 (one with include_trace); /gradcheck; /neuron; /export/csv; /trace and /train of a
-mini-batch of 16 such texts. Where the budget refuses a
+mini-batch of 16 such texts; /trace and /train of a stack of 4 layers. Where the budget refuses a
 corner, the request is cut as its refusal says (the corner's own field first), which also
 proves that what a refusal says to do is accepted.
 
@@ -36,7 +36,7 @@ from bptt_studio.endpoints.registry import COMPUTATIONS
 from bptt_studio.engine import CELLS as ENGINE_CELLS
 from bptt_studio.engine import RequestError
 from bptt_studio.engine.planning import cost
-from bptt_studio.engine.request.fields import MAX_EXAMPLES
+from bptt_studio.engine.request.fields import MAX_EXAMPLES, MAX_LAYERS
 from bptt_studio.serving.limits import MB, check, response_budget
 
 # Measured against the budget and the estimate with these margins (the noise of a shared
@@ -133,6 +133,11 @@ def corners() -> list[dict[str, Any]]:
             add("trace batch", "trace", batch, {"detail": "auto"}, prefer=("examples",))
             add("train batch", "train", batch, {**TRAIN, "iterations": 2000},
                 prefer=("iterations",))
+            # a stack of the most layers (each as wide as the limits allow)
+            deep = {**base, "num_layers": MAX_LAYERS}
+            add("trace stack", "trace", deep, {"detail": "auto"}, prefer=("num_layers",))
+            add("train stack", "train", deep, {**TRAIN, "iterations": 2000},
+                prefer=("iterations",))
     return out
 
 
@@ -145,6 +150,7 @@ SAMPLE = [
     "train adam + trace, clip lstm BPTT(1,2)", "gradcheck lstm full", "gradcheck rnn BPTT(1,2)",
     "neuron gru BPTT(1,2)", "csv auto lstm BPTT(1,2)", "csv norms rnn full",
     "trace batch lstm BPTT(1,2)", "train batch gru full",
+    "trace stack gru BPTT(1,2)", "train stack lstm full",
 ]
 
 
@@ -178,6 +184,8 @@ def cut(corner: dict[str, Any], field: str, value: Any) -> dict[str, Any]:
         request["truncation"] = {"k1": value, "k2": max(value, request["truncation"]["k2"])}
     elif field == "hidden_size":
         request["hidden_size"] = value
+    elif field == "num_layers":
+        request["num_layers"] = value
     elif field == "examples":  # the batch's first sequences
         request["data"] = {"batch": request["data"]["batch"][:value]}
     elif field == "hidden_size+steps":

@@ -296,6 +296,8 @@ def config_of(job: Plan) -> dict[str, Any]:
     config = to_dict(job.request)
     if config["bug"] is None:  # a request without a bug keeps its config as it always was
         del config["bug"]
+    if config["num_layers"] == 1:  # and one layer's, as it always was
+        del config["num_layers"]
     trunc = config["truncation"]
     if trunc is not None and trunc["mode"] == "fixed":  # and fixed truncation's, its own
         del trunc["mode"], trunc["p"]

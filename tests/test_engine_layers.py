@@ -168,3 +168,68 @@ def test_the_work_of_a_stack_is_counted_once_a_layer():
                 sum(memory for name, _, memory in phases if name != "base"))
     one, four = work_cost(1), work_cost(4)
     assert four[0] >= 4 * one[0] and four[1] >= 4 * one[1]
+
+
+# ---- bidirectional: a reverse network per layer, the layer above and the output reading both
+
+
+def both_ways(cell: str, layers: int = 1, **more: Any) -> dict[str, Any]:
+    return stack(cell, layers, bidirectional=True, **more)
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_a_bidirectional_layer_has_a_rev_network_and_the_output_reads_2h(cell):
+    params = initial_params(both_ways(cell, 2))["params"]
+    for name, spec in CELLS[cell].PARAMS.items():
+        assert params[f"{name}_rev"].shape == params[name].shape
+        assert params[f"{name}_l2_rev"].shape == spec.size(3, 6, 7)  # layer 2 reads [h; h_rev]
+    assert params["V"].shape == (7, 6)
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("layers", [1, 2])
+def test_a_bidirectional_networks_gradient_agrees_with_finite_differences(cell, layers):
+    result = gradcheck(both_ways(cell, layers))
+    assert result["ok"], result["max_rel_error"]
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_the_reverse_network_runs_from_t_back_to_1_and_its_error_flows_forward_in_time(cell):
+    result = run_trace(both_ways(cell, loss_at="last"))
+    T = result["sizes"]["T"]
+    reverse = [e for e in result["events"] if e.get("direction") == "reverse"]
+    assert [e["t"] for e in reverse if e["kind"] == "forward"] == list(range(T, 0, -1))
+    assert [e["t"] for e in reverse if e["kind"] == "backward"] == list(range(1, T + 1))
+    flow = result["diagnostics"]["error_flow_reverse"]
+    # one loss, L(T): the reverse network's h(k) feeds o(T) only through h_rev(T) onwards,
+    # which is k = T alone; every cell below the diagonal is null
+    assert all(flow[t][k] is None for t in range(T) for k in range(t))
+    for event in (e for e in reverse if e["kind"] == "backward"):
+        if event["t"] < T:  # before T the reverse network has not yet read step T
+            assert not np.any(event["dh"])
+        else:
+            assert flow[T - 1][T - 1] == pytest.approx(float(np.linalg.norm(event["dh"])),
+                                                       rel=1e-12)
+
+
+@pytest.mark.parametrize("field", ["truncation", "bug"])
+def test_a_bidirectional_network_refuses_what_needs_one_direction_naming_why(field):
+    value = {"k1": 2} if field == "truncation" else "dh_next_dropped"
+    with pytest.raises(RequestError) as refused:
+        run_trace(both_ways("rnn", **{field: value}))
+    assert refused.value.loc == (field,) and "bidirectional" in refused.value.msg
+
+
+@pytest.mark.parametrize("what", ["neuron", "torch_script"])
+def test_views_of_one_direction_refuse_a_bidirectional_network_naming_it(what):
+    with pytest.raises(RequestError) as refused:
+        if what == "neuron":
+            neuron(both_ways("gru"), t=2, unit=1)
+        else:
+            torch_script(both_ways("gru"))
+    assert refused.value.loc == ("bidirectional",)
+
+
+def test_a_trained_bidirectional_network_predicts_but_writes_no_continuation():
+    result = train(both_ways("lstm"), iterations=2)
+    assert len(result["predictions"]) == 6 and result["continuation"] is None

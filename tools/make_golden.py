@@ -65,18 +65,21 @@ def suffix(layer: int) -> str:
     return "" if layer == 1 else f"_l{layer}"
 
 
-def param_shapes(cell: str, H: int, D: int, K: int, layers: int = 1
-                 ) -> dict[str, tuple[int, ...]]:
+def param_shapes(cell: str, H: int, D: int, K: int, layers: int = 1,
+                 bidirectional: bool = False) -> dict[str, tuple[int, ...]]:
+    """Each layer's (and its reverse network's, _rev) parameters, then V and b_y."""
     shapes: dict[str, tuple[int, ...]] = {}
+    width = 2 * H if bidirectional else H  # what layer j >= 2 and the output read
     for layer in range(1, layers + 1):
-        s, inputs = suffix(layer), D if layer == 1 else H  # layer j >= 2 reads h of j-1
-        if cell == "rnn":
-            shapes.update({f"W{s}": (H, H), f"U{s}": (H, inputs), f"b{s}": (H,)})
-        else:
-            for gate in GATES[cell]:
-                shapes.update({f"W_{gate}{s}": (H, H), f"U_{gate}{s}": (H, inputs),
-                               f"b_{gate}{s}": (H,)})
-    shapes.update({"V": (K, H), "b_y": (K,)})
+        inputs = D if layer == 1 else width  # layer j >= 2 reads h of j-1
+        for s in ((suffix(layer), suffix(layer) + "_rev") if bidirectional else (suffix(layer),)):
+            if cell == "rnn":
+                shapes.update({f"W{s}": (H, H), f"U{s}": (H, inputs), f"b{s}": (H,)})
+            else:
+                for gate in GATES[cell]:
+                    shapes.update({f"W_{gate}{s}": (H, H), f"U_{gate}{s}": (H, inputs),
+                                   f"b_{gate}{s}": (H,)})
+    shapes.update({"V": (K, width), "b_y": (K,)})
     return shapes
 
 
@@ -114,7 +117,8 @@ def make_request(name: str, *, cell: str = "rnn", H: int = 3, T: int = 5, D: int
                  text: str | None = None, h0: bool = True, c0: bool = True,
                  scale: float = 0.9, batch: int = 0,
                  texts: list[str] | None = None, randomized: float | None = None,
-                 seed: int = 0, layers: int = 1) -> dict[str, Any]:
+                 seed: int = 0, layers: int = 1, bidirectional: bool = False
+                 ) -> dict[str, Any]:
     """A request with explicit params, state and data from a Generator seeded by the name;
     ``batch``: a mini-batch of that many sequences of inputs and targets; ``texts``: a
     mini-batch of texts of one length."""
@@ -144,7 +148,7 @@ def make_request(name: str, *, cell: str = "rnn", H: int = 3, T: int = 5, D: int
         data = {"inputs": draw(rng.uniform(-1, 1, size=(T, D))),
                 "targets": rng.integers(0, K, size=T).tolist()}
     params = {n: draw(rng.uniform(-scale, scale, size=s))
-              for n, s in param_shapes(cell, H, D, K, layers).items()}
+              for n, s in param_shapes(cell, H, D, K, layers, bidirectional).items()}
     request: dict[str, Any] = {
         "cell": cell, "hidden_size": H, "data": data, "loss": loss, "loss_at": loss_at,
         "reduction": reduction, "optimizer": optimizer or {"name": "sgd", "lr": 0.1},
@@ -159,12 +163,15 @@ def make_request(name: str, *, cell: str = "rnn", H: int = 3, T: int = 5, D: int
     if randomized is not None:  # xi drawn from the seed (the parameters are explicit)
         request["truncation"] = {"mode": "randomized", "p": randomized}
         request["seed"] = seed
-    state_shape = H if layers == 1 else (layers, H)  # a stack's: one row a layer
+    rows = layers * (2 if bidirectional else 1)
+    state_shape = H if rows == 1 else (rows, H)  # a stack's: one row a unit
     request["h0"] = draw(rng.uniform(-0.5, 0.5, size=state_shape)) if h0 else None
     if cell == "lstm":
         request["c0"] = draw(rng.uniform(-0.5, 0.5, size=state_shape)) if c0 else None
     if layers > 1:
         request["num_layers"] = layers
+    if bidirectional:
+        request["bidirectional"] = True
     # Through JSON and back, so torch reads exactly the floats the engine will read.
     return json.loads(json.dumps(request))
 
@@ -307,7 +314,110 @@ def start_grad(dstarts: list[list[list[torch.Tensor]]], i: int, batch: bool) -> 
     return as_list(one(dstarts[0]))
 
 
+def clip_and_step(request: dict[str, Any], live: dict[str, torch.Tensor],
+                  optimizer: torch.optim.Optimizer, grads: dict[str, torch.Tensor],
+                  window_loss: float) -> dict[str, Any]:
+    """Clip and step with torch's own functions on the live parameters; the update's
+    record (its loss, gradients, norm, clipping and the parameters after)."""
+    names, clip = list(live), request["clip"]
+    for n in names:
+        live[n].grad = grads[n].clone()
+    params_list = [live[n] for n in names]
+    grad_norm = float(torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(grads[n]) for n in names])))
+    clip_coef: float | None = 1.0
+    clipped = False
+    if clip is not None and clip["mode"] == "norm":
+        norm = float(torch.nn.utils.clip_grad_norm_(params_list, clip["max"]))
+        coef = clip["max"] / (norm + 1e-6)  # torch's own formula, clamped to 1
+        clip_coef, clipped = min(coef, 1.0), coef < 1.0
+    elif clip is not None:
+        clipped = any(bool((grads[n].abs() > clip["max"]).any()) for n in names)
+        torch.nn.utils.clip_grad_value_(params_list, clip["max"])
+        clip_coef = None  # no single coefficient: each entry is clamped on its own
+    clipped_grads = {n: live[n].grad.detach().clone() for n in names}
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return {
+        "loss": rounded(window_loss),
+        "grads": {n: as_list(grads[n]) for n in names},
+        "grad_norm": rounded(grad_norm),
+        "clip_coef": None if clip_coef is None else rounded(clip_coef), "clipped": clipped,
+        "clipped_grads": {n: as_list(clipped_grads[n]) for n in names},
+        "params_after": {n: as_list(live[n]) for n in names},
+    }
+
+
+def bidirectional_pass(request: dict[str, Any]) -> dict[str, Any]:
+    """A bidirectional network's pass (DESIGN.md: epochwise, one window, one update): each
+    layer runs a forward network over steps 1..T and a reverse one (``_rev``) over T..1 from
+    its own initial state, the layer above and the output read [h(t); h_rev(t)]."""
+    cell, activation = request["cell"], request.get("activation", "tanh")
+    kind, reduction = request["loss"], request["reduction"]
+    examples = decode_batch(request)
+    batch = "batch" in request["data"]
+    T, H = examples[0][0].shape[0], request["hidden_size"]
+    layers = request.get("num_layers", 1)
+    loss_steps = set(range(1, T + 1)) if request["loss_at"] == "every" else {T}
+    units = [(layer, reverse) for layer in range(1, layers + 1) for reverse in (False, True)]
+    names = list(request["params"])
+    live = {n: torch.tensor(v, requires_grad=True) for n, v in request["params"].items()}
+    optimizer = make_optimizer(request["optimizer"], [live[n] for n in names])
+    p = {n: live[n].detach().clone().requires_grad_(True) for n in names}
+
+    def initial(name: str) -> list[torch.Tensor]:  # one row a unit
+        given = request.get(name)
+        return ([torch.zeros(H) for _ in units] if given is None
+                else list(torch.tensor(given)))
+
+    starts = []  # [example][unit]: leaves, so that dL/d(initial state) is their .grad
+    for _ in examples:
+        h0s = initial("h0")
+        c0s = initial("c0") if cell == "lstm" else [None] * len(units)
+        starts.append([tuple(v.clone().requires_grad_(True) for v in (h, c) if v is not None)
+                       for h, c in zip(h0s, c0s, strict=True)])
+    logits, wanted, step_losses = [], [], []
+    window_loss = torch.zeros(())
+    for e, (x, targets) in enumerate(examples):
+        below = [x[i] for i in range(T)]
+        for layer in range(1, layers + 1):
+            outs = {}
+            for reverse in (False, True):
+                u = units.index((layer, reverse))
+                unit_p = {name: p[name + suffix(layer) + ("_rev" if reverse else "")]
+                          for name in layer_of(p, cell, 1)}
+                state, hs = starts[e][u], [None] * T
+                for i in (range(T - 1, -1, -1) if reverse else range(T)):
+                    state = cell_step(cell, activation, unit_p, below[i], state)
+                    hs[i] = state[0]
+                outs[reverse] = hs
+            below = [torch.cat([outs[False][i], outs[True][i]]) for i in range(T)]
+        step_losses.append([float(step_loss(kind, p, below[t - 1], targets[t - 1]))
+                            for t in range(1, T + 1)])
+        for t in sorted(loss_steps):
+            logits.append(p["V"] @ below[t - 1] + p["b_y"])
+            wanted.append(targets[t - 1])
+            window_loss = window_loss + step_loss(kind, p, below[t - 1], targets[t - 1])
+    if batch:
+        window_loss = window_reduced(kind, reduction, logits, wanted)
+    elif reduction == "mean":
+        window_loss = window_loss / len(loss_steps)
+    window_loss.backward()
+    grads = {n: p[n].grad for n in names}
+    record = {"t": T, "window": [1, T],
+              **clip_and_step(request, live, optimizer, grads, float(window_loss.detach()))}
+    dstarts = [[[v.grad for v in unit] for unit in start] for start in starts]
+    record["dh_start"] = start_grad(dstarts, 0, batch)
+    if cell == "lstm":
+        record["dc_start"] = start_grad(dstarts, 1, batch)
+    losses = [[rounded(v) for v in one] for one in step_losses]
+    return {"step_losses": losses if batch else losses[0],
+            "loss": rounded(float(window_loss.detach())), "updates": [record]}
+
+
 def run_pass(request: dict[str, Any]) -> dict[str, Any]:
+    if request.get("bidirectional"):
+        return bidirectional_pass(request)
     cell, activation = request["cell"], request.get("activation", "tanh")
     kind, reduction = request["loss"], request["reduction"]
     examples = decode_batch(request)
@@ -323,7 +433,6 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
 
     live = {n: torch.tensor(v, requires_grad=True) for n, v in request["params"].items()}
     optimizer = make_optimizer(request["optimizer"], [live[n] for n in names])
-    clip = request["clip"]
 
     layers = request.get("num_layers", 1)
 
@@ -399,38 +508,11 @@ def run_pass(request: dict[str, Any]) -> dict[str, Any]:
         dstarts = [[[s.grad if s.grad is not None else torch.zeros(H) for s in layer]
                     for layer in start] for start in starts]
 
-        # ---- clip and step, with torch's own functions on the live parameters --------------
-        for n in names:
-            live[n].grad = grads[n].clone()
-        params_list = [live[n] for n in names]
-        grad_norm = float(torch.linalg.vector_norm(
-            torch.stack([torch.linalg.vector_norm(grads[n]) for n in names])))
-        clip_coef: float | None = 1.0
-        clipped = False
-        if clip is not None and clip["mode"] == "norm":
-            norm = float(torch.nn.utils.clip_grad_norm_(params_list, clip["max"]))
-            coef = clip["max"] / (norm + 1e-6)  # torch's own formula, clamped to 1
-            clip_coef, clipped = min(coef, 1.0), coef < 1.0
-        elif clip is not None:
-            clipped = any(bool((grads[n].abs() > clip["max"]).any()) for n in names)
-            torch.nn.utils.clip_grad_value_(params_list, clip["max"])
-            clip_coef = None  # no single coefficient: each entry is clamped on its own
-        clipped_grads = {n: live[n].grad.detach().clone() for n in names}
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
         wl = float(window_loss.detach())
         total_loss += wl
-
-        record = {
-            "t": t, "window": [first, t], "loss": rounded(wl),
-            "grads": {n: as_list(grads[n]) for n in names},
-            "grad_norm": rounded(grad_norm),
-            "clip_coef": None if clip_coef is None else rounded(clip_coef), "clipped": clipped,
-            "clipped_grads": {n: as_list(clipped_grads[n]) for n in names},
-            "params_after": {n: as_list(live[n]) for n in names},
-            "dh_start": start_grad(dstarts, 0, batch),
-        }
+        record = {"t": t, "window": [first, t],
+                  **clip_and_step(request, live, optimizer, grads, wl)}
+        record["dh_start"] = start_grad(dstarts, 0, batch)
         if cell == "lstm":
             record["dc_start"] = start_grad(dstarts, 1, batch)
         updates.append(record)
@@ -543,47 +625,70 @@ CASES: dict[str, dict[str, Any]] = {
                                                  "clip": {"mode": "norm", "max": 0.05}},
     "deep_gru_randomized_two_layers": {"cell": "gru", "layers": 2, "randomized": 0.5, "T": 6,
                                        "K": 2, "D": 2, "seed": 3},
+    # bidirectional (epochwise: one window): a reverse network (_rev) per layer, the layer
+    # above and the output reading [h(t); h_rev(t)]
+    "bidirectional_rnn_full_bptt": {"bidirectional": True, "T": 4},
+    "bidirectional_lstm_two_layers_adam": {"cell": "lstm", "bidirectional": True, "layers": 2,
+                                           "T": 4, "K": 2, "D": 2, "optimizer": ADAM},
+    "bidirectional_gru_batch_mean_clip_value": {"cell": "gru", "bidirectional": True,
+                                                "batch": 2, "T": 4, "K": 2, "D": 2,
+                                                "reduction": "mean",
+                                                "clip": {"mode": "value", "max": 0.02}},
+    "bidirectional_rnn_two_layers_mse_loss_at_last": {"bidirectional": True, "layers": 2,
+                                                      "loss": "mse", "loss_at": "last",
+                                                      "K": 2, "T": 5},
 }
 
 
 def torch_module_grads(request: dict[str, Any]) -> dict[str, torch.Tensor] | None:
-    """The first update's gradient of a one-sequence stack under full BPTT computed by
-    PyTorch's own nn.RNN / nn.LSTM(num_layers, batch_first=True) (None for other cases: the
-    GRU's formulation differs from nn.GRU's, r applied before W_h, so its hand cells stand).
-    torch packs an LSTM's gates as (i, f, g, o) and keeps two biases: b goes in bias_ih."""
+    """The first update's gradient of a one-sequence stack (or bidirectional network) under
+    full BPTT computed by PyTorch's own nn.RNN / nn.LSTM(num_layers, bidirectional,
+    batch_first=True) (None for other cases: the GRU's formulation differs from nn.GRU's, r
+    applied before W_h, so its hand cells stand). torch packs an LSTM's gates as (i, f, g, o),
+    keeps two biases (b goes in bias_ih) and names the reverse direction _reverse."""
     cell, layers = request["cell"], request.get("num_layers", 1)
-    if cell == "gru" or layers == 1 or request.get("truncation") or "batch" in request["data"]:
+    both = bool(request.get("bidirectional"))
+    if (cell == "gru" or (layers == 1 and not both) or request.get("truncation")
+            or "batch" in request["data"]):
         return None
     x, targets, _ = decode(request)
     T, D = x.shape
     H = request["hidden_size"]
+    rows = layers * (2 if both else 1)
     p = {n: torch.tensor(v) for n, v in request["params"].items()}
     if cell == "rnn":
         module: torch.nn.Module = torch.nn.RNN(D, H, layers, nonlinearity=request.get(
-            "activation", "tanh"), batch_first=True).double()
+            "activation", "tanh"), batch_first=True, bidirectional=both).double()
     else:
-        module = torch.nn.LSTM(D, H, layers, batch_first=True).double()
+        module = torch.nn.LSTM(D, H, layers, batch_first=True, bidirectional=both).double()
     order = ("i", "f", "g", "o")
+    units = [(layer, reverse) for layer in range(1, layers + 1)
+             for reverse in ((False, True) if both else (False,))]
+
+    def names(layer: int, reverse: bool) -> tuple[str, str]:  # (ours, torch's) suffixes
+        return (suffix(layer) + ("_rev" if reverse else ""),
+                f"_l{layer - 1}" + ("_reverse" if reverse else ""))
+
     with torch.no_grad():
-        for layer in range(1, layers + 1):
-            s, j = suffix(layer), layer - 1
+        for layer, reverse in units:
+            s, theirs = names(layer, reverse)
             if cell == "rnn":
                 w_ih, w_hh, b = p[f"U{s}"], p[f"W{s}"], p[f"b{s}"]
             else:
                 w_ih = torch.cat([p[f"U_{g}{s}"] for g in order])
                 w_hh = torch.cat([p[f"W_{g}{s}"] for g in order])
                 b = torch.cat([p[f"b_{g}{s}"] for g in order])
-            getattr(module, f"weight_ih_l{j}").copy_(w_ih)
-            getattr(module, f"weight_hh_l{j}").copy_(w_hh)
-            getattr(module, f"bias_ih_l{j}").copy_(b)
-            getattr(module, f"bias_hh_l{j}").zero_()
-    h0 = torch.tensor(request["h0"]).reshape(layers, 1, H)
+            getattr(module, f"weight_ih{theirs}").copy_(w_ih)
+            getattr(module, f"weight_hh{theirs}").copy_(w_hh)
+            getattr(module, f"bias_ih{theirs}").copy_(b)
+            getattr(module, f"bias_hh{theirs}").zero_()
+    h0 = torch.tensor(request["h0"]).reshape(rows, 1, H)
     V = p["V"].clone().requires_grad_(True)
     b_y = p["b_y"].clone().requires_grad_(True)
     if cell == "rnn":
         out, _ = module(x[None], h0)
     else:
-        out, _ = module(x[None], (h0, torch.tensor(request["c0"]).reshape(layers, 1, H)))
+        out, _ = module(x[None], (h0, torch.tensor(request["c0"]).reshape(rows, 1, H)))
     loss = torch.zeros(())
     steps = range(T) if request["loss_at"] == "every" else [T - 1]
     for t in steps:
@@ -594,18 +699,18 @@ def torch_module_grads(request: dict[str, Any]) -> dict[str, torch.Tensor] | Non
         loss = loss / len(steps)
     loss.backward()
     grads = {"V": V.grad, "b_y": b_y.grad}
-    for layer in range(1, layers + 1):
-        s, j = suffix(layer), layer - 1
-        w_ih, w_hh = (getattr(module, f"weight_ih_l{j}").grad,
-                      getattr(module, f"weight_hh_l{j}").grad)
-        b = getattr(module, f"bias_ih_l{j}").grad
+    for layer, reverse in units:
+        s, theirs = names(layer, reverse)
+        w_ih, w_hh = (getattr(module, f"weight_ih{theirs}").grad,
+                      getattr(module, f"weight_hh{theirs}").grad)
+        b = getattr(module, f"bias_ih{theirs}").grad
         if cell == "rnn":
             grads.update({f"U{s}": w_ih, f"W{s}": w_hh, f"b{s}": b})
         else:
             for k, g in enumerate(order):
-                rows = slice(k * H, (k + 1) * H)
-                grads.update({f"U_{g}{s}": w_ih[rows], f"W_{g}{s}": w_hh[rows],
-                              f"b_{g}{s}": b[rows]})
+                part = slice(k * H, (k + 1) * H)
+                grads.update({f"U_{g}{s}": w_ih[part], f"W_{g}{s}": w_hh[part],
+                              f"b_{g}{s}": b[part]})
     return grads
 
 
@@ -618,8 +723,10 @@ def check_case(name: str, request: dict[str, Any], expected: dict[str, Any]) -> 
         for param, grad in module_grads.items():
             if not np.allclose(first[param], grad.numpy(), rtol=1e-10, atol=1e-13):
                 raise AssertionError(f"{name}: {param} differs from torch.nn's gradient")
-    if request.get("num_layers", 1) > 1 and "deep" not in name:
-        raise AssertionError(f"{name}: a stack's case is named deep_*")
+    if request.get("num_layers", 1) > 1 and not ("deep" in name or "layers" in name):
+        raise AssertionError(f"{name}: a stack's case is named deep_* or *_layers_*")
+    if request.get("bidirectional") and "bidirectional" not in name:
+        raise AssertionError(f"{name}: a bidirectional case says so in its name")
     clip = request["clip"]
     if clip is not None and not any(u["clipped"] for u in expected["updates"]):
         raise AssertionError(f"{name}: clipping never happened; lower clip.max")

@@ -19,6 +19,7 @@ from bptt_studio.endpoints.schemas import Schemas, _json_integer
 from bptt_studio.engine import Plan
 from bptt_studio.engine.cells.registry import CELLS
 from bptt_studio.engine.outputs.neuron import check_example, check_fixed, check_layer
+from bptt_studio.engine.planning.plan import one_direction
 from bptt_studio.engine.request.fields import MAX_EXAMPLES, MAX_LAYERS
 
 Convention = Literal["gradient", "haykin"]
@@ -34,6 +35,7 @@ def plan(request: dict[str, Any], options: dict[str, Any]) -> Plan:
     job = engine.plan(request)
     check_example(len(job.data.examples), options.get("example"))  # before any computation
     check_layer(job.request.num_layers, options.get("layer"))
+    one_direction(job, "the neuron view")
     check_fixed(job.request.truncation)
     if job.request.bug is not None:
         raise engine.RequestError(("bug",), "the neuron view writes each term as the true "

@@ -23,7 +23,7 @@ from __future__ import annotations
 from bptt_studio.core.errors import ApiError
 from bptt_studio.core.settings import Settings
 from bptt_studio.engine import Plan, RequestError
-from bptt_studio.engine.cells.protocol import all_params
+from bptt_studio.engine.cells.protocol import Stack, all_params
 from bptt_studio.engine.cells.registry import CELLS
 from bptt_studio.engine.planning.cost import (
     FULL_MARGIN,
@@ -280,10 +280,13 @@ def check_superseded(plan: Plan, settings: Settings) -> None:
 # The most parameters a one-layer network has (the LSTM's 14): what bounds the numbers
 # ``params`` may hold (``params_max_numbers``), whatever the names.
 ONE_LAYER_NAMES = max(len(all_params(cell)) for cell in CELLS.values())
-# How many names ``params`` may hold: the deepest stack's (a 4-layer LSTM's 50). A stack's
-# layers 2.. are H×H where layer 1 may be H×D, so its numbers stay within the one-layer bound
-# at the same limits (a 4-layer LSTM at H = 64, D = K = 128: 156,800 of 229,376).
-MAX_PARAM_NAMES = max(len(all_params(cell, MAX_LAYERS)) for cell in CELLS.values())
+# How many names ``params`` may hold: the deepest stack's (a 4-layer bidirectional LSTM's
+# 98). Their numbers are held to the one-layer bound all the same (``params_max_numbers``):
+# a 4-layer LSTM at H = 64, D = K = 128 holds 156,800 of 229,376; a bidirectional one at
+# H = 64 more (395,520), so its explicit parameters are refused at that size (the seed's are
+# not: they are drawn in the computation process, not sent).
+MAX_PARAM_NAMES = max(len(all_params(cell, Stack(MAX_LAYERS, bidirectional=True)))
+                      for cell in CELLS.values())
 # The longest parameter name a request may write (the cells' own are at most 4 characters:
 # "W_hf" and such); a longer key is refused by the schema before anything reads it.
 MAX_PARAM_NAME_CHARS = 16

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from ..cells.protocol import Cell, right_factors
+from ..cells.protocol import ONE_UNIT, Cell, Unit, right_factors
 from .problem import Problem
 from .record import Forward
-from .schedule import Run, backward_layers, sum_factors
+from .schedule import Run, backward_units, sum_factors, unit_inputs
 
 
 def compute(problem: Problem, run: Run, truncated: bool | None = None,
@@ -39,20 +39,30 @@ def compute(problem: Problem, run: Run, truncated: bool | None = None,
     A stack of layers: ``error_flow`` is the top layer's (the h(k) the output reads), and
     ``error_flow_layers`` each layer's, bottom to top (how much of L(t)'s error reaches
     layer j at step k); the weight flow and the step norms count every layer's parameters;
-    the Jacobian norms are the top layer's own recursion."""
+    the Jacobian norms are the top layer's own recursion. Bidirectional: the reverse
+    networks' error flows are ``error_flow_reverse`` (and ``error_flow_layers_reverse``):
+    L(t)'s error reaches their h(k) for k >= t (null below the diagonal), and the weight
+    flow, which holds both directions' contributions, is whole (no nulls)."""
     cell = problem.cell_module
     fwd = run.forward
-    layers = stack_of(problem, run)
-    error_flows, weight_flow = _error_flow(cell, problem, layers, run.updates)
+    units = units_of(problem, run)
+    flows, weight_flow = _error_flow(cell, problem, units, run.updates)
+    forward = [flows[unit] for unit in problem.stack.units if not unit.reverse]
+    both = problem.stack.bidirectional
     result = {
-        "error_flow": _lower(error_flows[-1]),
-        "weight_flow": _lower(weight_flow),
+        "error_flow": _lower(forward[-1]),
+        "weight_flow": weight_flow.tolist() if both else _lower(weight_flow),
         "jacobian_norms": _lower(jacobian_norms(cell, problem, fwd)) if jacobian else None,
-        "step_grad_norms": _step_grad_norms(cell, problem, run, layers).tolist(),
+        "step_grad_norms": _step_grad_norms(cell, problem, run, units).tolist(),
         "full_vs_truncated": None,
     }
     if problem.layers > 1:
-        result["error_flow_layers"] = [_lower(flow) for flow in error_flows]
+        result["error_flow_layers"] = [_lower(flow) for flow in forward]
+    if both:
+        reverse = [flows[unit] for unit in problem.stack.units if unit.reverse]
+        result["error_flow_reverse"] = _upper(reverse[-1])
+        if problem.layers > 1:
+            result["error_flow_layers_reverse"] = [_upper(flow) for flow in reverse]
     if truncated is None:
         truncated = problem.k1 < problem.T or problem.k2 < problem.T
     if truncated:
@@ -60,12 +70,21 @@ def compute(problem: Problem, run: Run, truncated: bool | None = None,
     return result
 
 
-def stack_of(problem: Problem, run: Run) -> list[tuple[Forward, np.ndarray]]:
-    """Each layer's forward record and the rows it read (x(t), or the layer below's h(t)),
-    bottom to top."""
-    records = [layer.forward for layer in run.examples[0].layers]
-    return [(fwd, problem.inputs if j == 0 else records[j - 1].rows("h", 1, problem.T))
-            for j, fwd in enumerate(records)]
+def units_of(problem: Problem, run: Run) -> list[tuple[Unit, Forward, np.ndarray]]:
+    """Each unit of the first sequence, its forward record and the rows it read (x(t), or
+    the layer below's readout), in the unit's own time order; in the stack's order."""
+    recorded = run.examples[0]
+    return [(rec.unit, rec.forward, unit_inputs(problem, recorded, rec.unit))
+            for rec in recorded.units]
+
+
+def _upper(matrix: np.ndarray) -> list[list[float | None]]:
+    """Rows t, columns k: values for k >= t, None below the diagonal (a reverse network's
+    error flows from L(t) to the steps after t)."""
+    rows: list[list[float | None]] = matrix.tolist()
+    for t, row in enumerate(rows):
+        row[:t] = [None] * t
+    return rows
 
 
 def _lower(matrix: np.ndarray) -> list[list[float | None]]:
@@ -116,19 +135,24 @@ def _param_norm_sq(cell: Cell, delta: np.ndarray, weights: np.ndarray) -> np.nda
     return np.asarray((per_gate * weights).sum(axis=-1))
 
 
-def _error_flow(cell: Cell, problem: Problem, layers: list[tuple[Forward, np.ndarray]],
-                updates: list[dict[str, Any]]) -> tuple[list[np.ndarray], np.ndarray]:
-    """Each layer's ||dL(t)/dh(k)|| (bottom to top) and the weight flow over every layer.
+def _error_flow(cell: Cell, problem: Problem, units: list[tuple[Unit, Forward, np.ndarray]],
+                updates: list[dict[str, Any]]) -> tuple[dict[Unit, np.ndarray], np.ndarray]:
+    """Each unit's ||dL(t)/dh(k)|| ([t][k], in time order) and the weight flow over every
+    unit.
 
     Every loss L(t) of a window is a row of its own, run back step by step through the top
-    layer; each row's deltas at step k, sent down through the layer's input matrices, are
-    what reaches the layer below at step k from L(t), and so on down the stack."""
-    T, H = problem.T, problem.H
+    layer's units (a reverse unit's steps run from 1 up: its "back" is forward in time);
+    each row's deltas at step k, sent down through the layer's input matrices, are what
+    reaches the layer below at step k from L(t), and so on down the stack."""
+    T, H, stack = problem.T, problem.H, problem.stack
     # squared norms, rooted once at the end (the same bits as a root per step: elementwise)
-    flow_sq = [np.zeros((T, T)) for _ in layers]
+    flow_sq = {unit: np.zeros((T, T)) for unit, _, _ in units}
     weight_sq = np.zeros((T, T))
-    weights = [_gate_weights(cell, problem, fwd, inputs) for fwd, inputs in layers]
+    weights = {unit: _gate_weights(cell, problem, fwd, inputs) for unit, fwd, inputs in units}
+    records = {unit: fwd for unit, fwd, _ in units}
     diagonal = any(spec.kind == "diagonal" for spec in cell.PARAMS.values())
+    top_unit = ONE_UNIT if stack.layers == 1 else Unit(stack.layers)
+    readout = _readout(problem, units)  # what the output read, (T, H or 2H)
     done = 0
     for index, (first, last) in enumerate(problem.windows):
         losses = [t for t in range(done + 1, last + 1) if t in problem.loss_steps]
@@ -137,44 +161,65 @@ def _error_flow(cell: Cell, problem: Problem, layers: list[tuple[Forward, np.nda
             continue
         V = updates[index]["params_before"]["V"]
         rows = np.array(losses) - 1  # 0-based rows of the losses' steps
-        sent: np.ndarray | None = None  # (steps of the window, losses, H): from the layer above
-        for j in range(len(layers) - 1, -1, -1):
-            fwd = layers[j][0]
-            top = j == len(layers) - 1
-            caches, packs, version_of = fwd.caches, fwd.packs, fwd.version_of  # read once
-            below = np.zeros((last - first + 1, len(losses), H)) if j > 0 else None
-            # one row per loss L(t), t in `losses`, for each state vector (dh, and dc for LSTM)
-            dnext = [np.zeros((len(losses), H)) for _ in cell.STATE]
-            for k in range(last, first - 1, -1):
-                # rows of losses L(t) with t >= k carry error at h(k); the others are zero
-                start = bisect.bisect_left(losses, k)
-                if start == len(losses):  # no loss at or after k in this window
-                    continue
-                dh = dnext[0][start:].copy()
-                if sent is not None:  # what the layer above sent down at step k
-                    dh += sent[k - first, start:]
-                elif losses[start] == k:  # L(k) enters at h(k) through this step's output
-                    dh[0] += fwd.step_grad_o[k - 1] @ V
-                active = rows[start:]
-                flow_sq[j][active, k - 1] = np.sum(dh * dh, axis=1)
-                dstate = (dh, *(d[start:] for d in dnext[1:]))
-                cache = caches[k]
-                pack = packs[version_of[k]]
-                dstate_prev, delta, _ = cell.step_backward(pack, dstate, cache)
-                w_sq = _param_norm_sq(cell, delta, weights[j][k - 1])
-                if diagonal:
-                    _add_diagonal_norm_sq(cell, fwd, k, k, delta, w_sq)
-                if top and losses[start] == k:  # the output layer's own, V and b_y, at k = t
-                    g = fwd.step_grad_o[k - 1]
-                    h = cache["h"]
-                    w_sq[0] += float(g @ g) * (float(h @ h) + 1.0)
-                weight_sq[active, k - 1] += w_sq
-                if below is not None:
-                    below[k - first, start:] = cell.input_grad(pack, delta)
-                for d, d_prev in zip(dnext, dstate_prev, strict=True):
-                    d[start:] = d_prev
-            sent = below
-    return [np.sqrt(flow) for flow in flow_sq], np.sqrt(weight_sq)
+        n = last - first + 1
+        # below the top layer: (steps of the window, losses, H or 2H), the error the layer
+        # above sent down to each row at each step, in time order
+        entering: np.ndarray | None = None
+        for layer in range(stack.layers, 0, -1):
+            below = (np.zeros((n, len(losses), H * stack.directions)) if layer > 1 else None)
+            for unit in (u for u, _, _ in units if u.layer == layer):
+                fwd = records[unit]
+                half = slice(H, 2 * H) if unit.reverse else slice(0, H)
+                caches, packs, version_of = fwd.caches, fwd.packs, fwd.version_of
+                # one row per loss L(t), for each state vector (dh, and dc for LSTM)
+                dnext = [np.zeros((len(losses), H)) for _ in cell.STATE]
+                for k in range(last, first - 1, -1):  # the unit's own steps, back
+                    t_k = T + 1 - k if unit.reverse else k  # the step in time order
+                    # rows of the losses whose error has reached step k: t >= k forward,
+                    # t <= t_k for a reverse unit
+                    active = (slice(0, bisect.bisect_right(losses, t_k)) if unit.reverse
+                              else slice(bisect.bisect_left(losses, t_k), None))
+                    if active.start == len(losses) or active.stop == 0:
+                        continue
+                    if entering is not None:  # from the layer above
+                        dh = dnext[0][active] + entering[t_k - first, active, half]
+                    else:
+                        dh = dnext[0][active].copy()
+                        at = 0 if not unit.reverse else -1  # the row of L(t_k), if any
+                        if losses[active][at] == t_k:  # it enters h(t_k) through the output
+                            dh[at] += (problem_grad_o(fwd, t_k) @ V)[half]
+                    flow_sq[unit][rows[active], t_k - 1] = np.sum(dh * dh, axis=1)
+                    dstate = (dh, *(d[active] for d in dnext[1:]))
+                    pack = packs[version_of[k]]
+                    dstate_prev, delta, _ = cell.step_backward(pack, dstate, caches[k])
+                    w_sq = _param_norm_sq(cell, delta, weights[unit][k - 1])
+                    if diagonal:
+                        _add_diagonal_norm_sq(cell, fwd, k, k, delta, w_sq)
+                    if unit == top_unit and losses[active][0] == t_k:
+                        # the output layer's own contribution, V and b_y, at k = t
+                        g = problem_grad_o(fwd, t_k)
+                        h = readout[t_k - 1]
+                        w_sq[0] += float(g @ g) * (float(h @ h) + 1.0)
+                    weight_sq[rows[active], t_k - 1] += w_sq
+                    if below is not None:
+                        below[t_k - first, active] += cell.input_grad(pack, delta)
+                    for d, d_prev in zip(dnext, dstate_prev, strict=True):
+                        d[active] = d_prev
+            if below is not None:
+                entering = below
+    return {unit: np.sqrt(flow) for unit, flow in flow_sq.items()}, np.sqrt(weight_sq)
+
+
+def problem_grad_o(fwd: Forward, t: int) -> np.ndarray:
+    """dL(t)/do(t) of step t's own loss, unweighted (the records share the network's)."""
+    return fwd.step_grad_o[t - 1]
+
+
+def _readout(problem: Problem, units: list[tuple[Unit, Forward, np.ndarray]]) -> np.ndarray:
+    """The top layer's h(t) rows in time order ([h; h_rev] when bidirectional)."""
+    top = [fwd.rows("h", 1, problem.T)[::-1] if unit.reverse else fwd.rows("h", 1, problem.T)
+           for unit, fwd, _ in units if unit.layer == problem.stack.layers]
+    return top[0] if len(top) == 1 else np.hstack(top)
 
 
 def jacobian_norms(cell: Cell, problem: Problem, fwd: Forward) -> np.ndarray:
@@ -203,23 +248,23 @@ def jacobian_norms(cell: Cell, problem: Problem, fwd: Forward) -> np.ndarray:
 
 
 def _step_grad_norms(cell: Cell, problem: Problem, run: Run,
-                     layers: list[tuple[Forward, np.ndarray]]) -> np.ndarray:
-    """||every parameter's contribution of step t||, over all windows and layers."""
+                     units: list[tuple[Unit, Forward, np.ndarray]]) -> np.ndarray:
+    """||every parameter's contribution of step t||, over all windows and units."""
     T, H = problem.T, problem.H
-    fwd = run.forward  # the top layer's: the output's
+    fwd = run.forward  # the top forward unit's: the output's
     K = fwd.outputs.shape[1]
     total = np.zeros(T)
-    for (layer_fwd, inputs), layer in zip(layers, run.examples[0].layers, strict=True):
+    for (unit, unit_fwd, inputs), rec in zip(units, run.examples[0].units, strict=True):
         delta_sum = np.zeros((T, len(cell.DELTA_KEYS) * H))
-        for bwd in layer.backwards:  # a step's contributions over all windows share their
+        for bwd in rec.backwards:  # a step's contributions over all windows share their
             delta_sum[bwd.first - 1:bwd.last] += bwd.delta  # right factor
-        total += _param_norm_sq(cell, delta_sum, _gate_weights(cell, problem, layer_fwd,
-                                                               inputs))
-        _add_diagonal_norm_sq(cell, layer_fwd, 1, T, delta_sum, total)
+        own = _param_norm_sq(cell, delta_sum, _gate_weights(cell, problem, unit_fwd, inputs))
+        _add_diagonal_norm_sq(cell, unit_fwd, 1, T, delta_sum, own)
+        total += own[::-1] if unit.reverse else own  # in time order
     g_o_sum = np.zeros((T, K))
     for bwd in run.backwards:
         g_o_sum[bwd.first - 1:bwd.last] += bwd.g_o
-    hs = fwd.rows("h", 1, T)
+    hs = _readout(problem, units)
     total += np.einsum("tk,tk->t", g_o_sum, g_o_sum) * (np.einsum("ti,ti->t", hs, hs) + 1.0)
     return np.sqrt(total)
 
@@ -238,7 +283,7 @@ def _full_vs_truncated(problem: Problem, run: Run) -> dict[str, float]:
         g_o = np.zeros((last, bwd.g_o.shape[1]))
         g_o[first - 1:] = bwd.g_o  # the same injected losses, now free to reach t = 1
         whole: dict[str, np.ndarray] = {}
-        for _, _, factors in backward_layers(true_full, run.examples[0],
+        for _, _, factors in backward_units(true_full, run.examples[0],
                                              update["params_before"], 1, last, g_o):
             whole.update(sum_factors(factors))
         full.add({name: whole[name] for name in update["grads"]})

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cells.protocol import Cell, Stacks, delta_field, split_gates
+from ..cells.protocol import ONE, ONE_UNIT, Cell, Stack, Stacks, Unit, delta_field, split_gates
 from .lazy import StepGradients, WindowGradients
 from .norms import row_norms
 from .problem import Problem
@@ -85,22 +85,44 @@ def block_events(fields: Fields, n: int, reverse: bool = False) -> list[Mapping[
 # The events of a pass, from its records.
 
 
+def unit_fields(stack: Stack, unit: Unit) -> Fields:
+    """A stack's events say their unit: ``layer`` (1-based) when there are layers, and
+    ``direction`` ("forward" or "reverse") when bidirectional; a one-layer, one-way network's
+    events have neither."""
+    fields: Fields = {}
+    if stack.layers > 1:
+        fields["layer"] = constant(unit.layer)
+    if stack.bidirectional:
+        fields["direction"] = constant("reverse" if unit.reverse else "forward")
+    return fields
+
+
+def time_of(unit: Unit, T: int, first: int) -> Callable[[int], int]:
+    """The step t of a block's row: first + row in the unit's own time order, which a
+    reverse unit runs from T back to 1."""
+    if unit.reverse:
+        return lambda row: T - (first + row) + 1
+    return lambda row: first + row
+
+
 def forward_events(problem: Problem, fwd: Forward, steps: range, stacks: Stacks,
-                   inputs: np.ndarray, example: int | None = None, layer: int | None = None
+                   inputs: np.ndarray, example: int | None = None, unit: Unit = ONE_UNIT
                    ) -> list[Mapping[str, Any]]:
     """The forward events of a block of steps, each a view of the block's stacks;
-    ``inputs``: the rows x(t) the layer read (the layer below's h(t) in a stack);
-    ``example``: the mini-batch example they belong to (None: one sequence, no such field);
-    ``layer``: the layer of a stack, 1-based (None: one layer, no such field). Every layer's
-    event carries the network's output and loss at its step (the top layer's)."""
+    ``inputs``: the rows x(t) the unit read, in its time order (the layer below's readout in
+    a stack); ``example``: the mini-batch example they belong to (None: one sequence, no such
+    field); ``unit``: the layer and direction of a stack. Every unit's event carries the
+    network's output and loss at its step."""
     cell = problem.cell_module
     first, lo = steps.start, steps.start - 1  # 1-based t of row 0, and its 0-based index
     targets = problem.targets
+    t_of = time_of(unit, problem.T, first)
+    at = (lambda row: t_of(row) - 1) if unit.reverse else (lambda row: lo + row)
     fields: Fields = {
         "kind": constant("forward"),
-        "t": lambda row: first + row,
+        "t": t_of,
         **({} if example is None else {"example": constant(example)}),
-        **({} if layer is None else {"layer": constant(layer)}),
+        **unit_fields(problem.stack, unit),
         "version": lambda row: fwd.version_of[first + row],
         "x": rows_of(inputs, lo),
         "h_prev": rows_of(stacks["h_prev"]),
@@ -108,12 +130,12 @@ def forward_events(problem: Problem, fwd: Forward, steps: range, stacks: Stacks,
         "gates": (gate_rows_of({gate: stacks[gate] for gate in cell.GATES}) if cell.GATES
                   else constant(None)),
         "h": rows_of(stacks["h"]),
-        "o": rows_of(fwd.outputs, lo),
-        "yhat": rows_of(fwd.yhat, lo),
-        "target": ((lambda row: int(targets[lo + row])) if problem.loss == "cross_entropy"
-                   else rows_of(targets, lo)),
-        "loss": lambda row: float(fwd.step_loss[lo + row]),
-        "loss_injected": lambda row: first + row in problem.loss_steps,
+        "o": lambda row: fwd.outputs[at(row)],
+        "yhat": lambda row: fwd.yhat[at(row)],
+        "target": ((lambda row: int(targets[at(row)])) if problem.loss == "cross_entropy"
+                   else (lambda row: targets[at(row)])),
+        "loss": lambda row: float(fwd.step_loss[at(row)]),
+        "loss_injected": lambda row: t_of(row) in problem.loss_steps,
     }
     for key in cell.RECORDED:  # c_prev, c (LSTM); rh_prev (GRU): what W_h multiplies
         fields[key] = rows_of(stacks[key])
@@ -144,23 +166,26 @@ def strand_norms(bwd: Backward) -> Callable[[int], dict[str, float]]:
 
 
 def backward_events(cell: Cell, bwd: Backward, grad_window: WindowGradients, dx: np.ndarray,
-                    index: int, H: int, example: int | None = None, layer: int | None = None
-                    ) -> list[Mapping[str, Any]]:
+                    index: int, H: int, example: int | None = None, unit: Unit = ONE_UNIT,
+                    stack: Stack = ONE, T: int = 0) -> list[Mapping[str, Any]]:
     """The window's backward events, t = last..first; every array a row view of a stack.
     ``example``: the mini-batch example (its contributions and running sums are its share);
-    ``layer``: the layer of a stack (its events carry ``dh_above``, what the layer above
-    sent down: zeros at the top, whose error comes from its output; below the top,
-    ``dh_out`` is zeros). Its contributions are the layer's own parameters'."""
+    ``unit``: the layer and direction of a ``stack`` (a layer's events carry ``dh_above``,
+    what the layer above sent down: zeros at the top, whose error comes from its output;
+    below the top, ``dh_out`` is zeros; a reverse unit's rows run from step T back, so its
+    backward events go from t = 1 up, ``T`` the sequence's length). Its contributions are
+    the unit's own parameters'."""
     first, last = bwd.first, bwd.last
     fields: Fields = {
         "kind": constant("backward"),
-        "t": lambda row: first + row,
+        "t": time_of(unit, T, first),
         **({} if example is None else {"example": constant(example)}),
+        **unit_fields(stack, unit),
         "update": constant(index),
         "window": lambda row: [first, last],
         "g_o": rows_of(bwd.g_o),
         "dh_out": rows_of(bwd.dh_out),
-        **({} if layer is None else {"layer": constant(layer), "dh_above": rows_of(
+        **({} if stack.layers == 1 else {"dh_above": rows_of(
             bwd.dh_above if bwd.dh_above is not None else np.zeros_like(bwd.dh_out))}),
         "dh_next": rows_of(bwd.dh_next),
         "dh": rows_of(bwd.dh),

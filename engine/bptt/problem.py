@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..cells.protocol import Cell, Params
+from ..cells.protocol import ONE, Cell, Params, Stack
 from ..cells.registry import CELLS
 from ..request.fields import Clip, Optimizer
 
@@ -38,17 +38,17 @@ class Problem:
     # randomized truncation's xi_1..xi_T: the weight of the error flowing from step t back to
     # step t-1 (engine.plan.carry_weights); None: every flow kept whole
     carry: np.ndarray | None = None
-    # the initial states of layers 2..k of a stack (engine.cells.protocol.layer_name), one
-    # tuple like state0 each; () for one layer
+    # the initial states of the stack's other units (engine.cells.protocol.Stack.units: the
+    # reverse network of layer 1, then layer 2's ...), one tuple like state0 each; () for one
     deep_state0: tuple[tuple[np.ndarray, ...], ...] = ()
+    stack: Stack = ONE  # the layers and directions around the cell
 
     @property
     def layers(self) -> int:
-        """The stacked layers: 1, or 1 + those of deep_state0."""
-        return 1 + len(self.deep_state0)
+        return self.stack.layers
 
     def initial_states(self) -> list[tuple[np.ndarray, ...]]:
-        """Each layer's initial state, bottom to top."""
+        """Each unit's initial state, in the stack's order."""
         return [self.state0, *self.deep_state0]
 
     def examples(self) -> list[Problem]:

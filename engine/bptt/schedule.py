@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..cells.memory import packed_with_views
-from ..cells.protocol import Cell, Params, layer_name, layer_params, split_gates
+from ..cells.protocol import ONE_UNIT, Cell, Params, Unit, layer_params, split_gates
 from ..request import bugs
 from . import events, losses, optim
 from .lazy import Factors, WindowGradients
@@ -36,28 +36,50 @@ def windows(T: int, k1: int, k2: int) -> list[tuple[int, int]]:
 
 
 @dataclass
-class Layer:
-    """One layer of one sequence's pass: its forward record and each window's backward pass."""
+class Record:
+    """One unit of one sequence's pass (a layer, or one direction of it): its forward record,
+    in its own time order (a reverse unit's row 1 is step T), and each window's backward
+    pass."""
 
+    unit: Unit
     forward: Forward
     backwards: list[Backward] = field(default_factory=list)  # one per window (when recorded)
 
 
 @dataclass
 class Recorded:
-    """What one sequence's pass recorded: each layer's records, bottom to top (one layer: the
-    network's own). The top layer holds the outputs and losses; ``forward`` and ``backwards``
-    are its records."""
+    """What one sequence's pass recorded: each unit's records, in the stack's order (one
+    layer of one direction: the network's own). ``forward`` and ``backwards`` are the top
+    layer's forward unit's: the one that reads the outputs and losses (all units share
+    them)."""
 
-    layers: list[Layer]
+    units: list[Record]
 
     @property
     def forward(self) -> Forward:
-        return self.layers[-1].forward
+        return self.top.forward
 
     @property
     def backwards(self) -> list[Backward]:
-        return self.layers[-1].backwards
+        return self.top.backwards
+
+    @property
+    def top(self) -> Record:
+        layers = self.units[-1].unit.layer
+        return next(rec for rec in self.units if rec.unit == Unit(layers))
+
+    def layer(self, layer: int) -> list[Record]:
+        """The units of one layer: its forward one, and its reverse one when bidirectional."""
+        return [rec for rec in self.units if rec.unit.layer == layer]
+
+    def readout(self, layer: int) -> np.ndarray:
+        """What layer ``layer`` gives the layer above (or the output): its h(t), rows in time
+        order, [h(t); h_rev(t)] when bidirectional (T, H or 2H); layer 0 gives nothing."""
+        recs = self.layer(layer)
+        if len(recs) == 1:
+            return recs[0].forward.joined["h"]  # a view: filled window after window
+        forward, reverse = recs
+        return np.hstack([forward.forward.joined["h"], reverse.forward.joined["h"][::-1]])
 
 
 @dataclass
@@ -99,27 +121,28 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None,
     layer 1's h(t), and so on (as PyTorch's num_layers, layer after layer); the window's
     backward pass runs the top layer first, and each layer below takes the error its upper
     neighbour sends down, dL/dh(t) through that layer's input matrices, at every step of the
-    window (engine.schedule.backward_layers).
+    window (``backward_units``). A bidirectional layer is two units: the reverse one runs
+    the same cell over the rows from T back to 1 (in its own time order), and the layer
+    above and the output read both, [h(t); h_rev(t)]; it has one window, the whole sequence.
     """
     cell = problem.cell_module
-    T, K, layers = problem.T, problem.K, problem.layers
+    T, K, stack = problem.T, problem.K, problem.stack
     examples = problem.examples()
-    # every example's forward pass reads the same parameter versions: one list a layer
-    packs: list[list[Any]] = [[] for _ in range(layers)]
-    outputs = [Outputs(T, K) for _ in examples]  # the network's, shared by its layers
+    # every example's forward pass reads the same parameter versions: one list a unit
+    packs: dict[Unit, list[Any]] = {unit: [] for unit in stack.units}
+    outputs = [Outputs(T, K) for _ in examples]  # the network's, shared by its units
 
-    def layer_record(e: int, layer: int) -> Layer:
+    def unit_record(e: int, unit: Unit) -> Record:
         out = outputs[e]
-        return Layer(Forward(version_of=[0] * (T + 1), packs=packs[layer], outputs=out.o,
-                             yhat=out.yhat, step_loss=out.step_loss,
-                             step_grad_o=out.step_grad_o))
+        return Record(unit, Forward(version_of=[0] * (T + 1), packs=packs[unit], outputs=out.o,
+                                    yhat=out.yhat, step_loss=out.step_loss,
+                                    step_grad_o=out.step_grad_o))
 
     run = Run(events=[], updates=[], loss=0.0, examples=[
-        Recorded([layer_record(e, layer) for layer in range(layers)])
-        for e in range(len(examples))],
+        Recorded([unit_record(e, unit) for unit in stack.units]) for e in range(len(examples))],
         final_params=problem.params,
         opt_state=optim.init_state(problem.optimizer) if opt_state is None else opt_state)
-    states = [problem.initial_states() for _ in examples]  # [example][layer]
+    states = [problem.initial_states() for _ in examples]  # [example][unit]
     done = 0  # the last step already run forward
     for index, (first, last) in enumerate(problem.windows):
         params = run.final_params  # window i runs on the i-th parameter version
@@ -127,39 +150,45 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None,
         shares: list[Share] = []
         for e, (example, recorded) in enumerate(zip(examples, run.examples, strict=True)):
             tag = e if problem.batch else None
-            inputs = example.inputs
-            for layer, rec in enumerate(recorded.layers, start=1):
-                stacks, states[e][layer - 1] = forward_block(
-                    example, rec.forward, layer_params(cell, params, layer), index, new,
-                    states[e][layer - 1], inputs)
+            for u, rec in enumerate(recorded.units):
+                inputs = unit_inputs(example, recorded, rec.unit)
+                stacks, states[e][u] = forward_block(
+                    example, rec.forward, layer_params(cell, params, rec.unit), index, new,
+                    states[e][u], inputs)
                 if record:
                     run.events.extend(events.forward_events(
-                        example, rec.forward, new, stacks, inputs, tag,
-                        layer if layers > 1 else None))
-                inputs = rec.forward.joined["h"]  # what the layer above reads
+                        example, rec.forward, new, stacks, inputs, tag, rec.unit))
             fwd = recorded.forward
-            evaluate_outputs(example, fwd, params, new)
+            evaluate_outputs(example, fwd, params, new, recorded.readout(stack.layers))
             g_o, example_loss = inject_losses(example, fwd, params, new, first, len(examples))
-            passes = backward_layers(example, recorded, params, first, last, g_o)
+            passes = backward_units(example, recorded, params, first, last, g_o)
             grads: dict[str, np.ndarray] = {}
-            for layer, (rec, bwd, factors) in enumerate(passes, start=1):
-                grads.update(window_gradient(cell, bwd, factors, problem.H, layer))
+            for rec, bwd, factors in passes:
+                grads.update(window_gradient(cell, bwd, factors, problem.H, rec.unit))
                 if record:  # dL/dx(t) is shown, never used: a training pass skips it
                     dx = input_grads(cell, rec.forward, bwd)
                     run.events.extend(events.backward_events(
                         cell, bwd, WindowGradients(factors), dx, index, problem.H, tag,
-                        layer if layers > 1 else None))
+                        rec.unit, stack, T))
                     rec.backwards.append(bwd)
             grads = {name: grads[name] for name in problem.params}  # the parameters' order
             grads = bugs.returned_gradient(problem.bug, grads,
                                            problem.clip.max if problem.clip else None)
-            shares.append(Share(grads, example_loss, [bwd for _, bwd, _ in passes]))
+            shares.append(Share(grads, example_loss, {rec.unit: bwd for rec, bwd, _ in passes}))
         apply_update(problem, run, index, shares, record)
         done = last
         if not record:
-            for rec in run.examples[0].layers:
+            for rec in run.examples[0].units:
                 release_packs(rec.forward, problem.windows, index)
     return run
+
+
+def unit_inputs(problem: Problem, recorded: Recorded, unit: Unit) -> np.ndarray:
+    """The rows a unit reads, in its own time order: x(t) for layer 1, the layer below's
+    readout above it; a reverse unit's from T back to 1 (views: nothing is copied but a
+    bidirectional layer's readout)."""
+    rows = problem.inputs if unit.layer == 1 else recorded.readout(unit.layer - 1)
+    return rows[::-1] if unit.reverse else rows
 
 
 class Outputs:
@@ -173,16 +202,16 @@ class Outputs:
 @dataclass
 class Share:
     """One example's part of a window: its gradient and loss (with the reduction's weight)
-    and its backward pass (each layer's, bottom to top)."""
+    and its backward pass (each unit's, in the stack's order)."""
 
     grads: dict[str, np.ndarray]
     loss: float
-    layers: list[Backward]
+    units: dict[Unit, Backward]
 
     @property
     def backward(self) -> Backward:
-        """The top layer's backward pass."""
-        return self.layers[-1]
+        """A backward pass of the window (every unit's spans the same steps)."""
+        return next(iter(self.units.values()))
 
 
 def summed(shares: list[Share]) -> tuple[dict[str, np.ndarray], float]:
@@ -222,10 +251,12 @@ def forward_block(problem: Problem, fwd: Forward, params: Params, version: int, 
     return stacks, cell.state_of(StepRecord(stacks, len(new) - 1))
 
 
-def evaluate_outputs(problem: Problem, fwd: Forward, params: Params, new: range) -> None:
-    """The outputs, losses and dL(t)/do(t) of the new steps, read from the top layer's h."""
+def evaluate_outputs(problem: Problem, fwd: Forward, params: Params, new: range,
+                     readout: np.ndarray) -> None:
+    """The outputs, losses and dL(t)/do(t) of the new steps, read from the top layer's
+    ``readout`` (its h(t) rows, [h; h_rev] when bidirectional) into ``fwd``'s arrays."""
     lo, hi = new.start - 1, new.stop - 1
-    o = losses.outputs(params["V"], params["b_y"], fwd.rows("h", new.start, new.stop - 1))
+    o = losses.outputs(params["V"], params["b_y"], readout[lo:hi])
     yhat, step_loss, grad_o = losses.evaluate(problem.loss, o, problem.targets[lo:hi])
     fwd.outputs[lo:hi], fwd.yhat[lo:hi] = o, yhat
     fwd.step_loss[lo:hi], fwd.step_grad_o[lo:hi] = step_loss, grad_o
@@ -246,30 +277,46 @@ def inject_losses(problem: Problem, fwd: Forward, params: Params, new: range, fi
     return g_o, weight * float(fwd.step_loss[lo:hi][injected].sum())
 
 
-def backward_layers(problem: Problem, recorded: Recorded, params: Params, first: int,
-                    last: int, g_o: np.ndarray) -> list[tuple[Layer, Backward, Factors]]:
-    """One window's backward pass through every layer, top first: (layer, its backward
-    pass, its contribution factors under the network's names), bottom to top.
+def backward_units(problem: Problem, recorded: Recorded, params: Params, first: int,
+                   last: int, g_o: np.ndarray) -> list[tuple[Record, Backward, Factors]]:
+    """One window's backward pass through every unit, top layer first: (unit, its backward
+    pass, its contribution factors under the network's names), in the stack's order.
 
-    The error enters the top layer through the output (V^T g_o(t)); each layer below takes,
-    at every step of the window, what its upper neighbour's deltas send down through that
-    neighbour's input matrices (dL/dh(t) of this layer: ``input_grads`` of the one above)."""
-    cell, H, bug = problem.cell_module, problem.H, problem.bug
-    passes: list[tuple[Layer, Backward, Factors]] = []
-    dh_above = None
-    for layer in range(problem.layers, 0, -1):
-        rec = recorded.layers[layer - 1]
-        inputs = problem.inputs if layer == 1 else recorded.layers[layer - 2].forward.joined["h"]
-        bwd = backward_window(cell, rec.forward, params["V"], first, last, g_o, H, bug,
-                              problem.activation, problem.carry, dh_above)
-        factors = window_factors(cell, rec.forward, bwd, inputs, H, bug,
-                                 output=layer == problem.layers)
-        if layer > 1:
-            factors = {(layer_name(name, layer) if name in cell.PARAMS else name): value
+    The error enters the top layer through the output, V^T g_o(t) (split between the two
+    directions' halves when bidirectional); each layer below takes, at every step of the
+    window, what its upper neighbour's deltas send down through that neighbour's input
+    matrices (dL/d(readout)(t) of this layer: ``input_grads`` of the units above, summed).
+    The output layer's V and b_y take their factors from the readout the output read, and
+    are the top forward unit's."""
+    cell, H, bug, stack = problem.cell_module, problem.H, problem.bug, problem.stack
+    n = last - first + 1
+    dh_in = g_o @ params["V"]  # (n, H or 2H): V^T g_o(t) for every step of the window
+    passes: dict[Unit, tuple[Record, Backward, Factors]] = {}
+    for layer in range(stack.layers, 0, -1):
+        # what this layer sends down to the readout of the one below (rows in time order)
+        sent = np.zeros((n, H * stack.directions)) if layer > 1 else None
+        for rec in recorded.layer(layer):
+            unit = rec.unit
+            part = dh_in[:, H:][::-1] if unit.reverse else dh_in[:, :H]
+            top = layer == stack.layers
+            bwd = backward_window(cell, rec.forward, params["V"], first, last,
+                                  g_o[::-1] if unit.reverse else g_o, H, bug,
+                                  problem.activation, problem.carry,
+                                  dh_out=part if top else None,
+                                  dh_above=None if top else part)
+            output = unit == Unit(stack.layers)  # the top forward unit holds V and b_y
+            factors = window_factors(cell, rec.forward, bwd, unit_inputs(problem, recorded, unit),
+                                     H, bug, output=output)
+            factors = {(unit.name(name) if name in cell.PARAMS else name): value
                        for name, value in factors.items()}
-            dh_above = input_grads(cell, rec.forward, bwd)
-        passes.append((rec, bwd, factors))
-    return passes[::-1]
+            if output and stack.bidirectional:  # V reads both directions: [h(t); h_rev(t)]
+                factors["V"] = (g_o, recorded.readout(stack.layers)[first - 1:last])
+            if sent is not None:
+                dx = input_grads(cell, rec.forward, bwd)
+                sent += dx[::-1] if unit.reverse else dx
+            passes[unit] = (rec, bwd, factors)
+        dh_in = sent if sent is not None else dh_in  # what layer - 1 receives
+    return [passes[rec.unit] for rec in recorded.units]
 
 
 def apply_update(problem: Problem, run: Run, index: int, shares: list[Share],
@@ -287,11 +334,11 @@ def apply_update(problem: Problem, run: Run, index: int, shares: list[Share],
                                            run.opt_state)
     if index + 1 < len(problem.windows):  # the next window runs on them
         new_params = dict(new_params)
-        for layer, rec in enumerate(run.examples[0].layers, start=1):
+        for rec in run.examples[0].units:
             packed, views = packed_with_views(problem.cell_module,
                                               layer_params(problem.cell_module, new_params,
-                                                           layer), problem.activation)
-            new_params.update({layer_name(name, layer): view for name, view in views.items()})
+                                                           rec.unit), problem.activation)
+            new_params.update({rec.unit.name(name): view for name, view in views.items()})
             rec.forward.packs.append(packed)
     if record:
         entry = {
@@ -317,12 +364,13 @@ def apply_update(problem: Problem, run: Run, index: int, shares: list[Share],
 
 
 def window_start(problem: Problem, shares: list[Share], s: int) -> np.ndarray:
-    """dL/d(state s before the window): (H,) of one sequence's one layer; a stack's is
-    (layers, H), bottom to top; a mini-batch's has each example's first, (n, ...)."""
+    """dL/d(state s before the window): (H,) of one sequence's one unit; a stack's is
+    (units, H), in the stack's order (a reverse unit's: after its step 1, which is step T);
+    a mini-batch's has each example's first, (n, ...)."""
     def one(share: Share) -> np.ndarray:
-        if problem.layers == 1:
+        if len(share.units) == 1:
             return share.backward.dstate_start[s]
-        return np.stack([bwd.dstate_start[s] for bwd in share.layers])
+        return np.stack([bwd.dstate_start[s] for bwd in share.units.values()])
     return np.stack([one(share) for share in shares]) if problem.batch else one(shares[0])
 
 
@@ -333,14 +381,16 @@ def window_start(problem: Problem, shares: list[Share], s: int) -> np.ndarray:
 def backward_window(cell: Cell, fwd: Forward, V: np.ndarray, first: int, last: int,
                     g_o: np.ndarray, H: int, bug: str | None = None,
                     activation: str = "tanh", carry: np.ndarray | None = None,
+                    dh_out: np.ndarray | None = None,
                     dh_above: np.ndarray | None = None) -> Backward:
-    """Deltas for t = last..first, error entering only through g_o (rows first..last), or,
-    for a layer under another, only from the layer above (``dh_above``, rows first..last);
+    """Deltas for t = last..first, error entering only through g_o (rows first..last; V^T
+    g_o, or its part ``dh_out`` when given), or, for a layer under another, only from the
+    layer above (``dh_above``, rows first..last);
     ``bug``: a planted mistake (engine.bugs), a factor replaced or a term the cell drops;
     ``carry``: randomized truncation's xi_1..xi_T (the window's rows are passed)."""
     if dh_above is None:
-        dh_out = g_o @ V  # (n, H): V^T g_o(t) for every step (V is the same for all of them
-        # whenever g_o is nonzero: only the steps new in this window carry a loss)
+        if dh_out is None:  # (n, H): V^T g_o(t) for every step (V is the same for all of
+            dh_out = g_o @ V  # them whenever g_o is nonzero: only the new steps carry a loss)
         dh_in = dh_out
     else:  # a lower layer: no output of its own
         dh_out, dh_in = np.zeros_like(dh_above), dh_above
@@ -394,18 +444,18 @@ def sum_factors(factors: Factors) -> dict[str, np.ndarray]:
             for name, (left, right) in factors.items()}
 
 
-def window_gradient(cell: Cell, bwd: Backward, factors: Factors, H: int, layer: int = 1
-                    ) -> dict[str, np.ndarray]:
+def window_gradient(cell: Cell, bwd: Backward, factors: Factors, H: int,
+                    unit: Unit = ONE_UNIT) -> dict[str, np.ndarray]:
     """``sum_factors`` with the gates that share a right factor (h(t-1), x(t), none) summed
     as one product of the stacked deltas, then split by rows: an LSTM window is three
     products instead of twelve. Gradients are row blocks of those products (views). A group
     whose gates are not adjacent in the stack, in order, and a diagonal parameter, are summed
-    one parameter at a time. ``factors`` are layer ``layer``'s, under the network's names."""
+    one parameter at a time. ``factors`` are ``unit``'s, under the network's names."""
     gate_index = {key: j for j, key in enumerate(cell.DELTA_KEYS)}
     groups: dict[str | None, list[tuple[str, int]]] = {}
     alone: list[str] = [name for name in ("V", "b_y") if name in factors]
     for base, spec in cell.PARAMS.items():
-        name = layer_name(base, layer)
+        name = unit.name(base)
         if spec.kind == "diagonal":
             alone.append(name)
         else:
@@ -426,7 +476,8 @@ def window_gradient(cell: Cell, bwd: Backward, factors: Factors, H: int, layer: 
 
 
 def input_grads(cell: Cell, fwd: Forward, bwd: Backward) -> np.ndarray:
-    """dL/dx(t) for the window's rows, each with the U of the version its step used."""
+    """dL/dx(t) for the window's rows (of the unit's own inputs, in its time order), each
+    with the U of the version its step used."""
     first_version = fwd.version_of[bwd.first]
     if first_version == fwd.version_of[bwd.last]:  # one version (versions only grow in t)
         return cell.input_grad(fwd.packs[first_version], bwd.delta)
@@ -441,17 +492,22 @@ def input_grads(cell: Cell, fwd: Forward, bwd: Backward) -> np.ndarray:
 def forward_only(problem: Problem, params: Params, inputs: np.ndarray,
                  states: list[tuple[np.ndarray, ...]]
                  ) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]]]:
-    """Outputs o(t) (n, K) for the given inputs from each layer's state (bottom to top), and
-    the states after them."""
+    """Outputs o(t) (n, K) for the given inputs from each unit's state (in the stack's
+    order), and the states after them (a reverse unit's: after it read the rows back to the
+    first)."""
     cell = problem.cell_module
     after = []
-    for layer, state in enumerate(states, start=1):
-        packed = cell.pack(layer_params(cell, params, layer), problem.activation)
-        ux = cell.input_projection(packed, inputs)
+    units = problem.stack.units
+    readout: dict[int, list[np.ndarray]] = {}  # layer -> its units' h rows, in time order
+    for unit, state in zip(units, states, strict=True):
+        rows = inputs if unit.layer == 1 else np.hstack(readout[unit.layer - 1])
+        packed = cell.pack(layer_params(cell, params, unit), problem.activation)
+        ux = cell.input_projection(packed, rows[::-1] if unit.reverse else rows)
         hs = []
-        for row in range(len(inputs)):
+        for row in range(len(rows)):
             state = cell.state_of(cell.step_forward(packed, ux[row], state))
             hs.append(state[0])
-        inputs = np.array(hs)  # what the layer above reads
+        readout.setdefault(unit.layer, []).append(np.array(hs[::-1] if unit.reverse else hs))
         after.append(state)
-    return losses.outputs(params["V"], params["b_y"], inputs), after
+    top = np.hstack(readout[problem.stack.layers])
+    return losses.outputs(params["V"], params["b_y"], top), after

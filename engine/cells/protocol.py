@@ -114,7 +114,7 @@ class ParamSpec:
         return self.left.rsplit(".", 1)[-1]
 
     def size(self, H: int, D: int, K: int) -> tuple[int, ...]:
-        sizes = {"H": H, "D": D, "K": K}
+        sizes = {"H": H, "D": D, "K": K, "2H": 2 * H}
         return tuple(sizes[symbol] for symbol in self.shape)
 
 
@@ -231,40 +231,82 @@ def stacked_recurrent(packed: Packed) -> Any:
 # What the engine derives from the declarations.
 
 
-def layer_name(name: str, layer: int) -> str:
-    """A cell parameter's (or state's) name in layer ``layer`` of a stack: layer 1 keeps
-    today's names, layer j >= 2 adds ``_l<j>`` (W_f of layer 2 is W_f_l2)."""
-    return name if layer == 1 else f"{name}_l{layer}"
+@dataclass(frozen=True)
+class Unit:
+    """One recurrent network of a stack: its layer (1-based, bottom first) and its direction
+    (``reverse``: it reads the sequence from T back to 1)."""
+
+    layer: int = 1
+    reverse: bool = False
+
+    def name(self, base: str) -> str:
+        """A cell parameter's (or state's) name in this unit: layer 1's forward network keeps
+        the one-layer names, layer j >= 2 adds ``_l<j>``, the reverse direction ``_rev`` after
+        that (W_f of layer 2's reverse network is W_f_l2_rev), as PyTorch's _l<k>, _reverse."""
+        return base + (f"_l{self.layer}" if self.layer > 1 else "") + (
+            "_rev" if self.reverse else "")
 
 
-def layer_spec(spec: ParamSpec, layer: int) -> ParamSpec:
-    """Layer j >= 2 reads layer j-1's hidden state where layer 1 reads x(t): its input
-    matrices are H×H where layer 1's are H×D (PyTorch's weight_ih_l<j-1>)."""
-    if layer == 1:
-        return spec
-    return ParamSpec(tuple("H" if symbol == "D" else symbol for symbol in spec.shape),
-                     spec.left, spec.right, spec.diagonal)
+@dataclass(frozen=True)
+class Stack:
+    """The shape of the network around the cell: how many layers, and whether each reads the
+    sequence both ways (PyTorch's num_layers and bidirectional)."""
+
+    layers: int = 1
+    bidirectional: bool = False
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def units(self) -> list[Unit]:
+        """Every unit, bottom to top, each layer's forward network before its reverse one
+        (PyTorch's order of parameters and of h0's rows)."""
+        return [Unit(layer, reverse) for layer in range(1, self.layers + 1)
+                for reverse in ((False, True) if self.bidirectional else (False,))]
+
+    @property
+    def width(self) -> str:
+        """The size symbol of what the layer above and the output read: H, or [h; h_rev]'s
+        2H when bidirectional."""
+        return "2H" if self.bidirectional else "H"
+
+    def spec(self, spec: ParamSpec, unit: Unit) -> ParamSpec:
+        """A cell parameter's spec in ``unit``: layer j >= 2 reads layer j-1's hidden state
+        (both directions' when bidirectional) where layer 1 reads x(t), so its input matrices
+        are H×H (or H×2H) where layer 1's are H×D (PyTorch's weight_ih_l<j-1>)."""
+        if unit.layer == 1:
+            return spec
+        return ParamSpec(tuple(self.width if symbol == "D" else symbol for symbol in spec.shape),
+                         spec.left, spec.right, spec.diagonal)
 
 
-def all_params(cell: Cell, layers: int = 1) -> dict[str, ParamSpec]:
-    """Every parameter of a network of ``layers`` stacked layers of this cell, in
-    CONTRACT.md's order: layer 1's, layer 2's (``_l2``), ..., then V, b_y."""
-    return {**{layer_name(name, layer): layer_spec(spec, layer)
-               for layer in range(1, layers + 1) for name, spec in cell.PARAMS.items()},
-            **OUTPUT_PARAMS}
+ONE = Stack()  # one layer, one direction: the network every request had before stacks
+ONE_UNIT = Unit()  # its one unit: layer 1's forward network
 
 
-def layer_params(cell: Cell, params: Params, layer: int) -> Params:
-    """The cell's parameters of one layer under the cell's own names (views, no copy): what
+def all_params(cell: Cell, stack: Stack = ONE) -> dict[str, ParamSpec]:
+    """Every parameter of a network of this cell shaped as ``stack``, in CONTRACT.md's order:
+    each unit's (layer 1's, its reverse network's, layer 2's ...), then V, b_y (V K×2H when
+    bidirectional: the output reads both directions)."""
+    output = dict(OUTPUT_PARAMS)
+    if stack.bidirectional:
+        output["V"] = ParamSpec(("K", "2H"), "g_o", "h")
+    return {**{unit.name(name): stack.spec(spec, unit)
+               for unit in stack.units for name, spec in cell.PARAMS.items()}, **output}
+
+
+def layer_params(cell: Cell, params: Params, unit: Unit) -> Params:
+    """The cell's parameters of one unit under the cell's own names (views, no copy): what
     ``pack`` and the cell's functions read."""
-    return {name: params[layer_name(name, layer)] for name in cell.PARAMS}
+    return {name: params[unit.name(name)] for name in cell.PARAMS}
 
 
-def recurrent_names(cell: Cell, layers: int = 1) -> list[str]:
+def recurrent_names(cell: Cell, stack: Stack = ONE) -> list[str]:
     """The recurrent matrices (what spectral_radius rescales): the cell's H×H parameters, of
-    every layer (not the input matrices of layers 2.., H×H too: they do not recur)."""
-    return [layer_name(name, layer) for layer in range(1, layers + 1)
-            for name, spec in cell.PARAMS.items()
+    every unit (not the input matrices of layers 2.., H×H too: they do not recur)."""
+    return [unit.name(name) for unit in stack.units for name, spec in cell.PARAMS.items()
             if spec.shape == ("H", "H")]
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from . import gru, lstm, rnn
-from .protocol import CELL_COST_FEATURES, Cell, all_params
+from .protocol import CELL_COST_FEATURES, ONE, Cell, Stack, all_params
 
 CELLS: dict[str, Cell] = {}
 
@@ -111,20 +111,20 @@ class Declarations:
     diagonal: frozenset[str]  # the parameters of kind "diagonal"
 
 
-def declarations(cell: Cell, layers: int = 1) -> Declarations:
+def declarations(cell: Cell, stack: Stack = ONE) -> Declarations:
     """The one place that reads a cell module's declarations for the description."""
-    params = all_params(cell, layers)
+    params = all_params(cell, stack)
     return Declarations(state=tuple(cell.STATE), gates=tuple(cell.GATES),
                         factors={name: spec.factors for name, spec in params.items()},
                         diagonal=frozenset(name for name, spec in params.items()
                                            if spec.kind == "diagonal"))
 
 
-def cell_spec(cell: str, params: Mapping[str, Any], layers: int = 1) -> dict[str, Any]:
+def cell_spec(cell: str, params: Mapping[str, Any], stack: Stack = ONE) -> dict[str, Any]:
     """The description of ``cell`` with the shapes of ``params`` (every parameter of the pass,
-    in its order; of a stack of ``layers`` layers, whose factors are read in the events of
-    the parameter's layer). Raises ValueError if a parameter has no declared factors."""
-    decl = declarations(CELLS[cell], layers)
+    in its order; of a ``stack``, whose factors are read in the events of the parameter's
+    unit). Raises ValueError if a parameter has no declared factors."""
+    decl = declarations(CELLS[cell], stack)
     missing = [name for name in params if name not in decl.factors]
     if missing:
         raise ValueError(f"cell {cell!r} declares no gradient factors for {missing}")

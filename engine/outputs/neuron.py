@@ -55,7 +55,7 @@ import numpy as np
 
 from ..cells.registry import CELLS
 from ..cells.terms import Reader, dot, leaf, total
-from ..planning.plan import Plan, as_plan
+from ..planning.plan import Plan, as_plan, one_direction
 from ..request.errors import RequestError
 from ..request.fields import TraceRequest
 from ..tasks.run import run_trace
@@ -249,6 +249,7 @@ def neuron(request: Plan | TraceRequest | dict[str, Any], t: int, unit: int,
     check_example(len(job.data.examples), example)
     check_fixed(job.request.truncation)
     check_layer(job.request.num_layers, layer)
+    one_direction(job, "the neuron view")
     quiet = dataclasses.replace(job, request=dataclasses.replace(
         job.request, diagnostics=False, jacobian_norms=False, spectral_radii=False))
     with np.errstate(all="ignore"):  # overflow shows as non-finite numbers, as in the trace

@@ -35,7 +35,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..cells.protocol import layer_name
+from ..cells.protocol import Stack
 from ..cells.registry import CELLS
 from ..request.fields import MAX_LAYERS
 from .detail import EVENT_MATRICES, UPDATE_MATRICES, with_norms
@@ -47,7 +47,9 @@ GATE_FIELDS = frozenset({"a", "gates", "deltas"})  # {gate: vector} fields of th
 PARAM_FIELDS = frozenset(EVENT_MATRICES + UPDATE_MATRICES)  # {parameter: array} fields
 # {parameter: number} fields, in either detail: norms, and the recurrent matrices' radii
 PARAM_NORM_FIELDS = frozenset({"accum_norms", "spectral_radii", "spectral_radii_after"})
-SKIPPED = frozenset({"kind", "t"})  # the event's own columns
+# the event's own columns; a bidirectional network's "direction" is written as the number
+# "reverse" (1 or 0), every row of the CSV being a number
+SKIPPED = frozenset({"kind", "t", "direction"})
 
 
 def param_gates(cell: str) -> dict[str, str]:
@@ -57,7 +59,7 @@ def param_gates(cell: str) -> dict[str, str]:
     module = CELLS[cell]
     if not module.GATES:
         return {}
-    return {layer_name(param, layer): spec.delta for layer in range(1, MAX_LAYERS + 1)
+    return {unit.name(param): spec.delta for unit in Stack(MAX_LAYERS, True).units
             for param, spec in module.PARAMS.items()}
 
 
@@ -164,6 +166,8 @@ def csv_chunks(result: Mapping[str, Any], detail: str = "full") -> Iterator[str]
     for number, event in enumerate(source["events"], start=1):
         kind = event["kind"]
         head = f"{number},{event['t']},{kind},"
+        if "direction" in event:
+            yield from writer.lines(head, "reverse", "", int(event["direction"] == "reverse"))
         for field, value in event.items():
             if field not in SKIPPED:
                 yield from writer.lines(head, field, "", value)

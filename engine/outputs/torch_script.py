@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..cells.registry import CELLS
-from ..planning.plan import Plan, plan
+from ..planning.plan import Plan, one_direction, plan
 from ..request.fields import TraceRequest
 from ..tasks.run import run_trace
 
@@ -73,6 +73,7 @@ def torch_script(request: Plan | TraceRequest | dict[str, Any], *,
     ``RequestError`` for a bad request, like ``run_trace``.
     """
     job = request if isinstance(request, Plan) else plan(request)
+    one_direction(job, "the PyTorch script")
     # The script compares states, gradients and updates: the diagnostics are not needed.
     job = replace(job, request=replace(job.request, diagnostics=False, jacobian_norms=False,
                                        spectral_radii=False))

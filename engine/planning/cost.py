@@ -198,7 +198,7 @@ def estimate(work: Work, output: Output = Output()) -> Cost:
     phases = []
     for phase, (cpu_features, memory_features) in features(work, output).items():
         repeats = ((work.examples if phase in PER_EXAMPLE else 1)
-                   * (work.layers if phase in PER_LAYER else 1))
+                   * (work.units if phase in PER_LAYER else 1))
         coefficients = {"spectral": SPECTRAL_CPU, "batch": BATCH_CPU}.get(phase)
         cpu = repeats * MARGIN[0] * _dot(coefficients or cpu_coefficients(phase, work.cell),
                                          cpu_features)
@@ -595,7 +595,7 @@ def trace_numbers(work: Work, full: bool) -> int:
     n = work.examples
     shares = (n * (matrix + names + 3) + (n - 1) * len(cell.STATE) * H) if n > 1 else 0
     # a stack: each layer's events and diagnostics, and its parameters in every update
-    return work.layers * (n * (T * forward + B * backward + rest) + W * (update + shares))
+    return work.units * (n * (T * forward + B * backward + rest) + W * (update + shares))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -731,7 +731,7 @@ def _recount(work: Work, **changes: int | bool) -> Work:
         "spectral_radii": work.spectral_matrices > 0,
         "optimizer": work.optimizer, "clip": work.clip, "bug": work.bug,
         "sample_steps": work.sample_steps, "examples": work.examples, "layers": work.layers,
-        **changes}
+        "bidirectional": work.bidirectional, **changes}
     if not fields["truncated"]:  # full BPTT over the new length
         fields["k1"] = fields["k2"] = fields["T"]
     task, cell, T, D, H, K = (fields.pop(name) for name in ("task", "cell", "T", "D", "H",

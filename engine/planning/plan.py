@@ -29,7 +29,7 @@ import numpy as np
 
 from ..bptt.problem import Problem
 from ..bptt.schedule import windows
-from ..cells.protocol import Params, recurrent_names
+from ..cells.protocol import Params, Stack, recurrent_names
 from ..cells.registry import CELLS
 from ..request import bugs
 from ..request.data import Encoded, encode
@@ -104,8 +104,15 @@ class Work:
     # and each example's pass repeats it (engine.cost multiplies the phases of the pass)
     examples: int = 1
     # the layers of a stack: every count above but ``parameters`` is one layer's, and each
-    # layer repeats it (engine.cost multiplies the phases of the pass and of the trace)
+    # layer repeats it (engine.cost multiplies the phases of the pass and of the trace), in
+    # each direction when ``bidirectional``
     layers: int = 1
+    bidirectional: bool = False
+
+    @property
+    def units(self) -> int:
+        """The recurrent networks a pass runs: layers x directions."""
+        return self.layers * (2 if self.bidirectional else 1)
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself
@@ -191,17 +198,19 @@ def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
     data = convert_data(preset_data) if preset_data is not None else req.data
     enc = encode(data, req.loss, req.output_size, _rows_of_v(req.params))
     cell, H = req.cell, req.hidden_size
-    layers = req.num_layers
+    stack = stack_of(req)
     params = None if req.params is None else check_params(req.params, cell, H, enc.D, enc.K,
-                                                          layers)
-    for name in CELLS[cell].STATE:  # h0 (and c0): H values each, a row of them a layer
-        check_state(getattr(req, f"{name}0"), H, f"{name}0", layers)
+                                                          stack)
+    for name in CELLS[cell].STATE:  # h0 (and c0): H values each, a row of them a unit
+        check_state(getattr(req, f"{name}0"), H, f"{name}0", stack)
     bugs.check(req.bug, cell, {"activation": req.activation, "reduction": req.reduction,
                                "loss_at": req.loss_at,
                                "clip": req.clip.mode if req.clip is not None else None})
-    if layers > 1 and req.bug is not None:
+    if stack.layers > 1 and req.bug is not None:
         raise RequestError(("num_layers",), "the bug hunt runs on one layer: remove bug, or "
                                             "set num_layers to 1")
+    if stack.bidirectional:
+        check_bidirectional(req, enc, task)
     if enc.examples and req.bug is not None:
         raise RequestError(("bug",), "the bug hunt runs on one sequence: remove bug, or give "
                                      "one sequence instead of a batch")
@@ -218,7 +227,7 @@ def plan(request: TraceRequest | dict[str, Any], task: Task = "trace",
     k1, k2 = schedule_of(req.truncation, T)  # k2 filled in by _fill_defaults
     spans = tuple(windows(T, min(k1, T), min(k2, T)))
     backward = sum(last - first + 1 for first, last in spans)
-    count = param_count(cell, H, enc.D, enc.K, layers)
+    count = param_count(cell, H, enc.D, enc.K, stack)
     return Plan(
         request=req, data=enc, params=params, k1=min(k1, T), k2=min(k2, T), windows=spans,
         loss_steps=frozenset(range(1, T + 1)) if req.loss_at == "every" else frozenset({T}),
@@ -237,13 +246,37 @@ def one_sequence(data: Encoded, what: str) -> None:
                                               f"every example is in POST /api/v1/trace)")
 
 
-def one_layer(job: Plan, what: str) -> None:
-    """Refuse a stack of layers where ``what`` reads one layer (the neuron view, the PyTorch
-    script), naming the field."""
-    if job.request.num_layers > 1:
-        raise RequestError(("num_layers",), f"{what} reads a one-layer network so far; set "
-                                            f"num_layers to 1 here (a stack's every layer is "
-                                            f"in POST /api/v1/trace)")
+def stack_of(req: TraceRequest) -> Stack:
+    """The network's shape around the cell: its layers and directions."""
+    return Stack(req.num_layers, req.bidirectional)
+
+
+def check_bidirectional(req: TraceRequest, enc: Encoded, task: Task) -> None:
+    """What a bidirectional network cannot do, refused naming the fields: it reads the whole
+    sequence both ways before its first output, so it has no truncation (and no randomized
+    one), no planted bug, and writes no text one token at a time."""
+    if req.truncation is not None:
+        raise RequestError(("truncation",), "a bidirectional network reads the whole sequence "
+                                            "(its reverse direction starts at step T), so its "
+                                            "BPTT is epochwise: remove truncation, or set "
+                                            "bidirectional to false")
+    if req.bug is not None:
+        raise RequestError(("bug",), "the bug hunt runs on one direction: remove bug, or set "
+                                     "bidirectional to false")
+    if task == "sample":
+        raise RequestError(("bidirectional",), "writing text feeds one token at a time, and a "
+                                               "bidirectional network needs the whole sequence "
+                                               "first: set bidirectional to false to sample")
+
+
+def one_direction(job: Plan, what: str) -> None:
+    """Refuse a bidirectional network where ``what`` reads one direction so far (the neuron
+    view, the PyTorch script), naming the field."""
+    if job.request.bidirectional:
+        raise RequestError(("bidirectional",), f"{what} reads a network of one direction so "
+                                               f"far; set bidirectional to false here (both "
+                                               f"directions' every number is in POST "
+                                               f"/api/v1/trace)")
 
 
 def as_plan(request: Plan | TraceRequest | dict[str, Any], task: Task = "trace",
@@ -262,11 +295,11 @@ def problem_of(job: Plan, params: Params | None = None) -> Problem:
     req = job.request
     if params is None:
         params = job.params if job.params is not None else init_params(
-            req.cell, job.H, job.D, job.K, req.seed, req.forget_bias, req.num_layers)
+            req.cell, job.H, job.D, job.K, req.seed, req.forget_bias, stack_of(req))
         if req.spectral_radius is not None:
-            params = rescale_recurrent(params, req.cell, req.spectral_radius, req.num_layers)
-    # {state name: one array a layer} turned into one tuple (h0, c0) a layer
-    given = [check_state(getattr(req, f"{name}0"), job.H, f"{name}0", req.num_layers)
+            params = rescale_recurrent(params, req.cell, req.spectral_radius, stack_of(req))
+    # {state name: one array a unit} turned into one tuple (h0, c0) a unit
+    given = [check_state(getattr(req, f"{name}0"), job.H, f"{name}0", stack_of(req))
              for name in CELLS[req.cell].STATE]
     state0, *deep_state0 = [tuple(states) for states in zip(*given, strict=True)]
     return Problem(
@@ -275,7 +308,7 @@ def problem_of(job: Plan, params: Params | None = None) -> Problem:
         reduction=req.reduction, k1=job.k1, k2=job.k2, windows=job.windows,
         optimizer=req.optimizer, clip=req.clip, params=params, state0=state0, bug=req.bug,
         batch=len(job.data.examples), carry=carry_weights(req.truncation, job.T, req.seed),
-        deep_state0=tuple(deep_state0))
+        deep_state0=tuple(deep_state0), stack=stack_of(req))
 
 
 def sizes_of(job: Plan, batch: bool = True) -> dict[str, int]:
@@ -287,6 +320,8 @@ def sizes_of(job: Plan, batch: bool = True) -> dict[str, int]:
         sizes["n"] = len(job.data.examples)
     if job.request.num_layers > 1:
         sizes["layers"] = job.request.num_layers
+    if job.request.bidirectional:
+        sizes["directions"] = 2
     return sizes
 
 
@@ -298,6 +333,8 @@ def config_of(job: Plan) -> dict[str, Any]:
         del config["bug"]
     if config["num_layers"] == 1:  # and one layer's, as it always was
         del config["num_layers"]
+    if not config["bidirectional"]:
+        del config["bidirectional"]
     trunc = config["truncation"]
     if trunc is not None and trunc["mode"] == "fixed":  # and fixed truncation's, its own
         del trunc["mode"], trunc["p"]
@@ -425,7 +462,7 @@ def _work_of(job: Plan) -> Work:
         optimizer=req.optimizer.name,
         clip=req.clip.mode if req.clip is not None else None, bug=req.bug is not None,
         sample_steps=job.sample_length + 2 * job.T if job.task == "sample" else 0,
-        examples=job.data.n, layers=req.num_layers)
+        examples=job.data.n, layers=req.num_layers, bidirectional=req.bidirectional)
 
 
 def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int, k2: int,
@@ -433,7 +470,8 @@ def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int
                include_trace: bool = False, diagnostics: bool = True,
                jacobian_norms: bool = False, spectral_radii: bool = False,
                optimizer: str = "sgd", clip: str | None = None, bug: bool = False,
-               sample_steps: int = 0, examples: int = 1, layers: int = 1) -> Work:
+               sample_steps: int = 0, examples: int = 1, layers: int = 1,
+               bidirectional: bool = False) -> Work:
     """The work of a request of these sizes (k1 and k2 as asked: at most T is applied here).
 
     Pure counting, a few microseconds: the limits call it for smaller sizes when they say
@@ -442,7 +480,7 @@ def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int
     k1, k2 = min(k1, T), min(max(k2, k1), T)
     spans = windows(T, k1, k2)
     backward = sum(last - first + 1 for first, last in spans)
-    count = param_count(cell, H, D, K, layers)
+    count = param_count(cell, H, D, K, Stack(layers, bidirectional))
     iterations = iterations if task in ("train", "sample") else 1
     recorded = task == "trace" or (task == "train" and include_trace)
     flow_steps = flow_rows = replay = 0
@@ -450,7 +488,8 @@ def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int
         flow_steps, flow_rows = _flow_counts(spans, loss_at)
         replay = sum(last for _, last in spans) if truncated else 0
     versions = len(spans) + 1  # the initial parameters, and those after each update
-    spectral = versions * len(recurrent_names(CELLS[cell])) if spectral_radii and recorded else 0
+    spectral = (versions * len(recurrent_names(CELLS[cell], Stack(layers, bidirectional)))
+                if spectral_radii and recorded else 0)
     return Work(
         task=task, cell=cell, T=T, D=D, H=H, K=K, gates=len(CELLS[cell].DELTA_KEYS),
         parameters=count, windows=len(spans), updates=len(spans), forward_steps=T,
@@ -462,7 +501,7 @@ def count_work(task: Task, cell: str, T: int, D: int, H: int, K: int, *, k1: int
         flow_steps=flow_steps, flow_rows=flow_rows, replay_steps=replay,
         window_squares=sum((last - first + 1) ** 2 for first, last in spans),
         bug=bug and task == "trace", sample_steps=sample_steps if task == "sample" else 0,
-        examples=examples, layers=layers)
+        examples=examples, layers=layers, bidirectional=bidirectional)
 
 
 def _flow_counts(spans: list[tuple[int, int]], loss_at: str) -> tuple[int, int]:

@@ -159,6 +159,10 @@ class TraceRequest:
     num_layers: int = field(default=1, metadata=_meta(
         "stacked layers, as PyTorch's num_layers: layer j >= 2 reads layer j-1's h(t); the "
         "output layer reads the top one's", ge=1, le=MAX_LAYERS))
+    bidirectional: bool = field(default=False, metadata=_meta(
+        "each layer also reads the sequence from T back to 1 (a second network, _rev), and the "
+        "layer above and the output read both directions' [h; h_rev] (2H values), as PyTorch's "
+        "bidirectional=True; it needs the whole sequence: no truncation"))
     activation: ActivationName = field(default="tanh", metadata=_meta(
         "phi of the vanilla RNN (ignored by LSTM and GRU)"))
     data: Data = field(default_factory=lambda: PresetData("machine"), metadata=_meta(

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cells.protocol import Params, all_params, layer_name, recurrent_names
+from ..cells.protocol import ONE, Params, Stack, all_params, recurrent_names
 from ..cells.registry import CELLS
 from .errors import RequestError
 from .fields import describe
@@ -22,30 +22,31 @@ __all__ = ["Params", "check_params", "check_state", "init_params", "param_count"
            "param_shapes", "rescale_recurrent", "spectral_radii", "spectral_radius"]
 
 
-def param_shapes(cell: str, H: int, D: int, K: int, layers: int = 1
+def param_shapes(cell: str, H: int, D: int, K: int, stack: Stack = ONE
                  ) -> dict[str, tuple[int, ...]]:
     """Names and shapes, in CONTRACT.md's order: W H×H, U H×D, b H (per gate) of layer 1,
-    the same with ``_l<j>`` and U H×H of each layer j >= 2, then V K×H, b_y K."""
-    return {name: spec.size(H, D, K) for name, spec in all_params(CELLS[cell], layers).items()}
+    of its reverse network (``_rev``), the same with ``_l<j>`` and U H×H (H×2H both ways) of
+    each layer j >= 2, then V K×H (K×2H), b_y K."""
+    return {name: spec.size(H, D, K) for name, spec in all_params(CELLS[cell], stack).items()}
 
 
-def param_count(cell: str, H: int, D: int, K: int, layers: int = 1) -> int:
+def param_count(cell: str, H: int, D: int, K: int, stack: Stack = ONE) -> int:
     """How many numbers the parameters hold."""
-    return sum(math.prod(shape) for shape in param_shapes(cell, H, D, K, layers).values())
+    return sum(math.prod(shape) for shape in param_shapes(cell, H, D, K, stack).values())
 
 
 def init_params(cell: str, H: int, D: int, K: int, seed: int,
-                forget_bias: float | None = None, layers: int = 1) -> Params:
+                forget_bias: float | None = None, stack: Stack = ONE) -> Params:
     """Uniform in [-1/sqrt(H), 1/sqrt(H)] from a seeded Generator, in a fixed name order
-    (a one-layer network's draw is the same with or without ``layers``)."""
+    (a one-layer network's draw is the same with or without ``stack``)."""
     rng = np.random.default_rng(seed)
     bound = 1.0 / np.sqrt(H)
     params = {name: rng.uniform(-bound, bound, size=shape)
-              for name, shape in param_shapes(cell, H, D, K, layers).items()}
+              for name, shape in param_shapes(cell, H, D, K, stack).items()}
     keep = CELLS[cell].KEEP_BIAS
     if forget_bias is not None and keep is not None:
-        for layer in range(1, layers + 1):
-            params[layer_name(keep, layer)] = np.full(H, float(forget_bias))
+        for unit in stack.units:
+            params[unit.name(keep)] = np.full(H, float(forget_bias))
     return params
 
 
@@ -53,27 +54,27 @@ def spectral_radius(matrix: np.ndarray) -> float:
     return float(np.max(np.abs(np.linalg.eigvals(matrix)))) if matrix.size else 0.0
 
 
-def spectral_radii(params: Params, cell: str, layers: int = 1) -> dict[str, float | None]:
+def spectral_radii(params: Params, cell: str, stack: Stack = ONE) -> dict[str, float | None]:
     """{name: ρ} of each recurrent matrix (W, or every W_*): the largest |eigenvalue|, what
     the request's spectral_radius sets and what decides whether the error grows or fades
     step after step. One eigenvalue problem per matrix (O(H³)), all in one call; None for a
     matrix holding a non-finite number (it has no eigenvalues to speak of)."""
-    names = recurrent_names(CELLS[cell], layers)
+    names = recurrent_names(CELLS[cell], stack)
     finite = [name for name in names if bool(np.isfinite(params[name]).all())]
     radii: dict[str, float | None] = dict.fromkeys(names)
     if finite and params[finite[0]].size:
-        stack = np.stack([params[name] for name in finite])  # (R, H, H)
-        for name, radius in zip(finite, np.abs(np.linalg.eigvals(stack)).max(axis=1),
+        matrices = np.stack([params[name] for name in finite])  # (R, H, H)
+        for name, radius in zip(finite, np.abs(np.linalg.eigvals(matrices)).max(axis=1),
                                 strict=True):
             radii[name] = float(radius)
     return radii
 
 
-def rescale_recurrent(params: Params, cell: str, radius: float, layers: int = 1) -> Params:
+def rescale_recurrent(params: Params, cell: str, radius: float, stack: Stack = ONE) -> Params:
     """Scale each recurrent matrix (W, or every W_*, of every layer) to the given spectral
     radius."""
     scaled = dict(params)
-    for name in recurrent_names(CELLS[cell], layers):
+    for name in recurrent_names(CELLS[cell], stack):
         current = spectral_radius(params[name])
         if current > 0:
             scaled[name] = params[name] * (radius / current)
@@ -81,7 +82,7 @@ def rescale_recurrent(params: Params, cell: str, radius: float, layers: int = 1)
 
 
 def check_params(given: Mapping[str, Any], cell: str, H: int, D: int, K: int,
-                 layers: int = 1) -> Params:
+                 stack: Stack = ONE) -> Params:
     """Explicit parameters: every name present, no extra name, every shape right, every entry
     a finite number. A bad entry is named where it is, ("params", name, i, j) (or i for a
     vector); a wrong shape names the parameter with the expected and the given shapes.
@@ -89,7 +90,7 @@ def check_params(given: Mapping[str, Any], cell: str, H: int, D: int, K: int,
     ``engine.request`` has already refused entries that are not numbers (strings, booleans,
     null) or not finite, naming each; the same checks here hold for a caller that skipped it.
     """
-    shapes = param_shapes(cell, H, D, K, layers)
+    shapes = param_shapes(cell, H, D, K, stack)
     missing = [name for name in shapes if name not in given]
     if missing:
         raise RequestError(("params", missing[0]),
@@ -158,13 +159,16 @@ def _first_non_number(value: Any, loc: tuple[str | int, ...]
     return None
 
 
-def check_state(given: Any, H: int, name: str, layers: int = 1) -> list[np.ndarray]:
-    """The initial state ``name`` (h0, c0) of each layer: zeros when not given; H values for
-    one layer; one row of H values per layer for a stack (num_layers × H, as PyTorch's h0
-    without its batch axis)."""
+def check_state(given: Any, H: int, name: str, stack: Stack = ONE) -> list[np.ndarray]:
+    """The initial state ``name`` (h0, c0) of each unit of the stack: zeros when not given; H
+    values for one layer of one direction; else one row of H values a unit, in the stack's
+    order (num_layers × directions rows: PyTorch's h0 without its batch axis)."""
+    rows = len(stack.units)
     if given is None:
-        return [np.zeros(H) for _ in range(layers)]
-    shape = (H,) if layers == 1 else (layers, H)
-    size = " (hidden_size)" if layers == 1 else " (num_layers × hidden_size: a row a layer)"
+        return [np.zeros(H) for _ in range(rows)]
+    shape = (H,) if rows == 1 else (rows, H)
+    size = (" (hidden_size)" if rows == 1 else
+            " (num_layers × hidden_size: a row a layer)" if not stack.bidirectional else
+            " (num_layers × 2 rows of hidden_size: each layer's forward, then reverse)")
     state = _checked_array(given, (name,), shape, size)
-    return [state] if layers == 1 else list(state)
+    return [state] if rows == 1 else list(state)

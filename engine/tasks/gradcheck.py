@@ -22,7 +22,7 @@ import numpy as np
 
 from ..bptt import losses
 from ..bptt.problem import Problem
-from ..bptt.schedule import Layer, Run, run_schedule
+from ..bptt.schedule import Record, Run, forward_only, run_schedule
 from ..cells.protocol import Params, layer_params
 from ..planning.plan import Plan, as_plan, problem_of
 from ..request.errors import RequestError
@@ -44,19 +44,21 @@ def window_loss(problem: Problem, run: Run, index: int,
     A mini-batch's window loss is the sum of its examples' (each with the reduction's weight).
     """
     if problem.batch:
-        return sum(example_window_loss(example, recorded.layers, run, index, versions,
-                                       problem.batch)
-                   for example, recorded in zip(problem.examples(), run.examples, strict=True))
-    return example_window_loss(problem, run.examples[0].layers, run, index, versions, 1,
+        return sum((example_window_loss(example, recorded.units, run, index, versions,
+                                        problem.batch)
+                    for example, recorded in zip(problem.examples(), run.examples, strict=True)),
+                   start=0.0)
+    return example_window_loss(problem, run.examples[0].units, run, index, versions, 1,
                                inputs, start)
 
 
-def example_window_loss(problem: Problem, layers: list[Layer], run: Run, index: int,
+def example_window_loss(problem: Problem, layers: list[Record], run: Run, index: int,
                         versions: dict[int, Params], examples: int,
                         inputs: np.ndarray | None = None,
                         start: tuple[np.ndarray, ...] | None = None) -> float:
     """One sequence's part of ``window_loss``: its steps replayed, through every layer, from
-    its recorded state (``start``: layer 1's instead)."""
+    its recorded state (``start``: layer 1's instead). A bidirectional network's one window
+    is the whole sequence, replayed from the initial states both ways (``forward_only``)."""
     cell = problem.cell_module
     first, last = run.updates[index]["window"]
     prev_last = run.updates[index - 1]["window"][1] if index else 0
@@ -71,11 +73,18 @@ def example_window_loss(problem: Problem, layers: list[Layer], run: Run, index: 
     weight = (1.0 / (len(injected) * examples) if (problem.reduction == "mean" and injected)
               else 1.0)
     total = 0.0
+    if problem.stack.bidirectional:
+        initial = problem.initial_states()
+        if start is not None:
+            initial[0] = start
+        o, _ = forward_only(problem, versions[0], xs, initial)
+        _, step_loss, _ = losses.evaluate(problem.loss, o, problem.targets)
+        return weight * float(sum(step_loss[t - 1] for t in injected))
     for t in range(first, last + 1):
         params = versions[version_of[t]]
         x = xs[t - 1:t]
         for j in range(len(layers)):
-            packed = cell.pack(layer_params(cell, params, j + 1), problem.activation)
+            packed = cell.pack(layer_params(cell, params, layers[j].unit), problem.activation)
             ux = cell.input_projection(packed, x)[0]
             states[j] = cell.state_of(cell.step_forward(packed, ux, states[j]))
             x = states[j][0][None]

@@ -31,15 +31,15 @@ def initial_params(request: Plan | TraceRequest | dict[str, Any]) -> dict[str, A
     job = as_plan(request, "params")
     with np.errstate(all="ignore"):  # overflow is reported through non_finite, never raised
         problem = problem_of(job)
-    layered = problem.initial_states()  # [layer][state]: one layer's as H values, a stack's
-    states = {f"{name}0": (layered[0][s] if problem.layers == 1 else  # as num_layers × H
+    layered = problem.initial_states()  # [unit][state]: one unit's as H values, a stack's
+    states = {f"{name}0": (layered[0][s] if len(layered) == 1 else  # a row a unit
                            np.stack([state[s] for state in layered]))
               for s, name in enumerate(CELLS[job.cell].STATE)}
     arrays = [*problem.params.values(), *states.values()]
     return {
         "params": problem.params,
         **states,
-        "cell_spec": cell_spec(problem.cell, problem.params, problem.layers),
+        "cell_spec": cell_spec(problem.cell, problem.params, problem.stack),
         "sizes": sizes_of(job, batch=False),
         "non_finite": not all(bool(np.isfinite(a).all()) for a in arrays),
     }

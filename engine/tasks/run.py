@@ -45,7 +45,8 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
     diagnostics = per_example[0] if per_example else None
     each: list[dict[str, Any] | None]
     for update in run.updates:  # the radii of each update's new parameters, when asked
-        update["spectral_radii_after"] = (spectral_radii(update["params_after"], req.cell)
+        update["spectral_radii_after"] = (spectral_radii(update["params_after"], req.cell,
+                                                         problem.stack)
                                           if req.spectral_radii else None)
     result: dict[str, Any] = {
         "config": config_of(job),
@@ -64,8 +65,9 @@ def trace_result(job: Plan, problem: Problem) -> dict[str, Any]:
                     for u in run.updates],
         "diagnostics": diagnostics,
         "sizes": sizes_of(job),
-        "cell_spec": cell_spec(problem.cell, problem.params, problem.layers),
-        "spectral_radii": (spectral_radii(problem.params, req.cell) if req.spectral_radii
+        "cell_spec": cell_spec(problem.cell, problem.params, problem.stack),
+        "spectral_radii": (spectral_radii(problem.params, req.cell, problem.stack)
+                           if req.spectral_radii
                            else None),
     }
     if problem.batch:  # each example's diagnostics
@@ -113,17 +115,23 @@ def _all_finite(problem: Problem, run: Run, diagnostics: dict[str, Any] | None) 
     pre = cell.PRE_ACTIVATIONS
     keys = ["h", *([pre] if isinstance(pre, str) else pre.values()), *cell.STATE[1:]]
     arrays = [fwd.outputs, fwd.yhat, fwd.step_loss]
-    for _, stacks in fwd.blocks:
-        arrays += [stacks[key] for key in keys]
-    for bwd in run.backwards:
-        arrays += [bwd.dh, bwd.delta, bwd.dh_prev, *bwd.recorded.values()]
+    for rec in run.examples[0].units:  # every layer and direction
+        for _, stacks in rec.forward.blocks:
+            arrays += [stacks[key] for key in keys]
+        for bwd in rec.backwards:
+            arrays += [bwd.dh, bwd.delta, bwd.dh_prev, *bwd.recorded.values()]
     for update in run.updates:
         arrays += list(update["grads"].values()) + list(update["params_after"].values())
     if diagnostics is not None:
-        for key in ("error_flow", "weight_flow", "jacobian_norms"):
-            if diagnostics[key] is None:
+        for key in ("error_flow", "weight_flow", "jacobian_norms", "error_flow_reverse"):
+            if diagnostics.get(key) is None:
                 continue
-            matrix = np.array(diagnostics[key], dtype=float)  # the nulls above become NaN
-            arrays.append(matrix[np.tril_indices(len(matrix))])
+            matrix = np.array(diagnostics[key], dtype=float)  # the nulls become NaN
+            if key == "error_flow_reverse":  # k >= t
+                arrays.append(matrix[np.triu_indices(len(matrix))])
+            elif key == "weight_flow" and problem.stack.bidirectional:  # whole
+                arrays.append(matrix)
+            else:  # k <= t
+                arrays.append(matrix[np.tril_indices(len(matrix))])
         arrays.append(np.asarray(diagnostics["step_grad_norms"]))
     return all(bool(np.isfinite(a).all()) for a in arrays) and bool(np.isfinite(run.loss))

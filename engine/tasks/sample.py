@@ -93,8 +93,9 @@ class Reader:
 
     def __init__(self, problem: Problem, params: dict[str, np.ndarray]) -> None:
         self.cell = problem.cell_module
-        self.packs = [self.cell.pack(layer_params(self.cell, params, layer), problem.activation)
-                      for layer in range(1, problem.layers + 1)]
+        # a stack's units, bottom to top (one direction: sampling refuses a bidirectional one)
+        self.packs = [self.cell.pack(layer_params(self.cell, params, unit), problem.activation)
+                      for unit in problem.stack.units]
         self.V, self.b_y = params["V"], params["b_y"]
         self.D = problem.inputs.shape[1]
         self.states = problem.initial_states()  # each layer's, bottom to top

@@ -76,6 +76,9 @@ def what_it_says(enc: Encoded, trained: Problem, length: int) -> dict[str, Any]:
                 for key in said[0]}
     outputs, state = forward_only(trained, trained.params, trained.inputs,
                                   trained.initial_states())
+    if trained.stack.bidirectional:  # it reads the whole sequence: nothing to continue from
+        return {"predictions": _predictions(enc, outputs), "continuation": None,
+                "forecast": None}
     return {
         "predictions": _predictions(enc, outputs),
         "continuation": (_continue_text(enc, trained, state, length)

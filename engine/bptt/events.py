@@ -155,11 +155,15 @@ NORMED = ("dh_out", "dh_next", "dh")
 NORMED_RECORDED = ("dc_next",)
 
 
-def strand_norms(bwd: Backward) -> Callable[[int], dict[str, float]]:
+def strand_norms(bwd: Backward, stacked: bool = False) -> Callable[[int], dict[str, float]]:
     """{name: ||vector||} of each step's error vectors (NORMED, and the cell's recorded
-    NORMED_RECORDED): one pass over the window's stacks, safe from overflow (norms.row_norms);
-    a vector holding NaN has norm NaN (sent as null), one holding an infinity inf."""
+    NORMED_RECORDED; ``stacked``: a layer's ``dh_above`` too, 0 at the top): one pass over
+    the window's stacks, safe from overflow (norms.row_norms); a vector holding NaN has norm
+    NaN (sent as null), one holding an infinity inf."""
     stacks = {name: getattr(bwd, name) for name in NORMED}
+    if stacked:
+        stacks["dh_above"] = (bwd.dh_above if bwd.dh_above is not None
+                              else np.zeros_like(bwd.dh_out))
     stacks.update({name: bwd.recorded[name] for name in NORMED_RECORDED if name in bwd.recorded})
     table = {name: row_norms(stack) for name, stack in stacks.items()}  # name -> (n,)
     return lambda row: {name: float(norms[row]) for name, norms in table.items()}
@@ -196,7 +200,7 @@ def backward_events(cell: Cell, bwd: Backward, grad_window: WindowGradients, dx:
         fields[key] = rows_of(bwd.recorded[key])
     fields["dx"] = rows_of(dx)
     fields["dh_prev"] = rows_of(bwd.dh_prev)
-    fields["norms"] = strand_norms(bwd)
+    fields["norms"] = strand_norms(bwd, stack.layers > 1)
     fields["contrib"] = lambda row: StepGradients(grad_window, row, running=False)
     fields["accum"] = lambda row: StepGradients(grad_window, row, running=True)
     # ||accum[name]||_F: the accumulator chart's curves, in either detail (engine.lazy)

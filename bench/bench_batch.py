@@ -133,6 +133,16 @@ def timed(fns: dict[str, Callable[[], Any]], budget: float) -> dict[str, tuple[f
             for name in fns}
 
 
+def print_table(times: dict[str, tuple[float, float]]) -> None:
+    """The medians as a Markdown table (what docs/BENCHMARKS.md quotes)."""
+    print()
+    print("| column | wall ms | CPU ms |")
+    print("|---|---|---|")
+    for name, (w, c) in times.items():
+        print(f"| {name} | {w * 1e3:.1f} | {c * 1e3:.1f} |")
+    print()
+
+
 def peak_bytes(fn: Callable[[], Any]) -> int:
     tracemalloc.start()
     try:
@@ -167,12 +177,7 @@ def main() -> None:
     cost = estimate(plan(request).work, Output(form="json", detail="full"))
     print(f"mini-batch: LSTM, H = {H}, n = {N}, T = {T}, D = K = 27, reduction mean, full BPTT, "
           f"diagnostics off, fp64; medians")
-    print()
-    print("| column | wall ms | CPU ms |")
-    print("|---|---|---|")
-    for name, (w, c) in times.items():
-        print(f"| {name} | {w * 1e3:.1f} | {c * 1e3:.1f} |")
-    print()
+    print_table(times)
     print(f"engine peak memory over one call (tracemalloc): {peak / 1e6:.1f} MB; the cost "
           f"model's estimate of the request (JSON, full): {cost.cpu_seconds:.2f} CPU-s, "
           f"{cost.peak_bytes / 1e6:.0f} MB")

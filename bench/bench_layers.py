@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_batch import H, N, T, peak_bytes, texts, timed, torch  # noqa: E402
+from bench_batch import H, N, T, peak_bytes, print_table, texts, timed, torch  # noqa: E402
 
 from engine import plan, run_trace  # noqa: E402
 from engine.planning.cost import Output, estimate  # noqa: E402
@@ -135,12 +135,7 @@ def main() -> None:
     times = timed(fns, budget=10.0)
     print(f"stacks: LSTM, H = {H}, n = {N}, T = {T}, D = K = 27, reduction mean, full BPTT, "
           f"diagnostics off, fp64; medians")
-    print()
-    print("| column | wall ms | CPU ms |")
-    print("|---|---|---|")
-    for name, (w, c) in times.items():
-        print(f"| {name} | {w * 1e3:.1f} | {c * 1e3:.1f} |")
-    print()
+    print_table(times)
     for name, stack in requests.items():
         peak = peak_bytes(lambda stack=stack: run_trace(stack))
         cost = estimate(plan(stack).work, Output(form="json", detail="full"))

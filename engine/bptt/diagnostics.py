@@ -46,14 +46,15 @@ def compute(problem: Problem, run: Run, truncated: bool | None = None,
     cell = problem.cell_module
     fwd = run.forward
     units = units_of(problem, run)
-    flows, weight_flow = _error_flow(cell, problem, units, run.updates)
+    readout = run.examples[0].readout(problem.layers)  # what the output read, in time order
+    flows, weight_flow = _error_flow(cell, problem, units, readout, run.updates)
     forward = [flows[unit] for unit in problem.stack.units if not unit.reverse]
     both = problem.stack.bidirectional
     result = {
         "error_flow": _lower(forward[-1]),
         "weight_flow": weight_flow.tolist() if both else _lower(weight_flow),
         "jacobian_norms": _lower(jacobian_norms(cell, problem, fwd)) if jacobian else None,
-        "step_grad_norms": _step_grad_norms(cell, problem, run, units).tolist(),
+        "step_grad_norms": _step_grad_norms(cell, problem, run, units, readout).tolist(),
         "full_vs_truncated": None,
     }
     if problem.layers > 1:
@@ -136,7 +137,8 @@ def _param_norm_sq(cell: Cell, delta: np.ndarray, weights: np.ndarray) -> np.nda
 
 
 def _error_flow(cell: Cell, problem: Problem, units: list[tuple[Unit, Forward, np.ndarray]],
-                updates: list[dict[str, Any]]) -> tuple[dict[Unit, np.ndarray], np.ndarray]:
+                readout: np.ndarray, updates: list[dict[str, Any]]
+                ) -> tuple[dict[Unit, np.ndarray], np.ndarray]:
     """Each unit's ||dL(t)/dh(k)|| ([t][k], in time order) and the weight flow over every
     unit.
 
@@ -152,7 +154,6 @@ def _error_flow(cell: Cell, problem: Problem, units: list[tuple[Unit, Forward, n
     records = {unit: fwd for unit, fwd, _ in units}
     diagonal = any(spec.kind == "diagonal" for spec in cell.PARAMS.values())
     top_unit = ONE_UNIT if stack.layers == 1 else Unit(stack.layers)
-    readout = _readout(problem, units)  # what the output read, (T, H or 2H)
     done = 0
     for index, (first, last) in enumerate(problem.windows):
         losses = [t for t in range(done + 1, last + 1) if t in problem.loss_steps]
@@ -187,7 +188,7 @@ def _error_flow(cell: Cell, problem: Problem, units: list[tuple[Unit, Forward, n
                         dh = dnext[0][active].copy()
                         at = 0 if not unit.reverse else -1  # the row of L(t_k), if any
                         if losses[active][at] == t_k:  # it enters h(t_k) through the output
-                            dh[at] += (problem_grad_o(fwd, t_k) @ V)[half]
+                            dh[at] += (grad_o_of(fwd, t_k) @ V)[half]
                     flow_sq[unit][rows[active], t_k - 1] = np.sum(dh * dh, axis=1)
                     dstate = (dh, *(d[active] for d in dnext[1:]))
                     pack = packs[version_of[k]]
@@ -197,7 +198,7 @@ def _error_flow(cell: Cell, problem: Problem, units: list[tuple[Unit, Forward, n
                         _add_diagonal_norm_sq(cell, fwd, k, k, delta, w_sq)
                     if unit == top_unit and losses[active][0] == t_k:
                         # the output layer's own contribution, V and b_y, at k = t
-                        g = problem_grad_o(fwd, t_k)
+                        g = grad_o_of(fwd, t_k)
                         h = readout[t_k - 1]
                         w_sq[0] += float(g @ g) * (float(h @ h) + 1.0)
                     weight_sq[rows[active], t_k - 1] += w_sq
@@ -210,16 +211,9 @@ def _error_flow(cell: Cell, problem: Problem, units: list[tuple[Unit, Forward, n
     return {unit: np.sqrt(flow) for unit, flow in flow_sq.items()}, np.sqrt(weight_sq)
 
 
-def problem_grad_o(fwd: Forward, t: int) -> np.ndarray:
+def grad_o_of(fwd: Forward, t: int) -> np.ndarray:
     """dL(t)/do(t) of step t's own loss, unweighted (the records share the network's)."""
     return fwd.step_grad_o[t - 1]
-
-
-def _readout(problem: Problem, units: list[tuple[Unit, Forward, np.ndarray]]) -> np.ndarray:
-    """The top layer's h(t) rows in time order ([h; h_rev] when bidirectional)."""
-    top = [fwd.rows("h", 1, problem.T)[::-1] if unit.reverse else fwd.rows("h", 1, problem.T)
-           for unit, fwd, _ in units if unit.layer == problem.stack.layers]
-    return top[0] if len(top) == 1 else np.hstack(top)
 
 
 def jacobian_norms(cell: Cell, problem: Problem, fwd: Forward) -> np.ndarray:
@@ -248,7 +242,8 @@ def jacobian_norms(cell: Cell, problem: Problem, fwd: Forward) -> np.ndarray:
 
 
 def _step_grad_norms(cell: Cell, problem: Problem, run: Run,
-                     units: list[tuple[Unit, Forward, np.ndarray]]) -> np.ndarray:
+                     units: list[tuple[Unit, Forward, np.ndarray]], readout: np.ndarray
+                     ) -> np.ndarray:
     """||every parameter's contribution of step t||, over all windows and units."""
     T, H = problem.T, problem.H
     fwd = run.forward  # the top forward unit's: the output's
@@ -264,7 +259,7 @@ def _step_grad_norms(cell: Cell, problem: Problem, run: Run,
     g_o_sum = np.zeros((T, K))
     for bwd in run.backwards:
         g_o_sum[bwd.first - 1:bwd.last] += bwd.g_o
-    hs = _readout(problem, units)
+    hs = readout
     total += np.einsum("tk,tk->t", g_o_sum, g_o_sum) * (np.einsum("ti,ti->t", hs, hs) + 1.0)
     return np.sqrt(total)
 

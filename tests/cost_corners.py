@@ -9,7 +9,7 @@ The corners: every cell, full BPTT and BPTT(1, 2), at the largest sizes (T = 200
 D = K = 128, hidden_size = 64); /trace with each ``detail``, with the Jacobian norms and
 without diagnostics; /train with every optimizer at the most iterations the budget accepts
 (one with include_trace); /gradcheck; /neuron; /export/csv; /trace and /train of a
-mini-batch of 16 such texts; /trace and /train of a stack of 4 layers, and /trace of a
+mini-batch of 16 such texts; /trace, /train and /gradcheck of a stack of 4 layers, /trace of a
 bidirectional one (full BPTT: it has no other). Where the budget refuses a
 corner, the request is cut as its refusal says (the corner's own field first), which also
 proves that what a refusal says to do is accepted.
@@ -139,6 +139,8 @@ def corners() -> list[dict[str, Any]]:
             add("trace stack", "trace", deep, {"detail": "auto"}, prefer=("num_layers",))
             add("train stack", "train", deep, {**TRAIN, "iterations": 2000},
                 prefer=("iterations",))
+            add("gradcheck stack", "gradcheck", deep, {},
+                prefer=("num_layers", "hidden_size", "steps", "hidden_size+steps"))
             if truncation is None:  # a bidirectional network's BPTT is epochwise only
                 both = {**deep, "bidirectional": True}
                 add("trace bidirectional", "trace", both, {"detail": "auto"},
@@ -156,6 +158,7 @@ SAMPLE = [
     "neuron gru BPTT(1,2)", "csv auto lstm BPTT(1,2)", "csv norms rnn full",
     "trace batch lstm BPTT(1,2)", "train batch gru full",
     "trace stack gru BPTT(1,2)", "train stack lstm full", "trace bidirectional lstm full",
+    "gradcheck stack rnn BPTT(1,2)",
 ]
 
 

@@ -174,11 +174,13 @@ BATCH_CPU: dict[str, float] = {"numbers": 1.0e-09, "arrays": 5.0e-06, "inputs": 
 # (``trace_numbers``), and planning, the spectral radii and the neuron view are the batch's once.
 PER_EXAMPLE = frozenset({"passes", "extras", "pass", "scan", "diagnostics", "replay",
                          "jacobian", "gradcheck"})
-# The phases a stack of layers runs once per layer: each layer's pass, records, events and
-# error flow are a one-layer network's of its sizes (layer j >= 2 reads H values where layer
-# 1 reads D: counted as D, an over-estimate when D > H). The output layer and the Jacobian
-# norms (the top layer's) are counted again with each layer: over-estimates too.
-PER_LAYER = PER_EXAMPLE - {"gradcheck"} | {"payload", "csv", "json", "view"}
+# The phases a stack of layers runs once per unit (layer, and direction): each unit's pass,
+# records, events and error flow are a one-layer network's of its sizes (layer j >= 2 reads
+# H or 2H values where layer 1 reads D: counted as D, an over-estimate when D > 2H). The
+# output layer and the Jacobian norms (the top layer's) are counted again with each unit:
+# over-estimates too. A gradient check's evaluations (2 per entry of every unit's
+# parameters) each replay the window through every unit.
+PER_LAYER = PER_EXAMPLE | {"payload", "csv", "json", "view"}
 
 
 def estimate(work: Work, output: Output = Output()) -> Cost:

@@ -156,7 +156,8 @@ def match_event(result: dict[str, Any], kind: str, t: int, n: int = 0) -> tuple[
 def event_index(result: dict[str, Any], target: dict[str, Any]) -> int:
     for i, ev in enumerate(result["events"]):
         if (ev["kind"] == target["kind"] and target.get("t", ev["t"]) == ev["t"]
-                and target.get("update", ev.get("update")) == ev.get("update")):
+                and target.get("update", ev.get("update")) == ev.get("update")
+                and target.get("layer", ev.get("layer")) == ev.get("layer")):
             return i
     raise LookupError(f"no event {target}")
 
@@ -179,7 +180,7 @@ def neuron_view(step: dict[str, Any], convention: str = "gradient") -> dict[str,
     result = trace(shown)
     ev = result["events"][event_index(result, rv["event"])]
     return view_of(result, t=ev["t"], unit=rv["neuron"]["unit"], update=ev["update"],
-                   convention=convention)
+                   convention=convention, layer=ev.get("layer"))
 
 
 def pick(obj: Any, path: str) -> Any:
@@ -240,6 +241,14 @@ def answer(step: dict[str, Any]) -> Any:
         steps = len(loss_steps_of(sides["mean"], u))
         factors = {"one": 1, "n": n, "steps": steps, "both": n * steps}
         return min(factors, key=lambda k: abs(np.log(ratio / factors[k])))
+    if fn == "errorSources":  # which error vectors reach h(t), by their norms
+        norms = result["events"][event_index(result, reader["event"])]["norms"]
+        parts = {"out": "dh_out", "above": "dh_above", "next": "dh_next"}
+        return "-".join(name for name, key in parts.items() if norms.get(key, 0) > 0)
+    if fn == "layerFlowLarger":
+        flows = result["diagnostics"]["error_flow_layers"]
+        t, k = reader["t"] - 1, reader["k"] - 1
+        return "top" if flows[-1][t][k] >= flows[0][t][k] else "bottom"
     if fn == "compareArgmax":
         flows = {k: _last_row(trace(s))[reader["k"] - 1]
                  for k, s in compare_setups(mode, shown).items()}

@@ -35,7 +35,7 @@ READER_NAMES = set(re.findall(r"^  (\w+): \(",
                               (ROOT / "static/js/lessons/lesson-readers.js").read_text(),
                               re.MULTILINE))
 PARAMS = {
-    "rnn": {"W", "U", "b", "V", "b_y"},
+    "rnn": {"W", "U", "b", "V", "b_y", "W_l2", "U_l2", "b_l2"},  # and a stack's layer 2
     "lstm": {f"{k}_{g}" for k in "WUb" for g in "figo"} | {"V", "b_y", "W_k", "U_k", "b_k"},
     "gru": {f"{k}_{g}" for k in "WUb" for g in "zrh"} | {"V", "b_y", "W_k", "U_k", "b_k"},
 }
@@ -72,10 +72,10 @@ def text_fields(step: dict, lang: str, lesson_id: str, i: int) -> dict[str, str]
     return fields
 
 
-def test_eight_lessons_of_four_to_seven_steps_each_ending_with_questions():
+def test_nine_lessons_of_four_to_seven_steps_each_ending_with_questions():
     ids = [lesson["id"] for lesson in lessons()]
     assert ids == ["recursion", "last-step", "when-update", "lstm", "vanishing", "train-machine",
-                   "find-the-bug", "mini-batch"]
+                   "find-the-bug", "mini-batch", "deep"]
     for lesson in lessons():
         steps = lesson["steps"]
         assert 4 <= len(steps) <= 7, lesson["id"]
@@ -259,6 +259,7 @@ def test_question_answer_read_from_the_engine_is_an_option(lesson, i, step):
         ("when-update", 4): 3, ("when-update", 5): "close", ("lstm", 4): 5, ("lstm", 5): True,
         ("vanishing", 4): "gru", ("vanishing", 5): "fades", ("train-machine", 4): 6,
         ("find-the-bug", 3): 5, ("find-the-bug", 4): 6, ("mini-batch", 3): "both",
+        ("deep", 3): "above-next", ("deep", 4): "top",
     }
     assert answer(step) == expected[(lesson["id"], i)]
 
@@ -319,8 +320,9 @@ def neuron_steps():
 def test_lesson_1_answers_the_mlp_question_with_a_neuron_view():
     ids = [lesson["id"] for lesson in lessons() if any(
         "neuron" in step or "neuron" in step.get("reveal", {}) for step in lesson["steps"])]
-    assert ids == ["recursion"]
-    assert [p.values[1] for p in neuron_steps()] == [5]
+    assert ids == ["recursion", "deep"]  # and the deep lesson, a lower layer's unit
+    assert [(p.values[0]["id"], p.values[1]) for p in neuron_steps()] == [("recursion", 5),
+                                                                            ("deep", 3)]
 
 
 @pytest.mark.parametrize("lesson,i,step", neuron_steps())
@@ -333,14 +335,21 @@ def test_neuron_reveal_reads_the_engines_terms_and_they_add_up(lesson, i, step, 
     values = step["reveal"]["values"]
     assert {r["fn"] for r in values.values()} == {"neuron"}
     got = {name: pick(view, r["path"]) for name, r in values.items()}
-    assert got["out"] + got["next"] == pytest.approx(view["dh"]["value"], rel=1e-12)
-    assert got["phi"] * view["dh"]["value"] == pytest.approx(got["delta"], rel=1e-12)
+    parts = [got[name] for name, r in values.items() if r["path"].startswith("dh.terms.")]
+    assert len(parts) == 2 and sum(parts) == pytest.approx(view["dh"]["value"], rel=1e-12)
     result = trace(step["scenario"])
     ev = result["events"][event_index(result, step["reveal"]["event"])]
     sign = -1.0 if convention == "haykin" else 1.0
-    assert got["delta"] == sign * ev["delta"][step["reveal"]["neuron"]["unit"]]
-    # the step's own view opens the same unit at the same event
-    assert step["neuron"] == step["reveal"]["neuron"] and step["event"] == step["reveal"]["event"]
+    unit = step["reveal"]["neuron"]["unit"]
+    if "delta" in got:  # and that error times phi' is its delta, the trace's own number
+        assert got["phi"] * view["dh"]["value"] == pytest.approx(got["delta"], rel=1e-12)
+        assert got["delta"] == sign * ev["delta"][unit]
+    else:  # the error reaching the unit is the trace's own dh
+        assert got["dh"] == sign * ev["dh"][unit]
+    # a step that opens a view of its own opens the same unit at the same event
+    if "neuron" in step:
+        assert step["neuron"] == step["reveal"]["neuron"]
+        assert step["event"] == step["reveal"]["event"]
 
 
 def test_every_ui_label_the_runner_uses_is_in_the_catalogue():

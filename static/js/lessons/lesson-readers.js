@@ -17,7 +17,8 @@ const eventOf = (trace, target) =>
     (e) =>
       e.kind === target.kind &&
       (target.t === undefined || e.t === target.t) &&
-      (target.update === undefined || e.update === target.update),
+      (target.update === undefined || e.update === target.update) &&
+      (target.layer === undefined || e.layer === target.layer),
   );
 
 const READERS = {
@@ -62,6 +63,27 @@ const READERS = {
     Math.abs(neuron.dh.terms[0].value) >= Math.abs(neuron.dh.terms[1].value) ? "out" : "next",
   // where a bugged pass first parts from the true one (the engine's bug.parting): its step
   partingStep: ({ trace }) => trace.bug.parting.t,
+  // a stack of layers: the length of an error vector of a backward event (its norms: dh_out,
+  // dh_above, dh_next, dh), which of them reach h(t) at all ("out", "above", "next", joined
+  // by "-" in that order), the error flow of a layer (1-based) and which layer keeps more of
+  // L(t)'s error at step k ("top" or "bottom")
+  strandNorm: ({ trace }, r) => eventOf(trace, r.event).norms[r.field],
+  errorSources: ({ trace }, r) => {
+    const norms = eventOf(trace, r.event).norms;
+    const parts = { out: "dh_out", above: "dh_above", next: "dh_next" };
+    return Object.keys(parts)
+      .filter((name) => (norms[parts[name]] ?? 0) > 0)
+      .join("-");
+  },
+  layerFlow: ({ trace }, r) =>
+    trace.diagnostics.error_flow_layers[r.layer - 1][stepOf(trace, r.t) - 1][
+      stepOf(trace, r.k) - 1
+    ],
+  layerFlowLarger: ({ trace }, r) => {
+    const flows = trace.diagnostics.error_flow_layers;
+    const at = (layer) => flows[layer][stepOf(trace, r.t) - 1][stepOf(trace, r.k) - 1];
+    return at(flows.length - 1) >= at(0) ? "top" : "bottom";
+  },
   // a mini-batch: its sizes (n, T, D), an example's share of an update's loss, the update's
   size: ({ trace }, r) => trace.sizes[r.key],
   shareLoss: ({ trace }, r) => trace.updates[r.update].shares[r.example].loss,

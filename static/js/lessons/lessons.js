@@ -459,7 +459,9 @@ export class Lessons {
   /** The neuron view's request of a unit at an event of the trace on the page. */
   neuronRequest(scenario, ev, unit) {
     const convention = this.store.get().notation === "haykin" ? "haykin" : "gradient";
-    return { ...requestOf(scenario), t: ev.t, unit, update: ev.update, convention };
+    // a stack's unit is its layer's (the event's): the view asks for that layer
+    const layer = ev.layer === undefined ? {} : { layer: ev.layer };
+    return { ...requestOf(scenario), t: ev.t, unit, update: ev.update, convention, ...layer };
   }
 
   /** neuronRequest at a target event ({kind, t, update}) of the page's trace; null if none. */

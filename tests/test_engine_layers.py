@@ -233,3 +233,13 @@ def test_views_of_one_direction_refuse_a_bidirectional_network_naming_it(what):
 def test_a_trained_bidirectional_network_predicts_but_writes_no_continuation():
     result = train(both_ways("lstm"), iterations=2)
     assert len(result["predictions"]) == 6 and result["continuation"] is None
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_windows_backward_events_come_top_layer_first_as_they_are_computed(bidirectional):
+    result = run_trace(stack("lstm", 3, bidirectional=bidirectional,
+                             **({} if bidirectional else {"truncation": {"k1": 2, "k2": 3}})))
+    for update in range(len(result["updates"])):
+        layers = [e["layer"] for e in result["events"]
+                  if e["kind"] == "backward" and e["update"] == update]
+        assert layers == sorted(layers, reverse=True) and layers[0] == 3

@@ -163,7 +163,8 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None,
             g_o, example_loss = inject_losses(example, fwd, params, new, first, len(examples))
             passes = backward_units(example, recorded, params, first, last, g_o)
             grads: dict[str, np.ndarray] = {}
-            for rec, bwd, factors in passes:
+            # the backward events in the order they are computed: the top layer first
+            for rec, bwd, factors in sorted(passes, key=lambda p: -p[0].unit.layer):
                 grads.update(window_gradient(cell, bwd, factors, problem.H, rec.unit))
                 if record:  # dL/dx(t) is shown, never used: a training pass skips it
                     dx = input_grads(cell, rec.forward, bwd)

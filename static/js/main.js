@@ -112,6 +112,7 @@ const topbar = new TopBar({
   compare: $("ctl-compare"),
   projector: $("btn-projector"),
   controlsToggle: $("btn-controls"),
+  bughunt: $("btn-bughunt"),
 });
 studio = new Studio({
   store,

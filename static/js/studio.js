@@ -125,6 +125,7 @@ export class Studio extends EventTarget {
     }
     if (changed.has("scenario") || changed.has("compare")) {
       this.controls.sync(null);
+      if (changed.has("scenario")) this.topbar.sync(state); // what a stack does not offer
       // into or out of a comparison: the same kind of event at the same t, in the new traces
       this.loading = this.load(state.event, changed.has("compare"));
       return;

@@ -40,6 +40,7 @@ const SLOTS = [
   ["data.targets", "editors"],
   ["data", "data"],
   ["hidden_size", "hidden"],
+  ["num_layers", "layers"],
   ["cell", "cell"],
   ["activation", "activation"],
   ["loss_at", "loss-at"],
@@ -204,6 +205,10 @@ export class Controls {
     $("ctl-hidden").addEventListener("change", (e) => {
       const v = this.number(e.target, "hidden", { integer: true });
       if (v !== undefined) this.set("hidden_size", v);
+    });
+    $("ctl-layers").addEventListener("change", (e) => {
+      const v = this.number(e.target, "layers", { integer: true });
+      if (v !== undefined) this.set("num_layers", v);
     });
     $("ctl-seed").addEventListener("change", (e) => {
       const v = this.number(e.target, "seed", { integer: true });
@@ -390,6 +395,7 @@ export class Controls {
     };
     setv("ctl-cell", c.cell || DEFAULT_CELL);
     setv("ctl-hidden", c.hidden_size ?? 4);
+    setv("ctl-layers", c.num_layers ?? 1);
     setv("ctl-activation", c.activation || "tanh");
     setv("ctl-loss", s.loss || "");
     setv("ctl-loss-at", c.loss_at || "every");
@@ -413,10 +419,23 @@ export class Controls {
         : tr("ctl.loss.fromData");
     }
     this.syncEnabled();
+    this.syncStack(c.num_layers ?? 1);
     const trained = this.store.get().scenario.train;
     $("btn-untrain").hidden = !trained;
     $("train-status").textContent = trained ? tp("ctl.trained", trained) : "";
     this.syncOwn(s);
+  }
+
+  /**
+   * A stack of layers: the API writes the PyTorch script for one layer only (it refuses
+   * num_layers > 1), so the button is not offered, and the note under the layers says why (it
+   * also names the neuron view and the bug hunt, which their own modules withhold).
+   */
+  syncStack(layers) {
+    const stacked = layers > 1;
+    $("btn-export-torch").hidden = stacked;
+    if (stacked) $("torch-status").textContent = "";
+    $("stack-note").hidden = !stacked;
   }
 
   /** Whose numbers are in use (the editors' own), and whether the worksheet is available. */

@@ -253,6 +253,26 @@ export function specParams(spec) {
   return Object.keys(spec?.params || {});
 }
 
+/** The layer of a stack a parameter belongs to, from its name: W_f_l2 -> 2, W_f (and V) -> 1. */
+export function paramLayer(name) {
+  const m = /_l(\d+)$/.exec(name);
+  return m ? Number(m[1]) : 1;
+}
+
+/**
+ * The cell_spec of one layer of a stack (its params only, and the output's V and b_y at the
+ * top, the layer the output reads); one layer's spec as it is. `layers`: the stack's height.
+ */
+export function layerSpec(spec, layer, layers) {
+  if (!spec || layers <= 1) return spec;
+  const params = Object.fromEntries(
+    Object.entries(spec.params || {}).filter(
+      ([name, p]) => paramLayer(name) === layer && (p.factors?.[0] !== "g_o" || layer === layers),
+    ),
+  );
+  return { ...spec, params };
+}
+
 /** The gates of a cell, from its spec. */
 export function gatesOf(spec) {
   return spec?.gates || [];

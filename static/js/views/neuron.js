@@ -182,6 +182,14 @@ export class NeuronView {
       this.render(unit, H, ev, h("p", "nv-hint", tr("cell.noModule", { cell: this.index.cell })));
       return;
     }
+    if (this.index.layers > 1) {
+      // the API writes a unit's sum for one layer only: it refuses a stack (loc num_layers),
+      // so none is asked for
+      c.dataset.state = "refused";
+      this.marks.clear();
+      this.render(unit, H, ev, h("p", "nv-hint", tr("neuron.stack")));
+      return;
+    }
     if (isRandomized(this.index.trace.config?.truncation)) {
       // the API writes a unit's error as the recursion's own sum, which a randomized
       // truncation weights by ξ: it refuses the view (loc truncation.mode), so none is asked for

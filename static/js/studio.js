@@ -303,6 +303,7 @@ export class Studio extends EventTarget {
     this.controls.sync(trace.config, trace.sizes);
     this.timeline.setEvents(this.index.events, this.index.windows);
     this.markTruncation([trace]);
+    this.markLayers(this.index.layers);
     const exploded = Boolean(trace.non_finite || training?.non_finite);
     this.banner.hidden = !exploded;
     document.body.dataset.exploded = String(exploded);
@@ -397,6 +398,15 @@ export class Studio extends EventTarget {
       console.warn(err);
       this.compare.setSpread({ ...base, state: "failed" });
     }
+  }
+
+  /**
+   * A stack of layers on screen: the page's CSS names the layer's frame in the network's legend
+   * and leaves out the neuron view's hint (the API gives that view for one layer only).
+   */
+  markLayers(layers) {
+    if (layers > 1) document.body.dataset.layers = String(layers);
+    else delete document.body.dataset.layers;
   }
 
   /** A randomized truncation on screen: the page's CSS names ξ in the network's legend. */

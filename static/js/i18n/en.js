@@ -182,6 +182,7 @@ export default {
   "legend.update": "weight update",
   "legend.window": "backward window",
   "legend.cut": "truncation cut",
+  "legend.layer": "the layer of this event (a stack: layer 1 reads x, the output reads the top layer)",
   "legend.xi": "ξ: randomized truncation's weight on the error flowing back (0 cuts it, 1/p scales it)",
   "legend.neg": "negative",
   "legend.pos": "positive",

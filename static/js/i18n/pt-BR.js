@@ -184,6 +184,7 @@ export default {
   "legend.update": "atualização dos pesos",
   "legend.window": "janela da retropropagação",
   "legend.cut": "corte da truncagem",
+  "legend.layer": "a camada deste evento (camadas empilhadas: a camada 1 lê x, a saída lê a camada do topo)",
   "legend.xi": "ξ: o peso do truncamento aleatório no erro que volta (0 o corta, 1/p o escala)",
   "legend.neg": "negativo",
   "legend.pos": "positivo",

@@ -413,7 +413,9 @@ export class EquationView {
     const xTerm = () => this.term(xNode, this.v("x", t));
     const hTerm = () => this.term(hPrev, this.v("h", t - 1));
     const lines = [];
-    const tok = idx.trace.vocab ? idx.tokens(t).x : null;
+    // (a stack's layer j >= 2 reads the layer below's h(t), a vector: no token, no units)
+    const first = this.layer === 1;
+    const tok = idx.trace.vocab && first ? idx.tokens(t).x : null;
     // the inputs of this step
     const inputs = [hTerm(), mo("="), this.vec(ev.h_prev, "h_prev")];
     if (tok !== null) {
@@ -428,7 +430,7 @@ export class EquationView {
         mo(")"),
       );
       lines.push({ id: "inputs", math: inputs });
-    } else if (scale) {
+    } else if (scale && first) {
       // a series: the network reads z-scores, x(t) = (s(t) − μ) / σ; said once, here
       inputs.push(mo(","), SPACE(), xTerm(), mo("="), ...this.standardised(ev.x?.[0], "x"));
       lines.push({
@@ -443,6 +445,8 @@ export class EquationView {
     }
     const state = { hTerm, xTerm, hPrev, act: FN[act] };
     lines.push(...cellModule(this.index.cell).equation.forward(this, ev, t, state));
+    // a stack: the output and the loss read the top layer's h(t); a lower layer's step ends here
+    if (this.layer < this.layers) return lines;
     const ce = idx.trace.config?.loss !== "mse";
     const yhat = () => this.term([`node-yhat-${t}`], this.v("yhat", t));
     if (ce) {
@@ -562,18 +566,20 @@ export class EquationView {
     // no error from this step's own output: no loss here, or its loss went in an earlier window
     const injected = !(Array.isArray(ev.g_o) && ev.g_o.every((v) => v === 0));
     const outTerm = this.term([`node-yhat-${t}`, `err-out@${t}`], this.pT("V"), this.v("g_o", t));
-    // g_o(t)
-    lines.push({
-      id: "g_o",
-      math: [
-        this.term([`node-yhat-${t}`], this.v("g_o", t)),
-        mo("="),
-        ...this.outputError(ce, t),
-        mo("="),
-        this.vec(ev.g_o, "g_o"),
-      ],
-      note: injected ? null : "eq.noLossHere",
-    });
+    // g_o(t): the output's error, which only the top layer of a stack reads
+    if (this.layer === this.layers) {
+      lines.push({
+        id: "g_o",
+        math: [
+          this.term([`node-yhat-${t}`], this.v("g_o", t)),
+          mo("="),
+          ...this.outputError(ce, t),
+          mo("="),
+          this.vec(ev.g_o, "g_o"),
+        ],
+        note: injected ? null : "eq.noLossHere",
+      });
+    }
     // dh(t) = V^T g_o(t) + (error from t+1); a lower layer of a stack has no output of its own:
     // dh(t) = (error from the layer above at step t) + (error from t+1)
     const below = this.layer < this.layers;

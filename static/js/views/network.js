@@ -457,10 +457,15 @@ export class NetworkView extends EventTarget {
       return { col, nodes, t, blocks };
     }
     const add = makeAdd(col);
-    const edge = makeEdge(edges);
     const xNode = add({ name: "x", kind: "input", y: y.x });
-    add({ name: "yhat", kind: "output", y: y.yhat });
-    const lossNode = add({ name: "L", kind: "loss", y: y.L });
+    // a stack: the output and the loss read the top layer's h(t), and are drawn as computed
+    // only once it is (every layer's forward event carries them: CONTRACT.md)
+    const outBlock =
+      lay.layers > 1 ? el("g", { class: "layer-block", "data-layer": "output" }, col) : null;
+    const addOut = outBlock ? makeAdd(outBlock) : add;
+    const edge = makeEdge(outBlock ? el("g", { class: "fwd-edges" }, outBlock) : edges);
+    addOut({ name: "yhat", kind: "output", y: y.yhat });
+    const lossNode = addOut({ name: "L", kind: "loss", y: y.L });
     const fwdTop = idx.forward(t);
     if (fwdTop && !fwdTop.loss_injected) lossNode.g.classList.add("no-loss");
     this.writeTokens(col, xNode, t);
@@ -472,7 +477,7 @@ export class NetworkView extends EventTarget {
       const { nodesIn, edgesIn } = layerParent(layer);
       this.buildLayer({ col: nodesIn, edges: edgesIn, t, x, px, layer, nodes }, makeAdd, makeEdge);
     }
-    return { col, nodes, t, blocks };
+    return { col, nodes, t, blocks, outBlock };
   }
 
   /**
@@ -752,7 +757,7 @@ export class NetworkView extends EventTarget {
   /** Columns future (not computed yet), done or current; the window band of the event. */
   drawColumns(i, ev) {
     const idx = this.index;
-    for (const { col, t, blocks } of this.columns) {
+    for (const { col, t, blocks, outBlock } of this.columns) {
       // a column is under way once its first layer is computed; in a stack each layer's
       // block says whether its own h(t) is (layer 1 runs every step before layer 2 does)
       let state = idx.computed(t, i, 1) ? "done" : "future";
@@ -763,6 +768,7 @@ export class NetworkView extends EventTarget {
         if (t === ev.t && k + 1 === (ev.layer ?? idx.layers)) own = "current";
         setAttr(block, "data-state", own);
       });
+      if (outBlock) setAttr(outBlock, "data-state", idx.computed(t, i) ? "done" : "future");
     }
     const w = idx.windowOfEvent[i];
     if (w !== this.lastWindow) {

@@ -108,6 +108,8 @@ def test_a_lower_layer_backward_step_highlights_its_row_and_shows_the_error_from
     ev = go_to(page, "backward", 3, 2)
     svg = page.locator("#network-svg")
     assert svg.get_attribute("data-event-layer") == "2"
+    status = page.locator("#tl-status").inner_text()
+    assert status.endswith(catalogue(page, "timeline.status.layer", {"status": "", "j": 2}))
     assert page.get_attribute("#net-layer-band", "data-layer") == "2"
     # the event's own layer and step, not the same step of the layers around it
     assert page.get_attribute("#node-h_l2-3", "data-current") == "true"

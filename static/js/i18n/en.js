@@ -161,6 +161,7 @@ export default {
   "timeline.status.forward": "Event {i} of {n} · forward pass, step t = {t}",
   "timeline.status.backward": "Event {i} of {n} · backward pass, step t = {t} (window {first}–{last})",
   "timeline.status.update": "Event {i} of {n} · weight update {u}, after step t = {t}",
+  "timeline.status.layer": "{status} · layer {j}",
 
   "net.title": "The network unrolled in time",
   "net.aria": "Unrolled network: one column per time step. Focus a node to read its values; ↑ and ↓ move between nodes.",

@@ -163,6 +163,7 @@ export default {
   "timeline.status.forward": "Evento {i} de {n} · passagem direta, passo de tempo t = {t}",
   "timeline.status.backward": "Evento {i} de {n} · retropropagação, passo de tempo t = {t} (janela {first}–{last})",
   "timeline.status.update": "Evento {i} de {n} · atualização dos pesos {u}, depois do passo t = {t}",
+  "timeline.status.layer": "{status} · camada {j}",
 
   "net.title": "A rede desdobrada no tempo",
   "net.aria": "Rede desdobrada: uma coluna por passo de tempo. Foque um nó para ler seus valores; ↑ e ↓ passam de um nó a outro.",

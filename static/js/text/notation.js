@@ -63,8 +63,17 @@ export function splitSign(label) {
 const suffix = (name) => name.split("_").slice(1).join("_");
 const kindOf = (name) => name.split("_")[0];
 
-/** Label of a parameter (engine name such as "W", "U_f", "b_y") of a cell. */
+/**
+ * Label of a parameter (engine name such as "W", "U_f", "b_y") of a cell. A stack's layer
+ * j >= 2 (W_l2, U_f_l3) is its layer-1 parameter's label with "_l<j>" after its subscript, as
+ * the API names it (W_l2, W_f_l3; d2l's W_xf_l3), so that no two layers read alike.
+ */
 export function paramLabel(name, cell, notation) {
+  const layer = /_l(\d+)$/.exec(name);
+  if (layer) {
+    const base = paramLabel(name.slice(0, layer.index), cell, notation);
+    return { ...base, s: base.s ? `${base.s}_l${layer[1]}` : `l${layer[1]}` };
+  }
   if (name === "V" || name === "b_y") {
     if (notation === "d2l") return name === "V" ? L("W", "hq") : L("b", "q");
     if (notation === "coursera") return name === "V" ? L("W", "ya") : L("b", "y");

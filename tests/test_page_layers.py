@@ -210,3 +210,26 @@ def test_a_stack_does_not_offer_what_the_api_refuses_and_says_why(page, live_ser
     assert catalogue(page, "neuron.stack") in neuron.inner_text()
     assert not [url for url in asked if "/api/v1/neuron" in url or "/export/torch" in url]
     assert console_errors == []
+
+
+def test_the_editors_name_each_layer_and_edit_a_stack_s_initial_state_row_by_row(
+        page, live_server, console_errors):
+    open_link(page, live_server, "layers=2")
+    page.click("#btn-editors")
+    page.wait_for_selector("#editors:not([hidden])")
+    page.click("#ed-tab-weights")
+    page.wait_for_selector('#editors [data-param="U_l2"]')
+    # layer 2's input matrix multiplies layer 1's h(t): named apart from layer 1's U
+    box = page.locator('#editors [data-param="U_l2"]')
+    assert "l2" in box.locator("h3").inner_text()
+    assert catalogue(page, "ed.multipliesBelow", {"v": "h(t)", "j": 1}) in box.inner_text()
+    states = page.locator("#editors .ed-box").filter(
+        has_text=re.compile(re.escape(catalogue(page, "ed.stateLayer", {"v": "h(0)", "j": 2}))))
+    assert states.count() == 1
+    entry = states.locator("input").first
+    entry.fill("0.5")
+    entry.press("Enter")
+    eventually(lambda: _assert_equal(
+        page.evaluate("() => window.bpttStudio.trace.config.h0"),
+        [[0, 0, 0, 0], [0.5, 0, 0, 0]]))
+    assert console_errors == []

@@ -197,6 +197,9 @@ def test_a_stack_does_not_offer_what_the_api_refuses_and_says_why(page, live_ser
     assert page.locator("#btn-export-torch").is_hidden()
     assert page.locator("#btn-bughunt").is_hidden()
     assert page.locator('#ctl-compare option[value="bug"]').is_disabled()
+    # the worksheet's tables are one layer's: its buttons wait, and the hint says why
+    assert page.locator("#btn-worksheet-key").is_disabled()
+    assert page.locator("#worksheet-hint").inner_text() == catalogue(page, "ctl.worksheet.stack")
     # a backward step: no unit buttons, and a click on h opens no neuron view
     go_to(page, "backward", 2, 1)
     assert page.locator("#network .unit").count() == 0

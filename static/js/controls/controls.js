@@ -454,14 +454,22 @@ export class Controls {
       }),
     );
     const z = this.sizes;
+    // the worksheet writes one layer's pass (its tables have a column a step): not a stack's
+    const stacked = (z?.layers ?? 1) > 1;
     const fits =
       z &&
+      !stacked &&
       z.T <= WORKSHEET.maxSteps &&
       z.H <= WORKSHEET.maxHidden &&
       Math.max(z.D, z.K) <= WORKSHEET.maxInputs;
     for (const id of ["btn-worksheet-key", "btn-worksheet-blank"]) $(id).disabled = !fits;
     const hint = $("worksheet-hint");
-    hint.dataset.i18n = fits || !z ? "ctl.worksheet.hint" : "ctl.worksheet.unavailable";
+    hint.dataset.i18n =
+      fits || !z
+        ? "ctl.worksheet.hint"
+        : stacked
+          ? "ctl.worksheet.stack"
+          : "ctl.worksheet.unavailable";
     const args = z ? { ...z, maxT: WORKSHEET.maxSteps, maxH: WORKSHEET.maxHidden } : {};
     args.maxD = WORKSHEET.maxInputs;
     hint.dataset.i18nArgs = JSON.stringify(args);

@@ -534,6 +534,7 @@ export default {
   "ctl.worksheet.blank": "blank",
   "ctl.worksheet.hint": "Forward and backward tables with every number, to print or save as PDF; the blank one leaves the computed numbers as boxes to fill in.",
   "ctl.worksheet.unavailable": "The worksheet is for small scenarios, whose every number fits on paper: at most {maxT} steps, {maxH} hidden units and {maxD} inputs and outputs (this one: T = {T}, H = {H}, D = {D}, K = {K}).",
+  "ctl.worksheet.stack": "The worksheet writes a single layer's pass, a column a step: set the layers to 1 to print it.",
   "error.exportTooLarge": "This trace is too large to export with every matrix; the server's limit is on its response.",
   "ed.title": "Your own numbers",
   "ed.tab.data": "Inputs and targets",

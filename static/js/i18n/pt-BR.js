@@ -536,6 +536,7 @@ export default {
   "ctl.worksheet.blank": "em branco",
   "ctl.worksheet.hint": "Tabelas da passagem direta e da retropropagação com todos os números, para imprimir ou salvar em PDF; a versão em branco deixa os números calculados como caixas a preencher.",
   "ctl.worksheet.unavailable": "A folha de exercícios é para cenários pequenos, cujos números cabem no papel: no máximo {maxT} passos, {maxH} unidades ocultas e {maxD} entradas e saídas (este tem T = {T}, H = {H}, D = {D}, K = {K}).",
+  "ctl.worksheet.stack": "A folha de exercícios escreve a passagem de uma só camada, uma coluna por passo: use 1 camada para imprimi-la.",
   "error.exportTooLarge": "Este traço é grande demais para exportar com todas as matrizes; o limite do servidor é o tamanho da resposta.",
   "ed.title": "Seus próprios números",
   "ed.tab.data": "Entradas e alvos",

@@ -156,7 +156,13 @@ export class WeightCard {
     const right = spec.factors[1];
     const label = ed.paramName(name);
     const n = ed.notation;
-    title.textContent = right ? `${label} · ${rightText(right, n)}` : label;
+    // a stack's layer j >= 2 multiplies the layer below's h(t) where layer 1 multiplies x(t)
+    const layer = paramLayer(name);
+    const reads =
+      right === "x" && layer > 1
+        ? tr("net.layerNode", { node: rightText("h", n), j: layer - 1 })
+        : right && rightText(right, n);
+    title.textContent = right ? `${label} · ${reads}` : label;
     const errors = ed.errors.get(`params.${name}`) ?? [];
     if (target.row !== null) this.drawEntry(body, params, errors, focus);
     else this.drawMatrix(body, params, name, value, errors, focus);

@@ -409,6 +409,7 @@ export default {
   "cmp.num.lossOff": "loss {L}, not counted",
   "cmp.num.dh": "error reaching {h}, ‖∂{Lsym}/∂{h}‖",
   "cmp.num.dhOut": "of which from the output of step {t}",
+  "cmp.num.dhAbove": "of which from layer {j} at step {t}",
   "cmp.num.dhNext": "of which from step {next}",
   "cmp.num.gradNorm": "gradient norm ‖∇‖ of update {u}",
   "cmp.num.windowLoss": "loss of its window",

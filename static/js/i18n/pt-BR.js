@@ -411,6 +411,7 @@ export default {
   "cmp.num.lossOff": "perda {L}, não contada",
   "cmp.num.dh": "erro que chega a {h}, ‖∂{Lsym}/∂{h}‖",
   "cmp.num.dhOut": "dele, vindo da saída do passo {t}",
+  "cmp.num.dhAbove": "dele, vindo da camada {j} no passo {t}",
   "cmp.num.dhNext": "dele, vindo do passo {next}",
   "cmp.num.gradNorm": "norma do gradiente ‖∇‖ da atualização {u}",
   "cmp.num.windowLoss": "perda da sua janela",

@@ -419,6 +419,7 @@ export default {
   "cmp.num.lossOff": "потеря {L}, не учитывается",
   "cmp.num.dh": "ошибка, дошедшая до {h}, ‖∂{Lsym}/∂{h}‖",
   "cmp.num.dhOut": "из неё от выхода шага {t}",
+  "cmp.num.dhAbove": "из неё со слоя {j} на шаге {t}",
   "cmp.num.dhNext": "из неё от шага {next}",
   "cmp.num.gradNorm": "норма градиента ‖∇‖ обновления {u}",
   "cmp.num.windowLoss": "потеря его окна",

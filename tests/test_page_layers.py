@@ -194,24 +194,36 @@ def test_a_stack_does_not_offer_what_the_api_refuses_and_says_why(page, live_ser
     note = page.locator("#stack-note")
     assert note.is_visible()
     assert note.inner_text() == catalogue(page, "ctl.layers.refused")
-    assert page.locator("#btn-export-torch").is_hidden()
+    # the bug hunt plants its bug in one layer's pass (the API refuses bug with num_layers > 1)
     assert page.locator("#btn-bughunt").is_hidden()
     assert page.locator('#ctl-compare option[value="bug"]').is_disabled()
+    # the PyTorch script writes a stack: offered
+    assert page.locator("#btn-export-torch").is_visible()
     # the worksheet's tables are one layer's: its buttons wait, and the hint says why
     assert page.locator("#btn-worksheet-key").is_disabled()
     assert page.locator("#worksheet-hint").inner_text() == catalogue(page, "ctl.worksheet.stack")
-    # a backward step: no unit buttons, and a click on h opens no neuron view
-    go_to(page, "backward", 2, 1)
-    assert page.locator("#network .unit").count() == 0
-    page.locator("#node-h-2").click()
-    assert page.locator("#neuron").is_hidden()
-    # a link asking for a unit's view says why there is none, without asking the API
-    i = page.evaluate("() => window.bpttStudio.store?.get?.().event ?? null")
-    open_link(page, live_server, f"cell=lstm&layers=2&e={i}&unit=1")
+    assert not [url for url in asked if "/api/v1/bugs" in url]
+    assert console_errors == []
+
+
+def test_a_lower_layer_s_unit_opens_its_neuron_view_with_the_error_from_above(
+        page, live_server, console_errors):
+    open_link(page, live_server, "cell=lstm&layers=2")
+    ev = go_to(page, "backward", 3, 1)
+    units = page.locator("#network .unit")
+    assert units.count() == 4
+    # the unit buttons sit on the event's own layer (layer 1's h row), not on the top's
+    unit_y = units.first.evaluate("(u) => u.getBoundingClientRect().top")
+    h1 = page.locator("#node-h-3").bounding_box()
+    assert h1["y"] - 20 <= unit_y <= h1["y"] + h1["height"] + 20
+    units.nth(1).click()
     neuron = page.locator("#neuron")
-    eventually(lambda: _assert_equal(neuron.get_attribute("data-state"), "refused"))
-    assert catalogue(page, "neuron.stack") in neuron.inner_text()
-    assert not [url for url in asked if "/api/v1/neuron" in url or "/export/torch" in url]
+    eventually(lambda: _assert_equal(neuron.get_attribute("data-state"), "ready"))
+    assert catalogue(page, "net.layer", {"j": 1}) in neuron.locator("h2").inner_text()
+    above = neuron.locator('[data-node="dh_above"]').first
+    assert float(above.get_attribute("data-value")) == ev["dh_above"][1]
+    assert catalogue(page, "neuron.w.above", {"t": 3, "above": 2}) in neuron.inner_text()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('unit') === '2'")
     assert console_errors == []
 
 

@@ -427,15 +427,12 @@ export class Controls {
   }
 
   /**
-   * A stack of layers: the API writes the PyTorch script for one layer only (it refuses
-   * num_layers > 1), so the button is not offered, and the note under the layers says why (it
-   * also names the neuron view and the bug hunt, which their own modules withhold).
+   * A stack of layers: the API plants a bug hunt's bug in one layer's pass only (it refuses
+   * num_layers > 1 with a bug); the top bar does not offer the hunt, and the note under the
+   * layers says why.
    */
   syncStack(layers) {
-    const stacked = layers > 1;
-    $("btn-export-torch").hidden = stacked;
-    if (stacked) $("torch-status").textContent = "";
-    $("stack-note").hidden = !stacked;
+    $("stack-note").hidden = !(layers > 1);
   }
 
   /** Whose numbers are in use (the editors' own), and whether the worksheet is available. */

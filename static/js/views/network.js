@@ -909,9 +909,10 @@ export class NetworkView extends EventTarget {
    * H elements, not T·H.
    */
   drawUnits(i, ev) {
-    const fwd = this.index.forward(ev.t);
-    // a stack has no neuron view (POST /neuron reads one layer and refuses num_layers > 1)
-    const wanted = ev.kind === "backward" && Array.isArray(fwd?.h) && this.index.layers === 1;
+    // a stack: the units of the event's own layer (POST /neuron takes its layer)
+    const layer = ev.layer ?? this.index.layers;
+    const fwd = this.index.forward(ev.t, layer);
+    const wanted = ev.kind === "backward" && Array.isArray(fwd?.h);
     // the same event's buttons (a redraw that does not move it), or none before and none now
     const key = wanted ? `${i} ${this.notation}` : "";
     if (key === this.unitsKey) return;
@@ -923,7 +924,7 @@ export class NetworkView extends EventTarget {
     const H = fwd.h.length;
     const x = lay.colX(ev.t) + lay.node + 3 * s;
     const total = Math.min(30, Math.max(8, H * 4)) * s; // the strip's height (strip())
-    const y0 = lay.rowY.h - total / 2;
+    const y0 = lay.rowY[layerRow("h", layer)] - total / 2;
     const n = this.notation;
     for (let j = 0; j < H; j += 1) {
       const r = el(
@@ -956,9 +957,11 @@ export class NetworkView extends EventTarget {
    */
   openUnit(t, unit, type = "unit") {
     const ev = this.index?.event(this.eventIndex);
-    if (!ev || ev.kind === "forward" || this.index.layers > 1) return false;
-    const k = this.index.find("backward", t, ev.update);
-    if (k < 0 || !this.index.backwardReached(t, Math.max(k, this.eventIndex))) return false;
+    if (!ev || ev.kind === "forward") return false;
+    // (a stack: the step of the event's own layer)
+    const layer = ev.layer ?? null;
+    const k = this.index.find("backward", t, ev.update, layer);
+    if (k < 0 || !this.index.backwardReached(t, Math.max(k, this.eventIndex), layer)) return false;
     this.dispatchEvent(new CustomEvent(type, { detail: { event: k, unit } }));
     return true;
   }
@@ -968,6 +971,11 @@ export class NetworkView extends EventTarget {
     const unit = target.closest?.(".unit");
     if (unit) return [Number(unit.dataset.t), Number(unit.dataset.unit)];
     const node = target.closest?.('.node[data-node="h"]');
+    // a stack: an h of the event's own layer (the neuron view is of that layer's units)
+    const ev = this.index?.event(this.eventIndex);
+    if (node?.dataset.layer && Number(node.dataset.layer) !== (ev?.layer ?? this.index.layers)) {
+      return null;
+    }
     if (node && Number(node.dataset.t) > 0) return [Number(node.dataset.t), this.lastUnit ?? 0];
     return null;
   }

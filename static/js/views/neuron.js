@@ -144,6 +144,8 @@ export class NeuronView {
     };
     // a mini-batch: the unit of the example the studio shows (0-based, as the API numbers it)
     if (this.index.n) body.example = this.index.example;
+    // a stack: the unit of the event's own layer (1-based, as the API numbers layers)
+    if (this.index.layers > 1) body.layer = ev.layer ?? this.index.layers;
     if (this.scenario?.train) {
       // a trained network: the trace starts from the trained weights, which it carries
       const params = this.index.trace.params;
@@ -180,14 +182,6 @@ export class NeuronView {
       c.dataset.state = "none";
       this.marks.clear();
       this.render(unit, H, ev, h("p", "nv-hint", tr("cell.noModule", { cell: this.index.cell })));
-      return;
-    }
-    if (this.index.layers > 1) {
-      // the API writes a unit's sum for one layer only: it refuses a stack (loc num_layers),
-      // so none is asked for
-      c.dataset.state = "refused";
-      this.marks.clear();
-      this.render(unit, H, ev, h("p", "nv-hint", tr("neuron.stack")));
       return;
     }
     if (isRandomized(this.index.trace.config?.truncation)) {
@@ -274,6 +268,7 @@ export class NeuronView {
     const what = varLabel(this.index?.trace.cell_spec?.gates?.length ? "dh" : "delta", n);
     const [before, after = ""] = tr("neuron.title", { delta: "\u0000", j }).split("\u0000");
     title.append(before, htmlLabel(ofUnit(what, j), n, ev ? ev.t : null), after);
+    if (ev?.layer) title.append(` · ${tr("net.layer", { j: ev.layer })}`);
     const close = h("button", "btn nv-close", "×");
     close.type = "button";
     close.dataset.action = "close";
@@ -556,6 +551,12 @@ export class NeuronView {
       case "dh_out":
         span.append(this.product("V", "g_o", t, j));
         break;
+      case "dh_above":
+        // a stack's lower layer: what the layer above's deltas of step t send down through its
+        // input matrices (one matrix's dot, or their sum)
+        if (node.weight) span.append(this.product(node.weight.name, node.signal.name, t, j));
+        else span.append(this.product(null, "deltas.k", t, j, "U"));
+        break;
       case "dh_next":
         // through every gate at once, or through one gate's weights
         if (!rest) span.append(this.product(null, "deltas.k", t + 1, j));
@@ -589,14 +590,14 @@ export class NeuronView {
   }
 
   /** (Pᵀ s(time))_j: what a weight matrix carries back to unit j. */
-  product(param, signal, time, j) {
+  product(param, signal, time, j, kind = "W") {
     const n = this.notation;
     const span = h("span", "nv-prod");
     span.append("(");
     if (param) {
       span.append(htmlLabel(paramLabel(param, this.view.cell, n), n), h("sup", "", "T"), " ");
     } else {
-      span.append("Σ", h("sub", "", "gates"), " W", h("sup", "", "T"), " ");
+      span.append("Σ", h("sub", "", "gates"), ` ${kind}`, h("sup", "", "T"), " ");
     }
     const label = signal === "g_o" ? varLabel("g_o", n) : this.deltaOf(signal);
     span.append(htmlLabel(label, n, time), ")", h("sub", "", String(j)));
@@ -612,6 +613,12 @@ export class NeuronView {
     // the cell's own words (the LSTM's dc, the GRU's reset path), then every cell's
     const own = this.own?.words || {};
     const K = own[base] ?? WORDS[base];
+    if (base === "dh_above") {
+      const above = (this.view.layer ?? 1) + 1;
+      return rest
+        ? tr("neuron.w.aboveGate", { t, gate, above })
+        : tr("neuron.w.above", { t, above });
+    }
     if (base === "dh_next") {
       if (!rest) return tr("neuron.w.next", { next: t + 1 });
       if (own[node.name]) return tr(own[node.name], { next: t + 1 });
@@ -625,13 +632,22 @@ export class NeuronView {
   /** Mark the units that send error to this one: outputs of t, step t+1, the unit itself. */
   markNetwork(view) {
     const t = view.t;
-    const targets = [`unit-${t}-${view.unit}`, `node-h-${t}`, `node-yhat-${t}`, `err-out@${t}`];
+    // a stack: the unit's own layer's nodes (node-h_l2-3), and the layer above's at step t
+    const layers = this.index.layers ?? 1;
+    const layer = view.layer ?? layers;
+    const at = (name, l = layer) => (l > 1 ? `${name}_l${l}` : name);
+    const gates = this.index.trace.cell_spec?.gates || [];
+    const targets = [`unit-${t}-${view.unit}`, `node-${at("h")}-${t}`];
+    if (layer === layers) targets.push(`node-yhat-${t}`, `err-out@${t}`);
+    else {
+      targets.push(`node-${at("h", layer + 1)}-${t}`, `err-above@${t}`);
+      for (const g of gates) targets.push(`node-gate-${at(g, layer + 1)}-${t}`);
+    }
     if (view.next) {
-      targets.push(`node-h-${t + 1}`, `err-next@${t}`);
-      for (const g of this.index.trace.cell_spec?.gates || [])
-        targets.push(`node-gate-${g}-${t + 1}`);
+      targets.push(`node-${at("h")}-${t + 1}`, `err-next@${t}`);
+      for (const g of gates) targets.push(`node-gate-${at(g)}-${t + 1}`);
       for (const s of this.otherStates()) {
-        if (view[`d${s}`]) targets.push(`err-${s}@${t}`, `node-${s}-${t + 1}`);
+        if (view[`d${s}`]) targets.push(`err-${s}@${t}`, `node-${at(s)}-${t + 1}`);
       }
     }
     this.marks.set(targets);

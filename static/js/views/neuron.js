@@ -311,9 +311,14 @@ export class NeuronView {
     const next = view.next ? view.next.t : null;
     // a gated cell's error reaches h(t) from t+1 through its gates (and more)
     const gated = (this.index?.trace.cell_spec?.gates || []).length > 0;
-    const rule = next
-      ? tr(gated ? "neuron.ruleGated" : "neuron.rule", { t: view.t, next })
-      : tr("neuron.ruleLast", { t: view.t });
+    // a stack's lower layer: the "next layer" of the MLP rule is also, literally, the layer above
+    const below = view.layer && view.layer < (this.index?.layers ?? 1);
+    const args = { t: view.t, next, j: view.layer, above: (view.layer ?? 0) + 1 };
+    const rule = below
+      ? tr(next ? "neuron.ruleStack" : "neuron.ruleStackLast", args)
+      : next
+        ? tr(gated ? "neuron.ruleGated" : "neuron.rule", args)
+        : tr("neuron.ruleLast", args);
     frag.append(h("p", "nv-rule", rule));
     frag.append(
       h(
@@ -505,7 +510,7 @@ export class NeuronView {
   /** w_kj of a dot's weight (a column j of the matrix named by the API). */
   weightSym(node, k) {
     const n = this.notation;
-    const label = paramLabel(node.weight.name, this.view.cell, n);
+    const label = paramLabel(this.layerName(node.weight.name), this.view.cell, n);
     return htmlLabel({ ...label, s: label.s ? `${label.s},${k}j` : `${k}j` }, n);
   }
 
@@ -560,7 +565,8 @@ export class NeuronView {
       case "dh_next":
         // through every gate at once, or through one gate's weights
         if (!rest) span.append(this.product(null, "deltas.k", t + 1, j));
-        else span.append(this.product(`W_${rest}`, `deltas.${rest}`, t + 1, j));
+        else
+          span.append(this.product(node.weight?.name ?? `W_${rest}`, `deltas.${rest}`, t + 1, j));
         break;
       case "delta":
       case "deltas":
@@ -589,13 +595,24 @@ export class NeuronView {
     return span;
   }
 
+  /**
+   * A parameter's name as the page writes it: the API names a stack's unit's own layer's
+   * parameters under the cell's names (W_f), the page as the trace does (W_f_l2).
+   */
+  layerName(name) {
+    const layer = this.view?.layer ?? 1;
+    if (layer < 2 || /_l\d+$/.test(name) || name === "V" || name === "b_y") return name;
+    return `${name}_l${layer}`;
+  }
+
   /** (Pᵀ s(time))_j: what a weight matrix carries back to unit j. */
   product(param, signal, time, j, kind = "W") {
     const n = this.notation;
     const span = h("span", "nv-prod");
     span.append("(");
     if (param) {
-      span.append(htmlLabel(paramLabel(param, this.view.cell, n), n), h("sup", "", "T"), " ");
+      const label = paramLabel(this.layerName(param), this.view.cell, n);
+      span.append(htmlLabel(label, n), h("sup", "", "T"), " ");
     } else {
       span.append("Σ", h("sub", "", "gates"), ` ${kind}`, h("sup", "", "T"), " ");
     }

@@ -400,10 +400,7 @@ export class Studio extends EventTarget {
     }
   }
 
-  /**
-   * A stack of layers on screen: the page's CSS names the layer's frame in the network's legend
-   * and leaves out the neuron view's hint (the API gives that view for one layer only).
-   */
+  /** A stack of layers on screen: the page's CSS names the layer's frame in the network's legend. */
   markLayers(layers) {
     if (layers > 1) document.body.dataset.layers = String(layers);
     else delete document.body.dataset.layers;

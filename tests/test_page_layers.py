@@ -120,6 +120,11 @@ def test_a_lower_layer_backward_step_highlights_its_row_and_shows_the_error_from
     above = page.locator("#err-above-3-u0-l2")
     assert above.is_visible()
     assert above.get_attribute("data-layer") == "2"
+    # its number is the API's norm of dh_above, as every strand's is its own norm
+    written = page.evaluate(
+        "(v) => import('/static/js/text/format.js').then((m) => m.num(v, 2))",
+        ev["norms"]["dh_above"])
+    assert above.locator(".err-norm").text_content() == written
     assert page.locator("#err-next-3-u0-l2").is_visible()
     # the equation: dh = dh_above + dh_next, the API's own numbers
     line = page.locator('#equation [data-eq="dh"]')

@@ -1079,11 +1079,10 @@ export class NetworkView extends EventTarget {
       // down from that layer's gates (or its h) at step t, beside where err-out runs above
       const above = lay.rowY[layerRow(lay.gates ? "gates" : "h", layer + 1)];
       const from = above + (lay.gates ? lay.gate * (lay.gateRows > 1 ? 2.2 : 1) : R);
-      bundle("err-above", "dh_above", (o) => `M${xo + o},${from}L${xo + o},${y.h - R + 2}`, [
-        xo + pad,
-        (from + y.h - R) / 2,
-        "start",
-      ]);
+      // its number beside the strand's start, level with the upper layer's gates: clear of
+      // dh_next's, written just above h(t) (the strand between them is short)
+      const path = (o) => `M${xo + o},${from}L${xo + o},${y.h - R + 2}`;
+      bundle("err-above", "dh_above", path, [xo + pad, from - 2 * s, "start"]);
     }
     const last = ev.window ? ev.window[1] : idx.T;
     if (t < last) {

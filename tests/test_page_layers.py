@@ -36,9 +36,9 @@ def go_to(page, kind: str, t: int, layer: int) -> dict:
           const h = window.bpttStudio;
           const i = h.trace.events.findIndex(
             (e) => e.kind === kind && e.t === t && e.layer === layer);
-          h.goTo(i);
-          return { i, ev: h.trace.events[i] };
+          return { i, ev: h.trace.events[i], moved: h.goTo({ kind, t, layer }) };
         }""", [kind, t, layer])
+    assert event["moved"]
     assert event["i"] >= 0
     page.wait_for_function(
         "(i) => document.getElementById('network-svg')?.dataset.eventIndex === String(i)",

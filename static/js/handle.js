@@ -91,12 +91,13 @@ export class StudioHandle {
     };
   }
 
-  /** Move the timeline to an event index, or to {kind, t, update} (the first match). */
+  /** Move the timeline to an event index, or to {kind, t, update, layer} (the first match). */
   goTo(target) {
     const index = this.studio.index;
     let i = target;
     if (typeof target === "object" && target !== null && index) {
-      i = index.find(target.kind, target.t ?? null, target.update ?? null);
+      // (a stack: {kind, t, layer} names one layer's step)
+      i = index.find(target.kind, target.t ?? null, target.update ?? null, target.layer ?? null);
     }
     if (!index || !Number.isInteger(i) || i < 0 || i >= index.events.length) return false;
     this.store.update({ event: i });

@@ -56,6 +56,8 @@ const views = {
       accum: $("chart-accum"),
       loss: $("chart-loss"),
       flowMode: $("ctl-flow-mode"),
+      flowLayer: $("ctl-flow-layer"),
+      flowLayerBox: $("flow-layer-box"),
     },
   }),
   predictions: new PredictionsView({ container: $("predictions"), store }),
@@ -112,6 +114,7 @@ const topbar = new TopBar({
   compare: $("ctl-compare"),
   projector: $("btn-projector"),
   controlsToggle: $("btn-controls"),
+  bughunt: $("btn-bughunt"),
 });
 studio = new Studio({
   store,

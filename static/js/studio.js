@@ -125,6 +125,7 @@ export class Studio extends EventTarget {
     }
     if (changed.has("scenario") || changed.has("compare")) {
       this.controls.sync(null);
+      if (changed.has("scenario")) this.topbar.sync(state); // what a stack does not offer
       // into or out of a comparison: the same kind of event at the same t, in the new traces
       this.loading = this.load(state.event, changed.has("compare"));
       return;
@@ -302,6 +303,7 @@ export class Studio extends EventTarget {
     this.controls.sync(trace.config, trace.sizes);
     this.timeline.setEvents(this.index.events, this.index.windows);
     this.markTruncation([trace]);
+    this.markLayers(this.index.layers);
     const exploded = Boolean(trace.non_finite || training?.non_finite);
     this.banner.hidden = !exploded;
     document.body.dataset.exploded = String(exploded);
@@ -396,6 +398,12 @@ export class Studio extends EventTarget {
       console.warn(err);
       this.compare.setSpread({ ...base, state: "failed" });
     }
+  }
+
+  /** A stack of layers on screen: the page's CSS names the layer's frame in the network's legend. */
+  markLayers(layers) {
+    if (layers > 1) document.body.dataset.layers = String(layers);
+    else delete document.body.dataset.layers;
   }
 
   /** A randomized truncation on screen: the page's CSS names ξ in the network's legend. */

@@ -40,6 +40,7 @@ const SLOTS = [
   ["data.targets", "editors"],
   ["data", "data"],
   ["hidden_size", "hidden"],
+  ["num_layers", "layers"],
   ["cell", "cell"],
   ["activation", "activation"],
   ["loss_at", "loss-at"],
@@ -204,6 +205,10 @@ export class Controls {
     $("ctl-hidden").addEventListener("change", (e) => {
       const v = this.number(e.target, "hidden", { integer: true });
       if (v !== undefined) this.set("hidden_size", v);
+    });
+    $("ctl-layers").addEventListener("change", (e) => {
+      const v = this.number(e.target, "layers", { integer: true });
+      if (v !== undefined) this.set("num_layers", v);
     });
     $("ctl-seed").addEventListener("change", (e) => {
       const v = this.number(e.target, "seed", { integer: true });
@@ -390,6 +395,7 @@ export class Controls {
     };
     setv("ctl-cell", c.cell || DEFAULT_CELL);
     setv("ctl-hidden", c.hidden_size ?? 4);
+    setv("ctl-layers", c.num_layers ?? 1);
     setv("ctl-activation", c.activation || "tanh");
     setv("ctl-loss", s.loss || "");
     setv("ctl-loss-at", c.loss_at || "every");
@@ -413,10 +419,20 @@ export class Controls {
         : tr("ctl.loss.fromData");
     }
     this.syncEnabled();
+    this.syncStack(c.num_layers ?? 1);
     const trained = this.store.get().scenario.train;
     $("btn-untrain").hidden = !trained;
     $("train-status").textContent = trained ? tp("ctl.trained", trained) : "";
     this.syncOwn(s);
+  }
+
+  /**
+   * A stack of layers: the API plants a bug hunt's bug in one layer's pass only (it refuses
+   * num_layers > 1 with a bug); the top bar does not offer the hunt, and the note under the
+   * layers says why.
+   */
+  syncStack(layers) {
+    $("stack-note").hidden = !(layers > 1);
   }
 
   /** Whose numbers are in use (the editors' own), and whether the worksheet is available. */
@@ -435,14 +451,22 @@ export class Controls {
       }),
     );
     const z = this.sizes;
+    // the worksheet writes one layer's pass (its tables have a column a step): not a stack's
+    const stacked = (z?.layers ?? 1) > 1;
     const fits =
       z &&
+      !stacked &&
       z.T <= WORKSHEET.maxSteps &&
       z.H <= WORKSHEET.maxHidden &&
       Math.max(z.D, z.K) <= WORKSHEET.maxInputs;
     for (const id of ["btn-worksheet-key", "btn-worksheet-blank"]) $(id).disabled = !fits;
     const hint = $("worksheet-hint");
-    hint.dataset.i18n = fits || !z ? "ctl.worksheet.hint" : "ctl.worksheet.unavailable";
+    hint.dataset.i18n =
+      fits || !z
+        ? "ctl.worksheet.hint"
+        : stacked
+          ? "ctl.worksheet.stack"
+          : "ctl.worksheet.unavailable";
     const args = z ? { ...z, maxT: WORKSHEET.maxSteps, maxH: WORKSHEET.maxHidden } : {};
     args.maxD = WORKSHEET.maxInputs;
     hint.dataset.i18nArgs = JSON.stringify(args);

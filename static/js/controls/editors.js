@@ -15,6 +15,7 @@ import { t as tr } from "../text/i18n.js";
 import {
   labelText,
   paramLabel,
+  paramLayer,
   rightText,
   specParams,
   timeIndex,
@@ -241,10 +242,16 @@ export class Editors {
     return { inputs: trace?.inputs ?? [], targets: trace?.targets ?? [], own: false };
   }
 
-  /** The initial state h0 (c0): the scenario's own, else the state the API started from. */
-  stateShown(name) {
-    if (this.scenario[`${name}0`]) return { values: this.scenario[`${name}0`], own: true };
-    const first = this.studio.trace?.events?.find((e) => e.kind === "forward");
+  /**
+   * The initial state h0 (c0): the scenario's own, else the state the API started from; a
+   * stack's (num_layers × H, a row a layer) one layer's row: `layer` 1-based, null for one layer.
+   */
+  stateShown(name, layer = null) {
+    const own = this.scenario[`${name}0`];
+    if (own) return { values: layer ? (own[layer - 1] ?? []) : own, own: true };
+    const first = this.studio.trace?.events?.find(
+      (e) => e.kind === "forward" && (layer === null || e.layer === layer),
+    );
     return { values: first?.[`${name}_prev`] ?? [], own: false };
   }
 
@@ -702,10 +709,16 @@ export class Editors {
     const spec = this.spec.params[name];
     const [, right] = spec.factors;
     const vector = spec.shape.length === 1;
-    const vocab = right === "x" ? this.studio.trace?.vocab : null;
-    const caption = right
-      ? tr("ed.multiplies", { v: rightText(right, this.notation) })
-      : tr("ed.bias");
+    // a stack's layer j >= 2 multiplies the layer below's h(t), not x(t): its columns are that
+    // layer's units, not the vocabulary
+    const layer = paramLayer(name);
+    const below = right === "x" && layer > 1;
+    const vocab = right === "x" && !below ? this.studio.trace?.vocab : null;
+    const caption = below
+      ? tr("ed.multipliesBelow", { v: rightText("h", this.notation), j: layer - 1 })
+      : right
+        ? tr("ed.multiplies", { v: rightText(right, this.notation) })
+        : tr("ed.bias");
     this.gridBox(parent, {
       name: `params.${name}`,
       title: this.paramName(name),
@@ -730,16 +743,37 @@ export class Editors {
     const names = this.spec?.state ?? ["h"];
     let own = false;
     const grids = el("div", "ed-grids", parent);
+    // a stack: one grid a layer, bottom first; a change writes the whole num_layers × H state
+    const layers = this.studio.index?.layers ?? 1;
     for (const name of names) {
-      const shown = this.stateShown(name);
-      own ||= shown.own;
-      this.gridBox(grids, {
-        name: `${name}0`,
-        title: labelText(varLabel(name, n), n, 0),
-        symbol: true,
-        vector: true,
-        values: shown.values,
-        onChange: (v) => this.write({ [`${name}0`]: v }),
+      if (layers === 1) {
+        const shown = this.stateShown(name);
+        own ||= shown.own;
+        this.gridBox(grids, {
+          name: `${name}0`,
+          title: labelText(varLabel(name, n), n, 0),
+          symbol: true,
+          vector: true,
+          values: shown.values,
+          onChange: (v) => this.write({ [`${name}0`]: v }),
+        });
+        continue;
+      }
+      const rows = Array.from({ length: layers }, (_, k) => this.stateShown(name, k + 1));
+      own ||= rows.some((r) => r.own);
+      rows.forEach((shown, k) => {
+        this.gridBox(grids, {
+          name: `${name}0.${k}`,
+          title: tr("ed.stateLayer", { v: labelText(varLabel(name, n), n, 0), j: k + 1 }),
+          symbol: true,
+          vector: true,
+          values: shown.values,
+          onChange: (v) => {
+            const all = rows.map((r) => [...r.values]);
+            all[k] = v;
+            this.write({ [`${name}0`]: all });
+          },
+        });
       });
     }
     if (own) {

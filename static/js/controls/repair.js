@@ -69,6 +69,7 @@ const LABELS = {
   data: "ctl.data",
   cell: "ctl.cell",
   hidden_size: "ctl.hidden",
+  num_layers: "ctl.layers",
   activation: "ctl.activation",
   seed: "ctl.seed",
   spectral_radius: "ctl.rho",

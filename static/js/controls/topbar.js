@@ -10,8 +10,9 @@ import { t } from "../text/i18n.js";
 import { symbolArgs } from "../text/notation.js";
 
 export class TopBar {
-  constructor({ store, lang, notation, compare, projector, controlsToggle }) {
+  constructor({ store, lang, notation, compare, projector, controlsToggle, bughunt }) {
     this.store = store;
+    this.bughunt = bughunt;
     this.lang = lang;
     this.notation = notation;
     this.compare = compare;
@@ -58,6 +59,12 @@ export class TopBar {
     this.lang.value = state.lang;
     this.notation.value = state.notation;
     this.compare.value = state.compare || "";
+    // a stack of layers: the API plants a bug in one layer's pass only (it refuses
+    // num_layers > 1), so the hunt is not offered (the note under the layers says why)
+    const stacked = (state.scenario?.num_layers ?? 1) > 1;
+    if (this.bughunt) this.bughunt.hidden = stacked;
+    const bugOption = this.compare.querySelector('option[value="bug"]');
+    if (bugOption) bugOption.disabled = stacked;
     body.dataset.lang = state.lang;
     body.dataset.notation = state.notation;
     const projector = state.view === "projector";

@@ -51,6 +51,14 @@ const FIELDS = [
     },
   ],
   [
+    // a stack of layers (num_layers, 1-4): layers=3
+    "layers",
+    (s) => s.num_layers,
+    (s, v) => {
+      s.num_layers = num(v);
+    },
+  ],
+  [
     "act",
     (s) => s.activation,
     (s, v) => {

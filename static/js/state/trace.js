@@ -83,14 +83,20 @@ export class TraceIndex {
     this.cell = trace.config?.cell || DEFAULT_CELL;
     this.sizes = trace.sizes;
     this.T = trace.sizes.T;
+    // a stack of layers (num_layers > 1): the events carry their layer, 1-based, bottom first;
+    // one layer's events carry none (its layer is 1, the top)
+    this.layers = trace.sizes.layers ?? 1;
     this.windows = trace.windows || [];
-    this.forwardAt = new Array(this.T + 1).fill(-1);
-    this.backwardAt = new Map(); // "update:t" -> event index
+    // forwardAt: the top layer's (the one the output reads); forwardIn[layer - 1]: each layer's
+    this.forwardIn = Array.from({ length: this.layers }, () => new Array(this.T + 1).fill(-1));
+    this.forwardAt = this.forwardIn[this.layers - 1];
+    this.backwardAt = new Map(); // "update:t" (a stack: "update:t:layer") -> event index
     this.updateAt = []; // update i -> event index
     this.windowOfEvent = new Array(this.events.length).fill(0);
     this.events.forEach((ev, i) => {
-      if (ev.kind === "forward") this.forwardAt[ev.t] = i;
-      else if (ev.kind === "backward") this.backwardAt.set(`${ev.update}:${ev.t}`, i);
+      if (ev.kind === "forward") this.forwardIn[this.layerOf(ev) - 1][ev.t] = i;
+      else if (ev.kind === "backward")
+        this.backwardAt.set(this.backwardKey(ev.update, ev.t, ev.layer), i);
       else if (ev.kind === "update") this.updateAt[ev.update] = i;
     });
     // A forward event belongs to the window whose update comes next.
@@ -122,7 +128,7 @@ export class TraceIndex {
     const carried = (this.trace.cell_spec?.state || []).slice(1).map((s) => `d${s}_next`);
     for (const ev of this.events) {
       if (ev.kind !== "backward") continue;
-      err = maxAbs(ev.dh_out, maxAbs(ev.dh_next, err));
+      err = maxAbs(ev.dh_out, maxAbs(ev.dh_next, maxAbs(ev.dh_above, err)));
       for (const key of carried) err = maxAbs(ev[key], err);
       delta = maxAbs(ev.delta ?? ev.deltas, delta);
     }
@@ -141,14 +147,25 @@ export class TraceIndex {
     return this.events[i];
   }
 
-  forward(t) {
-    const i = this.forwardAt[t];
+  /** The layer of an event (1 for one layer's, and for an update: it has none). */
+  layerOf(ev) {
+    return ev?.layer ?? 1;
+  }
+
+  backwardKey(update, t, layer) {
+    return this.layers > 1 ? `${update}:${t}:${layer ?? this.layers}` : `${update}:${t}`;
+  }
+
+  /** The forward event of step t of a layer (the top one, which the output reads, by default). */
+  forward(t, layer = this.layers) {
+    const i = this.forwardIn[layer - 1]?.[t] ?? -1;
     return i >= 0 ? this.events[i] : null;
   }
 
-  /** True when h(t) has been computed by event index i. */
-  computed(t, i) {
-    return t === 0 || (this.forwardAt[t] >= 0 && this.forwardAt[t] <= i);
+  /** True when h(t) of a layer (the top one by default) has been computed by event index i. */
+  computed(t, i, layer = this.layers) {
+    const at = this.forwardIn[layer - 1]?.[t] ?? -1;
+    return t === 0 || (at >= 0 && at <= i);
   }
 
   /** Event indexes of the backward steps of event i's window reached so far (i included). */
@@ -166,11 +183,14 @@ export class TraceIndex {
     return out;
   }
 
-  /** The backward event of step t in the current window, if already reached by event i. */
-  backwardReached(t, i) {
+  /**
+   * The backward event of step t in the current window, if already reached by event i; of a
+   * layer of a stack (by default the layer of event i, or the top one at an update).
+   */
+  backwardReached(t, i, layer = null) {
     const ev = this.events[i];
     if (!ev || ev.kind === "forward") return null;
-    const k = this.backwardAt.get(`${ev.update}:${t}`);
+    const k = this.backwardAt.get(this.backwardKey(ev.update, t, layer ?? ev.layer));
     return k !== undefined && k <= i ? this.events[k] : null;
   }
 
@@ -178,11 +198,17 @@ export class TraceIndex {
     return this.windows[this.windowOfEvent[i]] || null;
   }
 
-  /** Index of the first event of a kind at step t (lessons and tests jump with it). */
-  find(kind, t, update = null) {
+  /**
+   * Index of the first event of a kind at step t (lessons and tests jump with it); of a layer
+   * of a stack when given (else the first, whatever its layer).
+   */
+  find(kind, t, update = null, layer = null) {
     return this.events.findIndex(
       (e) =>
-        e.kind === kind && (t === null || e.t === t) && (update === null || e.update === update),
+        e.kind === kind &&
+        (t === null || e.t === t) &&
+        (update === null || e.update === update) &&
+        (layer === null || this.layerOf(e) === layer),
     );
   }
 

@@ -63,8 +63,17 @@ export function splitSign(label) {
 const suffix = (name) => name.split("_").slice(1).join("_");
 const kindOf = (name) => name.split("_")[0];
 
-/** Label of a parameter (engine name such as "W", "U_f", "b_y") of a cell. */
+/**
+ * Label of a parameter (engine name such as "W", "U_f", "b_y") of a cell. A stack's layer
+ * j >= 2 (W_l2, U_f_l3) is its layer-1 parameter's label with "_l<j>" after its subscript, as
+ * the API names it (W_l2, W_f_l3; d2l's W_xf_l3), so that no two layers read alike.
+ */
 export function paramLabel(name, cell, notation) {
+  const layer = /_l(\d+)$/.exec(name);
+  if (layer) {
+    const base = paramLabel(name.slice(0, layer.index), cell, notation);
+    return { ...base, s: base.s ? `${base.s}_l${layer[1]}` : `l${layer[1]}` };
+  }
   if (name === "V" || name === "b_y") {
     if (notation === "d2l") return name === "V" ? L("W", "hq") : L("b", "q");
     if (notation === "coursera") return name === "V" ? L("W", "ya") : L("b", "y");
@@ -251,6 +260,26 @@ export function readPath(event, path) {
 /** Parameter names of a cell in the spec's order (the order of the trace's params). */
 export function specParams(spec) {
   return Object.keys(spec?.params || {});
+}
+
+/** The layer of a stack a parameter belongs to, from its name: W_f_l2 -> 2, W_f (and V) -> 1. */
+export function paramLayer(name) {
+  const m = /_l(\d+)$/.exec(name);
+  return m ? Number(m[1]) : 1;
+}
+
+/**
+ * The cell_spec of one layer of a stack (its params only, and the output's V and b_y at the
+ * top, the layer the output reads); one layer's spec as it is. `layers`: the stack's height.
+ */
+export function layerSpec(spec, layer, layers) {
+  if (!spec || layers <= 1) return spec;
+  const params = Object.fromEntries(
+    Object.entries(spec.params || {}).filter(
+      ([name, p]) => paramLayer(name) === layer && (p.factors?.[0] !== "g_o" || layer === layers),
+    ),
+  );
+  return { ...spec, params };
 }
 
 /** The gates of a cell, from its spec. */

@@ -4,11 +4,20 @@ import { SIZES } from "./config.js";
 /**
  * Rows of the unrolled network from top to bottom, from the trace's cell_spec (docs/trace-format.md):
  * the loss, the output, the cell's state vectors (h, and the LSTM's c), a row of gates when the
- * cell has any, the input.
+ * cell has any, the input. A stack of layers repeats the state and gate rows once a layer, the
+ * top layer's first (under the output that reads it), layer 1's last (over the input it reads).
  */
-export function rowsOf(spec) {
+export function rowsOf(spec, layers = 1) {
   const state = spec?.state?.length ? spec.state : ["h"];
-  return ["L", "yhat", ...state, ...(spec?.gates?.length ? ["gates"] : []), "x"];
+  const block = [...state, ...(spec?.gates?.length ? ["gates"] : [])];
+  const stacked = [];
+  for (let j = layers; j >= 1; j -= 1) stacked.push(...block.map((name) => layerRow(name, j)));
+  return ["L", "yhat", ...stacked, "x"];
+}
+
+/** The row of a layer's state or gates: its own name for layer 1, "h_l2", "gates_l3" above. */
+export function layerRow(name, layer) {
+  return layer > 1 ? `${name}_l${layer}` : name;
 }
 
 /**
@@ -19,8 +28,8 @@ export function rowsOf(spec) {
  * spread to fill the width. Past the smallest scale the drawing scrolls (T up to 200) rather
  * than let nodes overlap. `spec` is the trace's cell_spec (its state and gates make the rows).
  */
-export function networkLayout({ T, spec, available, maxHeight = Infinity }) {
-  const rows = rowsOf(spec);
+export function networkLayout({ T, spec, available, maxHeight = Infinity, layers = 1 }) {
+  const rows = rowsOf(spec, layers);
   const gates = spec?.gates?.length || 0;
   const firstCol = 0.6; // column 0 is narrower: it holds only the initial state
   const m0 = SIZES.margin;
@@ -65,6 +74,7 @@ export function networkLayout({ T, spec, available, maxHeight = Infinity }) {
     row,
     gates,
     gateRows,
+    layers,
   };
 }
 
@@ -78,7 +88,7 @@ export function baseHeight(n) {
  * Centres of the gate nodes of column t (LSTM f i g o; GRU z r n): one row, or two rows of
  * ceil(count / 2) when one row would not fit the column; never overlapping.
  */
-export function gateSlots(layout, t) {
+export function gateSlots(layout, t, layer = 1) {
   const count = layout.gates;
   const perRow = Math.ceil(count / layout.gateRows);
   const pitch = 2 * layout.gate + SIZES.gateGap * layout.scale;
@@ -89,7 +99,7 @@ export function gateSlots(layout, t) {
     const j = k - r * perRow;
     return {
       x: layout.colX(t) + (j - (inRow - 1) / 2) * pitch,
-      y: layout.rowY.gates + (r === 0 ? -dy : dy),
+      y: layout.rowY[layerRow("gates", layer)] + (r === 0 ? -dy : dy),
     };
   });
 }

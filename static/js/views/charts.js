@@ -51,7 +51,8 @@ function idOf(object) {
 
 export class ChartsView {
   constructor({ containers }) {
-    this.c = containers; // {section, gradNorms, errorFlow, accum, loss, flowMode}
+    // {section, gradNorms, errorFlow, accum, loss, flowMode, flowLayer, flowLayerBox}
+    this.c = containers;
     this.index = null;
     this.training = null;
     this.notation = "goodfellow";
@@ -59,6 +60,8 @@ export class ChartsView {
     this.eventIndex = 0;
     this.nameMatrices(false); // before the first translation of the page
     this.flowMode = this.c.flowMode?.value || "error_flow";
+    // a stack's layer whose error flow is shown (error_flow_layers), 1-based; null: the top
+    this.flowLayer = null;
     this.jacobian = null; // {index, matrix} fetched for the Jacobian mode, or {index, error}
     this.plots = null; // plots.js, once loaded
     this.drawnKey = null;
@@ -73,6 +76,11 @@ export class ChartsView {
     this.observer.observe(this.c.section);
     this.c.flowMode?.addEventListener("change", () => {
       this.flowMode = this.c.flowMode.value;
+      this.syncFlowLayers();
+      this.draw();
+    });
+    this.c.flowLayer?.addEventListener("change", () => {
+      this.flowLayer = Number(this.c.flowLayer.value);
       this.draw();
     });
     // a person pointing at a chart (the pointer over it, the keyboard in it) sees it at once
@@ -99,6 +107,37 @@ export class ChartsView {
 
   setTrace(index) {
     this.index = index;
+    this.syncFlowLayers();
+  }
+
+  /**
+   * A stack (the diagnostics' error_flow_layers): a choice of the layer whose error flow is
+   * shown, the top by default (the API's error_flow); kept across traces of the same height.
+   * The Jacobian norms are the top layer's own recursion (CONTRACT.md): no choice then.
+   */
+  syncFlowLayers() {
+    const select = this.c.flowLayer;
+    if (!select) return;
+    const layers = this.index?.trace?.diagnostics?.error_flow_layers?.length ?? 0;
+    this.c.flowLayerBox.hidden = layers < 2;
+    select.disabled = this.flowMode === "jacobian_norms";
+    if (layers < 2) {
+      this.flowLayer = null;
+      return;
+    }
+    if (select.options.length !== layers) {
+      select.replaceChildren();
+      for (let j = 1; j <= layers; j += 1) {
+        const option = document.createElement("option");
+        option.value = String(j);
+        option.dataset.i18n = j === layers ? "charts.layer.top" : "charts.layer.option";
+        option.dataset.i18nArgs = JSON.stringify({ j });
+        option.textContent = tr(option.dataset.i18n, { j });
+        select.append(option);
+      }
+    }
+    if (!(this.flowLayer >= 1 && this.flowLayer <= layers)) this.flowLayer = layers;
+    select.value = String(this.flowLayer);
   }
 
   /** No trace to chart (the first scenario failed): say so, not "Drawing the chart…". */
@@ -152,6 +191,7 @@ export class ChartsView {
       this.notation,
       this.lang,
       this.flowMode,
+      this.flowLayer,
       jac,
     ].join("|");
   }

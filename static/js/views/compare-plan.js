@@ -152,9 +152,19 @@ export function eventNumbers(index, i) {
   }
   if (ev.kind === "backward") {
     const norms = ev.norms ?? {}; // the engine's lengths of the error vectors
+    // a lower layer of a stack has no output of its own: its error comes from the layer above
+    // (the API sends no norm of dh_above: "—", none is computed here)
+    const below = ev.layer && ev.layer < (index.layers ?? 1);
     return [
       { key: "cmp.num.dh", value: norms.dh ?? null, args: { t: ev.t }, id: "dh" },
-      { key: "cmp.num.dhOut", value: norms.dh_out ?? null, args: { t: ev.t }, id: "dh_out" },
+      below
+        ? {
+            key: "cmp.num.dhAbove",
+            value: norms.dh_above ?? null,
+            args: { t: ev.t, j: ev.layer + 1 },
+            id: "dh_above",
+          }
+        : { key: "cmp.num.dhOut", value: norms.dh_out ?? null, args: { t: ev.t }, id: "dh_out" },
       {
         key: "cmp.num.dhNext",
         value: norms.dh_next ?? null,

@@ -15,6 +15,7 @@ import {
   groupLabel,
   labelParts,
   labelText,
+  layerSpec,
   leftLabel,
   paramGroups,
   paramLabel,
@@ -163,7 +164,34 @@ export class EquationView {
   }
 
   v(name, t = null) {
+    // a stack's layer j >= 2 reads the layer below's h(t) where layer 1 reads x(t)
+    if (name === "x" && this.layer > 1) {
+      return row(
+        this.label(varLabel("h", this.notation), t),
+        mtext(tr("eq.ofLayer", { j: this.layer - 1 })),
+      );
+    }
     return this.label(varLabel(name, this.notation), t);
+  }
+
+  /**
+   * A node a cell's lines name (node-h-3, node-gate-f-3, node-x-3) as the event's layer has it
+   * in a stack: node-h_l2-3, node-gate-f_l2-3, and for x the layer below's h (network.js).
+   */
+  layered(id) {
+    if (!(this.layer > 1)) return id;
+    const state = /^node-(h|c)-(\d+)$/.exec(id);
+    if (state) return this.nodeId(state[1], state[2]);
+    const gate = /^node-gate-([a-z]+)-(\d+)$/.exec(id);
+    if (gate) return `node-gate-${gate[1]}_l${this.layer}-${gate[2]}`;
+    const input = /^node-x-(\d+)$/.exec(id);
+    if (input) return this.nodeId("h", input[1], this.layer - 1);
+    return id;
+  }
+
+  /** A node's id in a stack: a layer above the first is named "h_l2" (network.js). */
+  nodeId(name, t, layer = this.layer) {
+    return `node-${layer > 1 ? `${name}_l${layer}` : name}-${t}`;
   }
 
   /**
@@ -184,16 +212,19 @@ export class EquationView {
   }
 
   p(name) {
-    return this.label(paramLabel(name, this.index.cell, this.notation));
+    // a stack's layer j >= 2 has its own parameters, named "_l<j>" (the output's are one)
+    const own = this.layer > 1 && name !== "V" && name !== "b_y" ? `${name}_l${this.layer}` : name;
+    return this.label(paramLabel(own, this.index.cell, this.notation));
   }
 
   /** The generic gate-k parameter of a kind ("W", "U", "b") in the current notation. */
   pk(kind) {
     const n = this.notation;
-    if (kind === "b" || n === "goodfellow") return this.label({ b: kind, s: "k" });
-    if (n === "d2l") return this.label({ b: "W", s: kind === "W" ? "hk" : "xk" });
-    if (n === "haykin") return this.label({ b: "W", s: kind === "W" ? "a,k" : "b,k" });
-    return this.label({ b: "W", s: "k", post: kind === "W" ? "[:,a]" : "[:,x]" });
+    const l = this.layer > 1 ? `_l${this.layer}` : ""; // a stack's layer: its own parameters
+    if (kind === "b" || n === "goodfellow") return this.label({ b: kind, s: `k${l}` });
+    if (n === "d2l") return this.label({ b: "W", s: kind === "W" ? `hk${l}` : `xk${l}` });
+    if (n === "haykin") return this.label({ b: "W", s: kind === "W" ? `a,k${l}` : `b,k${l}` });
+    return this.label({ b: "W", s: `k${l}`, post: kind === "W" ? "[:,a]" : "[:,x]" });
   }
 
   pT(name) {
@@ -253,7 +284,8 @@ export class EquationView {
   }
 
   /** A term that points at nodes of the network (HTML when it holds a vector of numbers). */
-  term(nodes, ...children) {
+  term(ids, ...children) {
+    const nodes = ids.map((id) => this.layered(id));
     if (children.some((c) => c.ns === HTML)) {
       return html(
         "span",
@@ -318,6 +350,9 @@ export class EquationView {
     }
     const i = Math.min(this.eventIndex, this.index.events.length - 1);
     const ev = this.index.event(i);
+    // a stack: the event's own layer (its parameters, what it reads); 1 for one layer's events
+    this.layers = this.index.layers ?? 1;
+    this.layer = ev.layer ?? 1;
     const lines = !this.ownLines(ev)
       ? [{ id: "no-cell", math: [], note: "cell.noModule", noteParams: { cell: this.index.cell } }]
       : ev.kind === "forward"
@@ -325,7 +360,8 @@ export class EquationView {
         : ev.kind === "backward"
           ? this.backward(ev)
           : this.update(ev);
-    const head = tr(`eq.head.${ev.kind}`, { t: ev.t, u: (ev.update ?? 0) + 1 });
+    let head = tr(`eq.head.${ev.kind}`, { t: ev.t, u: (ev.update ?? 0) + 1 });
+    if (ev.layer) head = tr("eq.head.layer", { head, j: ev.layer, n: this.layers });
     const shown = [html("h3", { class: "eq-head" }, head)];
     for (const line of lines) {
       // runs of MathML become one <math> each; vectors of numbers sit between them as HTML
@@ -377,7 +413,9 @@ export class EquationView {
     const xTerm = () => this.term(xNode, this.v("x", t));
     const hTerm = () => this.term(hPrev, this.v("h", t - 1));
     const lines = [];
-    const tok = idx.trace.vocab ? idx.tokens(t).x : null;
+    // (a stack's layer j >= 2 reads the layer below's h(t), a vector: no token, no units)
+    const first = this.layer === 1;
+    const tok = idx.trace.vocab && first ? idx.tokens(t).x : null;
     // the inputs of this step
     const inputs = [hTerm(), mo("="), this.vec(ev.h_prev, "h_prev")];
     if (tok !== null) {
@@ -392,7 +430,7 @@ export class EquationView {
         mo(")"),
       );
       lines.push({ id: "inputs", math: inputs });
-    } else if (scale) {
+    } else if (scale && first) {
       // a series: the network reads z-scores, x(t) = (s(t) − μ) / σ; said once, here
       inputs.push(mo(","), SPACE(), xTerm(), mo("="), ...this.standardised(ev.x?.[0], "x"));
       lines.push({
@@ -407,6 +445,8 @@ export class EquationView {
     }
     const state = { hTerm, xTerm, hPrev, act: FN[act] };
     lines.push(...cellModule(this.index.cell).equation.forward(this, ev, t, state));
+    // a stack: the output and the loss read the top layer's h(t); a lower layer's step ends here
+    if (this.layer < this.layers) return lines;
     const ce = idx.trace.config?.loss !== "mse";
     const yhat = () => this.term([`node-yhat-${t}`], this.v("yhat", t));
     if (ce) {
@@ -526,20 +566,24 @@ export class EquationView {
     // no error from this step's own output: no loss here, or its loss went in an earlier window
     const injected = !(Array.isArray(ev.g_o) && ev.g_o.every((v) => v === 0));
     const outTerm = this.term([`node-yhat-${t}`, `err-out@${t}`], this.pT("V"), this.v("g_o", t));
-    // g_o(t)
-    lines.push({
-      id: "g_o",
-      math: [
-        this.term([`node-yhat-${t}`], this.v("g_o", t)),
-        mo("="),
-        ...this.outputError(ce, t),
-        mo("="),
-        this.vec(ev.g_o, "g_o"),
-      ],
-      note: injected ? null : "eq.noLossHere",
-    });
-    // dh(t) = V^T g_o(t) + (error from t+1)
-    const nextIds = [`node-h-${t + 1}`, `err-next@${t}`];
+    // g_o(t): the output's error, which only the top layer of a stack reads
+    if (this.layer === this.layers) {
+      lines.push({
+        id: "g_o",
+        math: [
+          this.term([`node-yhat-${t}`], this.v("g_o", t)),
+          mo("="),
+          ...this.outputError(ce, t),
+          mo("="),
+          this.vec(ev.g_o, "g_o"),
+        ],
+        note: injected ? null : "eq.noLossHere",
+      });
+    }
+    // dh(t) = V^T g_o(t) + (error from t+1); a lower layer of a stack has no output of its own:
+    // dh(t) = (error from the layer above at step t) + (error from t+1)
+    const below = this.layer < this.layers;
+    const nextIds = [this.nodeId("h", t + 1), `err-next@${t}`];
     const own = cellModule(this.index.cell).equation;
     // randomized truncation: what comes from t+1 is weighted by ξ(t+1), the API's draw; a gated
     // cell's sum of terms in parentheses
@@ -553,14 +597,18 @@ export class EquationView {
             : [own.fromNext(this, t, nextIds)]),
         )
       : own.fromNext(this, t, nextIds);
+    const aboveIds = [this.nodeId("h", t, this.layer + 1), `err-above@${t}`];
+    const fromAbove = this.term(aboveIds, mtext(tr("eq.fromAbove", { j: this.layer + 1 })));
     const dhLine = [
-      this.term([`node-h-${t}`], this.v("dh", t)),
+      this.term([this.nodeId("h", t)], this.v("dh", t)),
       mo("="),
-      outTerm,
+      below ? fromAbove : outTerm,
       mo("+"),
       fromNext,
       mo("="),
-      this.term([`node-yhat-${t}`, `err-out@${t}`], this.vec(ev.dh_out, "dh_out")),
+      below
+        ? this.term(aboveIds, this.vec(ev.dh_above, "dh_above"))
+        : this.term([`node-yhat-${t}`, `err-out@${t}`], this.vec(ev.dh_out, "dh_out")),
       mo("+"),
       this.term(nextIds, this.vec(ev.dh_next, "dh_next")),
       mo("="),
@@ -576,6 +624,14 @@ export class EquationView {
       note: dhNote,
       noteParams: { t, next: t + 1, xi: num(xi, 3), sub: subscript(t + 1) },
     });
+    if (below) {
+      lines.push({
+        id: "dh-above",
+        math: [],
+        note: "eq.dhAbove",
+        noteParams: { t, next: t + 1, j: this.layer, above: this.layer + 1 },
+      });
+    }
     // a gate on the network (hover lights its node), and a sigmoid gate's slope σ(1 − σ)
     const g = (name) => this.term([`node-gate-${name}-${t}`], this.gate(name, t));
     const sig = (name) => [g(name), ...oneMinus(this.gate(name, t))];
@@ -619,7 +675,8 @@ export class EquationView {
    * written once with k ("dU_k += δ_k x(t)ᵀ"), the others one by one (the GRU's dW_h).
    */
   contribLine(t) {
-    const spec = this.index.trace.cell_spec;
+    // a stack: the event's own layer's parameters (and the output's at the top)
+    const spec = layerSpec(this.index.trace.cell_spec, this.layer, this.layers);
     const cell = this.index.cell;
     const groups = paramGroups(spec, this.notation);
     const gates = spec.gates || [];

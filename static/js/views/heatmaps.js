@@ -23,6 +23,7 @@ import {
   groupLabel,
   labelText,
   paramGroups,
+  paramLayer,
   readPath,
 } from "../text/notation.js";
 import { maxAbs } from "../state/trace.js";
@@ -364,11 +365,19 @@ export class HeatmapsView {
     this.container.dataset.mode = mode;
     this.container.dataset.detail = idx.detail;
     const update = mode === "update" ? idx.trace.updates?.[ev.update] : null;
-    const fwd = mode === "backward" ? idx.forward(ev.t) : null;
+    // (a stack: the forward step of the event's own layer, whose h(t−1) and input it multiplies)
+    const fwd = mode === "backward" ? idx.forward(ev.t, ev.layer ?? idx.layers) : null;
+    // a stack: a step's cards are its own layer's parameters (the output's with the top's);
+    // an update's are every layer's
+    const eventLayer = idx.layers > 1 && mode !== "update" ? (ev.layer ?? idx.layers) : null;
+    const layerOf = (p) => (this.spec.params[p].factors[0] === "g_o" ? idx.layers : paramLayer(p));
     // forward steps of one window show the same parameters: painted once, not once per step
     const shown = mode === "forward" ? `forward:${ev.version ?? 0}` : i;
     const key = `${shown}|${this.notation}|${language()}`;
     for (const [id, c] of this.cards) {
+      const own = !eventLayer || c.group.names.every((p) => layerOf(p) === eventLayer);
+      setHidden(c.card, !own);
+      if (!own) continue;
       // paint what is on screen; the rest when it scrolls into view
       if (!this.visible.has(id) || c.drawn === key) continue;
       c.drawn = key;

@@ -12,17 +12,20 @@ export function showNode(view, node) {
   const name = node.dataset.node;
   const gate = node.dataset.gate;
   const i = view.eventIndex;
-  const fwd = idx.forward(t);
-  const bwd = idx.backwardReached(t, i);
+  // a stack: a node of a layer (h, c, gates) reads that layer's events; x is layer 1's input,
+  // the output and the loss the top layer's
+  const layer = Number(node.dataset.layer || (name === "x" ? 1 : idx.layers));
+  const fwd = idx.forward(t, layer);
+  const bwd = idx.backwardReached(t, i, layer);
   const rows = [];
   const lab = (v, tt = t) => labelText(varLabel(v, n), n, tt);
   // an error quantity in the notation's sign (Haykin's δ = −∂ℰ/∂v)
   const err = (value, field) => shownError(value, field, n);
   const title = gate ? labelText(gateLabel(gate, n), n, t) : lab(name);
   if (t === 0) {
-    rows.push({ label: lab("h", 0), value: idx.forward(1)?.h_prev });
-    if (name === "c") rows.push({ label: lab("c", 0), value: idx.forward(1)?.c_prev });
-  } else if (!idx.computed(t, i)) {
+    rows.push({ label: lab("h", 0), value: idx.forward(1, layer)?.h_prev });
+    if (name === "c") rows.push({ label: lab("c", 0), value: idx.forward(1, layer)?.c_prev });
+  } else if (!idx.computed(t, i, layer)) {
     rows.push({ label: "", value: tr("net.notYet") });
   } else if (name === "x") {
     // the token itself (a word may be cut short on the node), then its encoding
@@ -72,8 +75,10 @@ export function showErr(view, err) {
   const k = Number(err.parentNode.dataset.event);
   const ev = idx.event(k);
   const name = err.dataset.edge;
-  const field = name === "err-out" ? "dh_out" : name === "err-next" ? "dh_next" : "dc_next";
-  const title = tr(`net.${field}`, { t, next: t + 1 });
+  const field =
+    { "err-out": "dh_out", "err-next": "dh_next", "err-above": "dh_above" }[name] ?? "dc_next";
+  const j = Number(err.dataset.layer || 1);
+  const title = tr(`net.${field}`, { t, next: t + 1, j, above: j + 1 });
   view.tooltip.show(err, title, [
     {
       label: labelText(varLabel(field === "dc_next" ? "dc" : "dh", n), n, t),

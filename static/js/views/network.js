@@ -30,6 +30,7 @@ import { num, raw } from "../text/format.js";
 import {
   bandX,
   curve,
+  layerRow,
   fitText,
   gateSlots,
   networkLayout,
@@ -201,6 +202,7 @@ export class NetworkView extends EventTarget {
     this.builtWidth = this.container.clientWidth;
     const lay = networkLayout({
       T,
+      layers: idx.layers,
       spec: this.spec,
       available: this.builtWidth || 900,
       maxHeight: this.maxHeight(),
@@ -272,6 +274,10 @@ export class NetworkView extends EventTarget {
     // the <svg>s below), never crossed by it
     const cursorId = `${this.idPrefix}net-cursor`;
     this.cursor = el("rect", { id: cursorId, class: "cursor", rx: 8 }, svg);
+    this.layerBand =
+      idx.layers > 1
+        ? el("rect", { id: `${this.idPrefix}net-layer-band`, class: "layer-band", rx: 6 }, svg)
+        : null;
     this.errLayer = el("g", { class: "err-layer" }, svg);
     this.unitLayer = el("g", { class: "unit-layer" }, svg);
     this.buildBands();
@@ -362,8 +368,13 @@ export class NetworkView extends EventTarget {
     }
   }
 
-  nodeGroup(parent, { name, t, kind, x, y, r, gate = null }) {
-    const id = this.idPrefix + (gate ? `node-gate-${gate}-${t}` : `node-${name}-${t}`);
+  /**
+   * A node; in a stack, a layer above the first has ids and row names with "_l<layer>" (as the
+   * API names its parameters: node-h_l2-3, node-gate-f_l2-3) and data-layer.
+   */
+  nodeGroup(parent, { name, t, kind, x, y, r, gate = null, layer = 1 }) {
+    const id =
+      this.idPrefix + (gate ? `node-gate-${layerRow(gate, layer)}-${t}` : `node-${name}-${t}`);
     const g = el(
       "g",
       {
@@ -379,6 +390,10 @@ export class NetworkView extends EventTarget {
       parent,
     );
     if (gate) g.setAttribute("data-gate", gate);
+    if (this.layout.layers > 1 && kind !== "input" && kind !== "output" && kind !== "loss") {
+      g.dataset.layer = layer;
+      if (!gate) g.dataset.node = name.replace(/_l\d+$/, "");
+    }
     el("circle", { r }, g);
     const text = el("text", { class: "node-label", "text-anchor": "middle", dy: "0.35em" }, g);
     return { g, text };
@@ -387,63 +402,111 @@ export class NetworkView extends EventTarget {
   buildColumn(t) {
     const idx = this.index;
     const lay = this.layout;
-    const cellState = "c" in lay.rowY; // a second state vector (the LSTM's c) has its row
     const x = lay.colX(t);
     const y = lay.rowY;
     const colId = `${this.idPrefix}col-${t}`;
     const col = el("g", { class: "col", "data-t": t, id: colId }, this.svgFrame());
     const edges = el("g", { class: "fwd-edges" }, col);
     const nodes = {};
+    // a stack: each layer's nodes and edges in a group of their own, whose data-state says
+    // whether that layer's h(t) is computed yet (layer 1 runs every step before layer 2 does)
+    const blocks = [];
     const R = lay.node;
-    const s = lay.scale;
-    const add = (spec) => {
-      const n = this.nodeGroup(col, { t, x, r: R, ...spec });
-      nodes[spec.gate ? `gate-${spec.gate}` : spec.name] = n;
-      return n;
-    };
-    const edge = (name, d) => {
-      const path = el(
-        "path",
-        {
-          class: "edge",
-          d,
-          "data-edge": name,
-          "data-t": t,
-          id: `${this.idPrefix}edge-${name}-${t}`,
-          "marker-end": `url(#${this.idPrefix}arrow-fwd)`,
-        },
-        edges,
-      );
-      this.hitPath(edges, name, d, t);
-      return path;
+    const makeAdd =
+      (parent, layer = 1) =>
+      (spec) => {
+        const name = spec.gate ? null : spec.name;
+        const row = name && layer > 1 ? layerRow(name, layer) : name;
+        const n = this.nodeGroup(parent, { t, x, r: R, ...spec, name: row, layer });
+        nodes[spec.gate ? layerRow(`gate-${spec.gate}`, layer) : row] = n;
+        return n;
+      };
+    const makeEdge =
+      (parent, layer = 1) =>
+      (name, d) => {
+        const path = el(
+          "path",
+          {
+            class: "edge",
+            d,
+            "data-edge": name,
+            "data-t": t,
+            id: `${this.idPrefix}edge-${layerRow(name, layer)}-${t}`,
+            "marker-end": `url(#${this.idPrefix}arrow-fwd)`,
+          },
+          parent,
+        );
+        if (layer > 1) path.dataset.layer = layer;
+        this.hitPath(parent, name, d, t, layer);
+        return path;
+      };
+    const layerParent = (layer) => {
+      if (lay.layers === 1) return { nodesIn: col, edgesIn: edges };
+      const block = el("g", { class: "layer-block", "data-layer": layer }, col);
+      blocks[layer - 1] = block;
+      return { nodesIn: block, edgesIn: el("g", { class: "fwd-edges" }, block) };
     };
     const px = t > 0 ? lay.colX(t - 1) : null;
 
     if (t === 0) {
-      add({ name: "h", kind: "state", y: y.h });
-      if (cellState) add({ name: "c", kind: "state", y: y.c });
-      return { col, nodes, t };
+      for (let layer = 1; layer <= lay.layers; layer += 1) {
+        const add = makeAdd(layerParent(layer).nodesIn, layer);
+        add({ name: "h", kind: "state", y: y[layerRow("h", layer)] });
+        if ("c" in y) add({ name: "c", kind: "state", y: y[layerRow("c", layer)] });
+      }
+      return { col, nodes, t, blocks };
     }
-    const fwd = idx.forward(t);
+    const add = makeAdd(col);
     const xNode = add({ name: "x", kind: "input", y: y.x });
-    add({ name: "h", kind: "state", y: y.h });
-    add({ name: "yhat", kind: "output", y: y.yhat });
-    const lossNode = add({ name: "L", kind: "loss", y: y.L });
-    if (fwd && !fwd.loss_injected) lossNode.g.classList.add("no-loss");
+    // a stack: the output and the loss read the top layer's h(t), and are drawn as computed
+    // only once it is (every layer's forward event carries them: CONTRACT.md)
+    const outBlock =
+      lay.layers > 1 ? el("g", { class: "layer-block", "data-layer": "output" }, col) : null;
+    const addOut = outBlock ? makeAdd(outBlock) : add;
+    const edge = makeEdge(outBlock ? el("g", { class: "fwd-edges" }, outBlock) : edges);
+    addOut({ name: "yhat", kind: "output", y: y.yhat });
+    const lossNode = addOut({ name: "L", kind: "loss", y: y.L });
+    const fwdTop = idx.forward(t);
+    if (fwdTop && !fwdTop.loss_injected) lossNode.g.classList.add("no-loss");
     this.writeTokens(col, xNode, t);
-
-    edge("h-yhat", `M${x},${y.h - R}L${x},${y.yhat + R + 1}`);
+    // the output reads the top layer's h(t)
+    const hTop = y[layerRow("h", lay.layers)];
+    edge("h-yhat", `M${x},${hTop - R}L${x},${y.yhat + R + 1}`);
     edge("yhat-L", `M${x},${y.yhat - R}L${x},${y.L + R + 1}`);
+    for (let layer = 1; layer <= lay.layers; layer += 1) {
+      const { nodesIn, edgesIn } = layerParent(layer);
+      this.buildLayer({ col: nodesIn, edges: edgesIn, t, x, px, layer, nodes }, makeAdd, makeEdge);
+    }
+    return { col, nodes, t, blocks, outBlock };
+  }
+
+  /**
+   * One layer's h(t) (and c(t), and gates) in column t, with what it reads: x(t) for layer 1,
+   * the layer below's h(t) above it (a stack's input edge, the "x" of its parameters).
+   */
+  buildLayer({ col, edges, t, x, px, layer, nodes }, makeAdd, makeEdge) {
+    const idx = this.index;
+    const lay = this.layout;
+    const y = lay.rowY;
+    const R = lay.node;
+    const s = lay.scale;
+    const add = makeAdd(col, layer);
+    const edge = makeEdge(edges, layer);
+    const row = (name) => y[layerRow(name, layer)];
+    const inputY = layer === 1 ? y.x : y[layerRow("h", layer - 1)];
+    const fwd = idx.forward(t, layer);
+    add({ name: "h", kind: "state", y: row("h") });
     if (!gatesOf(this.spec).length) {
-      edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
-      edge("x-h", `M${x},${y.x - R}L${x},${y.h + R + 1}`);
-    } else this.buildGates({ col, edges, nodes, t, x, px, add, edge });
+      edge("h-h", `M${px + R},${row("h")}L${x - R - 1},${row("h")}`);
+      edge("x-h", `M${x},${inputY - R}L${x},${row("h") + R + 1}`);
+    } else {
+      this.buildGates({ col, edges, nodes, t, x, px, add, edge, layer, inputY });
+    }
     // value strips beside h (and c): one cell per hidden unit, coloured by the API's values
     if (fwd) {
-      this.strip(col, x + R + 3 * s, y.h, fwd.h, idx.scales.h);
-      if (cellState && fwd.c) this.strip(col, x + R + 3 * s, y.c, fwd.c, idx.scales.c);
+      this.strip(col, x + R + 3 * s, row("h"), fwd.h, idx.scales.h);
+      if ("c" in y && fwd.c) this.strip(col, x + R + 3 * s, row("c"), fwd.c, idx.scales.c);
     }
-    return { col, nodes, t };
   }
 
   /** The input token (or series value) on x(t), and the target above L(t). */
@@ -482,25 +545,30 @@ export class NetworkView extends EventTarget {
           : fitText(TraceIndex.shown(yShown), lay.colW - 4 * s, 11 * s);
   }
 
-  /** The gates of an LSTM or GRU column, their edges, and the LSTM's cell state. */
-  buildGates({ col, edges, nodes, t, x, px, add, edge }) {
+  /** The gates of an LSTM or GRU column (of one layer), their edges, and the LSTM's cell state. */
+  buildGates({ col, edges, nodes, t, x, px, add, edge, layer = 1, inputY }) {
     const lay = this.layout;
     const y = lay.rowY;
+    const row = (name) => y[layerRow(name, layer)];
+    const hY = row("h");
     const R = lay.node;
     const s = lay.scale;
     const gates = gatesOf(this.spec);
-    const slots = gateSlots(lay, t);
+    const slots = gateSlots(lay, t, layer);
     const gr = lay.gate;
     const top = Math.min(...slots.map((p) => p.y)) - gr;
-    const thin = (name, d) =>
-      el("path", { class: "edge thin", d, "data-edge": name, "data-t": t }, edges);
-    edge("h-gates", curve(px + R * 0.7, y.h + R * 0.7, slots[0].x - gr, top - 2 * s));
+    const thin = (name, d) => {
+      const path = el("path", { class: "edge thin", d, "data-edge": name, "data-t": t }, edges);
+      if (layer > 1) path.dataset.layer = layer;
+      return path;
+    };
+    edge("h-gates", curve(px + R * 0.7, hY + R * 0.7, slots[0].x - gr, top - 2 * s));
     const inputs = []; // one hit path for every gate's input connection
     gates.forEach((g, k) => {
-      const d = `M${x},${y.x - R}L${slots[k].x},${slots[k].y + gr}`;
+      const d = `M${x},${inputY - R}L${slots[k].x},${slots[k].y + gr}`;
       thin("x-gate", d);
       inputs.push(d);
-      nodes[`gate-${g}`] = this.nodeGroup(col, {
+      nodes[layerRow(`gate-${g}`, layer)] = this.nodeGroup(col, {
         name: "gate",
         t,
         kind: "gate",
@@ -508,24 +576,26 @@ export class NetworkView extends EventTarget {
         y: slots[k].y,
         r: gr,
         gate: g,
+        layer,
       });
     });
-    this.hitPath(edges, "x-gate", inputs.join(""), t);
+    this.hitPath(edges, "x-gate", inputs.join(""), t, layer);
     if ("c" in y) {
       // the cell state: written by every gate but the last; the last gates what c gives h
-      add({ name: "c", kind: "state", y: y.c });
-      edge("c-c", `M${px + R},${y.c}L${x - R - 1},${y.c}`);
-      edge("c-h", `M${x},${y.c - R}L${x},${y.h + R + 1}`);
-      for (const p of slots.slice(0, -1)) thin("gate-c", curve(p.x, p.y - gr, x, y.c + R));
+      const cY = row("c");
+      add({ name: "c", kind: "state", y: cY });
+      edge("c-c", `M${px + R},${cY}L${x - R - 1},${cY}`);
+      edge("c-h", `M${x},${cY - R}L${x},${hY + R + 1}`);
+      for (const p of slots.slice(0, -1)) thin("gate-c", curve(p.x, p.y - gr, x, cY + R));
       const o = slots.at(-1);
       thin(
         "gate-h",
-        `M${o.x},${o.y - gr}C${o.x + 14 * s},${y.c} ${x + R + 6 * s},${y.h + 6 * s} ` +
-          `${x + R - 2 * s},${y.h + 4 * s}`,
+        `M${o.x},${o.y - gr}C${o.x + 14 * s},${cY} ${x + R + 6 * s},${hY + 6 * s} ` +
+          `${x + R - 2 * s},${hY + 4 * s}`,
       );
     } else {
-      edge("h-h", `M${px + R},${y.h}L${x - R - 1},${y.h}`);
-      for (const p of slots) thin("gate-h", curve(p.x, p.y - gr, x, y.h + R));
+      edge("h-h", `M${px + R},${hY}L${x - R - 1},${hY}`);
+      for (const p of slots) thin("gate-h", curve(p.x, p.y - gr, x, hY + R));
     }
   }
 
@@ -571,13 +641,34 @@ export class NetworkView extends EventTarget {
     this.rowLabels = {};
     const g = el("g", { class: "row-labels" }, this.svg);
     for (const row of lay.rows) {
-      if (row === "gates") continue;
+      if (row.startsWith("gates")) continue;
       const text = el(
         "text",
         { x: 6 * lay.scale, y: lay.rowY[row], dy: "0.35em", class: "row-label" },
         g,
       );
       this.rowLabels[row] = text;
+    }
+    // a stack: each layer named under its h row's label ("layer 2"), and a band that frames
+    // the current event's layer across every column (drawCursor)
+    this.layerLabels = [];
+    if (lay.layers > 1) {
+      for (let layer = 1; layer <= lay.layers; layer += 1) {
+        const text = el(
+          "text",
+          {
+            x: 3 * lay.scale,
+            y: lay.rowY[layerRow("h", layer)] + lay.node + 2 * lay.scale,
+            dy: "0.8em",
+            class: "layer-label",
+            "data-layer": layer,
+          },
+          g,
+        );
+        text.dataset.i18n = "net.layer";
+        text.dataset.i18nArgs = JSON.stringify({ j: layer });
+        this.layerLabels.push(text);
+      }
     }
     this.stepLabels = [];
     const tg = el("g", { class: "step-labels", "data-raw": "" }, this.svg);
@@ -601,11 +692,12 @@ export class NetworkView extends EventTarget {
     const n = this.notation;
     this.unitsKey = null; // the unit buttons' labels follow the language and the notation
     for (const [row, text] of Object.entries(this.rowLabels)) {
-      svgLabel(text, varLabel(row, n));
+      svgLabel(text, varLabel(row.replace(/_l\d+$/, ""), n));
       text.setAttribute("data-raw", "");
     }
     for (const { nodes, t } of this.columns) {
-      for (const [key, { g, text }] of Object.entries(nodes)) {
+      for (const [row, { g, text }] of Object.entries(nodes)) {
+        const key = row.replace(/_l\d+$/, ""); // a stack's layer above the first: h_l2 is an h
         let label;
         if (key.startsWith("gate-")) label = gateLabel(key.slice(5), n);
         else label = varLabel(key, n);
@@ -613,7 +705,13 @@ export class NetworkView extends EventTarget {
           svgLabel(text, label);
           text.setAttribute("data-raw", "");
         }
-        g.setAttribute("aria-label", labelText(label, n, t));
+        const layer = Number(g.dataset.layer || 0);
+        g.setAttribute(
+          "aria-label",
+          layer
+            ? tr("net.layerNode", { node: labelText(label, n, t), j: layer })
+            : labelText(label, n, t),
+        );
       }
     }
     this.svg.setAttribute("aria-label", tr("net.aria"));
@@ -635,6 +733,7 @@ export class NetworkView extends EventTarget {
     setAttr(svg, "data-event-index", i);
     setAttr(svg, "data-event-kind", ev.kind);
     setAttr(svg, "data-event-t", ev.t);
+    if (idx.layers > 1) setAttr(svg, "data-event-layer", ev.layer ?? "");
     this.drawColumns(i, ev);
     this.markXi(ev);
     this.drawErrors(i);
@@ -658,10 +757,18 @@ export class NetworkView extends EventTarget {
   /** Columns future (not computed yet), done or current; the window band of the event. */
   drawColumns(i, ev) {
     const idx = this.index;
-    for (const { col, t } of this.columns) {
-      let state = idx.computed(t, i) ? "done" : "future";
+    for (const { col, t, blocks, outBlock } of this.columns) {
+      // a column is under way once its first layer is computed; in a stack each layer's
+      // block says whether its own h(t) is (layer 1 runs every step before layer 2 does)
+      let state = idx.computed(t, i, 1) ? "done" : "future";
       if (t === ev.t) state = "current";
       if (col.dataset.state !== state) col.dataset.state = state;
+      blocks?.forEach((block, k) => {
+        let own = idx.computed(t, i, k + 1) ? "done" : "future";
+        if (t === ev.t && k + 1 === (ev.layer ?? idx.layers)) own = "current";
+        setAttr(block, "data-state", own);
+      });
+      if (outBlock) setAttr(outBlock, "data-state", idx.computed(t, i) ? "done" : "future");
     }
     const w = idx.windowOfEvent[i];
     if (w !== this.lastWindow) {
@@ -716,13 +823,30 @@ export class NetworkView extends EventTarget {
   /** The nodes the event computes: all of a forward step, the states and gates of a backward. */
   markCurrent(ev) {
     const nodes = this.columns[ev.t].nodes;
+    const layers = this.layout.layers;
     const current = [];
-    if (ev.kind === "forward") current.push(...Object.values(nodes).map((n) => n.g));
-    else if (ev.kind === "backward") {
+    // in a stack, the event's own layer's nodes (and what it reads or feeds: x for layer 1,
+    // the output and loss for the top's forward step); an update's: the top h
+    const layer = ev.layer ?? layers;
+    const own = (key) => {
+      const m = /_l(\d+)$/.exec(key);
+      return (m ? Number(m[1]) : 1) === layer;
+    };
+    const stateOrGate = (key) => /^(h|c|gate-)/.test(key);
+    if (ev.kind === "forward") {
       for (const [key, n] of Object.entries(nodes)) {
-        if (key === "h" || key === "c" || key.startsWith("gate-")) current.push(n.g);
+        if (
+          layers === 1 ||
+          (stateOrGate(key) ? own(key) : key === "x" ? layer === 1 : layer === layers)
+        ) {
+          current.push(n.g);
+        }
       }
-    } else current.push(nodes.h.g);
+    } else if (ev.kind === "backward") {
+      for (const [key, n] of Object.entries(nodes)) {
+        if (stateOrGate(key) && own(key)) current.push(n.g);
+      }
+    } else current.push(nodes[layerRow("h", layers)].g);
     // only the nodes whose state changes: the previous event's and this one's
     const now = new Set(current);
     for (const node of this.currentNodes || []) {
@@ -746,7 +870,37 @@ export class NetworkView extends EventTarget {
     const top = lay.rowY.L - lay.node - 4 * lay.scale;
     setAttr(cur, "y", top);
     setAttr(cur, "height", lay.height - top - 16);
+    this.drawLayerBand(ev);
     return [x0, x1];
+  }
+
+  /**
+   * A stack: the band around the rows of the event's layer (its h, c and gates), across every
+   * column, so the current step reads as "step t of layer j"; none at an update.
+   */
+  drawLayerBand(ev) {
+    const band = this.layerBand;
+    if (!band) return;
+    const lay = this.layout;
+    const layer = ev.kind === "update" ? null : (ev.layer ?? lay.layers);
+    band.style.display = layer ? "" : "none";
+    for (const label of this.layerLabels) {
+      label.classList.toggle("is-current", Number(label.dataset.layer) === layer);
+    }
+    if (!layer) return;
+    const s = lay.scale;
+    const rows = lay.rows.filter((r) => r === layerRow(r.replace(/_l\d+$/, ""), layer));
+    const own = rows.filter((r) => !["L", "yhat", "x"].includes(r));
+    const y0 = lay.rowY[own[0]] - lay.node - 5 * s;
+    const last = own.at(-1);
+    const below = last.startsWith("gates") ? lay.gate * (lay.gateRows > 1 ? 2.2 : 1) : lay.node;
+    const y1 = lay.rowY[last] + below + 5 * s;
+    setAttr(band, "data-layer", layer);
+    setAttr(band, "data-kind", ev.kind);
+    setAttr(band, "x", 2 * s);
+    setAttr(band, "width", lay.width - 4 * s);
+    setAttr(band, "y", y0);
+    setAttr(band, "height", y1 - y0);
   }
 
   /**
@@ -755,7 +909,9 @@ export class NetworkView extends EventTarget {
    * H elements, not T·H.
    */
   drawUnits(i, ev) {
-    const fwd = this.index.forward(ev.t);
+    // a stack: the units of the event's own layer (POST /neuron takes its layer)
+    const layer = ev.layer ?? this.index.layers;
+    const fwd = this.index.forward(ev.t, layer);
     const wanted = ev.kind === "backward" && Array.isArray(fwd?.h);
     // the same event's buttons (a redraw that does not move it), or none before and none now
     const key = wanted ? `${i} ${this.notation}` : "";
@@ -768,7 +924,7 @@ export class NetworkView extends EventTarget {
     const H = fwd.h.length;
     const x = lay.colX(ev.t) + lay.node + 3 * s;
     const total = Math.min(30, Math.max(8, H * 4)) * s; // the strip's height (strip())
-    const y0 = lay.rowY.h - total / 2;
+    const y0 = lay.rowY[layerRow("h", layer)] - total / 2;
     const n = this.notation;
     for (let j = 0; j < H; j += 1) {
       const r = el(
@@ -802,8 +958,10 @@ export class NetworkView extends EventTarget {
   openUnit(t, unit, type = "unit") {
     const ev = this.index?.event(this.eventIndex);
     if (!ev || ev.kind === "forward") return false;
-    const k = this.index.find("backward", t, ev.update);
-    if (k < 0 || !this.index.backwardReached(t, Math.max(k, this.eventIndex))) return false;
+    // (a stack: the step of the event's own layer)
+    const layer = ev.layer ?? null;
+    const k = this.index.find("backward", t, ev.update, layer);
+    if (k < 0 || !this.index.backwardReached(t, Math.max(k, this.eventIndex), layer)) return false;
     this.dispatchEvent(new CustomEvent(type, { detail: { event: k, unit } }));
     return true;
   }
@@ -813,6 +971,11 @@ export class NetworkView extends EventTarget {
     const unit = target.closest?.(".unit");
     if (unit) return [Number(unit.dataset.t), Number(unit.dataset.unit)];
     const node = target.closest?.('.node[data-node="h"]');
+    // a stack: an h of the event's own layer (the neuron view is of that layer's units)
+    const ev = this.index?.event(this.eventIndex);
+    if (node?.dataset.layer && Number(node.dataset.layer) !== (ev?.layer ?? this.index.layers)) {
+      return null;
+    }
     if (node && Number(node.dataset.t) > 0) return [Number(node.dataset.t), this.lastUnit ?? 0];
     return null;
   }
@@ -828,12 +991,15 @@ export class NetworkView extends EventTarget {
     const lay = this.layout;
     const t = ev.t;
     const x = lay.colX(t);
-    const y = lay.rowY;
+    // a stack: the rows of the event's own layer (h_l2 ...); one layer's are h and c
+    const layer = ev.layer ?? lay.layers;
+    const y = { ...lay.rowY, h: lay.rowY[layerRow("h", layer)], c: lay.rowY[layerRow("c", layer)] };
     const R = lay.node;
     const s = lay.scale;
     const scale = idx.scales.err;
     const spread = SIZES.strandSpread * s;
     const g = el("g", { class: "err-step", "data-event": k, "data-t": t }, this.errLayer);
+    if (lay.layers > 1) g.dataset.layer = layer;
     // one bundle: a strand per hidden unit, and the length of the error vector written beside it
     const bundle = (name, field, path, [lx, ly, anchor]) => {
       const values = ev[field];
@@ -845,10 +1011,11 @@ export class NetworkView extends EventTarget {
           "data-edge": name,
           "data-t": t,
           "data-update": ev.update,
-          id: `${this.idPrefix}${name}-${t}-u${ev.update}`,
+          id: `${this.idPrefix}${name}-${t}-u${ev.update}${lay.layers > 1 ? `-l${layer}` : ""}`,
         },
         g,
       );
+      if (lay.layers > 1) b.dataset.layer = layer;
       // a thin line in the error's colour under the strands: a bundle whose values are small
       // beside the trace's largest (pale, thin strands) still reads as error flowing there
       el("path", { class: "spine", d: path(0), pathLength: 1 }, b);
@@ -872,7 +1039,9 @@ export class NetworkView extends EventTarget {
       });
       // a wide transparent path makes the bundle easy to hover
       el("path", { class: "hit", d: path(0) }, b);
-      const text = num(ev.norms?.[field] ?? null, 2); // the API's ‖vector‖
+      // the API's ‖vector‖; a norm the API does not send is not written (none is computed here)
+      if (ev.norms?.[field] === undefined && field === "dh_above") return;
+      const text = num(ev.norms?.[field] ?? null, 2);
       // its backdrop: the label's monospaced cells (0.6 em each) and a margin, from the size
       // the CSS gives it (10 px at scale 1; its line box, ascent and descent, 1.2 em tall), so
       // no layout is read to draw it
@@ -905,6 +1074,16 @@ export class NetworkView extends EventTarget {
       (o) => `M${xo + o},${y.L + R}L${xo + o},${y.h - R + 2}`,
       [xo + pad, (y.L + y.yhat) / 2, "start"], // beside the bundle (the margin has room)
     );
+    if (layer < lay.layers) {
+      // a lower layer of a stack: what reached h(t) from the layer above (dh_above), coming
+      // down from that layer's gates (or its h) at step t, beside where err-out runs above
+      const above = lay.rowY[layerRow(lay.gates ? "gates" : "h", layer + 1)];
+      const from = above + (lay.gates ? lay.gate * (lay.gateRows > 1 ? 2.2 : 1) : R);
+      // its number beside the strand's start, level with the upper layer's gates: clear of
+      // dh_next's, written just above h(t) (the strand between them is short)
+      const path = (o) => `M${xo + o},${from}L${xo + o},${y.h - R + 2}`;
+      bundle("err-above", "dh_above", path, [xo + pad, from - 2 * s, "start"]);
+    }
     const last = ev.window ? ev.window[1] : idx.T;
     if (t < last) {
       const nx = lay.colX(t + 1);
@@ -932,10 +1111,11 @@ export class NetworkView extends EventTarget {
   // ---- interaction ----------------------------------------------------------------------
 
   /** The invisible, wide twin of a connection that applies weights: what a click lands on. */
-  hitPath(parent, name, d, t) {
+  hitPath(parent, name, d, t, layer = 1) {
     // (a gated cell's h-h is a carry such as the GRU's z ⊙ h(t−1): no weights on it)
     if (!WEIGHT_EDGES.has(name) || (name === "h-h" && gatesOf(this.spec).length)) return;
-    el("path", { class: "edge-hit", d, "data-hit": name, "data-t": t }, parent);
+    const hit = el("path", { class: "edge-hit", d, "data-hit": name, "data-t": t }, parent);
+    if (layer > 1) hit.dataset.layer = layer;
   }
 
   /** A click on a connection: its weights (the studio's weight card opens them). */
@@ -943,8 +1123,11 @@ export class NetworkView extends EventTarget {
     const hit = e.target.closest?.(".edge-hit");
     if (!hit) return;
     const { hit: edge, t } = hit.dataset;
+    const layer = Number(hit.dataset.layer || 1);
     this.dispatchEvent(
-      new CustomEvent("pick-weights", { detail: { edge, t: Number(t), x: e.pageX, y: e.pageY } }),
+      new CustomEvent("pick-weights", {
+        detail: { edge, t: Number(t), layer, x: e.pageX, y: e.pageY },
+      }),
     );
   }
 

@@ -144,6 +144,8 @@ export class NeuronView {
     };
     // a mini-batch: the unit of the example the studio shows (0-based, as the API numbers it)
     if (this.index.n) body.example = this.index.example;
+    // a stack: the unit of the event's own layer (1-based, as the API numbers layers)
+    if (this.index.layers > 1) body.layer = ev.layer ?? this.index.layers;
     if (this.scenario?.train) {
       // a trained network: the trace starts from the trained weights, which it carries
       const params = this.index.trace.params;
@@ -266,6 +268,7 @@ export class NeuronView {
     const what = varLabel(this.index?.trace.cell_spec?.gates?.length ? "dh" : "delta", n);
     const [before, after = ""] = tr("neuron.title", { delta: "\u0000", j }).split("\u0000");
     title.append(before, htmlLabel(ofUnit(what, j), n, ev ? ev.t : null), after);
+    if (ev?.layer) title.append(` · ${tr("net.layer", { j: ev.layer })}`);
     const close = h("button", "btn nv-close", "×");
     close.type = "button";
     close.dataset.action = "close";
@@ -308,9 +311,14 @@ export class NeuronView {
     const next = view.next ? view.next.t : null;
     // a gated cell's error reaches h(t) from t+1 through its gates (and more)
     const gated = (this.index?.trace.cell_spec?.gates || []).length > 0;
-    const rule = next
-      ? tr(gated ? "neuron.ruleGated" : "neuron.rule", { t: view.t, next })
-      : tr("neuron.ruleLast", { t: view.t });
+    // a stack's lower layer: the "next layer" of the MLP rule is also, literally, the layer above
+    const below = view.layer && view.layer < (this.index?.layers ?? 1);
+    const args = { t: view.t, next, j: view.layer, above: (view.layer ?? 0) + 1 };
+    const rule = below
+      ? tr(next ? "neuron.ruleStack" : "neuron.ruleStackLast", args)
+      : next
+        ? tr(gated ? "neuron.ruleGated" : "neuron.rule", args)
+        : tr("neuron.ruleLast", args);
     frag.append(h("p", "nv-rule", rule));
     frag.append(
       h(
@@ -502,7 +510,7 @@ export class NeuronView {
   /** w_kj of a dot's weight (a column j of the matrix named by the API). */
   weightSym(node, k) {
     const n = this.notation;
-    const label = paramLabel(node.weight.name, this.view.cell, n);
+    const label = paramLabel(this.layerName(node.weight.name), this.view.cell, n);
     return htmlLabel({ ...label, s: label.s ? `${label.s},${k}j` : `${k}j` }, n);
   }
 
@@ -548,10 +556,17 @@ export class NeuronView {
       case "dh_out":
         span.append(this.product("V", "g_o", t, j));
         break;
+      case "dh_above":
+        // a stack's lower layer: what the layer above's deltas of step t send down through its
+        // input matrices (one matrix's dot, or their sum)
+        if (node.weight) span.append(this.product(node.weight.name, node.signal.name, t, j));
+        else span.append(this.product(null, "deltas.k", t, j, "U"));
+        break;
       case "dh_next":
         // through every gate at once, or through one gate's weights
         if (!rest) span.append(this.product(null, "deltas.k", t + 1, j));
-        else span.append(this.product(`W_${rest}`, `deltas.${rest}`, t + 1, j));
+        else
+          span.append(this.product(node.weight?.name ?? `W_${rest}`, `deltas.${rest}`, t + 1, j));
         break;
       case "delta":
       case "deltas":
@@ -580,15 +595,26 @@ export class NeuronView {
     return span;
   }
 
+  /**
+   * A parameter's name as the page writes it: the API names a stack's unit's own layer's
+   * parameters under the cell's names (W_f), the page as the trace does (W_f_l2).
+   */
+  layerName(name) {
+    const layer = this.view?.layer ?? 1;
+    if (layer < 2 || /_l\d+$/.test(name) || name === "V" || name === "b_y") return name;
+    return `${name}_l${layer}`;
+  }
+
   /** (Pᵀ s(time))_j: what a weight matrix carries back to unit j. */
-  product(param, signal, time, j) {
+  product(param, signal, time, j, kind = "W") {
     const n = this.notation;
     const span = h("span", "nv-prod");
     span.append("(");
     if (param) {
-      span.append(htmlLabel(paramLabel(param, this.view.cell, n), n), h("sup", "", "T"), " ");
+      const label = paramLabel(this.layerName(param), this.view.cell, n);
+      span.append(htmlLabel(label, n), h("sup", "", "T"), " ");
     } else {
-      span.append("Σ", h("sub", "", "gates"), " W", h("sup", "", "T"), " ");
+      span.append("Σ", h("sub", "", "gates"), ` ${kind}`, h("sup", "", "T"), " ");
     }
     const label = signal === "g_o" ? varLabel("g_o", n) : this.deltaOf(signal);
     span.append(htmlLabel(label, n, time), ")", h("sub", "", String(j)));
@@ -604,6 +630,12 @@ export class NeuronView {
     // the cell's own words (the LSTM's dc, the GRU's reset path), then every cell's
     const own = this.own?.words || {};
     const K = own[base] ?? WORDS[base];
+    if (base === "dh_above") {
+      const above = (this.view.layer ?? 1) + 1;
+      return rest
+        ? tr("neuron.w.aboveGate", { t, gate, above })
+        : tr("neuron.w.above", { t, above });
+    }
     if (base === "dh_next") {
       if (!rest) return tr("neuron.w.next", { next: t + 1 });
       if (own[node.name]) return tr(own[node.name], { next: t + 1 });
@@ -617,13 +649,22 @@ export class NeuronView {
   /** Mark the units that send error to this one: outputs of t, step t+1, the unit itself. */
   markNetwork(view) {
     const t = view.t;
-    const targets = [`unit-${t}-${view.unit}`, `node-h-${t}`, `node-yhat-${t}`, `err-out@${t}`];
+    // a stack: the unit's own layer's nodes (node-h_l2-3), and the layer above's at step t
+    const layers = this.index.layers ?? 1;
+    const layer = view.layer ?? layers;
+    const at = (name, l = layer) => (l > 1 ? `${name}_l${l}` : name);
+    const gates = this.index.trace.cell_spec?.gates || [];
+    const targets = [`unit-${t}-${view.unit}`, `node-${at("h")}-${t}`];
+    if (layer === layers) targets.push(`node-yhat-${t}`, `err-out@${t}`);
+    else {
+      targets.push(`node-${at("h", layer + 1)}-${t}`, `err-above@${t}`);
+      for (const g of gates) targets.push(`node-gate-${at(g, layer + 1)}-${t}`);
+    }
     if (view.next) {
-      targets.push(`node-h-${t + 1}`, `err-next@${t}`);
-      for (const g of this.index.trace.cell_spec?.gates || [])
-        targets.push(`node-gate-${g}-${t + 1}`);
+      targets.push(`node-${at("h")}-${t + 1}`, `err-next@${t}`);
+      for (const g of gates) targets.push(`node-gate-${at(g)}-${t + 1}`);
       for (const s of this.otherStates()) {
-        if (view[`d${s}`]) targets.push(`err-${s}@${t}`, `node-${s}-${t + 1}`);
+        if (view[`d${s}`]) targets.push(`err-${s}@${t}`, `node-${at(s)}-${t + 1}`);
       }
     }
     this.marks.set(targets);

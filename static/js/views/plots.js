@@ -316,7 +316,10 @@ function errorFlow(Plotly, v) {
     message(Plotly, el, "charts.noDiagnostics");
     return null;
   }
-  let matrix = d.error_flow;
+  // a stack: the layer chosen (error_flow_layers, bottom to top; error_flow is the top's)
+  const layers = d.error_flow_layers?.length ?? 0;
+  const layer = layers > 1 && !jacobian ? (v.flowLayer ?? layers) : null;
+  let matrix = layer ? d.error_flow_layers[layer - 1] : d.error_flow;
   if (jacobian) {
     const got = v.jacobianNorms();
     if (got.loading) {
@@ -346,7 +349,9 @@ function errorFlow(Plotly, v) {
   const hi = logs.length ? Math.max(...logs) : 1;
   const ticks = logTicks(lo, hi > lo ? hi : lo + 1);
   const key = jacobian ? "charts.jacobian" : "charts.errorFlow";
-  const title = tr(`${key}.title`, symbolArgs(v.notation)); // h(k), Haykin's x(k), ...
+  let title = tr(`${key}.title`, symbolArgs(v.notation)); // h(k), Haykin's x(k), ...
+  if (layer) title = tr("charts.errorFlow.ofLayer", { title, j: layer });
+  el.dataset.layer = layer ?? "";
   const layout = baseLayout(el, title, tr(`${key}.x`), tr(`${key}.y`));
   layout.yaxis.autorange = "reversed";
   layout.xaxis.dtick = stepTick((el.clientWidth || 400) - 150, T);

@@ -41,7 +41,8 @@ export class SpectralView {
   /** The version the event's weights are: its forward step's (an update: before, after). */
   versions(ev) {
     if (ev.kind === "update") return [ev.update, ev.update + 1];
-    const fwd = ev.kind === "forward" ? ev : this.index.forward(ev.t);
+    const fwd =
+      ev.kind === "forward" ? ev : this.index.forward(ev.t, ev.layer ?? this.index.layers);
     return [fwd?.version ?? 0];
   }
 

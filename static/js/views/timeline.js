@@ -236,7 +236,7 @@ export class Timeline {
       ev.window || this.windows[ev.update]
         ? ev.window || [this.windows[ev.update].first, this.windows[ev.update].last]
         : null;
-    const text = tr(`timeline.status.${ev.kind}`, {
+    let text = tr(`timeline.status.${ev.kind}`, {
       i: i + 1,
       n,
       t: ev.t,
@@ -244,6 +244,8 @@ export class Timeline {
       first: win ? win[0] : "",
       last: win ? win[1] : "",
     });
+    // a stack of layers: the event's layer (its forward and backward steps carry one)
+    if (ev.layer) text = tr("timeline.status.layer", { status: text, j: ev.layer });
     this.status.textContent = text;
     this.status.dataset.kind = ev.kind;
     this.range.setAttribute("aria-valuetext", text);

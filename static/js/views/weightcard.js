@@ -6,7 +6,7 @@
 // refusal appears in the card. Loaded on the first such click.
 import { cellValue, Grid } from "../controls/grid.js";
 import { t as tr } from "../text/i18n.js";
-import { rightText, specParams } from "../text/notation.js";
+import { paramLayer, rightText, specParams } from "../text/notation.js";
 import { el } from "../util/dom.js";
 
 // A connection's matrix is edited in the card up to this many entries; larger ones open the
@@ -18,15 +18,17 @@ const CARD_CELLS = 64;
  * "h-gates" the recurrent ones (right factor h(t−1), or r ⊙ h(t−1) for the GRU's candidate),
  * "x-h" and "x-gate" the input ones (of one gate when `gate` is given), "h-yhat" the output's.
  */
-export function paramsOfEdge(spec, edge, gate = null) {
+export function paramsOfEdge(spec, edge, gate = null, layer = 1) {
+  // a stack's cell_spec names every layer's parameters (W_f, W_f_l2, ...): the layer's own
+  const named = (list) => list.filter((p) => paramLayer(p) === layer);
   const names = specParams(spec);
   const factors = (p) => spec.params[p].factors;
   const ofGate = (p) => !gate || factors(p)[0] === `deltas.${gate}`;
   if (edge === "h-h" || edge === "h-gates") {
-    return names.filter((p) => ["h_prev", "rh_prev"].includes(factors(p)[1]));
+    return named(names.filter((p) => ["h_prev", "rh_prev"].includes(factors(p)[1])));
   }
   if (edge === "x-h" || edge === "x-gate") {
-    return names.filter((p) => factors(p)[1] === "x" && ofGate(p));
+    return named(names.filter((p) => factors(p)[1] === "x" && ofGate(p)));
   }
   if (edge === "h-yhat") return names.filter((p) => factors(p)[0] === "g_o");
   return [];
@@ -66,9 +68,9 @@ export class WeightCard {
   }
 
   /** The weights of a connection of the network ("h-h", "x-gate", ...), at page point (x, y). */
-  openEdge({ edge, gate = null, x, y }) {
+  openEdge({ edge, gate = null, layer = 1, x, y }) {
     const spec = this.editors.spec;
-    const names = spec ? paramsOfEdge(spec, edge, gate) : [];
+    const names = spec ? paramsOfEdge(spec, edge, gate, layer) : [];
     if (!names.length) return;
     this.target = { names, name: names[0], row: null, col: null, edge };
     this.show(x, y);
@@ -154,7 +156,13 @@ export class WeightCard {
     const right = spec.factors[1];
     const label = ed.paramName(name);
     const n = ed.notation;
-    title.textContent = right ? `${label} · ${rightText(right, n)}` : label;
+    // a stack's layer j >= 2 multiplies the layer below's h(t) where layer 1 multiplies x(t)
+    const layer = paramLayer(name);
+    const reads =
+      right === "x" && layer > 1
+        ? tr("net.layerNode", { node: rightText("h", n), j: layer - 1 })
+        : right && rightText(right, n);
+    title.textContent = right ? `${label} · ${reads}` : label;
     const errors = ed.errors.get(`params.${name}`) ?? [];
     if (target.row !== null) this.drawEntry(body, params, errors, focus);
     else this.drawMatrix(body, params, name, value, errors, focus);

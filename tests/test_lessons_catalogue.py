@@ -182,6 +182,8 @@ def check_target(target: str, result: dict, index: int) -> None:
     if target.startswith("node-"):
         name, t = target[5:].rsplit("-", 1)
         assert 0 <= int(t) <= T
+        name, _, layer = name.partition("_l")  # a stack's layer j >= 2: node-h_l2-3
+        assert not layer or 2 <= int(layer) <= result["sizes"].get("layers", 1), target
         assert name in {"x", "h", "yhat", "L"} or (name == "c" and cell == "lstm") or (
             name.startswith("gate-") and cell != "rnn"), target
     elif "@" in target:

@@ -467,7 +467,8 @@ export class Lessons {
   /** neuronRequest at a target event ({kind, t, update}) of the page's trace; null if none. */
   neuronBody(scenario, target, unit) {
     const index = this.studio.index;
-    const i = index?.find(target.kind, target.t ?? null, target.update ?? null) ?? -1;
+    const i =
+      index?.find(target.kind, target.t ?? null, target.update ?? null, target.layer ?? null) ?? -1;
     return i >= 0 ? this.neuronRequest(scenario, index.event(i), unit) : null;
   }
 

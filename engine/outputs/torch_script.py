@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from ..cells.protocol import Stack, Unit
 from ..cells.registry import CELLS
-from ..planning.plan import Plan, one_direction, plan
+from ..planning.plan import Plan, plan
 from ..request.fields import TraceRequest
 from ..tasks.run import run_trace
 
@@ -55,8 +56,9 @@ def estimate_script_bytes(request: Plan | TraceRequest | dict[str, Any]) -> int:
     job = request if isinstance(request, Plan) else plan(request)
     per_update = job.parameter_count * (3 if job.request.clip is not None else 2)
     layers = job.request.num_layers
-    per_sequence = (job.T * (job.D + job.K) + 2 * layers * job.T * job.H
-                    + job.T)  # each example's: its data, states of every layer and losses
+    units = job.work.units  # layers x directions
+    per_sequence = (job.T * (job.D + job.K) + 2 * units * job.T * job.H
+                    + job.T)  # each example's: its data, states of every unit and losses
     numbers = (job.data.n * per_sequence + job.parameter_count
                + len(job.windows) * per_update)
     # the script's own text: 4 KB, and 2 KB more for a mini-batch's loops and comments
@@ -73,7 +75,6 @@ def torch_script(request: Plan | TraceRequest | dict[str, Any], *,
     ``RequestError`` for a bad request, like ``run_trace``.
     """
     job = request if isinstance(request, Plan) else plan(request)
-    one_direction(job, "the PyTorch script")
     # The script compares states, gradients and updates: the diagnostics are not needed.
     job = replace(job, request=replace(job.request, diagnostics=False, jacobian_norms=False,
                                        spectral_radii=False))
@@ -235,6 +236,29 @@ _BATCH_REPLAY = """\
 """
 
 
+# The end of an update, once the gradients are compared (written at the update loop's depth).
+_UPDATE = """\
+        norm = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in live]))
+        compare(f"gradient norm (window {first}..{t})", norm, theirs["grad_norm"], failures)
+
+        # The update, with PyTorch's own functions on the live parameters.
+{clip_code}{check_clipped}        optimizer.step()
+        optimizer.zero_grad()
+        for name, p in params.items():
+            compare(f"{name} after the update at t = {t}", p.detach(),
+                    theirs["params_after"][name], failures)
+"""
+
+
+def _unit_events(events: list[dict[str, Any]], example: int, unit: Unit
+                 ) -> list[dict[str, Any]]:
+    """The forward events of one example's unit (a one-direction event has no direction, a
+    one-layer event no layer)."""
+    return [event for event in events if event["kind"] == "forward"
+            and event.get("example", 0) == example and event.get("layer", 1) == unit.layer
+            and (event.get("direction") == "reverse") == unit.reverse]
+
+
 def _blocks(value: Any) -> str:
     """A stack of matrices (a mini-batch's), one matrix per example, one row per line."""
     inner = "".join(f"    {_rows(matrix, '    ')},\n" for matrix in np.asarray(value))
@@ -253,11 +277,18 @@ class _Writer:
         self.n = int(result["sizes"].get("n", 0))
         # a stack's layers (1: one layer, whose script reads as it always has)
         self.layers = int(result["sizes"].get("layers", 1))
-        # [example][layer]: the forward events of each example's layer (bottom first)
-        self.stacked = [[[e for e in result["events"] if e["kind"] == "forward"
-                          and e.get("example", 0) == example and e.get("layer", 1) == layer]
-                         for layer in range(1, self.layers + 1)]
+        # and whether each layer reads the sequence both ways (its script runs the whole
+        # sequence, then its one update: a bidirectional network's BPTT is epochwise)
+        self.stack = Stack(self.layers, int(result["sizes"].get("directions", 1)) == 2)
+        # [example][unit]: each example's forward events of each unit, in step order (a
+        # reverse unit records them in its own time, T first)
+        self.by_unit = [[sorted(_unit_events(result["events"], example, unit),
+                                key=lambda event: event["t"]) for unit in self.stack.units]
                         for example in range(self.n or 1)]
+        # [example][layer]: the forward events of each example's layer (bottom first), of
+        # its forward network
+        self.stacked = [[events for events, unit in zip(units, self.stack.units, strict=True)
+                         if not unit.reverse] for units in self.by_unit]
         self.forwards = [layers[0] for layers in self.stacked]  # each example's layer 1
         self.forward = self.forwards[0]
         self.T = len(self.forward)
@@ -508,16 +539,30 @@ def compare(what, ours, theirs, failures):
         states = states.replace("tuple(torch.tensor(s) for s in {state0})", initial)
         return (forward.replace("{checks}", checks), replay.replace("{xi}", xi), states)
 
-    def main(self) -> str:
-        create, _ = _optimizer_line(self.config["optimizer"])
-        clip_code, _ = _clip_lines(self.config["clip"])
-        state0 = "(" + ", ".join(f"{name.upper()}0" for name in self.cell.STATE) + (
+    def state0(self) -> str:
+        """The initial states' names as a tuple, in the script's text: "(H0, C0)", "(H0,)"."""
+        return "(" + ", ".join(f"{name.upper()}0" for name in self.cell.STATE) + (
             "," if len(self.cell.STATE) == 1 else "") + ")"
+
+    def update(self, indent: str = " " * 8) -> str:
+        """The end of an update once the gradients are in p.grad and compared: their norm,
+        clipping and the optimizer's step, each compared, in the script's text."""
+        clip_code, _ = _clip_lines(self.config["clip"])
         check_clipped = ('''        for name, p in params.items():
             compare(f"clipped dL/d{name} (window {first}..{t})", p.grad,
                     theirs["clipped_grads"][name], failures)
 ''' if self.clipping else "")
+        code = _UPDATE.replace("{clip_code}", clip_code).replace("{check_clipped}",
+                                                                  check_clipped)
+        return textwrap.indent(textwrap.dedent(code), indent, lambda line: bool(line.strip()))
+
+    def main(self) -> str:
+        if self.stack.bidirectional:
+            return self.whole_sequence_main()
+        create, _ = _optimizer_line(self.config["optimizer"])
+        state0 = self.state0()
         forward, replay, states = self.passes(state0)
+        update = self.update()
         return f'''
 def main():
     """The pass, step by step; returns the list of what differs (empty: all match)."""
@@ -552,16 +597,7 @@ def main():
             p.grad = torch.stack(shares).sum(dim=0) if shares else torch.zeros_like(p)
             compare(f"dL/d{{name}} (window {{first}}..{{t}})", p.grad, theirs["grads"][name],
                     failures)
-        norm = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in live]))
-        compare(f"gradient norm (window {{first}}..{{t}})", norm, theirs["grad_norm"], failures)
-
-        # The update, with PyTorch's own functions on the live parameters.
-{clip_code}{check_clipped}        optimizer.step()
-        optimizer.zero_grad()
-        for name, p in params.items():
-            compare(f"{{name}} after the update at t = {{t}}", p.detach(),
-                    theirs["params_after"][name], failures)
-        last_update = t
+{update}        last_update = t
     return failures
 
 '''

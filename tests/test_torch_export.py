@@ -291,6 +291,22 @@ def test_exported_script_names_what_differs_and_exits_1(client, torch_python, tm
     assert run.stdout.splitlines()[-1] == "1 comparison(s) differ: W after the update at t = 6"
 
 
+@pytest.mark.slow
+def test_a_bidirectional_script_names_a_reverse_networks_gradient_that_differs(
+        client, torch_python, tmp_path):
+    text = export(client, SCENARIOS["lstm_two_layers_bidirectional_adam_clip_norm"]).text
+    # Change one gradient BPTT Studio "computed": the first entry of layer 2's reverse W_f.
+    tampered, count = re.subn(r'("grads": \{.*?"W_f_l2_rev": \[\[)(-?[0-9.e+-]+)',
+                              lambda m: m.group(1) + repr(float(m.group(2)) + 1e-3), text,
+                              count=1, flags=re.DOTALL)
+    assert count == 1
+    run = run_script(torch_python, tampered, tmp_path)
+    assert run.returncode == 1
+    differ = [line for line in run.stdout.splitlines() if line.startswith("DIFF")]
+    assert len(differ) == 1 and "dL/dW_f_l2_rev (window 1..5)" in differ[0]
+    assert run.stdout.splitlines()[-1] == "1 comparison(s) differ: dL/dW_f_l2_rev (window 1..5)"
+
+
 # ---- the page's button ----------------------------------------------------------------------
 
 

@@ -15,6 +15,12 @@ before it (held constant: that is the truncation), each step with its own copy o
 parameters it used on the way forward, so the window's gradient is the sum of the steps' shares
 (the sum over the parameter versions when k2 > k1).
 
+A bidirectional network reads the whole sequence before its first output (its reverse networks
+start at step T), so its BPTT is one window, 1..T, and one update: its script runs every unit
+over the whole sequence at once (``network``: each layer's forward network over t = 1..T, its
+reverse one over t = T..1, both reading [h(t); h_rev(t)] of the layer below) with autograd on,
+compares every unit's states and every loss, then the window's gradients and the update.
+
 Pure standard library and NumPy; it writes text and never imports torch.
 """
 

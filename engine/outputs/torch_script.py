@@ -246,7 +246,7 @@ _BATCH_REPLAY = """\
 # A bidirectional network's pass (the script's text): every unit over the whole sequence.
 _WHOLE_SEQUENCE = '''
 
-CELL_PARAMS = {names}  # a unit's add its suffix
+CELL_PARAMS = {names}  # a unit's parameters: these names and its suffix
 
 
 def network(p, xs, initial):

@@ -112,6 +112,19 @@ def test_post_neuron_sends_overflowed_numbers_as_null_and_says_so(client):
     assert response.json()["non_finite"] is True
 
 
+def test_post_neuron_reads_a_bidirectional_networks_reverse_unit_as_the_engine_does(client):
+    body = {"cell": "lstm", "num_layers": 2, "bidirectional": True, "hidden_size": 3}
+    response = client.post("/api/v1/neuron", json={**body, "t": 3, "unit": 1, "layer": 1,
+                                                   "direction": "reverse"}, headers=NO_GZIP)
+    assert response.status_code == 200
+    view = json.loads(response.content)
+    assert (view["layer"], view["direction"], view["next"]["t"]) == (1, "reverse", 2)
+    expected = neuron(body, 3, 1, layer=1, direction="reverse")
+    assert view == json.loads(dumps({**expected, "non_finite": False}))
+    top = client.post("/api/v1/neuron", json={**body, "t": 3, "unit": 1}).json()
+    assert (top["layer"], top["direction"]) == (2, "forward")  # the top, forward by default
+
+
 # ---------------------------------------------------------------------------------------------
 # Refusals name the field.
 
@@ -131,6 +144,10 @@ def test_post_neuron_sends_overflowed_numbers_as_null_and_says_so(client):
     ({"t": "2", "unit": 0}, ["body", "t"], "valid integer"),
     ({"t": 2, "unit": 0, "convention": "d2l"}, ["body", "convention"], "'gradient' or 'haykin'"),
     ({"t": 2, "unit": 0, "hidden_size": 65}, ["body", "hidden_size"], "BPTT_MAX_HIDDEN_SIZE"),
+    ({"t": 2, "unit": 0, "direction": "reverse"}, ["body", "direction"],
+     "only a bidirectional network"),
+    ({"t": 2, "unit": 0, "bidirectional": True, "direction": "back"}, ["body", "direction"],
+     "'forward' or 'reverse'"),
 ])
 def test_post_neuron_rejects_a_bad_position_naming_the_field(client, body, loc, words):
     response = client.post("/api/v1/neuron", json=body)

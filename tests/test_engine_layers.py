@@ -220,14 +220,93 @@ def test_a_bidirectional_network_refuses_what_needs_one_direction_naming_why(fie
     assert refused.value.loc == (field,) and "bidirectional" in refused.value.msg
 
 
-@pytest.mark.parametrize("what", ["neuron", "torch_script"])
-def test_views_of_one_direction_refuse_a_bidirectional_network_naming_it(what):
+def recorded_backward(events: list[dict], layer: int, direction: str, t: int) -> dict:
+    return next(e for e in events if e["kind"] == "backward" and e.get("layer", 1) == layer
+                and e["direction"] == direction and e["t"] == t)
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("direction", ["forward", "reverse"])
+@pytest.mark.parametrize("convention", ["gradient", "haykin"])
+def test_a_bidirectional_units_error_adds_up_to_the_recorded_one_term_by_term(
+        cell, layers, direction, convention):
+    request = both_ways(cell, layers)
+    events = run_trace(request)["events"]
+    sign = -1.0 if convention == "haykin" else 1.0
+    for layer in range(1, layers + 1):
+        for t in (1, 3, 6):  # either end of the sequence (nothing from the next step) and between
+            view = neuron(request, t=t, unit=1, layer=layer if layers > 1 else None,
+                          direction=direction, convention=convention)
+            assert view["direction"] == direction and view.get("layer") == (
+                layer if layers > 1 else None)
+            recorded = recorded_backward(events, layer, direction, t)
+            first = "dh_out" if layer == layers else "dh_above"
+            assert [term["name"] for term in view["dh"]["terms"]] == [first, "dh_next"]
+            for term in view["dh"]["terms"]:  # each as the engine recorded it
+                assert term["value"] == pytest.approx(sign * recorded[term["name"]][1],
+                                                      abs=1e-15)
+            assert view["dh"]["value"] == sign * recorded["dh"][1]
+            sums_hold(view["dh"])
+            for name in ("delta", "dc"):
+                if name in view:
+                    sums_hold(view[name])
+            for node in (view.get("deltas") or {}).values():
+                sums_hold(node)
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_a_reverse_units_error_comes_from_step_t_minus_1_and_vs_reverse_half(cell):
+    request = both_ways(cell, 2)
+    view = neuron(request, t=3, unit=1, layer=2, direction="reverse")
+    assert view["next"]["t"] == 2  # its next step in its own time
+    dh_out, dh_next = view["dh"]["terms"]
+    assert dh_out["weight"] == {"name": "V", "version": 0, "column": 3 + 1}  # H + j
+    assert all(node["signal"]["t"] == 2 for node in dh_next.get("terms", [dh_next])
+               if node["op"] == "dot")
+    assert neuron(request, t=1, unit=1, layer=2, direction="reverse")["next"] is None
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("direction", ["forward", "reverse"])
+def test_a_lower_bidirectional_units_error_comes_from_both_networks_above(cell, direction):
+    view = neuron(both_ways(cell, 2), t=3, unit=1, layer=1, direction=direction)
+    above = view["dh"]["terms"][0]
+    assert [term["name"] for term in above["terms"]] == ["dh_above.forward",
+                                                          "dh_above.reverse"]
+    column = 1 + (3 if direction == "reverse" else 0)  # its place in [h(t); h_rev(t)]
+    dots = [node for term in above["terms"] for node in ([term] if term["op"] == "dot"
+                                                          else term["terms"])]
+    assert {node["weight"]["column"] for node in dots} == {column}
+    assert {node["weight"]["name"].endswith("_l2_rev") for node in dots} == {False, True}
+    assert all(node["signal"]["t"] == 3 for node in dots)
+
+
+def test_a_bidirectional_mini_batchs_unit_reads_its_example():
+    request = {**both_ways("lstm"), "reduction": "mean",
+               "data": {"batch": [{"text": "abcab"}, {"text": "bcaba"}]}}
+    events = [e for e in run_trace(request)["events"] if e.get("example") == 1]
+    view = neuron(request, t=2, unit=0, example=1, direction="reverse")
+    assert view["example"] == 1
+    assert view["dh"]["value"] == recorded_backward(events, 1, "reverse", 2)["dh"][0]
+    sums_hold(view["dh"])
+
+
+def test_the_neuron_views_direction_is_checked():
     with pytest.raises(RequestError) as refused:
-        if what == "neuron":
-            neuron(both_ways("gru"), t=2, unit=1)
-        else:
-            torch_script(both_ways("gru"))
-    assert refused.value.loc == ("bidirectional",)
+        neuron(stack("gru", 1), t=2, unit=1, direction="reverse")
+    assert refused.value.loc == ("direction",) and "bidirectional" in refused.value.msg
+    with pytest.raises(RequestError) as refused:
+        neuron(both_ways("gru"), t=2, unit=1, direction="backward")
+    assert refused.value.loc == ("direction",) and "forward, reverse" in refused.value.msg
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_the_pytorch_script_of_a_bidirectional_network_runs_the_whole_sequence(cell):
+    text = torch_script(both_ways(cell, 2))
+    assert "def network(p, xs, initial):" in text and "bidirectional" in text
+    assert "UNITS = [(1, False, ''), (1, True, '_rev'), (2, False, '_l2'), " \
+           "(2, True, '_l2_rev')]" in text
 
 
 def test_a_trained_bidirectional_network_predicts_but_writes_no_continuation():

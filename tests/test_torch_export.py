@@ -66,6 +66,22 @@ SCENARIOS: dict[str, dict] = {
     "rnn_four_layers_series_with_h0_rows": {
         "num_layers": 4, "hidden_size": 2, "data": {"series": [1, 2, 3, 4, 5, 6]},
         "h0": [[0.1, -0.2], [0.3, 0.0], [-0.1, 0.2], [0.0, 0.4]]},
+    # bidirectional: each layer's reverse network over t = T..1, the whole sequence at once
+    "lstm_two_layers_bidirectional_adam_clip_norm": {
+        "cell": "lstm", "num_layers": 2, "bidirectional": True, "hidden_size": 3,
+        "data": {"words": "the cat sat on the mat"}, "optimizer": {"name": "adam", "lr": 0.05},
+        "clip": {"mode": "norm", "max": 0.5}},
+    "gru_bidirectional_batch_mean": {
+        "cell": "gru", "bidirectional": True, "hidden_size": 3, "reduction": "mean",
+        "data": {"batch": [{"text": "machine"}, {"text": "learner"}]}},
+    "rnn_bidirectional_series_loss_at_last_momentum_clip_value": {
+        "bidirectional": True, "hidden_size": 3, "loss_at": "last",
+        "data": {"series": [1, 2, 3, 4, 5, 6]}, "optimizer": {"name": "momentum", "lr": 0.1},
+        "clip": {"mode": "value", "max": 0.05}},
+    "rnn_tanh_two_layers_bidirectional_batch_of_series_with_h0_rows": {
+        "num_layers": 2, "bidirectional": True, "hidden_size": 2,
+        "data": {"batch": [{"series": [1, 2, 3, 4]}, {"series": [4, 3, 2, 1]}]},
+        "h0": [[0.1, -0.2], [0.3, 0.0], [-0.1, 0.2], [0.0, 0.4]]},
 }
 
 
@@ -81,20 +97,27 @@ def comparisons(request: dict) -> list[str]:
     expected = []
     updates = iter(result["updates"])
     steps: list[dict] = []  # the forward events since the last update
+    # the unit whose state comes last at step t, before the loss: the top layer's (reverse)
+    top = (result["sizes"].get("layers", 1), "reverse" if "directions" in result["sizes"]
+           else None)
     for event in result["events"]:
         if event["kind"] == "forward":
             steps.append(event)
         elif event["kind"] == "update":
             # the script steps every example at step t before step t + 1, through every
-            # layer of a stack before the loss
+            # layer of a stack (each layer's forward network, then its reverse one) before
+            # the loss
             for step in sorted(steps, key=lambda e: (e["t"], e.get("example", 0),
-                                                     e.get("layer", 1))):
+                                                     e.get("layer", 1),
+                                                     e.get("direction") == "reverse")):
                 t = step["t"]
                 of = f" of example {step['example']}" if "example" in step else ""
                 layer = f" of layer {step['layer']}" if "layer" in step else ""
+                if "direction" in step:
+                    layer = f" of layer {step.get('layer', 1)}, {step['direction']}"
                 expected += [f"h({t}){layer}{of}"] + (
                     [f"c({t}){layer}{of}"] if "c" in step else [])
-                if step.get("layer", 1) == result["sizes"].get("layers", 1):
+                if (step.get("layer", 1), step.get("direction")) == top:
                     expected += [f"L({t}){of}"]
             steps = []
             update = next(updates)
@@ -266,6 +289,22 @@ def test_exported_script_names_what_differs_and_exits_1(client, torch_python, tm
     differ = [line for line in run.stdout.splitlines() if line.startswith("DIFF")]
     assert len(differ) == 1 and "W after the update at t = 6" in differ[0]
     assert run.stdout.splitlines()[-1] == "1 comparison(s) differ: W after the update at t = 6"
+
+
+@pytest.mark.slow
+def test_a_bidirectional_script_names_a_reverse_networks_gradient_that_differs(
+        client, torch_python, tmp_path):
+    text = export(client, SCENARIOS["lstm_two_layers_bidirectional_adam_clip_norm"]).text
+    # Change one gradient BPTT Studio "computed": the first entry of layer 2's reverse W_f.
+    tampered, count = re.subn(r'("grads": \{.*?"W_f_l2_rev": \[\[)(-?[0-9.e+-]+)',
+                              lambda m: m.group(1) + repr(float(m.group(2)) + 1e-3), text,
+                              count=1, flags=re.DOTALL)
+    assert count == 1
+    run = run_script(torch_python, tampered, tmp_path)
+    assert run.returncode == 1
+    differ = [line for line in run.stdout.splitlines() if line.startswith("DIFF")]
+    assert len(differ) == 1 and "dL/dW_f_l2_rev (window 1..5)" in differ[0]
+    assert run.stdout.splitlines()[-1] == "1 comparison(s) differ: dL/dW_f_l2_rev (window 1..5)"
 
 
 # ---- the page's button ----------------------------------------------------------------------

@@ -21,7 +21,6 @@ from bptt_studio.core.settings import Settings
 from bptt_studio.core.version import __version__
 from bptt_studio.engine import Plan
 from bptt_studio.engine.outputs.torch_script import estimate_script_bytes
-from bptt_studio.engine.planning.plan import one_direction
 
 MEDIA_TYPE = "text/x-python; charset=utf-8"
 FILENAME = "bptt_check_in_pytorch.py"
@@ -34,9 +33,7 @@ OPENAPI_200: dict[str, Any] = {
 
 def plan(request: dict[str, Any], options: dict[str, Any]) -> Plan:
     # "detail" shapes a trace's JSON; the script always carries every number
-    job = engine.plan(request)
-    one_direction(job, "the PyTorch script")  # before any computation
-    return job
+    return engine.plan(request)
 
 
 def response_limit(job: Plan, settings: Settings) -> None:

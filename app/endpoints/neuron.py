@@ -18,11 +18,16 @@ from bptt_studio.core.settings import Settings
 from bptt_studio.endpoints.schemas import Schemas, _json_integer
 from bptt_studio.engine import Plan
 from bptt_studio.engine.cells.registry import CELLS
-from bptt_studio.engine.outputs.neuron import check_example, check_fixed, check_layer
-from bptt_studio.engine.planning.plan import one_direction
+from bptt_studio.engine.outputs.neuron import (
+    check_direction,
+    check_example,
+    check_fixed,
+    check_layer,
+)
 from bptt_studio.engine.request.fields import MAX_EXAMPLES, MAX_LAYERS
 
 Convention = Literal["gradient", "haykin"]
+Direction = Literal["forward", "reverse"]
 # The registered cells (engine.cells.CELLS), as the request's enum names them
 CellName: Any = Literal[tuple(CELLS)]
 
@@ -35,7 +40,7 @@ def plan(request: dict[str, Any], options: dict[str, Any]) -> Plan:
     job = engine.plan(request)
     check_example(len(job.data.examples), options.get("example"))  # before any computation
     check_layer(job.request.num_layers, options.get("layer"))
-    one_direction(job, "the neuron view")
+    check_direction(job.request.bidirectional, options.get("direction"))
     check_fixed(job.request.truncation)
     if job.request.bug is not None:
         raise engine.RequestError(("bug",), "the neuron view writes each term as the true "
@@ -50,7 +55,7 @@ def run(job: Plan, options: dict[str, Any], settings: Settings) -> bytes:
     with np.errstate(all="ignore"):
         view = engine.neuron(job, options["t"], options["unit"], options.get("update"),
                              options.get("convention", "gradient"), options.get("example"),
-                             options.get("layer"))
+                             options.get("layer"), options.get("direction"))
     view["non_finite"] = not all_finite(view)
     return dumps(view)
 
@@ -85,6 +90,11 @@ def body(schemas: Schemas, settings: Settings) -> type[BaseModel]:
                | None,
                Field(None, description="a stack's layer whose unit to read (1-based, bottom "
                                        "first; null = the top layer); only with num_layers > 1")),
+        direction=(Direction | None,
+                   Field(None, description='a bidirectional layer\'s network whose unit to '
+                                           'read ("forward", or "reverse": the one over '
+                                           't = T..1; null = "forward"); only with '
+                                           'bidirectional')),
     )
     return model
 
@@ -143,13 +153,17 @@ class NeuronResult(BaseModel):
     window: list[int] = Field(description="[first, last] steps of that window")
     version: int = Field(description="parameter version step t ran on")
     next: NextStep | None = Field(
-        description="step t+1 of the window and its parameter version; null at the window's "
-                    "last step (nothing flows back from t+1)")
+        description="step t+1 of the window (t-1 of a reverse network: its next step in its "
+                    "own time) and its parameter version; null at the window's last step "
+                    "(nothing flows back from t+1)")
     convention: Convention
     example: int | None = Field(None, description="a mini-batch's example the unit belongs to "
                                                   "(0-based); absent for one sequence")
     layer: int | None = Field(None, description="a stack's layer the unit belongs to (1-based); "
                                                 "absent for one layer")
+    direction: Direction | None = Field(
+        None, description="a bidirectional layer's network the unit belongs to (its next step "
+                          "is t-1 when reverse); absent for one direction")
     activation: str | None = Field(None, description="rnn: phi")
     dh: Node = Field(description="dh_j(t) = dh_out_j(t) + dh_next_j(t); below a stack's top "
                                  "dh_above_j(t) + dh_next_j(t)")

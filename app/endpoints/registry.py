@@ -108,6 +108,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             option("--update", type=int, help="the update whose window to read (0-based; "
                                               "default: the first window holding t)"),
             option("--example", type=int, help="a mini-batch's example (0-based; default 0)"),
+            option("--layer", type=int, help="a stack's layer (1-based; default the top)"),
+            option("--direction", choices=["forward", "reverse"],
+                   help="a bidirectional layer's network (default forward)"),
             option("--convention", choices=["gradient", "haykin"],
                    help="gradient: delta = dL/da (default); haykin: delta = -dE/dv")))),
     Computation(

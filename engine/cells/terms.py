@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .protocol import ONE_UNIT, Cell, Unit, layer_params
+
 Node = dict[str, Any]
 
 
@@ -106,19 +108,24 @@ class Step:
 
 
 class Reader:
-    """The events of one update's window, by step; ``err`` signs an error quantity."""
+    """The events of one unit in one update's window, by step; ``err`` signs an error
+    quantity."""
 
-    def __init__(self, result: Mapping[str, Any], update: int, sign: float,
-                 layer: int = 1) -> None:
+    def __init__(self, result: Mapping[str, Any], update: int, sign: float, cell: Cell,
+                 unit: Unit = ONE_UNIT) -> None:
         self.result = result
         self.update = update
         self.sign = sign  # -1 for Haykin's convention: error quantities negated
-        self.layer = layer  # a stack's layer (1-based): its events, its parameters
+        self.cell = cell
+        # the network of a stack read (its layer, its direction): its events, its parameters
+        self.unit = unit
         self.forward: dict[int, Mapping[str, Any]] = {}
         self.backward: dict[int, Mapping[str, Any]] = {}
         for event in result["events"]:
             kind = event["kind"]
-            if event.get("layer", 1) != layer:
+            # a one-layer event has no layer, a one-direction event no direction
+            if (event.get("layer", 1), event.get("direction") == "reverse") != (
+                    unit.layer, unit.reverse):
                 continue
             if kind == "forward":
                 self.forward[event["t"]] = event
@@ -132,11 +139,14 @@ class Reader:
         version = int(forward["version"])
         # updates[v]["params_before"] is the version v every step of window v ran forward on
         params = self.result["updates"][version]["params_before"]
-        if self.layer > 1:  # the layer's own parameters under the cell's names (V stays)
-            suffix = f"_l{self.layer}"
-            params = {**params, **{name.removesuffix(suffix): value
-                                   for name, value in params.items() if name.endswith(suffix)}}
+        # the unit's own parameters under the cell's names (V stays)
+        params = {**params, **layer_params(self.cell, params, self.unit)}
         return Step(t, forward, self.backward[t], version, params)
+
+    def next_step(self, t: int) -> Step | None:
+        """The step whose error flows into step t: t + 1, or t - 1 in a reverse unit (its
+        next step in its own time); None after the window's last step (its first in time)."""
+        return self.step(t - 1 if self.unit.reverse else t + 1)
 
     def err(self, vector: Any) -> np.ndarray:
         return self.sign * np.asarray(vector, dtype=float)

@@ -53,14 +53,16 @@ from typing import Any
 
 import numpy as np
 
+from ..cells.protocol import Cell, Stack, Unit
 from ..cells.registry import CELLS
-from ..cells.terms import Reader, dot, leaf, total
-from ..planning.plan import Plan, as_plan, one_direction
+from ..cells.terms import Node, Reader, Step, dot, leaf, total
+from ..planning.plan import Plan, as_plan
 from ..request.errors import RequestError
 from ..request.fields import TraceRequest
 from ..tasks.run import run_trace
 
 CONVENTIONS = ("gradient", "haykin")
+DIRECTIONS = ("forward", "reverse")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,7 +136,7 @@ def check_example(n: int | None, example: Any) -> int | None:
 
 def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None = None,
                 convention: str = "gradient", example: int | None = None,
-                layer: int | None = None) -> dict[str, Any]:
+                layer: int | None = None, direction: str | None = None) -> dict[str, Any]:
     """delta_j(t) of hidden unit ``unit`` (0-based) at step ``t`` (1-based) of the window of
     ``update`` (0-based; None = the first window holding t), term by term.
 
@@ -147,6 +149,11 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
     the one the output reads), and the view says which ("layer"): below the top its error
     comes from the layer above, dh = dh_above + dh_next, with
     dh_above_j(t) = sum over gates of sum_k U_{gate,kj} delta_{gate,k}(t) of the layer above.
+    Of a bidirectional network, the unit of ``direction``'s network ("forward", None, or
+    "reverse"), and the view says which ("direction"): a reverse unit's next step in its own
+    time is t - 1, its output weights are V's reverse half (columns H..2H-1), and the error
+    from above is the sum over both networks of the layer above (columns j of their input
+    matrices for a forward unit, H + j for a reverse one).
     """
     if convention not in CONVENTIONS:
         raise RequestError(("convention",), f"must be one of {', '.join(CONVENTIONS)}, "
@@ -158,30 +165,35 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
     sizes = result["sizes"]
     layers = int(sizes.get("layers", 1))
     layer = check_layer(layers, layer)
+    direction = check_direction("directions" in sizes, direction)
+    stack = Stack(layers, direction is not None)
+    unit_read = Unit(layer or 1, direction == "reverse")
+    # the unit's column in what the layer above and the output read: [h(t); h_rev(t)]
+    column = int(unit) + sizes["H"] * unit_read.reverse
     windows = [(w["first"], w["last"]) for w in result["windows"]]
     index = find_update(windows, t, unit, update, sizes["T"], sizes["H"])
     t, unit = int(t), int(unit)  # plain ints from here on (a NumPy integer was accepted)
     sign = -1.0 if convention == "haykin" else 1.0
-    reader = Reader(result, index, sign, layer or 1)
-    here = reader.step(t)
-    assert here is not None  # find_update checked that t is in the window
-    after = reader.step(t + 1)
     config = result["config"]
     cell = CELLS[config["cell"]]
+    reader = Reader(result, index, sign, cell, unit_read)
+    here = reader.step(t)
+    assert here is not None  # find_update checked that t is in the window
+    after = reader.next_step(t)
     j = unit
     if layer is None or layer == layers:
         # V of the window's update: what backward_window formed dh_out = V^T g_o(t) with
         V = result["updates"][index]["params_before"]["V"]
-        dh_out = dot("dh_out", t, "V", index, j, V[:, j], "g_o", t,
+        dh_out = dot("dh_out", t, "V", index, column, V[:, column], "g_o", t,
                      reader.err(here.backward["g_o"]),
                      recorded=reader.err(here.backward["dh_out"])[j])
     else:  # a lower layer: what the layer above's deltas at t send down through its U
-        above = Reader(result, index, sign, layer + 1).step(t)
-        assert above is not None  # every layer's window holds the same steps
-        dh_out = from_above(cell, reader, above, t, j,
+        above = [(unit_above, Reader(result, index, sign, cell, unit_above).step(t))
+                 for unit_above in stack.units if unit_above.layer == layer + 1]
+        dh_out = from_above(cell, reader, above, t, column,
                             reader.err(here.backward["dh_above"])[j])
     recorded_next = reader.err(here.backward["dh_next"])[j]
-    if after is None:  # the window's last step: nothing flows back from t + 1
+    if after is None:  # the window's last step (in the unit's time): nothing flows back
         dh_next = leaf("dh_next", t, recorded_next, "error")
     else:
         dh_next = cell.neuron_next(reader, t, j, after, recorded_next)
@@ -196,6 +208,8 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
         view["example"] = example
     if layer is not None:
         view["layer"] = layer
+    if direction is not None:
+        view["direction"] = direction
     view.update({key: config[key] for key in cell.VIEW_CONFIG})
     view["dh"] = total("dh", t, [dh_out, dh_next], recorded=dh_value)
     view.update(cell.neuron_deltas(reader, here, after, j, dh_value, config))
@@ -217,19 +231,48 @@ def check_layer(layers: int, layer: Any) -> int | None:
     return int(layer)
 
 
-def from_above(cell: Any, reader: Reader, above: Any, t: int, j: int, recorded: float) -> Any:
-    """dh_above_j(t) = sum over gates of sum_k U_{gate,kj} delta_{gate,k}(t) of the layer
-    above: one dot product per input matrix of that layer (U of the RNN; U_f, U_i, ... of a
+def check_direction(bidirectional: bool, direction: Any) -> str | None:
+    """The network of a bidirectional layer the view reads ("forward" when not given), or
+    None for a network of one direction, which has no other to choose from."""
+    if direction is None:
+        return "forward" if bidirectional else None
+    if direction not in DIRECTIONS:
+        raise RequestError(("direction",), f"must be one of {', '.join(DIRECTIONS)}, got "
+                                           f"{direction!r}")
+    if not bidirectional:
+        raise RequestError(("direction",), "only a bidirectional network has a reverse "
+                                           "network to choose from; remove direction")
+    return str(direction)
+
+
+def from_above(cell: Cell, reader: Reader, above: list[tuple[Unit, Step | None]], t: int,
+               column: int, recorded: float) -> Node:
+    """dh_above_j(t): what the layer above's deltas at the same step t send down through its
+    input matrices' column ``column`` (the unit's place in [h(t); h_rev(t)]), from each of
+    that layer's networks (one, or its forward and reverse ones, whose errors add up)."""
+    if len(above) == 1:  # one direction: the layer above's one network is the whole error
+        ((unit, step),) = above
+        return from_unit_above(cell, reader, unit, step, "dh_above", t, column, recorded)
+    return total("dh_above", t, [
+        from_unit_above(cell, reader, unit, step, f"dh_above.{DIRECTIONS[unit.reverse]}", t,
+                        column) for unit, step in above], recorded=recorded)
+
+
+def from_unit_above(cell: Cell, reader: Reader, unit: Unit, above: Step | None, name: str,
+                    t: int, column: int, recorded: float | None = None) -> Node:
+    """sum over gates of sum_k U_{gate,k,column} delta_{gate,k}(t) of one network ``unit``
+    of the layer above: one dot product per input matrix (U of the RNN; U_f, U_i, ... of a
     gated cell), at the same step t and parameter version."""
+    assert above is not None  # every unit's window holds the same steps
     if not cell.GATES:  # the RNN: one input matrix, its dot product is the whole error
-        return dot("dh_above", t, f"U_l{reader.layer + 1}", above.version, j,
-                   above.params["U"][:, j], "delta", t, reader.err(above.backward["delta"]),
-                   recorded=recorded)
-    terms = [dot(f"dh_above.{spec.delta}", t, f"{name}_l{reader.layer + 1}", above.version, j,
-                 above.params[name][:, j], f"deltas.{spec.delta}", t,
+        return dot(name, t, unit.name("U"), above.version, column, above.params["U"][:, column],
+                   "delta", t, reader.err(above.backward["delta"]), recorded=recorded)
+    terms = [dot(f"{name}.{spec.delta}", t, unit.name(param), above.version, column,
+                 above.params[param][:, column], f"deltas.{spec.delta}", t,
                  reader.err(above.backward["deltas"][spec.delta]))
-             for name, spec in cell.PARAMS.items() if spec.right == "x" and spec.kind == "outer"]
-    return total("dh_above", t, terms, recorded=recorded)
+             for param, spec in cell.PARAMS.items()
+             if spec.right == "x" and spec.kind == "outer"]
+    return total(name, t, terms, recorded=recorded)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,7 +281,8 @@ def from_above(cell: Any, reader: Reader, above: Any, t: int, j: int, recorded: 
 
 def neuron(request: Plan | TraceRequest | dict[str, Any], t: int, unit: int,
            update: int | None = None, convention: str = "gradient",
-           example: int | None = None, layer: int | None = None) -> dict[str, Any]:
+           example: int | None = None, layer: int | None = None,
+           direction: str | None = None) -> dict[str, Any]:
     """``neuron_view`` of the pass ``request`` (or its plan) describes; the position is
     checked before the pass runs (its diagnostics are skipped: the view does not read them)."""
     job = as_plan(request, "trace")
@@ -249,9 +293,9 @@ def neuron(request: Plan | TraceRequest | dict[str, Any], t: int, unit: int,
     check_example(len(job.data.examples), example)
     check_fixed(job.request.truncation)
     check_layer(job.request.num_layers, layer)
-    one_direction(job, "the neuron view")
+    check_direction(job.request.bidirectional, direction)
     quiet = dataclasses.replace(job, request=dataclasses.replace(
         job.request, diagnostics=False, jacobian_norms=False, spectral_radii=False))
     with np.errstate(all="ignore"):  # overflow shows as non-finite numbers, as in the trace
         result = run_trace(quiet)
-        return neuron_view(result, t, unit, update, convention, example, layer)
+        return neuron_view(result, t, unit, update, convention, example, layer, direction)

@@ -15,6 +15,12 @@ before it (held constant: that is the truncation), each step with its own copy o
 parameters it used on the way forward, so the window's gradient is the sum of the steps' shares
 (the sum over the parameter versions when k2 > k1).
 
+A bidirectional network reads the whole sequence before its first output (its reverse networks
+start at step T), so its BPTT is one window, 1..T, and one update: its script runs every unit
+over the whole sequence at once (``network``: each layer's forward network over t = 1..T, its
+reverse one over t = T..1, both reading [h(t); h_rev(t)] of the layer below) with autograd on,
+compares every unit's states and every loss, then the window's gradients and the update.
+
 Pure standard library and NumPy; it writes text and never imports torch.
 """
 
@@ -28,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from ..cells.protocol import Stack, Unit
 from ..cells.registry import CELLS
-from ..planning.plan import Plan, one_direction, plan
+from ..planning.plan import Plan, plan
 from ..request.fields import TraceRequest
 from ..tasks.run import run_trace
 
@@ -55,13 +62,15 @@ def estimate_script_bytes(request: Plan | TraceRequest | dict[str, Any]) -> int:
     job = request if isinstance(request, Plan) else plan(request)
     per_update = job.parameter_count * (3 if job.request.clip is not None else 2)
     layers = job.request.num_layers
-    per_sequence = (job.T * (job.D + job.K) + 2 * layers * job.T * job.H
-                    + job.T)  # each example's: its data, states of every layer and losses
+    units = job.work.units  # layers x directions
+    per_sequence = (job.T * (job.D + job.K) + 2 * units * job.T * job.H
+                    + job.T)  # each example's: its data, states of every unit and losses
     numbers = (job.data.n * per_sequence + job.parameter_count
                + len(job.windows) * per_update)
-    # the script's own text: 4 KB, and 2 KB more for a mini-batch's loops and comments
+    # the script's own text: 4 KB, 2 KB more for a mini-batch's loops and comments, 1 KB for
+    # a stack's function, 1.5 KB for a bidirectional network's pass over the whole sequence
     return (4000 + (2000 if job.data.examples else 0) + (1000 if layers > 1 else 0)
-            + numbers * BYTES_PER_NUMBER)
+            + (1500 if job.request.bidirectional else 0) + numbers * BYTES_PER_NUMBER)
 
 
 def torch_script(request: Plan | TraceRequest | dict[str, Any], *,
@@ -73,7 +82,6 @@ def torch_script(request: Plan | TraceRequest | dict[str, Any], *,
     ``RequestError`` for a bad request, like ``run_trace``.
     """
     job = request if isinstance(request, Plan) else plan(request)
-    one_direction(job, "the PyTorch script")
     # The script compares states, gradients and updates: the diagnostics are not needed.
     job = replace(job, request=replace(job.request, diagnostics=False, jacobian_norms=False,
                                        spectral_radii=False))
@@ -235,6 +243,72 @@ _BATCH_REPLAY = """\
 """
 
 
+# A bidirectional network's pass (the script's text): every unit over the whole sequence.
+_WHOLE_SEQUENCE = '''
+
+CELL_PARAMS = {names}  # a unit's parameters: these names and its suffix
+
+
+def network(p, xs, initial):
+    """The whole sequence through every unit, in UNITS's order: a layer's forward network over
+    t = 1..T, its reverse one over t = T..1 (from its initial state: its state "after step
+    T + 1"), both reading what the layer below gives at step t (x(t) for layer 1, the layer
+    below's [h(t); h_rev(t)] above it). Returns states[u][t - 1], unit u's state after step t,
+    and the top layer's [h(t); h_rev(t)] for t = 1..T (what the output reads)."""
+    states = []
+    below = list(xs)  # below[t - 1]: what the layer reads at step t
+    for u, (layer, reverse, suffix) in enumerate(UNITS):
+        weights = {name: p[name + suffix] for name in CELL_PARAMS}
+        state, mine = initial[u], [None] * T
+        for t in (range(T, 0, -1) if reverse else range(1, T + 1)):
+            state = step(weights, below[t - 1], state)
+            mine[t - 1] = state
+        states.append(mine)
+        if reverse:  # the layer's two networks are done: the one above reads both
+            below = [torch.cat([ours[0], theirs[0]]) for ours, theirs in zip(states[-2], mine)]
+    return states, below
+'''
+
+# The whole-sequence pass of main (a bidirectional network's): every example's (or the one
+# sequence's) pass with autograd on, each state and loss compared at step t.
+_WHOLE_PASS = """\
+    # Every unit's state at step t, and the loss, compared; the window's loss adds up the
+    # injected ones (autograd keeps the graph: this is the window's pass).
+    window_loss = torch.zeros(())
+    for t in range(1, T + 1):
+        for e, (states, top) in enumerate(passes):
+            for u, (layer, reverse, _) in enumerate(UNITS):
+                unit = f"of layer {layer}, {'reverse' if reverse else 'forward'}"
+{checks}            loss = step_loss(params, top[t - 1], targets{at})
+            compare(f"L({t}){of}", loss, EXPECTED["step_losses"]{at}, failures)
+            if t in LOSS_STEPS:
+                window_loss = window_loss + loss
+"""
+
+
+# The end of an update, once the gradients are compared (written at the update loop's depth).
+_UPDATE = """\
+        norm = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in live]))
+        compare(f"gradient norm (window {first}..{t})", norm, theirs["grad_norm"], failures)
+
+        # The update, with PyTorch's own functions on the live parameters.
+{clip_code}{check_clipped}        optimizer.step()
+        optimizer.zero_grad()
+        for name, p in params.items():
+            compare(f"{name} after the update at t = {t}", p.detach(),
+                    theirs["params_after"][name], failures)
+"""
+
+
+def _unit_events(events: list[dict[str, Any]], example: int, unit: Unit
+                 ) -> list[dict[str, Any]]:
+    """The forward events of one example's unit (a one-direction event has no direction, a
+    one-layer event no layer)."""
+    return [event for event in events if event["kind"] == "forward"
+            and event.get("example", 0) == example and event.get("layer", 1) == unit.layer
+            and (event.get("direction") == "reverse") == unit.reverse]
+
+
 def _blocks(value: Any) -> str:
     """A stack of matrices (a mini-batch's), one matrix per example, one row per line."""
     inner = "".join(f"    {_rows(matrix, '    ')},\n" for matrix in np.asarray(value))
@@ -253,11 +327,18 @@ class _Writer:
         self.n = int(result["sizes"].get("n", 0))
         # a stack's layers (1: one layer, whose script reads as it always has)
         self.layers = int(result["sizes"].get("layers", 1))
-        # [example][layer]: the forward events of each example's layer (bottom first)
-        self.stacked = [[[e for e in result["events"] if e["kind"] == "forward"
-                          and e.get("example", 0) == example and e.get("layer", 1) == layer]
-                         for layer in range(1, self.layers + 1)]
+        # and whether each layer reads the sequence both ways (its script runs the whole
+        # sequence, then its one update: a bidirectional network's BPTT is epochwise)
+        self.stack = Stack(self.layers, int(result["sizes"].get("directions", 1)) == 2)
+        # [example][unit]: each example's forward events of each unit, in step order (a
+        # reverse unit records them in its own time, T first)
+        self.by_unit = [[sorted(_unit_events(result["events"], example, unit),
+                                key=lambda event: event["t"]) for unit in self.stack.units]
                         for example in range(self.n or 1)]
+        # [example][layer]: the forward events of each example's layer (bottom first), of
+        # its forward network
+        self.stacked = [[events for events, unit in zip(units, self.stack.units, strict=True)
+                         if not unit.reverse] for units in self.by_unit]
         self.forwards = [layers[0] for layers in self.stacked]  # each example's layer 1
         self.forward = self.forwards[0]
         self.T = len(self.forward)
@@ -304,6 +385,11 @@ class _Writer:
         _, clipping = _clip_lines(c["clip"])
         stacked = (f", {self.layers} layers stacked (layer j reads layer j-1's h(t); the "
                    f"output reads the top layer's)" if self.layers > 1 else "")
+        if self.stack.bidirectional:
+            stacked = (f"{', ' if self.layers == 1 else f', {self.layers} layers, '}"
+                       f"bidirectional (each layer a forward network over t = 1..{self.T} and "
+                       f"a reverse one over t = {self.T}..1, the layer above and the output "
+                       f"reading [h(t); h_rev(t)])")
         return [
             f"Network: {title}, hidden size H = {sizes['H']}{stacked}, input size D = "
             f"{sizes['D']}, output size K = {sizes['K']}.",
@@ -388,7 +474,17 @@ inf, nan = float("inf"), float("nan")  # in case a number overflowed
         else:
             lines.append(f"TARGETS = {_rows(r['targets'], '')}  # {_shape(r['targets'])}: "
                          f"row t-1 is y(t)\n")
-        if self.layers > 1:  # one row a layer, bottom first
+        if self.stack.bidirectional:  # one row a unit, in PyTorch's order
+            for name in self.cell.STATE:
+                rows = [events[-1 if unit.reverse else 0][f"{name}_prev"]
+                        for events, unit in zip(self.by_unit[0], self.stack.units, strict=True)]
+                lines.append(f"{name.upper()}0 = {_rows(rows, '')}  # {name}(0) of each unit "
+                             f"(a reverse one's: its state before step T)"
+                             f"{', every example' if self.n else ''}\n")
+            units = [(unit.layer, unit.reverse, unit.name("")) for unit in self.stack.units]
+            lines.append(f"UNITS = {units!r}  # (layer, reverse, suffix of its names) of each "
+                         f"network, as H0's rows\n")
+        elif self.layers > 1:  # one row a layer, bottom first
             for name in self.cell.STATE:
                 rows = [layer[0][f"{name}_prev"] for layer in self.stacked[0]]
                 lines.append(f"{name.upper()}0 = {_rows(rows, '')}  # {name}(0) of each "
@@ -413,8 +509,9 @@ inf, nan = float("inf"), float("nan")  # in case a number overflowed
         else:
             steps = "{" + ", ".join(map(str, loss_steps)) + "}  # the steps that have a loss"
         lines.append(f"T = {self.T}  # steps\n")
-        lines.append(f"K1, K2 = {self.k1}, {self.k2}  # BPTT(k1, k2): update every K1 steps, "
-                     f"look back K2 steps\n")
+        if not self.stack.bidirectional:  # whose BPTT is one window, 1..T
+            lines.append(f"K1, K2 = {self.k1}, {self.k2}  # BPTT(k1, k2): update every K1 "
+                         f"steps, look back K2 steps\n")
         lines.append(f"LOSS_STEPS = {steps}\n")
         if self.xi is not None:
             lines.append(f"XI = {_literal(self.xi)}  # xi_1..xi_T: the weight of the error "
@@ -431,7 +528,9 @@ inf, nan = float("inf"), float("nan")  # in case a number overflowed
 
     def functions(self) -> str:
         cell = self.cell.torch_step(self.config["activation"])
-        if self.layers > 1:
+        if self.stack.bidirectional:
+            cell += _WHOLE_SEQUENCE.replace("{names}", repr(list(self.cell.PARAMS)))
+        elif self.layers > 1:
             names = list(self.cell.PARAMS)
             cell += f'''
 
@@ -508,16 +607,30 @@ def compare(what, ours, theirs, failures):
         states = states.replace("tuple(torch.tensor(s) for s in {state0})", initial)
         return (forward.replace("{checks}", checks), replay.replace("{xi}", xi), states)
 
-    def main(self) -> str:
-        create, _ = _optimizer_line(self.config["optimizer"])
-        clip_code, _ = _clip_lines(self.config["clip"])
-        state0 = "(" + ", ".join(f"{name.upper()}0" for name in self.cell.STATE) + (
+    def state0(self) -> str:
+        """The initial states' names as a tuple, in the script's text: "(H0, C0)", "(H0,)"."""
+        return "(" + ", ".join(f"{name.upper()}0" for name in self.cell.STATE) + (
             "," if len(self.cell.STATE) == 1 else "") + ")"
+
+    def update(self, indent: str = " " * 8) -> str:
+        """The end of an update once the gradients are in p.grad and compared: their norm,
+        clipping and the optimizer's step, each compared, in the script's text."""
+        clip_code, _ = _clip_lines(self.config["clip"])
         check_clipped = ('''        for name, p in params.items():
             compare(f"clipped dL/d{name} (window {first}..{t})", p.grad,
                     theirs["clipped_grads"][name], failures)
 ''' if self.clipping else "")
+        code = _UPDATE.replace("{clip_code}", clip_code).replace("{check_clipped}",
+                                                                  check_clipped)
+        return textwrap.indent(textwrap.dedent(code), indent, lambda line: bool(line.strip()))
+
+    def main(self) -> str:
+        if self.stack.bidirectional:
+            return self.whole_sequence_main()
+        create, _ = _optimizer_line(self.config["optimizer"])
+        state0 = self.state0()
         forward, replay, states = self.passes(state0)
+        update = self.update()
         return f'''
 def main():
     """The pass, step by step; returns the list of what differs (empty: all match)."""
@@ -552,24 +665,67 @@ def main():
             p.grad = torch.stack(shares).sum(dim=0) if shares else torch.zeros_like(p)
             compare(f"dL/d{{name}} (window {{first}}..{{t}})", p.grad, theirs["grads"][name],
                     failures)
-        norm = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in live]))
-        compare(f"gradient norm (window {{first}}..{{t}})", norm, theirs["grad_norm"], failures)
-
-        # The update, with PyTorch's own functions on the live parameters.
-{clip_code}{check_clipped}        optimizer.step()
-        optimizer.zero_grad()
-        for name, p in params.items():
-            compare(f"{{name}} after the update at t = {{t}}", p.detach(),
-                    theirs["params_after"][name], failures)
-        last_update = t
+{update}        last_update = t
     return failures
+
+'''
+
+    def whole_sequence_main(self) -> str:
+        """main() of a bidirectional network: its reverse networks start at step T, so the
+        pass reads the whole sequence first, and its BPTT is one window, 1..T, one update."""
+        create, _ = _optimizer_line(self.config["optimizer"])
+        batch = "[e]" if self.n else ""
+        of = " of example {e}" if self.n else ""
+        checks = "".join(f'                compare(f"{name}({{t}}) {{unit}}{of}", '
+                         f'states[u][t - 1][{index}],\n'
+                         f'                        EXPECTED["{name}"]{batch}[u][t - 1], '
+                         f'failures)\n' for index, name in enumerate(self.cell.STATE))
+        whole = (_WHOLE_PASS.replace("{checks}", checks).replace("{of}", of)
+                 .replace("{at}", f"{batch}[t - 1]"))
+        passes = ("[network(params, inputs[e], initial) for e in range(N)]  # every example's"
+                  if self.n else "[network(params, inputs, initial)]  # the one sequence's")
+        count = "len(LOSS_STEPS) * N" if self.n else "len(LOSS_STEPS)"
+        return f'''
+def main():
+    """The pass over the whole sequence, then its one update; returns the list of what differs
+    (empty: all match)."""
+    failures = []
+    inputs, targets = torch.tensor(INPUTS), torch.tensor(TARGETS)
+    params = {{name: torch.tensor(value, requires_grad=True) for name, value in INITIAL.items()}}
+    live = list(params.values())
+    optimizer = {create}
+
+    # A bidirectional network's reverse networks start at step T: the pass needs the whole
+    # sequence, so its BPTT is one window, 1..T, and one update after it.
+    initial = [tuple(torch.tensor(s[u]) for s in {self.state0()}) for u in range(len(UNITS))]
+    passes = {passes}
+
+{whole}    if MEAN:
+        window_loss = window_loss / ({count})
+    window_loss.backward()  # autograd, through every unit's every step
+
+    first, t = 1, T
+    theirs = EXPECTED["updates"][0]
+    compare(f"window loss (window {{first}}..{{t}})", window_loss, theirs["loss"], failures)
+    for name, p in params.items():
+        compare(f"dL/d{{name}} (window {{first}}..{{t}})", p.grad, theirs["grads"][name],
+                failures)
+{self.update(" " * 4)}    return failures
 
 '''
 
     def expected(self) -> str:
         r = self.r
         lines = ["\n" + _rule(f"What {self.made_by} computed"), "\n", "EXPECTED = {\n"]
-        if self.layers > 1:  # every layer's states: [layer][t - 1], of each example [e] first
+        if self.stack.bidirectional:  # every unit's states: [unit][t - 1], [e] first
+            for name in self.cell.STATE:
+                per = [[[e[name] for e in events] for events in units] for units in self.by_unit]
+                value = per if self.n else per[0]
+                lines.append(f'    "{name}": {_literal(np.asarray(value).tolist())},  # {name}'
+                             f'(1..T) of each unit{" of each example" if self.n else ""}\n')
+            lines.append(f'    "step_losses": {_literal(np.asarray(r["step_losses"]).tolist())},'
+                         f'  # L(1..T){" of each example" if self.n else ""}\n')
+        elif self.layers > 1:  # every layer's states: [layer][t - 1], of each example [e] first
             for name in self.cell.STATE:
                 per = [[[e[name] for e in layer] for layer in layers] for layers in self.stacked]
                 value = per if self.n else per[0]

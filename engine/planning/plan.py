@@ -269,16 +269,6 @@ def check_bidirectional(req: TraceRequest, enc: Encoded, task: Task) -> None:
                                                "first: set bidirectional to false to sample")
 
 
-def one_direction(job: Plan, what: str) -> None:
-    """Refuse a bidirectional network where ``what`` reads one direction so far (the neuron
-    view, the PyTorch script), naming the field."""
-    if job.request.bidirectional:
-        raise RequestError(("bidirectional",), f"{what} reads a network of one direction so "
-                                               f"far; set bidirectional to false here (both "
-                                               f"directions' every number is in POST "
-                                               f"/api/v1/trace)")
-
-
 def as_plan(request: Plan | TraceRequest | dict[str, Any], task: Task = "trace",
             iterations: int | None = None, include_trace: bool | None = None,
             sample_length: int = 0) -> Plan:

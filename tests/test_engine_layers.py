@@ -322,3 +322,29 @@ def test_a_windows_backward_events_come_top_layer_first_as_they_are_computed(bid
         layers = [e["layer"] for e in result["events"]
                   if e["kind"] == "backward" and e["update"] == update]
         assert layers == sorted(layers, reverse=True) and layers[0] == 3
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_a_stacked_units_view_names_its_weights_as_the_trace_does(cell):
+    """Every weight a view's dot products read is named as the trace's parameters are (W_f_l2,
+    W_f_rev), and holds that parameter's column at the version it names."""
+    request = stack(cell, 2, bidirectional=True)
+    result = run_trace(request)
+
+    def weights(node):
+        if isinstance(node, dict):
+            if node.get("op") == "dot":
+                yield node
+            for value in node.values():
+                yield from weights(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from weights(item)
+
+    for layer, direction in ((1, "reverse"), (2, "forward"), (1, "forward")):
+        view = neuron(request, t=3, unit=1, layer=layer, direction=direction)
+        for dot in weights(view):
+            ref = dot["weight"]
+            assert ref["name"] in result["params"], ref
+            matrix = result["updates"][ref["version"]]["params_before"][ref["name"]]
+            np.testing.assert_array_equal(matrix[:, ref["column"]], dot["weights"])

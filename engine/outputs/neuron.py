@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cells.protocol import Cell, Stack, Unit
+from ..cells.protocol import ONE_UNIT, Cell, Stack, Unit
 from ..cells.registry import CELLS
 from ..cells.terms import Node, Reader, Step, dot, leaf, total
 from ..planning.plan import Plan, as_plan
@@ -213,7 +213,23 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
     view.update({key: config[key] for key in cell.VIEW_CONFIG})
     view["dh"] = total("dh", t, [dh_out, dh_next], recorded=dh_value)
     view.update(cell.neuron_deltas(reader, here, after, j, dh_value, config))
+    if reader.unit != ONE_UNIT:  # the cell writes its own names: the stack's are W_f_l2...
+        _network_names(view, cell, reader.unit)
     return view
+
+
+def _network_names(node: Any, cell: Cell, unit: Unit) -> None:
+    """Rename, in place, the weights a cell's terms name by the cell's own names (W_f) to the
+    unit's names in the network (W_f_l2, W_f_rev), as the trace and its updates name them."""
+    if isinstance(node, dict):
+        weight = node.get("weight")
+        if isinstance(weight, dict) and weight.get("name") in cell.PARAMS:
+            weight["name"] = unit.name(weight["name"])
+        for value in node.values():
+            _network_names(value, cell, unit)
+    elif isinstance(node, list):
+        for item in node:
+            _network_names(item, cell, unit)
 
 
 def check_layer(layers: int, layer: Any) -> int | None:

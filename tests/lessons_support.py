@@ -106,6 +106,7 @@ COMPARE_SETUPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "truncation": [("full", {"truncation": None}), ("truncated", {})],
     "reduction": [(r, {"reduction": r}) for r in ("sum", "mean")],
     "bug": [("true", {}), ("bugged", {})],  # the true pass without the bug (compare_setups)
+    "depth": [("one", {"num_layers": 1}), ("deep", {})],  # the stack: compare_setups
 }
 DEFAULT_TRUNCATION = {"k1": 3}  # compare-plan.js: when the scenario has none
 
@@ -121,6 +122,17 @@ def compare_setups(mode: str, scenario: dict[str, Any]) -> dict[str, dict[str, A
             s.pop("bug", None)
         if setup == "bugged":  # ... beside it with the bug (null when none was planted)
             s["bug"] = scenario.get("bug")
+        if mode == "depth":  # one layer beside the scenario's stack (two when it has none);
+            deep = scenario.get("num_layers", 1) > 1  # the other shape's weights are dropped
+            layers = scenario["num_layers"] if deep else 2
+            if setup == "deep":
+                s["num_layers"] = layers
+                s.pop("bug", None)
+            else:
+                s.pop("num_layers")
+            if (setup == "deep") != deep:
+                for key in ("params", "h0", "c0"):
+                    s.pop(key, None)
         out[setup] = s
     return out
 

@@ -16,7 +16,7 @@ export const DEFAULT_STATE = Object.freeze({
   notation: "goodfellow",
   lesson: null, // {id, step} of an open guided lesson (lessons.js), step 1-based
   view: null, // "projector": large type, the controls folded away
-  compare: null, // "cell", "loss_at", "truncation", "reduction" or "bug": set-ups side by side
+  compare: null, // "cell", "loss_at", "truncation", "reduction", "bug" or "depth": side by side
   // (compare-plan.js)
   neuron: null, // {unit} (0-based) of the open neuron view (neuron.js); its step is the event's
   example: 0, // the example of a mini-batch (data.batch) the views show, 0-based as the API's
@@ -29,7 +29,7 @@ export const DEFAULT_STATE = Object.freeze({
 export const FLAGS = ["embed", "hide"];
 
 export const VIEWS = ["projector"];
-export const COMPARES = ["cell", "loss_at", "truncation", "reduction", "bug"];
+export const COMPARES = ["cell", "loss_at", "truncation", "reduction", "bug", "depth"];
 // a class's code (app/rooms/hub.py): 6 of these letters and digits, in any case
 export const ROOM_CODE = /^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$/i;
 

@@ -65,6 +65,24 @@ export function setupsOf(mode, scenario) {
       { id: "bugged", scenario: { ...truth, bug }, label: { key: "cmp.setup.bugged" } },
     ];
   }
+  if (mode === "depth") {
+    // one layer against the scenario's stack (two layers when it has one): the error through
+    // depth beside the error through time alone. Explicit weights and initial rows belong to
+    // one shape: the other column draws its own from the seed (dropped: true says so).
+    const layers = base.num_layers > 1 ? base.num_layers : 2;
+    const own = base.num_layers > 1 ? "deep" : "one";
+    return [
+      { id: "one", num_layers: 1, label: { key: "cmp.setup.oneLayer" } },
+      { id: "deep", num_layers: layers, label: { key: "cmp.setup.layers", args: { k: layers } } },
+    ].map(({ id, num_layers, label }) => {
+      const s = { ...structuredClone(base), num_layers };
+      const foreign = id !== own && ["params", "h0", "c0"].some((key) => key in s);
+      if (id !== own) for (const key of ["params", "h0", "c0"]) delete s[key];
+      if (num_layers === 1) delete s.num_layers;
+      else delete s.bug; // the bug hunt runs on one layer (the API refuses it for a stack)
+      return { id, scenario: s, label, dropped: foreign };
+    });
+  }
   if (mode === "truncation") {
     const trunc = base.truncation || DEFAULT_TRUNCATION;
     // a randomized truncation takes the fixed one's column (its id too): its gradient beside

@@ -471,6 +471,17 @@ export class CompareView {
       });
     } else if (this.mode === "reduction") {
       text = this.reductionPoint(cols);
+    } else if (this.mode === "depth") {
+      // the error of L(T) reaching step 1: through time alone, and in each layer of the stack
+      const flow = (matrix) => num(matrix?.at(-1)?.[0] ?? null, 3);
+      const layers = cols.deep?.diagnostics?.error_flow_layers;
+      text = tr("cmp.point.depth", {
+        ...args,
+        one: flow(cols.one?.diagnostics?.error_flow),
+        k: cols.deep?.sizes?.layers ?? 2,
+        top: flow(layers?.at(-1)),
+        bottom: flow(layers?.[0]),
+      });
     } else if (this.mode === "truncation") {
       const fvt = cols.truncated?.diagnostics?.full_vs_truncated;
       const setup = this.setups[1];

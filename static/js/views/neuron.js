@@ -510,7 +510,7 @@ export class NeuronView {
   /** w_kj of a dot's weight (a column j of the matrix named by the API). */
   weightSym(node, k) {
     const n = this.notation;
-    const label = paramLabel(this.layerName(node.weight.name), this.view.cell, n);
+    const label = paramLabel(node.weight.name, this.view.cell, n); // the trace's own name
     return htmlLabel({ ...label, s: label.s ? `${label.s},${k}j` : `${k}j` }, n);
   }
 
@@ -596,8 +596,8 @@ export class NeuronView {
   }
 
   /**
-   * A parameter's name as the page writes it: the API names a stack's unit's own layer's
-   * parameters under the cell's names (W_f), the page as the trace does (W_f_l2).
+   * A parameter the page names itself (the sentence's W of the unit's own layer) as the trace
+   * names it in a stack (W_l2); the API's weights come named so already.
    */
   layerName(name) {
     const layer = this.view?.layer ?? 1;

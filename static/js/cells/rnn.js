@@ -60,22 +60,32 @@ export default {
       return w.term(nextIds, w.pT("W"), w.delta(null, t + 1));
     },
 
-    /** δ(t) = φ′(a(t)) ⊙ (Vᵀ g_o(t) + Wᵀ δ(t+1)). */
+    /**
+     * δ(t) = φ′(a(t)) ⊙ (Vᵀ g_o(t) + Wᵀ δ(t+1)); below a stack's top layer, which has no
+     * output, δ(t) = φ′(a(t)) ⊙ dh(t), the sum of the line above (from the layer above and
+     * from t+1).
+     */
     backward(w, ev, t, { act }) {
       // φ′ with a prime of full size beside the name (as a superscript it shrank to a speck,
       // and tanh′(a) read as tanh(a))
       const prime = row(mi(act), mo("′", { class: "prime", lspace: "0", rspace: "0" }));
+      const head = [
+        w.term([w.nodeId("h", t)], w.delta(null, t)),
+        mo("="),
+        prime,
+        mo("("),
+        w.v("a", t),
+        mo(")"),
+        mo("⊙"),
+      ];
+      if (w.layer < w.layers) {
+        return [{ id: "delta", math: [...head, w.v("dh", t), mo("="), w.vec(ev.delta, "delta")] }];
+      }
       return [
         {
           id: "delta",
           math: [
-            w.term([`node-h-${t}`], w.delta(null, t)),
-            mo("="),
-            prime,
-            mo("("),
-            w.v("a", t),
-            mo(")"),
-            mo("⊙"),
+            ...head,
             mo("("),
             w.pT("V"),
             w.v("g_o", t),

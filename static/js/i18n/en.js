@@ -193,7 +193,7 @@ export default {
   "eq.head.layer": "{head} · layer {j} of {n}",
   "eq.ofLayer": " (layer {j})",
   "eq.fromAbove": "(from layer {j})",
-  "eq.dhAbove": "Layer {j} has no output of its own: its h(t) receives what layer {above}'s gates send down through their input matrices at step {t} (the first vector), plus what comes back from step {next} of layer {j} (the second).",
+  "eq.dhAbove": "Layer {j} has no output of its own: its h(t) receives what layer {above}'s deltas send down through its input matrices (U) at step {t} (the first vector), plus what comes back from step {next} of layer {j} (the second).",
   "eq.head.backward": "Backward pass at t = {t}: where the error of this step comes from",
   "eq.head.update": "Weight update {u}",
   "eq.notInjected": "This step's loss is not part of the objective (loss at the last step only).",

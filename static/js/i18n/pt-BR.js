@@ -195,7 +195,7 @@ export default {
   "eq.head.layer": "{head} · camada {j} de {n}",
   "eq.ofLayer": " (camada {j})",
   "eq.fromAbove": "(da camada {j})",
-  "eq.dhAbove": "A camada {j} não tem saída própria: seu h(t) recebe o que as portas da camada {above} mandam para baixo por suas matrizes de entrada no passo {t} (o primeiro vetor), mais o que volta do passo {next} da camada {j} (o segundo).",
+  "eq.dhAbove": "A camada {j} não tem saída própria: seu h(t) recebe o que os deltas da camada {above} mandam para baixo pelas suas matrizes de entrada (U) no passo {t} (o primeiro vetor), mais o que volta do passo {next} da camada {j} (o segundo).",
   "eq.head.backward": "Retropropagação em t = {t}: de onde vem o erro deste passo",
   "eq.head.update": "Atualização dos pesos {u}",
   "eq.notInjected": "A perda deste passo não entra no objetivo (perda só no último passo).",

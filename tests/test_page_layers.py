@@ -253,3 +253,24 @@ def test_the_editors_name_each_layer_and_edit_a_stack_s_initial_state_row_by_row
         page.evaluate("() => window.bpttStudio.trace.config.h0"),
         [[0, 0, 0, 0], [0.5, 0, 0, 0]]))
     assert console_errors == []
+
+
+def test_a_lower_rnn_layer_s_delta_is_phi_prime_times_its_dh_not_the_output_s(
+        page, live_server, console_errors):
+    """A vanilla RNN's delta line at a lower layer multiplies phi'(a) by dh (the line above:
+    from the layer above and from t + 1); no output error g_o is written, the layer has none.
+    The top layer's line keeps V^T g_o + W^T delta(t+1)."""
+    open_link(page, live_server, "layers=2")
+    ev = go_to(page, "backward", 3, 1)
+    line = page.locator('#equation [data-eq="delta"]')
+    assert line.locator('[data-field="delta"]').evaluate_all(
+        "(nums) => nums.map((n) => Number(n.dataset.value))") == ev["delta"]
+    # MathML's identifiers read as mathematical italic letters: V is "\U0001d449", g "\U0001d454"
+    italic_v, italic_g, italic_h = "\U0001d449", "\U0001d454", "\u210e"
+    text = line.inner_text()
+    assert italic_v not in text and italic_g not in text  # no V^T g_o
+    assert f"d\n{italic_h}" in text  # ... but dh(3)
+    go_to(page, "backward", 3, 2)
+    top = page.locator('#equation [data-eq="delta"]').inner_text()
+    assert italic_v in top and italic_g in top
+    assert console_errors == []

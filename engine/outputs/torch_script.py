@@ -717,20 +717,13 @@ def main():
     def expected(self) -> str:
         r = self.r
         lines = ["\n" + _rule(f"What {self.made_by} computed"), "\n", "EXPECTED = {\n"]
-        if self.stack.bidirectional:  # every unit's states: [unit][t - 1], [e] first
+        if len(self.stack.units) > 1:  # every unit's states: [unit][t - 1], [e] first
+            of = "unit" if self.stack.bidirectional else "layer"  # a one-way stack's units
             for name in self.cell.STATE:
                 per = [[[e[name] for e in events] for events in units] for units in self.by_unit]
                 value = per if self.n else per[0]
                 lines.append(f'    "{name}": {_literal(np.asarray(value).tolist())},  # {name}'
-                             f'(1..T) of each unit{" of each example" if self.n else ""}\n')
-            lines.append(f'    "step_losses": {_literal(np.asarray(r["step_losses"]).tolist())},'
-                         f'  # L(1..T){" of each example" if self.n else ""}\n')
-        elif self.layers > 1:  # every layer's states: [layer][t - 1], of each example [e] first
-            for name in self.cell.STATE:
-                per = [[[e[name] for e in layer] for layer in layers] for layers in self.stacked]
-                value = per if self.n else per[0]
-                lines.append(f'    "{name}": {_literal(np.asarray(value).tolist())},  # {name}'
-                             f'(1..T) of each layer{" of each example" if self.n else ""}\n')
+                             f'(1..T) of each {of}{" of each example" if self.n else ""}\n')
             lines.append(f'    "step_losses": {_literal(np.asarray(r["step_losses"]).tolist())},'
                          f'  # L(1..T){" of each example" if self.n else ""}\n')
         elif self.n:  # every example's states, one block each

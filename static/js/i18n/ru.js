@@ -408,7 +408,7 @@ export default {
   "cmp.setup.true": "Верный обратный проход",
   "cmp.setup.bugged": "Обратный проход с ошибкой",
   "cmp.setup.oneLayer": "Один слой",
-  "cmp.setup.layers": "Слоёв: {k}",
+  "cmp.setup.layers": "{k} слоя",
   "cmp.event.forward": "Прямой проход, t = {t}",
   "cmp.event.backward": "Обратный проход, t = {t} (окно {first}–{last})",
   "cmp.event.update": "Обновление весов {u}, после t = {t}",

@@ -19,9 +19,9 @@ from bptt_studio.engine.request.fields import MAX_EXAMPLES
 # The page's registries (static/js/text/notation.js NOTATIONS, static/js/state/state.js COMPARES);
 # tests/test_rooms_api.py reads both files and holds these equal.
 NOTATIONS = ("goodfellow", "d2l", "coursera", "haykin")
-COMPARES = ("cell", "loss_at", "truncation", "reduction", "bug")
+COMPARES = ("cell", "loss_at", "truncation", "reduction", "bug", "depth")
 Notation = Literal["goodfellow", "d2l", "coursera", "haykin"]
-Compare = Literal["cell", "loss_at", "truncation", "reduction", "bug"]
+Compare = Literal["cell", "loss_at", "truncation", "reduction", "bug", "depth"]
 
 # Identifiers a page makes: a lesson's id, a question's ("lesson/step"), a student's (random).
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_./-]*$"

@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from .protocol import ONE_UNIT, Cell, Unit, layer_params
-
 Node = dict[str, Any]
 
 
@@ -111,21 +109,22 @@ class Reader:
     """The events of one unit in one update's window, by step; ``err`` signs an error
     quantity."""
 
-    def __init__(self, result: Mapping[str, Any], update: int, sign: float, cell: Cell,
-                 unit: Unit = ONE_UNIT) -> None:
+    def __init__(self, result: Mapping[str, Any], update: int, sign: float, layer: int = 1,
+                 reverse: bool = False, names: Mapping[str, str] | None = None) -> None:
         self.result = result
         self.update = update
         self.sign = sign  # -1 for Haykin's convention: error quantities negated
-        self.cell = cell
-        # the network of a stack read (its layer, its direction): its events, its parameters
-        self.unit = unit
+        # the network of a stack read (its layer, its direction): its events; ``names`` its
+        # parameters' names in the trace by the cell's own (W_f -> W_f_l2), read under the
+        # cell's names so that a cell's terms read any unit's
+        self.layer, self.reverse = layer, reverse
+        self.names = dict(names or {})
         self.forward: dict[int, Mapping[str, Any]] = {}
         self.backward: dict[int, Mapping[str, Any]] = {}
         for event in result["events"]:
             kind = event["kind"]
             # a one-layer event has no layer, a one-direction event no direction
-            if (event.get("layer", 1), event.get("direction") == "reverse") != (
-                    unit.layer, unit.reverse):
+            if (event.get("layer", 1), event.get("direction") == "reverse") != (layer, reverse):
                 continue
             if kind == "forward":
                 self.forward[event["t"]] = event
@@ -140,13 +139,13 @@ class Reader:
         # updates[v]["params_before"] is the version v every step of window v ran forward on
         params = self.result["updates"][version]["params_before"]
         # the unit's own parameters under the cell's names (V stays)
-        params = {**params, **layer_params(self.cell, params, self.unit)}
+        params = {**params, **{own: params[name] for own, name in self.names.items()}}
         return Step(t, forward, self.backward[t], version, params)
 
     def next_step(self, t: int) -> Step | None:
         """The step whose error flows into step t: t + 1, or t - 1 in a reverse unit (its
         next step in its own time); None after the window's last step (its first in time)."""
-        return self.step(t - 1 if self.unit.reverse else t + 1)
+        return self.step(t - 1 if self.reverse else t + 1)
 
     def err(self, vector: Any) -> np.ndarray:
         return self.sign * np.asarray(vector, dtype=float)

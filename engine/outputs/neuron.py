@@ -176,7 +176,7 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
     sign = -1.0 if convention == "haykin" else 1.0
     config = result["config"]
     cell = CELLS[config["cell"]]
-    reader = Reader(result, index, sign, cell, unit_read)
+    reader = reader_of(result, index, sign, cell, unit_read)
     here = reader.step(t)
     assert here is not None  # find_update checked that t is in the window
     after = reader.next_step(t)
@@ -188,7 +188,7 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
                      reader.err(here.backward["g_o"]),
                      recorded=reader.err(here.backward["dh_out"])[j])
     else:  # a lower layer: what the layer above's deltas at t send down through its U
-        above = [(unit_above, Reader(result, index, sign, cell, unit_above).step(t))
+        above = [(unit_above, reader_of(result, index, sign, cell, unit_above).step(t))
                  for unit_above in stack.units if unit_above.layer == layer + 1]
         dh_out = from_above(cell, reader, above, t, column,
                             reader.err(here.backward["dh_above"])[j])
@@ -213,9 +213,17 @@ def neuron_view(result: Mapping[str, Any], t: int, unit: int, update: int | None
     view.update({key: config[key] for key in cell.VIEW_CONFIG})
     view["dh"] = total("dh", t, [dh_out, dh_next], recorded=dh_value)
     view.update(cell.neuron_deltas(reader, here, after, j, dh_value, config))
-    if reader.unit != ONE_UNIT:  # the cell writes its own names: the stack's are W_f_l2...
-        _network_names(view, cell, reader.unit)
+    if unit_read != ONE_UNIT:  # the cell writes its own names: the stack's are W_f_l2...
+        _network_names(view, cell, unit_read)
     return view
+
+
+def reader_of(result: Mapping[str, Any], update: int, sign: float, cell: Cell,
+              unit: Unit) -> Reader:
+    """The reader of one unit's events in one update's window, its parameters read under the
+    cell's names."""
+    return Reader(result, update, sign, unit.layer, unit.reverse,
+                  {name: unit.name(name) for name in cell.PARAMS})
 
 
 def _network_names(node: Any, cell: Cell, unit: Unit) -> None:

@@ -23,6 +23,8 @@ from lessons_support import (
 )
 from playwright.sync_api import expect
 
+from tests.wait_support import eventually
+
 pytestmark = pytest.mark.browser
 
 READY = "#lesson-panel[data-state=ready]"
@@ -106,8 +108,10 @@ def answer_question(page, step: dict, lang: str, where, pick_right: bool) -> Non
     verdict = page.text_content(".lesson-verdict")
     assert (verdict == texts(lang)["ui"]["right"]) == (chosen == right), where
     rv = step["reveal"]
-    check_shown(page, rv.get("scenario", step["scenario"]), rv["event"], rv["highlight"], where,
-                rv.get("compare", step.get("compare")))
+    # the verdict comes first, in the click's frame; the page then moves to the reveal's event
+    # (and builds its comparison): on a busy machine that can come after the panel is ready
+    eventually(lambda: check_shown(page, rv.get("scenario", step["scenario"]), rv["event"],
+                                   rv["highlight"], where, rv.get("compare", step.get("compare"))))
 
 
 @pytest.mark.parametrize("lang", ["en", "pt-BR", "ru"])
@@ -132,8 +136,9 @@ def test_walk_every_lesson_to_its_end(page, live_server, console_errors, artifac
             shown = wait_step(page, lesson["id"], i + 1)
             assert shown["lang"] == lang
             assert cat["ui"]["stepOf"].format(i=i + 1, n=len(steps)) in shown["text"]
-            check_shown(page, step["scenario"], step["event"], step["highlight"], where,
-                        step.get("compare"))
+            eventually(lambda step=step, where=where: check_shown(
+                page, step["scenario"], step["event"], step["highlight"], where,
+                step.get("compare")))
             if "conceal" in step:
                 assert page.locator(".lesson-concealed").count() >= 1
             if "question" in step:

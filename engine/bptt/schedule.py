@@ -163,8 +163,7 @@ def run_schedule(problem: Problem, opt_state: dict[str, Any] | None = None,
             g_o, example_loss = inject_losses(example, fwd, params, new, first, len(examples))
             passes = backward_units(example, recorded, params, first, last, g_o)
             grads: dict[str, np.ndarray] = {}
-            # the backward events in the order they are computed: the top layer first
-            for rec, bwd, factors in sorted(passes, key=lambda p: -p[0].unit.layer):
+            for rec, bwd, factors in passes:  # as computed: the top layer first
                 grads.update(window_gradient(cell, bwd, factors, problem.H, rec.unit))
                 if record:  # dL/dx(t) is shown, never used: a training pass skips it
                     dx = input_grads(cell, rec.forward, bwd)
@@ -281,7 +280,7 @@ def inject_losses(problem: Problem, fwd: Forward, params: Params, new: range, fi
 def backward_units(problem: Problem, recorded: Recorded, params: Params, first: int,
                    last: int, g_o: np.ndarray) -> list[tuple[Record, Backward, Factors]]:
     """One window's backward pass through every unit, top layer first: (unit, its backward
-    pass, its contribution factors under the network's names), in the stack's order.
+    pass, its contribution factors under the network's names), in the order computed.
 
     The error enters the top layer through the output, V^T g_o(t) (split between the two
     directions' halves when bidirectional); each layer below takes, at every step of the
@@ -317,7 +316,7 @@ def backward_units(problem: Problem, recorded: Recorded, params: Params, first: 
                 sent += dx[::-1] if unit.reverse else dx
             passes[unit] = (rec, bwd, factors)
         dh_in = sent if sent is not None else dh_in  # what layer - 1 receives
-    return [passes[rec.unit] for rec in recorded.units]
+    return list(passes.values())  # in the order computed
 
 
 def apply_update(problem: Problem, run: Run, index: int, shares: list[Share],
@@ -371,7 +370,7 @@ def window_start(problem: Problem, shares: list[Share], s: int) -> np.ndarray:
     def one(share: Share) -> np.ndarray:
         if len(share.units) == 1:
             return share.backward.dstate_start[s]
-        return np.stack([bwd.dstate_start[s] for bwd in share.units.values()])
+        return np.stack([share.units[unit].dstate_start[s] for unit in problem.stack.units])
     return np.stack([one(share) for share in shares]) if problem.batch else one(shares[0])
 
 

@@ -171,7 +171,7 @@ export function eventNumbers(index, i) {
   if (ev.kind === "backward") {
     const norms = ev.norms ?? {}; // the engine's lengths of the error vectors
     // a lower layer of a stack has no output of its own: its error comes from the layer above
-    // (the API sends no norm of dh_above: "—", none is computed here)
+    // (the API's norm of dh_above, as every strand's; none is computed here)
     const below = ev.layer && ev.layer < (index.layers ?? 1);
     return [
       { key: "cmp.num.dh", value: norms.dh ?? null, args: { t: ev.t }, id: "dh" },
